@@ -1,0 +1,107 @@
+/* The hub's configuration (CONFIG.md): a Lua file loaded as data in the sandbox,
+ * then environment overrides. Every error names the key and the line. */
+#ifndef FB_CONFIG_CONFIG_H
+#define FB_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FB_CLIENT_CERT_NONE = 0, FB_CLIENT_CERT_OPTIONAL, FB_CLIENT_CERT_REQUIRED } fb_client_cert_mode;
+
+typedef struct {
+  char *address;             /* "host:port", "[::1]:8080" */
+  bool tls;
+  char *cert, *key;          /* PEM paths (resolved) when tls */
+  char *client_ca;           /* optional CA bundle for client certificates */
+  fb_client_cert_mode client_cert;
+} fb_listen_config;
+
+typedef struct {
+  char *iss;
+  char *key;                 /* PEM public key path (resolved) */
+  char *aud;                 /* expected audience; default "fedbroker" */
+} fb_issuer_config;
+
+typedef struct {
+  char *path;                /* audit log path (resolved) */
+  char *key;                 /* Ed25519 private key PEM path for checkpoints, or NULL */
+  uint32_t checkpoint_every; /* default 1000 */
+} fb_audit_config;
+
+/* One `states` entry. Adapter-specific keys are kept as given (strings resolved
+ * relative to the config file when they name files: path, ca, cert, key, token_file). */
+typedef struct {
+  char *code;                /* "MYS" */
+  char *adapter;             /* "sqlite", "http", "postgres", "broker" */
+  char *path;                /* sqlite */
+  char *url;                 /* http, broker */
+  char *ca, *cert, *key;     /* http: TLS material */
+  char *conninfo;            /* postgres */
+  char *token_file;          /* broker */
+  uint32_t timeout_ms;       /* http: per-request cap; 0 = use the deadline */
+  uint64_t max_body;         /* http: default 8 MiB */
+  uint32_t max_legs;         /* legs in flight for this state; default 256 */
+} fb_state_config;
+
+typedef struct {
+  uint32_t immediate_ms, urgent_ms, routine_ms;
+} fb_deadlines;
+
+typedef struct {
+  size_t body;               /* default 65536 */
+  size_t header;             /* default 16384 */
+  uint32_t streams;          /* default 100 */
+  uint32_t max_states;       /* default 64 */
+  uint32_t concurrency;      /* default 1024 searches in flight */
+  uint32_t connections;      /* default 10000 open connections */
+  uint32_t header_timeout_ms;/* default 10000: whole header block must arrive by then */
+  uint32_t idle_timeout_ms;  /* default 60000 */
+} fb_limits;
+
+typedef struct {
+  uint32_t failures;         /* default 5 */
+  uint32_t open_ms;          /* default 10000 */
+} fb_breaker_config;
+
+typedef struct {
+  char *source_path;         /* the config file itself, NULL for the embedded default */
+  fb_listen_config *listen;
+  size_t nlisten;
+  char *policies;            /* directory (resolved) */
+  char **policy_key_states;  /* policy_keys: parallel arrays */
+  char **policy_key_paths;
+  size_t npolicy_keys;
+  fb_audit_config audit;
+  fb_issuer_config *issuers;
+  size_t nissuers;
+  fb_deadlines deadlines;
+  fb_limits limits;
+  fb_breaker_config breaker;
+  char *redaction_key;       /* path (resolved) or NULL */
+  fb_state_config *states;   /* sorted by code */
+  size_t nstates;
+  char *log_level;           /* "info" by default */
+} fb_config;
+
+/* Fills `cfg` with the defaults above (no listeners, no states). */
+void fb_config_defaults(fb_config *cfg);
+
+/* Loads `path`. On error returns -1 and sets *err to a malloc'd message of the form
+ * "config.lua:12: limits.body: expected a positive integer". */
+int fb_config_load_file(const char *path, fb_config *cfg, char **err);
+
+/* Loads config source text; `path` is used for messages and relative paths. */
+int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg,
+                          char **err);
+
+/* Applies FEDBROKER_LISTEN, FEDBROKER_LOG_LEVEL, FEDBROKER_POLICIES, FEDBROKER_AUDIT
+ * from `getenv`. Returns -1 with *err on a malformed value. */
+int fb_config_apply_env(fb_config *cfg, char **err);
+
+const fb_state_config *fb_config_state(const fb_config *cfg, const char *code);
+uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority);
+
+void fb_config_free(fb_config *cfg);
+
+#endif

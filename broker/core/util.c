@@ -1,0 +1,202 @@
+#include "core/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void out_of_memory(void) {
+  fputs("{\"level\":\"error\",\"event\":\"oom\",\"msg\":\"out of memory\"}\n", stderr);
+  abort();
+}
+
+void *fb_xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+void *fb_xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+void *fb_xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) out_of_memory();
+  return q;
+}
+
+char *fb_xstrdup(const char *s) { return fb_xstrndup(s, strlen(s)); }
+
+char *fb_xstrndup(const char *s, size_t n) {
+  char *p = fb_xmalloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+void fb_buf_reserve(fb_buf *b, size_t extra) {
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need) cap *= 2;
+  b->data = fb_xrealloc(b->data, cap);
+  b->cap = cap;
+}
+
+void fb_buf_append(fb_buf *b, const void *data, size_t len) {
+  fb_buf_reserve(b, len);
+  if (len) memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+}
+
+void fb_buf_puts(fb_buf *b, const char *s) { fb_buf_append(b, s, strlen(s)); }
+
+void fb_buf_putc(fb_buf *b, char c) { fb_buf_append(b, &c, 1); }
+
+void fb_buf_printf(fb_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  fb_buf_reserve(b, (size_t)n);
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void fb_buf_json_string(fb_buf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  fb_buf_putc(b, '"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+    case '"': fb_buf_puts(b, "\\\""); break;
+    case '\\': fb_buf_puts(b, "\\\\"); break;
+    case '\n': fb_buf_puts(b, "\\n"); break;
+    case '\r': fb_buf_puts(b, "\\r"); break;
+    case '\t': fb_buf_puts(b, "\\t"); break;
+    default:
+      if (*p < 0x20) {
+        char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+        fb_buf_puts(b, esc);
+      } else {
+        fb_buf_putc(b, (char)*p);
+      }
+    }
+  }
+  fb_buf_putc(b, '"');
+}
+
+void fb_buf_reset(fb_buf *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+
+void fb_buf_free(fb_buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+char *fb_buf_steal(fb_buf *b) {
+  char *p = b->data ? b->data : fb_xstrdup("");
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return p;
+}
+
+double fb_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int64_t fb_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fb_wall_s(void) { return fb_wall_ms() / 1000; }
+
+void fb_rfc3339_from_ms(int64_t epoch_ms, char out[FB_RFC3339_LEN]) {
+  time_t secs = (time_t)(epoch_ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  snprintf(out, FB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           (int)(epoch_ms % 1000));
+}
+
+void fb_rfc3339_now(char out[FB_RFC3339_LEN]) { fb_rfc3339_from_ms(fb_wall_ms(), out); }
+
+char *fb_read_file(const char *path, size_t max, size_t *len_out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  if ((size_t)st.st_size > max) {
+    fclose(f);
+    errno = EFBIG;
+    return NULL;
+  }
+  fb_buf b = {0};
+  fb_buf_reserve(&b, (size_t)st.st_size);
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (b.len + n > max) {
+      fclose(f);
+      fb_buf_free(&b);
+      errno = EFBIG;
+      return NULL;
+    }
+    fb_buf_append(&b, chunk, n);
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    fb_buf_free(&b);
+    errno = EIO;
+    return NULL;
+  }
+  if (len_out) *len_out = b.len;
+  return fb_buf_steal(&b);
+}
+
+char *fb_path_relative_to(const char *base_file, const char *rel) {
+  if (rel[0] == '/' || !base_file) return fb_xstrdup(rel);
+  const char *slash = strrchr(base_file, '/');
+  if (!slash) return fb_xstrdup(rel);
+  fb_buf b = {0};
+  fb_buf_append(&b, base_file, (size_t)(slash - base_file) + 1);
+  fb_buf_puts(&b, rel);
+  return fb_buf_steal(&b);
+}
+
+void fb_hex_encode(const uint8_t *in, size_t n, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = hex[in[i] >> 4];
+    out[2 * i + 1] = hex[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+bool fb_ct_equal(const void *a, const void *b, size_t n) {
+  const unsigned char *x = a, *y = b;
+  unsigned char d = 0;
+  for (size_t i = 0; i < n; i++) d |= x[i] ^ y[i];
+  return d == 0;
+}

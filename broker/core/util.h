@@ -1,0 +1,67 @@
+/* Small utilities shared by every module: a growable byte buffer, clocks, files,
+ * hex encoding, container_of. */
+#ifndef FB_CORE_UTIL_H
+#define FB_CORE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define fb_container_of(ptr, type, member) \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+#define FB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A growable buffer. Zero-initialise it; `data` is always NUL-terminated after any
+ * append (the NUL is not counted in `len`). Allocation failure aborts: memory is
+ * bounded elsewhere by limits, so running out here is not a recoverable state. */
+typedef struct {
+  char *data;
+  size_t len;
+  size_t cap;
+} fb_buf;
+
+void fb_buf_reserve(fb_buf *b, size_t extra);
+void fb_buf_append(fb_buf *b, const void *data, size_t len);
+void fb_buf_puts(fb_buf *b, const char *s);
+void fb_buf_putc(fb_buf *b, char c);
+void fb_buf_printf(fb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends `s` as a quoted, escaped JSON string. */
+void fb_buf_json_string(fb_buf *b, const char *s);
+void fb_buf_reset(fb_buf *b);
+void fb_buf_free(fb_buf *b);
+/* Hands the buffer's memory to the caller (free() it); the buffer is reset. */
+char *fb_buf_steal(fb_buf *b);
+
+void *fb_xmalloc(size_t n);
+void *fb_xcalloc(size_t n, size_t size);
+void *fb_xrealloc(void *p, size_t n);
+char *fb_xstrdup(const char *s);
+char *fb_xstrndup(const char *s, size_t n);
+
+/* Milliseconds on a monotonic clock (for durations). */
+double fb_now_ms(void);
+/* Milliseconds since the Unix epoch (wall clock). */
+int64_t fb_wall_ms(void);
+/* Seconds since the Unix epoch (wall clock). */
+int64_t fb_wall_s(void);
+
+#define FB_RFC3339_LEN 64
+/* "2026-11-27T22:49:00.123Z" — UTC with milliseconds. */
+void fb_rfc3339_now(char out[FB_RFC3339_LEN]);
+void fb_rfc3339_from_ms(int64_t epoch_ms, char out[FB_RFC3339_LEN]);
+
+/* Reads a whole file, refusing ones larger than `max` bytes. Returns a NUL-terminated
+ * malloc'd buffer or NULL with errno set (EFBIG when over `max`). */
+char *fb_read_file(const char *path, size_t max, size_t *len_out);
+
+/* Resolves `rel` against the directory of `base_file` unless `rel` is absolute.
+ * Returns a malloc'd path. */
+char *fb_path_relative_to(const char *base_file, const char *rel);
+
+/* Lowercase hex of `n` bytes; `out` must hold 2n+1. */
+void fb_hex_encode(const uint8_t *in, size_t n, char *out);
+
+/* Constant-time comparison of equal-length byte strings. */
+bool fb_ct_equal(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,26 @@
+# Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>.
+file(GLOB unit_dirs LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/tests/unit/*)
+foreach(dir ${unit_dirs})
+  if(IS_DIRECTORY ${dir})
+    get_filename_component(module ${dir} NAME)
+    file(GLOB tests CONFIGURE_DEPENDS ${dir}/test_*.c)
+    foreach(src ${tests})
+      get_filename_component(name ${src} NAME_WE)
+      set(target unit_${module}_${name})
+      add_executable(${target} ${src})
+      target_link_libraries(${target} PRIVATE fb_${module} PkgConfig::CMOCKA)
+      target_compile_definitions(${target} PRIVATE FB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+      add_test(NAME ${target} COMMAND ${target})
+      set_tests_properties(${target} PROPERTIES TIMEOUT 120 LABELS unit)
+    endforeach()
+  endif()
+endforeach()
+
+# Integration tests: tests/integration/*.sh start the real binary.
+file(GLOB itests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/*.sh)
+foreach(script ${itests})
+  get_filename_component(name ${script} NAME_WE)
+  add_test(NAME it_${name} COMMAND bash ${script})
+  set_tests_properties(it_${name} PROPERTIES TIMEOUT 300 LABELS integration
+    ENVIRONMENT "FEDBROKER=$<TARGET_FILE:fedbroker>;FB_SOURCE_DIR=${CMAKE_SOURCE_DIR};FB_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endforeach()
