@@ -21,6 +21,7 @@ typedef struct {
   char *iss;
   char *key;                 /* PEM public key path (resolved) */
   char *aud;                 /* expected audience; default "fedbroker" */
+  char *kid;                 /* optional: when set, a token's `kid` header must equal it */
 } fb_issuer_config;
 
 typedef struct {
