@@ -1,0 +1,310 @@
+/* The audit log handle: open, append (seq/prev assigned on the loop thread), durable
+ * completions, paging reads, the auth-failure limiter, and an orderly close. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "audit/internal.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define AUTH_FAIL_RATE 20.0   /* per second */
+#define AUTH_FAIL_BURST 100.0
+
+static void on_async(uv_async_t *h);
+static void on_closed(uv_handle_t *h);
+
+/* A new file's directory entry must be durable too, or a crash could lose the log. */
+static void fsync_dir(const char *path) {
+  char *copy = fb_xstrdup(path);
+  int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  free(copy);
+}
+
+static void free_handle(fb_audit *a) {
+  if (a->fd >= 0) close(a->fd);
+  EVP_PKEY_free(a->key);
+  free(a->offsets);
+  free(a->path);
+  free(a);
+}
+
+/* Builds {"seq","ts","event","prev", ...rest} and queues it. Steals `entry`. */
+static int enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
+  json_t *event = json_object_get(entry, "event");
+  char ts[FB_RFC3339_LEN];
+  fb_rfc3339_now(ts);
+  char prev_hex[65];
+  fb_hex_encode(a->prev, 32, prev_hex);
+  json_t *o = json_object();
+  json_object_set_new(o, "seq", json_integer((json_int_t)(a->seq + 1)));
+  json_object_set_new(o, "ts", json_string(ts));
+  json_object_set(o, "event", event);
+  json_object_set_new(o, "prev", json_string(prev_hex));
+  const char *k;
+  json_t *v;
+  json_object_foreach(entry, k, v) {
+    if (strcmp(k, "event") != 0) json_object_set(o, k, v);
+  }
+  json_decref(entry);
+  char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+  json_decref(o);
+  if (!text) {
+    errno = ENOMEM;
+    return -1;
+  }
+  size_t len = strlen(text);
+  if (len > FB_AUDIT_MAX_LINE) {
+    free(text);
+    errno = EMSGSIZE;
+    return -1;
+  }
+  fb_audit_pending *p = fb_xcalloc(1, sizeof *p);
+  p->line = fb_xrealloc(text, len + 2);
+  p->line[len] = '\n';
+  p->line[len + 1] = '\0';
+  p->len = len + 1;
+  p->cb = cb;
+  p->data = data;
+  fb_audit_sha256(p->line, len, a->prev);
+  fb_hex_encode(a->prev, 32, p->hash);
+  p->seq = ++a->seq;
+  fb_audit_offsets_push(a, a->offsets[a->seq - 1] + p->len);
+
+  uv_mutex_lock(&a->mu);
+  a->stats.appended++;
+  *a->todo_tail = p;
+  a->todo_tail = &p->next;
+  uv_cond_signal(&a->cv);
+  uv_mutex_unlock(&a->mu);
+  return 0;
+}
+
+static void checkpoint(fb_audit *a) {
+  char prev_hex[65], sig[89];
+  fb_hex_encode(a->prev, 32, prev_hex);
+  if (fb_audit_sign(a->key, prev_hex, 64, sig) != 0) {
+    fb_error("audit_checkpoint", "audit log %s: signing a checkpoint failed", a->path);
+    return;
+  }
+  json_t *e = json_pack("{s:s, s:s, s:s}", "event", "checkpoint", "key_id", a->key_id, "sig", sig);
+  if (enqueue(a, e, NULL, NULL) == 0) {
+    a->since_checkpoint = 0;
+    a->last_is_checkpoint = true;
+    uv_mutex_lock(&a->mu);
+    a->stats.checkpoints++;
+    uv_mutex_unlock(&a->mu);
+  }
+}
+
+fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err) {
+  *err = NULL;
+  if (!cfg || !cfg->path || !*cfg->path) {
+    *err = fb_xstrdup("audit: no log path configured (audit.path)");
+    return NULL;
+  }
+  fb_audit *a = fb_xcalloc(1, sizeof *a);
+  a->loop = loop;
+  a->path = fb_xstrdup(cfg->path);
+  a->checkpoint_every = cfg->checkpoint_every ? cfg->checkpoint_every : 1000;
+  a->todo_tail = &a->todo;
+  a->done_tail = &a->done;
+  atomic_init(&a->fsync_enabled, true);
+  atomic_init(&a->fail_status, 0);
+  a->fd = -1;
+  if (cfg->key) {
+    a->key = fb_audit_load_private_key(cfg->key, err);
+    if (!a->key || fb_audit_key_id(a->key, a->key_id) != 0) {
+      if (!*err) *err = fb_audit_errf("audit.key %s: cannot derive its public key", cfg->key);
+      free_handle(a);
+      return NULL;
+    }
+  } else {
+    fb_warn("audit_unsigned", "audit.key is not set: the audit log %s gets no signed checkpoints", a->path);
+  }
+  a->fd = open(a->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (a->fd < 0) {
+    *err = fb_audit_errf("cannot open audit log %s: %s", a->path, strerror(errno));
+    free_handle(a);
+    return NULL;
+  }
+  if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
+    *err = fb_audit_errf(errno == EWOULDBLOCK ? "audit log %s is in use by another process"
+                                              : "cannot lock audit log %s: %s",
+                         a->path, strerror(errno));
+    free_handle(a);
+    return NULL;
+  }
+  fsync_dir(a->path);
+  int64_t cut = fb_audit_recover(a, err);
+  if (cut < 0) {
+    free_handle(a);
+    return NULL;
+  }
+  fb_audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, fb_now_ms());
+  uv_mutex_init(&a->mu);
+  uv_cond_init(&a->cv);
+  int rc = uv_async_init(loop, &a->async, on_async);
+  if (rc != 0) {
+    *err = fb_audit_errf("audit: cannot create the async handle: %s", uv_strerror(rc));
+    uv_cond_destroy(&a->cv);
+    uv_mutex_destroy(&a->mu);
+    free_handle(a);
+    return NULL;
+  }
+  rc = uv_thread_create(&a->thread, fb_audit_writer_main, a);
+  if (rc != 0) {
+    *err = fb_audit_errf("audit: cannot start the writer thread: %s", uv_strerror(rc));
+    uv_close((uv_handle_t *)&a->async, on_closed); /* frees the handle */
+    return NULL;
+  }
+  if (cut > 0) {
+    json_t *e = json_pack("{s:s, s:I, s:s}", "event", "recovery", "cut_bytes", (json_int_t)cut,
+                          "reason", "torn last line removed at open");
+    enqueue(a, e, NULL, NULL);
+  }
+  return a;
+}
+
+int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
+  if (a->closing || atomic_load(&a->fail_status) != 0) {
+    json_decref(entry);
+    errno = a->closing ? ESHUTDOWN : EIO;
+    return -1;
+  }
+  const char *event = json_string_value(json_object_get(entry, "event"));
+  if (!json_is_object(entry) || !event || !*event || strcmp(event, "checkpoint") == 0 ||
+      strcmp(event, "recovery") == 0 || json_object_get(entry, "seq") ||
+      json_object_get(entry, "ts") || json_object_get(entry, "prev")) {
+    json_decref(entry);
+    errno = EINVAL;
+    return -1;
+  }
+  if (a->suppressed_pending && strcmp(event, "auth_failure") == 0) {
+    json_object_set_new(entry, "suppressed", json_integer((json_int_t)a->suppressed_pending));
+    a->suppressed_pending = 0;
+  }
+  if (enqueue(a, entry, cb, data) != 0) return -1;
+  a->last_is_checkpoint = false;
+  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+  return 0;
+}
+
+static void on_closed(uv_handle_t *h) {
+  fb_audit *a = fb_container_of((uv_async_t *)h, fb_audit, async);
+  void (*cb)(void *) = a->close_cb;
+  void *data = a->close_data;
+  uv_cond_destroy(&a->cv);
+  uv_mutex_destroy(&a->mu);
+  free_handle(a);
+  if (cb) cb(data);
+}
+
+static void on_async(uv_async_t *h) {
+  fb_audit *a = fb_container_of(h, fb_audit, async);
+  uv_mutex_lock(&a->mu);
+  fb_audit_pending *done = a->done;
+  a->done = NULL;
+  a->done_tail = &a->done;
+  bool exited = a->exited;
+  uv_mutex_unlock(&a->mu);
+  while (done) {
+    fb_audit_pending *p = done;
+    done = p->next;
+    if (p->status == 0 && p->seq > a->durable_seq) a->durable_seq = p->seq;
+    if (p->cb) p->cb(p->data, p->status, p->seq, p->hash);
+    free(p->line);
+    free(p);
+  }
+  if (exited && !uv_is_closing((uv_handle_t *)h)) {
+    uv_thread_join(&a->thread);
+    uv_close((uv_handle_t *)h, on_closed);
+  }
+}
+
+void fb_audit_close(fb_audit *a, void (*cb)(void *data), void *data) {
+  if (a->closing) return;
+  if (atomic_load(&a->fail_status) == 0) {
+    if (a->suppressed_pending) {
+      json_t *e = json_pack("{s:s, s:I, s:s}", "event", "auth_failure", "suppressed",
+                            (json_int_t)a->suppressed_pending, "reason", "rate limited, summary at close");
+      a->suppressed_pending = 0;
+      if (enqueue(a, e, NULL, NULL) == 0) a->last_is_checkpoint = false;
+    }
+    if (a->key && !a->last_is_checkpoint && a->seq > 0) checkpoint(a);
+  }
+  a->closing = true;
+  a->close_cb = cb;
+  a->close_data = data;
+  uv_mutex_lock(&a->mu);
+  a->stop = true;
+  uv_cond_signal(&a->cv);
+  uv_mutex_unlock(&a->mu);
+}
+
+bool fb_audit_healthy(const fb_audit *a) {
+  return atomic_load(&((fb_audit *)a)->fail_status) == 0;
+}
+
+uint64_t fb_audit_last_seq(const fb_audit *a) { return a->seq; }
+
+int fb_audit_read(fb_audit *a, uint64_t after, size_t limit, json_t **entries, uint64_t *next) {
+  *entries = json_array();
+  *next = after;
+  if (after >= a->durable_seq || limit == 0) return 0;
+  uint64_t last = a->durable_seq - after < limit ? a->durable_seq : after + limit;
+  uint64_t from = a->offsets[after], to = a->offsets[last];
+  char *buf = fb_xmalloc((size_t)(to - from));
+  size_t got = 0;
+  while (got < to - from) {
+    ssize_t r = pread(a->fd, buf + got, (size_t)(to - from) - got, (off_t)(from + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = EIO;
+      goto fail;
+    }
+    got += (size_t)r;
+  }
+  for (uint64_t k = after + 1; k <= last; k++) {
+    size_t off = (size_t)(a->offsets[k - 1] - from), len = (size_t)(a->offsets[k] - a->offsets[k - 1]) - 1;
+    json_t *o = json_loadb(buf + off, len, 0, NULL);
+    if (!o) {
+      errno = EBADMSG;
+      goto fail;
+    }
+    json_array_append_new(*entries, o);
+  }
+  free(buf);
+  *next = last;
+  return 0;
+fail:
+  free(buf);
+  json_decref(*entries);
+  *entries = NULL;
+  return -1;
+}
+
+bool fb_audit_admit_auth_failure(fb_audit *a) {
+  if (fb_audit_bucket_take(&a->bucket, fb_now_ms())) return true;
+  a->suppressed_pending++;
+  uv_mutex_lock(&a->mu);
+  a->stats.suppressed++;
+  uv_mutex_unlock(&a->mu);
+  return false;
+}
+
+void fb_audit_get_stats(fb_audit *a, fb_audit_stats *out) {
+  uv_mutex_lock(&a->mu);
+  *out = a->stats;
+  uv_mutex_unlock(&a->mu);
+}
+
+void fb_audit_set_fsync(fb_audit *a, bool enabled) { atomic_store(&a->fsync_enabled, enabled); }

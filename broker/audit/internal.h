@@ -1,0 +1,121 @@
+/* Internals of the audit module shared between its files (not a public interface):
+ * the handle, the line checker used by both open-time recovery and verify, the
+ * checkpoint signer, and the token bucket. */
+#ifndef FB_AUDIT_INTERNAL_H
+#define FB_AUDIT_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "audit/audit.h"
+
+#define FB_AUDIT_HASH_HEX 65            /* 64 hex chars + NUL */
+#define FB_AUDIT_MAX_LINE (1u << 20)    /* longest line append accepts */
+#define FB_AUDIT_TAIL_CHECK 256         /* lines whose chain open checks */
+
+/* ---- chain.c: checking lines one after another ---- */
+
+/* State of a walk along the chain. Zero it, set `pub` (may be NULL) and, to start in
+ * the middle of a log, `next_seq` and `lineno` (prev is then taken from the first line
+ * checked). */
+typedef struct {
+  uint64_t lineno;          /* lines checked so far */
+  uint64_t next_seq;        /* 0 = expect 1 */
+  bool prev_known;
+  uint8_t prev[32];         /* SHA-256 of the last line checked */
+  uint64_t checkpoints;
+  bool last_is_checkpoint;
+  EVP_PKEY *pub;            /* borrowed */
+  char key_id[17];          /* of `pub`, filled by fb_audit_chain_line on first use */
+} fb_audit_chain;
+
+/* Checks one line (without its newline) against the state and advances it. Returns 0,
+ * or -1 with *why (malloc'd) = "line L (seq S): reason". */
+int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **why);
+
+/* ---- sign.c: hashing, key ids, checkpoint signatures ---- */
+
+void fb_audit_sha256(const void *data, size_t len, uint8_t out[32]);
+/* First 16 hex chars of SHA-256 of the raw Ed25519 public key. Returns 0 or -1. */
+int fb_audit_key_id(EVP_PKEY *key, char out[17]);
+/* Base64 Ed25519 signature of `msg`; `out` holds at least 89 bytes. Returns 0 or -1. */
+int fb_audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]);
+/* Returns true when `sig_b64` is a valid signature of `msg` by `pub`. */
+bool fb_audit_sig_ok(EVP_PKEY *pub, const char *msg, size_t len, const char *sig_b64);
+/* Loads an Ed25519 private key. Returns NULL with *err set. */
+EVP_PKEY *fb_audit_load_private_key(const char *path, char **err);
+
+/* ---- ratelimit.c: token bucket ---- */
+
+typedef struct {
+  double tokens, rate_per_ms, burst, last_ms;
+} fb_audit_bucket;
+
+void fb_audit_bucket_init(fb_audit_bucket *b, double rate_per_s, double burst, double now_ms);
+bool fb_audit_bucket_take(fb_audit_bucket *b, double now_ms);
+
+/* ---- the handle (audit.c, writer.c, recover.c) ---- */
+
+/* One line on its way to disk. Owned by the queue it is on. */
+typedef struct fb_audit_pending {
+  struct fb_audit_pending *next;
+  uint64_t seq;
+  char hash[FB_AUDIT_HASH_HEX];
+  char *line;                 /* with its trailing newline */
+  size_t len;
+  fb_audit_done_cb cb;
+  void *data;
+  int status;
+} fb_audit_pending;
+
+struct fb_audit {
+  uv_loop_t *loop;
+  uv_async_t async;
+  uv_thread_t thread;
+  int fd;
+  char *path;
+
+  /* Loop thread only. */
+  EVP_PKEY *key;              /* NULL: no checkpoints */
+  char key_id[17];
+  uint32_t checkpoint_every;
+  uint32_t since_checkpoint;
+  uint64_t seq;               /* last assigned */
+  uint8_t prev[32];
+  bool last_is_checkpoint;
+  uint64_t *offsets;          /* offsets[k] = end of line k, offsets[0] = 0 */
+  size_t offsets_cap;
+  uint64_t durable_seq;
+  bool closing;
+  void (*close_cb)(void *);
+  void *close_data;
+  fb_audit_bucket bucket;
+  uint64_t suppressed_pending;
+
+  /* Shared with the writer, under `mu`. */
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  fb_audit_pending *todo, **todo_tail;
+  fb_audit_pending *done, **done_tail;
+  bool stop, exited;
+  fb_audit_stats stats;
+
+  /* Writer thread only (set before it starts). */
+  uint64_t good_size;         /* file size after the last good batch */
+
+  atomic_bool fsync_enabled;
+  atomic_int fail_status;     /* 0, or the -errno of the first failed write/fsync */
+};
+
+/* recover.c: scans the open file, builds offsets, cuts a torn tail, checks the chain of
+ * the last lines and sets seq/prev. Returns the bytes cut (>= 0) or -1 with *err. */
+int64_t fb_audit_recover(fb_audit *a, char **err);
+
+/* writer.c */
+void fb_audit_writer_main(void *arg);
+
+/* Makes room for offsets[seq]. */
+void fb_audit_offsets_push(fb_audit *a, uint64_t end);
+
+char *fb_audit_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
