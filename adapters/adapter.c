@@ -1,0 +1,69 @@
+/* The adapter registry and the generic wrappers over each kind's vtable. */
+#include "adapters/adapter_impl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static const fb_adapter_vtable *const kinds[] = {
+    &fb_sqlite_adapter_vtable,
+    &fb_http_adapter_vtable,
+};
+
+/* Named by CONFIG.md but not in this build: a distinct message so operators know the
+ * config is right and the binary is not. */
+static const char *const planned[] = {"postgres", "broker"};
+
+char *fb_adapter_errf(const char *fmt, ...) {
+  fb_buf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  char tmp[512];
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  fb_buf_puts(&b, tmp);
+  return fb_buf_steal(&b);
+}
+
+const fb_adapter_vtable *fb_adapter_find(const char *kind) {
+  if (!kind) return NULL;
+  for (size_t i = 0; i < FB_ARRAY_LEN(kinds); i++)
+    if (strcmp(kinds[i]->kind, kind) == 0) return kinds[i];
+  return NULL;
+}
+
+int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
+  *out = NULL;
+  const char *kind = cfg->adapter ? cfg->adapter : "";
+  const fb_adapter_vtable *vt = fb_adapter_find(kind);
+  if (!vt) {
+    for (size_t i = 0; i < FB_ARRAY_LEN(planned); i++)
+      if (strcmp(planned[i], kind) == 0) {
+        *err = fb_adapter_errf("adapter kind '%s' is not implemented in this build", kind);
+        return -1;
+      }
+    *err = fb_adapter_errf("adapter kind '%s' is unknown", kind);
+    return -1;
+  }
+  if (vt->open(loop, cfg, out, err) != 0) return -1;
+  (*out)->vt = vt;
+  snprintf((*out)->state, sizeof (*out)->state, "%s", cfg->code ? cfg->code : "?");
+  return 0;
+}
+
+int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
+                     fb_leg **out) {
+  return a->vt->start(a, req, cb, data, out);
+}
+
+void fb_adapter_cancel(fb_leg *leg) {
+  if (leg) leg->adapter->vt->cancel(leg);
+}
+
+void fb_adapter_close(fb_adapter *a, void (*closed)(void *), void *data) {
+  a->vt->close(a, closed, data);
+}
+
+const char *fb_adapter_kind(const fb_adapter *a) { return a->vt->kind; }

@@ -1,0 +1,82 @@
+/* Adapters: one per kind of national system, behind one vtable, registered by name.
+ *
+ * An fb_adapter is a long-lived handle, one per configured state, opened at start-up
+ * on the loop thread. An fb_leg is a short-lived request: one query sent to that
+ * state. Every function here is called on the loop thread; an adapter never blocks
+ * it (sqlite runs on the uv work queue, http on the libcurl multi interface driven by
+ * the loop).
+ *
+ * Kinds in this build: "sqlite" (adapters/sqlite.c), "http" (adapters/http.c).
+ * "postgres" and "broker" are named by CONFIG.md but not implemented yet: opening
+ * them fails with "adapter kind 'postgres' is not implemented in this build". */
+#ifndef FB_ADAPTERS_ADAPTER_H
+#define FB_ADAPTERS_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config/config.h"
+
+typedef struct fb_adapter fb_adapter; /* one per configured state */
+typedef struct fb_leg fb_leg;         /* one query leg in flight */
+
+/* What a leg asks. Every pointer is borrowed for the duration of fb_adapter_start
+ * only: adapters copy or serialise what they keep. */
+typedef struct fb_leg_request {
+  const char *query_id;
+  json_t *subject;                  /* API.md subject object */
+  const char *purpose, *priority, *legal_basis;
+  const char *case_ref;             /* may be NULL */
+  const char *requester_state, *requester_agency;
+  size_t limit;                     /* max records wanted; 0 means the adapter default (100) */
+  uint32_t timeout_ms;              /* hard cap for this leg; 0 means the adapter default */
+} fb_leg_request;
+
+/* Runs on the loop thread exactly once per started leg unless the leg was cancelled
+ * (then never). status 0 with `records` (a JSON array of schema-valid records,
+ * ownership passes to the callee), or status < 0 with `error` (a human sentence,
+ * borrowed for the call) and records NULL. The leg handle is invalid once the
+ * callback starts. Status values: FB_LEG_ERROR, or FB_LEG_TIMEOUT when the leg's
+ * timeout passed. */
+typedef void (*fb_leg_done_cb)(void *data, int status, json_t *records, const char *error);
+
+#define FB_LEG_ERROR (-1)
+#define FB_LEG_TIMEOUT (-2)
+
+typedef struct fb_adapter_vtable {
+  const char *kind; /* "sqlite", "http", ... */
+  /* Returns 0, or -1 with *err a malloc'd sentence. */
+  int (*open)(uv_loop_t *, const fb_state_config *, fb_adapter **out, char **err);
+  /* Returns 0 and *out (valid until the callback or cancel), or -1 when the leg could
+   * not start; then the callback is never called and *out is NULL. */
+  int (*start)(fb_adapter *, const fb_leg_request *, fb_leg_done_cb, void *data, fb_leg **out);
+  void (*cancel)(fb_leg *); /* no callback after this returns; frees the leg */
+  /* Async: cancels legs still in flight (no callbacks), closes loop handles, then calls
+   * `closed(data)` from the loop and frees the adapter. `closed` may be NULL. */
+  void (*close)(fb_adapter *, void (*closed)(void *), void *data);
+} fb_adapter_vtable;
+
+/* The registry: the vtable of `kind`, or NULL when this build has none. */
+const fb_adapter_vtable *fb_adapter_find(const char *kind);
+
+/* Opens the adapter named by cfg->adapter. Returns 0, or -1 with *err a malloc'd
+ * sentence ("adapter kind 'x' is unknown", "...is not implemented in this build", or
+ * the kind's own error such as "cannot open data/MYS.db: ..."). */
+int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err);
+int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
+                     fb_leg **out);
+void fb_adapter_cancel(fb_leg *leg);
+void fb_adapter_close(fb_adapter *a, void (*closed)(void *), void *data);
+const char *fb_adapter_kind(const fb_adapter *a);
+
+/* Record schema check (API.md "National node protocol"): `record` must be an object
+ * with `id` (non-empty string) and `type` ("person" or "vessel"); every known field
+ * must have its documented type (unknown fields are allowed). Returns 0, or -1 with a
+ * sentence naming the field in `why` ("missing id", "documents[1].number must be a
+ * string"). */
+int fb_record_validate(json_t *record, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,345 @@
+#include "adapters/sqlite_db.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "adapters/adapter.h"
+#include "adapters/adapter_impl.h"
+#include "adapters/normalize.h"
+#include "core/util.h"
+
+enum { KEY_DOCUMENT = 1, KEY_PHONE = 2, KEY_VESSEL = 3, KEY_IMO = 4 };
+
+#define NAME_CANDIDATES 400 /* FTS rows re-ranked in C per query */
+#define NAME_THRESHOLD 0.8
+#define DEFAULT_LIMIT 100
+
+static const char schema[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta VALUES('schema','fedbroker-records'),('version','1');"
+    "CREATE TABLE records(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    " type TEXT NOT NULL, dob_year INTEGER NOT NULL DEFAULT 0, json TEXT NOT NULL);"
+    "CREATE VIRTUAL TABLE name_fts USING fts5(keys, rid UNINDEXED, tokenize='trigram');"
+    "CREATE TABLE keys(kind INTEGER NOT NULL, key TEXT NOT NULL, rid INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, key, rid)) WITHOUT ROWID;";
+
+struct fb_sqlite_db {
+  sqlite3 *db;
+  char *path;
+  bool writable;
+  sqlite3_stmt *st_key;    /* rid by exact key */
+  sqlite3_stmt *st_fts;    /* name candidates */
+  sqlite3_stmt *st_rec;    /* json, dob_year by rid */
+  sqlite3_stmt *st_ins;    /* writer: records */
+  sqlite3_stmt *st_insfts; /* writer: name_fts */
+  sqlite3_stmt *st_inskey; /* writer: keys */
+};
+
+static char *db_err(fb_sqlite_db *db, const char *what) {
+  return fb_adapter_errf("%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+}
+
+void fb_sqlite_db_close(fb_sqlite_db *db) {
+  if (!db) return;
+  sqlite3_finalize(db->st_key);
+  sqlite3_finalize(db->st_fts);
+  sqlite3_finalize(db->st_rec);
+  sqlite3_finalize(db->st_ins);
+  sqlite3_finalize(db->st_insfts);
+  sqlite3_finalize(db->st_inskey);
+  sqlite3_close_v2(db->db);
+  free(db->path);
+  free(db);
+}
+
+static int prepare(fb_sqlite_db *db, const char *sql, sqlite3_stmt **st) {
+  return sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int prepare_read(fb_sqlite_db *db) {
+  if (prepare(db, "SELECT rid FROM keys WHERE kind = ?1 AND key = ?2", &db->st_key) ||
+      prepare(db, "SELECT rid, keys FROM name_fts WHERE name_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+              &db->st_fts) ||
+      prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec))
+    return -1;
+  return 0;
+}
+
+int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
+  *out = NULL;
+  fb_sqlite_db *db = fb_xcalloc(1, sizeof *db);
+  db->path = fb_xstrdup(path);
+  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    *err = fb_adapter_errf("cannot open %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    fb_sqlite_db_close(db);
+    return -1;
+  }
+  sqlite3_stmt *st = NULL;
+  bool ok = sqlite3_prepare_v2(db->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW &&
+            strcmp((const char *)sqlite3_column_text(st, 0), "fedbroker-records") == 0;
+  sqlite3_finalize(st);
+  if (!ok || prepare_read(db) != 0) {
+    *err = fb_adapter_errf("%s is not a fedbroker records database", path);
+    fb_sqlite_db_close(db);
+    return -1;
+  }
+  *out = db;
+  return 0;
+}
+
+/* ---- search ---- */
+
+typedef struct {
+  sqlite3_int64 rid;
+  double score;
+  bool name_only; /* found by name alone: subject dob may still reject it */
+} hit;
+
+typedef struct {
+  hit *v;
+  size_t n, cap;
+} hits;
+
+static void hits_add(hits *h, sqlite3_int64 rid, double score, bool name_only) {
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->v[i].rid == rid) {
+      if (score > h->v[i].score) h->v[i].score = score;
+      h->v[i].name_only = h->v[i].name_only && name_only;
+      return;
+    }
+  }
+  if (h->n == h->cap) {
+    h->cap = h->cap ? h->cap * 2 : 32;
+    h->v = fb_xrealloc(h->v, h->cap * sizeof *h->v);
+  }
+  h->v[h->n++] = (hit){rid, score, name_only};
+}
+
+static int hit_cmp(const void *a, const void *b) {
+  const hit *x = a, *y = b;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  return x->rid < y->rid ? -1 : x->rid > y->rid;
+}
+
+static int lookup_key(fb_sqlite_db *db, int kind, const char *key, double score, hits *h) {
+  sqlite3_stmt *st = db->st_key;
+  sqlite3_bind_int(st, 1, kind);
+  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) hits_add(h, sqlite3_column_int64(st, 0), score, false);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* FTS5 query: every distinct trigram of every key token, OR-ed. Tokens are
+ * [a-z0-9] or bytes of another script without quotes, so quoting each is safe. */
+static bool fts_query(const fb_name_key *k, fb_buf *q) {
+  bool any = false;
+  for (int t = 0; t < k->n; t++) {
+    const char *s = k->buf + k->off[t];
+    size_t n = k->len[t];
+    if (n < 3) continue;
+    bool ascii = true;
+    for (size_t i = 0; i < n; i++) ascii = ascii && (unsigned char)s[i] < 0x80;
+    if (!ascii) { /* another script: the token as one phrase */
+      fb_buf_printf(q, "%s\"%.*s\"", any ? " OR " : "", (int)n, s);
+      any = true;
+      continue;
+    }
+    for (size_t i = 0; i + 3 <= n; i++) {
+      char quoted[6] = {'"', s[i], s[i + 1], s[i + 2], '"', 0};
+      if (q->data && strstr(q->data, quoted)) continue;
+      fb_buf_printf(q, "%s%s", any ? " OR " : "", quoted);
+      any = true;
+    }
+  }
+  return any;
+}
+
+static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
+  fb_name_key qk;
+  fb_name_key_make(name, &qk);
+  if (qk.n == 0) return 0;
+  fb_buf q = {0};
+  if (!fts_query(&qk, &q)) {
+    fb_buf_free(&q);
+    return 0;
+  }
+  sqlite3_stmt *st = db->st_fts;
+  sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, NAME_CANDIDATES);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    fb_name_key rk;
+    fb_name_key_parse((const char *)sqlite3_column_text(st, 1), &rk);
+    double sim = fb_name_similarity(&qk, &rk);
+    if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  fb_buf_free(&q);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err) {
+  if (limit == 0) limit = DEFAULT_LIMIT;
+  hits h = {0};
+  char key[256], imo[8];
+  int rc = 0;
+  const char *s;
+  if ((s = json_string_value(json_object_get(subject, "document"))) &&
+      fb_norm_document(s, key, sizeof key))
+    rc |= lookup_key(db, KEY_DOCUMENT, key, 1.0, &h);
+  if ((s = json_string_value(json_object_get(subject, "phone"))) && fb_norm_phone(s, key, sizeof key))
+    rc |= lookup_key(db, KEY_PHONE, key, 1.0, &h);
+  if ((s = json_string_value(json_object_get(subject, "vessel")))) {
+    if (fb_norm_imo(s, imo)) rc |= lookup_key(db, KEY_IMO, imo, 1.0, &h);
+    else if (fb_norm_vessel(s, key, sizeof key)) rc |= lookup_key(db, KEY_VESSEL, key, 0.95, &h);
+  }
+  if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, &h);
+  if (rc != 0) {
+    *err = db_err(db, "search failed");
+    free(h.v);
+    return NULL;
+  }
+  int want_year = fb_dob_year(json_string_value(json_object_get(subject, "dob")));
+  qsort(h.v, h.n, sizeof *h.v, hit_cmp);
+  json_t *out = json_array();
+  sqlite3_stmt *st = db->st_rec;
+  for (size_t i = 0; i < h.n && json_array_size(out) < limit; i++) {
+    sqlite3_bind_int64(st, 1, h.v[i].rid);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      int year = sqlite3_column_int(st, 1);
+      if (!(h.v[i].name_only && want_year && year && year != want_year)) {
+        json_t *rec = json_loadb((const char *)sqlite3_column_text(st, 0),
+                                 (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+        if (rec) json_array_append_new(out, rec);
+      }
+    }
+    sqlite3_reset(st);
+  }
+  free(h.v);
+  return out;
+}
+
+/* ---- writing ---- */
+
+int fb_sqlite_db_create(const char *path, fb_sqlite_db **out, char **err) {
+  *out = NULL;
+  unlink(path);
+  fb_sqlite_db *db = fb_xcalloc(1, sizeof *db);
+  db->path = fb_xstrdup(path);
+  db->writable = true;
+  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    *err = fb_adapter_errf("cannot create %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    fb_sqlite_db_close(db);
+    return -1;
+  }
+  char *msg = NULL;
+  if (sqlite3_exec(db->db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(db->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(db->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
+      prepare(db, "INSERT INTO records(id, type, dob_year, json) VALUES(?1, ?2, ?3, ?4)", &db->st_ins) ||
+      prepare(db, "INSERT INTO name_fts(keys, rid) VALUES(?1, ?2)", &db->st_insfts) ||
+      prepare(db, "INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(?1, ?2, ?3)", &db->st_inskey)) {
+    *err = fb_adapter_errf("cannot create %s: %s", path, msg ? msg : sqlite3_errmsg(db->db));
+    sqlite3_free(msg);
+    fb_sqlite_db_close(db);
+    return -1;
+  }
+  *out = db;
+  return 0;
+}
+
+static int step_reset(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int add_key(fb_sqlite_db *db, int kind, const char *key, sqlite3_int64 rid) {
+  sqlite3_bind_int(db->st_inskey, 1, kind);
+  sqlite3_bind_text(db->st_inskey, 2, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(db->st_inskey, 3, rid);
+  return step_reset(db->st_inskey);
+}
+
+static int add_name(fb_sqlite_db *db, const char *name, sqlite3_int64 rid) {
+  fb_name_key k;
+  fb_name_key_make(name, &k);
+  if (k.n == 0) return 0;
+  sqlite3_bind_text(db->st_insfts, 1, k.buf, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(db->st_insfts, 2, rid);
+  return step_reset(db->st_insfts);
+}
+
+int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {
+  char why[256];
+  if (!db->writable) {
+    *err = fb_adapter_errf("%s is open read-only", db->path);
+    return -1;
+  }
+  if (fb_record_validate(record, why, sizeof why) != 0) {
+    *err = fb_adapter_errf("invalid record: %s", why);
+    return -1;
+  }
+  const char *id = json_string_value(json_object_get(record, "id"));
+  const char *type = json_string_value(json_object_get(record, "type"));
+  char *text = json_dumps(record, JSON_COMPACT);
+  sqlite3_bind_text(db->st_ins, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(db->st_ins, 2, type, -1, SQLITE_STATIC);
+  sqlite3_bind_int(db->st_ins, 3, fb_dob_year(json_string_value(json_object_get(record, "dob"))));
+  sqlite3_bind_text(db->st_ins, 4, text, -1, SQLITE_STATIC);
+  int rc = step_reset(db->st_ins);
+  free(text);
+  if (rc != 0) {
+    *err = db_err(db, id);
+    return -1;
+  }
+  sqlite3_int64 rid = sqlite3_last_insert_rowid(db->db);
+  bool vessel = strcmp(type, "vessel") == 0;
+  char key[256], imo[8];
+  size_t i;
+  json_t *v;
+  const char *name = json_string_value(json_object_get(record, "name"));
+  if (name && !vessel) rc |= add_name(db, name, rid);
+  if (name && vessel && fb_norm_vessel(name, key, sizeof key)) rc |= add_key(db, KEY_VESSEL, key, rid);
+  json_array_foreach(json_object_get(record, "aliases"), i, v) rc |= add_name(db, json_string_value(v), rid);
+  json_array_foreach(json_object_get(record, "documents"), i, v) {
+    if (fb_norm_document(json_string_value(json_object_get(v, "number")), key, sizeof key))
+      rc |= add_key(db, KEY_DOCUMENT, key, rid);
+  }
+  json_array_foreach(json_object_get(record, "phones"), i, v) {
+    if (fb_norm_phone(json_string_value(v), key, sizeof key)) rc |= add_key(db, KEY_PHONE, key, rid);
+  }
+  json_t *ves = json_object_get(record, "vessel");
+  if (ves) {
+    if (fb_norm_vessel(json_string_value(json_object_get(ves, "name")), key, sizeof key))
+      rc |= add_key(db, KEY_VESSEL, key, rid);
+    if (fb_norm_imo(json_string_value(json_object_get(ves, "imo")), imo)) rc |= add_key(db, KEY_IMO, imo, rid);
+  }
+  if (rc != 0) {
+    *err = db_err(db, id);
+    return -1;
+  }
+  return 0;
+}
+
+int fb_sqlite_db_commit(fb_sqlite_db *db, char **err) {
+  char *msg = NULL;
+  if (sqlite3_exec(db->db, "INSERT INTO name_fts(name_fts) VALUES('optimize'); COMMIT", NULL, NULL, &msg) !=
+      SQLITE_OK) {
+    *err = fb_adapter_errf("%s: commit failed: %s", db->path, msg ? msg : "unknown error");
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
