@@ -1,0 +1,653 @@
+/* Loads the hub's configuration: Lua syntax run as data in the sandbox, then walked
+ * key by key into fb_config. Every error names the dotted key and the line. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "core/util.h"
+#include "lua/sandbox.h"
+
+#define CONFIG_MEM_MAX (16u << 20)
+#define CONFIG_INSTR_MAX 10000000L
+#define CONFIG_FILE_MAX (4u << 20)
+#define LINES_KEY "fedbroker.config.lines"
+
+typedef struct {
+  lua_State *L;
+  const char *path;      /* for messages and relative paths */
+  const char *src;
+  char *err;
+  int top_line;          /* line of the top-level assignment being walked */
+} walk_ctx;
+
+/* The line on which `key =` first appears at or after the top-level statement: Lua does
+ * not keep line numbers for table fields, so a plain text scan is the honest answer. */
+static int line_of(walk_ctx *c, const char *key) {
+  if (!key || c->top_line <= 0) return c->top_line;
+  const char *p = c->src;
+  int line = 1;
+  while (*p && line < c->top_line) {
+    if (*p++ == '\n') line++;
+  }
+  size_t klen = strlen(key);
+  for (; *p; p++) {
+    if (*p == '\n') {
+      line++;
+      continue;
+    }
+    if (strncmp(p, key, klen) == 0 && (p == c->src || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+      const char *q = p + klen;
+      while (*q == ' ' || *q == '\t' || *q == ']' || *q == '"') q++;
+      if (*q == '=' && q[1] != '=') return line;
+    }
+  }
+  return c->top_line;
+}
+
+static const char *base_name(const char *path) {
+  const char *s = path ? strrchr(path, '/') : NULL;
+  return s ? s + 1 : (path ? path : "config");
+}
+
+__attribute__((format(printf, 4, 5)))
+static int fail(walk_ctx *c, const char *key_path, const char *leaf, const char *fmt, ...) {
+  if (c->err) return -1;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fb_buf b = {0};
+  fb_buf_printf(&b, "%s:%d: %s: %s", base_name(c->path), line_of(c, leaf), key_path, msg);
+  c->err = fb_buf_steal(&b);
+  return -1;
+}
+
+/* ---- typed readers for the value on top of the stack ---- */
+
+static int read_string(walk_ctx *c, const char *key_path, const char *leaf, char **out) {
+  if (lua_type(c->L, -1) != LUA_TSTRING)
+    return fail(c, key_path, leaf, "expected a string, got %s", luaL_typename(c->L, -1));
+  free(*out);
+  *out = fb_xstrdup(lua_tostring(c->L, -1));
+  return 0;
+}
+
+static int read_path(walk_ctx *c, const char *key_path, const char *leaf, char **out) {
+  char *s = NULL;
+  if (read_string(c, key_path, leaf, &s) != 0) return -1;
+  free(*out);
+  *out = fb_path_relative_to(c->path, s);
+  free(s);
+  return 0;
+}
+
+static int read_uint(walk_ctx *c, const char *key_path, const char *leaf, uint64_t max, uint64_t *out) {
+  int isnum = 0;
+  lua_Integer v = lua_tointegerx(c->L, -1, &isnum);
+  if (!isnum || v <= 0 || (uint64_t)v > max)
+    return fail(c, key_path, leaf, "expected a positive integer up to %llu", (unsigned long long)max);
+  *out = (uint64_t)v;
+  return 0;
+}
+
+static int read_u32(walk_ctx *c, const char *key_path, const char *leaf, uint32_t *out) {
+  uint64_t v;
+  if (read_uint(c, key_path, leaf, UINT32_MAX, &v) != 0) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int expect_table(walk_ctx *c, const char *key_path, const char *leaf) {
+  if (lua_type(c->L, -1) != LUA_TTABLE)
+    return fail(c, key_path, leaf, "expected a table, got %s", luaL_typename(c->L, -1));
+  return 0;
+}
+
+/* Iterates string keys of the table on top; for each calls fn with the value on top.
+ * Non-string keys are errors (a list where a record was expected). */
+typedef int (*field_fn)(walk_ctx *c, const char *parent, const char *key, void *ud);
+
+static int each_field(walk_ctx *c, const char *parent, field_fn fn, void *ud) {
+  lua_State *L = c->L;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      lua_pop(L, 2);
+      return fail(c, parent, NULL, "expected named keys (key = value), found a list item");
+    }
+    const char *key = lua_tostring(L, -2);
+    if (fn(c, parent, key, ud) != 0) {
+      lua_pop(L, 2);
+      return -1;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+static char *join(const char *parent, const char *key) {
+  fb_buf b = {0};
+  if (parent && *parent) fb_buf_printf(&b, "%s.%s", parent, key);
+  else fb_buf_puts(&b, key);
+  return fb_buf_steal(&b);
+}
+
+#define KEY_PATH(kp) char *kp = join(parent, key)
+
+/* ---- sections ---- */
+
+static int listen_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_listen_config *l = ud;
+  KEY_PATH(kp);
+  int rc = 0;
+  if (strcmp(key, "address") == 0) rc = read_string(c, kp, key, &l->address);
+  else if (strcmp(key, "tls") == 0) {
+    rc = expect_table(c, kp, key);
+    if (rc == 0) {
+      l->tls = true;
+      static const char *const keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
+      lua_State *L = c->L;
+      lua_pushnil(L);
+      while (rc == 0 && lua_next(L, -2)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        char *sub = join(kp, k ? k : "?");
+        if (!k) rc = fail(c, kp, NULL, "expected named keys");
+        else if (strcmp(k, "cert") == 0) rc = read_path(c, sub, k, &l->cert);
+        else if (strcmp(k, "key") == 0) rc = read_path(c, sub, k, &l->key);
+        else if (strcmp(k, "client_ca") == 0) rc = read_path(c, sub, k, &l->client_ca);
+        else if (strcmp(k, "client_cert") == 0) {
+          const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+          if (strcmp(v, "optional") == 0) l->client_cert = FB_CLIENT_CERT_OPTIONAL;
+          else if (strcmp(v, "required") == 0) l->client_cert = FB_CLIENT_CERT_REQUIRED;
+          else if (strcmp(v, "none") == 0) l->client_cert = FB_CLIENT_CERT_NONE;
+          else rc = fail(c, sub, k, "expected \"none\", \"optional\" or \"required\"");
+        } else {
+          (void)keys;
+          rc = fail(c, sub, k, "unknown key (expected cert, key, client_ca, client_cert)");
+        }
+        free(sub);
+        lua_pop(L, 1);
+      }
+      if (rc != 0) lua_pop(L, 1);
+      if (rc == 0 && (!l->cert || !l->key)) rc = fail(c, kp, key, "tls needs both cert and key");
+      if (rc == 0 && l->client_cert != FB_CLIENT_CERT_NONE && !l->client_ca)
+        rc = fail(c, kp, key, "client_cert needs client_ca");
+    }
+  } else rc = fail(c, kp, key, "unknown key (expected address, tls)");
+  free(kp);
+  return rc;
+}
+
+static int load_listen(walk_ctx *c, fb_config *cfg) {
+  lua_State *L = c->L;
+  if (expect_table(c, "listen", NULL) != 0) return -1;
+  size_t n = lua_rawlen(L, -1);
+  if (n == 0) return fail(c, "listen", NULL, "expected a list of listeners");
+  cfg->listen = fb_xcalloc(n, sizeof *cfg->listen);
+  for (size_t i = 1; i <= n; i++) {
+    char kp[64];
+    snprintf(kp, sizeof kp, "listen[%zu]", i - 1);
+    lua_rawgeti(L, -1, (lua_Integer)i);
+    fb_listen_config *l = &cfg->listen[cfg->nlisten++];
+    if (expect_table(c, kp, NULL) != 0 || each_field(c, kp, listen_field, l) != 0) {
+      lua_pop(L, 1);
+      return -1;
+    }
+    lua_pop(L, 1);
+    if (!l->address) return fail(c, kp, NULL, "address is required");
+  }
+  return 0;
+}
+
+static int audit_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_audit_config *a = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "path") == 0) rc = read_path(c, kp, key, &a->path);
+  else if (strcmp(key, "key") == 0) rc = read_path(c, kp, key, &a->key);
+  else if (strcmp(key, "checkpoint_every") == 0) rc = read_u32(c, kp, key, &a->checkpoint_every);
+  else rc = fail(c, kp, key, "unknown key (expected path, key, checkpoint_every)");
+  free(kp);
+  return rc;
+}
+
+static int issuer_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_issuer_config *is = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "iss") == 0) rc = read_string(c, kp, key, &is->iss);
+  else if (strcmp(key, "key") == 0) rc = read_path(c, kp, key, &is->key);
+  else if (strcmp(key, "aud") == 0) rc = read_string(c, kp, key, &is->aud);
+  else if (strcmp(key, "kid") == 0) rc = read_string(c, kp, key, &is->kid);
+  else rc = fail(c, kp, key, "unknown key (expected iss, key, aud, kid)");
+  free(kp);
+  return rc;
+}
+
+static int load_issuers(walk_ctx *c, fb_config *cfg) {
+  lua_State *L = c->L;
+  if (expect_table(c, "issuers", NULL) != 0) return -1;
+  size_t n = lua_rawlen(L, -1);
+  cfg->issuers = fb_xcalloc(n ? n : 1, sizeof *cfg->issuers);
+  for (size_t i = 1; i <= n; i++) {
+    char kp[64];
+    snprintf(kp, sizeof kp, "issuers[%zu]", i - 1);
+    lua_rawgeti(L, -1, (lua_Integer)i);
+    fb_issuer_config *is = &cfg->issuers[cfg->nissuers++];
+    if (expect_table(c, kp, NULL) != 0 || each_field(c, kp, issuer_field, is) != 0) {
+      lua_pop(L, 1);
+      return -1;
+    }
+    lua_pop(L, 1);
+    if (!is->iss || !is->key) return fail(c, kp, NULL, "iss and key are required");
+    if (!is->aud) is->aud = fb_xstrdup("fedbroker");
+  }
+  return 0;
+}
+
+static int deadline_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_deadlines *d = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "immediate") == 0) rc = read_u32(c, kp, key, &d->immediate_ms);
+  else if (strcmp(key, "urgent") == 0) rc = read_u32(c, kp, key, &d->urgent_ms);
+  else if (strcmp(key, "routine") == 0) rc = read_u32(c, kp, key, &d->routine_ms);
+  else rc = fail(c, kp, key, "unknown priority (expected immediate, urgent, routine)");
+  free(kp);
+  return rc;
+}
+
+static int limits_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_limits *l = ud;
+  KEY_PATH(kp);
+  int rc;
+  uint64_t v = 0;
+  if (strcmp(key, "body") == 0) {
+    rc = read_uint(c, kp, key, 1u << 30, &v);
+    l->body = (size_t)v;
+  } else if (strcmp(key, "header") == 0) {
+    rc = read_uint(c, kp, key, 1u << 24, &v);
+    l->header = (size_t)v;
+  } else if (strcmp(key, "streams") == 0) rc = read_u32(c, kp, key, &l->streams);
+  else if (strcmp(key, "max_states") == 0) rc = read_u32(c, kp, key, &l->max_states);
+  else if (strcmp(key, "concurrency") == 0) rc = read_u32(c, kp, key, &l->concurrency);
+  else if (strcmp(key, "connections") == 0) rc = read_u32(c, kp, key, &l->connections);
+  else if (strcmp(key, "header_timeout") == 0) rc = read_u32(c, kp, key, &l->header_timeout_ms);
+  else if (strcmp(key, "idle_timeout") == 0) rc = read_u32(c, kp, key, &l->idle_timeout_ms);
+  else
+    rc = fail(c, kp, key, "unknown key (expected body, header, streams, max_states, concurrency, "
+                          "connections, header_timeout, idle_timeout)");
+  free(kp);
+  return rc;
+}
+
+static int breaker_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_breaker_config *b = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "failures") == 0) rc = read_u32(c, kp, key, &b->failures);
+  else if (strcmp(key, "open_ms") == 0) rc = read_u32(c, kp, key, &b->open_ms);
+  else rc = fail(c, kp, key, "unknown key (expected failures, open_ms)");
+  free(kp);
+  return rc;
+}
+
+static bool valid_state_code(const char *s) {
+  return strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
+         isupper((unsigned char)s[2]);
+}
+
+static int state_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_state_config *s = ud;
+  KEY_PATH(kp);
+  int rc;
+  uint64_t v = 0;
+  if (strcmp(key, "adapter") == 0) rc = read_string(c, kp, key, &s->adapter);
+  else if (strcmp(key, "path") == 0) rc = read_path(c, kp, key, &s->path);
+  else if (strcmp(key, "url") == 0) rc = read_string(c, kp, key, &s->url);
+  else if (strcmp(key, "ca") == 0) rc = read_path(c, kp, key, &s->ca);
+  else if (strcmp(key, "cert") == 0) rc = read_path(c, kp, key, &s->cert);
+  else if (strcmp(key, "key") == 0) rc = read_path(c, kp, key, &s->key);
+  else if (strcmp(key, "conninfo") == 0) rc = read_string(c, kp, key, &s->conninfo);
+  else if (strcmp(key, "token_file") == 0) rc = read_path(c, kp, key, &s->token_file);
+  else if (strcmp(key, "timeout") == 0) rc = read_u32(c, kp, key, &s->timeout_ms);
+  else if (strcmp(key, "max_legs") == 0) rc = read_u32(c, kp, key, &s->max_legs);
+  else if (strcmp(key, "max_body") == 0) {
+    rc = read_uint(c, kp, key, 1ull << 32, &v);
+    s->max_body = v;
+  } else
+    rc = fail(c, kp, key, "unknown key (expected adapter, path, url, ca, cert, key, conninfo, "
+                          "token_file, timeout, max_body, max_legs)");
+  free(kp);
+  return rc;
+}
+
+static int cmp_state(const void *a, const void *b) {
+  return strcmp(((const fb_state_config *)a)->code, ((const fb_state_config *)b)->code);
+}
+
+static int load_states(walk_ctx *c, fb_config *cfg) {
+  lua_State *L = c->L;
+  if (expect_table(c, "states", NULL) != 0) return -1;
+  size_t cap = 8;
+  cfg->states = fb_xcalloc(cap, sizeof *cfg->states);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING || !valid_state_code(lua_tostring(L, -2))) {
+      lua_pop(L, 2);
+      return fail(c, "states", NULL, "state keys must be ISO 3166-1 alpha-3 codes such as MYS");
+    }
+    const char *code = lua_tostring(L, -2);
+    char kp[32];
+    snprintf(kp, sizeof kp, "states.%s", code);
+    if (cfg->nstates == cap) {
+      cap *= 2;
+      cfg->states = fb_xrealloc(cfg->states, cap * sizeof *cfg->states);
+    }
+    fb_state_config *s = &cfg->states[cfg->nstates++];
+    memset(s, 0, sizeof *s);
+    s->code = fb_xstrdup(code);
+    s->max_body = 8u << 20;
+    s->max_legs = 256;
+    if (expect_table(c, kp, code) != 0 || each_field(c, kp, state_field, s) != 0) {
+      lua_pop(L, 2);
+      return -1;
+    }
+    if (!s->adapter) {
+      lua_pop(L, 2);
+      return fail(c, kp, code, "adapter is required");
+    }
+    static const char *const kinds[] = {"sqlite", "http", "postgres", "broker"};
+    bool known = false;
+    for (size_t i = 0; i < FB_ARRAY_LEN(kinds); i++) known |= strcmp(s->adapter, kinds[i]) == 0;
+    const char *need = NULL;
+    if (!known) {
+      lua_pop(L, 2);
+      return fail(c, kp, "adapter", "unknown adapter '%s' (expected sqlite, http, postgres, broker)",
+                  s->adapter);
+    }
+    if (strcmp(s->adapter, "sqlite") == 0 && !s->path) need = "path";
+    if ((strcmp(s->adapter, "http") == 0 || strcmp(s->adapter, "broker") == 0) && !s->url) need = "url";
+    if (strcmp(s->adapter, "postgres") == 0 && !s->conninfo) need = "conninfo";
+    if (need) {
+      lua_pop(L, 2);
+      return fail(c, kp, code, "adapter %s needs %s", s->adapter, need);
+    }
+    lua_pop(L, 1);
+  }
+  qsort(cfg->states, cfg->nstates, sizeof *cfg->states, cmp_state);
+  return 0;
+}
+
+static int policy_key_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_config *cfg = ud;
+  KEY_PATH(kp);
+  int rc = 0;
+  if (!valid_state_code(key)) rc = fail(c, kp, key, "expected an ISO 3166-1 alpha-3 state code");
+  char *path = NULL;
+  if (rc == 0) rc = read_path(c, kp, key, &path);
+  if (rc == 0) {
+    size_t n = cfg->npolicy_keys + 1;
+    cfg->policy_key_states = fb_xrealloc(cfg->policy_key_states, n * sizeof(char *));
+    cfg->policy_key_paths = fb_xrealloc(cfg->policy_key_paths, n * sizeof(char *));
+    cfg->policy_key_states[n - 1] = fb_xstrdup(key);
+    cfg->policy_key_paths[n - 1] = path;
+    cfg->npolicy_keys = n;
+  }
+  free(kp);
+  return rc;
+}
+
+static int top_field(walk_ctx *c, const char *key, fb_config *cfg) {
+  if (strcmp(key, "listen") == 0) return load_listen(c, cfg);
+  if (strcmp(key, "policies") == 0) return read_path(c, key, NULL, &cfg->policies);
+  if (strcmp(key, "redaction_key") == 0) return read_path(c, key, NULL, &cfg->redaction_key);
+  if (strcmp(key, "log_level") == 0) {
+    if (read_string(c, key, NULL, &cfg->log_level) != 0) return -1;
+    static const char *const ok[] = {"debug", "info", "warn", "error"};
+    for (size_t i = 0; i < FB_ARRAY_LEN(ok); i++)
+      if (strcmp(cfg->log_level, ok[i]) == 0) return 0;
+    return fail(c, key, NULL, "expected debug, info, warn or error");
+  }
+  if (strcmp(key, "audit") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, audit_field, &cfg->audit);
+  if (strcmp(key, "issuers") == 0) return load_issuers(c, cfg);
+  if (strcmp(key, "deadlines") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, deadline_field, &cfg->deadlines);
+  if (strcmp(key, "limits") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, limits_field, &cfg->limits);
+  if (strcmp(key, "breaker") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, breaker_field, &cfg->breaker);
+  if (strcmp(key, "states") == 0) return load_states(c, cfg);
+  if (strcmp(key, "policy_keys") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, policy_key_field, cfg);
+  return fail(c, key, NULL,
+              "unknown key (expected listen, policies, policy_keys, audit, issuers, deadlines, "
+              "limits, breaker, redaction_key, states, log_level)");
+}
+
+/* __newindex on the global table: records on which line each top-level key is set. */
+static int record_line(lua_State *L) {
+  lua_Debug ar;
+  int line = 0;
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar)) line = ar.currentline;
+  lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+  lua_pushvalue(L, 2);
+  lua_pushinteger(L, line);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_rawset(L, 1);
+  return 0;
+}
+
+void fb_config_defaults(fb_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->audit.checkpoint_every = 1000;
+  cfg->deadlines = (fb_deadlines){2000, 5000, 15000};
+  cfg->limits = (fb_limits){.body = 65536, .header = 16384, .streams = 100, .max_states = 64,
+                            .concurrency = 1024, .connections = 10000,
+                            .header_timeout_ms = 10000, .idle_timeout_ms = 60000};
+  cfg->breaker = (fb_breaker_config){5, 10000};
+  cfg->log_level = fb_xstrdup("info");
+}
+
+int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {
+  fb_config_defaults(cfg);
+  cfg->source_path = path ? fb_xstrdup(path) : NULL;
+  fb_sandbox *sb = fb_sandbox_new(CONFIG_MEM_MAX);
+  if (!sb) {
+    *err = fb_xstrdup("cannot create the Lua state for the config");
+    return -1;
+  }
+  lua_State *L = fb_sandbox_state(sb);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+  lua_pushglobaltable(L);
+  lua_newtable(L);
+  lua_pushcfunction(L, record_line);
+  lua_setfield(L, -2, "__newindex");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+
+  fb_buf chunk = {0};
+  fb_buf_printf(&chunk, "@%s", base_name(path));
+  char *lerr = NULL;
+  int rc = fb_sandbox_run(sb, src, len, chunk.data, CONFIG_INSTR_MAX, &lerr);
+  fb_buf_free(&chunk);
+  if (rc != 0) {
+    *err = lerr;
+    fb_sandbox_free(sb);
+    fb_config_free(cfg);
+    return -1;
+  }
+
+  walk_ctx c = {.L = L, .path = path, .src = src};
+  /* Walk the keys the file assigned, in line order so the first error is the first line. */
+  lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+  size_t nkeys = 0, cap = 16;
+  struct kl { char *key; int line; } *keys = fb_xcalloc(cap, sizeof *keys);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      if (nkeys == cap) keys = fb_xrealloc(keys, (cap *= 2) * sizeof *keys);
+      keys[nkeys].key = fb_xstrdup(lua_tostring(L, -2));
+      keys[nkeys++].line = (int)lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  for (size_t i = 1; i < nkeys; i++) /* insertion sort by line: few keys */
+    for (size_t j = i; j > 0 && keys[j].line < keys[j - 1].line; j--) {
+      struct kl t = keys[j];
+      keys[j] = keys[j - 1];
+      keys[j - 1] = t;
+    }
+  rc = 0;
+  for (size_t i = 0; i < nkeys && rc == 0; i++) {
+    c.top_line = keys[i].line;
+    lua_pushglobaltable(L);
+    lua_getfield(L, -1, keys[i].key);
+    if (!lua_isnil(L, -1)) rc = top_field(&c, keys[i].key, cfg);
+    lua_pop(L, 2);
+  }
+  for (size_t i = 0; i < nkeys; i++) free(keys[i].key);
+  free(keys);
+  fb_sandbox_free(sb);
+  if (rc != 0) {
+    *err = c.err ? c.err : fb_xstrdup("invalid config");
+    fb_config_free(cfg);
+    return -1;
+  }
+  return 0;
+}
+
+int fb_config_load_file(const char *path, fb_config *cfg, char **err) {
+  size_t len = 0;
+  char *src = fb_read_file(path, CONFIG_FILE_MAX, &len);
+  if (!src) {
+    fb_buf b = {0};
+    fb_buf_printf(&b, "%s: cannot read config: %s", path, strerror(errno));
+    *err = fb_buf_steal(&b);
+    fb_config_defaults(cfg);
+    return -1;
+  }
+  int rc = fb_config_load_string(src, len, path, cfg, err);
+  free(src);
+  return rc;
+}
+
+int fb_config_apply_env(fb_config *cfg, char **err) {
+  const char *v = getenv("FEDBROKER_LISTEN");
+  if (v && *v) {
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+      free(cfg->listen[i].address);
+      free(cfg->listen[i].cert);
+      free(cfg->listen[i].key);
+      free(cfg->listen[i].client_ca);
+    }
+    free(cfg->listen);
+    cfg->listen = NULL;
+    cfg->nlisten = 0;
+    size_t n = 1;
+    for (const char *p = v; *p; p++) n += *p == ',';
+    cfg->listen = fb_xcalloc(n, sizeof *cfg->listen);
+    const char *p = v;
+    while (*p) {
+      const char *end = strchr(p, ',');
+      size_t len = end ? (size_t)(end - p) : strlen(p);
+      if (len == 0 || !memchr(p, ':', len)) {
+        *err = fb_xstrdup("FEDBROKER_LISTEN: expected host:port[,host:port...]");
+        return -1;
+      }
+      cfg->listen[cfg->nlisten++].address = fb_xstrndup(p, len);
+      p += len;
+      if (*p == ',') p++;
+    }
+  }
+  v = getenv("FEDBROKER_LOG_LEVEL");
+  if (v && *v) {
+    static const char *const ok[] = {"debug", "info", "warn", "error"};
+    bool known = false;
+    for (size_t i = 0; i < FB_ARRAY_LEN(ok); i++) known |= strcmp(v, ok[i]) == 0;
+    if (!known) {
+      *err = fb_xstrdup("FEDBROKER_LOG_LEVEL: expected debug, info, warn or error");
+      return -1;
+    }
+    free(cfg->log_level);
+    cfg->log_level = fb_xstrdup(v);
+  }
+  v = getenv("FEDBROKER_POLICIES");
+  if (v && *v) {
+    free(cfg->policies);
+    cfg->policies = fb_xstrdup(v);
+  }
+  v = getenv("FEDBROKER_AUDIT");
+  if (v && *v) {
+    free(cfg->audit.path);
+    cfg->audit.path = fb_xstrdup(v);
+  }
+  return 0;
+}
+
+const fb_state_config *fb_config_state(const fb_config *cfg, const char *code) {
+  for (size_t i = 0; i < cfg->nstates; i++)
+    if (strcmp(cfg->states[i].code, code) == 0) return &cfg->states[i];
+  return NULL;
+}
+
+uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority) {
+  if (strcmp(priority, "immediate") == 0) return cfg->deadlines.immediate_ms;
+  if (strcmp(priority, "urgent") == 0) return cfg->deadlines.urgent_ms;
+  return cfg->deadlines.routine_ms;
+}
+
+void fb_config_free(fb_config *cfg) {
+  free(cfg->source_path);
+  for (size_t i = 0; i < cfg->nlisten; i++) {
+    free(cfg->listen[i].address);
+    free(cfg->listen[i].cert);
+    free(cfg->listen[i].key);
+    free(cfg->listen[i].client_ca);
+  }
+  free(cfg->listen);
+  free(cfg->policies);
+  for (size_t i = 0; i < cfg->npolicy_keys; i++) {
+    free(cfg->policy_key_states[i]);
+    free(cfg->policy_key_paths[i]);
+  }
+  free(cfg->policy_key_states);
+  free(cfg->policy_key_paths);
+  free(cfg->audit.path);
+  free(cfg->audit.key);
+  for (size_t i = 0; i < cfg->nissuers; i++) {
+    free(cfg->issuers[i].iss);
+    free(cfg->issuers[i].key);
+    free(cfg->issuers[i].aud);
+    free(cfg->issuers[i].kid);
+  }
+  free(cfg->issuers);
+  free(cfg->redaction_key);
+  for (size_t i = 0; i < cfg->nstates; i++) {
+    fb_state_config *s = &cfg->states[i];
+    free(s->code);
+    free(s->adapter);
+    free(s->path);
+    free(s->url);
+    free(s->ca);
+    free(s->cert);
+    free(s->key);
+    free(s->conninfo);
+    free(s->token_file);
+  }
+  free(cfg->states);
+  free(cfg->log_level);
+  memset(cfg, 0, sizeof *cfg);
+}

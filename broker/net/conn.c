@@ -1,0 +1,243 @@
+/* One accepted connection: reading, TLS, telling HTTP/2 from HTTP/1.1, writing with
+ * a bounded queue, and the header / idle timer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/internal.h"
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN 24
+/* Reading pauses while more than this is queued for writing to a slow reader. */
+#define WRITE_QUEUE_HIGH (1u << 20)
+
+typedef struct {
+  uv_write_t req;
+  fb_conn *conn;
+  size_t len;
+  char data[];
+} write_req;
+
+static void on_handle_closed(uv_handle_t *h) {
+  fb_conn *c = h->data;
+  if (--c->handles_open > 0) return;
+  fb_server *srv = c->srv;
+  if (c->h1) fb_h1_free(c->h1);
+  if (c->h2) fb_h2_free(c->h2);
+  if (c->ssl) SSL_free(c->ssl); /* frees the BIOs too */
+  free(c);
+  srv->nconns--;
+  fb_server_maybe_finish(srv);
+}
+
+void fb_conn_close(fb_conn *c) {
+  if (c->closing) return;
+  c->closing = true;
+  /* Unlink first so protocol teardown (which aborts requests) sees a closing conn. */
+  if (c->prev) c->prev->next = c->next;
+  else c->srv->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  /* The sessions are freed in the close callback: this may run deep inside their own
+   * parsing code, which must be able to return safely. */
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  fb_conn *c = t->data;
+  fb_debug("conn_timeout", "closing %s after a timeout", c->peer);
+  fb_conn_close(c);
+}
+
+void fb_conn_timer_header(fb_conn *c) {
+  if (c->closing) return;
+  uv_timer_start(&c->timer, on_timeout, c->srv->cfg->limits.header_timeout_ms, 0);
+}
+
+void fb_conn_timer_idle(fb_conn *c) {
+  if (c->closing) return;
+  uv_timer_start(&c->timer, on_timeout, c->srv->cfg->limits.idle_timeout_ms, 0);
+}
+
+void fb_conn_timer_stop(fb_conn *c) {
+  if (!c->closing) uv_timer_stop(&c->timer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  static char slab[65536]; /* single-threaded loop: one read buffer serves all */
+  buf->base = slab;
+  buf->len = sizeof slab;
+}
+
+static void on_written(uv_write_t *w, int status) {
+  write_req *wr = fb_container_of(w, write_req, req);
+  fb_conn *c = wr->conn;
+  c->write_queue -= wr->len;
+  free(wr);
+  if (c->closing) return;
+  if (status < 0) {
+    fb_conn_close(c);
+    return;
+  }
+  if (c->close_when_drained && c->write_queue == 0) {
+    fb_conn_close(c);
+    return;
+  }
+  if (c->read_stopped && c->write_queue < WRITE_QUEUE_HIGH / 2) {
+    c->read_stopped = false;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
+  if (c->h2) fb_h2_resume_send(c->h2);
+}
+
+void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
+  if (c->closing || len == 0) return;
+  write_req *wr = fb_xmalloc(sizeof *wr + len);
+  wr->conn = c;
+  wr->len = len;
+  memcpy(wr->data, data, len);
+  uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+  c->write_queue += len;
+  int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+  if (rc < 0) {
+    c->write_queue -= len;
+    free(wr);
+    fb_conn_close(c);
+    return;
+  }
+  if (c->write_queue > WRITE_QUEUE_HIGH && !c->read_stopped) {
+    c->read_stopped = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  }
+}
+
+void fb_conn_write(fb_conn *c, const void *data, size_t len) {
+  if (c->closing) return;
+  if (c->ssl) {
+    if (fb_tls_write(c, data, len) != 0) fb_conn_close(c);
+  } else {
+    fb_conn_raw_write(c, data, len);
+  }
+}
+
+size_t fb_conn_write_queue(const fb_conn *c) { return c->write_queue; }
+
+static int start_proto(fb_conn *c, int proto) {
+  c->proto = proto;
+  if (proto == PROTO_H2) {
+    c->h2 = fb_h2_new(c);
+    return c->h2 ? 0 : -1;
+  }
+  c->h1 = fb_h1_new(c);
+  return 0;
+}
+
+/* Plain bytes from the socket or from TLS. */
+void fb_conn_plaintext(fb_conn *c, const char *data, size_t len) {
+  if (c->closing) return;
+  if (c->proto == PROTO_UNKNOWN) {
+    /* Compare what we have with the HTTP/2 preface; any difference means HTTP/1.1. */
+    size_t take = len < H2_PREFACE_LEN - c->nsniff ? len : H2_PREFACE_LEN - c->nsniff;
+    memcpy(c->sniff + c->nsniff, data, take);
+    c->nsniff += take;
+    data += take;
+    len -= take;
+    if (memcmp(c->sniff, h2_preface, c->nsniff) != 0) {
+      if (start_proto(c, PROTO_H1) != 0 || fb_h1_feed(c->h1, c->sniff, c->nsniff) != 0) {
+        fb_conn_close(c);
+        return;
+      }
+    } else if (c->nsniff == H2_PREFACE_LEN) {
+      if (start_proto(c, PROTO_H2) != 0 || fb_h2_feed(c->h2, c->sniff, c->nsniff) != 0) {
+        fb_conn_close(c);
+        return;
+      }
+    } else {
+      return; /* need more bytes to decide */
+    }
+    if (c->closing || len == 0) return;
+  }
+  int rc = c->proto == PROTO_H2 ? fb_h2_feed(c->h2, data, len) : fb_h1_feed(c->h1, data, len);
+  if (rc != 0) fb_conn_close(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  fb_conn *c = s->data;
+  if (nread < 0) {
+    fb_conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  if (c->ssl) {
+    if (fb_tls_feed(c, buf->base, (size_t)nread) != 0) fb_conn_close(c);
+  } else {
+    fb_conn_plaintext(c, buf->base, (size_t)nread);
+  }
+}
+
+void fb_conn_request_done(fb_conn *c) {
+  if (c->closing) return;
+  if (c->srv->stopping) {
+    bool busy = (c->h1 && fb_h1_busy(c->h1)) || (c->h2 && fb_h2_busy(c->h2));
+    if (!busy && c->write_queue == 0) fb_conn_close(c);
+  }
+}
+
+void fb_conn_accept(listener *lst) {
+  fb_server *srv = lst->srv;
+  fb_conn *c = fb_xcalloc(1, sizeof *c);
+  c->srv = srv;
+  c->lst = lst;
+  uv_tcp_init(srv->loop, &c->tcp);
+  uv_timer_init(srv->loop, &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->handles_open = 2;
+  srv->nconns++;
+  c->next = srv->conns;
+  if (srv->conns) srv->conns->prev = c;
+  srv->conns = c;
+  if (uv_accept((uv_stream_t *)&lst->tcp, (uv_stream_t *)&c->tcp) != 0) {
+    fb_conn_close(c);
+    return;
+  }
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+    char ip[48] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+  }
+  if (srv->nconns > srv->cfg->limits.connections || srv->stopping) {
+    fb_warn("conn_refused", "connection cap of %u reached; closing %s", srv->cfg->limits.connections, c->peer);
+    fb_conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (lst->ssl_ctx) {
+    c->ssl = SSL_new(lst->ssl_ctx);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (!c->ssl || !c->rbio || !c->wbio) {
+      BIO_free(c->rbio);
+      BIO_free(c->wbio);
+      fb_conn_close(c);
+      return;
+    }
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+  }
+  fb_conn_timer_header(c);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}

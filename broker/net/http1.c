@@ -1,0 +1,282 @@
+/* HTTP/1.1 sessions on top of http-parser: keep-alive, Content-Length and chunked
+ * bodies, 100-continue, limits (431 header block, 413 body), one request at a time
+ * (bytes that arrive meanwhile wait in a bounded buffer). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
+
+#include "core/log.h"
+#include "net/internal.h"
+
+struct fb_h1 {
+  fb_conn *conn;
+  http_parser parser;
+  fb_request *cur;         /* being parsed, then being answered */
+  bool cur_dispatched;
+  fb_buf url, field, value;
+  bool in_value;
+  fb_buf pending;          /* input that arrived while a request was being answered */
+  bool in_feed;
+  bool close_after;
+  bool head_request;
+  bool failed;             /* an error response is going out; then close */
+};
+
+static http_parser_settings settings;
+
+static size_t header_limit(fb_h1 *h) { return h->conn->srv->cfg->limits.header; }
+static size_t body_limit(fb_h1 *h) { return h->conn->srv->cfg->limits.body; }
+
+static int count_header_bytes(fb_h1 *h, size_t len) {
+  h->cur->header_bytes += len;
+  if (h->cur->header_bytes > header_limit(h)) {
+    h->cur->headers_too_large = true;
+    return -1;
+  }
+  return 0;
+}
+
+static void flush_header(fb_h1 *h) {
+  if (h->field.len) fb_request_add_header(h->cur, h->field.data, h->field.len, h->value.data ? h->value.data : "", h->value.len);
+  fb_buf_reset(&h->field);
+  fb_buf_reset(&h->value);
+  h->in_value = false;
+}
+
+static int on_message_begin(http_parser *p) {
+  fb_h1 *h = p->data;
+  h->cur = fb_request_new(h->conn, 1);
+  h->cur_dispatched = false;
+  fb_buf_reset(&h->url);
+  fb_buf_reset(&h->field);
+  fb_buf_reset(&h->value);
+  h->in_value = false;
+  fb_conn_timer_header(h->conn);
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  fb_h1 *h = p->data;
+  if (count_header_bytes(h, len)) return -1;
+  fb_buf_append(&h->url, at, len);
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  fb_h1 *h = p->data;
+  if (count_header_bytes(h, len)) return -1;
+  if (h->in_value) flush_header(h);
+  fb_buf_append(&h->field, at, len);
+  return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  fb_h1 *h = p->data;
+  if (count_header_bytes(h, len)) return -1;
+  h->in_value = true;
+  fb_buf_append(&h->value, at, len);
+  return 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+  fb_h1 *h = p->data;
+  flush_header(h);
+  const char *method = http_method_str((enum http_method)p->method);
+  fb_request_set_line(h->cur, method, strlen(method), h->url.data ? h->url.data : "/", h->url.len);
+  h->head_request = p->method == HTTP_HEAD;
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > body_limit(h)) {
+    h->cur->body_too_large = true;
+    return -1;
+  }
+  const char *expect = fb_request_header(h->cur, "expect");
+  if (expect && strcasecmp(expect, "100-continue") == 0) {
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    fb_conn_write(h->conn, cont, sizeof cont - 1);
+  }
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  fb_h1 *h = p->data;
+  if (h->cur->body.len + len > body_limit(h)) {
+    h->cur->body_too_large = true;
+    return -1;
+  }
+  fb_buf_append(&h->cur->body, at, len);
+  return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  fb_h1 *h = p->data;
+  h->close_after = !http_should_keep_alive(p);
+  http_parser_pause(p, 1); /* one request at a time: dispatch after execute returns */
+  return 0;
+}
+
+__attribute__((constructor)) static void init_settings(void) {
+  settings.on_message_begin = on_message_begin;
+  settings.on_url = on_url;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+}
+
+fb_h1 *fb_h1_new(fb_conn *c) {
+  fb_h1 *h = fb_xcalloc(1, sizeof *h);
+  h->conn = c;
+  http_parser_init(&h->parser, HTTP_REQUEST);
+  h->parser.data = h;
+  return h;
+}
+
+void fb_h1_free(fb_h1 *h) {
+  if (!h) return;
+  if (h->cur) {
+    fb_request *req = h->cur;
+    h->cur = NULL;
+    req->conn = h->cur_dispatched ? req->conn : NULL;
+    if (h->cur_dispatched) {
+      fb_request_complete(req, true);
+      /* complete() ran with conn set; the conn is closing so nothing more happens. */
+    } else {
+      fb_request_free(req);
+    }
+  }
+  fb_buf_free(&h->url);
+  fb_buf_free(&h->field);
+  fb_buf_free(&h->value);
+  fb_buf_free(&h->pending);
+  free(h);
+}
+
+bool fb_h1_busy(const fb_h1 *h) { return h->cur && h->cur_dispatched; }
+
+/* An error answered by the protocol layer itself; the connection closes afterwards. */
+static void fail_request(fb_h1 *h, int status, const char *code, const char *msg) {
+  h->failed = true;
+  h->close_after = true;
+  if (!h->cur) h->cur = fb_request_new(h->conn, 1);
+  fb_respond_error(h->cur, status, code, msg, NULL);
+}
+
+static void process(fb_h1 *h, const char *data, size_t len);
+
+static void after_response(fb_h1 *h) {
+  fb_conn *c = h->conn;
+  if (h->close_after) {
+    c->close_when_drained = true;
+    if (c->write_queue == 0) fb_conn_close(c);
+    return;
+  }
+  fb_conn_timer_idle(c);
+  if (!h->in_feed && h->pending.len) {
+    fb_buf rest = h->pending;
+    memset(&h->pending, 0, sizeof h->pending);
+    process(h, rest.data, rest.len);
+    fb_buf_free(&rest);
+  }
+}
+
+void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last) {
+  fb_conn *c = req->conn;
+  fb_h1 *h = c->h1;
+  if (!h || h->cur != req) return;
+  fb_buf out = {0};
+  if (!req->wire_started) {
+    req->wire_started = true;
+    fb_buf_printf(&out, "HTTP/1.1 %d %s\r\n", req->status, fb_status_text(req->status));
+    for (size_t off = 0; off < req->resp_headers.len;) {
+      const char *name = req->resp_headers.data + off;
+      const char *value = name + strlen(name) + 1;
+      fb_buf_printf(&out, "%s: %s\r\n", name, value);
+      off = (size_t)(value - req->resp_headers.data) + strlen(value) + 1;
+    }
+    if (req->streaming) fb_buf_puts(&out, "transfer-encoding: chunked\r\n");
+    else fb_buf_printf(&out, "content-length: %zu\r\n", len);
+    if (h->close_after || c->srv->stopping) {
+      h->close_after = true;
+      fb_buf_puts(&out, "connection: close\r\n");
+    }
+    fb_buf_puts(&out, "\r\n");
+  }
+  if (!h->head_request) {
+    if (req->streaming) {
+      if (len) {
+        fb_buf_printf(&out, "%zx\r\n", len);
+        fb_buf_append(&out, data, len);
+        fb_buf_puts(&out, "\r\n");
+      }
+      if (last) fb_buf_puts(&out, "0\r\n\r\n");
+    } else {
+      fb_buf_append(&out, data, len);
+    }
+  }
+  fb_conn_write(c, out.data, out.len);
+  fb_buf_free(&out);
+  if (!last) return;
+  h->cur = NULL;
+  bool dispatched = h->cur_dispatched;
+  h->cur_dispatched = false;
+  if (dispatched) fb_request_complete(req, false);
+  else fb_request_free(req);
+  if (!c->closing) after_response(h);
+}
+
+/* Runs the parser over `data`, dispatching each complete request in turn. */
+static void process(fb_h1 *h, const char *data, size_t len) {
+  fb_conn *c = h->conn;
+  h->in_feed = true;
+  while (len > 0 && !c->closing && !h->failed) {
+    if (h->cur && h->cur_dispatched) { /* still answering: keep the rest for later */
+      fb_buf_append(&h->pending, data, len);
+      break;
+    }
+    size_t n = http_parser_execute(&h->parser, &settings, data, len);
+    enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&h->parser, 0);
+      data += n;
+      len -= n;
+      fb_conn_timer_stop(c);
+      h->cur_dispatched = true;
+      fb_request_dispatch(h->cur);
+      continue;
+    }
+    if (err != HPE_OK) {
+      if (h->cur && h->cur->headers_too_large)
+        fail_request(h, 431, "header_too_large", "The request's header block is too large.");
+      else if (h->cur && h->cur->body_too_large)
+        fail_request(h, 413, "payload_too_large", "The request body is too large.");
+      else
+        fail_request(h, 400, "bad_request", "The request is not valid HTTP/1.1.");
+      break;
+    }
+    data += n;
+    len -= n;
+  }
+  h->in_feed = false;
+  /* A request answered synchronously above may have left input for the next one. */
+  if (!c->closing && !h->failed && !(h->cur && h->cur_dispatched) && h->pending.len) {
+    fb_buf rest = h->pending;
+    memset(&h->pending, 0, sizeof h->pending);
+    process(h, rest.data, rest.len);
+    fb_buf_free(&rest);
+  }
+}
+
+int fb_h1_feed(fb_h1 *h, const char *data, size_t len) {
+  if (h->failed) return 0; /* discard input while the error response drains */
+  if (h->cur && h->cur_dispatched) {
+    /* Pipelined bytes while a handler works: bounded, then the client is cut off. */
+    if (h->pending.len + len > header_limit(h) + body_limit(h)) return -1;
+    fb_buf_append(&h->pending, data, len);
+    return 0;
+  }
+  process(h, data, len);
+  return 0;
+}

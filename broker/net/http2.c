@@ -1,0 +1,275 @@
+/* HTTP/2 sessions on nghttp2 (server side): one fb_request per stream, limits on the
+ * header block and body, bounded output, GOAWAY on shutdown. nghttp2's own flood
+ * protections (SETTINGS, PING, RST_STREAM, empty frames) stay at their defaults. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "core/log.h"
+#include "net/internal.h"
+
+/* Stop asking nghttp2 for more frames while this much waits on the socket. */
+#define SEND_HIGH_WATER (256u << 10)
+
+struct fb_h2 {
+  fb_conn *conn;
+  nghttp2_session *session;
+  size_t active;           /* dispatched streams not yet finished */
+  fb_request *reqs;        /* every open stream's request (nghttp2 cannot list them) */
+  bool sending;
+};
+
+static void h2_send(fb_h2 *h);
+
+static fb_request *stream_req(nghttp2_session *s, int32_t id) {
+  return nghttp2_session_get_stream_user_data(s, id);
+}
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
+  fb_h2 *h = ud;
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  fb_request *req = fb_request_new(h->conn, 2);
+  req->stream_id = f->hd.stream_id;
+  req->next = h->reqs;
+  h->reqs = req;
+  nghttp2_session_set_stream_user_data(s, f->hd.stream_id, req);
+  return 0;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+                     const uint8_t *value, size_t vlen, uint8_t flags, void *ud) {
+  (void)flags;
+  fb_h2 *h = ud;
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  fb_request *req = stream_req(s, f->hd.stream_id);
+  if (!req || req->headers_too_large) return 0;
+  req->header_bytes += nlen + vlen + 32; /* the HPACK accounting of RFC 7541 4.1 */
+  if (req->header_bytes > h->conn->srv->cfg->limits.header) {
+    req->headers_too_large = true;
+    return 0;
+  }
+  if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
+    fb_buf_append(&req->resp_body, value, vlen); /* parked until :path arrives */
+    fb_buf_putc(&req->resp_body, '\0');
+    return 0;
+  }
+  if (nlen == 5 && memcmp(name, ":path", 5) == 0) {
+    const char *method = req->resp_body.data ? req->resp_body.data : "";
+    fb_request_set_line(req, method, strlen(method), (const char *)value, vlen);
+    fb_buf_reset(&req->resp_body);
+    req->status = -1; /* marks "request line set" */
+    return 0;
+  }
+  if (nlen > 0 && name[0] == ':') return 0; /* :scheme, :authority */
+  fb_request_add_header(req, (const char *)name, nlen, (const char *)value, vlen);
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *ud) {
+  (void)flags;
+  fb_h2 *h = ud;
+  fb_request *req = stream_req(s, id);
+  if (!req || req->body_too_large || req->headers_sent) return 0;
+  if (req->body.len + len > h->conn->srv->cfg->limits.body) {
+    req->body_too_large = true; /* keep reading (flow control) but store nothing more */
+    fb_buf_free(&req->body);
+    return 0;
+  }
+  fb_buf_append(&req->body, data, len);
+  return 0;
+}
+
+static void answer_or_dispatch(fb_h2 *h, fb_request *req) {
+  if (req->dispatched || req->headers_sent) return;
+  if (req->headers_too_large) {
+    fb_respond_error(req, 431, "header_too_large", "The request's header block is too large.", NULL);
+  } else if (req->body_too_large) {
+    fb_respond_error(req, 413, "payload_too_large", "The request body is too large.", NULL);
+  } else if (req->status != -1) {
+    fb_respond_error(req, 400, "bad_request", "The request has no :method or :path.", NULL);
+  } else {
+    req->status = 0;
+    h->active++;
+    fb_conn_timer_stop(h->conn);
+    fb_request_dispatch(req);
+  }
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
+  fb_h2 *h = ud;
+  if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
+  fb_request *req = stream_req(s, f->hd.stream_id);
+  if (!req) return 0;
+  if (f->hd.type == NGHTTP2_HEADERS && req->headers_too_large) answer_or_dispatch(h, req);
+  else if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) answer_or_dispatch(h, req);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *ud) {
+  (void)error_code;
+  fb_h2 *h = ud;
+  fb_request *req = stream_req(s, id);
+  if (!req) return 0;
+  nghttp2_session_set_stream_user_data(s, id, NULL);
+  for (fb_request **p = &h->reqs; *p; p = &(*p)->next)
+    if (*p == req) {
+      *p = req->next;
+      break;
+    }
+  if (req->dispatched) {
+    h->active--;
+    fb_request_complete(req, !req->finished || req->resp_off < req->resp_body.len);
+    if (h->active == 0 && !h->conn->closing) fb_conn_timer_idle(h->conn);
+  } else {
+    fb_request_free(req);
+  }
+  return 0;
+}
+
+static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud) {
+  (void)s;
+  (void)id;
+  (void)ud;
+  fb_request *req = src->ptr;
+  size_t left = req->resp_body.len - req->resp_off;
+  size_t n = left < length ? left : length;
+  if (n) memcpy(buf, req->resp_body.data + req->resp_off, n);
+  req->resp_off += n;
+  if (req->resp_off == req->resp_body.len) {
+    fb_buf_reset(&req->resp_body); /* streamed bodies do not accumulate */
+    req->resp_off = 0;
+    if (req->finished) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    else if (n == 0) return NGHTTP2_ERR_DEFERRED;
+  }
+  return (ssize_t)n;
+}
+
+void fb_h2_respond(fb_request *req, bool has_more) {
+  (void)has_more;
+  fb_h2 *h = req->conn->h2;
+  if (!h) return;
+  if (!req->wire_started) {
+    req->wire_started = true;
+    char status[8];
+    snprintf(status, sizeof status, "%d", req->status);
+    size_t n = 1;
+    for (size_t off = 0; off < req->resp_headers.len; off++) n += req->resp_headers.data[off] == '\0';
+    nghttp2_nv *nva = fb_xcalloc(n / 2 + 3, sizeof *nva);
+    size_t k = 0;
+    nva[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), NGHTTP2_NV_FLAG_NONE};
+    for (size_t off = 0; off < req->resp_headers.len;) {
+      char *name = req->resp_headers.data + off;
+      char *value = name + strlen(name) + 1;
+      nva[k++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value), NGHTTP2_NV_FLAG_NONE};
+      off = (size_t)(value - req->resp_headers.data) + strlen(value) + 1;
+    }
+    char clen[24];
+    if (!req->streaming) {
+      snprintf(clen, sizeof clen, "%zu", req->resp_body.len);
+      nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen), NGHTTP2_NV_FLAG_NONE};
+    }
+    bool head = strcmp(fb_request_method(req), "HEAD") == 0;
+    nghttp2_data_provider prd = {.source.ptr = req, .read_callback = read_body};
+    int rv = nghttp2_submit_response(h->session, req->stream_id, nva, k, head ? NULL : &prd);
+    free(nva);
+    if (rv != 0) fb_warn("h2_submit", "stream %d: %s", req->stream_id, nghttp2_strerror(rv));
+  } else {
+    nghttp2_session_resume_data(h->session, req->stream_id);
+  }
+  if (!h->sending) h2_send(h);
+}
+
+static void h2_send(fb_h2 *h) {
+  fb_conn *c = h->conn;
+  if (c->closing) return;
+  h->sending = true;
+  while (c->write_queue < SEND_HIGH_WATER) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(h->session, &data);
+    if (n < 0) {
+      h->sending = false;
+      fb_conn_close(c);
+      return;
+    }
+    if (n == 0) break;
+    fb_conn_write(c, data, (size_t)n);
+    if (c->closing) break;
+  }
+  h->sending = false;
+  if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
+    c->close_when_drained = true;
+    if (c->write_queue == 0) fb_conn_close(c);
+  }
+}
+
+void fb_h2_resume_send(fb_h2 *h) {
+  if (!h->sending) h2_send(h);
+}
+
+fb_h2 *fb_h2_new(fb_conn *c) {
+  fb_h2 *h = fb_xcalloc(1, sizeof *h);
+  h->conn = c;
+  nghttp2_session_callbacks *cbs;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+  nghttp2_option *opt;
+  nghttp2_option_new(&opt);
+  /* Headers beyond the limit are answered with 431, not dropped by nghttp2 silently. */
+  nghttp2_option_set_max_send_header_block_length(opt, 65536);
+  int rv = nghttp2_session_server_new2(&h->session, cbs, h, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) {
+    free(h);
+    return NULL;
+  }
+  const fb_limits *lim = &c->srv->cfg->limits;
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, lim->streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)lim->header},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, FB_ARRAY_LEN(iv));
+  fb_conn_timer_idle(c);
+  return h;
+}
+
+int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
+  ssize_t rv = nghttp2_session_mem_recv(h->session, (const uint8_t *)data, len);
+  if (rv < 0) {
+    fb_debug("h2_error", "%s: %s", h->conn->peer, nghttp2_strerror((int)rv));
+    return -1;
+  }
+  h2_send(h);
+  return 0;
+}
+
+void fb_h2_goaway(fb_h2 *h) {
+  nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session),
+                        NGHTTP2_NO_ERROR, NULL, 0);
+  h2_send(h);
+}
+
+bool fb_h2_busy(const fb_h2 *h) { return h->active > 0; }
+
+void fb_h2_free(fb_h2 *h) {
+  if (!h) return;
+  /* nghttp2_session_del does not report the streams it drops: abort them here. */
+  h->conn->closing = true;
+  while (h->reqs) {
+    fb_request *req = h->reqs;
+    h->reqs = req->next;
+    if (req->dispatched) fb_request_complete(req, !req->finished);
+    else fb_request_free(req);
+  }
+  nghttp2_session_del(h->session);
+  free(h);
+}

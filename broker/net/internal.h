@@ -1,0 +1,151 @@
+/* Internals of the net module shared by server.c, conn.c, tls.c, http1.c, http2.c and
+ * request.c. Nothing outside broker/net includes this. */
+#ifndef FB_NET_INTERNAL_H
+#define FB_NET_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "core/util.h"
+#include "net/request.h"
+#include "net/router.h"
+#include "net/server.h"
+
+typedef struct fb_conn fb_conn;
+typedef struct fb_h1 fb_h1;
+typedef struct fb_h2 fb_h2;
+
+typedef struct listener {
+  uv_tcp_t tcp;
+  fb_server *srv;
+  const fb_listen_config *cfg;
+  SSL_CTX *ssl_ctx;          /* NULL for cleartext */
+  int port;
+} listener;
+
+struct fb_server {
+  uv_loop_t *loop;
+  const fb_config *cfg;
+  const fb_router *router;
+  listener *listeners;
+  size_t nlisteners;
+  size_t open_listeners;
+  fb_conn *conns;            /* doubly-linked list of open connections */
+  size_t nconns;
+  size_t nrequests;          /* requests handed to handlers and not yet finished */
+  bool stopping;
+  uv_timer_t grace_timer;
+  void (*done)(void *);
+  void *done_data;
+};
+
+enum { PROTO_UNKNOWN = 0, PROTO_H1 = 1, PROTO_H2 = 2 };
+
+struct fb_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;          /* header / idle timeout */
+  fb_server *srv;
+  listener *lst;
+  SSL *ssl;                  /* TLS through memory BIOs; NULL when cleartext */
+  BIO *rbio, *wbio;
+  bool handshake_done;
+  int proto;
+  fb_h1 *h1;
+  fb_h2 *h2;
+  char sniff[24];            /* first bytes, to tell the HTTP/2 preface from HTTP/1.1 */
+  size_t nsniff;
+  bool closing;
+  bool read_stopped;
+  bool close_when_drained;   /* close once the write queue is empty */
+  int handles_open;
+  size_t write_queue;        /* bytes handed to uv_write and not yet written */
+  char peer[64];
+  fb_conn *prev, *next;
+};
+
+/* Header block storage and parsed request line; shared by both protocols. */
+struct fb_request {
+  fb_conn *conn;
+  int version;               /* 1 or 2 */
+  int32_t stream_id;         /* HTTP/2 */
+  fb_buf strings;            /* NUL-separated storage for everything below */
+  size_t method_off, path_off, query_off;
+  size_t *hdr_offs;          /* pairs of offsets into strings: name, value */
+  size_t nheaders, caphdrs;
+  size_t header_bytes;
+  fb_buf body;
+  bool body_too_large, headers_too_large;
+  fb_abort_cb abort_cb;
+  void *abort_data;
+  const char *route;
+  double start_ms;
+  bool dispatched;
+  /* response */
+  int status;
+  bool headers_sent;         /* response begun */
+  bool wire_started;         /* HTTP/1.1: status line written */
+  bool finished;             /* the last byte is queued */
+  bool streaming;
+  bool close_after;          /* HTTP/1.1: close the connection after this response */
+  fb_buf resp_headers;       /* "name\0value\0" pairs set by fb_response_header */
+  fb_buf resp_body;          /* HTTP/2: data not yet taken by nghttp2 */
+  size_t resp_off;
+  fb_request *next;
+};
+
+/* request.c */
+fb_request *fb_request_new(fb_conn *conn, int version);
+void fb_request_free(fb_request *req);
+void fb_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen);
+void fb_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen);
+/* Hands the request to the router (counts it as active). */
+void fb_request_dispatch(fb_request *req);
+/* Called by a protocol when the response has fully gone out or the client vanished. */
+void fb_request_complete(fb_request *req, bool aborted);
+const char *fb_status_text(int status);
+
+/* conn.c */
+void fb_conn_accept(listener *lst);
+void fb_conn_write(fb_conn *c, const void *data, size_t len);
+void fb_conn_close(fb_conn *c);
+/* Re-arms the connection timer: header timeout while a request is being read,
+ * idle timeout while nothing is pending, stopped while a handler works. */
+void fb_conn_timer_header(fb_conn *c);
+void fb_conn_timer_idle(fb_conn *c);
+void fb_conn_timer_stop(fb_conn *c);
+/* Called when a request on this connection finished: during shutdown an idle
+ * connection is closed. */
+void fb_conn_request_done(fb_conn *c);
+
+/* server.c: finishes a stop once the last listener and connection are closed. */
+void fb_server_maybe_finish(fb_server *srv);
+
+/* tls.c */
+SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err);
+/* Feeds ciphertext; plaintext is delivered through fb_conn_plaintext. -1: close. */
+int fb_tls_feed(fb_conn *c, const char *data, size_t len);
+int fb_tls_write(fb_conn *c, const void *data, size_t len);
+void fb_conn_plaintext(fb_conn *c, const char *data, size_t len);
+void fb_conn_raw_write(fb_conn *c, const void *data, size_t len);
+
+/* http1.c */
+fb_h1 *fb_h1_new(fb_conn *c);
+int fb_h1_feed(fb_h1 *h, const char *data, size_t len);
+void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last);
+void fb_h1_free(fb_h1 *h);
+bool fb_h1_busy(const fb_h1 *h);
+
+/* http2.c */
+fb_h2 *fb_h2_new(fb_conn *c);
+int fb_h2_feed(fb_h2 *h, const char *data, size_t len);
+void fb_h2_respond(fb_request *req, bool has_more);
+void fb_h2_goaway(fb_h2 *h);
+void fb_h2_resume_send(fb_h2 *h);
+void fb_h2_free(fb_h2 *h);
+bool fb_h2_busy(const fb_h2 *h);
+
+#endif

@@ -1,0 +1,182 @@
+/* Listeners and the server's lifecycle: bind, accept, graceful stop. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "net/internal.h"
+
+static void on_connection(uv_stream_t *s, int status) {
+  listener *lst = s->data;
+  if (status < 0) {
+    fb_warn("accept_failed", "accept: %s", uv_strerror(status));
+    return;
+  }
+  fb_conn_accept(lst);
+}
+
+/* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0", ":8080" (all IPv4 interfaces). */
+static int parse_address(const char *addr, struct sockaddr_storage *ss) {
+  char host[128];
+  const char *colon;
+  if (addr[0] == '[') {
+    const char *close = strchr(addr, ']');
+    if (!close || close[1] != ':' || (size_t)(close - addr - 1) >= sizeof host) return UV_EINVAL;
+    memcpy(host, addr + 1, (size_t)(close - addr - 1));
+    host[close - addr - 1] = '\0';
+    colon = close + 1;
+  } else {
+    colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof host) return UV_EINVAL;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    if (!host[0]) strcpy(host, "0.0.0.0");
+    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
+  }
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535 || colon[1] == '\0') return UV_EINVAL;
+  if (strchr(host, ':')) return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss);
+  return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
+}
+
+static double open_connections(void *data) { return (double)((fb_server *)data)->nconns; }
+static double active_requests(void *data) { return (double)((fb_server *)data)->nrequests; }
+
+static void on_grace_closed(uv_handle_t *h) {
+  fb_server *srv = h->data;
+  void (*done)(void *) = srv->done;
+  srv->done = NULL;
+  if (done) done(srv->done_data);
+}
+
+void fb_server_maybe_finish(fb_server *srv) {
+  if (!srv->stopping || srv->open_listeners || srv->nconns || !srv->done) return;
+  if (uv_is_closing((uv_handle_t *)&srv->grace_timer)) return;
+  uv_timer_stop(&srv->grace_timer);
+  uv_close((uv_handle_t *)&srv->grace_timer, on_grace_closed);
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  listener *lst = h->data;
+  lst->srv->open_listeners--;
+  fb_server_maybe_finish(lst->srv);
+}
+
+static void free_server(void *data) {
+  fb_server *srv = data;
+  for (size_t i = 0; i < srv->nlisteners; i++)
+    if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
+  free(srv->listeners);
+  free(srv);
+}
+
+fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_router *router, char **err) {
+  fb_server *srv = fb_xcalloc(1, sizeof *srv);
+  srv->loop = loop;
+  srv->cfg = cfg;
+  srv->router = router;
+  srv->listeners = fb_xcalloc(cfg->nlisten ? cfg->nlisten : 1, sizeof *srv->listeners);
+  uv_timer_init(loop, &srv->grace_timer);
+  srv->grace_timer.data = srv;
+  for (size_t i = 0; i < cfg->nlisten; i++) {
+    const fb_listen_config *lc = &cfg->listen[i];
+    listener *lst = &srv->listeners[i];
+    lst->srv = srv;
+    lst->cfg = lc;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int rc = parse_address(lc->address, &ss);
+    if (rc == 0 && lc->tls) {
+      lst->ssl_ctx = fb_tls_ctx_new(lc, err);
+      if (!lst->ssl_ctx) goto fail;
+    }
+    if (rc == 0) {
+      uv_tcp_init(loop, &lst->tcp);
+      lst->tcp.data = lst;
+      srv->nlisteners++;
+      srv->open_listeners++;
+      rc = uv_tcp_bind(&lst->tcp, (struct sockaddr *)&ss, 0);
+      if (rc == 0) rc = uv_listen((uv_stream_t *)&lst->tcp, 1024, on_connection);
+    }
+    if (rc != 0) {
+      fb_buf b = {0};
+      fb_buf_printf(&b, "cannot listen on %s: %s", lc->address, uv_strerror(rc));
+      *err = fb_buf_steal(&b);
+      goto fail;
+    }
+    struct sockaddr_storage bound;
+    int bl = sizeof bound;
+    uv_tcp_getsockname(&lst->tcp, (struct sockaddr *)&bound, &bl);
+    lst->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                   : ((struct sockaddr_in *)&bound)->sin_port);
+    fb_info("listen", "listening on %s (port %d, %s)", lc->address, lst->port,
+            lc->tls ? "TLS: h2 and http/1.1 by ALPN" : "cleartext: HTTP/1.1 and h2c");
+  }
+  fb_metric_gauge_fn("fedbroker_open_connections", "Open client connections", NULL, open_connections, srv);
+  fb_metric_gauge_fn("fedbroker_requests_in_flight", "Requests being handled", NULL, active_requests, srv);
+  return srv;
+
+fail:
+  /* Close what was opened; the loop must run once more to release the handles. */
+  srv->stopping = true;
+  for (size_t i = 0; i < srv->nlisteners; i++) {
+    srv->listeners[i].tcp.data = &srv->listeners[i];
+    uv_close((uv_handle_t *)&srv->listeners[i].tcp, NULL);
+  }
+  uv_close((uv_handle_t *)&srv->grace_timer, NULL);
+  for (size_t i = 0; i < cfg->nlisten; i++)
+    if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
+  uv_run(loop, UV_RUN_NOWAIT);
+  free(srv->listeners);
+  free(srv);
+  return NULL;
+}
+
+int fb_server_port(const fb_server *srv, size_t i) { return i < srv->nlisteners ? srv->listeners[i].port : -1; }
+size_t fb_server_open_connections(const fb_server *srv) { return srv->nconns; }
+size_t fb_server_active_requests(const fb_server *srv) { return srv->nrequests; }
+
+static void on_grace_over(uv_timer_t *t) {
+  fb_server *srv = t->data;
+  fb_warn("shutdown_forced", "grace period over with %zu requests in flight; closing", srv->nrequests);
+  while (srv->conns) fb_conn_close(srv->conns);
+}
+
+typedef struct {
+  void (*done)(void *);
+  void *data;
+  fb_server *srv;
+} stop_ctx;
+
+static void stop_done(void *data) {
+  stop_ctx *sc = data;
+  void (*done)(void *) = sc->done;
+  void *d = sc->data;
+  free_server(sc->srv);
+  free(sc);
+  if (done) done(d);
+}
+
+void fb_server_stop(fb_server *srv, unsigned grace_ms, void (*done)(void *data), void *data) {
+  if (srv->stopping) return;
+  srv->stopping = true;
+  stop_ctx *sc = fb_xmalloc(sizeof *sc);
+  sc->done = done;
+  sc->data = data;
+  sc->srv = srv;
+  srv->done = stop_done;
+  srv->done_data = sc;
+  for (size_t i = 0; i < srv->nlisteners; i++) uv_close((uv_handle_t *)&srv->listeners[i].tcp, on_listener_closed);
+  /* Idle connections go now; busy ones when their last request finishes. */
+  fb_conn *c = srv->conns;
+  while (c) {
+    fb_conn *next = c->next;
+    if (c->h2) fb_h2_goaway(c->h2);
+    bool busy = (c->h1 && fb_h1_busy(c->h1)) || (c->h2 && fb_h2_busy(c->h2));
+    if (!busy) fb_conn_close(c);
+    c = next;
+  }
+  uv_timer_start(&srv->grace_timer, on_grace_over, grace_ms, 0);
+  fb_server_maybe_finish(srv);
+}
