@@ -1,0 +1,126 @@
+/* The policy engine: compiled Lua policies (POLICY.md) and the decisions they make.
+ *
+ * A policy file is run once, at load, in its own sandbox (lua/sandbox.h). Running it
+ * calls `state`, `allow`, `deny`, ... which build C rules: closed enums become
+ * bitmasks, free-text conditions small string sets, record rules a redaction plan.
+ * A decision therefore runs no Lua unless a rule has `when`; records are redacted in
+ * C without Lua.
+ *
+ * Threading: everything here is meant to be called from the hub's single event-loop
+ * thread. Nothing is locked; refcounts are plain integers.
+ *
+ * Ownership: fb_policy objects are refcounted. fb_policy_store_get/_common return a
+ * new reference that the caller drops with fb_policy_unref; a reload swaps the
+ * store's reference, so a query that took its refs before a reload keeps deciding and
+ * redacting under the old version until it lets go. Strings in an fb_decision (other
+ * than `error`) live as long as the policy references used to make it. */
+#ifndef FB_POLICY_POLICY_H
+#define FB_POLICY_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+typedef enum { FB_EFFECT_DENY = 0, FB_EFFECT_HIT_ONLY, FB_EFFECT_ALLOW } fb_effect;
+
+/* "deny", "hit_only", "allow". */
+const char *fb_effect_name(fb_effect e);
+
+typedef struct fb_query {            /* the request as policies see it; all borrowed */
+  const char *purpose, *priority, *legal_basis;   /* validated enum strings */
+  const char *justification, *case_ref;           /* case_ref NULL when absent */
+  const char *from_state, *agency;                /* requester */
+  const char *const *roles;
+  size_t nroles;                                  /* requester roles */
+  json_t *subject;                                /* object: name, dob, document, nationality, phone, vessel */
+  const char *query_id;
+} fb_query;
+
+typedef struct fb_decision {
+  fb_effect effect;
+  const char *rule;      /* rule name, "default_deny" or "policy_error" */
+  const char *reason;    /* the rule's reason, else its name; default_deny:
+                            "No rule of MYS allows this request." */
+  bool review;
+  char *error;           /* malloc'd error text for policy_error, else NULL */
+  char *reason_buf;      /* private: owned reason text (fb_decision_clear frees it) */
+} fb_decision;
+
+typedef struct fb_policy fb_policy;             /* one compiled file; refcounted */
+typedef struct fb_policy_store fb_policy_store; /* common + one per state; reloadable */
+
+/* Limits applied to every policy sandbox. */
+#define FB_POLICY_MEM_MAX      (16u << 20)  /* bytes of Lua heap per policy file */
+#define FB_POLICY_LOAD_BUDGET  50000000L    /* VM instructions to run a file at load */
+#define FB_POLICY_WHEN_BUDGET  200000L      /* VM instructions per `when` call */
+#define FB_POLICY_FILE_MAX     (1u << 20)   /* bytes of policy source */
+
+/* Start-up. Loads DIR/common.lua (optional) and DIR/<STATE>.lua for each state.
+ * Any file that fails to load fails the whole call: NULL and *err (malloc'd) naming
+ * file:line. A state with no file is logged as a warning and denied everything.
+ * `redaction_key` (copied) keys the `hash` action; with no key, a policy using
+ * `hash` fails to load. */
+fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states, size_t nstates,
+                                      const uint8_t *redaction_key, size_t keylen, char **err);
+void fb_policy_store_free(fb_policy_store *store);
+
+/* Reloads every file. Atomic per file: a file that fails to load (or disappeared)
+ * keeps its previous version. *report (new reference, may be NULL) is
+ * {"files": [{"file", "policy", "status": "ok"|"unchanged"|"error"|"missing",
+ * "error"?, "sha256"?}]}. Returns 0 when every file loaded, -1 otherwise. */
+int fb_policy_store_reload(fb_policy_store *store, json_t **report);
+/* Reloads one file: "common" or a state code. -1 with *err when it failed (the old
+ * version stays). */
+int fb_policy_store_reload_file(fb_policy_store *store, const char *state_or_common, char **err);
+
+fb_policy *fb_policy_store_get(fb_policy_store *store, const char *state); /* +1 ref; NULL if no file */
+fb_policy *fb_policy_store_common(fb_policy_store *store);                /* +1 ref, never NULL */
+size_t fb_policy_store_nstates(const fb_policy_store *store);
+const char *fb_policy_store_state(const fb_policy_store *store, size_t i);
+fb_policy *fb_policy_ref(fb_policy *p);
+void fb_policy_unref(fb_policy *p);
+
+/* {"sha256","loaded_at","signed","name","contact":{unit,email,channel}} (new ref).
+ * "signed" is always false: signature checking is not implemented yet. */
+json_t *fb_policy_info(const fb_policy *p);
+const char *fb_policy_state_name(const fb_policy *p); /* "MYS", or "common" */
+json_t *fb_policy_contact(const fb_policy *p);        /* borrowed; JSON null when none */
+
+/* Admission: common's deny rules first (they win), then the state's rules top to
+ * bottom, the first match decides; no match -> deny/default_deny. Any Lua error or
+ * limit -> deny/policy_error (out->error says what). `state` NULL (no file) is
+ * denied with default_deny. `trace` (may be NULL) gets one {"rule","kind","policy",
+ * "matched","why"} object appended per rule considered, in order. */
+void fb_policy_decide(fb_policy *common, fb_policy *state, const fb_query *q,
+                      fb_decision *out, json_t *trace);
+/* Same, but names `state_code` in the default_deny reason when `state` is NULL. */
+void fb_policy_decide_named(fb_policy *common, fb_policy *state, const char *state_code,
+                            const fb_query *q, fb_decision *out, json_t *trace);
+void fb_decision_clear(fb_decision *d);
+
+/* The record rules (common's, then the state's) whose request conditions match this
+ * query, selected once per query and state and then applied to each record in C.
+ * The plan holds references to both policies. If selecting failed (a `when` error),
+ * fb_plan_error is non-NULL and fb_plan_apply removes every record (fail closed). */
+typedef struct fb_plan fb_plan;
+fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q);
+const char *fb_plan_error(const fb_plan *plan);
+/* Applies drop, then redact, then limit in place to `records` (a JSON array of record
+ * objects). Each changed record gets "redacted": [fields changed or removed].
+ * *redacted_out (may be NULL) = number of field values changed or removed.
+ * Returns 0, or -1 for a failed plan (records emptied) or a non-array. */
+int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out);
+json_t *fb_plan_describe(const fb_plan *plan); /* new ref: [{"rule","kind","policy",...}] */
+void fb_plan_free(fb_plan *plan);
+
+/* Builds the POST /v1/policy/evaluate response (API.md) for a search request body
+ * with optional "as" and "records". The requester is `requester_*` unless the body
+ * has "as". Search fields are assumed valid (the caller validates them); a malformed
+ * "as"/"records"/"states" gives NULL and *err. Returns a new reference. */
+json_t *fb_policy_evaluate(fb_policy_store *store, json_t *request_body,
+                           const char *requester_state, const char *requester_agency,
+                           const char *const *roles, size_t nroles, char **err);
+
+#endif

@@ -1,0 +1,314 @@
+/* Record rules: selected once per query and state (fb_plan_new), then applied to each
+ * record in C (fb_plan_apply). Record filters and field sets are bitmasks compiled at
+ * load, so a record costs a few comparisons plus the changes themselves. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/hmac.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "policy/match.h"
+
+typedef struct {
+  const rule *r;
+  const fb_policy *p;
+} step;
+
+struct fb_plan {
+  fb_policy *common, *state;
+  step *drops, *redacts;
+  size_t ndrops, nredacts;
+  long limit;            /* -1: none */
+  const step *limit_step;
+  step *limits;
+  size_t nlimits;
+  char *error;
+};
+
+static void add_step(step **v, size_t *n, const rule *r, const fb_policy *p) {
+  *v = fb_xrealloc(*v, (*n + 1) * sizeof(step));
+  (*v)[(*n)++] = (step){r, p};
+}
+
+static int select_rules(fb_plan *plan, fb_policy *p, const fb_query *q, const qbits *b) {
+  when_ctx w = {.q = q};
+  int rc = 0;
+  for (size_t i = 0; i < p->nrules; i++) {
+    const rule *r = &p->rules[i];
+    if (rule_is_admission(r->kind)) continue;
+    char *err = NULL;
+    int m = fb_cond_match(p, r, &r->c, b, &w, NULL, &err);
+    if (m < 0) {
+      plan->error = err;
+      fb_error("policy_error", "%s", err);
+      rc = -1;
+      break;
+    }
+    if (!m) continue;
+    if (r->kind == RK_DROP) add_step(&plan->drops, &plan->ndrops, r, p);
+    else if (r->kind == RK_REDACT) add_step(&plan->redacts, &plan->nredacts, r, p);
+    else {
+      add_step(&plan->limits, &plan->nlimits, r, p);
+      if (plan->limit < 0 || r->max_records < plan->limit) plan->limit = r->max_records;
+    }
+  }
+  fb_when_ctx_end(p, &w);
+  return rc;
+}
+
+fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q) {
+  fb_plan *plan = fb_xcalloc(1, sizeof *plan);
+  plan->common = fb_policy_ref(common);
+  plan->state = fb_policy_ref(state);
+  plan->limit = -1;
+  qbits b;
+  fb_qbits_init(&b, q);
+  if (common && select_rules(plan, common, q, &b) != 0) return plan;
+  if (state) select_rules(plan, state, q, &b);
+  return plan;
+}
+
+const char *fb_plan_error(const fb_plan *plan) { return plan->error; }
+
+void fb_plan_free(fb_plan *plan) {
+  if (!plan) return;
+  free(plan->drops);
+  free(plan->redacts);
+  free(plan->limits);
+  free(plan->error);
+  fb_policy_unref(plan->common);
+  fb_policy_unref(plan->state);
+  free(plan);
+}
+
+/* ---- per record ----------------------------------------------------------- */
+
+typedef struct {
+  uint32_t tags, type;
+  const char *nationality;
+} rec_info;
+
+static void rec_info_init(rec_info *ri, json_t *rec) {
+  ri->tags = 0;
+  json_t *tags = json_object_get(rec, "tags");
+  size_t i;
+  json_t *t;
+  json_array_foreach(tags, i, t) {
+    int k = fb_vocab_index(V_TAGS, json_string_value(t));
+    if (k >= 0) ri->tags |= 1u << k;
+  }
+  int k = fb_vocab_index(V_TYPE, json_string_value(json_object_get(rec, "type")));
+  ri->type = k >= 0 ? 1u << k : 0;
+  ri->nationality = json_string_value(json_object_get(rec, "nationality"));
+}
+
+static bool filter_match(const record_filter *f, const rec_info *ri) {
+  return (f->tags == 0 || (f->tags & ri->tags)) && (f->type == 0 || (f->type & ri->type)) &&
+         (f->nationality.n == 0 || strset_has(&f->nationality, ri->nationality));
+}
+
+static json_t *hmac_hex(const fb_policy *p, const char *s, size_t n) {
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  char hex[65];
+  if (!HMAC(EVP_sha256(), p->key, (int)p->keylen, (const unsigned char *)s, n, md, &mdlen))
+    return json_string("[REDACTED]");
+  fb_hex_encode(md, 32, hex);
+  return json_string(hex);
+}
+
+static json_t *hash_value(const fb_policy *p, json_t *v) {
+  if (json_is_string(v)) return hmac_hex(p, json_string_value(v), json_string_length(v));
+  /* Objects and numbers: their canonical JSON text, so equal values hash equal. */
+  char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  json_t *h = s ? hmac_hex(p, s, strlen(s)) : json_string("[REDACTED]");
+  free(s);
+  return h;
+}
+
+static json_t *initials(const char *s) {
+  fb_buf b = {0};
+  const unsigned char *u = (const unsigned char *)s;
+  while (*u) {
+    while (*u && isspace(*u)) u++;
+    if (!*u) break;
+    /* First character of the word: one ASCII byte (upper-cased) or one UTF-8 sequence. */
+    if (b.len) fb_buf_putc(&b, ' ');
+    if (*u < 0x80) fb_buf_putc(&b, (char)toupper(*u++));
+    else {
+      size_t n = 1;
+      while (u[n] && (u[n] & 0xC0) == 0x80 && n < 4) n++;
+      fb_buf_append(&b, u, n);
+      u += n;
+    }
+    fb_buf_putc(&b, '.');
+    while (*u && !isspace(*u)) u++;
+  }
+  json_t *out = json_string(b.data ? b.data : "");
+  fb_buf_free(&b);
+  return out ? out : json_string("[REDACTED]");
+}
+
+/* Returns the replacement (new ref), or NULL to remove the field. */
+static json_t *redact_value(const fb_policy *p, redact_action a, json_t *v) {
+  switch (a) {
+  case A_MASK:
+    if (json_is_array(v)) return json_pack("[s]", "[REDACTED]");
+    return json_string("[REDACTED]");
+  case A_REMOVE: return NULL;
+  case A_YEAR: {
+    const char *s = json_string_value(v);
+    if (s && strlen(s) >= 4 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+        isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]))
+      return json_stringn(s, 4);
+    return json_string("[REDACTED]"); /* not a date: fail closed */
+  }
+  case A_INITIALS:
+    if (json_is_string(v)) return initials(json_string_value(v));
+    if (json_is_array(v)) {
+      json_t *out = json_array();
+      size_t i;
+      json_t *e;
+      json_array_foreach(v, i, e)
+        json_array_append_new(out, json_is_string(e) ? initials(json_string_value(e))
+                                                     : json_string("[REDACTED]"));
+      return out;
+    }
+    return json_string("[REDACTED]");
+  case A_HASH:
+    if (json_is_array(v)) {
+      json_t *out = json_array();
+      size_t i;
+      json_t *e;
+      json_array_foreach(v, i, e) json_array_append_new(out, hash_value(p, e));
+      return out;
+    }
+    return hash_value(p, v);
+  default: return json_string("[REDACTED]");
+  }
+}
+
+/* Applies the redact steps to one record; returns the mask of fields changed. */
+static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *ri) {
+  uint32_t changed = 0;
+  for (size_t s = 0; s < plan->nredacts; s++) {
+    const rule *r = plan->redacts[s].r;
+    if (!filter_match(&r->filter, ri)) continue;
+    for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+      if (!(r->field_mask & (1u << f))) continue;
+      const char *name = fb_vocab[V_FIELD][f];
+      json_t *v = json_object_get(rec, name);
+      if (!v || json_is_null(v)) continue;
+      json_t *nv = redact_value(plan->redacts[s].p, r->action, v);
+      if (nv) json_object_set_new(rec, name, nv);
+      else json_object_del(rec, name);
+      changed |= 1u << f;
+    }
+  }
+  return changed;
+}
+
+int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
+  size_t count = 0;
+  if (redacted_out) *redacted_out = 0;
+  if (!json_is_array(records)) return -1;
+  if (plan->error) {
+    json_array_clear(records);
+    return -1;
+  }
+  size_t i = 0;
+  while (i < json_array_size(records)) {
+    json_t *rec = json_array_get(records, i);
+    if (!json_is_object(rec)) { /* not a record: withhold it */
+      json_array_remove(records, i);
+      continue;
+    }
+    rec_info ri;
+    rec_info_init(&ri, rec);
+    bool dropped = false;
+    for (size_t s = 0; s < plan->ndrops && !dropped; s++)
+      dropped = filter_match(&plan->drops[s].r->filter, &ri);
+    if (dropped) {
+      json_array_remove(records, i);
+      continue;
+    }
+    uint32_t changed = plan->nredacts ? redact_record(plan, rec, &ri) : 0;
+    if (changed) {
+      json_t *list = json_object_get(rec, "redacted");
+      if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(rec, "redacted", list);
+      }
+      for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+        if (!(changed & (1u << f))) continue;
+        count++;
+        const char *name = fb_vocab[V_FIELD][f];
+        bool present = false;
+        size_t j;
+        json_t *e;
+        json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
+        if (!present) json_array_append_new(list, json_string(name));
+      }
+    }
+    i++;
+  }
+  if (plan->limit >= 0)
+    while (json_array_size(records) > (size_t)plan->limit)
+      json_array_remove(records, json_array_size(records) - 1);
+  if (redacted_out) *redacted_out = count;
+  return 0;
+}
+
+/* ---- description ---------------------------------------------------------- */
+
+static json_t *filter_json(const record_filter *f) {
+  json_t *o = json_object();
+  for (int v = V_TAGS; v <= V_TYPE; v++) {
+    uint32_t m = v == V_TAGS ? f->tags : f->type;
+    if (!m) continue;
+    json_t *a = json_array();
+    for (int i = 0; fb_vocab[v][i]; i++)
+      if (m & (1u << i)) json_array_append_new(a, json_string(fb_vocab[v][i]));
+    json_object_set_new(o, fb_vocab_key[v], a);
+  }
+  if (f->nationality.n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->nationality.n; i++) json_array_append_new(a, json_string(f->nationality.v[i]));
+    json_object_set_new(o, "nationality", a);
+  }
+  return o;
+}
+
+static json_t *step_json(const step *s) {
+  const rule *r = s->r;
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "rule", r->name, "kind",
+                        fb_rule_kind_names[r->kind], "policy", s->p->code, "reason",
+                        r->reason ? r->reason : r->name);
+  if (r->kind == RK_LIMIT) {
+    json_object_set_new(o, "max_records", json_integer(r->max_records));
+    return o;
+  }
+  json_object_set_new(o, "records", filter_json(&r->filter));
+  if (r->kind == RK_REDACT) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->nfields; i++) json_array_append_new(a, json_string(r->fields[i]));
+    json_object_set_new(o, "fields", a);
+    json_object_set_new(o, "action", json_string(fb_action_names[r->action]));
+  }
+  return o;
+}
+
+json_t *fb_plan_describe(const fb_plan *plan) {
+  json_t *a = json_array();
+  if (plan->error) {
+    json_array_append_new(a, json_pack("{s:s, s:s}", "kind", "policy_error", "error", plan->error));
+    return a;
+  }
+  for (size_t i = 0; i < plan->ndrops; i++) json_array_append_new(a, step_json(&plan->drops[i]));
+  for (size_t i = 0; i < plan->nredacts; i++) json_array_append_new(a, step_json(&plan->redacts[i]));
+  for (size_t i = 0; i < plan->nlimits; i++) json_array_append_new(a, step_json(&plan->limits[i]));
+  return a;
+}

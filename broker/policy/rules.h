@@ -1,0 +1,105 @@
+/* Internal: the compiled form of a policy file, shared by the files of this module.
+ * Nothing here is part of the public API. */
+#ifndef FB_POLICY_RULES_H
+#define FB_POLICY_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "lua/sandbox.h"
+#include "policy/policy.h"
+
+typedef enum {
+  RK_ALLOW = 0, RK_HIT_ONLY, RK_DENY, /* admission */
+  RK_REDACT, RK_DROP, RK_LIMIT,       /* record rules */
+  RK_COUNT
+} rule_kind;
+extern const char *const fb_rule_kind_names[RK_COUNT];
+static inline bool rule_is_admission(rule_kind k) { return k <= RK_DENY; }
+
+/* Closed vocabularies. A condition on one of them is a bitmask (bit i = names[i]). */
+typedef enum { V_PURPOSE = 0, V_PRIORITY, V_LEGAL_BASIS, V_SUBJECT, V_TAGS, V_TYPE, V_FIELD, V_COUNT } vocab;
+extern const char *const *const fb_vocab[V_COUNT];
+extern const char *const fb_vocab_key[V_COUNT];
+/* Index of `s` in vocabulary `v`, or -1. */
+int fb_vocab_index(vocab v, const char *s);
+
+/* A small set of strings (from, agency, role, nationality). n == 0: key absent. */
+typedef struct {
+  char **v;
+  size_t n;
+} strset;
+bool strset_has(const strset *s, const char *x);
+
+typedef struct cond {
+  uint32_t purpose, priority, legal_basis, subject; /* 0: key absent */
+  int case_ref;                                     /* -1 absent, 0 must be absent, 1 present */
+  strset from, agency, role;
+  int when_ref;                                     /* registry ref, LUA_NOREF when absent */
+  struct cond *unless;                              /* NULL when absent */
+} cond;
+
+typedef enum { A_MASK = 0, A_REMOVE, A_YEAR, A_INITIALS, A_HASH, A_COUNT } redact_action;
+extern const char *const fb_action_names[A_COUNT];
+
+typedef struct {
+  uint32_t tags, type;   /* 0: any */
+  strset nationality;
+} record_filter;
+
+typedef struct rule {
+  rule_kind kind;
+  char *name;
+  char *reason;          /* NULL: the name is shown */
+  int line;
+  bool review;
+  cond c;
+  record_filter filter;  /* redact, drop */
+  char **fields;         /* redact */
+  size_t nfields;
+  uint32_t field_mask;   /* bit i = fb_vocab[V_FIELD][i] */
+  redact_action action;
+  long max_records;      /* limit */
+} rule;
+
+struct fb_policy {
+  int refs;
+  char *code;            /* "MYS" or "common" */
+  char *path;
+  fb_sandbox *sb;
+  char *name;
+  json_t *contact;       /* object or null */
+  rule *rules;
+  size_t nrules;
+  char *default_reason;  /* "No rule of MYS allows this request." */
+  char sha256[65];
+  char loaded_at[64];
+  bool is_signed;
+  uint8_t *key;
+  size_t keylen;
+  bool has_when;
+};
+
+/* Compiles `src` (named `path`) as the policy `code` ("common" or a state code).
+ * Returns a policy with one reference, or NULL with *err (malloc'd, each problem
+ * as "path:line: message", one per line). `warnings` (may be NULL) gets messages
+ * that do not stop loading (e.g. unreachable rules). */
+fb_policy *fb_policy_compile(const char *code, const char *path, const char *src, size_t len,
+                             const uint8_t *key, size_t keylen, json_t *warnings, char **err);
+/* Loads and compiles a file; code derived from the file name. */
+fb_policy *fb_policy_load_file(const char *path, const uint8_t *key, size_t keylen,
+                               json_t *warnings, char **err);
+
+/* Describes a condition for a legal officer: "purpose is prosecution" etc. */
+void fb_cond_describe(const cond *c, json_t *out_array);
+
+/* Lua table <-> JSON helpers for the tools (value at `idx`). */
+json_t *fb_lua_to_json(lua_State *L, int idx, int depth);
+
+/* The redaction key used by the tools when no deployment key is configured. */
+extern const uint8_t fb_policy_test_key[32];
+
+#endif

@@ -1,0 +1,209 @@
+/* The policy store: common.lua plus one compiled policy per configured state, each
+ * swapped atomically on reload. A reload builds the new version completely before
+ * replacing the store's reference, so a failing file changes nothing and queries in
+ * flight keep the version they hold a reference to. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "policy/rules.h"
+
+typedef struct {
+  char *code;
+  fb_policy *p; /* NULL: no file */
+} slot;
+
+struct fb_policy_store {
+  char *dir;
+  uint8_t *key;
+  size_t keylen;
+  slot common;
+  slot *states;
+  size_t nstates;
+};
+
+static char *file_path(const fb_policy_store *s, const char *code) {
+  size_t n = strlen(s->dir) + strlen(code) + 8;
+  char *path = fb_xmalloc(n);
+  snprintf(path, n, "%s/%s.lua", s->dir, code);
+  return path;
+}
+
+static bool file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* Loads `code`'s file. 1 loaded, 0 no file, -1 error (*err). */
+static int load_slot(fb_policy_store *s, const char *code, fb_policy **out, char **err) {
+  char *path = file_path(s, code);
+  *out = NULL;
+  if (!file_exists(path)) {
+    free(path);
+    return 0;
+  }
+  json_t *warnings = json_array();
+  *out = fb_policy_load_file(path, s->key, s->keylen, warnings, err);
+  size_t i;
+  json_t *w;
+  json_array_foreach(warnings, i, w) fb_warn("policy_warning", "%s", json_string_value(w));
+  json_decref(warnings);
+  free(path);
+  return *out ? 1 : -1;
+}
+
+fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states, size_t nstates,
+                                      const uint8_t *key, size_t keylen, char **err) {
+  fb_policy_store *s = fb_xcalloc(1, sizeof *s);
+  s->dir = fb_xstrdup(dir);
+  if (key && keylen) {
+    s->key = fb_xmalloc(keylen);
+    memcpy(s->key, key, keylen);
+    s->keylen = keylen;
+  }
+  s->common.code = fb_xstrdup("common");
+  s->states = fb_xcalloc(nstates ? nstates : 1, sizeof(slot));
+  s->nstates = nstates;
+  for (size_t i = 0; i < nstates; i++) s->states[i].code = fb_xstrdup(states[i]);
+
+  fb_buf errs = {0};
+  char *e = NULL;
+  if (load_slot(s, "common", &s->common.p, &e) < 0) {
+    fb_buf_printf(&errs, "%s\n", e);
+    free(e);
+  }
+  if (!s->common.p && !errs.len) {
+    /* No common.lua: an empty baseline keeps every caller's code path the same. */
+    s->common.p = fb_policy_compile("common", "(no common.lua)", "", 0, s->key, s->keylen, NULL, &e);
+  }
+  for (size_t i = 0; i < nstates; i++) {
+    int rc = load_slot(s, s->states[i].code, &s->states[i].p, &e);
+    if (rc < 0) {
+      fb_buf_printf(&errs, "%s\n", e);
+      free(e);
+    } else if (rc == 0) {
+      fb_warn("policy_missing", "no policy file %s/%s.lua: every request to %s is denied", dir,
+              s->states[i].code, s->states[i].code);
+    }
+  }
+  if (errs.len) {
+    errs.data[--errs.len] = '\0';
+    *err = fb_buf_steal(&errs);
+    fb_policy_store_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void fb_policy_store_free(fb_policy_store *s) {
+  if (!s) return;
+  fb_policy_unref(s->common.p);
+  free(s->common.code);
+  for (size_t i = 0; i < s->nstates; i++) {
+    fb_policy_unref(s->states[i].p);
+    free(s->states[i].code);
+  }
+  free(s->states);
+  if (s->key) OPENSSL_cleanse(s->key, s->keylen);
+  free(s->key);
+  free(s->dir);
+  free(s);
+}
+
+static slot *find_slot(fb_policy_store *s, const char *code) {
+  if (strcmp(code, "common") == 0) return &s->common;
+  for (size_t i = 0; i < s->nstates; i++)
+    if (strcmp(s->states[i].code, code) == 0) return &s->states[i];
+  return NULL;
+}
+
+/* Reloads one slot; fills `entry` (may be NULL). 0 ok/unchanged/absent, -1 error. */
+static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) {
+  char *path = file_path(s, sl->code);
+  if (entry) {
+    json_object_set_new(entry, "file", json_string(path));
+    json_object_set_new(entry, "policy", json_string(sl->code));
+  }
+  if (!file_exists(path)) {
+    free(path);
+    if (!sl->p || strcmp(sl->p->path, "(no common.lua)") == 0) {
+      if (entry) json_object_set_new(entry, "status", json_string("missing"));
+      return 0;
+    }
+    /* A file that disappeared keeps its last version, like any failed load. */
+    if (err) *err = fb_xstrdup("the file disappeared; the previous version stays in force");
+    if (entry) {
+      json_object_set_new(entry, "status", json_string("error"));
+      json_object_set_new(entry, "error", json_string("the file disappeared; the previous version stays in force"));
+    }
+    return -1;
+  }
+  free(path);
+  fb_policy *np = NULL;
+  char *e = NULL;
+  if (load_slot(s, sl->code, &np, &e) < 0) {
+    fb_error("policy_reload_failed", "%s", e);
+    if (entry) {
+      json_object_set_new(entry, "status", json_string("error"));
+      json_object_set_new(entry, "error", json_string(e));
+    }
+    if (err) *err = e;
+    else free(e);
+    return -1;
+  }
+  bool same = sl->p && strcmp(sl->p->sha256, np->sha256) == 0;
+  if (same) {
+    fb_policy_unref(np); /* keep loaded_at of the version in force */
+  } else {
+    fb_policy_unref(sl->p);
+    sl->p = np;
+    fb_info("policy_reloaded", "%s loaded (sha256 %s)", np->path, np->sha256);
+  }
+  if (entry) {
+    json_object_set_new(entry, "status", json_string(same ? "unchanged" : "ok"));
+    json_object_set_new(entry, "sha256", json_string(sl->p->sha256));
+  }
+  return 0;
+}
+
+int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
+  json_t *files = json_array();
+  int rc = 0;
+  for (size_t i = 0; i <= s->nstates; i++) {
+    slot *sl = i == 0 ? &s->common : &s->states[i - 1];
+    json_t *entry = json_object();
+    if (reload_slot(s, sl, entry, NULL) < 0) rc = -1;
+    json_array_append_new(files, entry);
+  }
+  if (report) *report = json_pack("{s:o}", "files", files);
+  else json_decref(files);
+  return rc;
+}
+
+int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err) {
+  slot *sl = find_slot(s, code);
+  if (!sl) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%.64s is not a configured state", code);
+    *err = fb_xstrdup(msg);
+    return -1;
+  }
+  return reload_slot(s, sl, NULL, err);
+}
+
+fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
+  slot *sl = find_slot(s, state);
+  return sl ? fb_policy_ref(sl->p) : NULL;
+}
+
+fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
+size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
+const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
+  return i < s->nstates ? s->states[i].code : NULL;
+}
