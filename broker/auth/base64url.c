@@ -6,6 +6,7 @@ static const char alphabet[] =
 void fb_b64url_encode(const void *in, size_t n, fb_buf *out) {
   const uint8_t *p = in;
   fb_buf_reserve(out, (n + 2) / 3 * 4);
+  fb_buf_append(out, "", 0); /* reserve alone leaves a fresh buffer unterminated */
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {
     uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
