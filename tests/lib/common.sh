@@ -1,0 +1,68 @@
+# Shared helpers for integration tests (sourced). They start real fedbroker processes
+# on free loopback ports, and clean up whatever they started on exit.
+set -euo pipefail
+
+: "${FEDBROKER:?FEDBROKER must point at the built binary}"
+: "${FB_SOURCE_DIR:?}"
+PY=/usr/bin/python3
+TMP=$(mktemp -d /tmp/fbtest.XXXXXX)
+PIDS=()
+
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+free_port() {
+  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL [seconds]: polls until the URL answers at all.
+wait_http() {
+  local url=$1 limit=${2:-10} i=0
+  while ! curl -s -o /dev/null -k "$url"; do
+    i=$((i + 1))
+    [ $i -gt $((limit * 20)) ] && fail "nothing answered at $url"
+    sleep 0.05
+  done
+}
+
+# start_hub CONFIG [extra args...]: starts `fedbroker serve`, logs in $TMP/hub.log,
+# sets HUB_PID.
+start_hub() {
+  local config=$1
+  shift
+  "$FEDBROKER" serve --config "$config" "$@" 2>>"$TMP/hub.log" &
+  HUB_PID=$!
+  PIDS+=("$HUB_PID")
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
+
+# make_pki DIR: a test CA, a server cert for localhost/127.0.0.1 and client certs.
+make_pki() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+      -days 2 -subj "/CN=fedbroker test CA" 2>/dev/null
+    printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" >server.ext
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout hub.key -out hub.csr \
+      -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in hub.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out hub.pem -days 2 \
+      -extfile server.ext 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr \
+      -subj "/ST=MYS/O=Royal Malaysia Police/OU=analyst/CN=analyst-mys-1" 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+    # A client certificate from a CA the hub does not trust.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rogue.key -out rogue.pem \
+      -days 2 -subj "/ST=MYS/OU=analyst/CN=rogue" 2>/dev/null
+  )
+}
