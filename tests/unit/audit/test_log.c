@@ -1,0 +1,471 @@
+/* The audit log on a real uv loop in a temp dir: chain, group fsync, checkpoints,
+ * reopen, torn tail, paging, write failure, rate limiting. */
+#include "helpers.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "audit/internal.h"
+
+typedef struct {
+  uv_loop_t loop;
+  char *dir, *log, *key, *pub;
+  EVP_PKEY *pkey;
+  fb_audit_config cfg;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  uv_loop_init(&f->loop);
+  f->dir = make_tmpdir();
+  f->log = mkpath(f->dir, "audit.jsonl");
+  f->key = mkpath(f->dir, "audit.pem");
+  f->pub = mkpath(f->dir, "audit.pub.pem");
+  f->pkey = make_key(f->key, f->pub);
+  f->cfg = (fb_audit_config){.path = f->log, .key = f->key, .checkpoint_every = 10};
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  /* Every handle must be closed: a leaked one fails here. */
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  rm_rf(f->dir);
+  EVP_PKEY_free(f->pkey);
+  free(f->dir), free(f->log), free(f->key), free(f->pub);
+  free(f);
+  return 0;
+}
+
+static fb_audit *open_ok(fixture *f) {
+  char *err = NULL;
+  fb_audit *a = fb_audit_open(&f->loop, &f->cfg, &err);
+  if (!a) fail_msg("open: %s", err);
+  return a;
+}
+
+static void append_n(fixture *f, fb_audit *a, int n, done_counter *d) {
+  int before = d->ok;
+  for (int i = 0; i < n; i++) assert_int_equal(fb_audit_append(a, event("test", i), count_done, d), 0);
+  double end = fb_now_ms() + 10000;
+  while (d->ok + d->failed < before + n) {
+    assert_true(fb_now_ms() < end);
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+}
+
+static void hash_hex(const char *s, char out[65]) {
+  uint8_t h[32];
+  fb_audit_sha256(s, strlen(s), h);
+  fb_hex_encode(h, 32, out);
+}
+
+static void test_chain_and_checkpoints(void **state) {
+  fixture *f = *state;
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  append_n(f, a, 95, &d);
+  assert_int_equal(d.ok, 95);
+  assert_true(fb_audit_healthy(a));
+  /* 9 checkpoints were added after every 10th entry. */
+  assert_int_equal(fb_audit_last_seq(a), 104);
+  close_log(&f->loop, a);
+
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 105); /* + the checkpoint at close */
+  char prev[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+  int checkpoints = 0;
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_loads(lines[i], 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "seq")), (json_int_t)i + 1);
+    assert_string_equal(json_string_value(json_object_get(o, "prev")), prev);
+    const char *ev = json_string_value(json_object_get(o, "event"));
+    if (strcmp(ev, "checkpoint") == 0) {
+      checkpoints++;
+      assert_true((i + 1) % 11 == 0 || i + 1 == n);
+      char kid[17];
+      assert_int_equal(fb_audit_key_id(f->pkey, kid), 0);
+      assert_string_equal(json_string_value(json_object_get(o, "key_id")), kid);
+      assert_true(fb_audit_sig_ok(f->pkey, prev, 64, json_string_value(json_object_get(o, "sig"))));
+    } else {
+      /* Exact layout: the log's keys first, then the event's in insertion order;
+       * compact, and UTF-8 unescaped. */
+      char want[200];
+      snprintf(want, sizeof want, "{\"seq\":%zu,\"ts\":\"", i + 1);
+      assert_memory_equal(lines[i], want, strlen(want));
+      assert_non_null(strstr(lines[i], "\",\"event\":\"test\",\"prev\":\""));
+      char tail[100];
+      snprintf(tail, sizeof tail, "\"prev\":\"%s\",\"i\":", prev);
+      assert_non_null(strstr(lines[i], tail));
+      assert_non_null(strstr(lines[i], "\"note\":\"Ahmad bin Ismail \xe2\x80\x94 Sabah\"}"));
+    }
+    json_decref(o);
+    hash_hex(lines[i], prev);
+  }
+  assert_int_equal(checkpoints, 10);
+  free_lines(lines, n);
+
+  char *err = NULL;
+  fb_audit_verify_result res;
+  if (fb_audit_verify_file_ex(f->log, f->pkey, &res, &err) != 0) fail_msg("%s", err);
+  assert_int_equal(res.lines, 105);
+  assert_int_equal(res.checkpoints, 10);
+}
+
+/* The hash handed to the callback is the SHA-256 of the entry's own line. */
+static void test_callback_hash(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  append_n(f, a, 3, &d);
+  close_log(&f->loop, a);
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 3); /* no key: no checkpoints */
+  char h[65];
+  hash_hex(lines[2], h);
+  assert_string_equal(h, d.last_hash);
+  assert_int_equal(d.last_seq, 3);
+  free_lines(lines, n);
+}
+
+/* 64 appends kept outstanding share fsyncs. */
+typedef struct {
+  fb_audit *a;
+  int started, done, total;
+} pump;
+
+static void pump_done(void *data, int status, uint64_t seq, const char *hash) {
+  (void)seq, (void)hash;
+  pump *p = data;
+  assert_int_equal(status, 0);
+  p->done++;
+  if (p->started < p->total) {
+    p->started++;
+    assert_int_equal(fb_audit_append(p->a, event("test", p->started), pump_done, p), 0);
+  }
+}
+
+static void test_group_fsync(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  fb_audit *a = open_ok(f);
+  pump p = {.a = a, .total = 1000};
+  for (; p.started < 64; p.started++) assert_int_equal(fb_audit_append(a, event("test", p.started), pump_done, &p), 0);
+  double end = fb_now_ms() + 20000;
+  while (p.done < p.total) {
+    assert_true(fb_now_ms() < end);
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  fb_audit_stats st;
+  fb_audit_get_stats(a, &st);
+  print_message("group fsync: %llu lines, %llu fsyncs\n", (unsigned long long)st.written,
+                (unsigned long long)st.fsyncs);
+  assert_int_equal(st.written, 1000);
+  assert_true(st.fsyncs >= 1);
+  assert_true(st.fsyncs * 4 <= st.written); /* at least 4 entries per fsync on average */
+  close_log(&f->loop, a);
+}
+
+static void test_reopen_continues(void **state) {
+  fixture *f = *state;
+  done_counter d = {0};
+  fb_audit *a = open_ok(f);
+  append_n(f, a, 5, &d);
+  close_log(&f->loop, a);
+  a = open_ok(f);
+  assert_int_equal(fb_audit_last_seq(a), 6); /* 5 + checkpoint */
+  d.last_seq = 0;
+  append_n(f, a, 5, &d);
+  assert_int_equal(d.last_seq, 11);
+  close_log(&f->loop, a);
+  /* Reopening and closing with nothing new adds no second checkpoint. */
+  a = open_ok(f);
+  close_log(&f->loop, a);
+  char *err = NULL;
+  fb_audit_verify_result res;
+  if (fb_audit_verify_file_ex(f->log, f->pkey, &res, &err) != 0) fail_msg("%s", err);
+  assert_int_equal(res.lines, 12);
+  assert_int_equal(res.checkpoints, 2);
+}
+
+static void append_raw(const char *path, const char *s) {
+  FILE *fp = fopen(path, "a");
+  assert_non_null(fp);
+  fputs(s, fp);
+  fclose(fp);
+}
+
+static void test_torn_tail_recovery(void **state) {
+  fixture *f = *state;
+  done_counter d = {0};
+  fb_audit *a = open_ok(f);
+  append_n(f, a, 3, &d);
+  close_log(&f->loop, a);
+  const char *torn = "{\"seq\":5,\"ts\":\"2026-11-27T2";
+  append_raw(f->log, torn);
+
+  a = open_ok(f);
+  assert_int_equal(fb_audit_last_seq(a), 5); /* 3 + checkpoint + recovery */
+  d.last_seq = 0;
+  append_n(f, a, 1, &d);
+  close_log(&f->loop, a);
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 7);
+  json_t *rec = json_loads(lines[4], 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(rec, "event")), "recovery");
+  assert_int_equal(json_integer_value(json_object_get(rec, "seq")), 5);
+  assert_int_equal(json_integer_value(json_object_get(rec, "cut_bytes")), (json_int_t)strlen(torn));
+  json_decref(rec);
+  free_lines(lines, n);
+  char *err = NULL;
+  if (fb_audit_verify_file(f->log, f->pkey, &err) != 0) fail_msg("%s", err);
+}
+
+static void test_broken_chain_refused(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  done_counter d = {0};
+  fb_audit *a = open_ok(f);
+  append_n(f, a, 4, &d);
+  close_log(&f->loop, a);
+  /* Change one byte of line 2 ("i":1 -> "i":7): line 3's prev no longer matches. */
+  size_t len;
+  char *text = fb_read_file(f->log, 1 << 20, &len);
+  char *l2 = strchr(text, '\n') + 1;
+  char *p = strstr(l2, "\"i\":1");
+  assert_non_null(p);
+  p[4] = '7';
+  FILE *fp = fopen(f->log, "w");
+  fwrite(text, 1, len, fp);
+  fclose(fp);
+  free(text);
+
+  char *err = NULL;
+  a = fb_audit_open(&f->loop, &f->cfg, &err);
+  assert_null(a);
+  assert_non_null(err);
+  assert_non_null(strstr(err, "line 3 (seq 3)"));
+  assert_non_null(strstr(err, "refusing"));
+  free(err);
+}
+
+static void test_second_writer_refused(void **state) {
+  fixture *f = *state;
+  fb_audit *a = open_ok(f);
+  char *err = NULL;
+  fb_audit *b = fb_audit_open(&f->loop, &f->cfg, &err);
+  assert_null(b);
+  assert_non_null(strstr(err, "in use"));
+  free(err);
+  close_log(&f->loop, a);
+}
+
+static void test_not_regular_file_refused(void **state) {
+  fixture *f = *state;
+  assert_int_equal(symlink("/dev/full", f->log), 0);
+  char *err = NULL;
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "not a regular file"));
+  free(err);
+  f->cfg.path = "/nonexistent-dir/audit.jsonl";
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "cannot open audit log /nonexistent-dir/audit.jsonl"));
+  free(err);
+}
+
+static void test_read_paging(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  append_n(f, a, 25, &d);
+  json_t *e;
+  uint64_t next;
+  uint64_t after = 0;
+  int pages = 0, seen = 0;
+  for (;;) {
+    assert_int_equal(fb_audit_read(a, after, 10, &e, &next), 0);
+    size_t n = json_array_size(e);
+    for (size_t i = 0; i < n; i++) {
+      json_t *o = json_array_get(e, i);
+      assert_int_equal(json_integer_value(json_object_get(o, "seq")), (json_int_t)(after + i + 1));
+      assert_int_equal(json_integer_value(json_object_get(o, "i")), (json_int_t)(after + i));
+      seen++;
+    }
+    json_decref(e);
+    if (n == 0) {
+      assert_int_equal(next, after);
+      break;
+    }
+    assert_int_equal(next, after + n);
+    after = next;
+    pages++;
+  }
+  assert_int_equal(pages, 3);
+  assert_int_equal(seen, 25);
+  assert_int_equal(fb_audit_read(a, 3, 0, &e, &next), 0);
+  assert_int_equal(json_array_size(e), 0);
+  assert_int_equal(next, 3);
+  json_decref(e);
+  assert_int_equal(fb_audit_read(a, 1000, 5, &e, &next), 0);
+  assert_int_equal(json_array_size(e), 0);
+  assert_int_equal(next, 1000);
+  json_decref(e);
+  /* After a reopen, reads use the index built from the file. */
+  close_log(&f->loop, a);
+  a = open_ok(f);
+  assert_int_equal(fb_audit_read(a, 22, 10, &e, &next), 0);
+  assert_int_equal(json_array_size(e), 3);
+  assert_int_equal(next, 25);
+  json_decref(e);
+  close_log(&f->loop, a);
+}
+
+/* A write that fails (here: the file size limit, EFBIG) makes the log unhealthy, fails
+ * the pending entries and refuses every later append. */
+static void test_write_failure_fails_closed(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  append_n(f, a, 3, &d);
+  assert_int_equal(d.ok, 3);
+  struct stat st;
+  assert_int_equal(stat(f->log, &st), 0);
+
+  struct rlimit old, lim;
+  getrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, SIG_IGN);
+  lim = old;
+  lim.rlim_cur = (rlim_t)st.st_size + 150; /* room for about one more line */
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  /* The writer may fail the first ones while we are still appending: then the later
+   * appends are refused at once (-1, no callback). */
+  int queued = 0;
+  for (int i = 0; i < 20; i++) queued += fb_audit_append(a, event("test", i), count_done, &d) == 0;
+  double end = fb_now_ms() + 10000;
+  while (d.ok + d.failed < 3 + queued) {
+    assert_true(fb_now_ms() < end);
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, SIG_DFL);
+
+  assert_true(d.failed > 0);
+  assert_int_equal(d.last_status, -EFBIG);
+  assert_false(fb_audit_healthy(a));
+  assert_int_equal(fb_audit_append(a, event("test", 99), count_done, &d), -1);
+  fb_audit_stats s;
+  fb_audit_get_stats(a, &s);
+  assert_int_equal(s.failed, (uint64_t)d.failed);
+  close_log(&f->loop, a);
+  /* What was acknowledged is intact and chains; the failed batch left nothing behind. */
+  char *err = NULL;
+  fb_audit_verify_result res;
+  if (fb_audit_verify_file_ex(f->log, NULL, &res, &err) != 0) fail_msg("%s", err);
+  assert_int_equal(res.lines, (uint64_t)d.ok);
+}
+
+static void test_bad_entries(void **state) {
+  fixture *f = *state;
+  fb_audit *a = open_ok(f);
+  assert_int_equal(fb_audit_append(a, json_pack("{s:i}", "x", 1), NULL, NULL), -1);
+  assert_int_equal(fb_audit_append(a, json_pack("{s:i}", "event", 1), NULL, NULL), -1);
+  assert_int_equal(fb_audit_append(a, json_pack("{s:s}", "event", "checkpoint"), NULL, NULL), -1);
+  assert_int_equal(fb_audit_append(a, json_pack("{s:s}", "event", "recovery"), NULL, NULL), -1);
+  assert_int_equal(fb_audit_append(a, json_pack("{s:s,s:i}", "event", "search", "seq", 4), NULL, NULL), -1);
+  assert_int_equal(fb_audit_append(a, json_pack("[s]", "event"), NULL, NULL), -1);
+  assert_int_equal(fb_audit_append(a, NULL, NULL, NULL), -1);
+  json_t *big = json_pack("{s:s}", "event", "search");
+  char *s = malloc(FB_AUDIT_MAX_LINE + 10);
+  memset(s, 'x', FB_AUDIT_MAX_LINE + 9);
+  s[FB_AUDIT_MAX_LINE + 9] = '\0';
+  json_object_set_new(big, "blob", json_string(s));
+  free(s);
+  assert_int_equal(fb_audit_append(a, big, NULL, NULL), -1);
+  assert_int_equal(fb_audit_last_seq(a), 0);
+  assert_true(fb_audit_healthy(a));
+  close_log(&f->loop, a);
+}
+
+static void test_bucket(void **state) {
+  (void)state;
+  fb_audit_bucket b;
+  fb_audit_bucket_init(&b, 20, 100, 1000.0);
+  int ok = 0;
+  for (int i = 0; i < 150; i++) ok += fb_audit_bucket_take(&b, 1000.0);
+  assert_int_equal(ok, 100);
+  assert_false(fb_audit_bucket_take(&b, 1049.0)); /* 0.98 tokens */
+  assert_true(fb_audit_bucket_take(&b, 1050.0));  /* 20/s: one token per 50 ms */
+  assert_false(fb_audit_bucket_take(&b, 1050.0));
+  ok = 0;
+  for (int i = 0; i < 500; i++) ok += fb_audit_bucket_take(&b, 100000.0);
+  assert_int_equal(ok, 100); /* refill is capped at the burst */
+  assert_false(fb_audit_bucket_take(&b, 50.0)); /* a clock going back adds nothing */
+}
+
+static void test_auth_failure_suppression(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  fb_audit *a = open_ok(f);
+  int admitted = 0, refused = 0;
+  for (int i = 0; i < 300; i++) {
+    if (fb_audit_admit_auth_failure(a)) admitted++;
+    else refused++;
+  }
+  assert_true(admitted >= 100 && admitted < 110);
+  assert_int_equal(admitted + refused, 300);
+  done_counter d = {0};
+  assert_int_equal(fb_audit_append(a, json_pack("{s:s,s:s}", "event", "auth_failure", "why", "bad token"), count_done, &d), 0);
+  assert_int_equal(fb_audit_append(a, json_pack("{s:s,s:s}", "event", "auth_failure", "why", "bad token"), count_done, &d), 0);
+  double end = fb_now_ms() + 10000;
+  while (d.ok < 2) {
+    assert_true(fb_now_ms() < end);
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  json_t *e;
+  uint64_t next;
+  assert_int_equal(fb_audit_read(a, 0, 10, &e, &next), 0);
+  assert_int_equal(json_array_size(e), 2);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(e, 0), "suppressed")), refused);
+  assert_null(json_object_get(json_array_get(e, 1), "suppressed"));
+  json_decref(e);
+  fb_audit_stats s;
+  fb_audit_get_stats(a, &s);
+  assert_int_equal(s.suppressed, (uint64_t)refused);
+  /* Refusals not yet reported are summarised at close. */
+  for (int i = 0; i < 5; i++) fb_audit_admit_auth_failure(a);
+  close_log(&f->loop, a);
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 3);
+  assert_non_null(strstr(lines[2], "\"event\":\"auth_failure\""));
+  assert_non_null(strstr(lines[2], "\"suppressed\":5"));
+  free_lines(lines, n);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_chain_and_checkpoints, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_callback_hash, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_group_fsync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reopen_continues, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_tail_recovery, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_broken_chain_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_second_writer_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_not_regular_file_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_paging, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_failure_fails_closed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+      cmocka_unit_test(test_bucket),
+      cmocka_unit_test_setup_teardown(test_auth_failure_suppression, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
