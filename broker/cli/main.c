@@ -31,7 +31,7 @@ int fb_usage_error(const char *usage, const char *fmt, ...) {
 
 static void print_usage(FILE *out) {
   fprintf(out, "usage: fedbroker <command> [options]\n\ncommands:\n");
-  for (fb_command *c = commands; c; c = c->next) fprintf(out, "  %-8s %s\n", c->name, c->summary);
+  for (fb_command *c = commands; c; c = c->next) fprintf(out, "  %-10s %s\n", c->name, c->summary);
   fprintf(out, "\n  --help     this text; `fedbroker <command> --help` for a command\n"
                "  --version  print the version\n");
 }

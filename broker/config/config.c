@@ -51,6 +51,26 @@ static int line_of(walk_ctx *c, const char *key) {
   return c->top_line;
 }
 
+/* Lua reports the line where a multi-line assignment ends; find where it starts: the
+ * last line at or before `recorded` that begins with `key =`. */
+static int statement_line(const char *src, const char *key, int recorded) {
+  size_t klen = strlen(key);
+  int line = 1, found = recorded;
+  for (const char *p = src; *p && line <= recorded; line++) {
+    const char *q = p;
+    while (*q == ' ' || *q == '\t') q++;
+    if (strncmp(q, key, klen) == 0) {
+      const char *r = q + klen;
+      while (*r == ' ' || *r == '\t') r++;
+      if (*r == '=' && r[1] != '=') found = line;
+    }
+    const char *nl = strchr(p, '\n');
+    if (!nl) break;
+    p = nl + 1;
+  }
+  return found;
+}
+
 static const char *base_name(const char *path) {
   const char *s = path ? strrchr(path, '/') : NULL;
   return s ? s + 1 : (path ? path : "config");
@@ -99,7 +119,7 @@ static int read_uint(walk_ctx *c, const char *key_path, const char *leaf, uint64
 }
 
 static int read_u32(walk_ctx *c, const char *key_path, const char *leaf, uint32_t *out) {
-  uint64_t v;
+  uint64_t v = 0;
   if (read_uint(c, key_path, leaf, UINT32_MAX, &v) != 0) return -1;
   *out = (uint32_t)v;
   return 0;
@@ -512,7 +532,7 @@ int fb_config_load_string(const char *src, size_t len, const char *path, fb_conf
     }
   rc = 0;
   for (size_t i = 0; i < nkeys && rc == 0; i++) {
-    c.top_line = keys[i].line;
+    c.top_line = statement_line(src, keys[i].key, keys[i].line);
     lua_pushglobaltable(L);
     lua_getfield(L, -1, keys[i].key);
     if (!lua_isnil(L, -1)) rc = top_field(&c, keys[i].key, cfg);

@@ -1,0 +1,147 @@
+/* Config loading: defaults, every section, relative paths, errors naming key and line,
+ * environment overrides, and the sandbox (no io/os in a config). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+static int load(const char *src, fb_config *cfg, char **err) {
+  *err = NULL;
+  return fb_config_load_string(src, strlen(src), "/etc/fb/hub.lua", cfg, err);
+}
+
+static void expect_error(const char *src, const char *needle) {
+  fb_config cfg;
+  char *err = NULL;
+  assert_int_equal(load(src, &cfg, &err), -1);
+  assert_non_null(err);
+  if (!strstr(err, needle)) fail_msg("error '%s' lacks '%s'", err, needle);
+  free(err);
+}
+
+static void test_full_example(void **state) {
+  (void)state;
+  const char *src =
+      "listen = {\n"
+      "  { address = \"127.0.0.1:8080\" },\n"
+      "  { address = \"0.0.0.0:8443\", tls = { cert = \"tls/hub.pem\", key = \"tls/hub.key\",\n"
+      "                                      client_ca = \"tls/ca.pem\", client_cert = \"optional\" } },\n"
+      "}\n"
+      "policies = \"policies\"\n"
+      "policy_keys = { MYS = \"keys/mys-policy.pub.pem\" }\n"
+      "audit = { path = \"var/audit.jsonl\", key = \"keys/audit.pem\", checkpoint_every = 1000 }\n"
+      "issuers = { { iss = \"https://idp.example.my\", key = \"keys/idp-mys.pub.pem\", aud = \"fedbroker\" } }\n"
+      "deadlines = { immediate = 2000, urgent = 5000, routine = 15000 }\n"
+      "limits = { body = 65536, header = 16384, streams = 100, max_states = 64, concurrency = 1024 }\n"
+      "breaker = { failures = 5, open_ms = 10000 }\n"
+      "redaction_key = \"keys/redaction.key\"\n"
+      "states = {\n"
+      "  MYS = { adapter = \"sqlite\", path = \"data/MYS.db\" },\n"
+      "  IDN = { adapter = \"http\", url = \"https://idn-node:9443/search\",\n"
+      "          ca = \"tls/ca.pem\", cert = \"tls/hub.pem\", key = \"tls/hub.key\", timeout = 5000,\n"
+      "          max_body = 8388608 },\n"
+      "  THA = { adapter = \"postgres\", conninfo = \"host=tha-db dbname=cases user=hub\" },\n"
+      "  BGD = { adapter = \"broker\", url = \"https://bgd-hub:8443\", token_file = \"keys/bgd.jwt\" },\n"
+      "}\n";
+  fb_config cfg;
+  char *err;
+  assert_int_equal(load(src, &cfg, &err), 0);
+  assert_int_equal(cfg.nlisten, 2);
+  assert_string_equal(cfg.listen[0].address, "127.0.0.1:8080");
+  assert_false(cfg.listen[0].tls);
+  assert_true(cfg.listen[1].tls);
+  assert_string_equal(cfg.listen[1].cert, "/etc/fb/tls/hub.pem");
+  assert_int_equal(cfg.listen[1].client_cert, FB_CLIENT_CERT_OPTIONAL);
+  assert_string_equal(cfg.policies, "/etc/fb/policies");
+  assert_int_equal(cfg.npolicy_keys, 1);
+  assert_string_equal(cfg.policy_key_states[0], "MYS");
+  assert_string_equal(cfg.audit.path, "/etc/fb/var/audit.jsonl");
+  assert_int_equal(cfg.audit.checkpoint_every, 1000);
+  assert_int_equal(cfg.nissuers, 1);
+  assert_string_equal(cfg.issuers[0].aud, "fedbroker");
+  assert_int_equal(cfg.deadlines.immediate_ms, 2000);
+  assert_int_equal(fb_config_deadline_ms(&cfg, "urgent"), 5000);
+  assert_int_equal(cfg.limits.concurrency, 1024);
+  assert_int_equal(cfg.breaker.failures, 5);
+  assert_int_equal(cfg.nstates, 4);
+  assert_string_equal(cfg.states[0].code, "BGD"); /* sorted */
+  const fb_state_config *idn = fb_config_state(&cfg, "IDN");
+  assert_non_null(idn);
+  assert_string_equal(idn->adapter, "http");
+  assert_int_equal(idn->timeout_ms, 5000);
+  assert_int_equal(idn->max_body, 8388608);
+  assert_string_equal(fb_config_state(&cfg, "MYS")->path, "/etc/fb/data/MYS.db");
+  assert_null(fb_config_state(&cfg, "XXX"));
+  fb_config_free(&cfg);
+}
+
+static void test_defaults(void **state) {
+  (void)state;
+  fb_config cfg;
+  char *err;
+  assert_int_equal(load("listen = { { address = \"127.0.0.1:0\" } }", &cfg, &err), 0);
+  assert_int_equal(cfg.limits.body, 65536);
+  assert_int_equal(cfg.limits.header, 16384);
+  assert_int_equal(cfg.limits.streams, 100);
+  assert_int_equal(cfg.deadlines.routine_ms, 15000);
+  assert_int_equal(cfg.breaker.open_ms, 10000);
+  fb_config_free(&cfg);
+}
+
+static void test_errors_name_key_and_line(void **state) {
+  (void)state;
+  expect_error("listen = { { address = \"127.0.0.1:0\" } }\nfoo = 1\n", "hub.lua:2: foo: unknown key");
+  expect_error("limits = {\n  body = 10,\n  bogus = 3,\n}\n", "hub.lua:3: limits.bogus: unknown key");
+  expect_error("limits = {\n  body = -1,\n}\n", "hub.lua:2: limits.body: expected a positive integer");
+  expect_error("\n\nstates = { MYS = { adapter = \"sqlite\" } }\n", "hub.lua:3: states.MYS: adapter sqlite needs path");
+  expect_error("states = {\n MYS = { adapter = \"oracle\", path = \"x\" } }\n", "states.MYS: unknown adapter 'oracle'");
+  expect_error("states = { mys = { adapter = \"sqlite\", path = \"x\" } }\n", "alpha-3");
+  expect_error("listen = { { address = 8080 } }\n", "listen[0].address: expected a string");
+  expect_error("listen = { { address = \"a:1\", tls = { cert = \"c\" } } }\n", "tls needs both cert and key");
+  expect_error("deadlines = { slow = 3 }\n", "deadlines.slow: unknown priority");
+  expect_error("listen = {\n", "hub.lua:");                       /* syntax error with line */
+  expect_error("x = io.open('/etc/passwd')\n", "io");                /* no io in the sandbox */
+  expect_error("while true do end\n", "instruction budget");         /* runaway config */
+}
+
+static void test_env_overrides(void **state) {
+  (void)state;
+  fb_config cfg;
+  char *err;
+  assert_int_equal(load("listen = { { address = \"127.0.0.1:1\" } }\naudit = { path = \"a.jsonl\" }", &cfg, &err), 0);
+  setenv("FEDBROKER_LISTEN", "127.0.0.1:9000,[::1]:9001", 1);
+  setenv("FEDBROKER_AUDIT", "/var/log/fb.jsonl", 1);
+  setenv("FEDBROKER_POLICIES", "/srv/policies", 1);
+  setenv("FEDBROKER_LOG_LEVEL", "debug", 1);
+  assert_int_equal(fb_config_apply_env(&cfg, &err), 0);
+  assert_int_equal(cfg.nlisten, 2);
+  assert_string_equal(cfg.listen[1].address, "[::1]:9001");
+  assert_string_equal(cfg.audit.path, "/var/log/fb.jsonl");
+  assert_string_equal(cfg.policies, "/srv/policies");
+  assert_string_equal(cfg.log_level, "debug");
+  setenv("FEDBROKER_LOG_LEVEL", "loud", 1);
+  assert_int_equal(fb_config_apply_env(&cfg, &err), -1);
+  assert_non_null(strstr(err, "FEDBROKER_LOG_LEVEL"));
+  free(err);
+  unsetenv("FEDBROKER_LISTEN");
+  unsetenv("FEDBROKER_AUDIT");
+  unsetenv("FEDBROKER_POLICIES");
+  unsetenv("FEDBROKER_LOG_LEVEL");
+  fb_config_free(&cfg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_full_example),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_errors_name_key_and_line),
+      cmocka_unit_test(test_env_overrides),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
