@@ -30,7 +30,12 @@ char *fb_token_mint_kid(EVP_PKEY *key, const char *kid, const char *iss, const c
   fb_jws_alg alg = fb_jws_alg_for_key(key, &why);
   if (alg == FB_JWS_NONE) return mint_error(err, why);
   if (!iss || !iss[0]) return mint_error(err, "iss is required");
-  if (!sub || !sub[0]) return mint_error(err, "sub is required");
+  /* Refuse what the verifier would refuse, rather than mint a token that never works. */
+  char text[128];
+  if (!sub || !fb_identity_copy_text(sub, strlen(sub), text, sizeof text))
+    return mint_error(err, "sub is required: 1 to 127 bytes, no control characters");
+  if (agency && !fb_identity_copy_text(agency, strlen(agency), text, sizeof text))
+    return mint_error(err, "agency must be 1 to 127 bytes, no control characters");
   if (!fb_state_code_valid(state))
     return mint_error(err, "state must be an ISO 3166-1 alpha-3 code (3 uppercase letters)");
   if (ttl_s <= 0) return mint_error(err, "ttl must be a positive number of seconds");
@@ -39,12 +44,18 @@ char *fb_token_mint_kid(EVP_PKEY *key, const char *kid, const char *iss, const c
   if (!aud) aud = FB_JWT_DEFAULT_AUD;
 
   json_t *hdr = json_pack("{s:s, s:s}", "alg", fb_jws_alg_name(alg), "typ", "JWT");
-  if (hdr && kid) json_object_set_new(hdr, "kid", json_string(kid));
+  if (hdr && kid && json_object_set_new(hdr, "kid", json_string(kid)) != 0) {
+    json_decref(hdr);
+    hdr = NULL; /* invalid UTF-8: reported below */
+  }
   json_t *claims =
       json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "iss", iss, "aud", aud, "sub",
                 sub, "state", state, "roles", fb_roles_to_json(roles), "iat", (json_int_t)iat,
                 "nbf", (json_int_t)iat, "exp", (json_int_t)(iat + ttl_s));
-  if (claims && agency) json_object_set_new(claims, "agency", json_string(agency));
+  if (claims && agency && json_object_set_new(claims, "agency", json_string(agency)) != 0) {
+    json_decref(claims);
+    claims = NULL;
+  }
 
   fb_buf tok = {0};
   bool ok = append_json(&tok, hdr);

@@ -762,6 +762,15 @@ static void test_mint_errors(void **s) {
   assert_null(fb_token_mint(ed, ISS_ED, NULL, "s", "MYS", NULL, 1, NOW, 0, &err));
   assert_non_null(strstr(err, "ttl"));
   free(err);
+  assert_null(fb_token_mint(ed, ISS_ED, NULL, "a\tb", "MYS", NULL, 1, NOW, 60, &err));
+  assert_non_null(strstr(err, "sub"));
+  free(err);
+  assert_null(fb_token_mint(ed, ISS_ED, NULL, "s", "MYS", "bad\xff utf8", 1, NOW, 60, &err));
+  assert_non_null(strstr(err, "encode"));
+  free(err);
+  assert_null(fb_token_mint(ed, ISS_ED, NULL, "s", "MYS", "", 1, NOW, 60, &err));
+  assert_non_null(strstr(err, "agency"));
+  free(err);
   assert_null(fb_token_mint(ed, NULL, NULL, "s", "MYS", NULL, 1, NOW, 60, &err));
   assert_non_null(strstr(err, "iss"));
   free(err);
