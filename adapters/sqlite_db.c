@@ -209,7 +209,7 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
     return NULL;
   }
   int want_year = fb_dob_year(json_string_value(json_object_get(subject, "dob")));
-  qsort(h.v, h.n, sizeof *h.v, hit_cmp);
+  if (h.n > 1) qsort(h.v, h.n, sizeof *h.v, hit_cmp);
   json_t *out = json_array();
   sqlite3_stmt *st = db->st_rec;
   for (size_t i = 0; i < h.n && json_array_size(out) < limit; i++) {

@@ -1,0 +1,57 @@
+/* `fedbroker demo-data --out DIR [--seed N]`: writes the synthetic demo databases
+ * (adapters/demo_data.h). Used by `fedbroker demo`, the tests and the pilot images. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "adapters/demo_data.h"
+#include "cli/command.h"
+#include "core/util.h"
+
+static const char usage[] =
+    "usage: fedbroker demo-data --out DIR [--seed N]\n"
+    "  Writes DIR/IDN.db, DIR/MYS.db, DIR/THA.db and DIR/BGD.db: synthetic records\n"
+    "  (no real person) for the demo states. The same seed gives the same files.\n"
+    "  --out DIR   directory to write (created if missing)\n"
+    "  --seed N    generator seed, default 1\n";
+
+static int run(int argc, char **argv) {
+  const char *out = NULL;
+  unsigned long seed = 1;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+      char *end;
+      errno = 0;
+      seed = strtoul(argv[++i], &end, 10);
+      if (errno || *end || !*argv[i] || argv[i][0] == '-' || seed > 0xFFFFFFFFul)
+        return fb_usage_error(usage, "demo-data: --seed must be an integer from 0 to 4294967295, not '%s'", argv[i]);
+    } else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--seed") == 0) {
+      return fb_usage_error(usage, "demo-data: %s needs a value", argv[i]);
+    } else {
+      return fb_usage_error(usage, "demo-data: unknown argument '%s'", argv[i]);
+    }
+  }
+  if (!out) return fb_usage_error(usage, "demo-data: --out DIR is required");
+  if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "fedbroker: demo-data: cannot create %s: %s\n", out, strerror(errno));
+    return 1;
+  }
+  char *err = NULL;
+  double t0 = fb_now_ms();
+  if (fb_demo_data_generate(out, (unsigned)seed, &err) != 0) {
+    fprintf(stderr, "fedbroker: demo-data: %s\n", err);
+    free(err);
+    return 1;
+  }
+  printf("wrote %s/{IDN,MYS,THA,BGD}.db (seed %lu) in %.0f ms\n", out, seed, fb_now_ms() - t0);
+  return 0;
+}
+
+FB_COMMAND(demodata_cmd, "demo-data", "write the synthetic demo databases", run)

@@ -1,0 +1,230 @@
+/* The sqlite records database and the async "sqlite" adapter, on generated demo data. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "adapters/adapter.h"
+#include "adapters/demo_data.h"
+#include "adapters/sqlite_db.h"
+
+static char dir[] = "/tmp/fb_sqlite_test_XXXXXX";
+static char path_mys[128], path_bgd[128];
+
+static int setup(void **state) {
+  (void)state;
+  if (!mkdtemp(dir)) return -1;
+  char *err = NULL;
+  if (fb_demo_data_generate(dir, 1, &err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    free(err);
+    return -1;
+  }
+  snprintf(path_mys, sizeof path_mys, "%s/MYS.db", dir);
+  snprintf(path_bgd, sizeof path_bgd, "%s/BGD.db", dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  for (int i = 0; i < 4; i++) {
+    char p[160];
+    snprintf(p, sizeof p, "%s/%s.db", dir, fb_demo_states[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+  return 0;
+}
+
+/* Runs one search on `path` and reports whether record `id` is in the answer. */
+static bool finds(const char *path, const char *subject_json, const char *id, size_t *count) {
+  fb_sqlite_db *db;
+  char *err = NULL;
+  assert_int_equal(fb_sqlite_db_open(path, &db, &err), 0);
+  json_t *subject = json_loads(subject_json, 0, NULL);
+  assert_non_null(subject);
+  json_t *res = fb_sqlite_db_search(db, subject, 0, &err);
+  assert_non_null(res);
+  bool found = false;
+  size_t i;
+  json_t *r;
+  json_array_foreach(res, i, r) {
+    char why[128];
+    assert_int_equal(fb_record_validate(r, why, sizeof why), 0);
+    if (strcmp(json_string_value(json_object_get(r, "id")), id) == 0) found = true;
+  }
+  if (count) *count = json_array_size(res);
+  json_decref(res);
+  json_decref(subject);
+  fb_sqlite_db_close(db);
+  return found;
+}
+
+static void test_name_search_tolerates_variants_and_order(void **state) {
+  (void)state;
+  assert_true(finds(path_mys, "{\"name\":\"Ahmad bin Ismail\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"Ismail Ahmad\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"AHMED B. ISMAEL\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"Mat Sinar\"}", "MYS-P-000001", NULL)); /* alias */
+  /* BGD holds "Mohammad Rafiqul Islam" */
+  assert_true(finds(path_bgd, "{\"name\":\"Muhammad Rafikul Islam\"}", "BGD-P-000002", NULL));
+  assert_false(finds(path_mys, "{\"name\":\"Zzyzx Qwerty\"}", "MYS-P-000001", NULL));
+}
+
+static void test_dob_rejects_name_only_hits(void **state) {
+  (void)state;
+  assert_true(finds(path_mys, "{\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985\"}", "MYS-P-000001", NULL));
+  assert_false(finds(path_mys, "{\"name\":\"Ahmad bin Ismail\",\"dob\":\"1990-01-01\"}", "MYS-P-000001", NULL));
+  /* an exact key still finds it whatever the dob */
+  assert_true(finds(path_mys, "{\"document\":\"A12345678\",\"dob\":\"1990\"}", "MYS-P-000001", NULL));
+}
+
+static void test_exact_keys(void **state) {
+  (void)state;
+  assert_true(finds(path_mys, "{\"document\":\"a1234-5678\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"phone\":\"+60 12-345 6789\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"vessel\":\"KM Sinar Laut\"}", "MYS-V-000001", NULL));
+  assert_true(finds(path_mys, "{\"vessel\":\"KM Sinar Laut\"}", "MYS-P-000001", NULL)); /* on board */
+  assert_true(finds(path_mys, "{\"vessel\":\"IMO 9123453\"}", "MYS-V-000001", NULL));
+  assert_false(finds(path_mys, "{\"document\":\"Z99999999\"}", "MYS-P-000001", NULL));
+  size_t n = 99;
+  assert_false(finds(path_mys, "{\"dob\":\"1985\"}", "MYS-P-000001", &n)); /* nothing searchable */
+  assert_int_equal(n, 0);
+}
+
+static void test_limit(void **state) {
+  (void)state;
+  fb_sqlite_db *db;
+  char *err = NULL;
+  assert_int_equal(fb_sqlite_db_open(path_bgd, &db, &err), 0);
+  json_t *subject = json_pack("{s:s}", "name", "Mohammad Islam");
+  json_t *res = fb_sqlite_db_search(db, subject, 3, &err);
+  assert_non_null(res);
+  assert_int_equal(json_array_size(res), 3);
+  json_decref(res);
+  json_decref(subject);
+  fb_sqlite_db_close(db);
+}
+
+static void test_open_errors(void **state) {
+  (void)state;
+  fb_sqlite_db *db = (fb_sqlite_db *)1;
+  char *err = NULL;
+  assert_int_equal(fb_sqlite_db_open("/nonexistent/x.db", &db, &err), -1);
+  assert_null(db);
+  assert_non_null(strstr(err, "cannot open /nonexistent/x.db"));
+  free(err);
+  char p[160];
+  snprintf(p, sizeof p, "%s/not-a-db", dir);
+  FILE *f = fopen(p, "w");
+  fputs("hello, this is not sqlite at all, but long enough to look like a header........", f);
+  fclose(f);
+  assert_int_equal(fb_sqlite_db_open(p, &db, &err), -1);
+  assert_non_null(strstr(err, "is not a fedbroker records database"));
+  free(err);
+  unlink(p);
+}
+
+/* ---- the async adapter ---- */
+
+typedef struct {
+  int calls, status;
+  json_t *records;
+  char error[256];
+} outcome;
+
+static void done_cb(void *data, int status, json_t *records, const char *error) {
+  outcome *o = data;
+  o->calls++;
+  o->status = status;
+  o->records = records;
+  if (error) snprintf(o->error, sizeof o->error, "%s", error);
+}
+
+static void closed_cb(void *data) { (*(int *)data)++; }
+
+static void test_adapter_legs(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = "sqlite", .path = path_mys};
+  fb_adapter *a = NULL;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  assert_string_equal(fb_adapter_kind(a), "sqlite");
+  json_t *subject = json_pack("{s:s}", "document", "A12345678");
+  fb_leg_request req = {.query_id = "q-1", .subject = subject, .purpose = "investigation",
+                        .priority = "urgent", .legal_basis = "mla_treaty", .limit = 10};
+  outcome o1 = {0}, o2 = {0};
+  fb_leg *l1, *l2;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o1, &l1), 0);
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o2, &l2), 0);
+  fb_adapter_cancel(l2); /* never called back */
+  json_decref(subject);  /* the adapter copied what it needs */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(o1.calls, 1);
+  assert_int_equal(o1.status, 0);
+  assert_int_equal(json_array_size(o1.records), 1);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(o1.records, 0), "id")), "MYS-P-000001");
+  json_decref(o1.records);
+  assert_int_equal(o2.calls, 0);
+
+  /* close with a leg in flight: no callback, closed runs once */
+  subject = json_pack("{s:s}", "name", "Ahmad bin Ismail");
+  req.subject = subject;
+  outcome o3 = {0};
+  fb_leg *l3;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o3, &l3), 0);
+  json_decref(subject);
+  int closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(o3.calls, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_adapter_open_errors(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_adapter *a = NULL;
+  char *err = NULL;
+  fb_state_config missing = {.code = "MYS", .adapter = "sqlite", .path = "/nonexistent/MYS.db"};
+  assert_int_equal(fb_adapter_open(&loop, &missing, &a, &err), -1);
+  assert_non_null(strstr(err, "cannot open /nonexistent/MYS.db"));
+  free(err);
+  fb_state_config nopath = {.code = "MYS", .adapter = "sqlite"};
+  assert_int_equal(fb_adapter_open(&loop, &nopath, &a, &err), -1);
+  assert_string_equal(err, "state MYS: adapter sqlite needs `path`");
+  free(err);
+  fb_state_config pg = {.code = "THA", .adapter = "postgres", .conninfo = "host=x"};
+  assert_int_equal(fb_adapter_open(&loop, &pg, &a, &err), -1);
+  assert_string_equal(err, "adapter kind 'postgres' is not implemented in this build");
+  free(err);
+  fb_state_config odd = {.code = "THA", .adapter = "carrier-pigeon"};
+  assert_int_equal(fb_adapter_open(&loop, &odd, &a, &err), -1);
+  assert_string_equal(err, "adapter kind 'carrier-pigeon' is unknown");
+  free(err);
+  assert_null(a);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_name_search_tolerates_variants_and_order),
+      cmocka_unit_test(test_dob_rejects_name_only_hits),
+      cmocka_unit_test(test_exact_keys),
+      cmocka_unit_test(test_limit),
+      cmocka_unit_test(test_open_errors),
+      cmocka_unit_test(test_adapter_legs),
+      cmocka_unit_test(test_adapter_open_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
