@@ -5,19 +5,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "auth/base64url.h"
 #include "auth/jws.h"
+#include "auth/keys.h"
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
 #include "core/util.h"
 
 #define NO_NBF INT64_MIN
 #define MAX_NUMERIC_DATE 9007199254740991LL /* 2^53 - 1: exact in every JSON parser */
-#define MAX_KEY_FILE 65536
 
 typedef struct {
   char *iss, *aud, *kid;
@@ -31,22 +29,6 @@ struct fb_authn {
   fb_token_cache *cache;
   uint64_t hits, misses;
 };
-
-static EVP_PKEY *load_public_key(const char *path, const char **why) {
-  size_t len = 0;
-  char *pem = fb_read_file(path, MAX_KEY_FILE, &len);
-  if (!pem) {
-    *why = "cannot read the key file";
-    return NULL;
-  }
-  BIO *bio = BIO_new_mem_buf(pem, (int)len);
-  EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-  BIO_free(bio);
-  free(pem);
-  ERR_clear_error();
-  if (!key) *why = "not a PEM public key (-----BEGIN PUBLIC KEY-----)";
-  return key;
-}
 
 void fb_authn_free(fb_authn *a) {
   if (!a) return;
@@ -91,10 +73,12 @@ fb_authn *fb_authn_new_with_cache(const fb_issuer_config *cfg, size_t n, size_t 
     if (c->aud && !c->aud[0]) return new_error(a, err, i, c->iss, "aud is empty");
     if (c->kid && !c->kid[0]) return new_error(a, err, i, c->iss, "kid is empty");
     const char *why = NULL;
-    EVP_PKEY *key = load_public_key(c->key, &why);
+    char *kerr = NULL;
+    EVP_PKEY *key = fb_auth_load_public_key(c->key, &kerr);
     if (!key) {
       fb_buf b = {0};
-      fb_buf_printf(&b, "key %s: %s", c->key, why);
+      fb_buf_printf(&b, "key %s", kerr);
+      free(kerr);
       fb_authn *r = new_error(a, err, i, c->iss, b.data);
       fb_buf_free(&b);
       return r;
@@ -374,4 +358,10 @@ int fb_authn_bearer(fb_authn *a, const char *authorization, int64_t now, fb_iden
   if (bad) return reject(why, bad, out);
   fb_token_cache_put(a->cache, digest, out, nbf, now, FB_JWT_LEEWAY_S);
   return 0;
+}
+
+int fb_authn_request(fb_authn *a, const char *authorization, X509 *peer_cert, int64_t now,
+                     fb_identity *out, const char **why) {
+  if (authorization || !peer_cert) return fb_authn_bearer(a, authorization, now, out, why);
+  return fb_identity_from_cert(peer_cert, out, why);
 }

@@ -51,6 +51,13 @@ void fb_authn_free(fb_authn *a);
 int fb_authn_bearer(fb_authn *a, const char *authorization, int64_t now, fb_identity *out,
                     const char **why);
 
+/* One request's identity: the bearer token when an Authorization header is present
+ * (even if a client certificate was also presented — the explicit credential wins),
+ * else the verified TLS client certificate `peer_cert` (borrowed; NULL when none),
+ * else -1 with "missing Authorization header ...". Same contract as above. */
+int fb_authn_request(fb_authn *a, const char *authorization, X509 *peer_cert, int64_t now,
+                     fb_identity *out, const char **why);
+
 typedef struct {
   uint64_t hits, misses;     /* cache lookups of syntactically plausible tokens */
   uint64_t evictions;        /* live entries pushed out to make room */

@@ -2,14 +2,13 @@
  * `fedbroker token verify ...`: check one the way the hub would (for tests and
  * operators). Exit 0 success, 1 failure (bad key, rejected token), 2 usage error. */
 #include <errno.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include "auth/jwt.h"
+#include "auth/keys.h"
 #include "cli/command.h"
 #include "core/util.h"
 
@@ -28,8 +27,6 @@ static const char usage[] =
     "  public key PEM file PUB exactly as the hub does, at time --now (default: now).\n"
     "  Prints the identity as JSON (exit 0) or the reason it is rejected (exit 1).\n";
 
-#define MAX_KEY_FILE 65536
-
 static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
 static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) {
@@ -42,27 +39,13 @@ static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) {
   return true;
 }
 
-/* Never prompts for a passphrase: an encrypted key is an error, not a tty dialogue. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u) {
-  (void)buf, (void)size, (void)rwflag, (void)u;
-  return -1;
-}
-
 static EVP_PKEY *load_private_key(const char *path) {
-  size_t len = 0;
-  char *pem = fb_read_file(path, MAX_KEY_FILE, &len);
-  if (!pem) {
-    fprintf(stderr, "fedbroker token: cannot read %s: %s\n", path, strerror(errno));
-    return NULL;
+  char *err = NULL;
+  EVP_PKEY *key = fb_auth_load_private_key(path, &err);
+  if (!key) {
+    fprintf(stderr, "fedbroker token: %s\n", err);
+    free(err);
   }
-  BIO *bio = BIO_new_mem_buf(pem, (int)len);
-  EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-  BIO_free(bio);
-  OPENSSL_cleanse(pem, len);
-  free(pem);
-  ERR_clear_error();
-  if (!key)
-    fprintf(stderr, "fedbroker token: %s is not an unencrypted PEM private key\n", path);
   return key;
 }
 

@@ -17,6 +17,7 @@
 #include "auth/base64url.h"
 #include "auth/jws.h"
 #include "auth/jwt.h"
+#include "auth/keys.h"
 
 #define NOW 1800000000LL
 #define ISS_ED "https://idp.example.my"
@@ -703,7 +704,7 @@ static void expect_new_error(fb_issuer_config *c, size_t n, const char *expect) 
 static void test_new_errors(void **s) {
   (void)s;
   fb_issuer_config c[2] = {{.iss = ISS_ED, .key = "/nonexistent/key.pem"}};
-  expect_new_error(c, 1, "cannot read");
+  expect_new_error(c, 1, "/nonexistent/key.pem: No such file");
   c[0].key = ec_priv; /* a private key file is not a public key */
   expect_new_error(c, 1, "not a PEM public key");
   c[0].key = NULL;
@@ -787,6 +788,64 @@ static void test_mint_errors(void **s) {
   ERR_clear_error();
 }
 
+/* ---- keys and the per-request entry point ---------------------------------------- */
+
+static void test_key_loading(void **s) {
+  (void)s;
+  char *err = NULL;
+  EVP_PKEY *k = fb_auth_load_private_key(ec_priv, &err);
+  assert_non_null(k);
+  EVP_PKEY_free(k);
+  assert_null(fb_auth_load_public_key(ec_priv, &err));
+  assert_non_null(strstr(err, "not a PEM public key"));
+  free(err);
+  assert_null(fb_auth_load_private_key(ec_pub, &err));
+  assert_non_null(strstr(err, "private key"));
+  free(err);
+  /* An encrypted key is refused without prompting for a passphrase. */
+  char path[256];
+  snprintf(path, sizeof path, "%s/enc.key", dir);
+  FILE *f = fopen(path, "w");
+  assert_int_equal(PEM_write_PrivateKey(f, ed, EVP_aes_256_cbc(), (unsigned char *)"pw", 2,
+                                        NULL, NULL),
+                   1);
+  fclose(f);
+  assert_null(fb_auth_load_private_key(path, &err));
+  assert_non_null(strstr(err, "unencrypted"));
+  free(err);
+  unlink(path);
+}
+
+static void test_authn_request(void **s) {
+  (void)s;
+  fb_identity id;
+  const char *why;
+  X509 *x = X509_new();
+  X509_NAME *name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "ST", MBSTRING_UTF8, (const unsigned char *)"THA", -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8, (const unsigned char *)"auditor", -1, -1,
+                             0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"cert-user", -1,
+                             -1, 0);
+  /* No header: the certificate. */
+  assert_int_equal(fb_authn_request(authn, NULL, x, NOW, &id, &why), 0);
+  assert_string_equal(id.sub, "cert-user");
+  assert_string_equal(id.issuer, FB_IDENTITY_CERT_ISSUER);
+  /* A header wins over the certificate, also when it is bad (no silent fallback). */
+  char *err = NULL;
+  char *tok = fb_token_mint(ed, ISS_ED, NULL, "tok-user", "MYS", NULL, 1, NOW, 60, &err);
+  char *h = NULL;
+  assert_true(asprintf(&h, "Bearer %s", tok) > 0);
+  assert_int_equal(fb_authn_request(authn, h, x, NOW, &id, &why), 0);
+  assert_string_equal(id.sub, "tok-user");
+  assert_rejected(fb_authn_request(authn, "Bearer x.y.z", x, NOW, &id, &why), why, "header");
+  /* Neither. */
+  assert_rejected(fb_authn_request(authn, NULL, NULL, NOW, &id, &why), why, "missing");
+  free(h);
+  free(tok);
+  X509_free(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accepts_eddsa),
@@ -812,6 +871,8 @@ int main(void) {
       cmocka_unit_test(test_cache_bounded),
       cmocka_unit_test(test_new_errors),
       cmocka_unit_test(test_mint_errors),
+      cmocka_unit_test(test_key_loading),
+      cmocka_unit_test(test_authn_request),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
