@@ -67,7 +67,7 @@ int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **
   if (seq != want) {
     snprintf(msg, sizeof msg, "seq %llu out of order (expected %llu)", (unsigned long long)seq,
              (unsigned long long)want);
-    fail(c, seq, why, msg);
+    fail(c, want, why, msg); /* report the position, not the line's claim */
     goto out;
   }
   const char *ts = json_string_value(json_object_get(o, "ts"));

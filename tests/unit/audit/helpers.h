@@ -17,28 +17,28 @@
 #include "audit/audit.h"
 #include "core/util.h"
 
-static char *mkpath(const char *dir, const char *name) {
+static __attribute__((unused)) char *mkpath(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
   snprintf(p, n, "%s/%s", dir, name);
   return p;
 }
 
-static char *make_tmpdir(void) {
+static __attribute__((unused)) char *make_tmpdir(void) {
   char tmpl[] = "/tmp/fb_audit_test.XXXXXX";
   char *d = mkdtemp(tmpl);
   assert_non_null(d);
   return strdup(d);
 }
 
-static void rm_rf(const char *dir) {
+static __attribute__((unused)) void rm_rf(const char *dir) {
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
 }
 
 /* Writes a fresh Ed25519 key pair as PEM files; returns the key (caller frees). */
-static EVP_PKEY *make_key(const char *priv_path, const char *pub_path) {
+static __attribute__((unused)) EVP_PKEY *make_key(const char *priv_path, const char *pub_path) {
   EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
   assert_non_null(k);
   FILE *f = fopen(priv_path, "w");
@@ -62,7 +62,7 @@ typedef struct {
   int last_status;
 } done_counter;
 
-static void count_done(void *data, int status, uint64_t seq, const char *hash) {
+static __attribute__((unused)) void count_done(void *data, int status, uint64_t seq, const char *hash) {
   done_counter *d = data;
   if (status == 0) {
     d->ok++;
@@ -76,10 +76,10 @@ static void count_done(void *data, int status, uint64_t seq, const char *hash) {
   d->last_status = status;
 }
 
-static void set_flag(void *data) { *(int *)data = 1; }
+static __attribute__((unused)) void set_flag(void *data) { *(int *)data = 1; }
 
 /* Runs the loop until *flag or ~10 s pass; fails the test on timeout. */
-static void run_until(uv_loop_t *loop, const int *flag) {
+static __attribute__((unused)) void run_until(uv_loop_t *loop, const int *flag) {
   double end = fb_now_ms() + 10000;
   while (!*flag) {
     assert_true(fb_now_ms() < end);
@@ -87,17 +87,17 @@ static void run_until(uv_loop_t *loop, const int *flag) {
   }
 }
 
-static void close_log(uv_loop_t *loop, fb_audit *a) {
+static __attribute__((unused)) void close_log(uv_loop_t *loop, fb_audit *a) {
   int closed = 0;
   fb_audit_close(a, set_flag, &closed);
   run_until(loop, &closed);
 }
 
-static json_t *event(const char *name, int i) {
+static __attribute__((unused)) json_t *event(const char *name, int i) {
   return json_pack("{s:s, s:i, s:s}", "event", name, "i", i, "note", "Ahmad bin Ismail — Sabah");
 }
 
-static char **read_lines(const char *path, size_t *n) {
+static __attribute__((unused)) char **read_lines(const char *path, size_t *n) {
   size_t len;
   char *text = fb_read_file(path, 1 << 26, &len);
   assert_non_null(text);
@@ -114,7 +114,7 @@ static char **read_lines(const char *path, size_t *n) {
   return lines;
 }
 
-static void free_lines(char **lines, size_t n) {
+static __attribute__((unused)) void free_lines(char **lines, size_t n) {
   for (size_t i = 0; i < n; i++) free(lines[i]);
   free(lines);
 }
