@@ -47,6 +47,7 @@ void fb_buf_reserve(fb_buf *b, size_t extra) {
   while (cap < need) cap *= 2;
   b->data = fb_xrealloc(b->data, cap);
   b->cap = cap;
+  b->data[b->len] = '\0'; /* a reserved buffer is already a valid (empty) string */
 }
 
 void fb_buf_append(fb_buf *b, const void *data, size_t len) {
