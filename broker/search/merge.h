@@ -1,0 +1,46 @@
+/* Merge: groups records from several states that denote the same real-world entity
+ * into the API.md `results` array. See docs/merge.md for the evidence and scores.
+ *
+ * Evidence between two records of the same type:
+ *   document  a passport / id number equal after normalisation (uppercase, no spaces
+ *             or dashes) and, when both carry a country, the same country  (w 0.90)
+ *   phone     equal digits (E.164 without "+")                          (w 0.75)
+ *   imo       equal IMO number, vessels only                            (w 0.90)
+ *   name      fb_name_similarity >= 0.85 on names / aliases; vessels: equal
+ *             normalised vessel name and no conflicting IMO            (w 0.5*sim)
+ *   dob       corroboration only: equal full date (w 0.4) or equal year (w 0.2)
+ * A pair links on document, phone or imo alone, or on name + dob together (a name
+ * alone never links: common names would merge strangers; a dob whose years differ
+ * blocks a name link). A pair's score is 1 - prod(1 - w) over its evidence, so
+ * document + name + full dob gives 0.97. Linking is transitive (union-find); an
+ * entity's score is its weakest necessary link (the bottleneck of the maximum
+ * spanning tree), `match` is the evidence seen on any of its pairs, in the order
+ * document, phone, imo, name, dob. Transitivity is not checked against conflicts: a
+ * record whose document has no country can join two holders of that number from
+ * different countries into one entity (see docs/merge.md). A record linked to nothing is its own entity with
+ * score 0.5 and an empty `match`: nothing corroborates it, so it ranks below every
+ * linked entity (whose scores all exceed 0.5).
+ *
+ * Redaction: a field listed in a record's "redacted" array (by its top-level name,
+ * "documents" also covering "documents[0].number" and the like), and any value
+ * "[REDACTED]", is never used as evidence, whatever the redaction action was
+ * (masked, removed, year-only, initials or hashed values do not link).
+ *
+ * Cost: keys are computed once per record; exact keys are grouped by sorting; names
+ * are compared only within blocks sharing a token prefix (pairs compared once), so
+ * the work grows with the block sizes, not with all pairs. */
+#ifndef FB_SEARCH_MERGE_H
+#define FB_SEARCH_MERGE_H
+
+#include <jansson.h>
+
+/* `per_state` is a JSON object {"IDN": [records...], ...} of already-redacted records.
+ * Returns a new array [{"entity":"e1","score":0.97,"match":["document","name","dob"],
+ * "records":[...]}], ordered by score desc, then more records first, then the first
+ * record's state and id; entities are numbered e1.. in that order; records inside an
+ * entity are ordered by state, then id. Each output record is a copy of the input
+ * record plus "state". Steals nothing and modifies nothing. Non-object records and a
+ * non-object `per_state` are ignored (an empty array results). */
+json_t *fb_merge(json_t *per_state);
+
+#endif
