@@ -18,6 +18,15 @@
 static void on_async(uv_async_t *h);
 static void on_closed(uv_handle_t *h);
 
+static void on_kick(uv_prepare_t *h) {
+  fb_audit *a = fb_container_of(h, fb_audit, kick);
+  uv_prepare_stop(h);
+  a->kick_armed = false;
+  uv_mutex_lock(&a->mu);
+  uv_cond_signal(&a->cv);
+  uv_mutex_unlock(&a->mu);
+}
+
 /* A new file's directory entry must be durable too, or a crash could lose the log. */
 static void fsync_dir(const char *path) {
   char *copy = fb_xstrdup(path);
@@ -83,8 +92,13 @@ static int enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) 
   a->stats.appended++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
-  uv_cond_signal(&a->cv);
   uv_mutex_unlock(&a->mu);
+  /* Wake the writer once, after this loop iteration's callbacks have run, so that the
+   * entries they append go out as one write and one fsync. */
+  if (!a->kick_armed) {
+    uv_prepare_start(&a->kick, on_kick);
+    a->kick_armed = true;
+  }
   return 0;
 }
 
@@ -160,10 +174,16 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
     free_handle(a);
     return NULL;
   }
+  uv_prepare_init(loop, &a->kick); /* cannot fail on unix */
+  a->async.data = a;
+  a->kick.data = a;
+  a->open_handles = 2;
   rc = uv_thread_create(&a->thread, fb_audit_writer_main, a);
   if (rc != 0) {
     *err = fb_audit_errf("audit: cannot start the writer thread: %s", uv_strerror(rc));
-    uv_close((uv_handle_t *)&a->async, on_closed); /* frees the handle */
+    /* The handles are embedded: the memory goes in the last close callback. */
+    uv_close((uv_handle_t *)&a->async, on_closed);
+    uv_close((uv_handle_t *)&a->kick, on_closed);
     return NULL;
   }
   if (cut > 0) {
@@ -199,7 +219,8 @@ int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
 }
 
 static void on_closed(uv_handle_t *h) {
-  fb_audit *a = fb_container_of((uv_async_t *)h, fb_audit, async);
+  fb_audit *a = h->data;
+  if (--a->open_handles > 0) return;
   void (*cb)(void *) = a->close_cb;
   void *data = a->close_data;
   uv_cond_destroy(&a->cv);
@@ -227,6 +248,7 @@ static void on_async(uv_async_t *h) {
   if (exited && !uv_is_closing((uv_handle_t *)h)) {
     uv_thread_join(&a->thread);
     uv_close((uv_handle_t *)h, on_closed);
+    uv_close((uv_handle_t *)&a->kick, on_closed);
   }
 }
 

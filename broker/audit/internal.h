@@ -69,7 +69,10 @@ typedef struct fb_audit_pending {
 
 struct fb_audit {
   uv_loop_t *loop;
-  uv_async_t async;
+  uv_async_t async;           /* writer -> loop: completions */
+  uv_prepare_t kick;          /* wakes the writer once per loop iteration */
+  bool kick_armed;
+  int open_handles;           /* freed when the last one's close callback ran */
   uv_thread_t thread;
   int fd;
   char *path;
