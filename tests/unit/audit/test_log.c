@@ -168,7 +168,9 @@ static void test_group_fsync(void **state) {
                 (unsigned long long)st.fsyncs);
   assert_int_equal(st.written, 1000);
   assert_true(st.fsyncs >= 1);
-  assert_true(st.fsyncs * 4 <= st.written); /* at least 4 entries per fsync on average */
+  /* Completions of one batch re-append together and go out as one batch (64 here);
+   * waking the writer per append instead gave under 3 entries per fsync. */
+  assert_true(st.fsyncs * 16 <= st.written);
   close_log(&f->loop, a);
 }
 
