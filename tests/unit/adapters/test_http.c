@@ -1,0 +1,267 @@
+/* The "http" adapter against a tiny node (node_server.py) with canned answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "adapters/adapter.h"
+#include "core/util.h"
+
+static pid_t server_pid;
+static int port;
+
+static int setup(void **state) {
+  (void)state;
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  server_pid = fork();
+  if (server_pid < 0) return -1;
+  if (server_pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl("/usr/bin/python3", "python3", FB_SOURCE_DIR "/tests/unit/adapters/node_server.py", (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  if (!f || fscanf(f, "%d", &port) != 1) return -1;
+  fclose(f);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  kill(server_pid, SIGTERM);
+  waitpid(server_pid, NULL, 0);
+  return 0;
+}
+
+typedef struct {
+  int calls, status;
+  json_t *records;
+  char error[512];
+} outcome;
+
+static void done_cb(void *data, int status, json_t *records, const char *error) {
+  outcome *o = data;
+  o->calls++;
+  o->status = status;
+  o->records = records;
+  if (error) snprintf(o->error, sizeof o->error, "%s", error);
+}
+
+static void closed_cb(void *data) { (*(int *)data)++; }
+
+static const fb_leg_request *request(void) {
+  static fb_leg_request req;
+  static json_t *subject;
+  if (!subject) subject = json_pack("{s:s, s:s}", "name", "Ahmad bin Ismail", "document", "A12345678");
+  req = (fb_leg_request){.query_id = "q-42", .subject = subject, .purpose = "prosecution",
+                         .priority = "urgent", .legal_basis = "mla_treaty", .case_ref = "MY-2026-0042",
+                         .requester_state = "MYS", .requester_agency = "PDRM", .limit = 25,
+                         .timeout_ms = 2000};
+  return &req;
+}
+
+/* Runs one leg against `path` to completion and closes the adapter cleanly. */
+static outcome run_leg(const char *path, uint64_t max_body, uint32_t timeout_ms) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+  fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = url, .max_body = max_body};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  fb_leg_request req = *request();
+  if (timeout_ms) req.timeout_ms = timeout_ms;
+  outcome o = {0};
+  fb_leg *leg;
+  double t0 = fb_now_ms();
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_true(fb_now_ms() - t0 < 10000);
+  assert_int_equal(o.calls, 1);
+  int closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(uv_loop_close(&loop), 0); /* every handle closed */
+  return o;
+}
+
+static void test_good_answer(void **state) {
+  (void)state;
+  outcome o = run_leg("/good", 0, 0);
+  assert_int_equal(o.status, 0);
+  assert_int_equal(json_array_size(o.records), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(o.records, 0), "id")), "IDN-P-000001");
+  json_decref(o.records);
+}
+
+static void test_request_body(void **state) {
+  (void)state;
+  outcome o = run_leg("/echo", 0, 0);
+  assert_int_equal(o.status, 0);
+  json_t *rec = json_array_get(o.records, 0);
+  assert_string_equal(json_string_value(json_object_get(rec, "ctype")), "application/json; charset=utf-8");
+  json_t *sent = json_loads(json_string_value(json_object_get(rec, "notes")), 0, NULL);
+  assert_non_null(sent);
+  assert_string_equal(json_string_value(json_object_get(sent, "query_id")), "q-42");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(sent, "subject"), "document")), "A12345678");
+  assert_string_equal(json_string_value(json_object_get(sent, "purpose")), "prosecution");
+  assert_string_equal(json_string_value(json_object_get(sent, "priority")), "urgent");
+  assert_string_equal(json_string_value(json_object_get(sent, "legal_basis")), "mla_treaty");
+  assert_string_equal(json_string_value(json_object_get(sent, "case_ref")), "MY-2026-0042");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(sent, "requester"), "state")), "MYS");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(sent, "requester"), "agency")), "PDRM");
+  assert_int_equal(json_integer_value(json_object_get(sent, "limit")), 25);
+  json_decref(sent);
+  json_decref(o.records);
+}
+
+static void expect_error(const char *path, uint64_t max_body, uint32_t timeout_ms, int status, const char *why) {
+  outcome o = run_leg(path, max_body, timeout_ms);
+  assert_int_equal(o.status, status);
+  assert_null(o.records);
+  if (strncmp(o.error, why, strlen(why)) != 0) fail_msg("%s: got \"%s\", want \"%s...\"", path, o.error, why);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  expect_error("/500", 0, 0, FB_LEG_ERROR, "HTTP 500 from node");
+  expect_error("/nope", 0, 0, FB_LEG_ERROR, "HTTP 404 from node");
+  expect_error("/badjson", 0, 0, FB_LEG_ERROR, "invalid JSON from node: ");
+  expect_error("/norecords", 0, 0, FB_LEG_ERROR, "answer from node has no \"records\" array");
+  expect_error("/schema", 0, 0, FB_LEG_ERROR, "record 2: missing id");
+  expect_error("/big", 1 << 20, 0, FB_LEG_ERROR, "response over 1048576 bytes");
+  expect_error("/bigchunk", 1 << 20, 0, FB_LEG_ERROR, "response over 1048576 bytes");
+  expect_error("/reset", 0, 0, FB_LEG_ERROR, "request to node failed: ");
+}
+
+static void test_default_max_body_allows_big(void **state) {
+  (void)state;
+  outcome o = run_leg("/big", 0, 0); /* 2 MiB < 8 MiB default */
+  assert_int_equal(o.status, 0);
+  json_decref(o.records);
+}
+
+static void test_timeout(void **state) {
+  (void)state;
+  double t0 = fb_now_ms();
+  expect_error("/slow", 0, 300, FB_LEG_TIMEOUT, "no answer within 300 ms");
+  assert_true(fb_now_ms() - t0 < 2500);
+}
+
+static void test_connection_refused(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = "http://127.0.0.1:1/search"};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, request(), done_cb, &o, &leg), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(o.status, FB_LEG_ERROR);
+  assert_non_null(strstr(o.error, "request to node failed"));
+  fb_adapter_close(a, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_concurrent_legs_cancel_and_close(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char good[128], slow[128];
+  snprintf(good, sizeof good, "http://127.0.0.1:%d/good", port);
+  snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow", port);
+  fb_state_config gcfg = {.code = "IDN", .adapter = "http", .url = good};
+  fb_state_config scfg = {.code = "THA", .adapter = "http", .url = slow};
+  fb_adapter *ga, *sa;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &gcfg, &ga, &err), 0);
+  assert_int_equal(fb_adapter_open(&loop, &scfg, &sa, &err), 0);
+  outcome o[10] = {{0}}, s1 = {0}, s2 = {0};
+  fb_leg *legs[10], *l1, *l2;
+  for (int i = 0; i < 10; i++) assert_int_equal(fb_adapter_start(ga, request(), done_cb, &o[i], &legs[i]), 0);
+  assert_int_equal(fb_adapter_start(sa, request(), done_cb, &s1, &l1), 0);
+  assert_int_equal(fb_adapter_start(sa, request(), done_cb, &s2, &l2), 0);
+  fb_adapter_cancel(legs[3]); /* cancelled before it finished: never called back */
+  fb_adapter_cancel(l1);
+  /* run until the good legs are done, then close the slow adapter with l2 in flight */
+  for (int spins = 0; spins < 10000; spins++) {
+    int done = 0;
+    for (int i = 0; i < 10; i++) done += o[i].calls;
+    if (done == 9) break;
+    uv_run(&loop, UV_RUN_ONCE);
+  }
+  int closed = 0;
+  fb_adapter_close(sa, closed_cb, &closed);
+  fb_adapter_close(ga, closed_cb, &closed);
+  double t0 = fb_now_ms();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_true(fb_now_ms() - t0 < 1000); /* close does not wait for the slow node */
+  assert_int_equal(closed, 2);
+  for (int i = 0; i < 10; i++) {
+    if (i == 3) {
+      assert_int_equal(o[i].calls, 0);
+      continue;
+    }
+    assert_int_equal(o[i].calls, 1);
+    assert_int_equal(o[i].status, 0);
+    json_decref(o[i].records);
+  }
+  assert_int_equal(s1.calls, 0);
+  assert_int_equal(s2.calls, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_config_errors(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_adapter *a = NULL;
+  char *err = NULL;
+  fb_state_config nourl = {.code = "IDN", .adapter = "http"};
+  assert_int_equal(fb_adapter_open(&loop, &nourl, &a, &err), -1);
+  assert_string_equal(err, "state IDN: adapter http needs `url` starting with http:// or https://");
+  free(err);
+  fb_state_config ftp = {.code = "IDN", .adapter = "http", .url = "ftp://x/"};
+  assert_int_equal(fb_adapter_open(&loop, &ftp, &a, &err), -1);
+  free(err);
+  fb_state_config half = {.code = "IDN", .adapter = "http", .url = "https://x/", .cert = "c.pem"};
+  assert_int_equal(fb_adapter_open(&loop, &half, &a, &err), -1);
+  assert_string_equal(err, "state IDN: adapter http needs both `cert` and `key` for mTLS");
+  free(err);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_answer),
+      cmocka_unit_test(test_request_body),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_default_max_body_allows_big),
+      cmocka_unit_test(test_timeout),
+      cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_concurrent_legs_cancel_and_close),
+      cmocka_unit_test(test_config_errors),
+  };
+  int rc = cmocka_run_group_tests(tests, setup, teardown);
+  json_decref(request()->subject);
+  return rc;
+}
