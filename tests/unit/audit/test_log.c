@@ -230,6 +230,51 @@ static void test_torn_tail_recovery(void **state) {
   if (fb_audit_verify_file(f->log, f->pkey, &err) != 0) fail_msg("%s", err);
 }
 
+/* A crash while writing the very first line: everything is cut, the recovery entry
+ * becomes line 1 with 64 zeros as prev. */
+static void test_torn_first_line(void **state) {
+  fixture *f = *state;
+  append_raw(f->log, "{\"seq\":1,\"ts\"");
+  fb_audit *a = open_ok(f);
+  assert_int_equal(fb_audit_last_seq(a), 1);
+  close_log(&f->loop, a);
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 2); /* recovery + checkpoint */
+  assert_non_null(strstr(lines[0], "\"event\":\"recovery\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"cut_bytes\":13,"));
+  free_lines(lines, n);
+  char *err = NULL;
+  if (fb_audit_verify_file(f->log, f->pkey, &err) != 0) fail_msg("%s", err);
+}
+
+static void test_bad_key_refused(void **state) {
+  fixture *f = *state;
+  char *err = NULL;
+  f->cfg.key = f->log; /* not a PEM key */
+  append_raw(f->log, "");
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "is not a PEM private key"));
+  free(err);
+  f->cfg.key = "/nonexistent/audit.pem";
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "cannot open key /nonexistent/audit.pem"));
+  free(err);
+  /* An RSA key is not an Ed25519 key. */
+  EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+  FILE *fp = fopen(f->key, "w");
+  PEM_write_PrivateKey(fp, rsa, NULL, NULL, 0, NULL, NULL);
+  fclose(fp);
+  EVP_PKEY_free(rsa);
+  f->cfg.key = f->key;
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "not an Ed25519 key"));
+  free(err);
+  f->cfg.path = NULL;
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "audit.path"));
+  free(err);
+}
+
 static void test_broken_chain_refused(void **state) {
   fixture *f = *state;
   f->cfg.key = NULL;
@@ -460,6 +505,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_group_fsync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reopen_continues, setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_tail_recovery, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_first_line, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_key_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_broken_chain_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_second_writer_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_regular_file_refused, setup, teardown),
