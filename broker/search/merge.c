@@ -211,7 +211,9 @@ static bool corroborate(const rec *a, const rec *b, edge *e) {
       e->name_sim = s;
     }
     if (a->dob_year && b->dob_year) {
-      if (a->dob_year == b->dob_year) e->ev |= EV_DOB;
+      /* two full dates must agree to the day; a year-only date agrees on the year */
+      bool agree = a->dob_year == b->dob_year && (!a->dob[0] || !b->dob[0] || strcmp(a->dob, b->dob) == 0);
+      if (agree) e->ev |= EV_DOB;
       else if (!(e->ev & (EV_DOCUMENT | EV_PHONE))) return false;
     }
   }
@@ -346,7 +348,9 @@ json_t *fb_merge(json_t *per_state) {
         for (size_t q = p + 1; q < j; q++) {
           const rec *a = &recs[bl[p].r], *b = &recs[bl[q].r];
           /* a name links only with an equal dob year: test that first, it is cheap */
-          if (bl[p].r == bl[q].r || !a->dob_year || a->dob_year != b->dob_year) continue;
+          if (bl[p].r == bl[q].r || !a->dob_year || a->dob_year != b->dob_year ||
+              (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0))
+            continue;
           if (best_name_sim(a, b) < NAME_LINK) continue;
           edge *e = vec_push(&edges);
           *e = (edge){bl[p].r, bl[q].r, 0, 0.0, 0.0};

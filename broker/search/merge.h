@@ -8,10 +8,11 @@
  *   imo       equal IMO number, vessels only                            (w 0.90)
  *   name      fb_name_similarity >= 0.85 on names / aliases; vessels: equal
  *             normalised vessel name and no conflicting IMO            (w 0.5*sim)
- *   dob       corroboration only: equal full date (w 0.4) or equal year (w 0.2)
+ *   dob       corroboration only: equal full date (w 0.4) or, when either side has
+ *             only a year, equal year (w 0.2); two full dates that differ disagree
  * A pair links on document, phone or imo alone, or on name + dob together (a name
- * alone never links: common names would merge strangers; a dob whose years differ
- * blocks a name link). A pair's score is 1 - prod(1 - w) over its evidence, so
+ * alone never links: common names would merge strangers; a disagreeing dob blocks a
+ * name link). A pair's score is 1 - prod(1 - w) over its evidence, so
  * document + name + full dob gives 0.97. Linking is transitive (union-find); an
  * entity's score is its weakest necessary link (the bottleneck of the maximum
  * spanning tree), `match` is the evidence seen on any of its pairs, in the order
