@@ -81,6 +81,14 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
 
   /* Chain check of the last lines. */
   uint64_t first = a->seq > FB_AUDIT_TAIL_CHECK ? a->seq - FB_AUDIT_TAIL_CHECK : 0; /* lines before */
+  /* Bound the memory a damaged file can make us take: fewer lines when they are huge. */
+  const uint64_t max_bytes = 16u << 20;
+  while (first + 1 < a->seq && a->offsets[a->seq] - a->offsets[first] > max_bytes) first++;
+  if (a->seq && a->offsets[a->seq] - a->offsets[first] > (uint64_t)FB_AUDIT_MAX_LINE + 1) {
+    *err = fb_audit_errf("audit log %s is damaged at line %llu: longer than any line the log writes; "
+                         "refusing to extend it", a->path, (unsigned long long)a->seq);
+    return -1;
+  }
   uint64_t from = a->offsets[first], to = a->offsets[a->seq];
   memset(a->prev, 0, sizeof a->prev);
   a->last_is_checkpoint = false;

@@ -303,6 +303,18 @@ static void test_broken_chain_refused(void **state) {
   free(err);
 }
 
+static void test_huge_line_refused(void **state) {
+  fixture *f = *state;
+  FILE *fp = fopen(f->log, "w");
+  for (int i = 0; i < (2 << 20); i++) fputc('x', fp);
+  fputc('\n', fp);
+  fclose(fp);
+  char *err = NULL;
+  assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
+  assert_non_null(strstr(err, "damaged at line 1: longer than"));
+  free(err);
+}
+
 static void test_second_writer_refused(void **state) {
   fixture *f = *state;
   fb_audit *a = open_ok(f);
@@ -508,6 +520,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_torn_first_line, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_key_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_broken_chain_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_huge_line_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_second_writer_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_regular_file_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_paging, setup, teardown),
