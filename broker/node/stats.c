@@ -1,0 +1,42 @@
+/* What the node has been asked: tests use GET /stats to prove that the hub did, or
+ * did not, contact this state, and for which purposes. */
+#include <string.h>
+
+#include "core/util.h"
+#include "node/internal.h"
+
+/* API.md's purposes; anything else counts as "other" so that a client cannot grow
+ * the table without bound. */
+static const char *const purposes[] = {"investigation", "prosecution", "victim_protection",
+                                       "intelligence", "border_screening"};
+
+void fb_node_count(fb_node *node, const json_t *body) {
+  node->requests++;
+  const char *purpose = json_string_value(json_object_get(body, "purpose"));
+  if (!purpose) return;
+  size_t i = 0;
+  while (i < FB_ARRAY_LEN(purposes) && strcmp(purposes[i], purpose) != 0) i++;
+  if (i == FB_ARRAY_LEN(purposes)) purpose = "other";
+  json_t *n = json_object_get(node->by_purpose, purpose);
+  if (n) json_integer_set(n, json_integer_value(n) + 1);
+  else json_object_set_new(node->by_purpose, purpose, json_integer(1));
+}
+
+json_t *fb_node_stats_json(const fb_node *node) {
+  return json_pack("{s:I, s:O, s:s}", "requests", (json_int_t)node->requests, "by_purpose",
+                   node->by_purpose, "mode", fb_node_mode_name(node->opt.mode));
+}
+
+static void healthz(fb_request *req, void *ctx) {
+  (void)ctx;
+  fb_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void stats(fb_request *req, void *ctx) {
+  fb_respond_json(req, 200, fb_node_stats_json(ctx));
+}
+
+void fb_node_routes_stats(fb_node *node) {
+  fb_router_add(node->router, "GET", "/healthz", healthz, node);
+  fb_router_add(node->router, "GET", "/stats", stats, node);
+}
