@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit/internal.h"
@@ -34,6 +35,19 @@ static void fsync_dir(const char *path) {
   if (dfd >= 0) {
     (void)fsync(dfd);
     close(dfd);
+  }
+  free(copy);
+}
+
+/* Creates the missing parent directories of `path` (mode 0750), as `mkdir -p` would:
+ * the default `var/audit.jsonl` should work on a fresh checkout. Errors surface at
+ * open() of the file itself. */
+static void make_parents(const char *path) {
+  char *copy = fb_xstrdup(path);
+  for (char *p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+    *p = '\0';
+    (void)mkdir(copy, 0750);
+    *p = '/';
   }
   free(copy);
 }
@@ -144,6 +158,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   } else {
     fb_warn("audit_unsigned", "audit.key is not set: the audit log %s gets no signed checkpoints", a->path);
   }
+  make_parents(a->path);
   a->fd = open(a->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (a->fd < 0) {
     *err = fb_audit_errf("cannot open audit log %s: %s", a->path, strerror(errno));

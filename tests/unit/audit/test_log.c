@@ -333,10 +333,20 @@ static void test_not_regular_file_refused(void **state) {
   assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
   assert_non_null(strstr(err, "not a regular file"));
   free(err);
-  f->cfg.path = "/nonexistent-dir/audit.jsonl";
+  /* Under a regular file: no directory can be made there. */
+  char *bad = mkpath(f->key, "audit.jsonl");
+  f->cfg.path = bad;
   assert_null(fb_audit_open(&f->loop, &f->cfg, &err));
-  assert_non_null(strstr(err, "cannot open audit log /nonexistent-dir/audit.jsonl"));
+  assert_non_null(strstr(err, "cannot open audit log"));
+  assert_non_null(strstr(err, "Not a directory"));
   free(err);
+  free(bad);
+  /* Missing parent directories are created. */
+  char *deep = mkpath(f->dir, "var/log/audit.jsonl");
+  f->cfg.path = deep;
+  fb_audit *a = open_ok(f);
+  close_log(&f->loop, a);
+  free(deep);
 }
 
 static void test_read_paging(void **state) {
