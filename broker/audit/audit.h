@@ -30,7 +30,8 @@
 
 typedef struct fb_audit fb_audit;
 
-/* Opens (creating if needed, mode 0640) the log at cfg->path and takes an exclusive
+/* Opens (creating it, mode 0640, and missing parent directories, 0750, if needed) the
+ * log at cfg->path and takes an exclusive
  * flock on it (a second writer is refused). Checks the chain of the last lines (JSON,
  * seq = line number, prev = hash of the line before); a log whose tail does not chain is
  * refused with an error naming the line: it must never be silently extended. A torn last
