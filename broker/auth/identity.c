@@ -141,3 +141,8 @@ int fb_identity_from_cert(X509 *cert, fb_identity *out, const char **why) {
   strcpy(out->issuer, FB_IDENTITY_CERT_ISSUER);
   return 0;
 }
+
+json_t *fb_identity_requester_json(const fb_identity *id) {
+  return json_pack("{s:s, s:s, s:s, s:o}", "sub", id->sub, "state", id->state, "agency", id->agency, "roles",
+                   fb_roles_to_json(id->roles));
+}

@@ -66,4 +66,7 @@ bool fb_identity_copy_text(const char *s, size_t n, char *dst, size_t cap);
  * `cert` is borrowed. */
 int fb_identity_from_cert(X509 *cert, fb_identity *out, const char **why);
 
+/* The requester as the audit log records it: {"sub","state","agency","roles"} (new ref). */
+json_t *fb_identity_requester_json(const fb_identity *id);
+
 #endif

@@ -1,22 +1,109 @@
 #include "hub/hub.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
+#include "auth/jwt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "policy/policy.h"
+#include "search/engine.h"
 
 #define SHUTDOWN_GRACE_MS 10000
+#define RELOAD_DEBOUNCE_MS 200
 
 static void on_signal(uv_signal_t *s, int signum) {
   fb_hub *hub = s->data;
   if (signum == SIGHUP) {
-    fb_info("sighup", "reload requested");
+    json_t *report = NULL;
+    fb_hub_reload_policies(hub, "sighup", NULL, &report);
+    json_decref(report);
     return;
   }
   fb_info("shutdown", "signal %d: stopping (in-flight requests get up to %d ms)", signum, SHUTDOWN_GRACE_MS);
   fb_hub_stop(hub);
+}
+
+int fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, json_t **report) {
+  if (!hub->policies) return -1;
+  json_t *rep = NULL;
+  int rc = fb_policy_store_reload(hub->policies, &rep);
+  if (!rep) rep = json_object();
+  fb_info("policy_reload", "reload (%s): %s", trigger, rc == 0 ? "every file loaded" : "some files kept their previous version");
+  json_t *entry = json_pack("{s:s, s:s, s:b, s:O}", "event", "reload", "trigger", trigger, "ok", rc == 0, "files",
+                            json_object_get(rep, "files") ? json_object_get(rep, "files") : json_array());
+  if (by) json_object_set_new(entry, "requester", fb_hub_requester_json(by));
+  fb_hub_audit_event(hub, entry);
+  if (report) *report = rep;
+  else json_decref(rep);
+  return rc;
+}
+
+/* File changes in the policy directory: editors write in bursts, so wait a moment. */
+static void on_reload_debounced(uv_timer_t *t) {
+  fb_hub *hub = t->data;
+  fb_hub_reload_policies(hub, "file_change", NULL, NULL);
+}
+
+static void on_policy_change(uv_fs_event_t *h, const char *filename, int events, int status) {
+  (void)events;
+  fb_hub *hub = h->data;
+  if (status < 0 || !filename) return;
+  size_t n = strlen(filename);
+  if (n < 5 || strcmp(filename + n - 4, ".lua") != 0) return;
+  uv_timer_start(&hub->reload_debounce, on_reload_debounced, RELOAD_DEBOUNCE_MS, 0);
+}
+
+static int read_redaction_key(const char *path, uint8_t **key, size_t *len, char **err) {
+  size_t n = 0;
+  char *data = fb_read_file(path, 4096, &n);
+  if (!data) {
+    fb_buf b = {0};
+    fb_buf_printf(&b, "redaction_key %s: %s", path, strerror(errno));
+    *err = fb_buf_steal(&b);
+    return -1;
+  }
+  while (n && (data[n - 1] == '\n' || data[n - 1] == '\r')) n--;
+  if (n < 16) {
+    free(data);
+    *err = fb_xstrdup("redaction_key: the key must be at least 16 bytes");
+    return -1;
+  }
+  *key = (uint8_t *)data;
+  *len = n;
+  return 0;
+}
+
+static int open_policies(fb_hub *hub, char **err) {
+  fb_config *cfg = &hub->cfg;
+  if (!cfg->policies) cfg->policies = fb_path_relative_to(cfg->source_path, "policies");
+  const char **codes = fb_xcalloc(cfg->nstates ? cfg->nstates : 1, sizeof *codes);
+  for (size_t i = 0; i < cfg->nstates; i++) codes[i] = cfg->states[i].code;
+  uint8_t *key = NULL;
+  size_t keylen = 0;
+  if (cfg->redaction_key && read_redaction_key(cfg->redaction_key, &key, &keylen, err) != 0) {
+    free(codes);
+    return -1;
+  }
+  hub->policies = fb_policy_store_open(cfg->policies, codes, cfg->nstates, key, keylen, err);
+  if (key) OPENSSL_cleanse(key, keylen);
+  free(key);
+  free(codes);
+  if (!hub->policies) return -1;
+  uv_timer_init(hub->loop, &hub->reload_debounce);
+  hub->reload_debounce.data = hub;
+  hub->pending_closes++;
+  if (uv_fs_event_init(hub->loop, &hub->policy_watch) == 0) {
+    hub->policy_watch.data = hub;
+    hub->pending_closes++;
+    hub->watching = true;
+    if (uv_fs_event_start(&hub->policy_watch, on_policy_change, cfg->policies, 0) != 0)
+      fb_warn("policy_watch", "cannot watch %s for changes; reload with SIGHUP or the API", cfg->policies);
+  }
+  return 0;
 }
 
 int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
@@ -33,22 +120,59 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   uv_signal_init(loop, &hub->sig_hup);
   hub->sig_term.data = hub->sig_int.data = hub->sig_hup.data = hub;
   hub->router = fb_router_new();
-  fb_hub_routes_health(hub);
 
   if (hub->cfg.nlisten == 0) {
     *err = fb_xstrdup("no listener configured (set `listen` or FEDBROKER_LISTEN)");
     return -1;
   }
+  if (hub->cfg.nstates > hub->cfg.limits.max_states) {
+    *err = fb_xstrdup("states: more states than limits.max_states");
+    return -1;
+  }
+  hub->authn = fb_authn_new(hub->cfg.issuers, hub->cfg.nissuers, err);
+  if (!hub->authn) return -1;
+  if (!hub->cfg.audit.path) hub->cfg.audit.path = fb_path_relative_to(hub->cfg.source_path, "var/audit.jsonl");
+  hub->audit = fb_audit_open(loop, &hub->cfg.audit, err);
+  if (!hub->audit) return -1;
+  if (open_policies(hub, err) != 0) return -1;
+  hub->search = fb_search_engine_new(loop, &hub->cfg, hub->policies, hub->audit, err);
+  if (!hub->search) return -1;
+
+  fb_hub_routes_health(hub);
+  fb_hub_routes_states(hub);
+  fb_hub_routes_audit(hub);
+  fb_hub_routes_policy(hub);
+  fb_hub_routes_search(hub);
+  fb_hub_routes_console(hub);
+
   hub->server = fb_server_start(loop, &hub->cfg, hub->router, err);
   if (!hub->server) return -1;
-
   uv_signal_start(&hub->sig_term, on_signal, SIGTERM);
   uv_signal_start(&hub->sig_int, on_signal, SIGINT);
   uv_signal_start(&hub->sig_hup, on_signal, SIGHUP);
   return 0;
 }
 
-bool fb_hub_ready(const fb_hub *hub) { return !hub->stopping; }
+bool fb_hub_ready(const fb_hub *hub) {
+  return !hub->stopping && hub->audit && fb_audit_healthy(hub->audit) && hub->policies && hub->search;
+}
+
+static void on_closed(uv_handle_t *h) {
+  fb_hub *hub = h->data;
+  hub->pending_closes--;
+}
+
+static void on_audit_closed(void *data) {
+  fb_hub *hub = data;
+  hub->audit = NULL;
+}
+
+static void on_search_closed(void *data) {
+  fb_hub *hub = data;
+  hub->search = NULL;
+  /* The audit log closes last: the searches it records are finished by now. */
+  if (hub->audit) fb_audit_close(hub->audit, on_audit_closed, hub);
+}
 
 static void on_server_stopped(void *data) {
   fb_hub *hub = data;
@@ -56,6 +180,10 @@ static void on_server_stopped(void *data) {
   uv_close((uv_handle_t *)&hub->sig_term, NULL);
   uv_close((uv_handle_t *)&hub->sig_int, NULL);
   uv_close((uv_handle_t *)&hub->sig_hup, NULL);
+  if (hub->watching) uv_close((uv_handle_t *)&hub->policy_watch, on_closed);
+  if (hub->policies) uv_close((uv_handle_t *)&hub->reload_debounce, on_closed);
+  if (hub->search) fb_search_engine_close(hub->search, on_search_closed, hub);
+  else on_search_closed(hub);
 }
 
 void fb_hub_stop(fb_hub *hub) {
@@ -71,6 +199,8 @@ int fb_hub_run(fb_hub *hub) {
 }
 
 void fb_hub_free(fb_hub *hub) {
+  fb_policy_store_free(hub->policies);
+  fb_authn_free(hub->authn);
   fb_router_free(hub->router);
   fb_config_free(&hub->cfg);
   fb_metrics_reset();

@@ -1,29 +1,44 @@
 /* The hub: everything `fedbroker serve` runs, wired together on one libuv loop —
- * config, HTTP server and routes, identity, audit log, policies, adapters. Handlers
- * live in handlers_*.c, one file per API area; they receive the hub as context. */
+ * config, HTTP server and routes, identity, audit log, policies, adapters, fan-out.
+ * Handlers live in handlers_*.c, one file per API area; they receive the hub as
+ * context. Everything runs on the loop thread. */
 #ifndef FB_HUB_HUB_H
 #define FB_HUB_HUB_H
 
 #include <stdbool.h>
 #include <uv.h>
 
+#include "auth/identity.h"
 #include "config/config.h"
 #include "net/router.h"
 #include "net/server.h"
+
+struct fb_authn;
+struct fb_audit;
+struct fb_policy_store;
+struct fb_search_engine;
 
 typedef struct fb_hub {
   uv_loop_t *loop;
   fb_config cfg;
   fb_router *router;
   fb_server *server;
+  struct fb_authn *authn;
+  struct fb_audit *audit;
+  struct fb_policy_store *policies;
+  struct fb_search_engine *search;
   uv_signal_t sig_term, sig_int, sig_hup;
+  uv_fs_event_t policy_watch;
+  uv_timer_t reload_debounce;
+  bool watching;
   int64_t started_ms;
   bool stopping;
   int exit_status;
-  void *ext[8];            /* per-area state (see hub_ext.h): auth, audit, policy, search */
+  int pending_closes;
 } fb_hub;
 
-/* Loads nothing itself: `cfg` is moved into the hub (the caller's copy is zeroed). */
+/* `cfg` is moved into the hub (the caller's copy is zeroed). On failure *err is set
+ * and fb_hub_stop + running the loop releases what was started. */
 int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err);
 /* Runs the loop until SIGTERM/SIGINT or fb_hub_stop; returns the exit status. */
 int fb_hub_run(fb_hub *hub);
@@ -33,7 +48,30 @@ void fb_hub_free(fb_hub *hub);
 /* True when config, policies and audit log are loaded and the log is writable. */
 bool fb_hub_ready(const fb_hub *hub);
 
+/* Authenticates the request and checks that the identity holds one of `roles` (a
+ * bitmask of FB_ROLE_*; 0 = any authenticated). Returns 0 with *id filled, or -1
+ * after answering 401 (with WWW-Authenticate) or 403 itself. */
+int fb_hub_identify(fb_hub *hub, fb_request *req, unsigned roles, fb_identity *id);
+
+/* Parses the JSON object body of a POST: checks Content-Type (415), JSON (400
+ * invalid_json) and that it is an object (400 invalid_request). Returns a new
+ * reference, or NULL after answering. */
+json_t *fb_hub_json_body(fb_request *req);
+
+/* Appends an audit entry (stolen) without waiting; failures are logged. */
+void fb_hub_audit_event(fb_hub *hub, json_t *entry);
+/* An identity as the audit log records it: {"sub","state","agency","roles"}. */
+json_t *fb_hub_requester_json(const fb_identity *id);
+
+/* Reloads every policy file; *report as fb_policy_store_reload. Audited. */
+int fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, json_t **report);
+
 /* Route registration, one function per handlers_*.c file. */
 void fb_hub_routes_health(fb_hub *hub);
+void fb_hub_routes_states(fb_hub *hub);
+void fb_hub_routes_audit(fb_hub *hub);
+void fb_hub_routes_policy(fb_hub *hub);
+void fb_hub_routes_search(fb_hub *hub);
+void fb_hub_routes_console(fb_hub *hub);
 
 #endif

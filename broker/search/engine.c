@@ -1,0 +1,635 @@
+/* The search engine: per-state runtime (adapter, breaker, metrics) and the life of
+ * one federated search, from validation to the audited answer. */
+#include "search/engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "adapters/adapter.h"
+#include "audit/audit.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/util.h"
+#include "policy/policy.h"
+#include "search/breaker.h"
+#include "search/merge.h"
+#include "search/stats.h"
+#include "search/validate.h"
+
+/* Records asked of a state per leg; policies' `limit` rules cap what is shared. */
+#define LEG_RECORD_LIMIT 100
+
+typedef enum {
+  OUT_PENDING = 0, OUT_SHARED, OUT_HIT_ONLY, OUT_DENIED, OUT_ERROR, OUT_TIMEOUT, OUT_UNAVAILABLE, OUT_CANCELLED
+} outcome;
+static const char *const outcome_names[] = {"pending", "shared", "hit_only", "denied",
+                                            "error", "timeout", "unavailable", "cancelled"};
+
+typedef struct state_rt {
+  const fb_state_config *cfg;
+  fb_adapter *adapter;
+  fb_breaker breaker;
+  uint32_t legs_in_flight;
+  bool last_failed;
+  fb_series *m_latency;
+  fb_series *m_outcome[8];
+  struct fb_search_engine *engine;
+} state_rt;
+
+typedef struct search search;
+
+struct fb_search_engine {
+  uv_loop_t *loop;
+  const fb_config *cfg;
+  fb_policy_store *policies;
+  fb_audit *audit;
+  state_rt *states;
+  size_t nstates;
+  fb_stats *stats;
+  size_t in_flight;
+  search *searches;
+  bool closing;
+  size_t adapters_open;
+  void (*done)(void *);
+  void *done_data;
+  fb_series *m_searches_complete, *m_searches_partial, *m_overloaded;
+};
+
+typedef struct leg {
+  search *s;
+  state_rt *rt;
+  fb_policy *policy;
+  fb_decision decision;
+  bool decided;
+  fb_plan *plan;
+  fb_leg *handle;
+  outcome out;
+  bool probe;
+  double t0, latency_ms;
+  size_t records, redacted;
+  json_t *recs;
+  char *error;
+} leg;
+
+struct search {
+  fb_search_engine *e;
+  fb_request *req;          /* NULL once the client went away */
+  json_t *body;
+  fb_search_params p;
+  fb_identity id;
+  const char *roles[4];
+  fb_query q;
+  char query_id[20];
+  fb_policy *common;
+  leg *legs;
+  size_t nlegs, pending;
+  uv_timer_t deadline;
+  uint32_t deadline_ms;
+  bool streaming;
+  bool legs_finished;
+  bool client_aborted;
+  bool freeing;
+  search *prev, *next;
+};
+
+/* ---------------------------------------------------------------- query ids */
+
+void fb_query_id_new(char out[20]) {
+  static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  static uint64_t counter;
+  uint64_t ms = (uint64_t)fb_wall_ms();
+  uint32_t rnd = 0;
+  if (RAND_bytes((unsigned char *)&rnd, sizeof rnd) != 1) rnd = (uint32_t)(counter * 2654435761u);
+  rnd ^= (uint32_t)counter++ << 20; /* ids made within one millisecond stay distinct */
+  out[0] = 'q';
+  out[1] = '-';
+  for (int i = 0; i < 10; i++) out[2 + i] = alphabet[(ms >> (45 - 5 * i)) & 31];
+  for (int i = 0; i < 6; i++) out[12 + i] = alphabet[(rnd >> (27 - 5 * i)) & 31];
+  out[18] = '\0';
+}
+
+/* ---------------------------------------------------------------- engine */
+
+static double legs_in_flight_fn(void *data) { return ((state_rt *)data)->legs_in_flight; }
+static double breaker_fn(void *data) { return ((state_rt *)data)->breaker.state; }
+static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->in_flight; }
+
+fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
+                                       fb_audit *audit, char **err) {
+  fb_search_engine *e = fb_xcalloc(1, sizeof *e);
+  e->loop = loop;
+  e->cfg = cfg;
+  e->policies = policies;
+  e->audit = audit;
+  e->stats = fb_stats_new();
+  e->states = fb_xcalloc(cfg->nstates ? cfg->nstates : 1, sizeof *e->states);
+  for (size_t i = 0; i < cfg->nstates; i++) {
+    state_rt *rt = &e->states[i];
+    rt->cfg = &cfg->states[i];
+    rt->engine = e;
+    fb_breaker_init(&rt->breaker, cfg->breaker.failures, cfg->breaker.open_ms);
+    char *aerr = NULL;
+    if (fb_adapter_open(loop, rt->cfg, &rt->adapter, &aerr) != 0) {
+      fb_buf b = {0};
+      fb_buf_printf(&b, "states.%s: %s", rt->cfg->code, aerr ? aerr : "cannot open adapter");
+      free(aerr);
+      *err = fb_buf_steal(&b);
+      e->nstates = i;
+      fb_search_engine_close(e, NULL, NULL);
+      return NULL;
+    }
+    e->nstates = i + 1;
+    e->adapters_open++;
+    char labels[32];
+    snprintf(labels, sizeof labels, "state=\"%s\"", rt->cfg->code);
+    rt->m_latency = fb_metric(FB_METRIC_HISTOGRAM, "fedbroker_leg_duration_seconds",
+                              "Time from sending a query leg to a state until its answer", labels);
+    for (int o = OUT_SHARED; o <= OUT_UNAVAILABLE; o++) {
+      char l2[80];
+      snprintf(l2, sizeof l2, "state=\"%s\",outcome=\"%s\"", rt->cfg->code, outcome_names[o]);
+      rt->m_outcome[o] = fb_metric(FB_METRIC_COUNTER, "fedbroker_state_outcomes_total",
+                                   "Per-state outcomes of searches", l2);
+    }
+    fb_metric_gauge_fn("fedbroker_legs_in_flight", "Query legs waiting for a state's answer", labels,
+                       legs_in_flight_fn, rt);
+    fb_metric_gauge_fn("fedbroker_breaker_state", "Circuit breaker per state: 0 closed, 1 open, 2 half-open",
+                       labels, breaker_fn, rt);
+  }
+  e->m_searches_complete = fb_metric(FB_METRIC_COUNTER, "fedbroker_searches_total", "Searches answered",
+                                     "complete=\"true\"");
+  e->m_searches_partial = fb_metric(FB_METRIC_COUNTER, "fedbroker_searches_total", "Searches answered",
+                                    "complete=\"false\"");
+  e->m_overloaded = fb_metric(FB_METRIC_COUNTER, "fedbroker_searches_refused_total",
+                              "Searches refused because too many were in flight", NULL);
+  fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
+  return e;
+}
+
+static void adapter_closed(void *data) {
+  fb_search_engine *e = data;
+  if (--e->adapters_open > 0) return;
+  void (*done)(void *) = e->done;
+  void *d = e->done_data;
+  fb_stats_free(e->stats);
+  free(e->states);
+  free(e);
+  if (done) done(d);
+}
+
+static void close_adapters(fb_search_engine *e) {
+  if (e->adapters_open == 0) {
+    e->adapters_open = 1;
+    adapter_closed(e);
+    return;
+  }
+  size_t n = e->nstates;
+  for (size_t i = 0; i < n; i++)
+    if (e->states[i].adapter) fb_adapter_close(e->states[i].adapter, adapter_closed, e);
+}
+
+static void cancel_pending_legs(search *s, outcome why);
+
+void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *data) {
+  e->closing = true;
+  e->done = done;
+  e->done_data = data;
+  for (search *s = e->searches; s; s = s->next) cancel_pending_legs(s, OUT_CANCELLED);
+  if (!e->searches) close_adapters(e);
+}
+
+size_t fb_search_in_flight(const fb_search_engine *e) { return e->in_flight; }
+
+json_t *fb_search_stats_json(fb_search_engine *e) { return fb_stats_json(e->stats); }
+
+json_t *fb_search_states_json(fb_search_engine *e) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < e->nstates; i++) {
+    state_rt *rt = &e->states[i];
+    fb_policy *p = fb_policy_store_get(e->policies, rt->cfg->code);
+    json_t *info = p ? fb_policy_info(p) : NULL;
+    const char *name = info && json_is_string(json_object_get(info, "name")) ? json_string_value(json_object_get(info, "name"))
+                                                                              : rt->cfg->code;
+    const char *health = rt->breaker.state == FB_BREAKER_OPEN ? "down"
+                         : (rt->breaker.state == FB_BREAKER_HALF_OPEN || rt->last_failed) ? "degraded"
+                                                                                            : "up";
+    json_t *contact = info ? json_object_get(info, "contact") : NULL;
+    json_t *policy = info ? json_pack("{s:O?, s:O?, s:O?}", "sha256", json_object_get(info, "sha256"), "loaded_at",
+                                      json_object_get(info, "loaded_at"), "signed", json_object_get(info, "signed"))
+                          : json_null();
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:I}", "state", rt->cfg->code, "name",
+                                         name, "adapter", rt->cfg->adapter, "health", health, "breaker",
+                                         fb_breaker_state_name(rt->breaker.state), "contact",
+                                         contact ? contact : json_null(), "policy", policy, "legs_in_flight",
+                                         (json_int_t)rt->legs_in_flight));
+    json_decref(info);
+    if (p) fb_policy_unref(p);
+  }
+  return json_pack("{s:o}", "states", arr);
+}
+
+/* ---------------------------------------------------------------- one search */
+
+static state_rt *find_rt(fb_search_engine *e, const char *code) {
+  for (size_t i = 0; i < e->nstates; i++)
+    if (strcmp(e->states[i].cfg->code, code) == 0) return &e->states[i];
+  return NULL;
+}
+
+static double round1(double v) { return round(v * 10.0) / 10.0; }
+
+static json_t *contact_of(const leg *l) {
+  json_t *c = l->policy ? fb_policy_contact(l->policy) : NULL;
+  return c && !json_is_null(c) ? json_incref(c) : json_null();
+}
+
+/* The per-state summary that analysts see. */
+static json_t *leg_json(const leg *l) {
+  const char *code = l->rt->cfg->code;
+  json_t *o = json_pack("{s:s, s:s}", "state", code, "outcome", outcome_names[l->out]);
+  switch (l->out) {
+  case OUT_SHARED:
+    json_object_set_new(o, "records", json_integer((json_int_t)l->records));
+    json_object_set_new(o, "redacted", json_integer((json_int_t)l->redacted));
+    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
+    json_object_set_new(o, "rule", json_string(l->decision.rule));
+    if (l->decision.review) json_object_set_new(o, "review", json_true());
+    break;
+  case OUT_HIT_ONLY:
+    json_object_set_new(o, "records", json_integer((json_int_t)l->records));
+    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
+    json_object_set_new(o, "rule", json_string(l->decision.rule));
+    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
+    json_object_set_new(o, "contact", contact_of(l));
+    if (l->decision.review) json_object_set_new(o, "review", json_true());
+    break;
+  case OUT_DENIED:
+    json_object_set_new(o, "rule", json_string(l->decision.rule));
+    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
+    json_object_set_new(o, "contact", contact_of(l));
+    break;
+  case OUT_TIMEOUT:
+    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
+    json_object_set_new(o, "reason", json_string("The state did not answer before the deadline for this priority."));
+    break;
+  case OUT_ERROR:
+    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
+    json_object_set_new(o, "reason", json_string("The state's national system returned an error."));
+    break;
+  case OUT_UNAVAILABLE:
+    json_object_set_new(o, "reason", json_string(l->error ? l->error : "The state is temporarily unavailable."));
+    break;
+  default:
+    break;
+  }
+  return o;
+}
+
+/* The per-state entry of the audit line (API.md). */
+static json_t *leg_audit_json(const leg *l) {
+  json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b}", "state", l->rt->cfg->code, "outcome",
+                        outcome_names[l->out], "rule", l->decided ? l->decision.rule : NULL, "records",
+                        (json_int_t)l->records, "redacted", (json_int_t)l->redacted, "review",
+                        l->decided && l->decision.review && l->out != OUT_DENIED);
+  if (l->decision.error) json_object_set_new(o, "error", json_string(l->decision.error));
+  else if (l->error) json_object_set_new(o, "error", json_string(l->error));
+  if (l->latency_ms > 0) json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
+  return o;
+}
+
+static void stream_line(search *s, const char *key, json_t *value) {
+  if (!s->req || !s->streaming) {
+    json_decref(value);
+    return;
+  }
+  json_t *wrap = json_pack("{s:o}", key, value);
+  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(wrap);
+  if (!text) return;
+  size_t n = strlen(text);
+  text[n] = '\n'; /* json_dumps left room: replace the NUL, write n+1 bytes */
+  fb_stream_write(s->req, text, n + 1);
+  free(text);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  search *s = h->data;
+  fb_search_engine *e = s->e;
+  free(s);
+  if (e->closing && !e->searches) close_adapters(e);
+}
+
+static void search_free(search *s) {
+  fb_search_engine *e = s->e;
+  s->freeing = true;
+  for (size_t i = 0; i < s->nlegs; i++) {
+    leg *l = &s->legs[i];
+    if (l->decided) fb_decision_clear(&l->decision);
+    if (l->plan) fb_plan_free(l->plan);
+    if (l->policy) fb_policy_unref(l->policy);
+    json_decref(l->recs);
+    free(l->error);
+  }
+  free(s->legs);
+  if (s->common) fb_policy_unref(s->common);
+  fb_search_params_free(&s->p);
+  json_decref(s->body);
+  e->in_flight--;
+  if (s->prev) s->prev->next = s->next;
+  else e->searches = s->next;
+  if (s->next) s->next->prev = s->prev;
+  uv_close((uv_handle_t *)&s->deadline, on_timer_closed);
+}
+
+static bool search_complete(const search *s) {
+  for (size_t i = 0; i < s->nlegs; i++) {
+    outcome o = s->legs[i].out;
+    if (o == OUT_ERROR || o == OUT_TIMEOUT || o == OUT_UNAVAILABLE || o == OUT_CANCELLED) return false;
+  }
+  return true;
+}
+
+static void respond_failure(search *s, int status, const char *code, const char *msg) {
+  if (!s->req) return;
+  if (s->streaming) {
+    stream_line(s, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
+    fb_stream_end(s->req);
+  } else {
+    if (status == 503) fb_response_header(s->req, "retry-after", "1");
+    fb_respond_error(s->req, status, code, msg, NULL);
+  }
+  fb_request_set_abort(s->req, NULL, NULL);
+  s->req = NULL;
+}
+
+typedef struct {
+  search *s;
+  json_t *results;
+} audit_wait;
+
+static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
+  audit_wait *w = data;
+  search *s = w->s;
+  json_t *results = w->results;
+  free(w);
+  if (status != 0) {
+    fb_error("audit_failed", "search %s was not audited: refusing to answer", s->query_id);
+    respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
+  } else if (s->req) {
+    bool complete = search_complete(s);
+    fb_series_add(complete ? s->e->m_searches_complete : s->e->m_searches_partial, 1);
+    json_t *audit = json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "hash", hash);
+    if (s->streaming) {
+      size_t n = json_array_size(results);
+      for (size_t i = 0; i < n; i++) stream_line(s, "result", json_incref(json_array_get(results, i)));
+      stream_line(s, "done", json_pack("{s:s, s:b, s:o}", "query_id", s->query_id, "complete", complete, "audit", audit));
+      fb_stream_end(s->req);
+    } else {
+      json_t *states = json_array();
+      for (size_t i = 0; i < s->nlegs; i++) json_array_append_new(states, leg_json(&s->legs[i]));
+      json_t *resp = json_pack("{s:s, s:b, s:o, s:O, s:o}", "query_id", s->query_id, "complete", complete, "states",
+                               states, "results", results, "audit", audit);
+      fb_respond_json(s->req, 200, resp);
+    }
+    fb_request_set_abort(s->req, NULL, NULL);
+    s->req = NULL;
+  }
+  json_decref(results);
+  search_free(s);
+}
+
+static void record_outcomes(search *s) {
+  for (size_t i = 0; i < s->nlegs; i++) {
+    leg *l = &s->legs[i];
+    if (l->out >= OUT_SHARED && l->out <= OUT_UNAVAILABLE) {
+      fb_series_add(l->rt->m_outcome[l->out], 1);
+      bool timed = l->out == OUT_SHARED || l->out == OUT_HIT_ONLY || l->out == OUT_ERROR || l->out == OUT_TIMEOUT;
+      fb_stats_record(s->e->stats, s->id.state, l->rt->cfg->code, s->p.purpose, outcome_names[l->out],
+                      timed ? l->latency_ms : -1);
+    }
+  }
+}
+
+/* Every leg has ended: redacted records are merged, the search is audited, and the
+ * answer goes out once the audit entry is durable. */
+static void finish(search *s) {
+  if (s->legs_finished) return;
+  s->legs_finished = true;
+  uv_timer_stop(&s->deadline);
+  record_outcomes(s);
+
+  json_t *per_state = json_object();
+  for (size_t i = 0; i < s->nlegs; i++)
+    if (s->legs[i].out == OUT_SHARED && s->legs[i].recs)
+      json_object_set(per_state, s->legs[i].rt->cfg->code, s->legs[i].recs);
+  json_t *results = fb_merge(per_state);
+  json_decref(per_state);
+
+  bool review = false;
+  json_t *states = json_array();
+  for (size_t i = 0; i < s->nlegs; i++) {
+    json_t *st = leg_audit_json(&s->legs[i]);
+    review |= json_is_true(json_object_get(st, "review"));
+    json_array_append_new(states, st);
+  }
+  json_t *entry = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s?, s:O, s:o, s:b}", "event", "search", "query_id",
+                            s->query_id, "requester", fb_identity_requester_json(&s->id), "purpose", s->p.purpose,
+                            "priority", s->p.priority, "legal_basis", s->p.legal_basis, "justification",
+                            s->p.justification, "case_ref", s->p.case_ref, "subject", s->p.subject, "states", states,
+                            "review", review);
+  if (s->client_aborted) json_object_set_new(entry, "client_aborted", json_true());
+
+  audit_wait *w = fb_xmalloc(sizeof *w);
+  w->s = s;
+  w->results = results;
+  if (fb_audit_append(s->e->audit, entry, on_audited, w) != 0) {
+    free(w);
+    json_decref(results);
+    fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
+    respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
+    search_free(s);
+  }
+}
+
+static void leg_ended(search *s, leg *l) {
+  (void)l;
+  if (s->streaming && s->req) stream_line(s, "state", leg_json(l));
+  if (--s->pending == 0) finish(s);
+}
+
+static void on_leg_done(void *data, int status, json_t *records, const char *error) {
+  leg *l = data;
+  search *s = l->s;
+  state_rt *rt = l->rt;
+  l->handle = NULL;
+  rt->legs_in_flight--;
+  l->latency_ms = fb_now_ms() - l->t0;
+  fb_series_observe(rt->m_latency, l->latency_ms / 1000.0);
+  if (status == 0) {
+    fb_breaker_success(&rt->breaker, l->probe);
+    rt->last_failed = false;
+    if (l->decision.effect == FB_EFFECT_HIT_ONLY) {
+      /* Only the count leaves the hub: the records are dropped here. */
+      l->records = json_array_size(records);
+      json_decref(records);
+      l->out = OUT_HIT_ONLY;
+    } else if (fb_plan_apply(l->plan, records, &l->redacted) != 0) {
+      json_decref(records);
+      l->records = l->redacted = 0;
+      l->out = OUT_DENIED; /* fail closed: a record rule failed, nothing is shared */
+      fb_decision_clear(&l->decision);
+      l->decision = (fb_decision){.effect = FB_EFFECT_DENY, .rule = "policy_error",
+                                  .reason = "The state's policy failed; nothing is shared."};
+      const char *pe = fb_plan_error(l->plan);
+      l->decision.error = fb_xstrdup(pe ? pe : "record rules failed");
+      fb_error("policy_error", "%s: record rules failed for %s: %s", rt->cfg->code, s->query_id, l->decision.error);
+    } else {
+      l->recs = records;
+      l->records = json_array_size(records);
+      l->out = OUT_SHARED;
+    }
+  } else {
+    fb_breaker_failure(&rt->breaker, l->probe, fb_now_ms());
+    rt->last_failed = true;
+    l->out = status == FB_LEG_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
+    l->error = fb_xstrdup(error ? error : "unknown error");
+    fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_names[l->out], s->query_id, l->error);
+  }
+  leg_ended(s, l);
+}
+
+static void cancel_pending_legs(search *s, outcome why) {
+  for (size_t i = 0; i < s->nlegs; i++) {
+    leg *l = &s->legs[i];
+    if (l->out != OUT_PENDING || !l->handle) continue;
+    fb_adapter_cancel(l->handle);
+    l->handle = NULL;
+    l->rt->legs_in_flight--;
+    l->latency_ms = fb_now_ms() - l->t0;
+    if (why == OUT_TIMEOUT) {
+      fb_breaker_failure(&l->rt->breaker, l->probe, fb_now_ms());
+      l->rt->last_failed = true;
+    } else {
+      fb_breaker_abandon(&l->rt->breaker, l->probe);
+    }
+    l->out = why;
+    leg_ended(s, l);
+    if (s->legs_finished) return; /* finish() ran; the remaining legs were handled */
+  }
+}
+
+static void on_deadline(uv_timer_t *t) {
+  search *s = t->data;
+  fb_info("deadline", "search %s: %u ms deadline passed with %zu states pending", s->query_id, s->deadline_ms, s->pending);
+  cancel_pending_legs(s, OUT_TIMEOUT);
+}
+
+static void on_client_abort(fb_request *req, void *data) {
+  (void)req;
+  search *s = data;
+  s->req = NULL;
+  s->client_aborted = true;
+  if (!s->legs_finished) cancel_pending_legs(s, OUT_CANCELLED);
+}
+
+static void start_leg(search *s, leg *l, const char *code) {
+  fb_search_engine *e = s->e;
+  l->s = s;
+  l->rt = find_rt(e, code);
+  l->policy = fb_policy_store_get(e->policies, code);
+  fb_policy_decide_named(s->common, l->policy, code, &s->q, &l->decision, NULL);
+  l->decided = true;
+  if (l->decision.error) fb_error("policy_error", "%s: %s", code, l->decision.error);
+  if (l->decision.effect == FB_EFFECT_DENY) {
+    l->out = OUT_DENIED;
+    return;
+  }
+  bool probe = false;
+  if (!fb_breaker_allow(&l->rt->breaker, fb_now_ms(), &probe)) {
+    l->out = OUT_UNAVAILABLE;
+    l->error = fb_xstrdup("The state's national system is failing; the hub is not sending it queries for now.");
+    return;
+  }
+  if (l->rt->legs_in_flight >= l->rt->cfg->max_legs) {
+    fb_breaker_abandon(&l->rt->breaker, probe);
+    l->out = OUT_UNAVAILABLE;
+    l->error = fb_xstrdup("Too many queries to this state are in flight; try again shortly.");
+    return;
+  }
+  if (l->decision.effect == FB_EFFECT_ALLOW) l->plan = fb_plan_new(s->common, l->policy, &s->q);
+  fb_leg_request lr = {.query_id = s->query_id, .subject = s->p.subject, .purpose = s->p.purpose,
+                       .priority = s->p.priority, .legal_basis = s->p.legal_basis, .case_ref = s->p.case_ref,
+                       .requester_state = s->id.state, .requester_agency = s->id.agency,
+                       .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms};
+  l->probe = probe;
+  l->t0 = fb_now_ms();
+  l->out = OUT_PENDING;
+  if (fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle) != 0) {
+    fb_breaker_failure(&l->rt->breaker, probe, fb_now_ms());
+    l->out = OUT_ERROR;
+    l->error = fb_xstrdup("The leg could not be started.");
+    return;
+  }
+  l->rt->legs_in_flight++;
+  s->pending++;
+}
+
+void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id, json_t *body) {
+  if (e->in_flight >= e->cfg->limits.concurrency) {
+    json_decref(body);
+    fb_series_add(e->m_overloaded, 1);
+    fb_response_header(req, "retry-after", "1");
+    fb_respond_error(req, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL);
+    return;
+  }
+  search *s = fb_xcalloc(1, sizeof *s);
+  fb_validation_error verr;
+  if (fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) != 0) {
+    json_decref(body);
+    free(s);
+    fb_respond_error(req, 400, verr.code, verr.message, verr.field[0] ? verr.field : NULL);
+    return;
+  }
+  s->e = e;
+  s->req = req;
+  s->body = body;
+  s->id = *id;
+  size_t nroles = 0;
+  for (unsigned r = 1; r <= FB_ROLE_ADMIN; r <<= 1)
+    if (id->roles & r) s->roles[nroles++] = fb_role_name(r);
+  fb_query_id_new(s->query_id);
+  s->q = (fb_query){.purpose = s->p.purpose, .priority = s->p.priority, .legal_basis = s->p.legal_basis,
+                    .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,
+                    .agency = s->id.agency, .roles = s->roles, .nroles = nroles, .subject = s->p.subject,
+                    .query_id = s->query_id};
+  s->deadline_ms = fb_config_deadline_ms(e->cfg, s->p.priority);
+  uv_timer_init(e->loop, &s->deadline);
+  s->deadline.data = s;
+  e->in_flight++;
+  s->next = e->searches;
+  if (e->searches) e->searches->prev = s;
+  e->searches = s;
+
+  const char *accept = fb_request_header(req, "accept");
+  if (accept && strstr(accept, "application/x-ndjson")) {
+    s->streaming = true;
+    fb_stream_begin(req, 200, "application/x-ndjson");
+  }
+  fb_request_set_abort(req, on_client_abort, s);
+
+  s->common = fb_policy_store_common(e->policies);
+  s->legs = fb_xcalloc(s->p.nstates ? s->p.nstates : 1, sizeof *s->legs);
+  s->nlegs = s->p.nstates;
+  for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i], s->p.states[i]);
+  /* States settled without a leg (denied, unavailable) are reported at once. */
+  for (size_t i = 0; i < s->nlegs; i++)
+    if (s->legs[i].out != OUT_PENDING && s->streaming) stream_line(s, "state", leg_json(&s->legs[i]));
+  if (s->pending == 0) {
+    finish(s);
+    return;
+  }
+  uv_timer_start(&s->deadline, on_deadline, s->deadline_ms, 0);
+}

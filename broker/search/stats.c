@@ -1,0 +1,105 @@
+#include "search/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define NBUCKETS 256           /* 0.05 ms * 1.05^255 ≈ 13 minutes */
+#define BASE_MS 0.05
+#define GROWTH 1.05
+#define MAX_SERIES 20000       /* bounds memory whatever the traffic */
+
+typedef struct series {
+  char from[8], to[8], purpose[24], outcome[16];
+  uint64_t count, timed;
+  uint32_t buckets[NBUCKETS];
+  struct series *next;
+} series;
+
+struct fb_stats {
+  series *head;
+  size_t n;
+};
+
+fb_stats *fb_stats_new(void) { return fb_xcalloc(1, sizeof(fb_stats)); }
+
+void fb_stats_free(fb_stats *s) {
+  if (!s) return;
+  while (s->head) {
+    series *x = s->head;
+    s->head = x->next;
+    free(x);
+  }
+  free(s);
+}
+
+static int bucket_of(double ms) {
+  if (ms <= BASE_MS) return 0;
+  int b = (int)(log(ms / BASE_MS) / log(GROWTH)) + 1;
+  return b >= NBUCKETS ? NBUCKETS - 1 : b;
+}
+
+static double bucket_value(int b) { return b == 0 ? BASE_MS : BASE_MS * pow(GROWTH, b); }
+
+void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
+                     double latency_ms) {
+  series *x = s->head;
+  for (; x; x = x->next)
+    if (strcmp(x->to, to) == 0 && strcmp(x->from, from) == 0 && strcmp(x->purpose, purpose) == 0 &&
+        strcmp(x->outcome, outcome) == 0)
+      break;
+  if (!x) {
+    if (s->n >= MAX_SERIES) return;
+    x = fb_xcalloc(1, sizeof *x);
+    snprintf(x->from, sizeof x->from, "%s", from);
+    snprintf(x->to, sizeof x->to, "%s", to);
+    snprintf(x->purpose, sizeof x->purpose, "%s", purpose);
+    snprintf(x->outcome, sizeof x->outcome, "%s", outcome);
+    x->next = s->head;
+    s->head = x;
+    s->n++;
+  }
+  x->count++;
+  if (latency_ms >= 0) {
+    x->timed++;
+    x->buckets[bucket_of(latency_ms)]++;
+  }
+}
+
+static json_t *percentile(const series *x, double q) {
+  if (x->timed == 0) return json_null();
+  uint64_t want = (uint64_t)ceil(q * (double)x->timed), seen = 0;
+  for (int b = 0; b < NBUCKETS; b++) {
+    seen += x->buckets[b];
+    if (seen >= want) return json_real(round(bucket_value(b) * 10) / 10);
+  }
+  return json_real(bucket_value(NBUCKETS - 1));
+}
+
+static int cmp_series(const void *a, const void *b) {
+  const series *x = *(series *const *)a, *y = *(series *const *)b;
+  int c;
+  if ((c = strcmp(x->from, y->from))) return c;
+  if ((c = strcmp(x->to, y->to))) return c;
+  if ((c = strcmp(x->purpose, y->purpose))) return c;
+  return strcmp(x->outcome, y->outcome);
+}
+
+json_t *fb_stats_json(const fb_stats *s) {
+  series **all = fb_xcalloc(s->n ? s->n : 1, sizeof *all);
+  size_t n = 0;
+  for (series *x = s->head; x; x = x->next) all[n++] = x;
+  qsort(all, n, sizeof *all, cmp_series);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    series *x = all[i];
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "from", x->from, "to", x->to,
+                                         "purpose", x->purpose, "outcome", x->outcome, "count",
+                                         (json_int_t)x->count, "latency_ms_p50", percentile(x, 0.5),
+                                         "latency_ms_p99", percentile(x, 0.99)));
+  }
+  free(all);
+  return json_pack("{s:o}", "stats", arr);
+}

@@ -1,0 +1,20 @@
+/* Monitoring and evaluation: counts and latency percentiles per requester state ×
+ * responding state × purpose × outcome (GET /v1/stats). Latencies go into log-spaced
+ * buckets (about 5% wide), so memory per series is fixed and p50/p99 are accurate to a
+ * bucket. Counts are kept since the process started. */
+#ifndef FB_SEARCH_STATS_H
+#define FB_SEARCH_STATS_H
+
+#include <jansson.h>
+
+typedef struct fb_stats fb_stats;
+
+fb_stats *fb_stats_new(void);
+void fb_stats_free(fb_stats *s);
+/* latency_ms < 0 when the outcome had no leg (denied, unavailable). */
+void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
+                     double latency_ms);
+/* {"stats": [{"from","to","purpose","outcome","count","latency_ms_p50","latency_ms_p99"}]} */
+json_t *fb_stats_json(const fb_stats *s);
+
+#endif
