@@ -11,7 +11,7 @@ typedef struct fb_router fb_router;
 
 fb_router *fb_router_new(void);
 void fb_router_free(fb_router *r);
-/* `path` is exact, or ends in '*' to match a prefix (e.g. "/console/*"). */
+/* `path` is exact, or ends in '*' to match a prefix (e.g. "/console/" followed by a star). */
 void fb_router_add(fb_router *r, const char *method, const char *path, fb_handler h, void *ctx);
 /* Finds and calls the handler, or answers 404/405 itself. */
 void fb_router_dispatch(const fb_router *r, fb_request *req);
