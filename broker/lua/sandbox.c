@@ -45,11 +45,14 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
   fb_sandbox *sb;
   lua_getallocf(L, (void **)&sb);
   if (!sb->enforcing) return;
-  if (sb->mem_tripped) luaL_error(L, "policy exceeded its memory budget");
   sb->instr_left -= HOOK_STEP;
-  if (sb->instr_left <= 0 || sb->instr_tripped) {
-    sb->instr_tripped = true;
-    luaL_error(L, "policy exceeded its instruction budget");
+  if (sb->instr_left <= 0) sb->instr_tripped = true;
+  if (sb->mem_tripped || sb->instr_tripped) {
+    /* Once tripped, raise on every instruction: a `pcall` in a loop would otherwise
+     * catch each error and run on, since the next raise lands inside the pcall again. */
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, sb->mem_tripped ? "policy exceeded its memory budget"
+                                  : "policy exceeded its instruction budget");
   }
 }
 
@@ -141,6 +144,7 @@ static void set_error(lua_State *L, fb_sandbox *sb, char **err) {
 }
 
 static void begin(fb_sandbox *sb, long budget) {
+  lua_sethook(sb->L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
   sb->mem_tripped = sb->instr_tripped = false;
   sb->instr_left = budget;
   sb->enforcing = true;
