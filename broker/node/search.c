@@ -94,7 +94,6 @@ static void respond(job *j) {
     fb_respond_json(req, j->status, json_pack("{s:o}", "records", j->records));
     j->records = NULL;
   }
-  fb_debug("answer", "status %d after %.1f ms", j->status, fb_now_ms() - j->start_ms);
   release(j);
 }
 
