@@ -1,6 +1,8 @@
 """A tiny national node for test_http.c: canned answers by path.
 
-Prints the port it listens on, then serves until killed. Paths:
+Prints the port it listens on, then serves until killed. With
+`--tls CERT KEY CA` it serves HTTPS and requires a client certificate signed by CA.
+Paths:
   /good       200 with two valid records
   /echo       200 with one record whose `notes` is the request body it received
   /500        HTTP 500
@@ -14,6 +16,7 @@ Prints the port it listens on, then serves until killed. Paths:
 """
 import json
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -99,6 +102,12 @@ class Server(ThreadingHTTPServer):
 
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 5 and sys.argv[1] == "--tls":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        ctx.load_verify_locations(sys.argv[4])
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 
