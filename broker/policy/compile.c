@@ -232,7 +232,8 @@ static bool parse_set(ctx *c, lua_State *L, int idx, int line, strset *out, int 
 /* ---- conditions ------------------------------------------------------------ */
 
 static const char *const cond_keys[] = {"purpose", "priority", "legal_basis", "from", "agency",
-                                        "role", "subject", "case_ref", "when", "unless", NULL};
+                                        "role", "subject", "case_ref", "when", "unless",
+                                        "justification_shorter_than", NULL};
 
 static void cond_init(cond *k) {
   memset(k, 0, sizeof *k);
@@ -269,6 +270,11 @@ static bool parse_cond_key(ctx *c, lua_State *L, const char *key, int line, cond
       problem(c, kl, "case_ref must be true or false, not a %s", luaL_typename(L, -1));
     else
       k->case_ref = lua_toboolean(L, -1);
+  } else if (strcmp(key, "justification_shorter_than") == 0) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 100000)
+      problem(c, kl, "justification_shorter_than must be a whole number of characters, like 20");
+    else
+      k->just_lt = (long)lua_tointeger(L, -1);
   } else if (strcmp(key, "when") == 0) {
     if (lua_type(L, -1) != LUA_TFUNCTION || lua_iscfunction(L, -1)) {
       problem(c, kl, "when must be a function, like when = function(q) return ... end");
@@ -679,7 +685,9 @@ static bool always_first(const cond *a, const cond *b) {
   if (a->when_ref != LUA_NOREF || a->unless) return false;
   return mask_covers(a->purpose, b->purpose) && mask_covers(a->priority, b->priority) &&
          mask_covers(a->legal_basis, b->legal_basis) && mask_covers(a->subject, b->subject) &&
-         (a->case_ref < 0 || a->case_ref == b->case_ref) && set_covers(&a->from, &b->from) &&
+         (a->case_ref < 0 || a->case_ref == b->case_ref) &&
+         (a->just_lt == 0 || (b->just_lt != 0 && b->just_lt <= a->just_lt)) &&
+         set_covers(&a->from, &b->from) &&
          set_covers(&a->agency, &b->agency) && set_covers(&a->role, &b->role);
 }
 
@@ -694,7 +702,7 @@ static void find_unreachable(fb_policy *p, json_t *warnings) {
                p->path, p->rules[j].line, fb_rule_kind_names[p->rules[j].kind], p->rules[j].name,
                fb_rule_kind_names[p->rules[i].kind], p->rules[i].name, p->rules[i].line);
       if (warnings) json_array_append_new(warnings, json_string(msg));
-      fb_warn("policy_unreachable_rule", "%s", msg);
+      else fb_warn("policy_unreachable_rule", "%s", msg);
       break;
     }
   }

@@ -233,6 +233,19 @@ int fb_cond_match(fb_policy *p, const rule *r, const cond *k, const qbits *b, wh
     }
     if (!ok) return 0;
   }
+  if (k->just_lt) {
+    long n = 0; /* characters, not bytes: count UTF-8 lead bytes */
+    for (const unsigned char *u = (const unsigned char *)(q->justification ? q->justification : "");
+         *u && n < k->just_lt; u++)
+      n += (*u & 0xC0) != 0x80;
+    bool ok = n < k->just_lt;
+    if (why) {
+      if (why->len) fb_buf_puts(why, "; ");
+      if (ok) fb_buf_printf(why, "the justification has %ld characters, fewer than %ld", n, k->just_lt);
+      else fb_buf_printf(why, "the justification has at least %ld characters", k->just_lt);
+    }
+    if (!ok) return 0;
+  }
   if (k->from.n) {
     bool ok = strset_has(&k->from, q->from_state);
     if (why) why_set(why, "requesting state", &k->from, q->from_state, ok);

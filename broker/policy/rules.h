@@ -37,6 +37,7 @@ bool strset_has(const strset *s, const char *x);
 typedef struct cond {
   uint32_t purpose, priority, legal_basis, subject; /* 0: key absent */
   int case_ref;                                     /* -1 absent, 0 must be absent, 1 present */
+  long just_lt;                                     /* justification_shorter_than; 0 absent */
   strset from, agency, role;
   int when_ref;                                     /* registry ref, LUA_NOREF when absent */
   struct cond *unless;                              /* NULL when absent */

@@ -1,0 +1,101 @@
+/* `fedbroker policy test DIR | check FILE | eval --request FILE [--policies DIR]`:
+ * the legal officers' tools for policies (POLICY.md). The work is done in
+ * policy/tools.h; this file only parses arguments. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/command.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "policy/policy.h"
+#include "policy/tools.h"
+
+static const char usage[] =
+    "usage: fedbroker policy test DIR\n"
+    "       fedbroker policy check FILE\n"
+    "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
+    "\n"
+    "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
+    "         ends with \"N passed, N failed\", exit status 1 when any failed\n"
+    "  check  validate one policy file (syntax, unknown keys and values, rules that\n"
+    "         can never match); exit status 1 on any problem\n"
+    "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
+    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n";
+
+static int cmd_eval(int argc, char **argv) {
+  const char *request = NULL, *dir = "policies", *as = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--request") == 0 && i + 1 < argc) request = argv[++i];
+    else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) dir = argv[++i];
+    else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) as = argv[++i];
+    else return fb_usage_error(usage, "policy eval: unexpected argument '%s'", argv[i]);
+  }
+  if (!request) return fb_usage_error(usage, "policy eval: --request FILE is required");
+  json_error_t jerr;
+  json_t *body = json_load_file(request, 0, &jerr);
+  if (!body) {
+    fprintf(stderr, "fedbroker: %s:%d: %s\n", request, jerr.line, jerr.text);
+    return 1;
+  }
+  char *err = NULL;
+  fb_policy_store *store = fb_policy_store_open_dir(dir, &err);
+  if (!store) {
+    fprintf(stderr, "fedbroker: %s\n", err);
+    free(err);
+    json_decref(body);
+    return 1;
+  }
+  static const char *const roles[] = {"analyst"};
+  if (!as && !json_object_get(body, "as")) {
+    fprintf(stderr, "fedbroker: say who asks: \"as\": {\"state\": \"IDN\"} in the request, or --as IDN\n");
+    fb_policy_store_free(store);
+    json_decref(body);
+    return 1;
+  }
+  json_t *resp = fb_policy_evaluate(store, body, as, NULL, roles, 1, &err);
+  int rc = 0;
+  if (!resp) {
+    fprintf(stderr, "fedbroker: %s\n", err);
+    free(err);
+    rc = 1;
+  } else {
+    char *s = json_dumps(resp, JSON_INDENT(2));
+    printf("%s\n", s);
+    free(s);
+    json_decref(resp);
+  }
+  fb_policy_store_free(store);
+  json_decref(body);
+  return rc;
+}
+
+static int run(int argc, char **argv) {
+  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check or eval)");
+  const char *sub = argv[1];
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    }
+  /* The tools speak to people: keep the JSON log quiet unless something is wrong. */
+  if (fb_log_get_level() < FB_LOG_ERROR) fb_log_set_level(FB_LOG_ERROR);
+  if (strcmp(sub, "test") == 0) {
+    if (argc != 3) return fb_usage_error(usage, "policy test: expected one directory");
+    return fb_policy_run_tests(argv[2], stdout, NULL, NULL);
+  }
+  if (strcmp(sub, "check") == 0) {
+    if (argc != 3) return fb_usage_error(usage, "policy check: expected one file");
+    return fb_policy_check_file(argv[2], stdout) ? 1 : 0;
+  }
+  if (strcmp(sub, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);
+}
+
+FB_COMMAND(policy_command, "policy", "test, check and evaluate policies", run)

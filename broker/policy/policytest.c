@@ -1,0 +1,352 @@
+/* `fedbroker policy test DIR` and `policy check FILE`: policy tests written as
+ *   case "name" { request = {...}, records = {...}, expect = {...}, expect_records = {...} }
+ * run in their own sandbox (they are Lua too), each case decided against the policies
+ * in DIR exactly as the hub would decide it. */
+#include <ctype.h>
+#include <dirent.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "core/util.h"
+#include "policy/rules.h"
+#include "policy/tools.h"
+
+/* In expect_records, `name = REMOVED` means the field must be absent. */
+#define REMOVED_MARK "\x01removed"
+#define DEFAULT_JUSTIFICATION "Justification supplied by the policy test runner."
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
+    *err = fb_xstrdup(msg);
+    return NULL;
+  }
+  char **states = NULL;
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *s = e->d_name;
+    if (strlen(s) == 7 && strcmp(s + 3, ".lua") == 0 && isupper((unsigned char)s[0]) &&
+        isupper((unsigned char)s[1]) && isupper((unsigned char)s[2])) {
+      states = fb_xrealloc(states, (n + 1) * sizeof(char *));
+      states[n++] = fb_xstrndup(s, 3);
+    }
+  }
+  closedir(d);
+  if (n) qsort(states, n, sizeof(char *), cmp_str);
+  fb_policy_store *st = fb_policy_store_open(dir, (const char *const *)states, n,
+                                             fb_policy_test_key, sizeof fb_policy_test_key, err);
+  for (size_t i = 0; i < n; i++) free(states[i]);
+  free(states);
+  return st;
+}
+
+/* ---- collecting cases ------------------------------------------------------ */
+
+typedef struct {
+  json_t *cases; /* [{"name","line","case"}] */
+  fb_buf errs;
+  const char *file;
+} collect;
+
+static int case_body(lua_State *L) {
+  collect *c = lua_touserdata(L, lua_upvalueindex(1));
+  const char *name = lua_tostring(L, lua_upvalueindex(2));
+  int line = (int)lua_tointeger(L, lua_upvalueindex(3));
+  json_t *t = lua_type(L, 1) == LUA_TTABLE ? fb_lua_to_json(L, 1, 0) : NULL;
+  if (!json_is_object(t)) {
+    fb_buf_printf(&c->errs, "%s:%d: case \"%s\" must be followed by a table of request, expect, ...\n",
+                  c->file, line, name);
+    json_decref(t);
+    return 0;
+  }
+  json_array_append_new(c->cases, json_pack("{s:s, s:i, s:o}", "name", name, "line", line, "case", t));
+  return 0;
+}
+
+static int case_head(lua_State *L) {
+  lua_Debug ar;
+  int line = lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) ? ar.currentline : 0;
+  luaL_checktype(L, 1, LUA_TSTRING);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, line);
+  lua_pushcclosure(L, case_body, 3);
+  return 1;
+}
+
+/* ---- running one case ------------------------------------------------------ */
+
+static const char *str_or(json_t *o, const char *k, const char *dflt) {
+  json_t *v = json_object_get(o, k);
+  return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static void header(FILE *out, bool *printed, const char *file, json_t *c) {
+  if (*printed) return;
+  *printed = true;
+  fprintf(out, "FAIL %s:%d: %s\n", file, (int)json_integer_value(json_object_get(c, "line")),
+          json_string_value(json_object_get(c, "name")));
+}
+
+static char *dump(json_t *v) {
+  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  return s ? s : fb_xstrdup("?");
+}
+
+static bool compare_records(FILE *out, bool *printed, const char *file, json_t *c,
+                            const char *state, json_t *want, json_t *got) {
+  bool ok = true;
+  if (!json_is_array(want)) want = NULL;
+  size_t nw = want ? json_array_size(want) : 0;
+  if (nw != json_array_size(got)) {
+    header(out, printed, file, c);
+    char *g = dump(got);
+    fprintf(out, "  %s: expected %zu record(s), got %zu: %s\n", state, nw, json_array_size(got), g);
+    free(g);
+    return false;
+  }
+  for (size_t i = 0; i < nw; i++) {
+    json_t *w = json_array_get(want, i), *g = json_array_get(got, i);
+    const char *k;
+    json_t *wv;
+    json_object_foreach(w, k, wv) {
+      json_t *gv = json_object_get(g, k);
+      bool removed = json_is_string(wv) && strcmp(json_string_value(wv), REMOVED_MARK) == 0;
+      if (removed ? gv == NULL : (gv && json_equal(gv, wv))) continue;
+      header(out, printed, file, c);
+      char *ws = removed ? fb_xstrdup("absent") : dump(wv);
+      char *gs = gv ? dump(gv) : fb_xstrdup("absent");
+      fprintf(out, "  %s record %zu (%s): %s is %s, expected %s\n", state, i + 1,
+              str_or(g, "id", "?"), k, gs, ws);
+      free(ws);
+      free(gs);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+static bool check_vocab(FILE *out, bool *printed, const char *file, json_t *c, json_t *req,
+                        const char *key, vocab v, bool required) {
+  json_t *val = json_object_get(req, key);
+  if (!val && !required) return true;
+  if (json_is_string(val) && fb_vocab_index(v, json_string_value(val)) >= 0) return true;
+  header(out, printed, file, c);
+  char *s = val ? dump(val) : fb_xstrdup("missing");
+  fprintf(out, "  request.%s %s is not a valid %s\n", key, s, key);
+  free(s);
+  return false;
+}
+
+static bool run_case(fb_policy_store *store, fb_policy *common, const char *file, json_t *c,
+                     FILE *out) {
+  json_t *tc = json_object_get(c, "case");
+  json_t *req = json_object_get(tc, "request");
+  bool printed = false, ok = true;
+  if (!json_is_object(req)) {
+    header(out, &printed, file, c);
+    fprintf(out, "  the case has no request = { ... }\n");
+    return false;
+  }
+  static const char *const known[] = {"request", "records", "expect", "expect_records", NULL};
+  const char *key;
+  json_t *val;
+  json_object_foreach(tc, key, val) {
+    bool k = false;
+    for (size_t i = 0; known[i]; i++) k |= strcmp(known[i], key) == 0;
+    if (!k) {
+      header(out, &printed, file, c);
+      fprintf(out, "  unknown key '%s' in the case (expected request, records, expect, expect_records)\n", key);
+      ok = false;
+    }
+  }
+  ok &= check_vocab(out, &printed, file, c, req, "purpose", V_PURPOSE, true);
+  ok &= check_vocab(out, &printed, file, c, req, "priority", V_PRIORITY, true);
+  ok &= check_vocab(out, &printed, file, c, req, "legal_basis", V_LEGAL_BASIS, true);
+  json_t *expect = json_object_get(tc, "expect"), *expect_rec = json_object_get(tc, "expect_records");
+  if (!json_is_object(expect) && !json_is_object(expect_rec)) {
+    header(out, &printed, file, c);
+    fprintf(out, "  the case expects nothing: add expect = { MYS = \"allow\" }\n");
+    ok = false;
+  }
+  if (!ok) return false;
+
+  fb_query q = {0};
+  fb_query_from_json(req, &q);
+  if (!q.justification) q.justification = DEFAULT_JUSTIFICATION;
+  json_t *requester = json_object_get(req, "requester");
+  q.from_state = str_or(req, "from", str_or(requester, "state", NULL));
+  q.agency = str_or(req, "agency", str_or(requester, "agency", NULL));
+  const char *roles[16] = {"analyst"};
+  q.roles = roles;
+  q.nroles = 1;
+  json_t *rl = json_object_get(req, "roles");
+  if (json_is_string(json_object_get(req, "role"))) roles[0] = str_or(req, "role", "analyst");
+  else if (json_is_array(rl)) {
+    q.nroles = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rl, i, r) if (json_is_string(r) && q.nroles < 16) roles[q.nroles++] = json_string_value(r);
+  }
+  json_t *records = json_object_get(tc, "records");
+
+  /* Every state named in expect or expect_records. */
+  json_t *names = json_object();
+  json_object_foreach(expect, key, val) json_object_set_new(names, key, json_true());
+  json_object_foreach(expect_rec, key, val) json_object_set_new(names, key, json_true());
+  json_object_foreach(names, key, val) {
+    fb_policy *p = fb_policy_store_get(store, key);
+    fb_decision d;
+    json_t *trace = json_array();
+    fb_policy_decide_named(common, p, key, &q, &d, trace);
+    json_t *want = json_object_get(expect, key);
+    if (want) {
+      const char *weff = json_is_string(want) ? json_string_value(want) : str_or(want, "effect", NULL);
+      const char *wrule = str_or(want, "rule", NULL), *wreason = str_or(want, "reason", NULL);
+      json_t *wreview = json_object_get(want, "review");
+      bool good = (!weff || strcmp(weff, fb_effect_name(d.effect)) == 0) &&
+                  (!wrule || strcmp(wrule, d.rule) == 0) && (!wreason || strcmp(wreason, d.reason) == 0) &&
+                  (!json_is_boolean(wreview) || json_is_true(wreview) == d.review);
+      if (weff && strcmp(weff, "allow") && strcmp(weff, "deny") && strcmp(weff, "hit_only")) {
+        header(out, &printed, file, c);
+        fprintf(out, "  %s: expect \"%s\" is not allow, hit_only or deny\n", key, weff);
+        ok = false;
+      } else if (!good) {
+        header(out, &printed, file, c);
+        json_t *last = json_array_get(trace, json_array_size(trace) - 1);
+        fprintf(out, "  %s: expected %s%s%s, got %s by rule \"%s\"%s (%s)\n", key,
+                weff ? weff : "", wrule ? " by rule " : "", wrule ? wrule : "",
+                fb_effect_name(d.effect), d.rule, d.review ? " with review" : "",
+                d.error ? d.error : str_or(last, "why", d.reason));
+        ok = false;
+      }
+    }
+    json_t *wrec = json_object_get(expect_rec, key);
+    if (wrec) {
+      json_t *sample = json_object_get(records, key);
+      json_t *got = json_is_array(sample) ? json_deep_copy(sample) : json_array();
+      if (d.effect == FB_EFFECT_ALLOW) {
+        fb_plan *plan = fb_plan_new(common, p, &q);
+        fb_plan_apply(plan, got, NULL);
+        fb_plan_free(plan);
+      } else {
+        json_array_clear(got); /* nothing is shared */
+      }
+      ok &= compare_records(out, &printed, file, c, key, wrec, got);
+      json_decref(got);
+    }
+    json_decref(trace);
+    fb_decision_clear(&d);
+    fb_policy_unref(p);
+  }
+  json_decref(names);
+  return ok;
+}
+
+int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed_out) {
+  int passed = 0, failed = 0;
+  char *err = NULL;
+  fb_policy_store *store = fb_policy_store_open_dir(dir, &err);
+  if (!store) {
+    fprintf(out, "FAIL the policies do not load:\n%s\n", err);
+    free(err);
+    failed = 1;
+    goto done;
+  }
+  char pattern[4096];
+  snprintf(pattern, sizeof pattern, "%s/tests/*_test.lua", dir);
+  glob_t g;
+  int grc = glob(pattern, 0, NULL, &g);
+  if (grc != 0) {
+    fprintf(out, "FAIL no test files match %s\n", pattern);
+    failed = 1;
+    fb_policy_store_free(store);
+    goto done;
+  }
+  fb_policy *common = fb_policy_store_common(store);
+  for (size_t f = 0; f < g.gl_pathc; f++) {
+    const char *file = g.gl_pathv[f];
+    size_t len;
+    char *src = fb_read_file(file, 4u << 20, &len);
+    if (!src) {
+      fprintf(out, "FAIL %s: cannot read\n", file);
+      failed++;
+      continue;
+    }
+    collect c = {.cases = json_array(), .file = file};
+    fb_sandbox *sb = fb_sandbox_new(64u << 20);
+    lua_State *L = fb_sandbox_state(sb);
+    lua_pushlightuserdata(L, &c);
+    lua_pushcclosure(L, case_head, 1);
+    lua_setglobal(L, "case");
+    lua_pushliteral(L, REMOVED_MARK);
+    lua_setglobal(L, "REMOVED");
+    char chunk[4200];
+    snprintf(chunk, sizeof chunk, "@%s", file);
+    char *lerr = NULL;
+    if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
+      fprintf(out, "FAIL %s\n", lerr);
+      free(lerr);
+      failed++;
+    } else if (c.errs.len) {
+      fprintf(out, "FAIL %s", c.errs.data);
+      failed++;
+    } else {
+      size_t i;
+      json_t *tc;
+      json_array_foreach(c.cases, i, tc) {
+        if (run_case(store, common, file, tc, out)) passed++;
+        else failed++;
+      }
+    }
+    fb_buf_free(&c.errs);
+    json_decref(c.cases);
+    fb_sandbox_free(sb);
+    free(src);
+  }
+  globfree(&g);
+  fb_policy_unref(common);
+  fb_policy_store_free(store);
+done:
+  fprintf(out, "%d passed, %d failed\n", passed, failed);
+  if (passed_out) *passed_out = passed;
+  if (failed_out) *failed_out = failed;
+  return failed ? 1 : 0;
+}
+
+int fb_policy_check_file(const char *path, FILE *out) {
+  json_t *warnings = json_array();
+  char *err = NULL;
+  fb_policy *p = fb_policy_load_file(path, fb_policy_test_key, sizeof fb_policy_test_key, warnings, &err);
+  int problems = 0;
+  if (!p) {
+    fprintf(out, "%s\n", err);
+    for (const char *s = err; *s; s++) problems += *s == '\n';
+    problems++;
+    free(err);
+  }
+  size_t i;
+  json_t *w;
+  json_array_foreach(warnings, i, w) {
+    fprintf(out, "%s\n", json_string_value(w));
+    /* A missing state declaration is advice; an unreachable rule is a problem. */
+    if (strstr(json_string_value(w), "can never match")) problems++;
+  }
+  if (p) {
+    if (problems == 0) fprintf(out, "%s: ok (%zu rules)\n", path, p->nrules);
+    fb_policy_unref(p);
+  }
+  json_decref(warnings);
+  return problems;
+}
