@@ -55,7 +55,8 @@ code=$(search "$ANALYST_IDN" "$Q")
 expect_eq "search status" "$code" 200
 expect_eq "MYS outcome" "$(pyq '[s["outcome"] for s in d["states"] if s["state"]=="MYS"][0]')" shared
 expect_eq "BGD outcome" "$(pyq '[s["outcome"] for s in d["states"] if s["state"]=="BGD"][0]')" denied
-expect_eq "BGD reason" "$(pyq '[s["reason"] for s in d["states"] if s["state"]=="BGD"][0]')" "Bangladesh shares only on an MLA treaty request." || true
+expect_eq "BGD reason" "$(pyq '[s["reason"] for s in d["states"] if s["state"]=="BGD"][0]')" "No rule of BGD allows this request."
+expect_eq "BGD rule" "$(pyq '[s["rule"] for s in d["states"] if s["state"]=="BGD"][0]')" "default_deny"
 expect_eq "BGD contact" "$(pyq '[s["contact"]["email"] for s in d["states"] if s["state"]=="BGD"][0]')" "fp@example.bd"
 expect_eq "THA outcome" "$(pyq '[s["outcome"] for s in d["states"] if s["state"]=="THA"][0]')" error
 expect_eq "requester's own state not searched" "$(pyq '"IDN" in [s["state"] for s in d["states"]]')" False
@@ -77,7 +78,7 @@ assert e["event"]=="search", e
 assert e["requester"]["state"]=="IDN" and e["requester"]["roles"]==["analyst"], e
 assert e["purpose"]=="prosecution" and e["case_ref"]=="MY-2026-0042", e
 st={s["state"]:s for s in e["states"]}
-assert st["BGD"]["outcome"]=="denied" and st["BGD"]["rule"]=="nothing without a treaty request", st
+assert st["BGD"]["outcome"]=="denied" and st["BGD"]["rule"]=="default_deny", st
 assert st["MYS"]["outcome"]=="shared" and st["MYS"]["records"]>=1, st
 assert set(["state","outcome","rule","records","redacted","review"]) <= set(st["MYS"]), st
 ' || fail "audit entry content"
