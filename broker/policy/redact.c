@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/hmac.h>
+#include <openssl/evp.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -26,6 +26,9 @@ struct fb_plan {
   step *limits;
   size_t nlimits;
   char *error;
+  /* Shared immutable strings, made once per plan instead of once per value. */
+  json_t *masked;                /* "[REDACTED]" */
+  json_t *field_names[32];       /* entries of the "redacted" lists */
 };
 
 static void add_step(step **v, size_t *n, const rule *r, const fb_policy *p) {
@@ -64,6 +67,8 @@ fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q) {
   plan->common = fb_policy_ref(common);
   plan->state = fb_policy_ref(state);
   plan->limit = -1;
+  plan->masked = json_string("[REDACTED]");
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) plan->field_names[f] = json_string(fb_vocab[V_FIELD][f]);
   qbits b;
   fb_qbits_init(&b, q);
   if (common && select_rules(plan, common, q, &b) != 0) return plan;
@@ -79,6 +84,8 @@ void fb_plan_free(fb_plan *plan) {
   free(plan->redacts);
   free(plan->limits);
   free(plan->error);
+  json_decref(plan->masked);
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) json_decref(plan->field_names[f]);
   fb_policy_unref(plan->common);
   fb_policy_unref(plan->state);
   free(plan);
@@ -112,9 +119,12 @@ static bool filter_match(const record_filter *f, const rec_info *ri) {
 
 static json_t *hmac_hex(const fb_policy *p, const char *s, size_t n) {
   unsigned char md[32];
-  unsigned int mdlen = 0;
+  size_t mdlen = 0;
   char hex[65];
-  if (!HMAC(EVP_sha256(), p->key, (int)p->keylen, (const unsigned char *)s, n, md, &mdlen))
+  /* Re-initialising with no key keeps the key set at load. Fail closed: mask. */
+  if (!p->hmac || !EVP_MAC_init(p->hmac, NULL, 0, NULL) ||
+      !EVP_MAC_update(p->hmac, (const unsigned char *)s, n) ||
+      !EVP_MAC_final(p->hmac, md, &mdlen, sizeof md) || mdlen != 32)
     return json_string("[REDACTED]");
   fb_hex_encode(md, 32, hex);
   return json_string(hex);
@@ -153,11 +163,15 @@ static json_t *initials(const char *s) {
 }
 
 /* Returns the replacement (new ref), or NULL to remove the field. */
-static json_t *redact_value(const fb_policy *p, redact_action a, json_t *v) {
+static json_t *redact_value(const fb_plan *plan, const fb_policy *p, redact_action a, json_t *v) {
   switch (a) {
   case A_MASK:
-    if (json_is_array(v)) return json_pack("[s]", "[REDACTED]");
-    return json_string("[REDACTED]");
+    if (json_is_array(v)) {
+      json_t *l = json_array();
+      json_array_append(l, plan->masked);
+      return l;
+    }
+    return json_incref(plan->masked);
   case A_REMOVE: return NULL;
   case A_YEAR: {
     const char *s = json_string_value(v);
@@ -202,7 +216,7 @@ static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *
       const char *name = fb_vocab[V_FIELD][f];
       json_t *v = json_object_get(rec, name);
       if (!v || json_is_null(v)) continue;
-      json_t *nv = redact_value(plan->redacts[s].p, r->action, v);
+      json_t *nv = redact_value(plan, plan->redacts[s].p, r->action, v);
       if (nv) json_object_set_new(rec, name, nv);
       else json_object_del(rec, name);
       changed |= 1u << f;
@@ -219,26 +233,25 @@ int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
     json_array_clear(records);
     return -1;
   }
-  size_t i = 0;
-  while (i < json_array_size(records)) {
+  /* Kept records are compacted towards the front in one pass (removing from the middle
+   * of a large array one by one would be quadratic); the tail is cut at the end. */
+  size_t kept = 0;
+  size_t n = json_array_size(records);
+  for (size_t i = 0; i < n; i++) {
     json_t *rec = json_array_get(records, i);
-    if (!json_is_object(rec)) { /* not a record: withhold it */
-      json_array_remove(records, i);
-      continue;
-    }
+    if (!json_is_object(rec)) continue; /* not a record: withhold it */
     rec_info ri;
     rec_info_init(&ri, rec);
     bool dropped = false;
     for (size_t s = 0; s < plan->ndrops && !dropped; s++)
       dropped = filter_match(&plan->drops[s].r->filter, &ri);
-    if (dropped) {
-      json_array_remove(records, i);
-      continue;
-    }
+    if (dropped) continue;
+    if (plan->limit >= 0 && kept >= (size_t)plan->limit) break;
     uint32_t changed = plan->nredacts ? redact_record(plan, rec, &ri) : 0;
     if (changed) {
       json_t *list = json_object_get(rec, "redacted");
-      if (!json_is_array(list)) {
+      bool fresh = !json_is_array(list);
+      if (fresh) {
         list = json_array();
         json_object_set_new(rec, "redacted", list);
       }
@@ -249,15 +262,15 @@ int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
         bool present = false;
         size_t j;
         json_t *e;
-        json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
-        if (!present) json_array_append_new(list, json_string(name));
+        if (!fresh)
+          json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
+        if (!present) json_array_append(list, plan->field_names[f]);
       }
     }
-    i++;
+    if (kept != i) json_array_set(records, kept, rec); /* the slot's old record was dropped or moved */
+    kept++;
   }
-  if (plan->limit >= 0)
-    while (json_array_size(records) > (size_t)plan->limit)
-      json_array_remove(records, json_array_size(records) - 1);
+  while (json_array_size(records) > kept) json_array_remove(records, json_array_size(records) - 1);
   if (redacted_out) *redacted_out = count;
   return 0;
 }

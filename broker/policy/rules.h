@@ -81,6 +81,7 @@ struct fb_policy {
   bool is_signed;
   uint8_t *key;
   size_t keylen;
+  struct evp_mac_ctx_st *hmac; /* HMAC-SHA-256 keyed once at load; reused per value */
   bool has_when;
 };
 
