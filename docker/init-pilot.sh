@@ -14,6 +14,7 @@ set -euo pipefail
 
 D=${PILOT_DIR:-/pilot}
 FB=${FEDBROKER:-fedbroker}
+case $FB in */*) FB=$(cd "$(dirname "$FB")" && pwd)/$(basename "$FB") ;; esac # we cd below
 TTL=${TOKEN_TTL:-86400}
 ISS=https://idp.pilot.fedbroker.example
 STATES=(IDN MYS THA BGD)
