@@ -1,4 +1,5 @@
 /* fedbroker — one executable, several sub-commands (CONFIG.md "Command line"). */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,10 @@ static void print_usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* A peer that closes its socket must not kill the process (SIGPIPE), and a file
+   * size limit must surface as an EFBIG write error the audit log can fail closed on. */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     fprintf(stderr, "fedbroker: missing command\n");
     print_usage(stderr);

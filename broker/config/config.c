@@ -234,7 +234,13 @@ static int audit_field(walk_ctx *c, const char *parent, const char *key, void *u
   if (strcmp(key, "path") == 0) rc = read_path(c, kp, key, &a->path);
   else if (strcmp(key, "key") == 0) rc = read_path(c, kp, key, &a->key);
   else if (strcmp(key, "checkpoint_every") == 0) rc = read_u32(c, kp, key, &a->checkpoint_every);
-  else rc = fail(c, kp, key, "unknown key (expected path, key, checkpoint_every)");
+  else if (strcmp(key, "fsync") == 0) {
+    if (!lua_isboolean(c->L, -1)) rc = fail(c, kp, key, "expected true or false");
+    else {
+      a->no_fsync = !lua_toboolean(c->L, -1);
+      rc = 0;
+    }
+  } else rc = fail(c, kp, key, "unknown key (expected path, key, checkpoint_every, fsync)");
   free(kp);
   return rc;
 }

@@ -28,6 +28,7 @@ typedef struct {
   char *path;                /* audit log path (resolved) */
   char *key;                 /* Ed25519 private key PEM path for checkpoints, or NULL */
   uint32_t checkpoint_every; /* default 1000 */
+  bool no_fsync;             /* `fsync = false`: benchmarks only, loses durability */
 } fb_audit_config;
 
 /* One `states` entry. Adapter-specific keys are kept as given (strings resolved

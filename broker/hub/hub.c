@@ -134,6 +134,10 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   if (!hub->cfg.audit.path) hub->cfg.audit.path = fb_path_relative_to(hub->cfg.source_path, "var/audit.jsonl");
   hub->audit = fb_audit_open(loop, &hub->cfg.audit, err);
   if (!hub->audit) return -1;
+  if (hub->cfg.audit.no_fsync) {
+    fb_warn("audit_no_fsync", "audit.fsync = false: entries are NOT durable before answers (benchmarks only)");
+    fb_audit_set_fsync(hub->audit, false);
+  }
   if (open_policies(hub, err) != 0) return -1;
   hub->search = fb_search_engine_new(loop, &hub->cfg, hub->policies, hub->audit, err);
   if (!hub->search) return -1;
