@@ -10,11 +10,12 @@
 static const fb_adapter_vtable *const kinds[] = {
     &fb_sqlite_adapter_vtable,
     &fb_http_adapter_vtable,
+    &fb_postgres_adapter_vtable,
 };
 
 /* Named by CONFIG.md but not in this build: a distinct message so operators know the
  * config is right and the binary is not. */
-static const char *const planned[] = {"postgres", "broker"};
+static const char *const planned[] = {"broker"};
 
 char *fb_adapter_errf(const char *fmt, ...) {
   fb_buf b = {0};

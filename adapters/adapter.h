@@ -6,9 +6,10 @@
  * it (sqlite runs on the uv work queue, http on the libcurl multi interface driven by
  * the loop).
  *
- * Kinds in this build: "sqlite" (adapters/sqlite.c), "http" (adapters/http.c).
- * "postgres" and "broker" are named by CONFIG.md but not implemented yet: opening
- * them fails with "adapter kind 'postgres' is not implemented in this build". */
+ * Kinds in this build: "sqlite" (adapters/sqlite.c), "http" (adapters/http.c),
+ * "postgres" (adapters/postgres.c). "broker" is named by CONFIG.md but not
+ * implemented yet: opening it fails with "adapter kind 'broker' is not implemented in
+ * this build". */
 #ifndef FB_ADAPTERS_ADAPTER_H
 #define FB_ADAPTERS_ADAPTER_H
 

@@ -204,9 +204,9 @@ static void test_adapter_open_errors(void **state) {
   assert_int_equal(fb_adapter_open(&loop, &nopath, &a, &err), -1);
   assert_string_equal(err, "state MYS: adapter sqlite needs `path`");
   free(err);
-  fb_state_config pg = {.code = "THA", .adapter = "postgres", .conninfo = "host=x"};
+  fb_state_config pg = {.code = "BGD", .adapter = "broker", .url = "https://x"};
   assert_int_equal(fb_adapter_open(&loop, &pg, &a, &err), -1);
-  assert_string_equal(err, "adapter kind 'postgres' is not implemented in this build");
+  assert_string_equal(err, "adapter kind 'broker' is not implemented in this build");
   free(err);
   fb_state_config odd = {.code = "THA", .adapter = "carrier-pigeon"};
   assert_int_equal(fb_adapter_open(&loop, &odd, &a, &err), -1);

@@ -1,0 +1,279 @@
+/* The "postgres" adapter against a throw-away PostgreSQL server (initdb + pg_ctl in
+ * a temporary directory, unix socket only), loaded from the demo data with
+ * fb_pg_load. Its answers must equal the sqlite adapter's on the same data. Skipped
+ * when no PostgreSQL server binaries are installed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "adapters/adapter.h"
+#include "adapters/demo_data.h"
+#include "adapters/postgres_db.h"
+#include "adapters/sqlite_db.h"
+#include "core/util.h"
+
+static char dir[] = "/tmp/fb_pg_test_XXXXXX";
+static char conninfo[256], sqlite_path[256];
+static bool have_pg, started;
+static char as_user[64]; /* "runuser -u postgres -- " when running as root */
+
+static int sh(const char *fmt, ...) {
+  char cmd[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  return system(cmd);
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (sh("command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1") != 0) return 0;
+  if (!mkdtemp(dir)) return -1;
+  if (geteuid() == 0) {
+    if (sh("id postgres >/dev/null 2>&1 && chown postgres %s", dir) != 0) return 0;
+    snprintf(as_user, sizeof as_user, "runuser -u postgres -- ");
+  }
+  if (sh("%sinitdb -D %s/pg -A trust -U fb --no-sync >%s/initdb.log 2>&1", as_user, dir, dir) != 0) return -1;
+  if (sh("%spg_ctl -D %s/pg -w -t 30 -l %s/pg.log -o \"-k %s -p 5432 -c listen_addresses='' -c fsync=off\" "
+         "start >/dev/null 2>&1", as_user, dir, dir, dir) != 0)
+    return -1;
+  started = true;
+  /* A watchdog stops the server when this process ends, however it ends (a crash or
+   * a ctest timeout must not leave a postgres running). */
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t dog = fork();
+  if (dog == 0) {
+    close(fds[1]);
+    char c;
+    while (read(fds[0], &c, 1) > 0) {
+    }
+    sh("%spg_ctl -D %s/pg -m immediate stop >/dev/null 2>&1; rm -rf %s", as_user, dir, dir);
+    _exit(0);
+  }
+  close(fds[0]); /* fds[1] stays open, unused, until this process exits */
+  snprintf(conninfo, sizeof conninfo, "host=%s port=5432 user=fb dbname=postgres", dir);
+  char *err = NULL;
+  char data[200];
+  snprintf(data, sizeof data, "%s/data", dir);
+  if (sh("mkdir -p %s", data) != 0 || fb_demo_data_generate(data, 1, &err) != 0) return -1;
+  snprintf(sqlite_path, sizeof sqlite_path, "%s/MYS.db", data);
+  if (fb_pg_load(conninfo, sqlite_path, &err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    free(err);
+    return -1;
+  }
+  have_pg = true;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  if (!started && dir[strlen(dir) - 1] != 'X') sh("rm -rf %s", dir);
+  return 0; /* the watchdog stops the server and removes the directory */
+}
+
+typedef struct {
+  int calls, status;
+  json_t *records;
+  char error[512];
+} outcome;
+
+static void done_cb(void *data, int status, json_t *records, const char *error) {
+  outcome *o = data;
+  o->calls++;
+  o->status = status;
+  o->records = records;
+  if (error) snprintf(o->error, sizeof o->error, "%s", error);
+}
+
+static void closed_cb(void *data) { (*(int *)data)++; }
+
+/* Ids of the records an adapter of `kind` returns for `subject`, as a JSON array text. */
+static char *ids_via(const char *kind, const char *subject_json, outcome *keep) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = (char *)kind, .path = sqlite_path, .conninfo = conninfo};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *subject = json_loads(subject_json, 0, NULL);
+  fb_leg_request req = {.query_id = "q", .subject = subject, .limit = 20, .timeout_ms = 5000};
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  json_decref(subject);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(o.calls, 1);
+  int closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  if (o.status != 0) fail_msg("%s: %s", kind, o.error);
+  json_t *ids = json_array();
+  size_t i;
+  json_t *r;
+  json_array_foreach(o.records, i, r) json_array_append(ids, json_object_get(r, "id"));
+  char *text = json_dumps(ids, JSON_COMPACT);
+  json_decref(ids);
+  if (keep) *keep = o;
+  else json_decref(o.records);
+  return text;
+}
+
+static void test_same_answers_as_sqlite(void **state) {
+  (void)state;
+  if (!have_pg) skip();
+  static const char *const subjects[] = {
+      "{\"name\":\"Ahmad bin Ismail\"}", "{\"name\":\"Ismail Ahmad\"}", "{\"name\":\"AHMED B. ISMAEL\"}",
+      "{\"name\":\"Muhammad Rafikul Islam\"}", "{\"name\":\"Nur Aisyah Rahman\",\"dob\":\"2010\"}",
+      "{\"name\":\"Ahmad bin Ismail\",\"dob\":\"1990\"}", "{\"document\":\"a1234-5678\"}",
+      "{\"phone\":\"+60 12-345 6789\"}", "{\"vessel\":\"KM Sinar Laut\"}", "{\"vessel\":\"IMO 9123453\"}",
+      "{\"name\":\"Siti\",\"document\":\"A12345678\"}", "{\"document\":\"NOPE\"}"};
+  for (size_t i = 0; i < sizeof subjects / sizeof subjects[0]; i++) {
+    char *want = ids_via("sqlite", subjects[i], NULL);
+    char *got = ids_via("postgres", subjects[i], NULL);
+    if (strcmp(want, got) != 0) fail_msg("%s: postgres %s, sqlite %s", subjects[i], got, want);
+    free(want);
+    free(got);
+  }
+  outcome o;
+  char *ids = ids_via("postgres", "{\"document\":\"A12345678\"}", &o);
+  assert_string_equal(ids, "[\"MYS-P-000001\"]");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(o.records, 0), "name")), "Ahmad bin Ismail");
+  free(ids);
+  json_decref(o.records);
+}
+
+static void test_queue_cancel_and_close(void **state) {
+  (void)state;
+  if (!have_pg) skip();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = conninfo};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *subject = json_pack("{s:s}", "name", "Ahmad bin Ismail");
+  fb_leg_request req = {.query_id = "q", .subject = subject, .limit = 5};
+  outcome o[6] = {{0}};
+  fb_leg *legs[6];
+  for (int i = 0; i < 6; i++) assert_int_equal(fb_adapter_start(a, &req, done_cb, &o[i], &legs[i]), 0);
+  assert_int_equal(o[0].calls, 0); /* never called back inside start */
+  fb_adapter_cancel(legs[2]);
+  fb_adapter_cancel(legs[5]);
+  while (o[0].calls + o[1].calls + o[3].calls + o[4].calls < 4) uv_run(&loop, UV_RUN_ONCE);
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(o[i].calls, i == 2 || i == 5 ? 0 : 1);
+    if (o[i].calls) {
+      assert_int_equal(o[i].status, 0);
+      assert_true(json_array_size(o[i].records) >= 1);
+      json_decref(o[i].records);
+    }
+  }
+  /* close with one running and one queued: no callbacks */
+  outcome p[2] = {{0}};
+  fb_leg *l;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &p[0], &l), 0);
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &p[1], &l), 0);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  int closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(p[0].calls + p[1].calls, 0);
+  json_decref(subject);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static outcome one_leg(const char *ci, uint32_t timeout_ms) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = (char *)ci};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *subject = json_pack("{s:s}", "document", "A12345678");
+  fb_leg_request req = {.query_id = "q", .subject = subject, .timeout_ms = timeout_ms};
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  json_decref(subject);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(o.calls, 1);
+  fb_adapter_close(a, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  return o;
+}
+
+static void test_unreachable_database(void **state) {
+  (void)state;
+  /* refused: nothing listens on port 1 */
+  outcome o = one_leg("host=127.0.0.1 port=1 user=fb dbname=postgres", 2000);
+  assert_int_equal(o.status, FB_LEG_ERROR);
+  assert_non_null(strstr(o.error, "cannot connect to postgres: "));
+  /* a peer that accepts and never answers: the leg's timeout covers connecting */
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(s, 4), 0);
+  socklen_t len = sizeof sa;
+  getsockname(s, (struct sockaddr *)&sa, &len);
+  char ci[128];
+  snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=fb dbname=postgres sslmode=disable", ntohs(sa.sin_port));
+  double t0 = fb_now_ms();
+  o = one_leg(ci, 300);
+  assert_true(fb_now_ms() - t0 < 3000);
+  assert_int_equal(o.status, FB_LEG_TIMEOUT);
+  assert_string_equal(o.error, "cannot connect to postgres: no answer within 300 ms");
+  close(s);
+}
+
+static void test_sql_error_and_bad_conninfo(void **state) {
+  (void)state;
+  if (have_pg) {
+    /* a database without the fb_ tables */
+    char ci[300];
+    snprintf(ci, sizeof ci, "host=%s port=5432 user=fb dbname=template1", dir);
+    outcome o = one_leg(ci, 2000);
+    assert_int_equal(o.status, FB_LEG_ERROR);
+    assert_string_equal(o.error, "postgres: ERROR:  relation \"fb_keys\" does not exist");
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_adapter *a = NULL;
+  char *err = NULL;
+  fb_state_config bad = {.code = "THA", .adapter = "postgres", .conninfo = "host='unterminated"};
+  assert_int_equal(fb_adapter_open(&loop, &bad, &a, &err), -1);
+  assert_non_null(strstr(err, "state THA: bad conninfo: "));
+  free(err);
+  fb_state_config none = {.code = "THA", .adapter = "postgres"};
+  assert_int_equal(fb_adapter_open(&loop, &none, &a, &err), -1);
+  assert_string_equal(err, "state THA: adapter postgres needs `conninfo`");
+  free(err);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_same_answers_as_sqlite),
+      cmocka_unit_test(test_queue_cancel_and_close),
+      cmocka_unit_test(test_unreachable_database),
+      cmocka_unit_test(test_sql_error_and_bad_conninfo),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
