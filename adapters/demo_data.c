@@ -108,7 +108,7 @@ typedef struct {
   char given[48], connector[8], family[48]; /* "Ahmad" "bin" "Ismail" */
   char sex;
   int nat;
-  char dob[16]; /* room for any int the compiler can imagine */
+  char dob[40]; /* room for any int the compiler can imagine */
   char passport[16], natid[24], phone[20];
   const char *role; /* suspect, facilitator, victim, witness */
   bool minor;
