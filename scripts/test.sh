@@ -13,7 +13,7 @@ echo "== tests"
 ctest --test-dir build --output-on-failure -j2
 
 echo "== build (ASan + UBSan)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFB_ASAN=ON -DFB_UBSAN=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFB_ASAN=ON -DFB_UBSAN=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 echo "== tests under ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
