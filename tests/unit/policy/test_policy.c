@@ -391,6 +391,17 @@ static void test_when_faults(void **state) {
   expect_policy_error(f, "allow 'x' { when = function(q) local t = {} for i = 1, 100 do pcall(function() t[i] = string.rep('x', 1 << 24) end) end return true end }\n",
                       "memory budget");
   expect_policy_error(f, "allow 'x' { when = function(q) error({}) end }\n", NULL);
+  /* Backtracking patterns run in C, out of the budget's reach: refused up front. */
+  expect_policy_error(f, "allow 'x' { when = function(q) return (string.rep('a', 2000)):find('.-.-.-b') end }\n",
+                      "pattern is too costly");
+  {
+    fb_policy *p = compile_as("MYS", "allow 'x' { when = function(q) return q.subject.name:match('^(%a+)') == 'Ahmad'\n"
+                                     "  and q.justification:find('Sabah', 1, true) ~= nil\n"
+                                     "  and select(2, q.justification:gsub('a', 'a')) > 0 end }\n");
+    fb_query q = f->q;
+    assert_int_equal(decide(p, &q, NULL, 0), FB_EFFECT_ALLOW);
+    fb_policy_unref(p);
+  }
   const char *names[] = {"io", "os", "debug", "require", "load", "loadstring", "dofile", "loadfile",
                          "collectgarbage", "package"};
   for (size_t i = 0; i < FB_ARRAY_LEN(names); i++) {
