@@ -50,16 +50,15 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     req->headers_too_large = true;
     return 0;
   }
-  if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
-    fb_buf_append(&req->resp_body, value, vlen); /* parked until :path arrives */
-    fb_buf_putc(&req->resp_body, '\0');
+  /* Pseudo-headers may come in any order; each is stored once. */
+  if (nlen == 7 && memcmp(name, ":method", 7) == 0 && !req->has_method) {
+    fb_request_set_method(req, (const char *)value, vlen);
+    req->has_method = true;
     return 0;
   }
-  if (nlen == 5 && memcmp(name, ":path", 5) == 0) {
-    const char *method = req->resp_body.data ? req->resp_body.data : "";
-    fb_request_set_line(req, method, strlen(method), (const char *)value, vlen);
-    fb_buf_reset(&req->resp_body);
-    req->status = -1; /* marks "request line set" */
+  if (nlen == 5 && memcmp(name, ":path", 5) == 0 && !req->has_path) {
+    fb_request_set_target(req, (const char *)value, vlen);
+    req->has_path = true;
     return 0;
   }
   if (nlen > 0 && name[0] == ':') return 0; /* :scheme, :authority */
@@ -88,10 +87,9 @@ static void answer_or_dispatch(fb_h2 *h, fb_request *req) {
     fb_respond_error(req, 431, "header_too_large", "The request's header block is too large.", NULL);
   } else if (req->body_too_large) {
     fb_respond_error(req, 413, "payload_too_large", "The request body is too large.", NULL);
-  } else if (req->status != -1) {
+  } else if (!req->has_method || !req->has_path) {
     fb_respond_error(req, 400, "bad_request", "The request has no :method or :path.", NULL);
   } else {
-    req->status = 0;
     h->active++;
     fb_conn_timer_stop(h->conn);
     fb_request_dispatch(req);

@@ -79,6 +79,7 @@ struct fb_request {
   size_t header_bytes;
   fb_buf body;
   bool body_too_large, headers_too_large;
+  bool has_method, has_path;  /* HTTP/2 pseudo-headers seen (in any order) */
   fb_abort_cb abort_cb;
   void *abort_data;
   const char *route;
@@ -101,6 +102,8 @@ struct fb_request {
 fb_request *fb_request_new(fb_conn *conn, int version);
 void fb_request_free(fb_request *req);
 void fb_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen);
+void fb_request_set_method(fb_request *req, const char *method, size_t mlen);
+void fb_request_set_target(fb_request *req, const char *target, size_t tlen);
 void fb_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen);
 /* Hands the request to the router (counts it as active). */
 void fb_request_dispatch(fb_request *req);

@@ -38,12 +38,20 @@ static size_t store(fb_request *req, const char *s, size_t len, bool lower) {
   return off;
 }
 
-void fb_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen) {
+void fb_request_set_method(fb_request *req, const char *method, size_t mlen) {
   req->method_off = store(req, method, mlen, false);
+}
+
+void fb_request_set_target(fb_request *req, const char *target, size_t tlen) {
   const char *q = memchr(target, '?', tlen);
   size_t plen = q ? (size_t)(q - target) : tlen;
   req->path_off = store(req, target, plen, false);
   req->query_off = q ? store(req, q + 1, tlen - plen - 1, false) : 0;
+}
+
+void fb_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen) {
+  fb_request_set_method(req, method, mlen);
+  fb_request_set_target(req, target, tlen);
 }
 
 void fb_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen) {

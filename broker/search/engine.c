@@ -352,17 +352,26 @@ static bool search_complete(const search *s) {
   return true;
 }
 
+/* The last thing a search does with its request: the abort callback is cleared first,
+ * because finishing a response may free the request at once (HTTP/2). */
+static fb_request *release_request(search *s) {
+  fb_request *req = s->req;
+  if (req) fb_request_set_abort(req, NULL, NULL);
+  return req;
+}
+
 static void respond_failure(search *s, int status, const char *code, const char *msg) {
-  if (!s->req) return;
+  fb_request *req = release_request(s);
+  if (!req) return;
   if (s->streaming) {
     stream_line(s, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
-    fb_stream_end(s->req);
+    s->req = NULL;
+    fb_stream_end(req);
   } else {
-    if (status == 503) fb_response_header(s->req, "retry-after", "1");
-    fb_respond_error(s->req, status, code, msg, NULL);
+    s->req = NULL;
+    if (status == 503) fb_response_header(req, "retry-after", "1");
+    fb_respond_error(req, status, code, msg, NULL);
   }
-  fb_request_set_abort(s->req, NULL, NULL);
-  s->req = NULL;
 }
 
 typedef struct {
@@ -386,16 +395,18 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
       size_t n = json_array_size(results);
       for (size_t i = 0; i < n; i++) stream_line(s, "result", json_incref(json_array_get(results, i)));
       stream_line(s, "done", json_pack("{s:s, s:b, s:o}", "query_id", s->query_id, "complete", complete, "audit", audit));
-      fb_stream_end(s->req);
+      fb_request *req = release_request(s);
+      s->req = NULL;
+      fb_stream_end(req);
     } else {
       json_t *states = json_array();
       for (size_t i = 0; i < s->nlegs; i++) json_array_append_new(states, leg_json(&s->legs[i]));
       json_t *resp = json_pack("{s:s, s:b, s:o, s:O, s:o}", "query_id", s->query_id, "complete", complete, "states",
                                states, "results", results, "audit", audit);
-      fb_respond_json(s->req, 200, resp);
+      fb_request *req = release_request(s);
+      s->req = NULL;
+      fb_respond_json(req, 200, resp);
     }
-    fb_request_set_abort(s->req, NULL, NULL);
-    s->req = NULL;
   }
   json_decref(results);
   search_free(s);

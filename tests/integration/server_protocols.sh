@@ -67,6 +67,20 @@ echo "$out" | grep -qi '^allow: GET' || fail "405 Allow header"
 echo "$out" | grep -q '"code":"method_not_allowed"' || fail "405 body"
 pass "404 and 405 with the error body"
 
+# HTTP/2 pseudo-headers in any order (:path before :method).
+st=$($PY - "$P" "$FB_SOURCE_DIR/tests/lib" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import h2raw
+s = h2raw.connect(int(sys.argv[1]))
+block = h2raw.literal(4, "/healthz") + b"\x82" + b"\x86" + h2raw.literal(1, "localhost")
+s.sendall(h2raw.headers_frame(1, block))
+print(h2raw.status_of(h2raw.read_frames(s, until_stream_end=1), 1))
+PY
+)
+expect_eq "h2 :path before :method" "$st" 200
+pass "HTTP/2 pseudo-headers in any order"
+
 # Keep-alive: several requests on one connection, pipelined.
 n=$(curl -s "http://127.0.0.1:$P/healthz" "http://127.0.0.1:$P/healthz" "http://127.0.0.1:$P/healthz" | grep -c ok)
 expect_eq "keep-alive" "$n" 3
