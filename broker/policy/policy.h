@@ -64,6 +64,15 @@ typedef struct fb_policy_store fb_policy_store; /* common + one per state; reloa
  * `hash` fails to load. */
 fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states, size_t nstates,
                                       const uint8_t *redaction_key, size_t keylen, char **err);
+/* Same, for a config with policy_keys: each state in key_states[i] must have
+ * DIR/<STATE>.lua.sig, the base64 Ed25519 signature of the file's bytes, verified
+ * with the PEM public key at key_paths[i]; its fb_policy_info then says "signed":
+ * true. A missing or bad signature is a load error (at reload: the old version stays). */
+fb_policy_store *fb_policy_store_open_signed(const char *dir, const char *const *states,
+                                             size_t nstates, const uint8_t *redaction_key,
+                                             size_t keylen, const char *const *key_states,
+                                             const char *const *key_paths, size_t nkeys,
+                                             char **err);
 void fb_policy_store_free(fb_policy_store *store);
 
 /* Reloads every file. Atomic per file: a file that fails to load (or disappeared)
@@ -83,7 +92,7 @@ fb_policy *fb_policy_ref(fb_policy *p);
 void fb_policy_unref(fb_policy *p);
 
 /* {"sha256","loaded_at","signed","name","contact":{unit,email,channel}} (new ref).
- * "signed" is always false: signature checking is not implemented yet. */
+ * "signed" is true when the file's signature was checked against a policy key. */
 json_t *fb_policy_info(const fb_policy *p);
 const char *fb_policy_state_name(const fb_policy *p); /* "MYS", or "common" */
 json_t *fb_policy_contact(const fb_policy *p);        /* borrowed; JSON null when none */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -16,7 +18,8 @@
 
 typedef struct {
   char *code;
-  fb_policy *p; /* NULL: no file */
+  fb_policy *p;    /* NULL: no file */
+  EVP_PKEY *pub;   /* policy_keys: the file must carry a valid signature */
 } slot;
 
 struct fb_policy_store {
@@ -40,26 +43,91 @@ static bool file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
+static char *msgf(const char *fmt, const char *a, const char *b) {
+  size_t n = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1;
+  char *m = fb_xmalloc(n);
+  snprintf(m, n, fmt, a, b ? b : "");
+  return m;
+}
+
+/* Checks DIR/<STATE>.lua.sig: base64 of an Ed25519 signature over the file bytes. */
+static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, size_t len, char **err) {
+  char *sigpath = msgf("%s.sig", path, NULL);
+  size_t b64len;
+  char *b64 = fb_read_file(sigpath, 4096, &b64len);
+  free(sigpath);
+  if (!b64) {
+    *err = msgf("%s: a signed policy is required, but %s.sig cannot be read", path, path);
+    return -1;
+  }
+  while (b64len && (b64[b64len - 1] == '\n' || b64[b64len - 1] == '\r' || b64[b64len - 1] == ' '))
+    b64[--b64len] = '\0';
+  unsigned char sig[3072];
+  int n = b64len % 4 == 0 && b64len / 4 * 3 <= sizeof sig
+              ? EVP_DecodeBlock(sig, (const unsigned char *)b64, (int)b64len) : -1;
+  if (n > 0) n -= (b64len && b64[b64len - 1] == '=') + (b64len > 1 && b64[b64len - 2] == '=');
+  free(b64);
+  int ok = 0;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (n == 64 && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pub) == 1)
+    ok = EVP_DigestVerify(md, sig, 64, (const unsigned char *)src, len) == 1;
+  EVP_MD_CTX_free(md);
+  if (!ok) {
+    *err = msgf("%s: the signature in %s.sig does not match the file and the configured policy key", path, path);
+    return -1;
+  }
+  return 0;
+}
+
 /* Loads `code`'s file. 1 loaded, 0 no file, -1 error (*err). */
-static int load_slot(fb_policy_store *s, const char *code, fb_policy **out, char **err) {
-  char *path = file_path(s, code);
+static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) {
+  char *path = file_path(s, sl->code);
   *out = NULL;
   if (!file_exists(path)) {
     free(path);
     return 0;
   }
+  size_t len;
+  char *src = fb_read_file(path, FB_POLICY_FILE_MAX, &len);
+  if (!src) {
+    *err = msgf("%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+    free(path);
+    return -1;
+  }
+  if (sl->pub && verify_signature(path, sl->pub, src, len, err) != 0) {
+    free(src);
+    free(path);
+    return -1;
+  }
   json_t *warnings = json_array();
-  *out = fb_policy_load_file(path, s->key, s->keylen, warnings, err);
+  *out = fb_policy_compile(sl->code, path, src, len, s->key, s->keylen, warnings, err);
+  if (*out) (*out)->is_signed = sl->pub != NULL;
   size_t i;
   json_t *w;
   json_array_foreach(warnings, i, w) fb_warn("policy_warning", "%s", json_string_value(w));
   json_decref(warnings);
+  free(src);
   free(path);
   return *out ? 1 : -1;
 }
 
+static slot *find_slot(fb_policy_store *s, const char *code) {
+  if (strcmp(code, "common") == 0) return &s->common;
+  for (size_t i = 0; i < s->nstates; i++)
+    if (strcmp(s->states[i].code, code) == 0) return &s->states[i];
+  return NULL;
+}
+
 fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states, size_t nstates,
                                       const uint8_t *key, size_t keylen, char **err) {
+  return fb_policy_store_open_signed(dir, states, nstates, key, keylen, NULL, NULL, 0, err);
+}
+
+fb_policy_store *fb_policy_store_open_signed(const char *dir, const char *const *states,
+                                             size_t nstates, const uint8_t *key, size_t keylen,
+                                             const char *const *key_states,
+                                             const char *const *key_paths, size_t nkeys,
+                                             char **err) {
   fb_policy_store *s = fb_xcalloc(1, sizeof *s);
   s->dir = fb_xstrdup(dir);
   if (key && keylen) {
@@ -74,7 +142,23 @@ fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states
 
   fb_buf errs = {0};
   char *e = NULL;
-  if (load_slot(s, "common", &s->common.p, &e) < 0) {
+  for (size_t k = 0; k < nkeys; k++) {
+    slot *sl = find_slot(s, key_states[k]);
+    FILE *fp = fopen(key_paths[k], "r");
+    EVP_PKEY *pub = fp ? PEM_read_PUBKEY(fp, NULL, NULL, NULL) : NULL;
+    if (fp) fclose(fp);
+    if (!sl) fb_buf_printf(&errs, "policy_keys: %s is not a configured state\n", key_states[k]);
+    else if (!pub || EVP_PKEY_get_id(pub) != EVP_PKEY_ED25519)
+      fb_buf_printf(&errs, "policy_keys: %s: not an Ed25519 public key (PEM)\n", key_paths[k]);
+    else {
+      EVP_PKEY_free(sl->pub);
+      sl->pub = pub;
+      pub = NULL;
+    }
+    EVP_PKEY_free(pub);
+  }
+  if (errs.len) goto fail; /* bad policy_keys: nothing loads unchecked */
+  if (load_slot(s, &s->common, &s->common.p, &e) < 0) {
     fb_buf_printf(&errs, "%s\n", e);
     free(e);
   }
@@ -83,7 +167,7 @@ fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states
     s->common.p = fb_policy_compile("common", "(no common.lua)", "", 0, s->key, s->keylen, NULL, &e);
   }
   for (size_t i = 0; i < nstates; i++) {
-    int rc = load_slot(s, s->states[i].code, &s->states[i].p, &e);
+    int rc = load_slot(s, &s->states[i], &s->states[i].p, &e);
     if (rc < 0) {
       fb_buf_printf(&errs, "%s\n", e);
       free(e);
@@ -92,6 +176,7 @@ fb_policy_store *fb_policy_store_open(const char *dir, const char *const *states
               s->states[i].code, s->states[i].code);
     }
   }
+fail:
   if (errs.len) {
     errs.data[--errs.len] = '\0';
     *err = fb_buf_steal(&errs);
@@ -105,8 +190,10 @@ void fb_policy_store_free(fb_policy_store *s) {
   if (!s) return;
   fb_policy_unref(s->common.p);
   free(s->common.code);
+  EVP_PKEY_free(s->common.pub);
   for (size_t i = 0; i < s->nstates; i++) {
     fb_policy_unref(s->states[i].p);
+    EVP_PKEY_free(s->states[i].pub);
     free(s->states[i].code);
   }
   free(s->states);
@@ -114,13 +201,6 @@ void fb_policy_store_free(fb_policy_store *s) {
   free(s->key);
   free(s->dir);
   free(s);
-}
-
-static slot *find_slot(fb_policy_store *s, const char *code) {
-  if (strcmp(code, "common") == 0) return &s->common;
-  for (size_t i = 0; i < s->nstates; i++)
-    if (strcmp(s->states[i].code, code) == 0) return &s->states[i];
-  return NULL;
 }
 
 /* Reloads one slot; fills `entry` (may be NULL). 0 ok/unchanged/absent, -1 error. */
@@ -147,7 +227,7 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
   free(path);
   fb_policy *np = NULL;
   char *e = NULL;
-  if (load_slot(s, sl->code, &np, &e) < 0) {
+  if (load_slot(s, sl, &np, &e) < 0) {
     fb_error("policy_reload_failed", "%s", e);
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));

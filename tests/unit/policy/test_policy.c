@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 
 #include "core/util.h"
 #include "policy/policy.h"
@@ -567,6 +569,80 @@ static void test_store_reload(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+static void sign_file(EVP_PKEY *k, const char *dir, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t len;
+  char *src = fb_read_file(path, 1 << 20, &len);
+  assert_non_null(src);
+  unsigned char sig[64];
+  size_t siglen = sizeof sig;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, k), 1);
+  assert_int_equal(EVP_DigestSign(md, sig, &siglen, (unsigned char *)src, len), 1);
+  EVP_MD_CTX_free(md);
+  unsigned char b64[128];
+  EVP_EncodeBlock(b64, sig, 64);
+  char signame[64];
+  snprintf(signame, sizeof signame, "%s.sig", name);
+  strcat((char *)b64, "\n");
+  write_file(dir, signame, (char *)b64);
+  free(src);
+}
+
+static void test_signed_policies(void **state) {
+  (void)state;
+  char dir[] = "/tmp/fbpolsigXXXXXX";
+  assert_non_null(mkdtemp(dir));
+  EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+  assert_non_null(k);
+  char pub[512];
+  snprintf(pub, sizeof pub, "%s/mys.pub.pem", dir);
+  FILE *fp = fopen(pub, "w");
+  assert_non_null(fp);
+  PEM_write_PUBKEY(fp, k);
+  fclose(fp);
+  write_file(dir, "MYS.lua", "allow 'v1' { }\n");
+  write_file(dir, "THA.lua", "allow 'unsigned' { }\n");
+  sign_file(k, dir, "MYS.lua");
+  const char *states[] = {"MYS", "THA"};
+  const char *ks[] = {"MYS"};
+  const char *kp[] = {pub};
+  char *err = NULL;
+  fb_policy_store *s = fb_policy_store_open_signed(dir, states, 2, NULL, 0, ks, kp, 1, &err);
+  if (!s) fail_msg("%s", err);
+  fb_policy *p = fb_policy_store_get(s, "MYS");
+  json_t *info = fb_policy_info(p);
+  assert_true(json_is_true(json_object_get(info, "signed")));
+  json_decref(info);
+  fb_policy_unref(p);
+  p = fb_policy_store_get(s, "THA");
+  info = fb_policy_info(p);
+  assert_true(json_is_false(json_object_get(info, "signed")));
+  json_decref(info);
+  fb_policy_unref(p);
+  /* A changed file without a new signature does not replace the signed one. */
+  write_file(dir, "MYS.lua", "allow 'v2' { }\n");
+  assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), -1);
+  assert_non_null(strstr(err, "signature"));
+  free(err);
+  p = fb_policy_store_get(s, "MYS");
+  assert_string_equal(p->rules[0].name, "v1");
+  fb_policy_unref(p);
+  sign_file(k, dir, "MYS.lua");
+  assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), 0);
+  fb_policy_store_free(s);
+  /* At start-up a bad signature stops loading. */
+  write_file(dir, "MYS.lua.sig", "AAAA\n");
+  assert_null(fb_policy_store_open_signed(dir, states, 2, NULL, 0, ks, kp, 1, &err));
+  assert_non_null(strstr(err, "MYS.lua"));
+  free(err);
+  EVP_PKEY_free(k);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
@@ -580,6 +656,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_load_faults, setup, teardown),
       cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_reload, setup, teardown),
+      cmocka_unit_test(test_signed_policies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
