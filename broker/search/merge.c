@@ -255,6 +255,21 @@ static int edge_score_cmp(const void *pa, const void *pb) {
   return edge_pair_cmp(pa, pb);
 }
 
+/* Whether joining the components rooted at ra and rb would hold two vessels with
+ * different IMO numbers. Components are small (a few records per state), and the
+ * check is bounded for pathological ones. */
+static bool imo_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uint32_t rb) {
+  size_t work = 0;
+  for (uint32_t x = ra; x != UINT32_MAX; x = next[x]) {
+    if (!recs[x].vessel || !recs[x].imo[0]) continue;
+    for (uint32_t y = rb; y != UINT32_MAX; y = next[y]) {
+      if (++work > 100000) return false;
+      if (recs[y].vessel && recs[y].imo[0] && strcmp(recs[x].imo, recs[y].imo) != 0) return true;
+    }
+  }
+  return false;
+}
+
 typedef struct {
   uint32_t *members;
   size_t n;
@@ -380,11 +395,17 @@ json_t *fb_merge(json_t *per_state) {
   uint32_t *parent = fb_xmalloc((n ? n : 1) * sizeof *parent);
   double *gscore = fb_xmalloc((n ? n : 1) * sizeof *gscore);
   unsigned *gev = fb_xcalloc(n ? n : 1, sizeof *gev);
-  for (uint32_t i = 0; i < n; i++) { parent[i] = i; gscore[i] = 2.0; }
+  /* Member lists per root (next/tail), to refuse unions that would put two vessels
+   * with different IMO numbers into one entity through a third record. */
+  uint32_t *next = fb_xmalloc((n ? n : 1) * sizeof *next), *tail = fb_xmalloc((n ? n : 1) * sizeof *tail);
+  for (uint32_t i = 0; i < n; i++) { parent[i] = i; gscore[i] = 2.0; next[i] = UINT32_MAX; tail[i] = i; }
   for (size_t i = 0; i < ne; i++) {
     uint32_t ra = find(parent, ed[i].a), rb = find(parent, ed[i].b);
     if (ra == rb) continue;
+    if (imo_conflict(recs, next, ra, rb)) continue;
     parent[rb] = ra;
+    next[tail[ra]] = rb;
+    tail[ra] = tail[rb];
     double s = gscore[ra] < gscore[rb] ? gscore[ra] : gscore[rb];
     gscore[ra] = s < ed[i].score ? s : ed[i].score;
   }
@@ -433,6 +454,8 @@ json_t *fb_merge(json_t *per_state) {
     json_array_append_new(out, json_pack("{s:s, s:f, s:o, s:o}", "entity", name, "score",
                                          groups[g].score, "match", match, "records", records));
   }
+  free(next);
+  free(tail);
   free(slot);
   free(groups);
   free(count);

@@ -16,9 +16,10 @@
  * document + name + full dob gives 0.97. Linking is transitive (union-find); an
  * entity's score is its weakest necessary link (the bottleneck of the maximum
  * spanning tree), `match` is the evidence seen on any of its pairs, in the order
- * document, phone, imo, name, dob. Transitivity is not checked against conflicts: a
- * record whose document has no country can join two holders of that number from
- * different countries into one entity (see docs/merge.md). A record linked to nothing is its own entity with
+ * document, phone, imo, name, dob. A union that would put two vessels with different
+ * IMO numbers into one entity (through a vessel without IMO) is refused. Other
+ * conflicts are not checked: a record whose document has no country can join two
+ * holders of that number from different countries (see docs/merge.md). A record linked to nothing is its own entity with
  * score 0.5 and an empty `match`: nothing corroborates it, so it ranks below every
  * linked entity (whose scores all exceed 0.5).
  *

@@ -170,6 +170,16 @@ static void test_vessels_and_persons_stay_apart(void **state) {
       " \"THA\":[{\"id\":\"TV\",\"type\":\"vessel\",\"name\":\"K.M. Sinar Laut\"}]}");
   assert_true(linked(res, "IV", "TV"));   /* vessel name, no conflicting IMO */
   json_decref(res);
+  /* a vessel known only by name must not join two ships with different IMOs */
+  res = merge(
+      "{\"IDN\":[{\"id\":\"IV\",\"type\":\"vessel\",\"name\":\"KM Sinar Laut\",\"vessel\":{\"imo\":\"9123453\"}}],"
+      " \"MYS\":[{\"id\":\"MV\",\"type\":\"vessel\",\"name\":\"Sinar Laut\",\"vessel\":{\"imo\":\"IMO 9123453\"}},"
+      "          {\"id\":\"MV2\",\"type\":\"vessel\",\"name\":\"Sinar Laut\",\"vessel\":{\"imo\":\"9999995\"}}],"
+      " \"THA\":[{\"id\":\"TV\",\"type\":\"vessel\",\"name\":\"K.M. Sinar Laut\"}]}");
+  assert_true(linked(res, "IV", "MV"));
+  assert_false(linked(res, "MV", "MV2"));
+  assert_false(linked(res, "IV", "MV2"));
+  json_decref(res);
 }
 
 static void test_ordering_by_score(void **state) {
