@@ -9,6 +9,17 @@
 #include "adapters/adapter_impl.h"
 #include "core/util.h"
 
+/* libpq messages span lines (hints): keep the first for a one-line error. */
+static const char *first_line(PGconn *pg) {
+  static __thread char line[512];
+  const char *m = PQerrorMessage(pg);
+  size_t n = strcspn(m, "\n");
+  if (n >= sizeof line) n = sizeof line - 1;
+  memcpy(line, m, n);
+  line[n] = '\0';
+  return line;
+}
+
 const char fb_pg_schema_sql[] =
     "DROP TABLE IF EXISTS fb_names, fb_keys, fb_records;"
     "CREATE TABLE fb_records(rid bigint PRIMARY KEY, id text NOT NULL UNIQUE, type text NOT NULL,"
@@ -61,7 +72,7 @@ static int copy_table(PGconn *pg, sqlite3 *db, const char *copy_sql, const char 
                       int blocks_col, char **err) {
   PGresult *res = PQexec(pg, copy_sql);
   if (PQresultStatus(res) != PGRES_COPY_IN) {
-    *err = fb_adapter_errf("postgres: %s", PQerrorMessage(pg));
+    *err = fb_adapter_errf("postgres: %s", first_line(pg));
     PQclear(res);
     return -1;
   }
@@ -97,7 +108,7 @@ static int copy_table(PGconn *pg, sqlite3 *db, const char *copy_sql, const char 
   if (PQputCopyEnd(pg, NULL) != 1) rc = -1;
   res = PQgetResult(pg);
   if (PQresultStatus(res) != PGRES_COMMAND_OK) rc = -1;
-  if (rc) *err = fb_adapter_errf("postgres: copy failed: %s", PQerrorMessage(pg));
+  if (rc) *err = fb_adapter_errf("postgres: copy failed: %s", first_line(pg));
   PQclear(res);
   while ((res = PQgetResult(pg))) PQclear(res);
   return rc;
@@ -118,7 +129,7 @@ int fb_pg_load(const char *conninfo, const char *sqlite_path, char **err) {
   PGconn *pg = PQconnectdb(conninfo);
   int rc = -1;
   if (PQstatus(pg) != CONNECTION_OK) {
-    *err = fb_adapter_errf("cannot connect to postgres: %s", PQerrorMessage(pg));
+    *err = fb_adapter_errf("cannot connect to postgres: %s", first_line(pg));
     goto done;
   }
   PQsetNoticeProcessor(pg, quiet, NULL); /* "table does not exist, skipping" */
@@ -126,7 +137,7 @@ int fb_pg_load(const char *conninfo, const char *sqlite_path, char **err) {
   PQclear(res);
   res = PQexec(pg, fb_pg_schema_sql);
   if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-    *err = fb_adapter_errf("postgres: cannot create the schema: %s", PQerrorMessage(pg));
+    *err = fb_adapter_errf("postgres: cannot create the schema: %s", first_line(pg));
     PQclear(res);
     goto done;
   }
@@ -139,7 +150,7 @@ int fb_pg_load(const char *conninfo, const char *sqlite_path, char **err) {
     goto done;
   res = PQexec(pg, "COMMIT");
   if (PQresultStatus(res) == PGRES_COMMAND_OK) rc = 0;
-  else *err = fb_adapter_errf("postgres: commit failed: %s", PQerrorMessage(pg));
+  else *err = fb_adapter_errf("postgres: commit failed: %s", first_line(pg));
   PQclear(res);
 done:
   PQfinish(pg);

@@ -1,24 +1,29 @@
 /* `fedbroker demo-data --out DIR [--seed N]`: writes the synthetic demo databases
  * (adapters/demo_data.h). Used by `fedbroker demo`, the tests and the pilot images. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "adapters/demo_data.h"
+#include "adapters/postgres_db.h"
 #include "cli/command.h"
 #include "core/util.h"
 
 static const char usage[] =
-    "usage: fedbroker demo-data --out DIR [--seed N]\n"
+    "usage: fedbroker demo-data --out DIR [--seed N] [--postgres CONNINFO [--state XXX]]\n"
     "  Writes DIR/IDN.db, DIR/MYS.db, DIR/THA.db and DIR/BGD.db: synthetic records\n"
     "  (no real person) for the demo states. The same seed gives the same files.\n"
-    "  --out DIR   directory to write (created if missing)\n"
-    "  --seed N    generator seed, default 1\n";
+    "  --out DIR            directory to write (created if missing)\n"
+    "  --seed N             generator seed, default 1\n"
+    "  --postgres CONNINFO  also load one state's records into PostgreSQL (tables\n"
+    "                       fb_records, fb_keys, fb_names; docs/adapters.md)\n"
+    "  --state XXX          the state to load with --postgres, default THA\n";
 
 static int run(int argc, char **argv) {
-  const char *out = NULL;
+  const char *out = NULL, *conninfo = NULL, *state = "THA";
   unsigned long seed = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -32,13 +37,21 @@ static int run(int argc, char **argv) {
       seed = strtoul(argv[++i], &end, 10);
       if (errno || *end || !*argv[i] || argv[i][0] == '-' || seed > 0xFFFFFFFFul)
         return fb_usage_error(usage, "demo-data: --seed must be an integer from 0 to 4294967295, not '%s'", argv[i]);
-    } else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--seed") == 0) {
+    } else if (strcmp(argv[i], "--postgres") == 0 && i + 1 < argc) {
+      conninfo = argv[++i];
+    } else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+      state = argv[++i];
+    } else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--seed") == 0 ||
+               strcmp(argv[i], "--postgres") == 0 || strcmp(argv[i], "--state") == 0) {
       return fb_usage_error(usage, "demo-data: %s needs a value", argv[i]);
     } else {
       return fb_usage_error(usage, "demo-data: unknown argument '%s'", argv[i]);
     }
   }
   if (!out) return fb_usage_error(usage, "demo-data: --out DIR is required");
+  bool known = false;
+  for (size_t i = 0; i < 4; i++) known = known || strcmp(state, fb_demo_states[i]) == 0;
+  if (!known) return fb_usage_error(usage, "demo-data: --state must be one of IDN, MYS, THA, BGD, not '%s'", state);
   if (mkdir(out, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "fedbroker: demo-data: cannot create %s: %s\n", out, strerror(errno));
     return 1;
@@ -51,6 +64,16 @@ static int run(int argc, char **argv) {
     return 1;
   }
   printf("wrote %s/{IDN,MYS,THA,BGD}.db (seed %lu) in %.0f ms\n", out, seed, fb_now_ms() - t0);
+  if (conninfo) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.db", out, state);
+    if (fb_pg_load(conninfo, path, &err) != 0) {
+      fprintf(stderr, "fedbroker: demo-data: %s\n", err);
+      free(err);
+      return 1;
+    }
+    printf("loaded %s into postgres\n", path);
+  }
   return 0;
 }
 
