@@ -117,22 +117,53 @@ static bool filter_match(const record_filter *f, const rec_info *ri) {
          (f->nationality.n == 0 || strset_has(&f->nationality, ri->nationality));
 }
 
-static json_t *hmac_hex(const fb_policy *p, const char *s, size_t n) {
+static json_t *mac_done(const fb_policy *p, bool ok) {
   unsigned char md[32];
   size_t mdlen = 0;
   char hex[65];
-  /* Re-initialising with no key keeps the key set at load. Fail closed: mask. */
-  if (!p->hmac || !EVP_MAC_init(p->hmac, NULL, 0, NULL) ||
-      !EVP_MAC_update(p->hmac, (const unsigned char *)s, n) ||
-      !EVP_MAC_final(p->hmac, md, &mdlen, sizeof md) || mdlen != 32)
-    return json_string("[REDACTED]");
+  if (!ok || !EVP_MAC_final(p->hmac, md, &mdlen, sizeof md) || mdlen != 32)
+    return json_string("[REDACTED]"); /* fail closed */
   fb_hex_encode(md, 32, hex);
   return json_string(hex);
 }
 
+/* Re-initialising with no key keeps the key set at load. */
+static bool mac_begin(const fb_policy *p) { return p->hmac && EVP_MAC_init(p->hmac, NULL, 0, NULL); }
+
+static json_t *hmac_hex(const fb_policy *p, const char *s, size_t n) {
+  bool ok = mac_begin(p) && EVP_MAC_update(p->hmac, (const unsigned char *)s, n);
+  return mac_done(p, ok);
+}
+
+/* A small object of strings (a document: kind, number, country) is hashed as
+ * "key\0value\0" in key order, without building its JSON text. */
+static json_t *hash_flat_object(const fb_policy *p, json_t *o) {
+  const char *keys[8];
+  size_t n = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(o, k, v) {
+    if (n == 8 || !json_is_string(v)) return NULL;
+    size_t i = n++;
+    while (i > 0 && strcmp(keys[i - 1], k) > 0) keys[i] = keys[i - 1], i--;
+    keys[i] = k;
+  }
+  bool ok = mac_begin(p);
+  for (size_t i = 0; ok && i < n; i++) {
+    json_t *val = json_object_get(o, keys[i]);
+    ok = EVP_MAC_update(p->hmac, (const unsigned char *)keys[i], strlen(keys[i]) + 1) &&
+         EVP_MAC_update(p->hmac, (const unsigned char *)json_string_value(val), json_string_length(val) + 1);
+  }
+  return mac_done(p, ok);
+}
+
 static json_t *hash_value(const fb_policy *p, json_t *v) {
   if (json_is_string(v)) return hmac_hex(p, json_string_value(v), json_string_length(v));
-  /* Objects and numbers: their canonical JSON text, so equal values hash equal. */
+  if (json_is_object(v)) {
+    json_t *h = hash_flat_object(p, v);
+    if (h) return h;
+  }
+  /* Anything else: its canonical JSON text, so equal values hash equal. */
   char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   json_t *h = s ? hmac_hex(p, s, strlen(s)) : json_string("[REDACTED]");
   free(s);
