@@ -88,7 +88,11 @@ static int open_policies(fb_hub *hub, char **err) {
     free(codes);
     return -1;
   }
-  hub->policies = fb_policy_store_open(cfg->policies, codes, cfg->nstates, key, keylen, err);
+  /* States named in policy_keys must ship <STATE>.lua.sig: the hub operator cannot
+   * alter their rules unnoticed. */
+  hub->policies = fb_policy_store_open_signed(cfg->policies, codes, cfg->nstates, key, keylen,
+                                              (const char *const *)cfg->policy_key_states,
+                                              (const char *const *)cfg->policy_key_paths, cfg->npolicy_keys, err);
   if (key) OPENSSL_cleanse(key, keylen);
   free(key);
   free(codes);
