@@ -1,0 +1,190 @@
+# Shared helpers for the bench/*.sh scripts. Sourced, never run.
+#
+# A script calls `bench_init "${1:-}"` first: it resolves the build directory (argument,
+# else $BUILD, else build/), checks the binary and the load tools, makes a temp dir
+# ($TMP) and installs an EXIT trap that kills, by pid, every process started with
+# `bg_start` and removes $TMP. Nothing here kills by name.
+#
+# Machines are noisy and shared: every script reports ratios of figures measured in the
+# same run, next to the absolute numbers.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY=/usr/bin/python3
+BG_PIDS=()
+CLK_TCK=$(getconf CLK_TCK)
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+bench_init() {
+  local build=${1:-${BUILD:-$BENCH_ROOT/build}}
+  FEDBROKER=$(cd "$build" 2>/dev/null && pwd)/fedbroker
+  [ -x "$FEDBROKER" ] || die "no fedbroker binary in '$build': build first (a Release build: cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release && cmake --build $build -j2 --target fedbroker)"
+  command -v h2load >/dev/null || die "h2load is missing (Debian package nghttp2-client)"
+  command -v nghttpd >/dev/null || die "nghttpd is missing (Debian package nghttp2-server)"
+  command -v curl >/dev/null || die "curl is missing"
+  TMP=$(mktemp -d /tmp/fbbench.XXXXXX)
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  if grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" 2>/dev/null; then
+    BUILD_TYPE=Release
+  else
+    BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null)"
+    echo "bench: warning: '$build' is not a Release build (${BUILD_TYPE:-no type}); figures will be low" >&2
+  fi
+}
+
+bench_cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Bounded wait: SIGTERM gives the hub 2 s to drain; after 5 s, SIGKILL.
+  for _ in $(seq 50); do
+    local alive=0
+    for p in "${BG_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "${TMP:-}" ] && rm -rf "$TMP"
+}
+
+# bg_start NAME CMD...: run CMD in the background, output in $TMP/NAME.log; the pid is
+# in $BG_PID and is killed at exit.
+bg_start() {
+  local name=$1; shift
+  "$@" >"$TMP/$name.log" 2>&1 &
+  BG_PID=$!
+  BG_PIDS+=("$BG_PID")
+}
+
+# bg_stop PID: SIGTERM, wait at most 5 s, then SIGKILL.
+bg_stop() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_http URL PID NAME: until URL answers 200 (at most 15 s), or PID dies.
+wait_http() {
+  for _ in $(seq 150); do
+    curl -sf -o /dev/null --max-time 1 "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { tail -5 "$TMP/$3.log" >&2; die "$3 exited during start-up"; }
+    sleep 0.1
+  done
+  tail -5 "$TMP/$3.log" >&2
+  die "$3 did not answer $1 within 15 s"
+}
+
+# cpu_ticks PID: utime+stime of PID in clock ticks (fields 14 and 15 of /proc/PID/stat;
+# the command name is "fedbroker", without spaces, so field numbers hold).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+vm_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }   # vm_kb PID VmHWM
+
+# h2 NAME H2LOAD-ARGS...: runs h2load with a per-request log, and sets
+#   H2_RPS (req/s), H2_OK (2xx responses), H2_P50 / H2_P99 / H2_MAX (ms, from the log).
+# Fails the script, showing h2load's output, when any request failed or was not 2xx:
+# a benchmark of error answers measures nothing.
+h2() {
+  local name=$1; shift
+  local out=$TMP/h2load-$name.txt log=$TMP/h2load-$name.reqlog
+  rm -f "$log"
+  h2load --log-file="$log" "$@" >"$out" 2>&1 || { cat "$out" >&2; die "h2load ($name) failed"; }
+  H2_RPS=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$out")
+  local bad
+  H2_OK=$(awk '/^requests:/ {print $8}' "$out")
+  # failed + errored + timeout, and every non-2xx status. (In -D mode the 2xx count may
+  # exceed "succeeded" by a response that ended as the clock stopped.)
+  bad=$(awk '/^requests:/ {b += $10 + $12 + $14} /^status codes:/ {b += $5 + $7 + $9} END {print b + 0}' "$out")
+  if [ -z "$H2_RPS" ] || [ -z "$H2_OK" ] || [ "$H2_OK" = 0 ] || [ "$bad" != 0 ]; then
+    cat "$out" >&2
+    die "h2load ($name): not every request got a 2xx answer"
+  fi
+  read -r H2_P50 H2_P99 H2_MAX < <(awk -F'\t' '$2 ~ /^2/ {print $3}' "$log" | sort -n |
+    awk '{v[NR] = $1} END { if (NR == 0) { print "nan nan nan"; exit }
+      i50 = int(NR * 0.50 + 0.999); i99 = int(NR * 0.99 + 0.999);
+      printf "%.2f %.2f %.2f\n", v[i50] / 1000, v[i99] / 1000, v[NR] / 1000 }')
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# ms_per ticks count: CPU milliseconds per item.
+ms_per() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n + 0 == 0) print "n/a"; else printf "%.3f", t * 1000 / hz / n }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+machine_line() {
+  local cpu
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  echo "machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, load average $(cut -d' ' -f1-3 /proc/loadavg); fedbroker build: ${BUILD_TYPE:-?}"
+}
+
+# demo_setup PORT: lets `fedbroker demo` write its data, keys, policies and tokens into
+# $TMP/demo, then stops it; the scripts run `fedbroker serve` on configs of their own
+# there (demo_config). Exports the demo tokens (ANALYST_MYS, ...).
+demo_setup() {
+  local port
+  port=$(free_port)
+  bg_start demo "$FEDBROKER" demo --port "$port" --dir "$TMP/demo"
+  local pid=$BG_PID
+  wait_http "http://127.0.0.1:$port/healthz" "$pid" demo
+  [ -s "$TMP/demo/tokens.env" ] || die "demo wrote no tokens.env"
+  bg_stop "$pid"
+  set -a
+  # shellcheck disable=SC1091
+  . "$TMP/demo/tokens.env"
+  set +a
+}
+
+# demo_config FILE PORT FSYNC(true|false) AUDIT-FILE [STATES-BLOCK]: a hub config in
+# $TMP/demo (relative paths resolve there) like the demo's, listening on PORT. The
+# default states are the demo's four sqlite databases.
+demo_config() {
+  local file=$1 port=$2 fsync=$3 audit=$4 states=${5:-}
+  if [ -z "$states" ]; then
+    states='  IDN = { adapter = "sqlite", path = "data/IDN.db" },
+  MYS = { adapter = "sqlite", path = "data/MYS.db" },
+  THA = { adapter = "sqlite", path = "data/THA.db" },
+  BGD = { adapter = "sqlite", path = "data/BGD.db" },'
+  fi
+  cat >"$file" <<EOF
+listen = { { address = "127.0.0.1:$port" } }
+log_level = "warn"
+policies = "policies"
+audit = { path = "$audit", key = "keys/audit.pem", checkpoint_every = 1000, fsync = $fsync }
+issuers = { { iss = "https://idp.demo.fedbroker", key = "keys/issuer.pub.pem", aud = "fedbroker" } }
+redaction_key = "keys/redaction.key"
+deadlines = { immediate = 2000, urgent = 5000, routine = 15000 }
+limits = { connections = 5000 }
+states = {
+$states
+}
+EOF
+}
+
+# search_body FILE KIND(document|name): the POST /v1/search body the benchmarks send, as
+# an analyst of MYS (so IDN, THA and BGD answer). case_ref lets THA's policy answer.
+search_body() {
+  local subject
+  case $2 in
+    document) subject='{"document":"A12345678"}' ;;
+    name) subject='{"name":"Ahmad bin Ismail"}' ;;
+    *) die "search_body: unknown kind $2" ;;
+  esac
+  printf '{"subject":%s,"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in case MY-2026-0042","case_ref":"MY-2026-0042"}' "$subject" >"$1"
+}
+
+# search_once URL BODY-FILE OUT-FILE: one search with curl; prints "IDN shared 1, ..."
+# and fails the script unless the answer is a complete 200 (no state in error or
+# timeout): a benchmark of failing legs measures nothing.
+search_once() {
+  local code
+  code=$(curl -s -o "$3" -w '%{http_code}' --max-time 10 "$1" -H "Authorization: Bearer $ANALYST_MYS" \
+    -H 'Content-Type: application/json' --data-binary "@$2") || true
+  [ "$code" = 200 ] || { head -c 500 "$3" >&2; die "search answered HTTP $code"; }
+  $PY - "$3" <<'PY' || die "search answer is incomplete: $(head -c 400 "$3")"
+import json, sys
+a = json.load(open(sys.argv[1]))
+print(", ".join("%s %s %s" % (s["state"], s["outcome"], s.get("records", 0)) for s in a["states"]))
+sys.exit(0 if a["complete"] else 1)
+PY
+}
