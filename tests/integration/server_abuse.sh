@@ -122,6 +122,57 @@ PY
 alive "RST_STREAM flood"
 pass "RST_STREAM flood survived"
 
+# Hostile HTTP/2 frames: random types, flags, stream ids and payloads after a valid
+# preface, and mutated HTTP/1.1 requests; deterministic seed, bounded count.
+$PY - "$P" "$FB_SOURCE_DIR/tests/lib" <<'PY'
+import os, random, socket, struct, sys
+sys.path.insert(0, sys.argv[2])
+import h2raw
+rng = random.Random(1234)
+port = int(sys.argv[1])
+for conn in range(150):
+    try:
+        s = h2raw.connect(port)
+        out = b""
+        for i in range(rng.randint(1, 40)):
+            ftype = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, rng.randint(10, 255)])
+            flags = rng.randint(0, 255)
+            stream = rng.choice([0, 1, 3, 5, rng.randint(0, 2**31 - 1)])
+            payload = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 1, 4, 5, 8, 9, 16, rng.randint(0, 300)])))
+            if ftype == 1 and rng.random() < 0.5:
+                payload = h2raw.get_headers(rng.choice(["/healthz", "/v1/search", "/x" * 50]))
+            out += h2raw.frame(ftype, flags, stream, payload)
+        s.sendall(out)
+        s.settimeout(0.2)
+        try:
+            s.recv(65536)
+        except Exception:
+            pass
+        s.close()
+    except (ConnectionResetError, BrokenPipeError, ConnectionRefusedError):
+        pass
+base = b"POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"subject\":1}"
+for conn in range(150):
+    m = bytearray(base)
+    for _ in range(rng.randint(1, 8)):
+        op = rng.random()
+        pos = rng.randrange(len(m))
+        if op < 0.4: m[pos] = rng.getrandbits(8)
+        elif op < 0.7: m.insert(pos, rng.getrandbits(8))
+        else: del m[pos]
+    try:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(bytes(m))
+        s.settimeout(0.2)
+        try: s.recv(65536)
+        except Exception: pass
+        s.close()
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+PY
+alive "hostile frames and mutated requests"
+pass "random HTTP/2 frames and mutated HTTP/1.1 requests survived"
+
 # Connection cap: 80 idle connections against a cap of 64; the hub keeps serving after.
 $PY - "$P" <<'PY'
 import socket, sys, time

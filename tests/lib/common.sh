@@ -9,9 +9,17 @@ TMP=$(mktemp -d /tmp/fbtest.XXXXXX)
 PIDS=()
 
 cleanup() {
+  local status=$?
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  # Under ASan/UBSan a process that leaked or misbehaved says so in its log.
+  if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP"/*.log 2>/dev/null; then
+    grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP"/*.log | head -80 >&2
+    echo "FAIL: a sanitizer reported a fault (logs above)" >&2
+    status=1
+  fi
   rm -rf "$TMP"
+  exit $status
 }
 trap cleanup EXIT
 
