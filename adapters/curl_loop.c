@@ -1,0 +1,361 @@
+/* libcurl multi on libuv (the standard curl + libuv pattern): CURLMOPT_SOCKETFUNCTION
+ * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t.
+ * Each call is one easy handle: POST of a JSON body, response capped at max_body (the
+ * transfer is aborted past it), its own timeout. Contract in curl_loop.h. */
+#include "adapters/curl_loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "adapters/adapter.h"
+#include "core/util.h"
+
+#define DEFAULT_MAX_BODY (8u << 20)
+#define DEFAULT_TIMEOUT_MS 30000u
+
+typedef struct sock_ctx sock_ctx;
+
+struct fb_curl_loop {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  char *url, *ca, *cert, *key, *peer;
+  struct curl_slist *headers; /* built once at open, shared by every easy handle */
+  uint64_t max_body;
+  uint32_t timeout_ms;
+  bool error_detail;
+  fb_curl_call *calls; /* in flight */
+  sock_ctx *socks;     /* live poll handles */
+  int pending_closes;
+  bool closing;
+  void (*closed)(void *);
+  void *closed_data;
+};
+
+struct sock_ctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  fb_curl_loop *cl;
+  sock_ctx *prev, *next;
+  bool counted; /* released while closing: its close callback counts down */
+};
+
+struct fb_curl_call {
+  fb_curl_loop *cl;
+  fb_curl_call *prev, *next;
+  CURL *easy;
+  char *body; /* request body, owned (curl does not copy CURLOPT_POSTFIELDS) */
+  fb_buf resp;
+  bool over_limit;
+  uint32_t timeout_ms;
+  fb_curl_done_cb cb;
+  void *data;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static void check_done(fb_curl_loop *cl);
+
+/* ---- libuv <-> curl plumbing ---- */
+
+static void finish_close(fb_curl_loop *cl) {
+  if (--cl->pending_closes > 0) return;
+  void (*closed)(void *) = cl->closed;
+  void *data = cl->closed_data;
+  free(cl->url);
+  free(cl->ca);
+  free(cl->cert);
+  free(cl->key);
+  free(cl->peer);
+  curl_slist_free_all(cl->headers);
+  free(cl);
+  if (closed) closed(data);
+}
+
+static void sock_closed_cb(uv_handle_t *h) {
+  sock_ctx *s = fb_container_of((uv_poll_t *)h, sock_ctx, poll);
+  fb_curl_loop *cl = s->cl;
+  bool counted = s->counted;
+  free(s);
+  if (counted) finish_close(cl); /* otherwise `cl` may be gone: do not touch it */
+}
+
+static void sock_release(fb_curl_loop *cl, sock_ctx *s) {
+  if (s->prev) s->prev->next = s->next;
+  else cl->socks = s->next;
+  if (s->next) s->next->prev = s->prev;
+  uv_poll_stop(&s->poll);
+  if (cl->closing) {
+    s->counted = true;
+    cl->pending_closes++;
+  }
+  uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events) {
+  sock_ctx *s = fb_container_of(p, sock_ctx, poll);
+  fb_curl_loop *cl = s->cl;
+  int flags = 0;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  else {
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  }
+  int running;
+  curl_multi_socket_action(cl->multi, s->fd, flags, &running);
+  check_done(cl);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  (void)easy;
+  fb_curl_loop *cl = userp;
+  sock_ctx *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      curl_multi_assign(cl->multi, fd, NULL);
+      sock_release(cl, s);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = fb_xcalloc(1, sizeof *s);
+    s->fd = fd;
+    s->cl = cl;
+    if (uv_poll_init_socket(cl->loop, &s->poll, fd) != 0) {
+      free(s);
+      return -1;
+    }
+    s->next = cl->socks;
+    if (cl->socks) cl->socks->prev = s;
+    cl->socks = s;
+    curl_multi_assign(cl->multi, fd, s);
+  }
+  int events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, poll_cb);
+  return 0;
+}
+
+static void timer_cb(uv_timer_t *t) {
+  fb_curl_loop *cl = fb_container_of(t, fb_curl_loop, timer);
+  int running;
+  curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(cl);
+}
+
+static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  fb_curl_loop *cl = userp;
+  if (cl->closing) return 0;
+  if (timeout_ms < 0) uv_timer_stop(&cl->timer);
+  else uv_timer_start(&cl->timer, timer_cb, (uint64_t)timeout_ms, 0); /* 0: next loop turn */
+  return 0;
+}
+
+/* ---- calls ---- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  fb_curl_call *call = userdata;
+  size_t n = size * nmemb;
+  if (call->resp.len + n > call->cl->max_body) {
+    call->over_limit = true;
+    return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+  }
+  fb_buf_append(&call->resp, ptr, n);
+  return n;
+}
+
+static void call_free(fb_curl_call *call) {
+  fb_curl_loop *cl = call->cl;
+  if (call->prev) call->prev->next = call->next;
+  else cl->calls = call->next;
+  if (call->next) call->next->prev = call->prev;
+  curl_multi_remove_handle(cl->multi, call->easy);
+  curl_easy_cleanup(call->easy);
+  free(call->body);
+  fb_buf_free(&call->resp);
+  free(call);
+}
+
+/* Non-200: the status, plus the peer's own error sentence when asked for and present
+ * (a fedbroker hub answers {"error": {"code", "message"}}). */
+static void http_status_error(fb_curl_call *call, long code, char *why, size_t whylen) {
+  fb_curl_loop *cl = call->cl;
+  const char *msg = NULL;
+  json_t *body = NULL;
+  if (cl->error_detail && call->resp.len) {
+    body = json_loadb(call->resp.data, call->resp.len, 0, NULL);
+    msg = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+  }
+  if (msg) snprintf(why, whylen, "HTTP %ld from %s: %.300s", code, cl->peer, msg);
+  else snprintf(why, whylen, "HTTP %ld from %s", code, cl->peer);
+  json_decref(body);
+}
+
+/* Turns a finished transfer into a parsed body or an error sentence. */
+static int judge(fb_curl_call *call, CURLcode rc, json_t **body, char *why, size_t whylen) {
+  fb_curl_loop *cl = call->cl;
+  *body = NULL;
+  if (call->over_limit || rc == CURLE_FILESIZE_EXCEEDED) {
+    snprintf(why, whylen, "response over %llu bytes", (unsigned long long)cl->max_body);
+    return FB_LEG_ERROR;
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    snprintf(why, whylen, "no answer within %u ms", call->timeout_ms);
+    return FB_LEG_TIMEOUT;
+  }
+  if (rc != CURLE_OK) {
+    snprintf(why, whylen, "request to %s failed: %s", cl->peer,
+             call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
+    return FB_LEG_ERROR;
+  }
+  long code = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code != 200) {
+    http_status_error(call, code, why, whylen);
+    return FB_LEG_ERROR;
+  }
+  json_error_t jerr;
+  *body = json_loadb(call->resp.data ? call->resp.data : "", call->resp.len, 0, &jerr);
+  if (!*body) {
+    snprintf(why, whylen, "invalid JSON from %s: %s", cl->peer, jerr.text);
+    return FB_LEG_ERROR;
+  }
+  return 0;
+}
+
+static void check_done(fb_curl_loop *cl) {
+  CURLMsg *msg;
+  int left;
+  /* A callback may cancel other calls or close the loop: both are safe here, since
+   * curl drops the messages of removed handles, and closing stops this loop. */
+  while (!cl->closing && (msg = curl_multi_info_read(cl->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    fb_curl_call *call = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+    if (!call) continue;
+    CURLcode rc = msg->data.result;
+    char why[512];
+    json_t *body;
+    int status = judge(call, rc, &body, why, sizeof why);
+    fb_curl_done_cb cb = call->cb;
+    void *data = call->data;
+    call_free(call);
+    cb(data, status, body, status ? why : NULL);
+  }
+}
+
+fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, fb_curl_done_cb cb,
+                           void *data) {
+  if (cl->closing || !body) {
+    free(body);
+    return NULL;
+  }
+  fb_curl_call *call = fb_xcalloc(1, sizeof *call);
+  call->cl = cl;
+  call->cb = cb;
+  call->data = data;
+  call->body = body;
+  call->timeout_ms = timeout_ms ? timeout_ms : cl->timeout_ms;
+  if (cl->timeout_ms && cl->timeout_ms < call->timeout_ms) call->timeout_ms = cl->timeout_ms;
+  if (!call->timeout_ms) call->timeout_ms = DEFAULT_TIMEOUT_MS;
+  call->easy = curl_easy_init();
+  if (!call->easy) {
+    free(call->body);
+    free(call);
+    return NULL;
+  }
+  CURL *e = call->easy;
+  curl_easy_setopt(e, CURLOPT_URL, cl->url);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, cl->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cl->max_body);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
+  if (cl->ca) curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca);
+  if (cl->cert) curl_easy_setopt(e, CURLOPT_SSLCERT, cl->cert);
+  if (cl->key) curl_easy_setopt(e, CURLOPT_SSLKEY, cl->key);
+  call->next = cl->calls;
+  if (cl->calls) cl->calls->prev = call;
+  cl->calls = call;
+  if (curl_multi_add_handle(cl->multi, e) != CURLM_OK) {
+    call_free(call);
+    return NULL;
+  }
+  return call;
+}
+
+void fb_curl_cancel(fb_curl_call *call) {
+  if (call) call_free(call);
+}
+
+static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static char *dup_or_null(const char *s) { return s ? fb_xstrdup(s) : NULL; }
+
+fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts) {
+  static uv_once_t once = UV_ONCE_INIT;
+  uv_once(&once, global_init);
+  fb_curl_loop *cl = fb_xcalloc(1, sizeof *cl);
+  cl->loop = loop;
+  cl->multi = curl_multi_init();
+  if (!cl->multi) {
+    free(cl);
+    return NULL;
+  }
+  cl->url = fb_xstrdup(opts->url);
+  cl->ca = dup_or_null(opts->ca);
+  cl->cert = dup_or_null(opts->cert);
+  cl->key = dup_or_null(opts->key);
+  cl->peer = fb_xstrdup(opts->peer ? opts->peer : "peer");
+  cl->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
+  cl->timeout_ms = opts->timeout_ms;
+  cl->error_detail = opts->error_detail;
+  cl->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+  cl->headers = curl_slist_append(cl->headers, "Accept: application/json");
+  cl->headers = curl_slist_append(cl->headers, "Expect:"); /* no 100-continue round trip */
+  if (opts->bearer) {
+    fb_buf h = {0};
+    fb_buf_puts(&h, "Authorization: Bearer ");
+    fb_buf_puts(&h, opts->bearer);
+    char *line = fb_buf_steal(&h);
+    cl->headers = curl_slist_append(cl->headers, line); /* curl copies the string */
+    free(line);
+  }
+  uv_timer_init(loop, &cl->timer);
+  curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
+  curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, timerfunc_cb);
+  curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
+  curl_multi_setopt(cl->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(cl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+  return cl;
+}
+
+static void timer_closed_cb(uv_handle_t *h) {
+  finish_close(fb_container_of((uv_timer_t *)h, fb_curl_loop, timer));
+}
+
+void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
+  cl->closed = closed;
+  cl->closed_data = data;
+  while (cl->calls) call_free(cl->calls);
+  cl->closing = true;
+  cl->pending_closes = 1; /* the timer */
+  curl_multi_cleanup(cl->multi); /* closes connections; may call socket_cb(REMOVE) */
+  cl->multi = NULL;
+  while (cl->socks) sock_release(cl, cl->socks);
+  uv_close((uv_handle_t *)&cl->timer, timer_closed_cb);
+}

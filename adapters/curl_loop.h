@@ -1,0 +1,60 @@
+/* Internal to adapters/: JSON-over-HTTP POSTs to one URL, on libcurl's multi interface
+ * driven by the libuv loop. Shared by the "http" kind (a national node) and the
+ * "broker" kind (another fedbroker hub).
+ *
+ * One fb_curl_loop per adapter: one multi handle, one uv_timer_t, one uv_poll_t per
+ * socket curl opens. Connections are reused across calls and HTTP/2 streams are
+ * multiplexed when the peer offers h2 (ALPN on https). Every function runs on the loop
+ * thread and none blocks it.
+ *
+ * Transport faults become one sentence naming the peer (opts.peer, e.g. "node"):
+ * "response over N bytes", "no answer within N ms" (FB_LEG_TIMEOUT), "request to node
+ * failed: ...", "HTTP 500 from node", "invalid JSON from node: ...". Only a 200 whose
+ * body is JSON reaches the callback as success.
+ *
+ * Ownership: the fb_curl_loop owns every call in flight. Cancel frees a call at once
+ * (no callback). Close cancels what is left without callbacks, lets curl close its
+ * connections, closes the loop handles and frees everything, then calls `closed`. */
+#ifndef FB_ADAPTERS_CURL_LOOP_H
+#define FB_ADAPTERS_CURL_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+typedef struct fb_curl_loop fb_curl_loop;
+typedef struct fb_curl_call fb_curl_call;
+
+/* Everything is copied by fb_curl_loop_new. */
+typedef struct {
+  const char *url;               /* http:// or https://, posted to as is */
+  const char *ca, *cert, *key;   /* optional TLS material (PEM paths) */
+  const char *bearer;            /* when set: "Authorization: Bearer <bearer>" on each call */
+  const char *peer;              /* word for error sentences: "node", "remote hub" */
+  uint64_t max_body;             /* response cap; 0 = 8 MiB */
+  uint32_t timeout_ms;           /* cap on every call; 0 = none beyond the call's own */
+  bool error_detail;             /* on non-200, append the body's error.message when present */
+} fb_curl_loop_options;
+
+/* status 0: `body` is the parsed JSON of a 200 answer, owned by the callee.
+ * status FB_LEG_ERROR or FB_LEG_TIMEOUT: body NULL, `why` a sentence borrowed for the
+ * call. The call handle is invalid once the callback starts. */
+typedef void (*fb_curl_done_cb)(void *data, int status, json_t *body, const char *why);
+
+/* NULL when curl cannot make a multi handle. */
+fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts);
+
+/* POSTs `body` (a JSON text; ownership passes here, also on failure) as
+ * application/json. The call's timeout is `timeout_ms` capped by the loop's
+ * timeout_ms (either 0: the other; both 0: 30 s). Returns the call, or NULL when it
+ * could not start (then no callback). */
+fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, fb_curl_done_cb cb,
+                           void *data);
+
+void fb_curl_cancel(fb_curl_call *call);
+
+void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data);
+
+#endif
