@@ -69,7 +69,7 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 # wait_http URL PID NAME: until URL answers 200 (at most 15 s), or PID dies.
 wait_http() {
   for _ in $(seq 150); do
-    curl -sf -o /dev/null --max-time 1 "$1" && return 0
+    curl -sf -o /dev/null --max-time 1 --http2-prior-knowledge "$1" && return 0
     kill -0 "$2" 2>/dev/null || { tail -5 "$TMP/$3.log" >&2; die "$3 exited during start-up"; }
     sleep 0.1
   done
