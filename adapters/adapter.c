@@ -11,11 +11,8 @@ static const fb_adapter_vtable *const kinds[] = {
     &fb_sqlite_adapter_vtable,
     &fb_http_adapter_vtable,
     &fb_postgres_adapter_vtable,
+    &fb_broker_adapter_vtable,
 };
-
-/* Named by CONFIG.md but not in this build: a distinct message so operators know the
- * config is right and the binary is not. */
-static const char *const planned[] = {"broker"};
 
 char *fb_adapter_errf(const char *fmt, ...) {
   fb_buf b = {0};
@@ -40,11 +37,6 @@ int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **ou
   const char *kind = cfg->adapter ? cfg->adapter : "";
   const fb_adapter_vtable *vt = fb_adapter_find(kind);
   if (!vt) {
-    for (size_t i = 0; i < FB_ARRAY_LEN(planned); i++)
-      if (strcmp(planned[i], kind) == 0) {
-        *err = fb_adapter_errf("adapter kind '%s' is not implemented in this build", kind);
-        return -1;
-      }
     *err = fb_adapter_errf("adapter kind '%s' is unknown", kind);
     return -1;
   }

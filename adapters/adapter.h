@@ -7,9 +7,8 @@
  * the loop).
  *
  * Kinds in this build: "sqlite" (adapters/sqlite.c), "http" (adapters/http.c),
- * "postgres" (adapters/postgres.c). "broker" is named by CONFIG.md but not
- * implemented yet: opening it fails with "adapter kind 'broker' is not implemented in
- * this build". */
+ * "postgres" (adapters/postgres.c), "broker" (adapters/broker.c: another fedbroker
+ * hub stands for the state, asked through its /v1/search). */
 #ifndef FB_ADAPTERS_ADAPTER_H
 #define FB_ADAPTERS_ADAPTER_H
 
@@ -31,6 +30,7 @@ typedef struct fb_leg_request {
   json_t *subject;                  /* API.md subject object */
   const char *purpose, *priority, *legal_basis;
   const char *case_ref;             /* may be NULL */
+  const char *justification;        /* may be NULL; the broker kind forwards it */
   const char *requester_state, *requester_agency;
   size_t limit;                     /* max records wanted; 0 means the adapter default (100) */
   uint32_t timeout_ms;              /* hard cap for this leg; 0 means the adapter default */
@@ -64,8 +64,8 @@ typedef struct fb_adapter_vtable {
 const fb_adapter_vtable *fb_adapter_find(const char *kind);
 
 /* Opens the adapter named by cfg->adapter. Returns 0, or -1 with *err a malloc'd
- * sentence ("adapter kind 'x' is unknown", "...is not implemented in this build", or
- * the kind's own error such as "cannot open data/MYS.db: ..."). */
+ * sentence ("adapter kind 'x' is unknown", or the kind's own error such as
+ * "cannot open data/MYS.db: ..."). */
 int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err);
 int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
                      fb_leg **out);

@@ -1,0 +1,272 @@
+/* Adapter kind "broker": another fedbroker hub stands for the state (CONFIG.md
+ * `BGD = { adapter = "broker", url = "https://bgd-hub:8443", token_file = ... }`).
+ *
+ * A leg is one POST {url}/v1/search (API.md) with the bearer token read from
+ * token_file at open, asking for exactly this state: `"states": ["BGD"]`. The remote
+ * hub applies that state's own policy again (defence in depth), so what comes back has
+ * already been redacted there; records keep their "redacted" lists, so the local merge
+ * never links through a value the remote removed.
+ *
+ * The answer is accepted only as 200 whose `states[]` reports this state `shared`;
+ * the leg's records are then every `results[].records[]` whose "state" is this state,
+ * each passing fb_record_validate. Any other outcome of the remote (denied, hit_only,
+ * error, timeout, unavailable) fails the leg with FB_LEG_ERROR and a sentence such as
+ * "remote hub: BGD denied (rule default_deny): ...". Transport faults (non-200,
+ * invalid JSON, over max_body, timeout) are those of curl_loop.h, with "remote hub" as
+ * the peer.
+ *
+ * Ownership: as adapters/http.c — the adapter owns its curl loop and its legs; cancel
+ * frees a leg at once; close cancels what is left and frees everything. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/adapter_impl.h"
+#include "adapters/curl_loop.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define DEFAULT_LIMIT 100
+#define MAX_TOKEN_FILE 65536 /* a JWT is a few hundred bytes; anything near this is not one */
+
+typedef struct broker_leg broker_leg;
+
+typedef struct {
+  struct fb_adapter base;
+  fb_curl_loop *cl;
+  char code[16]; /* the state this adapter stands for, as the remote hub names it */
+  broker_leg *legs; /* in flight */
+  bool closing;
+} broker_adapter;
+
+struct broker_leg {
+  struct fb_leg base;
+  broker_adapter *a;
+  broker_leg *prev, *next;
+  fb_curl_call *call;
+  size_t limit;
+  fb_leg_done_cb cb;
+  void *data;
+};
+
+static void leg_unlink(broker_leg *leg) {
+  broker_adapter *a = leg->a;
+  if (leg->prev) leg->prev->next = leg->next;
+  else a->legs = leg->next;
+  if (leg->next) leg->next->prev = leg->prev;
+}
+
+static int fault(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fault(char *why, size_t whylen, const char *fmt, ...) {
+  int n = snprintf(why, whylen, "remote hub: ");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return FB_LEG_ERROR;
+}
+
+/* This state's entry of the remote's `states[]` must say `shared`. */
+static int check_outcome(const broker_adapter *a, json_t *states, char *why, size_t whylen) {
+  size_t i;
+  json_t *st;
+  json_array_foreach(states, i, st) {
+    const char *code = json_string_value(json_object_get(st, "state"));
+    if (!code || strcmp(code, a->code) != 0) continue;
+    const char *outcome = json_string_value(json_object_get(st, "outcome"));
+    if (!outcome) return fault(why, whylen, "states[%zu] has no outcome", i);
+    if (strcmp(outcome, "shared") == 0) return 0;
+    const char *rule = json_string_value(json_object_get(st, "rule"));
+    const char *reason = json_string_value(json_object_get(st, "reason"));
+    char rule_part[160] = "";
+    if (rule) snprintf(rule_part, sizeof rule_part, " (rule %.120s)", rule);
+    return fault(why, whylen, "%s %.32s%s%s%.200s", a->code, outcome, rule_part, reason ? ": " : "",
+                 reason ? reason : "");
+  }
+  return fault(why, whylen, "the answer has no outcome for %s", a->code);
+}
+
+/* The remote's answer → this state's records, or a sentence. */
+static int judge(const broker_adapter *a, size_t limit, json_t *body, json_t **records, char *why,
+                 size_t whylen) {
+  *records = NULL;
+  if (!json_is_object(body)) return fault(why, whylen, "the answer is not a JSON object");
+  json_t *states = json_object_get(body, "states");
+  json_t *results = json_object_get(body, "results");
+  if (!json_is_array(states)) return fault(why, whylen, "the answer has no \"states\" array");
+  if (!json_is_array(results)) return fault(why, whylen, "the answer has no \"results\" array");
+  int rc = check_outcome(a, states, why, whylen);
+  if (rc != 0) return rc;
+  json_t *out = json_array();
+  size_t i, j;
+  json_t *res, *r;
+  json_array_foreach(results, i, res) {
+    json_t *recs = json_object_get(res, "records");
+    if (!json_is_array(recs)) {
+      json_decref(out);
+      return fault(why, whylen, "results[%zu] has no \"records\" array", i);
+    }
+    json_array_foreach(recs, j, r) {
+      const char *code = json_string_value(json_object_get(r, "state"));
+      if (!code) {
+        json_decref(out);
+        return fault(why, whylen, "results[%zu].records[%zu] has no state", i, j);
+      }
+      if (strcmp(code, a->code) != 0) continue; /* not ours: the remote should not send it */
+      char reason[200];
+      if (fb_record_validate(r, reason, sizeof reason) != 0) {
+        json_decref(out);
+        return fault(why, whylen, "results[%zu].records[%zu]: %s", i, j, reason);
+      }
+      /* Results come best first, so a cut keeps the strongest matches. */
+      if (json_array_size(out) < limit) json_array_append(out, r);
+    }
+  }
+  *records = out;
+  return 0;
+}
+
+static void call_done(void *data, int status, json_t *body, const char *transport_why) {
+  broker_leg *leg = data;
+  broker_adapter *a = leg->a;
+  char why[512];
+  json_t *records = NULL;
+  if (status == 0) status = judge(a, leg->limit, body, &records, why, sizeof why);
+  else snprintf(why, sizeof why, "%s", transport_why);
+  json_decref(body);
+  fb_leg_done_cb cb = leg->cb;
+  void *cb_data = leg->data;
+  leg_unlink(leg);
+  free(leg);
+  if (status != 0) fb_warn("adapter_error", "state %s: %s", a->code, why);
+  cb(cb_data, status, records, status ? why : NULL);
+}
+
+static int br_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
+                    fb_leg **out) {
+  broker_adapter *a = (broker_adapter *)base;
+  *out = NULL;
+  if (a->closing || !json_is_object(req->subject)) return -1;
+  /* Exactly the API.md request fields: a hub answers 400 to unknown ones. */
+  json_t *body = json_pack("{s:O, s:s?, s:s?, s:s?, s:[s]}", "subject", req->subject, "purpose",
+                           req->purpose, "priority", req->priority, "legal_basis", req->legal_basis,
+                           "states", a->code);
+  if (!body) return -1;
+  if (req->justification) json_object_set_new(body, "justification", json_string(req->justification));
+  if (req->case_ref) json_object_set_new(body, "case_ref", json_string(req->case_ref));
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  broker_leg *leg = fb_xcalloc(1, sizeof *leg);
+  leg->base.adapter = base;
+  leg->a = a;
+  leg->cb = cb;
+  leg->data = data;
+  leg->limit = req->limit ? req->limit : DEFAULT_LIMIT;
+  leg->call = fb_curl_post(a->cl, text, req->timeout_ms, call_done, leg);
+  if (!leg->call) {
+    free(leg);
+    return -1;
+  }
+  leg->next = a->legs;
+  if (a->legs) a->legs->prev = leg;
+  a->legs = leg;
+  *out = &leg->base;
+  return 0;
+}
+
+static void br_cancel(fb_leg *base) {
+  broker_leg *leg = (broker_leg *)base;
+  fb_curl_cancel(leg->call);
+  leg_unlink(leg);
+  free(leg);
+}
+
+/* The token from token_file, trimmed of surrounding whitespace. It goes into a
+ * header line, so anything but visible ASCII inside it is refused. Returns a malloc'd
+ * token, or NULL with *err. */
+static char *read_token(const char *code, const char *path, char **err) {
+  size_t len = 0;
+  char *text = fb_read_file(path, MAX_TOKEN_FILE, &len);
+  if (!text) {
+    *err = fb_adapter_errf("state %s: cannot read token_file %s: %s", code, path,
+                           errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+    return NULL;
+  }
+  size_t start = 0, end = len;
+  while (start < end && isspace((unsigned char)text[start])) start++;
+  while (end > start && isspace((unsigned char)text[end - 1])) end--;
+  const char *problem = start == end ? "is empty" : NULL;
+  for (size_t i = start; i < end && !problem; i++)
+    if (text[i] < 0x21 || text[i] > 0x7e) problem = "holds characters a bearer token cannot have";
+  if (problem) {
+    *err = fb_adapter_errf("state %s: token_file %s %s", code, path, problem);
+    free(text);
+    return NULL;
+  }
+  char *token = fb_xstrndup(text + start, end - start);
+  /* The secret should not linger in freed heap memory. */
+  explicit_bzero(text, len);
+  free(text);
+  return token;
+}
+
+static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
+  const char *code = cfg->code ? cfg->code : "?";
+  if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
+    *err = fb_adapter_errf("state %s: adapter broker needs `url` starting with http:// or https://", code);
+    return -1;
+  }
+  if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
+    *err = fb_adapter_errf("state %s: adapter broker needs both `cert` and `key` for mTLS", code);
+    return -1;
+  }
+  if (!cfg->token_file) {
+    *err = fb_adapter_errf("state %s: adapter broker needs `token_file`", code);
+    return -1;
+  }
+  if (strlen(code) >= sizeof ((broker_adapter *)0)->code) {
+    *err = fb_adapter_errf("state %.20s...: state code too long for adapter broker", code);
+    return -1;
+  }
+  char *token = read_token(code, cfg->token_file, err);
+  if (!token) return -1;
+  /* {url}/v1/search, whether or not the configured url ends in '/'. */
+  size_t ulen = strlen(cfg->url);
+  while (ulen > 0 && cfg->url[ulen - 1] == '/') ulen--;
+  fb_buf url = {0};
+  fb_buf_append(&url, cfg->url, ulen);
+  fb_buf_puts(&url, "/v1/search");
+  char *search_url = fb_buf_steal(&url);
+  fb_curl_loop_options o = {.url = search_url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
+                            .bearer = token, .peer = "remote hub", .max_body = cfg->max_body,
+                            .timeout_ms = cfg->timeout_ms, .error_detail = true};
+  fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
+  explicit_bzero(token, strlen(token));
+  free(token);
+  free(search_url);
+  if (!cl) {
+    *err = fb_adapter_errf("state %s: cannot create an HTTP client", code);
+    return -1;
+  }
+  broker_adapter *a = fb_xcalloc(1, sizeof *a);
+  a->cl = cl;
+  snprintf(a->code, sizeof a->code, "%s", code);
+  *out = &a->base;
+  return 0;
+}
+
+static void br_close(fb_adapter *base, void (*closed)(void *), void *data) {
+  broker_adapter *a = (broker_adapter *)base;
+  a->closing = true;
+  while (a->legs) br_cancel(&a->legs->base);
+  fb_curl_loop *cl = a->cl;
+  free(a);
+  fb_curl_loop_close(cl, closed, data);
+}
+
+const fb_adapter_vtable fb_broker_adapter_vtable = {
+    .kind = "broker", .open = br_open, .start = br_start, .cancel = br_cancel, .close = br_close};
