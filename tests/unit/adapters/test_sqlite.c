@@ -206,7 +206,7 @@ static void test_adapter_open_errors(void **state) {
   free(err);
   fb_state_config pg = {.code = "BGD", .adapter = "broker", .url = "https://x"};
   assert_int_equal(fb_adapter_open(&loop, &pg, &a, &err), -1);
-  assert_string_equal(err, "adapter kind 'broker' is not implemented in this build");
+  assert_string_equal(err, "state BGD: adapter broker needs `token_file`");
   free(err);
   fb_state_config odd = {.code = "THA", .adapter = "carrier-pigeon"};
   assert_int_equal(fb_adapter_open(&loop, &odd, &a, &err), -1);
