@@ -573,6 +573,7 @@ static void start_leg(search *s, leg *l, const char *code) {
   if (l->decision.effect == FB_EFFECT_ALLOW) l->plan = fb_plan_new(s->common, l->policy, &s->q);
   fb_leg_request lr = {.query_id = s->query_id, .subject = s->p.subject, .purpose = s->p.purpose,
                        .priority = s->p.priority, .legal_basis = s->p.legal_basis, .case_ref = s->p.case_ref,
+                       .justification = s->p.justification,
                        .requester_state = s->id.state, .requester_agency = s->id.agency,
                        .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms};
   l->probe = probe;
