@@ -110,6 +110,7 @@ h2() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 # ms_per ticks count: CPU milliseconds per item.
 ms_per() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n + 0 == 0) print "n/a"; else printf "%.3f", t * 1000 / hz / n }'; }
+us_per() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n + 0 == 0) print "n/a"; else printf "%.1f", t * 1000000 / hz / n }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 machine_line() {
