@@ -20,28 +20,37 @@ deny "no intelligence requests through partner hubs" { purpose = "intelligence",
 allow "everything else" { }
 redact "dates of birth keep the year" { fields = { "dob" }, action = "year" }
 LUA
+printf 'state "IDN" { name = "Indonesia" }\nallow "all" { }\n' >"$TMP/b/policies/IDN.lua"
+# Hub B's IDN is a slow national node, so that concurrent legs overlap at hub B.
+start_node IDN "$TMP/data/IDN.db" --latency 400
+make_pki "$TMP/pki"
 B_PORT=$(free_port)
+B_TLS=$(free_port)
 cat >"$TMP/b/hub.lua" <<LUA
-listen = { { address = "127.0.0.1:$B_PORT" } }
+listen = { { address = "127.0.0.1:$B_PORT" },
+           { address = "127.0.0.1:$B_TLS", tls = { cert = "$TMP/pki/hub.pem", key = "$TMP/pki/hub.key" } } }
 policies = "policies"
 audit = { path = "audit.jsonl" }
 issuers = { { iss = "https://idp.hub-b", key = "keys/issuer.pub.pem" } }
 states = {
   MYS = { adapter = "sqlite", path = "$TMP/data/MYS.db" },
+  IDN = { adapter = "http", url = "http://127.0.0.1:$NODE_PORT_IDN/search" },
 }
 LUA
 "$FEDBROKER" token --key "$TMP/b/keys/issuer.pem" --iss https://idp.hub-b --sub hub-a --state IDN \
   --agency "Hub A" --roles analyst >"$TMP/keys/hub-b.jwt"
 echo "not-a-token" >"$TMP/keys/bad.jwt"
 
-# Hub A: MYS through hub B; THA with a token hub B refuses; BGD, which hub B does not hold.
-for s in MYS THA BGD; do
+# Hub A: MYS through hub B; THA with a token hub B refuses; BGD, which hub B does not
+# hold; IDN through hub B's TLS listener.
+for s in MYS THA BGD IDN; do
   printf 'state "%s" { name = "%s" }\nallow "all" { }\n' "$s" "$s" >"$TMP/policies/$s.lua"
 done
 STATES_LUA="
   MYS = { adapter = \"broker\", url = \"http://127.0.0.1:$B_PORT/\", token_file = \"keys/hub-b.jwt\" },
   THA = { adapter = \"broker\", url = \"http://127.0.0.1:$B_PORT\", token_file = \"keys/bad.jwt\" },
-  BGD = { adapter = \"broker\", url = \"http://127.0.0.1:$B_PORT\", token_file = \"keys/hub-b.jwt\" },"
+  BGD = { adapter = \"broker\", url = \"http://127.0.0.1:$B_PORT\", token_file = \"keys/hub-b.jwt\" },
+  IDN = { adapter = \"broker\", url = \"https://localhost:$B_TLS\", token_file = \"keys/hub-b.jwt\", ca = \"pki/ca.pem\" },"
 write_hub_config ''
 
 "$FEDBROKER" serve --config "$TMP/b/hub.lua" 2>>"$TMP/hub-b.log" &
@@ -103,6 +112,39 @@ assert st["THA"]["error"].startswith("HTTP 401 from remote hub"), st["THA"]
 assert st["BGD"]["error"].startswith("HTTP 400 from remote hub"), st["BGD"]
 PY
 pass "a refused token and a state hub B does not hold are errors at hub A"
+
+# Over TLS hub B offers h2: concurrent legs share one multiplexed connection (HTTP/1.1
+# would need one connection per leg in flight, since each waits 400 ms at hub B).
+for i in 1 2 3 4; do
+  curl -s -o "$TMP/tls$i" -w '%{http_code}' "http://127.0.0.1:$HUB_PORT/v1/search" -H "Authorization: Bearer $ANALYST_MYS" \
+    -H 'Content-Type: application/json' \
+    -d "{\"subject\":{\"name\":\"Ahmad bin Ismail\"},\"purpose\":\"investigation\",\"priority\":\"urgent\",\"legal_basis\":\"bilateral_mou\",\"justification\":\"$J\",\"states\":[\"IDN\"]}" \
+    >"$TMP/tls$i.code" &
+  TLS_PIDS[$i]=$!
+done
+for i in 1 2 3 4; do wait "${TLS_PIDS[$i]}"; done
+for i in 1 2 3 4; do
+  expect_eq "TLS search $i" "$(cat "$TMP/tls$i.code")" 200
+  expect_eq "IDN shared over TLS ($i)" "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["states"][0]["outcome"])' "$TMP/tls$i")" shared
+done
+conns=$($PY - "$B_TLS" <<'PY'
+import sys
+port = int(sys.argv[1])
+n = 0
+for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        lines = open(f).read().splitlines()[1:]
+    except OSError:
+        continue
+    for l in lines:
+        cols = l.split()
+        if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+            n += 1  # an established socket on hub B's side of the TLS listener
+print(n)
+PY
+)
+expect_eq "connections to hub B's TLS listener" "$conns" 1
+pass "over TLS, concurrent legs multiplex on one HTTP/2 connection to hub B"
 
 # A token file that is missing stops start-up with a sentence naming it.
 STATES_LUA="
