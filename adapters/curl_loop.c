@@ -332,6 +332,7 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
     fb_buf_puts(&h, opts->bearer);
     char *line = fb_buf_steal(&h);
     cl->headers = curl_slist_append(cl->headers, line); /* curl copies the string */
+    explicit_bzero(line, strlen(line)); /* a credential: do not leave it in freed memory */
     free(line);
   }
   uv_timer_init(loop, &cl->timer);
