@@ -80,17 +80,32 @@ wait_http() {
 # cpu_ticks PID: utime+stime of PID in clock ticks (fields 14 and 15 of /proc/PID/stat;
 # the command name is "fedbroker", without spaces, so field numbers hold).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+loop_ticks() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; }   # the main (event-loop) thread only
 vm_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }   # vm_kb PID VmHWM
 
+# Sets CHILD_CPU: CPU seconds (user + system) of this shell's waited-for children so
+# far. Call it directly, not in $(...): a subshell's `times` counts only its own.
+children_cpu() {
+  times >"$TMP/times"
+  CHILD_CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }; print t }' "$TMP/times")
+}
+
 # h2 NAME H2LOAD-ARGS...: runs h2load with a per-request log, and sets
-#   H2_RPS (req/s), H2_OK (2xx responses), H2_P50 / H2_P99 / H2_MAX (ms, from the log).
+#   H2_RPS (req/s), H2_OK (2xx responses), H2_P50 / H2_P99 / H2_MAX (ms, from the log),
+#   H2_CPU (h2load's own CPU seconds), H2_WALL (seconds h2load ran).
 # Fails the script, showing h2load's output, when any request failed or was not 2xx:
 # a benchmark of error answers measures nothing.
 h2() {
   local name=$1; shift
   local out=$TMP/h2load-$name.txt log=$TMP/h2load-$name.reqlog
   rm -f "$log"
+  local c0 w0
+  children_cpu; c0=$CHILD_CPU
+  w0=$(date +%s.%N)
   h2load --log-file="$log" "$@" >"$out" 2>&1 || { cat "$out" >&2; die "h2load ($name) failed"; }
+  H2_WALL=$(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  children_cpu
+  H2_CPU=$(awk -v a="$c0" -v b="$CHILD_CPU" 'BEGIN { print b - a }')
   H2_RPS=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$out")
   local bad
   H2_OK=$(awk '/^requests:/ {print $8}' "$out")

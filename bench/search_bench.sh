@@ -48,9 +48,11 @@ wait_http "http://127.0.0.1:$PA/readyz" "$HA" hubA
 
 # (b) four nodes serving the same databases, and a hub with http adapters in front.
 nodes=""
+NODE_PIDS=()
 for s in IDN MYS THA BGD; do
   p=$(free_port)
   bg_start "node$s" "$FEDBROKER" node --data "$TMP/demo/data/$s.db" --listen "127.0.0.1:$p" --log-level warn
+  NODE_PIDS+=("$BG_PID")
   wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
   nodes+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", timeout = 5000 },"$'\n'
 done
@@ -87,10 +89,10 @@ done
 
 rows=()
 perf_reports=()
+nodes_ticks() { local t=0 p; for p in "${NODE_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo $t; }
 measure() { # LABEL PID URL [h2load args...]
   local label=$1 pid=$2 url=$3; shift 3
-  local t0 t1
-  local perf_pid="" tag
+  local t0 t1 n0 n1 l0 l1 perf_pid="" tag
   tag=$(printf '%s' "$label" | tr -c 'a-z0-9' '-' | tr -s '-')
   if [ "$PERF" = 1 ] && [[ $label == [ab]*document ]]; then
     perf record -q -F 999 -g -p "$pid" -o "$PERF_DIR/perf-$tag.data" >"$TMP/perf-$tag.log" 2>&1 &
@@ -98,16 +100,22 @@ measure() { # LABEL PID URL [h2load args...]
     BG_PIDS+=("$perf_pid")
     sleep 0.5
   fi
-  t0=$(cpu_ticks "$pid")
+  t0=$(cpu_ticks "$pid"); n0=$(nodes_ticks); l0=$(loop_ticks "$pid")
   h2 "$label" "${common[@]}" -D "$DUR" "$@" "$url"
-  t1=$(cpu_ticks "$pid")
+  t1=$(cpu_ticks "$pid"); n1=$(nodes_ticks); l1=$(loop_ticks "$pid")
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid"
     for _ in $(seq 100); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
     wait "$perf_pid" 2>/dev/null || true
     perf_reports+=("$tag")
   fi
-  rows+=("$label|$H2_RPS|$H2_P50|$H2_P99|$(ms_per $((t1 - t0)) "$H2_OK")")
+  local nodes_cpu="-"
+  [[ $label == b* ]] && nodes_cpu=$(ms_per $((n1 - n0)) "$H2_OK")
+  # Cores busy: the hub's, the nodes' and h2load's CPU seconds over the wall time.
+  local busy
+  busy=$(awk -v h=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$CLK_TCK" -v g="$H2_CPU" -v w="$H2_WALL" \
+    'BEGIN { printf "%.2f", ((h + n) / hz + g) / w }')
+  rows+=("$label|$H2_RPS|$H2_P50|$H2_P99|$(ms_per $((t1 - t0)) "$H2_OK")|$(ms_per $((l1 - l0)) "$H2_OK")|$nodes_cpu|$(awk -v g="$H2_CPU" -v n="$H2_OK" 'BEGIN { printf "%.3f", g * 1000 / n }')|$busy")
 }
 measure "c static file (nghttpd)" "$NG" "http://127.0.0.1:$PC/answer.json"
 CEIL=$H2_RPS
@@ -123,11 +131,11 @@ machine_line
 for kind in document name; do
   echo "by $kind: ${outcome[a$kind]}; answer ${size[$kind]} bytes"
 done
-printf '%-26s %10s %9s %8s %8s %14s\n' "case" "req/s" "of (c)" "p50 ms" "p99 ms" "hub CPU ms/req"
+echo "CPU columns, in ms of CPU (utime + stime) per request: the hub, all threads (for (c): nghttpd); its event-loop thread alone; the four nodes together; h2load. busy: all of them over the wall time, in cores"
+printf '%-24s %8s %7s %7s %7s %8s %7s %7s %7s %5s\n' "case" "req/s" "of (c)" "p50 ms" "p99 ms" "hub CPU" "loop" "nodes" "h2load" "busy"
 for row in "${rows[@]}"; do
-  IFS='|' read -r label rps p50 p99 cpu <<<"$row"
-  case $label in c*) cpu="($cpu nghttpd)" ;; esac
-  printf '%-26s %10.0f %9s %8s %8s %14s\n' "$label" "$rps" "$(ratio "$rps" "$CEIL")" "$p50" "$p99" "$cpu"
+  IFS='|' read -r label rps p50 p99 cpu lcpu ncpu gcpu busy <<<"$row"
+  printf '%-24s %8.0f %7s %7s %7s %8s %7s %7s %7s %5s\n' "$label" "$rps" "$(ratio "$rps" "$CEIL")" "$p50" "$p99" "$cpu" "$lcpu" "$ncpu" "$gcpu" "$busy"
 done
 echo "peak RSS (VmHWM): hub (a) $(mib "$HWM_A") MiB, hub (b) $(mib "$HWM_B") MiB"
 echo "targets: (a) by document >= 5000 searches/s with p99 < 20 ms; (b) <= 0.25 ms of hub CPU per search"
