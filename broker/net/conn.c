@@ -16,6 +16,7 @@ typedef struct {
   uv_write_t req;
   fb_conn *conn;
   size_t len;
+  char *owned;               /* a buffer handed over by fb_conn_write_buf, or NULL */
   char data[];
 } write_req;
 
@@ -78,6 +79,7 @@ static void on_written(uv_write_t *w, int status) {
   write_req *wr = fb_container_of(w, write_req, req);
   fb_conn *c = wr->conn;
   c->write_queue -= wr->len;
+  free(wr->owned);
   free(wr);
   if (c->closing) return;
   if (status < 0) {
@@ -95,17 +97,16 @@ static void on_written(uv_write_t *w, int status) {
   if (c->h2) fb_h2_resume_send(c->h2);
 }
 
-void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
-  if (c->closing || len == 0) return;
-  write_req *wr = fb_xmalloc(sizeof *wr + len);
+/* Queues `len` bytes at `base`; `wr` owns them (copied into it, or handed over). */
+static void queue_write(fb_conn *c, write_req *wr, char *base, size_t len) {
   wr->conn = c;
   wr->len = len;
-  memcpy(wr->data, data, len);
-  uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+  uv_buf_t b = uv_buf_init(base, (unsigned)len);
   c->write_queue += len;
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
   if (rc < 0) {
     c->write_queue -= len;
+    free(wr->owned);
     free(wr);
     fb_conn_close(c);
     return;
@@ -114,6 +115,30 @@ void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
     c->read_stopped = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
   }
+}
+
+void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
+  if (c->closing || len == 0) return;
+  write_req *wr = fb_xmalloc(sizeof *wr + len);
+  wr->owned = NULL;
+  memcpy(wr->data, data, len);
+  queue_write(c, wr, wr->data, len);
+}
+
+void fb_conn_write_buf(fb_conn *c, fb_buf *b) {
+  if (c->closing || b->len == 0) {
+    fb_buf_reset(b);
+    return;
+  }
+  if (c->ssl) { /* TLS copies through OpenSSL anyway */
+    fb_conn_write(c, b->data, b->len);
+    fb_buf_reset(b);
+    return;
+  }
+  write_req *wr = fb_xmalloc(sizeof *wr);
+  size_t len = b->len;
+  wr->owned = fb_buf_steal(b);
+  queue_write(c, wr, wr->owned, len);
 }
 
 void fb_conn_write(fb_conn *c, const void *data, size_t len) {

@@ -216,7 +216,7 @@ void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last) {
       fb_buf_append(&out, data, len);
     }
   }
-  fb_conn_write(c, out.data, out.len);
+  fb_conn_write_buf(c, &out);
   fb_buf_free(&out);
   if (!last) return;
   h->cur = NULL;

@@ -19,6 +19,8 @@ struct fb_h2 {
   size_t active;           /* dispatched streams not yet finished */
   fb_request *reqs;        /* every open stream's request (nghttp2 cannot list them) */
   bool sending;
+  bool receiving;          /* inside nghttp2_session_mem_recv: send once afterwards */
+  fb_buf out;              /* frames of one h2_send, written with one syscall */
 };
 
 static void h2_send(fb_h2 *h);
@@ -178,25 +180,28 @@ void fb_h2_respond(fb_request *req, bool has_more) {
   } else {
     nghttp2_session_resume_data(h->session, req->stream_id);
   }
-  if (!h->sending) h2_send(h);
+  if (!h->sending && !h->receiving) h2_send(h);
 }
 
 static void h2_send(fb_h2 *h) {
   fb_conn *c = h->conn;
   if (c->closing) return;
   h->sending = true;
-  while (c->write_queue < SEND_HIGH_WATER) {
+  /* Gather every frame nghttp2 has ready and write them at once: one syscall for a
+   * batch of responses instead of one per frame. */
+  while (c->write_queue + h->out.len < SEND_HIGH_WATER) {
     const uint8_t *data;
     ssize_t n = nghttp2_session_mem_send(h->session, &data);
     if (n < 0) {
       h->sending = false;
+      fb_buf_reset(&h->out);
       fb_conn_close(c);
       return;
     }
     if (n == 0) break;
-    fb_conn_write(c, data, (size_t)n);
-    if (c->closing) break;
+    fb_buf_append(&h->out, data, (size_t)n);
   }
+  if (h->out.len) fb_conn_write_buf(c, &h->out);
   h->sending = false;
   if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
     c->close_when_drained = true;
@@ -241,7 +246,9 @@ fb_h2 *fb_h2_new(fb_conn *c) {
 }
 
 int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
+  h->receiving = true;
   ssize_t rv = nghttp2_session_mem_recv(h->session, (const uint8_t *)data, len);
+  h->receiving = false;
   if (rv < 0) {
     fb_debug("h2_error", "%s: %s", h->conn->peer, nghttp2_strerror((int)rv));
     return -1;
@@ -269,5 +276,6 @@ void fb_h2_free(fb_h2 *h) {
     else fb_request_free(req);
   }
   nghttp2_session_del(h->session);
+  fb_buf_free(&h->out);
   free(h);
 }

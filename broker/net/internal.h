@@ -114,6 +114,9 @@ const char *fb_status_text(int status);
 /* conn.c */
 void fb_conn_accept(listener *lst);
 void fb_conn_write(fb_conn *c, const void *data, size_t len);
+/* Writes and empties `b`; on cleartext connections the buffer's memory is handed to
+ * the write request instead of being copied. */
+void fb_conn_write_buf(fb_conn *c, fb_buf *b);
 void fb_conn_close(fb_conn *c);
 /* Re-arms the connection timer: header timeout while a request is being read,
  * idle timeout while nothing is pending, stopped while a handler works. */

@@ -160,20 +160,36 @@ void fb_respond(fb_request *req, int status, const char *content_type, const cha
   send_bytes(req, body, len, true);
 }
 
+static int dump_to_buf(const char *data, size_t len, void *ud) {
+  fb_buf_append(ud, data, len);
+  return 0;
+}
+
 void fb_respond_json(fb_request *req, int status, json_t *body) {
-  char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  /* Serialised straight into the buffer that becomes the response body. */
+  fb_buf b = {0};
+  int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(body);
-  if (!text) {
+  if (rc != 0) {
+    fb_buf_free(&b);
     fb_respond_error(req, 500, "internal", "The response could not be encoded.", NULL);
     return;
   }
-  size_t len = strlen(text);
-  text[len] = '\0';
-  fb_buf b = {0};
-  fb_buf_append(&b, text, len);
   fb_buf_putc(&b, '\n');
-  free(text);
-  fb_respond(req, status, "application/json; charset=utf-8", b.data, b.len);
+  if (req->headers_sent) {
+    fb_buf_free(&b);
+    fb_warn("respond_twice", "a handler answered %s twice", fb_request_path(req));
+    return;
+  }
+  begin(req, status, "application/json; charset=utf-8");
+  if (req->version == 2 && req->conn && req->resp_body.len == 0) {
+    fb_buf_free(&req->resp_body);
+    req->resp_body = b; /* handed over: nghttp2 reads the body from here */
+    req->finished = true;
+    fb_h2_respond(req, false);
+    return;
+  }
+  send_bytes(req, b.data, b.len, true);
   fb_buf_free(&b);
 }
 
