@@ -1,6 +1,7 @@
 #include "adapters/sqlite_db.h"
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,7 +70,14 @@ static int prepare_read(fb_sqlite_db *db) {
   return 0;
 }
 
+/* SQLite's memory statistics take a global mutex on every allocation, which the
+ * worker threads then fight over; nobody reads the statistics. Must run before
+ * SQLite initialises, so it is done once before the first connection opens. */
+static void disable_memstatus(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, disable_memstatus);
   *out = NULL;
   fb_sqlite_db *db = fb_xcalloc(1, sizeof *db);
   db->path = fb_xstrdup(path);
