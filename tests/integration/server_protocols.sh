@@ -104,6 +104,12 @@ out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' --d
 expect_eq "chunked body" "$out" 405
 pass "chunked request body"
 
+# The console page.
+out=$(curl -s -i "http://127.0.0.1:$P/")
+echo "$out" | grep -qi '^content-type: text/html' || fail "console content type"
+echo "$out" | grep -q '<h1>fedbroker</h1>' || fail "console page"
+pass "GET / serves the console"
+
 # Metrics in Prometheus text format.
 m=$(curl -s "http://127.0.0.1:$P/metrics")
 echo "$m" | grep -q '^fedbroker_http_requests_total{route="/healthz",status="200"} [0-9]' || fail "requests counter"
