@@ -27,6 +27,9 @@ typedef struct family {
 } family;
 
 static family *families;
+static unsigned epoch;
+
+unsigned fb_metrics_epoch(void) { return epoch; }
 
 const double fb_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                      0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
@@ -138,6 +141,7 @@ void fb_metrics_render(fb_buf *out) {
 }
 
 void fb_metrics_reset(void) {
+  epoch++;
   while (families) {
     family *f = families;
     families = f->next;

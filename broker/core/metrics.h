@@ -31,8 +31,10 @@ void fb_metric_gauge_fn(const char *name, const char *help, const char *labels,
 /* Appends every family in the text exposition format. */
 void fb_metrics_render(fb_buf *out);
 
-/* Frees everything (tests and orderly shutdown). */
+/* Frees everything (tests and orderly shutdown). Series pointers kept by callers are
+ * invalid afterwards; fb_metrics_epoch() changes so caches can tell. */
 void fb_metrics_reset(void);
+unsigned fb_metrics_epoch(void);
 
 /* Default latency buckets in seconds, 0.5 ms .. 10 s. */
 extern const double fb_latency_buckets[];

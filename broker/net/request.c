@@ -231,6 +231,36 @@ void fb_request_dispatch(fb_request *req) {
   fb_router_dispatch(req->conn->srv->router, req);
 }
 
+/* The series of one (route, status) pair, looked up once: route names are the route
+ * table's own strings, so the pointer identifies the route. */
+typedef struct {
+  const char *route;
+  int status;
+  fb_series *count, *duration;
+} request_metrics;
+
+static request_metrics *metrics_for(const char *route, int status) {
+  static request_metrics cache[128];
+  static size_t used;
+  static unsigned epoch;
+  if (epoch != fb_metrics_epoch()) { /* the registry was reset: forget its series */
+    used = 0;
+    epoch = fb_metrics_epoch();
+  }
+  for (size_t i = 0; i < used; i++)
+    if (cache[i].route == route && cache[i].status == status) return &cache[i];
+  char labels[160];
+  snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route, status);
+  fb_series *count = fb_metric(FB_METRIC_COUNTER, "fedbroker_http_requests_total", "HTTP requests by route and status", labels);
+  snprintf(labels, sizeof labels, "route=\"%s\"", route);
+  fb_series *duration = fb_metric(FB_METRIC_HISTOGRAM, "fedbroker_http_request_duration_seconds",
+                                  "Time from a complete request to the end of its response", labels);
+  static request_metrics overflow;
+  request_metrics *m = used < FB_ARRAY_LEN(cache) ? &cache[used++] : &overflow;
+  *m = (request_metrics){route, status, count, duration};
+  return m;
+}
+
 /* Bookkeeping once a dispatched request ends, either way. */
 void fb_request_complete(fb_request *req, bool aborted) {
   fb_conn *conn = req->conn;
@@ -240,15 +270,10 @@ void fb_request_complete(fb_request *req, bool aborted) {
     cb(req, req->abort_data);
   }
   if (req->dispatched) {
-    char labels[160];
     int status = aborted && !req->finished ? 499 : req->status;
-    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", req->route, status);
-    fb_series_add(fb_metric(FB_METRIC_COUNTER, "fedbroker_http_requests_total",
-                            "HTTP requests by route and status", labels), 1);
-    snprintf(labels, sizeof labels, "route=\"%s\"", req->route);
-    fb_series_observe(fb_metric(FB_METRIC_HISTOGRAM, "fedbroker_http_request_duration_seconds",
-                                "Time from a complete request to the end of its response", labels),
-                      (fb_now_ms() - req->start_ms) / 1000.0);
+    request_metrics *m = metrics_for(req->route, status);
+    fb_series_add(m->count, 1);
+    fb_series_observe(m->duration, (fb_now_ms() - req->start_ms) / 1000.0);
     if (conn) conn->srv->nrequests--;
     fb_debug("request", "%s %s -> %d in %.2f ms", fb_request_method(req), fb_request_path(req), status,
              fb_now_ms() - req->start_ms);
