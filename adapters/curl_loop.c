@@ -14,6 +14,7 @@
 
 #define DEFAULT_MAX_BODY (8u << 20)
 #define DEFAULT_TIMEOUT_MS 30000u
+#define MAX_IDLE_EASY 64 /* easy handles kept for reuse; more in flight are freed when done */
 
 typedef struct sock_ctx sock_ctx;
 
@@ -22,7 +23,10 @@ struct fb_curl_loop {
   CURLM *multi;
   uv_timer_t timer;
   char *url, *ca, *cert, *key, *peer;
+  CURLU *uh;                  /* the URL parsed once at open, shared by every easy handle */
   struct curl_slist *headers; /* built once at open, shared by every easy handle */
+  CURL **idle;                /* reusable easy handles: curl_easy_init costs a few KiB of setup */
+  size_t nidle;
   uint64_t max_body;
   uint32_t timeout_ms;
   bool error_detail;
@@ -69,6 +73,7 @@ static void finish_close(fb_curl_loop *cl) {
   free(cl->key);
   free(cl->peer);
   curl_slist_free_all(cl->headers);
+  curl_url_cleanup(cl->uh);
   free(cl);
   if (closed) closed(data);
 }
@@ -167,13 +172,54 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
   return n;
 }
 
+/* The options every call of this loop shares. Set again after each curl_easy_reset,
+ * which also clears what a previous call set (body, private pointer, error buffer). */
+static void easy_setup(fb_curl_loop *cl, CURL *e) {
+  if (cl->uh) curl_easy_setopt(e, CURLOPT_CURLU, cl->uh);
+  else curl_easy_setopt(e, CURLOPT_URL, cl->url);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, cl->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cl->max_body);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
+  if (cl->ca) curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca);
+  if (cl->cert) curl_easy_setopt(e, CURLOPT_SSLCERT, cl->cert);
+  if (cl->key) curl_easy_setopt(e, CURLOPT_SSLKEY, cl->key);
+}
+
+static CURL *easy_get(fb_curl_loop *cl) {
+  CURL *e;
+  if (cl->nidle > 0) {
+    e = cl->idle[--cl->nidle];
+    curl_easy_reset(e);
+  } else if (!(e = curl_easy_init())) {
+    return NULL;
+  }
+  easy_setup(cl, e);
+  return e;
+}
+
+/* `e` is out of the multi handle. */
+static void easy_put(fb_curl_loop *cl, CURL *e) {
+  if (cl->nidle < MAX_IDLE_EASY && !cl->closing) {
+    if (!cl->idle) cl->idle = fb_xmalloc(MAX_IDLE_EASY * sizeof *cl->idle);
+    cl->idle[cl->nidle++] = e;
+  } else {
+    curl_easy_cleanup(e);
+  }
+}
+
 static void call_free(fb_curl_call *call) {
   fb_curl_loop *cl = call->cl;
   if (call->prev) call->prev->next = call->next;
   else cl->calls = call->next;
   if (call->next) call->next->prev = call->prev;
   curl_multi_remove_handle(cl->multi, call->easy);
-  curl_easy_cleanup(call->easy);
+  easy_put(cl, call->easy);
   free(call->body);
   fb_buf_free(&call->resp);
   free(call);
@@ -261,32 +307,19 @@ fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, fb
   call->timeout_ms = timeout_ms ? timeout_ms : cl->timeout_ms;
   if (cl->timeout_ms && cl->timeout_ms < call->timeout_ms) call->timeout_ms = cl->timeout_ms;
   if (!call->timeout_ms) call->timeout_ms = DEFAULT_TIMEOUT_MS;
-  call->easy = curl_easy_init();
+  call->easy = easy_get(cl);
   if (!call->easy) {
     free(call->body);
     free(call);
     return NULL;
   }
   CURL *e = call->easy;
-  curl_easy_setopt(e, CURLOPT_URL, cl->url);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, cl->headers);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
   curl_easy_setopt(e, CURLOPT_PRIVATE, call);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cl->max_body);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
-  if (cl->ca) curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca);
-  if (cl->cert) curl_easy_setopt(e, CURLOPT_SSLCERT, cl->cert);
-  if (cl->key) curl_easy_setopt(e, CURLOPT_SSLKEY, cl->key);
   call->next = cl->calls;
   if (cl->calls) cl->calls->prev = call;
   cl->calls = call;
@@ -316,6 +349,13 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
     return NULL;
   }
   cl->url = fb_xstrdup(opts->url);
+  /* Parsed once here rather than by curl for every transfer; when curl's parser refuses
+   * it, CURLOPT_URL carries it and the transfer reports curl's own error. */
+  cl->uh = curl_url();
+  if (cl->uh && curl_url_set(cl->uh, CURLUPART_URL, cl->url, 0) != CURLUE_OK) {
+    curl_url_cleanup(cl->uh);
+    cl->uh = NULL;
+  }
   cl->ca = dup_or_null(opts->ca);
   cl->cert = dup_or_null(opts->cert);
   cl->key = dup_or_null(opts->key);
@@ -354,6 +394,10 @@ void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
   cl->closed_data = data;
   while (cl->calls) call_free(cl->calls);
   cl->closing = true;
+  for (size_t i = 0; i < cl->nidle; i++) curl_easy_cleanup(cl->idle[i]);
+  free(cl->idle);
+  cl->idle = NULL;
+  cl->nidle = 0;
   cl->pending_closes = 1; /* the timer */
   curl_multi_cleanup(cl->multi); /* closes connections; may call socket_cb(REMOVE) */
   cl->multi = NULL;
