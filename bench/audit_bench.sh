@@ -11,6 +11,7 @@
 #        AUDIT_DIR=DIR (where the audit logs go; default the temp dir, which must be on
 #        a real disk for fsync to mean anything: not tmpfs)
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_init "${1:-}"
 DUR=${DUR:-5}

@@ -11,6 +11,7 @@
 #   bash bench/http_bench.sh [build dir]        (default: build/; use a Release build)
 #   env: DUR=5 (seconds per measurement)  ROUNDS=2  CLIENTS=32  STREAMS=10  CONNS=1000
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_init "${1:-}"
 DUR=${DUR:-5}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the H2_* results are read by the scripts
 # Shared helpers for the bench/*.sh scripts. Sourced, never run.
 #
 # A script calls `bench_init "${1:-}"` first: it resolves the build directory (argument,
@@ -17,7 +18,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 bench_init() {
   local build=${1:-${BUILD:-$BENCH_ROOT/build}}
-  FEDBROKER=$(cd "$build" 2>/dev/null && pwd)/fedbroker
+  local dir
+  dir=$(cd "$build" 2>/dev/null && pwd) || die "no build directory '$build': build first (a Release build: cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release && cmake --build $build -j2 --target fedbroker)"
+  FEDBROKER=$dir/fedbroker
   [ -x "$FEDBROKER" ] || die "no fedbroker binary in '$build': build first (a Release build: cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release && cmake --build $build -j2 --target fedbroker)"
   command -v h2load >/dev/null || die "h2load is missing (Debian package nghttp2-client)"
   command -v nghttpd >/dev/null || die "nghttpd is missing (Debian package nghttp2-server)"

@@ -17,6 +17,7 @@
 #        rows then carry perf's overhead) and print its hottest symbols; PERF_DIR=DIR
 #        keeps the perf.data files (default: deleted with the temp dir).
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_init "${1:-}"
 DUR=${DUR:-5}
