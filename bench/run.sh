@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another (never two at once: they would measure each other):
+# the micro-benchmarks (bench/*_bench.c, built here if needed), then the load
+# benchmarks http_bench.sh, audit_bench.sh and search_bench.sh. About 5 minutes.
+#
+#   bash bench/run.sh [build dir]     (default: build/; use a Release build)
+#   env: MICRO=0 skips the micro-benchmarks, LOAD=0 the load benchmarks; the variables
+#        of each script (DUR, ROUNDS, DURATION, ...) pass through.
+# Exit status: 1 when any benchmark failed (the others still run).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${1:-${BUILD:-build}}
+[ -d "$BUILD" ] || { echo "bench/run.sh: no build directory '$BUILD'" >&2; exit 1; }
+failed=()
+
+if [ "${MICRO:-1}" != 0 ]; then
+  micro=()
+  for src in bench/*_bench.c; do micro+=("$(basename "$src" .c)"); done
+  if cmake --build "$BUILD" -j2 --target "${micro[@]}" >/dev/null; then
+    for m in "${micro[@]}"; do
+      echo "=== $m"
+      # audit_bench writes under /var/tmp by default (a real disk); the others need nothing.
+      timeout 300 "$BUILD/$m" || failed+=("$m")
+      echo
+    done
+  else
+    echo "bench/run.sh: building the micro-benchmarks failed" >&2
+    failed+=(micro-build)
+  fi
+fi
+
+if [ "${LOAD:-1}" != 0 ]; then
+  for b in http audit search; do
+    echo "=== ${b}_bench.sh"
+    bash "bench/${b}_bench.sh" "$BUILD" || failed+=("${b}_bench.sh")
+    echo
+  done
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi
