@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -32,6 +34,8 @@ struct fb_curl_loop {
   bool error_detail;
   fb_curl_call *calls; /* in flight */
   sock_ctx *socks;     /* live poll handles */
+  sock_ctx **byfd;     /* the sockets we opened, by fd number (nbyfd slots) */
+  size_t nbyfd;
   int pending_closes;
   bool closing;
   void (*closed)(void *);
@@ -43,6 +47,9 @@ struct sock_ctx {
   curl_socket_t fd;
   fb_curl_loop *cl;
   sock_ctx *prev, *next;
+  int events;   /* what the poll watches now; 0: stopped */
+  bool owned;   /* opened by open_socket_cb, in byfd until close_socket_cb */
+  bool parked;  /* curl said REMOVE: the poll is unreferenced, its events ignored */
   bool counted; /* released while closing: its close callback counts down */
 };
 
@@ -74,6 +81,7 @@ static void finish_close(fb_curl_loop *cl) {
   free(cl->peer);
   curl_slist_free_all(cl->headers);
   curl_url_cleanup(cl->uh);
+  free(cl->byfd);
   free(cl);
   if (closed) closed(data);
 }
@@ -90,17 +98,46 @@ static void sock_release(fb_curl_loop *cl, sock_ctx *s) {
   if (s->prev) s->prev->next = s->next;
   else cl->socks = s->next;
   if (s->next) s->next->prev = s->prev;
-  uv_poll_stop(&s->poll);
+  if (s->owned && (size_t)s->fd < cl->nbyfd) cl->byfd[s->fd] = NULL;
   if (cl->closing) {
     s->counted = true;
     cl->pending_closes++;
   }
-  uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
+  uv_close((uv_handle_t *)&s->poll, sock_closed_cb); /* stops the poll: the fd is still open */
+}
+
+static sock_ctx *sock_new(fb_curl_loop *cl, curl_socket_t fd) {
+  sock_ctx *s = fb_xcalloc(1, sizeof *s);
+  s->fd = fd;
+  s->cl = cl;
+  if (uv_poll_init_socket(cl->loop, &s->poll, fd) != 0) {
+    free(s);
+    return NULL;
+  }
+  s->next = cl->socks;
+  if (cl->socks) cl->socks->prev = s;
+  cl->socks = s;
+  return s;
+}
+
+/* The context of a socket opened by open_socket_cb and not yet closed, else NULL. */
+static sock_ctx *sock_owned(fb_curl_loop *cl, curl_socket_t fd) {
+  return fd >= 0 && (size_t)fd < cl->nbyfd ? cl->byfd[fd] : NULL;
+}
+
+/* Stops watching a parked socket; it is watched again when curl asks. */
+static void sock_unwatch(sock_ctx *s) {
+  uv_poll_stop(&s->poll);
+  s->events = 0;
 }
 
 static void poll_cb(uv_poll_t *p, int status, int events) {
   sock_ctx *s = fb_container_of(p, sock_ctx, poll);
   fb_curl_loop *cl = s->cl;
+  if (s->parked) { /* curl is not interested (idle connection closed by the peer, say) */
+    sock_unwatch(s);
+    return;
+  }
   int flags = 0;
   if (status < 0) flags = CURL_CSELECT_ERR;
   else {
@@ -112,35 +149,82 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
   check_done(cl);
 }
 
+/* Curl removes a kept-alive connection's socket when its transfer ends and adds it
+ * again at the next one. The context of a socket we opened survives that (closed only
+ * by close_socket_cb, when the fd number is given back): on REMOVE it is "parked" —
+ * the poll stays as it was but unreferenced, so an idle connection neither keeps the
+ * loop alive nor costs two epoll_ctl per leg; an event on a parked socket stops the
+ * poll. A socket curl did not open through us (a resolver's) gets a context for the
+ * time between its first add and its REMOVE, as curl's socketp. */
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   (void)easy;
   fb_curl_loop *cl = userp;
   sock_ctx *s = socketp;
+  if (!s) s = sock_owned(cl, fd);
   if (what == CURL_POLL_REMOVE) {
-    if (s) {
-      curl_multi_assign(cl->multi, fd, NULL);
+    if (!s) return 0;
+    if (s->owned) {
+      s->parked = true;
+      uv_unref((uv_handle_t *)&s->poll);
+    } else {
       sock_release(cl, s);
     }
     return 0;
   }
   if (!s) {
-    s = fb_xcalloc(1, sizeof *s);
-    s->fd = fd;
-    s->cl = cl;
-    if (uv_poll_init_socket(cl->loop, &s->poll, fd) != 0) {
-      free(s);
-      return -1;
-    }
-    s->next = cl->socks;
-    if (cl->socks) cl->socks->prev = s;
-    cl->socks = s;
-    curl_multi_assign(cl->multi, fd, s);
+    if (!(s = sock_new(cl, fd))) return -1;
+  }
+  if (!socketp) curl_multi_assign(cl->multi, fd, s);
+  if (s->parked) {
+    s->parked = false;
+    uv_ref((uv_handle_t *)&s->poll);
   }
   int events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-  uv_poll_start(&s->poll, events, poll_cb);
+  /* uv_poll_start re-registers with epoll even for the same events: skip it then */
+  if (events != s->events) {
+    if (uv_poll_start(&s->poll, events, poll_cb) != 0) return -1;
+    s->events = events;
+  }
   return 0;
+}
+
+/* Connection sockets are opened and closed here, so that a context keyed by fd number
+ * lives exactly as long as that fd: a number the kernel hands out again belongs to a
+ * new context, never a stale one. The poll handle is stopped (uv_close) before the fd
+ * is closed. */
+static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr) {
+  fb_curl_loop *cl = clientp;
+  (void)purpose;
+  curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  if (cl->closing || sock_owned(cl, fd)) { /* the latter cannot happen: the fd was free */
+    close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  sock_ctx *s = sock_new(cl, fd);
+  if (!s) {
+    close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  s->owned = true;
+  if ((size_t)fd >= cl->nbyfd) {
+    size_t n = cl->nbyfd ? cl->nbyfd : 64;
+    while (n <= (size_t)fd) n *= 2;
+    cl->byfd = fb_xrealloc(cl->byfd, n * sizeof *cl->byfd);
+    memset(cl->byfd + cl->nbyfd, 0, (n - cl->nbyfd) * sizeof *cl->byfd);
+    cl->nbyfd = n;
+  }
+  cl->byfd[fd] = s;
+  return fd;
+}
+
+static int close_socket_cb(void *clientp, curl_socket_t fd) {
+  fb_curl_loop *cl = clientp;
+  sock_ctx *s = sock_owned(cl, fd);
+  if (s) sock_release(cl, s);
+  return close(fd);
 }
 
 static void timer_cb(uv_timer_t *t) {
@@ -186,6 +270,11 @@ static void easy_setup(fb_curl_loop *cl, CURL *e) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
+  /* copied into each connection at its creation: `cl` outlives them all */
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, cl);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, cl);
   if (cl->ca) curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca);
   if (cl->cert) curl_easy_setopt(e, CURLOPT_SSLCERT, cl->cert);
   if (cl->key) curl_easy_setopt(e, CURLOPT_SSLKEY, cl->key);
@@ -399,8 +488,14 @@ void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
   cl->idle = NULL;
   cl->nidle = 0;
   cl->pending_closes = 1; /* the timer */
-  curl_multi_cleanup(cl->multi); /* closes connections; may call socket_cb(REMOVE) */
+  curl_multi_cleanup(cl->multi); /* closes connections through close_socket_cb */
   cl->multi = NULL;
-  while (cl->socks) sock_release(cl, cl->socks);
+  while (cl->socks) {
+    sock_ctx *s = cl->socks;
+    bool owned = s->owned;
+    curl_socket_t fd = s->fd;
+    sock_release(cl, s); /* stops the poll at once */
+    if (owned) close(fd); /* curl left it open: do not leak the fd */
+  }
   uv_close((uv_handle_t *)&cl->timer, timer_closed_cb);
 }

@@ -13,6 +13,8 @@ Paths:
   /bigchunk   200 with a 2 MiB chunked body (no Content-Length)
   /slow       waits 3 s, then 200
   /reset      reads the request, then resets the connection
+  /conn       200 with one record whose `notes` is the client's port (names the connection)
+  /dropped    as /conn, then closes the connection without saying so (kept alive for curl)
 """
 import json
 import socket
@@ -85,6 +87,11 @@ class Handler(BaseHTTPRequestHandler):
         elif p == "/slow":
             time.sleep(3)
             self.send(200, json.dumps(GOOD))
+        elif p in ("/conn", "/dropped"):
+            rec = {"id": "C1", "type": "person", "notes": str(self.client_address[1])}
+            self.send(200, json.dumps({"records": [rec]}))
+            if p == "/dropped":
+                self.close_connection = True
         elif p == "/reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()

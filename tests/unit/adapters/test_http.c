@@ -230,6 +230,58 @@ static void test_concurrent_legs_cancel_and_close(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* One leg to completion on an open adapter; uv_run(DEFAULT) must return, so an idle
+ * kept-alive connection must not hold the loop. Returns the client port the node saw. */
+static long conn_leg(uv_loop_t *loop, fb_adapter *a) {
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, request(), done_cb, &o, &leg), 0);
+  alarm(20); /* a handle left referenced would block uv_run forever */
+  uv_run(loop, UV_RUN_DEFAULT);
+  alarm(0);
+  assert_int_equal(o.calls, 1);
+  if (o.status != 0) fail_msg("leg failed: %s", o.error);
+  long port_seen = strtol(json_string_value(json_object_get(json_array_get(o.records, 0), "notes")), NULL, 10);
+  json_decref(o.records);
+  assert_true(port_seen > 0);
+  return port_seen;
+}
+
+/* Legs in a row reuse the connection (its socket context survives curl's REMOVE
+ * between transfers); when the node drops an idle connection, the next leg gets a new
+ * one — usually on the same fd number, which must not find the old context. */
+static void test_connection_reuse_and_drop(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char keep[128], drop[128];
+  snprintf(keep, sizeof keep, "http://127.0.0.1:%d/conn", port);
+  snprintf(drop, sizeof drop, "http://127.0.0.1:%d/dropped", port);
+  fb_state_config kcfg = {.code = "IDN", .adapter = "http", .url = keep};
+  fb_state_config dcfg = {.code = "THA", .adapter = "http", .url = drop};
+  fb_adapter *ka, *da;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &kcfg, &ka, &err), 0);
+  assert_int_equal(fb_adapter_open(&loop, &dcfg, &da, &err), 0);
+  long first = conn_leg(&loop, ka);
+  for (int i = 0; i < 5; i++) assert_int_equal(conn_leg(&loop, ka), first);
+  long prev = conn_leg(&loop, da);
+  for (int i = 0; i < 5; i++) {
+    usleep(20 * 1000); /* let the node's FIN arrive on the idle connection */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    long now = conn_leg(&loop, da);
+    assert_true(now != prev);
+    prev = now;
+    assert_int_equal(conn_leg(&loop, ka), first); /* the other adapter's connection lives on */
+  }
+  int closed = 0;
+  fb_adapter_close(ka, closed_cb, &closed);
+  fb_adapter_close(da, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 2);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_config_errors(void **state) {
   (void)state;
   uv_loop_t loop;
@@ -259,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_timeout),
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_concurrent_legs_cancel_and_close),
+      cmocka_unit_test(test_connection_reuse_and_drop),
       cmocka_unit_test(test_config_errors),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
