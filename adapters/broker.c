@@ -35,6 +35,13 @@
 
 typedef struct broker_leg broker_leg;
 
+/* What judge() needs, copied into each call: it runs on a worker thread, where the
+ * adapter and the leg may already be gone. */
+typedef struct {
+  char code[16];
+  size_t limit;
+} judge_arg;
+
 typedef struct {
   struct fb_adapter base;
   fb_curl_loop *cl;
@@ -71,7 +78,7 @@ static int fault(char *why, size_t whylen, const char *fmt, ...) {
 }
 
 /* This state's entry of the remote's `states[]` must say `shared`. */
-static int check_outcome(const broker_adapter *a, json_t *states, char *why, size_t whylen) {
+static int check_outcome(const judge_arg *a, json_t *states, char *why, size_t whylen) {
   size_t i;
   json_t *st;
   json_array_foreach(states, i, st) {
@@ -90,9 +97,11 @@ static int check_outcome(const broker_adapter *a, json_t *states, char *why, siz
   return fault(why, whylen, "the answer has no outcome for %s", a->code);
 }
 
-/* The remote's answer → this state's records, or a sentence. */
-static int judge(const broker_adapter *a, size_t limit, json_t *body, json_t **records, char *why,
-                 size_t whylen) {
+/* The remote's answer → this state's records, or a sentence. A fb_curl_check_fn: runs
+ * on a worker thread and touches only `arg` (a judge_arg) and `body`. */
+static int judge(const void *arg, json_t *body, json_t **records, char *why, size_t whylen) {
+  const judge_arg *a = arg;
+  size_t limit = a->limit;
   *records = NULL;
   if (!json_is_object(body)) return fault(why, whylen, "the answer is not a JSON object");
   json_t *states = json_object_get(body, "states");
@@ -130,14 +139,10 @@ static int judge(const broker_adapter *a, size_t limit, json_t *body, json_t **r
   return 0;
 }
 
-static void call_done(void *data, int status, json_t *body, const char *transport_why) {
+/* `records` already judged (on a worker) when status is 0. */
+static void call_done(void *data, int status, json_t *records, const char *why) {
   broker_leg *leg = data;
   broker_adapter *a = leg->a;
-  char why[512];
-  json_t *records = NULL;
-  if (status == 0) status = judge(a, leg->limit, body, &records, why, sizeof why);
-  else snprintf(why, sizeof why, "%s", transport_why);
-  json_decref(body);
   fb_leg_done_cb cb = leg->cb;
   void *cb_data = leg->data;
   leg_unlink(leg);
@@ -166,7 +171,9 @@ static int br_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   leg->cb = cb;
   leg->data = data;
   leg->limit = req->limit ? req->limit : DEFAULT_LIMIT;
-  leg->call = fb_curl_post(a->cl, text, req->timeout_ms, call_done, leg);
+  judge_arg arg = {.limit = leg->limit};
+  memcpy(arg.code, a->code, sizeof arg.code);
+  leg->call = fb_curl_post(a->cl, text, req->timeout_ms, &arg, call_done, leg);
   if (!leg->call) {
     free(leg);
     return -1;
@@ -243,7 +250,8 @@ static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   char *search_url = fb_buf_steal(&url);
   fb_curl_loop_options o = {.url = search_url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
                             .bearer = token, .peer = "remote hub", .max_body = cfg->max_body,
-                            .timeout_ms = cfg->timeout_ms, .error_detail = true};
+                            .timeout_ms = cfg->timeout_ms, .error_detail = true,
+                            .check = judge, .check_arg_size = sizeof(judge_arg)};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   explicit_bzero(token, strlen(token));
   free(token);

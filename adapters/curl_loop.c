@@ -4,6 +4,8 @@
  * transfer is aborted past it), its own timeout. Contract in curl_loop.h. */
 #include "adapters/curl_loop.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,7 +34,9 @@ struct fb_curl_loop {
   uint64_t max_body;
   uint32_t timeout_ms;
   bool error_detail;
-  fb_curl_call *calls; /* in flight */
+  fb_curl_check_fn check;
+  size_t check_arg_size;
+  fb_curl_call *calls; /* in flight: in curl, or their answer being parsed on a worker */
   sock_ctx *socks;     /* live poll handles */
   sock_ctx **byfd;     /* the sockets we opened, by fd number (nbyfd slots) */
   size_t nbyfd;
@@ -56,7 +60,7 @@ struct sock_ctx {
 struct fb_curl_call {
   fb_curl_loop *cl;
   fb_curl_call *prev, *next;
-  CURL *easy;
+  CURL *easy; /* NULL once the transfer is over */
   char *body; /* request body, owned (curl does not copy CURLOPT_POSTFIELDS) */
   fb_buf resp;
   bool over_limit;
@@ -64,6 +68,16 @@ struct fb_curl_call {
   fb_curl_done_cb cb;
   void *data;
   char errbuf[CURL_ERROR_SIZE];
+  /* The worker's part: from uv_queue_work until parse_done, only the worker touches
+   * resp, result, status and why; the loop thread only sets the flags. */
+  uv_work_t work;
+  bool parsing;   /* queued on the thread pool */
+  bool cancelled; /* parse result to be dropped, no callback */
+  bool counted;   /* cancelled by close: parse_done counts down the close */
+  int status;
+  json_t *result;
+  char why[512];
+  _Alignas(max_align_t) unsigned char arg[]; /* the check's argument, check_arg_size bytes */
 };
 
 static void check_done(fb_curl_loop *cl);
@@ -302,16 +316,33 @@ static void easy_put(fb_curl_loop *cl, CURL *e) {
   }
 }
 
-static void call_free(fb_curl_call *call) {
+static void call_unlink(fb_curl_call *call) {
   fb_curl_loop *cl = call->cl;
   if (call->prev) call->prev->next = call->next;
   else cl->calls = call->next;
   if (call->next) call->next->prev = call->prev;
-  curl_multi_remove_handle(cl->multi, call->easy);
-  easy_put(cl, call->easy);
+}
+
+/* Ends the transfer: the easy handle goes back to the free list. */
+static void call_release_easy(fb_curl_call *call) {
+  if (!call->easy) return;
+  curl_multi_remove_handle(call->cl->multi, call->easy);
+  easy_put(call->cl, call->easy);
+  call->easy = NULL;
+}
+
+static void call_destroy(fb_curl_call *call) {
   free(call->body);
   fb_buf_free(&call->resp);
+  json_decref(call->result);
   free(call);
+}
+
+/* A call whose answer is not on a worker: gone at once. */
+static void call_free(fb_curl_call *call) {
+  call_unlink(call);
+  call_release_easy(call);
+  call_destroy(call);
 }
 
 /* Non-200: the status, plus the peer's own error sentence when asked for and present
@@ -329,10 +360,10 @@ static void http_status_error(fb_curl_call *call, long code, char *why, size_t w
   json_decref(body);
 }
 
-/* Turns a finished transfer into a parsed body or an error sentence. */
-static int judge(fb_curl_call *call, CURLcode rc, json_t **body, char *why, size_t whylen) {
+/* Judges a finished transfer: 1 for a 200 whose body is to be parsed, else the
+ * error status with its sentence. */
+static int judge(fb_curl_call *call, CURLcode rc, char *why, size_t whylen) {
   fb_curl_loop *cl = call->cl;
-  *body = NULL;
   if (call->over_limit || rc == CURLE_FILESIZE_EXCEEDED) {
     snprintf(why, whylen, "response over %llu bytes", (unsigned long long)cl->max_body);
     return FB_LEG_ERROR;
@@ -352,13 +383,59 @@ static int judge(fb_curl_call *call, CURLcode rc, json_t **body, char *why, size
     http_status_error(call, code, why, whylen);
     return FB_LEG_ERROR;
   }
+  return 1;
+}
+
+/* On a worker thread: the answer's JSON parse and the caller's check, the per-leg
+ * work that would otherwise hold the loop thread. Reads only the call's own buffers
+ * and the loop's immutable peer/check (cl outlives queued work: close waits for it). */
+static void parse_work(uv_work_t *w) {
+  fb_curl_call *call = fb_container_of(w, fb_curl_call, work);
+  fb_curl_loop *cl = call->cl;
   json_error_t jerr;
-  *body = json_loadb(call->resp.data ? call->resp.data : "", call->resp.len, 0, &jerr);
-  if (!*body) {
-    snprintf(why, whylen, "invalid JSON from %s: %s", cl->peer, jerr.text);
-    return FB_LEG_ERROR;
+  json_t *body = json_loadb(call->resp.data ? call->resp.data : "", call->resp.len, 0, &jerr);
+  fb_buf_free(&call->resp);
+  if (!body) {
+    snprintf(call->why, sizeof call->why, "invalid JSON from %s: %s", cl->peer, jerr.text);
+    call->status = FB_LEG_ERROR;
+    return;
   }
-  return 0;
+  if (!cl->check) {
+    call->result = body;
+    call->status = 0;
+    return;
+  }
+  call->status = cl->check(call->arg, body, &call->result, call->why, sizeof call->why);
+  json_decref(body);
+  if (call->status != 0) {
+    json_decref(call->result);
+    call->result = NULL;
+  }
+}
+
+/* Back on the loop: the callback, unless the call was cancelled meanwhile. */
+static void parse_done(uv_work_t *w, int uvstatus) {
+  fb_curl_call *call = fb_container_of(w, fb_curl_call, work);
+  fb_curl_loop *cl = call->cl;
+  call_unlink(call);
+  if (call->counted) { /* cancelled by close, which waits for this */
+    call_destroy(call);
+    finish_close(cl);
+    return;
+  }
+  if (call->cancelled || uvstatus != 0) { /* only our own uv_cancel makes uvstatus != 0 */
+    call_destroy(call);
+    return;
+  }
+  int status = call->status;
+  json_t *result = status == 0 ? call->result : NULL;
+  call->result = NULL;
+  char why[sizeof call->why];
+  if (status != 0) memcpy(why, call->why, sizeof why);
+  fb_curl_done_cb cb = call->cb;
+  void *data = call->data;
+  call_destroy(call);
+  cb(data, status, result, status ? why : NULL);
 }
 
 static void check_done(fb_curl_loop *cl) {
@@ -373,22 +450,39 @@ static void check_done(fb_curl_loop *cl) {
     if (!call) continue;
     CURLcode rc = msg->data.result;
     char why[512];
-    json_t *body;
-    int status = judge(call, rc, &body, why, sizeof why);
+    int status = judge(call, rc, why, sizeof why);
+    if (status == 1) {
+      call_release_easy(call); /* the connection is free for the next leg already */
+      call->parsing = true;
+      if (uv_queue_work(cl->loop, &call->work, parse_work, parse_done) == 0) continue;
+      call->parsing = false; /* no thread pool: parse here */
+      parse_work(&call->work);
+      call_unlink(call);
+      status = call->status;
+      json_t *result = status == 0 ? call->result : NULL;
+      call->result = NULL;
+      if (status != 0) snprintf(why, sizeof why, "%s", call->why);
+      fb_curl_done_cb cb = call->cb;
+      void *data = call->data;
+      call_destroy(call);
+      cb(data, status, result, status ? why : NULL);
+      continue;
+    }
     fb_curl_done_cb cb = call->cb;
     void *data = call->data;
     call_free(call);
-    cb(data, status, body, status ? why : NULL);
+    cb(data, status, NULL, why);
   }
 }
 
-fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, fb_curl_done_cb cb,
-                           void *data) {
+fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, const void *check_arg,
+                           fb_curl_done_cb cb, void *data) {
   if (cl->closing || !body) {
     free(body);
     return NULL;
   }
-  fb_curl_call *call = fb_xcalloc(1, sizeof *call);
+  fb_curl_call *call = fb_xcalloc(1, sizeof *call + cl->check_arg_size);
+  if (cl->check_arg_size) memcpy(call->arg, check_arg, cl->check_arg_size);
   call->cl = cl;
   call->cb = cb;
   call->data = data;
@@ -420,7 +514,13 @@ fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, fb
 }
 
 void fb_curl_cancel(fb_curl_call *call) {
-  if (call) call_free(call);
+  if (!call) return;
+  if (call->parsing) { /* parse_done drops the result and frees the call */
+    call->cancelled = true;
+    uv_cancel((uv_req_t *)&call->work);
+    return;
+  }
+  call_free(call);
 }
 
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -452,6 +552,8 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
   cl->timeout_ms = opts->timeout_ms;
   cl->error_detail = opts->error_detail;
+  cl->check = opts->check;
+  cl->check_arg_size = opts->check ? opts->check_arg_size : 0;
   cl->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
   cl->headers = curl_slist_append(cl->headers, "Accept: application/json");
   cl->headers = curl_slist_append(cl->headers, "Expect:"); /* no 100-continue round trip */
@@ -481,13 +583,22 @@ static void timer_closed_cb(uv_handle_t *h) {
 void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
   cl->closed = closed;
   cl->closed_data = data;
-  while (cl->calls) call_free(cl->calls);
   cl->closing = true;
+  cl->pending_closes = 1; /* the timer; each poll handle and each parsing call add one */
+  for (fb_curl_call *call = cl->calls, *next; call; call = next) {
+    next = call->next;
+    if (call->parsing) { /* stays listed until parse_done, which counts down */
+      call->cancelled = call->counted = true;
+      cl->pending_closes++;
+      uv_cancel((uv_req_t *)&call->work);
+    } else {
+      call_free(call);
+    }
+  }
   for (size_t i = 0; i < cl->nidle; i++) curl_easy_cleanup(cl->idle[i]);
   free(cl->idle);
   cl->idle = NULL;
   cl->nidle = 0;
-  cl->pending_closes = 1; /* the timer */
   curl_multi_cleanup(cl->multi); /* closes connections through close_socket_cb */
   cl->multi = NULL;
   while (cl->socks) {

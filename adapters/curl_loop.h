@@ -3,18 +3,23 @@
  * "broker" kind (another fedbroker hub).
  *
  * One fb_curl_loop per adapter: one multi handle, one uv_timer_t, one uv_poll_t per
- * socket curl opens. Connections are reused across calls and HTTP/2 streams are
- * multiplexed when the peer offers h2 (ALPN on https). Every function runs on the loop
- * thread and none blocks it.
+ * socket curl opens (kept while the connection lives, not re-made per transfer), a
+ * free list of easy handles. Connections are reused across calls and HTTP/2 streams
+ * are multiplexed when the peer offers h2 (ALPN on https); over cleartext http:// the
+ * transport is HTTP/1.1 (no h2c prior knowledge: a plain HTTP/1.1 node would fail).
+ * Every function runs on the loop thread and none blocks it; a 200's body is parsed
+ * (json_loadb, then opts.check) on the libuv thread pool.
  *
  * Transport faults become one sentence naming the peer (opts.peer, e.g. "node"):
  * "response over N bytes", "no answer within N ms" (FB_LEG_TIMEOUT), "request to node
  * failed: ...", "HTTP 500 from node", "invalid JSON from node: ...". Only a 200 whose
- * body is JSON reaches the callback as success.
+ * body is JSON (and passes opts.check) reaches the callback as success.
  *
- * Ownership: the fb_curl_loop owns every call in flight. Cancel frees a call at once
- * (no callback). Close cancels what is left without callbacks, lets curl close its
- * connections, closes the loop handles and frees everything, then calls `closed`. */
+ * Ownership: the fb_curl_loop owns every call in flight. Cancel ends a call at once
+ * (no callback; an answer being parsed is dropped and freed when its work completes).
+ * Close cancels what is left without callbacks, lets curl close its connections,
+ * closes the loop handles, waits for parse work still queued or running, frees
+ * everything, then calls `closed`. */
 #ifndef FB_ADAPTERS_CURL_LOOP_H
 #define FB_ADAPTERS_CURL_LOOP_H
 
@@ -27,6 +32,12 @@
 typedef struct fb_curl_loop fb_curl_loop;
 typedef struct fb_curl_call fb_curl_call;
 
+/* Judges a 200 answer. Runs on a libuv worker thread, never on the loop thread, so it
+ * may touch only `arg` (the call's own copy, see fb_curl_post) and `body` (the parsed
+ * answer, borrowed; hold a reference to keep parts of it). Returns 0 with *out (owned
+ * by the caller), or FB_LEG_ERROR with a sentence in `why` (*out then ignored). */
+typedef int (*fb_curl_check_fn)(const void *arg, json_t *body, json_t **out, char *why, size_t whylen);
+
 /* Everything is copied by fb_curl_loop_new. */
 typedef struct {
   const char *url;               /* http:// or https://, posted to as is */
@@ -36,9 +47,12 @@ typedef struct {
   uint64_t max_body;             /* response cap; 0 = 8 MiB */
   uint32_t timeout_ms;           /* cap on every call; 0 = none beyond the call's own */
   bool error_detail;             /* on non-200, append the body's error.message when present */
+  fb_curl_check_fn check;        /* optional: turns a 200's JSON into the callback's body */
+  size_t check_arg_size;         /* bytes of check_arg each fb_curl_post copies */
 } fb_curl_loop_options;
 
-/* status 0: `body` is the parsed JSON of a 200 answer, owned by the callee.
+/* status 0: `body` is the parsed JSON of a 200 answer (or what opts.check made of it),
+ * owned by the callee.
  * status FB_LEG_ERROR or FB_LEG_TIMEOUT: body NULL, `why` a sentence borrowed for the
  * call. The call handle is invalid once the callback starts. */
 typedef void (*fb_curl_done_cb)(void *data, int status, json_t *body, const char *why);
@@ -48,11 +62,14 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
 
 /* POSTs `body` (a JSON text; ownership passes here, also on failure) as
  * application/json. The call's timeout is `timeout_ms` capped by the loop's
- * timeout_ms (either 0: the other; both 0: 30 s). Returns the call, or NULL when it
- * could not start (then no callback). */
-fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, fb_curl_done_cb cb,
-                           void *data);
+ * timeout_ms (either 0: the other; both 0: 30 s). `check_arg`: opts.check_arg_size
+ * bytes, copied into the call (NULL when there is no check). Returns the call, or NULL
+ * when it could not start (then no callback). */
+fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, const void *check_arg,
+                           fb_curl_done_cb cb, void *data);
 
+/* No callback after this returns. A call whose answer is being parsed on a worker is
+ * freed, with its result, when that work completes. */
 void fb_curl_cancel(fb_curl_call *call);
 
 void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data);

@@ -5,6 +5,12 @@
  * timeout per leg). Each leg is one POST of the JSON request to the state's url. A
  * reply is accepted only as 200 with {"records": [...]} whose every record passes
  * fb_record_validate; anything else is a leg error with a sentence naming the fault.
+ * The parse and the validation run on the libuv thread pool (curl_loop's check).
+ *
+ * Over http:// the node is spoken to in HTTP/1.1, one connection per concurrent leg:
+ * h2c prior knowledge would break a node that speaks only HTTP/1.1, and a state's
+ * config has no field to say the node speaks h2c. Over https:// ALPN picks h2 when the
+ * node offers it.
  *
  * Ownership: the adapter owns its curl loop and every leg in flight. Cancel frees the
  * leg at once (no callback). Close cancels what is left, frees the adapter and hands
@@ -45,8 +51,10 @@ static void leg_unlink(http_leg *leg) {
   if (leg->next) leg->next->prev = leg->prev;
 }
 
-/* The node's answer must be {"records": [valid records]}. */
-static int judge(json_t *body, json_t **records, char *why, size_t whylen) {
+/* The node's answer must be {"records": [valid records]}. A fb_curl_check_fn: runs on
+ * a worker thread and touches nothing but `body`. */
+static int judge(const void *arg, json_t *body, json_t **records, char *why, size_t whylen) {
+  (void)arg;
   *records = NULL;
   json_t *recs = json_object_get(body, "records");
   if (!json_is_object(body) || !json_is_array(recs)) {
@@ -66,14 +74,10 @@ static int judge(json_t *body, json_t **records, char *why, size_t whylen) {
   return 0;
 }
 
-static void call_done(void *data, int status, json_t *body, const char *transport_why) {
+/* `records` already judged (on a worker) when status is 0. */
+static void call_done(void *data, int status, json_t *records, const char *why) {
   http_leg *leg = data;
   http_adapter *a = leg->a;
-  char why[512];
-  json_t *records = NULL;
-  if (status == 0) status = judge(body, &records, why, sizeof why);
-  else snprintf(why, sizeof why, "%s", transport_why);
-  json_decref(body);
   fb_leg_done_cb cb = leg->cb;
   void *cb_data = leg->data;
   leg_unlink(leg);
@@ -102,7 +106,7 @@ static int ht_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   leg->a = a;
   leg->cb = cb;
   leg->data = data;
-  leg->call = fb_curl_post(a->cl, text, req->timeout_ms, call_done, leg);
+  leg->call = fb_curl_post(a->cl, text, req->timeout_ms, NULL, call_done, leg);
   if (!leg->call) {
     free(leg);
     return -1;
@@ -132,7 +136,8 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
     return -1;
   }
   fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
-                            .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms};
+                            .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms,
+                            .check = judge};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   if (!cl) {
     *err = fb_adapter_errf("state %s: cannot create an HTTP client", code);

@@ -282,6 +282,72 @@ static void test_connection_reuse_and_drop(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Thread-pool blockers: while they hold every worker, an answer's parse stays queued. */
+static uv_sem_t gate;
+static void block_work(uv_work_t *w) { (void)w; uv_sem_wait(&gate); }
+static void block_done(uv_work_t *w, int status) { (void)status; free(w); }
+static void stop_cb(uv_timer_t *t) { uv_stop(t->loop); }
+
+/* Runs the loop for `ms`, so that loopback transfers finish (their parse then waits). */
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t t;
+  uv_timer_init(loop, &t);
+  uv_timer_start(&t, stop_cb, ms, 0);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* The answer is parsed on the thread pool: a leg cancelled, or an adapter closed, once
+ * the transfer is over but before the parse is done never calls back; the queued parse
+ * is dropped and freed (ASan: nothing leaks). An answer whose parse waited still
+ * arrives when the pool frees up. */
+static void test_cancel_and_close_while_parsing(void **state) {
+  (void)state;
+  enum { WORKERS = 4 }; /* UV_THREADPOOL_SIZE, set in main */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv_sem_init(&gate, 0);
+  for (int i = 0; i < WORKERS; i++) {
+    uv_work_t *w = fb_xcalloc(1, sizeof *w);
+    assert_int_equal(uv_queue_work(&loop, w, block_work, block_done), 0);
+  }
+  char good[128];
+  snprintf(good, sizeof good, "http://127.0.0.1:%d/good", port);
+  fb_state_config c1 = {.code = "IDN", .adapter = "http", .url = good};
+  fb_state_config c2 = {.code = "THA", .adapter = "http", .url = good};
+  fb_adapter *a1, *a2;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &c1, &a1, &err), 0);
+  assert_int_equal(fb_adapter_open(&loop, &c2, &a2, &err), 0);
+  outcome kept = {0}, cancelled = {0}, closed_leg = {0};
+  fb_leg *lk, *lc, *lx;
+  assert_int_equal(fb_adapter_start(a1, request(), done_cb, &kept, &lk), 0);
+  assert_int_equal(fb_adapter_start(a1, request(), done_cb, &cancelled, &lc), 0);
+  assert_int_equal(fb_adapter_start(a2, request(), done_cb, &closed_leg, &lx), 0);
+  run_for(&loop, 300);
+  assert_int_equal(kept.calls + cancelled.calls + closed_leg.calls, 0); /* parses wait */
+  fb_adapter_cancel(lc);
+  int closed = 0;
+  fb_adapter_close(a2, closed_cb, &closed);
+  run_for(&loop, 50);
+  assert_int_equal(closed, 1); /* its queued parse was dequeued: no wait for the pool */
+  for (int i = 0; i < WORKERS; i++) uv_sem_post(&gate);
+  for (int spins = 0; spins < 10000 && (kept.calls == 0 || closed == 0); spins++) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(closed, 1);
+  assert_int_equal(kept.calls, 1);
+  assert_int_equal(kept.status, 0);
+  assert_int_equal(json_array_size(kept.records), 2);
+  json_decref(kept.records);
+  assert_int_equal(cancelled.calls, 0);
+  assert_int_equal(closed_leg.calls, 0);
+  fb_adapter_close(a1, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 2);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  uv_sem_destroy(&gate);
+}
+
 static void test_config_errors(void **state) {
   (void)state;
   uv_loop_t loop;
@@ -303,6 +369,7 @@ static void test_config_errors(void **state) {
 }
 
 int main(void) {
+  setenv("UV_THREADPOOL_SIZE", "4", 1); /* test_cancel_and_close_while_parsing fills the pool */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_answer),
       cmocka_unit_test(test_request_body),
@@ -312,6 +379,7 @@ int main(void) {
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_concurrent_legs_cancel_and_close),
       cmocka_unit_test(test_connection_reuse_and_drop),
+      cmocka_unit_test(test_cancel_and_close_while_parsing),
       cmocka_unit_test(test_config_errors),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
