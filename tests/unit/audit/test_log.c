@@ -168,9 +168,10 @@ static void test_group_fsync(void **state) {
                 (unsigned long long)st.fsyncs);
   assert_int_equal(st.written, 1000);
   assert_true(st.fsyncs >= 1);
-  /* Completions of one batch re-append together and go out as one batch (64 here);
-   * waking the writer per append instead gave under 3 entries per fsync. */
-  assert_true(st.fsyncs * 16 <= st.written);
+  /* Completions of one batch re-append together and go out as one batch (64 when the
+   * machine is idle); waking the writer per append instead gave under 3 entries per
+   * fsync. The bound leaves room for a loaded machine (sanitizers, parallel tests). */
+  assert_true(st.fsyncs * 4 <= st.written);
   close_log(&f->loop, a);
 }
 
