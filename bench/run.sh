@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, one after another (never two at once: they would measure each other):
 # the micro-benchmarks (bench/*_bench.c, built here if needed), then the load
-# benchmarks http_bench.sh, audit_bench.sh and search_bench.sh. About 5 minutes.
+# benchmarks http_bench.sh, audit_bench.sh and search_bench.sh. About 2 minutes.
 #
 #   bash bench/run.sh [build dir]     (default: build/; use a Release build)
 #   env: MICRO=0 skips the micro-benchmarks, LOAD=0 the load benchmarks; the variables
