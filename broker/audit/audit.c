@@ -55,7 +55,7 @@ static void make_parents(const char *path) {
 static void free_handle(fb_audit *a) {
   if (a->fd >= 0) close(a->fd);
   EVP_PKEY_free(a->key);
-  free(a->offsets);
+  free(a->index);
   free(a->path);
   free(a);
 }
@@ -100,7 +100,6 @@ static int enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) 
   fb_audit_sha256(p->line, len, a->prev);
   fb_hex_encode(a->prev, 32, p->hash);
   p->seq = ++a->seq;
-  fb_audit_offsets_push(a, a->offsets[a->seq - 1] + p->len);
 
   uv_mutex_lock(&a->mu);
   a->stats.appended++;
@@ -255,7 +254,8 @@ static void on_async(uv_async_t *h) {
   while (done) {
     fb_audit_pending *p = done;
     done = p->next;
-    if (p->status == 0 && p->seq > a->durable_seq) a->durable_seq = p->seq;
+    /* Lines come back in seq order, and none is written after the first failure. */
+    if (p->status == 0) fb_audit_index_note(a, p->seq, a->durable_end + p->len);
     if (p->cb) p->cb(p->data, p->status, p->seq, p->hash);
     free(p->line);
     free(p);
@@ -293,37 +293,83 @@ bool fb_audit_healthy(const fb_audit *a) {
 
 uint64_t fb_audit_last_seq(const fb_audit *a) { return a->seq; }
 
+/* Reads a file forward line by line, through a buffer that grows to the longest
+ * line met; never past `limit` (the end of the durable lines). */
+typedef struct {
+  int fd;
+  uint64_t off, limit;  /* file offset of buf[end], and where to stop */
+  char *buf;
+  size_t cap, start, end;
+} line_reader;
+
+/* Sets *line and *len (without the newline) to the next line, valid until the next call.
+ * Returns 0, or -1 with errno set (EIO when the file ends inside a durable line). */
+static int next_line(line_reader *r, const char **line, size_t *len) {
+  size_t scanned = r->start;
+  for (;;) {
+    char *nl = memchr(r->buf + scanned, '\n', r->end - scanned);
+    if (nl) {
+      *line = r->buf + r->start;
+      *len = (size_t)(nl - *line);
+      r->start = (size_t)(nl - r->buf) + 1;
+      return 0;
+    }
+    if (r->start > 0) { /* keep only the partial line */
+      memmove(r->buf, r->buf + r->start, r->end - r->start);
+      r->end -= r->start;
+      r->start = 0;
+    }
+    scanned = r->end;
+    if (r->end == r->cap) {
+      r->cap *= 2;
+      r->buf = fb_xrealloc(r->buf, r->cap);
+    }
+    if (r->off >= r->limit) {
+      errno = EIO; /* the index says there is a line here */
+      return -1;
+    }
+    size_t want = r->cap - r->end;
+    if (want > r->limit - r->off) want = (size_t)(r->limit - r->off);
+    ssize_t got = pread(r->fd, r->buf + r->end, want, (off_t)r->off);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got == 0) errno = EIO;
+      return -1;
+    }
+    r->end += (size_t)got;
+    r->off += (uint64_t)got;
+  }
+}
+
 int fb_audit_read(fb_audit *a, uint64_t after, size_t limit, json_t **entries, uint64_t *next) {
   *entries = json_array();
   *next = after;
   if (after >= a->durable_seq || limit == 0) return 0;
   uint64_t last = a->durable_seq - after < limit ? a->durable_seq : after + limit;
-  uint64_t from = a->offsets[after], to = a->offsets[last];
-  char *buf = fb_xmalloc((size_t)(to - from));
-  size_t got = 0;
-  while (got < to - from) {
-    ssize_t r = pread(a->fd, buf + got, (size_t)(to - from) - got, (off_t)(from + got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      if (r == 0) errno = EIO;
-      goto fail;
-    }
-    got += (size_t)r;
+  /* Seek to the indexed line at or before after + 1, skip to it (at most
+   * FB_AUDIT_INDEX_STRIDE - 1 lines), then parse the lines asked for. */
+  uint64_t block = after / FB_AUDIT_INDEX_STRIDE;
+  line_reader r = {.fd = a->fd, .off = a->index[block], .limit = a->durable_end, .cap = 1 << 16};
+  r.buf = fb_xmalloc(r.cap);
+  const char *line;
+  size_t len;
+  for (uint64_t k = block * FB_AUDIT_INDEX_STRIDE + 1; k <= after; k++) {
+    if (next_line(&r, &line, &len) != 0) goto fail;
   }
   for (uint64_t k = after + 1; k <= last; k++) {
-    size_t off = (size_t)(a->offsets[k - 1] - from), len = (size_t)(a->offsets[k] - a->offsets[k - 1]) - 1;
-    json_t *o = json_loadb(buf + off, len, 0, NULL);
+    if (next_line(&r, &line, &len) != 0) goto fail;
+    json_t *o = json_loadb(line, len, 0, NULL);
     if (!o) {
       errno = EBADMSG;
       goto fail;
     }
     json_array_append_new(*entries, o);
   }
-  free(buf);
+  free(r.buf);
   *next = last;
   return 0;
 fail:
-  free(buf);
+  free(r.buf);
   json_decref(*entries);
   *entries = NULL;
   return -1;

@@ -65,9 +65,10 @@ uint64_t fb_audit_last_seq(const fb_audit *a);
 
 /* Durable entries with seq > `after`, oldest first, at most `limit`, as a new JSON array
  * in *entries (the caller owns it); *next = seq of the last returned (or `after` when
- * none). Reads only the bytes of those lines (an in-memory seq -> offset index, 8 bytes
- * per line). A synchronous pread on the calling thread: meant for the auditor API, not
- * for hot paths. Returns -1 with errno set on a read or parse error. */
+ * none). A sparse in-memory index (one offset per 1,024 lines, built at open by one read
+ * of the file) lets it seek to the indexed line at or before `after` and scan forward
+ * from there: it reads at most 1,023 lines more than it returns. Synchronous preads on
+ * the calling thread: meant for the auditor API, not for hot paths. Returns -1 with errno set on a read or parse error. */
 int fb_audit_read(fb_audit *a, uint64_t after, size_t limit, json_t **entries, uint64_t *next);
 
 /* Token bucket for auth-failure events (20/s, burst 100) so a flood cannot fill the

@@ -11,6 +11,7 @@
 #define FB_AUDIT_HASH_HEX 65            /* 64 hex chars + NUL */
 #define FB_AUDIT_MAX_LINE (1u << 20)    /* longest line append accepts */
 #define FB_AUDIT_TAIL_CHECK 256         /* lines whose chain open checks */
+#define FB_AUDIT_INDEX_STRIDE 1024      /* lines per entry of the sparse read index */
 
 /* ---- chain.c: checking lines one after another ---- */
 
@@ -85,9 +86,12 @@ struct fb_audit {
   uint64_t seq;               /* last assigned */
   uint8_t prev[32];
   bool last_is_checkpoint;
-  uint64_t *offsets;          /* offsets[k] = end of line k, offsets[0] = 0 */
-  size_t offsets_cap;
-  uint64_t durable_seq;
+  /* Sparse read index over the durable lines: index[k] = byte offset where line
+   * k * FB_AUDIT_INDEX_STRIDE + 1 starts (index[0] = 0). 8 bytes per 1,024 lines. */
+  uint64_t *index;
+  size_t index_len, index_cap;
+  uint64_t durable_seq;       /* last line written and fsync'd */
+  uint64_t durable_end;       /* file offset just after that line */
   bool closing;
   void (*close_cb)(void *);
   void *close_data;
@@ -109,15 +113,18 @@ struct fb_audit {
   atomic_int fail_status;     /* 0, or the -errno of the first failed write/fsync */
 };
 
-/* recover.c: scans the open file, builds offsets, cuts a torn tail, checks the chain of
- * the last lines and sets seq/prev. Returns the bytes cut (>= 0) or -1 with *err. */
+/* recover.c: scans the open file, builds the sparse index, cuts a torn tail, checks the
+ * chain of the last lines and sets seq/prev/durable_seq/durable_end. Returns the bytes
+ * cut (>= 0) or -1 with *err. */
 int64_t fb_audit_recover(fb_audit *a, char **err);
 
 /* writer.c */
 void fb_audit_writer_main(void *arg);
 
-/* Makes room for offsets[seq]. */
-void fb_audit_offsets_push(fb_audit *a, uint64_t end);
+/* Records that line `seq` is durable and ends at file offset `end` (lines arrive in seq
+ * order): extends durable_seq/durable_end and adds an index entry every
+ * FB_AUDIT_INDEX_STRIDE lines. Loop thread (or open, before the writer starts). */
+void fb_audit_index_note(fb_audit *a, uint64_t seq, uint64_t end);
 
 char *fb_audit_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

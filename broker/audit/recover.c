@@ -1,4 +1,5 @@
-/* Open-time recovery: index every line, cut a torn tail, check the chain of the last
+/* Open-time recovery: one read of the file for line boundaries (the sparse index, and
+ * the ends of the last lines in a ring), cut a torn tail, check the chain of the last
  * lines, and pick up seq/prev where the file ends. */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,15 +11,15 @@
 #include "core/log.h"
 #include "core/util.h"
 
-void fb_audit_offsets_push(fb_audit *a, uint64_t end) {
-  /* offsets[0..seq] are in use; the caller has just bumped a->seq. */
-  if (a->seq + 1 > a->offsets_cap) {
-    size_t cap = a->offsets_cap ? a->offsets_cap * 2 : 1024;
-    while (cap < a->seq + 1) cap *= 2;
-    a->offsets = fb_xrealloc(a->offsets, cap * sizeof *a->offsets);
-    a->offsets_cap = cap;
+void fb_audit_index_note(fb_audit *a, uint64_t seq, uint64_t end) {
+  a->durable_seq = seq;
+  a->durable_end = end;
+  if (seq % FB_AUDIT_INDEX_STRIDE != 0) return;
+  if (a->index_len == a->index_cap) {
+    a->index_cap = a->index_cap ? a->index_cap * 2 : 64;
+    a->index = fb_xrealloc(a->index, a->index_cap * sizeof *a->index);
   }
-  a->offsets[a->seq] = end;
+  a->index[a->index_len++] = end; /* where line seq + 1 starts */
 }
 
 static int read_at(int fd, char *buf, size_t n, uint64_t off) {
@@ -47,10 +48,15 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   }
   uint64_t size = (uint64_t)st.st_size;
 
-  /* Index: one pass of newline search, 64 KiB at a time. */
+  /* One pass of newline search, 64 KiB at a time. The sparse index gets an entry every
+   * FB_AUDIT_INDEX_STRIDE lines; `ends` keeps the end offsets of the last
+   * FB_AUDIT_TAIL_CHECK + 1 lines (ends[k % RING] = end of line k) for the chain check. */
+  enum { CHUNK = 1 << 16, RING = FB_AUDIT_TAIL_CHECK + 1 };
+  uint64_t ends[RING];
+  ends[0] = 0;
   a->seq = 0;
-  fb_audit_offsets_push(a, 0);
-  enum { CHUNK = 1 << 16 };
+  a->index_len = 0;
+  fb_audit_index_note(a, 0, 0);
   char *buf = fb_xmalloc(CHUNK);
   for (uint64_t off = 0; off < size;) {
     size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
@@ -60,16 +66,19 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
       return -1;
     }
     for (char *p = buf, *end = buf + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
+      uint64_t e = off + (uint64_t)(p - buf) + 1;
       a->seq++;
-      fb_audit_offsets_push(a, off + (uint64_t)(p - buf) + 1);
+      ends[a->seq % RING] = e;
+      fb_audit_index_note(a, a->seq, e);
     }
     off += n;
   }
   free(buf);
+#define END_OF(k) ends[(k) % RING] /* valid for seq - FB_AUDIT_TAIL_CHECK <= k <= seq */
 
   /* A torn last line: the write of a line (with its newline) never completed, so it was
    * never acknowledged; cut it and say so in a recovery entry. */
-  uint64_t good = a->offsets[a->seq];
+  uint64_t good = END_OF(a->seq);
   int64_t cut = (int64_t)(size - good);
   if (cut > 0) {
     if (ftruncate(a->fd, (off_t)good) != 0 || fdatasync(a->fd) != 0) {
@@ -83,13 +92,13 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   uint64_t first = a->seq > FB_AUDIT_TAIL_CHECK ? a->seq - FB_AUDIT_TAIL_CHECK : 0; /* lines before */
   /* Bound the memory a damaged file can make us take: fewer lines when they are huge. */
   const uint64_t max_bytes = 16u << 20;
-  while (first + 1 < a->seq && a->offsets[a->seq] - a->offsets[first] > max_bytes) first++;
-  if (a->seq && a->offsets[a->seq] - a->offsets[first] > (uint64_t)FB_AUDIT_MAX_LINE + 1) {
+  while (first + 1 < a->seq && END_OF(a->seq) - END_OF(first) > max_bytes) first++;
+  if (a->seq && END_OF(a->seq) - END_OF(first) > (uint64_t)FB_AUDIT_MAX_LINE + 1) {
     *err = fb_audit_errf("audit log %s is damaged at line %llu: longer than any line the log writes; "
                          "refusing to extend it", a->path, (unsigned long long)a->seq);
     return -1;
   }
-  uint64_t from = a->offsets[first], to = a->offsets[a->seq];
+  uint64_t from = END_OF(first), to = END_OF(a->seq);
   memset(a->prev, 0, sizeof a->prev);
   a->last_is_checkpoint = false;
   if (to > from) {
@@ -101,8 +110,8 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
     }
     fb_audit_chain c = {.lineno = first, .next_seq = first + 1};
     for (uint64_t k = first + 1; k <= a->seq; k++) {
-      const char *line = tail + (a->offsets[k - 1] - from);
-      size_t len = (size_t)(a->offsets[k] - a->offsets[k - 1]) - 1;
+      const char *line = tail + (END_OF(k - 1) - from);
+      size_t len = (size_t)(END_OF(k) - END_OF(k - 1)) - 1;
       char *why = NULL;
       if (fb_audit_chain_line(&c, line, len, &why) != 0) {
         *err = fb_audit_errf("audit log %s is damaged at %s; refusing to extend a broken chain "
@@ -117,7 +126,7 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
     memcpy(a->prev, c.prev, sizeof a->prev);
     a->last_is_checkpoint = c.last_is_checkpoint;
   }
-  a->durable_seq = a->seq;
+#undef END_OF
   a->good_size = good;
   return cut;
 }

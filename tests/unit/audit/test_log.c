@@ -398,6 +398,127 @@ static void test_read_paging(void **state) {
   close_log(&f->loop, a);
 }
 
+/* Reads (after, limit) and checks that exactly the lines after+1 .. min(after+limit,
+ * durable) come back, in order, with *next right. Returns how many came back. */
+static size_t read_check(fb_audit *a, uint64_t after, size_t limit, uint64_t durable) {
+  json_t *e;
+  uint64_t next;
+  assert_int_equal(fb_audit_read(a, after, limit, &e, &next), 0);
+  uint64_t want = after >= durable ? 0 : (durable - after < limit ? durable - after : limit);
+  assert_int_equal(json_array_size(e), want);
+  for (size_t i = 0; i < json_array_size(e); i++)
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(e, i), "seq")), (json_int_t)(after + i + 1));
+  assert_int_equal(next, after + want);
+  json_decref(e);
+  return (size_t)want;
+}
+
+/* Byte offset where line `seq` starts in the file. */
+static uint64_t line_start(const char *path, uint64_t seq) {
+  size_t len;
+  char *text = fb_read_file(path, 1 << 26, &len);
+  assert_non_null(text);
+  uint64_t line = 1, off = 0;
+  for (; line < seq && off < len; off++) line += text[off] == '\n';
+  free(text);
+  assert_int_equal(line, seq);
+  return off;
+}
+
+/* The sparse index: one offset per FB_AUDIT_INDEX_STRIDE lines; reads that start and
+ * end on and around its entries, across several of them, after a reopen and after a
+ * recovery, all return exactly the lines asked for. */
+static void test_read_sparse_index(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  enum { N = 2 * FB_AUDIT_INDEX_STRIDE + 452 }; /* 2500 */
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  append_n(f, a, N, &d);
+  assert_int_equal(d.ok, N);
+  /* Memory: 3 offsets (lines 1, 1025, 2049) for 2,500 lines. */
+  assert_int_equal(a->index_len, 3);
+  assert_true(a->index_cap * sizeof *a->index <= 64 * sizeof(uint64_t));
+  assert_int_equal(a->index[1], line_start(f->log, FB_AUDIT_INDEX_STRIDE + 1));
+  assert_int_equal(a->index[2], line_start(f->log, 2 * FB_AUDIT_INDEX_STRIDE + 1));
+  const uint64_t S = FB_AUDIT_INDEX_STRIDE;
+  const uint64_t edges[] = {0, 1, S - 2, S - 1, S, S + 1, 2 * S - 1, 2 * S, 2 * S + 1, N - 2, N - 1, N, N + 5};
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+      read_check(a, edges[i], 1, N);
+      read_check(a, edges[i], 3, N);
+      read_check(a, edges[i], S + 7, N); /* crosses one or two index entries */
+    }
+    /* Paging through everything with a page size prime to the stride. */
+    uint64_t after = 0;
+    size_t got, total = 0;
+    while ((got = read_check(a, after, 97, N)) > 0) {
+      after += got;
+      total += got;
+    }
+    assert_int_equal(total, N);
+    /* The first line after an index entry carries the right payload. */
+    json_t *e;
+    uint64_t next;
+    assert_int_equal(fb_audit_read(a, S, 1, &e, &next), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(e, 0), "i")), (json_int_t)S);
+    json_decref(e);
+    /* Second pass: the same on the index rebuilt from the file. */
+    close_log(&f->loop, a);
+    a = open_ok(f);
+    assert_int_equal(a->index_len, 3);
+    assert_int_equal(a->index[2], line_start(f->log, 2 * S + 1));
+  }
+  close_log(&f->loop, a);
+
+  /* After recovery: a torn tail is cut, the recovery entry is line N + 1 and readable,
+   * and a new entry after it too. */
+  append_raw(f->log, "{\"seq\":2501,\"ts\":\"2026-11-2");
+  a = open_ok(f);
+  d.last_seq = 0;
+  append_n(f, a, 1, &d);
+  assert_int_equal(d.last_seq, N + 2);
+  read_check(a, 2 * S - 3, S, N + 2);
+  read_check(a, 2 * S, 1000, N + 2);
+  json_t *e;
+  uint64_t next;
+  assert_int_equal(fb_audit_read(a, N, 10, &e, &next), 0);
+  assert_int_equal(json_array_size(e), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(e, 0), "event")), "recovery");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(e, 1), "event")), "test");
+  assert_int_equal(next, N + 2);
+  json_decref(e);
+  close_log(&f->loop, a);
+  char *err = NULL;
+  if (fb_audit_verify_file(f->log, NULL, &err) != 0) fail_msg("%s", err);
+}
+
+/* An index entry is added as the line at the stride boundary becomes durable, not when
+ * it is appended: a read never sees a line that is not on disk. */
+static void test_index_follows_durable(void **state) {
+  fixture *f = *state;
+  f->cfg.key = NULL;
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  append_n(f, a, FB_AUDIT_INDEX_STRIDE - 1, &d);
+  assert_int_equal(a->index_len, 1);
+  assert_int_equal(fb_audit_append(a, event("test", 0), count_done, &d), 0);
+  assert_int_equal(fb_audit_last_seq(a), FB_AUDIT_INDEX_STRIDE);
+  read_check(a, FB_AUDIT_INDEX_STRIDE - 2, 10, FB_AUDIT_INDEX_STRIDE - 1); /* not durable yet */
+  assert_int_equal(a->index_len, 1);
+  double end = fb_now_ms() + 10000;
+  while (d.ok < FB_AUDIT_INDEX_STRIDE) {
+    assert_true(fb_now_ms() < end);
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  assert_int_equal(a->index_len, 2);
+  read_check(a, FB_AUDIT_INDEX_STRIDE - 2, 10, FB_AUDIT_INDEX_STRIDE);
+  struct stat st;
+  assert_int_equal(stat(f->log, &st), 0);
+  assert_int_equal(a->index[1], (uint64_t)st.st_size);
+  close_log(&f->loop, a);
+}
+
 /* A write that fails (here: the file size limit, EFBIG) makes the log unhealthy, fails
  * the pending entries and refuses every later append. */
 static void test_write_failure_fails_closed(void **state) {
@@ -535,6 +656,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_second_writer_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_regular_file_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_paging, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_sparse_index, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_index_follows_durable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_failure_fails_closed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
       cmocka_unit_test(test_bucket),
