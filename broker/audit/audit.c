@@ -1,5 +1,6 @@
-/* The audit log handle: open, append (seq/prev assigned on the loop thread), durable
- * completions, paging reads, the auth-failure limiter, and an orderly close. */
+/* The audit log handle: open, append (seq and ts assigned on the loop thread; the line,
+ * its prev and hash built by the writer), durable completions, paging reads, the
+ * auth-failure limiter, and an orderly close. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -60,49 +61,20 @@ static void free_handle(fb_audit *a) {
   free(a);
 }
 
-/* Builds {"seq","ts","event","prev", ...rest} and queues it. Steals `entry`. */
-static int enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
-  json_t *event = json_object_get(entry, "event");
-  char ts[FB_RFC3339_LEN];
-  fb_rfc3339_now(ts);
-  char prev_hex[65];
-  fb_hex_encode(a->prev, 32, prev_hex);
-  json_t *o = json_object();
-  json_object_set_new(o, "seq", json_integer((json_int_t)(a->seq + 1)));
-  json_object_set_new(o, "ts", json_string(ts));
-  json_object_set(o, "event", event);
-  json_object_set_new(o, "prev", json_string(prev_hex));
-  const char *k;
-  json_t *v;
-  json_object_foreach(entry, k, v) {
-    if (strcmp(k, "event") != 0) json_object_set(o, k, v);
-  }
-  json_decref(entry);
-  char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
-  json_decref(o);
-  if (!text) {
-    errno = ENOMEM;
-    return -1;
-  }
-  size_t len = strlen(text);
-  if (len > FB_AUDIT_MAX_LINE) {
-    free(text);
-    errno = EMSGSIZE;
-    return -1;
-  }
+/* Queues an entry (or, with entry NULL, a checkpoint) under the next seq; the writer
+ * thread serialises, chains, hashes and signs it. Steals `entry`. Cannot fail. */
+static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
   fb_audit_pending *p = fb_xcalloc(1, sizeof *p);
-  p->line = fb_xrealloc(text, len + 2);
-  p->line[len] = '\n';
-  p->line[len + 1] = '\0';
-  p->len = len + 1;
+  p->entry = entry;
+  p->checkpoint = entry == NULL;
+  fb_rfc3339_now(p->ts);
   p->cb = cb;
   p->data = data;
-  fb_audit_sha256(p->line, len, a->prev);
-  fb_hex_encode(a->prev, 32, p->hash);
   p->seq = ++a->seq;
 
   uv_mutex_lock(&a->mu);
   a->stats.appended++;
+  if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
   uv_mutex_unlock(&a->mu);
@@ -112,24 +84,12 @@ static int enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) 
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
   }
-  return 0;
 }
 
 static void checkpoint(fb_audit *a) {
-  char prev_hex[65], sig[89];
-  fb_hex_encode(a->prev, 32, prev_hex);
-  if (fb_audit_sign(a->key, prev_hex, 64, sig) != 0) {
-    fb_error("audit_checkpoint", "audit log %s: signing a checkpoint failed", a->path);
-    return;
-  }
-  json_t *e = json_pack("{s:s, s:s, s:s}", "event", "checkpoint", "key_id", a->key_id, "sig", sig);
-  if (enqueue(a, e, NULL, NULL) == 0) {
-    a->since_checkpoint = 0;
-    a->last_is_checkpoint = true;
-    uv_mutex_lock(&a->mu);
-    a->stats.checkpoints++;
-    uv_mutex_unlock(&a->mu);
-  }
+  enqueue(a, NULL, NULL, NULL);
+  a->since_checkpoint = 0;
+  a->last_is_checkpoint = true;
 }
 
 fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err) {
@@ -226,7 +186,7 @@ int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
     json_object_set_new(entry, "suppressed", json_integer((json_int_t)a->suppressed_pending));
     a->suppressed_pending = 0;
   }
-  if (enqueue(a, entry, cb, data) != 0) return -1;
+  enqueue(a, entry, cb, data);
   a->last_is_checkpoint = false;
   if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
   return 0;
@@ -255,8 +215,9 @@ static void on_async(uv_async_t *h) {
     fb_audit_pending *p = done;
     done = p->next;
     /* Lines come back in seq order, and none is written after the first failure. */
-    if (p->status == 0) fb_audit_index_note(a, p->seq, a->durable_end + p->len);
+    if (p->written) fb_audit_index_note(a, p->seq, a->durable_end + p->len);
     if (p->cb) p->cb(p->data, p->status, p->seq, p->hash);
+    json_decref(p->entry); /* NULL unless the writer skipped it */
     free(p->line);
     free(p);
   }
@@ -274,7 +235,8 @@ void fb_audit_close(fb_audit *a, void (*cb)(void *data), void *data) {
       json_t *e = json_pack("{s:s, s:I, s:s}", "event", "auth_failure", "suppressed",
                             (json_int_t)a->suppressed_pending, "reason", "rate limited, summary at close");
       a->suppressed_pending = 0;
-      if (enqueue(a, e, NULL, NULL) == 0) a->last_is_checkpoint = false;
+      enqueue(a, e, NULL, NULL);
+      a->last_is_checkpoint = false;
     }
     if (a->key && !a->last_is_checkpoint && a->seq > 0) checkpoint(a);
   }

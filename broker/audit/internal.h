@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "audit/audit.h"
+#include "core/util.h"
 
 #define FB_AUDIT_HASH_HEX 65            /* 64 hex chars + NUL */
 #define FB_AUDIT_MAX_LINE (1u << 20)    /* longest line append accepts */
@@ -56,16 +57,22 @@ bool fb_audit_bucket_take(fb_audit_bucket *b, double now_ms);
 
 /* ---- the handle (audit.c, writer.c, recover.c) ---- */
 
-/* One line on its way to disk. Owned by the queue it is on. */
+/* One entry on its way to disk. Owned by the queue it is on. The loop thread fills
+ * seq, ts, entry (or checkpoint), cb, data; the writer thread builds line/len/hash and
+ * sets status/written before handing it back. */
 typedef struct fb_audit_pending {
   struct fb_audit_pending *next;
   uint64_t seq;
+  char ts[FB_RFC3339_LEN];    /* taken at append */
+  json_t *entry;              /* the caller's fields; NULL for a checkpoint */
+  bool checkpoint;
   char hash[FB_AUDIT_HASH_HEX];
   char *line;                 /* with its trailing newline */
   size_t len;
   fb_audit_done_cb cb;
   void *data;
-  int status;
+  int status;                 /* for the callback */
+  bool written;               /* the line is durable (even when status != 0: a placeholder) */
 } fb_audit_pending;
 
 struct fb_audit {
@@ -78,13 +85,14 @@ struct fb_audit {
   int fd;
   char *path;
 
-  /* Loop thread only. */
+  /* Set at open, read-only after (the key is used for signing by the writer only). */
   EVP_PKEY *key;              /* NULL: no checkpoints */
   char key_id[17];
+
+  /* Loop thread only. */
   uint32_t checkpoint_every;
   uint32_t since_checkpoint;
   uint64_t seq;               /* last assigned */
-  uint8_t prev[32];
   bool last_is_checkpoint;
   /* Sparse read index over the durable lines: index[k] = byte offset where line
    * k * FB_AUDIT_INDEX_STRIDE + 1 starts (index[0] = 0). 8 bytes per 1,024 lines. */
@@ -106,8 +114,9 @@ struct fb_audit {
   bool stop, exited;
   fb_audit_stats stats;
 
-  /* Writer thread only (set before it starts). */
+  /* Writer thread only (set at open, before it starts). */
   uint64_t good_size;         /* file size after the last good batch */
+  uint8_t prev[32];           /* SHA-256 of the last line built */
 
   atomic_bool fsync_enabled;
   atomic_int fail_status;     /* 0, or the -errno of the first failed write/fsync */

@@ -1,7 +1,8 @@
-/* The writer thread: takes every line queued since its last round, writes them with one
+/* The writer thread: takes every entry queued since its last round, builds their lines in
+ * seq order (serialise, chain with prev, hash; sign checkpoints), writes them with one
  * writev pass and makes them durable with one fdatasync (group commit), then hands them
  * back to the loop thread through the async handle. After the first failure it writes
- * nothing more: every later line fails with the same status (fail closed). */
+ * nothing more: every later entry fails with the same status (fail closed). */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -11,6 +12,77 @@
 
 #include "audit/internal.h"
 #include "core/log.h"
+#include "core/util.h"
+
+/* {"seq","ts","event","prev", ...fields} as one compact line, or NULL (out of memory).
+ * `fields` may carry "event" (taken as the event, not repeated) or be NULL. */
+static char *dump_line(const fb_audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
+  json_t *o = json_object();
+  json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
+  json_object_set_new(o, "ts", json_string(p->ts));
+  json_object_set(o, "event", event);
+  json_object_set_new(o, "prev", json_string(prev_hex));
+  const char *k;
+  json_t *v;
+  json_object_foreach(fields, k, v) {
+    if (strcmp(k, "event") != 0) json_object_set(o, k, v);
+  }
+  char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+  json_decref(o);
+  return text;
+}
+
+/* Builds p's line from a->prev and advances the chain. An entry that cannot be
+ * serialised, or whose line would exceed FB_AUDIT_MAX_LINE, is replaced by a `recovery`
+ * line under the same seq (the chain must have no gap) and its callback gets -EMSGSIZE
+ * (or -EINVAL). Returns 0, or -errno when the log must fail (out of memory, signing). */
+static int build(fb_audit *a, fb_audit_pending *p) {
+  char prev_hex[65];
+  fb_hex_encode(a->prev, 32, prev_hex);
+  char *text = NULL;
+  if (p->checkpoint) {
+    char sig[89];
+    if (fb_audit_sign(a->key, prev_hex, 64, sig) != 0) {
+      fb_error("audit_checkpoint", "audit log %s: signing a checkpoint failed", a->path);
+      return -EIO;
+    }
+    json_t *f = json_pack("{s:s, s:s}", "key_id", a->key_id, "sig", sig);
+    json_t *ev = json_string("checkpoint");
+    text = dump_line(p, prev_hex, ev, f);
+    json_decref(ev);
+    json_decref(f);
+  } else {
+    json_t *ev = json_object_get(p->entry, "event");
+    text = dump_line(p, prev_hex, ev, p->entry);
+    size_t len = text ? strlen(text) : 0;
+    if (!text || len > FB_AUDIT_MAX_LINE) {
+      const char *name = json_string_value(ev);
+      p->status = text ? -EMSGSIZE : -EINVAL;
+      json_t *f = json_pack("{s:s}", "reason", text ? "entry over the 1 MiB line limit, not written"
+                                                    : "entry cannot be serialised, not written");
+      if (name && strlen(name) <= 64) json_object_set_new(f, "dropped_event", json_string(name));
+      if (text) json_object_set_new(f, "bytes", json_integer((json_int_t)len));
+      free(text);
+      json_t *rec = json_string("recovery");
+      text = dump_line(p, prev_hex, rec, f);
+      json_decref(rec);
+      json_decref(f);
+      fb_error("audit_entry_dropped", "audit log %s: entry %llu (%s) %s", a->path, (unsigned long long)p->seq,
+               name ? name : "?", p->status == -EMSGSIZE ? "is over 1 MiB" : "cannot be serialised");
+    }
+  }
+  json_decref(p->entry); /* the loop must not see it again: freed here */
+  p->entry = NULL;
+  if (!text) return -ENOMEM;
+  size_t len = strlen(text);
+  p->line = fb_xrealloc(text, len + 2);
+  p->line[len] = '\n';
+  p->line[len + 1] = '\0';
+  p->len = len + 1;
+  fb_audit_sha256(p->line, len, a->prev);
+  fb_hex_encode(a->prev, 32, p->hash);
+  return 0;
+}
 
 /* Writes the whole batch; returns 0 or -errno. */
 static int write_batch(fb_audit *a, fb_audit_pending *batch, uint64_t *bytes) {
@@ -76,18 +148,20 @@ void fb_audit_writer_main(void *arg) {
     uv_mutex_unlock(&a->mu);
 
     int st = atomic_load(&a->fail_status);
-    if (st == 0) {
-      st = commit(a, batch);
-      if (st != 0) {
-        atomic_store(&a->fail_status, st);
-        fb_error("audit_write_failed", "audit log %s: write failed: %s; failing every later entry",
-                 a->path, strerror(-st));
-      }
+    for (fb_audit_pending *p = batch; p && st == 0; p = p->next) st = build(a, p);
+    if (st == 0) st = commit(a, batch);
+    if (st != 0 && atomic_load(&a->fail_status) == 0) {
+      atomic_store(&a->fail_status, st);
+      fb_error("audit_write_failed", "audit log %s: write failed: %s; failing every later entry",
+               a->path, strerror(-st));
     }
     uint64_t n = 0;
     fb_audit_pending *last = batch;
     for (fb_audit_pending *p = batch; p; p = p->next) {
-      p->status = st;
+      json_decref(p->entry); /* not built: the log had failed */
+      p->entry = NULL;
+      p->written = st == 0;
+      if (st != 0) p->status = st;
       n++;
       last = p;
     }

@@ -580,10 +580,83 @@ static void test_bad_entries(void **state) {
   s[FB_AUDIT_MAX_LINE + 9] = '\0';
   json_object_set_new(big, "blob", json_string(s));
   free(s);
-  assert_int_equal(fb_audit_append(a, big, NULL, NULL), -1);
-  assert_int_equal(fb_audit_last_seq(a), 0);
+  assert_int_equal(fb_audit_last_seq(a), 0); /* none of the above took a seq */
+  /* A line over 1 MiB is only known on the writer thread: the append is accepted, its
+   * callback fails with -EMSGSIZE, and a `recovery` line takes its seq so that the chain
+   * has no gap. The log stays healthy and later entries are written. */
+  done_counter d = {0};
+  assert_int_equal(fb_audit_append(a, big, count_done, &d), 0);
+  append_n(f, a, 1, &d);
+  assert_int_equal(d.failed, 1);
+  assert_int_equal(d.ok, 1);
+  assert_int_equal(d.last_seq, 2);
   assert_true(fb_audit_healthy(a));
+  json_t *e;
+  uint64_t next;
+  assert_int_equal(fb_audit_read(a, 0, 10, &e, &next), 0);
+  assert_int_equal(json_array_size(e), 2);
+  json_t *rec = json_array_get(e, 0);
+  assert_string_equal(json_string_value(json_object_get(rec, "event")), "recovery");
+  assert_string_equal(json_string_value(json_object_get(rec, "dropped_event")), "search");
+  assert_true(json_integer_value(json_object_get(rec, "bytes")) > FB_AUDIT_MAX_LINE);
+  assert_null(json_object_get(rec, "blob"));
+  json_decref(e);
   close_log(&f->loop, a);
+  char *err = NULL;
+  if (fb_audit_verify_file(f->log, f->pkey, &err) != 0) fail_msg("%s", err);
+}
+
+static void big_done(void *data, int status, uint64_t seq, const char *hash) {
+  (void)hash;
+  int *st = data;
+  st[0] = status;
+  st[1] = (int)seq;
+}
+
+/* The loop hands the entry over: seq order is still call order, checkpoints still
+ * chain and sign the line before them, and each callback's hash is its own line's. */
+static void test_writer_builds_lines(void **state) {
+  fixture *f = *state;
+  fb_audit *a = open_ok(f); /* checkpoint_every 10 */
+  done_counter d = {0};
+  int big[2] = {1, 0};
+  for (int i = 0; i < 25; i++) {
+    if (i == 12) {
+      json_t *e = json_pack("{s:s}", "event", "search");
+      char *s = malloc(FB_AUDIT_MAX_LINE + 1);
+      memset(s, 'y', FB_AUDIT_MAX_LINE);
+      s[FB_AUDIT_MAX_LINE] = '\0';
+      json_object_set_new(e, "blob", json_string(s));
+      free(s);
+      assert_int_equal(fb_audit_append(a, e, big_done, big), 0);
+    } else {
+      assert_int_equal(fb_audit_append(a, event("test", i), count_done, &d), 0);
+    }
+  }
+  double end = fb_now_ms() + 10000;
+  while (d.ok + d.failed < 24 || big[0] == 1) {
+    assert_true(fb_now_ms() < end);
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  assert_int_equal(d.failed, 0);
+  assert_int_equal(big[0], -EMSGSIZE);
+  assert_int_equal(big[1], 14); /* 12 entries + 1 checkpoint before it */
+  assert_int_equal(fb_audit_last_seq(a), 27);
+  close_log(&f->loop, a);
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 28); /* 25 + checkpoints after 10, 20 and at close */
+  char h[65];
+  hash_hex(lines[n - 2], h);
+  assert_string_equal(h, d.last_hash);
+  assert_non_null(strstr(lines[10], "\"event\":\"checkpoint\""));
+  assert_non_null(strstr(lines[13], "\"event\":\"recovery\""));
+  assert_non_null(strstr(lines[13], "\"seq\":14,"));
+  free_lines(lines, n);
+  char *err = NULL;
+  fb_audit_verify_result res;
+  if (fb_audit_verify_file_ex(f->log, f->pkey, &res, &err) != 0) fail_msg("%s", err);
+  assert_int_equal(res.checkpoints, 3);
 }
 
 static void test_bucket(void **state) {
@@ -660,6 +733,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_index_follows_durable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_failure_fails_closed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writer_builds_lines, setup, teardown),
       cmocka_unit_test(test_bucket),
       cmocka_unit_test_setup_teardown(test_auth_failure_suppression, setup, teardown),
   };
