@@ -82,6 +82,9 @@ struct fb_curl_call {
 
 static void check_done(fb_curl_loop *cl);
 
+/* Answers up to this size are parsed on the loop thread (see check_done). */
+#define INLINE_PARSE_MAX (16u << 10)
+
 /* ---- libuv <-> curl plumbing ---- */
 
 static void finish_close(fb_curl_loop *cl) {
@@ -453,9 +456,13 @@ static void check_done(fb_curl_loop *cl) {
     int status = judge(call, rc, why, sizeof why);
     if (status == 1) {
       call_release_easy(call); /* the connection is free for the next leg already */
-      call->parsing = true;
-      if (uv_queue_work(cl->loop, &call->work, parse_work, parse_done) == 0) continue;
-      call->parsing = false; /* no thread pool: parse here */
+      /* Large answers are parsed on the thread pool; for small ones the hand-off (a
+       * futex wake-up and a second loop pass) costs the loop more than the parse. */
+      if (call->resp.len > INLINE_PARSE_MAX) {
+        call->parsing = true;
+        if (uv_queue_work(cl->loop, &call->work, parse_work, parse_done) == 0) continue;
+        call->parsing = false; /* no thread pool: parse here */
+      }
       parse_work(&call->work);
       call_unlink(call);
       status = call->status;

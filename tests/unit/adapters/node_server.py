@@ -4,6 +4,7 @@ Prints the port it listens on, then serves until killed. With
 `--tls CERT KEY CA` it serves HTTPS and requires a client certificate signed by CA.
 Paths:
   /good       200 with two valid records
+  /large      200 with the two valid records and 24 KiB of padding (parsed on the thread pool)
   /echo       200 with one record whose `notes` is the request body it received
   /500        HTTP 500
   /badjson    200 with a body that is not JSON
@@ -67,6 +68,8 @@ class Handler(BaseHTTPRequestHandler):
         p = self.path
         if p == "/good":
             self.send(200, json.dumps(GOOD))
+        elif p == "/large":
+            self.send(200, json.dumps(dict(GOOD, pad="x" * (24 << 10))))
         elif p == "/echo":
             rec = {"id": "E1", "type": "person", "notes": body.decode(),
                    "ctype": self.headers.get("Content-Type", "")}

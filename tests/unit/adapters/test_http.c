@@ -298,7 +298,7 @@ static void run_for(uv_loop_t *loop, uint64_t ms) {
   uv_run(loop, UV_RUN_NOWAIT);
 }
 
-/* The answer is parsed on the thread pool: a leg cancelled, or an adapter closed, once
+/* A large answer is parsed on the thread pool: a leg cancelled, or an adapter closed, once
  * the transfer is over but before the parse is done never calls back; the queued parse
  * is dropped and freed (ASan: nothing leaks). An answer whose parse waited still
  * arrives when the pool frees up. */
@@ -312,10 +312,10 @@ static void test_cancel_and_close_while_parsing(void **state) {
     uv_work_t *w = fb_xcalloc(1, sizeof *w);
     assert_int_equal(uv_queue_work(&loop, w, block_work, block_done), 0);
   }
-  char good[128];
-  snprintf(good, sizeof good, "http://127.0.0.1:%d/good", port);
-  fb_state_config c1 = {.code = "IDN", .adapter = "http", .url = good};
-  fb_state_config c2 = {.code = "THA", .adapter = "http", .url = good};
+  char large[128]; /* over the inline-parse threshold: parsed on the pool */
+  snprintf(large, sizeof large, "http://127.0.0.1:%d/large", port);
+  fb_state_config c1 = {.code = "IDN", .adapter = "http", .url = large};
+  fb_state_config c2 = {.code = "THA", .adapter = "http", .url = large};
   fb_adapter *a1, *a2;
   char *err = NULL;
   assert_int_equal(fb_adapter_open(&loop, &c1, &a1, &err), 0);
