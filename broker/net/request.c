@@ -168,6 +168,7 @@ static int dump_to_buf(const char *data, size_t len, void *ud) {
 void fb_respond_json(fb_request *req, int status, json_t *body) {
   /* Serialised straight into the buffer that becomes the response body. */
   fb_buf b = {0};
+  fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while dumping */
   int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(body);
   if (rc != 0) {
