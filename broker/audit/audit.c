@@ -57,6 +57,7 @@ static void free_handle(fb_audit *a) {
   if (a->fd >= 0) close(a->fd);
   EVP_PKEY_free(a->key);
   free(a->index);
+  fb_buf_free(&a->line_buf);
   free(a->path);
   free(a);
 }

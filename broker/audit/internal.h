@@ -117,6 +117,7 @@ struct fb_audit {
   /* Writer thread only (set at open, before it starts). */
   uint64_t good_size;         /* file size after the last good batch */
   uint8_t prev[32];           /* SHA-256 of the last line built */
+  fb_buf line_buf;            /* scratch for building a line */
 
   atomic_bool fsync_enabled;
   atomic_int fail_status;     /* 0, or the -errno of the first failed write/fsync */

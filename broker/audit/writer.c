@@ -14,32 +14,40 @@
 #include "core/log.h"
 #include "core/util.h"
 
-/* {"seq","ts","event","prev", ...fields} as one compact line, or NULL (out of memory).
- * `fields` may carry "event" (taken as the event, not repeated) or be NULL. */
-static char *dump_line(const fb_audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
-  json_t *o = json_object();
-  json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
-  json_object_set_new(o, "ts", json_string(p->ts));
-  json_object_set(o, "event", event);
-  json_object_set_new(o, "prev", json_string(prev_hex));
-  const char *k;
-  json_t *v;
-  json_object_foreach(fields, k, v) {
-    if (strcmp(k, "event") != 0) json_object_set(o, k, v);
+static int to_buf(const char *data, size_t size, void *b) {
+  fb_buf_append(b, data, size);
+  return 0;
+}
+
+/* Writes {"seq","ts","event","prev", ...fields} into a->line_buf as one compact line
+ * (no newline), byte for byte what json_dumps of that object would give, without
+ * building the object. `fields` must not hold "event". Returns 0, or -1 when jansson
+ * refuses to serialise a value. */
+static int dump_line(fb_audit *a, const fb_audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
+  fb_buf *b = &a->line_buf;
+  fb_buf_reset(b);
+  fb_buf_printf(b, "{\"seq\":%llu,\"ts\":\"%s\",\"event\":", (unsigned long long)p->seq, p->ts);
+  if (json_dump_callback(event, to_buf, b, JSON_ENCODE_ANY | JSON_COMPACT) != 0) return -1;
+  fb_buf_printf(b, ",\"prev\":\"%s\"", prev_hex);
+  size_t mark = b->len;
+  if (json_dump_callback(fields, to_buf, b, JSON_PRESERVE_ORDER | JSON_COMPACT) != 0) return -1;
+  if (b->len - mark <= 2) { /* "{}" */
+    b->len = mark;
+    fb_buf_putc(b, '}');
+  } else {
+    b->data[mark] = ','; /* the fields' own '{' */
   }
-  char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
-  json_decref(o);
-  return text;
+  return 0;
 }
 
 /* Builds p's line from a->prev and advances the chain. An entry that cannot be
  * serialised, or whose line would exceed FB_AUDIT_MAX_LINE, is replaced by a `recovery`
  * line under the same seq (the chain must have no gap) and its callback gets -EMSGSIZE
- * (or -EINVAL). Returns 0, or -errno when the log must fail (out of memory, signing). */
+ * (or -EINVAL). Returns 0, or -errno when the log must fail (signing). */
 static int build(fb_audit *a, fb_audit_pending *p) {
   char prev_hex[65];
   fb_hex_encode(a->prev, 32, prev_hex);
-  char *text = NULL;
+  int rc = 0;
   if (p->checkpoint) {
     char sig[89];
     if (fb_audit_sign(a->key, prev_hex, 64, sig) != 0) {
@@ -48,39 +56,43 @@ static int build(fb_audit *a, fb_audit_pending *p) {
     }
     json_t *f = json_pack("{s:s, s:s}", "key_id", a->key_id, "sig", sig);
     json_t *ev = json_string("checkpoint");
-    text = dump_line(p, prev_hex, ev, f);
+    rc = dump_line(a, p, prev_hex, ev, f);
     json_decref(ev);
     json_decref(f);
   } else {
-    json_t *ev = json_object_get(p->entry, "event");
-    text = dump_line(p, prev_hex, ev, p->entry);
-    size_t len = text ? strlen(text) : 0;
-    if (!text || len > FB_AUDIT_MAX_LINE) {
+    /* The top-level object is ours (fb_audit_append stole it): take "event" out of it
+     * so that the fields dump as they are. */
+    json_t *ev = json_incref(json_object_get(p->entry, "event"));
+    json_object_del(p->entry, "event");
+    bool ok = dump_line(a, p, prev_hex, ev, p->entry) == 0;
+    if (!ok || a->line_buf.len > FB_AUDIT_MAX_LINE) {
       const char *name = json_string_value(ev);
-      p->status = text ? -EMSGSIZE : -EINVAL;
-      json_t *f = json_pack("{s:s}", "reason", text ? "entry over the 1 MiB line limit, not written"
-                                                    : "entry cannot be serialised, not written");
+      p->status = ok ? -EMSGSIZE : -EINVAL;
+      json_t *f = json_pack("{s:s}", "reason", ok ? "entry over the 1 MiB line limit, not written"
+                                                  : "entry cannot be serialised, not written");
       if (name && strlen(name) <= 64) json_object_set_new(f, "dropped_event", json_string(name));
-      if (text) json_object_set_new(f, "bytes", json_integer((json_int_t)len));
-      free(text);
+      if (ok) json_object_set_new(f, "bytes", json_integer((json_int_t)a->line_buf.len));
+      fb_error("audit_entry_dropped", "audit log %s: entry %llu (%s) %s", a->path, (unsigned long long)p->seq,
+               name && strlen(name) <= 64 ? name : "?", ok ? "is over 1 MiB" : "cannot be serialised");
       json_t *rec = json_string("recovery");
-      text = dump_line(p, prev_hex, rec, f);
+      rc = dump_line(a, p, prev_hex, rec, f);
       json_decref(rec);
       json_decref(f);
-      fb_error("audit_entry_dropped", "audit log %s: entry %llu (%s) %s", a->path, (unsigned long long)p->seq,
-               name ? name : "?", p->status == -EMSGSIZE ? "is over 1 MiB" : "cannot be serialised");
     }
+    json_decref(ev);
   }
-  json_decref(p->entry); /* the loop must not see it again: freed here */
+  json_decref(p->entry); /* the loop does not see it again: freed here */
   p->entry = NULL;
-  if (!text) return -ENOMEM;
-  size_t len = strlen(text);
-  p->line = fb_xrealloc(text, len + 2);
-  p->line[len] = '\n';
-  p->line[len + 1] = '\0';
-  p->len = len + 1;
-  fb_audit_sha256(p->line, len, a->prev);
+  if (rc != 0) return -EINVAL; /* our own small objects: cannot happen */
+  fb_buf *b = &a->line_buf;
+  p->len = b->len + 1;
+  p->line = fb_xmalloc(p->len + 1);
+  memcpy(p->line, b->data, b->len);
+  p->line[b->len] = '\n';
+  p->line[b->len + 1] = '\0';
+  fb_audit_sha256(p->line, b->len, a->prev);
   fb_hex_encode(a->prev, 32, p->hash);
+  if (b->cap > 2 * (size_t)FB_AUDIT_MAX_LINE) fb_buf_free(b); /* do not keep a huge entry's buffer */
   return 0;
 }
 

@@ -606,6 +606,39 @@ static void test_bad_entries(void **state) {
   if (fb_audit_verify_file(f->log, f->pkey, &err) != 0) fail_msg("%s", err);
 }
 
+/* The writer assembles lines without building one object per entry: every line must
+ * still be exactly jansson's compact dump of {"seq","ts","event","prev", ...fields}. */
+static void test_line_format(void **state) {
+  fixture *f = *state;
+  fb_audit *a = open_ok(f);
+  done_counter d = {0};
+  assert_int_equal(fb_audit_append(a, json_pack("{s:s}", "event", "admin"), count_done, &d), 0);
+  json_t *e = json_pack("{s:s, s:s, s:{s:[i, n, b, f]}, s:{}, s:[]}", "note", "q\"b\\c\n\x01\x1f é — \xe2\x80\xa8/",
+                        "event", "se\"arch\t", "nested", "k", 1, 0, 2.5, "empty", "list");
+  assert_int_equal(fb_audit_append(a, e, count_done, &d), 0);
+  append_n(f, a, 1, &d);
+  assert_int_equal(d.ok, 3);
+  close_log(&f->loop, a);
+  size_t n;
+  char **lines = read_lines(f->log, &n);
+  assert_int_equal(n, 4); /* + checkpoint */
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_loads(lines[i], 0, NULL);
+    assert_non_null(o);
+    char *again = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    assert_string_equal(again, lines[i]);
+    free(again);
+    json_decref(o);
+  }
+  assert_non_null(strstr(lines[0], "\"event\":\"admin\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"}"));
+  assert_non_null(strstr(lines[1], ",\"event\":\"se\\\"arch\\t\",\"prev\":\""));
+  assert_non_null(strstr(lines[1], "\",\"note\":\"q\\\"b"));
+  assert_non_null(strstr(lines[1], ",\"empty\":{},\"list\":[]}"));
+  free_lines(lines, n);
+  char *err = NULL;
+  if (fb_audit_verify_file(f->log, f->pkey, &err) != 0) fail_msg("%s", err);
+}
+
 static void big_done(void *data, int status, uint64_t seq, const char *hash) {
   (void)hash;
   int *st = data;
@@ -734,6 +767,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_write_failure_fails_closed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_writer_builds_lines, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
       cmocka_unit_test(test_bucket),
       cmocka_unit_test_setup_teardown(test_auth_failure_suppression, setup, teardown),
   };
