@@ -9,8 +9,9 @@
  * recovery rules and the limits of what verification proves.
  *
  * Threads: every fb_audit_* function on a handle must be called on the loop thread.
- * Writes and fsyncs run on a writer thread of the handle's own; completions come back
- * to the loop through a uv_async_t.
+ * Serialising, chaining (prev), hashing, signing checkpoints, writes and fsyncs run on a
+ * writer thread of the handle's own, in seq order; completions come back to the loop
+ * through a uv_async_t.
  *
  * Errors: functions returning int give 0 or -1; open and verify give a malloc'd
  * message in *err (the caller frees it). Once any write or fsync fails the log is
@@ -42,19 +43,30 @@ typedef struct fb_audit fb_audit;
 fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err);
 
 /* `status` is 0 or a negative errno; `hash_hex` is the SHA-256 of the entry's own line
- * (64 hex chars + NUL; valid during the call only). */
+ * (64 hex chars + NUL; "" when no line was built; valid during the call only). */
 typedef void (*fb_audit_done_cb)(void *data, int status, uint64_t seq, const char *hash_hex);
 
 /* Appends one entry. `entry` is stolen (always, even on error): a JSON object with a
  * string "event" and the event's fields. The log adds seq, ts and prev and writes
- * {"seq","ts","event","prev", ...the rest in insertion order}. seq/prev are assigned
- * now, so seq order is call order. `cb` (may be NULL) runs on the loop thread once the
- * line is written and fsync'd (entries that arrive together share one fsync), or with a
- * negative status if the write failed. Returns -1 at once, with no callback, when the
- * log is failed or closing, or the entry is invalid (not an object, no string event,
- * carries seq/ts/prev, event "checkpoint"/"recovery" which the log reserves, or a line
- * over 1 MiB). An "auth_failure" entry gets `"suppressed": N` when N earlier ones were
- * refused by fb_audit_admit_auth_failure since the last one logged. */
+ * {"seq","ts","event","prev", ...the rest in insertion order}. seq and ts are assigned
+ * now, so seq order is call order; the writer thread then serialises the entry, chains
+ * it (prev) and hashes it.
+ *
+ * Ownership: the entry is handed to another thread. After the call the caller must not
+ * touch the top-level object, nor modify any object reachable from it. Sub-objects may
+ * be shared by reference (json_pack "O") when nobody modifies them any more: jansson
+ * 2.14's reference counts are atomic and its dump does not write to the values.
+ *
+ * `cb` (may be NULL) runs on the loop thread once the line is written and fsync'd
+ * (entries that arrive together share one fsync), or with a negative status if the
+ * write failed. Returns -1 at once, with no callback, when the log is failed or
+ * closing, or the entry is invalid (not an object, no string event, carries
+ * seq/ts/prev, event "checkpoint"/"recovery" which the log reserves). A line over
+ * 1 MiB is only seen on the writer: the append returns 0, `cb` gets -EMSGSIZE (-EINVAL
+ * for an entry jansson cannot serialise), and a `recovery` line
+ * {"reason", "dropped_event", "bytes"} takes its seq so that the chain has no gap; the
+ * log stays healthy. An "auth_failure" entry gets `"suppressed": N` when N earlier ones
+ * were refused by fb_audit_admit_auth_failure since the last one logged. */
 int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data);
 
 /* False once any write or fsync failed (then /readyz should answer 503). */
