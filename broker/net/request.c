@@ -169,7 +169,7 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
   /* Serialised straight into the buffer that becomes the response body. */
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while dumping */
-  int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
   json_decref(body);
   if (rc != 0) {
     fb_buf_free(&b);

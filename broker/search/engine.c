@@ -306,7 +306,7 @@ static void stream_line(search *s, const char *key, json_t *value) {
     return;
   }
   json_t *wrap = json_pack("{s:o}", key, value);
-  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
   json_decref(wrap);
   if (!text) return;
   size_t n = strlen(text);

@@ -65,6 +65,7 @@ expect_eq "records from MYS" "$(pyq 'sum(1 for r in d["results"] for x in r["rec
 expect_eq "audit seq" "$(pyq 'd["audit"]["seq"]>0 and len(d["audit"]["hash"])==64')" True
 expect_eq "query id" "$(pyq 'd["query_id"].startswith("q-") and len(d["query_id"])==18')" True
 expect_eq "BGD node saw nothing" "$(node_requests BGD)" 0
+if grep -qE '"latency_ms":[0-9]+\.[0-9]{2,}' "$TMP/resp"; then fail "latency_ms is not rounded to 0.1 ms: $(grep -oE '"latency_ms":[0-9.]+' "$TMP/resp" | head -1)"; fi
 pass "shared, denied (node never contacted), error; requester's own state excluded"
 
 # The audit entry is durable and matches the answer.
