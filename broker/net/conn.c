@@ -24,6 +24,7 @@ static void on_handle_closed(uv_handle_t *h) {
   fb_conn *c = h->data;
   if (--c->handles_open > 0) return;
   fb_server *srv = c->srv;
+  fb_server_unqueue_flush(srv, c);
   if (c->h1) fb_h1_free(c->h1);
   if (c->h2) fb_h2_free(c->h2);
   if (c->ssl) SSL_free(c->ssl); /* frees the BIOs too */

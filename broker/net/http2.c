@@ -180,7 +180,9 @@ void fb_h2_respond(fb_request *req, bool has_more) {
   } else {
     nghttp2_session_resume_data(h->session, req->stream_id);
   }
-  if (!h->sending && !h->receiving) h2_send(h);
+  /* Inside mem_recv the send after it takes this; otherwise (an answer completed
+   * asynchronously) send after this loop iteration, with the others that completed. */
+  if (!h->sending && !h->receiving) fb_server_queue_flush(h->conn->srv, h->conn);
 }
 
 static void h2_send(fb_h2 *h) {

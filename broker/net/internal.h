@@ -38,6 +38,9 @@ struct fb_server {
   size_t nconns;
   size_t nrequests;          /* requests handed to handlers and not yet finished */
   bool stopping;
+  uv_check_t flush;          /* after each loop iteration's I/O: send queued HTTP/2 frames */
+  bool flush_started;
+  fb_conn *flush_head;       /* connections with frames to send (via flush_next) */
   uv_timer_t grace_timer;
   void (*done)(void *);
   void *done_data;
@@ -61,6 +64,8 @@ struct fb_conn {
   bool closing;
   bool read_stopped;
   bool close_when_drained;   /* close once the write queue is empty */
+  bool flush_queued;         /* on srv->flush_head */
+  fb_conn *flush_next;
   int handles_open;
   size_t write_queue;        /* bytes handed to uv_write and not yet written */
   char peer[64];
@@ -129,6 +134,10 @@ void fb_conn_request_done(fb_conn *c);
 
 /* server.c: finishes a stop once the last listener and connection are closed. */
 void fb_server_maybe_finish(fb_server *srv);
+/* server.c: sends `c`'s pending HTTP/2 frames after this loop iteration's I/O, so the
+ * answers completed in one iteration leave in one write. */
+void fb_server_queue_flush(fb_server *srv, fb_conn *c);
+void fb_server_unqueue_flush(fb_server *srv, fb_conn *c);
 
 /* tls.c */
 SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err);

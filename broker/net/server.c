@@ -43,6 +43,40 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
 static double open_connections(void *data) { return (double)((fb_server *)data)->nconns; }
 static double active_requests(void *data) { return (double)((fb_server *)data)->nrequests; }
 
+static void on_flush(uv_check_t *h) {
+  fb_server *srv = h->data;
+  fb_conn *c = srv->flush_head;
+  srv->flush_head = NULL;
+  while (c) {
+    fb_conn *next = c->flush_next;
+    c->flush_queued = false;
+    c->flush_next = NULL;
+    if (!c->closing && c->h2) fb_h2_resume_send(c->h2);
+    c = next;
+  }
+}
+
+void fb_server_queue_flush(fb_server *srv, fb_conn *c) {
+  if (c->flush_queued || c->closing) return;
+  if (!srv->flush_started) { /* no check handle (stopping): send now */
+    if (c->h2) fb_h2_resume_send(c->h2);
+    return;
+  }
+  c->flush_queued = true;
+  c->flush_next = srv->flush_head;
+  srv->flush_head = c;
+}
+
+void fb_server_unqueue_flush(fb_server *srv, fb_conn *c) {
+  if (!c->flush_queued) return;
+  for (fb_conn **p = &srv->flush_head; *p; p = &(*p)->flush_next)
+    if (*p == c) {
+      *p = c->flush_next;
+      break;
+    }
+  c->flush_queued = false;
+}
+
 static void on_grace_closed(uv_handle_t *h) {
   fb_server *srv = h->data;
   void (*done)(void *) = srv->done;
@@ -61,6 +95,12 @@ static void on_listener_closed(uv_handle_t *h) {
   listener *lst = h->data;
   lst->srv->open_listeners--;
   fb_server_maybe_finish(lst->srv);
+}
+
+static void on_flush_closed(uv_handle_t *h) {
+  fb_server *srv = h->data;
+  srv->open_listeners--; /* counted with the listeners: the stop waits for it */
+  fb_server_maybe_finish(srv);
 }
 
 static void free_server(void *data) {
@@ -113,6 +153,12 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
     fb_info("listen", "listening on %s (port %d, %s)", lc->address, lst->port,
             lc->tls ? "TLS: h2 and http/1.1 by ALPN" : "cleartext: HTTP/1.1 and h2c");
   }
+  uv_check_init(loop, &srv->flush);
+  srv->flush.data = srv;
+  uv_check_start(&srv->flush, on_flush);
+  uv_unref((uv_handle_t *)&srv->flush); /* it must not keep the loop alive by itself */
+  srv->flush_started = true;
+  srv->open_listeners++;
   fb_metric_gauge_fn("fedbroker_open_connections", "Open client connections", NULL, open_connections, srv);
   fb_metric_gauge_fn("fedbroker_requests_in_flight", "Requests being handled", NULL, active_requests, srv);
   return srv;
@@ -168,6 +214,11 @@ void fb_server_stop(fb_server *srv, unsigned grace_ms, void (*done)(void *data),
   srv->done = stop_done;
   srv->done_data = sc;
   for (size_t i = 0; i < srv->nlisteners; i++) uv_close((uv_handle_t *)&srv->listeners[i].tcp, on_listener_closed);
+  if (srv->flush_started) {
+    on_flush(&srv->flush); /* what is queued goes out now */
+    srv->flush_started = false;
+    uv_close((uv_handle_t *)&srv->flush, on_flush_closed);
+  }
   /* Idle connections go now; busy ones when their last request finishes. */
   fb_conn *c = srv->conns;
   while (c) {
