@@ -173,7 +173,6 @@ static int listen_field(walk_ctx *c, const char *parent, const char *key, void *
     rc = expect_table(c, kp, key);
     if (rc == 0) {
       l->tls = true;
-      static const char *const keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
       lua_State *L = c->L;
       lua_pushnil(L);
       while (rc == 0 && lua_next(L, -2)) {
@@ -190,7 +189,6 @@ static int listen_field(walk_ctx *c, const char *parent, const char *key, void *
           else if (strcmp(v, "none") == 0) l->client_cert = FB_CLIENT_CERT_NONE;
           else rc = fail(c, sub, k, "expected \"none\", \"optional\" or \"required\"");
         } else {
-          (void)keys;
           rc = fail(c, sub, k, "unknown key (expected cert, key, client_ca, client_cert)");
         }
         free(sub);

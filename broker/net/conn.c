@@ -151,7 +151,6 @@ void fb_conn_write(fb_conn *c, const void *data, size_t len) {
   }
 }
 
-size_t fb_conn_write_queue(const fb_conn *c) { return c->write_queue; }
 
 static int start_proto(fb_conn *c, int proto) {
   c->proto = proto;

@@ -466,7 +466,6 @@ static void finish(search *s) {
 }
 
 static void leg_ended(search *s, leg *l) {
-  (void)l;
   if (s->streaming && s->req) stream_line(s, "state", leg_json(l));
   if (--s->pending == 0) finish(s);
 }
