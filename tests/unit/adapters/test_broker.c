@@ -17,6 +17,7 @@
 
 #include "adapters/adapter.h"
 #include "core/util.h"
+#include "tests/unit/adapters/leg_outcome.h"
 
 static pid_t server_pid;
 static int port;
@@ -66,21 +67,6 @@ static int teardown(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-typedef struct {
-  int calls, status;
-  json_t *records;
-  char error[512];
-} outcome;
-
-static void done_cb(void *data, int status, json_t *records, const char *error) {
-  outcome *o = data;
-  o->calls++;
-  o->status = status;
-  o->records = records;
-  if (error) snprintf(o->error, sizeof o->error, "%s", error);
-}
-
-static void closed_cb(void *data) { (*(int *)data)++; }
 
 static fb_leg_request request(void) {
   static json_t *subject;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "adapters/adapter.h"
+#include "tests/unit/adapters/leg_outcome.h"
 
 static char dir[] = "/tmp/fb_http_tls_XXXXXX";
 static char ca[128], cert[128], key[128], rogue_cert[128], rogue_key[128], srv_cert[128], srv_key[128];
@@ -77,19 +78,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-typedef struct {
-  int calls, status;
-  json_t *records;
-  char error[512];
-} outcome;
-
-static void done_cb(void *data, int status, json_t *records, const char *error) {
-  outcome *o = data;
-  o->calls++;
-  o->status = status;
-  o->records = records;
-  if (error) snprintf(o->error, sizeof o->error, "%s", error);
-}
 
 static outcome run(const char *cafile, const char *certfile, const char *keyfile) {
   uv_loop_t loop;

@@ -22,6 +22,7 @@
 #include "adapters/postgres_db.h"
 #include "adapters/sqlite_db.h"
 #include "core/util.h"
+#include "tests/unit/adapters/leg_outcome.h"
 
 static char dir[] = "/tmp/fb_pg_test_XXXXXX";
 static char conninfo[256], sqlite_path[256];
@@ -105,21 +106,6 @@ static int teardown(void **state) {
   return 0; /* the watchdog stops the server and removes the directory */
 }
 
-typedef struct {
-  int calls, status;
-  json_t *records;
-  char error[512];
-} outcome;
-
-static void done_cb(void *data, int status, json_t *records, const char *error) {
-  outcome *o = data;
-  o->calls++;
-  o->status = status;
-  o->records = records;
-  if (error) snprintf(o->error, sizeof o->error, "%s", error);
-}
-
-static void closed_cb(void *data) { (*(int *)data)++; }
 
 /* Ids of the records an adapter of `kind` returns for `subject`, as a JSON array text. */
 static char *ids_via(const char *kind, const char *subject_json, outcome *keep) {

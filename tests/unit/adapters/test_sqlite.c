@@ -13,6 +13,7 @@
 #include "adapters/adapter.h"
 #include "adapters/demo_data.h"
 #include "adapters/sqlite_db.h"
+#include "tests/unit/adapters/leg_outcome.h"
 
 static char dir[] = "/tmp/fb_sqlite_test_XXXXXX";
 static char path_mys[128], path_bgd[128];
@@ -133,21 +134,6 @@ static void test_open_errors(void **state) {
 
 /* ---- the async adapter ---- */
 
-typedef struct {
-  int calls, status;
-  json_t *records;
-  char error[256];
-} outcome;
-
-static void done_cb(void *data, int status, json_t *records, const char *error) {
-  outcome *o = data;
-  o->calls++;
-  o->status = status;
-  o->records = records;
-  if (error) snprintf(o->error, sizeof o->error, "%s", error);
-}
-
-static void closed_cb(void *data) { (*(int *)data)++; }
 
 static void test_adapter_legs(void **state) {
   (void)state;
