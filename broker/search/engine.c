@@ -118,6 +118,50 @@ static double legs_in_flight_fn(void *data) { return ((state_rt *)data)->legs_in
 static double breaker_fn(void *data) { return ((state_rt *)data)->breaker.state; }
 static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->in_flight; }
 
+/* Statistics survive restarts: they are rebuilt from the search entries of the audit
+ * log (the record of what happened), the most recent STATS_REPLAY_MAX of them. */
+#define STATS_REPLAY_MAX 1000000u
+
+static void replay_stats(fb_search_engine *e) {
+  uint64_t last = fb_audit_last_seq(e->audit);
+  uint64_t after = last > STATS_REPLAY_MAX ? last - STATS_REPLAY_MAX : 0;
+  size_t replayed = 0;
+  for (;;) {
+    json_t *entries = NULL;
+    uint64_t next = after;
+    if (fb_audit_read(e->audit, after, 1000, &entries, &next) != 0) {
+      fb_warn("stats_replay", "could not read the audit log; statistics start empty");
+      return;
+    }
+    size_t n = json_array_size(entries);
+    for (size_t i = 0; i < n; i++) {
+      json_t *en = json_array_get(entries, i);
+      if (!json_is_string(json_object_get(en, "event")) ||
+          strcmp(json_string_value(json_object_get(en, "event")), "search") != 0)
+        continue;
+      const char *from = json_string_value(json_object_get(json_object_get(en, "requester"), "state"));
+      const char *purpose = json_string_value(json_object_get(en, "purpose"));
+      json_t *st;
+      size_t k;
+      if (!from || !purpose) continue;
+      json_array_foreach(json_object_get(en, "states"), k, st) {
+        const char *to = json_string_value(json_object_get(st, "state"));
+        const char *out = json_string_value(json_object_get(st, "outcome"));
+        if (!to || !out || strcmp(out, "cancelled") == 0) continue;
+        json_t *lat = json_object_get(st, "latency_ms");
+        bool timed = strcmp(out, "shared") == 0 || strcmp(out, "hit_only") == 0 || strcmp(out, "error") == 0 ||
+                     strcmp(out, "timeout") == 0;
+        fb_stats_record(e->stats, from, to, purpose, out, timed && json_is_number(lat) ? json_number_value(lat) : -1);
+      }
+      replayed++;
+    }
+    json_decref(entries);
+    if (n == 0 || next <= after) break;
+    after = next;
+  }
+  if (replayed) fb_info("stats_replay", "statistics rebuilt from %zu audited searches", replayed);
+}
+
 fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
                                        fb_audit *audit, char **err) {
   fb_search_engine *e = fb_xcalloc(1, sizeof *e);
@@ -166,6 +210,7 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
   e->m_overloaded = fb_metric(FB_METRIC_COUNTER, "fedbroker_searches_refused_total",
                               "Searches refused because too many were in flight", NULL);
   fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
+  replay_stats(e);
   return e;
 }
 

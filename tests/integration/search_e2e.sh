@@ -151,6 +151,11 @@ STATES_LUA="
 write_hub_config 'deadlines = { immediate = 500, urgent = 5000, routine = 15000 }'
 start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
+# Statistics survive the restart: rebuilt from the audit log.
+curl -s -o "$TMP/resp" "http://127.0.0.1:$HUB_PORT/v1/stats" -H "Authorization: Bearer $AUDITOR"
+expect_eq "stats after restart" "$(pyq 'any(r["from"]=="IDN" and r["to"]=="BGD" and r["outcome"]=="denied" and r["count"]>=1 for r in d["stats"])')" True
+expect_eq "stats latency after restart" "$(pyq 'all(r["latency_ms_p50"] is not None for r in d["stats"] if r["outcome"]=="shared")')" True
+pass "/v1/stats rebuilt from the audit log after a restart"
 t0=$(date +%s%N)
 code=$(search "$ANALYST_IDN" '{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"immediate","legal_basis":"mla_treaty","justification":"Immediate risk to life of passengers at sea"}')
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
