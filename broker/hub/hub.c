@@ -110,6 +110,38 @@ static int open_policies(fb_hub *hub, char **err) {
   return 0;
 }
 
+/* Audit health for operators: read at scrape time from the log's own counters. */
+static double audit_healthy_fn(void *data) {
+  fb_hub *hub = data;
+  return hub->audit && fb_audit_healthy(hub->audit) ? 1 : 0;
+}
+
+static double audit_stat(fb_hub *hub, int which) {
+  if (!hub->audit) return 0;
+  fb_audit_stats st;
+  fb_audit_get_stats(hub->audit, &st);
+  return (double)(which == 0 ? st.written : which == 1 ? st.fsyncs : st.failed);
+}
+static double audit_written_fn(void *data) { return audit_stat(data, 0); }
+static double audit_fsyncs_fn(void *data) { return audit_stat(data, 1); }
+static double audit_failed_fn(void *data) { return audit_stat(data, 2); }
+static double audit_last_seq_fn(void *data) {
+  fb_hub *hub = data;
+  return hub->audit ? (double)fb_audit_last_seq(hub->audit) : 0;
+}
+
+static void register_audit_metrics(fb_hub *hub) {
+  fb_metric_gauge_fn("fedbroker_audit_healthy", "1 while the audit log is writable (else searches are refused)", NULL,
+                     audit_healthy_fn, hub);
+  fb_metric_gauge_fn("fedbroker_audit_last_seq", "Sequence number of the last audit line", NULL, audit_last_seq_fn, hub);
+  fb_metric_gauge_fn("fedbroker_audit_lines_written", "Audit lines written and fsync'd since start", NULL,
+                     audit_written_fn, hub);
+  fb_metric_gauge_fn("fedbroker_audit_fsyncs", "fdatasync calls on the audit log since start", NULL, audit_fsyncs_fn,
+                     hub);
+  fb_metric_gauge_fn("fedbroker_audit_lines_failed", "Audit lines whose write failed since start", NULL,
+                     audit_failed_fn, hub);
+}
+
 int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   memset(hub, 0, sizeof *hub);
   hub->loop = loop;
@@ -138,6 +170,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   if (!hub->cfg.audit.path) hub->cfg.audit.path = fb_path_relative_to(hub->cfg.source_path, "var/audit.jsonl");
   hub->audit = fb_audit_open(loop, &hub->cfg.audit, err);
   if (!hub->audit) return -1;
+  register_audit_metrics(hub);
   if (hub->cfg.audit.no_fsync) {
     fb_warn("audit_no_fsync", "audit.fsync = false: entries are NOT durable before answers (benchmarks only)");
     fb_audit_set_fsync(hub->audit, false);
