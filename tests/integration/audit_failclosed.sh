@@ -17,7 +17,8 @@ HUB_PID=$!
 PIDS+=("$HUB_PID")
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 expect_eq "ready at first" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HUB_PORT/readyz")" 200
-curl -s "http://127.0.0.1:$HUB_PORT/metrics" | grep -q '^fedbroker_audit_healthy 1$' || fail "metric fedbroker_audit_healthy is not 1"
+m=$(curl -s "http://127.0.0.1:$HUB_PORT/metrics") # not piped: grep -q would SIGPIPE curl under pipefail
+echo "$m" | grep -q '^fedbroker_audit_healthy 1$' || fail "metric fedbroker_audit_healthy is not 1"
 
 Q='{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Fail-closed test of the audit log"}'
 ok=0; refused=0
