@@ -54,12 +54,11 @@ static void mutate(const char *in, char *out, size_t cap) {
 }
 
 static void run_for(const char *keytype, const char *param) {
-  EVP_PKEY *key = param ? EVP_PKEY_Q_keygen(NULL, NULL, keytype, param)
-                        : EVP_PKEY_Q_keygen(NULL, NULL, keytype);
-  if (strcmp(keytype, "RSA") == 0) {
-    EVP_PKEY_free(key);
-    key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-  }
+  /* EVP_PKEY_Q_keygen's variadic argument depends on the type: RSA takes a size_t of
+   * bits, EC a curve name, Ed25519 nothing. */
+  EVP_PKEY *key = strcmp(keytype, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+                  : param                     ? EVP_PKEY_Q_keygen(NULL, NULL, keytype, param)
+                                              : EVP_PKEY_Q_keygen(NULL, NULL, keytype);
   assert_non_null(key);
   char pub[] = "/tmp/fb_mut_pub_XXXXXX";
   int fd = mkstemp(pub);
