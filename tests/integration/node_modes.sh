@@ -4,29 +4,6 @@
 # while a slow answer is pending.
 source "$FB_SOURCE_DIR/tests/lib/common.sh"
 
-start_node() {
-  local name=$1
-  shift
-  NODE_PORT=$(free_port)
-  "$FEDBROKER" node --listen "127.0.0.1:$NODE_PORT" "$@" 2>>"$TMP/$name.log" &
-  NODE_PID=$!
-  PIDS+=("$NODE_PID")
-  wait_http "http://127.0.0.1:$NODE_PORT/healthz"
-  URL=http://127.0.0.1:$NODE_PORT
-}
-
-stop_node() {
-  local pid=$1 name=$2 i=0 rc=0
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && fail "$name did not stop within 5 s"
-    sleep 0.05
-  done
-  wait "$pid" || rc=$?
-  [ $rc -eq 0 ] || { cat "$TMP/$name.log" >&2; fail "$name exited with status $rc"; }
-}
-
 "$FEDBROKER" demo-data --out "$TMP/data" >/dev/null
 DB=$TMP/data/THA.db
 DOC=$($PY - "$DB" <<'PY'
@@ -71,7 +48,7 @@ grep -q "cannot listen on" <<<"$err" || fail "bad address message: $err"
 pass "command line: --help, usage errors (exit 2), start-up errors (exit 1)"
 
 # -- invalid_json --
-start_node invalid_json --data "$DB" --mode invalid_json
+launch_node invalid_json --data "$DB" --mode invalid_json
 for proto in --http1.1 --http2-prior-knowledge; do
   code=$(curl -s -m 5 $proto -o "$TMP/body" -w '%{http_code}' -X POST -d "$REQ" "$URL/search")
   expect_eq "invalid_json $proto status" "$code" 200
@@ -81,10 +58,10 @@ done
 expect_eq "invalid_json: bad requests are still 400" \
   "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -d '{}' "$URL/search")" 400
 pass "--mode invalid_json answers 200 with a truncated JSON body"
-stop_node "$NODE_PID" invalid_json
+stop_cleanly "$NODE_PID" invalid_json
 
 # -- bad_record --
-start_node bad_record --data "$DB" --mode bad_record
+launch_node bad_record --data "$DB" --mode bad_record
 out=$(curl -s -m 5 -X POST -d "$REQ" "$URL/search")
 expect_eq "bad_record: records" "$(jq '.records | length' <<<"$out")" 1
 expect_eq "bad_record: no id" "$(jq '[.records[] | has("id")] | any' <<<"$out")" false
@@ -92,10 +69,10 @@ expect_eq "bad_record: still the record" "$(jq -r '.records[0].documents[0].numb
 out=$(curl -s -m 5 --http2-prior-knowledge -X POST -d '{"subject":{"document":"NONE-0"}}' "$URL/search")
 expect_eq "bad_record on no hit" "$(jq -c '[(.records | length), (.records[0] | has("id"))]' <<<"$out")" "[1,false]"
 pass "--mode bad_record answers records without an id"
-stop_node "$NODE_PID" bad_record
+stop_cleanly "$NODE_PID" bad_record
 
 # -- oversized --
-start_node oversized --data "$DB" --mode oversized
+launch_node oversized --data "$DB" --mode oversized
 for proto in --http1.1 --http2-prior-knowledge; do
   out=$(curl -s -m 20 $proto -o "$TMP/big" -w '%{http_code} %{size_download}' -X POST -d "$REQ" "$URL/search")
   expect_eq "oversized $proto" "$out" "200 9437184"
@@ -103,10 +80,10 @@ for proto in --http1.1 --http2-prior-knowledge; do
     fail "oversized: the 9 MiB body is not the expected valid JSON"
 done
 pass "--mode oversized answers a valid 9 MiB JSON body"
-stop_node "$NODE_PID" oversized
+stop_cleanly "$NODE_PID" oversized
 
 # -- reset --
-start_node reset --data "$DB" --mode reset
+launch_node reset --data "$DB" --mode reset
 expect_eq "reset: healthz" "$(curl -s -m 5 "$URL/healthz")" '{"status":"ok"}'
 for proto in --http1.1 --http2-prior-knowledge; do
   rc=0; curl -s -m 5 $proto -o "$TMP/r" -X POST -d "$REQ" "$URL/search" || rc=$?
@@ -121,20 +98,20 @@ rc=0; curl -s -m 5 -o /dev/null -X POST -d "$REQ" "$URL/" || rc=$?
 expect_eq "reset: stats" "$(curl -s -m 5 "$URL/stats" | jq -c '[.requests, .by_purpose.prosecution, .mode]')" \
   '[2,2,"reset"]'
 pass "--mode reset resets search connections without an answer, still counts them"
-stop_node "$NODE_PID" reset
+stop_cleanly "$NODE_PID" reset
 
 # -- status500 --
-start_node status500 --data "$DB" --mode status500
+launch_node status500 --data "$DB" --mode status500
 for proto in --http1.1 --http2-prior-knowledge; do
   out=$(curl -s -m 5 $proto -w ' %{http_code}' -X POST -d "$REQ" "$URL/search")
   expect_eq "status500 $proto" "${out##* }" 500
   expect_eq "status500 body" "$(jq -r .error.code <<<"${out% *}")" internal
 done
 pass "--mode status500 answers 500"
-stop_node "$NODE_PID" status500
+stop_cleanly "$NODE_PID" status500
 
 # -- slow: a client with a deadline gives up; stopping the node does not wait 60 s --
-start_node slow --data "$DB" --mode slow
+launch_node slow --data "$DB" --mode slow
 rc=0; curl -s -m 1 -o /dev/null -X POST -d "$REQ" "$URL/search" || rc=$?
 expect_eq "slow: the client times out" "$rc" 28
 curl -s -m 30 -o /dev/null --http2-prior-knowledge -X POST -d "$REQ" "$URL/search" &
@@ -143,7 +120,7 @@ sleep 0.3
 expect_eq "slow: healthz is not delayed" "$(curl -s -m 1 "$URL/healthz")" '{"status":"ok"}'
 expect_eq "slow: stats" "$(curl -s -m 1 "$URL/stats" | jq .requests)" 2
 start=$(date +%s)
-stop_node "$NODE_PID" slow
+stop_cleanly "$NODE_PID" slow
 [ $(($(date +%s) - start)) -le 4 ] || fail "stopping with a slow answer pending took too long"
 wait "$PENDING" 2>/dev/null || true
 pass "--mode slow holds answers; a stop closes them after the grace period"

@@ -4,30 +4,6 @@
 # --latency, a client that gives up early, and a clean exit on SIGTERM.
 source "$FB_SOURCE_DIR/tests/lib/common.sh"
 
-# start_node NAME ARGS...: a node on a free port; sets NODE_PORT and NODE_PID.
-start_node() {
-  local name=$1
-  shift
-  NODE_PORT=$(free_port)
-  "$FEDBROKER" node --listen "127.0.0.1:$NODE_PORT" "$@" 2>>"$TMP/$name.log" &
-  NODE_PID=$!
-  PIDS+=("$NODE_PID")
-  wait_http "http://127.0.0.1:$NODE_PORT/healthz"
-}
-
-# stop_node PID NAME: SIGTERM, bounded wait, exit status 0 (ASan builds fail on a leak).
-stop_node() {
-  local pid=$1 name=$2 i=0 rc=0
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && fail "$name did not stop within 5 s"
-    sleep 0.05
-  done
-  wait "$pid" || rc=$?
-  [ $rc -eq 0 ] || { cat "$TMP/$name.log" >&2; fail "$name exited with status $rc"; }
-}
-
 "$FEDBROKER" demo-data --out "$TMP/data" >/dev/null
 DB=$TMP/data/MYS.db
 # Three different records to search for: one by document, one by phone, one by both.
@@ -42,7 +18,7 @@ PY
 )
 [ -n "$PHONE2" ] || fail "demo data has no suitable records"
 
-start_node ok --data "$DB"
+launch_node ok --data "$DB"
 URL=http://127.0.0.1:$NODE_PORT
 post() { curl -s -m 10 -X POST -H 'content-type: application/json' -w '\n%{http_code}' "$@"; }
 
@@ -109,8 +85,8 @@ expect_eq "unknown purposes count as other" "$(curl -s -m 5 "$URL/stats" | jq -c
 pass "/stats counts every search request, by purpose"
 
 # A client that gives up while the node waits must not disturb it (abort path).
-stop_node "$NODE_PID" ok
-start_node latency --data "$DB" --latency 400
+stop_cleanly "$NODE_PID" ok
+launch_node latency --data "$DB" --latency 400
 URL=http://127.0.0.1:$NODE_PORT
 t=$(curl -s -m 10 -o "$TMP/lat.json" -w '%{http_code} %{time_total}' -X POST -d "$req" "$URL/search")
 expect_eq "latency status" "${t% *}" 200
@@ -141,10 +117,10 @@ if curl -s --http2-prior-knowledge -m 0.1 -o /dev/null -X POST -d "$req" "$URL/s
 sleep 0.5
 expect_eq "after aborts" "$(curl -s -m 5 "$URL/stats" | jq .requests)" 12
 pass "--latency delays each search answer without blocking the loop; aborts are harmless"
-stop_node "$NODE_PID" latency
+stop_cleanly "$NODE_PID" latency
 
 # --fail-rate 1: every search fails with 500; health and stats still answer.
-start_node fail1 --data "$DB" --fail-rate 1
+launch_node fail1 --data "$DB" --fail-rate 1
 URL=http://127.0.0.1:$NODE_PORT
 for i in 1 2 3; do
   out=$(post -d "$req" "$URL/search")
@@ -153,7 +129,7 @@ for i in 1 2 3; do
 done
 expect_eq "fail-rate 1 counted" "$(curl -s -m 5 "$URL/stats" | jq .requests)" 3
 pass "--fail-rate 1 answers 500"
-stop_node "$NODE_PID" fail1
+stop_cleanly "$NODE_PID" fail1
 
 # --fail-rate 0.5: a mix, and the same seed gives the same sequence.
 codes() {
@@ -161,14 +137,14 @@ codes() {
   for i in $(seq 1 24); do s+=$(curl -s -m 5 -o /dev/null -w '%{http_code},' -X POST -d "$req" "$URL/search"); done
   echo "$s"
 }
-start_node half_a --data "$DB" --fail-rate 0.5 --seed 42
+launch_node half_a --data "$DB" --fail-rate 0.5 --seed 42
 URL=http://127.0.0.1:$NODE_PORT; A=$(codes); PID_A=$NODE_PID
-start_node half_b --data "$DB" --fail-rate 0.5 --seed 42
+launch_node half_b --data "$DB" --fail-rate 0.5 --seed 42
 URL=http://127.0.0.1:$NODE_PORT; B=$(codes); PID_B=$NODE_PID
-start_node half_c --data "$DB" --fail-rate 0.5 --seed 7
+launch_node half_c --data "$DB" --fail-rate 0.5 --seed 7
 URL=http://127.0.0.1:$NODE_PORT; C=$(codes); PID_C=$NODE_PID
 expect_eq "same seed, same failures" "$A" "$B"
 [[ "$A" == *200* && "$A" == *500* ]] || fail "fail-rate 0.5 gave no mix: $A"
 [ "$A" != "$C" ] || fail "another seed gave the same 24 draws"
 pass "--fail-rate 0.5 fails some, deterministically by --seed"
-stop_node "$PID_A" half_a; stop_node "$PID_B" half_b; stop_node "$PID_C" half_c
+stop_cleanly "$PID_A" half_a; stop_cleanly "$PID_B" half_b; stop_cleanly "$PID_C" half_c

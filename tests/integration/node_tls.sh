@@ -21,18 +21,6 @@ start_node() {
   done
 }
 
-stop_node() {
-  local pid=$1 name=$2 i=0 rc=0
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && fail "$name did not stop within 5 s"
-    sleep 0.05
-  done
-  wait "$pid" || rc=$?
-  [ $rc -eq 0 ] || { cat "$TMP/$name.log" >&2; fail "$name exited with status $rc"; }
-}
-
 "$FEDBROKER" demo-data --out "$TMP/data" >/dev/null
 make_pki "$TMP/pki"
 K=$TMP/pki
@@ -55,7 +43,7 @@ expect_eq "TLS h2 status" "$(tail -n1 <<<"$out")" "200 2"
 expect_eq "TLS h2 record" "$(head -n1 <<<"$out" | jq -r '.records[0].id')" "$ID"
 if curl -s -m 5 -o /dev/null "$URL/healthz" 2>/dev/null; then fail "an untrusted server certificate was accepted"; fi
 pass "TLS without client CA serves any client that trusts the server"
-stop_node "$NODE_PID" tls
+stop_cleanly "$NODE_PID" tls
 
 # mTLS.
 start_node mtls --data "$DB" --tls "$K/hub.pem,$K/hub.key,$K/ca.pem"
@@ -77,4 +65,4 @@ rc=0; curl -s -m 5 --cacert "$K/ca.pem" --cert "$K/rogue.pem" --key "$K/rogue.ke
 stats=$(curl -s -m 5 --cacert "$K/ca.pem" --cert "$K/client.pem" --key "$K/client.key" "$URL/stats")
 expect_eq "mTLS stats" "$(jq -c '[.requests, .by_purpose.victim_protection]' <<<"$stats")" "[2,2]"
 pass "mTLS: no certificate or a rogue one is refused and never counted"
-stop_node "$NODE_PID" mtls
+stop_cleanly "$NODE_PID" mtls
