@@ -46,11 +46,18 @@ static fb_audit *open_ok(fixture *f) {
   return a;
 }
 
+/* Appends n entries and runs the loop until they (and everything appended before them
+ * with the same counter) have called back: callbacks come in seq order, so that is when
+ * the last one's seq has been seen, or, on a failed log, when n more have failed. */
 static void append_n(fixture *f, fb_audit *a, int n, done_counter *d) {
-  int before = d->ok;
-  for (int i = 0; i < n; i++) assert_int_equal(fb_audit_append(a, event("test", i), count_done, d), 0);
+  int before = d->ok + d->failed;
+  uint64_t last = 0;
+  for (int i = 0; i < n; i++) {
+    last = fb_audit_last_seq(a) + 1; /* this entry's seq (a checkpoint may follow it) */
+    assert_int_equal(fb_audit_append(a, event("test", i), count_done, d), 0);
+  }
   double end = fb_now_ms() + 10000;
-  while (d->ok + d->failed < before + n) {
+  while (d->last_seq < last && !(!fb_audit_healthy(a) && d->ok + d->failed >= before + n)) {
     assert_true(fb_now_ms() < end);
     uv_run(&f->loop, UV_RUN_ONCE);
   }
