@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 
 #include "core/util.h"
+#include "policy/draft.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
 
@@ -149,8 +150,8 @@ static bool check_vocab(FILE *out, bool *printed, const char *file, json_t *c, j
   return false;
 }
 
-static bool run_case(fb_policy_store *store, fb_policy *common, const char *file, json_t *c,
-                     FILE *out) {
+static bool run_case(const fb_policy_set *set, const char *file, json_t *c, FILE *out) {
+  fb_policy *common = fb_policy_set_common(set);
   json_t *tc = json_object_get(c, "case");
   json_t *req = json_object_get(tc, "request");
   bool printed = false, ok = true;
@@ -206,21 +207,24 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
   json_object_foreach(expect, key, val) json_object_set_new(names, key, json_true());
   json_object_foreach(expect_rec, key, val) json_object_set_new(names, key, json_true());
   json_object_foreach(names, key, val) {
-    fb_policy *p = fb_policy_store_get(store, key);
+    fb_policy *p = fb_policy_set_get(set, key);
     fb_decision d;
     json_t *trace = json_array();
-    fb_policy_decide_named(common, p, key, &q, &d, trace);
+    fb_policy_set_decide(set, &q, key, &d, trace);
     json_t *want = json_object_get(expect, key);
     if (want) {
       const char *weff = json_is_string(want) ? json_string_value(want) : str_or(want, "effect", NULL);
       const char *wrule = str_or(want, "rule", NULL), *wreason = str_or(want, "reason", NULL);
+      const char *wby = str_or(want, "by", NULL);
       json_t *wreview = json_object_get(want, "review");
       bool good = (!weff || strcmp(weff, fb_effect_name(d.effect)) == 0) &&
                   (!wrule || strcmp(wrule, d.rule) == 0) && (!wreason || strcmp(wreason, d.reason) == 0) &&
+                  (!wby || (d.by && strcmp(wby, d.by) == 0)) &&
                   (!json_is_boolean(wreview) || json_is_true(wreview) == d.review);
-      if (weff && strcmp(weff, "allow") && strcmp(weff, "deny") && strcmp(weff, "hit_only")) {
+      if (weff && strcmp(weff, "allow") && strcmp(weff, "deny") && strcmp(weff, "hit_only") &&
+          strcmp(weff, "withheld")) {
         header(out, &printed, file, c);
-        fprintf(out, "  %s: expect \"%s\" is not allow, hit_only or deny\n", key, weff);
+        fprintf(out, "  %s: expect \"%s\" is not allow, hit_only, deny or withheld\n", key, weff);
         ok = false;
       } else if (!good) {
         header(out, &printed, file, c);
@@ -248,10 +252,86 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
     }
     json_decref(trace);
     fb_decision_clear(&d);
-    fb_policy_unref(p);
   }
   json_decref(names);
   return ok;
+}
+
+/* Runs one case, printing its failure to `out` and recording it in `failures`. */
+static bool run_case_recorded(const fb_policy_set *set, const char *file, json_t *c, FILE *out,
+                              json_t *failures) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  bool ok = run_case(set, file, c, mem ? mem : out ? out : stderr);
+  if (mem) fclose(mem);
+  if (!ok && text) {
+    if (out) fputs(text, out);
+    if (failures) {
+      /* The first line repeats file, line and name; the message is what follows. */
+      const char *msg = strchr(text, '\n');
+      msg = msg ? msg + 1 : text;
+      while (*msg == ' ') msg++;
+      size_t ml = strlen(msg);
+      while (ml && msg[ml - 1] == '\n') ml--;
+      json_array_append_new(failures, json_pack("{s:s, s:O, s:O, s:s%}", "file", file, "line",
+                                                json_object_get(c, "line"), "case", json_object_get(c, "name"),
+                                                "message", msg, ml));
+    }
+  }
+  free(text);
+  return ok;
+}
+
+/* Runs one test file; 0, or -1 when the file itself could not run (counted failed). */
+static void run_file(const fb_policy_set *set, const char *file, FILE *out, int *passed, int *failed,
+                     json_t *failures) {
+  size_t len;
+  char *src = fb_read_file(file, 4u << 20, &len);
+  if (!src) {
+    if (out) fprintf(out, "FAIL %s: cannot read\n", file);
+    if (failures) json_array_append_new(failures, json_pack("{s:s, s:i, s:s, s:s}", "file", file, "line", 0,
+                                                            "case", "", "message", "cannot read the test file"));
+    (*failed)++;
+    return;
+  }
+  collect c = {.cases = json_array(), .file = file};
+  fb_sandbox *sb = fb_sandbox_new(64u << 20);
+  lua_State *L = fb_sandbox_state(sb);
+  lua_pushlightuserdata(L, &c);
+  lua_pushcclosure(L, case_head, 1);
+  lua_setglobal(L, "case");
+  lua_pushliteral(L, REMOVED_MARK);
+  lua_setglobal(L, "REMOVED");
+  char chunk[4200];
+  snprintf(chunk, sizeof chunk, "@%s", file);
+  char *lerr = NULL;
+  const char *file_err = NULL;
+  if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) file_err = lerr;
+  else if (c.errs.len) file_err = c.errs.data;
+  if (file_err) {
+    if (out) fprintf(out, "FAIL %s%s", file_err, lerr ? "\n" : "");
+    if (failures) json_array_append_new(failures, json_pack("{s:s, s:i, s:s, s:s}", "file", file, "line", 0,
+                                                            "case", "", "message", file_err));
+    (*failed)++;
+  } else {
+    size_t i;
+    json_t *tc;
+    json_array_foreach(c.cases, i, tc) {
+      if (run_case_recorded(set, file, tc, out, failures)) (*passed)++;
+      else (*failed)++;
+    }
+  }
+  free(lerr);
+  fb_buf_free(&c.errs);
+  json_decref(c.cases);
+  fb_sandbox_free(sb);
+  free(src);
+}
+
+void fb_policy_set_run_tests(const fb_policy_set *set, const char *const *files, size_t nfiles,
+                             FILE *out, int *passed, int *failed, json_t *failures) {
+  for (size_t f = 0; f < nfiles; f++) run_file(set, files[f], out, passed, failed, failures);
 }
 
 int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed_out) {
@@ -274,49 +354,10 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
     fb_policy_store_free(store);
     goto done;
   }
-  fb_policy *common = fb_policy_store_common(store);
-  for (size_t f = 0; f < g.gl_pathc; f++) {
-    const char *file = g.gl_pathv[f];
-    size_t len;
-    char *src = fb_read_file(file, 4u << 20, &len);
-    if (!src) {
-      fprintf(out, "FAIL %s: cannot read\n", file);
-      failed++;
-      continue;
-    }
-    collect c = {.cases = json_array(), .file = file};
-    fb_sandbox *sb = fb_sandbox_new(64u << 20);
-    lua_State *L = fb_sandbox_state(sb);
-    lua_pushlightuserdata(L, &c);
-    lua_pushcclosure(L, case_head, 1);
-    lua_setglobal(L, "case");
-    lua_pushliteral(L, REMOVED_MARK);
-    lua_setglobal(L, "REMOVED");
-    char chunk[4200];
-    snprintf(chunk, sizeof chunk, "@%s", file);
-    char *lerr = NULL;
-    if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
-      fprintf(out, "FAIL %s\n", lerr);
-      free(lerr);
-      failed++;
-    } else if (c.errs.len) {
-      fprintf(out, "FAIL %s", c.errs.data);
-      failed++;
-    } else {
-      size_t i;
-      json_t *tc;
-      json_array_foreach(c.cases, i, tc) {
-        if (run_case(store, common, file, tc, out)) passed++;
-        else failed++;
-      }
-    }
-    fb_buf_free(&c.errs);
-    json_decref(c.cases);
-    fb_sandbox_free(sb);
-    free(src);
-  }
+  fb_policy_set *set = fb_policy_set_from_store(store);
+  fb_policy_set_run_tests(set, (const char *const *)g.gl_pathv, g.gl_pathc, out, &passed, &failed, NULL);
+  fb_policy_set_free(set);
   globfree(&g);
-  fb_policy_unref(common);
   fb_policy_store_free(store);
 done:
   fprintf(out, "%d passed, %d failed\n", passed, failed);

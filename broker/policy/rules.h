@@ -15,10 +15,13 @@
 typedef enum {
   RK_ALLOW = 0, RK_HIT_ONLY, RK_DENY, /* admission */
   RK_REDACT, RK_DROP, RK_LIMIT,       /* record rules */
+  RK_OUTBOUND_DENY, RK_OUTBOUND_REQUIRE, /* the requesting state's own rules (outbound.c) */
   RK_COUNT
 } rule_kind;
 extern const char *const fb_rule_kind_names[RK_COUNT];
 static inline bool rule_is_admission(rule_kind k) { return k <= RK_DENY; }
+static inline bool rule_is_record(rule_kind k) { return k >= RK_REDACT && k <= RK_LIMIT; }
+static inline bool rule_is_outbound(rule_kind k) { return k >= RK_OUTBOUND_DENY && k < RK_COUNT; }
 
 /* Closed vocabularies. A condition on one of them is a bitmask (bit i = names[i]). */
 typedef enum { V_PURPOSE = 0, V_PRIORITY, V_LEGAL_BASIS, V_SUBJECT, V_TAGS, V_TYPE, V_FIELD, V_COUNT } vocab;
@@ -37,8 +40,10 @@ bool strset_has(const strset *s, const char *x);
 typedef struct cond {
   uint32_t purpose, priority, legal_basis, subject; /* 0: key absent */
   int case_ref;                                     /* -1 absent, 0 must be absent, 1 present */
+  int formal;                                       /* -1 absent, 0 a search, 1 a follow-up request */
   long just_lt;                                     /* justification_shorter_than; 0 absent */
   strset from, agency, role;
+  strset to;                                        /* outbound rules: the responding state(s) */
   int when_ref;                                     /* registry ref, LUA_NOREF when absent */
   struct cond *unless;                              /* NULL when absent */
 } cond;
@@ -64,7 +69,11 @@ typedef struct rule {
   uint32_t field_mask;   /* bit i = fb_vocab[V_FIELD][i] */
   redact_action action;
   long max_records;      /* limit */
+  uint32_t require_mask; /* outbound_require: bit i = fb_require_fields[i] must be present */
 } rule;
+
+/* Request fields an outbound_require rule may ask for (outbound.c). */
+extern const char *const fb_require_fields[];
 
 struct fb_policy {
   int refs;
@@ -76,6 +85,8 @@ struct fb_policy {
   rule *rules;
   size_t nrules;
   char *default_reason;  /* "No rule of MYS allows this request." */
+  char *src;             /* the source text it was compiled from (drafts and replays recompile it) */
+  size_t srclen;
   char sha256[65];
   char loaded_at[64];
   bool is_signed;

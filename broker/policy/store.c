@@ -287,3 +287,4 @@ size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
 const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
   return i < s->nstates ? s->states[i].code : NULL;
 }
+const char *fb_policy_store_dir(const fb_policy_store *s) { return s->dir; }

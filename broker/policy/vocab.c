@@ -25,7 +25,8 @@ const char *const fb_vocab_key[V_COUNT] = {"purpose", "priority", "legal_basis",
                                            "tags", "type", "field"};
 
 const char *const fb_rule_kind_names[RK_COUNT] = {"allow", "hit_only", "deny",
-                                                  "redact", "drop", "limit"};
+                                                  "redact", "drop", "limit",
+                                                  "outbound_deny", "outbound_require"};
 const char *const fb_action_names[A_COUNT] = {"mask", "remove", "year", "initials", "hash"};
 
 /* Used by `fedbroker policy test/eval` when no deployment key is configured; never by
@@ -50,6 +51,7 @@ const char *fb_effect_name(fb_effect e) {
   switch (e) {
   case FB_EFFECT_ALLOW: return "allow";
   case FB_EFFECT_HIT_ONLY: return "hit_only";
+  case FB_EFFECT_WITHHELD: return "withheld";
   default: return "deny";
   }
 }
