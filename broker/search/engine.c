@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "policy/outbound.h"
 #include "policy/policy.h"
 #include "search/breaker.h"
 #include "search/merge.h"
@@ -24,10 +25,11 @@
 #define LEG_RECORD_LIMIT 100
 
 typedef enum {
-  OUT_PENDING = 0, OUT_SHARED, OUT_HIT_ONLY, OUT_DENIED, OUT_ERROR, OUT_TIMEOUT, OUT_UNAVAILABLE, OUT_CANCELLED
+  OUT_PENDING = 0, OUT_SHARED, OUT_HIT_ONLY, OUT_DENIED, OUT_ERROR, OUT_TIMEOUT, OUT_UNAVAILABLE, OUT_WITHHELD,
+  OUT_CANCELLED
 } outcome;
-static const char *const outcome_names[] = {"pending", "shared", "hit_only", "denied",
-                                            "error", "timeout", "unavailable", "cancelled"};
+static const char *const outcome_names[] = {"pending", "shared", "hit_only", "denied", "error",
+                                            "timeout", "unavailable", "withheld", "cancelled"};
 
 typedef struct state_rt {
   const fb_state_config *cfg;
@@ -36,7 +38,7 @@ typedef struct state_rt {
   uint32_t legs_in_flight;
   bool last_failed;
   fb_series *m_latency;
-  fb_series *m_outcome[8];
+  fb_series *m_outcome[OUT_CANCELLED];
   struct fb_search_engine *engine;
 } state_rt;
 
@@ -85,6 +87,7 @@ struct search {
   fb_query q;
   char query_id[20];
   fb_policy *common;
+  fb_policy *requester;     /* the requesting state's own policy (outbound rules); may be NULL */
   leg *legs;
   size_t nlegs, pending;
   uv_timer_t deadline;
@@ -192,7 +195,7 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
     snprintf(labels, sizeof labels, "state=\"%s\"", rt->cfg->code);
     rt->m_latency = fb_metric(FB_METRIC_HISTOGRAM, "fedbroker_leg_duration_seconds",
                               "Time from sending a query leg to a state until its answer", labels);
-    for (int o = OUT_SHARED; o <= OUT_UNAVAILABLE; o++) {
+    for (int o = OUT_SHARED; o <= OUT_WITHHELD; o++) {
       char l2[80];
       snprintf(l2, sizeof l2, "state=\"%s\",outcome=\"%s\"", rt->cfg->code, outcome_names[o]);
       rt->m_outcome[o] = fb_metric(FB_METRIC_COUNTER, "fedbroker_state_outcomes_total",
@@ -316,6 +319,11 @@ static json_t *leg_json(const leg *l) {
     json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
     json_object_set_new(o, "contact", contact_of(l));
     break;
+  case OUT_WITHHELD:
+    json_object_set_new(o, "rule", json_string(l->decision.rule));
+    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
+    json_object_set_new(o, "by", json_string(l->decision.by ? l->decision.by : ""));
+    break;
   case OUT_TIMEOUT:
     json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
     json_object_set_new(o, "reason", json_string("The state did not answer before the deadline for this priority."));
@@ -338,7 +346,8 @@ static json_t *leg_audit_json(const leg *l) {
   json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b}", "state", l->rt->cfg->code, "outcome",
                         outcome_names[l->out], "rule", l->decided ? l->decision.rule : NULL, "records",
                         (json_int_t)l->records, "redacted", (json_int_t)l->redacted, "review",
-                        l->decided && l->decision.review && l->out != OUT_DENIED);
+                        l->decided && l->decision.review && l->out != OUT_DENIED && l->out != OUT_WITHHELD);
+  if (l->out == OUT_WITHHELD && l->decision.by) json_object_set_new(o, "by", json_string(l->decision.by));
   if (l->decision.error) json_object_set_new(o, "error", json_string(l->decision.error));
   else if (l->error) json_object_set_new(o, "error", json_string(l->error));
   if (l->latency_ms > 0) json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
@@ -380,6 +389,7 @@ static void search_free(search *s) {
   }
   free(s->legs);
   if (s->common) fb_policy_unref(s->common);
+  if (s->requester) fb_policy_unref(s->requester);
   fb_search_params_free(&s->p);
   json_decref(s->body);
   e->in_flight--;
@@ -460,7 +470,7 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
 static void record_outcomes(search *s) {
   for (size_t i = 0; i < s->nlegs; i++) {
     leg *l = &s->legs[i];
-    if (l->out >= OUT_SHARED && l->out <= OUT_UNAVAILABLE) {
+    if (l->out >= OUT_SHARED && l->out <= OUT_WITHHELD) {
       fb_series_add(l->rt->m_outcome[l->out], 1);
       bool timed = l->out == OUT_SHARED || l->out == OUT_HIT_ONLY || l->out == OUT_ERROR || l->out == OUT_TIMEOUT;
       fb_stats_record(s->e->stats, s->id.state, l->rt->cfg->code, s->p.purpose, outcome_names[l->out],
@@ -595,8 +605,13 @@ static void start_leg(search *s, leg *l, const char *code) {
   l->s = s;
   l->rt = find_rt(e, code);
   l->policy = fb_policy_store_get(e->policies, code);
-  fb_policy_decide_named(s->common, l->policy, code, &s->q, &l->decision, NULL);
   l->decided = true;
+  /* The requesting state's own outbound rules first: a withheld state is not contacted. */
+  if (fb_outbound_decide(s->requester, &s->q, code, &l->decision, NULL)) {
+    l->out = OUT_WITHHELD;
+    return;
+  }
+  fb_policy_decide_named(s->common, l->policy, code, &s->q, &l->decision, NULL);
   if (l->decision.error) fb_error("policy_error", "%s: %s", code, l->decision.error);
   if (l->decision.effect == FB_EFFECT_DENY) {
     l->out = OUT_DENIED;
@@ -661,6 +676,28 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
                     .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,
                     .agency = s->id.agency, .roles = s->roles, .nroles = nroles, .subject = s->p.subject,
                     .query_id = s->query_id};
+  /* The requesting state's outbound_require rules: a missing field refuses the search. */
+  s->requester = fb_policy_store_get(e->policies, id->state);
+  fb_outbound_missing miss;
+  char *oerr = NULL;
+  int orc = fb_outbound_require(s->requester, &s->q, &miss, &oerr);
+  if (orc != 0) {
+    char msg[600];
+    if (orc > 0)
+      snprintf(msg, sizeof msg, "%s is required by %s's rule \"%s\"%s%s", miss.field, id->state, miss.rule,
+               miss.reason != miss.rule ? ": " : ".", miss.reason != miss.rule ? miss.reason : "");
+    else
+      snprintf(msg, sizeof msg, "%s's outbound policy could not be evaluated, so nothing was sent: %s", id->state,
+               oerr ? oerr : "policy error");
+    if (orc < 0) fb_error("policy_error", "%s", oerr ? oerr : "outbound_require failed");
+    free(oerr);
+    fb_respond_error(req, 400, "invalid_request", msg, orc > 0 ? miss.field : NULL);
+    fb_policy_unref(s->requester);
+    fb_search_params_free(&s->p);
+    json_decref(body);
+    free(s);
+    return;
+  }
   s->deadline_ms = fb_config_deadline_ms(e->cfg, s->p.priority);
   uv_timer_init(e->loop, &s->deadline);
   s->deadline.data = s;

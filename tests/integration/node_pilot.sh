@@ -90,6 +90,7 @@ search() {
     case $outcome in
       shared|hit_only) expect_eq "$s ($outcome) contacted once" "$((after - before_n[$s]))" 1; CONTACTED=$((CONTACTED + 1)) ;;
       denied) expect_eq "$s (denied) never contacted" "$((after - before_n[$s]))" 0; DENIED=$((DENIED + 1)) ;;
+      withheld) expect_eq "$s (withheld by MYS's own rule) never contacted" "$((after - before_n[$s]))" 0; DENIED=$((DENIED + 1)) ;;
       *) fail "$s: unexpected outcome '$outcome'" ;;
     esac
   done
@@ -105,7 +106,7 @@ pass "a treaty-based search reaches the allowed nodes over mTLS ($CONTACTED of 3
 search '{"subject": {"document": "A12345678"}, "purpose": "intelligence", "priority": "routine",
          "legal_basis": "informal", "justification": "Pilot check: informal routine request",
          "states": ["IDN", "THA", "BGD"]}'
-pass "an informal routine search: $DENIED of 3 states denied it without being contacted"
+pass "an informal routine search: $DENIED of 3 states denied or withheld it without being contacted"
 
 if curl -s -m 5 -o /dev/null "https://localhost:${PORT[IDN]}/healthz" --cacert "$P/tls/ca.pem"; then
   fail "a node answered a client without a certificate"
