@@ -17,13 +17,19 @@ static const char usage[] =
     "usage: fedbroker policy test DIR\n"
     "       fedbroker policy check FILE\n"
     "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
+    "       fedbroker policy diff --audit FILE --old DIR --new DIR [--since T] [--until T]\n"
+    "                             [--limit N] [--json]\n"
     "\n"
     "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
     "         ends with \"N passed, N failed\", exit status 1 when any failed\n"
     "  check  validate one policy file (syntax, unknown keys and values, rules that\n"
     "         can never match); exit status 1 on any problem\n"
     "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
-    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n";
+    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n"
+    "  diff   replay the audited searches of FILE under the policies of --old and\n"
+    "         --new and list every decision that would change, with example query ids\n";
+
+int fb_cmd_policy_diff(int argc, char **argv, const char *usage); /* cmd_policy_diff.c */
 
 static int cmd_eval(int argc, char **argv) {
   const char *request = NULL, *dir = "policies", *as = NULL;
@@ -73,7 +79,7 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 static int run(int argc, char **argv) {
-  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check or eval)");
+  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check, eval or diff)");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
     fputs(usage, stdout);
@@ -95,6 +101,7 @@ static int run(int argc, char **argv) {
     return fb_policy_check_file(argv[2], stdout) ? 1 : 0;
   }
   if (strcmp(sub, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(sub, "diff") == 0) return fb_cmd_policy_diff(argc - 1, argv + 1, usage);
   return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);
 }
 

@@ -4,29 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "core/util.h"
 #include "hub/hub.h"
 #include "policy/draft.h"
 #include "policy/policy.h"
 #include "search/validate.h"
-
-/* What a draft evaluation tried, for the audit log: each file's SHA-256, not its text. */
-static json_t *draft_hashes(json_t *draft) {
-  json_t *out = json_object();
-  const char *name;
-  json_t *text;
-  json_object_foreach(draft, name, text) {
-    unsigned char md[32];
-    char hex[65];
-    const char *s = json_string_value(text);
-    EVP_Digest(s ? s : "", s ? json_string_length(text) : 0, md, NULL, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    json_object_set_new(out, name, json_string(hex));
-  }
-  return out;
-}
 
 static void evaluate(fb_request *req, void *ctx) {
   fb_hub *hub = ctx;
@@ -98,7 +80,7 @@ static void evaluate(fb_request *req, void *ctx) {
                             json_object_get(body, "purpose"), "priority", json_object_get(body, "priority"),
                             "legal_basis", json_object_get(body, "legal_basis"), "states", summary);
   json_t *draft = json_object_get(body, "draft");
-  if (json_is_object(draft)) json_object_set_new(event, "draft", draft_hashes(draft));
+  if (json_is_object(draft)) json_object_set_new(event, "draft", fb_policy_draft_hashes(draft));
   fb_hub_audit_event(hub, event);
   json_decref(body);
   fb_respond_json(req, 200, result);
@@ -118,4 +100,5 @@ static void reload(fb_request *req, void *ctx) {
 void fb_hub_routes_policy(fb_hub *hub) {
   fb_router_add(hub->router, "POST", "/v1/policy/evaluate", evaluate, hub);
   fb_router_add(hub->router, "POST", "/v1/admin/reload", reload, hub);
+  fb_hub_routes_policy_diff(hub); /* handlers_policy_diff.c */
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "core/util.h"
 #include "policy/outbound.h"
@@ -229,4 +230,19 @@ void fb_policy_set_decide(const fb_policy_set *set, const fb_query *q, const cha
                           fb_decision *out, json_t *trace) {
   fb_policy_decide_outbound(set->common.p, fb_policy_set_get(set, q->from_state),
                             fb_policy_set_get(set, state), state, q, out, trace);
+}
+
+json_t *fb_policy_draft_hashes(json_t *draft) {
+  json_t *out = json_object();
+  const char *name;
+  json_t *text;
+  json_object_foreach(draft, name, text) {
+    unsigned char md[32];
+    char hex[65];
+    const char *s = json_string_value(text);
+    EVP_Digest(s ? s : "", s ? json_string_length(text) : 0, md, NULL, EVP_sha256(), NULL);
+    fb_hex_encode(md, 32, hex);
+    json_object_set_new(out, name, json_string(hex));
+  }
+  return out;
 }

@@ -74,6 +74,9 @@ json_t *fb_policy_evaluate_draft(fb_policy_store *store, json_t *body, const cha
 void fb_policy_set_run_tests(const fb_policy_set *set, const char *const *files, size_t nfiles,
                              FILE *out, int *passed, int *failed, json_t *failures);
 
+/* What a draft tried, for the audit log: {"MYS.lua": "<sha256 of the text>", ...}. */
+json_t *fb_policy_draft_hashes(json_t *draft);
+
 /* Parses "path:line: message" lines (fb_policy_compile's *err) into problems. */
 void fb_policy_problems_from_error(const char *err, const char *file, json_t *problems);
 
