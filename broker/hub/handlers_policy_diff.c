@@ -35,6 +35,8 @@ typedef struct {
 
 static diff_job *running; /* one replay at a time */
 
+fb_policy_diff_handler fb_hub_policy_diff_exhaustive;
+
 static void job_free(diff_job *j) {
   fb_policy_set_free(j->old_set);
   fb_policy_set_free(j->new_set);
@@ -123,7 +125,19 @@ static void policy_diff(fb_request *req, void *ctx) {
   if (fb_hub_identify(hub, req, FB_ROLE_LEGAL_OFFICER | FB_ROLE_ADMIN, &id) != 0) return;
   json_t *body = fb_hub_json_body(req);
   if (!body) return;
-  static const char *const known[] = {"draft", "since", "until", "limit", NULL};
+  /* "exhaustive": true is the other comparison on this path (every possible request,
+   * not the audited ones), answered by its own handler when one is linked in. */
+  if (json_object_get(body, "exhaustive") && !json_is_false(json_object_get(body, "exhaustive"))) {
+    if (fb_hub_policy_diff_exhaustive) {
+      fb_hub_policy_diff_exhaustive(hub, req, &id, body);
+      return;
+    }
+    fb_respond_error(req, 400, "invalid_request", "This hub replays audited searches only; leave out exhaustive.",
+                     "exhaustive");
+    json_decref(body);
+    return;
+  }
+  static const char *const known[] = {"draft", "since", "until", "limit", "exhaustive", NULL};
   const char *key;
   json_t *val;
   json_object_foreach(body, key, val) {
