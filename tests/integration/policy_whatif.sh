@@ -94,6 +94,10 @@ assert any("expected" in f["message"] for f in t["failures"]), t
 PY
 pass "tests: true runs MYS's test file against the draft and lists the failures"
 
+# A draft is bounded by the body limit (limits.body, 64 KiB by default).
+$PY -c 'import json,sys; json.dump({"subject":{"document":"A1"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in a case","draft":{"MYS.lua":"-- x\n" * 20000}}, open(sys.argv[1], "w"))' "$TMP/eval_big.json"
+expect_eq "draft over the body limit" "$(post /v1/policy/evaluate "$LEGAL" "$TMP/eval_big.json")" 413
+
 # --- replay: searches to audit first (IDN -> MYS twice, MYS -> others once)
 declare -a IDN_QIDS
 for i in 1 2; do
