@@ -29,11 +29,11 @@ fb_policy_set *fb_policy_set_from_store(fb_policy_store *store);
 fb_policy_set *fb_policy_set_detach(const fb_policy_set *set);
 void fb_policy_set_free(fb_policy_set *set);
 
-/* Puts each draft text {"MYS.lua": "...", "common.lua": "..."} in place of the set's
- * source (the policy, if any, is dropped until fb_policy_set_compile). A file name that
- * is not common.lua or <STATE>.lua of a state in the set, a text that is not a string
- * or is larger than FB_POLICY_FILE_MAX, appends {"file","line","message"} to
- * `problems`. Returns the number of problems. */
+/* Puts each draft text {"MYS.lua": "...", "common.lua": "..."} (borrowed, copied) in
+ * place of the set's source; that policy, if any, is dropped until
+ * fb_policy_set_compile. A file name that is not common.lua or <STATE>.lua of a state
+ * in the set, a text that is not a string or is larger than FB_POLICY_FILE_MAX appends
+ * {"file","line","message"} to `problems`. Returns the number of problems. */
 int fb_policy_set_put_draft(fb_policy_set *set, json_t *draft, json_t *problems);
 
 /* Compiles every source that has no policy yet, in its own sandbox with the limits of

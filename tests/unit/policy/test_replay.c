@@ -41,7 +41,9 @@ static fb_policy_set *drafted_set(const fb_policy_set *live, const char *prefix)
   fb_buf_printf(&b, "%s\n%s", prefix, src);
   fb_policy_set *d = fb_policy_set_detach(live);
   json_t *problems = json_array();
-  assert_int_equal(fb_policy_set_put_draft(d, json_pack("{s:s}", "MYS.lua", b.data), problems), 0);
+  json_t *text = json_pack("{s:s}", "MYS.lua", b.data);
+  assert_int_equal(fb_policy_set_put_draft(d, text, problems), 0);
+  json_decref(text);
   assert_int_equal(fb_policy_set_compile(d, problems), 0);
   json_decref(problems);
   fb_buf_free(&b);
@@ -167,7 +169,9 @@ static void test_audit_log(void **state) {
   memmove(from, to, strlen(to) + 1);
   fb_policy_set *old = fb_policy_set_detach(live);
   json_t *problems = json_array();
-  assert_int_equal(fb_policy_set_put_draft(old, json_pack("{s:s}", "MYS.lua", src), problems), 0);
+  json_t *draft = json_pack("{s:s}", "MYS.lua", src);
+  assert_int_equal(fb_policy_set_put_draft(old, draft, problems), 0);
+  json_decref(draft);
   assert_int_equal(fb_policy_set_compile(old, problems), 0);
   free(src);
 
