@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "policy/outbound.h"
 
@@ -28,6 +29,7 @@ struct fb_replay {
   size_t nchanges;
   uint64_t other;       /* changes beyond the table */
   uint64_t replayed, changed;
+  uint64_t errors_old, errors_new; /* decisions that ended in policy_error */
   bool request_changed;
 };
 
@@ -116,6 +118,8 @@ bool fb_replay_add(fb_replay *r, const fb_query *q, const char *state) {
   fb_replay_outcome a, b;
   fb_replay_decide(r->old_set, q, state, &a);
   fb_replay_decide(r->new_set, q, state, &b);
+  r->errors_old += strcmp(a.rule, "policy_error") == 0;
+  r->errors_new += strcmp(b.rule, "policy_error") == 0;
   if (strcmp(a.effect, b.effect) == 0 && strcmp(a.rule, b.rule) == 0) return false;
   count_change(r, state, &a, &b, q->query_id);
   r->request_changed = true;
@@ -205,6 +209,8 @@ int fb_replay_audit_file(fb_replay *r, const char *path, const fb_replay_opts *o
   size_t cap = 0;
   ssize_t n;
   int rc = 0;
+  /* Policy errors are counted in the result, not logged once per decision. */
+  bool was_muted = fb_log_mute_thread(true);
   while ((n = getline(&line, &cap, fp)) > 0) {
     if (o && o->cancel && *o->cancel) break;
     if (o && o->limit && r->replayed >= o->limit) break;
@@ -228,6 +234,7 @@ int fb_replay_audit_file(fb_replay *r, const char *path, const fb_replay_opts *o
     *err = fb_xstrdup(msg);
     rc = -1;
   }
+  fb_log_mute_thread(was_muted);
   free(line);
   fclose(fp);
   return rc;
@@ -269,6 +276,9 @@ json_t *fb_replay_result(const fb_replay *r) {
   json_t *out = json_pack("{s:I, s:I, s:o}", "replayed", (json_int_t)r->replayed, "changed",
                           (json_int_t)r->changed, "changes", changes);
   if (r->other) json_object_set_new(out, "other_changes", json_integer((json_int_t)r->other));
+  if (r->errors_old || r->errors_new)
+    json_object_set_new(out, "policy_errors", json_pack("{s:I, s:I}", "live", (json_int_t)r->errors_old, "draft",
+                                                        (json_int_t)r->errors_new));
   return out;
 }
 
@@ -289,4 +299,7 @@ void fb_replay_print(const fb_replay *r, FILE *out) {
   }
   free(v);
   if (r->other) fprintf(out, "\n%llu more changes of kinds not listed\n", (unsigned long long)r->other);
+  if (r->errors_old || r->errors_new)
+    fprintf(out, "\npolicy errors (a `when` failed; the state is denied): %llu decisions under --old, %llu under --new\n",
+            (unsigned long long)r->errors_old, (unsigned long long)r->errors_new);
 }

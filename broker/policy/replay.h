@@ -69,7 +69,9 @@ int fb_replay_audit_file(fb_replay *r, const char *path, const fb_replay_opts *o
 
 /* {"replayed": N, "changed": M, "changes": [{"state", "from": {"effect","rule"},
  * "to": {"effect","rule"}, "count", "examples": [query_id, ...]}, ...]}, the largest
- * counts first; "other_changes" when more distinct changes than the table holds. */
+ * counts first; "other_changes" when more distinct changes than the table holds;
+ * "policy_errors": {"live", "draft"} decisions that ended in policy_error (a failing
+ * `when`), when there were any: they are counted, not logged one by one. */
 json_t *fb_replay_result(const fb_replay *r);
 /* The same content as text, for `fedbroker policy diff`. */
 void fb_replay_print(const fb_replay *r, FILE *out);

@@ -136,15 +136,65 @@ expect_eq "bad since field" "$(pyq 'd["error"]["field"]')" since
 grep -q '"event":"policy_diff"' "$TMP/audit.jsonl" || fail "the replay is not audited"
 pass "limit, since, a broken draft (422), a bad time (400); the replay is audited"
 
+# --- the replay runs off the event loop: a slow draft (five costly `when`s, then one
+# that fails) over 400 more searches; /healthz answers promptly throughout, and the
+# failing `when` is counted, not logged once per decision.
+$PY - "$B" "$ANALYST_IDN" <<'PY' || fail "bulk searches"
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+body = json.dumps({"subject": {"document": "A12345678"}, "purpose": "prosecution", "priority": "urgent",
+                   "legal_basis": "mla_treaty", "justification": "Suspected facilitator in case ID-2026-0117",
+                   "case_ref": "ID-2026-0117", "states": ["MYS"]})
+for i in range(400):
+    c.request("POST", "/v1/search", body, {"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+PY
+$PY - "$TMP" <<'PY'
+import json, os, sys
+t = sys.argv[1]
+slow = "".join('deny "slow %d" { when = function(q) local x = 0 for i = 1, 40000 do x = x + i end return false end }\n' % i
+               for i in range(5))
+broken = 'deny "broken" { when = function(q) return q.nothing.at_all end }\n'
+src = open(os.path.join(t, "policies/MYS.lua")).read()
+json.dump({"draft": {"MYS.lua": slow + broken + src}}, open(os.path.join(t, "diff_slow.json"), "w"))
+PY
+errors_before=$(grep -c '"event":"policy_error"' "$TMP/hub.log" || true)
+curl -s -o "$TMP/slow_resp" "$B/v1/policy/diff" -H "Authorization: Bearer $LEGAL" -H 'Content-Type: application/json' \
+  --data-binary "@$TMP/diff_slow.json" &
+DIFF_PID=$!
+probes=0 worst=0
+while kill -0 "$DIFF_PID" 2>/dev/null; do
+  t=$(curl -s -o /dev/null -w '%{time_total}' "$B/healthz")
+  probes=$((probes + 1))
+  worst=$($PY -c "print(max($worst, $t))")
+done
+wait "$DIFF_PID"
+echo "healthz during the replay: $probes probes, slowest $worst s"
+[ "$probes" -ge 3 ] || fail "the replay finished too fast to probe ($probes probes)"
+$PY -c "import sys; sys.exit(0 if $worst < 0.5 else 1)" || fail "/healthz took $worst s during the replay: the loop was blocked"
+$PY - "$TMP/slow_resp" <<'PY' || fail "slow diff: $(cat "$TMP/slow_resp")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["replayed"] == 403, d["replayed"]
+assert d["policy_errors"]["draft"] >= 400 and d["policy_errors"]["live"] == 0, d
+c = [c for c in d["changes"] if c["state"] == "MYS" and c["to"]["rule"] == "policy_error"]
+assert c and c[0]["count"] >= 400, d["changes"]
+PY
+errors_after=$(grep -c '"event":"policy_error"' "$TMP/hub.log" || true)
+expect_eq "policy errors logged by the replay" "$((errors_after - errors_before))" 0
+pass "the replay runs off the loop (/healthz $worst s at worst over $probes probes); policy errors counted, not logged"
+
 # --- the CLI: same content as text
-"$FEDBROKER" policy diff --audit "$TMP/audit.jsonl" --old "$TMP/policies" --new "$TMP/new" >"$TMP/diff.txt"
+"$FEDBROKER" policy diff --audit "$TMP/audit.jsonl" --old "$TMP/policies" --new "$TMP/new" --limit 3 >"$TMP/diff.txt"
 cat "$TMP/diff.txt"
 grep -q '^3 searches replayed, 2 changed$' "$TMP/diff.txt" || fail "CLI summary"
 grep -q '^MYS: 2 requests$' "$TMP/diff.txt" || fail "CLI change"
 grep -q 'from allow (rule "prosecution under a treaty or MOU")' "$TMP/diff.txt" || fail "CLI from"
 grep -q 'to   deny (rule "nothing for Indonesia while the MOU is renegotiated")' "$TMP/diff.txt" || fail "CLI to"
 for q in "${IDN_QIDS[@]}"; do grep -q "$q" "$TMP/diff.txt" || fail "CLI example $q"; done
-"$FEDBROKER" policy diff --audit "$TMP/audit.jsonl" --old "$TMP/policies" --new "$TMP/new" --json >"$TMP/diff_cli.json"
+"$FEDBROKER" policy diff --audit "$TMP/audit.jsonl" --old "$TMP/policies" --new "$TMP/new" --limit 3 --json >"$TMP/diff_cli.json"
 $PY - "$TMP/diff_api.json" "$TMP/diff_cli.json" <<'PY' || fail "CLI --json differs from the API"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
