@@ -9,6 +9,7 @@
 
 #include "core/util.h"
 #include "policy/draft.h"
+#include "policy/outbound.h"
 #include "policy/tools.h"
 
 static int set_err(char **err, const char *msg) {
@@ -136,7 +137,20 @@ json_t *fb_policy_evaluate_set(const fb_policy_set *set, json_t *body, const cha
   }
   json_decref(codes);
   free(as_roles);
-  return json_pack("{s:o}", "states", out_states);
+  json_t *out = json_pack("{s:o}", "states", out_states);
+  /* The requesting state's outbound_require rules: a search would be refused (400)
+   * before any state is asked; the states above show what each would decide. */
+  fb_outbound_missing miss;
+  char *oerr = NULL;
+  int orc = fb_outbound_require(fb_policy_set_get(set, q.from_state), &q, &miss, &oerr);
+  if (orc > 0)
+    json_object_set_new(out, "refused", json_pack("{s:s, s:s, s:s, s:s}", "field", miss.field, "rule", miss.rule,
+                                                  "reason", miss.reason, "by", q.from_state));
+  else if (orc < 0)
+    json_object_set_new(out, "refused", json_pack("{s:s, s:s, s:s}", "rule", "policy_error", "error",
+                                                  oerr ? oerr : "outbound_require failed", "by", q.from_state));
+  free(oerr);
+  return out;
 }
 
 json_t *fb_policy_evaluate(fb_policy_store *store, json_t *body, const char *req_state,

@@ -253,6 +253,33 @@ static void test_redaction_trace(void **state) {
   fb_policy_store_free(s);
 }
 
+/* The dry run says when the requester's own outbound_require would refuse a search. */
+static void test_evaluate_refused(void **state) {
+  (void)state;
+  char *err = NULL;
+  fb_policy_store *s = fb_policy_store_open_dir(DEMO, &err);
+  assert_non_null(s);
+  json_t *body = request_body();
+  json_object_del(body, "case_ref");
+  json_t *r = fb_policy_evaluate(s, body, "MYS", NULL, roles, 1, &err);
+  json_t *refused = json_object_get(r, "refused");
+  assert_non_null(refused);
+  assert_string_equal(json_string_value(json_object_get(refused, "field")), "case_ref");
+  assert_string_equal(json_string_value(json_object_get(refused, "rule")), "prosecution requests carry a case reference");
+  assert_string_equal(json_string_value(json_object_get(refused, "by")), "MYS");
+  json_decref(r);
+  /* From IDN (no outbound rules), or with a case reference: not refused. */
+  r = fb_policy_evaluate(s, body, "IDN", NULL, roles, 1, &err);
+  assert_null(json_object_get(r, "refused"));
+  json_decref(r);
+  json_object_set_new(body, "case_ref", json_string("MY-1"));
+  r = fb_policy_evaluate(s, body, "MYS", NULL, roles, 1, &err);
+  assert_null(json_object_get(r, "refused"));
+  json_decref(r);
+  json_decref(body);
+  fb_policy_store_free(s);
+}
+
 static fb_policy *compile(const char *code, const char *src, char **err) {
   return fb_policy_compile(code, code, src, strlen(src), NULL, 0, NULL, err);
 }
@@ -344,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_draft_problems),
       cmocka_unit_test(test_draft_tests),
       cmocka_unit_test(test_redaction_trace),
+      cmocka_unit_test(test_evaluate_refused),
       cmocka_unit_test(test_outbound_compile_errors),
       cmocka_unit_test(test_outbound_decisions),
   };
