@@ -775,15 +775,20 @@ static bool always_first(const cond *a, const cond *b) {
          (a->case_ref < 0 || a->case_ref == b->case_ref) &&
          (a->formal < 0 || a->formal == b->formal) &&
          (a->just_lt == 0 || (b->just_lt != 0 && b->just_lt <= a->just_lt)) &&
-         set_covers(&a->from, &b->from) &&
+         set_covers(&a->from, &b->from) && set_covers(&a->to, &b->to) &&
          set_covers(&a->agency, &b->agency) && set_covers(&a->role, &b->role);
+}
+
+/* Rules that decide in order: admission rules, and outbound_deny rules among themselves. */
+static bool ordered_peers(rule_kind a, rule_kind b) {
+  return (rule_is_admission(a) && rule_is_admission(b)) || (a == RK_OUTBOUND_DENY && b == RK_OUTBOUND_DENY);
 }
 
 static void find_unreachable(fb_policy *p, json_t *warnings) {
   for (size_t j = 0; j < p->nrules; j++) {
-    if (!rule_is_admission(p->rules[j].kind)) continue;
+    if (!rule_is_admission(p->rules[j].kind) && p->rules[j].kind != RK_OUTBOUND_DENY) continue;
     for (size_t i = 0; i < j; i++) {
-      if (!rule_is_admission(p->rules[i].kind) || !always_first(&p->rules[i].c, &p->rules[j].c))
+      if (!ordered_peers(p->rules[i].kind, p->rules[j].kind) || !always_first(&p->rules[i].c, &p->rules[j].c))
         continue;
       char msg[600];
       snprintf(msg, sizeof msg, "%s:%d: %s \"%s\" can never match: %s \"%s\" (line %d) always matches first",

@@ -302,6 +302,38 @@ static void test_outbound_compile_errors(void **state) {
   expect_error("MYS", "allow \"x\" { formal = \"yes\" }", "formal must be true");
 }
 
+static void test_outbound_unreachable(void **state) {
+  (void)state;
+  char *err = NULL;
+  json_t *w = json_array();
+  fb_policy *p = fb_policy_compile("MYS", "MYS.lua",
+                                   "outbound_deny \"all informal\" { legal_basis = \"informal\" }\n"
+                                   "outbound_deny \"informal to THA\" { to = \"THA\", legal_basis = \"informal\" }\n"
+                                   "outbound_deny \"THA only\" { to = \"THA\" }\n"
+                                   "outbound_deny \"THA prosecution\" { to = \"THA\", purpose = \"prosecution\" }\n",
+                                   strlen("outbound_deny \"all informal\" { legal_basis = \"informal\" }\n"
+                                          "outbound_deny \"informal to THA\" { to = \"THA\", legal_basis = \"informal\" }\n"
+                                          "outbound_deny \"THA only\" { to = \"THA\" }\n"
+                                          "outbound_deny \"THA prosecution\" { to = \"THA\", purpose = \"prosecution\" }\n"),
+                                   NULL, 0, w, &err);
+  assert_non_null(p);
+  /* Besides the advice about the missing state declaration: exactly these two. */
+  int never = 0;
+  bool two = false, four = false;
+  size_t i;
+  json_t *x;
+  json_array_foreach(w, i, x) {
+    const char *m = json_string_value(x);
+    never += strstr(m, "can never match") != NULL;
+    two |= strstr(m, "MYS.lua:2: outbound_deny \"informal to THA\" can never match: outbound_deny \"all informal\"") != NULL;
+    four |= strstr(m, "MYS.lua:4: outbound_deny \"THA prosecution\" can never match: outbound_deny \"THA only\"") != NULL;
+  }
+  assert_int_equal(never, 2);
+  assert_true(two && four);
+  json_decref(w);
+  fb_policy_unref(p);
+}
+
 static void test_outbound_decisions(void **state) {
   (void)state;
   char *err = NULL;
@@ -374,6 +406,7 @@ int main(void) {
       cmocka_unit_test(test_evaluate_refused),
       cmocka_unit_test(test_outbound_compile_errors),
       cmocka_unit_test(test_outbound_decisions),
+      cmocka_unit_test(test_outbound_unreachable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
