@@ -23,14 +23,11 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+/* The codes of DIR/<STATE>.lua, sorted; NULL (and *n = 0) when DIR cannot be read. */
+static char **dir_states(const char *dir, size_t *nout) {
+  *nout = 0;
   DIR *d = opendir(dir);
-  if (!d) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
-    *err = fb_xstrdup(msg);
-    return NULL;
-  }
+  if (!d) return NULL;
   char **states = NULL;
   size_t n = 0;
   struct dirent *e;
@@ -44,10 +41,27 @@ fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
   }
   closedir(d);
   if (n) qsort(states, n, sizeof(char *), cmp_str);
-  fb_policy_store *st = fb_policy_store_open(dir, (const char *const *)states, n,
-                                             fb_policy_test_key, sizeof fb_policy_test_key, err);
+  *nout = n;
+  return states ? states : fb_xcalloc(1, sizeof(char *));
+}
+
+static void free_states(char **states, size_t n) {
   for (size_t i = 0; i < n; i++) free(states[i]);
   free(states);
+}
+
+fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+  size_t n;
+  char **states = dir_states(dir, &n);
+  if (!states) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
+    *err = fb_xstrdup(msg);
+    return NULL;
+  }
+  fb_policy_store *st = fb_policy_store_open_ex(dir, (const char *const *)states, n, fb_policy_test_key,
+                                                sizeof fb_policy_test_key, NULL, NULL, 0, true, err);
+  free_states(states, n);
   return st;
 }
 
@@ -328,7 +342,17 @@ done:
 int fb_policy_check_file(const char *path, FILE *out) {
   json_t *warnings = json_array();
   char *err = NULL;
-  fb_policy *p = fb_policy_load_file(path, fb_policy_test_key, sizeof fb_policy_test_key, warnings, &err);
+  /* Without a config the states a rule may name are those with a file next to this
+   * one, and any ISO 3166-1 code. */
+  char *dir = fb_xstrdup(path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  size_t n = 0;
+  char **states = dir_states(slash ? dir : ".", &n);
+  free(dir);
+  fb_policy *p = fb_policy_load_file_ex(path, fb_policy_test_key, sizeof fb_policy_test_key,
+                                        (const char *const *)states, n, true, warnings, &err);
+  free_states(states, n);
   int problems = 0;
   if (!p) {
     fprintf(out, "%s\n", err);

@@ -29,6 +29,8 @@ struct fb_policy_store {
   slot common;
   slot *states;
   size_t nstates;
+  const char **codes;  /* the states' codes: what `from` may name */
+  bool any_iso;        /* the tools: any ISO 3166-1 code too */
 };
 
 static char *file_path(const fb_policy_store *s, const char *code) {
@@ -100,7 +102,8 @@ static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) 
     return -1;
   }
   json_t *warnings = json_array();
-  *out = fb_policy_compile(sl->code, path, src, len, s->key, s->keylen, warnings, err);
+  *out = fb_policy_compile_ex(sl->code, path, src, len, s->key, s->keylen, s->codes, s->nstates,
+                              s->any_iso, warnings, err);
   if (*out) (*out)->is_signed = sl->pub != NULL;
   size_t i;
   json_t *w;
@@ -128,7 +131,16 @@ fb_policy_store *fb_policy_store_open_signed(const char *dir, const char *const 
                                              const char *const *key_states,
                                              const char *const *key_paths, size_t nkeys,
                                              char **err) {
+  return fb_policy_store_open_ex(dir, states, nstates, key, keylen, key_states, key_paths, nkeys,
+                                 false, err);
+}
+
+fb_policy_store *fb_policy_store_open_ex(const char *dir, const char *const *states, size_t nstates,
+                                         const uint8_t *key, size_t keylen,
+                                         const char *const *key_states, const char *const *key_paths,
+                                         size_t nkeys, bool any_iso, char **err) {
   fb_policy_store *s = fb_xcalloc(1, sizeof *s);
+  s->any_iso = any_iso;
   s->dir = fb_xstrdup(dir);
   if (key && keylen) {
     s->key = fb_xmalloc(keylen);
@@ -138,7 +150,8 @@ fb_policy_store *fb_policy_store_open_signed(const char *dir, const char *const 
   s->common.code = fb_xstrdup("common");
   s->states = fb_xcalloc(nstates ? nstates : 1, sizeof(slot));
   s->nstates = nstates;
-  for (size_t i = 0; i < nstates; i++) s->states[i].code = fb_xstrdup(states[i]);
+  s->codes = fb_xcalloc(nstates + 1, sizeof *s->codes);
+  for (size_t i = 0; i < nstates; i++) s->codes[i] = s->states[i].code = fb_xstrdup(states[i]);
 
   fb_buf errs = {0};
   char *e = NULL;
@@ -197,6 +210,7 @@ void fb_policy_store_free(fb_policy_store *s) {
     free(s->states[i].code);
   }
   free(s->states);
+  free(s->codes);
   if (s->key) OPENSSL_cleanse(s->key, s->keylen);
   free(s->key);
   free(s->dir);

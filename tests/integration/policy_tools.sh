@@ -54,7 +54,7 @@ set +e
 "$FEDBROKER" policy check "$tmp/MYS.lua" >"$tmp/out"; rc=$?
 set -e
 [[ $rc -ne 0 ]] || fail "check exit 0 on a bad file"
-grep -q "MYS.lua:7: unknown purpose 'prosecuton' (did you mean 'prosecution'?)" "$tmp/out" || fail "typo: $(cat "$tmp/out")"
+grep -qF "MYS.lua:7: unknown purpose 'prosecuton'; did you mean \"prosecution\"?" "$tmp/out" || fail "typo: $(cat "$tmp/out")"
 printf 'allow "a" { priority = "urgent" }\nallow "b" { purpose = "prosecution", priority = "urgent" }\n' > "$tmp/THA.lua"
 set +e
 "$FEDBROKER" policy check "$tmp/THA.lua" >"$tmp/out"; rc=$?
