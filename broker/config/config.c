@@ -11,6 +11,7 @@
 
 #include <lauxlib.h>
 
+#include "core/vocab.h"
 #include "core/util.h"
 #include "lua/sandbox.h"
 
@@ -281,10 +282,17 @@ static int deadline_field(walk_ctx *c, const char *parent, const char *key, void
   fb_deadlines *d = ud;
   KEY_PATH(kp);
   int rc;
-  if (strcmp(key, "immediate") == 0) rc = read_u32(c, kp, key, &d->immediate_ms);
-  else if (strcmp(key, "urgent") == 0) rc = read_u32(c, kp, key, &d->urgent_ms);
-  else if (strcmp(key, "routine") == 0) rc = read_u32(c, kp, key, &d->routine_ms);
-  else rc = fail(c, kp, key, "unknown priority (expected immediate, urgent, routine)");
+  uint32_t *ms = NULL;
+  switch (fb_list_index(fb_priorities, key)) {
+  case FB_PRIORITY_IMMEDIATE: ms = &d->immediate_ms; break;
+  case FB_PRIORITY_URGENT: ms = &d->urgent_ms; break;
+  case FB_PRIORITY_ROUTINE: ms = &d->routine_ms; break;
+  default: break;
+  }
+  char allowed[100];
+  if (ms) rc = read_u32(c, kp, key, ms);
+  else rc = fail(c, kp, key, "unknown priority (expected one of: %s)",
+                 fb_list_text(fb_priorities, allowed, sizeof allowed));
   free(kp);
   return rc;
 }
@@ -628,9 +636,11 @@ const fb_state_config *fb_config_state(const fb_config *cfg, const char *code) {
 }
 
 uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority) {
-  if (strcmp(priority, "immediate") == 0) return cfg->deadlines.immediate_ms;
-  if (strcmp(priority, "urgent") == 0) return cfg->deadlines.urgent_ms;
-  return cfg->deadlines.routine_ms;
+  switch (fb_list_index(fb_priorities, priority)) {
+  case FB_PRIORITY_IMMEDIATE: return cfg->deadlines.immediate_ms;
+  case FB_PRIORITY_URGENT: return cfg->deadlines.urgent_ms;
+  default: return cfg->deadlines.routine_ms;
+  }
 }
 
 void fb_config_free(fb_config *cfg) {

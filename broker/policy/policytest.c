@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
 
@@ -232,9 +233,11 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
       bool good = (!weff || strcmp(weff, fb_effect_name(d.effect)) == 0) &&
                   (!wrule || strcmp(wrule, d.rule) == 0) && (!wreason || strcmp(wreason, d.reason) == 0) &&
                   (!json_is_boolean(wreview) || json_is_true(wreview) == d.review);
-      if (weff && strcmp(weff, "allow") && strcmp(weff, "deny") && strcmp(weff, "hit_only")) {
+      if (weff && fb_list_index(fb_effects, weff) < 0) {
         header(out, &printed, file, c);
-        fprintf(out, "  %s: expect \"%s\" is not allow, hit_only or deny\n", key, weff);
+        char allowed[64];
+        fprintf(out, "  %s: expect \"%s\" is not one of: %s\n", key, weff,
+                fb_list_text(fb_effects, allowed, sizeof allowed));
         ok = false;
       } else if (!good) {
         header(out, &printed, file, c);
