@@ -8,18 +8,21 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/policy_cmds.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/tools.h"
 
-static const char usage[] =
-    "usage: fedbroker policy test DIR\n"
+#define usage fb_policy_usage
+const char fb_policy_usage[] =
+    "usage: fedbroker policy test [-v] [--junit FILE] DIR\n"
     "       fedbroker policy check FILE\n"
     "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
     "\n"
     "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
-    "         ends with \"N passed, N failed\", exit status 1 when any failed\n"
+    "         ends with \"N passed, N failed\", exit status 1 when any failed;\n"
+    "         -v lists every case with PASS or FAIL, --junit FILE writes JUnit XML\n"
     "  check  validate one policy file (syntax, unknown keys and values, rules that\n"
     "         can never match); exit status 1 on any problem\n"
     "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
@@ -86,10 +89,7 @@ static int run(int argc, char **argv) {
     }
   /* The tools speak to people: keep the JSON log quiet unless something is wrong. */
   if (fb_log_get_level() < FB_LOG_ERROR) fb_log_set_level(FB_LOG_ERROR);
-  if (strcmp(sub, "test") == 0) {
-    if (argc != 3) return fb_usage_error(usage, "policy test: expected one directory");
-    return fb_policy_run_tests(argv[2], stdout, NULL, NULL);
-  }
+  if (strcmp(sub, "test") == 0) return fb_cmd_policy_test(argc - 1, argv + 1);
   if (strcmp(sub, "check") == 0) {
     if (argc != 3) return fb_usage_error(usage, "policy check: expected one file");
     return fb_policy_check_file(argv[2], stdout) ? 1 : 0;

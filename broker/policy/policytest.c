@@ -271,14 +271,97 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
   return ok;
 }
 
+/* ---- results: the console, -v and JUnit ------------------------------------- */
+
+typedef struct {
+  FILE *out;
+  const fb_policy_test_opts *opts;
+  json_t *results; /* [{"file","name","line","ok","text"}] for the JUnit report */
+  int passed, failed;
+} report;
+
+/* One result. `text` is what the case printed (its FAIL header and what differed). */
+static void record(report *r, const char *file, const char *name, int line, bool ok, const char *text) {
+  if (ok) r->passed++;
+  else r->failed++;
+  if (!ok) fputs(text, r->out);
+  else if (r->opts->verbose) fprintf(r->out, "PASS %s:%d: %s\n", file, line, name);
+  if (r->results)
+    json_array_append_new(r->results, json_pack("{s:s, s:s, s:i, s:b, s:s}", "file", file, "name", name,
+                                                 "line", line, "ok", ok, "text", text));
+}
+
+static void xml_escape(FILE *f, const char *s) {
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '&') fputs("&amp;", f);
+    else if (ch == '<') fputs("&lt;", f);
+    else if (ch == '>') fputs("&gt;", f);
+    else if (ch == '"') fputs("&quot;", f);
+    else if (ch < 0x20 && ch != '\n' && ch != '\t') fputc('?', f); /* not allowed in XML 1.0 */
+    else fputc(ch, f);
+  }
+}
+
+/* JUnit XML as CI systems read it: one <testsuite> per test file, one <testcase> per
+ * case, a <failure> with what differed. */
+static int write_junit(const char *path, json_t *results, int passed, int failed) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"fedbroker policy test\" "
+             "tests=\"%d\" failures=\"%d\">\n", passed + failed, failed);
+  size_t i = 0, n = json_array_size(results);
+  while (i < n) {
+    const char *file = json_string_value(json_object_get(json_array_get(results, i), "file"));
+    size_t j = i;
+    int fails = 0;
+    for (; j < n && strcmp(file, json_string_value(json_object_get(json_array_get(results, j), "file"))) == 0; j++)
+      fails += !json_is_true(json_object_get(json_array_get(results, j), "ok"));
+    fputs("  <testsuite name=\"", f);
+    xml_escape(f, file);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%d\">\n", j - i, fails);
+    for (; i < j; i++) {
+      json_t *r = json_array_get(results, i);
+      fputs("    <testcase classname=\"", f);
+      xml_escape(f, file);
+      fputs("\" name=\"", f);
+      xml_escape(f, json_string_value(json_object_get(r, "name")));
+      fprintf(f, "\" file=\"");
+      xml_escape(f, file);
+      fprintf(f, "\" line=\"%d\"", (int)json_integer_value(json_object_get(r, "line")));
+      if (json_is_true(json_object_get(r, "ok"))) {
+        fputs("/>\n", f);
+      } else {
+        fputs(">\n      <failure message=\"the case failed\">", f);
+        xml_escape(f, json_string_value(json_object_get(r, "text")));
+        fputs("</failure>\n    </testcase>\n", f);
+      }
+    }
+    fputs("  </testsuite>\n", f);
+  }
+  fputs("</testsuites>\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
 int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed_out) {
-  int passed = 0, failed = 0;
+  return fb_policy_run_tests_ex(dir, out, NULL, passed_out, failed_out);
+}
+
+int fb_policy_run_tests_ex(const char *dir, FILE *out, const fb_policy_test_opts *opts,
+                           int *passed_out, int *failed_out) {
+  static const fb_policy_test_opts no_opts = {0};
+  report rep = {.out = out, .opts = opts ? opts : &no_opts};
+  if (rep.opts->junit) rep.results = json_array();
   char *err = NULL;
+  char *text = NULL;
+  size_t textlen = 0;
   fb_policy_store *store = fb_policy_store_open_dir(dir, &err);
   if (!store) {
-    fprintf(out, "FAIL the policies do not load:\n%s\n", err);
+    char *msg = fb_xmalloc(strlen(err) + 64);
+    sprintf(msg, "FAIL the policies do not load:\n%s\n", err);
+    record(&rep, dir, "the policies load", 0, false, msg);
+    free(msg);
     free(err);
-    failed = 1;
     goto done;
   }
   char pattern[4096];
@@ -286,8 +369,9 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
   glob_t g;
   int grc = glob(pattern, 0, NULL, &g);
   if (grc != 0) {
-    fprintf(out, "FAIL no test files match %s\n", pattern);
-    failed = 1;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "FAIL no test files match %s\n", pattern);
+    record(&rep, dir, "test files exist", 0, false, msg);
     fb_policy_store_free(store);
     goto done;
   }
@@ -297,8 +381,9 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
     size_t len;
     char *src = fb_read_file(file, 4u << 20, &len);
     if (!src) {
-      fprintf(out, "FAIL %s: cannot read\n", file);
-      failed++;
+      char msg[4200];
+      snprintf(msg, sizeof msg, "FAIL %s: cannot read\n", file);
+      record(&rep, file, "the test file can be read", 0, false, msg);
       continue;
     }
     collect c = {.cases = json_array(), .file = file};
@@ -313,18 +398,28 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
     snprintf(chunk, sizeof chunk, "@%s", file);
     char *lerr = NULL;
     if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
-      fprintf(out, "FAIL %s\n", lerr);
+      char *msg = fb_xmalloc(strlen(lerr) + 8);
+      sprintf(msg, "FAIL %s\n", lerr);
+      record(&rep, file, "the test file loads", 0, false, msg);
+      free(msg);
       free(lerr);
-      failed++;
     } else if (c.errs.len) {
-      fprintf(out, "FAIL %s", c.errs.data);
-      failed++;
+      char *msg = fb_xmalloc(c.errs.len + 8);
+      sprintf(msg, "FAIL %s", c.errs.data);
+      record(&rep, file, "the test file loads", 0, false, msg);
+      free(msg);
     } else {
       size_t i;
       json_t *tc;
       json_array_foreach(c.cases, i, tc) {
-        if (run_case(store, common, file, tc, out)) passed++;
-        else failed++;
+        /* What a case prints is kept so that -v and JUnit can say what differed. */
+        FILE *mem = open_memstream(&text, &textlen);
+        bool ok = run_case(store, common, file, tc, mem ? mem : out);
+        if (mem) fclose(mem);
+        record(&rep, file, json_string_value(json_object_get(tc, "name")),
+               (int)json_integer_value(json_object_get(tc, "line")), ok, text ? text : "");
+        free(text);
+        text = NULL;
       }
     }
     fb_buf_free(&c.errs);
@@ -336,10 +431,16 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
   fb_policy_unref(common);
   fb_policy_store_free(store);
 done:
-  fprintf(out, "%d passed, %d failed\n", passed, failed);
-  if (passed_out) *passed_out = passed;
-  if (failed_out) *failed_out = failed;
-  return failed ? 1 : 0;
+  fprintf(out, "%d passed, %d failed\n", rep.passed, rep.failed);
+  int rc = rep.failed ? 1 : 0;
+  if (rep.opts->junit && write_junit(rep.opts->junit, rep.results, rep.passed, rep.failed) != 0) {
+    fprintf(stderr, "fedbroker: cannot write the JUnit report %s\n", rep.opts->junit);
+    rc = 1;
+  }
+  json_decref(rep.results);
+  if (passed_out) *passed_out = rep.passed;
+  if (failed_out) *failed_out = rep.failed;
+  return rc;
 }
 
 int fb_policy_check_file(const char *path, FILE *out) {
