@@ -19,6 +19,8 @@ const char fb_policy_usage[] =
     "usage: fedbroker policy test [-v] [--junit FILE] DIR\n"
     "       fedbroker policy check FILE\n"
     "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
+    "       fedbroker policy keygen --out PREFIX\n"
+    "       fedbroker policy sign FILE --key KEY\n"
     "\n"
     "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
     "         ends with \"N passed, N failed\", exit status 1 when any failed;\n"
@@ -26,7 +28,11 @@ const char fb_policy_usage[] =
     "  check  validate one policy file (syntax, unknown keys and values, rules that\n"
     "         can never match); exit status 1 on any problem\n"
     "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
-    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n";
+    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n"
+    "  keygen write an Ed25519 signing pair: PREFIX.pem (private, keep it) and\n"
+    "         PREFIX.pub.pem (for the hub's policy_keys)\n"
+    "  sign   write FILE.sig, the signature the hub checks for a state in policy_keys;\n"
+    "         a file that does not load is not signed\n";
 
 static int cmd_eval(int argc, char **argv) {
   const char *request = NULL, *dir = "policies", *as = NULL;
@@ -76,7 +82,7 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 static int run(int argc, char **argv) {
-  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check or eval)");
+  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check, eval, keygen or sign)");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
     fputs(usage, stdout);
@@ -95,6 +101,8 @@ static int run(int argc, char **argv) {
     return fb_policy_check_file(argv[2], stdout) ? 1 : 0;
   }
   if (strcmp(sub, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(sub, "keygen") == 0) return fb_cmd_policy_keygen(argc - 1, argv + 1);
+  if (strcmp(sub, "sign") == 0) return fb_cmd_policy_sign(argc - 1, argv + 1);
   return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);
 }
 
