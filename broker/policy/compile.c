@@ -781,11 +781,14 @@ static bool begins_rule(const ctx *c, int line, const char *name) {
 static const char *nearest_word(lua_State *L, const ctx *c, const char *name) {
   const char *best = NULL;
   size_t bestd = 99;
-  const char *const *lists[V_COUNT + 3];
+  const char *const *lists[V_COUNT + 4];
   size_t nl = 0;
   for (int v = 0; v < V_COUNT; v++) lists[nl++] = fb_vocab[v];
   lists[nl++] = fb_role_names;
-  if (strlen(name) == 3) lists[nl++] = c->states ? c->states : fb_iso3166_codes; /* "BGD" */
+  if (strlen(name) == 3) { /* "BGD": the hub's states first, then any country code */
+    if (c->states) lists[nl++] = c->states;
+    lists[nl++] = fb_iso3166_codes;
+  }
   for (size_t l = 0; l < nl; l++)
     for (size_t i = 0; lists[l][i] && !(lists[l] == c->states && i >= c->nstates); i++) {
       size_t d = edit_distance(name, lists[l][i]);

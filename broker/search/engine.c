@@ -262,9 +262,13 @@ json_t *fb_search_states_json(fb_search_engine *e) {
                          : (rt->breaker.state == FB_BREAKER_HALF_OPEN || rt->last_failed) ? "degraded"
                                                                                             : "up";
     json_t *contact = info ? json_object_get(info, "contact") : NULL;
+    json_t *last_error = fb_policy_store_last_error(e->policies, rt->cfg->code);
     json_t *policy = info ? json_pack("{s:O?, s:O?, s:O?}", "sha256", json_object_get(info, "sha256"), "loaded_at",
                                       json_object_get(info, "loaded_at"), "signed", json_object_get(info, "signed"))
-                          : json_null();
+                     : last_error ? json_pack("{s:n, s:n, s:b}", "sha256", "loaded_at", "signed", 0)
+                                  : json_null();
+    /* A failed reload is shown next to the version that stays in force. */
+    if (json_is_object(policy)) json_object_set_new(policy, "last_error", last_error ? json_deep_copy(last_error) : json_null());
     json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:I}", "state", rt->cfg->code, "name",
                                          name, "adapter", rt->cfg->adapter, "health", health, "breaker",
                                          fb_breaker_state_name(rt->breaker.state), "contact",
@@ -273,7 +277,10 @@ json_t *fb_search_states_json(fb_search_engine *e) {
     json_decref(info);
     if (p) fb_policy_unref(p);
   }
-  return json_pack("{s:o}", "states", arr);
+  /* common.lua has no state line: its failed reload is shown beside them. */
+  json_t *common_error = fb_policy_store_last_error(e->policies, "common");
+  return json_pack("{s:o, s:{s:o}}", "states", arr, "common", "last_error",
+                   common_error ? json_deep_copy(common_error) : json_null());
 }
 
 /* ---------------------------------------------------------------- one search */
