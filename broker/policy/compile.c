@@ -867,6 +867,29 @@ static bool token_begins_line(const ctx *c, int line, const char *tok) {
   return n && (size_t)(e - s) >= n && memcmp(s, tok, n) == 0;
 }
 
+/* The line of the last { that is never closed (strings and comments skipped), or 0. */
+static int unclosed_brace_line(const ctx *c) {
+  int stack[64], depth = 0, line = 1;
+  const char *s = c->src, *e = c->src + c->srclen;
+  for (; s && s < e; s++) {
+    if (*s == '\n') line++;
+    else if (*s == '-' && s + 1 < e && s[1] == '-') {
+      while (s + 1 < e && s[1] != '\n') s++;
+    } else if (*s == '"' || *s == '\'') {
+      char q = *s;
+      for (s++; s < e && *s != q && *s != '\n'; s++)
+        if (*s == '\\') s++;
+      if (s < e && *s == '\n') line++;
+    } else if (*s == '{') {
+      if (depth < 64) stack[depth] = line;
+      depth++;
+    } else if (*s == '}' && depth > 0) {
+      depth--;
+    }
+  }
+  return depth > 0 && depth <= 64 ? stack[depth - 1] : 0;
+}
+
 /* Rewrites Lua's parser message ("path:12: '}' expected (to close '{' at line 9) near
  * 'legal_basis'") as a sentence for a legal officer, on the line to fix. Returns
  * false when `lerr` is not a syntax error. */
@@ -885,9 +908,10 @@ static bool plain_syntax(ctx *c, const char *lerr) {
   long open = 0;
   const char *o = strstr(msg, "(to close '{' at line ");
   if (o) open = strtol(o + 22, NULL, 10);
+  if (strcmp(tok, "<eof>") == 0 && !open) open = unclosed_brace_line(c);
   if (strncmp(msg, "unfinished string", 17) == 0) {
     problem(c, l, "a text in quotes is not closed on this line: add the closing quote");
-  } else if (strncmp(msg, "'}' expected", 12) == 0 && strcmp(tok, "<eof>") == 0) {
+  } else if (strcmp(tok, "<eof>") == 0 && open) {
     problem(c, open ? (int)open : l, "the { opened on this line is never closed: add a closing }");
   } else if (strncmp(msg, "'}' expected", 12) == 0) {
     if (token_begins_line(c, l, tok)) {
