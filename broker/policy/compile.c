@@ -826,7 +826,10 @@ static int strict_index(lua_State *L) {
   static const char *const removed[] = {"io", "os", "debug", "require", "load", "loadstring",
                                         "dofile", "loadfile", "collectgarbage", "package", NULL};
   if (fb_list_index(removed, name) >= 0)
-    return luaL_error(L, "%s is not available in policies (POLICY.md: the sandbox)", name);
+    return luaL_error(L, "%s is not available in policies (they run in a sandbox)", name);
+  static const char *const literals[] = {"true", "false", NULL};
+  const char *lit = nearest(name, literals, SIZE_MAX);
+  if (lit) return luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
   const char *best = nearest_word(L, c, name);
   if (best) return luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
   return luaL_error(L, "%s is not defined (write words in quotes, like \"%s\")", name, name);
