@@ -790,7 +790,7 @@ static const char *nearest_word(lua_State *L, const ctx *c, const char *name) {
     lists[nl++] = fb_iso3166_codes;
   }
   for (size_t l = 0; l < nl; l++)
-    for (size_t i = 0; lists[l][i] && !(lists[l] == c->states && i >= c->nstates); i++) {
+    for (size_t i = 0; !(lists[l] == c->states && i >= c->nstates) && lists[l][i]; i++) {
       size_t d = edit_distance(name, lists[l][i]);
       if (d < bestd) bestd = d, best = lists[l][i];
     }
