@@ -159,7 +159,9 @@ static bool check_vocab(FILE *out, bool *printed, const char *file, json_t *c, j
   if (json_is_string(val) && fb_vocab_index(v, json_string_value(val)) >= 0) return true;
   header(out, printed, file, c);
   char *s = val ? dump(val) : fb_xstrdup("missing");
-  fprintf(out, "  request.%s %s is not a valid %s\n", key, s, key);
+  char allowed[200];
+  fprintf(out, "  request.%s %s is not a valid %s (expected one of: %s)\n", key, s, key,
+          fb_list_text(fb_vocab[v], allowed, sizeof allowed));
   free(s);
   return false;
 }

@@ -59,7 +59,10 @@ expect_eq "reload of an altered file" "$code" 422
 grep -q 'does not match' "$TMP/reload" || fail "reload names the signature: $(cat "$TMP/reload")"
 curl -s -o "$TMP/resp" "http://127.0.0.1:$HUB_PORT/v1/states" -H "Authorization: Bearer $ANALYST_IDN"
 expect_eq "old version kept" "$(pyq '[s["policy"]["sha256"] for s in d["states"] if s["state"]=="MYS"][0]')" "$sha"
-pass "an altered file is refused on reload; the signed version stays"
+expect_eq "last_error names the signature" "$(pyq '[s["policy"]["last_error"]["message"] for s in d["states"] if s["state"]=="MYS"][0]')" \
+  "the signature in $TMP/policies/MYS.lua.sig does not match the file and the configured policy key"
+expect_eq "a signature has no line" "$(pyq '[s["policy"]["last_error"]["line"] for s in d["states"] if s["state"]=="MYS"][0]')" None
+pass "an altered file is refused on reload; the signed version stays; /v1/states says why"
 
 # Re-signed by the legal officer, the change loads.
 "$FEDBROKER" policy sign "$TMP/policies/MYS.lua" --key "$TMP/keys/mys-policy.pem" >/dev/null || fail "re-sign"
@@ -67,6 +70,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$HUB_POR
 expect_eq "reload of the re-signed file" "$code" 200
 curl -s -o "$TMP/resp" "http://127.0.0.1:$HUB_PORT/v1/states" -H "Authorization: Bearer $ANALYST_IDN"
 [[ "$(pyq '[s["policy"]["sha256"] for s in d["states"] if s["state"]=="MYS"][0]')" != "$sha" ]] || fail "re-signed version not loaded"
+expect_eq "error cleared" "$(pyq '[s["policy"]["last_error"] for s in d["states"] if s["state"]=="MYS"][0]')" None
 pass "the re-signed file loads"
 
 kill -TERM "$HUB_PID"; wait "$HUB_PID" || true
