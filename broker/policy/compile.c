@@ -814,6 +814,11 @@ static int strict_index(lua_State *L) {
   const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
   lua_Debug ar;
   bool top = lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && strcmp(ar.what, "main") == 0;
+  /* `purpose "prosecution"` is a key that lost its = (Lua reads it as a call). */
+  bool is_key = fb_list_index(cond_keys, name) >= 0;
+  for (int k = 0; k < RK_COUNT && !is_key; k++) is_key = fb_list_index(fb_rule_kind_keys[k], name) >= 0;
+  if (is_key && c->loading && top)
+    return luaL_error(L, "%s is missing its =: write %s = \"...\"", name, name);
   if (c->loading && top && begins_rule(c, ar.currentline, name)) {
     const char *kinds[RK_COUNT + 2];
     for (int k = 0; k < RK_COUNT; k++) kinds[k] = fb_rule_kind_names[k];

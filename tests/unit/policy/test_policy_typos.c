@@ -464,6 +464,8 @@ static void test_known_typos(void **state) {
   expect_refused("IDN", "allow \"x\" { legal_basis = \"zzz\" }\n",
                  "unknown legal_basis 'zzz' (expected one of: mla_treaty, bilateral_mou, interpol_channel, "
                  "domestic_law, consent, informal)");
+  expect_refused("IDN", "allow \"x\" {\n  purpose \"prosecution\",\n}\n",
+                 "IDN.lua:2: purpose is missing its =: write purpose = \"...\"");
   expect_refused("IDN", "allow \"x\" { purpose = prosecution }\n",
                  "IDN.lua:1: prosecution is not defined; did you mean \"prosecution\"?");
   expect_refused("IDN", "allow \"x\" { review = ture }\n",
