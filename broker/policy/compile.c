@@ -833,7 +833,7 @@ static int strict_index(lua_State *L) {
   if (fb_list_index(removed, name) >= 0)
     return luaL_error(L, "%s is not available in policies (they run in a sandbox)", name);
   static const char *const literals[] = {"true", "false", NULL};
-  const char *lit = nearest(name, literals, SIZE_MAX);
+  const char *lit = islower((unsigned char)name[0]) ? nearest(name, literals, SIZE_MAX) : NULL;
   if (lit) return luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
   const char *best = nearest_word(L, c, name);
   if (best) return luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
