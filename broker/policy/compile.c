@@ -1035,9 +1035,9 @@ void fb_policy_unref(fb_policy *p) {
 
 static long problem_line(const char *s, size_t pathlen) { return strtol(s + pathlen + 1, NULL, 10); }
 
-static size_t g_pathlen; /* qsort has no context argument; compile runs on one thread */
-static int cmp_problem(const void *a, const void *b) {
-  long la = problem_line(*(char *const *)a, g_pathlen), lb = problem_line(*(char *const *)b, g_pathlen);
+static int cmp_problem(const void *a, const void *b, void *pathlen) {
+  size_t pl = *(const size_t *)pathlen;
+  long la = problem_line(*(char *const *)a, pl), lb = problem_line(*(char *const *)b, pl);
   if (la != lb) return la < lb ? -1 : 1;
   return *(char *const *)a < *(char *const *)b ? -1 : 1; /* stable: by position */
 }
@@ -1053,8 +1053,7 @@ static void sort_problems(fb_buf *errs, size_t pathlen) {
     lines[i] = s;
     s = strchr(s, '\n') + 1;
   }
-  g_pathlen = pathlen;
-  qsort(lines, n, sizeof *lines, cmp_problem);
+  qsort_r(lines, n, sizeof *lines, cmp_problem, &pathlen);
   fb_buf out = {0};
   for (size_t i = 0; i < n; i++) fb_buf_append(&out, lines[i], (size_t)(strchr(lines[i], '\n') - lines[i] + 1));
   free(lines);
