@@ -1,6 +1,9 @@
 /* HTTP/2 sessions on nghttp2 (server side): one fb_request per stream, limits on the
  * header block and body, bounded output, GOAWAY on shutdown. nghttp2's own flood
- * protections (SETTINGS, PING, RST_STREAM, empty frames) stay at their defaults. */
+ * protections (SETTINGS, PING, RST_STREAM) stay at their defaults; floods of the
+ * frames it accepts without limit (WINDOW_UPDATE, PRIORITY, empty DATA) are counted
+ * here per second and end the connection with GOAWAY ENHANCE_YOUR_CALM. Stream ids
+ * that go backwards, which nghttp2 leaves to its user, are a connection error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 
 /* Stop asking nghttp2 for more frames while this much waits on the socket. */
 #define SEND_HIGH_WATER (256u << 10)
+/* Client stream ids remembered to tell a closed stream from one never opened. */
+#define OPENED_RING 64
 
 struct fb_h2 {
   fb_conn *conn;
@@ -20,13 +25,68 @@ struct fb_h2 {
   fb_request *reqs;        /* every open stream's request (nghttp2 cannot list them) */
   bool sending;
   bool receiving;          /* inside nghttp2_session_mem_recv: send once afterwards */
+  bool terminated;         /* a connection error was found: send the GOAWAY, then close */
   fb_buf out;              /* frames of one h2_send, written with one syscall */
+  int32_t max_stream;      /* highest client stream id that began a request */
+  int32_t opened[OPENED_RING]; /* the latest client stream ids that began requests */
+  unsigned nopened;
+  uint64_t flood_window;   /* start (loop ms) of the current one-second window */
+  uint32_t flood_count;    /* control frames counted in it */
 };
 
 static void h2_send(fb_h2 *h);
 
 static fb_request *stream_req(nghttp2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s, id);
+}
+
+/* Ends the session with GOAWAY(code); the caller returns NGHTTP2_ERR_CALLBACK_FAILURE
+ * so nghttp2 stops reading, and fb_h2_feed sends the GOAWAY before closing. */
+static int connection_error(fb_h2 *h, uint32_t code, const char *why) {
+  fb_debug("h2_connection_error", "%s: %s", h->conn->peer, why);
+  nghttp2_session_terminate_session(h->session, code);
+  h->terminated = true;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static bool was_opened(const fb_h2 *h, int32_t id) {
+  unsigned n = h->nopened < OPENED_RING ? h->nopened : OPENED_RING;
+  for (unsigned i = 0; i < n; i++)
+    if (h->opened[i] == id) return true;
+  /* Older than what the ring remembers: cannot tell, so nghttp2's rules apply. */
+  return h->nopened >= OPENED_RING && id < h->opened[h->nopened % OPENED_RING];
+}
+
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud) {
+  fb_h2 *h = ud;
+  int32_t id = hd->stream_id;
+  if ((hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA) && id > 0 && (id & 1) && id < h->max_stream &&
+      !nghttp2_session_find_stream(s, id)) {
+    /* RFC 9113 5.1.1: a new stream id must exceed every one used before. HEADERS on a
+     * lower unknown id, or DATA on an id that never opened, is a connection error. */
+    if (hd->type == NGHTTP2_HEADERS || !was_opened(h, id))
+      return connection_error(h, NGHTTP2_PROTOCOL_ERROR, "stream id lower than one already used");
+  }
+  if (hd->type == NGHTTP2_HEADERS && id > h->max_stream) {
+    h->max_stream = id;
+    h->opened[h->nopened++ % OPENED_RING] = id;
+  }
+  bool control = hd->type == NGHTTP2_WINDOW_UPDATE || hd->type == NGHTTP2_PRIORITY ||
+                 (hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM));
+  if (control) {
+    uint64_t now = uv_now(h->conn->srv->loop);
+    if (now - h->flood_window >= 1000) {
+      h->flood_window = now;
+      h->flood_count = 0;
+    }
+    if (++h->flood_count > h->conn->srv->cfg->limits.control_frames) {
+      fb_series_add(h->conn->srv->m_calm, 1);
+      fb_info("h2_flood", "%s: over %u WINDOW_UPDATE/PRIORITY/empty DATA frames in a second; closing", h->conn->peer,
+              h->conn->srv->cfg->limits.control_frames);
+      return connection_error(h, NGHTTP2_ENHANCE_YOUR_CALM, "control frame flood");
+    }
+  }
+  return 0;
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
@@ -139,10 +199,14 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
   size_t n = left < length ? left : length;
   if (n) memcpy(buf, req->resp_body.data + req->resp_off, n);
   req->resp_off += n;
+  if (n) fb_conn_hold(req->conn, -(long long)n);
   if (req->resp_off == req->resp_body.len) {
     fb_buf_reset(&req->resp_body); /* streamed bodies do not accumulate */
     req->resp_off = 0;
-    if (req->finished) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (req->finished) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      req->eof_sent = true;
+    }
     else if (n == 0) return NGHTTP2_ERR_DEFERRED;
   }
   return (ssize_t)n;
@@ -173,6 +237,12 @@ void fb_h2_respond(fb_request *req, bool has_more) {
       nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen), NGHTTP2_NV_FLAG_NONE};
     }
     bool head = strcmp(fb_request_method(req), "HEAD") == 0;
+    if (head) { /* no body goes out: what was produced for it is dropped */
+      fb_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
+      fb_buf_reset(&req->resp_body);
+      req->resp_off = 0;
+      req->eof_sent = true;
+    }
     nghttp2_data_provider prd = {.source.ptr = req, .read_callback = read_body};
     int rv = nghttp2_submit_response(h->session, req->stream_id, nva, k, head ? NULL : &prd);
     free(nva);
@@ -205,6 +275,7 @@ static void h2_send(fb_h2 *h) {
   }
   if (h->out.len) fb_conn_write_buf(c, &h->out);
   h->sending = false;
+  fb_conn_output_changed(c, false);
   if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
     c->close_when_drained = true;
     if (c->write_queue == 0) fb_conn_close(c);
@@ -220,6 +291,7 @@ fb_h2 *fb_h2_new(fb_conn *c) {
   h->conn = c;
   nghttp2_session_callbacks *cbs;
   nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
@@ -251,6 +323,12 @@ int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
   h->receiving = true;
   ssize_t rv = nghttp2_session_mem_recv(h->session, (const uint8_t *)data, len);
   h->receiving = false;
+  if (rv < 0 && h->terminated) {
+    h2_send(h); /* the GOAWAY; the session no longer wants to read, so it closes */
+    h->conn->close_when_drained = true;
+    if (h->conn->write_queue == 0) fb_conn_close(h->conn);
+    return 0;
+  }
   if (rv < 0) {
     fb_debug("h2_error", "%s: %s", h->conn->peer, nghttp2_strerror((int)rv));
     return -1;
@@ -266,6 +344,12 @@ void fb_h2_goaway(fb_h2 *h) {
 }
 
 bool fb_h2_busy(const fb_h2 *h) { return h->active > 0; }
+
+bool fb_h2_output_blocked(const fb_h2 *h) {
+  for (const fb_request *r = h->reqs; r; r = r->next)
+    if (r->wire_started && (r->resp_off < r->resp_body.len || (r->finished && !r->eof_sent))) return true;
+  return false;
+}
 
 void fb_h2_free(fb_h2 *h) {
   if (!h) return;
