@@ -27,7 +27,13 @@ struct fb_h2 {
   bool receiving;          /* inside nghttp2_session_mem_recv: send once afterwards */
   bool terminated;         /* a connection error was found: send the GOAWAY, then close */
   fb_buf out;              /* frames of one h2_send, written with one syscall */
-  int32_t max_stream;      /* highest client stream id that began a request */
+  int32_t max_stream;      /* highest client stream id nghttp2 has begun HEADERS for */
+  /* The frame splitter in front of nghttp2 (scan_frames). */
+  size_t scan_preface;     /* preface bytes still to skip */
+  uint8_t scan_hdr[9];
+  unsigned scan_nhdr;
+  uint32_t scan_payload;   /* payload bytes of the current frame still to skip */
+  int32_t scan_max;        /* highest client stream id seen in a HEADERS frame */
   int32_t opened[OPENED_RING]; /* the latest client stream ids that began requests */
   unsigned nopened;
   uint64_t flood_window;   /* start (loop ms) of the current one-second window */
@@ -57,36 +63,72 @@ static bool was_opened(const fb_h2 *h, int32_t id) {
   return h->nopened >= OPENED_RING && id < h->opened[h->nopened % OPENED_RING];
 }
 
+/* HEADERS that would open a stream below one already opened (RFC 9113 5.1.1); in
+ * nghttp2's order of events, so trailers on a stream still open pass. nghttp2 only
+ * ignores such a block. */
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud) {
   fb_h2 *h = ud;
   int32_t id = hd->stream_id;
-  if ((hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA) && id > 0 && (id & 1) && id < h->max_stream &&
-      !nghttp2_session_find_stream(s, id)) {
-    /* RFC 9113 5.1.1: a new stream id must exceed every one used before. HEADERS on a
-     * lower unknown id, or DATA on an id that never opened, is a connection error. */
-    if (hd->type == NGHTTP2_HEADERS || !was_opened(h, id))
-      return connection_error(h, NGHTTP2_PROTOCOL_ERROR, "stream id lower than one already used");
-  }
-  if (hd->type == NGHTTP2_HEADERS && id > h->max_stream) {
-    h->max_stream = id;
+  if (hd->type != NGHTTP2_HEADERS || id <= 0 || !(id & 1)) return 0;
+  if (id < h->max_stream && !nghttp2_session_find_stream(s, id))
+    return connection_error(h, NGHTTP2_PROTOCOL_ERROR, "HEADERS on a stream id lower than one already used");
+  if (id > h->max_stream) h->max_stream = id;
+  return 0;
+}
+
+/* Looks at one frame header as the bytes arrive, before nghttp2 (which does not report
+ * the frames it ignores): DATA on a stream id that was skipped, and the per-second
+ * count of frames that cost work but carry nothing. Returns 0 or an error code. */
+static uint32_t check_frame_header(fb_h2 *h, const uint8_t hdr[9]) {
+  uint32_t length = (uint32_t)hdr[0] << 16 | (uint32_t)hdr[1] << 8 | hdr[2];
+  uint8_t type = hdr[3], flags = hdr[4];
+  int32_t id = (int32_t)(((uint32_t)hdr[5] << 24 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 8 | hdr[8]) & 0x7fffffffu);
+  if (type == NGHTTP2_HEADERS && (id & 1) && id > h->scan_max) {
+    h->scan_max = id;
     h->opened[h->nopened++ % OPENED_RING] = id;
   }
-  bool control = hd->type == NGHTTP2_WINDOW_UPDATE || hd->type == NGHTTP2_PRIORITY ||
-                 (hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM));
-  if (control) {
-    uint64_t now = uv_now(h->conn->srv->loop);
-    if (now - h->flood_window >= 1000) {
-      h->flood_window = now;
-      h->flood_count = 0;
-    }
-    if (++h->flood_count > h->conn->srv->cfg->limits.control_frames) {
-      fb_series_add(h->conn->srv->m_calm, 1);
-      fb_info("h2_flood", "%s: over %u WINDOW_UPDATE/PRIORITY/empty DATA frames in a second; closing", h->conn->peer,
-              h->conn->srv->cfg->limits.control_frames);
-      return connection_error(h, NGHTTP2_ENHANCE_YOUR_CALM, "control frame flood");
+  if (type == NGHTTP2_DATA && (id & 1) && id < h->scan_max && !was_opened(h, id)) {
+    fb_debug("h2_connection_error", "%s: DATA on stream %d, which was never opened", h->conn->peer, id);
+    return NGHTTP2_PROTOCOL_ERROR;
+  }
+  bool control = type == NGHTTP2_WINDOW_UPDATE || type == NGHTTP2_PRIORITY ||
+                 (type == NGHTTP2_DATA && length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM));
+  if (!control) return 0;
+  uint64_t now = uv_now(h->conn->srv->loop);
+  if (now - h->flood_window >= 1000) {
+    h->flood_window = now;
+    h->flood_count = 0;
+  }
+  if (++h->flood_count <= h->conn->srv->cfg->limits.control_frames) return 0;
+  fb_series_add(h->conn->srv->m_calm, 1);
+  fb_info("h2_flood", "%s: over %u WINDOW_UPDATE/PRIORITY/empty DATA frames in a second; closing", h->conn->peer,
+          h->conn->srv->cfg->limits.control_frames);
+  return NGHTTP2_ENHANCE_YOUR_CALM;
+}
+
+/* Splits the input at frame headers. Returns how many bytes may go to nghttp2: all of
+ * them, or up to the start of a frame that breaks a rule (*code is then set). */
+static size_t scan_frames(fb_h2 *h, const uint8_t *d, size_t len, uint32_t *code) {
+  size_t i = 0;
+  *code = 0;
+  while (i < len) {
+    if (h->scan_preface) {
+      size_t n = len - i < h->scan_preface ? len - i : h->scan_preface;
+      h->scan_preface -= n;
+      i += n;
+    } else if (h->scan_payload) {
+      size_t n = len - i < h->scan_payload ? len - i : h->scan_payload;
+      h->scan_payload -= (uint32_t)n;
+      i += n;
+    } else {
+      h->scan_hdr[h->scan_nhdr++] = d[i++];
+      if (h->scan_nhdr < 9) continue;
+      h->scan_nhdr = 0;
+      h->scan_payload = (uint32_t)h->scan_hdr[0] << 16 | (uint32_t)h->scan_hdr[1] << 8 | h->scan_hdr[2];
+      if ((*code = check_frame_header(h, h->scan_hdr)) != 0) return i >= 9 ? i - 9 : 0;
     }
   }
-  return 0;
+  return len;
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
@@ -315,14 +357,22 @@ fb_h2 *fb_h2_new(fb_conn *c) {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
   nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, FB_ARRAY_LEN(iv));
+  h->scan_preface = 24; /* nghttp2 checks the preface itself */
   fb_conn_timer_idle(c);
   return h;
 }
 
 int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
+  uint32_t code = 0;
+  size_t ok = h->terminated ? 0 : scan_frames(h, (const uint8_t *)data, len, &code);
   h->receiving = true;
-  ssize_t rv = nghttp2_session_mem_recv(h->session, (const uint8_t *)data, len);
+  ssize_t rv = ok ? nghttp2_session_mem_recv(h->session, (const uint8_t *)data, ok) : 0;
   h->receiving = false;
+  if (rv >= 0 && code && !h->terminated) {
+    nghttp2_session_terminate_session(h->session, code);
+    h->terminated = true;
+    rv = -1;
+  }
   if (rv < 0 && h->terminated) {
     h2_send(h); /* the GOAWAY; the session no longer wants to read, so it closes */
     h->conn->close_when_drained = true;
