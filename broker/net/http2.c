@@ -288,7 +288,10 @@ void fb_h2_respond(fb_request *req, bool has_more) {
     nghttp2_data_provider prd = {.source.ptr = req, .read_callback = read_body};
     int rv = nghttp2_submit_response(h->session, req->stream_id, nva, k, head ? NULL : &prd);
     free(nva);
-    if (rv != 0) fb_warn("h2_submit", "stream %d: %s", req->stream_id, nghttp2_strerror(rv));
+    if (rv != 0) {
+      fb_warn("h2_submit", "stream %d: %s", req->stream_id, nghttp2_strerror(rv));
+      req->eof_sent = true; /* nothing of it will go out: it does not wait to be sent */
+    }
   } else {
     nghttp2_session_resume_data(h->session, req->stream_id);
   }
@@ -397,7 +400,7 @@ bool fb_h2_busy(const fb_h2 *h) { return h->active > 0; }
 
 bool fb_h2_output_blocked(const fb_h2 *h) {
   for (const fb_request *r = h->reqs; r; r = r->next)
-    if (r->wire_started && (r->resp_off < r->resp_body.len || (r->finished && !r->eof_sent))) return true;
+    if (r->wire_started && !r->eof_sent && (r->resp_off < r->resp_body.len || r->finished)) return true;
   return false;
 }
 
