@@ -20,20 +20,24 @@ wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 mint="$FEDBROKER token --key $TMP/keys/issuer.pem --iss https://idp.test --state IDN --roles analyst"
 TOKENS=()
 for i in $(seq 1 24); do TOKENS+=("$($mint --sub "analyst-$i")"); done
+HOLDER=$($mint --sub holder)
 SLOW_Q='{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Reset flood against a slow state","states":["THA"]}'
 FAST_Q='{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"A normal analyst searching meanwhile","states":["MYS"]}'
 audit_lines() { wc -l <"$TMP/audit.jsonl"; }
 lines0=$(audit_lines)
 
-# The flood: one HTTP/2 connection, 3 s of (HEADERS + DATA + RST_STREAM) batches, and
-# 4 searches left open (not reset) to hold half of the identity's in-flight quota.
-$PY - "$HUB_PORT" "$FB_SOURCE_DIR/tests/lib" "$ANALYST_MYS" "$SLOW_Q" >"$TMP/flood.out" <<'PY' &
+# The flood: one HTTP/2 connection, 3 s of (HEADERS + DATA + RST_STREAM) batches, 4
+# searches left open (not reset) to hold half of the identity's in-flight quota. At the
+# end another identity opens 4 searches to the slow state and drops its connection.
+$PY - "$HUB_PORT" "$FB_SOURCE_DIR/tests/lib" "$ANALYST_MYS" "$SLOW_Q" "$HOLDER" >"$TMP/flood.out" <<'PY' &
 import socket, sys, time
 sys.path.insert(0, sys.argv[2])
 import h2raw
 port, token, body = int(sys.argv[1]), sys.argv[3], sys.argv[4].encode()
-block = (b"\x83\x86" + h2raw.literal(4, "/v1/search") + h2raw.literal(1, "localhost") +
-         h2raw.literal_new("authorization", "Bearer " + token) + h2raw.literal_new("content-type", "application/json"))
+def headers_for(token):
+    return (b"\x83\x86" + h2raw.literal(4, "/v1/search") + h2raw.literal(1, "localhost") +
+            h2raw.literal_new("authorization", "Bearer " + token) + h2raw.literal_new("content-type", "application/json"))
+block = headers_for(token)
 s = h2raw.connect(port)
 s.settimeout(0.001)
 def post(sid, reset):
@@ -62,8 +66,15 @@ while time.time() < end:
         s.settimeout(0.001)
         sid = 1
     time.sleep(0.01)
-print(sent)
 s.close()
+# The holder: 4 searches to the slow state (2 s), then the connection drops mid-way.
+block = headers_for(sys.argv[5])
+h = h2raw.connect(port)
+h.sendall(b"".join(h2raw.headers_frame(i, block, end_stream=False) + h2raw.data_frame(i, body, end_stream=True)
+                   for i in (1, 3, 5, 7)))
+time.sleep(0.4)
+h.close()
+print(sent)
 PY
 flood=$!
 sleep 0.5
@@ -87,14 +98,28 @@ wait $flood || fail "flood client failed"
 sent=$(cat "$TMP/flood.out")
 [ "$sent" -ge 200 ] || fail "the flood sent only $sent reset searches"
 
+# The holder's searches were cancelled when its connection dropped: their legs and
+# slots are free at once, long before the slow state (2 s) would have answered.
+gone=$($PY - "$HUB_PORT" <<'PY'
+import sys, time, urllib.request
+start = time.time()
+while time.time() - start < 1.5:
+    m = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1]).read().decode()
+    v = {l.split()[0]: float(l.split()[1]) for l in m.splitlines() if l and not l.startswith("#")}
+    if v.get("fedbroker_searches_in_flight") == 0 and v.get('fedbroker_legs_in_flight{state="THA"}') == 0:
+        print("%.2f" % (time.time() - start))
+        break
+    time.sleep(0.02)
+else:
+    print("never")
+PY
+)
+[ "$gone" != never ] && awk -v t="$gone" 'BEGIN { exit !(t < 0.5) }' ||
+  fail "dropped searches still in flight ($gone s after the drop; the slow state answers after 2 s)"
+pass "dropped searches freed their legs and slots at once (${gone} s)"
+
 # The abandoned searches are bounded: over aborts_per_minute the flooder gets 429 with
 # a Retry-After of some seconds, though it has nothing in flight any more.
-for i in $(seq 1 60); do # the 4 held searches end with the slow node (about 2 s)
-  n=$(curl -s "http://127.0.0.1:$HUB_PORT/metrics" | awk '$1 == "fedbroker_searches_in_flight" { print $2 }')
-  [ "${n%.*}" = 0 ] && break
-  sleep 0.1
-done
-expect_eq "searches in flight after the flood" "${n%.*}" 0
 out=$(curl -s -i "http://127.0.0.1:$HUB_PORT/v1/search" -H "Authorization: Bearer $ANALYST_MYS" \
   -H 'Content-Type: application/json' -d "$FAST_Q")
 echo "$out" | grep -q '^HTTP/1.1 429' || fail "over aborts_per_minute: 429 (got: $(echo "$out" | head -1))"
@@ -108,13 +133,17 @@ $PY - "$TMP/audit.jsonl" "$lines0" <<'PY' || fail "audit entries of abandoned se
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
 aborted = [e for e in map(json.loads, lines) if e.get("event") == "search" and e.get("client_aborted")]
-assert 90 <= len(aborted) <= 100 + 4, "abandoned searches audited: %d (aborts_per_minute = 100)" % len(aborted)
+flooder = [e for e in aborted if e["requester"]["sub"] == "a.mys"]
+assert 100 <= len(flooder) <= 100 + 4, "abandoned searches audited: %d (aborts_per_minute = 100)" % len(flooder)
+assert len([e for e in aborted if e["requester"]["sub"] == "holder"]) == 4, "the holder's 4 dropped searches"
 for e in aborted:
-    assert e["requester"]["sub"] == "a.mys" and e["subject"] and e["purpose"] == "prosecution", e
+    assert e["subject"] and e["purpose"] == "prosecution" and e["justification"], e
     for st in e["states"]:
         assert set(st) == {"state", "outcome"}, st
-print("ok - %d abandoned searches audited, %d bytes each on average" %
-      (len(aborted), sum(len(json.dumps(e)) for e in aborted) // len(aborted)))
+full = [e for e in map(json.loads, lines) if e.get("event") == "search" and not e.get("client_aborted")]
+print("ok - %d abandoned searches audited, %d bytes each on average (a completed one: %d)" %
+      (len(aborted), sum(len(json.dumps(e)) for e in aborted) // len(aborted),
+       sum(len(json.dumps(e)) for e in full) // max(len(full), 1)))
 PY
 # Per-identity limit on its own: 8 searches in flight from one analyst, the 9th is 429.
 CURLS=()
