@@ -489,7 +489,7 @@ void fb_config_defaults(fb_config *cfg) {
                             .concurrency = 1024, .connections = 10000,
                             .header_timeout_ms = 10000, .idle_timeout_ms = 60000,
                             .send_timeout_ms = 30000, .send_buffers = (size_t)256 << 20, .per_client = 256,
-                            .per_identity = 32, .aborts_per_minute = 60, .control_frames = 1000};
+                            .per_identity = 32, .aborts_per_minute = 60, .control_frames = 5000};
   cfg->breaker = (fb_breaker_config){5, 10000};
   cfg->log_level = fb_xstrdup("info");
 }

@@ -64,7 +64,7 @@ typedef struct {
   uint32_t per_client;       /* default 256 open connections per client address */
   uint32_t per_identity;     /* default 32 searches in flight per identity */
   uint32_t aborts_per_minute;/* default 60 aborted searches per identity and minute */
-  uint32_t control_frames;   /* default 1000 HTTP/2 WINDOW_UPDATE/PRIORITY/empty DATA per second */
+  uint32_t control_frames;   /* default 5000 HTTP/2 WINDOW_UPDATE/PRIORITY/empty DATA per second */
 } fb_limits;
 
 typedef struct {

@@ -94,7 +94,7 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.limits.per_client, 256);
   assert_int_equal(cfg.limits.per_identity, 32);
   assert_int_equal(cfg.limits.aborts_per_minute, 60);
-  assert_int_equal(cfg.limits.control_frames, 1000);
+  assert_int_equal(cfg.limits.control_frames, 5000);
   assert_int_equal(cfg.deadlines.routine_ms, 15000);
   assert_int_equal(cfg.breaker.open_ms, 10000);
   fb_config_free(&cfg);
