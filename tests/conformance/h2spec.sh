@@ -18,7 +18,7 @@ FEDBROKER=${1:-${FEDBROKER:-$ROOT/build/fedbroker}}
 WORK=$(mktemp -d /tmp/fb-h2spec.XXXXXX)
 HUB_PID=""
 cleanup() {
-  [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+  if [ -n "$HUB_PID" ]; then kill "$HUB_PID" 2>/dev/null; wait "$HUB_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -69,4 +69,19 @@ for transport in h2c tls; do
     status=1
   fi
 done
+# The hub must have survived, stop cleanly, and (ASan builds) report nothing.
+if ! kill -0 "$HUB_PID" 2>/dev/null; then
+  echo "h2spec.sh: the hub died during the run" >&2
+  status=1
+else
+  kill -TERM "$HUB_PID"
+  rc=0
+  wait "$HUB_PID" || rc=$?
+  HUB_PID=""
+  [ $rc -eq 0 ] || { echo "h2spec.sh: the hub exited with status $rc" >&2; status=1; }
+fi
+if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/hub.log"; then
+  grep -A20 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/hub.log" | head -40 >&2
+  status=1
+fi
 exit $status
