@@ -314,9 +314,18 @@ static int limits_field(walk_ctx *c, const char *parent, const char *key, void *
   else if (strcmp(key, "connections") == 0) rc = read_u32(c, kp, key, &l->connections);
   else if (strcmp(key, "header_timeout") == 0) rc = read_u32(c, kp, key, &l->header_timeout_ms);
   else if (strcmp(key, "idle_timeout") == 0) rc = read_u32(c, kp, key, &l->idle_timeout_ms);
+  else if (strcmp(key, "send_timeout") == 0) rc = read_u32(c, kp, key, &l->send_timeout_ms);
+  else if (strcmp(key, "send_buffers") == 0) {
+    rc = read_uint(c, kp, key, (uint64_t)1 << 40, &v);
+    l->send_buffers = (size_t)v;
+  } else if (strcmp(key, "per_client") == 0) rc = read_u32(c, kp, key, &l->per_client);
+  else if (strcmp(key, "per_identity") == 0) rc = read_u32(c, kp, key, &l->per_identity);
+  else if (strcmp(key, "aborts_per_minute") == 0) rc = read_u32(c, kp, key, &l->aborts_per_minute);
+  else if (strcmp(key, "control_frames") == 0) rc = read_u32(c, kp, key, &l->control_frames);
   else
     rc = fail(c, kp, key, "unknown key (expected body, header, streams, max_states, concurrency, "
-                          "connections, header_timeout, idle_timeout)");
+                          "connections, header_timeout, idle_timeout, send_timeout, send_buffers, "
+                          "per_client, per_identity, aborts_per_minute, control_frames)");
   free(kp);
   return rc;
 }
@@ -486,7 +495,9 @@ void fb_config_defaults(fb_config *cfg) {
   cfg->deadlines = (fb_deadlines){2000, 5000, 15000};
   cfg->limits = (fb_limits){.body = 65536, .header = 16384, .streams = 100, .max_states = 64,
                             .concurrency = 1024, .connections = 10000,
-                            .header_timeout_ms = 10000, .idle_timeout_ms = 60000};
+                            .header_timeout_ms = 10000, .idle_timeout_ms = 60000,
+                            .send_timeout_ms = 30000, .send_buffers = (size_t)256 << 20, .per_client = 256,
+                            .per_identity = 32, .aborts_per_minute = 60, .control_frames = 5000};
   cfg->breaker = (fb_breaker_config){5, 10000};
   cfg->log_level = fb_xstrdup("info");
 }
