@@ -9,12 +9,11 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/policy_cmds.h"
 #include "core/util.h"
 #include "policy/draft.h"
 #include "policy/replay.h"
 #include "policy/tools.h"
-
-int fb_cmd_policy_diff(int argc, char **argv, const char *usage);
 
 static fb_policy_set *open_set(const char *dir) {
   char *err = NULL;
@@ -29,7 +28,8 @@ static fb_policy_set *open_set(const char *dir) {
   return set;
 }
 
-int fb_cmd_policy_diff(int argc, char **argv, const char *usage) {
+int fb_cmd_policy_diff(int argc, char **argv) {
+  const char *usage = fb_policy_usage;
   const char *audit = NULL, *old_dir = NULL, *new_dir = NULL, *since = NULL, *until = NULL;
   unsigned long long limit = 0;
   bool as_json = false;

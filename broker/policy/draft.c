@@ -1,6 +1,7 @@
 /* Policy sets: the live policies, or copies of their texts with some replaced by
- * drafts, compiled exactly as the store compiles files (fb_policy_compile: same
- * sandbox, memory and instruction limits, same redaction key). */
+ * drafts, compiled exactly as the store compiles files (fb_policy_compile_ex: same
+ * sandbox, memory and instruction limits, same redaction key, same strict checks
+ * against the states the hub serves). */
 #include "policy/draft.h"
 
 #include <ctype.h>
@@ -27,6 +28,8 @@ struct fb_policy_set {
   entry common;
   entry *states;
   size_t n;
+  const char **codes; /* the states' codes (borrowed from `states`): what `from` and `to` may name */
+  bool any_iso;       /* the tools, without a config: any ISO 3166-1 code too (the store's setting) */
   uint8_t *key;
   size_t keylen;
 };
@@ -59,10 +62,13 @@ fb_policy_set *fb_policy_set_from_store(fb_policy_store *store) {
   /* Every compiled policy carries the store's key: common always exists. */
   set_key(set, common->key, common->keylen);
   set->n = fb_policy_store_nstates(store);
+  set->any_iso = fb_policy_store_any_iso(store);
   set->states = fb_xcalloc(set->n ? set->n : 1, sizeof(entry));
+  set->codes = fb_xcalloc(set->n + 1, sizeof *set->codes);
   for (size_t i = 0; i < set->n; i++) {
     const char *code = fb_policy_store_state(store, i);
     entry_init(&set->states[i], code, fb_policy_store_get(store, code));
+    set->codes[i] = set->states[i].code;
   }
   return set;
 }
@@ -85,8 +91,13 @@ fb_policy_set *fb_policy_set_detach(const fb_policy_set *set) {
   fb_policy_set *d = fb_xcalloc(1, sizeof *d);
   entry_detach(&d->common, &set->common);
   d->n = set->n;
+  d->any_iso = set->any_iso;
   d->states = fb_xcalloc(d->n ? d->n : 1, sizeof(entry));
-  for (size_t i = 0; i < d->n; i++) entry_detach(&d->states[i], &set->states[i]);
+  d->codes = fb_xcalloc(d->n + 1, sizeof *d->codes);
+  for (size_t i = 0; i < d->n; i++) {
+    entry_detach(&d->states[i], &set->states[i]);
+    d->codes[i] = d->states[i].code;
+  }
   set_key(d, set->key, set->keylen);
   return d;
 }
@@ -96,6 +107,7 @@ void fb_policy_set_free(fb_policy_set *set) {
   entry_free(&set->common);
   for (size_t i = 0; i < set->n; i++) entry_free(&set->states[i]);
   free(set->states);
+  free(set->codes);
   if (set->key) OPENSSL_cleanse(set->key, set->keylen);
   free(set->key);
   free(set);
@@ -192,7 +204,8 @@ static int compile_entry(fb_policy_set *set, entry *e, json_t *problems) {
   if (e->p || !e->src) return 0;
   char *err = NULL;
   json_t *warnings = json_array(); /* kept quiet: a draft's warnings are not the hub's */
-  e->p = fb_policy_compile(e->code, e->path, e->src, e->len, set->key, set->keylen, warnings, &err);
+  e->p = fb_policy_compile_ex(e->code, e->path, e->src, e->len, set->key, set->keylen, set->codes, set->n,
+                              set->any_iso, warnings, &err);
   json_decref(warnings);
   if (e->p) return 0;
   fb_policy_problems_from_error(err, e->path, problems);

@@ -23,9 +23,13 @@
 
 #include <jansson.h>
 
+#include "core/vocab.h"
+
 /* WITHHELD: the requesting state's own outbound_deny rule kept the request from going
  * out (policy/outbound.h); the responding state is not contacted. */
-typedef enum { FB_EFFECT_DENY = 0, FB_EFFECT_HIT_ONLY, FB_EFFECT_ALLOW, FB_EFFECT_WITHHELD } fb_effect;
+#define FB_EFFECT_E_(id, name) FB_EFFECT_##id,
+typedef enum { FB_EFFECT_MAP(FB_EFFECT_E_) } fb_effect; /* core/vocab.h: deny, hit_only, allow, withheld */
+#undef FB_EFFECT_E_
 
 /* "deny", "hit_only", "allow", "withheld". */
 const char *fb_effect_name(fb_effect e);
@@ -91,9 +95,19 @@ int fb_policy_store_reload_file(fb_policy_store *store, const char *state_or_com
 
 fb_policy *fb_policy_store_get(fb_policy_store *store, const char *state); /* +1 ref; NULL if no file */
 fb_policy *fb_policy_store_common(fb_policy_store *store);                /* +1 ref, never NULL */
+/* The last failed reload of "common" or a state's file, while the previous version
+ * stays in force: {"file", "line" (null when none), "message" (the first problem),
+ * "at", "problems" (every problem, one per line)}. Borrowed; NULL when the last
+ * reload of that file succeeded (or none failed). Each failure also counts in the
+ * metric fedbroker_policy_reload_failures_total{state="MYS"|"common"}; the same
+ * problems found again by the next reload are the same failure, counted once. */
+json_t *fb_policy_store_last_error(fb_policy_store *store, const char *state_or_common);
 size_t fb_policy_store_nstates(const fb_policy_store *store);
 const char *fb_policy_store_state(const fb_policy_store *store, size_t i);
 const char *fb_policy_store_dir(const fb_policy_store *store); /* the policy directory */
+/* True for the tools' stores (fb_policy_store_open_ex with any_iso): `from` and `to` may
+ * also name any ISO 3166-1 code, not only the configured states. */
+bool fb_policy_store_any_iso(const fb_policy_store *store);
 fb_policy *fb_policy_ref(fb_policy *p);
 void fb_policy_unref(fb_policy *p);
 

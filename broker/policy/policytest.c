@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/draft.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
@@ -24,14 +25,11 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+/* The codes of DIR/<STATE>.lua, sorted; NULL (and *n = 0) when DIR cannot be read. */
+static char **dir_states(const char *dir, size_t *nout) {
+  *nout = 0;
   DIR *d = opendir(dir);
-  if (!d) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
-    *err = fb_xstrdup(msg);
-    return NULL;
-  }
+  if (!d) return NULL;
   char **states = NULL;
   size_t n = 0;
   struct dirent *e;
@@ -45,10 +43,27 @@ fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
   }
   closedir(d);
   if (n) qsort(states, n, sizeof(char *), cmp_str);
-  fb_policy_store *st = fb_policy_store_open(dir, (const char *const *)states, n,
-                                             fb_policy_test_key, sizeof fb_policy_test_key, err);
+  *nout = n;
+  return states ? states : fb_xcalloc(1, sizeof(char *));
+}
+
+static void free_states(char **states, size_t n) {
   for (size_t i = 0; i < n; i++) free(states[i]);
   free(states);
+}
+
+fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+  size_t n;
+  char **states = dir_states(dir, &n);
+  if (!states) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
+    *err = fb_xstrdup(msg);
+    return NULL;
+  }
+  fb_policy_store *st = fb_policy_store_open_ex(dir, (const char *const *)states, n, fb_policy_test_key,
+                                                sizeof fb_policy_test_key, NULL, NULL, 0, true, err);
+  free_states(states, n);
   return st;
 }
 
@@ -145,7 +160,9 @@ static bool check_vocab(FILE *out, bool *printed, const char *file, json_t *c, j
   if (json_is_string(val) && fb_vocab_index(v, json_string_value(val)) >= 0) return true;
   header(out, printed, file, c);
   char *s = val ? dump(val) : fb_xstrdup("missing");
-  fprintf(out, "  request.%s %s is not a valid %s\n", key, s, key);
+  char allowed[200];
+  fprintf(out, "  request.%s %s is not a valid %s (expected one of: %s)\n", key, s, key,
+          fb_list_text(fb_vocab[v], allowed, sizeof allowed));
   free(s);
   return false;
 }
@@ -221,17 +238,20 @@ static bool run_case(const fb_policy_set *set, const char *file, json_t *c, FILE
                   (!wrule || strcmp(wrule, d.rule) == 0) && (!wreason || strcmp(wreason, d.reason) == 0) &&
                   (!wby || (d.by && strcmp(wby, d.by) == 0)) &&
                   (!json_is_boolean(wreview) || json_is_true(wreview) == d.review);
-      if (weff && strcmp(weff, "allow") && strcmp(weff, "deny") && strcmp(weff, "hit_only") &&
-          strcmp(weff, "withheld")) {
+      if (weff && fb_list_index(fb_effects, weff) < 0) {
         header(out, &printed, file, c);
-        fprintf(out, "  %s: expect \"%s\" is not allow, hit_only, deny or withheld\n", key, weff);
+        char allowed[64];
+        fprintf(out, "  %s: expect \"%s\" is not one of: %s\n", key, weff,
+                fb_list_text(fb_effects, allowed, sizeof allowed));
         ok = false;
       } else if (!good) {
         header(out, &printed, file, c);
         json_t *last = json_array_get(trace, json_array_size(trace) - 1);
-        fprintf(out, "  %s: expected %s%s%s, got %s by rule \"%s\"%s (%s)\n", key,
+        fprintf(out, "  %s: expected %s%s%s%s%s, got %s by rule \"%s\"%s%s%s (%s)\n", key,
                 weff ? weff : "", wrule ? " by rule " : "", wrule ? wrule : "",
+                wby ? ", held back by " : "", wby ? wby : "",
                 fb_effect_name(d.effect), d.rule, d.review ? " with review" : "",
+                d.by ? ", held back by " : "", d.by ? d.by : "",
                 d.error ? d.error : str_or(last, "why", d.reason));
         ok = false;
       }
@@ -257,42 +277,55 @@ static bool run_case(const fb_policy_set *set, const char *file, json_t *c, FILE
   return ok;
 }
 
-/* Runs one case, printing its failure to `out` and recording it in `failures`. */
-static bool run_case_recorded(const fb_policy_set *set, const char *file, json_t *c, FILE *out,
-                              json_t *failures) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  bool ok = run_case(set, file, c, mem ? mem : out ? out : stderr);
-  if (mem) fclose(mem);
-  if (!ok && text) {
-    if (out) fputs(text, out);
-    if (failures) {
-      /* The first line repeats file, line and name; the message is what follows. */
-      const char *msg = strchr(text, '\n');
-      msg = msg ? msg + 1 : text;
-      while (*msg == ' ') msg++;
-      size_t ml = strlen(msg);
-      while (ml && msg[ml - 1] == '\n') ml--;
-      json_array_append_new(failures, json_pack("{s:s, s:O, s:O, s:s%}", "file", file, "line",
-                                                json_object_get(c, "line"), "case", json_object_get(c, "name"),
-                                                "message", msg, ml));
-    }
+/* ---- results: the console, -v, JUnit and the draft API's failures ----------- */
+
+typedef struct {
+  FILE *out;                       /* may be NULL (the API) */
+  const fb_policy_test_opts *opts;
+  json_t *results;  /* [{"file","name","line","ok","text"}] for the JUnit report, or NULL */
+  json_t *failures; /* [{"file","line","case","message"}] for /v1/policy/evaluate, or NULL */
+  int passed, failed;
+} report;
+
+/* One result. `text` is what the case printed (its FAIL header and what differed);
+ * `msg`, for a failure, what went wrong without the header (NULL: text's lines after
+ * its first). `name` is the case, or for a file that could not run, what failed. */
+static void record(report *r, const char *file, const char *name, int line, bool ok, const char *text,
+                   const char *msg) {
+  if (ok) r->passed++;
+  else r->failed++;
+  if (r->out) {
+    if (!ok) fputs(text, r->out);
+    else if (r->opts->verbose) fprintf(r->out, "PASS %s:%d: %s\n", file, line, name);
   }
-  free(text);
-  return ok;
+  if (r->results)
+    json_array_append_new(r->results, json_pack("{s:s, s:s, s:i, s:b, s:s}", "file", file, "name", name,
+                                                 "line", line, "ok", ok, "text", text));
+  if (r->failures && !ok) {
+    const char *case_name = msg ? "" : name; /* a file that could not run names no case */
+    size_t ml;
+    if (msg) {
+      ml = strlen(msg);
+    } else { /* the first line repeats file, line and name; the message is what follows */
+      const char *nl = strchr(text, '\n');
+      msg = nl ? nl + 1 : text;
+      while (*msg == ' ') msg++;
+      ml = strlen(msg);
+    }
+    while (ml && msg[ml - 1] == '\n') ml--;
+    json_array_append_new(r->failures, json_pack("{s:s, s:i, s:s, s:s%}", "file", file, "line", line, "case",
+                                                 case_name, "message", msg, ml));
+  }
 }
 
-/* Runs one test file; 0, or -1 when the file itself could not run (counted failed). */
-static void run_file(const fb_policy_set *set, const char *file, FILE *out, int *passed, int *failed,
-                     json_t *failures) {
+/* Runs one test file against `set`, recording each case (or the file's own failure). */
+static void run_file(const fb_policy_set *set, const char *file, report *rep) {
   size_t len;
   char *src = fb_read_file(file, 4u << 20, &len);
   if (!src) {
-    if (out) fprintf(out, "FAIL %s: cannot read\n", file);
-    if (failures) json_array_append_new(failures, json_pack("{s:s, s:i, s:s, s:s}", "file", file, "line", 0,
-                                                            "case", "", "message", "cannot read the test file"));
-    (*failed)++;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "FAIL %s: cannot read\n", file);
+    record(rep, file, "the test file can be read", 0, false, msg, "cannot read the test file");
     return;
   }
   collect c = {.cases = json_array(), .file = file};
@@ -306,23 +339,32 @@ static void run_file(const fb_policy_set *set, const char *file, FILE *out, int 
   char chunk[4200];
   snprintf(chunk, sizeof chunk, "@%s", file);
   char *lerr = NULL;
-  const char *file_err = NULL;
-  if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) file_err = lerr;
-  else if (c.errs.len) file_err = c.errs.data;
-  if (file_err) {
-    if (out) fprintf(out, "FAIL %s%s", file_err, lerr ? "\n" : "");
-    if (failures) json_array_append_new(failures, json_pack("{s:s, s:i, s:s, s:s}", "file", file, "line", 0,
-                                                            "case", "", "message", file_err));
-    (*failed)++;
+  if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
+    char *msg = fb_xmalloc(strlen(lerr) + 8);
+    sprintf(msg, "FAIL %s\n", lerr);
+    record(rep, file, "the test file loads", 0, false, msg, lerr);
+    free(msg);
+    free(lerr);
+  } else if (c.errs.len) {
+    char *msg = fb_xmalloc(c.errs.len + 8);
+    sprintf(msg, "FAIL %s", c.errs.data);
+    record(rep, file, "the test file loads", 0, false, msg, c.errs.data);
+    free(msg);
   } else {
     size_t i;
     json_t *tc;
     json_array_foreach(c.cases, i, tc) {
-      if (run_case_recorded(set, file, tc, out, failures)) (*passed)++;
-      else (*failed)++;
+      /* What a case prints is kept so that -v, JUnit and the API can say what differed. */
+      char *text = NULL;
+      size_t textlen = 0;
+      FILE *mem = open_memstream(&text, &textlen);
+      bool ok = run_case(set, file, tc, mem ? mem : rep->out ? rep->out : stderr);
+      if (mem) fclose(mem);
+      record(rep, file, json_string_value(json_object_get(tc, "name")),
+             (int)json_integer_value(json_object_get(tc, "line")), ok, text ? text : "", NULL);
+      free(text);
     }
   }
-  free(lerr);
   fb_buf_free(&c.errs);
   json_decref(c.cases);
   fb_sandbox_free(sb);
@@ -331,17 +373,81 @@ static void run_file(const fb_policy_set *set, const char *file, FILE *out, int 
 
 void fb_policy_set_run_tests(const fb_policy_set *set, const char *const *files, size_t nfiles,
                              FILE *out, int *passed, int *failed, json_t *failures) {
-  for (size_t f = 0; f < nfiles; f++) run_file(set, files[f], out, passed, failed, failures);
+  static const fb_policy_test_opts no_opts = {0};
+  report rep = {.out = out, .opts = &no_opts, .failures = failures};
+  for (size_t f = 0; f < nfiles; f++) run_file(set, files[f], &rep);
+  *passed += rep.passed;
+  *failed += rep.failed;
+}
+static void xml_escape(FILE *f, const char *s) {
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '&') fputs("&amp;", f);
+    else if (ch == '<') fputs("&lt;", f);
+    else if (ch == '>') fputs("&gt;", f);
+    else if (ch == '"') fputs("&quot;", f);
+    else if (ch < 0x20 && ch != '\n' && ch != '\t') fputc('?', f); /* not allowed in XML 1.0 */
+    else fputc(ch, f);
+  }
+}
+
+/* JUnit XML as CI systems read it: one <testsuite> per test file, one <testcase> per
+ * case, a <failure> with what differed. */
+static int write_junit(const char *path, json_t *results, int passed, int failed) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"fedbroker policy test\" "
+             "tests=\"%d\" failures=\"%d\">\n", passed + failed, failed);
+  size_t i = 0, n = json_array_size(results);
+  while (i < n) {
+    const char *file = json_string_value(json_object_get(json_array_get(results, i), "file"));
+    size_t j = i;
+    int fails = 0;
+    for (; j < n && strcmp(file, json_string_value(json_object_get(json_array_get(results, j), "file"))) == 0; j++)
+      fails += !json_is_true(json_object_get(json_array_get(results, j), "ok"));
+    fputs("  <testsuite name=\"", f);
+    xml_escape(f, file);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%d\">\n", j - i, fails);
+    for (; i < j; i++) {
+      json_t *r = json_array_get(results, i);
+      fputs("    <testcase classname=\"", f);
+      xml_escape(f, file);
+      fputs("\" name=\"", f);
+      xml_escape(f, json_string_value(json_object_get(r, "name")));
+      fprintf(f, "\" file=\"");
+      xml_escape(f, file);
+      fprintf(f, "\" line=\"%d\"", (int)json_integer_value(json_object_get(r, "line")));
+      if (json_is_true(json_object_get(r, "ok"))) {
+        fputs("/>\n", f);
+      } else {
+        fputs(">\n      <failure message=\"the case failed\">", f);
+        xml_escape(f, json_string_value(json_object_get(r, "text")));
+        fputs("</failure>\n    </testcase>\n", f);
+      }
+    }
+    fputs("  </testsuite>\n", f);
+  }
+  fputs("</testsuites>\n", f);
+  return fclose(f) == 0 ? 0 : -1;
 }
 
 int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed_out) {
-  int passed = 0, failed = 0;
+  return fb_policy_run_tests_ex(dir, out, NULL, passed_out, failed_out);
+}
+
+int fb_policy_run_tests_ex(const char *dir, FILE *out, const fb_policy_test_opts *opts,
+                           int *passed_out, int *failed_out) {
+  static const fb_policy_test_opts no_opts = {0};
+  report rep = {.out = out, .opts = opts ? opts : &no_opts};
+  if (rep.opts->junit) rep.results = json_array();
   char *err = NULL;
   fb_policy_store *store = fb_policy_store_open_dir(dir, &err);
   if (!store) {
-    fprintf(out, "FAIL the policies do not load:\n%s\n", err);
+    char *msg = fb_xmalloc(strlen(err) + 64);
+    sprintf(msg, "FAIL the policies do not load:\n%s\n", err);
+    record(&rep, dir, "the policies load", 0, false, msg, NULL);
+    free(msg);
     free(err);
-    failed = 1;
     goto done;
   }
   char pattern[4096];
@@ -349,27 +455,44 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
   glob_t g;
   int grc = glob(pattern, 0, NULL, &g);
   if (grc != 0) {
-    fprintf(out, "FAIL no test files match %s\n", pattern);
-    failed = 1;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "FAIL no test files match %s\n", pattern);
+    record(&rep, dir, "test files exist", 0, false, msg, NULL);
     fb_policy_store_free(store);
     goto done;
   }
   fb_policy_set *set = fb_policy_set_from_store(store);
-  fb_policy_set_run_tests(set, (const char *const *)g.gl_pathv, g.gl_pathc, out, &passed, &failed, NULL);
+  for (size_t f = 0; f < g.gl_pathc; f++) run_file(set, g.gl_pathv[f], &rep);
   fb_policy_set_free(set);
   globfree(&g);
   fb_policy_store_free(store);
 done:
-  fprintf(out, "%d passed, %d failed\n", passed, failed);
-  if (passed_out) *passed_out = passed;
-  if (failed_out) *failed_out = failed;
-  return failed ? 1 : 0;
+  fprintf(out, "%d passed, %d failed\n", rep.passed, rep.failed);
+  int rc = rep.failed ? 1 : 0;
+  if (rep.opts->junit && write_junit(rep.opts->junit, rep.results, rep.passed, rep.failed) != 0) {
+    fprintf(stderr, "fedbroker: cannot write the JUnit report %s\n", rep.opts->junit);
+    rc = 1;
+  }
+  json_decref(rep.results);
+  if (passed_out) *passed_out = rep.passed;
+  if (failed_out) *failed_out = rep.failed;
+  return rc;
 }
 
 int fb_policy_check_file(const char *path, FILE *out) {
   json_t *warnings = json_array();
   char *err = NULL;
-  fb_policy *p = fb_policy_load_file(path, fb_policy_test_key, sizeof fb_policy_test_key, warnings, &err);
+  /* Without a config the states a rule may name are those with a file next to this
+   * one, and any ISO 3166-1 code. */
+  char *dir = fb_xstrdup(path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  size_t n = 0;
+  char **states = dir_states(slash ? dir : ".", &n);
+  free(dir);
+  fb_policy *p = fb_policy_load_file_ex(path, fb_policy_test_key, sizeof fb_policy_test_key,
+                                        (const char *const *)states, n, true, warnings, &err);
+  free_states(states, n);
   int problems = 0;
   if (!p) {
     fprintf(out, "%s\n", err);
