@@ -433,7 +433,7 @@ static bool add_require(ctx *c, const char *s, int line, void *arg) {
     }
   char b1[128], b2[256];
   const char *dym = did_you_mean(s, fb_require_fields, b1, sizeof b1);
-  problem(c, line, "unknown request field '%s'%s; expected one of: %s", s, dym,
+  problem(c, line, "unknown request field '%s'%s (expected one of: %s)", s, dym,
           candidates_list(fb_require_fields, b2, sizeof b2));
   return false;
 }

@@ -47,6 +47,11 @@ json.dump({"draft": {"MYS.lua": draft}}, open(os.path.join(t, "diff.json"), "w")
 json.dump({"draft": {"MYS.lua": draft}, "limit": 1}, open(os.path.join(t, "diff_limit.json"), "w"))
 json.dump({"draft": {"MYS.lua": draft}, "since": "2999-01-01T00:00:00Z"}, open(os.path.join(t, "diff_since.json"), "w"))
 json.dump({"draft": {"MYS.lua": bad}}, open(os.path.join(t, "diff_bad.json"), "w"))
+# Drafts load as strictly as live files: a bare name, a state the hub does not serve.
+bare = 'state "MYS" { name = "Malaysia" }\n\ndeny "x" { from = BGD }\n'
+json.dump(dict(req, draft={"MYS.lua": bare}), open(os.path.join(t, "eval_bare.json"), "w"))
+vnm = 'state "MYS" { name = "Malaysia" }\noutbound_deny "x" { to = "VNM" }\n'
+json.dump({"draft": {"MYS.lua": vnm}}, open(os.path.join(t, "diff_vnm.json"), "w"))
 PY
 
 # --- drafts
@@ -83,6 +88,20 @@ p = d["problems"][0]
 assert p["file"] == "MYS.lua" and p["line"] == 3 and "prosecution" in p["message"], p
 PY
 pass "a draft that does not load: 422 with problems (file, line, message)"
+
+expect_eq "draft with a bare name" "$(post /v1/policy/evaluate "$LEGAL" "$TMP/eval_bare.json")" 422
+$PY - "$TMP/resp" <<'PY' || fail "bare name: $(cat "$TMP/resp")"
+import json, sys
+p = json.load(open(sys.argv[1]))["problems"][0]
+assert p["file"] == "MYS.lua" and p["line"] == 3 and "BGD is not defined" in p["message"], p
+PY
+expect_eq "diff draft to an unknown state" "$(post /v1/policy/diff "$LEGAL" "$TMP/diff_vnm.json")" 422
+$PY - "$TMP/resp" <<'PY' || fail "to VNM: $(cat "$TMP/resp")"
+import json, sys
+p = json.load(open(sys.argv[1]))["problems"][0]
+assert p["line"] == 2 and "to 'VNM' is not a state this hub knows" in p["message"], p
+PY
+pass "drafts load strictly: from = BGD unquoted (evaluate) and to = \"VNM\" (diff) are 422 naming the line"
 
 expect_eq "draft with tests" "$(post /v1/policy/evaluate "$LEGAL" "$TMP/eval_tests.json")" 200
 $PY - "$TMP/resp" <<'PY' || fail "tests: $(cat "$TMP/resp")"

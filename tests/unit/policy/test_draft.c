@@ -280,6 +280,62 @@ static void test_evaluate_refused(void **state) {
   fb_policy_store_free(s);
 }
 
+/* A draft is loaded as strictly as a live file, against the states the hub serves. */
+static void test_draft_strict(void **state) {
+  (void)state;
+  static const char *const hub_states[] = {"BGD", "IDN", "MYS", "THA"};
+  char *err = NULL;
+  fb_policy_store *s = fb_policy_store_open_ex(DEMO, hub_states, 4, fb_policy_test_key, sizeof fb_policy_test_key,
+                                               NULL, NULL, 0, false, &err);
+  assert_non_null(s);
+
+  /* `from = BGD` without quotes would read nil and match every state: refused, with the line. */
+  json_t *p = draft_problems(s, json_pack("{s:s}", "MYS.lua", "state \"MYS\" { name = \"Malaysia\" }\n\n"
+                                                               "deny \"x\" { from = BGD }\n"));
+  json_t *first = json_array_get(p, 0);
+  assert_string_equal(json_string_value(json_object_get(first, "file")), "MYS.lua");
+  assert_int_equal(json_integer_value(json_object_get(first, "line")), 3);
+  assert_non_null(strstr(json_string_value(json_object_get(first, "message")), "BGD is not defined"));
+  json_decref(p);
+
+  /* `to` and `from` may name only the hub's states (VNM is a country, not one of them). */
+  const char *vnm[] = {"outbound_deny \"x\" { to = \"VNM\" }\n", "allow \"x\" { from = \"VNM\" }\n"};
+  for (size_t i = 0; i < 2; i++) {
+    p = draft_problems(s, json_pack("{s:s}", "MYS.lua", vnm[i]));
+    first = json_array_get(p, 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "line")), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(first, "message")), "'VNM' is not a state this hub knows"));
+    json_decref(p);
+  }
+
+  /* A detached set (the replay's, compiled off the loop thread) keeps the same checks. */
+  fb_policy_set *live = fb_policy_set_from_store(s);
+  fb_policy_set *d = fb_policy_set_detach(live);
+  json_t *draft = json_pack("{s:s}", "MYS.lua", vnm[0]), *problems = json_array();
+  assert_int_equal(fb_policy_set_put_draft(d, draft, problems), 0);
+  assert_int_equal(fb_policy_set_compile(d, problems), 1);
+  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(problems, 0), "message")), "VNM"));
+  json_decref(problems);
+  json_decref(draft);
+  fb_policy_set_free(d);
+  fb_policy_set_free(live);
+  fb_policy_store_free(s);
+
+  /* The tools (no config) accept any ISO 3166-1 code, drafts included. */
+  s = fb_policy_store_open_dir(DEMO, &err);
+  assert_non_null(s);
+  json_t *body = request_body();
+  json_object_set_new(body, "draft", json_pack("{s:s}", "MYS.lua", vnm[0]));
+  problems = json_array();
+  json_t *r = fb_policy_evaluate_draft(s, body, "IDN", NULL, roles, 1, problems, &err);
+  assert_non_null(r);
+  assert_int_equal(json_array_size(problems), 0);
+  json_decref(r);
+  json_decref(problems);
+  json_decref(body);
+  fb_policy_store_free(s);
+}
+
 static fb_policy *compile(const char *code, const char *src, char **err) {
   return fb_policy_compile(code, code, src, strlen(src), NULL, 0, NULL, err);
 }
@@ -297,9 +353,17 @@ static void test_outbound_compile_errors(void **state) {
   expect_error("common", "outbound_deny \"x\" { to = \"THA\" }", "not in common.lua");
   expect_error("MYS", "allow \"x\" { to = \"THA\" }", "outbound rules only");
   expect_error("MYS", "outbound_require \"x\" { purpose = \"prosecution\" }", "needs fields");
-  expect_error("MYS", "outbound_require \"x\" { fields = { \"case_rf\" } }", "did you mean 'case_ref'");
+  expect_error("MYS", "outbound_require \"x\" { fields = { \"case_rf\" } }", "did you mean \"case_ref\"?");
   expect_error("MYS", "outbound_deny \"x\" { to = \"tha\" }", "not a state code");
   expect_error("MYS", "allow \"x\" { formal = \"yes\" }", "formal must be true");
+  /* formal and to are condition keys of the strict loader; to only for outbound rules. */
+  expect_error("MYS", "outbound_deny \"x\" { formul = true }", "did you mean \"formal\"?");
+  expect_error("MYS", "outbound_deny \"x\" { to = \"XYZ\" }", "to 'XYZ' is not an ISO 3166-1 alpha-3 country code");
+  expect_error("MYS", "outbound_deny \"x\" { to = THA }", "THA is not defined");
+  char *err = NULL;
+  assert_null(compile("MYS", "allow \"x\" { tu = \"THA\" }", &err));
+  assert_null(strstr(err, ", to,")); /* not offered where it is refused */
+  free(err);
 }
 
 static void test_outbound_unreachable(void **state) {
@@ -401,6 +465,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_draft_changes_nothing_live),
       cmocka_unit_test(test_draft_problems),
+      cmocka_unit_test(test_draft_strict),
       cmocka_unit_test(test_draft_tests),
       cmocka_unit_test(test_redaction_trace),
       cmocka_unit_test(test_evaluate_refused),
