@@ -1,0 +1,131 @@
+#include "match/translit.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <unicode/uchar.h>
+#include <unicode/utrans.h>
+
+enum script { S_OTHER, S_THAI, S_BENGALI, S_ARABIC };
+
+typedef struct {
+  UTransliterator *to_latin, *to_ascii;
+} translit;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t tls;
+static translit master; /* never used directly: each thread clones it */
+
+static void translit_free(void *p) {
+  translit *t = p;
+  if (!t) return;
+  if (t->to_latin) utrans_close(t->to_latin);
+  if (t->to_ascii) utrans_close(t->to_ascii);
+  free(t);
+}
+
+static UTransliterator *open_id(const char *id) {
+  UChar uid[32];
+  int32_t n = 0;
+  while (id[n] && n < 31) uid[n] = (UChar)id[n], n++;
+  UErrorCode e = U_ZERO_ERROR;
+  UTransliterator *t = utrans_openU(uid, n, UTRANS_FORWARD, NULL, 0, NULL, &e);
+  return U_SUCCESS(e) ? t : NULL;
+}
+
+static void init_master(void) {
+  pthread_key_create(&tls, translit_free);
+  master.to_latin = open_id("Any-Latin");
+  master.to_ascii = open_id("Latin-ASCII");
+}
+
+/* This thread's transliterators, cloned from the master on first use; NULL when ICU
+ * cannot provide them (then names in other scripts are kept as they are). */
+static translit *thread_translit(void) {
+  pthread_once(&once, init_master);
+  if (!master.to_latin || !master.to_ascii) return NULL;
+  translit *t = pthread_getspecific(tls);
+  if (t) return t;
+  t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  UErrorCode e = U_ZERO_ERROR;
+  t->to_latin = utrans_clone(master.to_latin, &e);
+  t->to_ascii = utrans_clone(master.to_ascii, &e);
+  if (U_FAILURE(e) || pthread_setspecific(tls, t) != 0) {
+    translit_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+static enum script script_of(int32_t c) {
+  if (c >= 0x0E00 && c <= 0x0E7F) return S_THAI;
+  if (c >= 0x0980 && c <= 0x09FF) return S_BENGALI;
+  if ((c >= 0x0600 && c <= 0x06FF) || (c >= 0x0750 && c <= 0x077F) || (c >= 0x08A0 && c <= 0x08FF) ||
+      (c >= 0xFB50 && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF))
+    return S_ARABIC;
+  return S_OTHER;
+}
+
+static bool thai_vowel_sign(int32_t c) { return (c >= 0x0E30 && c <= 0x0E39) || (c >= 0x0E47 && c <= 0x0E4E); }
+static bool thai_leading_vowel(int32_t c) { return c >= 0x0E40 && c <= 0x0E44; }
+static bool latin_vowel(UChar c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
+
+size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) {
+  out[0] = '\0';
+  if (n == 0 || outlen < 2) return 0;
+  translit *t = thread_translit();
+  if (!t) return 0;
+  enum script sc = S_OTHER;
+  for (size_t i = 0; i < n && sc == S_OTHER; i++) sc = script_of(cp[i]);
+
+  /* UTF-16 for ICU; room for the expansion of a name word into Latin letters. */
+  UChar u[512];
+  int32_t len = 0;
+  for (size_t i = 0; i < n && len < 64; i++) {
+    int32_t c = cp[i];
+    /* Thai: อ carries a vowel and is silent at the start of a word, before a vowel
+     * sign or after a leading vowel (ICU writes it "x"). */
+    if (c == 0x0E2D && (i == 0 || (i + 1 < n && thai_vowel_sign(cp[i + 1])) || thai_leading_vowel(cp[i - 1])))
+      continue;
+    if (c == 0x0629) c = 0x0647; /* Arabic ta marbuta ends a name as "-ah", not "-at" */
+    if (c > 0xFFFF) {
+      c -= 0x10000;
+      u[len++] = (UChar)(0xD800 + (c >> 10));
+      u[len++] = (UChar)(0xDC00 + (c & 0x3FF));
+    } else {
+      u[len++] = (UChar)c;
+    }
+  }
+  UErrorCode e = U_ZERO_ERROR;
+  int32_t limit = len;
+  utrans_transUChars(t->to_latin, u, &len, (int32_t)(sizeof u / sizeof u[0]), 0, &limit, &e);
+  if (U_FAILURE(e)) return 0;
+  /* Bengali: ICU spells the inherent vowel of the last consonant ("ahamada"); names
+   * are said and romanised without it. A long final ā is a real vowel and stays. */
+  if (sc == S_BENGALI && len > 2 && u[len - 1] == 'a' && !latin_vowel(u[len - 2]) && u[len - 2] < 0x80 &&
+      u[len - 2] != '\'')
+    len--;
+  limit = len;
+  utrans_transUChars(t->to_ascii, u, &len, (int32_t)(sizeof u / sizeof u[0]), 0, &limit, &e);
+  if (U_FAILURE(e)) return 0;
+  size_t o = 0;
+  for (int32_t i = 0; i < len && o + 1 < outlen; i++) {
+    UChar c = u[i];
+    if (c >= 'A' && c <= 'Z') c = (UChar)(c - 'A' + 'a');
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) out[o++] = (char)c;
+    else if (c >= 0x80 && u_isalpha(c) && u_charType(c) != U_MODIFIER_LETTER)
+      return out[0] = '\0', 0; /* a script ICU does not transliterate */
+    /* spaces ICU puts between Thai syllables, apostrophes, ʿ: dropped */
+  }
+  out[o] = '\0';
+  if (sc == S_THAI)
+    for (size_t i = 0; i < o; i++)
+      if (out[i] == 'x') out[i] = 'o'; /* a remaining อ is the vowel o */
+  if (sc == S_ARABIC && o > 4 && out[0] == 'a' && out[1] == 'l') { /* the article al- */
+    for (size_t i = 2; i <= o; i++) out[i - 2] = out[i];
+    o -= 2;
+  }
+  return o;
+}
