@@ -8,15 +8,20 @@
 #include <string.h>
 
 #include "adapters/normalize.h"
+#include "match/names.h"
 #include "core/util.h"
 
 #define NAME_LINK 0.85
 #define MAX_NAMES 4       /* name + first aliases compared per record */
 #define BLOCK_CAP 500     /* a name block larger than this is not compared pairwise */
 #define SINGLE_SCORE 0.5
+#define NEAR_BLOCK 64     /* blocks up to this size also look for namesakes kept apart */
+#define NEAR_MAX 8        /* near entries per entity */
 
-enum { EV_DOCUMENT = 1, EV_PHONE = 2, EV_IMO = 4, EV_NAME = 8, EV_DOB = 16 };
-static const char *const ev_names[] = {"document", "phone", "imo", "name", "dob"};
+enum { EV_DOCUMENT = 1, EV_PHONE = 2, EV_IMO = 4, EV_NAME = 8, EV_DOB = 16, EV_DOCFP = 32, EV_PHONEFP = 64 };
+static const char *const ev_names[] = {"document", "phone", "imo", "name", "dob", "document_fingerprint",
+                                       "phone_fingerprint"};
+#define EV_EXACT (EV_DOCUMENT | EV_PHONE | EV_IMO | EV_DOCFP | EV_PHONEFP)
 
 enum { R_NAME = 1, R_ALIASES = 2, R_DOB = 4, R_DOCUMENTS = 8, R_PHONES = 16, R_VESSEL = 32 };
 
@@ -26,6 +31,7 @@ typedef struct {
   bool vessel;
   fb_name_key names[MAX_NAMES];
   int nnames;
+  bool native; /* a name token came from another script */
   int dob_year;
   char dob[11]; /* full date when known, else "" */
   char imo[8];
@@ -33,10 +39,10 @@ typedef struct {
 } rec;
 
 /* An exact key: document (with country), phone, IMO or vessel name. */
-enum { K_DOCUMENT, K_PHONE, K_IMO, K_VNAME };
+enum { K_DOCUMENT, K_PHONE, K_IMO, K_VNAME, K_DOCFP, K_PHONEFP };
 typedef struct {
   uint8_t kind;
-  char key[47];
+  char key[65]; /* room for a fingerprint: 64 hex digits */
   char country[4];
   uint32_t r;
 } xkey;
@@ -53,6 +59,12 @@ typedef struct {
   double score;
 } edge;
 
+/* Two records with the same name kept in different entities, and why. */
+typedef struct {
+  uint32_t a, b;
+  const char *why;
+} near_pair;
+
 typedef struct {
   void *v;
   size_t n, cap, size;
@@ -67,6 +79,14 @@ static void *vec_push(vec *v) {
 }
 
 static bool masked(const char *s) { return !s || strcmp(s, "[REDACTED]") == 0; }
+
+/* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
+static bool fingerprint(const char *s) {
+  if (!s || strlen(s) != 64) return false;
+  for (const char *c = s; *c; c++)
+    if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return false;
+  return true;
+}
 
 static unsigned redaction_mask(json_t *record) {
   static const struct { const char *field; unsigned bit; } fields[] = {
@@ -96,7 +116,7 @@ static void add_key(vec *keys, int kind, const char *key, const char *country, u
 
 /* Computes every key of record `r` once; exact keys go to `keys`, name blocks to
  * `blocks`. */
-static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
+static void prepare(rec *x, uint32_t r, vec *keys) {
   json_t *j = x->json;
   unsigned red = redaction_mask(j);
   const char *type = json_string_value(json_object_get(j, "type"));
@@ -111,7 +131,7 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       }
     } else {
       fb_name_key_make(name, &x->names[x->nnames]);
-      if (x->names[x->nnames].n) x->nnames++;
+      if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
     }
   }
   size_t i;
@@ -121,7 +141,7 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       if (x->nnames == MAX_NAMES) break;
       if (masked(json_string_value(e))) continue;
       fb_name_key_make(json_string_value(e), &x->names[x->nnames]);
-      if (x->names[x->nnames].n) x->nnames++;
+      if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
     }
   }
   const char *dob = json_string_value(json_object_get(j, "dob"));
@@ -129,6 +149,14 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
     x->dob_year = fb_dob_year(dob);
     if (x->dob_year && strlen(dob) == 10) memcpy(x->dob, dob, 11);
   }
+  /* Hashed documents and phones: equal fingerprints link (the same value under the
+   * same deployment key); a fingerprint never equals a plain value. */
+  if (red & R_DOCUMENTS)
+    json_array_foreach(json_object_get(j, "documents"), i, e) if (fingerprint(json_string_value(e)))
+      add_key(keys, K_DOCFP, json_string_value(e), NULL, r);
+  if (red & R_PHONES)
+    json_array_foreach(json_object_get(j, "phones"), i, e) if (fingerprint(json_string_value(e)))
+      add_key(keys, K_PHONEFP, json_string_value(e), NULL, r);
   if (!(red & R_DOCUMENTS)) {
     json_array_foreach(json_object_get(j, "documents"), i, e) {
       const char *num = json_string_value(json_object_get(e, "number"));
@@ -152,8 +180,12 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       add_key(keys, K_VNAME, buf, NULL, r);
     }
   }
-  /* Name blocks: the first 3 bytes of each token of each name (6 for other scripts,
-   * whose characters are multi-byte). Duplicates within one record are harmless. */
+}
+
+/* Name blocks of record `r`: the first 3 bytes of each token of each name (6 for
+ * other scripts, whose characters are multi-byte). Duplicates within one record are
+ * harmless. */
+static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
   for (int n = 0; n < x->nnames; n++) {
     const fb_name_key *k = &x->names[n];
     for (int t = 0; t < k->n; t++) {
@@ -165,6 +197,19 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       memset(b, 0, sizeof *b);
       memcpy(b->key, s, take);
       b->r = r;
+      /* Across scripts, vowels differ but consonants agree: a second block by the
+       * token's skeleton ('#' + up to 7 bytes), used only when some record's name
+       * came from another script. */
+      if (skeletons && (unsigned char)s[0] < 0x80) {
+        char sk[64];
+        size_t sn = fb_name_skeleton(s, len, sk, sizeof sk);
+        if (sn < 2) continue;
+        b = vec_push(blocks);
+        memset(b, 0, sizeof *b);
+        b->key[0] = '#';
+        memcpy(b->key + 1, sk, sn < 7 ? sn : 7);
+        b->r = r;
+      }
     }
   }
 }
@@ -214,11 +259,11 @@ static bool corroborate(const rec *a, const rec *b, edge *e) {
       /* two full dates must agree to the day; a year-only date agrees on the year */
       bool agree = a->dob_year == b->dob_year && (!a->dob[0] || !b->dob[0] || strcmp(a->dob, b->dob) == 0);
       if (agree) e->ev |= EV_DOB;
-      else if (!(e->ev & (EV_DOCUMENT | EV_PHONE))) return false;
+      else if (!(e->ev & (EV_DOCUMENT | EV_PHONE | EV_DOCFP | EV_PHONEFP))) return false;
     }
   }
   /* A name (and dob) alone must come together; exact keys stand on their own. */
-  if (!(e->ev & (EV_DOCUMENT | EV_PHONE | EV_IMO))) {
+  if (!(e->ev & EV_EXACT)) {
     if (a->vessel) return (e->ev & EV_NAME) != 0;
     return (e->ev & EV_NAME) && (e->ev & EV_DOB);
   }
@@ -228,6 +273,8 @@ static bool corroborate(const rec *a, const rec *b, edge *e) {
 static double edge_score(const rec *a, const rec *b, const edge *e) {
   double miss = 1.0;
   if (e->ev & EV_DOCUMENT) miss *= 1.0 - 0.90;
+  if (e->ev & EV_DOCFP) miss *= 1.0 - 0.90;
+  if (e->ev & EV_PHONEFP) miss *= 1.0 - 0.75;
   if (e->ev & EV_IMO) miss *= 1.0 - 0.90;
   if (e->ev & EV_PHONE) miss *= 1.0 - 0.75;
   if (e->ev & EV_NAME) miss *= 1.0 - 0.5 * e->name_sim;
@@ -296,6 +343,35 @@ static int group_cmp(const void *pa, const void *pb, void *recs) {
   return rec_order(recs, a->members[0], b->members[0]);
 }
 
+typedef struct {
+  uint32_t g, other; /* entity indexes after ordering */
+  const char *why;
+} near_link;
+
+static int near_link_cmp(const void *pa, const void *pb) {
+  const near_link *a = pa, *b = pb;
+  if (a->g != b->g) return a->g < b->g ? -1 : 1;
+  if (a->other != b->other) return a->other < b->other ? -1 : 1;
+  return strcmp(a->why, b->why);
+}
+
+/* near_link entries (both directions) for the near pairs that ended in different
+ * entities, sorted by entity, then the other entity; returns the count. */
+static size_t near_links(const vec *nears, const uint32_t *entity_of, near_link **out) {
+  near_link *l = fb_xmalloc((nears->n ? nears->n : 1) * 2 * sizeof *l);
+  size_t n = 0;
+  const near_pair *np = nears->v;
+  for (size_t i = 0; i < nears->n; i++) {
+    uint32_t ga = entity_of[np[i].a], gb = entity_of[np[i].b];
+    if (ga == gb) continue;
+    l[n++] = (near_link){ga, gb, np[i].why};
+    l[n++] = (near_link){gb, ga, np[i].why};
+  }
+  if (n > 1) qsort(l, n, sizeof *l, near_link_cmp);
+  *out = l;
+  return n;
+}
+
 static int str_cmp(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -316,7 +392,9 @@ json_t *fb_merge(json_t *per_state) {
   for (si = 0; si < nstates; si++) nrec += json_array_size(json_object_get(per_state, states[si]));
   rec *recs = fb_xcalloc(nrec ? nrec : 1, sizeof *recs);
   vec keys = {.size = sizeof(xkey)}, blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
+  vec nears = {.size = sizeof(near_pair)};
   uint32_t n = 0;
+  bool any_native = false;
   for (si = 0; si < nstates; si++) {
     size_t i;
     json_t *r;
@@ -326,10 +404,12 @@ json_t *fb_merge(json_t *per_state) {
       recs[n].state = states[si];
       recs[n].id = json_string_value(json_object_get(r, "id"));
       if (!recs[n].id) recs[n].id = "";
-      prepare(&recs[n], n, &keys, &blocks);
+      prepare(&recs[n], n, &keys);
+      any_native |= recs[n].native;
       n++;
     }
   }
+  for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
 
   /* Exact keys: equal keys sit next to each other once sorted. */
   xkey *xk = keys.v;
@@ -346,7 +426,8 @@ json_t *fb_merge(json_t *per_state) {
         edge *e = vec_push(&edges);
         *e = (edge){x->r, y->r, 0, 0.0, 0.0};
         e->ev = x->kind == K_DOCUMENT ? EV_DOCUMENT : x->kind == K_PHONE ? EV_PHONE
-              : x->kind == K_IMO ? EV_IMO : 0; /* K_VNAME: name evidence, decided below */
+              : x->kind == K_IMO ? EV_IMO : x->kind == K_DOCFP ? EV_DOCFP
+              : x->kind == K_PHONEFP ? EV_PHONEFP : 0; /* K_VNAME: name evidence, decided below */
       }
     i = j;
   }
@@ -359,13 +440,22 @@ json_t *fb_merge(json_t *per_state) {
     size_t j = i + 1;
     while (j < blocks.n && memcmp(bl[j].key, bl[i].key, sizeof bl[i].key) == 0) j++;
     if (j - i <= BLOCK_CAP) {
+      bool skeleton = bl[i].key[0] == '#', look_near = j - i <= NEAR_BLOCK;
       for (size_t p = i; p < j; p++)
         for (size_t q = p + 1; q < j; q++) {
           const rec *a = &recs[bl[p].r], *b = &recs[bl[q].r];
+          if (bl[p].r == bl[q].r || (skeleton && !a->native && !b->native)) continue;
           /* a name links only with an equal dob year: test that first, it is cheap */
-          if (bl[p].r == bl[q].r || !a->dob_year || a->dob_year != b->dob_year ||
-              (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0))
+          if (!a->dob_year || a->dob_year != b->dob_year || (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0)) {
+            /* namesakes kept apart (small blocks only: this costs a name comparison) */
+            if (look_near && best_name_sim(a, b) >= NAME_LINK) {
+              near_pair *np = vec_push(&nears);
+              np->a = bl[p].r < bl[q].r ? bl[p].r : bl[q].r;
+              np->b = bl[p].r < bl[q].r ? bl[q].r : bl[p].r;
+              np->why = a->dob_year && b->dob_year ? "same name, different dob" : "same name, no dob to compare";
+            }
             continue;
+          }
           if (best_name_sim(a, b) < NAME_LINK) continue;
           edge *e = vec_push(&edges);
           *e = (edge){bl[p].r, bl[q].r, 0, 0.0, 0.0};
@@ -435,6 +525,11 @@ json_t *fb_merge(json_t *per_state) {
     qsort_r(groups[g].members, groups[g].n, sizeof *groups[g].members, member_cmp, recs);
   }
   if (ng > 1) qsort_r(groups, ng, sizeof *groups, group_cmp, recs);
+  uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
+  for (size_t g = 0; g < ng; g++)
+    for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
+  near_link *nl;
+  size_t nnl = near_links(&nears, entity_of, &nl), nli = 0;
 
   for (size_t g = 0; g < ng; g++) {
     char name[24];
@@ -451,9 +546,24 @@ json_t *fb_merge(json_t *per_state) {
       json_object_set_new(copy, "state", json_string(r->state));
       json_array_append_new(records, copy);
     }
-    json_array_append_new(out, json_pack("{s:s, s:f, s:o, s:o}", "entity", name, "score",
-                                         groups[g].score, "match", match, "records", records));
+    json_t *entity = json_pack("{s:s, s:f, s:o, s:o}", "entity", name, "score", groups[g].score, "match", match,
+                               "records", records);
+    /* Close candidates kept apart, once per other entity (the first reason in
+     * order: "different dob" before "no dob to compare"). */
+    json_t *near = NULL;
+    for (; nli < nnl && nl[nli].g == g; nli++) {
+      if (nli > 0 && nl[nli - 1].g == g && nl[nli - 1].other == nl[nli].other) continue;
+      if (!near) near = json_array();
+      if (json_array_size(near) == NEAR_MAX) continue;
+      char other[24];
+      snprintf(other, sizeof other, "e%u", nl[nli].other + 1);
+      json_array_append_new(near, json_pack("{s:s, s:s}", "entity", other, "why", nl[nli].why));
+    }
+    if (near) json_object_set_new(entity, "near", near);
+    json_array_append_new(out, entity);
   }
+  free(nl);
+  free(nears.v);
   free(next);
   free(tail);
   free(slot);

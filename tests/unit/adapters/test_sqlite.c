@@ -78,6 +78,23 @@ static void test_name_search_tolerates_variants_and_order(void **state) {
   assert_false(finds(path_mys, "{\"name\":\"Zzyzx Qwerty\"}", "MYS-P-000001", NULL));
 }
 
+static void test_name_search_across_scripts(void **state) {
+  (void)state;
+  /* Thai, Bengali and Arabic-script spellings find the Latin-script record */
+  assert_true(finds(path_mys, "{\"name\":\"\u0e2d\u0e32\u0e2b\u0e21\u0e31\u0e14 \u0e1a\u0e34\u0e19 "
+                              "\u0e2d\u0e34\u0e2a\u0e21\u0e32\u0e2d\u0e34\u0e25\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"\u0986\u09b9\u09ae\u09a6 \u09ac\u09bf\u09a8 "
+                              "\u0987\u09b8\u09ae\u09be\u0987\u09b2\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"\u0623\u062d\u0645\u062f \u0628\u0646 "
+                              "\u0625\u0633\u0645\u0627\u0639\u064a\u0644\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_bgd, "{\"name\":\"\u09ae\u09cb\u09b9\u09be\u09ae\u09cd\u09ae\u09a6 "
+                              "\u09b0\u09ab\u09bf\u0995\u09c1\u09b2 \u0987\u09b8\u09b2\u09be\u09ae\"}",
+                    "BGD-P-000002", NULL));
+  /* a full-width Latin query is the same query */
+  assert_true(finds(path_mys, "{\"name\":\"\uff21\uff48\uff4d\uff41\uff44 \uff49\uff53\uff4d\uff41\uff49\uff4c\"}",
+                    "MYS-P-000001", NULL));
+}
+
 static void test_dob_rejects_name_only_hits(void **state) {
   (void)state;
   assert_true(finds(path_mys, "{\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985\"}", "MYS-P-000001", NULL));
@@ -205,6 +222,7 @@ static void test_adapter_open_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_name_search_tolerates_variants_and_order),
+      cmocka_unit_test(test_name_search_across_scripts),
       cmocka_unit_test(test_dob_rejects_name_only_hits),
       cmocka_unit_test(test_exact_keys),
       cmocka_unit_test(test_limit),
