@@ -188,7 +188,7 @@ size_t fb_name_skeleton(const char *tok, size_t n, char *out, size_t outlen) {
     char c = tok[i];
     if (i == 0 && is_vowel(c)) c = 'a';
     else if (i > 0 && (is_vowel(c) || c == 'y' || c == 'w')) continue;
-    if (c == 'j') c = 'c'; /* Thai จ is "c" in ICU's ISO 11940, "j" or "ch" in names */
+    if (c == 'j' || c == 'z') c = 'c'; /* Thai จ is "c" in ISO 11940, "j"/"ch" in names; Bengali জ is j or z */
     if (o > 0 && out[o - 1] == c) continue;
     out[o++] = c;
   }

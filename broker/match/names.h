@@ -51,7 +51,7 @@ void fb_name_key_parse(const char *keys, fb_name_key *out);
 double fb_name_similarity(const fb_name_key *a, const fb_name_key *b);
 
 /* The consonant skeleton of a phonetic token: a leading vowel becomes 'a', later
- * vowels and y/w are dropped, j counts as c, doubles collapse ("ahmad" -> "ahmd", "ismail" ->
+ * vowels and y/w are dropped, j and z count as c, doubles collapse ("ahmad" -> "ahmd", "ismail" ->
  * "asml", "yusuf" -> "ysf"). Returns the length written to out (outlen >= 2). */
 size_t fb_name_skeleton(const char *tok, size_t n, char *out, size_t outlen);
 

@@ -3,11 +3,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <unicode/uchar.h>
 #include <unicode/utrans.h>
 
-enum script { S_OTHER, S_THAI, S_BENGALI, S_ARABIC };
+enum script { S_OTHER, S_THAI, S_BENGALI, S_ARABIC, S_BURMESE };
 
 typedef struct {
   UTransliterator *to_latin, *to_ascii;
@@ -62,6 +63,7 @@ static translit *thread_translit(void) {
 static enum script script_of(int32_t c) {
   if (c >= 0x0E00 && c <= 0x0E7F) return S_THAI;
   if (c >= 0x0980 && c <= 0x09FF) return S_BENGALI;
+  if (c >= 0x1000 && c <= 0x109F) return S_BURMESE;
   if ((c >= 0x0600 && c <= 0x06FF) || (c >= 0x0750 && c <= 0x077F) || (c >= 0x08A0 && c <= 0x08FF) ||
       (c >= 0xFB50 && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF))
     return S_ARABIC;
@@ -70,7 +72,34 @@ static enum script script_of(int32_t c) {
 
 static bool thai_vowel_sign(int32_t c) { return (c >= 0x0E30 && c <= 0x0E39) || (c >= 0x0E47 && c <= 0x0E4E); }
 static bool thai_leading_vowel(int32_t c) { return c >= 0x0E40 && c <= 0x0E44; }
+static bool thai_consonant(int32_t c) { return c >= 0x0E01 && c <= 0x0E2E; }
 static bool latin_vowel(UChar c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
+
+/* Burmese names are romanised by sound, not by ICU's letters: the aspirates are
+ * written kh, th, ph and s (ICU: hk, ht, hp, hc), "-ain" is "-in" (Win, Min,
+ * Thein). */
+static size_t burmese_names(char *s, size_t n) {
+  static const struct { const char *from, *to; } rules[] = {
+      {"hk", "kh"}, {"ht", "th"}, {"hp", "ph"}, {"hc", "s"}, {"ain", "in"}};
+  char tmp[256];
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 3 < sizeof tmp;) {
+    size_t r = 0;
+    for (; r < sizeof rules / sizeof rules[0]; r++)
+      if (strncmp(s + i, rules[r].from, strlen(rules[r].from)) == 0) break;
+    if (r < sizeof rules / sizeof rules[0]) {
+      memcpy(tmp + o, rules[r].to, strlen(rules[r].to));
+      o += strlen(rules[r].to);
+      i += strlen(rules[r].from);
+    } else {
+      tmp[o++] = s[i++];
+    }
+  }
+  if (o > n) o = n; /* never longer than the input */
+  memcpy(s, tmp, o);
+  s[o] = '\0';
+  return o;
+}
 
 size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) {
   out[0] = '\0';
@@ -85,11 +114,22 @@ size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) 
   int32_t len = 0;
   for (size_t i = 0; i < n && len < 64; i++) {
     int32_t c = cp[i];
-    /* Thai: อ carries a vowel and is silent at the start of a word, before a vowel
-     * sign or after a leading vowel (ICU writes it "x"). */
-    if (c == 0x0E2D && (i == 0 || (i + 1 < n && thai_vowel_sign(cp[i + 1])) || thai_leading_vowel(cp[i - 1])))
-      continue;
-    if (c == 0x0629) c = 0x0647; /* Arabic ta marbuta ends a name as "-ah", not "-at" */
+    if (sc == S_THAI) {
+      if (c == 0x0E4C) { /* thanthakhat: the letter under it (and its vowel) is silent */
+        while (len > 0 && thai_vowel_sign(u[len - 1])) len--;
+        if (len > 0) len--;
+        continue;
+      }
+      if (c == 0x0E2D) { /* อ: a vowel carrier, silent (ICU writes it "x") */
+        if (i == 0 && i + 1 < n && thai_consonant(cp[i + 1])) u[len++] = 'a'; /* อนันต์: "anan" */
+        if (i == 0 || (i + 1 < n && thai_vowel_sign(cp[i + 1])) || thai_leading_vowel(cp[i - 1])) continue;
+      }
+    }
+    if (sc == S_ARABIC) {
+      if (c == 0x0629) c = 0x0647;         /* ta marbuta ends a name as "-ah", not "-at" */
+      if (c == 0x062B) c = 0x0633;         /* tha is said "s" in the region (Usman, Osman) */
+      if (c == 0x0639 && i == 0) c = 0x0627; /* a word-initial ain is heard as a vowel (Omar) */
+    }
     if (c > 0xFFFF) {
       c -= 0x10000;
       u[len++] = (UChar)(0xD800 + (c >> 10));
@@ -98,6 +138,7 @@ size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) 
       u[len++] = (UChar)c;
     }
   }
+
   UErrorCode e = U_ZERO_ERROR;
   int32_t limit = len;
   utrans_transUChars(t->to_latin, u, &len, (int32_t)(sizeof u / sizeof u[0]), 0, &limit, &e);
@@ -123,6 +164,7 @@ size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) 
   if (sc == S_THAI)
     for (size_t i = 0; i < o; i++)
       if (out[i] == 'x') out[i] = 'o'; /* a remaining อ is the vowel o */
+  if (sc == S_BURMESE) o = burmese_names(out, o);
   if (sc == S_ARABIC && o > 4 && out[0] == 'a' && out[1] == 'l') { /* the article al- */
     for (size_t i = 2; i <= o; i++) out[i - 2] = out[i];
     o -= 2;
