@@ -36,6 +36,9 @@ typedef struct {
   char dob[11]; /* full date when known, else "" */
   char imo[8];
   char vname[64];
+  /* documents, for conflicts: kind and country equal, numbers different */
+  struct { char kind[16], country[4], number[24]; } docs[2];
+  int ndocs;
 } rec;
 
 /* An exact key: document (with country), phone, IMO or vessel name. */
@@ -163,6 +166,14 @@ static void prepare(rec *x, uint32_t r, vec *keys) {
       const char *country = json_string_value(json_object_get(e, "country"));
       if (!masked(num) && fb_norm_document(num, buf, sizeof buf) && strlen(buf) < sizeof ((xkey *)0)->key)
         add_key(keys, K_DOCUMENT, buf, masked(country) ? NULL : country, r);
+      const char *kind = json_string_value(json_object_get(e, "kind"));
+      if (x->ndocs < 2 && !masked(num) && !masked(country) && !masked(kind) && strlen(kind) < 16 &&
+          strlen(country) < 4 && strlen(buf) < 24 && buf[0]) {
+        snprintf(x->docs[x->ndocs].kind, sizeof x->docs[0].kind, "%s", kind);
+        snprintf(x->docs[x->ndocs].country, sizeof x->docs[0].country, "%s", country);
+        snprintf(x->docs[x->ndocs].number, sizeof x->docs[0].number, "%s", buf);
+        x->ndocs++;
+      }
     }
   }
   if (!(red & R_PHONES)) {
@@ -312,6 +323,35 @@ static bool imo_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uin
     for (uint32_t y = rb; y != UINT32_MAX; y = next[y]) {
       if (++work > 100000) return false;
       if (recs[y].vessel && recs[y].imo[0] && strcmp(recs[x].imo, recs[y].imo) != 0) return true;
+    }
+  }
+  return false;
+}
+
+/* Whether two persons' identities contradict: different dates of birth (years, or
+ * two full dates) or two documents of the same kind and country with different
+ * numbers. */
+static bool person_conflict(const rec *a, const rec *b) {
+  if (a->dob_year && b->dob_year &&
+      (a->dob_year != b->dob_year || (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0)))
+    return true;
+  for (int i = 0; i < a->ndocs; i++)
+    for (int j = 0; j < b->ndocs; j++)
+      if (strcmp(a->docs[i].kind, b->docs[j].kind) == 0 && strcmp(a->docs[i].country, b->docs[j].country) == 0 &&
+          strcmp(a->docs[i].number, b->docs[j].number) != 0)
+        return true;
+  return false;
+}
+
+/* Whether joining the components rooted at ra and rb by a name link would put two
+ * contradicting persons into one entity (bounded like imo_conflict). */
+static bool identity_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uint32_t rb) {
+  size_t work = 0;
+  for (uint32_t x = ra; x != UINT32_MAX; x = next[x]) {
+    if (recs[x].vessel) continue;
+    for (uint32_t y = rb; y != UINT32_MAX; y = next[y]) {
+      if (++work > 100000) return true; /* too large to check: do not join by name */
+      if (!recs[y].vessel && person_conflict(&recs[x], &recs[y])) return true;
     }
   }
   return false;
@@ -493,6 +533,9 @@ json_t *fb_merge(json_t *per_state) {
     uint32_t ra = find(parent, ed[i].a), rb = find(parent, ed[i].b);
     if (ra == rb) continue;
     if (imo_conflict(recs, next, ra, rb)) continue;
+    /* a link by name and dob alone must not join contradicting identities through a
+     * third record (chains of namesakes); exact keys still join despite them */
+    if (!(ed[i].ev & EV_EXACT) && identity_conflict(recs, next, ra, rb)) continue;
     parent[rb] = ra;
     next[tail[ra]] = rb;
     tail[ra] = tail[rb];
