@@ -426,10 +426,13 @@ static const nword rhg_f[] = {{{"Jamila", "Jamilah"}, "جميلة"}, {{"Hasina",
   {{"Khadija", "Khadijah"}, "خديجة"}, {{"Fatima", "Fatema"}, "فاطمة"}};
 static const nword rhg_fam[] = {{{"Alam"}, "عالم"}, {{"Hussain", "Hossain"}, "حسين"}, {{"Islam"}, "اسلام"},
   {{"Rahman"}, "رحمن"}, {{"Karim"}, "كريم"}};
-static const nword mmr_m[] = {{{"Aung"}, "အောင်"}, {{"Kyaw", "Kyaw"}, "ကျော်"}, {{"Maung", "Mg"}, "မောင်"},
-  {{"Min"}, "မင်း"}};
-static const nword mmr_f[] = {{{"Khin"}, "ခင်"}, {{"Su"}, "စု"}};
-static const nword mmr_fam[] = {{{"Win"}, "ဝင်း"}, {{"Kyaw"}, "ကျော်"}, {{"Aung"}, "အောင်"}, {{"Min"}, "မင်း"}};
+static const nword mmr_m[] = {{{"Aung"}, "အောင်"}, {{"Kyaw"}, "ကျော်"}, {{"Maung"}, "မောင်"},
+  {{"Min"}, "မင်း"}, {{"Myo"}, "မျိုး"}, {{"Soe"}, "စိုး"}, {{"Hein"}, "ဟိန်း"}, {{"Tun", "Htun"}, "ထွန်း"},
+  {{"Phyo"}, "ဖြိုး"}};
+static const nword mmr_f[] = {{{"Khin"}, "ခင်"}, {{"Su"}, "စု"}, {{"Moe"}, "မိုး"}, {{"Nwe"}, "နွယ်"},
+  {{"San"}, "စန်း"}, {{"Aye"}, "အေး"}, {{"Mar"}, "မာ"}, {{"Yu"}, "ယု"}};
+static const nword mmr_fam[] = {{{"Win"}, "ဝင်း"}, {{"Kyaw"}, "ကျော်"}, {{"Aung"}, "အောင်"}, {{"Min"}, "မင်း"},
+  {{"Lin"}, "လင်း"}, {{"Tun", "Htun"}, "ထွန်း"}, {{"Hein"}, "ဟိန်း"}, {{"Soe"}, "စိုး"}, {{"Myo"}, "မျိုး"}};
 
 #define WORDS(a) a, FB_ARRAY_LEN(a)
 typedef struct {

@@ -64,7 +64,8 @@ static int run(int argc, char **argv) {
     free(err);
     return 1;
   }
-  printf("wrote %s/{IDN,MYS,THA,BGD}.db (seed %lu) in %.0f ms\n", out, seed, fb_now_ms() - t0);
+  printf("wrote %s/{IDN,MYS,THA,BGD}.db and %s/truth.json (seed %lu) in %.0f ms\n", out, out, seed,
+         fb_now_ms() - t0);
   if (conninfo) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.db", out, state);

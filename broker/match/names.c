@@ -306,7 +306,10 @@ static double token_sim(const fb_name_key *a, int i, const fb_name_key *b, int j
   return s;
 }
 
-double fb_name_similarity(const fb_name_key *a, const fb_name_key *b) {
+double fb_name_similarity(const fb_name_key *a, const fb_name_key *b) { return fb_name_match(a, b, NULL); }
+
+double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest) {
+  if (weakest) *weakest = 0.0;
   if (a->n == 0 || b->n == 0) return 0.0;
   double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS];
   for (int i = 0; i < a->n; i++)
@@ -330,6 +333,7 @@ double fb_name_similarity(const fb_name_key *a, const fb_name_key *b) {
     if (bi < 0 || best <= 0.0) break;
     ua[bi] = ub[bj] = true;
     sum += best;
+    if (weakest) *weakest = p == 0 || best < *weakest ? best : *weakest;
   }
   return 2.0 * sum / (double)(a->n + b->n);
 }

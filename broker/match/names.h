@@ -50,6 +50,11 @@ void fb_name_key_parse(const char *keys, fb_name_key *out);
  * key is empty. */
 double fb_name_similarity(const fb_name_key *a, const fb_name_key *b);
 
+/* fb_name_similarity, also giving in *weakest (may be NULL) the lowest score among
+ * the aligned token pairs (0 when none aligned): "Wati Gunawan" and "Wahyu Gunawan"
+ * are similar as wholes (0.83 + 1.0) yet one pair is weak. */
+double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest);
+
 /* The consonant skeleton of a phonetic token: a leading vowel becomes 'a', later
  * vowels and y/w are dropped, j and z count as c, doubles collapse ("ahmad" -> "ahmd", "ismail" ->
  * "asml", "yusuf" -> "ysf"). Returns the length written to out (outlen >= 2). */

@@ -12,6 +12,7 @@
 #include "core/util.h"
 
 #define NAME_LINK 0.85
+#define TOKEN_LINK 0.86   /* every aligned word of a linking name: Wati/Wahyu 0.83, Wichai/Vichai 0.87 */
 #define MAX_NAMES 4       /* name + first aliases compared per record */
 #define BLOCK_CAP 500     /* a name block larger than this is not compared pairwise */
 #define SINGLE_SCORE 0.5
@@ -240,12 +241,14 @@ static int block_cmp(const void *pa, const void *pb) {
   return a->r < b->r ? -1 : a->r > b->r;
 }
 
+/* The best similarity among the pair's names whose every aligned word agrees well
+ * enough (TOKEN_LINK): different given names sharing a family name are not one name. */
 static double best_name_sim(const rec *a, const rec *b) {
   double best = 0.0;
   for (int i = 0; i < a->nnames; i++)
     for (int j = 0; j < b->nnames; j++) {
-      double s = fb_name_similarity(&a->names[i], &b->names[j]);
-      if (s > best) best = s;
+      double weakest, s = fb_name_match(&a->names[i], &b->names[j], &weakest);
+      if (s > best && weakest >= TOKEN_LINK) best = s;
     }
   return best;
 }
