@@ -1,5 +1,6 @@
 #include "match/names.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -95,8 +96,32 @@ static size_t word_to_ascii(const int32_t *cp, size_t n, char *out, size_t outle
 /* Folds a name to words separated by single spaces; a transliterated word is
  * prefixed by '^' when mark_native. */
 static size_t fold(const char *in, char *out, size_t outlen, bool mark_native) {
+  if (!in) in = "";
+  /* Most names are plain ASCII: NFKC and case folding are then tolower. */
+  size_t o = 0;
+  const unsigned char *u = (const unsigned char *)in;
+  while (*u && *u < 0x80) u++;
+  if (!*u) {
+    size_t start = 0; /* where the current word (with its space) began */
+    bool in_word_now = false;
+    for (u = (const unsigned char *)in; *u; u++) {
+      if (isalnum(*u)) {
+        if (!in_word_now) {
+          start = o;
+          if (o) out[o++] = ' ';
+          in_word_now = true;
+        }
+        if (o + 1 >= outlen) { o = start; break; } /* whole words only, as below */
+        out[o++] = (char)tolower(*u);
+      } else if (!apostrophe(*u)) {
+        in_word_now = false;
+      }
+    }
+    out[o] = '\0';
+    return o;
+  }
   int32_t cp[MAX_CPS];
-  size_t n = decompose(in ? in : "", cp, MAX_CPS), o = 0, i = 0;
+  size_t n = decompose(in, cp, MAX_CPS), i = 0;
   int32_t word[MAX_CPS];
   while (i < n) {
     while (i < n && !in_word(cp[i]) && !apostrophe(cp[i])) i++;
