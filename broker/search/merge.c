@@ -17,7 +17,7 @@
 #define BLOCK_CAP 500     /* a name block larger than this is not compared pairwise */
 #define SINGLE_SCORE 0.5
 #define NEAR_BLOCK 64     /* blocks up to this size also look for namesakes kept apart */
-#define NEAR_MAX 8        /* near entries per entity */
+#define NEAR_MAX 3        /* near entries per entity */
 
 enum { EV_DOCUMENT = 1, EV_PHONE = 2, EV_IMO = 4, EV_NAME = 8, EV_DOB = 16, EV_DOCFP = 32, EV_PHONEFP = 64 };
 static const char *const ev_names[] = {"document", "phone", "imo", "name", "dob", "document_fingerprint",
@@ -29,6 +29,7 @@ enum { R_NAME = 1, R_ALIASES = 2, R_DOB = 4, R_DOCUMENTS = 8, R_PHONES = 16, R_V
 typedef struct {
   json_t *json; /* borrowed input record */
   const char *state, *id;
+  uint32_t si; /* index of state in the sorted states */
   bool vessel;
   fb_name_key names[MAX_NAMES];
   int nnames;
@@ -253,6 +254,17 @@ static double best_name_sim(const rec *a, const rec *b) {
   return best;
 }
 
+/* Whether any of the pair's names agree as a name link needs (stops at the first). */
+static bool names_agree(const rec *a, const rec *b) {
+  for (int i = 0; i < a->nnames; i++)
+    for (int j = 0; j < b->nnames; j++) {
+      double weakest;
+      if (strcmp(a->names[i].buf, b->names[j].buf) == 0) return true; /* namesakes: the same key */
+      if (fb_name_match(&a->names[i], &b->names[j], &weakest) >= NAME_LINK && weakest >= TOKEN_LINK) return true;
+    }
+  return false;
+}
+
 /* Adds the corroborating evidence (name, dob) of a pair and decides whether it
  * links. Returns false when the pair must not link. */
 static bool corroborate(const rec *a, const rec *b, edge *e) {
@@ -386,33 +398,45 @@ static int group_cmp(const void *pa, const void *pb, void *recs) {
   return rec_order(recs, a->members[0], b->members[0]);
 }
 
-typedef struct {
-  uint32_t g, other; /* entity indexes after ordering */
-  const char *why;
-} near_link;
+static const char why_dob[] = "same name, different dob", why_nodob[] = "same name, no dob to compare";
 
-static int near_link_cmp(const void *pa, const void *pb) {
-  const near_link *a = pa, *b = pb;
-  if (a->g != b->g) return a->g < b->g ? -1 : 1;
-  if (a->other != b->other) return a->other < b->other ? -1 : 1;
-  return strcmp(a->why, b->why);
+/* An entity's near list: other entities (output order) and why. */
+typedef struct {
+  uint32_t other[NEAR_MAX];
+  const char *why[NEAR_MAX];
+  uint8_t n;
+} near_list;
+
+static bool near_has(const near_list *l, uint32_t other) {
+  for (int i = 0; i < l->n; i++)
+    if (l->other[i] == other) return true;
+  return false;
 }
 
-/* near_link entries (both directions) for the near pairs that ended in different
- * entities, sorted by entity, then the other entity; returns the count. */
-static size_t near_links(const vec *nears, const uint32_t *entity_of, near_link **out) {
-  near_link *l = fb_xmalloc((nears->n ? nears->n : 1) * 2 * sizeof *l);
-  size_t n = 0;
+/* Fills each entity's near list from the candidate pairs, in the order they were
+ * found (block order: deterministic). A pair is compared by name only when it ended
+ * in two entities and one of them still has room, so a crowd of namesakes costs a
+ * few comparisons per entity, not one per pair. */
+static near_list *near_lists(const rec *recs, const vec *nears, const uint32_t *entity_of, size_t ng) {
+  near_list *l = fb_xcalloc(ng ? ng : 1, sizeof *l);
   const near_pair *np = nears->v;
   for (size_t i = 0; i < nears->n; i++) {
     uint32_t ga = entity_of[np[i].a], gb = entity_of[np[i].b];
-    if (ga == gb) continue;
-    l[n++] = (near_link){ga, gb, np[i].why};
-    l[n++] = (near_link){gb, ga, np[i].why};
+    if (ga == gb || (l[ga].n == NEAR_MAX && l[gb].n == NEAR_MAX) || near_has(&l[ga], gb) || near_has(&l[gb], ga))
+      continue;
+    if (!names_agree(&recs[np[i].a], &recs[np[i].b])) continue;
+    if (l[ga].n < NEAR_MAX) l[ga].other[l[ga].n] = gb, l[ga].why[l[ga].n++] = np[i].why;
+    if (l[gb].n < NEAR_MAX) l[gb].other[l[gb].n] = ga, l[gb].why[l[gb].n++] = np[i].why;
   }
-  if (n > 1) qsort(l, n, sizeof *l, near_link_cmp);
-  *out = l;
-  return n;
+  for (size_t g = 0; g < ng; g++) /* listed in entity order */
+    for (int i = 1; i < l[g].n; i++)
+      for (int j = i; j > 0 && l[g].other[j - 1] > l[g].other[j]; j--) {
+        uint32_t o = l[g].other[j];
+        const char *w = l[g].why[j];
+        l[g].other[j] = l[g].other[j - 1], l[g].why[j] = l[g].why[j - 1];
+        l[g].other[j - 1] = o, l[g].why[j - 1] = w;
+      }
+  return l;
 }
 
 static int str_cmp(const void *a, const void *b) {
@@ -445,6 +469,7 @@ json_t *fb_merge(json_t *per_state) {
       if (!json_is_object(r)) continue;
       recs[n].json = r;
       recs[n].state = states[si];
+      recs[n].si = (uint32_t)si;
       recs[n].id = json_string_value(json_object_get(r, "id"));
       if (!recs[n].id) recs[n].id = "";
       prepare(&recs[n], n, &keys);
@@ -490,16 +515,16 @@ json_t *fb_merge(json_t *per_state) {
           if (bl[p].r == bl[q].r || (skeleton && !a->native && !b->native)) continue;
           /* a name links only with an equal dob year: test that first, it is cheap */
           if (!a->dob_year || a->dob_year != b->dob_year || (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0)) {
-            /* namesakes kept apart (small blocks only: this costs a name comparison) */
-            if (look_near && best_name_sim(a, b) >= NAME_LINK) {
+            /* a namesake kept apart? Decided once groups are known (small blocks only) */
+            if (look_near) {
               near_pair *np = vec_push(&nears);
               np->a = bl[p].r < bl[q].r ? bl[p].r : bl[q].r;
               np->b = bl[p].r < bl[q].r ? bl[q].r : bl[p].r;
-              np->why = a->dob_year && b->dob_year ? "same name, different dob" : "same name, no dob to compare";
+              np->why = a->dob_year && b->dob_year ? why_dob : why_nodob;
             }
             continue;
           }
-          if (best_name_sim(a, b) < NAME_LINK) continue;
+          /* the names are compared once per pair, when edges are folded below */
           edge *e = vec_push(&edges);
           *e = (edge){bl[p].r, bl[q].r, 0, 0.0, 0.0};
         }
@@ -574,42 +599,55 @@ json_t *fb_merge(json_t *per_state) {
   uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
-  near_link *nl;
-  size_t nnl = near_links(&nears, entity_of, &nl), nli = 0;
+  json_t **state_str = fb_xcalloc(nstates ? nstates : 1, sizeof *state_str);
+  json_t *why_dob_json = NULL, *why_nodob_json = NULL;
+  near_list *nl = near_lists(recs, &nears, entity_of, ng);
 
   for (size_t g = 0; g < ng; g++) {
     char name[24];
     snprintf(name, sizeof name, "e%zu", g + 1);
     json_t *match = json_array();
     for (size_t b = 0; b < FB_ARRAY_LEN(ev_names); b++)
-      if (groups[g].ev & (1u << b)) json_array_append_new(match, json_string(ev_names[b]));
+      if (groups[g].ev & (1u << b)) json_array_append_new(match, json_string_nocheck(ev_names[b]));
     json_t *records = json_array();
     for (size_t m = 0; m < groups[g].n; m++) {
       const rec *r = &recs[groups[g].members[m]];
+      /* one string per state, shared by its records (values are never modified) */
+      if (!state_str[r->si]) state_str[r->si] = json_string(r->state);
       json_t *copy = json_object(); /* "state" first, then the record's own fields */
-      json_object_set_new(copy, "state", json_string(r->state));
+      json_object_set_nocheck(copy, "state", state_str[r->si]);
       json_object_update(copy, r->json); /* shallow: values are shared, never modified */
-      json_object_set_new(copy, "state", json_string(r->state));
+      json_object_set_nocheck(copy, "state", state_str[r->si]);
       json_array_append_new(records, copy);
     }
-    json_t *entity = json_pack("{s:s, s:f, s:o, s:o}", "entity", name, "score", groups[g].score, "match", match,
-                               "records", records);
-    /* Close candidates kept apart, once per other entity (the first reason in
-     * order: "different dob" before "no dob to compare"). */
-    json_t *near = NULL;
-    for (; nli < nnl && nl[nli].g == g; nli++) {
-      if (nli > 0 && nl[nli - 1].g == g && nl[nli - 1].other == nl[nli].other) continue;
-      if (!near) near = json_array();
-      if (json_array_size(near) == NEAR_MAX) continue;
-      char other[24];
-      snprintf(other, sizeof other, "e%u", nl[nli].other + 1);
-      json_array_append_new(near, json_pack("{s:s, s:s}", "entity", other, "why", nl[nli].why));
+    json_t *entity = json_object();
+    json_object_set_new_nocheck(entity, "entity", json_string_nocheck(name));
+    json_object_set_new_nocheck(entity, "score", json_real(groups[g].score));
+    json_object_set_new_nocheck(entity, "match", match);
+    json_object_set_new_nocheck(entity, "records", records);
+    /* Close candidates kept apart, once per other entity. */
+    if (nl[g].n) {
+      json_t *near = json_array();
+      for (int i = 0; i < nl[g].n; i++) {
+        char other[24];
+        snprintf(other, sizeof other, "e%u", nl[g].other[i] + 1);
+        json_t *o = json_object();
+        json_object_set_new_nocheck(o, "entity", json_string_nocheck(other));
+        json_t **why = nl[g].why[i] == why_dob ? &why_dob_json : &why_nodob_json; /* shared */
+        if (!*why) *why = json_string_nocheck(nl[g].why[i]);
+        json_object_set_nocheck(o, "why", *why);
+        json_array_append_new(near, o);
+      }
+      json_object_set_new_nocheck(entity, "near", near);
     }
-    if (near) json_object_set_new(entity, "near", near);
     json_array_append_new(out, entity);
   }
   free(nl);
   free(nears.v);
+  for (si = 0; si < nstates; si++) json_decref(state_str[si]);
+  json_decref(why_dob_json);
+  json_decref(why_nodob_json);
+  free(state_str);
   free(next);
   free(tail);
   free(slot);
