@@ -101,9 +101,57 @@ static size_t burmese_names(char *s, size_t n) {
   return o;
 }
 
+/* Khmer, which ICU does not transliterate: consonants, vowel signs and independent
+ * vowels as Cambodian names are romanised (ស -> s, ខ -> kh, ា -> a, េ -> e, ី -> ei);
+ * a consonant followed directly by another consonant carries its inherent "o"; the
+ * coeng ្ stacks the next consonant (no vowel between); other signs are silent.
+ * Returns the length, 0 when a code point is not Khmer or out is too small. */
+static size_t khmer(const int32_t *cp, size_t n, char *out, size_t outlen) {
+  static const char *const cons[] = {/* U+1780..U+17A2 */
+      "k", "kh", "k", "kh", "ng", "ch", "chh", "ch", "chh", "nh", "d", "th", "d", "th", "n", "t", "th",
+      "t", "th", "n", "b", "ph", "p", "ph", "m", "y", "r", "l", "v", "s", "s", "s", "h", "l", ""};
+  static const char *const indep[] = {/* U+17A3..U+17B3 */
+      "a", "aa", "e", "ei", "o", "ou", "ou", "ry", "rue", "ly", "lue", "ae", "ai", "ao", "ao", "au", "ao"};
+  static const char *const signs[] = {/* U+17B6..U+17C5 */
+      "a", "e", "ei", "oe", "eu", "o", "ou", "uo", "aeu", "oea", "ie", "e", "ae", "ai", "ao", "au"};
+  _Static_assert(sizeof cons / sizeof cons[0] == 0x17A3 - 0x1780, "Khmer consonants");
+  _Static_assert(sizeof indep / sizeof indep[0] == 0x17B4 - 0x17A3, "Khmer independent vowels");
+  _Static_assert(sizeof signs / sizeof signs[0] == 0x17C6 - 0x17B6, "Khmer vowel signs");
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int32_t c = cp[i];
+    const char *add;
+    bool inherent = false;
+    if (c >= 0x1780 && c <= 0x17A2) {
+      add = cons[c - 0x1780];
+      inherent = i + 2 < n && cp[i + 1] >= 0x1780 && cp[i + 1] <= 0x17A2;
+    } else if (c >= 0x17A3 && c <= 0x17B3) {
+      add = indep[c - 0x17A3];
+    } else if (c >= 0x17B6 && c <= 0x17C5) {
+      add = signs[c - 0x17B6];
+    } else if (c == 0x17C6) {
+      add = "m"; /* nikahit */
+    } else if (c == 0x17C7) {
+      add = "h"; /* reahmuk */
+    } else if (c >= 0x17C8 && c <= 0x17DD) {
+      add = ""; /* coeng, register and other signs */
+    } else {
+      return 0;
+    }
+    size_t w = strlen(add);
+    if (o + w + 2 > outlen) return 0;
+    memcpy(out + o, add, w);
+    o += w;
+    if (inherent) out[o++] = 'o';
+  }
+  out[o] = '\0';
+  return o;
+}
+
 size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) {
   out[0] = '\0';
   if (n == 0 || outlen < 2) return 0;
+  if (cp[0] >= 0x1780 && cp[0] <= 0x17FF) return khmer(cp, n, out, outlen);
   translit *t = thread_translit();
   if (!t) return 0;
   enum script sc = S_OTHER;

@@ -40,8 +40,8 @@
  *
  * Near misses: an entity may carry "near": [{"entity": "e3", "why": "same name,
  * different dob" | "same name, no dob to compare"}], the entities holding a record
- * with the same name that did not link (blocks of at most 64 records, at most 8 per
- * entity, each other entity once); absent when there is none.
+ * with the same name that did not link (blocks of at most 64 records, at most 3 per
+ * entity, each other entity once, in entity order); absent when there is none.
  *
  * Cost: keys are computed once per record; exact keys are grouped by sorting; names
  * are compared only within blocks sharing a token prefix (pairs compared once), so
