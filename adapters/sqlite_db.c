@@ -212,6 +212,41 @@ static int search_skeletons(fb_sqlite_db *db, const fb_name_key *qk, int kind, h
   return 0;
 }
 
+/* Candidates repeat the same few keys (a common name is held many times), so their
+ * similarity is remembered per search: a direct-mapped cache of key text -> score.
+ * Only for queries of two words or more: one word costs less to compare than to look
+ * up. */
+#define MEMO_SLOTS 256
+typedef struct {
+  uint64_t hash;
+  size_t off, len; /* the key's text in the arena */
+  double sim;
+  bool used;
+} memo_slot;
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static double memo_similarity(memo_slot *memo, fb_buf *arena, const fb_name_key *qk, const char *key, size_t len) {
+  if (!memo) {
+    fb_name_key rk;
+    fb_name_key_parse(key, &rk);
+    return fb_name_similarity(qk, &rk);
+  }
+  uint64_t hash = fnv1a(key, len);
+  memo_slot *m = &memo[hash & (MEMO_SLOTS - 1)];
+  if (m->used && m->hash == hash && m->len == len && memcmp(arena->data + m->off, key, len) == 0) return m->sim;
+  fb_name_key rk;
+  fb_name_key_parse(key, &rk);
+  double sim = fb_name_similarity(qk, &rk);
+  *m = (memo_slot){hash, arena->len, len, sim, true};
+  fb_buf_append(arena, key, len);
+  return sim;
+}
+
 static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   fb_name_key qk;
   fb_name_key_make(name, &qk);
@@ -226,14 +261,17 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);
   int rc;
+  memo_slot *memo = qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
+  fb_buf arena = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    fb_name_key rk;
-    fb_name_key_parse((const char *)sqlite3_column_text(st, 1), &rk);
-    double sim = fb_name_similarity(&qk, &rk);
+    const char *key = (const char *)sqlite3_column_text(st, 1);
+    double sim = memo_similarity(memo, &arena, &qk, key ? key : "", (size_t)sqlite3_column_bytes(st, 1));
     if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
+  free(memo);
+  fb_buf_free(&arena);
   fb_buf_free(&q);
   if (rc != SQLITE_DONE) return -1;
   /* records written in another script, for any query; Latin records too for a query

@@ -291,14 +291,17 @@ double fb_jaro_winkler(const char *a, size_t alen, const char *b, size_t blen) {
   if (blen > 64) blen = 64;
   size_t window = (alen > blen ? alen : blen) / 2;
   window = window > 0 ? window - 1 : 0;
-  bool am[64] = {0}, bm[64] = {0};
+  /* matched positions as bit sets: this runs for every token pair of every
+   * candidate, so no per-call array clearing */
+  uint64_t am = 0, bm = 0;
   size_t matches = 0;
   for (size_t i = 0; i < alen; i++) {
     size_t lo = i > window ? i - window : 0;
     size_t hi = i + window + 1 < blen ? i + window + 1 : blen;
     for (size_t j = lo; j < hi; j++) {
-      if (!bm[j] && a[i] == b[j]) {
-        am[i] = bm[j] = true;
+      if (!(bm >> j & 1) && a[i] == b[j]) {
+        am |= 1ull << i;
+        bm |= 1ull << j;
         matches++;
         break;
       }
@@ -307,8 +310,8 @@ double fb_jaro_winkler(const char *a, size_t alen, const char *b, size_t blen) {
   if (matches == 0) return 0.0;
   size_t k = 0, trans = 0;
   for (size_t i = 0; i < alen; i++) {
-    if (!am[i]) continue;
-    while (!bm[k]) k++;
+    if (!(am >> i & 1)) continue;
+    while (!(bm >> k & 1)) k++;
     if (a[i] != b[k]) trans++;
     k++;
   }
