@@ -174,7 +174,7 @@ size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) 
       }
     }
     if (sc == S_ARABIC) {
-      if (c == 0x0629) c = 0x0647;         /* ta marbuta ends a name as "-ah", not "-at" */
+      if (c == 0x0629) continue;           /* ta marbuta: the name ends in a vowel (Jamila, Fatimah) */
       if (c == 0x062B) c = 0x0633;         /* tha is said "s" in the region (Usman, Osman) */
       if (c == 0x0639 && i == 0) c = 0x0627; /* a word-initial ain is heard as a vowel (Omar) */
     }

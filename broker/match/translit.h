@@ -10,8 +10,8 @@
  *     ("আহমদ" -> "ahamad", not "ahamada"); a long final "ā" stays.
  *   - Arabic script (Arabic, Malay in Jawi, Rohingya names written in it): the
  *     article "al" glued to a word is dropped ("الإسلام" -> "aslam"); a final ta
- *     marbuta is read "h" ("عائشة" -> "aish"); tha is "s" (Osman); a word-initial
- *     ain is a vowel ("عمر" -> "amr", Omar).
+ *     marbuta is silent (the name ends in -a/-ah: "جميلة" -> "jmil", Jamila); tha
+ *     is "s" (Osman); a word-initial ain is a vowel ("عمر" -> "amr", Omar).
  *   - Burmese: aspirates as names write them (kh, th, ph, s for ICU's hk, ht, hp,
  *     hc) and "-ain" as "-in" (ဝင်း -> "win").
  *   - Khmer: ICU 72 has no Khmer transliterator; our own table romanises it as
