@@ -98,6 +98,36 @@ static void test_name_search_across_scripts(void **state) {
                     "MYS-P-000001", NULL));
 }
 
+/* A Latin query finds records the demo data holds in another script (truth.json
+ * names them), and their own script finds them too. */
+static void test_latin_query_finds_native_records(void **state) {
+  (void)state;
+  char p[200];
+  snprintf(p, sizeof p, "%s/truth.json", dir);
+  json_t *truth = json_load_file(p, 0, NULL);
+  assert_non_null(truth);
+  size_t i, j, checked = 0;
+  json_t *person, *id;
+  json_array_foreach(json_object_get(truth, "people"), i, person) {
+    json_array_foreach(json_object_get(person, "native_records"), j, id) {
+      const char *rid = json_string_value(id);
+      char path[200], subject[512];
+      snprintf(path, sizeof path, "%s/%.3s.db", dir, rid);
+      json_t *latin = json_pack("{s:s, s:s}", "name", json_string_value(json_object_get(person, "name")), "dob",
+                                json_string_value(json_object_get(person, "dob")));
+      char *text = json_dumps(latin, JSON_COMPACT);
+      snprintf(subject, sizeof subject, "%s", text);
+      free(text);
+      json_decref(latin);
+      if (!finds(path, subject, rid, NULL)) fail_msg("%s: %s does not find %s", path, subject, rid);
+      checked++;
+    }
+    if (checked >= 20) break;
+  }
+  assert_true(checked >= 20);
+  json_decref(truth);
+}
+
 static void test_dob_rejects_name_only_hits(void **state) {
   (void)state;
   assert_true(finds(path_mys, "{\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985\"}", "MYS-P-000001", NULL));
@@ -226,6 +256,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_name_search_tolerates_variants_and_order),
       cmocka_unit_test(test_name_search_across_scripts),
+      cmocka_unit_test(test_latin_query_finds_native_records),
       cmocka_unit_test(test_dob_rejects_name_only_hits),
       cmocka_unit_test(test_exact_keys),
       cmocka_unit_test(test_limit),

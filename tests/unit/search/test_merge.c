@@ -233,6 +233,49 @@ static void test_names_link_across_scripts(void **state) {
   json_decref(res);
 }
 
+static void test_name_links_never_join_contradicting_people(void **state) {
+  (void)state;
+  /* T is known by name and birth year only; B and C share the name and year but not
+   * the day: T may join one of them, never both (the chain would merge strangers) */
+  json_t *res = merge(
+      "{\"THA\":[{\"id\":\"T\",\"type\":\"person\",\"name\":\"Taslima Akter\",\"dob\":\"1998\"}],"
+      " \"IDN\":[{\"id\":\"B\",\"type\":\"person\",\"name\":\"Taslima Akter\",\"dob\":\"1998-03-06\"}],"
+      " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Taslima Akter\",\"dob\":\"1998-08-25\"}]}");
+  assert_false(linked(res, "B", "C"));
+  assert_true(linked(res, "T", "B") || linked(res, "T", "C"));
+  json_decref(res);
+  /* two passports of one country with different numbers: not one person by name */
+  res = merge(
+      "{\"THA\":[{\"id\":\"T\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983\"}],"
+      " \"IDN\":[{\"id\":\"B\",\"type\":\"person\",\"name\":\"Kamal b. Salleh\",\"dob\":\"1983\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A18642059\",\"country\":\"MYS\"}]}],"
+      " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A33721104\",\"country\":\"MYS\"}]}]}");
+  assert_false(linked(res, "B", "C"));
+  json_decref(res);
+  /* an exact key still joins despite a contradiction (a typo in a date) */
+  res = merge(
+      "{\"IDN\":[{\"id\":\"B\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983-05-02\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A18642059\",\"country\":\"MYS\"}]}],"
+      " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983-02-05\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A18642059\",\"country\":\"MYS\"}]}]}");
+  assert_true(linked(res, "B", "C"));
+  json_decref(res);
+}
+
+static void test_every_word_of_a_linking_name_agrees(void **state) {
+  (void)state;
+  /* similar as wholes (one family name), different given names */
+  json_t *res = merge(
+      "{\"IDN\":[{\"id\":\"W1\",\"type\":\"person\",\"name\":\"Wati Gunawan\",\"dob\":\"1969-06-11\"}],"
+      " \"MYS\":[{\"id\":\"W2\",\"type\":\"person\",\"name\":\"Wahyu Gunawan\",\"dob\":\"1969-06-11\"},"
+      "  {\"id\":\"W3\",\"type\":\"person\",\"name\":\"Vichai Jaidee\",\"dob\":\"1971-01-01\"}],"
+      " \"THA\":[{\"id\":\"W4\",\"type\":\"person\",\"name\":\"Wichai Jaidee\",\"dob\":\"1971-01-01\"}]}");
+  assert_false(linked(res, "W1", "W2"));
+  assert_true(linked(res, "W3", "W4")); /* a transliteration variant still links */
+  json_decref(res);
+}
+
 static void test_vessels_and_persons_stay_apart(void **state) {
   (void)state;
   json_t *res = merge(
@@ -332,6 +375,8 @@ int main(void) {
       cmocka_unit_test(test_equal_fingerprints_link),
       cmocka_unit_test(test_near_explains_namesakes_kept_apart),
       cmocka_unit_test(test_names_link_across_scripts),
+      cmocka_unit_test(test_name_links_never_join_contradicting_people),
+      cmocka_unit_test(test_every_word_of_a_linking_name_agrees),
       cmocka_unit_test(test_vessels_and_persons_stay_apart),
       cmocka_unit_test(test_ordering_by_score),
       cmocka_unit_test(test_transitive_entity_scores_weakest_link),
