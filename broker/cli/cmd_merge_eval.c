@@ -78,6 +78,7 @@ typedef struct {
 static double ratio(double a, double b) { return b > 0 ? a / b : 1.0; }
 
 static int state_of(const char *id) {
+  if (!id) return -1;
   for (int s = 0; s < NSTATES; s++)
     if (strncmp(id, fb_demo_states[s], 3) == 0) return s;
   return -1;
@@ -121,8 +122,9 @@ static void count_pairs(eval *ev, json_t *results, pairs *named, pairs *hidden) 
   json_t *e, *r;
   json_array_foreach(results, i, e) {
     json_array_foreach(json_object_get(e, "records"), j, r) {
-      if (strcmp(json_string_value(json_object_get(r, "type")), "person") != 0) continue;
+      const char *type = json_string_value(json_object_get(r, "type"));
       const char *id = json_string_value(json_object_get(r, "id"));
+      if (!type || !id || strcmp(type, "person") != 0) continue;
       const char *pid = json_string_value(json_object_get(ev->who, id));
       if (n == cap) {
         cap *= 2;
@@ -160,7 +162,8 @@ static bool answer_has(json_t *results, const char *id) {
   json_t *e, *r;
   json_array_foreach(results, i, e) {
     json_array_foreach(json_object_get(e, "records"), j, r) {
-      if (strcmp(json_string_value(json_object_get(r, "id")), id) == 0) return true;
+      const char *rid = json_string_value(json_object_get(r, "id"));
+      if (rid && strcmp(rid, id) == 0) return true;
     }
   }
   return false;

@@ -41,6 +41,20 @@ status=$?
 ustatus=$?
 set -e
 expect_eq "missing data" "$status" 1
+# A truth.json of the wrong shapes: counted where usable, no crash; not JSON: refused.
+mkdir "$TMP/junk"
+cp "$TMP"/data/*.db "$TMP/junk/"
+echo '{"people":[{"name":"Ahmad bin Ismail","dob":"1985-03-12","records":[1,null,"XXX-1","MYS-P-000001"],
+  "native_queries":[5,"x"],"native_records":[{}]},{"name":3},"junk"]}' >"$TMP/junk/truth.json"
+"$FEDBROKER" merge-eval --data "$TMP/junk" >"$TMP/junk.log" 2>&1 || fail "a malformed truth entry stopped merge-eval"
+grep -q "1 of 3 people" "$TMP/junk.log" || fail "the usable entry was not evaluated"
+echo '[1,2' >"$TMP/junk/truth.json"
+set +e
+"$FEDBROKER" merge-eval --data "$TMP/junk" >"$TMP/junk2.log" 2>&1
+jstatus=$?
+set -e
+expect_eq "truth.json not JSON" "$jstatus" 1
+grep -q "truth.json" "$TMP/junk2.log" || fail "the error does not name truth.json"
 grep -q "truth.json" "$TMP/missing.log" || fail "the error does not name truth.json"
 expect_eq "bad --people" "$ustatus" 2
 pass "missing data and bad arguments are refused clearly"
