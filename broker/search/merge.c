@@ -343,33 +343,37 @@ static bool imo_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uin
   return false;
 }
 
-/* Whether two persons' identities contradict: different dates of birth (years, or
- * two full dates) or two documents of the same kind and country with different
+static const char why_dob[] = "same name, different dob", why_nodob[] = "same name, no dob to compare",
+                  why_docs[] = "same name, different documents";
+
+/* Why two persons' identities contradict, or NULL: different dates of birth (years,
+ * or two full dates), or two documents of the same kind and country with different
  * numbers. */
-static bool person_conflict(const rec *a, const rec *b) {
+static const char *person_conflict(const rec *a, const rec *b) {
   if (a->dob_year && b->dob_year &&
       (a->dob_year != b->dob_year || (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0)))
-    return true;
+    return why_dob;
   for (int i = 0; i < a->ndocs; i++)
     for (int j = 0; j < b->ndocs; j++)
       if (strcmp(a->docs[i].kind, b->docs[j].kind) == 0 && strcmp(a->docs[i].country, b->docs[j].country) == 0 &&
           strcmp(a->docs[i].number, b->docs[j].number) != 0)
-        return true;
-  return false;
+        return why_docs;
+  return NULL;
 }
 
-/* Whether joining the components rooted at ra and rb by a name link would put two
- * contradicting persons into one entity (bounded like imo_conflict). */
-static bool identity_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uint32_t rb) {
+/* Why joining the components rooted at ra and rb by a name link would put two
+ * contradicting persons into one entity, or NULL (bounded like imo_conflict). */
+static const char *identity_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uint32_t rb) {
   size_t work = 0;
   for (uint32_t x = ra; x != UINT32_MAX; x = next[x]) {
     if (recs[x].vessel) continue;
     for (uint32_t y = rb; y != UINT32_MAX; y = next[y]) {
-      if (++work > 100000) return true; /* too large to check: do not join by name */
-      if (!recs[y].vessel && person_conflict(&recs[x], &recs[y])) return true;
+      if (++work > 100000) return why_dob; /* too large to check: do not join by name */
+      const char *why = recs[y].vessel ? NULL : person_conflict(&recs[x], &recs[y]);
+      if (why) return why;
     }
   }
-  return false;
+  return NULL;
 }
 
 typedef struct {
@@ -397,8 +401,6 @@ static int group_cmp(const void *pa, const void *pb, void *recs) {
   if (a->n != b->n) return a->n > b->n ? -1 : 1;
   return rec_order(recs, a->members[0], b->members[0]);
 }
-
-static const char why_dob[] = "same name, different dob", why_nodob[] = "same name, no dob to compare";
 
 /* An entity's near list: other entities (output order) and why. */
 typedef struct {
@@ -563,7 +565,13 @@ json_t *fb_merge(json_t *per_state) {
     if (imo_conflict(recs, next, ra, rb)) continue;
     /* a link by name and dob alone must not join contradicting identities through a
      * third record (chains of namesakes); exact keys still join despite them */
-    if (!(ed[i].ev & EV_EXACT) && identity_conflict(recs, next, ra, rb)) continue;
+    if (!(ed[i].ev & EV_EXACT)) {
+      const char *why = identity_conflict(recs, next, ra, rb);
+      if (why) { /* kept apart: say so in `near` */
+        *(near_pair *)vec_push(&nears) = (near_pair){ed[i].a, ed[i].b, why};
+        continue;
+      }
+    }
     parent[rb] = ra;
     next[tail[ra]] = rb;
     tail[ra] = tail[rb];
@@ -600,7 +608,7 @@ json_t *fb_merge(json_t *per_state) {
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
   json_t **state_str = fb_xcalloc(nstates ? nstates : 1, sizeof *state_str);
-  json_t *why_dob_json = NULL, *why_nodob_json = NULL;
+  json_t *why_dob_json = NULL, *why_nodob_json = NULL, *why_docs_json = NULL; /* shared */
   near_list *nl = near_lists(recs, &nears, entity_of, ng);
 
   for (size_t g = 0; g < ng; g++) {
@@ -633,7 +641,8 @@ json_t *fb_merge(json_t *per_state) {
         snprintf(other, sizeof other, "e%u", nl[g].other[i] + 1);
         json_t *o = json_object();
         json_object_set_new_nocheck(o, "entity", json_string_nocheck(other));
-        json_t **why = nl[g].why[i] == why_dob ? &why_dob_json : &why_nodob_json; /* shared */
+        json_t **why = nl[g].why[i] == why_dob ? &why_dob_json : nl[g].why[i] == why_docs ? &why_docs_json
+                                                                                             : &why_nodob_json;
         if (!*why) *why = json_string_nocheck(nl[g].why[i]);
         json_object_set_nocheck(o, "why", *why);
         json_array_append_new(near, o);
@@ -647,6 +656,7 @@ json_t *fb_merge(json_t *per_state) {
   for (si = 0; si < nstates; si++) json_decref(state_str[si]);
   json_decref(why_dob_json);
   json_decref(why_nodob_json);
+  json_decref(why_docs_json);
   free(state_str);
   free(next);
   free(tail);

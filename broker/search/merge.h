@@ -39,7 +39,8 @@
  * field of another record; a hash never equals a plain value.
  *
  * Near misses: an entity may carry "near": [{"entity": "e3", "why": "same name,
- * different dob" | "same name, no dob to compare"}], the entities holding a record
+ * different dob" | "same name, different documents" | "same name, no dob to
+ * compare"}], the entities holding a record
  * with the same name that did not link (blocks of at most 64 records, at most 3 per
  * entity, each other entity once, in entity order); absent when there is none.
  *

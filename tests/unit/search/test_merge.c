@@ -252,6 +252,11 @@ static void test_name_links_never_join_contradicting_people(void **state) {
       " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983\","
       "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A33721104\",\"country\":\"MYS\"}]}]}");
   assert_false(linked(res, "B", "C"));
+  /* and the answer says why they were kept apart */
+  json_t *near = json_array_get(json_object_get(entity_of(res, "B"), "near"), 0);
+  assert_string_equal(json_string_value(json_object_get(near, "entity")),
+                      json_string_value(json_object_get(entity_of(res, "C"), "entity")));
+  assert_string_equal(json_string_value(json_object_get(near, "why")), "same name, different documents");
   json_decref(res);
   /* an exact key still joins despite a contradiction (a typo in a date) */
   res = merge(
