@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libuv1-dev libnghttp2-dev libssl-dev liblua5.4-dev libjansson-dev
-  libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libcmocka-dev libjemalloc-dev
+  libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libcmocka-dev libjemalloc-dev libutf8proc-dev libicu-dev
   lua5.4 curl openssl nghttp2-client nghttp2-server sqlite3 jq procps
   python3 python3-cryptography postgresql linux-perf
 )
