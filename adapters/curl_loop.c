@@ -33,6 +33,7 @@ struct fb_curl_loop {
   size_t nidle;
   uint64_t max_body;
   uint32_t timeout_ms;
+  long dns_cache_s;           /* CURLOPT_DNS_CACHE_TIMEOUT: whole seconds */
   bool error_detail;
   fb_curl_check_fn check;
   size_t check_arg_size;
@@ -287,6 +288,7 @@ static void easy_setup(fb_curl_loop *cl, CURL *e) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
+  curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, cl->dns_cache_s);
   /* copied into each connection at its creation: `cl` outlives them all */
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, cl);
@@ -558,6 +560,7 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->peer = fb_xstrdup(opts->peer ? opts->peer : "peer");
   cl->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
   cl->timeout_ms = opts->timeout_ms;
+  cl->dns_cache_s = (long)((opts->dns_cache_ms + 999) / 1000);
   cl->error_detail = opts->error_detail;
   cl->check = opts->check;
   cl->check_arg_size = opts->check ? opts->check_arg_size : 0;
