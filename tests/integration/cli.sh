@@ -29,7 +29,7 @@ $PY -m http.server "$PORT" --bind 127.0.0.1 --directory "$TMP" >"$TMP/http.log" 
 PIDS+=($!)
 wait_http "http://127.0.0.1:$PORT/"
 touch "$TMP/here"
-"$FEDBROKER" probe "http://127.0.0.1:$PORT/here" || fail "probe of a 200 exited non-zero"
+"$FEDBROKER" probe "http://127.0.0.1:$PORT/here" --timeout 2000 || fail "probe of a 200 (options after the URL) exited non-zero"
 status=0; "$FEDBROKER" probe "http://127.0.0.1:$PORT/missing" 2>"$TMP/err" || status=$?
 expect_eq "probe of a 404" "$status" 1
 grep -q "answered 404" "$TMP/err" || fail "probe names the status: $(cat "$TMP/err")"
