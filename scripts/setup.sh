@@ -6,14 +6,15 @@
 #                                    (the container image's build stage uses this)
 set -euo pipefail
 
-# What `cmake --build` of the fedbroker binary needs, and the openssl command line that
-# init-pilot (docker/init-pilot.sh) uses to make the pilot's PKI.
+# What `cmake --build` of the fedbroker binary needs, the openssl command line that
+# init-pilot (docker/init-pilot.sh) uses to make the pilot's PKI, and busybox-static,
+# the container image's few shell tools.
 BUILD_PACKAGES=(
   build-essential cmake pkg-config
   libuv1-dev libnghttp2-dev libssl-dev liblua5.4-dev libjansson-dev
   libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libcmocka-dev libjemalloc-dev
   libutf8proc-dev libicu-dev
-  openssl
+  openssl busybox-static
 )
 # Tests, benchmarks and the tools they drive.
 TEST_PACKAGES=(
