@@ -639,6 +639,12 @@ int fb_config_apply_env(fb_config *cfg, char **err) {
     free(cfg->audit.path);
     cfg->audit.path = fb_xstrdup(v);
   }
+  /* Replicas of one hub share a config file but each signs its own chain. */
+  v = getenv("FEDBROKER_AUDIT_KEY");
+  if (v && *v) {
+    free(cfg->audit.key);
+    cfg->audit.key = fb_xstrdup(v);
+  }
   return 0;
 }
 

@@ -141,12 +141,14 @@ static void test_env_overrides(void **state) {
   assert_int_equal(load("listen = { { address = \"127.0.0.1:1\" } }\naudit = { path = \"a.jsonl\" }", &cfg, &err), 0);
   setenv("FEDBROKER_LISTEN", "127.0.0.1:9000,[::1]:9001", 1);
   setenv("FEDBROKER_AUDIT", "/var/log/fb.jsonl", 1);
+  setenv("FEDBROKER_AUDIT_KEY", "/keys/replica-2.pem", 1);
   setenv("FEDBROKER_POLICIES", "/srv/policies", 1);
   setenv("FEDBROKER_LOG_LEVEL", "debug", 1);
   assert_int_equal(fb_config_apply_env(&cfg, &err), 0);
   assert_int_equal(cfg.nlisten, 2);
   assert_string_equal(cfg.listen[1].address, "[::1]:9001");
   assert_string_equal(cfg.audit.path, "/var/log/fb.jsonl");
+  assert_string_equal(cfg.audit.key, "/keys/replica-2.pem");
   assert_string_equal(cfg.policies, "/srv/policies");
   assert_string_equal(cfg.log_level, "debug");
   setenv("FEDBROKER_LOG_LEVEL", "loud", 1);
@@ -155,6 +157,7 @@ static void test_env_overrides(void **state) {
   free(err);
   unsetenv("FEDBROKER_LISTEN");
   unsetenv("FEDBROKER_AUDIT");
+  unsetenv("FEDBROKER_AUDIT_KEY");
   unsetenv("FEDBROKER_POLICIES");
   unsetenv("FEDBROKER_LOG_LEVEL");
   fb_config_free(&cfg);
