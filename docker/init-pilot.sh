@@ -4,7 +4,8 @@
 #           certificate per simulated node (<state>-node.pem); one analyst client
 #           certificate per state (analyst-<state>.pem) for the hub's optional mTLS
 #   keys/   issuer.pem / issuer.pub.pem (Ed25519, signs the pilot's tokens),
-#           audit.pem (Ed25519, audit checkpoints), redaction.key (HMAC secret)
+#           audit.pem, audit-2.pem (Ed25519, audit checkpoints of hub replicas 1 and 2),
+#           redaction.key (HMAC secret)
 #   data/   IDN.db, MYS.db, THA.db, BGD.db (fedbroker demo-data: synthetic people);
 #           with PILOT_POSTGRES set, THA's records also go into that database
 #   tokens/ analyst-<state>.jwt, legal-<state>.jwt, auditor.jwt, admin.jwt
@@ -63,6 +64,8 @@ if [ ! -s keys/issuer.pem ]; then
   openssl pkey -in keys/issuer.pem -pubout -out keys/issuer.pub.pem
 fi
 [ -s keys/audit.pem ] || openssl genpkey -algorithm ed25519 -out keys/audit.pem
+# The second hub replica's own checkpoint key (docker/compose.replicas.yaml).
+[ -s keys/audit-2.pem ] || openssl genpkey -algorithm ed25519 -out keys/audit-2.pem
 [ -s keys/redaction.key ] || openssl rand -hex 32 >keys/redaction.key
 
 [ -s data/BGD.db ] || "$FB" demo-data --out data >&2

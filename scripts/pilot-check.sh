@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Runs the container pilot end to end, as docs/pilot.md tells an operator to, and prints
 # one line per check: starts a container engine when none answers, builds the images,
-# brings the topology up, searches over TLS (three mTLS nodes and Thailand's PostgreSQL),
-# takes a node down and back, kills the hub with SIGKILL and verifies its audit chain
-# after the restart, then tears everything down (volumes included; --keep leaves it up).
+# brings the topology up (two hub replicas behind HAProxy), searches over TLS (three mTLS
+# nodes and Thailand's PostgreSQL), takes a node down and back, kills one replica under
+# load (no acknowledged search lost, the other serves), kills the hub with SIGKILL and
+# verifies the replicas' audit chains, then tears everything down (volumes included;
+# --keep leaves it up).
 # Exit status: the number of failed checks (0: all passed).
 #   bash scripts/pilot-check.sh [--keep]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 KEEP=${1:-}
 export PILOT_TLS_PORT=${PILOT_TLS_PORT:-18443} PILOT_HTTP_PORT=${PILOT_HTTP_PORT:-18080}
-C="docker-compose -p fbpilot -f docker/compose.yaml"
+export PILOT_LB_PORT=${PILOT_LB_PORT:-19443}
+C="docker-compose -p fbpilot -f docker/compose.yaml -f docker/compose.replicas.yaml"
 FAILED=0
 ok() { printf 'ok   - %s\n' "$*"; }
 bad() { printf 'FAIL - %s\n' "$*"; FAILED=$((FAILED + 1)); }
@@ -22,7 +25,7 @@ check() { # DESCRIPTION COMMAND...: one line, ok or FAIL
 
 eval "$(bash scripts/container-engine.sh)" || { bad "a container engine runs"; exit 1; }
 ok "a container engine answers at $DOCKER_HOST"
-check "docker-compose accepts docker/compose.yaml" $C config -q
+check "docker-compose accepts docker/compose.yaml and compose.replicas.yaml" $C config -q
 
 start=$(date +%s)
 if $C build >/tmp/pilot-build.log 2>&1; then
@@ -51,7 +54,7 @@ healthy() {
   return 1
 }
 check "the hub is healthy (/readyz) within 120 s" healthy hub 120
-for n in idn-node mys-node bgd-node tha-db; do check "$n is healthy" healthy "$n" 60; done
+for n in hub2 idn-node mys-node bgd-node tha-db; do check "$n is healthy" healthy "$n" 60; done
 check "init ran once and exited 0" test "$(docker inspect "$($C ps -q init)" --format '{{.State.ExitCode}}')" = 0
 
 CA=$(mktemp)
@@ -61,10 +64,11 @@ token() { $C run --rm -T --entrypoint cat init "/pilot/tokens/$1.jwt" 2>/dev/nul
 MYS=$(token analyst-mys)
 check "a token read with run -T has no carriage return" test -n "$MYS" -a "${MYS%$'\r'}" = "$MYS"
 
-# search STATE-OF-LAST-ANSWER: the MYS analyst's treaty search over TLS; the answer in $ANSWER.
+# search [PORT]: the MYS analyst's treaty search over TLS (default: the first hub's
+# port); the answer in $ANSWER.
 search() {
   ANSWER=$(curl -s -m 20 --cacert "$CA" -H "authorization: Bearer $MYS" -H 'content-type: application/json' \
-    "https://localhost:$PILOT_TLS_PORT/v1/search" -d '{"subject": {"document": "A12345678"},
+    "https://localhost:${1:-$PILOT_TLS_PORT}/v1/search" -d '{"subject": {"document": "A12345678"},
     "purpose": "prosecution", "priority": "urgent", "legal_basis": "mla_treaty",
     "justification": "Pilot check: facilitator in case MY-2026-0042", "case_ref": "MY-2026-0042"}')
 }
@@ -82,6 +86,49 @@ $C start idn-node >/dev/null 2>&1
 healthy idn-node 60
 for _ in $(seq 1 30); do search; [ "$(outcome IDN)" = shared ] && break; sleep 1; done
 check "IDN back: shared again" test "$(outcome IDN)" = shared
+
+# Two replicas behind HAProxy: one is killed under load. Every search answered 200 must
+# be in one of the two chains (by its audit hash), and the other replica serves on.
+LOAD=$(mktemp -d)
+load() { # WORKER: 30 searches through the load balancer, "status hash" per line
+  local i
+  for i in $(seq 1 30); do
+    curl -s -m 20 --cacert "$CA" -H "authorization: Bearer $MYS" -H 'content-type: application/json' \
+      -o "$LOAD/$1.$i" -w '%{http_code}\n' "https://localhost:$PILOT_LB_PORT/v1/search" \
+      -d '{"subject": {"name": "Ahmad bin Ismail"}, "purpose": "prosecution", "priority": "urgent",
+      "legal_basis": "mla_treaty", "justification": "Pilot check: replica kill under load",
+      "case_ref": "MY-2026-0042"}' >"$LOAD/$1.$i.status" || echo 000 >"$LOAD/$1.$i.status"
+  done
+}
+for _ in $(seq 1 60); do search "$PILOT_LB_PORT"; [ -n "$(outcome IDN)" ] && break; sleep 1; done
+check "the load balancer serves searches" test "$(outcome IDN)" = shared
+for w in 1 2 3 4; do load "$w" & done
+sleep 2
+$C kill -s SIGKILL hub2 >/dev/null 2>&1
+wait
+acked=0 lost=0 refused=0
+for f in "$LOAD"/*.status; do
+  if [ "$(cat "$f")" = 200 ]; then
+    acked=$((acked + 1))
+    jq -r .audit.hash "${f%.status}" >>"$LOAD/acked"
+  else
+    refused=$((refused + 1))
+  fi
+done
+$C up -d --no-deps hub2 >/dev/null 2>&1
+healthy hub2 60
+{ $C exec -T hub cat /var/lib/fedbroker/audit.jsonl; $C exec -T hub2 cat /var/lib/fedbroker/audit.jsonl; } >"$LOAD/chains"
+lost=$(python3 -c 'import hashlib, sys
+have = {hashlib.sha256(l.rstrip(b"\n")).hexdigest() for l in open(sys.argv[1], "rb")}
+print(sum(1 for h in open(sys.argv[2]).read().split() if h not in have))' "$LOAD/chains" "$LOAD/acked")
+check "replica killed under load: $acked searches acknowledged, $refused not, $lost acknowledged ones missing from the chains" \
+  test "$lost" = 0 -a "$acked" -ge 100
+last=$(for w in 1 2 3 4; do cat "$LOAD/$w.30.status"; done | sort -u | tr -d '\n')
+check "the surviving replica served the last searches of every worker (statuses: $last)" test "$last" = 200
+check "the replicas' chains verify as a set, each with its own key" docker run --rm \
+  -v fbpilot_audit:/a:ro -v fbpilot_audit2:/b:ro -v fbpilot_pilot:/pilot:ro fedbroker:pilot \
+  audit verify /a/audit.jsonl --key /pilot/keys/audit.pem /b/audit.jsonl --key /pilot/keys/audit-2.pem --allow-unsigned
+rm -rf "$LOAD"
 
 # The hub killed without warning: it restarts, and its audit chain still verifies.
 acked=$(jq -r '.audit.hash' <<<"$ANSWER")
