@@ -13,17 +13,23 @@
 #include "policy/policy.h"
 #include "policy/tools.h"
 
+int fb_cmd_policy_prove(int argc, char **argv); /* cmd_policy_prove.c */
+
 static const char usage[] =
     "usage: fedbroker policy test DIR\n"
     "       fedbroker policy check FILE\n"
     "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
+    "       fedbroker policy prove --old DIR --new DIR [--state S] [--no-widening] [--json]\n"
     "\n"
     "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
     "         ends with \"N passed, N failed\", exit status 1 when any failed\n"
     "  check  validate one policy file (syntax, unknown keys and values, rules that\n"
     "         can never match); exit status 1 on any problem\n"
     "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
-    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n";
+    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n"
+    "  prove  decide every possible request under two versions of the policies and\n"
+    "         report what the change widens or narrows (exit 1 with --no-widening\n"
+    "         when it widens)\n";
 
 static int cmd_eval(int argc, char **argv) {
   const char *request = NULL, *dir = "policies", *as = NULL;
@@ -95,6 +101,7 @@ static int run(int argc, char **argv) {
     return fb_policy_check_file(argv[2], stdout) ? 1 : 0;
   }
   if (strcmp(sub, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(sub, "prove") == 0) return fb_cmd_policy_prove(argc - 1, argv + 1);
   return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);
 }
 
