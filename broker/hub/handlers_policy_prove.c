@@ -1,0 +1,70 @@
+/* POST /v1/policy/diff with "exhaustive": true (legal_officer, admin): proves what a
+ * draft would change against the policies in force, over every possible request
+ * (policy/prove.h). Body: {"exhaustive": true, "draft": {"MYS": "<Lua source>",
+ * "common": "..."}, "state"?: "MYS"}. A request without "exhaustive": true is the
+ * replay diff, which this handler does not do (422). Audited. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "hub/hub.h"
+#include "policy/prove.h"
+
+static void policy_diff(fb_request *req, void *ctx) {
+  fb_hub *hub = ctx;
+  fb_identity id;
+  if (fb_hub_identify(hub, req, FB_ROLE_LEGAL_OFFICER | FB_ROLE_ADMIN, &id) != 0) return;
+  json_t *body = fb_hub_json_body(req);
+  if (!body) return;
+  json_t *draft = json_object_get(body, "draft"), *state = json_object_get(body, "state");
+  if (!json_is_true(json_object_get(body, "exhaustive"))) {
+    json_decref(body);
+    fb_respond_error(req, 422, "invalid_request",
+                     "Only the exhaustive comparison is available: send \"exhaustive\": true with the draft.",
+                     "exhaustive");
+    return;
+  }
+  if (!json_is_object(draft) || json_object_size(draft) == 0) {
+    json_decref(body);
+    fb_respond_error(req, 400, "invalid_request",
+                     "draft must be an object of policy sources: {\"MYS\": \"<Lua source>\"}.", "draft");
+    return;
+  }
+  if (state && !json_is_string(state)) {
+    json_decref(body);
+    fb_respond_error(req, 400, "invalid_request", "state must be a state code such as MYS.", "state");
+    return;
+  }
+  fb_prove_set *old = fb_prove_set_from_store(hub->policies), *new = fb_prove_set_from_store(hub->policies);
+  char *err = NULL;
+  const char *code;
+  json_t *src;
+  json_object_foreach(draft, code, src) {
+    if (!json_is_string(src)) {
+      err = fb_xstrdup("every draft entry must be the policy's Lua source as a string");
+      break;
+    }
+    if (fb_prove_set_put_source(new, code, json_string_value(src), json_string_length(src), &err) != 0) break;
+  }
+  json_t *proof = err ? NULL : fb_policy_prove_json(old, new, json_string_value(state), &err);
+  fb_prove_set_free(old);
+  fb_prove_set_free(new);
+  if (!proof) {
+    fb_respond_error(req, 422, "invalid_request", err ? err : "The draft cannot be compared.", "draft");
+    free(err);
+    json_decref(body);
+    return;
+  }
+  json_t *files = json_array();
+  json_object_foreach(draft, code, src) json_array_append_new(files, json_string(code));
+  fb_hub_audit_event(hub, json_pack("{s:s, s:o, s:o, s:O, s:I}", "event", "policy_prove", "requester",
+                                    fb_hub_requester_json(&id), "draft", files, "verdict",
+                                    json_object_get(proof, "verdict"), "regions",
+                                    (json_int_t)json_array_size(json_object_get(proof, "regions"))));
+  json_decref(body);
+  fb_respond_json(req, 200, proof);
+}
+
+void fb_hub_routes_policy_prove(fb_hub *hub) {
+  fb_router_add(hub->router, "POST", "/v1/policy/diff", policy_diff, hub);
+}
