@@ -209,7 +209,7 @@ static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
 /* The function's code (without line numbers) and the values it captured other than
  * the sandbox's globals; NULL when a captured value cannot be written down (then the
  * function is never taken to be the same as another). */
-static char *when_print(fb_policy *p, int ref) {
+static char *when_print(fb_policy *p, int ref, size_t *len) {
   lua_State *L = fb_sandbox_state(p->sb);
   int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
@@ -234,6 +234,7 @@ static char *when_print(fb_policy *p, int ref) {
     return NULL;
   }
   if (!b.data) fb_buf_puts(&b, "");
+  *len = b.len;
   return fb_buf_steal(&b);
 }
 
@@ -242,7 +243,8 @@ typedef struct {
   const rule *r;
   const char *in;
   int ref;
-  char *print;
+  char *print; /* binary: compare with plen */
+  size_t plen;
   int var;
 } when_use;
 
@@ -259,7 +261,9 @@ static void collect_whens(when_uses *w, fb_policy *p) {
       const cond *k = u ? r->c.unless : &r->c;
       if (!k || k->when_ref == LUA_NOREF) continue;
       w->v = fb_xrealloc(w->v, (w->n + 1) * sizeof(when_use));
-      w->v[w->n++] = (when_use){p, r, u ? "unless" : "when", k->when_ref, when_print(p, k->when_ref), -1};
+      when_use *x = &w->v[w->n++];
+      *x = (when_use){p, r, u ? "unless" : "when", k->when_ref, NULL, 0, -1};
+      x->print = when_print(p, k->when_ref, &x->plen);
     }
   }
 }
@@ -279,7 +283,7 @@ static int assign_whens(pv_space *s, when_uses *old, when_uses *new, char **err)
       if (side == 1)
         for (size_t j = 0; j < old->n && u->var < 0; j++) {
           when_use *o = &old->v[j];
-          if (o->print && u->print && strcmp(o->print, u->print) == 0 &&
+          if (o->print && u->print && o->plen == u->plen && memcmp(o->print, u->print, o->plen) == 0 &&
               strcmp(o->p->code, u->p->code) == 0 && strcmp(o->r->name, u->r->name) == 0 &&
               strcmp(o->in, u->in) == 0) {
             u->var = o->var;
