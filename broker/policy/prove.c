@@ -530,11 +530,18 @@ static pv_label make_label(label_kind kind, long ov, long nv, const prule *ob, c
 
 /* ---- record differences of one pair of plans ------------------------------------ */
 
+#define NO_PAIR UINT32_MAX
+#define CELL_NONE (-1)  /* the same under both versions */
+#define CELL_DC (-2)    /* a field of a record dropped by either version: moot */
+
 typedef struct {
   uint64_t po, pn;
   bool used;
-  fb_boxes rec; /* record-side differences (request axes full) */
-  fb_boxes req; /* request points with this pair, both allowed */
+  uint32_t id;
+  int32_t limit_label;  /* CELL_NONE or a label */
+  int32_t *cells;       /* per record class: NFIELDS field cells, then the drop cell */
+  fb_boxes rec;         /* record-side differences (request axes full) */
+  fb_boxes req;         /* request points with this pair, both allowed */
 } plan_pair;
 
 typedef struct {
@@ -542,25 +549,35 @@ typedef struct {
   const pver *old, *new;
   uint64_t full[PV_MAX_AXES];
   int tag_axis0, ntag_axes, type_axis, nat_axis, field_axis;
+  size_t nclasses;
 } rec_ctx;
+
+static size_t class_index(const rec_ctx *rc, uint32_t tagbits, size_t ty, size_t na) {
+  size_t ntype = rc->type_axis >= 0 ? 2 : 1;
+  return tagbits + ((size_t)1 << rc->ntag_axes) * (ty + ntype * na);
+}
 
 static void record_diffs(rec_ctx *rc, plan_pair *pp) {
   pv_space *s = rc->s;
   fb_boxes_init(&pp->rec, s->naxes);
   fb_boxes_init(&pp->req, s->naxes);
+  pp->cells = fb_xmalloc(rc->nclasses * (NFIELDS + 1) * sizeof(int32_t));
   uint64_t box[PV_MAX_AXES];
   const prule *ob, *nb;
   long ol = plan_limit(rc->old, pp->po, &ob), nl = plan_limit(rc->new, pp->pn, &nb);
+  pp->limit_label = CELL_NONE;
   if (ol != nl) {
     pv_label l = make_label(L_LIMIT, ol, nl, ob, nb);
     l.change = (nl < 0 || (ol >= 0 && nl > ol)) ? 1 : -1;
-    fb_boxes_add(&pp->rec, rc->full, label_id(s, &l));
+    pp->limit_label = (int32_t)label_id(s, &l);
+    fb_boxes_add(&pp->rec, rc->full, (uint32_t)pp->limit_label);
   }
   size_t ntype = rc->type_axis >= 0 ? 2 : 1;
   size_t nnat = rc->nat_axis >= 0 ? s->axes[rc->nat_axis].n : 1;
   for (uint32_t tagbits = 0; tagbits < (1u << rc->ntag_axes); tagbits++)
     for (size_t ty = 0; ty < ntype; ty++)
       for (size_t na = 0; na < nnat; na++) {
+        int32_t *cell = pp->cells + class_index(rc, tagbits, ty, na) * (NFIELDS + 1);
         rec_class cls = {0, rc->type_axis >= 0 ? 1u << ty : 0, rc->nat_axis >= 0 ? (int)na : -1};
         for (int t = 0; t < rc->ntag_axes; t++)
           if (tagbits >> t & 1) cls.tags |= 1u << s->axes[rc->tag_axis0 + t].ref;
@@ -571,10 +588,13 @@ static void record_diffs(rec_ctx *rc, plan_pair *pp) {
         for (int t = 0; t < rc->ntag_axes; t++) box[rc->tag_axis0 + t] = 1ull << (tagbits >> t & 1);
         if (rc->type_axis >= 0) box[rc->type_axis] = 1ull << ty;
         if (rc->nat_axis >= 0) box[rc->nat_axis] = 1ull << na;
+        cell[NFIELDS] = CELL_NONE;
+        for (int f = 0; f < NFIELDS; f++) cell[f] = o.drop_by || n.drop_by ? CELL_DC : CELL_NONE;
         if (!o.drop_by != !n.drop_by) {
           pv_label l = make_label(L_DROP, !o.drop_by, !n.drop_by, o.drop_by, n.drop_by);
           l.change = n.drop_by ? -1 : 1;
-          fb_boxes_add(&pp->rec, box, label_id(s, &l));
+          cell[NFIELDS] = (int32_t)label_id(s, &l);
+          fb_boxes_add(&pp->rec, box, (uint32_t)cell[NFIELDS]);
           continue;
         }
         if (o.drop_by) continue;
@@ -583,8 +603,9 @@ static void record_diffs(rec_ctx *rc, plan_pair *pp) {
           if (lo == ln) continue;
           pv_label l = make_label(L_FIELD, o.act[f], n.act[f], o.by[f], n.by[f]);
           l.change = ln > lo ? 1 : -1;
+          cell[f] = (int32_t)label_id(s, &l);
           box[rc->field_axis] = 1ull << f;
-          fb_boxes_add(&pp->rec, box, label_id(s, &l));
+          fb_boxes_add(&pp->rec, box, (uint32_t)cell[f]);
         }
       }
   fb_boxes_merge(&pp->rec);
@@ -598,13 +619,12 @@ typedef struct {
 
 static plan_pair *pair_get(pair_table *t, rec_ctx *rc, uint64_t po, uint64_t pn) {
   if (t->n * 2 >= t->cap) {
-    pair_table nt = {fb_xcalloc(t->cap ? t->cap * 2 : 64, sizeof(plan_pair)), t->cap ? t->cap * 2 : 64, 0};
+    pair_table nt = {fb_xcalloc(t->cap ? t->cap * 2 : 64, sizeof(plan_pair)), t->cap ? t->cap * 2 : 64, t->n};
     for (size_t i = 0; i < t->cap; i++)
       if (t->v[i].used) {
         size_t h = (size_t)((t->v[i].po * 0x9E3779B97F4A7C15ull) ^ (t->v[i].pn * 0xC2B2AE3D27D4EB4Full)) & (nt.cap - 1);
         while (nt.v[h].used) h = (h + 1) & (nt.cap - 1);
         nt.v[h] = t->v[i];
-        nt.n++;
       }
     free(t->v);
     *t = nt;
@@ -612,7 +632,7 @@ static plan_pair *pair_get(pair_table *t, rec_ctx *rc, uint64_t po, uint64_t pn)
   size_t h = (size_t)((po * 0x9E3779B97F4A7C15ull) ^ (pn * 0xC2B2AE3D27D4EB4Full)) & (t->cap - 1);
   while (t->v[h].used && !(t->v[h].po == po && t->v[h].pn == pn)) h = (h + 1) & (t->cap - 1);
   if (!t->v[h].used) {
-    t->v[h] = (plan_pair){.po = po, .pn = pn, .used = true};
+    t->v[h] = (plan_pair){.po = po, .pn = pn, .used = true, .id = (uint32_t)t->n};
     record_diffs(rc, &t->v[h]);
     t->n++;
   }
@@ -624,8 +644,111 @@ static void pair_table_free(pair_table *t) {
     if (t->v[i].used) {
       fb_boxes_free(&t->v[i].rec);
       fb_boxes_free(&t->v[i].req);
+      free(t->v[i].cells);
     }
   free(t->v);
+}
+
+/* ---- growing record regions over what does not matter ------------------------------ */
+
+/* A record region may also cover points where its difference cannot show: requests
+ * that a version does not allow, and fields of records that a version drops. Growing
+ * regions over those turns "tagged facilitator, not tagged witness, purpose ... or
+ * ..." into "tagged facilitator" wherever the extra conditions only carved out such
+ * points. Bounded work: regions stay exact (only smaller) when the budget runs out. */
+#define PV_EXPAND_MAX_POINTS 4000000UL
+#define PV_EXPAND_BUDGET 30000000L
+
+typedef struct {
+  const pv_space *s;
+  const rec_ctx *rc;
+  const uint32_t *req_pair; /* per request point: its pair's id, NO_PAIR unless both allow */
+  plan_pair **by_id;
+  size_t stride[PV_MAX_AXES];
+  long budget;
+} expand_ctx;
+
+static bool compatible(expand_ctx *x, const uint8_t *pt, uint32_t label) {
+  size_t r = 0;
+  for (size_t i = 0; i < x->s->nreq; i++) r += pt[i] * x->stride[i];
+  if (x->req_pair[r] == NO_PAIR) return true;
+  const plan_pair *pp = x->by_id[x->req_pair[r]];
+  const rec_ctx *rc = x->rc;
+  label_kind kind = x->s->labels[label].kind;
+  if (kind == L_LIMIT) return pp->limit_label == (int32_t)label;
+  uint32_t tagbits = 0;
+  for (int t = 0; t < rc->ntag_axes; t++) tagbits |= (uint32_t)pt[rc->tag_axis0 + t] << t;
+  size_t c = class_index(rc, tagbits, rc->type_axis >= 0 ? pt[rc->type_axis] : 0,
+                         rc->nat_axis >= 0 ? pt[rc->nat_axis] : 0);
+  const int32_t *cell = pp->cells + c * (NFIELDS + 1);
+  if (kind == L_DROP) return cell[NFIELDS] == (int32_t)label;
+  int32_t v = cell[pt[rc->field_axis]];
+  return v == CELL_DC || v == (int32_t)label;
+}
+
+/* Every point of box `m` with axis `d` set to value `v` alone fits `label`. Axes the
+ * label does not depend on are held at one value. */
+static bool slab_fits(expand_ctx *x, const uint64_t *m, size_t d, size_t v, uint32_t label) {
+  const pv_space *s = x->s;
+  label_kind kind = s->labels[label].kind;
+  uint8_t vals[PV_MAX_AXES][PV_MAX_VALUES], nv[PV_MAX_AXES], idx[PV_MAX_AXES] = {0}, pt[PV_MAX_AXES];
+  for (size_t a = 0; a < s->naxes; a++) {
+    bool relevant = a < s->nreq || (kind == L_FIELD) || (kind == L_DROP && (int)a != x->rc->field_axis);
+    nv[a] = 0;
+    for (size_t k = 0; k < s->axes[a].n; k++) {
+      bool in = a == d ? k == v : (m[a] >> k & 1);
+      if (in && (relevant || nv[a] == 0)) vals[a][nv[a]++] = (uint8_t)k;
+    }
+  }
+  for (;;) {
+    if (--x->budget < 0) return false;
+    for (size_t a = 0; a < s->naxes; a++) pt[a] = vals[a][idx[a]];
+    if (!compatible(x, pt, label)) return false;
+    size_t a = 0;
+    for (; a < s->naxes; a++) {
+      if (++idx[a] < nv[a]) break;
+      idx[a] = 0;
+    }
+    if (a == s->naxes) return true;
+  }
+}
+
+static bool box_within(const uint64_t *a, const uint64_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (a[i] & ~b[i]) return false;
+  return true;
+}
+
+static void expand_regions(expand_ctx *x, fb_boxes *regions) {
+  const pv_space *s = x->s;
+  for (size_t i = 0; i < regions->n; i++) {
+    uint32_t label = regions->label[i];
+    if (s->labels[label].kind == L_ADMISSION) continue;
+    uint64_t *m = fb_box(regions, i);
+    for (bool grown = true; grown && x->budget > 0;) {
+      grown = false;
+      for (size_t d = 0; d < s->naxes; d++)
+        for (size_t v = 0; v < s->axes[d].n; v++)
+          if (!(m[d] >> v & 1) && slab_fits(x, m, d, v, label)) {
+            m[d] |= 1ull << v;
+            grown = true;
+          }
+    }
+  }
+  /* Drop the regions that another of the same label now contains. */
+  size_t out = 0;
+  for (size_t i = 0; i < regions->n; i++) {
+    bool inside = false;
+    for (size_t j = 0; j < regions->n && !inside; j++)
+      inside = j != i && regions->label[j] == regions->label[i] &&
+               box_within(fb_box(regions, i), fb_box(regions, j), s->naxes) &&
+               (!box_within(fb_box(regions, j), fb_box(regions, i), s->naxes) || j < i);
+    if (inside) continue;
+    memmove(fb_box(regions, out), fb_box(regions, i), s->naxes * sizeof(uint64_t));
+    regions->label[out++] = regions->label[i];
+  }
+  regions->n = out;
+  fb_boxes_merge(regions);
 }
 
 /* ---- the proof of one state -------------------------------------------------- */
@@ -700,6 +823,8 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
     rc->nat_axis = (int)s->naxes;
     axis_values_sorted(add_axis(s, AXK_NAT, 0), &nm.nat, "other");
   }
+  rc->nclasses = ((size_t)1 << rc->ntag_axes) * (rc->type_axis >= 0 ? 2 : 1) *
+                 (rc->nat_axis >= 0 ? s->axes[rc->nat_axis].n : 1);
   rc->field_axis = (int)s->naxes;
   vocab_values(add_axis(s, AXK_FIELD, 0), V_FIELD);
   if (s->naxes >= PV_MAX_AXES) {
@@ -743,12 +868,16 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
   uint64_t box[PV_MAX_AXES];
   pair_table pairs = {0};
   bool records = old->nrec || new->nrec;
-  for (;;) {
+  uint32_t *req_pair = records && s->evaluated <= (double)PV_EXPAND_MAX_POINTS
+                           ? fb_xmalloc((size_t)s->evaluated * sizeof(uint32_t)) : NULL;
+  size_t r = 0;
+  for (;; r++) {
     qpt q;
     point_to_qpt(s, pt, enum_axis, &q);
     adm_out o = decide(old, &q), n = decide(new, &q);
     memcpy(box, rc->full, sizeof box);
     for (size_t i = 0; i < s->nreq; i++) box[i] = 1ull << pt[i];
+    if (req_pair) req_pair[r] = NO_PAIR;
     if (o.effect != n.effect || o.review != n.review) {
       pv_label l = make_label(L_ADMISSION, o.effect, n.effect, o.by, n.by);
       l.old_review = o.review;
@@ -759,6 +888,7 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
     } else if (records && o.effect == FB_EFFECT_ALLOW) {
       plan_pair *pp = pair_get(&pairs, rc, plan(old, &q), plan(new, &q));
       if (pp->rec.n) fb_boxes_add(&pp->req, box, 0);
+      if (req_pair) req_pair[r] = pp->id;
     }
     size_t i = 0;
     for (; i < s->nreq; i++) {
@@ -780,8 +910,22 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
         fb_boxes_add(&s->regions, box, pp->rec.label[b]);
       }
   }
-  pair_table_free(&pairs);
   fb_boxes_merge(&s->regions);
+  if (req_pair) {
+    expand_ctx x = {.s = s, .rc = rc, .req_pair = req_pair, .budget = PV_EXPAND_BUDGET};
+    x.by_id = fb_xcalloc(pairs.n ? pairs.n : 1, sizeof(plan_pair *));
+    for (size_t p = 0; p < pairs.cap; p++)
+      if (pairs.v[p].used) x.by_id[pairs.v[p].id] = &pairs.v[p];
+    size_t stride = 1;
+    for (size_t i = 0; i < s->nreq; i++) {
+      x.stride[i] = stride;
+      stride *= s->axes[i].n;
+    }
+    expand_regions(&x, &s->regions);
+    free(x.by_id);
+    free(req_pair);
+  }
+  pair_table_free(&pairs);
 }
 
 json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *new_common,

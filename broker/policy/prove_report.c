@@ -88,8 +88,8 @@ static void describe_request(fb_buf *b, const pv_space *s, const uint64_t *m) {
   }
 }
 
-static void describe_records(fb_buf *b, const pv_space *s, const uint64_t *m) {
-  size_t start = b->len;
+static void describe_records(fb_buf *out, const pv_space *s, const uint64_t *m) {
+  fb_buf rb = {0}, *b = &rb;
   for (size_t i = s->nreq; i < s->naxes; i++) {
     const pv_axis *a = &s->axes[i];
     if (a->kind == AXK_FIELD || m[i] == full_mask(a)) continue;
@@ -100,7 +100,9 @@ static void describe_records(fb_buf *b, const pv_space *s, const uint64_t *m) {
       list_values(b, a, m[i]);
     }
   }
-  if (b->len == start) fb_buf_puts(b, "any record");
+  if (rb.len) fb_buf_printf(out, "records %s", rb.data);
+  else fb_buf_puts(out, "any record");
+  fb_buf_free(&rb);
 }
 
 static const char *field_state(long act) {
@@ -210,7 +212,7 @@ static json_t *region_json(const pv_space *s, const uint64_t *m, const pv_label 
       describe_records(&t, s, m);
       fb_buf_puts(&t, ", ");
     }
-    fb_buf_printf(&t, "for requests %s: ", req.data ? req.data : "of every kind");
+    fb_buf_printf(&t, "for allowed requests %s: ", req.data ? req.data : "of every kind");
   }
   side_text(&t, l, true);
   fb_buf_puts(&t, " -> ");
