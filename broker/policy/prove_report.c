@@ -222,7 +222,11 @@ static json_t *region_json(const pv_space *s, const uint64_t *m, const pv_label 
     if (!nr) nr = "default_deny";
     if (!orl) orl = "default_deny";
   }
-  if (nr && orl) fb_buf_printf(&t, " (rule '%s', was '%s')", nr, orl);
+  const char *np = l->new_policy, *op = l->old_policy;
+  if (nr && orl && strcmp(nr, orl) == 0 && np && op && strcmp(np, op) != 0)
+    fb_buf_printf(&t, " (rule '%s' of %s, was '%s' of %s)", nr, np, orl, op);
+  else if (nr && orl && strcmp(nr, orl) == 0) fb_buf_printf(&t, " (rule '%s')", nr);
+  else if (nr && orl) fb_buf_printf(&t, " (rule '%s', was '%s')", nr, orl);
   else if (nr) fb_buf_printf(&t, " (rule '%s')", nr);
   else if (orl) fb_buf_printf(&t, " (rule '%s' no longer applies)", orl);
   json_t *when = json_object_get(where, "when");
