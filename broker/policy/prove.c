@@ -200,42 +200,15 @@ const char *const pv_enum_keys[AX_NENUM] = {"purpose", "priority", "legal_basis"
 
 /* ---- `when` ------------------------------------------------------------------ */
 
-static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
-  (void)L;
-  fb_buf_append(ud, p, sz);
-  return 0;
-}
-
-/* The function's code (without line numbers) and the values it captured other than
- * the sandbox's globals; NULL when a captured value cannot be written down (then the
- * function is never taken to be the same as another). */
+/* The `when` function's fingerprint (prove_fingerprint.c); NULL when it cannot be
+ * written down (then it is never taken to be the same as another). */
 static char *when_print(fb_policy *p, int ref, size_t *len) {
   lua_State *L = fb_sandbox_state(p->sb);
   int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-  fb_buf b = {0};
-  bool ok = lua_type(L, -1) == LUA_TFUNCTION && lua_dump(L, dump_writer, &b, 1) == 0;
-  for (int i = 1; ok; i++) {
-    const char *name = lua_getupvalue(L, top + 1, i);
-    if (!name) break;
-    if (strcmp(name, "_ENV") != 0) {
-      json_t *j = fb_lua_to_json(L, -1, 0);
-      char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-      json_decref(j);
-      if (!txt) ok = false;
-      else fb_buf_printf(&b, "\n%s=%s", name, txt);
-      free(txt);
-    }
-    lua_pop(L, 1);
-  }
+  char *fp = lua_type(L, -1) == LUA_TFUNCTION ? pv_fingerprint(L, -1, len) : NULL;
   lua_settop(L, top);
-  if (!ok) {
-    fb_buf_free(&b);
-    return NULL;
-  }
-  if (!b.data) fb_buf_puts(&b, "");
-  *len = b.len;
-  return fb_buf_steal(&b);
+  return fp;
 }
 
 typedef struct {

@@ -82,6 +82,11 @@ json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *n
                        fb_policy *new_state, const char *code, const char *const *known,
                        size_t nknown, char **err);
 
+/* prove_fingerprint.c: the value at `idx` (a `when` function) written down with
+ * everything it can read besides the request; malloc'd, binary (*len bytes), or NULL
+ * when it is too large or cannot be written down. */
+char *pv_fingerprint(lua_State *L, int idx, size_t *len);
+
 /* prove_report.c: the JSON of one state's proof (new reference). */
 json_t *pv_report(const pv_space *s);
 

@@ -507,6 +507,26 @@ static void test_when_reported(void **st) {
   assert_string_equal(verdict(p), "both");
   assert_int_equal(json_array_size(json_object_get(p, "unknown")), 2);
   json_decref(p);
+
+  /* A helper function it calls (unchanged) is compared too: one unknown; a global it
+   * reads that changed: two. */
+  static const char helper[] =
+      "TRUSTED = \"%s\"\nlocal function trusted(a) return a == TRUSTED end\n"
+      "allow \"trusted analysts\" {\n  purpose = \"intelligence\",\n"
+      "  when = function(q) return trusted(q.requester.agency) end,\n}\n";
+  snprintf(v1, sizeof v1, helper, "Special Branch");
+  snprintf(v2, sizeof v2, helper, "Other Branch");
+  assert_int_equal(fb_prove_set_put_source(a, "BGD", v1, strlen(v1), &err), 0);
+  assert_int_equal(fb_prove_set_put_source(c, "BGD", v1, strlen(v1), &err), 0);
+  p = fb_policy_prove_json(a, c, "BGD", &err);
+  assert_string_equal(verdict(p), "equivalent");
+  assert_int_equal(json_array_size(json_object_get(p, "unknown")), 1);
+  json_decref(p);
+  assert_int_equal(fb_prove_set_put_source(c, "BGD", v2, strlen(v2), &err), 0);
+  p = fb_policy_prove_json(a, c, "BGD", &err);
+  assert_string_equal(verdict(p), "both");
+  assert_int_equal(json_array_size(json_object_get(p, "unknown")), 2);
+  json_decref(p);
   fb_prove_set_free(a);
   fb_prove_set_free(c);
   free(changed);
