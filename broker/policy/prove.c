@@ -186,6 +186,8 @@ static uint64_t just_mask(const pv_space *s, const pv_axis *a, const cond *k) {
   return m;
 }
 
+/* One entry per condition on a closed vocabulary: how it is enumerated and how a
+ * rule constrains it (here), how it is named and described (pv_enum_info_of). */
 static const enum_axis_def enum_axes[AX_NENUM] = {
     [AX_PURPOSE] = {purpose_values, purpose_mask},
     [AX_PRIORITY] = {priority_values, priority_mask},
@@ -195,8 +197,16 @@ static const enum_axis_def enum_axes[AX_NENUM] = {
     [AX_CASE_REF] = {case_values, case_mask},
     [AX_JUST] = {just_values, just_mask},
 };
-const char *const pv_enum_keys[AX_NENUM] = {"purpose", "priority", "legal_basis", "from",
-                                            "agency", "case_ref", "justification"};
+static const char *const case_phrases[] = {"without a case reference", "with a case reference"};
+const pv_enum_info pv_enum_info_of[AX_NENUM] = {
+    [AX_PURPOSE] = {"purpose", "purpose", true, NULL},
+    [AX_PRIORITY] = {"priority", "priority", true, NULL},
+    [AX_BASIS] = {"legal_basis", "legal basis", true, NULL},
+    [AX_FROM] = {"from", "from", true, NULL},
+    [AX_AGENCY] = {"agency", "agency", false, NULL},
+    [AX_CASE_REF] = {"case_ref", "case reference", false, case_phrases},
+    [AX_JUST] = {"justification", "justification", false, NULL},
+};
 
 /* ---- `when` ------------------------------------------------------------------ */
 

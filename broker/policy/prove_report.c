@@ -32,21 +32,19 @@ static void sep(fb_buf *b) {
 
 /* A single-valued request dimension in words; nothing for "any" unless `core`. */
 static void describe_enum(fb_buf *b, const pv_axis *a, uint64_t m) {
-  static const char *const label[AX_NENUM] = {"purpose", "priority", "legal basis", "from",
-                                              "agency", "case reference", "justification"};
-  static const bool core[AX_NENUM] = {true, true, true, true, false, false, false};
-  const char *what = label[a->ref];
+  const pv_enum_info *info = &pv_enum_info_of[a->ref];
+  const char *what = info->label;
   uint64_t full = full_mask(a);
   if (m == full) {
-    if (!core[a->ref]) return;
+    if (!info->core) return;
     sep(b);
     if (a->ref == AX_FROM) fb_buf_puts(b, "from any state");
     else fb_buf_printf(b, "any %s", what);
     return;
   }
   sep(b);
-  if (a->ref == AX_CASE_REF) {
-    fb_buf_puts(b, m == 2 ? "with a case reference" : "without a case reference");
+  if (info->phrases && popcount(m) == 1) {
+    fb_buf_puts(b, info->phrases[__builtin_ctzll(m)]);
     return;
   }
   bool except = (a->ref == AX_FROM || a->ref == AX_AGENCY) && popcount(m) > popcount(full & ~m);
@@ -170,7 +168,7 @@ static json_t *where_json(const pv_space *s, const uint64_t *m, json_t **records
       json_t *vals = json_array();
       for (size_t v = 0; v < a->n; v++)
         if (m[i] >> v & 1) json_array_append_new(vals, json_string(a->values[v]));
-      json_object_set_new(dst, a->kind == AXK_ENUM ? pv_enum_keys[a->ref] : a->kind == AXK_TYPE ? "type" : "nationality", vals);
+      json_object_set_new(dst, a->kind == AXK_ENUM ? pv_enum_info_of[a->ref].key : a->kind == AXK_TYPE ? "type" : "nationality", vals);
     } else if (a->kind == AXK_WHEN) {
       const pv_when *x = &s->whens[a->ref];
       json_array_append_new(when, json_pack("{s:s, s:s, s:s, s:b}", "policy", x->policy, "rule", x->rule,

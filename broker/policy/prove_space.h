@@ -59,7 +59,14 @@ typedef struct {
   int change;                      /* +1 widens, -1 narrows */
 } pv_label;
 
-extern const char *const pv_enum_keys[AX_NENUM];
+/* How a single-valued dimension is named and described (prove.c's table). */
+typedef struct {
+  const char *key;              /* in the JSON "where" */
+  const char *label;            /* in words: "legal basis" */
+  bool core;                    /* described even when any value will do */
+  const char *const *phrases;   /* per value, when that value alone is meant; or NULL */
+} pv_enum_info;
+extern const pv_enum_info pv_enum_info_of[AX_NENUM];
 
 typedef struct {
   const char *state;
