@@ -640,7 +640,7 @@ static void pair_table_free(pair_table *t) {
  * ..." into "tagged facilitator" wherever the extra conditions only carved out such
  * points. Bounded work: regions stay exact (only smaller) when the budget runs out. */
 #define PV_EXPAND_MAX_POINTS 4000000UL
-#define PV_EXPAND_BUDGET 30000000L
+#define PV_EXPAND_BUDGET 3000000L
 
 typedef struct {
   const pv_space *s;

@@ -278,7 +278,14 @@ int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
       dropped = filter_match(&plan->drops[s].r->filter, &ri);
     if (dropped) continue;
     if (plan->limit >= 0 && kept >= (size_t)plan->limit) break;
-    uint32_t changed = plan->nredacts ? redact_record(plan, rec, &ri) : 0;
+    uint32_t changed = 0;
+    if (plan->nredacts) {
+      /* A rule may replace or remove the nationality that later rules' filters still
+       * read through `ri`: keep the original value alive until they have run. */
+      json_t *nationality = json_incref(json_object_get(rec, "nationality"));
+      changed = redact_record(plan, rec, &ri);
+      json_decref(nationality);
+    }
     if (changed) {
       json_t *list = json_object_get(rec, "redacted");
       bool fresh = !json_is_array(list);

@@ -432,7 +432,7 @@ static void test_random_edits(void **st) {
   char dir[] = "/tmp/fb_prove_prop_XXXXXX";
   assert_non_null(mkdtemp(dir));
   int cases = 0, points = 0, record_checks = 0, widen_or_narrow = 0;
-  for (int c = 0; c < 100; c++) {
+  for (int c = 0; c < 80; c++) {
     for (int f = 0; f < 13; f++) {
       const char *name = fb_vocab[V_FIELD][f];
       int choices[5] = {A_MASK, A_REMOVE, A_HASH}, n = 3;
@@ -472,7 +472,7 @@ static void test_random_edits(void **st) {
     name_rules(&nv, &os);
     name_rules(&nv, &nc);
     name_rules(&nv, &ns);
-    for (int k = 0; k < 1200; k++) {
+    for (int k = 0; k < 1000; k++) {
       point pt = {(int)rnd(5), (int)rnd(3), (int)rnd(6), (int)rnd(5), (int)rnd(2), (int)rnd(40), rnd(2) == 0,
                   1 + rnd(15), 1 + rnd(63), rnd(64), (int)rnd(2), (int)rnd(3)};
       check_point(regions, &nv, p[0], p[1], p[2], p[3], &pt, &record_checks);
@@ -490,8 +490,8 @@ static void test_random_edits(void **st) {
   rmdir(dir);
   print_message("%d random edits, %d requests and %d records checked against the engine; %d edits changed something\n",
                 cases, points, record_checks, widen_or_narrow);
-  assert_true(widen_or_narrow > 30); /* the edits are not all no-ops */
-  assert_true(record_checks > 5000);
+  assert_true(widen_or_narrow > 20); /* the edits are not all no-ops */
+  assert_true(record_checks > 4000);
 }
 
 int main(void) {
