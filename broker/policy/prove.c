@@ -514,6 +514,7 @@ static pv_label make_label(label_kind kind, long ov, long nv, const prule *ob, c
 /* ---- record differences of one pair of plans ------------------------------------ */
 
 #define NO_PAIR UINT32_MAX
+#define NO_LABEL UINT32_MAX
 #define CELL_NONE (-1)  /* the same under both versions */
 #define CELL_DC (-2)    /* a field of a record dropped by either version: moot */
 
@@ -632,19 +633,24 @@ static void pair_table_free(pair_table *t) {
   free(t->v);
 }
 
-/* ---- growing record regions over what does not matter ------------------------------ */
+/* ---- growing regions ------------------------------------------------------------- */
 
-/* A record region may also cover points where its difference cannot show: requests
- * that a version does not allow, and fields of records that a version drops. Growing
- * regions over those turns "tagged facilitator, not tagged witness, purpose ... or
- * ..." into "tagged facilitator" wherever the extra conditions only carved out such
- * points. Bounded work: regions stay exact (only smaller) when the budget runs out. */
+/* Merging boxes that differ on one axis stops where the differing points are not a
+ * product of one value set per axis, leaving fragments shaped by the merge order. So
+ * each region then grows, axis by axis, over every value whose points carry the same
+ * difference; regions may then overlap (those inside another are dropped), and each
+ * reads like the rule that caused it. A record region may also grow over points where
+ * its difference cannot show: requests a version does not allow, fields of records a
+ * version drops; "tagged facilitator, not tagged witness, purpose ... or ..." becomes
+ * "tagged facilitator" where the extra conditions only carved out such points. Bounded
+ * work: when the budget runs out, regions stay as they are (exact, only more). */
 #define PV_EXPAND_MAX_POINTS 4000000UL
 #define PV_EXPAND_BUDGET 3000000L
 
 typedef struct {
   const pv_space *s;
   const rec_ctx *rc;
+  const uint32_t *adm_label; /* per request point: its admission difference, or NO_LABEL */
   const uint32_t *req_pair; /* per request point: its pair's id, NO_PAIR unless both allow */
   plan_pair **by_id;
   size_t stride[PV_MAX_AXES];
@@ -654,10 +660,11 @@ typedef struct {
 static bool compatible(expand_ctx *x, const uint8_t *pt, uint32_t label) {
   size_t r = 0;
   for (size_t i = 0; i < x->s->nreq; i++) r += pt[i] * x->stride[i];
+  label_kind kind = x->s->labels[label].kind;
+  if (kind == L_ADMISSION) return x->adm_label[r] == label; /* no point is moot here */
   if (x->req_pair[r] == NO_PAIR) return true;
   const plan_pair *pp = x->by_id[x->req_pair[r]];
   const rec_ctx *rc = x->rc;
-  label_kind kind = x->s->labels[label].kind;
   if (kind == L_LIMIT) return pp->limit_label == (int32_t)label;
   uint32_t tagbits = 0;
   for (int t = 0; t < rc->ntag_axes; t++) tagbits |= (uint32_t)pt[rc->tag_axis0 + t] << t;
@@ -676,7 +683,7 @@ static bool slab_fits(expand_ctx *x, const uint64_t *m, size_t d, size_t v, uint
   label_kind kind = s->labels[label].kind;
   uint8_t vals[PV_MAX_AXES][PV_MAX_VALUES], nv[PV_MAX_AXES], idx[PV_MAX_AXES] = {0}, pt[PV_MAX_AXES];
   for (size_t a = 0; a < s->naxes; a++) {
-    bool relevant = a < s->nreq || (kind == L_FIELD) || (kind == L_DROP && (int)a != x->rc->field_axis);
+    bool relevant = a < s->nreq || kind == L_FIELD || (kind == L_DROP && (int)a != x->rc->field_axis);
     nv[a] = 0;
     for (size_t k = 0; k < s->axes[a].n; k++) {
       bool in = a == d ? k == v : (m[a] >> k & 1);
@@ -706,7 +713,6 @@ static void expand_regions(expand_ctx *x, fb_boxes *regions) {
   const pv_space *s = x->s;
   for (size_t i = 0; i < regions->n; i++) {
     uint32_t label = regions->label[i];
-    if (s->labels[label].kind == L_ADMISSION) continue;
     uint64_t *m = fb_box(regions, i);
     for (bool grown = true; grown && x->budget > 0;) {
       grown = false;
@@ -845,14 +851,22 @@ static void point_to_qpt(const pv_space *s, const uint8_t *pt, const size_t *enu
 
 static int effect_rank(int e) { return e == FB_EFFECT_ALLOW ? 2 : e == FB_EFFECT_HIT_ONLY ? 1 : 0; }
 
+/* Adds a point, merging now and then so that memory follows the regions, not the
+ * points (a change that flips the whole space is one region, not millions of boxes). */
+static void add_compacting(fb_boxes *b, const uint64_t *box, uint32_t label) {
+  fb_boxes_add(b, box, label);
+  if (b->n >= 65536 && (b->n & (b->n - 1)) == 0) fb_boxes_merge(b);
+}
+
 static void enumerate(pv_space *s, const pver *old, const pver *new, const size_t *enum_axis,
                       rec_ctx *rc) {
   uint8_t pt[PV_MAX_AXES] = {0};
   uint64_t box[PV_MAX_AXES];
   pair_table pairs = {0};
   bool records = old->nrec || new->nrec;
-  uint32_t *req_pair = records && s->evaluated <= (double)PV_EXPAND_MAX_POINTS
-                           ? fb_xmalloc((size_t)s->evaluated * sizeof(uint32_t)) : NULL;
+  bool grow = s->evaluated <= (double)PV_EXPAND_MAX_POINTS;
+  uint32_t *req_pair = grow ? fb_xmalloc((size_t)s->evaluated * sizeof(uint32_t)) : NULL;
+  uint32_t *adm_label = grow ? fb_xmalloc((size_t)s->evaluated * sizeof(uint32_t)) : NULL;
   size_t r = 0;
   for (;; r++) {
     qpt q;
@@ -860,18 +874,20 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
     adm_out o = decide(old, &q), n = decide(new, &q);
     memcpy(box, rc->full, sizeof box);
     for (size_t i = 0; i < s->nreq; i++) box[i] = 1ull << pt[i];
-    if (req_pair) req_pair[r] = NO_PAIR;
+    if (grow) req_pair[r] = NO_PAIR, adm_label[r] = NO_LABEL;
     if (o.effect != n.effect || o.review != n.review) {
       pv_label l = make_label(L_ADMISSION, o.effect, n.effect, o.by, n.by);
       l.old_review = o.review;
       l.new_review = n.review;
       int d = effect_rank(n.effect) - effect_rank(o.effect);
       l.change = d ? (d > 0 ? 1 : -1) : (o.review ? 1 : -1); /* a review dropped widens */
-      fb_boxes_add(&s->regions, box, label_id(s, &l));
+      uint32_t id = label_id(s, &l);
+      add_compacting(&s->regions, box, id);
+      if (grow) adm_label[r] = id;
     } else if (records && o.effect == FB_EFFECT_ALLOW) {
       plan_pair *pp = pair_get(&pairs, rc, plan(old, &q), plan(new, &q));
-      if (pp->rec.n) fb_boxes_add(&pp->req, box, 0);
-      if (req_pair) req_pair[r] = pp->id;
+      if (pp->rec.n) add_compacting(&pp->req, box, 0);
+      if (grow) req_pair[r] = pp->id;
     }
     size_t i = 0;
     for (; i < s->nreq; i++) {
@@ -894,8 +910,8 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
       }
   }
   fb_boxes_merge(&s->regions);
-  if (req_pair) {
-    expand_ctx x = {.s = s, .rc = rc, .req_pair = req_pair, .budget = PV_EXPAND_BUDGET};
+  if (grow) {
+    expand_ctx x = {.s = s, .rc = rc, .adm_label = adm_label, .req_pair = req_pair, .budget = PV_EXPAND_BUDGET};
     x.by_id = fb_xcalloc(pairs.n ? pairs.n : 1, sizeof(plan_pair *));
     for (size_t p = 0; p < pairs.cap; p++)
       if (pairs.v[p].used) x.by_id[pairs.v[p].id] = &pairs.v[p];
@@ -906,8 +922,9 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
     }
     expand_regions(&x, &s->regions);
     free(x.by_id);
-    free(req_pair);
   }
+  free(req_pair);
+  free(adm_label);
   pair_table_free(&pairs);
 }
 

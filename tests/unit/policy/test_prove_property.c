@@ -334,9 +334,9 @@ static rec_result apply_plan(fb_policy *common, fb_policy *state, const fb_query
 }
 
 /* The region of `kind` ("admission", or the key of "old" for records: "record",
- * "field", "max_records") containing the point. Admission regions never overlap;
- * record regions may (they grow over points where they cannot show), but two that
- * contain one point must say the same. */
+ * "field", "max_records") containing the point. Regions may overlap (they grow as far
+ * as their difference goes, records also over points where it cannot show), but two
+ * that contain one point must say the same. */
 static json_t *region_at(json_t *regions, const char *kind, const point *pt, const named_vals *nv, int field) {
   json_t *found = NULL, *r;
   size_t i;
@@ -345,7 +345,7 @@ static json_t *region_at(json_t *regions, const char *kind, const point *pt, con
     if (admission != (strcmp(json_string_value(json_object_get(r, "kind")), "admission") == 0)) continue;
     if (!admission && !json_object_get(json_object_get(r, "old"), kind)) continue;
     if (!contains(r, pt, nv, !admission, field)) continue;
-    if (found && (admission || !json_equal(json_object_get(found, "old"), json_object_get(r, "old")) ||
+    if (found && (!json_equal(json_object_get(found, "old"), json_object_get(r, "old")) ||
                   !json_equal(json_object_get(found, "new"), json_object_get(r, "new"))))
       fail_msg("two %s regions that disagree contain one point", kind);
     found = r;
