@@ -1,8 +1,16 @@
 /* POST /v1/policy/diff with "exhaustive": true (legal_officer, admin): proves what a
  * draft would change against the policies in force, over every possible request
- * (policy/prove.h). Body: {"exhaustive": true, "draft": {"MYS": "<Lua source>",
- * "common": "..."}, "state"?: "MYS"}. A request without "exhaustive": true is the
- * replay diff, which this handler does not do (422). Audited. */
+ * (policy/prove.h). Body: {"exhaustive": true, "draft": {"MYS.lua": "<Lua source>",
+ * "common.lua": "..."}, "state"?: "MYS"} (draft keys may also be "MYS", "common").
+ *
+ * The replay comparison (no "exhaustive") lives in another handler; until it is linked
+ * in, this file registers the path itself and answers 422 for a replay request. With
+ * the replay handler present, fb_hub_policy_prove is the handler it hands exhaustive
+ * requests to, and the route below goes. Audited as a policy_prove event.
+ *
+ * The proof runs on the loop thread: it reads compiled rules only (no Lua but the
+ * fingerprint of `when` functions) and is bounded by FB_PROVE_MAX_POINTS (about 0.5 s
+ * at worst; a few ms to 0.1 s for the demo policies). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,24 +18,12 @@
 #include "hub/hub.h"
 #include "policy/prove.h"
 
-static void policy_diff(fb_request *req, void *ctx) {
-  fb_hub *hub = ctx;
-  fb_identity id;
-  if (fb_hub_identify(hub, req, FB_ROLE_LEGAL_OFFICER | FB_ROLE_ADMIN, &id) != 0) return;
-  json_t *body = fb_hub_json_body(req);
-  if (!body) return;
+void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body) {
   json_t *draft = json_object_get(body, "draft"), *state = json_object_get(body, "state");
-  if (!json_is_true(json_object_get(body, "exhaustive"))) {
-    json_decref(body);
-    fb_respond_error(req, 422, "invalid_request",
-                     "Only the exhaustive comparison is available: send \"exhaustive\": true with the draft.",
-                     "exhaustive");
-    return;
-  }
   if (!json_is_object(draft) || json_object_size(draft) == 0) {
     json_decref(body);
     fb_respond_error(req, 400, "invalid_request",
-                     "draft must be an object of policy sources: {\"MYS\": \"<Lua source>\"}.", "draft");
+                     "draft must be an object of policy sources: {\"MYS.lua\": \"<Lua source>\"}.", "draft");
     return;
   }
   if (state && !json_is_string(state)) {
@@ -37,9 +33,13 @@ static void policy_diff(fb_request *req, void *ctx) {
   }
   fb_prove_set *old = fb_prove_set_from_store(hub->policies), *new = fb_prove_set_from_store(hub->policies);
   char *err = NULL;
-  const char *code;
+  const char *key;
   json_t *src;
-  json_object_foreach(draft, code, src) {
+  json_object_foreach(draft, key, src) {
+    char code[16];
+    size_t kl = strlen(key);
+    if (kl > 4 && strcmp(key + kl - 4, ".lua") == 0) kl -= 4; /* "MYS.lua" or "MYS" */
+    snprintf(code, sizeof code, "%.*s", (int)(kl < sizeof code - 1 ? kl : sizeof code - 1), key);
     if (!json_is_string(src)) {
       err = fb_xstrdup("every draft entry must be the policy's Lua source as a string");
       break;
@@ -56,13 +56,29 @@ static void policy_diff(fb_request *req, void *ctx) {
     return;
   }
   json_t *files = json_array();
-  json_object_foreach(draft, code, src) json_array_append_new(files, json_string(code));
+  json_object_foreach(draft, key, src) json_array_append_new(files, json_string(key));
   fb_hub_audit_event(hub, json_pack("{s:s, s:o, s:o, s:O, s:I}", "event", "policy_prove", "requester",
-                                    fb_hub_requester_json(&id), "draft", files, "verdict",
+                                    fb_hub_requester_json(id), "draft", files, "verdict",
                                     json_object_get(proof, "verdict"), "regions",
                                     (json_int_t)json_array_size(json_object_get(proof, "regions"))));
   json_decref(body);
   fb_respond_json(req, 200, proof);
+}
+
+static void policy_diff(fb_request *req, void *ctx) {
+  fb_hub *hub = ctx;
+  fb_identity id;
+  if (fb_hub_identify(hub, req, FB_ROLE_LEGAL_OFFICER | FB_ROLE_ADMIN, &id) != 0) return;
+  json_t *body = fb_hub_json_body(req);
+  if (!body) return;
+  if (!json_is_true(json_object_get(body, "exhaustive"))) {
+    json_decref(body);
+    fb_respond_error(req, 422, "invalid_request",
+                     "Only the exhaustive comparison is available: send \"exhaustive\": true with the draft.",
+                     "exhaustive");
+    return;
+  }
+  fb_hub_policy_prove(hub, req, &id, body);
 }
 
 void fb_hub_routes_policy_prove(fb_hub *hub) {

@@ -72,6 +72,9 @@ void fb_hub_routes_states(fb_hub *hub);
 void fb_hub_routes_audit(fb_hub *hub);
 void fb_hub_routes_policy(fb_hub *hub);
 void fb_hub_routes_policy_prove(fb_hub *hub);
+/* POST /v1/policy/diff with "exhaustive": true, for an identified requester; takes
+ * `body` (handlers_policy_prove.c). */
+void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body);
 void fb_hub_routes_search(fb_hub *hub);
 void fb_hub_routes_console(fb_hub *hub);
 

@@ -84,7 +84,7 @@ write_hub_config ''
 start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 B="http://127.0.0.1:$HUB_PORT"
-body=$($PY -c 'import json,sys; print(json.dumps({"exhaustive": True, "state": "MYS", "draft": {"MYS": open(sys.argv[1]).read()}}))' "$TMP/wide/MYS.lua")
+body=$($PY -c 'import json,sys; print(json.dumps({"exhaustive": True, "state": "MYS", "draft": {"MYS.lua": open(sys.argv[1]).read()}}))' "$TMP/wide/MYS.lua")
 code=$(curl -s -o "$TMP/resp" -w '%{http_code}' "$B/v1/policy/diff" -H "Authorization: Bearer $LEGAL" -H 'Content-Type: application/json' -d "$body")
 expect_eq "diff status" "$code" 200
 expect_eq "diff verdict" "$(pyq 'd["verdict"]')" widens
