@@ -47,7 +47,8 @@ void fb_prove_set_free(fb_prove_set *set);
  *   {"verdict": "widens"|"narrows"|"both"|"equivalent",
  *    "regions": [{"state","kind":"admission"|"record","change":"widens"|"narrows",
  *                 "where":{...},"old":{...},"new":{...},"text"}...],
- *    "space": requests covered, "record_classes": N, "evaluated": points decided,
+ *    "space": requests covered, "record_classes": kinds of record (the most of any
+ *    state), "evaluated": points decided per version,
  *    "unknown": [{"state","policy","rule","version","in"}], "states": [per state]}
  * or NULL with *err (a state no set knows, a space beyond the limits). */
 json_t *fb_policy_prove_json(fb_prove_set *old_set, fb_prove_set *new_set, const char *state,

@@ -145,7 +145,8 @@ json_t *fb_policy_prove_json(fb_prove_set *old, fb_prove_set *new, const char *s
     json_array_extend(unknown, json_object_get(r, "unknown"));
     space += json_integer_value(json_object_get(r, "space"));
     evaluated += json_integer_value(json_object_get(r, "evaluated"));
-    record_classes = json_integer_value(json_object_get(r, "record_classes"));
+    if (json_integer_value(json_object_get(r, "record_classes")) > record_classes)
+      record_classes = json_integer_value(json_object_get(r, "record_classes"));
     json_array_append_new(states, json_pack("{s:s, s:s, s:O, s:O, s:I}", "state", known[i], "verdict", v,
                                             "space", json_object_get(r, "space"), "evaluated",
                                             json_object_get(r, "evaluated"), "regions",
