@@ -47,7 +47,8 @@ static void describe_enum(fb_buf *b, const pv_axis *a, uint64_t m) {
     fb_buf_puts(b, info->phrases[__builtin_ctzll(m)]);
     return;
   }
-  bool except = (a->ref == AX_FROM || a->ref == AX_AGENCY) && popcount(m) > popcount(full & ~m);
+  /* With "other" (every value no rule names) in the set, name what is left out. */
+  bool except = (a->ref == AX_FROM || a->ref == AX_AGENCY) && (m >> (a->n - 1) & 1);
   if (a->ref == AX_FROM) fb_buf_puts(b, except ? "from any state except " : "from ");
   else fb_buf_printf(b, except ? "any %s except " : "%s ", what);
   if (except) list_values_sep(b, a, full & ~m, " and ");
@@ -92,7 +93,11 @@ static void describe_records(fb_buf *out, const pv_space *s, const uint64_t *m) 
     const pv_axis *a = &s->axes[i];
     if (a->kind == AXK_FIELD || m[i] == full_mask(a)) continue;
     if (a->kind == AXK_TAG) describe_bool(b, a, m[i], s);
-    else {
+    else if (a->kind == AXK_NAT && (m[i] >> (a->n - 1) & 1)) {
+      sep(b);
+      fb_buf_puts(b, "of any nationality except ");
+      list_values_sep(b, a, full_mask(a) & ~m[i], " and ");
+    } else {
       sep(b);
       fb_buf_puts(b, a->kind == AXK_TYPE ? "of type " : "of nationality ");
       list_values(b, a, m[i]);
