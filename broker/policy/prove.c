@@ -653,51 +653,56 @@ typedef struct {
   const uint32_t *adm_label; /* per request point: its admission difference, or NO_LABEL */
   const uint32_t *req_pair; /* per request point: its pair's id, NO_PAIR unless both allow */
   plan_pair **by_id;
-  size_t stride[PV_MAX_AXES];
+  size_t stride[PV_MAX_AXES];  /* request axes: step of the request index; else 0 */
+  size_t cstride[PV_MAX_AXES]; /* tag, type, nationality axes: step of the class index */
   long budget;
 } expand_ctx;
 
-static bool compatible(expand_ctx *x, const uint8_t *pt, uint32_t label) {
-  size_t r = 0;
-  for (size_t i = 0; i < x->s->nreq; i++) r += pt[i] * x->stride[i];
+/* Whether the point (request index r, record class c, field f) fits `label`. */
+static bool compatible(const expand_ctx *x, size_t r, size_t c, size_t f, uint32_t label) {
   label_kind kind = x->s->labels[label].kind;
   if (kind == L_ADMISSION) return x->adm_label[r] == label; /* no point is moot here */
   if (x->req_pair[r] == NO_PAIR) return true;
   const plan_pair *pp = x->by_id[x->req_pair[r]];
-  const rec_ctx *rc = x->rc;
   if (kind == L_LIMIT) return pp->limit_label == (int32_t)label;
-  uint32_t tagbits = 0;
-  for (int t = 0; t < rc->ntag_axes; t++) tagbits |= (uint32_t)pt[rc->tag_axis0 + t] << t;
-  size_t c = class_index(rc, tagbits, rc->type_axis >= 0 ? pt[rc->type_axis] : 0,
-                         rc->nat_axis >= 0 ? pt[rc->nat_axis] : 0);
   const int32_t *cell = pp->cells + c * (NFIELDS + 1);
   if (kind == L_DROP) return cell[NFIELDS] == (int32_t)label;
-  int32_t v = cell[pt[rc->field_axis]];
+  int32_t v = cell[f];
   return v == CELL_DC || v == (int32_t)label;
 }
 
 /* Every point of box `m` with axis `d` set to value `v` alone fits `label`. Axes the
- * label does not depend on are held at one value. */
+ * label does not depend on are held at one value. The point's request index, record
+ * class and field follow the odometer incrementally. */
 static bool slab_fits(expand_ctx *x, const uint64_t *m, size_t d, size_t v, uint32_t label) {
   const pv_space *s = x->s;
   label_kind kind = s->labels[label].kind;
-  uint8_t vals[PV_MAX_AXES][PV_MAX_VALUES], nv[PV_MAX_AXES], idx[PV_MAX_AXES] = {0}, pt[PV_MAX_AXES];
+  size_t field_axis = (size_t)x->rc->field_axis;
+  uint8_t vals[PV_MAX_AXES][PV_MAX_VALUES], nv[PV_MAX_AXES], idx[PV_MAX_AXES] = {0};
+  size_t r = 0, c = 0, f = 0;
   for (size_t a = 0; a < s->naxes; a++) {
-    bool relevant = a < s->nreq || kind == L_FIELD || (kind == L_DROP && (int)a != x->rc->field_axis);
+    bool relevant = a < s->nreq || kind == L_FIELD || (kind == L_DROP && a != field_axis);
     nv[a] = 0;
     for (size_t k = 0; k < s->axes[a].n; k++) {
       bool in = a == d ? k == v : (m[a] >> k & 1);
       if (in && (relevant || nv[a] == 0)) vals[a][nv[a]++] = (uint8_t)k;
     }
+    r += vals[a][0] * x->stride[a];
+    c += vals[a][0] * x->cstride[a];
+    if (a == field_axis) f = vals[a][0];
   }
   for (;;) {
     if (--x->budget < 0) return false;
-    for (size_t a = 0; a < s->naxes; a++) pt[a] = vals[a][idx[a]];
-    if (!compatible(x, pt, label)) return false;
+    if (!compatible(x, r, c, f, label)) return false;
     size_t a = 0;
     for (; a < s->naxes; a++) {
-      if (++idx[a] < nv[a]) break;
-      idx[a] = 0;
+      size_t from = vals[a][idx[a]];
+      if (++idx[a] == nv[a]) idx[a] = 0;
+      size_t to = vals[a][idx[a]];
+      r = r - from * x->stride[a] + to * x->stride[a];
+      c = c - from * x->cstride[a] + to * x->cstride[a];
+      if (a == field_axis) f = to;
+      if (idx[a]) break;
     }
     if (a == s->naxes) return true;
   }
@@ -920,6 +925,10 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
       x.stride[i] = stride;
       stride *= s->axes[i].n;
     }
+    /* the record class index of class_index(): tags, then type, then nationality */
+    for (int t = 0; t < rc->ntag_axes; t++) x.cstride[rc->tag_axis0 + t] = (size_t)1 << t;
+    if (rc->type_axis >= 0) x.cstride[rc->type_axis] = (size_t)1 << rc->ntag_axes;
+    if (rc->nat_axis >= 0) x.cstride[rc->nat_axis] = ((size_t)1 << rc->ntag_axes) * (rc->type_axis >= 0 ? 2 : 1);
     expand_regions(&x, &s->regions);
     free(x.by_id);
   }
