@@ -26,6 +26,11 @@ void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, js
                      "draft must be an object of policy sources: {\"MYS.lua\": \"<Lua source>\"}.", "draft");
     return;
   }
+  if (json_object_size(draft) > 64) { /* common + states: more is not a draft */
+    json_decref(body);
+    fb_respond_error(req, 400, "invalid_request", "draft names more than 64 files.", "draft");
+    return;
+  }
   if (state && !json_is_string(state)) {
     json_decref(body);
     fb_respond_error(req, 400, "invalid_request", "state must be a state code such as MYS.", "state");

@@ -556,6 +556,18 @@ static void test_errors(void **st) {
   err = NULL;
   assert_null(fb_prove_set_from_dir("/nonexistent/dir", &err));
   free(err);
+  err = NULL;
+  /* more `when` rules than can be enumerated: a clear error, no proof */
+  fb_buf many = {0};
+  for (int i = 0; i < FB_PROVE_MAX_WHEN + 1; i++)
+    fb_buf_printf(&many, "allow \"w%d\" { when = function(q) return q.purpose == \"x%d\" end }\n", i, i);
+  fb_prove_set *b = fb_prove_set_from_dir(DEMO, &err);
+  assert_int_equal(fb_prove_set_put_source(b, "MYS", many.data, many.len, &err), 0);
+  assert_null(fb_policy_prove_json(a, b, "MYS", &err));
+  assert_non_null(strstr(err, "when"));
+  free(err);
+  fb_prove_set_free(b);
+  fb_buf_free(&many);
   fb_prove_set_free(a);
 }
 
