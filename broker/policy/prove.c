@@ -911,7 +911,7 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
       for (size_t b = 0; b < pp->rec.n; b++) {
         memcpy(box, fb_box(&pp->rec, b), s->naxes * sizeof(uint64_t));
         memcpy(box, fb_box(&pp->req, a), s->nreq * sizeof(uint64_t));
-        fb_boxes_add(&s->regions, box, pp->rec.label[b]);
+        add_compacting(&s->regions, box, pp->rec.label[b]);
       }
   }
   fb_boxes_merge(&s->regions);
