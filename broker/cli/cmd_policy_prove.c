@@ -9,9 +9,8 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/policy_cmds.h"
 #include "policy/prove.h"
-
-int fb_cmd_policy_prove(int argc, char **argv);
 
 static const char usage[] =
     "usage: fedbroker policy prove --old DIR --new DIR [--state S] [--no-widening] [--json]\n"

@@ -79,10 +79,12 @@ pass "load errors exit 1, usage errors 2"
 setup_hub_env
 cp "$old"/*.lua "$TMP/policies/"
 STATES_LUA='  MYS = { adapter = "sqlite", path = "data/MYS.db" },
-  IDN = { adapter = "sqlite", path = "data/IDN.db" },'
+  IDN = { adapter = "sqlite", path = "data/IDN.db" },
+  THA = { adapter = "sqlite", path = "data/THA.db" },
+  BGD = { adapter = "sqlite", path = "data/BGD.db" },'
 write_hub_config ''
 start_hub "$TMP/hub.lua"
-wait_http "http://127.0.0.1:$HUB_PORT/healthz"
+wait_http "http://127.0.0.1:$HUB_PORT/healthz" || fail "hub: $(cat "$TMP/hub.log")"
 B="http://127.0.0.1:$HUB_PORT"
 body=$($PY -c 'import json,sys; print(json.dumps({"exhaustive": True, "state": "MYS", "draft": {"MYS.lua": open(sys.argv[1]).read()}}))' "$TMP/wide/MYS.lua")
 code=$(curl -s -o "$TMP/resp" -w '%{http_code}' "$B/v1/policy/diff" -H "Authorization: Bearer $LEGAL" -H 'Content-Type: application/json' -d "$body")
