@@ -15,15 +15,16 @@
 #include <lauxlib.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/prove_space.h"
 
-/* The requester roles a `role` condition may name (compile.c checks them). */
-static const char *const role_names[] = {"analyst", "legal_officer", "auditor", "admin", NULL};
-
-static int role_index(const char *r) {
-  for (int i = 0; role_names[i]; i++)
-    if (strcmp(role_names[i], r) == 0) return i;
-  return -1;
+/* A role's bit: its place in the one vocabulary (core/vocab.h), which compile.c
+ * checks `role` against. A name outside it (none loads) gets a bit no requester has,
+ * so the condition can never be taken for "any role". */
+#define ROLE_UNKNOWN_BIT 31
+static int role_bit(const char *r) {
+  int i = fb_list_index(fb_role_names, r);
+  return i >= 0 && i < ROLE_UNKNOWN_BIT ? i : ROLE_UNKNOWN_BIT;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -53,19 +54,56 @@ static void names_free(names *s) {
   free(s->v);
 }
 
+/* The distinct "any of" masks that conditions use (subject fields, roles). */
+typedef struct {
+  uint32_t v[64];
+  size_t n;
+  bool overflow; /* more than 64: every bit is its own atom */
+  uint32_t all;
+} masks;
+
+static void masks_add(masks *m, uint32_t x) {
+  if (!x) return;
+  m->all |= x;
+  for (size_t i = 0; i < m->n; i++)
+    if (m->v[i] == x) return;
+  if (m->n == 64) m->overflow = true;
+  else m->v[m->n++] = x;
+}
+
+/* Bits that every mask either contains all of or none of can only matter together:
+ * "searches by document or vessel" is one yes/no, not two. Returns the atoms. */
+static size_t atoms(const masks *m, uint32_t *out) {
+  size_t n = 0;
+  uint64_t sig[32];
+  for (int b = 0; b < 32; b++) {
+    if (!(m->all >> b & 1)) continue;
+    uint64_t g = 0;
+    for (size_t j = 0; j < m->n && !m->overflow; j++) g |= (uint64_t)(m->v[j] >> b & 1) << j;
+    size_t a = 0;
+    while (a < n && !(sig[a] == g && !m->overflow)) a++;
+    if (a == n) sig[n] = g, out[n++] = 0;
+    out[a] |= 1u << b;
+  }
+  return n;
+}
+
 typedef struct {
   names from, agency, nat;
   long thresholds[PV_MAX_VALUES];
   size_t nthr;
-  uint32_t subject, roles, tags, types;
+  masks subject, roles;
+  uint32_t tags, types;
 } named;
 
 static void collect_cond(named *nm, const cond *k) {
   for (size_t i = 0; i < k->from.n; i++) names_add(&nm->from, k->from.v[i]);
   for (size_t i = 0; i < k->agency.n; i++) names_add(&nm->agency, k->agency.v[i]);
+  uint32_t roles = 0;
   for (size_t i = 0; i < k->role.n; i++)
-    if (role_index(k->role.v[i]) >= 0) nm->roles |= 1u << role_index(k->role.v[i]);
-  nm->subject |= k->subject;
+    if (role_bit(k->role.v[i]) != ROLE_UNKNOWN_BIT) roles |= 1u << role_bit(k->role.v[i]);
+  masks_add(&nm->roles, roles);
+  masks_add(&nm->subject, k->subject);
   if (k->just_lt) {
     bool seen = false;
     for (size_t i = 0; i < nm->nthr; i++) seen |= nm->thresholds[i] == k->just_lt;
@@ -327,7 +365,7 @@ static void compile_cond(const compile_ctx *cc, const rule *r, const cond *k, pc
     out->m[d] = enum_axes[d].mask(cc->s, &cc->s->axes[cc->enum_axis[d]], k);
   out->subject = k->subject;
   for (size_t i = 0; i < k->role.n; i++)
-    if (role_index(k->role.v[i]) >= 0) out->roles |= 1u << role_index(k->role.v[i]);
+    out->roles |= 1u << role_bit(k->role.v[i]);
   out->when = k->when_ref == LUA_NOREF ? -1 : when_var(cc, r, k->when_ref);
   if (k->unless) {
     out->unless = fb_xmalloc(sizeof *out->unless);
@@ -785,10 +823,9 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
     enum_axis[d] = s->naxes;
     enum_axes[d].values(s, add_axis(s, AXK_ENUM, d), &nm);
   }
-  for (int i = 0; fb_vocab[V_SUBJECT][i]; i++)
-    if (nm.subject >> i & 1) bool_axis(s, AXK_SUBJECT, i, "no", "yes");
-  for (int i = 0; role_names[i]; i++)
-    if (nm.roles >> i & 1) bool_axis(s, AXK_ROLE, i, "no", "yes");
+  uint32_t atom[32];
+  for (size_t i = 0, n = atoms(&nm.subject, atom); i < n; i++) bool_axis(s, AXK_SUBJECT, (int)atom[i], "no", "yes");
+  for (size_t i = 0, n = atoms(&nm.roles, atom); i < n; i++) bool_axis(s, AXK_ROLE, (int)atom[i], "no", "yes");
   collect_whens(wo, ov->common);
   collect_whens(wo, ov->state);
   collect_whens(wn, nv->common);
@@ -826,7 +863,7 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
     goto done;
   }
   /* Requests covered: subject fields and roles as their non-empty subsets. */
-  s->space = 63.0 * 15.0;
+  s->space = 63.0 * (double)((1u << FB_ROLE_COUNT) - 1);
   for (int d = 0; d < AX_NENUM; d++) s->space *= (double)s->axes[enum_axis[d]].n;
   s->record_classes = 64.0 * 2.0 * (rc->nat_axis >= 0 ? (double)s->axes[rc->nat_axis].n : 1.0);
   s->evaluated = 1;
@@ -846,8 +883,8 @@ static void point_to_qpt(const pv_space *s, const uint8_t *pt, const size_t *enu
   for (size_t i = 0; i < s->nreq; i++) {
     if (!pt[i]) continue;
     switch (s->axes[i].kind) {
-    case AXK_SUBJECT: q->subject |= 1u << s->axes[i].ref; break;
-    case AXK_ROLE: q->roles |= 1u << s->axes[i].ref; break;
+    case AXK_SUBJECT: q->subject |= (uint32_t)s->axes[i].ref; break; /* any one bit would do */
+    case AXK_ROLE: q->roles |= (uint32_t)s->axes[i].ref; break;
     case AXK_WHEN: q->when |= 1u << s->axes[i].ref; break;
     default: break;
     }

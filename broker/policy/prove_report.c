@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/prove_space.h"
 
 static int popcount(uint64_t m) { return __builtin_popcountll(m); }
@@ -61,10 +62,19 @@ static void describe_bool(fb_buf *b, const pv_axis *a, uint64_t m, const pv_spac
   sep(b);
   switch (a->kind) {
   case AXK_SUBJECT:
-    fb_buf_printf(b, "%s by %s", yes ? "searching" : "not searching", fb_vocab[V_SUBJECT][a->ref]);
+  case AXK_ROLE: {
+    bool subj = a->kind == AXK_SUBJECT;
+    const char *const *names = subj ? fb_vocab[V_SUBJECT] : fb_role_names;
+    if (subj) fb_buf_puts(b, yes ? "searching by " : "not searching by ");
+    else fb_buf_puts(b, yes ? "requester with role " : "requester without role ");
+    int left = popcount((uint64_t)(uint32_t)a->ref);
+    for (int i = 0; names[i]; i++)
+      if ((uint32_t)a->ref >> i & 1) {
+        left--;
+        fb_buf_printf(b, "%s%s", names[i], left > 1 ? ", " : left == 1 ? " or " : "");
+      }
     break;
-  case AXK_ROLE: fb_buf_printf(b, "requester %s role %s", yes ? "with" : "without", a->ref == 0 ? "analyst"
-                               : a->ref == 1 ? "legal_officer" : a->ref == 2 ? "auditor" : "admin"); break;
+  }
   case AXK_WHEN: {
     const pv_when *w = &s->whens[a->ref];
     fb_buf_printf(b, "if %s in rule '%s' (%s%s) returns %s", w->in, w->rule, w->policy,
@@ -178,14 +188,20 @@ static json_t *where_json(const pv_space *s, const uint64_t *m, json_t **records
       const pv_when *x = &s->whens[a->ref];
       json_array_append_new(when, json_pack("{s:s, s:s, s:s, s:b}", "policy", x->policy, "rule", x->rule,
                                             "in", x->in, "returns", m[i] == 2));
-    } else {
-      const char *group = a->kind == AXK_SUBJECT ? "subject" : a->kind == AXK_ROLE ? "roles" : "tags";
-      json_t *g = json_object_get(dst, group);
-      if (!g) json_object_set_new(dst, group, g = json_object());
-      const char *name = a->kind == AXK_SUBJECT ? fb_vocab[V_SUBJECT][a->ref]
-                         : a->kind == AXK_TAG ? fb_vocab[V_TAGS][a->ref]
-                         : a->ref == 0 ? "analyst" : a->ref == 1 ? "legal_officer" : a->ref == 2 ? "auditor" : "admin";
-      json_object_set_new(g, name, json_boolean(m[i] == 2));
+    } else if (a->kind == AXK_TAG) {
+      json_t *g = json_object_get(dst, "tags");
+      if (!g) json_object_set_new(dst, "tags", g = json_object());
+      json_object_set_new(g, fb_vocab[V_TAGS][a->ref], json_boolean(m[i] == 2));
+    } else { /* subject fields or roles that only matter together: one of them, or none */
+      bool subj = a->kind == AXK_SUBJECT;
+      const char *const *names = subj ? fb_vocab[V_SUBJECT] : fb_role_names;
+      json_t *g = json_object_get(dst, subj ? "subject" : "roles");
+      if (!g) json_object_set_new(dst, subj ? "subject" : "roles", g = json_array());
+      json_t *list = json_array();
+      for (int k = 0; names[k]; k++)
+        if ((uint32_t)a->ref >> k & 1) json_array_append_new(list, json_string(names[k]));
+      json_array_append_new(g, json_pack("{s:o, s:b}", "any_of", list,
+                                         subj ? "used" : "held", m[i] == 2));
     }
   }
   if (json_array_size(when)) json_object_set_new(w, "when", when);

@@ -22,8 +22,9 @@ typedef enum { AX_PURPOSE = 0, AX_PRIORITY, AX_BASIS, AX_FROM, AX_AGENCY, AX_CAS
 
 typedef enum {
   AXK_ENUM,     /* ref: enum_axis */
-  AXK_SUBJECT,  /* ref: V_SUBJECT bit; values no/yes: the request searches by it */
-  AXK_ROLE,     /* ref: role bit; values no/yes: the requester has it */
+  AXK_SUBJECT,  /* ref: V_SUBJECT bits that only matter together; values no/yes: the
+                   request searches by one of them */
+  AXK_ROLE,     /* ref: role bits (core/vocab.h) likewise; yes: the requester has one */
   AXK_WHEN,     /* ref: when variable; values false/true */
   AXK_TAG,      /* ref: V_TAGS bit; values no/yes: the record carries it */
   AXK_TYPE,     /* values person, vessel */

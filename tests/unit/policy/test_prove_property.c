@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/prove.h"
 #include "policy/rules.h"
 
@@ -32,7 +33,8 @@ static uint32_t rnd_mask(int bits) { return rnd(1u << bits); } /* may be 0: no c
 
 static const char *const states3[] = {"IDN", "THA", "BGD"};
 static const char *const nats2[] = {"BGD", "IDN"};
-static const char *const roles4[] = {"analyst", "legal_officer", "auditor", "admin"};
+#define NROLES FB_ROLE_COUNT
+#define roles4 fb_role_names
 
 typedef struct {
   int kind; /* rule_kind */
@@ -49,6 +51,9 @@ typedef struct {
 } gpolicy;
 
 static int field_action[13]; /* per case: the one action each field gets */
+/* per case: the subject-field and role sets conditions draw from (two each, so that the
+ * space stays within FB_PROVE_MAX_POINTS whatever the draw) */
+static uint32_t subject_pool[2], role_pool[2];
 
 static grule random_rule(bool common) {
   grule g;
@@ -59,9 +64,9 @@ static grule random_rule(bool common) {
   if (rnd(2)) g.purpose = rnd_mask(5);
   if (rnd(2)) g.priority = rnd_mask(3);
   if (rnd(2)) g.basis = rnd_mask(6);
-  if (rnd(4) == 0) g.subject = rnd_mask(6);
+  if (rnd(4) == 0) g.subject = subject_pool[rnd(2)];
   if (rnd(3) == 0) g.from = rnd_mask(3);
-  if (rnd(5) == 0) g.roles = rnd_mask(4);
+  if (rnd(5) == 0) g.roles = role_pool[rnd(2)];
   if (rnd(5) == 0) g.case_ref = (int)rnd(2);
   if (rnd(6) == 0) g.agency = true;
   if (rnd(5) == 0) g.just_lt = rnd(2) ? 20 : 10;
@@ -261,14 +266,24 @@ static bool contains(json_t *region, const point *pt, const named_vals *nv, bool
     else snprintf(buf, sizeof buf, "of %ld to %ld characters", t[c - 1], t[c] - 1);
     if (!in_list(v, buf)) return false;
   }
-  const char *key;
-  json_object_foreach(json_object_get(w, "subject"), key, v)
-    if (json_is_true(v) != ((pt->subject >> fb_vocab_index(V_SUBJECT, key)) & 1)) return false;
-  json_object_foreach(json_object_get(w, "roles"), key, v) {
-    int r = 0;
-    while (strcmp(roles4[r], key) != 0) r++;
-    if (json_is_true(v) != ((pt->roles >> r) & 1)) return false;
+  /* subject and roles: [{"any_of": [...], "used"/"held": bool}] */
+  size_t gi;
+  json_t *g;
+  json_array_foreach(json_object_get(w, "subject"), gi, g) {
+    bool any = false;
+    size_t k;
+    json_t *f;
+    json_array_foreach(json_object_get(g, "any_of"), k, f) any |= (pt->subject >> fb_vocab_index(V_SUBJECT, json_string_value(f))) & 1;
+    if (json_is_true(json_object_get(g, "used")) != any) return false;
   }
+  json_array_foreach(json_object_get(w, "roles"), gi, g) {
+    bool any = false;
+    size_t k;
+    json_t *f;
+    json_array_foreach(json_object_get(g, "any_of"), k, f) any |= (pt->roles >> fb_list_index(fb_role_names, json_string_value(f))) & 1;
+    if (json_is_true(json_object_get(g, "held")) != any) return false;
+  }
+  const char *key;
   if (!record) return true;
   json_t *rec = json_object_get(region, "records");
   json_object_foreach(json_object_get(rec, "tags"), key, v)
@@ -359,9 +374,9 @@ static const char *side(json_t *r, const char *s, const char *k) {
 
 static void check_point(json_t *regions, const named_vals *nv, fb_policy *oc, fb_policy *os, fb_policy *nc,
                         fb_policy *ns, const point *pt, int *record_checks) {
-  const char *roles[4];
+  const char *roles[NROLES];
   size_t nroles = 0;
-  for (int r = 0; r < 4; r++)
+  for (int r = 0; r < NROLES; r++)
     if (pt->roles >> r & 1) roles[nroles++] = roles4[r];
   json_t *subject = json_object();
   for (int f = 0; f < 6; f++)
@@ -440,6 +455,10 @@ static void test_random_edits(void **st) {
       if (strcmp(name, "name") == 0 || strcmp(name, "aliases") == 0) choices[n++] = A_INITIALS;
       field_action[f] = choices[rnd((uint32_t)n)];
     }
+    for (int i = 0; i < 2; i++) {
+      subject_pool[i] = 1 + rnd(63);
+      role_pool[i] = 1 + rnd((1u << NROLES) - 1);
+    }
     gpolicy oc = {.n = (int)rnd(3)}, os = {.n = 2 + (int)rnd(6)};
     for (int i = 0; i < oc.n; i++) oc.r[i] = random_rule(true);
     for (int i = 0; i < os.n; i++) os.r[i] = random_rule(false);
@@ -474,7 +493,7 @@ static void test_random_edits(void **st) {
     name_rules(&nv, &ns);
     for (int k = 0; k < 1000; k++) {
       point pt = {(int)rnd(5), (int)rnd(3), (int)rnd(6), (int)rnd(5), (int)rnd(2), (int)rnd(40), rnd(2) == 0,
-                  1 + rnd(15), 1 + rnd(63), rnd(64), (int)rnd(2), (int)rnd(3)};
+                  1 + rnd((1u << NROLES) - 1), 1 + rnd(63), rnd(64), (int)rnd(2), (int)rnd(3)};
       check_point(regions, &nv, p[0], p[1], p[2], p[3], &pt, &record_checks);
       points++;
     }
