@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/policy.h"
 #include "policy/prove.h"
 #include "policy/tools.h"
@@ -107,8 +108,8 @@ static double engine_us(const char *dir) {
   return us;
 }
 
-/* For scale: every request of MYS's space, concrete (every subject-field subset, every
- * role subset), decided through the real engine under the demo version twice (old and
+/* For scale: every request of MYS's space, concrete (every subject-field set, every
+ * role set), decided through the real engine under the demo version twice (old and
  * new alike), without records. Returns ms; *n the decisions made. */
 static double brute_force_ms(const char *dir, long *n) {
   char *err = NULL;
@@ -120,7 +121,6 @@ static double brute_force_ms(const char *dir, long *n) {
   static const char *const bases[] = {"mla_treaty", "bilateral_mou", "interpol_channel", "domestic_law", "consent", "informal"};
   static const char *const from[] = {"BGD", "IDN", "MYS", "THA", "VNM"};
   static const char *const fields[] = {"name", "dob", "document", "nationality", "phone", "vessel"};
-  static const char *const role_names[] = {"analyst", "legal_officer", "auditor", "admin"};
   static const char *const just[] = {"short", "Boat arrival in Sabah, passengers missing"};
   json_t *subjects[63];
   for (int m = 1; m < 64; m++) {
@@ -128,12 +128,13 @@ static double brute_force_ms(const char *dir, long *n) {
     for (int f = 0; f < 6; f++)
       if (m >> f & 1) json_object_set_new(subjects[m - 1], fields[f], json_string("x"));
   }
-  const char *roles[15][4];
-  size_t nroles[15];
-  for (int m = 1; m < 16; m++) {
+  enum { NSETS = (1 << FB_ROLE_COUNT) - 1 };
+  static const char *roles[NSETS][FB_ROLE_COUNT];
+  size_t nroles[NSETS];
+  for (int m = 1; m <= NSETS; m++) {
     nroles[m - 1] = 0;
-    for (int r = 0; r < 4; r++)
-      if (m >> r & 1) roles[m - 1][nroles[m - 1]++] = role_names[r];
+    for (int r = 0; r < FB_ROLE_COUNT; r++)
+      if (m >> r & 1) roles[m - 1][nroles[m - 1]++] = fb_role_names[r];
   }
   volatile int sink = 0;
   *n = 0;
@@ -145,7 +146,7 @@ static double brute_force_ms(const char *dir, long *n) {
           for (int c = 0; c < 2; c++)
             for (int j = 0; j < 2; j++)
               for (int su = 0; su < 63; su++)
-                for (int r = 0; r < 15; r++) {
+                for (int r = 0; r < NSETS; r++) {
                   fb_query q = {.purpose = purposes[pu], .priority = priorities[pr], .legal_basis = bases[b],
                                 .justification = just[j], .case_ref = c ? "C-1" : NULL, .from_state = from[f],
                                 .agency = "POLRI", .roles = roles[r], .nroles = nroles[r], .subject = subjects[su]};
