@@ -1,8 +1,8 @@
 /* The prover's core: builds one state's closed request space from what the two
  * versions name, decides every point under both (common's deny rules first, then the
  * state's rules top to bottom, as decide.c does), compares the record rules each
- * version selects over every kind of record, and merges the points that differ into
- * regions (prove_boxes.c).
+ * version selects over every kind of record, merges the points that differ into
+ * regions (prove_boxes.c) and grows them to read like rules (prove_grow.c).
  *
  * The decisions are made on the compiled rules (rules.h) with the request as value
  * indices: the same conditions as fb_cond_match, without strings or JSON, so a point
@@ -459,7 +459,7 @@ static uint64_t plan(const pver *v, const qpt *q) {
 
 /* ---- records ---------------------------------------------------------------- */
 
-#define NFIELDS 13
+#define NFIELDS PV_NFIELDS
 
 typedef struct {
   uint32_t tags, type; /* V_TAGS bits; V_TYPE bit or 0 when no rule names a type */
@@ -551,10 +551,10 @@ static pv_label make_label(label_kind kind, long ov, long nv, const prule *ob, c
 
 /* ---- record differences of one pair of plans ------------------------------------ */
 
-#define NO_PAIR UINT32_MAX
-#define NO_LABEL UINT32_MAX
-#define CELL_NONE (-1)  /* the same under both versions */
-#define CELL_DC (-2)    /* a field of a record dropped by either version: moot */
+#define NO_PAIR PV_NONE
+#define NO_LABEL PV_NONE
+#define CELL_NONE PV_CELL_NONE
+#define CELL_DC PV_CELL_DC
 
 typedef struct {
   uint64_t po, pn;
@@ -669,118 +669,6 @@ static void pair_table_free(pair_table *t) {
       free(t->v[i].cells);
     }
   free(t->v);
-}
-
-/* ---- growing regions ------------------------------------------------------------- */
-
-/* Merging boxes that differ on one axis stops where the differing points are not a
- * product of one value set per axis, leaving fragments shaped by the merge order. So
- * each region then grows, axis by axis, over every value whose points carry the same
- * difference; regions may then overlap (those inside another are dropped), and each
- * reads like the rule that caused it. A record region may also grow over points where
- * its difference cannot show: requests a version does not allow, fields of records a
- * version drops; "tagged facilitator, not tagged witness, purpose ... or ..." becomes
- * "tagged facilitator" where the extra conditions only carved out such points. Bounded
- * work: when the budget runs out, regions stay as they are (exact, only more). */
-#define PV_EXPAND_MAX_POINTS 4000000UL
-#define PV_EXPAND_BUDGET 3000000L
-
-typedef struct {
-  const pv_space *s;
-  const rec_ctx *rc;
-  const uint32_t *adm_label; /* per request point: its admission difference, or NO_LABEL */
-  const uint32_t *req_pair; /* per request point: its pair's id, NO_PAIR unless both allow */
-  plan_pair **by_id;
-  size_t stride[PV_MAX_AXES];  /* request axes: step of the request index; else 0 */
-  size_t cstride[PV_MAX_AXES]; /* tag, type, nationality axes: step of the class index */
-  long budget;
-} expand_ctx;
-
-/* Whether the point (request index r, record class c, field f) fits `label`. */
-static bool compatible(const expand_ctx *x, size_t r, size_t c, size_t f, uint32_t label) {
-  label_kind kind = x->s->labels[label].kind;
-  if (kind == L_ADMISSION) return x->adm_label[r] == label; /* no point is moot here */
-  if (x->req_pair[r] == NO_PAIR) return true;
-  const plan_pair *pp = x->by_id[x->req_pair[r]];
-  if (kind == L_LIMIT) return pp->limit_label == (int32_t)label;
-  const int32_t *cell = pp->cells + c * (NFIELDS + 1);
-  if (kind == L_DROP) return cell[NFIELDS] == (int32_t)label;
-  int32_t v = cell[f];
-  return v == CELL_DC || v == (int32_t)label;
-}
-
-/* Every point of box `m` with axis `d` set to value `v` alone fits `label`. Axes the
- * label does not depend on are held at one value. The point's request index, record
- * class and field follow the odometer incrementally. */
-static bool slab_fits(expand_ctx *x, const uint64_t *m, size_t d, size_t v, uint32_t label) {
-  const pv_space *s = x->s;
-  label_kind kind = s->labels[label].kind;
-  size_t field_axis = (size_t)x->rc->field_axis;
-  uint8_t vals[PV_MAX_AXES][PV_MAX_VALUES], nv[PV_MAX_AXES], idx[PV_MAX_AXES] = {0};
-  size_t r = 0, c = 0, f = 0;
-  for (size_t a = 0; a < s->naxes; a++) {
-    bool relevant = a < s->nreq || kind == L_FIELD || (kind == L_DROP && a != field_axis);
-    nv[a] = 0;
-    for (size_t k = 0; k < s->axes[a].n; k++) {
-      bool in = a == d ? k == v : (m[a] >> k & 1);
-      if (in && (relevant || nv[a] == 0)) vals[a][nv[a]++] = (uint8_t)k;
-    }
-    r += vals[a][0] * x->stride[a];
-    c += vals[a][0] * x->cstride[a];
-    if (a == field_axis) f = vals[a][0];
-  }
-  for (;;) {
-    if (--x->budget < 0) return false;
-    if (!compatible(x, r, c, f, label)) return false;
-    size_t a = 0;
-    for (; a < s->naxes; a++) {
-      size_t from = vals[a][idx[a]];
-      if (++idx[a] == nv[a]) idx[a] = 0;
-      size_t to = vals[a][idx[a]];
-      r = r - from * x->stride[a] + to * x->stride[a];
-      c = c - from * x->cstride[a] + to * x->cstride[a];
-      if (a == field_axis) f = to;
-      if (idx[a]) break;
-    }
-    if (a == s->naxes) return true;
-  }
-}
-
-static bool box_within(const uint64_t *a, const uint64_t *b, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (a[i] & ~b[i]) return false;
-  return true;
-}
-
-static void expand_regions(expand_ctx *x, fb_boxes *regions) {
-  const pv_space *s = x->s;
-  for (size_t i = 0; i < regions->n; i++) {
-    uint32_t label = regions->label[i];
-    uint64_t *m = fb_box(regions, i);
-    for (bool grown = true; grown && x->budget > 0;) {
-      grown = false;
-      for (size_t d = 0; d < s->naxes; d++)
-        for (size_t v = 0; v < s->axes[d].n; v++)
-          if (!(m[d] >> v & 1) && slab_fits(x, m, d, v, label)) {
-            m[d] |= 1ull << v;
-            grown = true;
-          }
-    }
-  }
-  /* Drop the regions that another of the same label now contains. */
-  size_t out = 0;
-  for (size_t i = 0; i < regions->n; i++) {
-    bool inside = false;
-    for (size_t j = 0; j < regions->n && !inside; j++)
-      inside = j != i && regions->label[j] == regions->label[i] &&
-               box_within(fb_box(regions, i), fb_box(regions, j), s->naxes) &&
-               (!box_within(fb_box(regions, j), fb_box(regions, i), s->naxes) || j < i);
-    if (inside) continue;
-    memmove(fb_box(regions, out), fb_box(regions, i), s->naxes * sizeof(uint64_t));
-    regions->label[out++] = regions->label[i];
-  }
-  regions->n = out;
-  fb_boxes_merge(regions);
 }
 
 /* ---- the proof of one state -------------------------------------------------- */
@@ -906,7 +794,7 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
   uint64_t box[PV_MAX_AXES];
   pair_table pairs = {0};
   bool records = old->nrec || new->nrec;
-  bool grow = s->evaluated <= (double)PV_EXPAND_MAX_POINTS;
+  bool grow = s->evaluated <= (double)PV_GROW_MAX_POINTS;
   uint32_t *req_pair = grow ? fb_xmalloc((size_t)s->evaluated * sizeof(uint32_t)) : NULL;
   uint32_t *adm_label = grow ? fb_xmalloc((size_t)s->evaluated * sizeof(uint32_t)) : NULL;
   size_t r = 0;
@@ -953,21 +841,22 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
   }
   fb_boxes_merge(&s->regions);
   if (grow) {
-    expand_ctx x = {.s = s, .rc = rc, .adm_label = adm_label, .req_pair = req_pair, .budget = PV_EXPAND_BUDGET};
-    x.by_id = fb_xcalloc(pairs.n ? pairs.n : 1, sizeof(plan_pair *));
+    pv_points pts = {.s = s, .adm_label = adm_label, .req_pair = req_pair, .field_axis = rc->field_axis};
+    pv_pair_cells *cells = fb_xcalloc(pairs.n ? pairs.n : 1, sizeof *cells);
     for (size_t p = 0; p < pairs.cap; p++)
-      if (pairs.v[p].used) x.by_id[pairs.v[p].id] = &pairs.v[p];
+      if (pairs.v[p].used) cells[pairs.v[p].id] = (pv_pair_cells){pairs.v[p].cells, pairs.v[p].limit_label};
+    pts.pairs = cells;
     size_t stride = 1;
     for (size_t i = 0; i < s->nreq; i++) {
-      x.stride[i] = stride;
+      pts.stride[i] = stride;
       stride *= s->axes[i].n;
     }
     /* the record class index of class_index(): tags, then type, then nationality */
-    for (int t = 0; t < rc->ntag_axes; t++) x.cstride[rc->tag_axis0 + t] = (size_t)1 << t;
-    if (rc->type_axis >= 0) x.cstride[rc->type_axis] = (size_t)1 << rc->ntag_axes;
-    if (rc->nat_axis >= 0) x.cstride[rc->nat_axis] = ((size_t)1 << rc->ntag_axes) * (rc->type_axis >= 0 ? 2 : 1);
-    expand_regions(&x, &s->regions);
-    free(x.by_id);
+    for (int t = 0; t < rc->ntag_axes; t++) pts.cstride[rc->tag_axis0 + t] = (size_t)1 << t;
+    if (rc->type_axis >= 0) pts.cstride[rc->type_axis] = (size_t)1 << rc->ntag_axes;
+    if (rc->nat_axis >= 0) pts.cstride[rc->nat_axis] = ((size_t)1 << rc->ntag_axes) * (rc->type_axis >= 0 ? 2 : 1);
+    pv_grow_regions(&pts, &s->regions);
+    free(cells);
   }
   free(req_pair);
   free(adm_label);

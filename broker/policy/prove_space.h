@@ -90,6 +90,34 @@ json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *n
                        fb_policy *new_state, const char *code, const char *const *known,
                        size_t nknown, char **err);
 
+/* What each point of the space is, handed from prove.c to prove_grow.c. A request
+ * point's index counts axis 0 fastest; a record class's index counts the tag axes,
+ * then type, then nationality. */
+#define PV_NFIELDS 13          /* record fields (V_FIELD) */
+#define PV_NONE UINT32_MAX     /* no label, no pair */
+#define PV_CELL_NONE (-1)      /* the same under both versions */
+#define PV_CELL_DC (-2)        /* a field of a record dropped by either version: moot */
+#define PV_GROW_MAX_POINTS 4000000UL
+
+typedef struct {
+  const int32_t *cells;  /* per record class: PV_NFIELDS field cells, then the drop cell */
+  int32_t limit_label;   /* PV_CELL_NONE or a label */
+} pv_pair_cells;
+
+typedef struct {
+  const pv_space *s;
+  const uint32_t *adm_label;   /* per request point: its admission difference, or PV_NONE */
+  const uint32_t *req_pair;    /* per request point: its pair of plans, PV_NONE unless both allow */
+  const pv_pair_cells *pairs;  /* by pair */
+  size_t stride[PV_MAX_AXES];  /* request axes: step of the request index; else 0 */
+  size_t cstride[PV_MAX_AXES]; /* tag, type, nationality axes: step of the class index */
+  int field_axis;
+} pv_points;
+
+/* prove_grow.c: grows each region over the values where its difference holds (or, for
+ * records, cannot show), drops the regions another contains, merges again. */
+void pv_grow_regions(const pv_points *pts, fb_boxes *regions);
+
 /* prove_fingerprint.c: the value at `idx` (a `when` function) written down with
  * everything it can read besides the request; malloc'd, binary (*len bytes), or NULL
  * when it is too large or cannot be written down. */
