@@ -3,10 +3,10 @@
  * (policy/prove.h). Body: {"exhaustive": true, "draft": {"MYS.lua": "<Lua source>",
  * "common.lua": "..."}, "state"?: "MYS"} (draft keys may also be "MYS", "common").
  *
- * The replay comparison (no "exhaustive") lives in another handler; until it is linked
- * in, this file registers the path itself and answers 422 for a replay request. With
- * the replay handler present, fb_hub_policy_prove is the handler it hands exhaustive
- * requests to, and the route below goes. Audited as a policy_prove event.
+ * The path belongs to the replay comparison (handlers_policy_diff.c), which identifies
+ * the requester, parses the body and hands exhaustive requests to
+ * fb_hub_policy_diff_exhaustive: this file sets that to fb_hub_policy_prove. Audited
+ * as a policy_prove event.
  *
  * The proof runs on the loop thread: it reads compiled rules only (no Lua but the
  * fingerprint of `when` functions) and is bounded by FB_PROVE_MAX_POINTS (about 0.5 s
@@ -70,22 +70,7 @@ void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, js
   fb_respond_json(req, 200, proof);
 }
 
-static void policy_diff(fb_request *req, void *ctx) {
-  fb_hub *hub = ctx;
-  fb_identity id;
-  if (fb_hub_identify(hub, req, FB_ROLE_LEGAL_OFFICER | FB_ROLE_ADMIN, &id) != 0) return;
-  json_t *body = fb_hub_json_body(req);
-  if (!body) return;
-  if (!json_is_true(json_object_get(body, "exhaustive"))) {
-    json_decref(body);
-    fb_respond_error(req, 422, "invalid_request",
-                     "Only the exhaustive comparison is available: send \"exhaustive\": true with the draft.",
-                     "exhaustive");
-    return;
-  }
-  fb_hub_policy_prove(hub, req, &id, body);
-}
-
 void fb_hub_routes_policy_prove(fb_hub *hub) {
-  fb_router_add(hub->router, "POST", "/v1/policy/diff", policy_diff, hub);
+  (void)hub;
+  fb_hub_policy_diff_exhaustive = fb_hub_policy_prove;
 }

@@ -175,6 +175,11 @@ static void case_values(pv_space *s, pv_axis *a, named *nm) {
   axis_value(a, "absent");
   axis_value(a, "present");
 }
+static void formal_values(pv_space *s, pv_axis *a, named *nm) {
+  (void)s, (void)nm;
+  axis_value(a, "search");
+  axis_value(a, "follow-up");
+}
 static void just_values(pv_space *s, pv_axis *a, named *nm) {
   qsort(nm->thresholds, nm->nthr, sizeof(long), cmp_long);
   s->just_lo[0] = 0;
@@ -216,6 +221,10 @@ static uint64_t case_mask(const pv_space *s, const pv_axis *a, const cond *k) {
   (void)s, (void)a;
   return k->case_ref < 0 ? 0 : 1ull << k->case_ref;
 }
+static uint64_t formal_mask(const pv_space *s, const pv_axis *a, const cond *k) {
+  (void)s, (void)a;
+  return k->formal < 0 ? 0 : 1ull << k->formal;
+}
 static uint64_t just_mask(const pv_space *s, const pv_axis *a, const cond *k) {
   if (!k->just_lt) return 0;
   uint64_t m = 0;
@@ -233,9 +242,11 @@ static const enum_axis_def enum_axes[AX_NENUM] = {
     [AX_FROM] = {from_values, from_mask},
     [AX_AGENCY] = {agency_values, agency_mask},
     [AX_CASE_REF] = {case_values, case_mask},
+    [AX_FORMAL] = {formal_values, formal_mask},
     [AX_JUST] = {just_values, just_mask},
 };
 static const char *const case_phrases[] = {"without a case reference", "with a case reference"};
+static const char *const formal_phrases[] = {"as a search", "as a formal follow-up request"};
 const pv_enum_info pv_enum_info_of[AX_NENUM] = {
     [AX_PURPOSE] = {"purpose", "purpose", true, NULL},
     [AX_PRIORITY] = {"priority", "priority", true, NULL},
@@ -243,6 +254,7 @@ const pv_enum_info pv_enum_info_of[AX_NENUM] = {
     [AX_FROM] = {"from", "from", true, NULL},
     [AX_AGENCY] = {"agency", "agency", false, NULL},
     [AX_CASE_REF] = {"case_ref", "case reference", false, case_phrases},
+    [AX_FORMAL] = {"formal", "kind of request", false, formal_phrases},
     [AX_JUST] = {"justification", "justification", false, NULL},
 };
 
@@ -395,9 +407,9 @@ static void compile_version(const compile_ctx *cc, const version *v, pver *out) 
       if (rule_is_admission(r->kind)) {
         if (i == 0 && r->kind != RK_DENY) continue; /* common decides by deny only */
         add_prule(cc, &out->adm, &out->nadm, p, r);
-      } else {
+      } else if (rule_is_record(r->kind)) {
         add_prule(cc, &out->rec, &out->nrec, p, r);
-      }
+      } /* outbound rules act on the requesting state's searches: see outbound_unknown */
     }
   }
 }
@@ -863,6 +875,28 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
   pair_table_free(&pairs);
 }
 
+/* The state's outbound rules decide what its own officers may send to others, not what
+ * it answers: the proof does not cover them, and says so for each one either version
+ * has. */
+static void outbound_unknown(json_t *unknown, const char *code, const fb_policy *old, const fb_policy *new) {
+  const fb_policy *side[2] = {old, new};
+  for (int v = 0; v < 2; v++) {
+    if (!side[v]) continue;
+    for (size_t i = 0; i < side[v]->nrules; i++) {
+      const rule *r = &side[v]->rules[i];
+      if (!rule_is_outbound(r->kind)) continue;
+      bool both = false;
+      const fb_policy *other = side[1 - v];
+      for (size_t j = 0; other && j < other->nrules; j++)
+        both |= other->rules[j].kind == r->kind && strcmp(other->rules[j].name, r->name) == 0;
+      if (both && v == 1) continue; /* listed once, from the old side */
+      json_array_append_new(unknown, json_pack("{s:s, s:s, s:s, s:s, s:s}", "state", code, "policy",
+                                               side[v]->code, "rule", r->name, "in", "outbound", "version",
+                                               both ? "both" : v ? "new" : "old"));
+    }
+  }
+}
+
 json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *new_common,
                        fb_policy *new_state, const char *code, const char *const *known,
                        size_t nknown, char **err) {
@@ -888,6 +922,7 @@ json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *n
       rc.new = &new;
       enumerate(s, &old, &new, enum_axis, &rc);
       out = pv_report(s);
+      outbound_unknown(json_object_get(out, "unknown"), code, old_state, new_state);
     }
     pver_free(&old);
     pver_free(&new);

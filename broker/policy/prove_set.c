@@ -172,10 +172,20 @@ void fb_prove_print(json_t *proof, FILE *out) {
   json_array_foreach(regions, i, r) fprintf(out, "%s %s\n",
                                             strcmp(json_string_value(json_object_get(r, "change")), "widens") == 0 ? "+" : "-",
                                             json_string_value(json_object_get(r, "text")));
-  json_array_foreach(json_object_get(proof, "unknown"), i, r)
+  json_array_foreach(json_object_get(proof, "unknown"), i, r) {
+    if (strcmp(json_string_value(json_object_get(r, "in")), "outbound") == 0) {
+      fprintf(out, "not proved: outbound rule '%s' (%s, %s version%s) decides what %s's officers may send, "
+              "not what %s answers\n",
+              json_string_value(json_object_get(r, "rule")), json_string_value(json_object_get(r, "policy")),
+              json_string_value(json_object_get(r, "version")),
+              strcmp(json_string_value(json_object_get(r, "version")), "both") == 0 ? "s" : "",
+              json_string_value(json_object_get(r, "state")), json_string_value(json_object_get(r, "state")));
+      continue;
+    }
     fprintf(out, "unknown: %s in rule '%s' (%s, %s version%s) cannot be enumerated; "
             "differences that depend on it say so\n",
             json_string_value(json_object_get(r, "in")), json_string_value(json_object_get(r, "rule")),
             json_string_value(json_object_get(r, "policy")), json_string_value(json_object_get(r, "version")),
             strcmp(json_string_value(json_object_get(r, "version")), "both") == 0 ? "s" : "");
+  }
 }

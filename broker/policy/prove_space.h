@@ -17,8 +17,8 @@
 /* The single-valued request dimensions. Each is one entry of prove.c's enum_axes
  * table (values and how a condition constrains them): a new condition on a closed
  * vocabulary is one more entry here and there. */
-typedef enum { AX_PURPOSE = 0, AX_PRIORITY, AX_BASIS, AX_FROM, AX_AGENCY, AX_CASE_REF, AX_JUST,
-               AX_NENUM } enum_axis;
+typedef enum { AX_PURPOSE = 0, AX_PRIORITY, AX_BASIS, AX_FROM, AX_AGENCY, AX_CASE_REF, AX_FORMAL,
+               AX_JUST, AX_NENUM } enum_axis;
 
 typedef enum {
   AXK_ENUM,     /* ref: enum_axis */

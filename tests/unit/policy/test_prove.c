@@ -535,6 +535,28 @@ static void test_when_reported(void **st) {
   free(src);
 }
 
+/* ---- formal follow-up requests ------------------------------------------------------ */
+
+static void test_formal(void **st) {
+  (void)st;
+  char *src = read_all(DEMO "/BGD.lua");
+  char *edited = replace(src, "-- Records\n",
+                         "allow \"formal intelligence requests\" { purpose = \"intelligence\", formal = true }\n\n-- Records\n");
+  json_t *p = prove_edit("BGD", edited, "BGD");
+  assert_string_equal(verdict(p), "widens");
+  size_t i;
+  json_t *r;
+  assert_true(json_array_size(json_object_get(p, "regions")) > 0);
+  json_array_foreach(json_object_get(p, "regions"), i, r) {
+    assert_list(where(r, "formal"), LIST("follow-up"));
+    assert_list(where(r, "purpose"), LIST("intelligence"));
+    assert_non_null(strstr(json_string_value(json_object_get(r, "text")), "as a formal follow-up request"));
+  }
+  json_decref(p);
+  free(edited);
+  free(src);
+}
+
 /* ---- errors --------------------------------------------------------------------- */
 
 static void test_errors(void **st) {
@@ -607,7 +629,7 @@ int main(void) {
       cmocka_unit_test(test_shadow_tha),   cmocka_unit_test(test_redact_mys),
       cmocka_unit_test(test_redact_bgd),   cmocka_unit_test(test_redact_idn),
       cmocka_unit_test(test_redact_tha),   cmocka_unit_test(test_redact_region_mys),
-      cmocka_unit_test(test_when_reported), cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_when_reported), cmocka_unit_test(test_formal), cmocka_unit_test(test_errors),
       cmocka_unit_test(test_state_removed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

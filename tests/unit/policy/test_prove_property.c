@@ -39,7 +39,7 @@ static const char *const nats2[] = {"BGD", "IDN"};
 typedef struct {
   int kind; /* rule_kind */
   uint32_t purpose, priority, basis, subject, from, roles, tags, type, nat, fields;
-  int case_ref;
+  int case_ref, formal;
   bool agency;
   long just_lt, max;
   uint32_t unless_priority, unless_purpose;
@@ -59,7 +59,8 @@ static grule random_rule(bool common) {
   grule g;
   memset(&g, 0, sizeof g);
   g.case_ref = -1;
-  g.kind = common ? (rnd(3) == 0 ? RK_DENY : RK_REDACT + (int)rnd(3)) : (int)rnd(RK_COUNT);
+  g.formal = -1;
+  g.kind = common ? (rnd(3) == 0 ? RK_DENY : RK_REDACT + (int)rnd(3)) : (int)rnd(RK_LIMIT + 1);
   /* each condition present with some probability */
   if (rnd(2)) g.purpose = rnd_mask(5);
   if (rnd(2)) g.priority = rnd_mask(3);
@@ -68,6 +69,7 @@ static grule random_rule(bool common) {
   if (rnd(3) == 0) g.from = rnd_mask(3);
   if (rnd(5) == 0) g.roles = role_pool[rnd(2)];
   if (rnd(5) == 0) g.case_ref = (int)rnd(2);
+  if (rnd(6) == 0) g.formal = (int)rnd(2);
   if (rnd(6) == 0) g.agency = true;
   if (rnd(5) == 0) g.just_lt = rnd(2) ? 20 : 10;
   if (rnd(4) == 0) g.unless_priority = rnd_mask(3);
@@ -113,6 +115,7 @@ static void render(fb_buf *b, const gpolicy *p, const char *code) {
     put_list(b, "from", states3, g->from);
     put_list(b, "role", roles4, g->roles);
     if (g->case_ref >= 0) fb_buf_printf(b, "  case_ref = %s,\n", g->case_ref ? "true" : "false");
+    if (g->formal >= 0) fb_buf_printf(b, "  formal = %s,\n", g->formal ? "true" : "false");
     if (g->agency) fb_buf_puts(b, "  agency = \"POLRI\",\n");
     if (g->just_lt) fb_buf_printf(b, "  justification_shorter_than = %ld,\n", g->just_lt);
     if (g->unless_priority || g->unless_purpose) {
@@ -197,7 +200,7 @@ static void mutate(gpolicy *p, bool common) {
 /* ---- what the proof says about a point ------------------------------------------- */
 
 typedef struct {
-  int purpose, priority, basis, from, case_ref, just_len;
+  int purpose, priority, basis, from, case_ref, just_len, formal;
   bool polri;
   uint32_t roles, subject;
   /* record */
@@ -242,6 +245,7 @@ static bool contains(json_t *region, const point *pt, const named_vals *nv, bool
   if ((v = json_object_get(w, "priority")) && !in_list(v, fb_vocab[V_PRIORITY][pt->priority])) return false;
   if ((v = json_object_get(w, "legal_basis")) && !in_list(v, fb_vocab[V_LEGAL_BASIS][pt->basis])) return false;
   if ((v = json_object_get(w, "case_ref")) && !in_list(v, pt->case_ref ? "present" : "absent")) return false;
+  if ((v = json_object_get(w, "formal")) && !in_list(v, pt->formal ? "follow-up" : "search")) return false;
   if ((v = json_object_get(w, "from"))) {
     const char *f = from_pool[pt->from];
     bool is_value = strcmp(f, "MYS") == 0 || (pt->from < 3 && (nv->from >> pt->from & 1));
@@ -386,7 +390,7 @@ static void check_point(json_t *regions, const named_vals *nv, fb_policy *oc, fb
   just[pt->just_len] = '\0';
   fb_query q = {.purpose = fb_vocab[V_PURPOSE][pt->purpose], .priority = fb_vocab[V_PRIORITY][pt->priority],
                 .legal_basis = fb_vocab[V_LEGAL_BASIS][pt->basis], .justification = just,
-                .case_ref = pt->case_ref ? "C-1" : NULL, .from_state = from_pool[pt->from],
+                .case_ref = pt->case_ref ? "C-1" : NULL, .formal = pt->formal, .from_state = from_pool[pt->from],
                 .agency = pt->polri ? "POLRI" : "Other Police", .roles = roles, .nroles = nroles,
                 .subject = subject, .query_id = "q"};
   fb_decision o, n;
@@ -501,7 +505,7 @@ static void test_random_edits(void **st) {
     name_rules(&nv, &nc);
     name_rules(&nv, &ns);
     for (int k = 0; k < 1500; k++) {
-      point pt = {(int)rnd(5), (int)rnd(3), (int)rnd(6), (int)rnd(5), (int)rnd(2), (int)rnd(40), rnd(2) == 0,
+      point pt = {(int)rnd(5), (int)rnd(3), (int)rnd(6), (int)rnd(5), (int)rnd(2), (int)rnd(40), (int)rnd(2), rnd(2) == 0,
                   1 + rnd((1u << NROLES) - 1), 1 + rnd(63), rnd(64), (int)rnd(2), (int)rnd(3)};
       check_point(regions, &nv, p[0], p[1], p[2], p[3], &pt, &record_checks);
       points++;
