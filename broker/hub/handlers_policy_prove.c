@@ -16,6 +16,7 @@
 
 #include "core/util.h"
 #include "hub/hub.h"
+#include "policy/draft.h"
 #include "policy/prove.h"
 
 void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body) {
@@ -40,22 +41,39 @@ void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, js
   char *err = NULL;
   const char *key;
   json_t *src;
+  json_t *problems = json_array();
   json_object_foreach(draft, key, src) {
-    char code[16];
+    char code[16], file[24];
     size_t kl = strlen(key);
     if (kl > 4 && strcmp(key + kl - 4, ".lua") == 0) kl -= 4; /* "MYS.lua" or "MYS" */
     snprintf(code, sizeof code, "%.*s", (int)(kl < sizeof code - 1 ? kl : sizeof code - 1), key);
-    if (!json_is_string(src)) {
-      err = fb_xstrdup("every draft entry must be the policy's Lua source as a string");
-      break;
-    }
-    if (fb_prove_set_put_source(new, code, json_string_value(src), json_string_length(src), &err) != 0) break;
+    snprintf(file, sizeof file, "%s.lua", code);
+    char *e = NULL;
+    if (!json_is_string(src)) e = fb_xstrdup("the draft must be the policy's Lua source as a string");
+    else if (fb_prove_set_put_source(new, code, json_string_value(src), json_string_length(src), &e) == 0) continue;
+    fb_policy_problems_from_error(e, file, problems);
+    free(e);
   }
-  json_t *proof = err ? NULL : fb_policy_prove_json(old, new, json_string_value(state), &err);
+  if (json_array_size(problems)) {
+    /* The same answer as the replay and the dry run give for a draft that does not load. */
+    json_t *first = json_array_get(problems, 0);
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s:%d: %s", json_string_value(json_object_get(first, "file")),
+             (int)json_integer_value(json_object_get(first, "line")),
+             json_string_value(json_object_get(first, "message")));
+    fb_prove_set_free(old);
+    fb_prove_set_free(new);
+    json_decref(body);
+    fb_respond_json(req, 422, json_pack("{s:{s:s, s:s, s:s}, s:o}", "error", "code", "invalid_policy", "message",
+                                        msg, "field", "draft", "problems", problems));
+    return;
+  }
+  json_decref(problems);
+  json_t *proof = fb_policy_prove_json(old, new, json_string_value(state), &err);
   fb_prove_set_free(old);
   fb_prove_set_free(new);
   if (!proof) {
-    fb_respond_error(req, 422, "invalid_request", err ? err : "The draft cannot be compared.", "draft");
+    fb_respond_error(req, 422, "invalid_request", err ? err : "The draft cannot be compared.", NULL);
     free(err);
     json_decref(body);
     return;

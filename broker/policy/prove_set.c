@@ -60,7 +60,7 @@ int fb_prove_set_put_source(fb_prove_set *s, const char *code, const char *src, 
     return -1;
   }
   char path[64];
-  snprintf(path, sizeof path, "draft:%s.lua", code);
+  snprintf(path, sizeof path, "%s.lua", code); /* problems name the file as the draft does */
   fb_policy *p = fb_policy_compile(code, path, src, len, s->common->key, s->common->keylen, NULL, err);
   if (!p) return -1;
   if (strcmp(code, "common") == 0) {

@@ -98,7 +98,11 @@ expect_eq "diff space" "$(pyq 'd["space"] > 1000000')" True
 expect_eq "diff unknown" "$(pyq 'all(u["in"] == "outbound" for u in d["unknown"])')" True
 code=$(curl -s -o "$TMP/resp" -w '%{http_code}' "$B/v1/policy/diff" -H "Authorization: Bearer $LEGAL" -H 'Content-Type: application/json' -d '{"exhaustive": true, "draft": {"MYS": "allow \"x\" { purpose = \"fun\" }"}}')
 expect_eq "draft that does not load" "$code" 422
+expect_eq "draft error code" "$(pyq 'd["error"]["code"]')" invalid_policy
 expect_eq "draft error" "$(pyq '"purpose" in d["error"]["message"]')" True
+expect_eq "draft problem file" "$(pyq 'd["problems"][0]["file"]')" MYS.lua
+code=$(curl -s -o "$TMP/resp" -w '%{http_code}' "$B/v1/policy/diff" -H "Authorization: Bearer $LEGAL" -H 'Content-Type: application/json' -d "$($PY -c 'import json,sys; d=json.loads(sys.argv[1]); d["state"]="XYZ"; print(json.dumps(d))' "$body")")
+expect_eq "unknown state" "$code" 422
 code=$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/policy/diff" -H "Authorization: Bearer $ANALYST_MYS" -H 'Content-Type: application/json' -d "$body")
 expect_eq "analyst" "$code" 403
 grep -q '"event":"policy_prove"' "$TMP/audit.jsonl" || fail "proof not audited"
