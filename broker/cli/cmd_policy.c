@@ -23,6 +23,7 @@ const char fb_policy_usage[] =
     "                             [--limit N] [--json]\n"
     "       fedbroker policy keygen --out PREFIX\n"
     "       fedbroker policy sign FILE --key KEY\n"
+    "       fedbroker policy prove --old DIR --new DIR [--state S] [--no-widening] [--json]\n"
     "\n"
     "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
     "         ends with \"N passed, N failed\", exit status 1 when any failed;\n"
@@ -36,7 +37,10 @@ const char fb_policy_usage[] =
     "  keygen write an Ed25519 signing pair: PREFIX.pem (private, keep it) and\n"
     "         PREFIX.pub.pem (for the hub's policy_keys)\n"
     "  sign   write FILE.sig, the signature the hub checks for a state in policy_keys;\n"
-    "         a file that does not load is not signed\n";
+    "         a file that does not load is not signed\n"
+    "  prove  decide every possible request under two versions of the policies and\n"
+    "         report what the change widens or narrows (exit 1 with --no-widening\n"
+    "         when it widens)\n";
 
 static int cmd_eval(int argc, char **argv) {
   const char *request = NULL, *dir = "policies", *as = NULL;
@@ -108,6 +112,7 @@ static int run(int argc, char **argv) {
   if (strcmp(sub, "diff") == 0) return fb_cmd_policy_diff(argc - 1, argv + 1);
   if (strcmp(sub, "keygen") == 0) return fb_cmd_policy_keygen(argc - 1, argv + 1);
   if (strcmp(sub, "sign") == 0) return fb_cmd_policy_sign(argc - 1, argv + 1);
+  if (strcmp(sub, "prove") == 0) return fb_cmd_policy_prove(argc - 1, argv + 1);
   return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);
 }
 

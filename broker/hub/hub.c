@@ -183,6 +183,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   fb_hub_routes_states(hub);
   fb_hub_routes_audit(hub);
   fb_hub_routes_policy(hub);
+  fb_hub_routes_policy_prove(hub);
   fb_hub_routes_search(hub);
   fb_hub_routes_console(hub);
 

@@ -76,6 +76,9 @@ void fb_hub_routes_policy_diff(fb_hub *hub);
  * (before the routes are served); it gets the identified requester and owns `body`. */
 typedef void (*fb_policy_diff_handler)(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body);
 extern fb_policy_diff_handler fb_hub_policy_diff_exhaustive;
+void fb_hub_routes_policy_prove(fb_hub *hub); /* sets fb_hub_policy_diff_exhaustive */
+/* POST /v1/policy/diff with "exhaustive": true (handlers_policy_prove.c). */
+void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body);
 void fb_hub_routes_search(fb_hub *hub);
 void fb_hub_routes_console(fb_hub *hub);
 

@@ -307,7 +307,14 @@ int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_
       }
       break;
     }
-    uint32_t changed = plan->nredacts ? redact_record(plan, rec, &ri, changes) : 0;
+    uint32_t changed = 0;
+    if (plan->nredacts) {
+      /* A rule may replace or remove the nationality that later rules' filters still
+       * read through `ri`: keep the original value alive until they have run. */
+      json_t *nationality = json_incref(json_object_get(rec, "nationality"));
+      changed = redact_record(plan, rec, &ri, changes);
+      json_decref(nationality);
+    }
     if (changed) {
       json_t *list = json_object_get(rec, "redacted");
       bool fresh = !json_is_array(list);
