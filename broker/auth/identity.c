@@ -13,6 +13,8 @@ static const struct {
     {"legal_officer", FB_ROLE_LEGAL_OFFICER},
     {"auditor", FB_ROLE_AUDITOR},
     {"admin", FB_ROLE_ADMIN},
+    {"focal_point", FB_ROLE_FOCAL_POINT},
+    {"focal_point_admin", FB_ROLE_FOCAL_POINT_ADMIN},
 };
 
 #define NROLES (sizeof roles / sizeof roles[0])

@@ -13,7 +13,13 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
-enum { FB_ROLE_ANALYST = 1, FB_ROLE_LEGAL_OFFICER = 2, FB_ROLE_AUDITOR = 4, FB_ROLE_ADMIN = 8 };
+enum {
+  FB_ROLE_ANALYST = 1, FB_ROLE_LEGAL_OFFICER = 2, FB_ROLE_AUDITOR = 4, FB_ROLE_ADMIN = 8,
+  FB_ROLE_FOCAL_POINT = 16,       /* decides follow-up requests addressed to its state */
+  FB_ROLE_FOCAL_POINT_ADMIN = 32, /* keeps its state's focal point directory */
+};
+/* The highest role bit: loops over role bits run 1 .. FB_ROLE_LAST. */
+#define FB_ROLE_LAST FB_ROLE_FOCAL_POINT_ADMIN
 
 /* The `issuer` of an identity taken from a client certificate. */
 #define FB_IDENTITY_CERT_ISSUER "tls-client-cert"

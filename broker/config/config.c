@@ -357,7 +357,8 @@ static int followup_field(walk_ctx *c, const char *parent, const char *key, void
   int rc;
   if (strcmp(key, "hit_ref_days") == 0) rc = read_u32(c, kp, key, &f->hit_ref_days);
   else if (strcmp(key, "due") == 0) rc = expect_table(c, kp, key) ? -1 : each_field(c, kp, due_field, f);
-  else rc = fail(c, kp, key, "unknown key (expected hit_ref_days, due)");
+  else if (strcmp(key, "expire_after") == 0) rc = read_duration(c, kp, key, &f->expire_after_s);
+  else rc = fail(c, kp, key, "unknown key (expected hit_ref_days, due, expire_after)");
   free(kp);
   return rc;
 }
@@ -543,7 +544,7 @@ void fb_config_defaults(fb_config *cfg) {
   cfg->log_level = fb_xstrdup("info");
   cfg->followup = (fb_followup_config){.hit_ref_days = 30, .due_immediate_s = 24 * 3600,
                                        .due_urgent_s = 72 * 3600, .due_routine_s = 30 * 86400,
-                                       .stale_after_days = 90};
+                                       .expire_after_s = 30 * 86400, .stale_after_days = 90};
 }
 
 int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {

@@ -72,6 +72,7 @@ typedef struct {
   uint64_t due_immediate_s;  /* default 24 h */
   uint64_t due_urgent_s;     /* default 72 h */
   uint64_t due_routine_s;    /* default 30 days */
+  uint64_t expire_after_s;   /* an open request expires this long after its due; default 30 days */
   uint32_t stale_after_days; /* focal_points.stale_after_days, default 90 */
 } fb_followup_config;
 

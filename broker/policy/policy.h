@@ -36,6 +36,7 @@ typedef struct fb_query {            /* the request as policies see it; all borr
   size_t nroles;                                  /* requester roles */
   json_t *subject;                                /* object: name, dob, document, nationality, phone, vessel */
   const char *query_id;
+  bool formal;                                    /* a follow-up request (FOLLOWUP.md), not a search */
 } fb_query;
 
 typedef struct fb_decision {
