@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Follow-up end to end with real processes (FOLLOWUP.md), SQLite store: a search with a
+# hit-only state -> a request quoting its hit_ref -> the focal point's inbox -> a hub
+# restart -> release (the state's formal rule lets records out, the victim's name stays
+# masked) -> the analyst reads them -> audit entries with the disclosed ids; concurrent
+# decisions (one wins, 409); decline; withdrawal; expiry; another state's query (403);
+# the focal point directory.
+source "$FB_SOURCE_DIR/tests/lib/common.sh"
+source "$FB_SOURCE_DIR/tests/lib/hub_env.sh"
+source "$FB_SOURCE_DIR/tests/lib/followup_env.sh"
+setup_hub_env
+setup_followup_env
+STATES_LUA='
+  MYS = { adapter = "sqlite", path = "data/MYS.db" },
+  IDN = { adapter = "sqlite", path = "data/IDN.db" },
+  THA = { adapter = "sqlite", path = "data/THA.db" },'
+write_hub_config 'followup = { due = { immediate = "1s" }, expire_after = "1s" }'
+start_hub "$TMP/hub.lua"
+wait_http "http://127.0.0.1:$HUB_PORT/healthz"
+
+SEARCH='{"subject":{"document":"B7654321"},"purpose":"investigation","priority":"urgent","legal_basis":"mla_treaty","justification":"Trafficking route through Johor, case ID-2026-0107","states":["MYS"]}'
+new_search() {
+  expect_eq "search" "$(search "$ANALYST_IDN" "$SEARCH")" 200
+  QID=$(pyq 'd["query_id"]')
+  HREF=$(pyq '[s.get("hit_ref","") for s in d["states"] if s["state"]=="MYS"][0]')
+}
+new_request() { # new_request PRIORITY -> RID
+  local body="{\"query_id\":\"$QID\",\"state\":\"MYS\",\"hit_ref\":\"$HREF\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator\",\"case_ref\":\"ID-2026-0107\",\"priority\":\"$1\"}"
+  expect_eq "create request" "$(call POST /v1/requests "$ANALYST_IDN" "$body")" 201
+  RID=$(pyq 'd["request"]["request_id"]')
+}
+
+# --- hit reference on the hit_only line and in the audit entry
+new_search
+expect_eq "MYS outcome" "$(pyq '[s["outcome"] for s in d["states"] if s["state"]=="MYS"][0]')" hit_only
+[[ "$HREF" == hr1.* ]] || fail "hit_ref missing: '$HREF'"
+seq=$(pyq 'd["audit"]["seq"]')
+expect_eq "audited hit_ref" "$(sed -n "${seq}p" "$TMP/audit.jsonl" | $PY -c 'import json,sys; e=json.load(sys.stdin); print([s.get("hit_ref") for s in e["states"] if s["state"]=="MYS"][0])')" "$HREF"
+expect_eq "no records disclosed on hit_only" "$(sed -n "${seq}p" "$TMP/audit.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["disclosed"])')" "{}"
+pass "hit_ref on the hit_only line and in the audit entry"
+
+# --- bad requests
+bad="{\"query_id\":\"$QID\",\"state\":\"MYS\",\"hit_ref\":\"${HREF%?}x\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator\",\"priority\":\"urgent\"}"
+expect_eq "forged hit_ref" "$(call POST /v1/requests "$ANALYST_IDN" "$bad")" 400
+expect_eq "field" "$(pyq 'd["error"]["field"]')" hit_ref
+other="{\"query_id\":\"$QID\",\"state\":\"MYS\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator\",\"priority\":\"urgent\"}"
+expect_eq "another state's query" "$(call POST /v1/requests "$ANALYST_THA" "$other")" 403
+expect_eq "unknown query" "$(call POST /v1/requests "$ANALYST_IDN" "${other/$QID/q-00000000000000ZZ}")" 404
+expect_eq "state not asked" "$(call POST /v1/requests "$ANALYST_IDN" "${other/\"MYS\"/\"THA\"}")" 400
+expect_eq "focal point cannot create" "$(call POST /v1/requests "$FOCAL_MYS" "$other")" 403
+pass "forged hit_ref 400, another state's query 403, unknown 404, state not asked 400"
+
+# --- request, inbox, outbox
+new_request urgent
+expect_eq "status" "$(pyq 'd["request"]["status"]')" open
+expect_eq "overdue" "$(pyq 'd["request"]["overdue"]')" False
+expect_eq "inbox MYS" "$(call GET '/v1/requests?box=inbox' "$FOCAL_MYS")" 200
+expect_eq "in the inbox" "$(pyq "[r['request_id'] for r in d['requests']]")" "['$RID']"
+call GET '/v1/requests?box=inbox' "$FOCAL_IDN" >/dev/null
+expect_eq "not in IDN's inbox" "$(pyq 'len(d["requests"])')" 0
+call GET '/v1/requests?box=outbox&status=open' "$ANALYST_IDN" >/dev/null
+expect_eq "in the outbox" "$(pyq "[r['request_id'] for r in d['requests']]")" "['$RID']"
+expect_eq "analyst has no inbox" "$(call GET '/v1/requests?box=inbox' "$ANALYST_IDN")" 403
+pass "request created; in MYS focal point's inbox and IDN's outbox only"
+
+# --- the hub restarts between steps: the request survives
+stop_cleanly "$HUB_PID" hub
+start_hub "$TMP/hub.lua"
+wait_http "http://127.0.0.1:$HUB_PORT/healthz"
+expect_eq "after restart" "$(call GET "/v1/requests/$RID" "$FOCAL_MYS")" 200
+expect_eq "still open" "$(pyq 'd["request"]["status"]')" open
+pass "request survives a hub restart"
+
+# --- release: two focal points decide at once, one wins
+expect_eq "wrong state's focal point" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_IDN" '{"decision":"release"}')" 403
+D='{"decision":"release","note":"Under the MLA treaty"}'
+deciders=()
+for i in 1 2; do
+  curl -s -o "$TMP/dec$i" -w '%{http_code}' "http://127.0.0.1:$HUB_PORT/v1/requests/$RID/decision" \
+    -H "Authorization: Bearer $FOCAL_MYS" -H 'Content-Type: application/json' -d "$D" >"$TMP/code$i" &
+  deciders+=($!)
+done
+wait "${deciders[@]}"
+
+codes=$(cat "$TMP/code1" "$TMP/code2" | fold -w3 | sort | tr '\n' ' ')
+expect_eq "two deciders" "$codes" "200 409 "
+pass "two simultaneous decisions: one 200, one 409"
+
+expect_eq "analyst reads" "$(call GET "/v1/requests/$RID" "$ANALYST_IDN")" 200
+expect_eq "released" "$(pyq 'd["request"]["status"]')" released
+expect_eq "record released" "$(pyq '"MYS-P-000002" in [r["id"] for r in d["request"]["records"]]')" True
+expect_eq "victim's name masked" "$(pyq '[r["name"] for r in d["request"]["records"] if r["id"]=="MYS-P-000002"][0] != "Nur Aisyah Rahman"')" True
+expect_eq "marked redacted" "$(pyq '"name" in [r for r in d["request"]["records"] if r["id"]=="MYS-P-000002"][0]["redacted"]')" True
+call GET "/v1/requests/$RID" "$FOCAL_MYS" >/dev/null
+expect_eq "focal point does not see the records" "$(pyq '"records" in d["request"]')" False
+expect_eq "another state's analyst" "$(call GET "/v1/requests/$RID" "$ANALYST_THA")" 403
+expect_eq "auditor reads" "$(call GET "/v1/requests/$RID" "$AUDITOR")" 200
+expect_eq "withdraw after release" "$(call POST "/v1/requests/$RID/withdraw" "$ANALYST_IDN")" 409
+pass "release re-queried MYS under its formal rule; records to the requesting analyst only, victim masked"
+
+# --- audit: created and released, with disclosed ids
+audit_lines "e['event']=='request' and e['request_id']=='$RID'" >"$TMP/req_audit"
+expect_eq "request audit entries" "$($PY -c "import json; print([json.loads(l)['status'] for l in open('$TMP/req_audit')])")" "['open', 'released']"
+expect_eq "disclosed ids" "$(tail -1 "$TMP/req_audit" | $PY -c 'import json,sys; print("MYS-P-000002" in json.load(sys.stdin)["disclosed"]["MYS"])')" True
+pass "audit entries for each step, with the disclosed ids"
+
+# --- decline (a reason is required)
+new_search
+new_request routine
+expect_eq "decline without reason" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"decline"}')" 400
+expect_eq "decline" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"decline","reason":"Outside the treaty scope"}')" 200
+expect_eq "declined" "$(pyq 'd["request"]["status"]')" declined
+expect_eq "decline reason" "$(pyq 'd["request"]["decision"]["reason"]')" "Outside the treaty scope"
+expect_eq "second decision" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"release"}')" 409
+expect_eq "declined audited" "$(audit_lines "e['event']=='request' and e['request_id']=='$RID' and e['status']=='declined'" | wc -l)" 1
+pass "decline with reason; second decision 409"
+
+# --- withdrawal
+new_request routine
+expect_eq "withdraw by another state" "$(call POST "/v1/requests/$RID/withdraw" "$ANALYST_THA")" 403
+expect_eq "withdraw" "$(call POST "/v1/requests/$RID/withdraw" "$ANALYST_IDN")" 200
+expect_eq "withdrawn" "$(pyq 'd["request"]["status"]')" withdrawn
+expect_eq "decide after withdrawal" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"release"}')" 409
+pass "withdrawal; decisions after it 409"
+
+# --- expiry: immediate requests are due in 1 s and expire 1 s later
+new_request immediate
+i=0
+while call GET "/v1/requests/$RID" "$ANALYST_IDN" >/dev/null && [ "$(pyq 'd["request"]["status"]')" = open ]; do
+  i=$((i + 1)); [ $i -gt 200 ] && fail "request did not expire"
+  sleep 0.05
+done
+expect_eq "expired" "$(pyq 'd["request"]["status"]')" expired
+expect_eq "expired audited" "$(audit_lines "e['event']=='request' and e['request_id']=='$RID' and e['status']=='expired'" | wc -l)" 1
+pass "an open request past its due expires (audited)"
+
+# --- focal point directory
+expect_eq "directory" "$(call GET /v1/focal-points "$ANALYST_IDN")" 200
+FP='{"focal_points":[{"unit":"ATIPSOM desk","name":"Insp. Aziz","email":"atipsom@example.my","channel":"formal","languages":["ms","en"],"hours":"24/7","timezone":"Asia/Kuala_Lumpur","verified_at":"2020-01-01"}]}'
+expect_eq "PUT other state" "$(call PUT /v1/focal-points/IDN "$FPADMIN_MYS" "$FP")" 403
+expect_eq "PUT by analyst" "$(call PUT /v1/focal-points/MYS "$ANALYST_MYS" "$FP")" 403
+expect_eq "PUT bad channel" "$(call PUT /v1/focal-points/MYS "$FPADMIN_MYS" "${FP/\"formal\"/\"carrier pigeon\"}")" 400
+expect_eq "bad field named" "$(pyq 'd["error"]["field"]')" channel
+expect_eq "PUT bad date" "$(call PUT /v1/focal-points/MYS "$FPADMIN_MYS" "${FP/2020-01-01/2020-13-01}")" 400
+expect_eq "PUT" "$(call PUT /v1/focal-points/MYS "$FPADMIN_MYS" "$FP")" 200
+expect_eq "stale (verified 2020)" "$(pyq 'd["focal_points"][0]["stale"]')" True
+call GET /v1/states "$ANALYST_IDN" >/dev/null
+expect_eq "states: stale" "$(pyq '[s["focal_point_stale"] for s in d["states"] if s["state"]=="MYS"][0]')" True
+expect_eq "states: THA not stale" "$(pyq '[s["focal_point_stale"] for s in d["states"] if s["state"]=="THA"][0]')" False
+new_search
+expect_eq "search contact from the directory" "$(pyq '[s["contact"]["email"] for s in d["states"] if s["state"]=="MYS"][0]')" atipsom@example.my
+audit_lines "e['event']=='focal_point'" >"$TMP/fp_audit"
+expect_eq "focal_point audited" "$($PY -c "import json; e=json.loads(open('$TMP/fp_audit').readline()); print(e['state'], e['requester']['sub'], len(e['before']), len(e['after']), e['before']!=e['after'])")" "MYS fpa.mys 64 64 True"
+pass "focal point directory: PUT rules, stale flag, search contacts, audited"
+
+stop_cleanly "$HUB_PID" hub
+"$FEDBROKER" audit verify "$TMP/audit.jsonl" --key "$TMP/keys/audit.pub.pem" >/dev/null || fail "audit log does not verify"
+pass "audit log verifies"
