@@ -99,10 +99,42 @@ expect_eq "withdraw after release" "$(call POST "/v1/requests/$RID/withdraw" "$A
 pass "release re-queried MYS under its formal rule; records to the requesting analyst only, victim masked"
 
 # --- audit: created and released, with disclosed ids
+FIRST_RID=$RID
 audit_lines "e['event']=='request' and e['request_id']=='$RID'" >"$TMP/req_audit"
 expect_eq "request audit entries" "$($PY -c "import json; print([json.loads(l)['status'] for l in open('$TMP/req_audit')])")" "['open', 'released']"
 expect_eq "disclosed ids" "$(tail -1 "$TMP/req_audit" | $PY -c 'import json,sys; print("MYS-P-000002" in json.load(sys.stdin)["disclosed"]["MYS"])')" True
 pass "audit entries for each step, with the disclosed ids"
+
+# --- what was disclosed, to whom: search entries' `disclosed`, audit filters, CSV
+expect_eq "shared search" "$(search "$ANALYST_IDN" '{"subject":{"document":"A12345678"},"purpose":"investigation","priority":"urgent","legal_basis":"mla_treaty","justification":"Trafficking route through Johor, case ID-2026-0107","states":["THA"]}')" 200
+SQID=$(pyq 'd["query_id"]')
+THA_ID=$(pyq '[x["id"] for r in d["results"] for x in r["records"] if x["state"]=="THA"][0]')
+expect_eq "disclosed in the search entry" "$(audit_lines "e.get('query_id')=='$SQID'" | $PY -c 'import json,sys; print("'"$THA_ID"'" in json.loads(sys.stdin.readline())["disclosed"]["THA"])')" True
+expect_eq "filter record" "$(call GET "/v1/audit?record=$THA_ID" "$AUDITOR")" 200
+expect_eq "record -> the search" "$(pyq "sorted(set(e.get('query_id') for e in d['entries']))")" "['$SQID']"
+call GET "/v1/audit?record=MYS-P-000002&event=request" "$AUDITOR" >/dev/null
+expect_eq "record -> the release" "$(pyq "[(e['request_id'], e['status']) for e in d['entries']]")" "[('$FIRST_RID', 'released')]"
+call GET "/v1/audit?request_id=$FIRST_RID" "$AUDITOR" >/dev/null
+expect_eq "request_id filter" "$(pyq "[e['status'] for e in d['entries']]")" "['open', 'released']"
+call GET "/v1/audit?event=search&state=THA&sub=a.idn" "$AUDITOR" >/dev/null
+expect_eq "event+state+sub" "$(pyq "[e['query_id'] for e in d['entries']]")" "['$SQID']"
+call GET "/v1/audit?event=search&limit=1" "$AUDITOR" >/dev/null
+expect_eq "limit" "$(pyq 'len(d["entries"])')" 1
+NEXT=$(pyq 'd["next"]')
+call GET "/v1/audit?event=search&after=$NEXT" "$AUDITOR" >/dev/null
+expect_eq "after continues" "$(pyq "[e['query_id'] for e in d['entries']]")" "['$SQID']"
+call GET "/v1/audit?since=2099-01-01T00:00:00Z" "$AUDITOR" >/dev/null
+expect_eq "since in the future" "$(pyq 'len(d["entries"])')" 0
+call GET "/v1/audit?until=2000-01-01T00:00:00%2B02:00&event=search" "$AUDITOR" >/dev/null
+expect_eq "until in the past" "$(pyq 'len(d["entries"])')" 0
+expect_eq "bad since" "$(call GET '/v1/audit?since=yesterday' "$AUDITOR")" 400
+expect_eq "analyst cannot read the audit" "$(call GET "/v1/audit?record=$THA_ID" "$ANALYST_IDN")" 403
+curl -s -o "$TMP/csv" -H "Authorization: Bearer $AUDITOR" -H 'Accept: text/csv' "http://127.0.0.1:$HUB_PORT/v1/audit?request_id=$FIRST_RID"
+expect_eq "csv header" "$(head -1 "$TMP/csv" | tr -d '\r')" "seq,ts,event,requester_state,requester_sub,query_id,request_id,purpose,states,status,review,disclosed"
+expect_eq "csv rows" "$($PY -c "import csv; r=list(csv.DictReader(open('$TMP/csv'))); print([x['status'] for x in r], 'MYS-P-000002' in r[1]['disclosed'])")" "['open', 'released'] True"
+curl -s -o "$TMP/csv2" -H "Authorization: Bearer $AUDITOR" "http://127.0.0.1:$HUB_PORT/v1/audit?format=csv&limit=3"
+expect_eq "format=csv unfiltered" "$(($(wc -l <"$TMP/csv2")))" 4
+pass "disclosed ids in search entries; audit filters (record, request_id, event, state, sub, since, until, after/limit) and CSV"
 
 # --- decline (a reason is required)
 new_search
