@@ -189,6 +189,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   fb_hub_routes_console(hub);
   fb_hub_routes_focal_points(hub);
   fb_hub_routes_requests(hub);
+  fb_hub_routes_reports(hub);
 
   hub->server = fb_server_start(loop, &hub->cfg, hub->router, err);
   if (!hub->server) return -1;

@@ -77,5 +77,10 @@ void fb_hub_routes_search(fb_hub *hub);
 void fb_hub_routes_console(fb_hub *hub);
 void fb_hub_routes_focal_points(fb_hub *hub);
 void fb_hub_routes_requests(fb_hub *hub);
+void fb_hub_routes_reports(fb_hub *hub);
+
+/* GET /v1/stats with since, until or by: answers from one pass over the audit log
+ * (report.c) and returns true; false when none is given (the live counters answer). */
+bool fb_hub_stats_over_period(fb_hub *hub, fb_request *req);
 
 #endif

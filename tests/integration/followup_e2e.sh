@@ -185,6 +185,25 @@ audit_lines "e['event']=='focal_point'" >"$TMP/fp_audit"
 expect_eq "focal_point audited" "$($PY -c "import json; e=json.loads(open('$TMP/fp_audit').readline()); print(e['state'], e['requester']['sub'], len(e['before']), len(e['after']), e['before']!=e['after'])")" "MYS fpa.mys 64 64 True"
 pass "focal point directory: PUT rules, stale flag, search contacts, audited"
 
+# --- statistics over a period and the monitoring and evaluation report
+expect_eq "stats by" "$(call GET '/v1/stats?by=from,to,outcome,rule' "$AUDITOR")" 200
+expect_eq "stats rows" "$(pyq "sorted((r['from'], r['to'], r['outcome'], r['rule'], r['count']) for r in d['stats'])")" \
+  "[('IDN', 'MYS', 'hit_only', 'searches: confirm a match only', 3), ('IDN', 'THA', 'shared', 'all', 1)]"
+expect_eq "p50 present" "$(pyq "all(r['latency_ms_p50'] is not None and 'purpose' not in r for r in d['stats'])")" True
+call GET '/v1/stats?since=2099-01-01T00:00:00Z' "$AUDITOR" >/dev/null
+expect_eq "stats of an empty period" "$(pyq 'd["stats"]')" "[]"
+expect_eq "stats bad by" "$(call GET '/v1/stats?by=colour' "$AUDITOR")" 400
+expect_eq "summary" "$(call GET /v1/reports/summary "$AUDITOR")" 200
+expect_eq "summary searches" "$(pyq 'd["searches"]')" 4
+expect_eq "summary followups" "$(pyq "[d['followups'][k] for k in ('sent','released','declined','expired')]")" "[4, 1, 1, 1]"
+expect_eq "summary share rate" "$(pyq 'd["share_rate"]')" 0.25
+expect_eq "summary MYS row" "$(pyq "[(s['sent'], s['withdrawn'], s['median_hours_to_decision'] is not None) for s in d['followups']['by_state'] if s['state']=='MYS']")" "[(4, 1, True)]"
+expect_eq "stale focal points" "$(pyq 'd["stale_focal_points"]')" "['MYS']"
+expect_eq "summary for analysts" "$(call GET /v1/reports/summary "$ANALYST_IDN")" 403
+curl -s -o "$TMP/sum.csv" -H "Authorization: Bearer $AUDITOR" "http://127.0.0.1:$HUB_PORT/v1/reports/summary?format=csv"
+expect_eq "summary csv" "$(tr -d '\r' <"$TMP/sum.csv" | sort)" "$(printf 'IDN,MYS,3,0,3,0,0,0.000\nIDN,THA,1,1,0,0,0,1.000\nfrom,to,legs,shared,hit_only,denied,other,share_rate')"
+pass "stats with since/until/by; the summary report (JSON and CSV)"
+
 stop_cleanly "$HUB_PID" hub
 "$FEDBROKER" audit verify "$TMP/audit.jsonl" --key "$TMP/keys/audit.pub.pem" >/dev/null || fail "audit log does not verify"
 pass "audit log verifies"
