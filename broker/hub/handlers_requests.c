@@ -29,8 +29,8 @@ typedef struct call {
   fb_hub *hub;
   fb_request *req;
   fb_identity id;
-  json_t *body;    /* the HTTP body */
-  json_t *doc;     /* the request as stored */
+  json_t *body; /* the HTTP body */
+  json_t *doc;  /* the request as stored */
   char rid[32];
   char status[16]; /* the status a transition writes */
   int64_t due_ms;
@@ -73,8 +73,10 @@ static void fail(call *c, int status, const char *code, const char *msg, const c
 
 static void store_failed(call *c, const char *err) {
   fb_request *req = take_req(c);
-  if (req) fb_followup_store_failed(req, err);
-  else fb_error("store_failed", "%s", err);
+  if (req)
+    fb_followup_store_failed(req, err);
+  else
+    fb_error("store_failed", "%s", err);
   call_free(c);
 }
 
@@ -177,8 +179,8 @@ static bool one_of(const char *s, const char *const *list) {
 }
 
 static int validate_new(json_t *b, const fb_config *cfg, const char **field, const char **why) {
-  static const char *const keys[] = {"query_id", "state", "hit_ref", "legal_basis", "justification", "case_ref",
-                                     "priority", NULL};
+  static const char *const keys[] = {"query_id",      "state",    "hit_ref",  "legal_basis",
+                                     "justification", "case_ref", "priority", NULL};
   const char *k;
   json_t *v;
   json_object_foreach(b, k, v) {
@@ -194,12 +196,18 @@ static int validate_new(json_t *b, const fb_config *cfg, const char **field, con
     }
   }
   const char *st = str(b, "state");
-  if (!str(b, "query_id")) *field = "query_id";
-  else if (!st || !fb_state_code_valid(st) || !fb_config_state(cfg, st)) *field = "state";
-  else if (!fb_is_legal_basis(str(b, "legal_basis"))) *field = "legal_basis";
-  else if (!str(b, "justification")) *field = "justification";
-  else if (json_object_get(b, "priority") && !fb_is_priority(str(b, "priority"))) *field = "priority";
-  else return 0;
+  if (!str(b, "query_id"))
+    *field = "query_id";
+  else if (!st || !fb_state_code_valid(st) || !fb_config_state(cfg, st))
+    *field = "state";
+  else if (!fb_is_legal_basis(str(b, "legal_basis")))
+    *field = "legal_basis";
+  else if (!str(b, "justification"))
+    *field = "justification";
+  else if (json_object_get(b, "priority") && !fb_is_priority(str(b, "priority")))
+    *field = "priority";
+  else
+    return 0;
   *why = "Missing or invalid; see FOLLOWUP.md for the request fields.";
   return -1;
 }
@@ -207,32 +215,49 @@ static int validate_new(json_t *b, const fb_config *cfg, const char **field, con
 static void on_inserted(void *data, int status, fb_store_result *res, const char *err) {
   (void)res;
   call *c = data;
-  if (status != 0) return store_failed(c, err);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
   audit_and_answer(c, 201);
 }
 
 static void on_search_found(void *data, int status, fb_store_result *res, const char *err) {
   call *c = data;
-  if (status != 0) return store_failed(c, err);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
   fb_followup *f = c->hub->followup;
   json_t *b = c->body;
   const char *qid = str(b, "query_id"), *state = str(b, "state"), *hit_ref = str(b, "hit_ref");
-  if (res->nrows == 0) return fail(c, 404, "not_found", "No audited search has this query_id.", "query_id");
-  if (strcmp(fb_store_cell(res, 0, 0), c->id.state) != 0)
-    return fail(c, 403, "forbidden", "That search was made by another state.", "query_id");
+  if (res->nrows == 0) {
+    fail(c, 404, "not_found", "No audited search has this query_id.", "query_id");
+    return;
+  }
+  if (strcmp(fb_store_cell(res, 0, 0), c->id.state) != 0) {
+    fail(c, 403, "forbidden", "That search was made by another state.", "query_id");
+    return;
+  }
   json_t *search = json_loads(fb_store_cell(res, 0, 1), 0, NULL);
   bool asked = false;
   size_t i;
   json_t *st;
-  json_array_foreach(json_object_get(search, "states"), i, st) asked |= str(st, "state") && strcmp(str(st, "state"), state) == 0;
+  json_array_foreach(json_object_get(search, "states"), i, st) asked |=
+      str(st, "state") && strcmp(str(st, "state"), state) == 0;
   const char *purpose = str(search, "purpose");
   char purpose_buf[32];
   snprintf(purpose_buf, sizeof purpose_buf, "%s", purpose ? purpose : "investigation");
   json_decref(search);
-  if (!asked) return fail(c, 400, "invalid_request", "That state was not asked in this search.", "state");
-  if (hit_ref && !fb_hit_ref_check(f, hit_ref, qid, c->id.state, state, fb_wall_s()))
-    return fail(c, 400, "invalid_request", "The hit reference does not match this query and state, or has expired.",
-                "hit_ref");
+  if (!asked) {
+    fail(c, 400, "invalid_request", "That state was not asked in this search.", "state");
+    return;
+  }
+  if (hit_ref && !fb_hit_ref_check(f, hit_ref, qid, c->id.state, state, fb_wall_s())) {
+    fail(c, 400, "invalid_request", "The hit reference does not match this query and state, or has expired.",
+         "hit_ref");
+    return;
+  }
 
   char qbuf[20];
   fb_query_id_new(qbuf);
@@ -244,12 +269,13 @@ static void on_search_found(void *data, int status, fb_store_result *res, const 
   char created_s[FB_RFC3339_LEN], due_s[FB_RFC3339_LEN];
   fb_rfc3339_from_ms(now, created_s);
   fb_rfc3339_from_ms(due, due_s);
-  c->doc = json_pack("{s:s, s:s, s:{s:s, s:s?, s:s}, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:n, s:n, s:[]}",
-                     "request_id", c->rid, "query_id", qid, "from", "state", c->id.state, "agency",
-                     c->id.agency[0] ? c->id.agency : NULL, "sub", c->id.sub, "state", state, "hit_ref", hit_ref,
-                     "purpose", purpose_buf, "priority", priority, "legal_basis", str(b, "legal_basis"),
-                     "justification", str(b, "justification"), "case_ref", str(b, "case_ref"), "status", "open",
-                     "created", created_s, "due", due_s, "decided", "decision", "records");
+  c->doc =
+      json_pack("{s:s, s:s, s:{s:s, s:s?, s:s}, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:n, s:n, s:[]}",
+                "request_id", c->rid, "query_id", qid, "from", "state", c->id.state, "agency",
+                c->id.agency[0] ? c->id.agency : NULL, "sub", c->id.sub, "state", state, "hit_ref", hit_ref, "purpose",
+                purpose_buf, "priority", priority, "legal_basis", str(b, "legal_basis"), "justification",
+                str(b, "justification"), "case_ref", str(b, "case_ref"), "status", "open", "created", created_s, "due",
+                due_s, "decided", "decision", "records");
   char *doc = json_dumps(c->doc, JSON_COMPACT);
   char now_b[24], due_b[24];
   snprintf(now_b, sizeof now_b, "%lld", (long long)now);
@@ -283,7 +309,10 @@ static void create(fb_request *req, fb_hub *hub) {
 
 static void on_listed(void *data, int status, fb_store_result *res, const char *err) {
   call *c = data;
-  if (status != 0) return store_failed(c, err);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
   json_t *arr = json_array();
   for (size_t i = 0; i < res->nrows; i++) {
     json_t *doc = json_loads(fb_store_cell(res, i, 0), 0, NULL);
@@ -296,7 +325,8 @@ static void on_listed(void *data, int status, fb_store_result *res, const char *
   size_t limit = (size_t)json_integer_value(json_object_get(c->body, "limit"));
   json_t *next = res->nrows == limit && res->nrows ? json_string(fb_store_cell(res, res->nrows - 1, 2)) : json_null();
   fb_request *req = take_req(c);
-  if (req) fb_respond_json(req, 200, json_pack("{s:o, s:o}", "requests", arr, "next", next));
+  if (req)
+    fb_respond_json(req, 200, json_pack("{s:o, s:o}", "requests", arr, "next", next));
   else {
     json_decref(arr);
     json_decref(next);
@@ -311,22 +341,33 @@ static void list(fb_request *req, fb_hub *hub) {
   fb_request_query_param(req, "box", box, sizeof box);
   if (!box[0]) snprintf(box, sizeof box, "%s", (id.roles & FB_ROLE_ANALYST) ? "outbox" : "inbox");
   bool outbox = strcmp(box, "outbox") == 0;
-  if (!outbox && strcmp(box, "inbox") != 0)
-    return fb_respond_error(req, 400, "invalid_request", "box must be outbox or inbox.", "box");
-  if (outbox && !(id.roles & FB_ROLE_ANALYST))
-    return fb_respond_error(req, 403, "forbidden", "The outbox is for analysts.", "box");
-  if (!outbox && !(id.roles & FB_ROLE_FOCAL_POINT))
-    return fb_respond_error(req, 403, "forbidden", "The inbox is for focal points.", "box");
+  if (!outbox && strcmp(box, "inbox") != 0) {
+    fb_respond_error(req, 400, "invalid_request", "box must be outbox or inbox.", "box");
+    return;
+  }
+  if (outbox && !(id.roles & FB_ROLE_ANALYST)) {
+    fb_respond_error(req, 403, "forbidden", "The outbox is for analysts.", "box");
+    return;
+  }
+  if (!outbox && !(id.roles & FB_ROLE_FOCAL_POINT)) {
+    fb_respond_error(req, 403, "forbidden", "The inbox is for focal points.", "box");
+    return;
+  }
   static const char *const statuses[] = {"open", "released", "declined", "withdrawn", "expired", NULL};
-  if (fb_request_query_param(req, "status", status, sizeof status) && !one_of(status, statuses))
-    return fb_respond_error(req, 400, "invalid_request", "status must be open, released, declined, withdrawn or expired.",
-                            "status");
+  if (fb_request_query_param(req, "status", status, sizeof status) && !one_of(status, statuses)) {
+    fb_respond_error(req, 400, "invalid_request", "status must be open, released, declined, withdrawn or expired.",
+                     "status");
+    return;
+  }
   fb_request_query_param(req, "after", after, sizeof after);
   long limit = LIST_DEFAULT;
   if (fb_request_query_param(req, "limit", lim, sizeof lim)) {
     char *end;
     limit = strtol(lim, &end, 10);
-    if (*end || limit <= 0) return fb_respond_error(req, 400, "invalid_request", "limit must be a positive integer.", "limit");
+    if (*end || limit <= 0) {
+      fb_respond_error(req, 400, "invalid_request", "limit must be a positive integer.", "limit");
+      return;
+    }
     if (limit > LIST_MAX) limit = LIST_MAX;
   }
   fb_buf sql = {0};
@@ -350,8 +391,10 @@ static void list(fb_request *req, fb_hub *hub) {
 }
 
 static void requests_root(fb_request *req, void *ctx) {
-  if (strcmp(fb_request_method(req), "POST") == 0) create(req, ctx);
-  else list(req, ctx);
+  if (strcmp(fb_request_method(req), "POST") == 0)
+    create(req, ctx);
+  else
+    list(req, ctx);
 }
 
 /* ---- /v1/requests/{id}[/decision|/withdraw] */
@@ -366,9 +409,14 @@ typedef struct {
 
 static void on_updated(void *data, int status, fb_store_result *res, const char *err) {
   call *c = data;
-  if (status != 0) return store_failed(c, err);
-  if (res->changes == 0)
-    return fail(c, 409, "conflict", "The request is no longer open: another decision or a withdrawal came first.", NULL);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
+  if (res->changes == 0) {
+    fail(c, 409, "conflict", "The request is no longer open: another decision or a withdrawal came first.", NULL);
+    return;
+  }
   audit_and_answer(c, 200);
 }
 
@@ -398,14 +446,17 @@ static void on_formal_done(void *data, int status, const char *effect, const cha
   call *c = data;
   if (status != 0) {
     fb_warn("release_failed", "request %s: %s", c->rid, error);
-    return fail(c, 502, "state_unavailable", "The state's system could not be asked again; the request stays open.",
-                NULL);
+    {
+      fail(c, 502, "state_unavailable", "The state's system could not be asked again; the request stays open.", NULL);
+      return;
+    }
   }
   json_t *d = json_pack("{s:s, s:O?, s:O?, s:s, s:s}", "by", c->id.sub, "reason", json_object_get(c->body, "reason"),
                         "note", json_object_get(c->body, "note"), "effect", effect, "rule", rule ? rule : "");
   if (strcmp(effect, "allow") != 0)
-    json_object_set_new(d, "message", json_string("The state's policy does not let records out for this formal "
-                                                  "request; none are stored."));
+    json_object_set_new(d, "message",
+                        json_string("The state's policy does not let records out for this formal "
+                                    "request; none are stored."));
   set_decided(c, "released", d);
   json_object_set(c->doc, "records", records);
   transition(c);
@@ -413,15 +464,26 @@ static void on_formal_done(void *data, int status, const char *effect, const cha
 
 static void on_search_for_release(void *data, int status, fb_store_result *res, const char *err) {
   call *c = data;
-  if (status != 0) return store_failed(c, err);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
   json_t *search = res->nrows ? json_loads(fb_store_cell(res, 0, 0), 0, NULL) : NULL;
-  if (!search) return store_failed(c, "the search of this request is missing from the store");
+  if (!search) {
+    store_failed(c, "the search of this request is missing from the store");
+    return;
+  }
   json_t *from = json_object_get(c->doc, "from");
-  fb_formal_request fr = {.query_id = str(c->doc, "query_id"), .state = str(c->doc, "state"),
-                          .from_state = str(from, "state"), .agency = str(from, "agency"),
-                          .purpose = str(c->doc, "purpose"), .priority = str(c->doc, "priority"),
-                          .legal_basis = str(c->doc, "legal_basis"), .justification = str(c->doc, "justification"),
-                          .case_ref = str(c->doc, "case_ref"), .subject = json_object_get(search, "subject")};
+  fb_formal_request fr = {.query_id = str(c->doc, "query_id"),
+                          .state = str(c->doc, "state"),
+                          .from_state = str(from, "state"),
+                          .agency = str(from, "agency"),
+                          .purpose = str(c->doc, "purpose"),
+                          .priority = str(c->doc, "priority"),
+                          .legal_basis = str(c->doc, "legal_basis"),
+                          .justification = str(c->doc, "justification"),
+                          .case_ref = str(c->doc, "case_ref"),
+                          .subject = json_object_get(search, "subject")};
   fb_formal_query(c->hub->search, c->hub->policies, &fr, fb_config_deadline_ms(&c->hub->cfg, "routine"), on_formal_done,
                   c);
   json_decref(search);
@@ -430,45 +492,71 @@ static void on_search_for_release(void *data, int status, fb_store_result *res, 
 static void on_item_loaded(void *data, int status, fb_store_result *res, const char *err) {
   item_call *ic = data;
   call *c = &ic->c;
-  if (status != 0) return store_failed(c, err);
-  if (res->nrows == 0) return fail(c, 404, "not_found", "No such request.", NULL);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
+  if (res->nrows == 0) {
+    fail(c, 404, "not_found", "No such request.", NULL);
+    return;
+  }
   c->doc = json_loads(fb_store_cell(res, 0, 0), 0, NULL);
-  if (!c->doc) return store_failed(c, "a stored request is not valid JSON");
+  if (!c->doc) {
+    store_failed(c, "a stored request is not valid JSON");
+    return;
+  }
   ic->due_ms = c->due_ms = strtoll(fb_store_cell(res, 0, 1), NULL, 10);
   const char *from = str(json_object_get(c->doc, "from"), "state"), *to = str(c->doc, "state");
   bool requester = (c->id.roles & FB_ROLE_ANALYST) && from && strcmp(from, c->id.state) == 0;
   bool addressed = (c->id.roles & FB_ROLE_FOCAL_POINT) && to && strcmp(to, c->id.state) == 0;
   bool is_open = strcmp(str(c->doc, "status"), "open") == 0;
   switch (ic->act) {
-  case ACT_GET: {
-    if (!requester && !addressed && !(c->id.roles & FB_ROLE_AUDITOR))
-      return fail(c, 403, "forbidden", "Only the requesting state, the addressed state's focal points and auditors "
-                                       "see a request.", NULL);
-    fb_request *req = take_req(c);
-    if (req) fb_respond_json(req, 200, json_pack("{s:o}", "request", view(c->doc, ic->due_ms, &c->id)));
-    call_free(c);
-    return;
-  }
-  case ACT_WITHDRAW:
-    if (!requester) return fail(c, 403, "forbidden", "Only an analyst of the requesting state withdraws a request.", NULL);
-    if (!is_open) return fail(c, 409, "conflict", "Only an open request can be withdrawn.", NULL);
-    set_decided(c, "withdrawn", json_pack("{s:s}", "by", c->id.sub));
-    transition(c);
-    return;
-  case ACT_DECIDE: {
-    if (!addressed) return fail(c, 403, "forbidden", "Only a focal point of the addressed state decides.", NULL);
-    if (!is_open) return fail(c, 409, "conflict", "The request was already decided, withdrawn or expired.", NULL);
-    const char *decision = str(c->body, "decision");
-    if (strcmp(decision, "decline") == 0) {
-      set_decided(c, "declined", json_pack("{s:s, s:O?, s:O?}", "by", c->id.sub, "reason",
-                                           json_object_get(c->body, "reason"), "note", json_object_get(c->body, "note")));
-      transition(c);
+    case ACT_GET: {
+      if (!requester && !addressed && !(c->id.roles & FB_ROLE_AUDITOR)) {
+        fail(c, 403, "forbidden",
+             "Only the requesting state, the addressed state's focal points and auditors "
+             "see a request.",
+             NULL);
+        return;
+      }
+      fb_request *req = take_req(c);
+      if (req) fb_respond_json(req, 200, json_pack("{s:o}", "request", view(c->doc, ic->due_ms, &c->id)));
+      call_free(c);
       return;
     }
-    const char *p[] = {str(c->doc, "query_id")};
-    exec(c, "SELECT doc FROM searches WHERE query_id = $1", p, 1, on_search_for_release);
-    return;
-  }
+    case ACT_WITHDRAW:
+      if (!requester) {
+        fail(c, 403, "forbidden", "Only an analyst of the requesting state withdraws a request.", NULL);
+        return;
+      }
+      if (!is_open) {
+        fail(c, 409, "conflict", "Only an open request can be withdrawn.", NULL);
+        return;
+      }
+      set_decided(c, "withdrawn", json_pack("{s:s}", "by", c->id.sub));
+      transition(c);
+      return;
+    case ACT_DECIDE: {
+      if (!addressed) {
+        fail(c, 403, "forbidden", "Only a focal point of the addressed state decides.", NULL);
+        return;
+      }
+      if (!is_open) {
+        fail(c, 409, "conflict", "The request was already decided, withdrawn or expired.", NULL);
+        return;
+      }
+      const char *decision = str(c->body, "decision");
+      if (strcmp(decision, "decline") == 0) {
+        set_decided(c, "declined",
+                    json_pack("{s:s, s:O?, s:O?}", "by", c->id.sub, "reason", json_object_get(c->body, "reason"),
+                              "note", json_object_get(c->body, "note")));
+        transition(c);
+        return;
+      }
+      const char *p[] = {str(c->doc, "query_id")};
+      exec(c, "SELECT doc FROM searches WHERE query_id = $1", p, 1, on_search_for_release);
+      return;
+    }
   }
 }
 
@@ -479,15 +567,26 @@ static void item(fb_request *req, void *ctx) {
   size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
   bool post = strcmp(fb_request_method(req), "POST") == 0;
   action act = ACT_GET;
-  if (slash && strcmp(slash, "/decision") == 0) act = ACT_DECIDE;
-  else if (slash && strcmp(slash, "/withdraw") == 0) act = ACT_WITHDRAW;
-  else if (slash || idlen == 0) return fb_respond_error(req, 404, "not_found", "No such resource.", NULL);
+  if (slash && strcmp(slash, "/decision") == 0)
+    act = ACT_DECIDE;
+  else if (slash && strcmp(slash, "/withdraw") == 0)
+    act = ACT_WITHDRAW;
+  else if (slash || idlen == 0) {
+    fb_respond_error(req, 404, "not_found", "No such resource.", NULL);
+    return;
+  }
   if ((act == ACT_GET) == post) {
     fb_response_header(req, "allow", act == ACT_GET ? "GET" : "POST");
-    return fb_respond_error(req, 405, "method_not_allowed", "Method not allowed here.", NULL);
+    {
+      fb_respond_error(req, 405, "method_not_allowed", "Method not allowed here.", NULL);
+      return;
+    }
   }
-  if (idlen >= 32) return fb_respond_error(req, 404, "not_found", "No such request.", NULL);
-  unsigned roles = act == ACT_GET ? FB_ROLE_ANALYST | FB_ROLE_FOCAL_POINT | FB_ROLE_AUDITOR
+  if (idlen >= 32) {
+    fb_respond_error(req, 404, "not_found", "No such request.", NULL);
+    return;
+  }
+  unsigned roles = act == ACT_GET      ? FB_ROLE_ANALYST | FB_ROLE_FOCAL_POINT | FB_ROLE_AUDITOR
                    : act == ACT_DECIDE ? FB_ROLE_FOCAL_POINT
                                        : FB_ROLE_ANALYST;
   fb_identity id;
@@ -500,16 +599,21 @@ static void item(fb_request *req, void *ctx) {
     json_t *v;
     const char *bad = NULL;
     json_object_foreach(body, k, v) {
-      if (strcmp(k, "decision") && strcmp(k, "reason") && strcmp(k, "note")) bad = k;
-      else if (!json_is_string(v) || json_string_length(v) > TEXT_MAX) bad = k;
+      if (strcmp(k, "decision") && strcmp(k, "reason") && strcmp(k, "note"))
+        bad = k;
+      else if (!json_is_string(v) || json_string_length(v) > TEXT_MAX)
+        bad = k;
     }
     if (!bad && (!d || (strcmp(d, "release") && strcmp(d, "decline")))) bad = "decision";
     if (!bad && strcmp(d, "decline") == 0 && !json_string_length(json_object_get(body, "reason"))) bad = "reason";
     if (bad) {
       json_decref(body);
-      return fb_respond_error(req, 400, "invalid_request",
-                              "Send {\"decision\": \"release\"|\"decline\", \"reason\", \"note\"}; a decline needs a reason.",
-                              bad);
+      {
+        fb_respond_error(
+            req, 400, "invalid_request",
+            "Send {\"decision\": \"release\"|\"decline\", \"reason\", \"note\"}; a decline needs a reason.", bad);
+        return;
+      }
     }
   }
   item_call *ic = fb_xcalloc(1, sizeof *ic);
@@ -529,8 +633,10 @@ static void item(fb_request *req, void *ctx) {
 
 static void on_expired(void *data, int status, fb_store_result *res, const char *err) {
   call *c = data;
-  if (status != 0) fb_error("store_failed", "expiring %s: %s", c->rid, err);
-  else if (res->changes == 1) fb_hub_audit_event(c->hub, audit_entry(c->doc, NULL));
+  if (status != 0)
+    fb_error("store_failed", "expiring %s: %s", c->rid, err);
+  else if (res->changes == 1)
+    fb_hub_audit_event(c->hub, audit_entry(c->doc, NULL));
   call_free(c);
 }
 
@@ -556,9 +662,10 @@ static void on_overdue_found(void *data, int status, fb_store_result *res, const
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)fb_wall_ms());
     const char *p[] = {now, doc, c->rid};
-    if (fb_store_exec(f->store,
-                      "UPDATE requests SET status = 'expired', decided = $1, doc = $2 WHERE request_id = $3 AND status = 'open'",
-                      p, 3, on_expired, c) != 0)
+    if (fb_store_exec(
+            f->store,
+            "UPDATE requests SET status = 'expired', decided = $1, doc = $2 WHERE request_id = $3 AND status = 'open'",
+            p, 3, on_expired, c) != 0)
       call_free(c);
     free(doc);
   }
@@ -567,11 +674,13 @@ static void on_overdue_found(void *data, int status, fb_store_result *res, const
 void fb_requests_sweep(fb_followup *f) {
   if (f->sweep_busy) return;
   char cutoff[24];
-  snprintf(cutoff, sizeof cutoff, "%lld", (long long)(fb_wall_ms() - (int64_t)f->hub->cfg.followup.expire_after_s * 1000));
+  snprintf(cutoff, sizeof cutoff, "%lld",
+           (long long)(fb_wall_ms() - (int64_t)f->hub->cfg.followup.expire_after_s * 1000));
   const char *p[] = {cutoff};
-  f->sweep_busy = fb_store_exec(f->store,
-                                "SELECT request_id, doc FROM requests WHERE status = 'open' AND due < $1 ORDER BY due LIMIT 100",
-                                p, 1, on_overdue_found, f) == 0;
+  f->sweep_busy =
+      fb_store_exec(f->store,
+                    "SELECT request_id, doc FROM requests WHERE status = 'open' AND due < $1 ORDER BY due LIMIT 100", p,
+                    1, on_overdue_found, f) == 0;
 }
 
 void fb_hub_routes_requests(fb_hub *hub) {

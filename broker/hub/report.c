@@ -51,11 +51,11 @@ typedef struct {
   bool truncated;
   /* summary */
   uint64_t searches;
-  json_t *pairs;      /* "FROM>TO" -> {"from","to","legs","shared","hit_only","denied","other"} */
-  json_t *denials;    /* "STATE\x1fRULE" -> count */
-  json_t *opened;     /* request_id -> {"state", "ms"} */
-  json_t *fstates;    /* state -> {"sent","released","declined","expired","withdrawn","hours":[..]} */
-  json_t *overdue;    /* state -> count (from the store) */
+  json_t *pairs;   /* "FROM>TO" -> {"from","to","legs","shared","hit_only","denied","other"} */
+  json_t *denials; /* "STATE\x1fRULE" -> count */
+  json_t *opened;  /* request_id -> epoch ms of its "open" entry */
+  json_t *fstates; /* state -> {"sent","released","declined","expired","withdrawn","hours":[..]} */
+  json_t *overdue; /* state -> count (from the store) */
 } report_job;
 
 static void on_abort(fb_request *req, void *data) {
@@ -135,8 +135,8 @@ static void search_entry(report_job *j, json_t *e) {
 static json_t *fstate(report_job *j, const char *state) {
   json_t *s = json_object_get(j->fstates, state);
   if (!s) {
-    s = json_pack("{s:i, s:i, s:i, s:i, s:i, s:[]}", "sent", 0, "released", 0, "declined", 0, "expired", 0,
-                  "withdrawn", 0, "hours");
+    s = json_pack("{s:i, s:i, s:i, s:i, s:i, s:[]}", "sent", 0, "released", 0, "declined", 0, "expired", 0, "withdrawn",
+                  0, "hours");
     json_object_set_new(j->fstates, state, s);
   }
   return s;
@@ -163,8 +163,10 @@ static bool aggregate(void *data, json_t *e, uint64_t seq) {
   (void)seq;
   report_job *j = data;
   const char *ev = sv(e, "event");
-  if (ev && !strcmp(ev, "search")) search_entry(j, e);
-  else if (ev && !strcmp(ev, "request") && j->summary) request_entry(j, e);
+  if (ev && !strcmp(ev, "search"))
+    search_entry(j, e);
+  else if (ev && !strcmp(ev, "request") && j->summary)
+    request_entry(j, e);
   return true;
 }
 
@@ -236,7 +238,8 @@ static json_t *summary_body(report_job *j) {
     const char *sep = strchr(k, '\x1f');
     char state[8];
     snprintf(state, sizeof state, "%.*s", (int)(sep ? sep - k : 0), k);
-    json_array_append_new(denials, json_pack("{s:s, s:s, s:O}", "state", state, "rule", sep ? sep + 1 : "", "count", c));
+    json_array_append_new(denials,
+                          json_pack("{s:s, s:s, s:O}", "state", state, "rule", sep ? sep + 1 : "", "count", c));
   }
   json_t *fby = json_array(), *all_hours = json_array();
   json_int_t sent = 0, released = 0, declined = 0, expired = 0, overdue = 0;
@@ -259,9 +262,9 @@ static json_t *summary_body(report_job *j) {
   json_object_foreach(j->overdue, k, od_state) { /* overdue requests sent before the period */
     if (json_object_get(j->fstates, k)) continue;
     overdue += json_integer_value(od_state);
-    json_array_append_new(fby, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:n, s:O}", "state", k, "sent", 0, "released", 0,
-                                         "declined", 0, "expired", 0, "withdrawn", 0, "median_hours_to_decision",
-                                         "overdue", od_state));
+    json_array_append_new(
+        fby, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:n, s:O}", "state", k, "sent", 0, "released", 0, "declined", 0,
+                       "expired", 0, "withdrawn", 0, "median_hours_to_decision", "overdue", od_state));
   }
   json_t *stale = json_array();
   fb_followup *f = j->hub->followup;
@@ -269,9 +272,9 @@ static json_t *summary_body(report_job *j) {
     const char *code = j->hub->cfg.states[i].code;
     if (fb_focal_points_stale(f, code)) json_array_append_new(stale, json_string(code));
   }
-  json_t *body = json_pack("{s:{s:s?, s:s?}, s:I, s:o, s:f, s:o, s:{s:I, s:I, s:I, s:I, s:o, s:I, s:o}, s:o}",
-                           "period", "since", j->since[0] ? j->since : NULL, "until", j->until[0] ? j->until : NULL,
-                           "searches", (json_int_t)j->searches, "by_pair", by_pair, "share_rate",
+  json_t *body = json_pack("{s:{s:s?, s:s?}, s:I, s:o, s:f, s:o, s:{s:I, s:I, s:I, s:I, s:o, s:I, s:o}, s:o}", "period",
+                           "since", j->since[0] ? j->since : NULL, "until", j->until[0] ? j->until : NULL, "searches",
+                           (json_int_t)j->searches, "by_pair", by_pair, "share_rate",
                            legs ? round((double)shared / (double)legs * 1000) / 1000 : 0.0, "denials_by_rule", denials,
                            "followups", "sent", sent, "released", released, "declined", declined, "expired", expired,
                            "median_hours_to_decision", median_of(all_hours), "overdue", overdue, "by_state", fby,
@@ -340,7 +343,8 @@ static void on_overdue(void *data, int status, fb_store_result *res, const char 
     fb_warn("store_failed", "report: overdue counts unavailable: %s", err);
   } else {
     for (size_t i = 0; i < res->nrows; i++)
-      json_object_set_new(j->overdue, fb_store_cell(res, i, 0), json_integer(strtoll(fb_store_cell(res, i, 1), NULL, 10)));
+      json_object_set_new(j->overdue, fb_store_cell(res, i, 0),
+                          json_integer(strtoll(fb_store_cell(res, i, 1), NULL, 10)));
   }
   respond(j);
 }
@@ -348,13 +352,16 @@ static void on_overdue(void *data, int status, fb_store_result *res, const char 
 static void report_done(uv_work_t *w, int status) {
   report_job *j = w->data;
   if (status != 0) j->rc = -1;
-  if (!j->summary || j->rc != 0 || !j->hub->followup) return respond(j);
+  if (!j->summary || j->rc != 0 || !j->hub->followup) {
+    respond(j);
+    return;
+  }
   char now[24];
   snprintf(now, sizeof now, "%lld", (long long)fb_wall_ms());
   const char *p[] = {now};
   if (fb_store_exec(j->hub->followup->store,
-                    "SELECT to_state, COUNT(*) FROM requests WHERE status = 'open' AND due < $1 GROUP BY to_state", p, 1,
-                    on_overdue, j) != 0)
+                    "SELECT to_state, COUNT(*) FROM requests WHERE status = 'open' AND due < $1 GROUP BY to_state", p,
+                    1, on_overdue, j) != 0)
     respond(j);
 }
 
@@ -364,7 +371,8 @@ static void start(fb_hub *hub, fb_request *req, bool summary) {
   j->summary = summary;
   char by[200] = "";
   const char *bad = NULL, *why = NULL;
-  if (fb_request_query_param(req, "since", j->since, sizeof j->since) && fb_audit_parse_time(j->since, &j->f.since_ms) != 0)
+  if (fb_request_query_param(req, "since", j->since, sizeof j->since) &&
+      fb_audit_parse_time(j->since, &j->f.since_ms) != 0)
     bad = "since", why = "since must be an RFC 3339 time.";
   if (!bad && fb_request_query_param(req, "until", j->until, sizeof j->until) &&
       fb_audit_parse_time(j->until, &j->f.until_ms) != 0)
@@ -374,23 +382,29 @@ static void start(fb_hub *hub, fb_request *req, bool summary) {
     for (char *save = NULL, *t = strtok_r(by, ",", &save); !bad && t; t = strtok_r(NULL, ",", &save)) {
       size_t d = 0;
       while (d < NDIMS && strcmp(dims[d], t) != 0) d++;
-      if (d == NDIMS) bad = "by", why = "by is a comma list of from, to, purpose, priority, legal_basis, outcome, rule.";
-      else j->by[d] = true;
+      if (d == NDIMS)
+        bad = "by", why = "by is a comma list of from, to, purpose, priority, legal_basis, outcome, rule.";
+      else
+        j->by[d] = true;
     }
   } else {
     char v[16];
     const char *accept = fb_request_header(req, "accept");
     if (fb_request_query_param(req, "format", v, sizeof v)) {
-      if (!strcmp(v, "csv")) j->csv = true;
-      else if (strcmp(v, "json")) bad = "format", why = "format must be json or csv.";
+      if (!strcmp(v, "csv"))
+        j->csv = true;
+      else if (strcmp(v, "json"))
+        bad = "format", why = "format must be json or csv.";
     } else if (accept && strstr(accept, "text/csv")) {
       j->csv = true;
     }
   }
   if (bad || !hub->audit) {
     free(j);
-    if (bad) fb_respond_error(req, 400, "invalid_request", why, bad);
-    else fb_respond_error(req, 500, "internal", "The audit log could not be read.", NULL);
+    if (bad)
+      fb_respond_error(req, 400, "invalid_request", why, bad);
+    else
+      fb_respond_error(req, 500, "internal", "The audit log could not be read.", NULL);
     return;
   }
   j->hub = hub;
