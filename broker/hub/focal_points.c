@@ -248,11 +248,9 @@ static void put_state(fb_request *req, void *ctx) {
   if (!body) return;
   const char *field = NULL, *why = NULL;
   json_t *entries = fb_focal_points_validate(json_object_get(body, "focal_points"), state, &field, &why);
+  if (!entries) fb_respond_error(req, 400, "invalid_request", why, field); /* field may point into body */
   json_decref(body);
-  if (!entries) {
-    fb_respond_error(req, 400, "invalid_request", why, field);
-    return;
-  }
+  if (!entries) return;
   put_call *c = fb_xcalloc(1, sizeof *c);
   c->hub = hub;
   c->req = req;

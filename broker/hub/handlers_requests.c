@@ -295,8 +295,8 @@ static void create(fb_request *req, fb_hub *hub) {
   if (!body) return;
   const char *field = NULL, *why = NULL;
   if (validate_new(body, &hub->cfg, &field, &why) != 0) {
+    fb_respond_error(req, 400, "invalid_request", why, field); /* field may point into body */
     json_decref(body);
-    fb_respond_error(req, 400, "invalid_request", why, field);
     return;
   }
   call *c = call_new(hub, req, &id);
@@ -606,14 +606,12 @@ static void item(fb_request *req, void *ctx) {
     }
     if (!bad && (!d || (strcmp(d, "release") && strcmp(d, "decline")))) bad = "decision";
     if (!bad && strcmp(d, "decline") == 0 && !json_string_length(json_object_get(body, "reason"))) bad = "reason";
-    if (bad) {
+    if (bad) { /* bad may point into body: answer first */
+      fb_respond_error(req, 400, "invalid_request",
+                       "Send {\"decision\": \"release\"|\"decline\", \"reason\", \"note\"}; a decline needs a reason.",
+                       bad);
       json_decref(body);
-      {
-        fb_respond_error(
-            req, 400, "invalid_request",
-            "Send {\"decision\": \"release\"|\"decline\", \"reason\", \"note\"}; a decline needs a reason.", bad);
-        return;
-      }
+      return;
     }
   }
   item_call *ic = fb_xcalloc(1, sizeof *ic);

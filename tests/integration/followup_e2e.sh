@@ -47,6 +47,8 @@ other="{\"query_id\":\"$QID\",\"state\":\"MYS\",\"legal_basis\":\"mla_treaty\",\
 expect_eq "another state's query" "$(call POST /v1/requests "$ANALYST_THA" "$other")" 403
 expect_eq "unknown query" "$(call POST /v1/requests "$ANALYST_IDN" "${other/$QID/q-00000000000000ZZ}")" 404
 expect_eq "state not asked" "$(call POST /v1/requests "$ANALYST_IDN" "${other/\"MYS\"/\"THA\"}")" 400
+expect_eq "unknown key" "$(call POST /v1/requests "$ANALYST_IDN" "${other/\"priority\"/\"colour\"}")" 400
+expect_eq "unknown key named" "$(pyq 'd["error"]["field"]')" colour
 expect_eq "focal point cannot create" "$(call POST /v1/requests "$FOCAL_MYS" "$other")" 403
 pass "forged hit_ref 400, another state's query 403, unknown 404, state not asked 400"
 
@@ -139,6 +141,8 @@ pass "disclosed ids in search entries; audit filters (record, request_id, event,
 # --- decline (a reason is required)
 new_search
 new_request routine
+expect_eq "decision: unknown key" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"decline","reason":"x","mood":"bad"}')" 400
+expect_eq "decision: key named" "$(pyq 'd["error"]["field"]')" mood
 expect_eq "decline without reason" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"decline"}')" 400
 expect_eq "decline" "$(call POST "/v1/requests/$RID/decision" "$FOCAL_MYS" '{"decision":"decline","reason":"Outside the treaty scope"}')" 200
 expect_eq "declined" "$(pyq 'd["request"]["status"]')" declined
