@@ -108,11 +108,14 @@ static void hook_audited(void *ctx, void *token, bool ok) {
   fb_followup *f = ctx;
   search_row *row = token;
   if (ok && row->params[0] && row->params[1] && row->params[3]) {
-    if (fb_store_exec(f->store,
+    char *qid = fb_xstrdup(row->params[0]);
+    if (fb_store_exec_batched(f->store,
                       "INSERT INTO searches (query_id, from_state, created, doc) VALUES ($1, $2, $3, $4)"
                       " ON CONFLICT (query_id) DO NOTHING",
-                      (const char *const *)row->params, 4, on_search_stored, fb_xstrdup(row->params[0])) != 0)
-      fb_warn("store_closed", "search %s not stored for follow-up: the store is closing", row->params[0]);
+                      (const char *const *)row->params, 4, on_search_stored, qid) != 0) {
+      fb_warn("store_busy", "search %s not stored for follow-up: the store is closing or too far behind", qid);
+      free(qid);
+    }
   }
   for (int i = 0; i < 4; i++) free(row->params[i]);
   free(row);

@@ -20,6 +20,7 @@ typedef struct job {
   char *err;
   /* synchronous callers wait on this */
   bool sync, done;
+  bool batch; /* may share a transaction with the batch jobs queued next to it */
   struct job *next;
 } job;
 
@@ -35,6 +36,7 @@ struct fb_store {
   pthread_cond_t sync_cv; /* synchronous callers: a job finished */
   job *todo_head, *todo_tail;
   job *done_head, *done_tail;
+  size_t batch_queued; /* batch jobs waiting: bounded by FB_STORE_BATCH_QUEUE_MAX */
   bool stop;
   void (*close_cb)(void *);
   void *close_data;
@@ -55,30 +57,61 @@ static void job_free(job *j) {
   free(j);
 }
 
+/* Hands a finished job back: to its waiting caller, or to the loop. Lock held. */
+static void finish_job(fb_store *s, job *j) {
+  j->next = NULL;
+  if (j->sync) {
+    j->done = true;
+    pthread_cond_broadcast(&s->sync_cv);
+  } else {
+    if (s->done_tail) s->done_tail->next = j;
+    else s->done_head = j;
+    s->done_tail = j;
+  }
+}
+
+/* Batch jobs queued together run in one transaction: one commit (one fsync) for many
+ * rows. If the commit fails, every job of the batch reports the failure. */
+static void run_batch(fb_store *s, job **jobs, size_t n) {
+  char *err = NULL;
+  bool tx = n > 1 && s->b->exec(s->conn, "BEGIN", NULL, 0, NULL, NULL) == 0;
+  for (size_t i = 0; i < n; i++)
+    jobs[i]->status = s->b->exec(s->conn, jobs[i]->sql, (const char *const *)jobs[i]->params, jobs[i]->nparams,
+                                 &jobs[i]->res, &jobs[i]->err);
+  if (tx && s->b->exec(s->conn, "COMMIT", NULL, 0, NULL, &err) != 0) {
+    s->b->exec(s->conn, "ROLLBACK", NULL, 0, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+      jobs[i]->status = -1;
+      if (!jobs[i]->err) jobs[i]->err = fb_xstrdup(err ? err : "commit failed");
+    }
+  }
+  free(err);
+}
+
 static void *worker(void *arg) {
   fb_store *s = arg;
+  job *batch[FB_STORE_BATCH_MAX];
   pthread_mutex_lock(&s->mu);
   for (;;) {
     while (!s->todo_head && !s->stop) pthread_cond_wait(&s->cv, &s->mu);
-    job *j = s->todo_head;
-    if (!j) break; /* stopping and drained */
-    s->todo_head = j->next;
-    if (!s->todo_head) s->todo_tail = NULL;
+    if (!s->todo_head) break; /* stopping and drained */
+    size_t n = 0;
+    do {
+      job *j = s->todo_head;
+      s->todo_head = j->next;
+      if (!s->todo_head) s->todo_tail = NULL;
+      if (j->batch) s->batch_queued--;
+      batch[n++] = j;
+    } while (batch[0]->batch && s->todo_head && s->todo_head->batch && n < FB_STORE_BATCH_MAX);
     pthread_mutex_unlock(&s->mu);
 
-    j->status = s->b->exec(s->conn, j->sql, (const char *const *)j->params, j->nparams, &j->res, &j->err);
+    if (batch[0]->batch) run_batch(s, batch, n);
+    else batch[0]->status = s->b->exec(s->conn, batch[0]->sql, (const char *const *)batch[0]->params,
+                                       batch[0]->nparams, &batch[0]->res, &batch[0]->err);
 
     pthread_mutex_lock(&s->mu);
-    j->next = NULL;
-    if (j->sync) {
-      j->done = true;
-      pthread_cond_broadcast(&s->sync_cv);
-    } else {
-      if (s->done_tail) s->done_tail->next = j;
-      else s->done_head = j;
-      s->done_tail = j;
-      uv_async_send(&s->async);
-    }
+    for (size_t i = 0; i < n; i++) finish_job(s, batch[i]);
+    if (s->done_head) uv_async_send(&s->async);
   }
   pthread_mutex_unlock(&s->mu);
   return NULL;
@@ -157,6 +190,24 @@ int fb_store_exec(fb_store *s, const char *sql, const char *const *params, size_
   job *j = job_new(sql, params, nparams);
   j->cb = cb;
   j->data = data;
+  pthread_mutex_lock(&s->mu);
+  enqueue(s, j);
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+int fb_store_exec_batched(fb_store *s, const char *sql, const char *const *params, size_t nparams, fb_store_cb cb,
+                          void *data) {
+  if (!s || s->stop) return -1;
+  pthread_mutex_lock(&s->mu);
+  bool full = s->batch_queued >= FB_STORE_BATCH_QUEUE_MAX;
+  if (!full) s->batch_queued++;
+  pthread_mutex_unlock(&s->mu);
+  if (full) return -1;
+  job *j = job_new(sql, params, nparams);
+  j->cb = cb;
+  j->data = data;
+  j->batch = true;
   pthread_mutex_lock(&s->mu);
   enqueue(s, j);
   pthread_mutex_unlock(&s->mu);

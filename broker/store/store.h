@@ -62,6 +62,15 @@ typedef void (*fb_store_cb)(void *data, int status, fb_store_result *res, const 
 int fb_store_exec(fb_store *s, const char *sql, const char *const *params, size_t nparams, fb_store_cb cb,
                   void *data);
 
+/* Like fb_store_exec for statements that do not fail in normal operation (INSERT ...
+ * ON CONFLICT DO NOTHING): consecutive batched statements share one transaction, so a
+ * burst of them costs one commit. At most FB_STORE_BATCH_QUEUE_MAX wait at a time:
+ * beyond that the call returns -1 (no callback) instead of letting memory grow. */
+#define FB_STORE_BATCH_MAX 512
+#define FB_STORE_BATCH_QUEUE_MAX 100000
+int fb_store_exec_batched(fb_store *s, const char *sql, const char *const *params, size_t nparams, fb_store_cb cb,
+                          void *data);
+
 /* Runs a statement and waits for it (start-up, tests). Returns 0 with *res filled
  * (caller clears it; `res` may be NULL), or -1 with *err. */
 int fb_store_exec_sync(fb_store *s, const char *sql, const char *const *params, size_t nparams, fb_store_result *res,

@@ -132,6 +132,45 @@ static void test_async_callbacks_and_errors(void **st) {
   uv_loop_close(&loop);
 }
 
+static void count_done(void *data, int status, fb_store_result *res, const char *err) {
+  (void)res;
+  (void)err;
+  int *n = data;
+  if (status == 0) n[0]++;
+  else n[1]++;
+}
+
+/* Batched inserts share transactions; each still gets its callback, and a statement
+ * queued after them (not batched) sees every row. */
+static void test_batched(void **st) {
+  (void)st;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char *err = NULL;
+  fb_store *s = fb_store_open(&loop, path, &err);
+  assert_non_null(s);
+  int counts[2] = {0, 0};
+  enum { N = 3000 };
+  for (int i = 0; i < N; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "q-%d", i);
+    const char *p[] = {id, "MYS", "1", "{}"};
+    assert_int_equal(fb_store_exec_batched(s,
+                                           "INSERT INTO searches (query_id, from_state, created, doc) VALUES ($1,$2,$3,$4)"
+                                           " ON CONFLICT (query_id) DO NOTHING",
+                                           p, 4, count_done, counts),
+                     0);
+  }
+  seen total = {0};
+  assert_int_equal(fb_store_exec(s, "SELECT COUNT(*) FROM searches", NULL, 0, on_done, &total), 0);
+  while (total.calls == 0) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(counts[0], N); /* callbacks of earlier jobs come first */
+  assert_int_equal(counts[1], 0);
+  assert_string_equal(total.value, "3000");
+  close_sync(&loop, s);
+  uv_loop_close(&loop);
+}
+
 static void test_open_failures(void **st) {
   (void)st;
   uv_loop_t loop;
@@ -153,6 +192,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_migrates_and_persists, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conditional_update, setup, teardown),
       cmocka_unit_test_setup_teardown(test_async_callbacks_and_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batched, setup, teardown),
       cmocka_unit_test(test_open_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
