@@ -68,10 +68,7 @@ typedef struct {
   char *params[4]; /* query_id, from_state, created, doc */
 } search_row;
 
-/* What a follow-up request needs of the search: requester, request fields, subject,
- * and per state its outcome and hit reference. */
-static void *hook_describe(void *ctx, json_t *entry) {
-  (void)ctx;
+json_t *fb_followup_search_doc(json_t *entry) {
   static const char *const keep[] = {"requester", "purpose", "priority", "legal_basis", "justification",
                                      "case_ref", "subject"};
   json_t *doc = json_object();
@@ -87,6 +84,22 @@ static void *hook_describe(void *ctx, json_t *entry) {
                                             json_object_get(st, "outcome"), "hit_ref", json_object_get(st, "hit_ref")));
   }
   json_object_set_new(doc, "states", states);
+  return doc;
+}
+
+/* Searches with a state that did not share (the ones a follow-up is for) are copied to
+ * the store; when every state shared, a follow-up finds the search in the audit log. */
+static void *hook_describe(void *ctx, json_t *entry) {
+  (void)ctx;
+  size_t k;
+  json_t *st;
+  bool all_shared = true;
+  json_array_foreach(json_object_get(entry, "states"), k, st) {
+    const char *out = json_string_value(json_object_get(st, "outcome"));
+    all_shared &= out && strcmp(out, "shared") == 0;
+  }
+  if (all_shared) return NULL;
+  json_t *doc = fb_followup_search_doc(entry);
   search_row *row = fb_xcalloc(1, sizeof *row);
   row->params[0] = fb_xstrdup(json_string_value(json_object_get(entry, "query_id")));
   row->params[1] = fb_xstrdup(json_string_value(json_object_get(json_object_get(entry, "requester"), "state")));

@@ -51,6 +51,10 @@ int fb_focal_points_seed(fb_followup *f, const char *state, json_t *entries);
 /* Requests (handlers_requests.c): expires open requests past due + expire_after. */
 void fb_requests_sweep(fb_followup *f);
 
+/* What a follow-up needs of a search, from its audit entry: requester, request fields,
+ * subject, and per state its outcome and hit reference (new reference). */
+json_t *fb_followup_search_doc(json_t *entry);
+
 /* Common: answers a store failure (503, fail closed). */
 void fb_followup_store_failed(fb_request *req, const char *err);
 

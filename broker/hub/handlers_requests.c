@@ -170,6 +170,100 @@ static void audit_and_answer(call *c, int status) {
   }
 }
 
+/* ---- the search a request refers to: the store's row, else the audit log */
+
+typedef void (*search_next)(call *c, const char *from_state, json_t *doc); /* doc NULL: no such search */
+
+typedef struct {
+  uv_work_t work;
+  call *c;
+  search_next next;
+  char *path, qid[64];
+  uint64_t start_off, start_seq, end_off;
+  json_t *entry;
+} audit_lookup;
+
+static bool take_first(void *data, json_t *entry, uint64_t seq) {
+  (void)seq;
+  audit_lookup *l = data;
+  l->entry = json_incref(entry);
+  return false;
+}
+
+static void lookup_work(uv_work_t *w) {
+  audit_lookup *l = w->data;
+  fb_audit_filter f = {.event = "search", .query_id = l->qid};
+  uint64_t last;
+  if (fb_audit_scan(l->path, l->start_off, l->start_seq, l->end_off, 0, &f, take_first, l, &last) != 0)
+    l->entry = NULL;
+}
+
+static void lookup_done(uv_work_t *w, int status) {
+  (void)status;
+  audit_lookup *l = w->data;
+  json_t *doc = l->entry ? fb_followup_search_doc(l->entry) : NULL;
+  const char *from = l->entry ? str(json_object_get(l->entry, "requester"), "state") : NULL;
+  l->next(l->c, from, doc);
+  json_decref(doc);
+  json_decref(l->entry);
+  free(l->path);
+  free(l);
+}
+
+typedef struct {
+  call *c;
+  search_next next;
+} store_lookup;
+
+static void on_search_row(void *data, int status, fb_store_result *res, const char *err) {
+  store_lookup *sl = data;
+  call *c = sl->c;
+  search_next next = sl->next;
+  free(sl);
+  if (status != 0) {
+    store_failed(c, err);
+    return;
+  }
+  if (res->nrows) {
+    json_t *doc = json_loads(fb_store_cell(res, 0, 1), 0, NULL);
+    next(c, fb_store_cell(res, 0, 0), doc);
+    json_decref(doc);
+    return;
+  }
+  /* Searches where every state shared are not copied to the store (they cost the hot
+   * path and are rarely followed up): their audit entry is read instead, off the loop. */
+  if (!c->hub->audit) {
+    next(c, NULL, NULL);
+    return;
+  }
+  audit_lookup *l = fb_xcalloc(1, sizeof *l);
+  l->c = c;
+  l->next = next;
+  l->path = fb_xstrdup(c->hub->cfg.audit.path);
+  const char *qid = c->doc ? str(c->doc, "query_id") : str(c->body, "query_id");
+  snprintf(l->qid, sizeof l->qid, "%s", qid ? qid : "");
+  fb_audit_scan_bounds(c->hub->audit, 0, &l->start_off, &l->start_seq, &l->end_off);
+  l->work.data = l;
+  if (uv_queue_work(c->hub->loop, &l->work, lookup_work, lookup_done) != 0) {
+    free(l->path);
+    free(l);
+    next(c, NULL, NULL);
+  }
+}
+
+static void find_search(call *c, const char *query_id, search_next next) {
+  store_lookup *sl = fb_xmalloc(sizeof *sl);
+  sl->c = c;
+  sl->next = next;
+  fb_followup *f = c->hub->followup;
+  const char *p[] = {query_id};
+  if (!f || fb_store_exec(f->store, "SELECT from_state, doc FROM searches WHERE query_id = $1", p, 1, on_search_row,
+                          sl) != 0) {
+    free(sl);
+    store_failed(c, "the store is closing");
+  }
+}
+
 /* ---- POST /v1/requests */
 
 static bool one_of(const char *s, const char *const *list) {
@@ -222,24 +316,18 @@ static void on_inserted(void *data, int status, fb_store_result *res, const char
   audit_and_answer(c, 201);
 }
 
-static void on_search_found(void *data, int status, fb_store_result *res, const char *err) {
-  call *c = data;
-  if (status != 0) {
-    store_failed(c, err);
-    return;
-  }
+static void with_search(call *c, const char *from_state, json_t *search) {
   fb_followup *f = c->hub->followup;
   json_t *b = c->body;
   const char *qid = str(b, "query_id"), *state = str(b, "state"), *hit_ref = str(b, "hit_ref");
-  if (res->nrows == 0) {
+  if (!search || !from_state) {
     fail(c, 404, "not_found", "No audited search has this query_id.", "query_id");
     return;
   }
-  if (strcmp(fb_store_cell(res, 0, 0), c->id.state) != 0) {
+  if (strcmp(from_state, c->id.state) != 0) {
     fail(c, 403, "forbidden", "That search was made by another state.", "query_id");
     return;
   }
-  json_t *search = json_loads(fb_store_cell(res, 0, 1), 0, NULL);
   bool asked = false;
   size_t i;
   json_t *st;
@@ -248,7 +336,6 @@ static void on_search_found(void *data, int status, fb_store_result *res, const 
   const char *purpose = str(search, "purpose");
   char purpose_buf[32];
   snprintf(purpose_buf, sizeof purpose_buf, "%s", purpose ? purpose : "investigation");
-  json_decref(search);
   if (!asked) {
     fail(c, 400, "invalid_request", "That state was not asked in this search.", "state");
     return;
@@ -301,8 +388,7 @@ static void create(fb_request *req, fb_hub *hub) {
   }
   call *c = call_new(hub, req, &id);
   c->body = body;
-  const char *p[] = {str(body, "query_id")};
-  exec(c, "SELECT from_state, doc FROM searches WHERE query_id = $1", p, 1, on_search_found);
+  find_search(c, str(body, "query_id"), with_search);
 }
 
 /* ---- GET /v1/requests */
@@ -462,15 +548,10 @@ static void on_formal_done(void *data, int status, const char *effect, const cha
   transition(c);
 }
 
-static void on_search_for_release(void *data, int status, fb_store_result *res, const char *err) {
-  call *c = data;
-  if (status != 0) {
-    store_failed(c, err);
-    return;
-  }
-  json_t *search = res->nrows ? json_loads(fb_store_cell(res, 0, 0), 0, NULL) : NULL;
+static void release_with_search(call *c, const char *from_state, json_t *search) {
+  (void)from_state;
   if (!search) {
-    store_failed(c, "the search of this request is missing from the store");
+    store_failed(c, "the search of this request is in neither the store nor the audit log");
     return;
   }
   json_t *from = json_object_get(c->doc, "from");
@@ -486,7 +567,6 @@ static void on_search_for_release(void *data, int status, fb_store_result *res, 
                           .subject = json_object_get(search, "subject")};
   fb_formal_query(c->hub->search, c->hub->policies, &fr, fb_config_deadline_ms(&c->hub->cfg, "routine"), on_formal_done,
                   c);
-  json_decref(search);
 }
 
 static void on_item_loaded(void *data, int status, fb_store_result *res, const char *err) {
@@ -553,8 +633,7 @@ static void on_item_loaded(void *data, int status, fb_store_result *res, const c
         transition(c);
         return;
       }
-      const char *p[] = {str(c->doc, "query_id")};
-      exec(c, "SELECT doc FROM searches WHERE query_id = $1", p, 1, on_search_for_release);
+      find_search(c, str(c->doc, "query_id"), release_with_search);
       return;
     }
   }

@@ -208,6 +208,14 @@ curl -s -o "$TMP/sum.csv" -H "Authorization: Bearer $AUDITOR" "http://127.0.0.1:
 expect_eq "summary csv" "$(tr -d '\r' <"$TMP/sum.csv" | sort)" "$(printf 'IDN,MYS,3,0,3,0,0,0.000\nIDN,THA,1,1,0,0,0,1.000\nfrom,to,legs,shared,hit_only,denied,other,share_rate')"
 pass "stats with since/until/by; the summary report (JSON and CSV)"
 
+# --- a search where every state shared is not copied to the store: a request for it
+# finds it in the audit log
+expect_eq "no store row for an all-shared search" "$(sqlite3 "$TMP/fedbroker.db" "SELECT COUNT(*) FROM searches WHERE query_id = '$SQID'")" 0
+expect_eq "request on an all-shared search" "$(call POST /v1/requests "$ANALYST_IDN" "{\"query_id\":\"$SQID\",\"state\":\"THA\",\"legal_basis\":\"mla_treaty\",\"justification\":\"The full case file, formally\"}")" 201
+expect_eq "its purpose, from the audit entry" "$(pyq 'd["request"]["purpose"]')" investigation
+expect_eq "other state's all-shared search" "$(call POST /v1/requests "$ANALYST_THA" "{\"query_id\":\"$SQID\",\"state\":\"THA\",\"legal_basis\":\"mla_treaty\",\"justification\":\"The full case file, formally\"}")" 403
+pass "a request on an all-shared search finds it in the audit log"
+
 stop_cleanly "$HUB_PID" hub
 "$FEDBROKER" audit verify "$TMP/audit.jsonl" --key "$TMP/keys/audit.pub.pem" >/dev/null || fail "audit log does not verify"
 pass "audit log verifies"
