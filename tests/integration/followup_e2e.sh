@@ -216,6 +216,29 @@ expect_eq "its purpose, from the audit entry" "$(pyq 'd["request"]["purpose"]')"
 expect_eq "other state's all-shared search" "$(call POST /v1/requests "$ANALYST_THA" "{\"query_id\":\"$SQID\",\"state\":\"THA\",\"legal_basis\":\"mla_treaty\",\"justification\":\"The full case file, formally\"}")" 403
 pass "a request on an all-shared search finds it in the audit log"
 
+# --- fail closed: while another process holds the store's write lock past the busy
+# timeout (5 s), a new request is not acknowledged and leaves no trace
+new_search
+$PY - "$TMP/fedbroker.db" "$TMP/locked" <<'PY' &
+import sqlite3, sys, time, pathlib
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+pathlib.Path(sys.argv[2]).touch()
+time.sleep(8)
+db.execute("ROLLBACK")
+PY
+LOCKER=$!
+i=0; while [ ! -e "$TMP/locked" ]; do i=$((i + 1)); [ $i -gt 200 ] && fail "locker did not start"; sleep 0.05; done
+before=$(grep -c '"event":"request"' "$TMP/audit.jsonl")
+body="{\"query_id\":\"$QID\",\"state\":\"MYS\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator\"}"
+expect_eq "store locked" "$(call POST /v1/requests "$ANALYST_IDN" "$body")" 503
+expect_eq "code" "$(pyq 'd["error"]["code"]')" not_ready
+wait "$LOCKER"
+expect_eq "nothing audited" "$(grep -c '"event":"request"' "$TMP/audit.jsonl")" "$before"
+expect_eq "nothing stored" "$(sqlite3 "$TMP/fedbroker.db" "SELECT COUNT(*) FROM requests WHERE query_id = '$QID'")" 0
+expect_eq "store free again" "$(call POST /v1/requests "$ANALYST_IDN" "$body")" 201
+pass "a request the store cannot record is answered 503 and leaves no trace"
+
 stop_cleanly "$HUB_PID" hub
 "$FEDBROKER" audit verify "$TMP/audit.jsonl" --key "$TMP/keys/audit.pub.pem" >/dev/null || fail "audit log does not verify"
 pass "audit log verifies"
