@@ -26,6 +26,7 @@ typedef struct fb_followup {
   uv_timer_t sweep;           /* expiry of open requests, refresh of the directory */
   bool sweeping;
   bool sweep_busy;            /* a sweep query is in flight */
+  void *releases;             /* releases asking a state again (handlers_requests.c) */
 } fb_followup;
 
 /* Opens cfg.store (default: var/fedbroker.db next to the audit log), loads the key and
@@ -50,6 +51,8 @@ int fb_focal_points_seed(fb_followup *f, const char *state, json_t *entries);
 
 /* Requests (handlers_requests.c): expires open requests past due + expire_after. */
 void fb_requests_sweep(fb_followup *f);
+/* Cancels the releases still asking a state (before the adapters close at shutdown). */
+void fb_requests_cancel_releases(fb_followup *f);
 
 /* What a follow-up needs of a search, from its audit entry: requester, request fields,
  * subject, and per state its outcome and hit reference (new reference). */

@@ -34,7 +34,19 @@ typedef struct call {
   char rid[32];
   char status[16]; /* the status a transition writes */
   int64_t due_ms;
+  fb_formal *formal;               /* a release asking the state again */
+  struct call *rel_prev, *rel_next; /* in fb_followup.releases while it does */
 } call;
+
+static void release_untrack(call *c) {
+  fb_followup *f = c->hub->followup;
+  if (!c->formal) return;
+  c->formal = NULL;
+  if (c->rel_prev) c->rel_prev->rel_next = c->rel_next;
+  else if (f) f->releases = c->rel_next;
+  if (c->rel_next) c->rel_next->rel_prev = c->rel_prev;
+  c->rel_prev = c->rel_next = NULL;
+}
 
 static void on_abort(fb_request *req, void *data) {
   (void)req;
@@ -530,12 +542,11 @@ static void set_decided(call *c, const char *status, json_t *decision) {
 static void on_formal_done(void *data, int status, const char *effect, const char *rule, json_t *records,
                            const char *error) {
   call *c = data;
+  release_untrack(c);
   if (status != 0) {
     fb_warn("release_failed", "request %s: %s", c->rid, error);
-    {
-      fail(c, 502, "state_unavailable", "The state's system could not be asked again; the request stays open.", NULL);
-      return;
-    }
+    fail(c, 502, "state_unavailable", "The state's system could not be asked again; the request stays open.", NULL);
+    return;
   }
   json_t *d = json_pack("{s:s, s:O?, s:O?, s:s, s:s}", "by", c->id.sub, "reason", json_object_get(c->body, "reason"),
                         "note", json_object_get(c->body, "note"), "effect", effect, "rule", rule ? rule : "");
@@ -565,8 +576,16 @@ static void release_with_search(call *c, const char *from_state, json_t *search)
                           .justification = str(c->doc, "justification"),
                           .case_ref = str(c->doc, "case_ref"),
                           .subject = json_object_get(search, "subject")};
-  fb_formal_query(c->hub->search, c->hub->policies, &fr, fb_config_deadline_ms(&c->hub->cfg, "routine"), on_formal_done,
-                  c);
+  fb_formal *h = fb_formal_query(c->hub->search, c->hub->policies, &fr, fb_config_deadline_ms(&c->hub->cfg, "routine"),
+                                 on_formal_done, c);
+  if (!h) return; /* already answered: c may be gone */
+  fb_followup *f = c->hub->followup;
+  if (f) { /* in flight: tracked so that a stopping hub can cancel it */
+    c->formal = h;
+    c->rel_next = f->releases;
+    if (f->releases) ((call *)f->releases)->rel_prev = c;
+    f->releases = c;
+  }
 }
 
 static void on_item_loaded(void *data, int status, fb_store_result *res, const char *err) {
@@ -656,10 +675,8 @@ static void item(fb_request *req, void *ctx) {
   }
   if ((act == ACT_GET) == post) {
     fb_response_header(req, "allow", act == ACT_GET ? "GET" : "POST");
-    {
-      fb_respond_error(req, 405, "method_not_allowed", "Method not allowed here.", NULL);
-      return;
-    }
+    fb_respond_error(req, 405, "method_not_allowed", "Method not allowed here.", NULL);
+    return;
   }
   if (idlen >= 32) {
     fb_respond_error(req, 404, "not_found", "No such request.", NULL);
@@ -758,6 +775,15 @@ void fb_requests_sweep(fb_followup *f) {
       fb_store_exec(f->store,
                     "SELECT request_id, doc FROM requests WHERE status = 'open' AND due < $1 ORDER BY due LIMIT 100", p,
                     1, on_overdue_found, f) == 0;
+}
+
+void fb_requests_cancel_releases(fb_followup *f) {
+  while (f->releases) {
+    call *c = f->releases;
+    fb_formal *h = c->formal;
+    release_untrack(c);
+    fb_formal_cancel(h); /* on_formal_done answers (if the client is still there) and frees c */
+  }
 }
 
 void fb_hub_routes_requests(fb_hub *hub) {

@@ -9,13 +9,14 @@
 #include "core/util.h"
 #include "policy/policy.h"
 
-typedef struct {
+typedef struct fb_formal {
   fb_formal_cb cb;
   void *data;
   fb_policy *common, *policy;
   fb_decision decision;
   fb_plan *plan;
   char *state;
+  fb_leg *leg;
 } formal;
 
 static void formal_free(formal *f) {
@@ -29,6 +30,7 @@ static void formal_free(formal *f) {
 
 static void on_records(void *data, int status, json_t *records, const char *error) {
   formal *f = data;
+  f->leg = NULL;
   if (status != 0) {
     f->cb(f->data, -1, NULL, NULL, NULL, error ? error : "the state's system did not answer");
   } else if (fb_plan_apply(f->plan, records, NULL) != 0) {
@@ -44,7 +46,13 @@ static void on_records(void *data, int status, json_t *records, const char *erro
   formal_free(f);
 }
 
-void fb_formal_query(fb_search_engine *e, fb_policy_store *policies, const fb_formal_request *r,
+void fb_formal_cancel(fb_formal *f) {
+  if (f->leg) fb_adapter_cancel(f->leg);
+  f->cb(f->data, -1, NULL, NULL, NULL, "the hub is stopping");
+  formal_free(f);
+}
+
+fb_formal *fb_formal_query(fb_search_engine *e, fb_policy_store *policies, const fb_formal_request *r,
                      uint32_t timeout_ms, fb_formal_cb cb, void *data) {
   formal *f = fb_xcalloc(1, sizeof *f);
   f->cb = cb;
@@ -63,7 +71,7 @@ void fb_formal_query(fb_search_engine *e, fb_policy_store *policies, const fb_fo
     cb(data, 0, fb_effect_name(f->decision.effect), f->decision.rule, none, NULL);
     json_decref(none);
     formal_free(f);
-    return;
+    return NULL;
   }
   f->plan = fb_plan_new(f->common, f->policy, &q);
   fb_adapter *a = fb_search_engine_adapter(e, r->state);
@@ -71,9 +79,10 @@ void fb_formal_query(fb_search_engine *e, fb_policy_store *policies, const fb_fo
                        .priority = r->priority, .legal_basis = r->legal_basis, .case_ref = r->case_ref,
                        .justification = r->justification, .requester_state = r->from_state,
                        .requester_agency = r->agency, .limit = 100, .timeout_ms = timeout_ms};
-  fb_leg *leg = NULL;
-  if (!a || fb_adapter_start(a, &lr, on_records, f, &leg) != 0) {
+  if (!a || fb_adapter_start(a, &lr, on_records, f, &f->leg) != 0) {
     cb(data, -1, NULL, NULL, NULL, "the state's system could not be asked");
     formal_free(f);
+    return NULL;
   }
+  return f;
 }

@@ -24,8 +24,15 @@ typedef struct fb_formal_request {
 typedef void (*fb_formal_cb)(void *data, int status, const char *effect, const char *rule, json_t *records,
                              const char *error);
 
-/* Starts the re-query; the callback always runs once, possibly before this returns. */
-void fb_formal_query(fb_search_engine *e, struct fb_policy_store *policies, const fb_formal_request *r,
-                     uint32_t timeout_ms, fb_formal_cb cb, void *data);
+typedef struct fb_formal fb_formal;
+
+/* Starts the re-query; the callback always runs once. Returns the handle while the
+ * state is being asked, NULL when the callback already ran (a policy that does not
+ * allow, or a leg that could not start). */
+fb_formal *fb_formal_query(fb_search_engine *e, struct fb_policy_store *policies, const fb_formal_request *r,
+                           uint32_t timeout_ms, fb_formal_cb cb, void *data);
+/* Cancels a re-query in flight (before its adapter closes): the callback runs now with
+ * status -1, and the handle is freed. */
+void fb_formal_cancel(fb_formal *f);
 
 #endif

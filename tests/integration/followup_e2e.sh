@@ -10,10 +10,19 @@ source "$FB_SOURCE_DIR/tests/lib/hub_env.sh"
 source "$FB_SOURCE_DIR/tests/lib/followup_env.sh"
 setup_hub_env
 setup_followup_env
-STATES_LUA='
-  MYS = { adapter = "sqlite", path = "data/MYS.db" },
-  IDN = { adapter = "sqlite", path = "data/IDN.db" },
-  THA = { adapter = "sqlite", path = "data/THA.db" },'
+# Bangladesh answers through a slow node (2 s), so that a release can be in flight
+# when the hub stops.
+start_node BGD "$TMP/data/BGD.db" --latency 2000
+cat >"$TMP/policies/BGD.lua" <<'LUA'
+state "BGD" { name = "Bangladesh", contact = { unit = "BD policy contact", email = "fp@example.bd", channel = "MLA" } }
+allow "formal" { when = function(q) return q.formal == true end }
+hit_only "searches: confirm a match only" { }
+LUA
+STATES_LUA="
+  MYS = { adapter = \"sqlite\", path = \"data/MYS.db\" },
+  IDN = { adapter = \"sqlite\", path = \"data/IDN.db\" },
+  THA = { adapter = \"sqlite\", path = \"data/THA.db\" },
+  BGD = { adapter = \"http\", url = \"http://127.0.0.1:$NODE_PORT_BGD/search\" },"
 write_hub_config 'followup = { due = { immediate = "1s" }, expire_after = "1s" }'
 start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
@@ -238,6 +247,25 @@ expect_eq "nothing audited" "$(grep -c '"event":"request"' "$TMP/audit.jsonl")" 
 expect_eq "nothing stored" "$(sqlite3 "$TMP/fedbroker.db" "SELECT COUNT(*) FROM requests WHERE query_id = '$QID'")" 0
 expect_eq "store free again" "$(call POST /v1/requests "$ANALYST_IDN" "$body")" 201
 pass "a request the store cannot record is answered 503 and leaves no trace"
+
+# --- the hub stops while a release is still asking a state (its client gave up): the
+# release is cancelled cleanly (exit 0, no leak under ASan) and the request stays open
+FOCAL_BGD=$($FEDBROKER token --key "$TMP/keys/issuer.pem" --iss https://idp.test --sub fp.bgd --state BGD --roles focal_point)
+expect_eq "slow search" "$(search "$ANALYST_IDN" '{"subject":{"document":"A12345678"},"purpose":"investigation","priority":"urgent","legal_basis":"mla_treaty","justification":"Trafficking route through Johor, case ID-2026-0107","states":["BGD"]}')" 200
+expect_eq "BGD hit" "$(pyq 'd["states"][0]["outcome"]')" hit_only
+BQID=$(pyq 'd["query_id"]')
+expect_eq "request to BGD" "$(call POST /v1/requests "$ANALYST_IDN" "{\"query_id\":\"$BQID\",\"state\":\"BGD\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator\"}")" 201
+BRID=$(pyq 'd["request"]["request_id"]')
+before=$(node_requests BGD)
+curl -s -o /dev/null --max-time 0.5 "http://127.0.0.1:$HUB_PORT/v1/requests/$BRID/decision" -H "Authorization: Bearer $FOCAL_BGD" \
+  -H 'Content-Type: application/json' -d '{"decision":"release"}' || true
+i=0; while [ "$(node_requests BGD)" = "$before" ]; do i=$((i + 1)); [ $i -gt 100 ] && fail "the release did not ask BGD"; sleep 0.05; done
+stop_cleanly "$HUB_PID" hub
+start_hub "$TMP/hub.lua"
+wait_http "http://127.0.0.1:$HUB_PORT/healthz"
+call GET "/v1/requests/$BRID" "$FOCAL_BGD" >/dev/null
+expect_eq "still open after the cancelled release" "$(pyq 'd["request"]["status"]')" open
+pass "a release in flight at shutdown is cancelled cleanly; the request stays open"
 
 stop_cleanly "$HUB_PID" hub
 "$FEDBROKER" audit verify "$TMP/audit.jsonl" --key "$TMP/keys/audit.pub.pem" >/dev/null || fail "audit log does not verify"
