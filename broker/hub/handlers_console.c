@@ -2,7 +2,11 @@
  * runs searches against this hub's API (no external assets). */
 #include <string.h>
 
+#include "core/vocab.h"
 #include "hub/hub.h"
+
+/* The select boxes are generated from the one vocabulary at compile time. */
+#define OPTION_(id, name) "<option>" name
 
 static const char page[] =
     "<!doctype html><html lang=en><head><meta charset=utf-8><title>fedbroker</title>"
@@ -16,15 +20,13 @@ static const char page[] =
     "<label>Bearer token</label><input id=tok placeholder='paste a token from `fedbroker demo`'>"
     "<label>Name / document / phone / vessel</label>"
     "<input id=name placeholder='name'><input id=doc placeholder='document number'>"
-    "<label>Purpose</label><select id=purpose><option>investigation<option>prosecution<option>victim_protection"
-    "<option>intelligence<option>border_screening</select>"
-    "<label>Priority</label><select id=priority><option>routine<option selected>urgent<option>immediate</select>"
-    "<label>Legal basis</label><select id=basis><option>mla_treaty<option>bilateral_mou<option>interpol_channel"
-    "<option>domestic_law<option>consent<option>informal</select>"
+    "<label>Purpose</label><select id=purpose>" FB_PURPOSE_MAP(OPTION_) "</select>"
+    "<label>Priority</label><select id=priority>" FB_PRIORITY_MAP(OPTION_) "</select>"
+    "<label>Legal basis</label><select id=basis>" FB_LEGAL_BASIS_MAP(OPTION_) "</select>"
     "<label>Justification</label><textarea id=just rows=2>Suspected facilitator in a people smuggling case</textarea>"
     "<button id=go>Search</button> <button id=states>States</button><pre id=out></pre>"
     "<script>"
-    "const $=id=>document.getElementById(id);"
+    "const $=id=>document.getElementById(id);$('priority').value='urgent';"
     "async function call(method,path,body){const r=await fetch(path,{method,headers:{'authorization':'Bearer '+$('tok').value.trim(),"
     "'content-type':'application/json'},body:body?JSON.stringify(body):undefined});"
     "$('out').textContent=r.status+'\\n'+JSON.stringify(await r.json(),null,2);}"
