@@ -385,7 +385,8 @@ static int focal_points_field(walk_ctx *c, const char *parent, const char *key, 
   KEY_PATH(kp);
   int rc;
   if (strcmp(key, "stale_after_days") == 0) rc = read_u32(c, kp, key, &f->stale_after_days);
-  else rc = fail(c, kp, key, "unknown key (expected stale_after_days)");
+  else if (strcmp(key, "refresh") == 0) rc = read_duration(c, kp, key, &f->refresh_s);
+  else rc = fail(c, kp, key, "unknown key (expected stale_after_days, refresh)");
   free(kp);
   return rc;
 }
@@ -563,7 +564,8 @@ void fb_config_defaults(fb_config *cfg) {
   cfg->log_level = fb_xstrdup("info");
   cfg->followup = (fb_followup_config){.hit_ref_days = 30, .due_immediate_s = 24 * 3600,
                                        .due_urgent_s = 72 * 3600, .due_routine_s = 30 * 86400,
-                                       .expire_after_s = 30 * 86400, .stale_after_days = 90};
+                                       .expire_after_s = 30 * 86400, .stale_after_days = 90,
+                                       .refresh_s = 30};
 }
 
 int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {

@@ -80,6 +80,7 @@ typedef struct {
   uint64_t due_routine_s;    /* default 30 days */
   uint64_t expire_after_s;   /* an open request expires this long after its due; default 30 days */
   uint32_t stale_after_days; /* focal_points.stale_after_days, default 90 */
+  uint64_t refresh_s;        /* focal_points.refresh: reload the directory from the store; default 30 s */
 } fb_followup_config;
 
 typedef struct {

@@ -53,18 +53,31 @@ void fb_focal_points_set_cache(fb_followup *f, const char *state, json_t *entrie
   else json_object_del(f->contacts, state);
 }
 
-int fb_focal_points_load(fb_followup *f, char **err) {
-  fb_store_result r = {0};
-  if (fb_store_exec_sync(f->store, "SELECT state, doc FROM focal_points WHERE position = 0", NULL, 0, &r, err) != 0)
-    return -1;
-  for (size_t i = 0; i < r.nrows; i++) {
-    json_t *entries = json_loads(fb_store_cell(&r, i, 1), 0, NULL);
-    if (json_is_array(entries)) fb_focal_points_set_cache(f, fb_store_cell(&r, i, 0), entries);
+#define SELECT_ALL "SELECT state, doc FROM focal_points WHERE position = 0"
+
+static void cache_rows(fb_followup *f, const fb_store_result *r) {
+  for (size_t i = 0; i < r->nrows; i++) {
+    json_t *entries = json_loads(fb_store_cell(r, i, 1), 0, NULL);
+    if (json_is_array(entries)) fb_focal_points_set_cache(f, fb_store_cell(r, i, 0), entries);
     else json_decref(entries);
   }
+}
+
+int fb_focal_points_load(fb_followup *f, char **err) {
+  fb_store_result r = {0};
+  if (fb_store_exec_sync(f->store, SELECT_ALL, NULL, 0, &r, err) != 0) return -1;
+  cache_rows(f, &r);
   fb_store_result_clear(&r);
   return 0;
 }
+
+static void on_refreshed(void *data, int status, fb_store_result *res, const char *err) {
+  fb_followup *f = data;
+  if (status != 0) fb_warn("focal_points", "directory refresh failed: %s", err);
+  else cache_rows(f, res);
+}
+
+void fb_focal_points_refresh(fb_followup *f) { fb_store_exec(f->store, SELECT_ALL, NULL, 0, on_refreshed, f); }
 
 /* Checks one state's entries; returns a clean copy or NULL with *field and *why. */
 json_t *fb_focal_points_validate(json_t *entries, const char *state, const char **field, const char **why) {

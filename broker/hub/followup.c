@@ -13,9 +13,9 @@
 #include "search/engine.h"
 #include "store/store.h"
 
-/* Expiry and directory refresh (other hubs sharing the store may have changed it). */
+/* Expiry every second; the directory is reloaded every focal_points.refresh (other
+ * hubs sharing the store may have changed it). */
 #define SWEEP_MS 1000
-#define REFRESH_EVERY 30 /* sweeps */
 
 void fb_followup_store_failed(fb_request *req, const char *err) {
   fb_error("store_failed", "%s", err ? err : "store error");
@@ -138,14 +138,10 @@ static void hook_audited(void *ctx, void *token, bool ok) {
 
 static void on_sweep(uv_timer_t *t) {
   fb_followup *f = t->data;
-  static unsigned ticks;
   fb_requests_sweep(f);
-  if (++ticks % REFRESH_EVERY == 0) {
-    char *err = NULL;
-    if (fb_focal_points_load(f, &err) != 0) {
-      fb_warn("focal_points", "directory refresh failed: %s", err);
-      free(err);
-    }
+  if (++f->ticks >= f->hub->cfg.followup.refresh_s) {
+    f->ticks = 0;
+    fb_focal_points_refresh(f);
   }
 }
 

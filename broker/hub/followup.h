@@ -26,6 +26,7 @@ typedef struct fb_followup {
   uv_timer_t sweep;           /* expiry of open requests, refresh of the directory */
   bool sweeping;
   bool sweep_busy;            /* a sweep query is in flight */
+  uint64_t ticks;             /* sweeps since the directory was last reloaded */
   void *releases;             /* releases asking a state again (handlers_requests.c) */
 } fb_followup;
 
@@ -42,7 +43,8 @@ bool fb_hit_ref_check(const fb_followup *f, const char *ref, const char *query_i
                       int64_t now_s);
 
 /* The directory (focal_points.c). */
-int fb_focal_points_load(fb_followup *f, char **err);     /* synchronous, start-up and refresh */
+int fb_focal_points_load(fb_followup *f, char **err);     /* synchronous: start-up */
+void fb_focal_points_refresh(fb_followup *f);              /* the same, off the loop */
 void fb_focal_points_set_cache(fb_followup *f, const char *state, json_t *entries); /* steals */
 bool fb_focal_points_stale(const fb_followup *f, const char *state);
 json_t *fb_focal_points_validate(json_t *entries, const char *state, const char **field, const char **why);

@@ -576,7 +576,7 @@ static void release_with_search(call *c, const char *from_state, json_t *search)
                           .justification = str(c->doc, "justification"),
                           .case_ref = str(c->doc, "case_ref"),
                           .subject = json_object_get(search, "subject")};
-  fb_formal *h = fb_formal_query(c->hub->search, c->hub->policies, &fr, fb_config_deadline_ms(&c->hub->cfg, "routine"),
+  fb_formal *h = fb_formal_query(c->hub->search, c->hub->policies, &fr, fb_config_deadline_ms(&c->hub->cfg, str(c->doc, "priority") ? str(c->doc, "priority") : "routine"),
                                  on_formal_done, c);
   if (!h) return; /* already answered: c may be gone */
   fb_followup *f = c->hub->followup;

@@ -2,8 +2,8 @@
 # Follow-up against PostgreSQL (CONFIG.md `store = "postgresql://..."`) with two hubs
 # sharing one database: a search and a request made on hub A, the inbox and the release
 # on hub B; two focal points deciding at once on different hubs (one wins, 409);
-# withdrawal across hubs; a restart; a hub that cannot reach its store refuses to
-# start. The server is a throw-away one started here (initdb + pg_ctl in the test's
+# withdrawal across hubs; a directory change reaching the other hub; a restart; a hub
+# that cannot reach its store refuses to start. The server is a throw-away one started here (initdb + pg_ctl in the test's
 # temp dir, no system service).
 source "$FB_SOURCE_DIR/tests/lib/common.sh"
 source "$FB_SOURCE_DIR/tests/lib/hub_env.sh"
@@ -38,6 +38,7 @@ policies = "policies"
 audit = { path = "$1-audit.jsonl", key = "keys/audit.pem" }
 issuers = { { iss = "https://idp.test", key = "keys/issuer.pub.pem" } }
 store = "$3"
+focal_points = { refresh = "1s" }
 states = {
 $STATES_LUA
 }
@@ -102,6 +103,20 @@ on "$PORT_A"
 call GET "/v1/requests/$RID" "$ANALYST_IDN" >/dev/null
 expect_eq "withdrawn seen on A" "$(pyq 'd["request"]["status"]')" withdrawn
 pass "withdrawal on the other hub"
+
+# The directory changed on hub A is served by hub B after its refresh (1 s here).
+FP='{"focal_points":[{"unit":"ATIPSOM desk","email":"shared@example.my","channel":"formal","verified_at":"2026-01-01"}]}'
+on "$PORT_A"
+expect_eq "PUT on A" "$(call PUT /v1/focal-points/MYS "$ADMIN" "$FP")" 200
+on "$PORT_B"
+i=0
+until call GET /v1/focal-points "$ANALYST_IDN" >/dev/null && [ "$(pyq "[f['email'] for f in d['focal_points'] if f['state']=='MYS']")" = "['shared@example.my']" ]; do
+  i=$((i + 1)); [ $i -gt 100 ] && fail "hub B never served hub A's directory change"
+  sleep 0.05
+done
+expect_eq "search on B" "$(search "$ANALYST_IDN" "$SEARCH")" 200
+expect_eq "contact on B" "$(pyq '[s["contact"]["email"] for s in d["states"] if s["state"]=="MYS"][0]')" shared@example.my
+pass "a directory change on one hub reaches the other (refresh)"
 
 # Hub restart: the requests are in PostgreSQL.
 stop_cleanly "$PID_A" a

@@ -28,6 +28,7 @@ static void test_defaults(void **st) {
   assert_int_equal(cfg.followup.due_routine_s, 30 * 86400);
   assert_int_equal(cfg.followup.expire_after_s, 30 * 86400);
   assert_int_equal(cfg.followup.stale_after_days, 90);
+  assert_int_equal(cfg.followup.refresh_s, 30);
   fb_config_free(&cfg);
 }
 
@@ -36,12 +37,13 @@ static void test_values(void **st) {
   fb_config cfg;
   char *err;
   const char *src = "store = 'var/fb.db'\n"
-                    "focal_points = { stale_after_days = 30 }\n"
+                    "focal_points = { stale_after_days = 30, refresh = '2m' }\n"
                     "followup = { hit_ref_days = 7, due = { immediate = '2h', urgent = '90m', routine = 600 },\n"
                     "             expire_after = '15s' }\n";
   assert_int_equal(load(src, &cfg, &err), 0);
   assert_string_equal(cfg.store, "/etc/fb/var/fb.db");
   assert_int_equal(cfg.followup.stale_after_days, 30);
+  assert_int_equal(cfg.followup.refresh_s, 120);
   assert_int_equal(cfg.followup.hit_ref_days, 7);
   assert_int_equal(cfg.followup.due_immediate_s, 7200);
   assert_int_equal(cfg.followup.due_urgent_s, 5400);
