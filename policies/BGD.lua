@@ -27,7 +27,7 @@ allow "prosecution under a treaty" {
 allow "MOU partners: formal requests after a hit" {
   legal_basis = "bilateral_mou",
   purpose = { "investigation", "prosecution" },
-  when = function(q) return q.formal == true end,
+  formal = true,
 }
 
 hit_only "MOU partners: confirm a match only" {

@@ -25,7 +25,7 @@ allow "formal routine prosecution requests under a treaty or MOU" {
   purpose = "prosecution",
   priority = "routine",
   legal_basis = { "mla_treaty", "bilateral_mou" },
-  when = function(q) return q.formal == true end,
+  formal = true,
 }
 
 hit_only "hit only for routine prosecution requests" {

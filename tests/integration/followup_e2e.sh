@@ -15,7 +15,7 @@ setup_followup_env
 start_node BGD "$TMP/data/BGD.db" --latency 2000
 cat >"$TMP/policies/BGD.lua" <<'LUA'
 state "BGD" { name = "Bangladesh", contact = { unit = "BD policy contact", email = "fp@example.bd", channel = "MLA" } }
-allow "formal" { when = function(q) return q.formal == true end }
+allow "formal" { formal = true }
 hit_only "searches: confirm a match only" { }
 LUA
 STATES_LUA="

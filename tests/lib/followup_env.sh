@@ -15,7 +15,7 @@ LUA
   # treaty or MOU; Indonesia likewise; Thailand shares everything.
   cat >"$TMP/policies/MYS.lua" <<'LUA'
 state "MYS" { name = "Malaysia", contact = { unit = "MY policy contact", email = "fp@example.my", channel = "central authority" } }
-allow "formal under a treaty or MOU" { legal_basis = { "mla_treaty", "bilateral_mou" }, when = function(q) return q.formal == true end }
+allow "formal under a treaty or MOU" { legal_basis = { "mla_treaty", "bilateral_mou" }, formal = true }
 hit_only "searches: confirm a match only" { reason = "Malaysia confirms a match." }
 LUA
   cat >"$TMP/policies/IDN.lua" <<'LUA'
