@@ -21,7 +21,8 @@ mkdir -p "$PGDIR" && [ ${#AS[@]} -eq 0 ] || chown postgres "$PGDIR"
 "${AS[@]}" "$BIN/pg_ctl" -D "$PGDIR/data" -w -t 30 -l "$PGDIR/pg.log" \
   -o "-k $PGDIR -p $PGPORT -c listen_addresses='' -c fsync=off" start >/dev/null || { cat "$PGDIR/pg.log"; fail "pg_ctl start"; }
 pg_stop() { "${AS[@]}" "$BIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1 || true; }
-trap 'st=$?; pg_stop; (exit $st); cleanup' EXIT # cleanup reads the exit status from $?
+# cleanup reads the exit status from $?; errexit must be off for (exit $st) not to end the trap
+trap 'st=$?; set +e; pg_stop; (exit $st); cleanup' EXIT
 "$BIN/createdb" -h "$PGDIR" -p "$PGPORT" -U fb fbstore
 STORE="postgresql://fb@/fbstore?host=$PGDIR&port=$PGPORT"
 
