@@ -22,6 +22,14 @@ allow "prosecution under a treaty" {
   legal_basis = "mla_treaty",
 }
 
+-- MOU partners who follow a hit with a formal request (FOLLOWUP.md) for an
+-- investigation or a prosecution get the records; searches under the MOU only confirm.
+allow "MOU partners: formal requests after a hit" {
+  legal_basis = "bilateral_mou",
+  purpose = { "investigation", "prosecution" },
+  formal = true,
+}
+
 hit_only "MOU partners: confirm a match only" {
   legal_basis = "bilateral_mou",
   reason = "Bangladesh confirms a match; send a formal request through the Ministry of Home Affairs.",

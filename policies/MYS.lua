@@ -40,6 +40,15 @@ allow "protecting victims, on any formal basis" {
   legal_basis = { "mla_treaty", "bilateral_mou", "interpol_channel", "domestic_law", "consent" },
 }
 
+-- A formal follow-up request (FOLLOWUP.md) under a treaty or MOU, decided by the
+-- focal point, gets the records that a search only confirms. `formal` is true only on
+-- a follow-up's release; record rules below and in common.lua still apply.
+allow "formal requests from ASEAN partners under a treaty or MOU" {
+  from = { "IDN", "THA" },
+  legal_basis = { "mla_treaty", "bilateral_mou" },
+  formal = true,
+}
+
 hit_only "other ASEAN requests: confirm a match only" {
   from = { "IDN", "THA" },
   unless = { priority = "immediate" },

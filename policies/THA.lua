@@ -19,6 +19,15 @@ deny "requests must cite a case" {
   reason = "Thailand answers only requests that cite a case reference.",
 }
 
+-- A formal follow-up request (FOLLOWUP.md) for a routine prosecution under a treaty or
+-- MOU, decided by the ATPD focal point, gets the records a search only confirms.
+allow "formal routine prosecution requests under a treaty or MOU" {
+  purpose = "prosecution",
+  priority = "routine",
+  legal_basis = { "mla_treaty", "bilateral_mou" },
+  formal = true,
+}
+
 hit_only "hit only for routine prosecution requests" {
   purpose = "prosecution",
   priority = "routine",

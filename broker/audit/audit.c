@@ -338,6 +338,13 @@ fail:
   return -1;
 }
 
+void fb_audit_scan_bounds(fb_audit *a, uint64_t after, uint64_t *start_off, uint64_t *start_seq, uint64_t *end_off) {
+  uint64_t block = (after < a->durable_seq ? after : a->durable_seq) / FB_AUDIT_INDEX_STRIDE;
+  *start_off = a->index[block];
+  *start_seq = block * FB_AUDIT_INDEX_STRIDE + 1;
+  *end_off = a->durable_end;
+}
+
 bool fb_audit_admit_auth_failure(fb_audit *a) {
   if (fb_audit_bucket_take(&a->bucket, fb_now_ms())) return true;
   a->suppressed_pending++;

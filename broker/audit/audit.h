@@ -83,6 +83,34 @@ uint64_t fb_audit_last_seq(const fb_audit *a);
  * the calling thread: meant for the auditor API, not for hot paths. Returns -1 with errno set on a read or parse error. */
 int fb_audit_read(fb_audit *a, uint64_t after, size_t limit, json_t **entries, uint64_t *next);
 
+/* For scans off the loop (fb_audit_scan): the byte offset and seq of the indexed line
+ * at or before seq after+1, and the end of the durable lines, at the time of the call.
+ * Loop thread. */
+void fb_audit_scan_bounds(fb_audit *a, uint64_t after, uint64_t *start_off, uint64_t *start_seq, uint64_t *end_off);
+
+/* Filters of GET /v1/audit (FOLLOWUP.md), all optional (NULL / false / 0). */
+typedef struct fb_audit_filter {
+  const char *event, *state, *sub, *query_id, *request_id, *record;
+  bool review;
+  int64_t since_ms, until_ms; /* 0: unbounded */
+} fb_audit_filter;
+
+/* Parses an RFC 3339 timestamp ("2026-11-30T12:00:00Z", fractions and offsets allowed)
+ * into epoch milliseconds. Returns 0 or -1. */
+int fb_audit_parse_time(const char *s, int64_t *ms);
+
+/* True when the parsed entry `e` passes every filter. */
+bool fb_audit_filter_match(const fb_audit_filter *f, json_t *e);
+
+/* Streams the log file at `path` from `start_off` (line `start_seq`) to `end_off` with a
+ * fixed-size buffer, and calls `emit` for each entry with seq > after that passes `f`,
+ * until `emit` returns false. Lines are pre-screened as text (a record id, query id or
+ * request id that is not in the line skips its parse). Any thread; opens its own
+ * descriptor. *last_seq = the seq of the last line looked at. Returns 0 or -1 (errno). */
+int fb_audit_scan(const char *path, uint64_t start_off, uint64_t start_seq, uint64_t end_off, uint64_t after,
+                  const fb_audit_filter *f, bool (*emit)(void *data, json_t *entry, uint64_t seq), void *data,
+                  uint64_t *last_seq);
+
 /* Token bucket for auth-failure events (20/s, burst 100) so a flood cannot fill the
  * disk. Returns true when the caller may append its auth_failure entry; a refusal is
  * counted and reported in the next auth_failure entry (or at close). */

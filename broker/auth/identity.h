@@ -19,6 +19,8 @@
 #define FB_ROLE_BIT_(id, name) FB_ROLE_##id = 1u << FB_ROLE_INDEX_##id,
 enum { FB_ROLE_MAP(FB_ROLE_BIT_) };
 #undef FB_ROLE_BIT_
+/* The highest role bit: loops over role bits run 1 .. FB_ROLE_LAST. */
+#define FB_ROLE_LAST (1u << (FB_ROLE_COUNT - 1))
 
 /* The `issuer` of an identity taken from a client certificate. */
 #define FB_IDENTITY_CERT_ISSUER "tls-client-cert"

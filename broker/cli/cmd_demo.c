@@ -18,6 +18,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "core/util.h"
+#include "store/store.h"
 
 int fb_serve_config(fb_config *cfg);
 
@@ -130,7 +131,56 @@ static const demo_user users[] = {
     {"LEGAL_MYS", "legal.mys", "MYS", "Attorney General's Chambers", FB_ROLE_LEGAL_OFFICER},
     {"AUDITOR", "auditor", "IDN", "Regional Support Office oversight", FB_ROLE_AUDITOR},
     {"ADMIN", "admin", "IDN", "Regional Support Office", FB_ROLE_ADMIN},
+    {"FOCAL_IDN", "focal.idn", "IDN", "NCB-INTERPOL Jakarta", FB_ROLE_FOCAL_POINT},
+    {"FOCAL_MYS", "focal.mys", "MYS", "NCB-INTERPOL Kuala Lumpur", FB_ROLE_FOCAL_POINT},
+    {"FOCAL_THA", "focal.tha", "THA", "NCB-INTERPOL Bangkok", FB_ROLE_FOCAL_POINT},
+    {"FOCAL_BGD", "focal.bgd", "BGD", "NCB-INTERPOL Dhaka", FB_ROLE_FOCAL_POINT},
+    {"FOCAL_ADMIN_MYS", "focal.admin.mys", "MYS", "Royal Malaysia Police", FB_ROLE_FOCAL_POINT_ADMIN},
 };
+
+/* The demo directory: one focal point per state; Bangladesh's entry was last verified
+ * long ago, so it shows as stale. Entries already in the store (edited through the
+ * API) are kept. */
+static const char *const demo_focal_points[][2] = {
+    {"IDN", "[{\"unit\":\"NCB-INTERPOL Jakarta, Bareskrim POLRI\",\"name\":\"Duty officer\","
+            "\"email\":\"ncb.jakarta@example.id\",\"phone\":\"+62 21 000 0000\",\"channel\":\"both\","
+            "\"languages\":[\"id\",\"en\"],\"hours\":\"24/7\",\"timezone\":\"Asia/Jakarta\","
+            "\"verified_at\":\"%s\"}]"},
+    {"MYS", "[{\"unit\":\"NCB-INTERPOL Kuala Lumpur, Royal Malaysia Police\",\"name\":\"Duty officer\","
+            "\"email\":\"ncb.kl@example.my\",\"phone\":\"+60 3 0000 0000\",\"channel\":\"formal\","
+            "\"languages\":[\"ms\",\"en\"],\"hours\":\"08:00-18:00\",\"timezone\":\"Asia/Kuala_Lumpur\","
+            "\"verified_at\":\"%s\"}]"},
+    {"THA", "[{\"unit\":\"Anti-Trafficking in Persons Division, Royal Thai Police\",\"name\":\"Duty officer\","
+            "\"email\":\"atp@example.th\",\"channel\":\"both\",\"languages\":[\"th\",\"en\"],"
+            "\"hours\":\"24/7\",\"timezone\":\"Asia/Bangkok\",\"verified_at\":\"%s\"}]"},
+    {"BGD", "[{\"unit\":\"CID Human Trafficking Unit, Bangladesh Police\",\"name\":\"Duty officer\","
+            "\"email\":\"cid.htu@example.bd\",\"channel\":\"formal\",\"languages\":[\"bn\",\"en\"],"
+            "\"hours\":\"09:00-17:00\",\"timezone\":\"Asia/Dhaka\",\"verified_at\":\"2025-03-01\"}]"},
+};
+
+static int seed_focal_points(const char *store_path, char **err) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_store *s = fb_store_open(&loop, store_path, err);
+  int rc = s ? 0 : -1;
+  char today[FB_RFC3339_LEN];
+  fb_rfc3339_now(today);
+  today[10] = '\0';
+  for (size_t i = 0; rc == 0 && i < FB_ARRAY_LEN(demo_focal_points); i++) {
+    fb_buf doc = {0};
+    fb_buf_printf(&doc, demo_focal_points[i][1], today);
+    const char *p[] = {demo_focal_points[i][0], doc.data};
+    rc = fb_store_exec_sync(s,
+                            "INSERT INTO focal_points (state, position, doc) VALUES ($1, 0, $2)"
+                            " ON CONFLICT (state, position) DO NOTHING",
+                            p, 2, NULL, err);
+    fb_buf_free(&doc);
+  }
+  if (s) fb_store_close(s, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return rc;
+}
 
 static int run(int argc, char **argv) {
   long port = 8080;
@@ -155,6 +205,7 @@ static int run(int argc, char **argv) {
   char *audit_priv = join(keys, "audit.pem"), *audit_pub = join(keys, "audit.pub.pem");
   char *redaction = join(keys, "redaction.key"), *cfg_path = join(dir, "demo.lua");
   char *tokens_path = join(dir, "tokens.env"), *probe = join(data, "BGD.db");
+  char *store_path = join(dir, "fedbroker.db");
   int status = 1;
   char *err = NULL;
   EVP_PKEY *issuer = NULL;
@@ -198,6 +249,10 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "fedbroker demo: cannot write %s\n", cfg_path);
     goto out;
   }
+  if (seed_focal_points(store_path, &err) != 0) {
+    fprintf(stderr, "fedbroker demo: %s\n", err);
+    goto out;
+  }
   issuer = fb_auth_load_private_key(issuer_priv, &err);
   if (!issuer) {
     fprintf(stderr, "fedbroker demo: %s\n", err);
@@ -237,8 +292,23 @@ static int run(int argc, char **argv) {
          "\"justification\":\"Checking what an informal request would return\",\"as\":{\"state\":\"IDN\"}}'\n"
          "  curl -s 'http://127.0.0.1:%ld/v1/audit?after=0&limit=5' -H \"Authorization: Bearer $AUDITOR\"\n"
          "  curl -s http://127.0.0.1:%ld/v1/stats -H \"Authorization: Bearer $AUDITOR\"\n"
-         "  curl -s -X POST http://127.0.0.1:%ld/v1/admin/reload -H \"Authorization: Bearer $ADMIN\"\n\n",
-         port, dir, tokens_path, tokens_path, port, port, port, port, port, port);
+         "  curl -s -X POST http://127.0.0.1:%ld/v1/admin/reload -H \"Authorization: Bearer $ADMIN\"\n\n"
+         "Follow-up of a hit (FOLLOWUP.md): search as IDN for intelligence (Malaysia answers hit_only with a\n"
+         "hit_ref), then ask Malaysia's focal point formally and let it decide:\n"
+         "  curl -s http://127.0.0.1:%ld/v1/search -H \"Authorization: Bearer $ANALYST_IDN\" \\\n"
+         "    -H 'Content-Type: application/json' -d '{\"subject\":{\"name\":\"Ahmad bin Ismail\"},"
+         "\"purpose\":\"intelligence\",\"priority\":\"routine\",\"legal_basis\":\"mla_treaty\","
+         "\"justification\":\"Network analysis of a smuggling route\",\"states\":[\"MYS\"]}'\n"
+         "  curl -s http://127.0.0.1:%ld/v1/requests -H \"Authorization: Bearer $ANALYST_IDN\" \\\n"
+         "    -H 'Content-Type: application/json' -d '{\"query_id\":\"QUERY_ID\",\"state\":\"MYS\","
+         "\"hit_ref\":\"HIT_REF\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator in case ID-2026-0107\","
+         "\"case_ref\":\"ID-2026-0107\",\"priority\":\"urgent\"}'\n"
+         "  curl -s 'http://127.0.0.1:%ld/v1/requests?box=inbox' -H \"Authorization: Bearer $FOCAL_MYS\"\n"
+         "  curl -s http://127.0.0.1:%ld/v1/requests/REQUEST_ID/decision -H \"Authorization: Bearer $FOCAL_MYS\" \\\n"
+         "    -H 'Content-Type: application/json' -d '{\"decision\":\"release\",\"note\":\"Under the MLA treaty\"}'\n"
+         "  curl -s http://127.0.0.1:%ld/v1/requests/REQUEST_ID -H \"Authorization: Bearer $ANALYST_IDN\"\n"
+         "  curl -s http://127.0.0.1:%ld/v1/focal-points -H \"Authorization: Bearer $ANALYST_IDN\"\n\n",
+         port, dir, tokens_path, tokens_path, port, port, port, port, port, port, port, port, port, port, port, port);
   fputs(tokens.data, stdout);
   fflush(stdout);
   status = fb_serve_config(&cfg);
@@ -248,7 +318,7 @@ out:
   fb_buf_free(&tokens);
   free(err);
   free(data), free(keys), free(pol), free(issuer_priv), free(issuer_pub), free(audit_priv), free(audit_pub);
-  free(redaction), free(cfg_path), free(tokens_path), free(probe);
+  free(redaction), free(cfg_path), free(tokens_path), free(probe), free(store_path);
   return status;
 }
 

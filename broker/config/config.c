@@ -341,6 +341,56 @@ static int breaker_field(walk_ctx *c, const char *parent, const char *key, void 
   return rc;
 }
 
+/* "24h", "30d", "90m", "15s" or a plain number of seconds. */
+static int read_duration(walk_ctx *c, const char *key_path, const char *leaf, uint64_t *out) {
+  if (lua_type(c->L, -1) == LUA_TNUMBER) return read_uint(c, key_path, leaf, UINT32_MAX, out);
+  const char *s = lua_type(c->L, -1) == LUA_TSTRING ? lua_tostring(c->L, -1) : NULL;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = s && isdigit((unsigned char)s[0]) ? strtoull(s, &end, 10) : 0;
+  uint64_t unit = 0;
+  if (end && end[0] && !end[1]) unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 : end[0] == 'd' ? 86400 : 0;
+  if (!s || errno || v == 0 || unit == 0 || v > UINT32_MAX)
+    return fail(c, key_path, leaf, "expected a duration such as \"24h\", \"30d\", \"90m\" or \"15s\"");
+  *out = v * unit;
+  return 0;
+}
+
+static int due_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_followup_config *f = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "immediate") == 0) rc = read_duration(c, kp, key, &f->due_immediate_s);
+  else if (strcmp(key, "urgent") == 0) rc = read_duration(c, kp, key, &f->due_urgent_s);
+  else if (strcmp(key, "routine") == 0) rc = read_duration(c, kp, key, &f->due_routine_s);
+  else rc = fail(c, kp, key, "unknown priority (expected immediate, urgent, routine)");
+  free(kp);
+  return rc;
+}
+
+static int followup_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_followup_config *f = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "hit_ref_days") == 0) rc = read_u32(c, kp, key, &f->hit_ref_days);
+  else if (strcmp(key, "due") == 0) rc = expect_table(c, kp, key) ? -1 : each_field(c, kp, due_field, f);
+  else if (strcmp(key, "expire_after") == 0) rc = read_duration(c, kp, key, &f->expire_after_s);
+  else rc = fail(c, kp, key, "unknown key (expected hit_ref_days, due, expire_after)");
+  free(kp);
+  return rc;
+}
+
+static int focal_points_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
+  fb_followup_config *f = ud;
+  KEY_PATH(kp);
+  int rc;
+  if (strcmp(key, "stale_after_days") == 0) rc = read_u32(c, kp, key, &f->stale_after_days);
+  else if (strcmp(key, "refresh") == 0) rc = read_duration(c, kp, key, &f->refresh_s);
+  else rc = fail(c, kp, key, "unknown key (expected stale_after_days, refresh)");
+  free(kp);
+  return rc;
+}
+
 static bool valid_state_code(const char *s) {
   return strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
          isupper((unsigned char)s[2]);
@@ -472,9 +522,21 @@ static int top_field(walk_ctx *c, const char *key, fb_config *cfg) {
   if (strcmp(key, "states") == 0) return load_states(c, cfg);
   if (strcmp(key, "policy_keys") == 0)
     return expect_table(c, key, NULL) ? -1 : each_field(c, key, policy_key_field, cfg);
+  if (strcmp(key, "store") == 0) {
+    if (read_string(c, key, NULL, &cfg->store) != 0) return -1;
+    if (strncmp(cfg->store, "postgresql://", 13) == 0 || strncmp(cfg->store, "postgres://", 11) == 0) return 0;
+    char *rel = cfg->store;
+    cfg->store = fb_path_relative_to(c->path, rel);
+    free(rel);
+    return 0;
+  }
+  if (strcmp(key, "followup") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, followup_field, &cfg->followup);
+  if (strcmp(key, "focal_points") == 0)
+    return expect_table(c, key, NULL) ? -1 : each_field(c, key, focal_points_field, &cfg->followup);
   return fail(c, key, NULL,
               "unknown key (expected listen, policies, policy_keys, audit, issuers, deadlines, "
-              "limits, breaker, redaction_key, states, log_level)");
+              "limits, breaker, redaction_key, states, log_level, store, focal_points, followup)");
 }
 
 /* __newindex on the global table: records on which line each top-level key is set. */
@@ -502,6 +564,10 @@ void fb_config_defaults(fb_config *cfg) {
                             .per_identity = 32, .aborts_per_minute = 60, .control_frames = 5000};
   cfg->breaker = (fb_breaker_config){5, 10000};
   cfg->log_level = fb_xstrdup("info");
+  cfg->followup = (fb_followup_config){.hit_ref_days = 30, .due_immediate_s = 24 * 3600,
+                                       .due_urgent_s = 72 * 3600, .due_routine_s = 30 * 86400,
+                                       .expire_after_s = 30 * 86400, .stale_after_days = 90,
+                                       .refresh_s = 30};
 }
 
 int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {
@@ -702,5 +768,6 @@ void fb_config_free(fb_config *cfg) {
   }
   free(cfg->states);
   free(cfg->log_level);
+  free(cfg->store);
   memset(cfg, 0, sizeof *cfg);
 }

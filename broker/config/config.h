@@ -74,6 +74,17 @@ typedef struct {
   uint32_t open_ms;          /* default 10000 */
 } fb_breaker_config;
 
+/* Follow-up (FOLLOWUP.md): hit references, due dates by priority, focal points. */
+typedef struct {
+  uint32_t hit_ref_days;     /* default 30 */
+  uint64_t due_immediate_s;  /* default 24 h */
+  uint64_t due_urgent_s;     /* default 72 h */
+  uint64_t due_routine_s;    /* default 30 days */
+  uint64_t expire_after_s;   /* an open request expires this long after its due; default 30 days */
+  uint32_t stale_after_days; /* focal_points.stale_after_days, default 90 */
+  uint64_t refresh_s;        /* focal_points.refresh: reload the directory from the store; default 30 s */
+} fb_followup_config;
+
 typedef struct {
   char *source_path;         /* the config file itself, NULL for the embedded default */
   fb_listen_config *listen;
@@ -92,6 +103,8 @@ typedef struct {
   fb_state_config *states;   /* sorted by code */
   size_t nstates;
   char *log_level;           /* "info" by default */
+  char *store;               /* SQLite path (resolved) or "postgresql://..."; NULL: default */
+  fb_followup_config followup;
 } fb_config;
 
 /* Fills `cfg` with the defaults above (no listeners, no states). */

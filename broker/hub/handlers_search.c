@@ -21,6 +21,7 @@ static void stats(fb_request *req, void *ctx) {
   fb_hub *hub = ctx;
   fb_identity id;
   if (fb_hub_identify(hub, req, FB_ROLE_AUDITOR | FB_ROLE_ADMIN, &id) != 0) return;
+  if (fb_hub_stats_over_period(hub, req)) return;
   fb_respond_json(req, 200, fb_search_stats_json(hub->search));
 }
 

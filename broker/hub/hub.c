@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "hub/followup.h"
 #include "policy/policy.h"
 #include "search/engine.h"
 
@@ -178,6 +179,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   if (open_policies(hub, err) != 0) return -1;
   hub->search = fb_search_engine_new(loop, &hub->cfg, hub->policies, hub->audit, err);
   if (!hub->search) return -1;
+  if (fb_followup_open(hub, err) != 0) return -1;
 
   fb_hub_routes_health(hub);
   fb_hub_routes_states(hub);
@@ -186,6 +188,9 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   fb_hub_routes_policy_prove(hub);
   fb_hub_routes_search(hub);
   fb_hub_routes_console(hub);
+  fb_hub_routes_focal_points(hub);
+  fb_hub_routes_requests(hub);
+  fb_hub_routes_reports(hub);
 
   hub->server = fb_server_start(loop, &hub->cfg, hub->router, err);
   if (!hub->server) return -1;
@@ -209,11 +214,17 @@ static void on_audit_closed(void *data) {
   hub->audit = NULL;
 }
 
+static void on_followup_closed(void *data) {
+  fb_hub *hub = data;
+  /* The audit log closes last: the searches and follow-ups it records are finished. */
+  if (hub->audit) fb_audit_close(hub->audit, on_audit_closed, hub);
+}
+
 static void on_search_closed(void *data) {
   fb_hub *hub = data;
   hub->search = NULL;
-  /* The audit log closes last: the searches it records are finished by now. */
-  if (hub->audit) fb_audit_close(hub->audit, on_audit_closed, hub);
+  if (hub->followup) fb_followup_close(hub->followup, on_followup_closed, hub);
+  else on_followup_closed(hub);
 }
 
 static void on_server_stopped(void *data) {
@@ -224,6 +235,7 @@ static void on_server_stopped(void *data) {
   uv_close((uv_handle_t *)&hub->sig_hup, NULL);
   if (hub->watching) uv_close((uv_handle_t *)&hub->policy_watch, on_closed);
   if (hub->policies) uv_close((uv_handle_t *)&hub->reload_debounce, on_closed);
+  if (hub->followup) fb_requests_cancel_releases(hub->followup); /* their legs use the adapters */
   if (hub->search) fb_search_engine_close(hub->search, on_search_closed, hub);
   else on_search_closed(hub);
 }

@@ -17,6 +17,7 @@ struct fb_authn;
 struct fb_audit;
 struct fb_policy_store;
 struct fb_search_engine;
+struct fb_followup;
 
 typedef struct fb_hub {
   uv_loop_t *loop;
@@ -27,6 +28,7 @@ typedef struct fb_hub {
   struct fb_audit *audit;
   struct fb_policy_store *policies;
   struct fb_search_engine *search;
+  struct fb_followup *followup; /* store, focal points, follow-up requests */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_fs_event_t policy_watch;
   uv_timer_t reload_debounce;
@@ -81,5 +83,12 @@ void fb_hub_routes_policy_prove(fb_hub *hub); /* sets fb_hub_policy_diff_exhaust
 void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body);
 void fb_hub_routes_search(fb_hub *hub);
 void fb_hub_routes_console(fb_hub *hub);
+void fb_hub_routes_focal_points(fb_hub *hub);
+void fb_hub_routes_requests(fb_hub *hub);
+void fb_hub_routes_reports(fb_hub *hub);
+
+/* GET /v1/stats with since, until or by: answers from one pass over the audit log
+ * (report.c) and returns true; false when none is given (the live counters answer). */
+bool fb_hub_stats_over_period(fb_hub *hub, fb_request *req);
 
 #endif

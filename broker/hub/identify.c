@@ -31,7 +31,7 @@ int fb_hub_identify(fb_hub *hub, fb_request *req, unsigned roles, fb_identity *i
     fb_buf msg = {0};
     fb_buf_puts(&msg, "This endpoint needs the role ");
     bool first = true;
-    for (unsigned r = 1; r <= FB_ROLE_ADMIN; r <<= 1) {
+    for (unsigned r = 1; r <= FB_ROLE_LAST; r <<= 1) {
       if (!(roles & r)) continue;
       if (!first) fb_buf_puts(&msg, " or ");
       fb_buf_puts(&msg, fb_role_name(r));

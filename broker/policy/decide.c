@@ -96,6 +96,8 @@ static int build_view(lua_State *L) {
   set_str(L, "justification", q->justification);
   set_str(L, "case_ref", q->case_ref);
   set_str(L, "query_id", q->query_id);
+  lua_pushboolean(L, q->formal); /* `when` functions can tell a formal request (FOLLOWUP.md) */
+  lua_setfield(L, -2, "formal");
   lua_createtable(L, 0, 3);
   set_str(L, "state", q->from_state);
   set_str(L, "agency", q->agency);

@@ -26,6 +26,7 @@ int fb_query_from_json(json_t *body, fb_query *q) {
   q->case_ref = json_is_string(cr) ? json_string_value(cr) : NULL;
   q->subject = json_object_get(body, "subject");
   q->query_id = json_string_value(json_object_get(body, "query_id"));
+  q->formal = json_is_true(json_object_get(body, "formal")); /* policy test cases: a follow-up's release */
   return 0;
 }
 

@@ -62,6 +62,7 @@ struct fb_search_engine {
   void (*done)(void *);
   void *done_data;
   fb_series *m_searches_complete, *m_searches_partial, *m_overloaded;
+  fb_search_hooks hooks;
   fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
   uint64_t last_sweep_ms;
 };
@@ -89,6 +90,7 @@ typedef struct leg {
   size_t records, redacted;
   json_t *recs;
   char *error;
+  char hit_ref[FB_HIT_REF_MAX];
 } leg;
 
 struct search {
@@ -97,7 +99,7 @@ struct search {
   json_t *body;
   fb_search_params p;
   fb_identity id;
-  const char *roles[4];
+  const char *roles[8];
   fb_query q;
   char query_id[20];
   fb_policy *common;
@@ -268,6 +270,14 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
 
 size_t fb_search_in_flight(const fb_search_engine *e) { return e->in_flight; }
 
+void fb_search_engine_set_hooks(fb_search_engine *e, const fb_search_hooks *hooks) { e->hooks = *hooks; }
+
+fb_adapter *fb_search_engine_adapter(fb_search_engine *e, const char *state) {
+  for (size_t i = 0; i < e->nstates; i++)
+    if (strcmp(e->states[i].cfg->code, state) == 0) return e->states[i].adapter;
+  return NULL;
+}
+
 json_t *fb_search_stats_json(fb_search_engine *e) { return fb_stats_json(e->stats); }
 
 json_t *fb_search_states_json(fb_search_engine *e) {
@@ -314,6 +324,9 @@ static state_rt *find_rt(fb_search_engine *e, const char *code) {
 static double round1(double v) { return round(v * 10.0) / 10.0; }
 
 static json_t *contact_of(const leg *l) {
+  fb_search_hooks *h = &l->s->e->hooks;
+  json_t *fp = h->contact ? h->contact(h->ctx, l->rt->cfg->code) : NULL;
+  if (fp) return json_incref(fp);
   json_t *c = l->policy ? fb_policy_contact(l->policy) : NULL;
   return c && !json_is_null(c) ? json_incref(c) : json_null();
 }
@@ -336,6 +349,7 @@ static json_t *leg_json(const leg *l) {
     json_object_set_new(o, "rule", json_string(l->decision.rule));
     json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
     json_object_set_new(o, "contact", contact_of(l));
+    if (l->hit_ref[0]) json_object_set_new(o, "hit_ref", json_string(l->hit_ref));
     if (l->decision.review) json_object_set_new(o, "review", json_true());
     break;
   case OUT_DENIED:
@@ -351,13 +365,16 @@ static json_t *leg_json(const leg *l) {
   case OUT_TIMEOUT:
     json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
     json_object_set_new(o, "reason", json_string("The state did not answer before the deadline for this priority."));
+    json_object_set_new(o, "contact", contact_of(l));
     break;
   case OUT_ERROR:
     json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
     json_object_set_new(o, "reason", json_string("The state's national system returned an error."));
+    json_object_set_new(o, "contact", contact_of(l));
     break;
   case OUT_UNAVAILABLE:
     json_object_set_new(o, "reason", json_string(l->error ? l->error : "The state is temporarily unavailable."));
+    json_object_set_new(o, "contact", contact_of(l));
     break;
   default:
     break;
@@ -375,6 +392,7 @@ static json_t *leg_audit_json(const leg *l) {
   if (l->decision.error) json_object_set_new(o, "error", json_string(l->decision.error));
   else if (l->error) json_object_set_new(o, "error", json_string(l->error));
   if (l->latency_ms > 0) json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
+  if (l->hit_ref[0]) json_object_set_new(o, "hit_ref", json_string(l->hit_ref));
   return o;
 }
 
@@ -526,12 +544,14 @@ static void respond_failure(search *s, int status, const char *code, const char 
 typedef struct {
   search *s;
   json_t *results;
+  void *hook_token;
 } audit_wait;
 
 static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
   audit_wait *w = data;
   search *s = w->s;
   json_t *results = w->results;
+  if (w->hook_token) s->e->hooks.audited(s->e->hooks.ctx, w->hook_token, status == 0);
   free(w);
   if (status != 0) {
     fb_error("audit_failed", "search %s was not audited: refusing to answer", s->query_id);
@@ -573,6 +593,24 @@ static void record_outcomes(search *s) {
   }
 }
 
+/* The record ids each state shared (FOLLOWUP.md "What was disclosed"). */
+static json_t *disclosed_json(const search *s) {
+  json_t *d = json_object();
+  for (size_t i = 0; i < s->nlegs; i++) {
+    const leg *l = &s->legs[i];
+    if (l->out != OUT_SHARED || !json_array_size(l->recs)) continue;
+    json_t *ids = json_array();
+    size_t k;
+    json_t *r;
+    json_array_foreach(l->recs, k, r) {
+      json_t *id = json_object_get(r, "id");
+      if (json_is_string(id)) json_array_append(ids, id);
+    }
+    json_object_set_new(d, l->rt->cfg->code, ids);
+  }
+  return d;
+}
+
 /* Every leg has ended: redacted records are merged, the search is audited, and the
  * answer goes out once the audit entry is durable. */
 static void finish(search *s) {
@@ -608,11 +646,15 @@ static void finish(search *s) {
                             s->p.justification, "case_ref", s->p.case_ref, "subject", s->p.subject, "states", states,
                             "review", review);
   if (s->client_aborted) json_object_set_new(entry, "client_aborted", json_true());
+  json_object_set_new(entry, "disclosed", disclosed_json(s));
 
   audit_wait *w = fb_xmalloc(sizeof *w);
   w->s = s;
   w->results = results;
+  fb_search_hooks *h = &s->e->hooks;
+  w->hook_token = h->describe && h->audited ? h->describe(h->ctx, entry) : NULL;
   if (fb_audit_append(s->e->audit, entry, on_audited, w) != 0) {
+    if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
     json_decref(results);
     fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
@@ -642,6 +684,8 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
       l->records = json_array_size(records);
       json_decref(records);
       l->out = OUT_HIT_ONLY;
+      fb_search_hooks *h = &s->e->hooks;
+      if (h->hit_ref) h->hit_ref(h->ctx, s->query_id, s->id.state, rt->cfg->code, l->hit_ref);
     } else if (fb_plan_apply(l->plan, records, &l->redacted) != 0) {
       json_decref(records);
       l->records = l->redacted = 0;
@@ -776,8 +820,8 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
   s->body = body;
   s->id = *id;
   size_t nroles = 0;
-  for (unsigned r = 1; r <= FB_ROLE_ADMIN; r <<= 1)
-    if (id->roles & r) s->roles[nroles++] = fb_role_name(r);
+  for (unsigned r = 1; r <= FB_ROLE_LAST; r <<= 1)
+    if ((id->roles & r) && nroles < FB_ARRAY_LEN(s->roles)) s->roles[nroles++] = fb_role_name(r);
   fb_query_id_new(s->query_id);
   s->q = (fb_query){.purpose = s->p.purpose, .priority = s->p.priority, .legal_basis = s->p.legal_basis,
                     .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,

@@ -15,6 +15,7 @@
 
 struct fb_policy_store;
 struct fb_audit;
+struct fb_adapter;
 
 typedef struct fb_search_engine fb_search_engine;
 
@@ -30,6 +31,28 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
  * object. Answers `req`: 400 on an invalid request, 429 when `limits.concurrency`
  * searches are in flight, 503 when the audit log cannot record it, else 200. */
 void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id, json_t *body);
+
+/* Follow-up hooks (FOLLOWUP.md), all optional, run on the loop thread. The engine
+ * does not know the store: the hub plugs these in. */
+typedef struct fb_search_hooks {
+  void *ctx;
+  /* The hit reference of a hit_only line (NUL-terminated, under FB_HIT_REF_MAX). */
+  void (*hit_ref)(void *ctx, const char *query_id, const char *from, const char *to, char *out);
+  /* The contact shown for `state`: borrowed JSON, or NULL for the policy's own. */
+  json_t *(*contact)(void *ctx, const char *state);
+  /* Called with the search's audit entry before it is handed to the log (borrowed:
+   * read it, keep nothing); the returned token comes back to `audited` once the log
+   * has (ok) or has not recorded the entry. */
+  void *(*describe)(void *ctx, json_t *entry);
+  void (*audited)(void *ctx, void *token, bool ok);
+} fb_search_hooks;
+#define FB_HIT_REF_MAX 96
+
+void fb_search_engine_set_hooks(fb_search_engine *e, const fb_search_hooks *hooks);
+
+/* The adapter, breaker-free, of a configured state (for a follow-up's re-query), or
+ * NULL. */
+struct fb_adapter *fb_search_engine_adapter(fb_search_engine *e, const char *state);
 
 /* GET /v1/states entries: state, name, adapter, health, breaker, contact, policy. */
 json_t *fb_search_states_json(fb_search_engine *e);

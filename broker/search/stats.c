@@ -6,7 +6,7 @@
 
 #include "core/util.h"
 
-#define NBUCKETS 256           /* 0.05 ms * 1.05^255 ≈ 13 minutes */
+#define NBUCKETS FB_STATS_BUCKETS          /* 0.05 ms * 1.05^255 ≈ 13 minutes */
 #define BASE_MS 0.05
 #define GROWTH 1.05
 #define MAX_SERIES 20000       /* bounds memory whatever the traffic */
@@ -42,6 +42,9 @@ static int bucket_of(double ms) {
 }
 
 static double bucket_value(int b) { return b == 0 ? BASE_MS : BASE_MS * pow(GROWTH, b); }
+
+int fb_stats_bucket(double ms) { return bucket_of(ms); }
+double fb_stats_bucket_ms(int bucket) { return bucket_value(bucket); }
 
 void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
                      double latency_ms) {

@@ -17,4 +17,9 @@ void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *
 /* {"stats": [{"from","to","purpose","outcome","count","latency_ms_p50","latency_ms_p99"}]} */
 json_t *fb_stats_json(const fb_stats *s);
 
+/* The latency buckets, for other aggregations over the same scale (hub/report.c). */
+#define FB_STATS_BUCKETS 256
+int fb_stats_bucket(double ms);
+double fb_stats_bucket_ms(int bucket);
+
 #endif

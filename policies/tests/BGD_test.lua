@@ -50,3 +50,15 @@ case "outside prosecution at most 5 records" {
   expect = { BGD = "allow" },
   expect_records = { BGD = { table.unpack(seven, 1, 5) } },
 }
+
+case "MOU partners: a formal investigation request after a hit gets the records" {
+  request = { purpose = "investigation", priority = "urgent", legal_basis = "bilateral_mou", formal = true,
+              from = "MYS", subject = { name = "X" } },
+  expect = { BGD = { effect = "allow", rule = "MOU partners: formal requests after a hit" } },
+}
+
+case "MOU partners: the same search only confirms a match" {
+  request = { purpose = "investigation", priority = "urgent", legal_basis = "bilateral_mou",
+              from = "MYS", subject = { name = "X" } },
+  expect = { BGD = { effect = "hit_only", rule = "MOU partners: confirm a match only" } },
+}

@@ -90,6 +90,26 @@ case "routine victim protection gets at most 20 records" {
   expect_records = { MYS = { table.unpack(many, 1, 20) } },
 }
 
+case "an Indonesian investigation search only confirms a match" {
+  request = { purpose = "investigation", priority = "urgent", legal_basis = "mla_treaty",
+              from = "IDN", subject = { name = "Ahmad bin Ismail" } },
+  expect = { MYS = { effect = "hit_only", rule = "other ASEAN requests: confirm a match only" } },
+}
+
+case "the same request made formally, after the hit, gets the records, victims masked" {
+  request = { purpose = "investigation", priority = "urgent", legal_basis = "mla_treaty", formal = true,
+              from = "IDN", subject = { name = "Ahmad bin Ismail" } },
+  records = { MYS = { { id = "MYS-P-1", type = "person", tags = { "victim" }, name = "Siti" } } },
+  expect = { MYS = { effect = "allow", rule = "formal requests from ASEAN partners under a treaty or MOU" } },
+  expect_records = { MYS = { { id = "MYS-P-1", name = "[REDACTED]" } } },
+}
+
+case "a formal request on an informal basis is still denied" {
+  request = { purpose = "investigation", priority = "urgent", legal_basis = "informal", formal = true,
+              from = "IDN", subject = { name = "X" } },
+  expect = { MYS = "deny" },
+}
+
 -- Malaysia's own outbound rules, as the requesting state.
 
 case "Malaysian informal requests are never sent to Thailand" {

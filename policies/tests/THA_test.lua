@@ -49,3 +49,15 @@ case "a life at immediate risk overrides the case reference rule" {
               from = "IDN", subject = { vessel = "KM Harapan" } },
   expect = { THA = { effect = "allow", review = true } },
 }
+
+case "a formal routine prosecution request under a treaty gets the records" {
+  request = { purpose = "prosecution", priority = "routine", legal_basis = "mla_treaty", formal = true,
+              case_ref = "MY-2026-0042", from = "MYS", subject = { name = "X" } },
+  expect = { THA = { effect = "allow", rule = "formal routine prosecution requests under a treaty or MOU" } },
+}
+
+case "the same request as a search only confirms a match" {
+  request = { purpose = "prosecution", priority = "routine", legal_basis = "mla_treaty",
+              case_ref = "MY-2026-0042", from = "MYS", subject = { name = "X" } },
+  expect = { THA = { effect = "hit_only", rule = "hit only for routine prosecution requests" } },
+}
