@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package that fedbroker's build, tests and benchmarks need.
+# Installs every Debian package that fedbroker's build, tests and benchmarks need, and
+# the web workspace's npm packages (web/node_modules, from web/package-lock.json).
 # Idempotent and quiet when everything is already present. Run as root on Debian 12.
 set -euo pipefail
 
@@ -8,14 +9,32 @@ PACKAGES=(
   libuv1-dev libnghttp2-dev libssl-dev liblua5.4-dev libjansson-dev
   libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libcmocka-dev libjemalloc-dev
   lua5.4 curl openssl nghttp2-client nghttp2-server sqlite3 jq procps
-  python3 python3-cryptography postgresql linux-perf
+  python3 python3-cryptography python3-yaml postgresql linux-perf
+  chromium
 )
+# Node and npm bundle the web workspace at build time (esbuild) and drive its browser
+# tests. A machine that already has node (e.g. from another source) keeps it.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+
+# web/node_modules, when missing or older than the lock file (offline afterwards).
+install_web() {
+  local web
+  web="$(cd "$(dirname "$0")/.." && pwd)/web"
+  if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in web/" >&2
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  install_web
+  exit 0
+fi
 
 echo "setup: installing ${missing[*]}" >&2
 SUDO=""
@@ -23,3 +42,4 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_web
