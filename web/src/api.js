@@ -19,7 +19,7 @@ export class ApiError extends Error {
 }
 
 // Problems the analyst cannot fix in the form: shown in the banner.
-export const isBannerError = (e) => !(e instanceof ApiError) || e.status >= 500 || e.status === 401 || e.status === 429;
+export const isBannerError = (e) => !(e instanceof ApiError) || e.status === 0 || e.status >= 500 || e.status === 401 || e.status === 429;
 
 const listeners = new Set();
 export const onUnauthenticated = (fn) => listeners.add(fn);

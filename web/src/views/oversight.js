@@ -148,7 +148,7 @@ function Entry({ e, all, onClose }) {
       <div><dt>This line’s hash</dt><dd>${next && next.seq === e.seq + 1 ? html`<code class="hash">${next.prev}</code> (from entry ${next.seq})` : 'not known until the next entry'}</dd></div>
       <div><dt>Sealed by</dt><dd>${nextCp ? `checkpoint ${nextCp.seq} (${when(nextCp.ts)})` : 'no checkpoint after it yet'}</dd></div>
     </dl>
-    <pre class="json">${JSON.stringify(e, null, 2)}</pre>
+    <pre class="json" tabindex="0" aria-label="The entry as recorded">${JSON.stringify(e, null, 2)}</pre>
   </section>`;
 }
 

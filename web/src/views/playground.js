@@ -16,10 +16,17 @@ function Editor({ file, text, onChange, problems }) {
   const host = useRef(null);
   const view = useRef(null);
   useEffect(() => {
+    // In a shadow root CodeMirror's styles go to a constructed style sheet, which the
+    // page's CSP (style-src 'self', nothing inline) allows; in the document they would
+    // be an inline <style> element, which it blocks.
+    const root = host.current.shadowRoot || host.current.attachShadow({ mode: 'open' });
+    root.replaceChildren();
     view.current = new EditorView({
       doc: text,
-      parent: host.current,
+      parent: root,
+      root,
       extensions: [basicSetup, StreamLanguage.define(lua), lintGutter(),
+        EditorView.lineWrapping, EditorView.theme({ '&': { fontSize: '14px' } }),
         EditorView.contentAttributes.of({ 'aria-label': 'Policy file ' + file }),
         EditorView.updateListener.of((u) => u.docChanged && onChange(u.state.doc.toString()))],
     });
@@ -39,7 +46,8 @@ function Editor({ file, text, onChange, problems }) {
     });
     v.dispatch(setDiagnostics(v.state, diags));
   }, [problems, file]);
-  return html`<div class="editor" ref=${host}></div>`;
+  // The host scrolls (the editor grows with its text and wraps long lines).
+  return html`<div class="editor" ref=${host} tabindex="0" role="region" aria-label=${'Editor for ' + file}></div>`;
 }
 
 function Trace({ trace }) {

@@ -1,0 +1,211 @@
+// End-to-end flows of the workspace in headless Chromium (playwright-core drives the
+// Debian chromium) against a real hub that tests/integration/web_e2e.sh started.
+// Env: HUB (base URL), ANALYST, LEGAL, AUDITOR (tokens), SLOW_STATE (the state whose
+// node answers late), SCREENSHOTS (optional directory for the docs' PNGs).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const { HUB, ANALYST, LEGAL, AUDITOR, SLOW_STATE, SCREENSHOTS } = process.env;
+let passed = 0;
+let failed = 0;
+const ok = (what) => { passed++; console.log('ok - ' + what); };
+function check(cond, what) {
+  if (!cond) throw new Error('FAIL: ' + what);
+  ok(what);
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'fb-chromium-'));
+// A fresh profile each run (playwright passes it as --user-data-dir).
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 900 },
+  acceptDownloads: true,
+});
+const browser = context;
+const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(15000);
+const problems = [];
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`${page.url()}: ${m.text()}`); });
+page.on('pageerror', (e) => problems.push(String(e)));
+// Nothing may be loaded from anywhere but the hub.
+page.on('request', (r) => { if (!r.url().startsWith(HUB) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) problems.push('outside request ' + r.url()); });
+
+async function axe(view) {
+  await page.evaluate(AXE); // (a <script> tag would be inline, which the CSP blocks)
+  const r = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })));
+  const bad = r.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) console.error(JSON.stringify(bad, null, 2));
+  check(bad.length === 0, `axe: no serious or critical violation on ${view} (${r.length} minor)`);
+}
+
+async function shot(name) {
+  if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, name + '.png'), fullPage: true });
+}
+
+async function signIn(token) {
+  await page.goto(HUB + '/');
+  await page.evaluate(() => sessionStorage.clear());
+  await page.goto(HUB + '/');
+  await page.fill('#token', token);
+  await page.press('#token', 'Enter');
+  await page.waitForSelector('header.identity');
+}
+
+async function noHorizontalScroll(what) {
+  const r = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  check(r[0] <= r[1], `${what}: no horizontal scrolling at ${r[1]} px (content ${r[0]} px)`);
+}
+
+async function fillSearch(f) {
+  await page.fill('#f-subject-name', f.name || '');
+  await page.fill('#f-subject-dob', f.dob || '');
+  await page.selectOption('#f-purpose', f.purpose);
+  await page.selectOption('#f-priority', f.priority || 'urgent');
+  await page.selectOption('#f-legal_basis', f.legal_basis);
+  await page.fill('#f-case_ref', f.case_ref || '');
+  await page.fill('#f-justification', f.justification || 'Suspected facilitator of boat arrivals in Sabah');
+}
+
+try {
+  // -- sign-in page
+  await page.goto(HUB + '/');
+  const headers = (await page.request.get(HUB + '/')).headers();
+  check(/script-src 'self'/.test(headers['content-security-policy']) && !/unsafe-inline/.test(headers['content-security-policy']),
+    'strict CSP without unsafe-inline');
+  await axe('sign-in');
+  await shot('signin');
+
+  // -- analyst
+  await signIn(ANALYST);
+  const bar = await page.textContent('header.identity');
+  check(/a\.mys/.test(bar) && /Analyst/.test(bar) && /expires/.test(bar), 'identity bar: who, roles, token expiry');
+  const tabs = await page.$$eval('nav a', (as) => as.map((a) => a.textContent));
+  check(tabs.includes('Search') && !tabs.includes('Policy playground') && !tabs.includes('Oversight'), `analyst sees only the views of the role (${tabs})`);
+  await axe('search form');
+
+  // A search with one slow state: progress first, then the final cards.
+  await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'prosecution', legal_basis: 'mla_treaty', case_ref: 'MY-2026-0042' });
+  await page.press('#f-subject-name', 'Enter');
+  await page.waitForSelector(`.progress li[data-state="${SLOW_STATE}"] progress`);
+  check(await page.isDisabled('.search-form button[type=submit]'), 'Search is disabled while a search runs');
+  await page.waitForSelector('.progress li[data-state="IDN"] .badge');
+  check(await page.$(`.progress li[data-state="${SLOW_STATE}"] progress`) !== null,
+    `progress: IDN answered while ${SLOW_STATE} is still waiting`);
+  check(/deadline in/.test(await page.textContent(`.progress li[data-state="${SLOW_STATE}"]`)), 'progress shows the time left to the deadline');
+  await shot('search-progress');
+  await page.waitForSelector(`.state-card[data-state="${SLOW_STATE}"].o-shared`);
+  check(!(await page.isDisabled('.search-form button[type=submit]')), 'Search is enabled again after the answer');
+  const merged = await page.$$eval('.entity', (es) => es.filter((e) => e.querySelector('.merged')).map((e) => ({
+    states: new Set([...e.querySelectorAll('.record .rec-head .st')].map((x) => x.textContent)).size,
+    evidence: [...e.querySelectorAll('.evid')].map((x) => x.textContent) })));
+  check(merged.length > 0 && merged[0].states >= 2 && merged[0].evidence.length > 0,
+    `an entity with a merged record from ${merged[0] && merged[0].states} states, evidence ${merged[0] && merged[0].evidence}`);
+  check(await page.$('.record .redacted .redacted-label') !== null, 'redacted fields are marked "redacted"');
+  const queryId = (await page.textContent('.answer-head code')).trim();
+  check(/^q-/.test(queryId), 'the answer shows its query id ' + queryId);
+  await axe('search answer');
+  await shot('search-answer');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('text=Export CSV')]);
+  const answerCsv = readFileSync(await dl.path(), 'utf8');
+  check(answerCsv.startsWith('query_id,audit_seq,audit_hash') && answerCsv.includes(queryId), 'answer exported as CSV with query id and audit hash');
+
+  // hit_only and denied cards.
+  await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', legal_basis: 'bilateral_mou' });
+  await page.click('.search-form button[type=submit]');
+  await page.waitForSelector('.state-card[data-state="BGD"].o-hit_only');
+  const hit = await page.textContent('.state-card[data-state="BGD"]');
+  check(/Focal point/.test(hit) && /@/.test(hit) && /Request formally/.test(hit), 'hit-only card: count, focal point, "request formally"');
+  const denied = await page.textContent('.state-card.o-denied');
+  check(/cite a case/.test(denied) && /Focal point/.test(denied), 'denied card: reason, rule, focal point');
+  check((await page.$$('.history li')).length === 2 && /Case MY-2026-0042/.test(await page.textContent('.history')), 'history grouped by case reference');
+
+  // A bad request: the API's message at the field it names.
+  await fillSearch({ name: 'Ahmad bin Ismail', dob: '1985-13-45', purpose: 'investigation', legal_basis: 'bilateral_mou' });
+  await page.click('.search-form button[type=submit]');
+  await page.waitForSelector('#f-subject-dob-err');
+  check(/YYYY-MM-DD/.test(await page.textContent('#f-subject-dob-err')) && (await page.getAttribute('#f-subject-dob', 'aria-invalid')) === 'true',
+    'bad date of birth: the message sits at the date of birth field');
+  await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', legal_basis: 'bilateral_mou', justification: 'too short' });
+  await page.click('.search-form button[type=submit]');
+  check(/at least 20/.test(await page.textContent('#f-justification-err')), 'justification under 20 characters: inline message');
+
+  // A network failure: the banner.
+  await page.route('**/v1/search', (r) => r.abort());
+  await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', legal_basis: 'bilateral_mou' });
+  await page.click('.search-form button[type=submit]');
+  await page.waitForSelector('.banner');
+  check(/cannot be reached/.test(await page.textContent('.banner')), 'network error: banner');
+  await page.unroute('**/v1/search');
+  const aborted = problems.findIndex((p) => /ERR_FAILED/.test(p)); // the request this test aborted
+  if (aborted >= 0) problems.splice(aborted, 1);
+
+  // A phone's width.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.click('.history li button');
+  await page.waitForSelector('.entity');
+  await noHorizontalScroll('search answer');
+  await shot('search-phone');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Follow-up view (FOLLOWUP.md) as far as this hub offers it.
+  await page.click('nav >> text=Follow-up');
+  await page.waitForSelector('section[aria-label="Focal point directory"], .empty');
+  await axe('follow-up');
+  await shot('followup');
+
+  // -- legal officer
+  await signIn(LEGAL);
+  check((await page.$$eval('nav a', (as) => as.length)) === 0 && await page.$('.playground') !== null, 'legal officer sees the policy playground only');
+  await page.waitForSelector('.cm-content');
+  check(/state "MYS"/.test(await page.textContent('.cm-content')), 'the state\'s policy file is in the editor');
+  await page.selectOption('#f-as-state', 'IDN');
+  await page.click('text=Evaluate');
+  await page.waitForSelector('.decision table.trace tbody tr');
+  const dec = await page.$$eval('.decision', (ds) => ds.map((d) => ({ state: d.dataset.state, effect: d.querySelector('.badge').textContent, rows: d.querySelectorAll('table.trace tbody tr').length })));
+  check(dec.length > 0 && dec.every((d) => d.rows > 0), 'evaluate: decision and trace per state ' + JSON.stringify(dec));
+  await axe('policy playground');
+  await shot('playground');
+  await page.setViewportSize({ width: 375, height: 800 });
+  await noHorizontalScroll('policy playground');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // -- auditor
+  await signIn(AUDITOR);
+  await page.waitForSelector('table.audit tbody tr');
+  await page.waitForSelector('.chart canvas');
+  check(true, 'oversight: audit table and charts');
+  await shot('oversight');
+  await page.fill('#f-query_id', queryId);
+  await page.click('text=Apply filters');
+  await page.waitForFunction(() => document.querySelectorAll('table.audit tbody tr').length === 1);
+  check(/Prosecution/.test(await page.textContent('table.audit tbody tr')), 'filter by query id: exactly its search entry');
+  const [adl] = await Promise.all([page.waitForEvent('download'), page.click('text=Export CSV')]);
+  const auditCsv = readFileSync(await adl.path(), 'utf8').trim().split(/\r?\n/);
+  check(auditCsv.length === 2 && auditCsv[1].includes(queryId), 'audit CSV export: header and the filtered entry');
+  await page.click('table.audit tbody tr button');
+  await page.waitForSelector('.entry');
+  check(/Previous line’s hash/.test(await page.textContent('.entry')), 'drill-down: the entry and its chain position');
+  await axe('oversight');
+  await shot('oversight-entry');
+  await page.setViewportSize({ width: 375, height: 800 });
+  await noHorizontalScroll('oversight');
+
+  check(problems.length === 0, 'no console error, CSP violation or outside request' + (problems.length ? ': ' + problems.join(' | ') : ''));
+} catch (e) {
+  failed++;
+  console.error(e.message);
+  if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'failure.png'), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
