@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { api, apiText, download, csv } from '../api.js';
 import { html, Field, Select, Empty } from '../ui.js';
-import { EVENTS, OUTCOMES, PURPOSES, PRIORITIES, word, when } from '../words.js';
+import { EFFECTS, EVENTS, OUTCOMES, PURPOSES, PRIORITIES, word, when } from '../words.js';
 
 const PAGE = 1000;
 const MAX_ENTRIES = 20000; // what one browser tab holds comfortably
@@ -60,7 +60,7 @@ async function loadAll(f) {
 }
 
 const who = (e) => (e.requester ? `${e.requester.sub} (${e.requester.state})` : e.sub || '');
-const outcomes = (e) => (e.states || []).map((s) => `${s.state}: ${word(OUTCOMES, s.outcome)}`).join(', ');
+const outcomes = (e) => (e.states || []).map((s) => `${s.state}: ${s.outcome ? word(OUTCOMES, s.outcome) : word(EFFECTS, s.effect)}`).join(', ');
 
 function toCsv(entries) {
   const rows = [['seq', 'ts', 'event', 'sub', 'state', 'agency', 'purpose', 'priority', 'legal_basis', 'case_ref', 'query_id', 'outcomes', 'disclosed', 'review', 'prev']];
@@ -96,8 +96,9 @@ function bucketise(entries, keyOf) {
   const t = searches.map((e) => Date.parse(e.ts) / 1000);
   const span = Math.max(...t) - Math.min(...t);
   const step = span > 3 * 86400 ? 86400 : span > 3 * 3600 ? 3600 : span > 600 ? 300 : 60;
-  const first = Math.floor(Math.min(...t) / step) * step;
-  const n = Math.floor((Math.max(...t) - first) / step) + 1;
+  // One empty bucket either side, so that even a single bucket has a time axis.
+  const first = Math.floor(Math.min(...t) / step) * step - step;
+  const n = Math.floor((Math.max(...t) - first) / step) + 2;
   const buckets = Array.from({ length: n }, (_, i) => first + i * step);
   const by = {};
   searches.forEach((e, i) => {

@@ -93,7 +93,8 @@ function SearchForm({ form, setForm, candidates, errors, running, onSubmit }) {
 }
 
 // One line per state while the search runs: its outcome, or time left to its deadline.
-function Progress({ run, now }) {
+function Progress({ run }) {
+  const now = Date.now(); // re-rendered every 100 ms while the search runs
   return html`<section class="card progress" aria-label="Progress" aria-live="polite">
     <h2>${run.done ? 'All states answered' : 'Waiting for the states'}</h2>
     <ul>
@@ -301,7 +302,7 @@ export function SearchView({ claims, states, deadlines, onProblem, onRequestForm
     <div class="layout">
       <div class="main-col">
         <${SearchForm} form=${form} setForm=${setForm} candidates=${candidates} errors=${errors} running=${running} onSubmit=${submit} />
-        ${run && !answer && html`<${Progress} run=${run} now=${now} />`}
+        ${run && !answer && html`<${Progress} run=${run} tick=${now} />`}
         ${answer && html`<${Answer} a=${answer} names=${names} onRequestFormally=${onRequestFormally} />`}
       </div>
       <${History} items=${history} onShow=${(it) => { setRun(null); setAnswer(it.answer); }} />

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The embedded workspace as HTTP: GET / and /assets/... with their content types, a
+# strict CSP, ETag revalidation (304), immutable caching of the hashed bundles, 404 for
+# anything else; and GET /v1/policy/files[/NAME] (legal officer, admin) for the
+# playground: role checks, plain file names only.
+source "$FB_SOURCE_DIR/tests/lib/common.sh"
+source "$FB_SOURCE_DIR/tests/lib/hub_env.sh"
+setup_hub_env
+cp "$FB_SOURCE_DIR"/policies/*.lua "$TMP/policies/"
+STATES_LUA="
+  MYS = { adapter = \"sqlite\", path = \"data/MYS.db\" },
+  IDN = { adapter = \"sqlite\", path = \"data/IDN.db\" },"
+write_hub_config ''
+start_hub "$TMP/hub.lua"
+wait_http "http://127.0.0.1:$HUB_PORT/healthz"
+B=http://127.0.0.1:$HUB_PORT
+
+hdr() { grep -i "^$1:" "$TMP/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+code=$(curl -s -D "$TMP/h" -o "$TMP/index.html" -w '%{http_code}' "$B/")
+expect_eq "GET /" "$code" 200
+expect_eq "index content type" "$(hdr content-type)" "text/html; charset=utf-8"
+csp=$(hdr content-security-policy)
+case "$csp" in *"default-src 'self'"*"script-src 'self'"*"style-src 'self'"*) ;; *) fail "CSP not strict: $csp" ;; esac
+case "$csp" in *unsafe-inline*|*unsafe-eval*|*http*) fail "CSP allows inline code or another origin: $csp" ;; esac
+expect_eq "index revalidated" "$(hdr cache-control)" "no-cache"
+etag=$(hdr etag)
+[ -n "$etag" ] || fail "no ETag on /"
+grep -q '<script' "$TMP/index.html" && ! grep -qE '<script>|<script [^>]*>[^<]' "$TMP/index.html" || fail "index.html has an inline script"
+grep -q 'style=' "$TMP/index.html" && fail "index.html has an inline style"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B/")
+expect_eq "If-None-Match on /" "$code" 304
+pass "index: content type, strict CSP, ETag and 304"
+
+js=$(grep -o '/assets/app-[0-9a-f]*\.js' "$TMP/index.html")
+css=$(grep -o '/assets/app-[0-9a-f]*\.css' "$TMP/index.html")
+[ -n "$js" ] && [ -n "$css" ] || fail "index.html names no bundle"
+code=$(curl -s -D "$TMP/h" -o "$TMP/app.js" -w '%{http_code}' "$B$js")
+expect_eq "GET $js" "$code" 200
+expect_eq "js content type" "$(hdr content-type)" "text/javascript; charset=utf-8"
+expect_eq "js cached" "$(hdr cache-control)" "public, max-age=31536000, immutable"
+expect_eq "nosniff" "$(hdr x-content-type-options)" "nosniff"
+expect_eq "js length" "$(hdr content-length)" "$(stat -c %s "$TMP/app.js")"
+code=$(curl -s -D "$TMP/h" -o /dev/null -w '%{http_code}' "$B$css")
+expect_eq "GET $css" "$code" 200
+expect_eq "css content type" "$(hdr content-type)" "text/css; charset=utf-8"
+# Nothing in the bundle reaches for another origin.
+if grep -oE "(src|href)=\"https?://" "$TMP/index.html"; then fail "index.html loads from another origin"; fi
+code=$(curl -s -o /dev/null -w '%{http_code}' -I "$B$js")
+expect_eq "HEAD asset" "$code" 200
+for p in /assets/nope.js /assets/ /assets/../v1/states /index.html; do
+  code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$B$p")
+  expect_eq "GET $p" "$code" 404
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/")
+expect_eq "POST /" "$code" 405
+pass "assets: content types, immutable caching, HEAD, 404 for unknown paths"
+
+get() { curl -s -o "$TMP/resp" -w '%{http_code}' -H "Authorization: Bearer $1" "$B$2"; }
+expect_eq "files as legal officer" "$(get "$LEGAL" /v1/policy/files)" 200
+expect_eq "files listed" "$(pyq '",".join(d["files"])')" "BGD.lua,IDN.lua,MYS.lua,THA.lua,common.lua"
+expect_eq "file as legal officer" "$(get "$LEGAL" /v1/policy/files/MYS.lua)" 200
+expect_eq "file text" "$(pyq 'd["text"]==open("'"$TMP"'/policies/MYS.lua").read()')" True
+expect_eq "file hash" "$(pyq 'd["sha256"]')" "$(sha256sum "$TMP/policies/MYS.lua" | cut -d' ' -f1)"
+expect_eq "file as admin" "$(get "$ADMIN" /v1/policy/files/IDN.lua)" 200
+expect_eq "file as analyst" "$(get "$ANALYST_MYS" /v1/policy/files/MYS.lua)" 403
+expect_eq "file without token" "$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/policy/files/MYS.lua")" 401
+expect_eq "missing file" "$(get "$LEGAL" /v1/policy/files/XYZ.lua)" 404
+expect_eq "not a .lua name" "$(get "$LEGAL" /v1/policy/files/hub.lua.bak)" 404
+code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LEGAL" "$B/v1/policy/files/../hub.lua")
+expect_eq "path outside the directory" "$code" 404
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LEGAL" "$B/v1/policy/files/%2e%2e%2fhub.lua")
+expect_eq "encoded path outside the directory" "$code" 404
+pass "policy files: roles, text and hash, plain names only"
+
+# /v1/states tells the deadline per priority.
+expect_eq "states" "$(get "$ANALYST_MYS" /v1/states)" 200
+expect_eq "deadlines" "$(pyq 'sorted(d["deadlines_ms"])')" "['immediate', 'routine', 'urgent']"
+pass "/v1/states: deadlines_ms"
