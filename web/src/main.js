@@ -86,7 +86,7 @@ function App() {
   const claims = token ? decodeToken(token) : null;
 
   useEffect(() => {
-    const f = () => setHash(location.hash.slice(1));
+    const f = () => { setHash(location.hash.slice(1)); setProblem(null); };
     addEventListener('hashchange', f);
     onUnauthenticated(() => {
       session.clear();

@@ -66,6 +66,7 @@ async function noHorizontalScroll(what) {
 
 async function fillSearch(f) {
   await page.fill('#f-subject-name', f.name || '');
+  await page.fill('#f-subject-document', f.document || '');
   await page.fill('#f-subject-dob', f.dob || '');
   await page.selectOption('#f-purpose', f.purpose);
   await page.selectOption('#f-priority', f.priority || 'urgent');
@@ -126,6 +127,14 @@ try {
   const denied = await page.textContent('.state-card.o-denied');
   check(/cite a case/.test(denied) && /Focal point/.test(denied), 'denied card: reason, rule, focal point');
   check((await page.$$('.history li')).length === 2 && /Case MY-2026-0042/.test(await page.textContent('.history')), 'history grouped by case reference');
+
+  // A victim's record: masked name, documents replaced by keyed hashes (common.lua).
+  await fillSearch({ document: 'B7654321', purpose: 'investigation', legal_basis: 'mla_treaty', case_ref: 'MY-2026-0042' });
+  await page.click('.search-form button[type=submit]');
+  await page.waitForSelector('.record[data-record="IDN-P-000002"]');
+  const victim = await page.textContent('.record[data-record="IDN-P-000002"]');
+  check(/redacted \(hashed\)/.test(victim) && /[0-9a-f]{10}…/.test(victim) && !/[0-9a-f]{64}/.test(victim),
+    'hashed documents: marked "redacted (hashed)", shown shortened');
 
   // A bad request: the API's message at the field it names.
   await fillSearch({ name: 'Ahmad bin Ismail', dob: '1985-13-45', purpose: 'investigation', legal_basis: 'bilateral_mou' });

@@ -148,14 +148,20 @@ function StateCard({ s, names, answer, onRequestFormally }) {
 function value(field, v) {
   if (v === undefined || v === null) return null;
   switch (field) {
-    case 'documents': return v.map((d) => `${d.kind} ${d.number}${d.country ? ' (' + d.country + ')' : ''}`).join(', ');
-    case 'vessel': return [v.name, v.imo && 'IMO ' + v.imo, v.flag && 'flag ' + v.flag].filter(Boolean).join(', ');
-    case 'cases': return v.map((c) => `${c.ref} ${String(c.offence || '').replace(/_/g, ' ')} (${String(c.status || '').replace(/_/g, ' ')})`).join('; ');
+    case 'documents': return v.map((d) => (typeof d === 'string' ? d : `${d.kind} ${d.number}${d.country ? ' (' + d.country + ')' : ''}`)).join(', ');
+    case 'vessel': return typeof v === 'string' ? v : [v.name, v.imo && 'IMO ' + v.imo, v.flag && 'flag ' + v.flag].filter(Boolean).join(', ');
+    case 'cases': return v.map((c) => typeof c === 'string' ? c : `${c.ref} ${String(c.offence || '').replace(/_/g, ' ')} (${String(c.status || '').replace(/_/g, ' ')})`).join('; ');
     default: return Array.isArray(v) ? v.join(', ') : String(v);
   }
 }
 
-function RecordView({ r, names }) {
+// Values a state replaced by a keyed hash (policy action "hash"): unreadable, but
+// equal in every record that had the same value, so they still link records.
+const HEX = /\b[0-9a-f]{64}\b/g;
+const hashesIn = (v) => (JSON.stringify(v === undefined ? null : v).match(HEX) || []);
+const shorten = (text) => text.replace(HEX, (h) => h.slice(0, 10) + '…');
+
+function RecordView({ r, names, linked }) {
   const redacted = r.redacted || [];
   const fields = Object.keys(FIELDS).filter((f) => f !== 'tags' && (r[f] !== undefined || redacted.includes(f)));
   return html`<div class="record" data-record=${r.id}>
@@ -164,14 +170,19 @@ function RecordView({ r, names }) {
     <dl>${fields.map((f) => {
       const isRedacted = redacted.includes(f);
       const v = value(f, r[f]);
+      const others = [...new Set(hashesIn(r[f]).flatMap((h) => (linked[h] || []).filter((x) => x !== r.id)))];
+      const hashed = hashesIn(r[f]).length > 0;
       return html`<div class=${isRedacted ? 'redacted' : ''}><dt>${FIELDS[f]}</dt>
-        <dd>${v !== null ? v : ''}${isRedacted ? html` <span class="redacted-label">redacted${v !== null ? ' (changed)' : ''}</span>` : ''}</dd></div>`;
+        <dd>${v !== null ? shorten(v) : ''}${isRedacted ? html` <span class="redacted-label">redacted${v !== null ? (hashed ? ' (hashed)' : ' (changed)') : ''}</span>` : ''}
+        ${others.length ? html` <span class="linked-label">linked with ${others.join(', ')}</span>` : ''}</dd></div>`;
     })}</dl>
   </div>`;
 }
 
 function EntityCard({ e, names }) {
   const statesIn = [...new Set(e.records.map((r) => r.state))];
+  const linked = {}; // hash -> ids of the records that carry it
+  for (const r of e.records) for (const h of new Set(hashesIn(r))) (linked[h] ||= []).push(r.id);
   return html`<article class="card entity" data-entity=${e.entity} aria-label=${'Entity ' + e.entity}>
     <header>
       <h3>${e.records[0].name || (e.records[0].vessel && e.records[0].vessel.name) || e.records[0].id}</h3>
@@ -181,7 +192,7 @@ function EntityCard({ e, names }) {
     <div class="evidence">${(e.match || []).length
       ? e.match.map((m) => html`<span class="evid">${word(EVIDENCE, m)}</span>`)
       : html`<span class="muted">no linking evidence</span>`}</div>
-    <div class="records">${e.records.map((r) => html`<${RecordView} r=${r} names=${names} />`)}</div>
+    <div class="records">${e.records.map((r) => html`<${RecordView} r=${r} names=${names} linked=${linked} />`)}</div>
   </article>`;
 }
 
