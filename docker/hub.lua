@@ -1,6 +1,6 @@
 -- The pilot hub (docker/compose.yaml): four simulated national nodes over HTTPS with
 -- mutual TLS, tokens from the pilot issuer, the audit log on a volume. Everything in
--- /pilot is written by init-pilot (docker/init-pilot.sh). CONFIG.md describes each key.
+-- /pilot is written by init-pilot (docker/init-pilot.sh). docs/configuration.md describes each key.
 
 listen = {
   -- Cleartext inside the compose network only: health checks, metrics, the console.
