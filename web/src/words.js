@@ -34,6 +34,10 @@ export const OUTCOMES = {
   cancelled: 'Cancelled',
   pending: 'Waiting',
 };
+export const SHORT_OUTCOMES = {
+  shared: 'Shared', hit_only: 'Hit only', denied: 'Denied', timeout: 'Timeout', error: 'Error',
+  unavailable: 'Unavailable', withheld: 'Withheld', cancelled: 'Cancelled',
+};
 export const EFFECTS = { allow: 'Allow', hit_only: 'Hit only', deny: 'Deny', withheld: 'Withheld' };
 export const EVIDENCE = { document: 'Same document', phone: 'Same phone', imo: 'Same vessel (IMO)', name: 'Similar name', dob: 'Same date of birth' };
 export const EVENTS = {

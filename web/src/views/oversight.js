@@ -1,10 +1,10 @@
 // Oversight (auditor): the audit log as a filterable table with drill-down and CSV
 // export, chain status, charts over time, and searches per state pair (/v1/stats).
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { api, apiText, download, csv } from '../api.js';
 import { html, Field, Select, Empty } from '../ui.js';
-import { EFFECTS, EVENTS, OUTCOMES, PURPOSES, PRIORITIES, word, when } from '../words.js';
+import { EFFECTS, EVENTS, OUTCOMES, SHORT_OUTCOMES, PURPOSES, PRIORITIES, word, when } from '../words.js';
 
 const PAGE = 1000;
 const MAX_ENTRIES = 20000; // what one browser tab holds comfortably
@@ -120,7 +120,7 @@ function Pairs({ stats }) {
   const max = rows.length ? rows[0][1].total : 1;
   const kinds = ['shared', 'hit_only', 'denied', 'timeout', 'error', 'unavailable'];
   return html`<div class="table-wrap"><table class="pairs"><caption>Searches per state pair (requesting → responding), by outcome</caption>
-    <thead><tr><th scope="col">Pair</th><th scope="col">Searches</th>${kinds.map((k) => html`<th scope="col">${word(OUTCOMES, k)}</th>`)}</tr></thead>
+    <thead><tr><th scope="col">Pair</th><th scope="col">Searches</th>${kinds.map((k) => html`<th scope="col">${word(SHORT_OUTCOMES, k)}</th>`)}</tr></thead>
     <tbody>${rows.map(([k, p]) => html`<tr><th scope="row">${k}</th><td><span class="bar" style=${{ width: (p.total / max) * 6 + 'rem' }}></span> ${p.total}</td>
       ${kinds.map((o) => html`<td>${p[o] || ''}</td>`)}</tr>`)}</tbody></table></div>`;
 }
@@ -177,7 +177,7 @@ export function OversightView({ onProblem }) {
     api('GET', '/v1/reports/summary').then(setSummary).catch(() => setSummary(null));
   }, []);
 
-  const rows = (all || []).filter((e) => keep(e, applied));
+  const rows = useMemo(() => (all || []).filter((e) => keep(e, applied)), [all, applied]);
   const exportCsv = async () => {
     // The hub's own CSV when it offers one for these filters; else built here.
     let text = null;
@@ -188,9 +188,12 @@ export function OversightView({ onProblem }) {
     } catch { /* not offered */ }
     download('fedbroker-audit.csv', 'text/csv', text || toCsv(rows));
   };
-  const outcomeSeries = all ? bucketise(all, (e) => (e.states || []).map((s) => word(OUTCOMES, s.outcome))) : null;
-  const purposeSeries = all ? bucketise(all, (e) => [word(PURPOSES, e.purpose)]) : null;
-  const prioritySeries = all ? bucketise(all, (e) => [word(PRIORITIES, e.priority)]) : null;
+  // The charts follow the filters; recomputed only when the entries or filters change.
+  const [outcomeSeries, purposeSeries, prioritySeries] = useMemo(() => (all ? [
+    bucketise(rows, (e) => (e.states || []).map((s) => word(SHORT_OUTCOMES, s.outcome))),
+    bucketise(rows, (e) => [word(PURPOSES, e.purpose)]),
+    bucketise(rows, (e) => [word(PRIORITIES, e.priority)]),
+  ] : [null, null, null]), [rows]);
 
   return html`<div class="oversight">
     <h1>Oversight</h1>
@@ -230,7 +233,7 @@ export function OversightView({ onProblem }) {
       ${outcomeSeries && outcomeSeries.buckets.length ? html`
         <${Chart} title="Outcomes (per responding state)" ...${outcomeSeries} />
         <${Chart} title="Purpose" ...${purposeSeries} />
-        <${Chart} title="Priority" ...${prioritySeries} />` : html`<${Empty}>No searches in the loaded entries.<//>`}
+        <${Chart} title="Priority" ...${prioritySeries} />` : html`<${Empty}>No search among the entries shown.<//>`}
       ${stats.length ? html`<${Pairs} stats=${stats} />` : ''}
     </section>
     ${summary && html`<section class="card" aria-label="Report"><h2>Monitoring and evaluation report</h2>
