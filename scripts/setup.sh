@@ -13,7 +13,8 @@ PACKAGES=(
   chromium
 )
 # Node and npm bundle the web workspace at build time (esbuild) and drive its browser
-# tests. A machine that already has node (e.g. from another source) keeps it.
+# tests. A machine that already has node (e.g. from another source) keeps it; web/
+# package.json keeps every package usable on Debian 12's Node 18 (playwright-core ~1.61).
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
