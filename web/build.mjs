@@ -61,12 +61,8 @@ assets.forEach((a, i) => {
 c += '  {0},\n};\n';
 
 mkdirSync(dirname(out), { recursive: true });
-let previous = null;
-try { previous = readFileSync(out, 'utf8'); } catch { /* first build */ }
-if (previous !== c) { // unchanged output keeps its timestamp: nothing recompiles
-  writeFileSync(out + '.tmp', c);
-  renameSync(out + '.tmp', out);
-}
+writeFileSync(out + '.tmp', c);
+renameSync(out + '.tmp', out);
 if (dist) {
   mkdirSync(join(dist, 'assets'), { recursive: true });
   for (const a of assets) writeFileSync(join(dist, a.path === '/' ? 'index.html' : a.path), a.data);

@@ -21,6 +21,14 @@ write_hub_config 'deadlines = { immediate = 2000, urgent = 5000, routine = 15000
 start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 
-HUB="http://127.0.0.1:$HUB_PORT" ANALYST="$ANALYST_MYS" LEGAL="$LEGAL" AUDITOR="$AUDITOR" SLOW_STATE=$SLOW \
+# The follow-up flow runs where the hub has the follow-up API (FOLLOWUP.md).
+FOCAL_MYS=""
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ANALYST_IDN" "http://127.0.0.1:$HUB_PORT/v1/requests?box=outbox")
+if [ "$code" != 404 ]; then
+  FOCAL_MYS=$("$FEDBROKER" token --key "$TMP/keys/issuer.pem" --iss https://idp.test --sub fp.mys --state MYS \
+    --roles focal_point) || fail "cannot mint a focal point token"
+fi
+HUB="http://127.0.0.1:$HUB_PORT" ANALYST="$ANALYST_MYS" ANALYST_IDN="$ANALYST_IDN" FOCAL_MYS="$FOCAL_MYS" \
+  LEGAL="$LEGAL" AUDITOR="$AUDITOR" SLOW_STATE=$SLOW \
   timeout 120 node "$FB_SOURCE_DIR/web/tests/e2e.mjs" || fail "browser flows failed (above)"
 pass "workspace flows in Chromium"

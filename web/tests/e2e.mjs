@@ -10,10 +10,10 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { HUB, ANALYST, LEGAL, AUDITOR, SLOW_STATE, SCREENSHOTS } = process.env;
+const { HUB, ANALYST, ANALYST_IDN, FOCAL_MYS, LEGAL, AUDITOR, SLOW_STATE, SCREENSHOTS } = process.env;
 let passed = 0;
 let failed = 0;
-const ok = (what) => { passed++; console.log('ok - ' + what); };
+const ok = (what) => { passed++; console.log('ok - ' + what + (process.env.DEBUG_PROBLEMS ? ' [' + problems.length + ']' : '')); };
 function check(cond, what) {
   if (!cond) throw new Error('FAIL: ' + what);
   ok(what);
@@ -57,6 +57,20 @@ async function signIn(token) {
   await page.fill('#token', token);
   await page.press('#token', 'Enter');
   await page.waitForSelector('header.identity');
+}
+
+// Replaces the editor's text as a paste does (CodeMirror reads the clipboard event);
+// keyboard.insertText would make Chromium's editing add a style attribute, which the
+// CSP rightly blocks.
+async function pasteIntoEditor(text) {
+  await page.click('.cm-content');
+  await page.keyboard.press('Control+A');
+  await page.evaluate((t) => {
+    const content = document.querySelector('.editor').shadowRoot.querySelector('.cm-content');
+    const data = new DataTransfer();
+    data.setData('text/plain', t);
+    content.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  }, text);
 }
 
 async function noHorizontalScroll(what) {
@@ -164,11 +178,44 @@ try {
   await shot('search-phone');
   await page.setViewportSize({ width: 1280, height: 900 });
 
-  // Follow-up view (FOLLOWUP.md) as far as this hub offers it.
-  await page.click('nav >> text=Follow-up');
-  await page.waitForSelector('section[aria-label="Focal point directory"], .empty');
-  await axe('follow-up');
-  await shot('followup');
+  // Follow-up (FOLLOWUP.md): Indonesia's analyst asks Malaysia formally about a hit,
+  // Malaysia's focal point releases, the records appear in the outbox.
+  if (FOCAL_MYS) {
+    await signIn(ANALYST_IDN);
+    await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', legal_basis: 'bilateral_mou', case_ref: 'ID-2026-0042' });
+    await page.click('.search-form button[type=submit]');
+    await page.waitForSelector('.state-card[data-state="MYS"].o-hit_only');
+    check(/Hit reference/.test(await page.textContent('.state-card[data-state="MYS"]')), 'hit-only card shows the hit reference');
+    await page.click('.state-card[data-state="MYS"] >> text=Request formally');
+    await page.waitForSelector('form[aria-label="Formal request"]');
+    check((await page.inputValue('form[aria-label="Formal request"] #f-case_ref')) === 'ID-2026-0042', 'the formal request is pre-filled from the search');
+    await page.click('text=Send request');
+    await page.waitForSelector('section[aria-label="Outbox"] tbody tr');
+    check(/Open/.test(await page.textContent('section[aria-label="Outbox"] tbody tr')), 'the request is in the outbox, open');
+    await signIn(FOCAL_MYS);
+    await page.waitForSelector('section[aria-label="Inbox"] article.request');
+    await axe('follow-up inbox');
+    await shot('followup-inbox');
+    await page.click('section[aria-label="Inbox"] article.request >> text=Release');
+    check(await page.$('section[aria-label="Inbox"] .error') !== null, 'release without a reason: the reason is asked for');
+    await page.fill('section[aria-label="Inbox"] article.request input', 'Treaty request in order; records released.');
+    await page.click('section[aria-label="Inbox"] article.request >> text=Release');
+    await page.waitForFunction(() => /Released/.test(document.querySelector('section[aria-label="Inbox"] article.request .badge').textContent));
+    ok('the focal point released the request');
+    await signIn(ANALYST_IDN);
+    await page.click('nav >> text=Follow-up');
+    await page.waitForSelector('section[aria-label="Outbox"] tbody tr');
+    const row = await page.textContent('section[aria-label="Outbox"] tbody tr');
+    check(/Released/.test(row) && /MYS-P-/.test(row), 'the released records appear in the outbox: ' + row.slice(0, 120));
+    await axe('follow-up outbox');
+    await shot('followup');
+  } else {
+    console.log('# skip: this hub has no follow-up API (/v1/requests), the follow-up flow is not tested');
+    await page.click('nav >> text=Follow-up');
+    await page.waitForSelector('section[aria-label="Focal point directory"], .empty');
+    await axe('follow-up');
+    await shot('followup');
+  }
 
   // -- legal officer
   await signIn(LEGAL);
@@ -180,6 +227,37 @@ try {
   await page.waitForSelector('.decision table.trace tbody tr');
   const dec = await page.$$eval('.decision', (ds) => ds.map((d) => ({ state: d.dataset.state, effect: d.querySelector('.badge').textContent, rows: d.querySelectorAll('table.trace tbody tr').length })));
   check(dec.length > 0 && dec.every((d) => d.rows > 0), 'evaluate: decision and trace per state ' + JSON.stringify(dec));
+  // A draft that changes Malaysia's decision: its informal-channel rule now names
+  // consent, so the informal request falls through to the next rules.
+  const live = await page.request.get(HUB + '/v1/policy/files/MYS.lua', { headers: { authorization: 'Bearer ' + LEGAL } });
+  const liveText = (await live.json()).text;
+  const mysBefore = dec.find((d) => d.state === 'MYS');
+  const draft = liveText.replace('deny "no informal channel unless a life is at risk" {\n  legal_basis = "informal",',
+    'deny "no informal channel unless a life is at risk" {\n  legal_basis = "consent",');
+  check(draft !== liveText, 'the draft edit applies to the demo MYS.lua');
+  await pasteIntoEditor(draft);
+  check(/Draft: differs/.test(await page.textContent('section[aria-label="Policy file"]')), 'the editor knows the text is a draft');
+  await page.click('text=Evaluate');
+  await page.waitForFunction(() => !document.querySelector('form[aria-label="Request to evaluate"] button[type=submit]').disabled);
+  await page.waitForSelector('.decision[data-state="MYS"]');
+  const note = await page.$('section[aria-label="Policy file"] .note');
+  if (note && /cannot evaluate drafts/.test(await note.textContent())) {
+    console.log('# skip: this hub cannot evaluate drafts (POST /v1/policy/evaluate "draft"); draft, tests and replay are not tested');
+  } else {
+    await page.waitForFunction((before) => document.querySelector('.decision[data-state="MYS"] .badge').textContent !== before, mysBefore.effect);
+    const after = await page.textContent('.decision[data-state="MYS"]');
+    check(!/no informal channel unless a life is at risk/.test(after.split('Rules considered')[0]), 'the draft changes Malaysia\'s decision: ' + after.slice(0, 80));
+    const still = await page.request.get(HUB + '/v1/policy/files/MYS.lua', { headers: { authorization: 'Bearer ' + LEGAL } });
+    check((await still.json()).text === liveText, 'the live policy file did not change');
+    await page.click('text=Replay past requests');
+    await page.waitForSelector('section[aria-label="Replay"]');
+    check(/past requests? replayed/.test(await page.textContent('section[aria-label="Replay"]')), 'the replay of audited requests under the draft');
+    // A draft that does not load: its error at its line.
+    await pasteIntoEditor('state "MYS" { name = "Malaysia" }\nallow "broken" { purpose = "gossip" }\n');
+    await page.click('text=Evaluate');
+    await page.waitForSelector('.cm-lint-marker-error, .cm-lintRange-error');
+    check(/line 2/.test(await page.textContent('section[aria-label="Policy file"] .note')), 'a draft that does not load: the problem at its line');
+  }
   await axe('policy playground');
   await shot('playground');
   await page.setViewportSize({ width: 375, height: 800 });
