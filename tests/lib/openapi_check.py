@@ -8,6 +8,8 @@
 - Where documented: 401 without a token (error body, WWW-Authenticate), 403 for the
   `forbidden_token`, 400 with `error.field` for the `bad_body`/`bad_query`, 404 for
   a `missing_path`, 304 on If-None-Match, the NDJSON stream's lines.
+Operations run in the order of the file; `save` keeps values of an answer (a Python
+expression over its JSON `d`) for `${name}` in later operations' test values.
 Usage: openapi_check.py SPEC SOURCE_DIR BASE_URL (tokens in the environment)."""
 import glob
 import json
@@ -102,20 +104,48 @@ def error_body(status, raw, what):
     return b
 
 
-# -- every route documented, every documented path a route
+# -- every route documented, every documented path a route. A route ending in '*'
+# matches by prefix, so it covers documented paths such as /v1/requests/{id}/decision.
 routes = set()
 for f in glob.glob(os.path.join(src, "broker/hub/*.c")):
     for m, p in re.findall(r'fb_router_add\(\s*hub->router,\s*"([A-Z]+)",\s*"([^"]+)"', open(f).read()):
-        routes.add((m.lower(), re.sub(r"\*$", "{}", p)))
+        routes.add((m.lower(), p))
 documented = set()
 for p, ops in spec["paths"].items():
     for m in ops:
         if m in ("get", "post", "put", "delete", "patch"):
-            documented.add((m, re.sub(r"\{[^}]+\}$", "{}", p)))
-for r in sorted(routes - documented):
-    fail(f"route {r[0].upper()} {r[1]} is not in {spec_path}")
-for r in sorted(documented - routes):
-    fail(f"{spec_path} documents {r[0].upper()} {r[1]}, which the hub does not route")
+            documented.add((m, p))
+
+
+def covers(route, doc):
+    (rm, rp), (dm, dp) = route, doc
+    if rm != dm:
+        return False
+    if rp.endswith("*"):
+        return dp.startswith(rp[:-1]) and dp[len(rp) - 1:].startswith("{")
+    return rp == dp
+
+
+for r in sorted(routes):
+    if not any(covers(r, d) for d in documented):
+        fail(f"route {r[0].upper()} {r[1]} is not in {spec_path}")
+for d in sorted(documented):
+    if not any(covers(r, d) for r in routes):
+        fail(f"{spec_path} documents {d[0].upper()} {d[1]}, which the hub does not route")
+
+saved = {}  # values that x-fedbroker-test `save` took from earlier answers
+
+
+def subst(v):
+    """${name} in any string of a test value becomes a saved value."""
+    if isinstance(v, str):
+        return re.sub(r"\$\{(\w+)\}", lambda m: str(saved[m.group(1)]), v)
+    if isinstance(v, list):
+        return [subst(x) for x in v]
+    if isinstance(v, dict):
+        return {k: subst(x) for k, x in v.items()}
+    return v
+
 
 index_js = None
 for path, ops in spec["paths"].items():
@@ -127,6 +157,7 @@ for path, ops in spec["paths"].items():
         if t is None:
             fail(f"{name}: no x-fedbroker-test")
             continue
+        t = subst(t)
         token = None if t.get("token") == "none" else t.get("token")
         params = dict(t.get("path", {}))
         for k, v in params.items():
@@ -150,8 +181,11 @@ for path, ops in spec["paths"].items():
         if content and ctype not in content:
             fail(f"{name}: content type {ctype}, documented {sorted(content)}")
         elif ctype == "application/json":
-            for p in conforms(json.loads(raw), content[ctype]["schema"], name):
+            d = json.loads(raw)
+            for p in conforms(d, content[ctype]["schema"], name):
                 fail(p)
+            for key, expr in t.get("save", {}).items():  # a Python expression over d
+                saved[key] = eval(expr, {}, {"d": d})
         if "application/x-ndjson" in content:
             s, h, raw = call(method, real, token, t.get("body"), t.get("query"), {"Accept": "application/x-ndjson"})
             lines = [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
