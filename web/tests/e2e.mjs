@@ -205,8 +205,11 @@ try {
     await signIn(ANALYST_IDN);
     await page.click('nav >> text=Follow-up');
     await page.waitForSelector('section[aria-label="Outbox"] tbody tr');
-    const row = await page.textContent('section[aria-label="Outbox"] tbody tr');
-    check(/Released/.test(row) && /MYS-P-/.test(row), 'the released records appear in the outbox: ' + row.slice(0, 120));
+    check(/Released/.test(await page.textContent('section[aria-label="Outbox"] tbody tr')), 'the outbox shows the request released');
+    await page.click('section[aria-label="Outbox"] tbody tr >> text=Show the records');
+    await page.waitForSelector('.request-detail .record[data-record^="MYS-P-"]');
+    const released = await page.$$eval('.request-detail .record', (rs) => rs.map((r) => r.dataset.record));
+    check(released.length > 0, 'the released records appear in the outbox: ' + released.join(', '));
     await axe('follow-up outbox');
     await shot('followup');
   } else {
@@ -243,6 +246,8 @@ try {
   const note = await page.$('section[aria-label="Policy file"] .note');
   if (note && /cannot evaluate drafts/.test(await note.textContent())) {
     console.log('# skip: this hub cannot evaluate drafts (POST /v1/policy/evaluate "draft"); draft, tests and replay are not tested');
+    await axe('policy playground');
+    await shot('playground');
   } else {
     await page.waitForFunction((before) => document.querySelector('.decision[data-state="MYS"] .badge').textContent !== before, mysBefore.effect);
     const after = await page.textContent('.decision[data-state="MYS"]');
@@ -252,14 +257,15 @@ try {
     await page.click('text=Replay past requests');
     await page.waitForSelector('section[aria-label="Replay"]');
     check(/past requests? replayed/.test(await page.textContent('section[aria-label="Replay"]')), 'the replay of audited requests under the draft');
+    await shot('playground');
     // A draft that does not load: its error at its line.
     await pasteIntoEditor('state "MYS" { name = "Malaysia" }\nallow "broken" { purpose = "gossip" }\n');
     await page.click('text=Evaluate');
     await page.waitForSelector('.cm-lint-marker-error, .cm-lintRange-error');
     check(/line 2/.test(await page.textContent('section[aria-label="Policy file"] .note')), 'a draft that does not load: the problem at its line');
+    await axe('policy playground');
+    await shot('playground-error');
   }
-  await axe('policy playground');
-  await shot('playground');
   await page.setViewportSize({ width: 375, height: 800 });
   await noHorizontalScroll('policy playground');
   await page.setViewportSize({ width: 1280, height: 900 });

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, isBannerError } from '../api.js';
 import { html, Field, Select, fieldErrors, Contact, Empty } from '../ui.js';
 import { LEGAL_BASES, PRIORITIES, PURPOSES, REQUEST_STATUS, word, when } from '../words.js';
+import { RecordView } from './search.js';
 
 const REQUEST_FIELDS = ['query_id', 'state', 'hit_ref', 'legal_basis', 'justification', 'case_ref', 'priority'];
 
@@ -22,9 +23,31 @@ function Status({ r }) {
   return html`<span class=${'badge r-' + r.status + (r.overdue ? ' overdue' : '')}>${word(REQUEST_STATUS, r.status)}${r.overdue ? ' — overdue' : ''}</span>`;
 }
 
-function RequestRecords({ r }) {
-  if (!r.records || !r.records.length) return r.status === 'released' ? html`<p class="muted">Released, but the state’s policy let no record out.</p>` : null;
-  return html`<ul class="released">${r.records.map((x) => html`<li><code>${x.id}</code> ${x.name || (x.vessel && x.vessel.name) || ''}</li>`)}</ul>`;
+// One request in full (GET /v1/requests/{id}): the decision and, once released, the
+// records (the list is a summary without them).
+function RequestDetail({ id, onClose, onProblem }) {
+  const [s] = useLoad('/v1/requests/' + encodeURIComponent(id), [id]);
+  if (s.loading) return html`<p>Loading…</p>`;
+  if (s.error) { onProblem(s.error.message); return null; }
+  const r = s.data.request;
+  const d = r.decision || {};
+  return html`<section class="card request-detail" aria-label=${'Request ' + r.request_id}>
+    <header><h3>Request to ${r.state}, case ${r.case_ref || '–'}</h3><${Status} r=${r} />
+      <button type="button" onClick=${onClose}>Close</button></header>
+    <dl class="kv">
+      <div><dt>Request</dt><dd><code>${r.request_id}</code></dd></div>
+      <div><dt>Search</dt><dd><code>${r.query_id}</code></dd></div>
+      <div><dt>Sent</dt><dd>${when(r.created)}</dd></div>
+      <div><dt>Due</dt><dd>${when(r.due)}</dd></div>
+      ${r.decided && html`<div><dt>Decided</dt><dd>${when(r.decided)}${d.by ? ' by ' + d.by : ''}</dd></div>`}
+      ${d.rule && html`<div><dt>Rule</dt><dd>${d.rule}</dd></div>`}
+    </dl>
+    ${d.reason && html`<p>Reason: ${d.reason}</p>`}
+    ${d.message && html`<p class="note">${d.message}</p>`}
+    ${r.records && r.records.length ? html`<h4>Records released (${r.records.length})</h4>
+      <div class="records">${r.records.map((x) => html`<${RecordView} r=${{ state: r.state, ...x }} names=${{}} />`)}</div>`
+      : r.status === 'released' ? html`<p class="muted">Released, but the state’s policy let no record out.</p>` : ''}
+  </section>`;
 }
 
 function NewRequest({ draft, onSent, onCancel, onProblem }) {
@@ -62,14 +85,17 @@ function NewRequest({ draft, onSent, onCancel, onProblem }) {
 
 function Outbox({ onProblem }) {
   const [s] = useLoad('/v1/requests?box=outbox', []);
+  const [open, setOpen] = useState(null);
   if (s.loading) return html`<p>Loading…</p>`;
   if (s.error) return html`<${Empty}>${notOffered(s.error) ? 'This hub does not offer follow-up requests yet.' : s.error.message}<//>`;
   const list = s.data.requests || [];
   return html`<section class="card" aria-label="Outbox"><h2>Sent requests</h2>
-    ${list.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">To</th><th scope="col">Status</th><th scope="col">Case</th><th scope="col">Sent</th><th scope="col">Due</th><th scope="col">Records</th></tr></thead>
+    ${list.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">To</th><th scope="col">Status</th><th scope="col">Case</th><th scope="col">Sent</th><th scope="col">Due</th><th scope="col">Decision</th><th scope="col"><span class="sr-only">Details</span></th></tr></thead>
       <tbody>${list.map((r) => html`<tr data-request=${r.request_id}><td>${r.state}</td><td><${Status} r=${r} /></td><td>${r.case_ref}</td>
-        <td>${when(r.created)}</td><td>${when(r.due)}</td><td><${RequestRecords} r=${r} />${r.decision && r.decision.reason ? html`<div class="muted">${r.decision.reason}</div>` : ''}</td></tr>`)}</tbody></table></div>`
+        <td>${when(r.created)}</td><td>${when(r.due)}</td><td>${r.decision && r.decision.reason ? r.decision.reason : ''}</td>
+        <td><button type="button" onClick=${() => setOpen(r.request_id)}>${r.status === 'released' ? 'Show the records' : 'Details'}</button></td></tr>`)}</tbody></table></div>`
       : html`<${Empty}>No requests sent yet. Use “Request formally” on a search’s hit.<//>`}
+    ${open && html`<${RequestDetail} id=${open} onClose=${() => setOpen(null)} onProblem=${onProblem} />`}
   </section>`;
 }
 
@@ -140,6 +166,8 @@ function Directory({ claims, onProblem }) {
     }
   };
   const set = (k) => (v) => setEditing({ ...editing, [k]: v });
+  if (!list.length) return html`<section class="card" aria-label="Focal point directory"><h2>Focal point directory</h2>
+    <${Empty}>No focal point is registered yet; contacts come from each state’s policy file.<//></section>`;
   return html`<section class="card" aria-label="Focal point directory"><h2>Focal point directory</h2>
     <div class="table-wrap"><table><thead><tr><th scope="col">State</th><th scope="col">Contact</th><th scope="col">Hours</th><th scope="col">Verified</th>${mayEdit && html`<th scope="col"><span class="sr-only">Edit</span></th>`}</tr></thead>
     <tbody>${list.map((f) => html`<tr class=${f.stale ? 'stale' : ''}><td>${f.state}</td><td><${Contact} contact=${f} label="" /></td>

@@ -120,6 +120,8 @@ export function PlaygroundView({ claims, states, onProblem }) {
   };
   const failed = (e) => {
     if (e.extra && e.extra.problems) {
+      setResult(null); // the decision shown must be the draft's, and there is none
+      setDiff(null);
       setProblems(e.extra.problems);
       setNote('The draft does not load: ' + e.extra.problems.map((p) => `${p.file} line ${p.line}: ${p.message}`).join('; '));
     } else if (isBannerError(e)) onProblem(e.message);

@@ -161,7 +161,7 @@ const HEX = /\b[0-9a-f]{64}\b/g;
 const hashesIn = (v) => (JSON.stringify(v === undefined ? null : v).match(HEX) || []);
 const shorten = (text) => text.replace(HEX, (h) => h.slice(0, 10) + '…');
 
-function RecordView({ r, names, linked }) {
+export function RecordView({ r, names, linked = {} }) {
   const redacted = r.redacted || [];
   const fields = Object.keys(FIELDS).filter((f) => f !== 'tags' && (r[f] !== undefined || redacted.includes(f)));
   return html`<div class="record" data-record=${r.id}>
@@ -169,11 +169,12 @@ function RecordView({ r, names, linked }) {
     <div class="tags">${r.type} ${(r.tags || []).map((t) => html`<span class="tag">${t}</span>`)}</div>
     <dl>${fields.map((f) => {
       const isRedacted = redacted.includes(f);
-      const v = value(f, r[f]);
+      let v = value(f, r[f]);
+      if (v !== null && /^(\[REDACTED\][,; ]*)+$/.test(v)) v = null; // masked: the label says it
       const others = [...new Set(hashesIn(r[f]).flatMap((h) => (linked[h] || []).filter((x) => x !== r.id)))];
       const hashed = hashesIn(r[f]).length > 0;
       return html`<div class=${isRedacted ? 'redacted' : ''}><dt>${FIELDS[f]}</dt>
-        <dd>${v !== null ? shorten(v) : ''}${isRedacted ? html` <span class="redacted-label">redacted${v !== null ? (hashed ? ' (hashed)' : ' (changed)') : ''}</span>` : ''}
+        <dd>${v !== null ? shorten(v) : ''}${isRedacted ? html` <span class="redacted-label">${hashed ? 'redacted (hashed)' : v !== null ? 'redacted (changed)' : 'redacted'}</span>` : ''}
         ${others.length ? html` <span class="linked-label">linked with ${others.join(', ')}</span>` : ''}</dd></div>`;
     })}</dl>
   </div>`;
