@@ -144,6 +144,8 @@ function Inbox({ onProblem }) {
   </section>`;
 }
 
+const FP_FIELDS = ['unit', 'name', 'email', 'phone', 'channel', 'hours', 'timezone', 'verified_at'];
+
 function Directory({ claims, onProblem }) {
   const [s, reload] = useLoad('/v1/focal-points', []);
   const [editing, setEditing] = useState(null);
@@ -162,7 +164,10 @@ function Directory({ claims, onProblem }) {
       reload();
     } catch (err) {
       if (isBannerError(err)) onProblem(err.message);
-      else setErrors(fieldErrors(err, ['focal_points']));
+      else if (err.field) { // "channel" or "focal_points[0].channel": the edit form's field
+        const key = 'fp-' + err.field.split('.').pop().replace(/\[\d+\]$/, '');
+        setErrors(FP_FIELDS.includes(key.slice(3)) ? { [key]: err.message } : { _form: err.message });
+      } else setErrors({ _form: err.message });
     }
   };
   const set = (k) => (v) => setEditing({ ...editing, [k]: v });
@@ -174,8 +179,8 @@ function Directory({ claims, onProblem }) {
       <td>${f.hours} ${f.timezone}</td><td>${f.verified_at}${f.stale ? html` <span class="badge stale">stale — verify</span>` : ''}</td>
       ${mayEdit && html`<td>${(roles.includes('admin') || f.state === claims.state) && html`<button type="button" onClick=${() => { setErrors({}); setEditing({ ...f, stale: undefined }); }}>Edit</button>`}</td>`}</tr>`)}</tbody></table></div>
     ${editing && html`<form onSubmit=${save} aria-label="Edit focal point"><h3>Edit ${editing.state}</h3><div class="grid">
-      ${['unit', 'name', 'email', 'phone', 'channel', 'hours', 'timezone', 'verified_at'].map((k) => html`<${Field} name=${'fp-' + k} label=${k.replace('_', ' ')} value=${editing[k] || ''} onInput=${set(k)} errors=${errors} />`)}
-      </div>${errors._form && html`<div class="error" role="alert">${errors._form}</div>`}${errors.focal_points && html`<div class="error" role="alert">${errors.focal_points}</div>`}
+      ${FP_FIELDS.map((k) => html`<${Field} name=${'fp-' + k} label=${k.replace('_', ' ')} value=${editing[k] || ''} onInput=${set(k)} errors=${errors} />`)}
+      </div>${errors._form && html`<div class="error" role="alert">${errors._form}</div>`}
       <div class="actions"><button class="primary" type="submit">Save</button><button type="button" onClick=${() => setEditing(null)}>Cancel</button></div></form>`}
   </section>`;
 }

@@ -181,11 +181,13 @@ export function OversightView({ onProblem }) {
   const exportCsv = async () => {
     // The hub's own CSV when it offers one for these filters; else built here.
     let text = null;
-    try {
-      const p = query(applied); p.set('format', 'csv'); p.set('limit', PAGE);
-      const t = await apiText('/v1/audit?' + p, 'text/csv');
-      if (!t.trimStart().startsWith('{')) text = t;
-    } catch { /* not offered */ }
+    if (rows.length <= PAGE) {
+      try {
+        const p = query(applied); p.set('format', 'csv'); p.set('limit', PAGE);
+        const t = await apiText('/v1/audit?' + p, 'text/csv');
+        if (!t.trimStart().startsWith('{')) text = t; // a hub without CSV answers JSON
+      } catch { /* not offered: built here */ }
+    }
     download('fedbroker-audit.csv', 'text/csv', text || toCsv(rows));
   };
   // The charts follow the filters; recomputed only when the entries or filters change.
