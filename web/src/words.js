@@ -43,7 +43,7 @@ export const EVIDENCE = { document: 'Same document', phone: 'Same phone', imo: '
 export const EVENTS = {
   search: 'Search', evaluate: 'Policy evaluation', reload: 'Policy reload', auth_failure: 'Failed sign-in',
   admin: 'Administration', recovery: 'Recovery', checkpoint: 'Checkpoint', request: 'Follow-up request',
-  focal_point: 'Focal point change',
+  focal_point: 'Focal point change', policy_diff: 'Policy replay',
 };
 export const REQUEST_STATUS = { open: 'Open', released: 'Released', declined: 'Declined', withdrawn: 'Withdrawn', expired: 'Expired' };
 export const FIELDS = {

@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { api, apiText, download, csv } from '../api.js';
 import { html, Field, Select, Empty } from '../ui.js';
-import { EFFECTS, EVENTS, OUTCOMES, SHORT_OUTCOMES, PURPOSES, PRIORITIES, word, when } from '../words.js';
+import { EFFECTS, EVENTS, OUTCOMES, SHORT_OUTCOMES, PURPOSES, PRIORITIES, REQUEST_STATUS, word, when } from '../words.js';
 
 const PAGE = 1000;
 const MAX_ENTRIES = 20000; // what one browser tab holds comfortably
@@ -59,8 +59,12 @@ async function loadAll(f) {
   }
 }
 
-const who = (e) => (e.requester ? `${e.requester.sub} (${e.requester.state})` : e.sub || '');
-const outcomes = (e) => (e.states || []).map((s) => `${s.state}: ${s.outcome ? word(OUTCOMES, s.outcome) : word(EFFECTS, s.effect)}`).join(', ');
+const person = (p) => (p && typeof p === 'object' ? `${p.sub} (${p.state})` : p || '');
+const who = (e) => person(e.requester || e.by || e.sub);
+const outcomes = (e) => {
+  if (e.event === 'request') return `${e.state}: ${word(REQUEST_STATUS, e.status)}${e.request_id ? ' (' + e.request_id + ')' : ''}`;
+  return (e.states || []).map((s) => `${s.state}: ${s.outcome ? word(OUTCOMES, s.outcome) : word(EFFECTS, s.effect)}`).join(', ');
+};
 
 function toCsv(entries) {
   const rows = [['seq', 'ts', 'event', 'sub', 'state', 'agency', 'purpose', 'priority', 'legal_basis', 'case_ref', 'query_id', 'outcomes', 'disclosed', 'review', 'prev']];
@@ -221,7 +225,7 @@ export function OversightView({ onProblem }) {
     <section class="card" aria-label="Audit entries">
       <h2>Audit log <span class="muted">(${rows.length} ${rows.length === 1 ? 'entry' : 'entries'})</span></h2>
       ${all === null ? html`<p>Loading…</p>` : rows.length ? html`<div class="table-wrap"><table class="audit">
-        <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Who</th><th scope="col">Purpose</th><th scope="col">Outcome per state</th></tr></thead>
+        <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Who</th><th scope="col">Purpose</th><th scope="col">Outcome</th></tr></thead>
         <tbody>${rows.slice(-500).reverse().map((e) => html`<tr data-seq=${e.seq}>
           <td><button type="button" class="link" onClick=${() => setOpen(e)} aria-label=${'Open entry ' + e.seq}>${e.seq}</button></td>
           <td>${when(e.ts)}</td><td>${word(EVENTS, e.event)}${e.review ? html` <span class="badge review">review</span>` : ''}</td><td>${who(e)}</td>
