@@ -72,6 +72,7 @@ void fb_hub_routes_states(fb_hub *hub);
 void fb_hub_routes_audit(fb_hub *hub);
 void fb_hub_routes_policy(fb_hub *hub);
 void fb_hub_routes_search(fb_hub *hub);
+void fb_hub_routes_me(fb_hub *hub);
 void fb_hub_routes_policy_source(fb_hub *hub);
 void fb_hub_routes_console(fb_hub *hub);
 

@@ -72,6 +72,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LEGAL" 
 expect_eq "encoded path outside the directory" "$code" 404
 pass "policy files: roles, text and hash, plain names only"
 
+# /v1/me: the identity as the hub checked it (the workspace's identity bar).
+expect_eq "me" "$(get "$LEGAL" /v1/me)" 200
+expect_eq "me fields" "$(pyq '[d["sub"], d["state"], d["roles"], d["via"], d["exp"] > 0]')" "['l.mys', 'MYS', ['legal_officer'], 'token', True]"
+expect_eq "me without a token" "$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/me")" 401
+expect_eq "me with a bad token" "$(get not.a.token /v1/me)" 401
+pass "/v1/me"
+
 # /v1/states tells the deadline per priority.
 expect_eq "states" "$(get "$ANALYST_MYS" /v1/states)" 200
 expect_eq "deadlines" "$(pyq 'sorted(d["deadlines_ms"])')" "['immediate', 'routine', 'urgent']"

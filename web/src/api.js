@@ -1,11 +1,14 @@
 // The hub's API as the workspace uses it: the session's token, JSON calls with the
 // API's error body turned into ApiError (field included), and the NDJSON search stream.
 const TOKEN_KEY = 'fedbroker.token';
+const CERT_KEY = 'fedbroker.certificate'; // signed in by the TLS client certificate
 
 export const session = {
   token: () => sessionStorage.getItem(TOKEN_KEY) || '',
+  certificate: () => sessionStorage.getItem(CERT_KEY) === '1',
   set: (t) => sessionStorage.setItem(TOKEN_KEY, t),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  setCertificate: () => sessionStorage.setItem(CERT_KEY, '1'),
+  clear: () => { sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(CERT_KEY); },
 };
 
 export class ApiError extends Error {

@@ -19,9 +19,19 @@ const VIEWS = [
   { id: 'oversight', title: 'Oversight', roles: ['auditor', 'admin'], View: OversightView },
 ];
 
-function SignIn({ onToken, problem }) {
+function SignIn({ onToken, onCertificate, problem }) {
   const [text, setText] = useState('');
   const [err, setErr] = useState(problem || null);
+  const [certErr, setCertErr] = useState(null);
+  const useCertificate = async () => {
+    try {
+      onCertificate(await api('GET', '/v1/me'));
+    } catch (e) {
+      setCertErr(e.status === 401
+        ? 'The hub did not receive a client certificate it trusts. Install your certificate in the browser and open the hub’s https address, or paste a token.'
+        : e.message);
+    }
+  };
   const submit = (e) => {
     e.preventDefault();
     const t = text.trim().replace(/^Bearer\s+/i, '');
@@ -45,10 +55,16 @@ function SignIn({ onToken, problem }) {
       </div>
       <button type="submit" class="primary">Sign in</button>
     </form>
+    <div class="card">
+      <p>Or, where the hub accepts client certificates (https):</p>
+      <button type="button" onClick=${useCertificate}>Use my client certificate</button>
+      ${certErr && html`<div class="error" role="alert">${certErr}</div>`}
+    </div>
   </main>`;
 }
 
 function expiry(claims, now) {
+  if (claims.via === 'certificate') return 'from your client certificate';
   if (!claims.exp) return 'no expiry';
   const left = claims.exp * 1000 - now;
   if (left <= 0) return 'expired';
@@ -70,7 +86,7 @@ function IdentityBar({ claims, state, onSignOut }) {
     <span class="who"><strong>${claims.sub}</strong>${claims.agency ? ', ' + claims.agency : ''}</span>
     <span class="state">${state ? `${state.name} (${state.state})` : claims.state}</span>
     <span class="roles">${roles.map((r) => html`<span class="tag">${word(ROLES, r)}</span>`)}</span>
-    <span class=${'exp' + (expired ? ' bad' : '')}>Token ${expiry(claims, now)}</span>
+    <span class=${'exp' + (expired ? ' bad' : '')}>${claims.via === 'certificate' ? 'Signed in' : 'Token'} ${expiry(claims, now)}</span>
     <button type="button" class="link" onClick=${onSignOut}>Sign out</button>
   </header>`;
 }
@@ -83,7 +99,11 @@ function App() {
   const [signInProblem, setSignInProblem] = useState(null);
   const [hash, setHash] = useState(location.hash.slice(1));
   const [followupDraft, setFollowupDraft] = useState(null);
-  const claims = token ? decodeToken(token) : null;
+  const [certificate, setCertificate] = useState(session.certificate());
+  const [me, setMe] = useState(null); // the identity as the hub checked it (GET /v1/me)
+  // Until /v1/me answers (or on a hub without it), the token's own claims.
+  const claims = me || (token ? decodeToken(token) : null);
+  const signedIn = (token && claims) || (certificate && me);
 
   useEffect(() => {
     const f = () => { setHash(location.hash.slice(1)); setProblem(null); };
@@ -91,26 +111,31 @@ function App() {
     onUnauthenticated(() => {
       session.clear();
       setToken('');
+      setCertificate(false);
+      setMe(null);
       setSignInProblem('The hub did not accept the token (expired, or from an unknown issuer). Paste a current one.');
     });
     return () => removeEventListener('hashchange', f);
   }, []);
 
   useEffect(() => {
-    if (!token) return;
+    if (!token && !certificate) return;
+    api('GET', '/v1/me').then(setMe).catch(() => { /* an older hub: the token's claims */ });
     api('GET', '/v1/states')
       .then((r) => { setStates(r.states); setDeadlines(r.deadlines_ms || {}); })
       .catch((e) => e.status !== 401 && setProblem(e.message));
-  }, [token]);
+  }, [token, certificate]);
 
-  if (!token || !claims) {
-    return html`<${SignIn} problem=${signInProblem} onToken=${(t) => { session.set(t); setSignInProblem(null); setToken(t); }} />`;
+  if (!signedIn) {
+    return html`<${SignIn} problem=${signInProblem}
+      onToken=${(t) => { session.set(t); setSignInProblem(null); setToken(t); }}
+      onCertificate=${(id) => { session.setCertificate(); setMe(id); setCertificate(true); }} />`;
   }
   const roles = claims.roles || [];
   const allowed = VIEWS.filter((v) => v.roles.some((r) => roles.includes(r)));
   const current = allowed.find((v) => v.id === hash) || allowed[0];
   const own = states && states.find((s) => s.state === claims.state);
-  const signOut = () => { session.clear(); setToken(''); setStates(null); };
+  const signOut = () => { session.clear(); setToken(''); setCertificate(false); setMe(null); setStates(null); };
   const requestFormally = (draft) => { setFollowupDraft(draft); location.hash = 'followup'; };
 
   return html`
