@@ -132,6 +132,12 @@ try {
   const answerCsv = readFileSync(await dl.path(), 'utf8');
   check(answerCsv.startsWith('query_id,audit_seq,audit_hash') && answerCsv.includes(queryId), 'answer exported as CSV with query id and audit hash');
 
+  // The printable page: the answer with its query id and audit hash, without the form.
+  await page.emulateMedia({ media: 'print' });
+  check(!(await page.isVisible('.search-form')) && /[0-9a-f]{64}/.test(await page.textContent('.answer-head')) && await page.isVisible('.entity'),
+    'print: the answer with query id and audit hash, without the form');
+  await page.emulateMedia({ media: 'screen' });
+
   // hit_only and denied cards.
   await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', legal_basis: 'bilateral_mou' });
   await page.click('.search-form button[type=submit]');
@@ -159,6 +165,22 @@ try {
   await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', legal_basis: 'bilateral_mou', justification: 'too short' });
   await page.click('.search-form button[type=submit]');
   check(/at least 20/.test(await page.textContent('#f-justification-err')), 'justification under 20 characters: inline message');
+
+  // Malaysia's own outbound rules, where its policy file has them: a state withheld,
+  // and a required field named at its place.
+  const mysFile = await (await page.request.get(HUB + '/v1/policy/files/MYS.lua', { headers: { authorization: 'Bearer ' + LEGAL } })).json();
+  if (/outbound_deny "no informal requests to Thailand"/.test(mysFile.text)) {
+    await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'investigation', priority: 'immediate', legal_basis: 'informal' });
+    await page.click('.search-form button[type=submit]');
+    await page.waitForSelector('.state-card[data-state="THA"].o-withheld');
+    check(/formal channel/.test(await page.textContent('.state-card[data-state="THA"]')), 'withheld card: the requesting state\'s own rule and reason');
+    await fillSearch({ name: 'Ahmad bin Ismail', purpose: 'prosecution', legal_basis: 'mla_treaty' });
+    await page.click('.search-form button[type=submit]');
+    await page.waitForSelector('#f-case_ref-err');
+    check(/case/.test(await page.textContent('#f-case_ref-err')), 'an outbound rule requiring a case reference: the message at that field');
+  } else {
+    console.log('# skip: MYS.lua has no outbound rules on this hub; the withheld card is not tested');
+  }
 
   // A network failure: the banner.
   await page.route('**/v1/search', (r) => r.abort());
@@ -283,6 +305,27 @@ try {
   const [adl] = await Promise.all([page.waitForEvent('download'), page.click('text=Export CSV')]);
   const auditCsv = readFileSync(await adl.path(), 'utf8').trim().split(/\r?\n/);
   check(auditCsv.length === 2 && auditCsv[1].includes(queryId), 'audit CSV export: header and the filtered entry');
+  // By disclosed record id, where search entries carry `disclosed` (FOLLOWUP.md).
+  const entries = (await (await page.request.get(HUB + '/v1/audit?after=0&limit=1000', { headers: { authorization: 'Bearer ' + AUDITOR } })).json()).entries;
+  const first = entries.find((e) => e.query_id === queryId);
+  if (first && first.disclosed) {
+    const record = Object.values(first.disclosed).flat()[0];
+    const want = entries.filter((e) => e.disclosed && Object.values(e.disclosed).some((ids) => ids.includes(record))).length;
+    await page.fill('#f-query_id', '');
+    await page.fill('#f-record', record);
+    await page.click('text=Apply filters');
+    await page.waitForFunction((n) => document.querySelectorAll('table.audit tbody tr').length === n, want);
+    const [rdl] = await Promise.all([page.waitForEvent('download'), page.click('text=Export CSV')]);
+    const recordCsv = readFileSync(await rdl.path(), 'utf8').trim().split(/\r?\n/);
+    check(want >= 1 && recordCsv.length === want + 1 && recordCsv.slice(1).every((l) => l.includes(record)),
+      `filter by disclosed record ${record}: ${want} entries, exported as CSV`);
+    await page.fill('#f-record', '');
+    await page.fill('#f-query_id', queryId);
+    await page.click('text=Apply filters');
+    await page.waitForFunction(() => document.querySelectorAll('table.audit tbody tr').length === 1);
+  } else {
+    console.log('# skip: search entries carry no `disclosed` record ids on this hub; the record filter is not tested');
+  }
   await page.click('table.audit tbody tr button');
   await page.waitForSelector('.entry');
   check(/Previous line’s hash/.test(await page.textContent('.entry')), 'drill-down: the entry and its chain position');
