@@ -19,13 +19,20 @@ if (!out) {
   process.exit(2);
 }
 
+// The policy playground (CodeMirror, most of the code) is a chunk of its own, loaded
+// when a legal officer opens it. esbuild names every file by its content hash.
 const result = await build({
-  entryPoints: [join(here, 'src/main.js')],
+  entryPoints: { app: join(here, 'src/main.js') },
   bundle: true,
+  splitting: true,
   minify: true,
   format: 'esm',
   target: ['es2020'],
-  outdir: 'out',
+  outdir: '/assets',
+  entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[hash]',
+  assetNames: '[name]-[hash]',
+  metafile: true,
   write: false,
   legalComments: 'none',
   logLevel: 'warning',
@@ -35,11 +42,11 @@ const sha = (buf) => createHash('sha256').update(buf).digest('hex');
 const assets = [];
 const named = {};
 for (const f of result.outputFiles) {
-  const ext = f.path.endsWith('.css') ? 'css' : 'js';
-  const data = Buffer.from(f.contents);
-  const path = `/assets/app-${sha(data).slice(0, 12)}.${ext}`;
-  named[ext] = path;
-  assets.push({ path, type: ext === 'css' ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8', data, immutable: true });
+  const path = f.path; // "/assets/app-XXXX.js", "/assets/chunk-XXXX.js", "/assets/app-XXXX.css"
+  const ext = path.endsWith('.css') ? 'css' : 'js';
+  if (/^\/assets\/app-[^/]+\.(js|css)$/.test(path)) named[ext] = path;
+  assets.push({ path, type: ext === 'css' ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
+    data: Buffer.from(f.contents), immutable: true });
 }
 const html = readFileSync(join(here, 'src/index.html'), 'utf8')
   .replace('%APP_JS%', named.js)

@@ -1,5 +1,5 @@
 /* The browser workspace's files, embedded in the binary by web/build.mjs (run by
- * CMake): index.html at "/" and content-hashed bundles under /assets/. */
+ * CMake): index.html at "/" and content-hashed bundles and chunks under /assets/. */
 #ifndef FB_HUB_WEB_ASSETS_H
 #define FB_HUB_WEB_ASSETS_H
 
@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 typedef struct {
-  const char *path;          /* "/" or "/assets/app-<hash>.js" */
+  const char *path;          /* "/" or "/assets/app-<hash>.js", "/assets/chunk-<hash>.js" */
   const char *content_type;
   const char *etag;          /* quoted, from the content's SHA-256 */
   const unsigned char *data;

@@ -31,8 +31,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B/")
 expect_eq "If-None-Match on /" "$code" 304
 pass "index: content type, strict CSP, ETag and 304"
 
-js=$(grep -o '/assets/app-[0-9a-f]*\.js' "$TMP/index.html")
-css=$(grep -o '/assets/app-[0-9a-f]*\.css' "$TMP/index.html")
+js=$(grep -o '/assets/app-[A-Za-z0-9]*\.js' "$TMP/index.html")
+css=$(grep -o '/assets/app-[A-Za-z0-9]*\.css' "$TMP/index.html")
 [ -n "$js" ] && [ -n "$css" ] || fail "index.html names no bundle"
 code=$(curl -s -D "$TMP/h" -o "$TMP/app.js" -w '%{http_code}' "$B$js")
 expect_eq "GET $js" "$code" 200
@@ -40,6 +40,11 @@ expect_eq "js content type" "$(hdr content-type)" "text/javascript; charset=utf-
 expect_eq "js cached" "$(hdr cache-control)" "public, max-age=31536000, immutable"
 expect_eq "nosniff" "$(hdr x-content-type-options)" "nosniff"
 expect_eq "js length" "$(hdr content-length)" "$(stat -c %s "$TMP/app.js")"
+chunk=$(grep -o 'chunk-[A-Za-z0-9]*\.js' "$TMP/app.js" | head -1)
+[ -n "$chunk" ] || fail "app.js imports no chunk (the playground is split off)"
+code=$(curl -s -D "$TMP/h" -o /dev/null -w '%{http_code}' "$B/assets/$chunk")
+expect_eq "GET the chunk $chunk" "$code" 200
+expect_eq "chunk content type" "$(hdr content-type)" "text/javascript; charset=utf-8"
 code=$(curl -s -D "$TMP/h" -o /dev/null -w '%{http_code}' "$B$css")
 expect_eq "GET $css" "$code" 200
 expect_eq "css content type" "$(hdr content-type)" "text/css; charset=utf-8"

@@ -186,7 +186,7 @@ for path, ops in spec["paths"].items():
             if v == "FROM_INDEX_JS":
                 if index_js is None:
                     _, _, html = call("get", "/")
-                    index_js = re.search(rb"/assets/(app-[0-9a-f]+\.js)", html).group(1).decode()
+                    index_js = re.search(rb"/assets/(app-[A-Za-z0-9]+\.js)", html).group(1).decode()
                 params[k] = index_js
         real = path
         for k, v in params.items():

@@ -9,13 +9,22 @@ import { html, Banner } from './ui.js';
 import { ROLES, word } from './words.js';
 import { SearchView } from './views/search.js';
 import { FollowupView } from './views/followup.js';
-import { PlaygroundView } from './views/playground.js';
 import { OversightView } from './views/oversight.js';
+
+// The playground (CodeMirror) loads only when opened: analysts never download it.
+function LazyPlayground(props) {
+  const [View, setView] = useState(null);
+  useEffect(() => {
+    import('./views/playground.js').then((m) => setView(() => m.PlaygroundView))
+      .catch(() => props.onProblem('The policy playground could not be loaded. Reload the page.'));
+  }, []);
+  return View ? html`<${View} ...${props} />` : html`<p>Loading the policy playground…</p>`;
+}
 
 const VIEWS = [
   { id: 'search', title: 'Search', roles: ['analyst'], View: SearchView },
   { id: 'followup', title: 'Follow-up', roles: ['analyst', 'focal_point', 'focal_point_admin', 'admin'], View: FollowupView },
-  { id: 'policy', title: 'Policy playground', roles: ['legal_officer', 'admin'], View: PlaygroundView },
+  { id: 'policy', title: 'Policy playground', roles: ['legal_officer', 'admin'], View: LazyPlayground },
   { id: 'oversight', title: 'Oversight', roles: ['auditor', 'admin'], View: OversightView },
 ];
 

@@ -34,6 +34,11 @@ page.setDefaultTimeout(15000);
 const problems = [];
 page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`${page.url()}: ${m.text()}`); });
 page.on('pageerror', (e) => problems.push(String(e)));
+// Script bytes the browser fetched, to show that an analyst never loads the editor.
+let scriptBytes = 0;
+page.on('response', async (r) => {
+  if (/\/assets\/.*\.js$/.test(r.url())) scriptBytes += (await r.body().catch(() => Buffer.alloc(0))).length;
+});
 // Nothing may be loaded from anywhere but the hub.
 page.on('request', (r) => { if (!r.url().startsWith(HUB) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) problems.push('outside request ' + r.url()); });
 
@@ -124,6 +129,7 @@ try {
   check(merged.length > 0 && merged[0].states >= 2 && merged[0].evidence.length > 0,
     `an entity with a merged record from ${merged[0] && merged[0].states} states, evidence ${merged[0] && merged[0].evidence}`);
   check(await page.$('.record .redacted .redacted-label') !== null, 'redacted fields are marked "redacted"');
+  check(scriptBytes > 0 && scriptBytes < 200 * 1024, `the analyst's views load ${Math.round(scriptBytes / 1024)} KiB of script (the editor is not among it)`);
   const queryId = (await page.textContent('.answer-head code')).trim();
   check(/^q-/.test(queryId), 'the answer shows its query id ' + queryId);
   await axe('search answer');
@@ -244,7 +250,8 @@ try {
 
   // -- legal officer
   await signIn(LEGAL);
-  check((await page.$$eval('nav a', (as) => as.length)) === 0 && await page.$('.playground') !== null, 'legal officer sees the policy playground only');
+  await page.waitForSelector('.playground');
+  check((await page.$$eval('nav a', (as) => as.length)) === 0, 'legal officer sees the policy playground only (loaded when opened)');
   await page.waitForSelector('.cm-content');
   check(/state "MYS"/.test(await page.textContent('.cm-content')), 'the state\'s policy file is in the editor');
   await page.selectOption('#f-as-state', 'IDN');
