@@ -10,6 +10,7 @@ source "$FB_SOURCE_DIR/tests/lib/hub_env.sh"
 [ -d "$FB_SOURCE_DIR/web/node_modules/playwright-core" ] || fail "web/node_modules is missing: run scripts/setup.sh"
 setup_hub_env
 cp "$FB_SOURCE_DIR"/policies/*.lua "$TMP/policies/"
+mkdir -p "$TMP/policies/tests" && cp "$FB_SOURCE_DIR"/policies/tests/*.lua "$TMP/policies/tests/"
 SLOW=THA
 start_node "$SLOW" "$TMP/data/$SLOW.db" --latency 1500
 STATES_LUA="

@@ -281,6 +281,12 @@ try {
     await page.waitForFunction((before) => document.querySelector('.decision[data-state="MYS"] .badge').textContent !== before, mysBefore.effect);
     const after = await page.textContent('.decision[data-state="MYS"]');
     check(!/no informal channel unless a life is at risk/.test(after.split('Rules considered')[0]), 'the draft changes Malaysia\'s decision: ' + after.slice(0, 80));
+    await page.check('text=Run the draft’s tests');
+    await page.click('text=Evaluate');
+    await page.waitForSelector('.card.tests');
+    const tests = (await page.textContent('.card.tests')).match(/Tests: (\d+) passed, (\d+) failed/);
+    check(tests && Number(tests[1]) + Number(tests[2]) > 0, 'the draft\'s tests run: ' + (tests && tests[0]));
+    await page.uncheck('text=Run the draft’s tests');
     const still = await page.request.get(HUB + '/v1/policy/files/MYS.lua', { headers: { authorization: 'Bearer ' + LEGAL } });
     check((await still.json()).text === liveText, 'the live policy file did not change');
     await page.click('text=Replay past requests');
