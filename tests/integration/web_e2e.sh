@@ -23,13 +23,15 @@ start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 
 # The follow-up flow runs where the hub has the follow-up API (FOLLOWUP.md).
-FOCAL_MYS=""
+FOCAL_MYS="" FPADMIN_MYS=""
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ANALYST_IDN" "http://127.0.0.1:$HUB_PORT/v1/requests?box=outbox")
 if [ "$code" != 404 ]; then
   FOCAL_MYS=$("$FEDBROKER" token --key "$TMP/keys/issuer.pem" --iss https://idp.test --sub fp.mys --state MYS \
     --roles focal_point) || fail "cannot mint a focal point token"
+  FPADMIN_MYS=$("$FEDBROKER" token --key "$TMP/keys/issuer.pem" --iss https://idp.test --sub fpa.mys --state MYS \
+    --roles focal_point_admin) || fail "cannot mint a focal point admin token"
 fi
-HUB="http://127.0.0.1:$HUB_PORT" ANALYST="$ANALYST_MYS" ANALYST_IDN="$ANALYST_IDN" FOCAL_MYS="$FOCAL_MYS" \
+HUB="http://127.0.0.1:$HUB_PORT" ANALYST="$ANALYST_MYS" ANALYST_IDN="$ANALYST_IDN" FOCAL_MYS="$FOCAL_MYS" FPADMIN_MYS="$FPADMIN_MYS" \
   LEGAL="$LEGAL" AUDITOR="$AUDITOR" SLOW_STATE=$SLOW \
   timeout 120 node "$FB_SOURCE_DIR/web/tests/e2e.mjs" || fail "browser flows failed (above)"
 pass "workspace flows in Chromium"

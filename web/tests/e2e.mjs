@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { HUB, ANALYST, ANALYST_IDN, FOCAL_MYS, LEGAL, AUDITOR, SLOW_STATE, SCREENSHOTS } = process.env;
+const { HUB, ANALYST, ANALYST_IDN, FOCAL_MYS, FPADMIN_MYS, LEGAL, AUDITOR, SLOW_STATE, SCREENSHOTS } = process.env;
 let passed = 0;
 let failed = 0;
 const ok = (what) => { passed++; console.log('ok - ' + what + (process.env.DEBUG_PROBLEMS ? ' [' + problems.length + ']' : '')); };
@@ -240,6 +240,22 @@ try {
     check(released.length > 0, 'the released records appear in the outbox: ' + released.join(', '));
     await axe('follow-up outbox');
     await shot('followup');
+
+    // The directory, kept by Malaysia's focal point admin: a bad date at its field,
+    // then an entry verified long ago, flagged stale.
+    await signIn(FPADMIN_MYS);
+    await page.click('text=Add MYS’s focal point');
+    await page.fill('#f-fp-unit', 'ATIPSOM Unit, Royal Malaysia Police');
+    await page.fill('#f-fp-email', 'atipsom@example.my');
+    await page.fill('#f-fp-verified_at', 'yesterday');
+    await page.click('form[aria-label="Edit focal point"] >> text=Save');
+    await page.waitForSelector('#f-fp-verified_at-err');
+    check(/YYYY-MM-DD/.test(await page.textContent('#f-fp-verified_at-err')), 'directory: a bad date, the message at its field');
+    await page.fill('#f-fp-verified_at', '2025-01-01');
+    await page.click('form[aria-label="Edit focal point"] >> text=Save');
+    await page.waitForSelector('section[aria-label="Focal point directory"] tr.stale');
+    check(/MYS/.test(await page.textContent('section[aria-label="Focal point directory"] tr.stale')), 'directory: the entry saved, flagged stale (verified long ago)');
+    await axe('focal point directory');
   } else {
     console.log('# skip: this hub has no follow-up API (/v1/requests), the follow-up flow is not tested');
     await page.click('nav >> text=Follow-up');

@@ -144,7 +144,12 @@ function Inbox({ onProblem }) {
   </section>`;
 }
 
-const FP_FIELDS = ['unit', 'name', 'email', 'phone', 'channel', 'hours', 'timezone', 'verified_at'];
+const FP_LABELS = {
+  unit: 'Unit', name: 'Contact name', email: 'Email', phone: 'Phone', channel: 'Channel',
+  hours: 'Hours', timezone: 'Time zone', verified_at: 'Verified on (YYYY-MM-DD)',
+};
+const FP_FIELDS = Object.keys(FP_LABELS);
+const CHANNELS = { formal: 'Formal requests', informal: 'Informal contact', both: 'Formal and informal' };
 
 function Directory({ claims, onProblem }) {
   const [s, reload] = useLoad('/v1/focal-points', []);
@@ -158,8 +163,9 @@ function Directory({ claims, onProblem }) {
   const save = async (e) => {
     e.preventDefault();
     try {
-      const { state, ...entry } = editing;
-      await api('PUT', `/v1/focal-points/${state}`, { focal_points: [{ ...entry }] });
+      const { state, stale, ...fields } = editing; // stale is the hub's to compute
+      const entry = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== ''));
+      await api('PUT', `/v1/focal-points/${state}`, { focal_points: [entry] });
       setEditing(null);
       reload();
     } catch (err) {
@@ -171,15 +177,19 @@ function Directory({ claims, onProblem }) {
     }
   };
   const set = (k) => (v) => setEditing({ ...editing, [k]: v });
-  if (!list.length) return html`<section class="card" aria-label="Focal point directory"><h2>Focal point directory</h2>
-    <${Empty}>No focal point is registered yet; contacts come from each state’s policy file.<//></section>`;
+  const mine = list.some((f) => f.state === claims.state);
+  const add = mayEdit && !mine && html`<button type="button" onClick=${() => { setErrors({}); setEditing({ state: claims.state, channel: 'formal' }); }}>Add ${claims.state}’s focal point</button>`;
   return html`<section class="card" aria-label="Focal point directory"><h2>Focal point directory</h2>
-    <div class="table-wrap"><table><thead><tr><th scope="col">State</th><th scope="col">Contact</th><th scope="col">Hours</th><th scope="col">Verified</th>${mayEdit && html`<th scope="col"><span class="sr-only">Edit</span></th>`}</tr></thead>
+    ${list.length ? '' : html`<${Empty}>No focal point is registered yet; contacts come from each state’s policy file.<//>`}
+    ${list.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">State</th><th scope="col">Contact</th><th scope="col">Hours</th><th scope="col">Verified</th>${mayEdit && html`<th scope="col"><span class="sr-only">Edit</span></th>`}</tr></thead>
     <tbody>${list.map((f) => html`<tr class=${f.stale ? 'stale' : ''}><td>${f.state}</td><td><${Contact} contact=${f} label="" /></td>
       <td>${f.hours} ${f.timezone}</td><td>${f.verified_at}${f.stale ? html` <span class="badge stale">stale — verify</span>` : ''}</td>
-      ${mayEdit && html`<td>${(roles.includes('admin') || f.state === claims.state) && html`<button type="button" onClick=${() => { setErrors({}); setEditing({ ...f, stale: undefined }); }}>Edit</button>`}</td>`}</tr>`)}</tbody></table></div>
+      ${mayEdit && html`<td>${(roles.includes('admin') || f.state === claims.state) && html`<button type="button" onClick=${() => { setErrors({}); setEditing({ channel: 'formal', ...f }); }}>Edit</button>`}</td>`}</tr>`)}</tbody></table></div>` : ''}
+    ${!editing && add}
     ${editing && html`<form onSubmit=${save} aria-label="Edit focal point"><h3>Edit ${editing.state}</h3><div class="grid">
-      ${FP_FIELDS.map((k) => html`<${Field} name=${'fp-' + k} label=${k.replace('_', ' ')} value=${editing[k] || ''} onInput=${set(k)} errors=${errors} />`)}
+      ${FP_FIELDS.map((k) => (k === 'channel'
+        ? html`<${Select} name="fp-channel" label=${FP_LABELS[k]} table=${CHANNELS} value=${editing.channel || 'formal'} onInput=${set(k)} errors=${errors} />`
+        : html`<${Field} name=${'fp-' + k} label=${FP_LABELS[k]} value=${editing[k] || ''} onInput=${set(k)} errors=${errors} />`))}
       </div>${errors._form && html`<div class="error" role="alert">${errors._form}</div>`}
       <div class="actions"><button class="primary" type="submit">Save</button><button type="button" onClick=${() => setEditing(null)}>Cancel</button></div></form>`}
   </section>`;
