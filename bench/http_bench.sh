@@ -24,7 +24,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 P1=$(free_port); P2=$(free_port)
 mkdir -p "$TMP/hub"
-printf 'listen = { { address = "127.0.0.1:%s" } }\nlimits = { connections = 5000 }\nlog_level = "warn"\n' "$P1" >"$TMP/hub/hub.lua"
+printf 'listen = { { address = "127.0.0.1:%s" } }\nlimits = { connections = 5000, per_client = 5000 }\nlog_level = "warn"\n' "$P1" >"$TMP/hub/hub.lua"
 bg_start hub "$FEDBROKER" serve --config "$TMP/hub/hub.lua"; HUB=$BG_PID
 wait_http "http://127.0.0.1:$P1/healthz" "$HUB" hub
 # nghttpd serves exactly the bytes the hub answers, so both move the same payload.
@@ -112,7 +112,7 @@ PY
 read -r RSS_HUB HWM_HUB < <(hold "$P1" "$HUB" h2)
 # A fresh hub for HTTP/1.1: the first one's allocator keeps what the h2c sessions freed.
 P3=$(free_port); mkdir -p "$TMP/hub1"
-printf 'listen = { { address = "127.0.0.1:%s" } }\nlimits = { connections = 5000 }\nlog_level = "warn"\n' "$P3" >"$TMP/hub1/hub.lua"
+printf 'listen = { { address = "127.0.0.1:%s" } }\nlimits = { connections = 5000, per_client = 5000 }\nlog_level = "warn"\n' "$P3" >"$TMP/hub1/hub.lua"
 bg_start hub1 "$FEDBROKER" serve --config "$TMP/hub1/hub.lua"; HUB1=$BG_PID
 wait_http "http://127.0.0.1:$P3/healthz" "$HUB1" hub1
 RSS0_HUB1=$(vm_kb "$HUB1" VmRSS)

@@ -28,6 +28,13 @@ install_web() {
   fi
 }
 
+# tests/conformance/h2spec.sh builds h2spec from its source with Debian's Go toolchain
+# and libraries (GOPATH mode, offline). CI does not run it, so only on request:
+#   FB_SETUP_CONFORMANCE=1 bash scripts/setup.sh
+if [ "${FB_SETUP_CONFORMANCE:-0}" = 1 ]; then
+  PACKAGES+=(golang-go golang-github-fatih-color-dev golang-github-spf13-cobra-dev golang-golang-x-net-dev)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -104,6 +104,8 @@ typedef struct {
   uint64_t checkpoints;
   uint64_t bad_line;     /* 1-based line number of the first fault, 0 when none */
   uint64_t bad_seq;      /* that line's seq (the expected one if it had none) */
+  uint64_t unsigned_entries; /* lines after the last checkpoint (all when there is none):
+                                no signature covers them yet */
 } fb_audit_verify_result;
 
 /* fb_audit_verify_file with counts; `res` may be NULL. */

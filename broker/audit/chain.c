@@ -126,6 +126,7 @@ int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **
   c->prev_known = true;
   c->next_seq = seq + 1;
   c->lineno++;
+  if (is_cp) c->covered = c->lineno;
   rc = 0;
 out:
   json_decref(o);

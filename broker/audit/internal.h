@@ -25,6 +25,7 @@ typedef struct {
   bool prev_known;
   uint8_t prev[32];         /* SHA-256 of the last line checked */
   uint64_t checkpoints;
+  uint64_t covered;         /* lines up to and including the last checkpoint */
   bool last_is_checkpoint;
   EVP_PKEY *pub;            /* borrowed */
   char key_id[17];          /* of `pub`, filled by fb_audit_chain_line on first use */

@@ -53,6 +53,7 @@ int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_res
   }
   res->lines = c.lineno;
   res->checkpoints = c.checkpoints;
+  res->unsigned_entries = c.lineno - c.covered;
   free(line);
   fclose(f);
   return rc;

@@ -5,15 +5,13 @@
 
 #include <openssl/err.h>
 
+/* The role names and their bits, generated from FB_ROLE_MAP (core/vocab.h). */
+#define ROLE_ENTRY_(id, name_) {name_, FB_ROLE_##id},
 static const struct {
   const char *name;
   unsigned bit;
-} roles[] = {
-    {"analyst", FB_ROLE_ANALYST},
-    {"legal_officer", FB_ROLE_LEGAL_OFFICER},
-    {"auditor", FB_ROLE_AUDITOR},
-    {"admin", FB_ROLE_ADMIN},
-};
+} roles[] = {FB_ROLE_MAP(ROLE_ENTRY_)};
+#undef ROLE_ENTRY_
 
 #define NROLES (sizeof roles / sizeof roles[0])
 

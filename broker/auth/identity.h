@@ -13,7 +13,12 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
-enum { FB_ROLE_ANALYST = 1, FB_ROLE_LEGAL_OFFICER = 2, FB_ROLE_AUDITOR = 4, FB_ROLE_ADMIN = 8 };
+#include "core/vocab.h"
+
+/* FB_ROLE_ANALYST, FB_ROLE_LEGAL_OFFICER, ...: one bit per role of FB_ROLE_MAP. */
+#define FB_ROLE_BIT_(id, name) FB_ROLE_##id = 1u << FB_ROLE_INDEX_##id,
+enum { FB_ROLE_MAP(FB_ROLE_BIT_) };
+#undef FB_ROLE_BIT_
 
 /* The `issuer` of an identity taken from a client certificate. */
 #define FB_IDENTITY_CERT_ISSUER "tls-client-cert"
@@ -38,8 +43,8 @@ int fb_roles_parse_list(const char *list, const char **bad);
 /* The canonical name of one role bit, or NULL. */
 const char *fb_role_name(unsigned role);
 
-/* New reference to ["analyst", "legal_officer", "auditor", "admin"] restricted to the
- * bits set, always in that order. The caller owns the reference (json_decref). */
+/* New reference to the names of the bits set, in FB_ROLE_MAP order ("analyst",
+ * "legal_officer", "auditor", "admin", "focal_point", "focal_point_admin"). The caller owns the reference (json_decref). */
 json_t *fb_roles_to_json(unsigned roles);
 
 /* New reference to {"sub","state","agency","roles","issuer","exp"} ("exp" omitted

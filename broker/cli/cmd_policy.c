@@ -8,22 +8,31 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/policy_cmds.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/tools.h"
 
-static const char usage[] =
-    "usage: fedbroker policy test DIR\n"
+#define usage fb_policy_usage
+const char fb_policy_usage[] =
+    "usage: fedbroker policy test [-v] [--junit FILE] DIR\n"
     "       fedbroker policy check FILE\n"
     "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
+    "       fedbroker policy keygen --out PREFIX\n"
+    "       fedbroker policy sign FILE --key KEY\n"
     "\n"
     "  test   run every DIR/tests/*_test.lua against the policies in DIR;\n"
-    "         ends with \"N passed, N failed\", exit status 1 when any failed\n"
+    "         ends with \"N passed, N failed\", exit status 1 when any failed;\n"
+    "         -v lists every case with PASS or FAIL, --junit FILE writes JUnit XML\n"
     "  check  validate one policy file (syntax, unknown keys and values, rules that\n"
     "         can never match); exit status 1 on any problem\n"
     "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
-    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n";
+    "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n"
+    "  keygen write an Ed25519 signing pair: PREFIX.pem (private, keep it) and\n"
+    "         PREFIX.pub.pem (for the hub's policy_keys)\n"
+    "  sign   write FILE.sig, the signature the hub checks for a state in policy_keys;\n"
+    "         a file that does not load is not signed\n";
 
 static int cmd_eval(int argc, char **argv) {
   const char *request = NULL, *dir = "policies", *as = NULL;
@@ -73,7 +82,7 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 static int run(int argc, char **argv) {
-  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check or eval)");
+  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check, eval, keygen or sign)");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
     fputs(usage, stdout);
@@ -86,15 +95,14 @@ static int run(int argc, char **argv) {
     }
   /* The tools speak to people: keep the JSON log quiet unless something is wrong. */
   if (fb_log_get_level() < FB_LOG_ERROR) fb_log_set_level(FB_LOG_ERROR);
-  if (strcmp(sub, "test") == 0) {
-    if (argc != 3) return fb_usage_error(usage, "policy test: expected one directory");
-    return fb_policy_run_tests(argv[2], stdout, NULL, NULL);
-  }
+  if (strcmp(sub, "test") == 0) return fb_cmd_policy_test(argc - 1, argv + 1);
   if (strcmp(sub, "check") == 0) {
     if (argc != 3) return fb_usage_error(usage, "policy check: expected one file");
     return fb_policy_check_file(argv[2], stdout) ? 1 : 0;
   }
   if (strcmp(sub, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(sub, "keygen") == 0) return fb_cmd_policy_keygen(argc - 1, argv + 1);
+  if (strcmp(sub, "sign") == 0) return fb_cmd_policy_sign(argc - 1, argv + 1);
   return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);
 }
 

@@ -11,6 +11,7 @@
 
 #include <lauxlib.h>
 
+#include "core/vocab.h"
 #include "core/util.h"
 #include "lua/sandbox.h"
 
@@ -281,10 +282,17 @@ static int deadline_field(walk_ctx *c, const char *parent, const char *key, void
   fb_deadlines *d = ud;
   KEY_PATH(kp);
   int rc;
-  if (strcmp(key, "immediate") == 0) rc = read_u32(c, kp, key, &d->immediate_ms);
-  else if (strcmp(key, "urgent") == 0) rc = read_u32(c, kp, key, &d->urgent_ms);
-  else if (strcmp(key, "routine") == 0) rc = read_u32(c, kp, key, &d->routine_ms);
-  else rc = fail(c, kp, key, "unknown priority (expected immediate, urgent, routine)");
+  uint32_t *ms = NULL;
+  switch (fb_list_index(fb_priorities, key)) {
+  case FB_PRIORITY_IMMEDIATE: ms = &d->immediate_ms; break;
+  case FB_PRIORITY_URGENT: ms = &d->urgent_ms; break;
+  case FB_PRIORITY_ROUTINE: ms = &d->routine_ms; break;
+  default: break;
+  }
+  char allowed[100];
+  if (ms) rc = read_u32(c, kp, key, ms);
+  else rc = fail(c, kp, key, "unknown priority (expected one of: %s)",
+                 fb_list_text(fb_priorities, allowed, sizeof allowed));
   free(kp);
   return rc;
 }
@@ -306,9 +314,18 @@ static int limits_field(walk_ctx *c, const char *parent, const char *key, void *
   else if (strcmp(key, "connections") == 0) rc = read_u32(c, kp, key, &l->connections);
   else if (strcmp(key, "header_timeout") == 0) rc = read_u32(c, kp, key, &l->header_timeout_ms);
   else if (strcmp(key, "idle_timeout") == 0) rc = read_u32(c, kp, key, &l->idle_timeout_ms);
+  else if (strcmp(key, "send_timeout") == 0) rc = read_u32(c, kp, key, &l->send_timeout_ms);
+  else if (strcmp(key, "send_buffers") == 0) {
+    rc = read_uint(c, kp, key, (uint64_t)1 << 40, &v);
+    l->send_buffers = (size_t)v;
+  } else if (strcmp(key, "per_client") == 0) rc = read_u32(c, kp, key, &l->per_client);
+  else if (strcmp(key, "per_identity") == 0) rc = read_u32(c, kp, key, &l->per_identity);
+  else if (strcmp(key, "aborts_per_minute") == 0) rc = read_u32(c, kp, key, &l->aborts_per_minute);
+  else if (strcmp(key, "control_frames") == 0) rc = read_u32(c, kp, key, &l->control_frames);
   else
     rc = fail(c, kp, key, "unknown key (expected body, header, streams, max_states, concurrency, "
-                          "connections, header_timeout, idle_timeout)");
+                          "connections, header_timeout, idle_timeout, send_timeout, send_buffers, "
+                          "per_client, per_identity, aborts_per_minute, control_frames)");
   free(kp);
   return rc;
 }
@@ -478,7 +495,9 @@ void fb_config_defaults(fb_config *cfg) {
   cfg->deadlines = (fb_deadlines){2000, 5000, 15000};
   cfg->limits = (fb_limits){.body = 65536, .header = 16384, .streams = 100, .max_states = 64,
                             .concurrency = 1024, .connections = 10000,
-                            .header_timeout_ms = 10000, .idle_timeout_ms = 60000};
+                            .header_timeout_ms = 10000, .idle_timeout_ms = 60000,
+                            .send_timeout_ms = 30000, .send_buffers = (size_t)256 << 20, .per_client = 256,
+                            .per_identity = 32, .aborts_per_minute = 60, .control_frames = 5000};
   cfg->breaker = (fb_breaker_config){5, 10000};
   cfg->log_level = fb_xstrdup("info");
 }
@@ -628,9 +647,11 @@ const fb_state_config *fb_config_state(const fb_config *cfg, const char *code) {
 }
 
 uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority) {
-  if (strcmp(priority, "immediate") == 0) return cfg->deadlines.immediate_ms;
-  if (strcmp(priority, "urgent") == 0) return cfg->deadlines.urgent_ms;
-  return cfg->deadlines.routine_ms;
+  switch (fb_list_index(fb_priorities, priority)) {
+  case FB_PRIORITY_IMMEDIATE: return cfg->deadlines.immediate_ms;
+  case FB_PRIORITY_URGENT: return cfg->deadlines.urgent_ms;
+  default: return cfg->deadlines.routine_ms;
+  }
 }
 
 void fb_config_free(fb_config *cfg) {

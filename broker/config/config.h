@@ -59,6 +59,12 @@ typedef struct {
   uint32_t connections;      /* default 10000 open connections */
   uint32_t header_timeout_ms;/* default 10000: whole header block must arrive by then */
   uint32_t idle_timeout_ms;  /* default 60000 */
+  uint32_t send_timeout_ms;  /* default 30000: a pending response that makes no write progress */
+  size_t send_buffers;       /* default 256 MiB: unsent response bytes held across all connections */
+  uint32_t per_client;       /* default 256 open connections per client address */
+  uint32_t per_identity;     /* default 32 searches in flight per identity */
+  uint32_t aborts_per_minute;/* default 60 aborted searches per identity and minute */
+  uint32_t control_frames;   /* default 5000 HTTP/2 WINDOW_UPDATE/PRIORITY/empty DATA per second */
 } fb_limits;
 
 typedef struct {

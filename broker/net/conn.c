@@ -1,5 +1,5 @@
 /* One accepted connection: reading, TLS, telling HTTP/2 from HTTP/1.1, writing with
- * a bounded queue, and the header / idle timer. */
+ * a bounded queue, the header / idle timer and the send (stall) timer. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,8 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define H2_PREFACE_LEN 24
 /* Reading pauses while more than this is queued for writing to a slow reader. */
 #define WRITE_QUEUE_HIGH (1u << 20)
+/* Handles per connection: the socket, the header/idle timer, the send timer. */
+#define CONN_HANDLES 3
 
 typedef struct {
   uv_write_t req;
@@ -25,6 +27,7 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--c->handles_open > 0) return;
   fb_server *srv = c->srv;
   fb_server_unqueue_flush(srv, c);
+  fb_server_addr_release(srv, c);
   if (c->h1) fb_h1_free(c->h1);
   if (c->h2) fb_h2_free(c->h2);
   if (c->ssl) SSL_free(c->ssl); /* frees the BIOs too */
@@ -35,6 +38,8 @@ static void on_handle_closed(uv_handle_t *h) {
 
 void fb_conn_close(fb_conn *c) {
   if (c->closing) return;
+  /* From now on its buffers count against no limit: they go with the connection. */
+  c->srv->out_bytes -= c->write_queue + c->held;
   c->closing = true;
   /* Unlink first so protocol teardown (which aborts requests) sees a closing conn. */
   if (c->prev) c->prev->next = c->next;
@@ -43,7 +48,35 @@ void fb_conn_close(fb_conn *c) {
   /* The sessions are freed in the close callback: this may run deep inside their own
    * parsing code, which must be able to return safely. */
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->stall, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+void fb_conn_hold(fb_conn *c, long long delta) {
+  c->held += (size_t)delta;
+  if (!c->closing) c->srv->out_bytes += (size_t)delta;
+}
+
+static void on_stall(uv_timer_t *t) {
+  fb_conn *c = t->data;
+  fb_info("send_timeout", "closing %s: a response made no write progress for %u ms (%zu bytes waiting)", c->peer,
+          c->srv->cfg->limits.send_timeout_ms, c->write_queue + c->held);
+  fb_series_add(c->srv->m_stalled, 1);
+  fb_conn_close(c);
+}
+
+static bool output_pending(fb_conn *c) {
+  return c->write_queue > 0 || (c->h2 && fb_h2_output_blocked(c->h2));
+}
+
+void fb_conn_output_changed(fb_conn *c, bool progressed) {
+  if (c->closing) return;
+  if (!output_pending(c)) {
+    uv_timer_stop(&c->stall);
+    return;
+  }
+  if (progressed || !uv_is_active((uv_handle_t *)&c->stall))
+    uv_timer_start(&c->stall, on_stall, c->srv->cfg->limits.send_timeout_ms, 0);
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -76,10 +109,24 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = sizeof slab;
 }
 
+void fb_conn_update_reading(fb_conn *c) {
+  if (c->closing) return;
+  bool stop = (c->h1 && fb_h1_parked(c->h1)) ||
+              c->write_queue > (c->read_stopped ? WRITE_QUEUE_HIGH / 2 : WRITE_QUEUE_HIGH);
+  if (stop && !c->read_stopped) {
+    c->read_stopped = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  } else if (!stop && c->read_stopped) {
+    c->read_stopped = false;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
+}
+
 static void on_written(uv_write_t *w, int status) {
   write_req *wr = fb_container_of(w, write_req, req);
   fb_conn *c = wr->conn;
   c->write_queue -= wr->len;
+  if (!c->closing) c->srv->out_bytes -= wr->len;
   free(wr->owned);
   free(wr);
   if (c->closing) return;
@@ -91,11 +138,11 @@ static void on_written(uv_write_t *w, int status) {
     fb_conn_close(c);
     return;
   }
-  if (c->read_stopped && c->write_queue < WRITE_QUEUE_HIGH / 2) {
-    c->read_stopped = false;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  }
+  if (c->h1 && fb_h1_parked(c->h1)) fb_h1_unpark(c->h1);
+  if (c->closing) return;
+  fb_conn_update_reading(c);
   if (c->h2) fb_h2_resume_send(c->h2);
+  fb_conn_output_changed(c, true);
 }
 
 /* Queues `len` bytes at `base`; `wr` owns them (copied into it, or handed over). */
@@ -104,18 +151,18 @@ static void queue_write(fb_conn *c, write_req *wr, char *base, size_t len) {
   wr->len = len;
   uv_buf_t b = uv_buf_init(base, (unsigned)len);
   c->write_queue += len;
+  c->srv->out_bytes += len;
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
   if (rc < 0) {
     c->write_queue -= len;
+    c->srv->out_bytes -= len;
     free(wr->owned);
     free(wr);
     fb_conn_close(c);
     return;
   }
-  if (c->write_queue > WRITE_QUEUE_HIGH && !c->read_stopped) {
-    c->read_stopped = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-  }
+  fb_conn_update_reading(c);
+  fb_conn_output_changed(c, false);
 }
 
 void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
@@ -165,14 +212,27 @@ static int start_proto(fb_conn *c, int proto) {
 /* Plain bytes from the socket or from TLS. */
 void fb_conn_plaintext(fb_conn *c, const char *data, size_t len) {
   if (c->closing) return;
+  if (c->proto == PROTO_UNKNOWN && c->alpn_h2) {
+    /* TLS chose h2: nghttp2 checks the preface itself, and nothing else is served. */
+    if (start_proto(c, PROTO_H2) != 0) {
+      fb_conn_close(c);
+      return;
+    }
+  }
   if (c->proto == PROTO_UNKNOWN) {
-    /* Compare what we have with the HTTP/2 preface; any difference means HTTP/1.1. */
+    /* Compare what we have with the HTTP/2 preface; a difference in the first bytes
+     * means HTTP/1.1, a difference after "PRI " a broken HTTP/2 preface. */
     size_t take = len < H2_PREFACE_LEN - c->nsniff ? len : H2_PREFACE_LEN - c->nsniff;
     memcpy(c->sniff + c->nsniff, data, take);
     c->nsniff += take;
     data += take;
     len -= take;
     if (memcmp(c->sniff, h2_preface, c->nsniff) != 0) {
+      if (c->nsniff > 4 && memcmp(c->sniff, h2_preface, 4) == 0) {
+        fb_debug("h2_bad_preface", "%s: invalid HTTP/2 connection preface; closing", c->peer);
+        fb_conn_close(c);
+        return;
+      }
       if (start_proto(c, PROTO_H1) != 0 || fb_h1_feed(c->h1, c->sniff, c->nsniff) != 0) {
         fb_conn_close(c);
         return;
@@ -220,8 +280,9 @@ void fb_conn_accept(listener *lst) {
   c->lst = lst;
   uv_tcp_init(srv->loop, &c->tcp);
   uv_timer_init(srv->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->handles_open = 2;
+  uv_timer_init(srv->loop, &c->stall);
+  c->tcp.data = c->timer.data = c->stall.data = c;
+  c->handles_open = CONN_HANDLES;
   srv->nconns++;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
@@ -238,14 +299,26 @@ void fb_conn_accept(listener *lst) {
     if (ss.ss_family == AF_INET6) {
       uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
       port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+      memcpy(c->addr_key, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
     } else {
       uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
       port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+      c->addr_key[10] = c->addr_key[11] = 0xff; /* ::ffff:a.b.c.d */
+      memcpy(c->addr_key + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
     }
     snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
   }
   if (srv->nconns > srv->cfg->limits.connections || srv->stopping) {
     fb_warn("conn_refused", "connection cap of %u reached; closing %s", srv->cfg->limits.connections, c->peer);
+    fb_series_add(srv->m_refused_cap, 1);
+    fb_conn_close(c);
+    return;
+  }
+  if (!fb_server_addr_acquire(srv, c)) {
+    /* One address must not fill the connection cap for everyone else. */
+    fb_debug("conn_refused", "%s has %u connections open (limits.per_client); closing", c->peer,
+             srv->cfg->limits.per_client);
+    fb_series_add(srv->m_refused_per_client, 1);
     fb_conn_close(c);
     return;
   }

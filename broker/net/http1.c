@@ -1,6 +1,9 @@
 /* HTTP/1.1 sessions on top of http-parser: keep-alive, Content-Length and chunked
  * bodies, 100-continue, limits (431 header block, 413 body), one request at a time
- * (bytes that arrive meanwhile wait in a bounded buffer). */
+ * (bytes that arrive meanwhile wait in a bounded buffer), and no parsing of further
+ * pipelined requests while earlier answers wait to be read by the client. RFC 9112
+ * rules that http-parser leaves to its user are checked here: no whitespace before a
+ * field's colon, exactly one Host in HTTP/1.1, no Transfer-Encoding in HTTP/1.0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,9 @@
 
 #include "core/log.h"
 #include "net/internal.h"
+
+/* Pipelined requests wait (and reading stops) while more than this is unsent. */
+#define PIPELINE_QUEUE_MAX (64u << 10)
 
 struct fb_h1 {
   fb_conn *conn;
@@ -23,6 +29,11 @@ struct fb_h1 {
   bool close_after;
   bool head_request;
   bool failed;             /* an error response is going out; then close */
+  bool parked;             /* pipelined input waits until the write queue drains */
+  bool any_request;        /* a request line was parsed on this connection */
+  unsigned hosts;          /* Host fields in the request being parsed */
+  bool has_te;             /* ... and whether it had Transfer-Encoding */
+  const char *bad_request; /* why the request being parsed is malformed, for the 400 */
 };
 
 static http_parser_settings settings;
@@ -40,6 +51,8 @@ static int count_header_bytes(fb_h1 *h, size_t len) {
 }
 
 static void flush_header(fb_h1 *h) {
+  if (h->field.len == 4 && strncasecmp(h->field.data, "host", 4) == 0) h->hosts++;
+  if (h->field.len == 17 && strncasecmp(h->field.data, "transfer-encoding", 17) == 0) h->has_te = true;
   if (h->field.len) fb_request_add_header(h->cur, h->field.data, h->field.len, h->value.data ? h->value.data : "", h->value.len);
   fb_buf_reset(&h->field);
   fb_buf_reset(&h->value);
@@ -54,6 +67,9 @@ static int on_message_begin(http_parser *p) {
   fb_buf_reset(&h->field);
   fb_buf_reset(&h->value);
   h->in_value = false;
+  h->hosts = 0;
+  h->has_te = false;
+  h->bad_request = NULL;
   fb_conn_timer_header(h->conn);
   return 0;
 }
@@ -68,6 +84,12 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   fb_h1 *h = p->data;
   if (count_header_bytes(h, len)) return -1;
+  /* http-parser accepts "Content-Length : 5" and obeys it; RFC 9112 5.1 makes it a 400
+   * (a proxy in front may frame the message differently: request smuggling). */
+  if (memchr(at, ' ', len) || memchr(at, '\t', len)) {
+    h->bad_request = "Whitespace between a header field name and its colon is not allowed.";
+    return -1;
+  }
   if (h->in_value) flush_header(h);
   fb_buf_append(&h->field, at, len);
   return 0;
@@ -84,6 +106,20 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 static int on_headers_complete(http_parser *p) {
   fb_h1 *h = p->data;
   flush_header(h);
+  h->any_request = true;
+  if (h->hosts > 1) {
+    h->bad_request = "The request has more than one Host header.";
+    return -1;
+  }
+  if (h->hosts == 0 && p->http_major == 1 && p->http_minor >= 1) {
+    h->bad_request = "An HTTP/1.1 request needs a Host header.";
+    return -1;
+  }
+  if (h->has_te && p->http_major == 1 && p->http_minor == 0) {
+    /* HTTP/1.0 has no chunked framing: the body's length is unknown (RFC 9112 6.1). */
+    h->bad_request = "Transfer-Encoding is not allowed in an HTTP/1.0 request.";
+    return -1;
+  }
   const char *method = http_method_str((enum http_method)p->method);
   fb_request_set_line(h->cur, method, strlen(method), h->url.data ? h->url.data : "/", h->url.len);
   h->head_request = p->method == HTTP_HEAD;
@@ -155,6 +191,7 @@ void fb_h1_free(fb_h1 *h) {
 }
 
 bool fb_h1_busy(const fb_h1 *h) { return h->cur && h->cur_dispatched; }
+bool fb_h1_parked(const fb_h1 *h) { return h->parked; }
 
 /* An error answered by the protocol layer itself; the connection closes afterwards. */
 static void fail_request(fb_h1 *h, int status, const char *code, const char *msg) {
@@ -174,6 +211,13 @@ static void after_response(fb_h1 *h) {
     return;
   }
   fb_conn_timer_idle(c);
+  if (c->write_queue > PIPELINE_QUEUE_MAX) {
+    /* A client that pipelines and does not read would otherwise make the hub hold
+     * every answer: wait (and stop reading) until it reads. */
+    h->parked = true;
+    fb_conn_update_reading(c);
+    return;
+  }
   if (!h->in_feed && h->pending.len) {
     fb_buf rest = h->pending;
     memset(&h->pending, 0, sizeof h->pending);
@@ -227,12 +271,43 @@ void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last) {
   if (!c->closing) after_response(h);
 }
 
+void fb_h1_unpark(fb_h1 *h) {
+  fb_conn *c = h->conn;
+  if (!h->parked || c->write_queue > PIPELINE_QUEUE_MAX / 2 || h->in_feed) return;
+  h->parked = false;
+  fb_conn_update_reading(c);
+  if (h->pending.len && !(h->cur && h->cur_dispatched)) {
+    fb_buf rest = h->pending;
+    memset(&h->pending, 0, sizeof h->pending);
+    process(h, rest.data, rest.len);
+    fb_buf_free(&rest);
+  }
+}
+
+/* Whether the first bytes of a connection could begin an HTTP/1.x request line:
+ * method, space, then an origin-form path, "*" or an absolute URI. Anything else (an
+ * HTTP/2 client with a broken preface, a stray protocol) is closed without an
+ * HTTP/1.1 answer it would not understand. */
+static bool looks_like_http1(const fb_conn *c) {
+  const char *s = c->sniff;
+  size_t n = c->nsniff, i = 0;
+  if (n == 0) return true; /* TLS chose http/1.1 by ALPN: no sniffing happened */
+  while (i < n && i < 20 && s[i] > ' ' && s[i] < 127) i++; /* the method */
+  if (i == 0 || i + 1 >= n || s[i] != ' ') return false;
+  char t = s[++i];
+  if (t == '/' || t == '*') return true;
+  /* absolute-form ("http://host/x") or authority-form ("host:443"): a colon first */
+  for (; i < n && s[i] != ' '; i++)
+    if (s[i] == ':') return true;
+  return false;
+}
+
 /* Runs the parser over `data`, dispatching each complete request in turn. */
 static void process(fb_h1 *h, const char *data, size_t len) {
   fb_conn *c = h->conn;
   h->in_feed = true;
   while (len > 0 && !c->closing && !h->failed) {
-    if (h->cur && h->cur_dispatched) { /* still answering: keep the rest for later */
+    if ((h->cur && h->cur_dispatched) || h->parked) { /* still answering: keep the rest for later */
       fb_buf_append(&h->pending, data, len);
       break;
     }
@@ -248,7 +323,15 @@ static void process(fb_h1 *h, const char *data, size_t len) {
       continue;
     }
     if (err != HPE_OK) {
-      if (h->cur && h->cur->headers_too_large)
+      if (!h->any_request && !looks_like_http1(c)) {
+        fb_debug("h1_not_http", "%s: the first bytes are not an HTTP/1.1 request; closing", c->peer);
+        h->failed = true;
+        fb_conn_close(c);
+        break;
+      }
+      if (h->cur && h->bad_request)
+        fail_request(h, 400, "bad_request", h->bad_request);
+      else if (h->cur && h->cur->headers_too_large)
         fail_request(h, 431, "header_too_large", "The request's header block is too large.");
       else if (h->cur && h->cur->body_too_large)
         fail_request(h, 413, "payload_too_large", "The request body is too large.");
@@ -261,7 +344,7 @@ static void process(fb_h1 *h, const char *data, size_t len) {
   }
   h->in_feed = false;
   /* A request answered synchronously above may have left input for the next one. */
-  if (!c->closing && !h->failed && !(h->cur && h->cur_dispatched) && h->pending.len) {
+  if (!c->closing && !h->failed && !(h->cur && h->cur_dispatched) && !h->parked && h->pending.len) {
     fb_buf rest = h->pending;
     memset(&h->pending, 0, sizeof h->pending);
     process(h, rest.data, rest.len);
@@ -271,7 +354,7 @@ static void process(fb_h1 *h, const char *data, size_t len) {
 
 int fb_h1_feed(fb_h1 *h, const char *data, size_t len) {
   if (h->failed) return 0; /* discard input while the error response drains */
-  if (h->cur && h->cur_dispatched) {
+  if ((h->cur && h->cur_dispatched) || h->parked) {
     /* Pipelined bytes while a handler works: bounded, then the client is cut off. */
     if (h->pending.len + len > header_limit(h) + body_limit(h)) return -1;
     fb_buf_append(&h->pending, data, len);

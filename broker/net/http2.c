@@ -1,6 +1,9 @@
 /* HTTP/2 sessions on nghttp2 (server side): one fb_request per stream, limits on the
  * header block and body, bounded output, GOAWAY on shutdown. nghttp2's own flood
- * protections (SETTINGS, PING, RST_STREAM, empty frames) stay at their defaults. */
+ * protections (SETTINGS, PING, RST_STREAM) stay at their defaults; floods of the
+ * frames it accepts without limit (WINDOW_UPDATE, PRIORITY, empty DATA) are counted
+ * here per second and end the connection with GOAWAY ENHANCE_YOUR_CALM. Stream ids
+ * that go backwards, which nghttp2 leaves to its user, are a connection error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 
 /* Stop asking nghttp2 for more frames while this much waits on the socket. */
 #define SEND_HIGH_WATER (256u << 10)
+/* Client stream ids remembered to tell a closed stream from one never opened. */
+#define OPENED_RING 64
 
 struct fb_h2 {
   fb_conn *conn;
@@ -20,13 +25,110 @@ struct fb_h2 {
   fb_request *reqs;        /* every open stream's request (nghttp2 cannot list them) */
   bool sending;
   bool receiving;          /* inside nghttp2_session_mem_recv: send once afterwards */
+  bool terminated;         /* a connection error was found: send the GOAWAY, then close */
   fb_buf out;              /* frames of one h2_send, written with one syscall */
+  int32_t max_stream;      /* highest client stream id nghttp2 has begun HEADERS for */
+  /* The frame splitter in front of nghttp2 (scan_frames). */
+  size_t scan_preface;     /* preface bytes still to skip */
+  uint8_t scan_hdr[9];
+  unsigned scan_nhdr;
+  uint32_t scan_payload;   /* payload bytes of the current frame still to skip */
+  int32_t scan_max;        /* highest client stream id seen in a HEADERS frame */
+  int32_t opened[OPENED_RING]; /* the latest client stream ids that began requests */
+  unsigned nopened;
+  uint64_t flood_window;   /* start (loop ms) of the current one-second window */
+  uint32_t flood_count;    /* control frames counted in it */
 };
 
 static void h2_send(fb_h2 *h);
 
 static fb_request *stream_req(nghttp2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s, id);
+}
+
+/* Ends the session with GOAWAY(code); the caller returns NGHTTP2_ERR_CALLBACK_FAILURE
+ * so nghttp2 stops reading, and fb_h2_feed sends the GOAWAY before closing. */
+static int connection_error(fb_h2 *h, uint32_t code, const char *why) {
+  fb_debug("h2_connection_error", "%s: %s", h->conn->peer, why);
+  nghttp2_session_terminate_session(h->session, code);
+  h->terminated = true;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static bool was_opened(const fb_h2 *h, int32_t id) {
+  unsigned n = h->nopened < OPENED_RING ? h->nopened : OPENED_RING;
+  for (unsigned i = 0; i < n; i++)
+    if (h->opened[i] == id) return true;
+  /* Older than what the ring remembers: cannot tell, so nghttp2's rules apply. */
+  return h->nopened >= OPENED_RING && id < h->opened[h->nopened % OPENED_RING];
+}
+
+/* HEADERS that would open a stream below one already opened (RFC 9113 5.1.1); in
+ * nghttp2's order of events, so trailers on a stream still open pass. nghttp2 only
+ * ignores such a block. */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud) {
+  fb_h2 *h = ud;
+  int32_t id = hd->stream_id;
+  if (hd->type != NGHTTP2_HEADERS || id <= 0 || !(id & 1)) return 0;
+  if (id < h->max_stream && !nghttp2_session_find_stream(s, id))
+    return connection_error(h, NGHTTP2_PROTOCOL_ERROR, "HEADERS on a stream id lower than one already used");
+  if (id > h->max_stream) h->max_stream = id;
+  return 0;
+}
+
+/* Looks at one frame header as the bytes arrive, before nghttp2 (which does not report
+ * the frames it ignores): DATA on a stream id that was skipped, and the per-second
+ * count of frames that cost work but carry nothing. Returns 0 or an error code. */
+static uint32_t check_frame_header(fb_h2 *h, const uint8_t hdr[9]) {
+  uint32_t length = (uint32_t)hdr[0] << 16 | (uint32_t)hdr[1] << 8 | hdr[2];
+  uint8_t type = hdr[3], flags = hdr[4];
+  int32_t id = (int32_t)(((uint32_t)hdr[5] << 24 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 8 | hdr[8]) & 0x7fffffffu);
+  if (type == NGHTTP2_HEADERS && (id & 1) && id > h->scan_max) {
+    h->scan_max = id;
+    h->opened[h->nopened++ % OPENED_RING] = id;
+  }
+  if (type == NGHTTP2_DATA && (id & 1) && id < h->scan_max && !was_opened(h, id)) {
+    fb_debug("h2_connection_error", "%s: DATA on stream %d, which was never opened", h->conn->peer, id);
+    return NGHTTP2_PROTOCOL_ERROR;
+  }
+  bool control = type == NGHTTP2_WINDOW_UPDATE || type == NGHTTP2_PRIORITY ||
+                 (type == NGHTTP2_DATA && length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM));
+  if (!control) return 0;
+  uint64_t now = uv_now(h->conn->srv->loop);
+  if (now - h->flood_window >= 1000) {
+    h->flood_window = now;
+    h->flood_count = 0;
+  }
+  if (++h->flood_count <= h->conn->srv->cfg->limits.control_frames) return 0;
+  fb_series_add(h->conn->srv->m_calm, 1);
+  fb_info("h2_flood", "%s: over %u WINDOW_UPDATE/PRIORITY/empty DATA frames in a second; closing", h->conn->peer,
+          h->conn->srv->cfg->limits.control_frames);
+  return NGHTTP2_ENHANCE_YOUR_CALM;
+}
+
+/* Splits the input at frame headers. Returns how many bytes may go to nghttp2: all of
+ * them, or up to the start of a frame that breaks a rule (*code is then set). */
+static size_t scan_frames(fb_h2 *h, const uint8_t *d, size_t len, uint32_t *code) {
+  size_t i = 0;
+  *code = 0;
+  while (i < len) {
+    if (h->scan_preface) {
+      size_t n = len - i < h->scan_preface ? len - i : h->scan_preface;
+      h->scan_preface -= n;
+      i += n;
+    } else if (h->scan_payload) {
+      size_t n = len - i < h->scan_payload ? len - i : h->scan_payload;
+      h->scan_payload -= (uint32_t)n;
+      i += n;
+    } else {
+      h->scan_hdr[h->scan_nhdr++] = d[i++];
+      if (h->scan_nhdr < 9) continue;
+      h->scan_nhdr = 0;
+      h->scan_payload = (uint32_t)h->scan_hdr[0] << 16 | (uint32_t)h->scan_hdr[1] << 8 | h->scan_hdr[2];
+      if ((*code = check_frame_header(h, h->scan_hdr)) != 0) return i >= 9 ? i - 9 : 0;
+    }
+  }
+  return len;
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
@@ -139,10 +241,14 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
   size_t n = left < length ? left : length;
   if (n) memcpy(buf, req->resp_body.data + req->resp_off, n);
   req->resp_off += n;
+  if (n) fb_conn_hold(req->conn, -(long long)n);
   if (req->resp_off == req->resp_body.len) {
     fb_buf_reset(&req->resp_body); /* streamed bodies do not accumulate */
     req->resp_off = 0;
-    if (req->finished) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (req->finished) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      req->eof_sent = true;
+    }
     else if (n == 0) return NGHTTP2_ERR_DEFERRED;
   }
   return (ssize_t)n;
@@ -173,10 +279,19 @@ void fb_h2_respond(fb_request *req, bool has_more) {
       nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen), NGHTTP2_NV_FLAG_NONE};
     }
     bool head = strcmp(fb_request_method(req), "HEAD") == 0;
+    if (head) { /* no body goes out: what was produced for it is dropped */
+      fb_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
+      fb_buf_reset(&req->resp_body);
+      req->resp_off = 0;
+      req->eof_sent = true;
+    }
     nghttp2_data_provider prd = {.source.ptr = req, .read_callback = read_body};
     int rv = nghttp2_submit_response(h->session, req->stream_id, nva, k, head ? NULL : &prd);
     free(nva);
-    if (rv != 0) fb_warn("h2_submit", "stream %d: %s", req->stream_id, nghttp2_strerror(rv));
+    if (rv != 0) {
+      fb_warn("h2_submit", "stream %d: %s", req->stream_id, nghttp2_strerror(rv));
+      req->eof_sent = true; /* nothing of it will go out: it does not wait to be sent */
+    }
   } else {
     nghttp2_session_resume_data(h->session, req->stream_id);
   }
@@ -205,6 +320,7 @@ static void h2_send(fb_h2 *h) {
   }
   if (h->out.len) fb_conn_write_buf(c, &h->out);
   h->sending = false;
+  fb_conn_output_changed(c, false);
   if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
     c->close_when_drained = true;
     if (c->write_queue == 0) fb_conn_close(c);
@@ -220,6 +336,7 @@ fb_h2 *fb_h2_new(fb_conn *c) {
   h->conn = c;
   nghttp2_session_callbacks *cbs;
   nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
@@ -243,14 +360,28 @@ fb_h2 *fb_h2_new(fb_conn *c) {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
   nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, FB_ARRAY_LEN(iv));
+  h->scan_preface = 24; /* nghttp2 checks the preface itself */
   fb_conn_timer_idle(c);
   return h;
 }
 
 int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
+  uint32_t code = 0;
+  size_t ok = h->terminated ? 0 : scan_frames(h, (const uint8_t *)data, len, &code);
   h->receiving = true;
-  ssize_t rv = nghttp2_session_mem_recv(h->session, (const uint8_t *)data, len);
+  ssize_t rv = ok ? nghttp2_session_mem_recv(h->session, (const uint8_t *)data, ok) : 0;
   h->receiving = false;
+  if (rv >= 0 && code && !h->terminated) {
+    nghttp2_session_terminate_session(h->session, code);
+    h->terminated = true;
+    rv = -1;
+  }
+  if (rv < 0 && h->terminated) {
+    h2_send(h); /* the GOAWAY; the session no longer wants to read, so it closes */
+    h->conn->close_when_drained = true;
+    if (h->conn->write_queue == 0) fb_conn_close(h->conn);
+    return 0;
+  }
   if (rv < 0) {
     fb_debug("h2_error", "%s: %s", h->conn->peer, nghttp2_strerror((int)rv));
     return -1;
@@ -266,6 +397,12 @@ void fb_h2_goaway(fb_h2 *h) {
 }
 
 bool fb_h2_busy(const fb_h2 *h) { return h->active > 0; }
+
+bool fb_h2_output_blocked(const fb_h2 *h) {
+  for (const fb_request *r = h->reqs; r; r = r->next)
+    if (r->wire_started && !r->eof_sent && (r->resp_off < r->resp_body.len || r->finished)) return true;
+  return false;
+}
 
 void fb_h2_free(fb_h2 *h) {
   if (!h) return;

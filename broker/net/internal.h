@@ -10,6 +10,8 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "core/keymap.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "net/request.h"
 #include "net/router.h"
@@ -44,6 +46,9 @@ struct fb_server {
   uv_timer_t grace_timer;
   void (*done)(void *);
   void *done_data;
+  fb_keymap *per_addr;       /* client address -> open connections (uint32_t) */
+  size_t out_bytes;          /* unsent response bytes held by open connections */
+  fb_series *m_refused_cap, *m_refused_per_client, *m_stalled, *m_shed, *m_calm;
 };
 
 enum { PROTO_UNKNOWN = 0, PROTO_H1 = 1, PROTO_H2 = 2 };
@@ -51,6 +56,7 @@ enum { PROTO_UNKNOWN = 0, PROTO_H1 = 1, PROTO_H2 = 2 };
 struct fb_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;          /* header / idle timeout */
+  uv_timer_t stall;          /* send timeout: runs while output waits and makes no progress */
   fb_server *srv;
   listener *lst;
   SSL *ssl;                  /* TLS through memory BIOs; NULL when cleartext */
@@ -68,6 +74,10 @@ struct fb_conn {
   fb_conn *flush_next;
   int handles_open;
   size_t write_queue;        /* bytes handed to uv_write and not yet written */
+  size_t held;               /* HTTP/2 response bytes not yet taken by nghttp2 */
+  bool alpn_h2;              /* TLS chose h2: the preface is required, HTTP/1.1 is refused */
+  unsigned char addr_key[16];/* the client's address (IPv4 as IPv4-mapped IPv6) */
+  bool addr_counted;         /* counted in srv->per_addr */
   char peer[64];
   fb_conn *prev, *next;
 };
@@ -95,6 +105,7 @@ struct fb_request {
   bool headers_sent;         /* response begun */
   bool wire_started;         /* HTTP/1.1: status line written */
   bool finished;             /* the last byte is queued */
+  bool eof_sent;             /* HTTP/2: nghttp2 took the last byte (or there is no body) */
   bool streaming;
   bool close_after;          /* HTTP/1.1: close the connection after this response */
   fb_buf resp_headers;       /* "name\0value\0" pairs set by fb_response_header */
@@ -131,6 +142,15 @@ void fb_conn_timer_stop(fb_conn *c);
 /* Called when a request on this connection finished: during shutdown an idle
  * connection is closed. */
 void fb_conn_request_done(fb_conn *c);
+/* Re-evaluates the send timeout after output was queued or (progressed) written:
+ * while a response waits to go out, the connection must make write progress at
+ * least every limits.send_timeout or it is closed. */
+void fb_conn_output_changed(fb_conn *c, bool progressed);
+/* Counts HTTP/2 response bytes held for the connection (delta may be negative). */
+void fb_conn_hold(fb_conn *c, long long delta);
+/* Starts or stops reading from the socket as the write queue and the HTTP/1.1
+ * pipelining state require. */
+void fb_conn_update_reading(fb_conn *c);
 
 /* server.c: finishes a stop once the last listener and connection are closed. */
 void fb_server_maybe_finish(fb_server *srv);
@@ -138,6 +158,9 @@ void fb_server_maybe_finish(fb_server *srv);
  * answers completed in one iteration leave in one write. */
 void fb_server_queue_flush(fb_server *srv, fb_conn *c);
 void fb_server_unqueue_flush(fb_server *srv, fb_conn *c);
+/* server.c: per-client-address connection counts. */
+bool fb_server_addr_acquire(fb_server *srv, fb_conn *c);
+void fb_server_addr_release(fb_server *srv, fb_conn *c);
 
 /* tls.c */
 SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err);
@@ -153,6 +176,10 @@ int fb_h1_feed(fb_h1 *h, const char *data, size_t len);
 void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last);
 void fb_h1_free(fb_h1 *h);
 bool fb_h1_busy(const fb_h1 *h);
+/* True while parsing of pipelined requests waits for earlier responses to drain. */
+bool fb_h1_parked(const fb_h1 *h);
+/* Called as the write queue drains: parses the waiting pipelined requests again. */
+void fb_h1_unpark(fb_h1 *h);
 
 /* http2.c */
 fb_h2 *fb_h2_new(fb_conn *c);
@@ -162,5 +189,7 @@ void fb_h2_goaway(fb_h2 *h);
 void fb_h2_resume_send(fb_h2 *h);
 void fb_h2_free(fb_h2 *h);
 bool fb_h2_busy(const fb_h2 *h);
+/* True while a response has bytes that flow control (or the send queue) holds back. */
+bool fb_h2_output_blocked(const fb_h2 *h);
 
 #endif

@@ -21,6 +21,8 @@ fb_request *fb_request_new(fb_conn *conn, int version) {
 
 void fb_request_free(fb_request *req) {
   if (!req) return;
+  if (req->version == 2 && req->conn && req->resp_off < req->resp_body.len)
+    fb_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
   fb_buf_free(&req->strings);
   fb_buf_free(&req->body);
   fb_buf_free(&req->resp_headers);
@@ -141,6 +143,7 @@ static void send_bytes(fb_request *req, const char *data, size_t len, bool last)
     fb_h1_respond(req, data, len, last);
   } else {
     fb_buf_append(&req->resp_body, data, len);
+    fb_conn_hold(req->conn, (long long)len);
     fb_h2_respond(req, !last);
   }
 }
@@ -186,6 +189,8 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
   if (req->version == 2 && req->conn && req->resp_body.len == 0) {
     fb_buf_free(&req->resp_body);
     req->resp_body = b; /* handed over: nghttp2 reads the body from here */
+    req->resp_off = 0;
+    fb_conn_hold(req->conn, (long long)b.len);
     req->finished = true;
     fb_h2_respond(req, false);
     return;

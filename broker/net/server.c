@@ -42,6 +42,42 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
 
 static double open_connections(void *data) { return (double)((fb_server *)data)->nconns; }
 static double active_requests(void *data) { return (double)((fb_server *)data)->nrequests; }
+static double send_buffer_bytes(void *data) { return (double)((fb_server *)data)->out_bytes; }
+
+bool fb_server_addr_acquire(fb_server *srv, fb_conn *c) {
+  uint32_t *n = fb_keymap_get(srv->per_addr, c->addr_key, sizeof c->addr_key, true);
+  if (*n >= srv->cfg->limits.per_client) {
+    if (*n == 0) fb_keymap_del(srv->per_addr, c->addr_key, sizeof c->addr_key);
+    return false;
+  }
+  (*n)++;
+  c->addr_counted = true;
+  return true;
+}
+
+void fb_server_addr_release(fb_server *srv, fb_conn *c) {
+  if (!c->addr_counted) return;
+  c->addr_counted = false;
+  uint32_t *n = fb_keymap_get(srv->per_addr, c->addr_key, sizeof c->addr_key, false);
+  if (n && --*n == 0) fb_keymap_del(srv->per_addr, c->addr_key, sizeof c->addr_key);
+}
+
+/* Over limits.send_buffers of unsent responses in the whole process, the connections
+ * holding the most are closed until the total is back under the limit: the clients
+ * that do not read pay, not everyone. */
+static void shed_send_buffers(fb_server *srv) {
+  size_t limit = srv->cfg->limits.send_buffers;
+  while (srv->out_bytes > limit) {
+    fb_conn *worst = NULL;
+    for (fb_conn *c = srv->conns; c; c = c->next)
+      if (!worst || c->write_queue + c->held > worst->write_queue + worst->held) worst = c;
+    if (!worst || worst->write_queue + worst->held == 0) break;
+    fb_warn("send_buffers_full", "%zu bytes of unsent responses (limits.send_buffers %zu): closing %s, which holds %zu",
+            srv->out_bytes, limit, worst->peer, worst->write_queue + worst->held);
+    fb_series_add(srv->m_shed, 1);
+    fb_conn_close(worst);
+  }
+}
 
 static void on_flush(uv_check_t *h) {
   fb_server *srv = h->data;
@@ -54,6 +90,7 @@ static void on_flush(uv_check_t *h) {
     if (!c->closing && c->h2) fb_h2_resume_send(c->h2);
     c = next;
   }
+  if (srv->out_bytes > srv->cfg->limits.send_buffers) shed_send_buffers(srv);
 }
 
 void fb_server_queue_flush(fb_server *srv, fb_conn *c) {
@@ -108,6 +145,7 @@ static void free_server(void *data) {
   for (size_t i = 0; i < srv->nlisteners; i++)
     if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
   free(srv->listeners);
+  fb_keymap_free(srv->per_addr);
   free(srv);
 }
 
@@ -117,6 +155,7 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
   srv->cfg = cfg;
   srv->router = router;
   srv->listeners = fb_xcalloc(cfg->nlisten ? cfg->nlisten : 1, sizeof *srv->listeners);
+  srv->per_addr = fb_keymap_new(sizeof(uint32_t));
   uv_timer_init(loop, &srv->grace_timer);
   srv->grace_timer.data = srv;
   for (size_t i = 0; i < cfg->nlisten; i++) {
@@ -161,6 +200,15 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
   srv->open_listeners++;
   fb_metric_gauge_fn("fedbroker_open_connections", "Open client connections", NULL, open_connections, srv);
   fb_metric_gauge_fn("fedbroker_requests_in_flight", "Requests being handled", NULL, active_requests, srv);
+  fb_metric_gauge_fn("fedbroker_send_buffer_bytes", "Unsent response bytes held for clients", NULL, send_buffer_bytes,
+                     srv);
+  const char *refused = "fedbroker_connections_refused_total", *closed = "fedbroker_connections_closed_total";
+  srv->m_refused_cap = fb_metric(FB_METRIC_COUNTER, refused, "Connections refused at accept", "reason=\"connections\"");
+  srv->m_refused_per_client = fb_metric(FB_METRIC_COUNTER, refused, "Connections refused at accept",
+                                        "reason=\"per_client\"");
+  srv->m_stalled = fb_metric(FB_METRIC_COUNTER, closed, "Connections closed by a protection", "reason=\"send_timeout\"");
+  srv->m_shed = fb_metric(FB_METRIC_COUNTER, closed, "Connections closed by a protection", "reason=\"send_buffers\"");
+  srv->m_calm = fb_metric(FB_METRIC_COUNTER, closed, "Connections closed by a protection", "reason=\"control_frames\"");
   return srv;
 
 fail:
@@ -175,6 +223,7 @@ fail:
     if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
   uv_run(loop, UV_RUN_NOWAIT);
   free(srv->listeners);
+  fb_keymap_free(srv->per_addr);
   free(srv);
   return NULL;
 }

@@ -111,8 +111,10 @@ int fb_tls_feed(fb_conn *c, const char *data, size_t len) {
     unsigned alen = 0;
     SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
     if (alen == 2 && memcmp(alpn, "h2", 2) == 0) {
-      /* ALPN chose h2: the client's first bytes must be the preface; conn.c checks it. */
+      /* ALPN chose h2: the client's first bytes must be the preface, and an HTTP/1.1
+       * request is a broken preface, not something to serve (conn.c). */
       c->proto = PROTO_UNKNOWN;
+      c->alpn_h2 = true;
     } else if (alen > 0) {
       c->proto = PROTO_H1;
       c->h1 = fb_h1_new(c);

@@ -3,20 +3,16 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 #include "node/internal.h"
-
-/* API.md's purposes; anything else counts as "other" so that a client cannot grow
- * the table without bound. */
-static const char *const purposes[] = {"investigation", "prosecution", "victim_protection",
-                                       "intelligence", "border_screening"};
 
 void fb_node_count(fb_node *node, const json_t *body) {
   node->requests++;
   const char *purpose = json_string_value(json_object_get(body, "purpose"));
   if (!purpose) return;
-  size_t i = 0;
-  while (i < FB_ARRAY_LEN(purposes) && strcmp(purposes[i], purpose) != 0) i++;
-  if (i == FB_ARRAY_LEN(purposes)) purpose = "other";
+  /* API.md's purposes; anything else counts as "other" so that a client cannot grow
+   * the table without bound. */
+  if (fb_list_index(fb_purposes, purpose) < 0) purpose = "other";
   json_t *n = json_object_get(node->by_purpose, purpose);
   if (n) json_integer_set(n, json_integer_value(n) + 1);
   else json_object_set_new(node->by_purpose, purpose, json_integer(1));

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/rules.h"
 
 typedef struct {
@@ -32,6 +34,9 @@ typedef struct {
   size_t cap;
   fb_buf errs;
   int nerrs;
+  const char *const *states; /* the states `from` may name (NULL: any ISO 3166-1 code) */
+  size_t nstates;
+  bool any_iso;          /* also any ISO 3166-1 code (the tools, without a config) */
   const char *pending;   /* "allow \"x\"" called without its table */
   int pending_line;
   char pending_buf[160];
@@ -91,26 +96,29 @@ static size_t edit_distance(const char *a, const char *b) {
   return d[la][lb];
 }
 
-/* " (did you mean 'x'?)" for the closest candidate, or "" when none is close. */
-static const char *did_you_mean(const char *word, const char *const *cands, char *buf, size_t n) {
+/* The candidate closest to `word`, or NULL when none is close enough to be a typo. */
+static const char *nearest(const char *word, const char *const *cands, size_t ncands) {
   const char *best = NULL;
   size_t bestd = 99;
-  for (size_t i = 0; cands[i]; i++) {
+  for (size_t i = 0; i < ncands && cands[i]; i++) {
     size_t d = edit_distance(word, cands[i]);
     if (d < bestd) bestd = d, best = cands[i];
   }
   size_t wl = strlen(word);
-  if (!best || bestd > (wl < 5 ? 1 : wl < 9 ? 2 : 3)) return "";
-  snprintf(buf, n, " (did you mean '%s'?)", best);
+  if (!best || bestd > (wl < 5 ? 1 : wl < 9 ? 2 : 3)) return NULL;
+  return best;
+}
+
+/* "; did you mean \"x\"?" for the closest candidate, or "" when none is close. */
+static const char *did_you_mean(const char *word, const char *const *cands, char *buf, size_t n) {
+  const char *best = nearest(word, cands, SIZE_MAX);
+  if (!best) return "";
+  snprintf(buf, n, "; did you mean \"%s\"?", best);
   return buf;
 }
 
 static const char *candidates_list(const char *const *cands, char *buf, size_t n) {
-  size_t off = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; cands[i] && off < n; i++)
-    off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", cands[i]);
-  return buf;
+  return fb_list_text(cands, buf, n);
 }
 
 /* ---- values ---------------------------------------------------------------- */
@@ -166,8 +174,8 @@ static bool add_vocab(ctx *c, const char *s, int line, void *arg) {
   if (i < 0) {
     char b1[128], b2[256];
     const char *dym = did_you_mean(s, fb_vocab[va->v], b1, sizeof b1);
-    problem(c, line, "unknown %s '%s'%s; expected one of: %s", va->what, s, dym,
-            dym[0] ? "" : candidates_list(fb_vocab[va->v], b2, sizeof b2));
+    problem(c, line, "unknown %s '%s'%s (expected one of: %s)", va->what, s, dym,
+            candidates_list(fb_vocab[va->v], b2, sizeof b2));
     return false;
   }
   va->mask |= 1u << i;
@@ -180,33 +188,69 @@ static uint32_t parse_vocab(ctx *c, lua_State *L, int idx, int line, vocab v, co
   return va.mask;
 }
 
-static const char *const roles[] = {"analyst", "legal_officer", "auditor", "admin", NULL};
+#define roles fb_role_names
 
+enum { SET_TEXT, SET_STATE, SET_COUNTRY, SET_ROLE };
 typedef struct {
   strset *set;
-  int check; /* 0 free text, 1 state code, 2 role */
+  int check; /* SET_*: free text, a state the hub knows, any ISO 3166-1 code, a role */
   const char *what;
 } set_arg;
 
+static bool is_alpha3_shape(const char *s) {
+  return strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
+         isupper((unsigned char)s[2]);
+}
+
+/* A state in `from`: one the hub knows (its configured states), or, for the tools
+ * without a config, any ISO 3166-1 alpha-3 code. A nationality: any ISO code. */
+static bool state_known(const ctx *c, const char *s, bool hub_states) {
+  if (hub_states && c->states) {
+    for (size_t i = 0; i < c->nstates; i++)
+      if (strcmp(c->states[i], s) == 0) return true;
+    if (!c->any_iso) return false;
+  }
+  return fb_iso3166_alpha3(s);
+}
+
+static void unknown_state(ctx *c, int line, const char *what, const char *s, bool hub_states) {
+  char b1[128], b2[512];
+  bool hub = hub_states && c->states && !c->any_iso;
+  const char *const *cands = hub ? c->states : fb_iso3166_codes;
+  char up[8] = "";
+  if (strlen(s) < sizeof up) /* "bgd" is a state code in the wrong case */
+    for (size_t i = 0; i <= strlen(s); i++) up[i] = (char)toupper((unsigned char)s[i]);
+  const char *best = c->states ? nearest(up[0] ? up : s, c->states, c->nstates) : NULL;
+  if (!best && !hub) best = nearest(up[0] ? up : s, cands, SIZE_MAX);
+  if (best) snprintf(b1, sizeof b1, "; did you mean \"%s\"?", best);
+  else b1[0] = '\0';
+  if (!is_alpha3_shape(s)) {
+    problem(c, line, "%s '%s' is not a state code (three capital letters, ISO 3166-1 alpha-3, like \"MYS\")%s",
+            what, s, b1);
+  } else if (hub) {
+    size_t off = 0;
+    b2[0] = '\0';
+    for (size_t i = 0; i < c->nstates && off < sizeof b2; i++)
+      off += (size_t)snprintf(b2 + off, sizeof b2 - off, "%s%s", i ? ", " : "", c->states[i]);
+    problem(c, line, "%s '%s' is not a state this hub knows%s (expected one of: %s)", what, s, b1, b2);
+  } else {
+    problem(c, line, "%s '%s' is not an ISO 3166-1 alpha-3 country code%s", what, s, b1);
+  }
+}
+
 static bool add_set(ctx *c, const char *s, int line, void *arg) {
   set_arg *sa = arg;
-  if (sa->check == 1 &&
-      !(strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
-        isupper((unsigned char)s[2]))) {
-    problem(c, line, "%s '%s' is not a state code (three capital letters, like \"MYS\")",
-            sa->what, s);
+  if ((sa->check == SET_STATE || sa->check == SET_COUNTRY) &&
+      (!is_alpha3_shape(s) || !state_known(c, s, sa->check == SET_STATE))) {
+    unknown_state(c, line, sa->what, s, sa->check == SET_STATE);
     return false;
   }
-  if (sa->check == 2) {
-    bool known = false;
-    for (size_t i = 0; roles[i]; i++) known |= strcmp(roles[i], s) == 0;
-    if (!known) {
-      char b1[128], b2[128];
-      const char *dym = did_you_mean(s, roles, b1, sizeof b1);
-      problem(c, line, "unknown role '%s'%s; expected one of: %s", s, dym,
-              dym[0] ? "" : candidates_list(roles, b2, sizeof b2));
-      return false;
-    }
+  if (sa->check == SET_ROLE && fb_list_index(roles, s) < 0) {
+    char b1[128], b2[256];
+    const char *dym = did_you_mean(s, roles, b1, sizeof b1);
+    problem(c, line, "unknown role '%s'%s (expected one of: %s)", s, dym,
+            candidates_list(roles, b2, sizeof b2));
+    return false;
   }
   if (strset_has(sa->set, s)) return true;
   sa->set->v = fb_xrealloc(sa->set->v, (sa->set->n + 1) * sizeof(char *));
@@ -264,9 +308,9 @@ static bool parse_cond_key(ctx *c, lua_State *L, const char *key, int line, cond
   else if (strcmp(key, "legal_basis") == 0)
     k->legal_basis = parse_vocab(c, L, -1, kl, V_LEGAL_BASIS, "legal_basis");
   else if (strcmp(key, "subject") == 0) k->subject = parse_vocab(c, L, -1, kl, V_SUBJECT, "subject field");
-  else if (strcmp(key, "from") == 0) parse_set(c, L, -1, kl, &k->from, 1, "from");
-  else if (strcmp(key, "agency") == 0) parse_set(c, L, -1, kl, &k->agency, 0, "agency");
-  else if (strcmp(key, "role") == 0) parse_set(c, L, -1, kl, &k->role, 2, "role");
+  else if (strcmp(key, "from") == 0) parse_set(c, L, -1, kl, &k->from, SET_STATE, "from");
+  else if (strcmp(key, "agency") == 0) parse_set(c, L, -1, kl, &k->agency, SET_TEXT, "agency");
+  else if (strcmp(key, "role") == 0) parse_set(c, L, -1, kl, &k->role, SET_ROLE, "role");
   else if (strcmp(key, "case_ref") == 0) {
     if (lua_type(L, -1) != LUA_TBOOLEAN)
       problem(c, kl, "case_ref must be true or false, not a %s", luaL_typename(L, -1));
@@ -311,9 +355,9 @@ static void parse_table_cond(ctx *c, lua_State *L, int t, int line, cond *k, boo
     } else {
       const char *key = lua_tostring(L, -2);
       if (!parse_cond_key(c, L, key, line, k, nested)) {
-        char b[128];
-        problem(c, key_line(c, line, key), "unknown condition '%s' in unless%s", key,
-                did_you_mean(key, cond_keys, b, sizeof b));
+        char b[128], b2[512];
+        problem(c, key_line(c, line, key), "unknown condition '%s' in unless%s (expected one of: %s)",
+                key, did_you_mean(key, cond_keys, b, sizeof b), candidates_list(cond_keys, b2, sizeof b2));
       }
       n++;
     }
@@ -327,14 +371,7 @@ static void parse_table_cond(ctx *c, lua_State *L, int t, int line, cond *k, boo
 #define record_fields (fb_vocab[V_FIELD])
 static const char *const filter_keys[] = {"tags", "type", "nationality", NULL};
 
-static const char *const kind_keys[RK_COUNT][6] = {
-    [RK_ALLOW] = {"reason", "review", NULL},
-    [RK_HIT_ONLY] = {"reason", "review", NULL},
-    [RK_DENY] = {"reason", NULL},
-    [RK_REDACT] = {"reason", "records", "fields", "action", NULL},
-    [RK_DROP] = {"reason", "records", NULL},
-    [RK_LIMIT] = {"reason", "max_records", NULL},
-};
+#define kind_keys fb_rule_kind_keys
 
 static void parse_filter(ctx *c, lua_State *L, int t, int line, record_filter *f) {
   lua_pushnil(L);
@@ -344,11 +381,11 @@ static void parse_filter(ctx *c, lua_State *L, int t, int line, record_filter *f
     if (!key) problem(c, line, "records: every entry must be written key = value");
     else if (strcmp(key, "tags") == 0) f->tags = parse_vocab(c, L, -1, kl, V_TAGS, "tag");
     else if (strcmp(key, "type") == 0) f->type = parse_vocab(c, L, -1, kl, V_TYPE, "record type");
-    else if (strcmp(key, "nationality") == 0) parse_set(c, L, -1, kl, &f->nationality, 1, "nationality");
+    else if (strcmp(key, "nationality") == 0) parse_set(c, L, -1, kl, &f->nationality, SET_COUNTRY, "nationality");
     else {
       char b1[128], b2[128];
       const char *dym = did_you_mean(key, filter_keys, b1, sizeof b1);
-      problem(c, kl, "unknown record filter '%s'%s; expected one of: %s", key, dym,
+      problem(c, kl, "unknown record filter '%s'%s (expected one of: %s)", key, dym,
               candidates_list(filter_keys, b2, sizeof b2));
     }
     lua_pop(L, 1);
@@ -365,8 +402,8 @@ static bool add_field(ctx *c, const char *s, int line, void *arg) {
     if (strcmp(s, "id") == 0 || strcmp(s, "type") == 0)
       problem(c, line, "the record field '%s' cannot be redacted (use drop to withhold a record)", s);
     else
-      problem(c, line, "unknown record field '%s'%s; expected one of: %s", s, dym,
-              dym[0] ? "" : candidates_list(record_fields, b2, sizeof b2));
+      problem(c, line, "unknown record field '%s'%s (expected one of: %s)", s, dym,
+              candidates_list(record_fields, b2, sizeof b2));
     return false;
   }
   for (size_t i = 0; i < r->nfields; i++)
@@ -406,15 +443,17 @@ static void compile_rule(ctx *c, lua_State *L, rule *r, int t) {
     if (parse_cond_key(c, L, key, line, &r->c, false)) {
       /* a condition */
     } else if (!key_allowed(r->kind, key)) {
-      const char *keys[24];
-      char b1[128];
+      const char *keys[40];
+      char b1[128], b2[600];
       all_keys(r->kind, keys);
       const char *dym = did_you_mean(key, keys, b1, sizeof b1);
+      candidates_list(keys, b2, sizeof b2);
       if (dym[0])
-        problem(c, kl, "unknown key '%s' in %s \"%s\"%s", key, fb_rule_kind_names[r->kind],
-                r->name, dym);
+        problem(c, kl, "unknown key '%s' in %s \"%s\"%s (expected one of: %s)", key,
+                fb_rule_kind_names[r->kind], r->name, dym, b2);
       else
-        problem(c, kl, "'%s' cannot be used in a %s rule", key, fb_rule_kind_names[r->kind]);
+        problem(c, kl, "'%s' cannot be used in %s rules (expected one of: %s)", key,
+                fb_rule_kind_names[r->kind], b2);
     } else if (strcmp(key, "reason") == 0) {
       if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
         problem(c, kl, "reason must be a sentence in quotes");
@@ -445,7 +484,7 @@ static void compile_rule(ctx *c, lua_State *L, rule *r, int t) {
         for (int i = 0; i < A_COUNT; i++) names[i] = fb_action_names[i];
         names[A_COUNT] = NULL;
         const char *dym = did_you_mean(v, names, b1, sizeof b1);
-        problem(c, kl, "unknown action '%s'%s; expected one of: %s", v, dym,
+        problem(c, kl, "unknown action '%s'%s (expected one of: %s)", v, dym,
                 candidates_list(names, b2, sizeof b2));
       } else {
         r->action = (redact_action)a;
@@ -595,7 +634,7 @@ static int state_body(lua_State *L) {
           for (size_t i = 0; ckeys[i]; i++) known |= strcmp(ckeys[i], ck) == 0;
           char b[128];
           if (!known)
-            problem(c, key_line(c, kl, ck), "unknown contact key '%s'%s; expected unit, email, channel",
+            problem(c, key_line(c, kl, ck), "unknown contact key '%s'%s (expected one of: unit, email, channel)",
                     ck, did_you_mean(ck, ckeys, b, sizeof b));
           else if (lua_type(L, -1) != LUA_TSTRING)
             problem(c, key_line(c, kl, ck), "contact %s must be a string", ck);
@@ -606,7 +645,8 @@ static int state_body(lua_State *L) {
       }
     } else {
       char b[128];
-      problem(c, kl, "unknown key '%s' in state%s", key, did_you_mean(key, keys, b, sizeof b));
+      problem(c, kl, "unknown key '%s' in state%s (expected one of: name, contact)", key,
+              did_you_mean(key, keys, b, sizeof b));
     }
     lua_pop(L, 1);
   }
@@ -702,6 +742,207 @@ static void wrap_patterns(lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* ---- strict globals -------------------------------------------------------- */
+
+/* A name the policy never defined is a mistake, never "nothing": `from = BGD` without
+ * quotes would read nil, the condition would vanish and the rule would match every
+ * state. Reading an undefined global therefore raises, at load and inside `when`
+ * alike (there it is a policy error: the state is denied). The message names the
+ * nearest word the policy could have meant. */
+
+/* The text of line `line` of the source ([*start, *end)), or false. */
+static bool source_line(const ctx *c, int line, const char **start, const char **end) {
+  if (!c->src || line < 1) return false;
+  const char *s = c->src, *e = c->src + c->srclen;
+  for (int l = 1; l < line && s < e; s++)
+    if (*s == '\n') l++;
+  if (s >= e) return false;
+  const char *t = memchr(s, '\n', (size_t)(e - s));
+  *start = s;
+  *end = t ? t : e;
+  return true;
+}
+
+/* True when `name` begins its line and is followed by a string or a table, as a rule
+ * head is: `alow "x" { ... }`. */
+static bool begins_rule(const ctx *c, int line, const char *name) {
+  const char *s, *e;
+  if (!source_line(c, line, &s, &e)) return false;
+  while (s < e && (*s == ' ' || *s == '\t')) s++;
+  size_t n = strlen(name);
+  if ((size_t)(e - s) <= n || memcmp(s, name, n) != 0) return false;
+  s += n;
+  while (s < e && (*s == ' ' || *s == '\t')) s++;
+  return s < e && (*s == '"' || *s == '\'' || *s == '{' || *s == '(' || *s == '[');
+}
+
+/* Every word the author might have meant by a bare name: the closed vocabularies, the
+ * states, and the globals that exist (rule kinds, `string`, `tostring`, helpers). */
+static const char *nearest_word(lua_State *L, const ctx *c, const char *name) {
+  const char *best = NULL;
+  size_t bestd = 99;
+  const char *const *lists[V_COUNT + 4];
+  size_t nl = 0;
+  for (int v = 0; v < V_COUNT; v++) lists[nl++] = fb_vocab[v];
+  lists[nl++] = fb_role_names;
+  if (strlen(name) == 3) { /* "BGD": the hub's states first, then any country code */
+    if (c->states) lists[nl++] = c->states;
+    lists[nl++] = fb_iso3166_codes;
+  }
+  for (size_t l = 0; l < nl; l++)
+    for (size_t i = 0; !(lists[l] == c->states && i >= c->nstates) && lists[l][i]; i++) {
+      size_t d = edit_distance(name, lists[l][i]);
+      if (d < bestd) bestd = d, best = lists[l][i];
+    }
+  lua_pushglobaltable(L);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t d = edit_distance(name, lua_tostring(L, -1));
+      if (d < bestd) bestd = d, best = lua_tostring(L, -1); /* anchored in _G */
+    }
+  }
+  lua_pop(L, 1);
+  size_t wl = strlen(name);
+  return best && bestd <= (wl < 5 ? 1 : wl < 9 ? 2 : 3) ? best : NULL;
+}
+
+/* __index of the global table. Upvalue 1: the ctx. */
+static int strict_index(lua_State *L) {
+  ctx *c = lua_touserdata(L, lua_upvalueindex(1));
+  const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+  lua_Debug ar;
+  bool top = lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && strcmp(ar.what, "main") == 0;
+  /* `purpose "prosecution"` is a key that lost its = (Lua reads it as a call). */
+  bool is_key = fb_list_index(cond_keys, name) >= 0;
+  for (int k = 0; k < RK_COUNT && !is_key; k++) is_key = fb_list_index(fb_rule_kind_keys[k], name) >= 0;
+  if (is_key && c->loading && top)
+    return luaL_error(L, "%s is missing its =: write %s = \"...\"", name, name);
+  if (c->loading && top && begins_rule(c, ar.currentline, name)) {
+    const char *kinds[RK_COUNT + 2];
+    for (int k = 0; k < RK_COUNT; k++) kinds[k] = fb_rule_kind_names[k];
+    kinds[RK_COUNT] = "state";
+    kinds[RK_COUNT + 1] = NULL;
+    char b1[128], b2[256];
+    return luaL_error(L, "unknown rule kind '%s'%s (expected one of: %s)", name,
+                      did_you_mean(name, kinds, b1, sizeof b1), candidates_list(kinds, b2, sizeof b2));
+  }
+  static const char *const removed[] = {"io", "os", "debug", "require", "load", "loadstring",
+                                        "dofile", "loadfile", "collectgarbage", "package", NULL};
+  if (fb_list_index(removed, name) >= 0)
+    return luaL_error(L, "%s is not available in policies (they run in a sandbox)", name);
+  static const char *const literals[] = {"true", "false", NULL};
+  const char *lit = islower((unsigned char)name[0]) ? nearest(name, literals, SIZE_MAX) : NULL;
+  if (lit) return luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
+  const char *best = nearest_word(L, c, name);
+  if (best) return luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
+  return luaL_error(L, "%s is not defined (write words in quotes, like \"%s\")", name, name);
+}
+
+static void make_strict(lua_State *L, ctx *c) {
+  lua_pushglobaltable(L);
+  lua_createtable(L, 0, 2);
+  lua_pushlightuserdata(L, c);
+  lua_pushcclosure(L, strict_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, "protected");
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
+/* ---- syntax errors in plain words ------------------------------------------ */
+
+/* The last line before `line` that holds more than blanks or a comment. */
+static int previous_code_line(const ctx *c, int line) {
+  for (int l = line - 1; l >= 1; l--) {
+    const char *s, *e;
+    if (!source_line(c, l, &s, &e)) return line;
+    while (s < e && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+    if (s < e && !(e - s >= 2 && s[0] == '-' && s[1] == '-')) return l;
+  }
+  return line;
+}
+
+/* True when `tok` (Lua's quoted token, like 'legal_basis') is the first on `line`. */
+static bool token_begins_line(const ctx *c, int line, const char *tok) {
+  const char *s, *e;
+  if (!source_line(c, line, &s, &e)) return false;
+  while (s < e && (*s == ' ' || *s == '\t')) s++;
+  size_t n = strlen(tok);
+  if (n >= 2 && tok[0] == '\'' && tok[n - 1] == '\'') tok++, n -= 2;
+  return n && (size_t)(e - s) >= n && memcmp(s, tok, n) == 0;
+}
+
+/* The line of the last { that is never closed (strings and comments skipped), or 0. */
+static int unclosed_brace_line(const ctx *c) {
+  int stack[64], depth = 0, line = 1;
+  const char *s = c->src, *e = c->src + c->srclen;
+  for (; s && s < e; s++) {
+    if (*s == '\n') line++;
+    else if (*s == '-' && s + 1 < e && s[1] == '-') {
+      while (s + 1 < e && s[1] != '\n') s++;
+    } else if (*s == '"' || *s == '\'') {
+      char q = *s;
+      for (s++; s < e && *s != q && *s != '\n'; s++)
+        if (*s == '\\') s++;
+      if (s < e && *s == '\n') line++;
+    } else if (*s == '{') {
+      if (depth < 64) stack[depth] = line;
+      depth++;
+    } else if (*s == '}' && depth > 0) {
+      depth--;
+    }
+  }
+  return depth > 0 && depth <= 64 ? stack[depth - 1] : 0;
+}
+
+/* Rewrites Lua's parser message ("path:12: '}' expected (to close '{' at line 9) near
+ * 'legal_basis'") as a sentence for a legal officer, on the line to fix. Returns
+ * false when `lerr` is not a syntax error. */
+static bool plain_syntax(ctx *c, const char *lerr) {
+  size_t pl = strlen(c->p->path);
+  if (strncmp(lerr, c->p->path, pl) != 0 || lerr[pl] != ':') return false;
+  char *endp;
+  long line = strtol(lerr + pl + 1, &endp, 10);
+  if (endp == lerr + pl + 1 || *endp != ':') return false;
+  const char *msg = endp + 1;
+  while (*msg == ' ') msg++;
+  const char *near = strstr(msg, " near ");
+  if (!near) return false;
+  const char *tok = near + 6;
+  int l = (int)line;
+  long open = 0;
+  const char *o = strstr(msg, "(to close '{' at line ");
+  if (o) open = strtol(o + 22, NULL, 10);
+  if (strcmp(tok, "<eof>") == 0 && !open) open = unclosed_brace_line(c);
+  if (strncmp(msg, "unfinished string", 17) == 0) {
+    problem(c, l, "a text in quotes is not closed on this line: add the closing quote");
+  } else if (strcmp(tok, "<eof>") == 0 && open) {
+    problem(c, open ? (int)open : l, "the { opened on this line is never closed: add a closing }");
+  } else if (strncmp(msg, "'}' expected", 12) == 0) {
+    if (token_begins_line(c, l, tok)) {
+      int prev = previous_code_line(c, l);
+      problem(c, prev, "missing comma or closing brace at the end of this line "
+              "(line %d goes on with %s)", l, tok);
+    } else {
+      problem(c, l, "missing comma or closing brace before %s", tok);
+    }
+  } else if (strncmp(msg, "'=' expected", 12) == 0) {
+    problem(c, l, "expected = after a name near %s: write key = \"value\", with text in quotes", tok);
+  } else if (strncmp(msg, "<eof> expected", 14) == 0) {
+    problem(c, l, "%s here closes nothing: an extra } or ) or a missing {?", tok);
+  } else if (strncmp(msg, "unexpected symbol", 17) == 0) {
+    problem(c, l, "unexpected %s here: a missing quote, comma or brace nearby?", tok);
+  } else if (strncmp(msg, "')' expected", 12) == 0) {
+    problem(c, l, "missing closing ) before %s", tok);
+  } else {
+    problem(c, l, "syntax error: %s", msg);
+  }
+  return true;
+}
+
 static void install(lua_State *L, ctx *c) {
   wrap_patterns(L);
   for (int k = 0; k < RK_COUNT; k++) {
@@ -715,6 +956,7 @@ static void install(lua_State *L, ctx *c) {
   lua_setglobal(L, "state");
   lua_pushcfunction(L, safe_setmetatable);
   lua_setglobal(L, "setmetatable");
+  make_strict(L, c);
 }
 
 /* ---- reachability ---------------------------------------------------------- */
@@ -791,8 +1033,42 @@ void fb_policy_unref(fb_policy *p) {
   if (p && --p->refs == 0) policy_free(p);
 }
 
+static long problem_line(const char *s, size_t pathlen) { return strtol(s + pathlen + 1, NULL, 10); }
+
+static int cmp_problem(const void *a, const void *b, void *pathlen) {
+  size_t pl = *(const size_t *)pathlen;
+  long la = problem_line(*(char *const *)a, pl), lb = problem_line(*(char *const *)b, pl);
+  if (la != lb) return la < lb ? -1 : 1;
+  return *(char *const *)a < *(char *const *)b ? -1 : 1; /* stable: by position */
+}
+
+/* Table entries are visited in hash order: report a file's problems top to bottom. */
+static void sort_problems(fb_buf *errs, size_t pathlen) {
+  size_t n = 0;
+  for (size_t i = 0; i < errs->len; i++) n += errs->data[i] == '\n';
+  if (n < 2) return;
+  char **lines = fb_xcalloc(n, sizeof *lines);
+  char *s = errs->data;
+  for (size_t i = 0; i < n; i++) {
+    lines[i] = s;
+    s = strchr(s, '\n') + 1;
+  }
+  qsort_r(lines, n, sizeof *lines, cmp_problem, &pathlen);
+  fb_buf out = {0};
+  for (size_t i = 0; i < n; i++) fb_buf_append(&out, lines[i], (size_t)(strchr(lines[i], '\n') - lines[i] + 1));
+  free(lines);
+  fb_buf_free(errs);
+  *errs = out;
+}
+
 fb_policy *fb_policy_compile(const char *code, const char *path, const char *src, size_t len,
                              const uint8_t *key, size_t keylen, json_t *warnings, char **err) {
+  return fb_policy_compile_ex(code, path, src, len, key, keylen, NULL, 0, true, warnings, err);
+}
+
+fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *src, size_t len,
+                                const uint8_t *key, size_t keylen, const char *const *states,
+                                size_t nstates, bool any_iso, json_t *warnings, char **err) {
   fb_policy *p = fb_xcalloc(1, sizeof *p);
   p->refs = 1;
   p->code = fb_xstrdup(code);
@@ -831,18 +1107,27 @@ fb_policy *fb_policy_compile(const char *code, const char *path, const char *src
   lua_setfield(L, LUA_REGISTRYINDEX, "fb.policy.ctx");
   memset(cp, 0, sizeof *cp);
   *cp = (ctx){.p = p, .src = src, .srclen = len, .is_common = strcmp(code, "common") == 0,
-              .loading = true};
+              .loading = true, .states = states, .nstates = nstates,
+              .any_iso = any_iso || !states};
   install(L, cp);
   char chunk[1100];
   snprintf(chunk, sizeof chunk, "@%s", path);
   char *lerr = NULL;
   int rc = fb_sandbox_run(p->sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr);
   cp->loading = false;
+  cp->states = NULL; /* the caller's array; `when` errors use the ISO list */
+  cp->nstates = 0;
   if (rc != 0) {
     /* Lua's own messages already carry "path:line:"; a budget message does not. */
-    if (strncmp(lerr, path, strlen(path)) == 0) fb_buf_printf(&cp->errs, "%s\n", lerr);
-    else fb_buf_printf(&cp->errs, "%s: %s\n", path, lerr);
-    cp->nerrs++;
+    if (plain_syntax(cp, lerr)) {
+      /* reported as a sentence */
+    } else if (strncmp(lerr, path, strlen(path)) == 0) {
+      fb_buf_printf(&cp->errs, "%s\n", lerr);
+      cp->nerrs++;
+    } else {
+      fb_buf_printf(&cp->errs, "%s: %s\n", path, lerr);
+      cp->nerrs++;
+    }
     free(lerr);
   }
   if (rc == 0) check_pending(cp);
@@ -853,6 +1138,7 @@ fb_policy *fb_policy_compile(const char *code, const char *path, const char *src
     if (warnings) json_array_append_new(warnings, json_string(msg));
   }
   if (cp->nerrs) {
+    sort_problems(&cp->errs, strlen(path));
     if (cp->nerrs > 50) fb_buf_printf(&cp->errs, "%s: ... and %d more problems\n", path, cp->nerrs - 50);
     if (cp->errs.len && cp->errs.data[cp->errs.len - 1] == '\n') cp->errs.data[--cp->errs.len] = '\0';
     *err = fb_buf_steal(&cp->errs);
@@ -872,6 +1158,12 @@ fb_policy *fb_policy_compile(const char *code, const char *path, const char *src
 
 fb_policy *fb_policy_load_file(const char *path, const uint8_t *key, size_t keylen,
                                json_t *warnings, char **err) {
+  return fb_policy_load_file_ex(path, key, keylen, NULL, 0, true, warnings, err);
+}
+
+fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t keylen,
+                                  const char *const *states, size_t nstates, bool any_iso,
+                                  json_t *warnings, char **err) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   size_t bl = strlen(base);
@@ -901,7 +1193,8 @@ fb_policy *fb_policy_load_file(const char *path, const uint8_t *key, size_t keyl
     *err = fb_xstrdup(msg);
     return NULL;
   }
-  fb_policy *p = fb_policy_compile(code, path, src, len, key, keylen, warnings, err);
+  fb_policy *p = fb_policy_compile_ex(code, path, src, len, key, keylen, states, nstates, any_iso,
+                                      warnings, err);
   free(src);
   return p;
 }

@@ -86,6 +86,13 @@ int fb_policy_store_reload_file(fb_policy_store *store, const char *state_or_com
 
 fb_policy *fb_policy_store_get(fb_policy_store *store, const char *state); /* +1 ref; NULL if no file */
 fb_policy *fb_policy_store_common(fb_policy_store *store);                /* +1 ref, never NULL */
+/* The last failed reload of "common" or a state's file, while the previous version
+ * stays in force: {"file", "line" (null when none), "message" (the first problem),
+ * "at", "problems" (every problem, one per line)}. Borrowed; NULL when the last
+ * reload of that file succeeded (or none failed). Each failure also counts in the
+ * metric fedbroker_policy_reload_failures_total{state="MYS"|"common"}; the same
+ * problems found again by the next reload are the same failure, counted once. */
+json_t *fb_policy_store_last_error(fb_policy_store *store, const char *state_or_common);
 size_t fb_policy_store_nstates(const fb_policy_store *store);
 const char *fb_policy_store_state(const fb_policy_store *store, size_t i);
 fb_policy *fb_policy_ref(fb_policy *p);

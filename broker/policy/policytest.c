@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
 
@@ -23,14 +24,11 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+/* The codes of DIR/<STATE>.lua, sorted; NULL (and *n = 0) when DIR cannot be read. */
+static char **dir_states(const char *dir, size_t *nout) {
+  *nout = 0;
   DIR *d = opendir(dir);
-  if (!d) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
-    *err = fb_xstrdup(msg);
-    return NULL;
-  }
+  if (!d) return NULL;
   char **states = NULL;
   size_t n = 0;
   struct dirent *e;
@@ -44,10 +42,27 @@ fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
   }
   closedir(d);
   if (n) qsort(states, n, sizeof(char *), cmp_str);
-  fb_policy_store *st = fb_policy_store_open(dir, (const char *const *)states, n,
-                                             fb_policy_test_key, sizeof fb_policy_test_key, err);
+  *nout = n;
+  return states ? states : fb_xcalloc(1, sizeof(char *));
+}
+
+static void free_states(char **states, size_t n) {
   for (size_t i = 0; i < n; i++) free(states[i]);
   free(states);
+}
+
+fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
+  size_t n;
+  char **states = dir_states(dir, &n);
+  if (!states) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
+    *err = fb_xstrdup(msg);
+    return NULL;
+  }
+  fb_policy_store *st = fb_policy_store_open_ex(dir, (const char *const *)states, n, fb_policy_test_key,
+                                                sizeof fb_policy_test_key, NULL, NULL, 0, true, err);
+  free_states(states, n);
   return st;
 }
 
@@ -144,7 +159,9 @@ static bool check_vocab(FILE *out, bool *printed, const char *file, json_t *c, j
   if (json_is_string(val) && fb_vocab_index(v, json_string_value(val)) >= 0) return true;
   header(out, printed, file, c);
   char *s = val ? dump(val) : fb_xstrdup("missing");
-  fprintf(out, "  request.%s %s is not a valid %s\n", key, s, key);
+  char allowed[200];
+  fprintf(out, "  request.%s %s is not a valid %s (expected one of: %s)\n", key, s, key,
+          fb_list_text(fb_vocab[v], allowed, sizeof allowed));
   free(s);
   return false;
 }
@@ -218,9 +235,11 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
       bool good = (!weff || strcmp(weff, fb_effect_name(d.effect)) == 0) &&
                   (!wrule || strcmp(wrule, d.rule) == 0) && (!wreason || strcmp(wreason, d.reason) == 0) &&
                   (!json_is_boolean(wreview) || json_is_true(wreview) == d.review);
-      if (weff && strcmp(weff, "allow") && strcmp(weff, "deny") && strcmp(weff, "hit_only")) {
+      if (weff && fb_list_index(fb_effects, weff) < 0) {
         header(out, &printed, file, c);
-        fprintf(out, "  %s: expect \"%s\" is not allow, hit_only or deny\n", key, weff);
+        char allowed[64];
+        fprintf(out, "  %s: expect \"%s\" is not one of: %s\n", key, weff,
+                fb_list_text(fb_effects, allowed, sizeof allowed));
         ok = false;
       } else if (!good) {
         header(out, &printed, file, c);
@@ -254,14 +273,97 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
   return ok;
 }
 
+/* ---- results: the console, -v and JUnit ------------------------------------- */
+
+typedef struct {
+  FILE *out;
+  const fb_policy_test_opts *opts;
+  json_t *results; /* [{"file","name","line","ok","text"}] for the JUnit report */
+  int passed, failed;
+} report;
+
+/* One result. `text` is what the case printed (its FAIL header and what differed). */
+static void record(report *r, const char *file, const char *name, int line, bool ok, const char *text) {
+  if (ok) r->passed++;
+  else r->failed++;
+  if (!ok) fputs(text, r->out);
+  else if (r->opts->verbose) fprintf(r->out, "PASS %s:%d: %s\n", file, line, name);
+  if (r->results)
+    json_array_append_new(r->results, json_pack("{s:s, s:s, s:i, s:b, s:s}", "file", file, "name", name,
+                                                 "line", line, "ok", ok, "text", text));
+}
+
+static void xml_escape(FILE *f, const char *s) {
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '&') fputs("&amp;", f);
+    else if (ch == '<') fputs("&lt;", f);
+    else if (ch == '>') fputs("&gt;", f);
+    else if (ch == '"') fputs("&quot;", f);
+    else if (ch < 0x20 && ch != '\n' && ch != '\t') fputc('?', f); /* not allowed in XML 1.0 */
+    else fputc(ch, f);
+  }
+}
+
+/* JUnit XML as CI systems read it: one <testsuite> per test file, one <testcase> per
+ * case, a <failure> with what differed. */
+static int write_junit(const char *path, json_t *results, int passed, int failed) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"fedbroker policy test\" "
+             "tests=\"%d\" failures=\"%d\">\n", passed + failed, failed);
+  size_t i = 0, n = json_array_size(results);
+  while (i < n) {
+    const char *file = json_string_value(json_object_get(json_array_get(results, i), "file"));
+    size_t j = i;
+    int fails = 0;
+    for (; j < n && strcmp(file, json_string_value(json_object_get(json_array_get(results, j), "file"))) == 0; j++)
+      fails += !json_is_true(json_object_get(json_array_get(results, j), "ok"));
+    fputs("  <testsuite name=\"", f);
+    xml_escape(f, file);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%d\">\n", j - i, fails);
+    for (; i < j; i++) {
+      json_t *r = json_array_get(results, i);
+      fputs("    <testcase classname=\"", f);
+      xml_escape(f, file);
+      fputs("\" name=\"", f);
+      xml_escape(f, json_string_value(json_object_get(r, "name")));
+      fprintf(f, "\" file=\"");
+      xml_escape(f, file);
+      fprintf(f, "\" line=\"%d\"", (int)json_integer_value(json_object_get(r, "line")));
+      if (json_is_true(json_object_get(r, "ok"))) {
+        fputs("/>\n", f);
+      } else {
+        fputs(">\n      <failure message=\"the case failed\">", f);
+        xml_escape(f, json_string_value(json_object_get(r, "text")));
+        fputs("</failure>\n    </testcase>\n", f);
+      }
+    }
+    fputs("  </testsuite>\n", f);
+  }
+  fputs("</testsuites>\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
 int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed_out) {
-  int passed = 0, failed = 0;
+  return fb_policy_run_tests_ex(dir, out, NULL, passed_out, failed_out);
+}
+
+int fb_policy_run_tests_ex(const char *dir, FILE *out, const fb_policy_test_opts *opts,
+                           int *passed_out, int *failed_out) {
+  static const fb_policy_test_opts no_opts = {0};
+  report rep = {.out = out, .opts = opts ? opts : &no_opts};
+  if (rep.opts->junit) rep.results = json_array();
   char *err = NULL;
+  char *text = NULL;
+  size_t textlen = 0;
   fb_policy_store *store = fb_policy_store_open_dir(dir, &err);
   if (!store) {
-    fprintf(out, "FAIL the policies do not load:\n%s\n", err);
+    char *msg = fb_xmalloc(strlen(err) + 64);
+    sprintf(msg, "FAIL the policies do not load:\n%s\n", err);
+    record(&rep, dir, "the policies load", 0, false, msg);
+    free(msg);
     free(err);
-    failed = 1;
     goto done;
   }
   char pattern[4096];
@@ -269,8 +371,9 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
   glob_t g;
   int grc = glob(pattern, 0, NULL, &g);
   if (grc != 0) {
-    fprintf(out, "FAIL no test files match %s\n", pattern);
-    failed = 1;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "FAIL no test files match %s\n", pattern);
+    record(&rep, dir, "test files exist", 0, false, msg);
     fb_policy_store_free(store);
     goto done;
   }
@@ -280,8 +383,9 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
     size_t len;
     char *src = fb_read_file(file, 4u << 20, &len);
     if (!src) {
-      fprintf(out, "FAIL %s: cannot read\n", file);
-      failed++;
+      char msg[4200];
+      snprintf(msg, sizeof msg, "FAIL %s: cannot read\n", file);
+      record(&rep, file, "the test file can be read", 0, false, msg);
       continue;
     }
     collect c = {.cases = json_array(), .file = file};
@@ -296,18 +400,28 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
     snprintf(chunk, sizeof chunk, "@%s", file);
     char *lerr = NULL;
     if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
-      fprintf(out, "FAIL %s\n", lerr);
+      char *msg = fb_xmalloc(strlen(lerr) + 8);
+      sprintf(msg, "FAIL %s\n", lerr);
+      record(&rep, file, "the test file loads", 0, false, msg);
+      free(msg);
       free(lerr);
-      failed++;
     } else if (c.errs.len) {
-      fprintf(out, "FAIL %s", c.errs.data);
-      failed++;
+      char *msg = fb_xmalloc(c.errs.len + 8);
+      sprintf(msg, "FAIL %s", c.errs.data);
+      record(&rep, file, "the test file loads", 0, false, msg);
+      free(msg);
     } else {
       size_t i;
       json_t *tc;
       json_array_foreach(c.cases, i, tc) {
-        if (run_case(store, common, file, tc, out)) passed++;
-        else failed++;
+        /* What a case prints is kept so that -v and JUnit can say what differed. */
+        FILE *mem = open_memstream(&text, &textlen);
+        bool ok = run_case(store, common, file, tc, mem ? mem : out);
+        if (mem) fclose(mem);
+        record(&rep, file, json_string_value(json_object_get(tc, "name")),
+               (int)json_integer_value(json_object_get(tc, "line")), ok, text ? text : "");
+        free(text);
+        text = NULL;
       }
     }
     fb_buf_free(&c.errs);
@@ -319,16 +433,32 @@ int fb_policy_run_tests(const char *dir, FILE *out, int *passed_out, int *failed
   fb_policy_unref(common);
   fb_policy_store_free(store);
 done:
-  fprintf(out, "%d passed, %d failed\n", passed, failed);
-  if (passed_out) *passed_out = passed;
-  if (failed_out) *failed_out = failed;
-  return failed ? 1 : 0;
+  fprintf(out, "%d passed, %d failed\n", rep.passed, rep.failed);
+  int rc = rep.failed ? 1 : 0;
+  if (rep.opts->junit && write_junit(rep.opts->junit, rep.results, rep.passed, rep.failed) != 0) {
+    fprintf(stderr, "fedbroker: cannot write the JUnit report %s\n", rep.opts->junit);
+    rc = 1;
+  }
+  json_decref(rep.results);
+  if (passed_out) *passed_out = rep.passed;
+  if (failed_out) *failed_out = rep.failed;
+  return rc;
 }
 
 int fb_policy_check_file(const char *path, FILE *out) {
   json_t *warnings = json_array();
   char *err = NULL;
-  fb_policy *p = fb_policy_load_file(path, fb_policy_test_key, sizeof fb_policy_test_key, warnings, &err);
+  /* Without a config the states a rule may name are those with a file next to this
+   * one, and any ISO 3166-1 code. */
+  char *dir = fb_xstrdup(path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  size_t n = 0;
+  char **states = dir_states(slash ? dir : ".", &n);
+  free(dir);
+  fb_policy *p = fb_policy_load_file_ex(path, fb_policy_test_key, sizeof fb_policy_test_key,
+                                        (const char *const *)states, n, true, warnings, &err);
+  free_states(states, n);
   int problems = 0;
   if (!p) {
     fprintf(out, "%s\n", err);

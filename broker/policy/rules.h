@@ -12,12 +12,23 @@
 #include "lua/sandbox.h"
 #include "policy/policy.h"
 
-typedef enum {
-  RK_ALLOW = 0, RK_HIT_ONLY, RK_DENY, /* admission */
-  RK_REDACT, RK_DROP, RK_LIMIT,       /* record rules */
-  RK_COUNT
-} rule_kind;
-extern const char *const fb_rule_kind_names[RK_COUNT];
+/* The rule kinds and the keys each takes besides the request conditions: one line
+ * per kind, X(ID, "name", keys...). The admission kinds come first. Adding a kind is
+ * a line here plus its meaning in compile.c; the globals a policy may call, the
+ * strict loader's "unknown rule kind" and the key checks follow from this table. */
+#define FB_RULE_KIND_MAP(X)                                        \
+  X(ALLOW, "allow", "reason", "review")                            \
+  X(HIT_ONLY, "hit_only", "reason", "review")                      \
+  X(DENY, "deny", "reason")                                        \
+  X(REDACT, "redact", "reason", "records", "fields", "action")     \
+  X(DROP, "drop", "reason", "records")                             \
+  X(LIMIT, "limit", "reason", "max_records")
+
+#define FB_RK_ENUM_(id, name, ...) RK_##id,
+typedef enum { FB_RULE_KIND_MAP(FB_RK_ENUM_) RK_COUNT } rule_kind;
+#undef FB_RK_ENUM_
+extern const char *const fb_rule_kind_names[RK_COUNT + 1];  /* NULL-terminated */
+extern const char *const *const fb_rule_kind_keys[RK_COUNT]; /* NULL-terminated each */
 static inline bool rule_is_admission(rule_kind k) { return k <= RK_DENY; }
 
 /* Closed vocabularies. A condition on one of them is a bitmask (bit i = names[i]). */
@@ -91,9 +102,24 @@ struct fb_policy {
  * that do not stop loading (e.g. unreachable rules). */
 fb_policy *fb_policy_compile(const char *code, const char *path, const char *src, size_t len,
                              const uint8_t *key, size_t keylen, json_t *warnings, char **err);
+/* Same, knowing the states the hub serves: `from` may name only those (`nstates`
+ * codes at `states`, borrowed for the call), and with `any_iso` also any ISO 3166-1
+ * alpha-3 code (the tools, which have no config). fb_policy_compile is states NULL,
+ * any_iso true. */
+fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *src, size_t len,
+                                const uint8_t *key, size_t keylen, const char *const *states,
+                                size_t nstates, bool any_iso, json_t *warnings, char **err);
+/* fb_policy_store_open_signed, with `any_iso` passed to every compile (the tools). */
+fb_policy_store *fb_policy_store_open_ex(const char *dir, const char *const *states, size_t nstates,
+                                         const uint8_t *key, size_t keylen,
+                                         const char *const *key_states, const char *const *key_paths,
+                                         size_t nkeys, bool any_iso, char **err);
 /* Loads and compiles a file; code derived from the file name. */
 fb_policy *fb_policy_load_file(const char *path, const uint8_t *key, size_t keylen,
                                json_t *warnings, char **err);
+fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t keylen,
+                                  const char *const *states, size_t nstates, bool any_iso,
+                                  json_t *warnings, char **err);
 
 /* Describes a condition for a legal officer: "purpose is prosecution" etc. */
 void fb_cond_describe(const cond *c, json_t *out_array);

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "policy/rules.h"
 
@@ -20,6 +21,7 @@ typedef struct {
   char *code;
   fb_policy *p;    /* NULL: no file */
   EVP_PKEY *pub;   /* policy_keys: the file must carry a valid signature */
+  json_t *last_error; /* the last failed reload while `p` stays in force; NULL after a good one */
 } slot;
 
 struct fb_policy_store {
@@ -29,6 +31,8 @@ struct fb_policy_store {
   slot common;
   slot *states;
   size_t nstates;
+  const char **codes;  /* the states' codes: what `from` may name */
+  bool any_iso;        /* the tools: any ISO 3166-1 code too */
 };
 
 static char *file_path(const fb_policy_store *s, const char *code) {
@@ -100,7 +104,8 @@ static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) 
     return -1;
   }
   json_t *warnings = json_array();
-  *out = fb_policy_compile(sl->code, path, src, len, s->key, s->keylen, warnings, err);
+  *out = fb_policy_compile_ex(sl->code, path, src, len, s->key, s->keylen, s->codes, s->nstates,
+                              s->any_iso, warnings, err);
   if (*out) (*out)->is_signed = sl->pub != NULL;
   size_t i;
   json_t *w;
@@ -109,6 +114,13 @@ static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) 
   free(src);
   free(path);
   return *out ? 1 : -1;
+}
+
+static fb_series *reload_failures(const slot *sl) {
+  char labels[64];
+  snprintf(labels, sizeof labels, "state=\"%.20s\"", sl->code);
+  return fb_metric(FB_METRIC_COUNTER, "fedbroker_policy_reload_failures_total",
+                   "Policy reloads that failed (the previous version stayed in force), per file", labels);
 }
 
 static slot *find_slot(fb_policy_store *s, const char *code) {
@@ -128,7 +140,16 @@ fb_policy_store *fb_policy_store_open_signed(const char *dir, const char *const 
                                              const char *const *key_states,
                                              const char *const *key_paths, size_t nkeys,
                                              char **err) {
+  return fb_policy_store_open_ex(dir, states, nstates, key, keylen, key_states, key_paths, nkeys,
+                                 false, err);
+}
+
+fb_policy_store *fb_policy_store_open_ex(const char *dir, const char *const *states, size_t nstates,
+                                         const uint8_t *key, size_t keylen,
+                                         const char *const *key_states, const char *const *key_paths,
+                                         size_t nkeys, bool any_iso, char **err) {
   fb_policy_store *s = fb_xcalloc(1, sizeof *s);
+  s->any_iso = any_iso;
   s->dir = fb_xstrdup(dir);
   if (key && keylen) {
     s->key = fb_xmalloc(keylen);
@@ -138,8 +159,12 @@ fb_policy_store *fb_policy_store_open_signed(const char *dir, const char *const 
   s->common.code = fb_xstrdup("common");
   s->states = fb_xcalloc(nstates ? nstates : 1, sizeof(slot));
   s->nstates = nstates;
-  for (size_t i = 0; i < nstates; i++) s->states[i].code = fb_xstrdup(states[i]);
+  s->codes = fb_xcalloc(nstates + 1, sizeof *s->codes);
+  for (size_t i = 0; i < nstates; i++) s->codes[i] = s->states[i].code = fb_xstrdup(states[i]);
 
+  /* Every file's failure counter exists from the start, at 0. */
+  reload_failures(&s->common);
+  for (size_t i = 0; i < nstates; i++) reload_failures(&s->states[i]);
   fb_buf errs = {0};
   char *e = NULL;
   for (size_t k = 0; k < nkeys; k++) {
@@ -189,18 +214,54 @@ fail:
 void fb_policy_store_free(fb_policy_store *s) {
   if (!s) return;
   fb_policy_unref(s->common.p);
+  json_decref(s->common.last_error);
   free(s->common.code);
   EVP_PKEY_free(s->common.pub);
   for (size_t i = 0; i < s->nstates; i++) {
     fb_policy_unref(s->states[i].p);
+    json_decref(s->states[i].last_error);
     EVP_PKEY_free(s->states[i].pub);
     free(s->states[i].code);
   }
   free(s->states);
+  free(s->codes);
   if (s->key) OPENSSL_cleanse(s->key, s->keylen);
   free(s->key);
   free(s->dir);
   free(s);
+}
+
+/* Remembers a failed reload for /v1/states: {file, line, message, at} from the first
+ * "path:line: message" of `err` (line null when the problem has none, e.g. a bad
+ * signature), and counts it in fedbroker_policy_reload_failures_total. */
+static void set_last_error(slot *sl, const char *path, const char *err) {
+  /* The same failure seen again (the file watch and an admin reload both read the
+   * same broken file) is one failure: keep its first `at`, count it once. */
+  const char *prev = sl->last_error ? json_string_value(json_object_get(sl->last_error, "problems")) : NULL;
+  if (prev && strcmp(prev, err) == 0) return;
+  const char *nl = strchr(err, '\n');
+  size_t first = nl ? (size_t)(nl - err) : strlen(err);
+  size_t pl = strlen(path);
+  json_t *line = json_null();
+  const char *msg = err;
+  if (strncmp(err, path, pl) == 0 && err[pl] == ':') {
+    char *end;
+    long l = strtol(err + pl + 1, &end, 10);
+    if (end > err + pl + 1 && *end == ':') {
+      json_decref(line);
+      line = json_integer(l);
+      msg = end + 1;
+    } else {
+      msg = err + pl + 1;
+    }
+    while (*msg == ' ') msg++;
+  }
+  char at[FB_RFC3339_LEN];
+  fb_rfc3339_now(at);
+  json_decref(sl->last_error);
+  sl->last_error = json_pack("{s:s, s:o, s:s%, s:s, s:s}", "file", path, "line", line, "message", msg,
+                             first - (size_t)(msg - err), "at", at, "problems", err);
+  fb_series_add(reload_failures(sl), 1);
 }
 
 /* Reloads one slot; fills `entry` (may be NULL). 0 ok/unchanged/absent, -1 error. */
@@ -211,12 +272,16 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
     json_object_set_new(entry, "policy", json_string(sl->code));
   }
   if (!file_exists(path)) {
-    free(path);
     if (!sl->p || strcmp(sl->p->path, "(no common.lua)") == 0) {
+      free(path);
+      json_decref(sl->last_error);
+      sl->last_error = NULL;
       if (entry) json_object_set_new(entry, "status", json_string("missing"));
       return 0;
     }
     /* A file that disappeared keeps its last version, like any failed load. */
+    set_last_error(sl, path, "the file disappeared; the previous version stays in force");
+    free(path);
     if (err) *err = fb_xstrdup("the file disappeared; the previous version stays in force");
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));
@@ -224,10 +289,11 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
     }
     return -1;
   }
-  free(path);
   fb_policy *np = NULL;
   char *e = NULL;
   if (load_slot(s, sl, &np, &e) < 0) {
+    set_last_error(sl, path, e);
+    free(path);
     fb_error("policy_reload_failed", "%s", e);
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));
@@ -237,6 +303,9 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
     else free(e);
     return -1;
   }
+  free(path);
+  json_decref(sl->last_error);
+  sl->last_error = NULL;
   bool same = sl->p && strcmp(sl->p->sha256, np->sha256) == 0;
   if (same) {
     fb_policy_unref(np); /* keep loaded_at of the version in force */
@@ -283,6 +352,11 @@ fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
 }
 
 fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
+
+json_t *fb_policy_store_last_error(fb_policy_store *s, const char *state_or_common) {
+  slot *sl = find_slot(s, state_or_common);
+  return sl ? sl->last_error : NULL;
+}
 size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
 const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
   return i < s->nstates ? s->states[i].code : NULL;

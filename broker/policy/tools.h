@@ -4,6 +4,7 @@
 #ifndef FB_POLICY_TOOLS_H
 #define FB_POLICY_TOOLS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "policy/policy.h"
@@ -16,6 +17,15 @@ fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err);
  * case with what differed to `out`, then the line "N passed, N failed". Returns 0
  * when every case passed, 1 when any failed or could not run. */
 int fb_policy_run_tests(const char *dir, FILE *out, int *passed, int *failed);
+
+typedef struct {
+  bool verbose;        /* also print "PASS file:line: name" for every passing case */
+  const char *junit;   /* path of a JUnit XML report to write, or NULL */
+} fb_policy_test_opts;
+/* fb_policy_run_tests with options; `opts` may be NULL. Returns 0, or 1 when a case
+ * failed or could not run or the JUnit report cannot be written. */
+int fb_policy_run_tests_ex(const char *dir, FILE *out, const fb_policy_test_opts *opts,
+                           int *passed, int *failed);
 
 /* Validates one policy file: syntax, unknown keys and values, unreachable rules.
  * Prints each problem as "file:line: message" to `out`. Returns the number of

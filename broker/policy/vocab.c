@@ -1,43 +1,28 @@
-/* The closed vocabularies of the policy language (API.md request and record schema)
- * and small helpers over them. */
+/* The policy language's view of the closed vocabularies (core/vocab.h) and small
+ * helpers over them. */
 #include <string.h>
 
+#include "core/vocab.h"
 #include "policy/rules.h"
 
-static const char *const purposes[] = {"investigation", "prosecution", "victim_protection",
-                                       "intelligence", "border_screening", NULL};
-static const char *const priorities[] = {"routine", "urgent", "immediate", NULL};
-static const char *const bases[] = {"mla_treaty", "bilateral_mou", "interpol_channel",
-                                    "domestic_law", "consent", "informal", NULL};
-static const char *const subjects[] = {"name", "dob", "document", "nationality", "phone",
-                                       "vessel", NULL};
-static const char *const tags[] = {"suspect", "facilitator", "victim", "minor", "witness",
-                                   "sensitive", NULL};
-static const char *const types[] = {"person", "vessel", NULL};
-/* Record fields a redact rule may name (API.md record schema, without id and type). */
-static const char *const fields[] = {"name", "aliases", "dob", "sex", "nationality",
-                                     "documents", "phones", "address", "vessel",
-                                     "cases", "notes", "updated", "tags", NULL};
-
-const char *const *const fb_vocab[V_COUNT] = {purposes, priorities, bases, subjects, tags, types,
-                                                   fields};
+const char *const *const fb_vocab[V_COUNT] = {fb_purposes, fb_priorities, fb_legal_bases, fb_subject_fields, fb_tags,
+                                              fb_record_types, fb_record_fields};
 const char *const fb_vocab_key[V_COUNT] = {"purpose", "priority", "legal_basis", "subject",
                                            "tags", "type", "field"};
 
-const char *const fb_rule_kind_names[RK_COUNT] = {"allow", "hit_only", "deny",
-                                                  "redact", "drop", "limit"};
+#define KIND_NAME_(id, name, ...) name,
+const char *const fb_rule_kind_names[RK_COUNT + 1] = {FB_RULE_KIND_MAP(KIND_NAME_) NULL};
+#define KIND_KEYS_(id, name, ...) static const char *const keys_##id[] = {__VA_ARGS__, NULL};
+FB_RULE_KIND_MAP(KIND_KEYS_)
+#define KIND_KEYS_REF_(id, name, ...) keys_##id,
+const char *const *const fb_rule_kind_keys[RK_COUNT] = {FB_RULE_KIND_MAP(KIND_KEYS_REF_)};
 const char *const fb_action_names[A_COUNT] = {"mask", "remove", "year", "initials", "hash"};
 
 /* Used by `fedbroker policy test/eval` when no deployment key is configured; never by
  * the hub (fb_policy_store_open requires the caller's key for `hash`). */
 const uint8_t fb_policy_test_key[32] = "fedbroker-policy-test-key-000000";
 
-int fb_vocab_index(vocab v, const char *s) {
-  if (!s) return -1;
-  for (int i = 0; fb_vocab[v][i]; i++)
-    if (strcmp(fb_vocab[v][i], s) == 0) return i;
-  return -1;
-}
+int fb_vocab_index(vocab v, const char *s) { return fb_list_index(fb_vocab[v], s); }
 
 bool strset_has(const strset *s, const char *x) {
   if (!x) return false;
@@ -47,9 +32,5 @@ bool strset_has(const strset *s, const char *x) {
 }
 
 const char *fb_effect_name(fb_effect e) {
-  switch (e) {
-  case FB_EFFECT_ALLOW: return "allow";
-  case FB_EFFECT_HIT_ONLY: return "hit_only";
-  default: return "deny";
-  }
+  return e == FB_EFFECT_ALLOW || e == FB_EFFECT_HIT_ONLY ? fb_effects[e] : fb_effects[FB_EFFECT_DENY];
 }

@@ -11,6 +11,7 @@
 
 #include "adapters/adapter.h"
 #include "audit/audit.h"
+#include "core/keymap.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -57,7 +58,18 @@ struct fb_search_engine {
   void (*done)(void *);
   void *done_data;
   fb_series *m_searches_complete, *m_searches_partial, *m_overloaded;
+  fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
+  uint64_t last_sweep_ms;
 };
+
+/* What one identity has in flight, and its aborted searches in the current minute. */
+typedef struct {
+  uint32_t in_flight;
+  uint32_t aborts;
+  uint64_t window_ms;       /* start of the abort window (loop time) */
+} identity_load;
+
+#define ABORT_WINDOW_MS 60000
 
 typedef struct leg {
   search *s;
@@ -92,6 +104,7 @@ struct search {
   bool streaming;
   bool legs_finished;
   bool client_aborted;
+  bool holds_slot;          /* counted in e->in_flight and its identity's in_flight */
   bool freeing;
   search *prev, *next;
 };
@@ -170,6 +183,7 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
   e->policies = policies;
   e->audit = audit;
   e->stats = fb_stats_new();
+  e->per_identity = fb_keymap_new(sizeof(identity_load));
   e->states = fb_xcalloc(cfg->nstates ? cfg->nstates : 1, sizeof *e->states);
   for (size_t i = 0; i < cfg->nstates; i++) {
     state_rt *rt = &e->states[i];
@@ -220,6 +234,7 @@ static void adapter_closed(void *data) {
   void (*done)(void *) = e->done;
   void *d = e->done_data;
   fb_stats_free(e->stats);
+  fb_keymap_free(e->per_identity);
   free(e->states);
   free(e);
   if (done) done(d);
@@ -262,9 +277,13 @@ json_t *fb_search_states_json(fb_search_engine *e) {
                          : (rt->breaker.state == FB_BREAKER_HALF_OPEN || rt->last_failed) ? "degraded"
                                                                                             : "up";
     json_t *contact = info ? json_object_get(info, "contact") : NULL;
+    json_t *last_error = fb_policy_store_last_error(e->policies, rt->cfg->code);
     json_t *policy = info ? json_pack("{s:O?, s:O?, s:O?}", "sha256", json_object_get(info, "sha256"), "loaded_at",
                                       json_object_get(info, "loaded_at"), "signed", json_object_get(info, "signed"))
-                          : json_null();
+                     : last_error ? json_pack("{s:n, s:n, s:b}", "sha256", "loaded_at", "signed", 0)
+                                  : json_null();
+    /* A failed reload is shown next to the version that stays in force. */
+    if (json_is_object(policy)) json_object_set_new(policy, "last_error", last_error ? json_deep_copy(last_error) : json_null());
     json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:I}", "state", rt->cfg->code, "name",
                                          name, "adapter", rt->cfg->adapter, "health", health, "breaker",
                                          fb_breaker_state_name(rt->breaker.state), "contact",
@@ -273,7 +292,10 @@ json_t *fb_search_states_json(fb_search_engine *e) {
     json_decref(info);
     if (p) fb_policy_unref(p);
   }
-  return json_pack("{s:o}", "states", arr);
+  /* common.lua has no state line: its failed reload is shown beside them. */
+  json_t *common_error = fb_policy_store_last_error(e->policies, "common");
+  return json_pack("{s:o, s:{s:o}}", "states", arr, "common", "last_error",
+                   common_error ? json_deep_copy(common_error) : json_null());
 }
 
 /* ---------------------------------------------------------------- one search */
@@ -360,6 +382,76 @@ static void stream_line(search *s, const char *key, json_t *value) {
   free(text);
 }
 
+/* ------------------------------------------------ per-identity accounting */
+
+static identity_load *identity_of(fb_search_engine *e, const fb_identity *id, bool create) {
+  char key[sizeof id->issuer + sizeof id->sub + 1];
+  int n = snprintf(key, sizeof key, "%s\n%s", id->issuer, id->sub);
+  return fb_keymap_get(e->per_identity, key, (size_t)n, create);
+}
+
+static bool load_idle(void *value, void *ud) {
+  const identity_load *l = value;
+  uint64_t now = *(const uint64_t *)ud;
+  return l->in_flight == 0 && (l->aborts == 0 || now - l->window_ms >= ABORT_WINDOW_MS);
+}
+
+/* Entries of identities with nothing in flight and no recent aborts go, at most once
+ * a second, so the map holds the active identities only. */
+static void sweep_identities(fb_search_engine *e) {
+  uint64_t now = uv_now(e->loop);
+  if (now - e->last_sweep_ms < 1000) return;
+  e->last_sweep_ms = now;
+  fb_keymap_sweep(e->per_identity, load_idle, &now);
+}
+
+/* A search's slot (limits.concurrency and limits.per_identity) is given back once:
+ * when it is freed, or at once when its client goes away (the search may then wait
+ * for its audit entry without holding up anyone). */
+static void release_slot(search *s) {
+  if (!s->holds_slot) return;
+  s->holds_slot = false;
+  s->e->in_flight--;
+  identity_load *l = identity_of(s->e, &s->id, false);
+  if (l && l->in_flight) l->in_flight--;
+}
+
+/* Refuses a search over the identity's limits (429 with Retry-After); 0 otherwise. */
+static int check_identity(fb_search_engine *e, fb_request *req, const fb_identity *id) {
+  sweep_identities(e);
+  identity_load *l = identity_of(e, id, true);
+  uint64_t now = uv_now(e->loop);
+  if (now - l->window_ms >= ABORT_WINDOW_MS) {
+    l->window_ms = now;
+    l->aborts = 0;
+  }
+  const char *msg = NULL;
+  char retry[24] = "1";
+  if (l->in_flight >= e->cfg->limits.per_identity) {
+    msg = "Too many of your searches are in flight; retry shortly.";
+  } else if (l->aborts >= e->cfg->limits.aborts_per_minute) {
+    /* Cancelled searches are still audited: a client that opens and abandons them in
+     * a loop would otherwise fill the audit log and the hub's work queue. */
+    msg = "Too many of your searches were abandoned this minute; retry later.";
+    snprintf(retry, sizeof retry, "%llu", (unsigned long long)((ABORT_WINDOW_MS - (now - l->window_ms)) / 1000 + 1));
+  }
+  if (!msg) return 0;
+  fb_series_add(e->m_overloaded, 1);
+  fb_response_header(req, "retry-after", retry);
+  fb_respond_error(req, 429, "overloaded", msg, NULL);
+  return -1;
+}
+
+static void count_abort(search *s) {
+  identity_load *l = identity_of(s->e, &s->id, true);
+  uint64_t now = uv_now(s->e->loop);
+  if (now - l->window_ms >= ABORT_WINDOW_MS) {
+    l->window_ms = now;
+    l->aborts = 0;
+  }
+  l->aborts++;
+}
+
 static void on_timer_closed(uv_handle_t *h) {
   search *s = h->data;
   fb_search_engine *e = s->e;
@@ -382,7 +474,7 @@ static void search_free(search *s) {
   if (s->common) fb_policy_unref(s->common);
   fb_search_params_free(&s->p);
   json_decref(s->body);
-  e->in_flight--;
+  release_slot(s);
   if (s->prev) s->prev->next = s->next;
   else e->searches = s->next;
   if (s->next) s->next->prev = s->prev;
@@ -487,6 +579,13 @@ static void finish(search *s) {
   bool review = false;
   json_t *states = json_array();
   for (size_t i = 0; i < s->nlegs; i++) {
+    if (s->client_aborted) {
+      /* Nothing reached the client: who asked about whom, and why, is what the
+       * record needs; per-state detail would only let an abort loop fill the log. */
+      json_array_append_new(states, json_pack("{s:s, s:s}", "state", s->legs[i].rt->cfg->code, "outcome",
+                                              outcome_names[s->legs[i].out]));
+      continue;
+    }
     json_t *st = leg_audit_json(&s->legs[i]);
     review |= json_is_true(json_object_get(st, "review"));
     json_array_append_new(states, st);
@@ -587,6 +686,8 @@ static void on_client_abort(fb_request *req, void *data) {
   search *s = data;
   s->req = NULL;
   s->client_aborted = true;
+  count_abort(s);
+  release_slot(s);
   if (!s->legs_finished) cancel_pending_legs(s, OUT_CANCELLED);
 }
 
@@ -641,6 +742,10 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
     fb_respond_error(req, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL);
     return;
   }
+  if (check_identity(e, req, id) != 0) {
+    json_decref(body);
+    return;
+  }
   search *s = fb_xcalloc(1, sizeof *s);
   fb_validation_error verr;
   if (fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) != 0) {
@@ -665,6 +770,8 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
   uv_timer_init(e->loop, &s->deadline);
   s->deadline.data = s;
   e->in_flight++;
+  identity_of(e, id, true)->in_flight++;
+  s->holds_slot = true;
   s->next = e->searches;
   if (e->searches) e->searches->prev = s;
   e->searches = s;

@@ -9,6 +9,7 @@
 
 #include "adapters/normalize.h"
 #include "core/util.h"
+#include "core/vocab.h"
 
 #define NAME_LINK 0.85
 #define MAX_NAMES 4       /* name + first aliases compared per record */
@@ -69,9 +70,11 @@ static void *vec_push(vec *v) {
 static bool masked(const char *s) { return !s || strcmp(s, "[REDACTED]") == 0; }
 
 static unsigned redaction_mask(json_t *record) {
-  static const struct { const char *field; unsigned bit; } fields[] = {
-      {"name", R_NAME}, {"aliases", R_ALIASES}, {"dob", R_DOB}, {"documents", R_DOCUMENTS},
-      {"phones", R_PHONES}, {"vessel", R_VESSEL}};
+  /* The record fields (core/vocab.h) that linking reads. */
+  static const struct { int field; unsigned bit; } fields[] = {
+      {FB_RECORD_FIELD_NAME, R_NAME}, {FB_RECORD_FIELD_ALIASES, R_ALIASES}, {FB_RECORD_FIELD_DOB, R_DOB},
+      {FB_RECORD_FIELD_DOCUMENTS, R_DOCUMENTS}, {FB_RECORD_FIELD_PHONES, R_PHONES},
+      {FB_RECORD_FIELD_VESSEL, R_VESSEL}};
   unsigned m = 0;
   size_t i;
   json_t *e;
@@ -79,8 +82,10 @@ static unsigned redaction_mask(json_t *record) {
     const char *s = json_string_value(e);
     if (!s) continue;
     size_t n = strcspn(s, ".[");
-    for (size_t f = 0; f < FB_ARRAY_LEN(fields); f++)
-      if (strlen(fields[f].field) == n && strncmp(fields[f].field, s, n) == 0) m |= fields[f].bit;
+    for (size_t f = 0; f < FB_ARRAY_LEN(fields); f++) {
+      const char *name = fb_record_fields[fields[f].field];
+      if (strlen(name) == n && strncmp(name, s, n) == 0) m |= fields[f].bit;
+    }
   }
   return m;
 }

@@ -6,13 +6,12 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/vocab.h"
 
-static const char *const purposes[] = {"investigation", "prosecution", "victim_protection", "intelligence",
-                                       "border_screening", NULL};
-static const char *const priorities[] = {"routine", "urgent", "immediate", NULL};
-static const char *const legal_bases[] = {"mla_treaty", "bilateral_mou", "interpol_channel", "domestic_law",
-                                          "consent", "informal", NULL};
-static const char *const subject_keys[] = {"name", "dob", "document", "nationality", "phone", "vessel", NULL};
+#define purposes fb_purposes
+#define priorities fb_priorities
+#define legal_bases fb_legal_bases
+#define subject_keys fb_subject_fields
 static const char *const search_keys[] = {"subject", "purpose", "priority", "legal_basis", "justification",
                                           "case_ref", "states", NULL};
 
@@ -37,19 +36,12 @@ static int bad(fb_validation_error *e, const char *field, const char *fmt, ...) 
   return -1;
 }
 
-static void list_text(const char *const *list, char *out, size_t n) {
-  out[0] = '\0';
-  for (size_t i = 0; list[i]; i++) {
-    if (i) strncat(out, ", ", n - strlen(out) - 1);
-    strncat(out, list[i], n - strlen(out) - 1);
-  }
-}
 
 static int enum_field(json_t *body, const char *key, const char *const *allowed, const char **out,
                       fb_validation_error *e) {
   json_t *v = json_object_get(body, key);
-  char allowed_text[160];
-  list_text(allowed, allowed_text, sizeof allowed_text);
+  char allowed_text[200];
+  fb_list_text(allowed, allowed_text, sizeof allowed_text);
   if (!v) return bad(e, key, "%s is required: one of %s.", key, allowed_text);
   if (!json_is_string(v) || !in_list(json_string_value(v), allowed))
     return bad(e, key, "%s must be one of %s.", key, allowed_text);
@@ -91,8 +83,10 @@ static int validate_subject(json_t *subject, fb_validation_error *e) {
   json_object_foreach(subject, key, v) {
     char field[64];
     snprintf(field, sizeof field, "subject.%.50s", key);
+    char allowed[120];
     if (!in_list(key, subject_keys))
-      return bad(e, field, "Unknown subject field %.50s (use name, dob, document, nationality, phone, vessel).", key);
+      return bad(e, field, "Unknown subject field %.50s (use %s).", key,
+                 fb_list_text(subject_keys, allowed, sizeof allowed));
     if (!json_is_string(v)) return bad(e, field, "%s must be a string.", field);
     const char *s = json_string_value(v);
     size_t len = strlen(s);

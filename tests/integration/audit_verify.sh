@@ -21,7 +21,12 @@ c_out=$(timeout 10 "$FEDBROKER" audit verify "$log" --key "$pub")
 py_out=$(timeout 10 $PY "$VERIFY" "$log" --key "$pub")
 [[ "$c_out" == "ok: 24 entries, 4 checkpoints" ]] || fail "cli on intact log: $c_out"
 [[ "$py_out" == "$c_out" ]] || fail "python ($py_out) and cli ($c_out) disagree"
-timeout 10 "$FEDBROKER" audit verify "$log" | grep -q '^ok: 24 entries' || fail "chain-only verify"
+# Without a key nothing is signature-checked: unsigned, a failure unless asked for.
+out=$(timeout 10 "$FEDBROKER" audit verify "$log" --allow-unsigned)
+[[ "$out" == "ok: 24 entries, 4 checkpoints (signatures not checked: no --key)" ]] || fail "chain-only verify: $out"
+set +e; out=$(timeout 10 "$FEDBROKER" audit verify "$log"); rc=$?; set -e
+[[ $rc == 1 && "$out" == "fail: 24 entries unsigned: signatures not checked (no --key);"* ]] ||
+  fail "chain-only verify without --allow-unsigned: rc $rc: $out"
 
 # Exit codes and messages.
 expect_rc() { # want_rc cmd...
@@ -56,6 +61,27 @@ expect_rc 1 "$FEDBROKER" audit verify "$log" --key "$tmp/other.pem"
 grep -q '^fail: line 7 (seq 7): checkpoint key_id' "$tmp/out" || fail "wrong key: $(cat "$tmp/out")"
 expect_rc 1 $PY "$VERIFY" "$log" --key "$tmp/other.pem"
 grep -q '^fail: line 7 (seq 7): checkpoint key_id' "$tmp/out" || fail "python, wrong key: $(cat "$tmp/out")"
+
+# Entries after the last checkpoint are unsigned: the log cut before its final
+# checkpoint (line 24) fails unless --allow-unsigned, naming the uncovered lines.
+head -n 23 "$log" >"$tmp/tail.jsonl"
+last_cp=$(grep -n '"event":"checkpoint"' "$tmp/tail.jsonl" | tail -n 1 | cut -d: -f1)
+expect_rc 1 "$FEDBROKER" audit verify "$tmp/tail.jsonl" --key "$pub"
+grep -qx "fail: $((23 - last_cp)) entries unsigned: lines $((last_cp + 1)) to 23 come after the last checkpoint; --allow-unsigned accepts them" "$tmp/out" ||
+  fail "uncovered tail: $(cat "$tmp/out")"
+expect_rc 0 "$FEDBROKER" audit verify "$tmp/tail.jsonl" --key "$pub" --allow-unsigned
+grep -qx "ok: 23 entries, 3 checkpoints ($((23 - last_cp)) unsigned entries at the end)" "$tmp/out" || fail "allowed tail: $(cat "$tmp/out")"
+# No checkpoint at all: a wrong key cannot be caught by a signature, so the log is
+# reported unsigned and fails (it used to print "ok").
+first_cp=$(grep -n '"event":"checkpoint"' "$log" | head -n 1 | cut -d: -f1)
+head -n $((first_cp - 1)) "$log" >"$tmp/nocp.jsonl"
+expect_rc 1 "$FEDBROKER" audit verify "$tmp/nocp.jsonl" --key "$tmp/other.pem"
+grep -q "^fail: $((first_cp - 1)) entries unsigned: no checkpoint signature covers any entry" "$tmp/out" ||
+  fail "wrong key, no checkpoint: $(cat "$tmp/out")"
+expect_rc 1 "$FEDBROKER" audit verify "$tmp/nocp.jsonl" --key "$pub"
+# With a checkpoint the wrong key fails even with --allow-unsigned.
+expect_rc 1 "$FEDBROKER" audit verify "$log" --key "$tmp/other.pem" --allow-unsigned
+grep -q '^fail: line 7 (seq 7): checkpoint key_id' "$tmp/out" || fail "wrong key, allow-unsigned: $(cat "$tmp/out")"
 
 # The tampering campaign.
 timeout 120 $PY - "$FB_SOURCE_DIR/tests/lib" "$FEDBROKER" "$log" "$pub" "$tmp/t.jsonl" <<'PYEOF'

@@ -8,7 +8,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --- usage
-"$FEDBROKER" policy --help | grep -q "policy test DIR" || fail "--help"
+"$FEDBROKER" policy --help | grep -q "policy test \[-v\] \[--junit FILE\] DIR" || fail "--help"
 set +e
 "$FEDBROKER" policy frobnicate 2>"$tmp/err"; rc=$?
 set -e
@@ -37,6 +37,34 @@ set -e
 grep -q 'FAIL .*x_test.lua:1: wrong on purpose' "$tmp/out" || fail "failing case not named: $(cat "$tmp/out")"
 grep -q 'MYS: expected allow, got deny' "$tmp/out" || fail "difference not shown"
 [[ "$(tail -n 1 "$tmp/out")" =~ ^[0-9]+\ passed,\ 1\ failed$ ]] || fail "summary: $(tail -n 1 "$tmp/out")"
+grep -q '^PASS ' "$tmp/out" && fail "PASS lines without -v"
+
+# --- test -v lists every case by name; --junit writes a JUnit report CI can read
+set +e
+"$FEDBROKER" policy test -v --junit "$tmp/junit.xml" "$tmp/p" >"$tmp/out"; rc=$?
+set -e
+[[ $rc -eq 1 ]] || fail "policy test -v exit $rc"
+grep -qx 'PASS .*x_test.lua:6: right' "$tmp/out" || fail "-v: passing case not listed: $(cat "$tmp/out")"
+grep -qx 'FAIL .*x_test.lua:1: wrong on purpose' "$tmp/out" || fail "-v: failing case not listed"
+grep -q 'MYS: expected allow, got deny' "$tmp/out" || fail "-v: difference not shown"
+total=$(grep -c '^case ' "$tmp/p/tests/x_test.lua")
+[[ $(grep -c '^\(PASS\|FAIL\) ' "$tmp/out") -eq $total ]] || fail "-v: not every one of $total cases listed"
+[[ "$(tail -n 1 "$tmp/out")" == "$((total - 1)) passed, 1 failed" ]] || fail "-v summary: $(tail -n 1 "$tmp/out")"
+/usr/bin/python3 - "$tmp/junit.xml" "$total" <<'PY' || fail "junit report"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.findall("./testsuite/testcase")
+assert root.tag == "testsuites" and root.get("tests") == sys.argv[2] and root.get("failures") == "1", root.attrib
+assert len(cases) == int(sys.argv[2]), len(cases)
+failed = [c for c in cases if c.find("failure") is not None]
+assert [c.get("name") for c in failed] == ["wrong on purpose"], [c.get("name") for c in failed]
+assert "MYS: expected allow, got deny" in failed[0].find("failure").text
+assert any(c.get("name") == "right" and c.get("line") == "6" for c in cases)
+PY
+set +e
+"$FEDBROKER" policy test --junit 2>"$tmp/err" >/dev/null; rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "--junit without a file: exit $rc"
 
 # --- check: a clean file, then misspellings and an unreachable rule
 "$FEDBROKER" policy check "$FB_SOURCE_DIR/policies/MYS.lua" >/dev/null || fail "check of MYS.lua"
@@ -54,7 +82,7 @@ set +e
 "$FEDBROKER" policy check "$tmp/MYS.lua" >"$tmp/out"; rc=$?
 set -e
 [[ $rc -ne 0 ]] || fail "check exit 0 on a bad file"
-grep -q "MYS.lua:7: unknown purpose 'prosecuton' (did you mean 'prosecution'?)" "$tmp/out" || fail "typo: $(cat "$tmp/out")"
+grep -qF "MYS.lua:7: unknown purpose 'prosecuton'; did you mean \"prosecution\"?" "$tmp/out" || fail "typo: $(cat "$tmp/out")"
 printf 'allow "a" { priority = "urgent" }\nallow "b" { purpose = "prosecution", priority = "urgent" }\n' > "$tmp/THA.lua"
 set +e
 "$FEDBROKER" policy check "$tmp/THA.lua" >"$tmp/out"; rc=$?

@@ -7,9 +7,8 @@ source "$FB_SOURCE_DIR/tests/lib/common.sh"
 source "$FB_SOURCE_DIR/tests/lib/hub_env.sh"
 setup_hub_env
 cp "$FB_SOURCE_DIR"/policies/*.lua "$TMP/policies/"
-STATES_LUA="
-  MYS = { adapter = \"sqlite\", path = \"data/MYS.db\" },
-  IDN = { adapter = \"sqlite\", path = \"data/IDN.db\" },"
+STATES_LUA=""
+for st in MYS IDN THA BGD; do STATES_LUA+="  $st = { adapter = \"sqlite\", path = \"data/$st.db\" },"$'\n'; done
 write_hub_config ''
 start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
@@ -88,3 +87,24 @@ pass "/v1/me"
 expect_eq "states" "$(get "$ANALYST_MYS" /v1/states)" 200
 expect_eq "deadlines" "$(pyq 'sorted(d["deadlines_ms"])')" "['immediate', 'routine', 'urgent']"
 pass "/v1/states: deadlines_ms"
+
+# The workspace's readable names cover exactly the hub's vocabulary (core/vocab.h).
+$PY - "$FB_SOURCE_DIR/broker/core/vocab.h" "$FB_SOURCE_DIR/web/src/words.js" <<'PY' || fail "web/src/words.js and core/vocab.h differ (above)"
+import re, sys
+vocab, words = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+def vmap(name):
+    body = re.search(r"#define FB_%s_MAP\(X\)(.*?)(?:\n\n|\n/\*)" % name, vocab, re.S).group(1)
+    return set(re.findall(r'X\(\w+, "(\w+)"\)', body))
+def wmap(name):
+    body = re.search(r"export const %s = \{(.*?)\};" % name, words, re.S).group(1)
+    return set(re.findall(r"(?:^|,)\s*(\w+):", body, re.M))
+bad = False
+for v, w in [("PURPOSE", "PURPOSES"), ("PRIORITY", "PRIORITIES"), ("LEGAL_BASIS", "LEGAL_BASES"),
+             ("ROLE", "ROLES"), ("RECORD_FIELD", "FIELDS")]:
+    a, b = vmap(v), wmap(w)
+    if a != b:
+        print(f"FB_{v}_MAP {sorted(a)} != words.js {w} {sorted(b)}", file=sys.stderr)
+        bad = True
+sys.exit(1 if bad else 0)
+PY
+pass "readable names for exactly the hub's vocabulary"

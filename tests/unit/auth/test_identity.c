@@ -17,6 +17,16 @@ static void test_roles(void **s) {
   assert_int_equal(fb_roles_parse("legal_officer"), FB_ROLE_LEGAL_OFFICER);
   assert_int_equal(fb_roles_parse("auditor"), FB_ROLE_AUDITOR);
   assert_int_equal(fb_roles_parse("admin"), FB_ROLE_ADMIN);
+  /* FOLLOWUP.md's roles, from the one vocabulary (core/vocab.h) */
+  assert_int_equal(fb_roles_parse("focal_point"), FB_ROLE_FOCAL_POINT);
+  assert_int_equal(fb_roles_parse("focal_point_admin"), FB_ROLE_FOCAL_POINT_ADMIN);
+  assert_int_equal(FB_ROLE_FOCAL_POINT, 16);
+  assert_int_equal(FB_ROLE_FOCAL_POINT_ADMIN, 32);
+  assert_int_equal(fb_roles_parse_list("analyst,focal_point", NULL), FB_ROLE_ANALYST | FB_ROLE_FOCAL_POINT);
+  for (int i = 0; i < FB_ROLE_COUNT; i++) {
+    assert_int_equal(fb_roles_parse(fb_role_names[i]), 1 << i);
+    assert_string_equal(fb_role_name(1u << i), fb_role_names[i]);
+  }
   assert_int_equal(fb_roles_parse("Admin"), 0);
   assert_int_equal(fb_roles_parse(""), 0);
   assert_int_equal(fb_roles_parse(NULL), 0);

@@ -89,9 +89,33 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.limits.body, 65536);
   assert_int_equal(cfg.limits.header, 16384);
   assert_int_equal(cfg.limits.streams, 100);
+  assert_int_equal(cfg.limits.send_timeout_ms, 30000);
+  assert_int_equal(cfg.limits.send_buffers, 256u << 20);
+  assert_int_equal(cfg.limits.per_client, 256);
+  assert_int_equal(cfg.limits.per_identity, 32);
+  assert_int_equal(cfg.limits.aborts_per_minute, 60);
+  assert_int_equal(cfg.limits.control_frames, 5000);
   assert_int_equal(cfg.deadlines.routine_ms, 15000);
   assert_int_equal(cfg.breaker.open_ms, 10000);
   fb_config_free(&cfg);
+}
+
+static void test_hardening_limits(void **state) {
+  (void)state;
+  fb_config cfg;
+  char *err;
+  assert_int_equal(load("limits = { send_timeout = 500, send_buffers = 4194304, per_client = 8,\n"
+                        "  per_identity = 4, aborts_per_minute = 10, control_frames = 200 }", &cfg, &err), 0);
+  assert_int_equal(cfg.limits.send_timeout_ms, 500);
+  assert_int_equal(cfg.limits.send_buffers, 4194304);
+  assert_int_equal(cfg.limits.per_client, 8);
+  assert_int_equal(cfg.limits.per_identity, 4);
+  assert_int_equal(cfg.limits.aborts_per_minute, 10);
+  assert_int_equal(cfg.limits.control_frames, 200);
+  fb_config_free(&cfg);
+  expect_error("limits = {\n  per_client = 0,\n}\n", "hub.lua:2: limits.per_client: expected a positive integer");
+  expect_error("limits = {\n  send_timeout = \"1s\",\n}\n", "hub.lua:2: limits.send_timeout: expected a positive integer");
+  expect_error("limits = { per_identity = -3 }\n", "limits.per_identity: expected a positive integer");
 }
 
 static void test_errors_name_key_and_line(void **state) {
@@ -140,6 +164,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_example),
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_hardening_limits),
       cmocka_unit_test(test_errors_name_key_and_line),
       cmocka_unit_test(test_env_overrides),
   };

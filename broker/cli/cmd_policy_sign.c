@@ -1,0 +1,146 @@
+/* `fedbroker policy keygen --out PREFIX` and `fedbroker policy sign FILE --key KEY`:
+ * the legal officer's side of signed policies (CONFIG.md policy_keys). keygen writes
+ * an Ed25519 pair, PREFIX.pem (private, mode 0600) and PREFIX.pub.pem (for the hub's
+ * policy_keys); sign writes FILE.sig, the base64 Ed25519 signature of the file's exact
+ * bytes, which is what the hub verifies (policy/store.c). A file that does not load
+ * is not signed: a signature vouches for a policy, not for a typo. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "cli/command.h"
+#include "cli/policy_cmds.h"
+#include "core/util.h"
+#include "policy/policy.h"
+#include "policy/rules.h"
+
+/* Opens `path` for writing, created with `mode`; refuses to replace an existing file
+ * (a key overwritten by mistake cannot be recovered). */
+static FILE *create_new(const char *path, mode_t mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+  if (fd < 0) {
+    fprintf(stderr, "fedbroker policy keygen: cannot create %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "w");
+  if (!f) close(fd);
+  return f;
+}
+
+int fb_cmd_policy_keygen(int argc, char **argv) {
+  const char *prefix = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) prefix = argv[++i];
+    else return fb_usage_error(fb_policy_usage, "policy keygen: unexpected argument '%s'", argv[i]);
+  }
+  if (!prefix || !*prefix) return fb_usage_error(fb_policy_usage, "policy keygen: --out PREFIX is required");
+  size_t n = strlen(prefix) + 16;
+  char *priv = fb_xmalloc(n), *pub = fb_xmalloc(n);
+  snprintf(priv, n, "%s.pem", prefix);
+  snprintf(pub, n, "%s.pub.pem", prefix);
+  int rc = 1;
+  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+  FILE *fpriv = NULL, *fpub = NULL;
+  if (!key) {
+    fprintf(stderr, "fedbroker policy keygen: cannot generate an Ed25519 key\n");
+    goto out;
+  }
+  if (!(fpriv = create_new(priv, 0600))) goto out;
+  if (!(fpub = create_new(pub, 0644))) {
+    fclose(fpriv);
+    fpriv = NULL;
+    unlink(priv);
+    goto out;
+  }
+  bool ok = PEM_write_PrivateKey(fpriv, key, NULL, NULL, 0, NULL, NULL) == 1;
+  ok &= PEM_write_PUBKEY(fpub, key) == 1;
+  ok &= fclose(fpriv) == 0;
+  ok &= fclose(fpub) == 0;
+  fpriv = fpub = NULL;
+  if (!ok) {
+    fprintf(stderr, "fedbroker policy keygen: cannot write %s and %s\n", priv, pub);
+    unlink(priv);
+    unlink(pub);
+    goto out;
+  }
+  printf("private key: %s (keep it with the legal officer; never on the hub)\n"
+         "public key:  %s (the hub's policy_keys)\n", priv, pub);
+  rc = 0;
+out:
+  EVP_PKEY_free(key);
+  free(priv);
+  free(pub);
+  return rc;
+}
+
+int fb_cmd_policy_sign(int argc, char **argv) {
+  const char *file = NULL, *keypath = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) keypath = argv[++i];
+    else if (argv[i][0] != '-' && !file) file = argv[i];
+    else return fb_usage_error(fb_policy_usage, "policy sign: unexpected argument '%s'", argv[i]);
+  }
+  if (!file) return fb_usage_error(fb_policy_usage, "policy sign: expected the policy FILE");
+  if (!keypath) return fb_usage_error(fb_policy_usage, "policy sign: --key KEY is required");
+
+  FILE *kf = fopen(keypath, "r");
+  EVP_PKEY *key = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+  if (kf) fclose(kf);
+  if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
+    fprintf(stderr, "fedbroker policy sign: %s is not an Ed25519 private key (PEM); make one "
+                    "with fedbroker policy keygen\n", keypath);
+    EVP_PKEY_free(key);
+    return 1;
+  }
+  size_t len = 0;
+  char *src = fb_read_file(file, FB_POLICY_FILE_MAX, &len);
+  if (!src) {
+    fprintf(stderr, "fedbroker policy sign: cannot read %s: %s\n", file,
+            errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+    EVP_PKEY_free(key);
+    return 1;
+  }
+  /* Only a file that loads is signed. */
+  char *err = NULL;
+  fb_policy *p = fb_policy_load_file(file, fb_policy_test_key, sizeof fb_policy_test_key, NULL, &err);
+  if (!p) {
+    fprintf(stderr, "%s\nfedbroker policy sign: %s does not load; nothing was signed\n", err, file);
+    free(err);
+    free(src);
+    EVP_PKEY_free(key);
+    return 1;
+  }
+  fb_policy_unref(p);
+
+  unsigned char sig[64];
+  size_t siglen = sizeof sig;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
+            EVP_DigestSign(md, sig, &siglen, (const unsigned char *)src, len) == 1 && siglen == 64;
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(key);
+  free(src);
+  if (!ok) {
+    fprintf(stderr, "fedbroker policy sign: signing failed\n");
+    return 1;
+  }
+  char b64[100];
+  EVP_EncodeBlock((unsigned char *)b64, sig, 64);
+  size_t n = strlen(file) + 8;
+  char *sigpath = fb_xmalloc(n);
+  snprintf(sigpath, n, "%s.sig", file);
+  FILE *f = fopen(sigpath, "w");
+  ok = f && fprintf(f, "%s\n", b64) > 0;
+  if (f) ok &= fclose(f) == 0;
+  if (!ok) fprintf(stderr, "fedbroker policy sign: cannot write %s: %s\n", sigpath, strerror(errno));
+  else printf("signed: %s\n", sigpath);
+  free(sigpath);
+  return ok ? 0 : 1;
+}
