@@ -250,7 +250,7 @@ static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   char *search_url = fb_buf_steal(&url);
   fb_curl_loop_options o = {.url = search_url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
                             .bearer = token, .peer = "remote hub", .max_body = cfg->max_body,
-                            .timeout_ms = cfg->timeout_ms, .error_detail = true,
+                            .timeout_ms = cfg->timeout_ms, .dns_cache_ms = cfg->dns_cache_ms, .error_detail = true,
                             .check = judge, .check_arg_size = sizeof(judge_arg)};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   explicit_bzero(token, strlen(token));

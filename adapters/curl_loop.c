@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "adapters/adapter.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #define DEFAULT_MAX_BODY (8u << 20)
@@ -33,6 +34,7 @@ struct fb_curl_loop {
   size_t nidle;
   uint64_t max_body;
   uint32_t timeout_ms;
+  long dns_cache_s;           /* CURLOPT_DNS_CACHE_TIMEOUT: whole seconds */
   bool error_detail;
   fb_curl_check_fn check;
   size_t check_arg_size;
@@ -41,6 +43,7 @@ struct fb_curl_loop {
   sock_ctx **byfd;     /* the sockets we opened, by fd number (nbyfd slots) */
   size_t nbyfd;
   int pending_closes;
+  uint64_t stale_sockets; /* contexts found outliving their fd (sock_forget_fd) */
   bool closing;
   void (*closed)(void *);
   void *closed_data;
@@ -55,6 +58,7 @@ struct sock_ctx {
   bool owned;   /* opened by open_socket_cb, in byfd until close_socket_cb */
   bool parked;  /* curl said REMOVE: the poll is unreferenced, its events ignored */
   bool counted; /* released while closing: its close callback counts down */
+  bool stale;   /* its fd number was handed out again: the fd it watched is gone */
 };
 
 struct fb_curl_call {
@@ -123,7 +127,30 @@ static void sock_release(fb_curl_loop *cl, sock_ctx *s) {
   uv_close((uv_handle_t *)&s->poll, sock_closed_cb); /* stops the poll: the fd is still open */
 }
 
+/* A context still registered for `fd` when the kernel hands that number out again (or
+ * curl announces it afresh) watched a socket that curl closed without telling us — its
+ * threaded resolver can, when a leg is cancelled while a name is being resolved. Its
+ * poll must stop now: libuv refuses a second poll on the same fd number (EEXIST), and
+ * every later connection on that number would fail at once ("Couldn't connect after
+ * 0 ms", forever — seen in the pilot after a node container stopped). The context stays
+ * in the list, inert, until curl's REMOVE or the loop's close frees it, since curl may
+ * still hold it as socketp. */
+static void sock_forget_fd(fb_curl_loop *cl, curl_socket_t fd) {
+  for (sock_ctx *s = cl->socks; s; s = s->next) {
+    if (s->fd != fd || s->stale) continue;
+    uv_poll_stop(&s->poll);
+    s->events = 0;
+    s->stale = true;
+    if (s->owned && (size_t)fd < cl->nbyfd && cl->byfd[fd] == s) cl->byfd[fd] = NULL;
+    s->owned = false;
+    cl->stale_sockets++;
+    fb_debug("curl_stale_socket", "%s %s: fd %d outlived its socket (%llu so far)", cl->peer, cl->url, (int)fd,
+             (unsigned long long)cl->stale_sockets);
+  }
+}
+
 static sock_ctx *sock_new(fb_curl_loop *cl, curl_socket_t fd) {
+  sock_forget_fd(cl, fd);
   sock_ctx *s = fb_xcalloc(1, sizeof *s);
   s->fd = fd;
   s->cl = cl;
@@ -177,6 +204,14 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
   (void)easy;
   fb_curl_loop *cl = userp;
   sock_ctx *s = socketp;
+  if (s && s->stale) { /* curl's entry outlived the fd it was made for */
+    if (what == CURL_POLL_REMOVE) {
+      sock_release(cl, s);
+      return 0;
+    }
+    s = NULL;
+    socketp = NULL;
+  }
   if (!s) s = sock_owned(cl, fd);
   if (what == CURL_POLL_REMOVE) {
     if (!s) return 0;
@@ -216,7 +251,7 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct 
   (void)purpose;
   curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
   if (fd < 0) return CURL_SOCKET_BAD;
-  if (cl->closing || sock_owned(cl, fd)) { /* the latter cannot happen: the fd was free */
+  if (cl->closing) {
     close(fd);
     return CURL_SOCKET_BAD;
   }
@@ -287,6 +322,7 @@ static void easy_setup(fb_curl_loop *cl, CURL *e) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
+  curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, cl->dns_cache_s);
   /* copied into each connection at its creation: `cl` outlives them all */
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, cl);
@@ -558,6 +594,7 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->peer = fb_xstrdup(opts->peer ? opts->peer : "peer");
   cl->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
   cl->timeout_ms = opts->timeout_ms;
+  cl->dns_cache_s = (long)((opts->dns_cache_ms + 999) / 1000);
   cl->error_detail = opts->error_detail;
   cl->check = opts->check;
   cl->check_arg_size = opts->check ? opts->check_arg_size : 0;

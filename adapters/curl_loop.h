@@ -46,6 +46,9 @@ typedef struct {
   const char *peer;              /* word for error sentences: "node", "remote hub" */
   uint64_t max_body;             /* response cap; 0 = 8 MiB */
   uint32_t timeout_ms;           /* cap on every call; 0 = none beyond the call's own */
+  uint32_t dns_cache_ms;         /* reuse of a resolved address; 0 = resolve every new
+                                    connection. libcurl's own default (60 s) outlived a
+                                    recreated node container's address in the pilot. */
   bool error_detail;             /* on non-200, append the body's error.message when present */
   fb_curl_check_fn check;        /* optional: turns a 200's JSON into the callback's body */
   size_t check_arg_size;         /* bytes of check_arg each fb_curl_post copies */

@@ -16,6 +16,7 @@
 #define VESSELS_PER_STATE 200
 #define SHARED_PERSONS 400
 #define SHARED_VESSELS 60
+#define CROSS_SCRIPT_PERSONS 160 /* shared people with native-script spellings, appended */
 
 const char *const fb_demo_states[4] = {"IDN", "MYS", "THA", "BGD"};
 enum { IDN, MYS, THA, BGD, NSTATES };
@@ -113,6 +114,8 @@ typedef struct {
   const char *role; /* suspect, facilitator, victim, witness */
   bool minor;
   const char *fixed_case; /* "2026-0042": a known subject's case, under each state's prefix */
+  const char *nationality; /* overrides fb_demo_states[nat] (people from outside the demo states) */
+  char display[160];       /* when set, the name exactly as written (native script, variants) */
 } person;
 
 static void make_person(rng *r, int nat, person *p) {
@@ -234,6 +237,7 @@ typedef struct {
   fb_sqlite_db *db;
   int state;
   unsigned nperson, nvessel;
+  char last_id[24]; /* id of the last record written */
   vessel *fleet; /* this state's own vessels, for crew links */
   unsigned nfleet;
 } sink;
@@ -273,7 +277,9 @@ static int emit_person(rng *r, sink *s, const person *p, int variant, bool year_
                        bool with_phone, const vessel *on_board, const char *alias, char **err) {
   char id[24], name[160], updated[11];
   snprintf(id, sizeof id, "%s-P-%06u", fb_demo_states[s->state], ++s->nperson);
-  spell(r, p, variant, name, sizeof name);
+  if (p->display[0]) snprintf(name, sizeof name, "%s", p->display);
+  else spell(r, p, variant, name, sizeof name);
+  snprintf(s->last_id, sizeof s->last_id, "%s", id);
   json_t *tags = json_array();
   json_array_append_new(tags, json_string(p->role));
   if (p->minor) json_array_append_new(tags, json_string("minor"));
@@ -284,12 +290,12 @@ static int emit_person(rng *r, sink *s, const person *p, int variant, bool year_
   snprintf(dob, sizeof dob, "%.*s", year_only ? 4 : 10, p->dob);
   json_object_set_new(rec, "dob", json_string(dob));
   json_object_set_new(rec, "sex", json_stringn(&p->sex, 1));
-  json_object_set_new(rec, "nationality", json_string(fb_demo_states[p->nat]));
+  json_object_set_new(rec, "nationality", json_string(p->nationality ? p->nationality : fb_demo_states[p->nat]));
   json_t *docs = json_array();
   if (with_passport)
     json_array_append_new(docs, json_pack("{s:s, s:s, s:s}", "kind", "passport", "number", p->passport,
-                                          "country", fb_demo_states[p->nat]));
-  if (p->nat == s->state && chance(r, 70))
+                                          "country", p->nationality ? p->nationality : fb_demo_states[p->nat]));
+  if (!p->nationality && p->nat == s->state && chance(r, 70))
     json_array_append_new(docs, json_pack("{s:s, s:s, s:s}", "kind", "national_id", "number", p->natid,
                                           "country", fb_demo_states[p->nat]));
   if (json_array_size(docs)) json_object_set_new(rec, "documents", docs);
@@ -320,17 +326,32 @@ static int emit_vessel(rng *r, sink *s, const vessel *v, const char *name, const
 
 /* The well-known demo subjects of docs/adapters.md, first in every file. */
 static const person ahmad = {"Ahmad", "bin", "Ismail", 'M', MYS, "1985-03-12", "A12345678",
-                             "850312-12-5523", "+60123456789", "facilitator", false, "2026-0042"};
+                             "850312-12-5523", "+60123456789", "facilitator", false, "2026-0042", NULL, ""};
 static const person aisyah = {"Nur Aisyah", "binti", "Rahman", 'F', IDN, "2010-07-21", "B7654321",
-                              "6471055207100003", "+6281234567890", "victim", true, "2025-0117"};
+                              "6471055207100003", "+6281234567890", "victim", true, "2025-0117", NULL, ""};
 static const person rafiqul = {"Mohammad Rafiqul", "", "Islam", 'M', BGD, "1979-11-02", "BH0123456",
-                               "1979110234", "+8801712345678", "facilitator", false, "2026-0042"};
+                               "1979110234", "+8801712345678", "facilitator", false, "2026-0042", NULL, ""};
 static const person somchai = {"Somchai", "", "Jaidee", 'M', THA, "1971-05-30", "AA1234567",
-                               "3100700123456", "+66812345678", "suspect", false, "2025-0031"};
+                               "3100700123456", "+66812345678", "suspect", false, "2025-0031", NULL, ""};
 static const vessel sinar = {"KM Sinar Laut", "9123453", IDN};
 static const vessel chokchai = {"Chokchai 8", "9234563", THA};
 
-static int emit_known(rng *r, sink *s, char **err) {
+/* ---- ground truth (truth.json): which records denote one real person ---- */
+
+static json_t *truth_person(json_t *people, const char *name, const char *dob) {
+  char pid[16];
+  snprintf(pid, sizeof pid, "P%04zu", json_array_size(people) + 1);
+  json_t *o = json_pack("{s:s, s:s, s:s, s:[]}", "person", pid, "name", name, "dob", dob, "records");
+  json_array_append_new(people, o);
+  return o;
+}
+
+static void truth_record(json_t *person, const sink *s) {
+  json_array_append_new(json_object_get(person, "records"), json_string(s->last_id));
+}
+
+/* known[]: the truth entries of Ahmad, Aisyah, Rafiqul and Somchai. */
+static int emit_known(rng *r, sink *s, json_t *const known[4], char **err) {
   int st = s->state;
   /* Ahmad bin Ismail: in all four states, differently spelled, linked by passport. */
   static const int ahmad_variant[NSTATES] = {1, 0, 2, 0};
@@ -339,24 +360,164 @@ static int emit_known(rng *r, sink *s, char **err) {
   if (emit_person(r, s, &a, ahmad_variant[st], st == THA, true, st == MYS || st == THA, &sinar,
                   st == MYS ? "Mat Sinar" : NULL, err))
     return -1;
+  truth_record(known[0], s);
   static const char *const sinar_names[NSTATES] = {"KM Sinar Laut", "K.M. Sinar Laut", "Sinar Laut", "KM SINAR LAUT"};
   if (emit_vessel(r, s, &sinar, sinar_names[st], "suspect", err)) return -1;
-  if (st != BGD && emit_person(r, s, &aisyah, st == IDN ? 0 : 1, false, st != THA, false, NULL, NULL, err))
-    return -1;
+  if (st != BGD) {
+    if (emit_person(r, s, &aisyah, st == IDN ? 0 : 1, false, st != THA, false, NULL, NULL, err)) return -1;
+    truth_record(known[1], s);
+  }
   person rq = rafiqul;
   if (st == MYS) snprintf(rq.given, sizeof rq.given, "Muhammad Rafiqul");
   if (st == THA) snprintf(rq.given, sizeof rq.given, "Md. Rafiqul");
-  if (st != IDN && emit_person(r, s, &rq, 0, st == THA, true, st != MYS, NULL, NULL, err)) return -1;
-  if ((st == THA || st == MYS) &&
-      (emit_person(r, s, &somchai, 0, false, st == THA, true, &chokchai, NULL, err) ||
-       emit_vessel(r, s, &chokchai, NULL, "suspect", err)))
-    return -1;
+  if (st != IDN) {
+    if (emit_person(r, s, &rq, 0, st == THA, true, st != MYS, NULL, NULL, err)) return -1;
+    truth_record(known[2], s);
+  }
+  if (st == THA || st == MYS) {
+    if (emit_person(r, s, &somchai, 0, false, st == THA, true, &chokchai, NULL, err)) return -1;
+    truth_record(known[3], s);
+    if (emit_vessel(r, s, &chokchai, NULL, "suspect", err)) return -1;
+  }
+  return 0;
+}
+
+/* ---- the cross-script population ---- */
+
+/* A name word: Latin spellings (the first canonical, the others variants seen in
+ * real registers) and the word in the script of its people's home register. */
+typedef struct {
+  const char *latin[3];
+  const char *native;
+} nword;
+
+static const nword tha_m[] = {{{"Somchai", "Somchay"}, "สมชาย"}, {{"Somsak", "Somsuk"}, "สมศักดิ์"},
+  {{"Wichai", "Wichay", "Vichai"}, "วิชัย"}, {{"Chaiwat", "Chaiwath"}, "ชัยวัฒน์"}, {{"Anan"}, "อนันต์"},
+  {{"Sombat", "Sombath"}, "สมบัติ"}};
+static const nword tha_f[] = {{{"Malee", "Mali"}, "มาลี"}, {{"Suda"}, "สุดา"}, {{"Sunee", "Suni"}, "สุนีย์"},
+  {{"Wanida", "Vanida"}, "วนิดา"}, {{"Ratana", "Rattana"}, "รัตนา"}};
+static const nword tha_fam[] = {{{"Jaidee", "Jaidi", "Chaidee"}, "ใจดี"}, {{"Boonmee", "Bunmi"}, "บุญมี"},
+  {{"Thongdee", "Thongdi", "Tongdee"}, "ทองดี"}, {{"Srisawat", "Srisawad"}, "ศรีสวัสดิ์"},
+  {{"Kaewmanee", "Kaewmani"}, "แก้วมณี"}};
+static const nword bgd_m[] = {{{"Kamrul", "Kamrul"}, "কামরুল"}, {{"Shahidul", "Sahidul"}, "শহিদুল"},
+  {{"Aminul", "Aminul"}, "আমিনুল"}, {{"Jahangir", "Jahangeer"}, "জাহাঙ্গীর"}, {{"Habibur", "Habibor"}, "হাবিবুর"},
+  {{"Mizanur", "Mijanur"}, "মিজানুর"}, {{"Sohel", "Shohel"}, "সোহেল"}, {{"Alamgir", "Alamgeer"}, "আলমগীর"},
+  {{"Anwar", "Anowar"}, "আনোয়ার"}, {{"Karim", "Kareem"}, "করিম"}};
+static const nword bgd_f[] = {{{"Rahima", "Rohima"}, "রহিমা"}, {{"Fatema", "Fatima"}, "ফাতেমা"},
+  {{"Nasrin", "Nasreen"}, "নাসরিন"}, {{"Ayesha", "Aysha"}, "আয়েশা"}, {{"Salma"}, "সালমা"},
+  {{"Taslima", "Tasleema"}, "তাসলিমা"}, {{"Nazma", "Najma"}, "নাজমা"}};
+static const nword bgd_fam_m[] = {{{"Islam"}, "ইসলাম"}, {{"Hossain", "Hussain", "Hosen"}, "হোসেন"},
+  {{"Rahman", "Rahaman"}, "রহমান"}, {{"Ahmed", "Ahmad"}, "আহমেদ"}, {{"Uddin", "Udin"}, "উদ্দিন"},
+  {{"Alam"}, "আলম"}, {{"Sarkar", "Sarker"}, "সরকার"}, {{"Chowdhury", "Choudhury", "Chowdhuri"}, "চৌধুরী"}};
+static const nword bgd_fam_f[] = {{{"Begum", "Begom"}, "বেগম"}, {{"Khatun", "Khatoon"}, "খাতুন"},
+  {{"Akter", "Akhter", "Aktar"}, "আক্তার"}};
+static const nword mys_m[] = {{{"Ahmad", "Ahmed"}, "احمد"}, {{"Ismail", "Ismael"}, "اسماعيل"},
+  {{"Hassan", "Hasan"}, "حسن"}, {{"Ibrahim"}, "ابراهيم"}, {{"Yusof", "Yusuf"}, "يوسف"}, {{"Omar", "Umar"}, "عمر"},
+  {{"Aziz"}, "عزيز"}, {{"Idris"}, "ادريس"}, {{"Kamal"}, "كمال"}, {{"Jamal"}, "جمال"}, {{"Sulaiman", "Sulayman"}, "سليمان"}};
+static const nword mys_f[] = {{{"Fatimah", "Fatima"}, "فاطمة"}, {{"Aminah", "Amina"}, "امينة"},
+  {{"Aishah", "Aisyah", "Aisha"}, "عائشة"}, {{"Salmah", "Salma"}, "سلمى"}};
+static const nword mys_fam[] = {{{"Abdullah", "Abdulla"}, "عبدالله"}, {{"Rahman"}, "رحمن"},
+  {{"Hamzah", "Hamza"}, "حمزة"}, {{"Zakaria", "Zakariya"}, "زكريا"}, {{"Osman", "Usman", "Uthman"}, "عثمان"},
+  {{"Hashim", "Hasyim"}, "هاشم"}, {{"Idris"}, "ادريس"}};
+static const nword rhg_m[] = {{{"Mohammed", "Mohamed", "Muhammad"}, "محمد"}, {{"Ayub", "Ayoub"}, "ايوب"},
+  {{"Rashid", "Rasheed"}, "رشيد"}, {{"Shafi", "Shafee"}, "شفيع"}, {{"Hashim", "Hashem"}, "هاشم"},
+  {{"Nur", "Noor"}, "نور"}};
+static const nword rhg_f[] = {{{"Jamila", "Jamilah"}, "جميلة"}, {{"Hasina", "Hasinah"}, "حسينة"},
+  {{"Khadija", "Khadijah"}, "خديجة"}, {{"Fatima", "Fatema"}, "فاطمة"}};
+static const nword rhg_fam[] = {{{"Alam"}, "عالم"}, {{"Hussain", "Hossain"}, "حسين"}, {{"Islam"}, "اسلام"},
+  {{"Rahman"}, "رحمن"}, {{"Karim"}, "كريم"}};
+static const nword mmr_m[] = {{{"Aung"}, "အောင်"}, {{"Kyaw"}, "ကျော်"}, {{"Maung"}, "မောင်"},
+  {{"Min"}, "မင်း"}, {{"Myo"}, "မျိုး"}, {{"Soe"}, "စိုး"}, {{"Hein"}, "ဟိန်း"}, {{"Tun", "Htun"}, "ထွန်း"},
+  {{"Phyo"}, "ဖြိုး"}};
+static const nword mmr_f[] = {{{"Khin"}, "ခင်"}, {{"Su"}, "စု"}, {{"Moe"}, "မိုး"}, {{"Nwe"}, "နွယ်"},
+  {{"San"}, "စန်း"}, {{"Aye"}, "အေး"}, {{"Mar"}, "မာ"}, {{"Yu"}, "ယု"}};
+static const nword mmr_fam[] = {{{"Win"}, "ဝင်း"}, {{"Kyaw"}, "ကျော်"}, {{"Aung"}, "အောင်"}, {{"Min"}, "မင်း"},
+  {{"Lin"}, "လင်း"}, {{"Tun", "Htun"}, "ထွန်း"}, {{"Hein"}, "ဟိန်း"}, {{"Soe"}, "စိုး"}, {{"Myo"}, "မျိုး"}};
+
+#define WORDS(a) a, FB_ARRAY_LEN(a)
+typedef struct {
+  const char *script, *nationality; /* nationality NULL: that of `nat` */
+  int home, nat; /* the state whose register writes the script; passport and phone formats */
+  const nword *m;
+  size_t nm;
+  const nword *f;
+  size_t nf;
+  const nword *fam_m;
+  size_t nfam_m;
+  const nword *fam_f;
+  size_t nfam_f;
+  const char *conn_m, *conn_f, *native_conn_m, *native_conn_f; /* Malay "bin"/"binti" */
+} culture;
+
+static const culture cultures[] = {
+    {"Thai", NULL, THA, THA, WORDS(tha_m), WORDS(tha_f), WORDS(tha_fam), WORDS(tha_fam), "", "", "", ""},
+    {"Bengali", NULL, BGD, BGD, WORDS(bgd_m), WORDS(bgd_f), WORDS(bgd_fam_m), WORDS(bgd_fam_f), "", "", "", ""},
+    {"Arabic (Jawi)", NULL, MYS, MYS, WORDS(mys_m), WORDS(mys_f), WORDS(mys_fam), WORDS(mys_fam), "bin", "binti",
+     "بن", "بنت"},
+    {"Arabic (Rohingya)", "MMR", BGD, BGD, WORDS(rhg_m), WORDS(rhg_f), WORDS(rhg_fam), WORDS(rhg_fam), "", "", "", ""},
+    {"Burmese", "MMR", THA, THA, WORDS(mmr_m), WORDS(mmr_f), WORDS(mmr_fam), WORDS(mmr_fam), "", "", "", ""},
+};
+
+/* A Latin spelling of a word: the canonical one most of the time, else any variant. */
+static const char *latin_word(rng *r, const nword *w) {
+  unsigned n = 0;
+  while (n < 3 && w->latin[n]) n++;
+  return chance(r, 50) ? w->latin[0] : w->latin[pick(r, n)];
+}
+
+/* People whose home register writes their name in its own script (Thai, Bengali,
+ * Jawi, Arabic script for Rohingya, Burmese) while the other states hold Latin
+ * transliterations with the variants real registers show: another vowel, a dropped
+ * or abbreviated "bin", the family name first, capitals. Drawn from their own random
+ * stream and written after everyone else, so the rest of the data is as before. */
+static int emit_cross_script(rng *r, sink *sinks, json_t *people, char **err) {
+  for (unsigned i = 0; i < CROSS_SCRIPT_PERSONS; i++) {
+    const culture *c = &cultures[pick(r, FB_ARRAY_LEN(cultures))];
+    person p;
+    make_person(r, c->nat, &p);
+    p.nationality = c->nationality;
+    bool m = p.sex == 'M';
+    const nword *g = m ? &c->m[pick(r, c->nm)] : &c->f[pick(r, c->nf)];
+    const nword *fam = m ? &c->fam_m[pick(r, c->nfam_m)] : &c->fam_f[pick(r, c->nfam_f)];
+    const char *conn = m ? c->conn_m : c->conn_f, *nconn = m ? c->native_conn_m : c->native_conn_f;
+    char canon[160], native[160];
+    snprintf(canon, sizeof canon, "%s%s%s %s", g->latin[0], *conn ? " " : "", conn, fam->latin[0]);
+    snprintf(native, sizeof native, "%s%s%s %s", g->native, *nconn ? " " : "", nconn, fam->native);
+    json_t *truth = truth_person(people, canon, p.dob);
+    json_object_set_new(truth, "script", json_string(c->script));
+    json_object_set_new(truth, "native_queries", json_pack("[s]", native));
+    json_t *native_records = json_array();
+    unsigned k = 2 + pick(r, 3);
+    for (unsigned j = 0; j < k; j++) {
+      sink *s = &sinks[(c->home + j) % NSTATES];
+      bool in_script = j == 0 && chance(r, 80);
+      if (in_script) {
+        snprintf(p.display, sizeof p.display, "%s", native);
+      } else {
+        const char *gl = latin_word(r, g), *fl = latin_word(r, fam), *cl = conn;
+        if (*conn && chance(r, 40)) cl = chance(r, 50) ? "" : (m ? "b." : "bt.");
+        if (chance(r, 15)) snprintf(p.display, sizeof p.display, "%s %s", fl, gl); /* family name first */
+        else snprintf(p.display, sizeof p.display, "%s%s%s %s", gl, *cl ? " " : "", cl, fl);
+        if (chance(r, 10))
+          for (char *x = p.display; *x; x++) *x = (char)(*x >= 'a' && *x <= 'z' ? *x - 32 : *x);
+      }
+      bool year_only = chance(r, 30), passport = chance(r, 65), phone = chance(r, 50);
+      if (emit_person(r, s, &p, 0, year_only, passport, phone, NULL, NULL, err)) {
+        json_decref(native_records);
+        return -1;
+      }
+      truth_record(truth, s);
+      if (in_script) json_array_append_new(native_records, json_string(s->last_id));
+    }
+    json_object_set_new(truth, "native_records", native_records);
+  }
   return 0;
 }
 
 static int generate(const char *dir, unsigned seed, char **err) {
   sink sinks[NSTATES] = {0};
   int rc = -1;
+  json_t *people = json_array();
   vessel *fleets = fb_xcalloc(NSTATES * VESSELS_PER_STATE, sizeof *fleets);
   rng r = {((uint64_t)seed << 1) ^ 0x5EED5EED5EEDull};
   for (int st = 0; st < NSTATES; st++) {
@@ -366,19 +527,30 @@ static int generate(const char *dir, unsigned seed, char **err) {
     sinks[st].fleet = fleets + st * VESSELS_PER_STATE;
     if (fb_sqlite_db_create(path, &sinks[st].db, err) != 0) goto done;
   }
+  json_t *known[4] = {truth_person(people, "Ahmad bin Ismail", ahmad.dob),
+                      truth_person(people, "Nur Aisyah binti Rahman", aisyah.dob),
+                      truth_person(people, "Mohammad Rafiqul Islam", rafiqul.dob),
+                      truth_person(people, "Somchai Jaidee", somchai.dob)};
+  /* The examples: Ahmad written in Thai, Bengali and Jawi. */
+  json_object_set_new(known[0], "native_queries",
+                      json_pack("[s,s,s]", "อาหมัด บิน อิสมาอิล", "আহমদ বিন ইসমাইল", "احمد بن اسماعيل"));
   for (int st = 0; st < NSTATES; st++)
-    if (emit_known(&r, &sinks[st], err)) goto done;
+    if (emit_known(&r, &sinks[st], known, err)) goto done;
 
   /* The shared population: each identity in 2-4 states, spelled as each state would. */
   for (unsigned i = 0; i < SHARED_PERSONS; i++) {
     person p;
     make_person(&r, (int)pick(&r, NSTATES), &p);
+    char canon[160];
+    spell(&r, &p, 0, canon, sizeof canon); /* variant 0 draws nothing */
+    json_t *truth = truth_person(people, canon, p.dob);
     unsigned k = 2 + pick(&r, 3), first = pick(&r, NSTATES);
     for (unsigned j = 0; j < k; j++) {
       sink *s = &sinks[(first + j) % NSTATES];
       int variant = j == 0 ? 0 : 1 + (int)pick(&r, 5);
       bool passport = chance(&r, 65), phone = chance(&r, 50);
       if (emit_person(&r, s, &p, variant, chance(&r, 30), passport, phone, NULL, NULL, err)) goto done;
+      truth_record(truth, s);
     }
   }
   for (unsigned i = 0; i < SHARED_VESSELS; i++) {
@@ -409,10 +581,26 @@ static int generate(const char *dir, unsigned seed, char **err) {
       const vessel *on = chance(&r, 10) ? &s->fleet[pick(&r, s->nfleet)] : NULL;
       if (emit_person(&r, s, &p, 0, chance(&r, 10), chance(&r, 80), chance(&r, 70), on, NULL, err)) goto done;
     }
-    if (fb_sqlite_db_commit(s->db, err) != 0) goto done;
+  }
+  rng r2 = {((uint64_t)seed << 1) ^ 0xC505C505C505ull}; /* the cross-script people's own stream */
+  if (emit_cross_script(&r2, sinks, people, err)) goto done;
+  for (int st = 0; st < NSTATES; st++)
+    if (fb_sqlite_db_commit(sinks[st].db, err) != 0) goto done;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/truth.json", dir);
+  json_t *doc = json_pack("{s:s, s:i, s:O}", "about",
+                          "Ground truth of the demo data: each entry is one invented person and the ids of "
+                          "the records that denote them. Records not listed are people held by one state only.",
+                          "seed", (json_int_t)seed, "people", people);
+  int wrc = json_dump_file(doc, path, JSON_INDENT(1));
+  json_decref(doc);
+  if (wrc != 0) {
+    *err = fb_adapter_errf("cannot write %s", path);
+    goto done;
   }
   rc = 0;
 done:
+  json_decref(people);
   for (int st = 0; st < NSTATES; st++) fb_sqlite_db_close(sinks[st].db);
   free(fleets);
   return rc;

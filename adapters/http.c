@@ -136,7 +136,7 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
     return -1;
   }
   fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
-                            .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms,
+                            .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms, .dns_cache_ms = cfg->dns_cache_ms,
                             .check = judge};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   if (!cl) {

@@ -52,6 +52,7 @@ static void blocks_literal(fb_buf *b, const char *keys) {
   while (*p) {
     const char *q = strchr(p, ' ');
     size_t n = q ? (size_t)(q - p) : strlen(p);
+    if (n > 1 && p[0] == '^') p++, n--; /* transliterated token: the marker is no part of it */
     size_t take = (unsigned char)p[0] >= 0x80 ? 6 : 3;
     if (take > n) take = n;
     if (!first) fb_buf_putc(b, ',');

@@ -13,7 +13,13 @@
 #include "adapters/normalize.h"
 #include "core/util.h"
 
-enum { KEY_DOCUMENT = 1, KEY_PHONE = 2, KEY_VESSEL = 3, KEY_IMO = 4 };
+/* KEY_SKEL_*: the consonant skeleton of a name word (match/names.h), then '\x01',
+ * then the whole name key: found by a range scan on the skeleton, re-ranked on the
+ * key without touching the record. Words transliterated from another script and
+ * Latin words are kept apart, so that a Latin query looks only at the few
+ * transliterated ones. */
+enum { KEY_DOCUMENT = 1, KEY_PHONE = 2, KEY_VESSEL = 3, KEY_IMO = 4, KEY_SKEL_NATIVE = 5, KEY_SKEL_LATIN = 6 };
+#define SKELETON_CANDIDATES 2000 /* per word and kind */
 
 /* Trigram matches re-ranked in C by name similarity. No ORDER BY rank: bm25 over every
  * match cost 3x the query and the C similarity is the ranking that counts; the cap
@@ -36,6 +42,7 @@ struct fb_sqlite_db {
   char *path;
   bool writable;
   sqlite3_stmt *st_key;    /* rid by exact key */
+  sqlite3_stmt *st_skel;   /* rid, key by skeleton range */
   sqlite3_stmt *st_fts;    /* name candidates */
   sqlite3_stmt *st_rec;    /* json, dob_year by rid */
   sqlite3_stmt *st_ins;    /* writer: records */
@@ -50,6 +57,7 @@ static char *db_err(fb_sqlite_db *db, const char *what) {
 void fb_sqlite_db_close(fb_sqlite_db *db) {
   if (!db) return;
   sqlite3_finalize(db->st_key);
+  sqlite3_finalize(db->st_skel);
   sqlite3_finalize(db->st_fts);
   sqlite3_finalize(db->st_rec);
   sqlite3_finalize(db->st_ins);
@@ -66,6 +74,7 @@ static int prepare(fb_sqlite_db *db, const char *sql, sqlite3_stmt **st) {
 
 static int prepare_read(fb_sqlite_db *db) {
   if (prepare(db, "SELECT rid FROM keys WHERE kind = ?1 AND key = ?2", &db->st_key) ||
+      prepare(db, "SELECT rid, key FROM keys WHERE kind = ?1 AND key >= ?2 AND key < ?3 LIMIT ?4", &db->st_skel) ||
       prepare(db, "SELECT rid, keys FROM name_fts WHERE name_fts MATCH ?1 LIMIT ?2",
               &db->st_fts) ||
       prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec))
@@ -173,6 +182,71 @@ static bool fts_query(const fb_name_key *k, fb_buf *q) {
   return any;
 }
 
+/* Candidates sharing a word's consonant skeleton (another script writes other vowels,
+ * Arabic script hardly any, so trigrams miss them), re-ranked like the others. */
+static int search_skeletons(fb_sqlite_db *db, const fb_name_key *qk, int kind, hits *h) {
+  sqlite3_stmt *st = db->st_skel;
+  for (int t = 0; t < qk->n; t++) {
+    char lo[72], hi[72];
+    size_t n = fb_name_skeleton(qk->buf + qk->off[t], qk->len[t], lo, 64);
+    if (n < 2 || (unsigned char)lo[0] >= 0x80) continue;
+    memcpy(hi, lo, n);
+    lo[n] = '\x01', hi[n] = '\x02';
+    sqlite3_bind_int(st, 1, kind);
+    sqlite3_bind_text(st, 2, lo, (int)n + 1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, hi, (int)n + 1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, SKELETON_CANDIDATES);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const char *key = strchr((const char *)sqlite3_column_text(st, 1), '\x01');
+      if (!key) continue;
+      fb_name_key rk;
+      fb_name_key_parse(key + 1, &rk);
+      double sim = fb_name_similarity(qk, &rk);
+      if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return -1;
+  }
+  return 0;
+}
+
+/* Candidates repeat the same few keys (a common name is held many times), so their
+ * similarity is remembered per search: a direct-mapped cache of key text -> score.
+ * Only for queries of two words or more: one word costs less to compare than to look
+ * up. */
+#define MEMO_SLOTS 256
+typedef struct {
+  uint64_t hash;
+  size_t off, len; /* the key's text in the arena */
+  double sim;
+  bool used;
+} memo_slot;
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static double memo_similarity(memo_slot *memo, fb_buf *arena, const fb_name_key *qk, const char *key, size_t len) {
+  if (!memo) {
+    fb_name_key rk;
+    fb_name_key_parse(key, &rk);
+    return fb_name_similarity(qk, &rk);
+  }
+  uint64_t hash = fnv1a(key, len);
+  memo_slot *m = &memo[hash & (MEMO_SLOTS - 1)];
+  if (m->used && m->hash == hash && m->len == len && memcmp(arena->data + m->off, key, len) == 0) return m->sim;
+  fb_name_key rk;
+  fb_name_key_parse(key, &rk);
+  double sim = fb_name_similarity(qk, &rk);
+  *m = (memo_slot){hash, arena->len, len, sim, true};
+  fb_buf_append(arena, key, len);
+  return sim;
+}
+
 static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   fb_name_key qk;
   fb_name_key_make(name, &qk);
@@ -180,22 +254,30 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   fb_buf q = {0};
   if (!fts_query(&qk, &q)) {
     fb_buf_free(&q);
-    return 0;
+    if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;
+    return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
   }
   sqlite3_stmt *st = db->st_fts;
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);
   int rc;
+  memo_slot *memo = qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
+  fb_buf arena = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    fb_name_key rk;
-    fb_name_key_parse((const char *)sqlite3_column_text(st, 1), &rk);
-    double sim = fb_name_similarity(&qk, &rk);
+    const char *key = (const char *)sqlite3_column_text(st, 1);
+    double sim = memo_similarity(memo, &arena, &qk, key ? key : "", (size_t)sqlite3_column_bytes(st, 1));
     if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
+  free(memo);
+  fb_buf_free(&arena);
   fb_buf_free(&q);
-  return rc == SQLITE_DONE ? 0 : -1;
+  if (rc != SQLITE_DONE) return -1;
+  /* records written in another script, for any query; Latin records too for a query
+   * written in another script */
+  if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;
+  return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
 }
 
 json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err) {
@@ -289,7 +371,16 @@ static int add_name(fb_sqlite_db *db, const char *name, sqlite3_int64 rid) {
   if (k.n == 0) return 0;
   sqlite3_bind_text(db->st_insfts, 1, k.buf, -1, SQLITE_STATIC);
   sqlite3_bind_int64(db->st_insfts, 2, rid);
-  return step_reset(db->st_insfts);
+  int rc = step_reset(db->st_insfts);
+  for (int t = 0; t < k.n && rc == 0; t++) {
+    char key[FB_NAME_KEY_BYTES + 72];
+    size_t n = fb_name_skeleton(k.buf + k.off[t], k.len[t], key, 64);
+    if (n < 2 || (unsigned char)key[0] >= 0x80) continue;
+    key[n] = '\x01';
+    memcpy(key + n + 1, k.buf, strlen(k.buf) + 1);
+    rc = add_key(db, (k.native >> t) & 1 ? KEY_SKEL_NATIVE : KEY_SKEL_LATIN, key, rid);
+  }
+  return rc;
 }
 
 int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {

@@ -1,6 +1,7 @@
--- The pilot hub (docker/compose.yaml): four simulated national nodes over HTTPS with
--- mutual TLS, tokens from the pilot issuer, the audit log on a volume. Everything in
--- /pilot is written by init-pilot (docker/init-pilot.sh). docs/configuration.md describes each key.
+-- The pilot hub (docker/compose.yaml): three simulated national nodes over HTTPS with
+-- mutual TLS, Thailand's national database in PostgreSQL, tokens from the pilot issuer,
+-- the audit log on a volume. Everything in /pilot is written by init-pilot
+-- (docker/init-pilot.sh). docs/configuration.md describes each key.
 
 listen = {
   -- Cleartext inside the compose network only: health checks, metrics, the console.
@@ -28,8 +29,8 @@ states = {
           cert = "/pilot/tls/hub.pem", key = "/pilot/tls/hub.key", timeout = 5000 },
   MYS = { adapter = "http", url = "https://mys-node:9443/search", ca = "/pilot/tls/ca.pem",
           cert = "/pilot/tls/hub.pem", key = "/pilot/tls/hub.key", timeout = 5000 },
-  THA = { adapter = "http", url = "https://tha-node:9443/search", ca = "/pilot/tls/ca.pem",
-          cert = "/pilot/tls/hub.pem", key = "/pilot/tls/hub.key", timeout = 5000 },
+  -- libpq takes the password from PGPASSWORD (compose.yaml).
+  THA = { adapter = "postgres", conninfo = "host=tha-db dbname=national user=hub connect_timeout=5" },
   BGD = { adapter = "http", url = "https://bgd-node:9443/search", ca = "/pilot/tls/ca.pem",
           cert = "/pilot/tls/hub.pem", key = "/pilot/tls/hub.key", timeout = 5000 },
 }

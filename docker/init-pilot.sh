@@ -5,7 +5,8 @@
 #           certificate per state (analyst-<state>.pem) for the hub's optional mTLS
 #   keys/   issuer.pem / issuer.pub.pem (Ed25519, signs the pilot's tokens),
 #           audit.pem (Ed25519, audit checkpoints), redaction.key (HMAC secret)
-#   data/   IDN.db, MYS.db, THA.db, BGD.db (fedbroker demo-data: synthetic people)
+#   data/   IDN.db, MYS.db, THA.db, BGD.db (fedbroker demo-data: synthetic people);
+#           with PILOT_POSTGRES set, THA's records also go into that database
 #   tokens/ analyst-<state>.jwt, legal-<state>.jwt, auditor.jwt, admin.jwt
 # Existing PKI, keys and data are kept (delete the volume to start afresh); tokens are
 # minted again on every run because they expire (TOKEN_TTL seconds, default 1 day).
@@ -65,6 +66,13 @@ fi
 [ -s keys/redaction.key ] || openssl rand -hex 32 >keys/redaction.key
 
 [ -s data/BGD.db ] || "$FB" demo-data --out data >&2
+# Thailand's national system is a PostgreSQL database in the pilot (PILOT_POSTGRES, a
+# libpq connection string; the password comes from PGPASSWORD). The same seed gives
+# the same records, so loading again after a lost marker changes nothing.
+if [ -n "${PILOT_POSTGRES:-}" ] && [ ! -e data/THA.postgres-loaded ]; then
+  "$FB" demo-data --out data --postgres "$PILOT_POSTGRES" --state THA >&2
+  touch data/THA.postgres-loaded
+fi
 
 mint() { # FILE STATE ROLES SUB [AGENCY]
   "$FB" token --key keys/issuer.pem --iss "$ISS" --ttl "$TTL" --sub "$4" --state "$2" \

@@ -7,6 +7,21 @@ state "MYS" {
               channel = "Formal request through the Attorney General's Chambers (central authority)" },
 }
 
+-- Outbound: what Malaysia's own officers may send. These run before any other
+-- state's rules, for every search made by a Malaysian officer.
+
+outbound_require "prosecution requests carry a case reference" {
+  purpose = "prosecution",
+  fields = { "case_ref" },
+  reason = "Malaysian prosecution requests must name the case (case_ref) so that the central authority can trace them.",
+}
+
+outbound_deny "no informal requests to Thailand" {
+  to = "THA",
+  legal_basis = "informal",
+  reason = "Malaysia sends requests to Thailand only through a formal channel (treaty, MOU or INTERPOL).",
+}
+
 -- Admission: read top to bottom; the FIRST rule that matches decides.
 
 deny "no informal channel unless a life is at risk" {

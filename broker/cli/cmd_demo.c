@@ -230,7 +230,7 @@ static int run(int argc, char **argv) {
          "  curl -s http://127.0.0.1:%ld/v1/search -H \"Authorization: Bearer $ANALYST_MYS\" \\\n"
          "    -H 'Content-Type: application/json' -d '{\"subject\":{\"name\":\"Ahmad bin Ismail\"},"
          "\"purpose\":\"prosecution\",\"priority\":\"urgent\",\"legal_basis\":\"mla_treaty\","
-         "\"justification\":\"Suspected facilitator in case MY-2026-0042\"}'\n"
+         "\"justification\":\"Suspected facilitator in case MY-2026-0042\",\"case_ref\":\"MY-2026-0042\"}'\n"
          "  curl -s http://127.0.0.1:%ld/v1/policy/evaluate -H \"Authorization: Bearer $LEGAL_MYS\" \\\n"
          "    -H 'Content-Type: application/json' -d '{\"subject\":{\"document\":\"A12345678\"},"
          "\"purpose\":\"intelligence\",\"priority\":\"routine\",\"legal_basis\":\"informal\","

@@ -15,7 +15,8 @@
 static const char usage[] =
     "usage: fedbroker demo-data --out DIR [--seed N] [--postgres CONNINFO [--state XXX]]\n"
     "  Writes DIR/IDN.db, DIR/MYS.db, DIR/THA.db and DIR/BGD.db: synthetic records\n"
-    "  (no real person) for the demo states. The same seed gives the same files.\n"
+    "  (no real person) for the demo states, and DIR/truth.json: which records denote\n"
+    "  the same person (fedbroker merge-eval). The same seed gives the same files.\n"
     "  --out DIR            directory to write (created if missing)\n"
     "  --seed N             generator seed, default 1\n"
     "  --postgres CONNINFO  also load one state's records into PostgreSQL (tables\n"
@@ -63,7 +64,8 @@ static int run(int argc, char **argv) {
     free(err);
     return 1;
   }
-  printf("wrote %s/{IDN,MYS,THA,BGD}.db (seed %lu) in %.0f ms\n", out, seed, fb_now_ms() - t0);
+  printf("wrote %s/{IDN,MYS,THA,BGD}.db and %s/truth.json (seed %lu) in %.0f ms\n", out, out, seed,
+         fb_now_ms() - t0);
   if (conninfo) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.db", out, state);

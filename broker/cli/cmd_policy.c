@@ -1,4 +1,4 @@
-/* `fedbroker policy test DIR | check FILE | eval --request FILE [--policies DIR]`:
+/* `fedbroker policy test DIR | check FILE | eval --request FILE | diff | keygen | sign`:
  * the legal officers' tools for policies (POLICY.md). The work is done in
  * policy/tools.h; this file only parses arguments. */
 #include <stdio.h>
@@ -19,6 +19,8 @@ const char fb_policy_usage[] =
     "usage: fedbroker policy test [-v] [--junit FILE] DIR\n"
     "       fedbroker policy check FILE\n"
     "       fedbroker policy eval --request FILE [--policies DIR] [--as STATE]\n"
+    "       fedbroker policy diff --audit FILE --old DIR --new DIR [--since T] [--until T]\n"
+    "                             [--limit N] [--json]\n"
     "       fedbroker policy keygen --out PREFIX\n"
     "       fedbroker policy sign FILE --key KEY\n"
     "\n"
@@ -29,6 +31,8 @@ const char fb_policy_usage[] =
     "         can never match); exit status 1 on any problem\n"
     "  eval   print the /v1/policy/evaluate answer for a request JSON file (with\n"
     "         optional \"as\" and \"records\"); policies from DIR (default: policies)\n"
+    "  diff   replay the audited searches of FILE under the policies of --old and\n"
+    "         --new and list every decision that would change, with example query ids\n"
     "  keygen write an Ed25519 signing pair: PREFIX.pem (private, keep it) and\n"
     "         PREFIX.pub.pem (for the hub's policy_keys)\n"
     "  sign   write FILE.sig, the signature the hub checks for a state in policy_keys;\n"
@@ -82,7 +86,7 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 static int run(int argc, char **argv) {
-  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check, eval, keygen or sign)");
+  if (argc < 2) return fb_usage_error(usage, "policy: missing sub-command (test, check, eval, diff, keygen or sign)");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
     fputs(usage, stdout);
@@ -101,6 +105,7 @@ static int run(int argc, char **argv) {
     return fb_policy_check_file(argv[2], stdout) ? 1 : 0;
   }
   if (strcmp(sub, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(sub, "diff") == 0) return fb_cmd_policy_diff(argc - 1, argv + 1);
   if (strcmp(sub, "keygen") == 0) return fb_cmd_policy_keygen(argc - 1, argv + 1);
   if (strcmp(sub, "sign") == 0) return fb_cmd_policy_sign(argc - 1, argv + 1);
   return fb_usage_error(usage, "policy: unknown sub-command '%s'", sub);

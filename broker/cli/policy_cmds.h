@@ -7,6 +7,7 @@
 int fb_cmd_policy_test(int argc, char **argv);    /* cmd_policy_test.c */
 int fb_cmd_policy_keygen(int argc, char **argv);  /* cmd_policy_sign.c */
 int fb_cmd_policy_sign(int argc, char **argv);    /* cmd_policy_sign.c */
+int fb_cmd_policy_diff(int argc, char **argv);    /* cmd_policy_diff.c */
 
 extern const char fb_policy_usage[];              /* cmd_policy.c */
 

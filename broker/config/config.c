@@ -361,12 +361,13 @@ static int state_field(walk_ctx *c, const char *parent, const char *key, void *u
   else if (strcmp(key, "token_file") == 0) rc = read_path(c, kp, key, &s->token_file);
   else if (strcmp(key, "timeout") == 0) rc = read_u32(c, kp, key, &s->timeout_ms);
   else if (strcmp(key, "max_legs") == 0) rc = read_u32(c, kp, key, &s->max_legs);
+  else if (strcmp(key, "dns_cache_ms") == 0) rc = read_u32(c, kp, key, &s->dns_cache_ms);
   else if (strcmp(key, "max_body") == 0) {
     rc = read_uint(c, kp, key, 1ull << 32, &v);
     s->max_body = v;
   } else
     rc = fail(c, kp, key, "unknown key (expected adapter, path, url, ca, cert, key, conninfo, "
-                          "token_file, timeout, max_body, max_legs)");
+                          "token_file, timeout, max_body, max_legs, dns_cache_ms)");
   free(kp);
   return rc;
 }
@@ -398,6 +399,7 @@ static int load_states(walk_ctx *c, fb_config *cfg) {
     s->code = fb_xstrdup(code);
     s->max_body = 8u << 20;
     s->max_legs = 256;
+    s->dns_cache_ms = 5000;
     if (expect_table(c, kp, code) != 0 || each_field(c, kp, state_field, s) != 0) {
       lua_pop(L, 2);
       return -1;

@@ -44,6 +44,8 @@ typedef struct {
   uint32_t timeout_ms;       /* http: per-request cap; 0 = use the deadline */
   uint64_t max_body;         /* http: default 8 MiB */
   uint32_t max_legs;         /* legs in flight for this state; default 256 */
+  uint32_t dns_cache_ms;     /* http, broker: how long a resolved node address is reused;
+                                default 5000 (libcurl counts whole seconds, rounded up) */
 } fb_state_config;
 
 typedef struct {

@@ -8,6 +8,13 @@
 
 static fb_log_level current_level = FB_LOG_INFO;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+static _Thread_local bool thread_muted;
+
+bool fb_log_mute_thread(bool mute) {
+  bool was = thread_muted;
+  thread_muted = mute;
+  return was;
+}
 
 void fb_log_set_level(fb_log_level level) { current_level = level; }
 fb_log_level fb_log_get_level(void) { return current_level; }
@@ -27,7 +34,7 @@ int fb_log_parse_level(const char *name, fb_log_level *out) {
 }
 
 void fb_log(fb_log_level level, const char *event, const char *fmt, ...) {
-  if (level < current_level) return;
+  if (level < current_level || thread_muted) return;
   char msg[2048];
   va_list ap;
   va_start(ap, fmt);

@@ -6,12 +6,19 @@
 #ifndef FB_CORE_LOG_H
 #define FB_CORE_LOG_H
 
+#include <stdbool.h>
+
 typedef enum { FB_LOG_DEBUG = 0, FB_LOG_INFO, FB_LOG_WARN, FB_LOG_ERROR } fb_log_level;
 
 void fb_log_set_level(fb_log_level level);
 fb_log_level fb_log_get_level(void);
 /* Parses "debug", "info", "warn", "error". Returns 0 or -1 on an unknown name. */
 int fb_log_parse_level(const char *name, fb_log_level *out);
+
+/* Silences every message logged by the calling thread while `mute` is set (a replay
+ * of a million requests must not log a million policy errors); returns the previous
+ * setting, to restore it. */
+bool fb_log_mute_thread(bool mute);
 
 void fb_log(fb_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

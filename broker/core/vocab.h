@@ -93,11 +93,14 @@
   X(UNAVAILABLE, "unavailable")  \
   X(CANCELLED, "cancelled")
 
-/* What an admission rule decides, as policy tests and /v1/policy/evaluate name it. */
+/* What an admission rule decides, as policy tests and /v1/policy/evaluate name it;
+ * "withheld": the requesting state's own outbound_deny rule kept the request in. The
+ * order is fb_effect's (policy/policy.h). */
 #define FB_EFFECT_MAP(X)   \
   X(DENY, "deny")          \
   X(HIT_ONLY, "hit_only")  \
-  X(ALLOW, "allow")
+  X(ALLOW, "allow")        \
+  X(WITHHELD, "withheld")
 
 #define FB_PURPOSE_E(id, name) FB_PURPOSE_##id,
 #define FB_PRIORITY_E(id, name) FB_PRIORITY_##id,
@@ -128,7 +131,7 @@ extern const char *const fb_record_types[FB_RECORD_TYPE_COUNT + 1];
 extern const char *const fb_record_fields[FB_RECORD_FIELD_COUNT + 1];
 extern const char *const fb_role_names[FB_ROLE_COUNT + 1];
 extern const char *const fb_outcomes[FB_OUTCOME_COUNT + 1];
-extern const char *const fb_effects[4];
+extern const char *const fb_effects[5];
 
 /* Index of `s` in the NULL-terminated `list`, or -1 (also for NULL). */
 int fb_list_index(const char *const *list, const char *s);

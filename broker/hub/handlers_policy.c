@@ -1,10 +1,12 @@
 /* POST /v1/policy/evaluate (legal_officer, admin): the dry run with trace; and
  * POST /v1/admin/reload (admin). Both are audited. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/util.h"
 #include "hub/hub.h"
+#include "policy/draft.h"
 #include "policy/policy.h"
 #include "search/validate.h"
 
@@ -26,7 +28,7 @@ static void evaluate(fb_request *req, void *ctx) {
     }
     as_state = json_string_value(st);
   }
-  static const char *const extra[] = {"as", "records", NULL};
+  static const char *const extra[] = {"as", "records", "draft", "tests", NULL};
   fb_search_params p;
   fb_validation_error verr;
   if (fb_search_validate(body, &hub->cfg, as_state, extra, &p, &verr) != 0) {
@@ -46,7 +48,21 @@ static void evaluate(fb_request *req, void *ctx) {
   for (unsigned r = 1; r <= FB_ROLE_ADMIN; r <<= 1)
     if (id.roles & r) roles[nroles++] = fb_role_name(r);
   char *err = NULL;
-  json_t *result = fb_policy_evaluate(hub->policies, body, id.state, id.agency, roles, nroles, &err);
+  /* A draft is compiled in its own sandbox with the live limits and deployed nowhere. */
+  json_t *problems = json_array();
+  json_t *result = fb_policy_evaluate_draft(hub->policies, body, id.state, id.agency, roles, nroles, problems, &err);
+  if (!result && json_array_size(problems)) {
+    json_t *first = json_array_get(problems, 0);
+    char msg[700];
+    snprintf(msg, sizeof msg, "The draft does not load: %s:%d: %s", json_string_value(json_object_get(first, "file")),
+             (int)json_integer_value(json_object_get(first, "line")), json_string_value(json_object_get(first, "message")));
+    json_decref(body);
+    free(err);
+    fb_respond_json(req, 422, json_pack("{s:{s:s, s:s, s:s}, s:o}", "error", "code", "invalid_policy", "message", msg,
+                                        "field", "draft", "problems", problems));
+    return;
+  }
+  json_decref(problems);
   if (!result) {
     fb_respond_error(req, 400, "invalid_request", err ? err : "The request cannot be evaluated.", NULL);
     free(err);
@@ -59,10 +75,13 @@ static void evaluate(fb_request *req, void *ctx) {
   json_array_foreach(json_object_get(result, "states"), i, st)
     json_array_append_new(summary, json_pack("{s:O?, s:O?, s:O?}", "state", json_object_get(st, "state"), "effect",
                                              json_object_get(st, "effect"), "rule", json_object_get(st, "rule")));
-  fb_hub_audit_event(hub, json_pack("{s:s, s:o, s:O?, s:O?, s:O?, s:O?, s:o}", "event", "evaluate", "requester",
-                                    fb_hub_requester_json(&id), "as", json_object_get(body, "as"), "purpose",
-                                    json_object_get(body, "purpose"), "priority", json_object_get(body, "priority"),
-                                    "legal_basis", json_object_get(body, "legal_basis"), "states", summary));
+  json_t *event = json_pack("{s:s, s:o, s:O?, s:O?, s:O?, s:O?, s:o}", "event", "evaluate", "requester",
+                            fb_hub_requester_json(&id), "as", json_object_get(body, "as"), "purpose",
+                            json_object_get(body, "purpose"), "priority", json_object_get(body, "priority"),
+                            "legal_basis", json_object_get(body, "legal_basis"), "states", summary);
+  json_t *draft = json_object_get(body, "draft");
+  if (json_is_object(draft)) json_object_set_new(event, "draft", fb_policy_draft_hashes(draft));
+  fb_hub_audit_event(hub, event);
   json_decref(body);
   fb_respond_json(req, 200, result);
 }
@@ -81,4 +100,5 @@ static void reload(fb_request *req, void *ctx) {
 void fb_hub_routes_policy(fb_hub *hub) {
   fb_router_add(hub->router, "POST", "/v1/policy/evaluate", evaluate, hub);
   fb_router_add(hub->router, "POST", "/v1/admin/reload", reload, hub);
+  fb_hub_routes_policy_diff(hub); /* handlers_policy_diff.c */
 }

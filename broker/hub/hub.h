@@ -71,6 +71,11 @@ void fb_hub_routes_health(fb_hub *hub);
 void fb_hub_routes_states(fb_hub *hub);
 void fb_hub_routes_audit(fb_hub *hub);
 void fb_hub_routes_policy(fb_hub *hub);
+void fb_hub_routes_policy_diff(fb_hub *hub);
+/* POST /v1/policy/diff with "exhaustive": true is handed to this handler when set
+ * (before the routes are served); it gets the identified requester and owns `body`. */
+typedef void (*fb_policy_diff_handler)(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body);
+extern fb_policy_diff_handler fb_hub_policy_diff_exhaustive;
 void fb_hub_routes_search(fb_hub *hub);
 void fb_hub_routes_me(fb_hub *hub);
 void fb_hub_routes_policy_source(fb_hub *hub);

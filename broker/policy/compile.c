@@ -279,11 +279,12 @@ static bool parse_set(ctx *c, lua_State *L, int idx, int line, strset *out, int 
 
 static const char *const cond_keys[] = {"purpose", "priority", "legal_basis", "from", "agency",
                                         "role", "subject", "case_ref", "when", "unless",
-                                        "justification_shorter_than", NULL};
+                                        "justification_shorter_than", "formal", "to", NULL};
 
 static void cond_init(cond *k) {
   memset(k, 0, sizeof *k);
   k->case_ref = -1;
+  k->formal = -1;
   k->when_ref = LUA_NOREF;
 }
 
@@ -291,6 +292,7 @@ static void cond_free(cond *k) {
   strset_free(&k->from);
   strset_free(&k->agency);
   strset_free(&k->role);
+  strset_free(&k->to);
   if (k->unless) {
     cond_free(k->unless);
     free(k->unless);
@@ -311,7 +313,14 @@ static bool parse_cond_key(ctx *c, lua_State *L, const char *key, int line, cond
   else if (strcmp(key, "from") == 0) parse_set(c, L, -1, kl, &k->from, SET_STATE, "from");
   else if (strcmp(key, "agency") == 0) parse_set(c, L, -1, kl, &k->agency, SET_TEXT, "agency");
   else if (strcmp(key, "role") == 0) parse_set(c, L, -1, kl, &k->role, SET_ROLE, "role");
-  else if (strcmp(key, "case_ref") == 0) {
+  else if (strcmp(key, "to") == 0) parse_set(c, L, -1, kl, &k->to, SET_STATE, "to");
+  else if (strcmp(key, "formal") == 0) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      problem(c, kl, "formal must be true (a released follow-up request) or false (a search), not a %s",
+              luaL_typename(L, -1));
+    else
+      k->formal = lua_toboolean(L, -1);
+  } else if (strcmp(key, "case_ref") == 0) {
     if (lua_type(L, -1) != LUA_TBOOLEAN)
       problem(c, kl, "case_ref must be true or false, not a %s", luaL_typename(L, -1));
     else
@@ -414,6 +423,21 @@ static bool add_field(ctx *c, const char *s, int line, void *arg) {
   return true;
 }
 
+/* outbound_require fields: what the requesting state's officers must fill in. */
+static bool add_require(ctx *c, const char *s, int line, void *arg) {
+  rule *r = arg;
+  for (size_t i = 0; fb_require_fields[i]; i++)
+    if (strcmp(fb_require_fields[i], s) == 0) {
+      r->require_mask |= 1u << i;
+      return true;
+    }
+  char b1[128], b2[256];
+  const char *dym = did_you_mean(s, fb_require_fields, b1, sizeof b1);
+  problem(c, line, "unknown request field '%s'%s (expected one of: %s)", s, dym,
+          candidates_list(fb_require_fields, b2, sizeof b2));
+  return false;
+}
+
 static bool key_allowed(rule_kind kind, const char *key) {
   for (size_t i = 0; kind_keys[kind][i]; i++)
     if (strcmp(kind_keys[kind][i], key) == 0) return true;
@@ -422,7 +446,8 @@ static bool key_allowed(rule_kind kind, const char *key) {
 
 static void all_keys(rule_kind kind, const char **out) {
   size_t n = 0;
-  for (size_t i = 0; cond_keys[i]; i++) out[n++] = cond_keys[i];
+  for (size_t i = 0; cond_keys[i]; i++)
+    if (rule_is_outbound(kind) || strcmp(cond_keys[i], "to") != 0) out[n++] = cond_keys[i];
   for (size_t i = 0; kind_keys[kind][i]; i++) out[n++] = kind_keys[kind][i];
   out[n] = NULL;
 }
@@ -470,7 +495,7 @@ static void compile_rule(ctx *c, lua_State *L, rule *r, int t) {
       else parse_filter(c, L, lua_gettop(L), kl, &r->filter);
     } else if (strcmp(key, "fields") == 0) {
       has_fields = true;
-      each_string(c, L, -1, kl, "fields", add_field, r);
+      each_string(c, L, -1, kl, "fields", r->kind == RK_OUTBOUND_REQUIRE ? add_require : add_field, r);
     } else if (strcmp(key, "action") == 0) {
       has_action = true;
       int a = -1;
@@ -512,6 +537,13 @@ static void compile_rule(ctx *c, lua_State *L, rule *r, int t) {
   }
   if (r->kind == RK_LIMIT && !has_max)
     problem(c, line, "limit \"%s\" needs max_records = N", r->name);
+  if (r->kind == RK_OUTBOUND_REQUIRE && !has_fields)
+    problem(c, line, "outbound_require \"%s\" needs fields = { \"case_ref\" } (the request fields that must be filled in)",
+            r->name);
+  if (!rule_is_outbound(r->kind) && (r->c.to.n || (r->c.unless && r->c.unless->to.n)))
+    problem(c, key_line(c, line, "to"), "to (the responding state) belongs in outbound rules only; "
+            "%s \"%s\" is a rule of the responding state, use from for the requesting state",
+            fb_rule_kind_names[r->kind], r->name);
 }
 
 /* Upvalues of the closure returned by `allow "name"`: 1 ctx, 2 kind, 3 line, 4 name. */
@@ -534,6 +566,11 @@ static int rule_body(lua_State *L) {
               name, p->rules[i].line);
       return 0;
     }
+  if (c->is_common && rule_is_outbound(kind)) {
+    problem(c, line, "%s \"%s\" is a state's own rule about what its officers send; "
+            "it belongs in that state's file, not in common.lua", fb_rule_kind_names[kind], name);
+    return 0;
+  }
   if (c->is_common && (kind == RK_ALLOW || kind == RK_HIT_ONLY)) {
     problem(c, line, "common.lua may only deny requests or change records; "
             "%s \"%s\" belongs in a state's file", fb_rule_kind_names[kind], name);
@@ -977,16 +1014,22 @@ static bool always_first(const cond *a, const cond *b) {
   return mask_covers(a->purpose, b->purpose) && mask_covers(a->priority, b->priority) &&
          mask_covers(a->legal_basis, b->legal_basis) && mask_covers(a->subject, b->subject) &&
          (a->case_ref < 0 || a->case_ref == b->case_ref) &&
+         (a->formal < 0 || a->formal == b->formal) &&
          (a->just_lt == 0 || (b->just_lt != 0 && b->just_lt <= a->just_lt)) &&
-         set_covers(&a->from, &b->from) &&
+         set_covers(&a->from, &b->from) && set_covers(&a->to, &b->to) &&
          set_covers(&a->agency, &b->agency) && set_covers(&a->role, &b->role);
+}
+
+/* Rules that decide in order: admission rules, and outbound_deny rules among themselves. */
+static bool ordered_peers(rule_kind a, rule_kind b) {
+  return (rule_is_admission(a) && rule_is_admission(b)) || (a == RK_OUTBOUND_DENY && b == RK_OUTBOUND_DENY);
 }
 
 static void find_unreachable(fb_policy *p, json_t *warnings) {
   for (size_t j = 0; j < p->nrules; j++) {
-    if (!rule_is_admission(p->rules[j].kind)) continue;
+    if (!rule_is_admission(p->rules[j].kind) && p->rules[j].kind != RK_OUTBOUND_DENY) continue;
     for (size_t i = 0; i < j; i++) {
-      if (!rule_is_admission(p->rules[i].kind) || !always_first(&p->rules[i].c, &p->rules[j].c))
+      if (!ordered_peers(p->rules[i].kind, p->rules[j].kind) || !always_first(&p->rules[i].c, &p->rules[j].c))
         continue;
       char msg[600];
       snprintf(msg, sizeof msg, "%s:%d: %s \"%s\" can never match: %s \"%s\" (line %d) always matches first",
@@ -1018,6 +1061,7 @@ static void policy_free(fb_policy *p) {
   free(p->code);
   free(p->path);
   free(p->default_reason);
+  free(p->src);
   if (p->key) OPENSSL_cleanse(p->key, p->keylen);
   free(p->key);
   EVP_MAC_CTX_free(p->hmac);
@@ -1089,6 +1133,10 @@ fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *
       p->hmac = NULL;
     }
   }
+  p->src = fb_xmalloc(len + 1);
+  memcpy(p->src, src, len);
+  p->src[len] = '\0';
+  p->srclen = len;
   unsigned char md[32];
   EVP_Digest(src, len, md, NULL, EVP_sha256(), NULL);
   fb_hex_encode(md, 32, p->sha256);

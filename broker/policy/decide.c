@@ -233,6 +233,19 @@ int fb_cond_match(fb_policy *p, const rule *r, const cond *k, const qbits *b, wh
     }
     if (!ok) return 0;
   }
+  if (k->formal >= 0) {
+    bool ok = q->formal == (k->formal == 1);
+    if (why) {
+      if (why->len) fb_buf_puts(why, "; ");
+      fb_buf_puts(why, q->formal ? "it is a formal follow-up request" : "it is a search, not a formal request");
+    }
+    if (!ok) return 0;
+  }
+  if (k->to.n) {
+    bool ok = strset_has(&k->to, q->to_state);
+    if (why) why_set(why, "responding state", &k->to, q->to_state, ok);
+    if (!ok) return 0;
+  }
   if (k->just_lt) {
     long n = 0; /* characters, not bytes: count UTF-8 lead bytes */
     for (const unsigned char *u = (const unsigned char *)(q->justification ? q->justification : "");

@@ -23,9 +23,15 @@
 
 #include <jansson.h>
 
-typedef enum { FB_EFFECT_DENY = 0, FB_EFFECT_HIT_ONLY, FB_EFFECT_ALLOW } fb_effect;
+#include "core/vocab.h"
 
-/* "deny", "hit_only", "allow". */
+/* WITHHELD: the requesting state's own outbound_deny rule kept the request from going
+ * out (policy/outbound.h); the responding state is not contacted. */
+#define FB_EFFECT_E_(id, name) FB_EFFECT_##id,
+typedef enum { FB_EFFECT_MAP(FB_EFFECT_E_) } fb_effect; /* core/vocab.h: deny, hit_only, allow, withheld */
+#undef FB_EFFECT_E_
+
+/* "deny", "hit_only", "allow", "withheld". */
 const char *fb_effect_name(fb_effect e);
 
 typedef struct fb_query {            /* the request as policies see it; all borrowed */
@@ -36,6 +42,8 @@ typedef struct fb_query {            /* the request as policies see it; all borr
   size_t nroles;                                  /* requester roles */
   json_t *subject;                                /* object: name, dob, document, nationality, phone, vessel */
   const char *query_id;
+  bool formal;                                    /* a released follow-up request; false: a search */
+  const char *to_state;                           /* outbound rules: the responding state */
 } fb_query;
 
 typedef struct fb_decision {
@@ -44,6 +52,7 @@ typedef struct fb_decision {
   const char *reason;    /* the rule's reason, else its name; default_deny:
                             "No rule of MYS allows this request." */
   bool review;
+  const char *by;        /* withheld: the requesting state whose rule held it back */
   char *error;           /* malloc'd error text for policy_error, else NULL */
   char *reason_buf;      /* private: owned reason text (fb_decision_clear frees it) */
 } fb_decision;
@@ -95,6 +104,10 @@ fb_policy *fb_policy_store_common(fb_policy_store *store);                /* +1 
 json_t *fb_policy_store_last_error(fb_policy_store *store, const char *state_or_common);
 size_t fb_policy_store_nstates(const fb_policy_store *store);
 const char *fb_policy_store_state(const fb_policy_store *store, size_t i);
+const char *fb_policy_store_dir(const fb_policy_store *store); /* the policy directory */
+/* True for the tools' stores (fb_policy_store_open_ex with any_iso): `from` and `to` may
+ * also name any ISO 3166-1 code, not only the configured states. */
+bool fb_policy_store_any_iso(const fb_policy_store *store);
 fb_policy *fb_policy_ref(fb_policy *p);
 void fb_policy_unref(fb_policy *p);
 
@@ -128,6 +141,9 @@ const char *fb_plan_error(const fb_plan *plan);
  * *redacted_out (may be NULL) = number of field values changed or removed.
  * Returns 0, or -1 for a failed plan (records emptied) or a non-array. */
 int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out);
+/* Same; `changes` (may be NULL) gets, per record and rule, what the rule did:
+ * {"record": id, "rule", "kind": "redact"|"drop"|"limit", "policy", "field"?, "action"?}. */
+int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_out, json_t *changes);
 json_t *fb_plan_describe(const fb_plan *plan); /* new ref: [{"rule","kind","policy",...}] */
 void fb_plan_free(fb_plan *plan);
 

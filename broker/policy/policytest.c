@@ -13,6 +13,7 @@
 
 #include "core/util.h"
 #include "core/vocab.h"
+#include "policy/draft.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
 
@@ -166,8 +167,8 @@ static bool check_vocab(FILE *out, bool *printed, const char *file, json_t *c, j
   return false;
 }
 
-static bool run_case(fb_policy_store *store, fb_policy *common, const char *file, json_t *c,
-                     FILE *out) {
+static bool run_case(const fb_policy_set *set, const char *file, json_t *c, FILE *out) {
+  fb_policy *common = fb_policy_set_common(set);
   json_t *tc = json_object_get(c, "case");
   json_t *req = json_object_get(tc, "request");
   bool printed = false, ok = true;
@@ -223,17 +224,19 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
   json_object_foreach(expect, key, val) json_object_set_new(names, key, json_true());
   json_object_foreach(expect_rec, key, val) json_object_set_new(names, key, json_true());
   json_object_foreach(names, key, val) {
-    fb_policy *p = fb_policy_store_get(store, key);
+    fb_policy *p = fb_policy_set_get(set, key);
     fb_decision d;
     json_t *trace = json_array();
-    fb_policy_decide_named(common, p, key, &q, &d, trace);
+    fb_policy_set_decide(set, &q, key, &d, trace);
     json_t *want = json_object_get(expect, key);
     if (want) {
       const char *weff = json_is_string(want) ? json_string_value(want) : str_or(want, "effect", NULL);
       const char *wrule = str_or(want, "rule", NULL), *wreason = str_or(want, "reason", NULL);
+      const char *wby = str_or(want, "by", NULL);
       json_t *wreview = json_object_get(want, "review");
       bool good = (!weff || strcmp(weff, fb_effect_name(d.effect)) == 0) &&
                   (!wrule || strcmp(wrule, d.rule) == 0) && (!wreason || strcmp(wreason, d.reason) == 0) &&
+                  (!wby || (d.by && strcmp(wby, d.by) == 0)) &&
                   (!json_is_boolean(wreview) || json_is_true(wreview) == d.review);
       if (weff && fb_list_index(fb_effects, weff) < 0) {
         header(out, &printed, file, c);
@@ -244,9 +247,11 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
       } else if (!good) {
         header(out, &printed, file, c);
         json_t *last = json_array_get(trace, json_array_size(trace) - 1);
-        fprintf(out, "  %s: expected %s%s%s, got %s by rule \"%s\"%s (%s)\n", key,
+        fprintf(out, "  %s: expected %s%s%s%s%s, got %s by rule \"%s\"%s%s%s (%s)\n", key,
                 weff ? weff : "", wrule ? " by rule " : "", wrule ? wrule : "",
+                wby ? ", held back by " : "", wby ? wby : "",
                 fb_effect_name(d.effect), d.rule, d.review ? " with review" : "",
+                d.by ? ", held back by " : "", d.by ? d.by : "",
                 d.error ? d.error : str_or(last, "why", d.reason));
         ok = false;
       }
@@ -267,32 +272,113 @@ static bool run_case(fb_policy_store *store, fb_policy *common, const char *file
     }
     json_decref(trace);
     fb_decision_clear(&d);
-    fb_policy_unref(p);
   }
   json_decref(names);
   return ok;
 }
 
-/* ---- results: the console, -v and JUnit ------------------------------------- */
+/* ---- results: the console, -v, JUnit and the draft API's failures ----------- */
 
 typedef struct {
-  FILE *out;
+  FILE *out;                       /* may be NULL (the API) */
   const fb_policy_test_opts *opts;
-  json_t *results; /* [{"file","name","line","ok","text"}] for the JUnit report */
+  json_t *results;  /* [{"file","name","line","ok","text"}] for the JUnit report, or NULL */
+  json_t *failures; /* [{"file","line","case","message"}] for /v1/policy/evaluate, or NULL */
   int passed, failed;
 } report;
 
-/* One result. `text` is what the case printed (its FAIL header and what differed). */
-static void record(report *r, const char *file, const char *name, int line, bool ok, const char *text) {
+/* One result. `text` is what the case printed (its FAIL header and what differed);
+ * `msg`, for a failure, what went wrong without the header (NULL: text's lines after
+ * its first). `name` is the case, or for a file that could not run, what failed. */
+static void record(report *r, const char *file, const char *name, int line, bool ok, const char *text,
+                   const char *msg) {
   if (ok) r->passed++;
   else r->failed++;
-  if (!ok) fputs(text, r->out);
-  else if (r->opts->verbose) fprintf(r->out, "PASS %s:%d: %s\n", file, line, name);
+  if (r->out) {
+    if (!ok) fputs(text, r->out);
+    else if (r->opts->verbose) fprintf(r->out, "PASS %s:%d: %s\n", file, line, name);
+  }
   if (r->results)
     json_array_append_new(r->results, json_pack("{s:s, s:s, s:i, s:b, s:s}", "file", file, "name", name,
                                                  "line", line, "ok", ok, "text", text));
+  if (r->failures && !ok) {
+    const char *case_name = msg ? "" : name; /* a file that could not run names no case */
+    size_t ml;
+    if (msg) {
+      ml = strlen(msg);
+    } else { /* the first line repeats file, line and name; the message is what follows */
+      const char *nl = strchr(text, '\n');
+      msg = nl ? nl + 1 : text;
+      while (*msg == ' ') msg++;
+      ml = strlen(msg);
+    }
+    while (ml && msg[ml - 1] == '\n') ml--;
+    json_array_append_new(r->failures, json_pack("{s:s, s:i, s:s, s:s%}", "file", file, "line", line, "case",
+                                                 case_name, "message", msg, ml));
+  }
 }
 
+/* Runs one test file against `set`, recording each case (or the file's own failure). */
+static void run_file(const fb_policy_set *set, const char *file, report *rep) {
+  size_t len;
+  char *src = fb_read_file(file, 4u << 20, &len);
+  if (!src) {
+    char msg[4200];
+    snprintf(msg, sizeof msg, "FAIL %s: cannot read\n", file);
+    record(rep, file, "the test file can be read", 0, false, msg, "cannot read the test file");
+    return;
+  }
+  collect c = {.cases = json_array(), .file = file};
+  fb_sandbox *sb = fb_sandbox_new(64u << 20);
+  lua_State *L = fb_sandbox_state(sb);
+  lua_pushlightuserdata(L, &c);
+  lua_pushcclosure(L, case_head, 1);
+  lua_setglobal(L, "case");
+  lua_pushliteral(L, REMOVED_MARK);
+  lua_setglobal(L, "REMOVED");
+  char chunk[4200];
+  snprintf(chunk, sizeof chunk, "@%s", file);
+  char *lerr = NULL;
+  if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
+    char *msg = fb_xmalloc(strlen(lerr) + 8);
+    sprintf(msg, "FAIL %s\n", lerr);
+    record(rep, file, "the test file loads", 0, false, msg, lerr);
+    free(msg);
+    free(lerr);
+  } else if (c.errs.len) {
+    char *msg = fb_xmalloc(c.errs.len + 8);
+    sprintf(msg, "FAIL %s", c.errs.data);
+    record(rep, file, "the test file loads", 0, false, msg, c.errs.data);
+    free(msg);
+  } else {
+    size_t i;
+    json_t *tc;
+    json_array_foreach(c.cases, i, tc) {
+      /* What a case prints is kept so that -v, JUnit and the API can say what differed. */
+      char *text = NULL;
+      size_t textlen = 0;
+      FILE *mem = open_memstream(&text, &textlen);
+      bool ok = run_case(set, file, tc, mem ? mem : rep->out ? rep->out : stderr);
+      if (mem) fclose(mem);
+      record(rep, file, json_string_value(json_object_get(tc, "name")),
+             (int)json_integer_value(json_object_get(tc, "line")), ok, text ? text : "", NULL);
+      free(text);
+    }
+  }
+  fb_buf_free(&c.errs);
+  json_decref(c.cases);
+  fb_sandbox_free(sb);
+  free(src);
+}
+
+void fb_policy_set_run_tests(const fb_policy_set *set, const char *const *files, size_t nfiles,
+                             FILE *out, int *passed, int *failed, json_t *failures) {
+  static const fb_policy_test_opts no_opts = {0};
+  report rep = {.out = out, .opts = &no_opts, .failures = failures};
+  for (size_t f = 0; f < nfiles; f++) run_file(set, files[f], &rep);
+  *passed += rep.passed;
+  *failed += rep.failed;
+}
 static void xml_escape(FILE *f, const char *s) {
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
@@ -355,13 +441,11 @@ int fb_policy_run_tests_ex(const char *dir, FILE *out, const fb_policy_test_opts
   report rep = {.out = out, .opts = opts ? opts : &no_opts};
   if (rep.opts->junit) rep.results = json_array();
   char *err = NULL;
-  char *text = NULL;
-  size_t textlen = 0;
   fb_policy_store *store = fb_policy_store_open_dir(dir, &err);
   if (!store) {
     char *msg = fb_xmalloc(strlen(err) + 64);
     sprintf(msg, "FAIL the policies do not load:\n%s\n", err);
-    record(&rep, dir, "the policies load", 0, false, msg);
+    record(&rep, dir, "the policies load", 0, false, msg, NULL);
     free(msg);
     free(err);
     goto done;
@@ -373,64 +457,14 @@ int fb_policy_run_tests_ex(const char *dir, FILE *out, const fb_policy_test_opts
   if (grc != 0) {
     char msg[4200];
     snprintf(msg, sizeof msg, "FAIL no test files match %s\n", pattern);
-    record(&rep, dir, "test files exist", 0, false, msg);
+    record(&rep, dir, "test files exist", 0, false, msg, NULL);
     fb_policy_store_free(store);
     goto done;
   }
-  fb_policy *common = fb_policy_store_common(store);
-  for (size_t f = 0; f < g.gl_pathc; f++) {
-    const char *file = g.gl_pathv[f];
-    size_t len;
-    char *src = fb_read_file(file, 4u << 20, &len);
-    if (!src) {
-      char msg[4200];
-      snprintf(msg, sizeof msg, "FAIL %s: cannot read\n", file);
-      record(&rep, file, "the test file can be read", 0, false, msg);
-      continue;
-    }
-    collect c = {.cases = json_array(), .file = file};
-    fb_sandbox *sb = fb_sandbox_new(64u << 20);
-    lua_State *L = fb_sandbox_state(sb);
-    lua_pushlightuserdata(L, &c);
-    lua_pushcclosure(L, case_head, 1);
-    lua_setglobal(L, "case");
-    lua_pushliteral(L, REMOVED_MARK);
-    lua_setglobal(L, "REMOVED");
-    char chunk[4200];
-    snprintf(chunk, sizeof chunk, "@%s", file);
-    char *lerr = NULL;
-    if (fb_sandbox_run(sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr) != 0) {
-      char *msg = fb_xmalloc(strlen(lerr) + 8);
-      sprintf(msg, "FAIL %s\n", lerr);
-      record(&rep, file, "the test file loads", 0, false, msg);
-      free(msg);
-      free(lerr);
-    } else if (c.errs.len) {
-      char *msg = fb_xmalloc(c.errs.len + 8);
-      sprintf(msg, "FAIL %s", c.errs.data);
-      record(&rep, file, "the test file loads", 0, false, msg);
-      free(msg);
-    } else {
-      size_t i;
-      json_t *tc;
-      json_array_foreach(c.cases, i, tc) {
-        /* What a case prints is kept so that -v and JUnit can say what differed. */
-        FILE *mem = open_memstream(&text, &textlen);
-        bool ok = run_case(store, common, file, tc, mem ? mem : out);
-        if (mem) fclose(mem);
-        record(&rep, file, json_string_value(json_object_get(tc, "name")),
-               (int)json_integer_value(json_object_get(tc, "line")), ok, text ? text : "");
-        free(text);
-        text = NULL;
-      }
-    }
-    fb_buf_free(&c.errs);
-    json_decref(c.cases);
-    fb_sandbox_free(sb);
-    free(src);
-  }
+  fb_policy_set *set = fb_policy_set_from_store(store);
+  for (size_t f = 0; f < g.gl_pathc; f++) run_file(set, g.gl_pathv[f], &rep);
+  fb_policy_set_free(set);
   globfree(&g);
-  fb_policy_unref(common);
   fb_policy_store_free(store);
 done:
   fprintf(out, "%d passed, %d failed\n", rep.passed, rep.failed);

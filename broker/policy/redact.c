@@ -41,7 +41,7 @@ static int select_rules(fb_plan *plan, fb_policy *p, const fb_query *q, const qb
   int rc = 0;
   for (size_t i = 0; i < p->nrules; i++) {
     const rule *r = &p->rules[i];
-    if (rule_is_admission(r->kind)) continue;
+    if (!rule_is_record(r->kind)) continue;
     char *err = NULL;
     int m = fb_cond_match(p, r, &r->c, b, &w, NULL, &err);
     if (m < 0) {
@@ -236,8 +236,18 @@ static json_t *redact_value(const fb_plan *plan, const fb_policy *p, redact_acti
   }
 }
 
+/* One {"record","field","rule","kind","policy","action"} entry of a traced apply. */
+static void note_change(json_t *changes, json_t *rec, const step *st, const char *field) {
+  if (!changes) return;
+  json_t *o = json_pack("{s:O?, s:s, s:s, s:s}", "record", json_object_get(rec, "id"), "rule", st->r->name,
+                        "kind", fb_rule_kind_names[st->r->kind], "policy", st->p->code);
+  if (field) json_object_set_new(o, "field", json_string(field));
+  if (st->r->kind == RK_REDACT) json_object_set_new(o, "action", json_string(fb_action_names[st->r->action]));
+  json_array_append_new(changes, o);
+}
+
 /* Applies the redact steps to one record; returns the mask of fields changed. */
-static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *ri) {
+static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *ri, json_t *changes) {
   uint32_t changed = 0;
   for (size_t s = 0; s < plan->nredacts; s++) {
     const rule *r = plan->redacts[s].r;
@@ -251,12 +261,17 @@ static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *
       if (nv) json_object_set_new(rec, name, nv);
       else json_object_del(rec, name);
       changed |= 1u << f;
+      note_change(changes, rec, &plan->redacts[s], name);
     }
   }
   return changed;
 }
 
 int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
+  return fb_plan_apply_traced(plan, records, redacted_out, NULL);
+}
+
+int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_out, json_t *changes) {
   size_t count = 0;
   if (redacted_out) *redacted_out = 0;
   if (!json_is_array(records)) return -1;
@@ -275,10 +290,24 @@ int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
     rec_info_init(&ri, rec);
     bool dropped = false;
     for (size_t s = 0; s < plan->ndrops && !dropped; s++)
-      dropped = filter_match(&plan->drops[s].r->filter, &ri);
+      if ((dropped = filter_match(&plan->drops[s].r->filter, &ri))) note_change(changes, rec, &plan->drops[s], NULL);
     if (dropped) continue;
-    if (plan->limit >= 0 && kept >= (size_t)plan->limit) break;
-    uint32_t changed = plan->nredacts ? redact_record(plan, rec, &ri) : 0;
+    if (plan->limit >= 0 && kept >= (size_t)plan->limit) {
+      /* The strictest limit removes this record and every later one a drop spares. */
+      for (size_t j = i; changes && j < n; j++) {
+        json_t *later = json_array_get(records, j);
+        if (!json_is_object(later)) continue;
+        rec_info rj;
+        rec_info_init(&rj, later);
+        bool gone = false;
+        for (size_t s = 0; s < plan->ndrops && !gone; s++)
+          if ((gone = filter_match(&plan->drops[s].r->filter, &rj))) note_change(changes, later, &plan->drops[s], NULL);
+        for (size_t s = 0; s < plan->nlimits && !gone; s++)
+          if ((gone = plan->limits[s].r->max_records == plan->limit)) note_change(changes, later, &plan->limits[s], NULL);
+      }
+      break;
+    }
+    uint32_t changed = plan->nredacts ? redact_record(plan, rec, &ri, changes) : 0;
     if (changed) {
       json_t *list = json_object_get(rec, "redacted");
       bool fresh = !json_is_array(list);

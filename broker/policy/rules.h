@@ -13,7 +13,9 @@
 #include "policy/policy.h"
 
 /* The rule kinds and the keys each takes besides the request conditions: one line
- * per kind, X(ID, "name", keys...). The admission kinds come first. Adding a kind is
+ * per kind, X(ID, "name", keys...). The admission kinds come first, then the record
+ * rules, then the requesting state's own outbound rules (outbound.c); the
+ * rule_is_* tests below depend on that order. Adding a kind is
  * a line here plus its meaning in compile.c; the globals a policy may call, the
  * strict loader's "unknown rule kind" and the key checks follow from this table. */
 #define FB_RULE_KIND_MAP(X)                                        \
@@ -22,7 +24,9 @@
   X(DENY, "deny", "reason")                                        \
   X(REDACT, "redact", "reason", "records", "fields", "action")     \
   X(DROP, "drop", "reason", "records")                             \
-  X(LIMIT, "limit", "reason", "max_records")
+  X(LIMIT, "limit", "reason", "max_records")                       \
+  X(OUTBOUND_DENY, "outbound_deny", "reason")                      \
+  X(OUTBOUND_REQUIRE, "outbound_require", "reason", "fields")
 
 #define FB_RK_ENUM_(id, name, ...) RK_##id,
 typedef enum { FB_RULE_KIND_MAP(FB_RK_ENUM_) RK_COUNT } rule_kind;
@@ -30,6 +34,8 @@ typedef enum { FB_RULE_KIND_MAP(FB_RK_ENUM_) RK_COUNT } rule_kind;
 extern const char *const fb_rule_kind_names[RK_COUNT + 1];  /* NULL-terminated */
 extern const char *const *const fb_rule_kind_keys[RK_COUNT]; /* NULL-terminated each */
 static inline bool rule_is_admission(rule_kind k) { return k <= RK_DENY; }
+static inline bool rule_is_record(rule_kind k) { return k >= RK_REDACT && k <= RK_LIMIT; }
+static inline bool rule_is_outbound(rule_kind k) { return k >= RK_OUTBOUND_DENY && k < RK_COUNT; }
 
 /* Closed vocabularies. A condition on one of them is a bitmask (bit i = names[i]). */
 typedef enum { V_PURPOSE = 0, V_PRIORITY, V_LEGAL_BASIS, V_SUBJECT, V_TAGS, V_TYPE, V_FIELD, V_COUNT } vocab;
@@ -48,8 +54,10 @@ bool strset_has(const strset *s, const char *x);
 typedef struct cond {
   uint32_t purpose, priority, legal_basis, subject; /* 0: key absent */
   int case_ref;                                     /* -1 absent, 0 must be absent, 1 present */
+  int formal;                                       /* -1 absent, 0 a search, 1 a follow-up request */
   long just_lt;                                     /* justification_shorter_than; 0 absent */
   strset from, agency, role;
+  strset to;                                        /* outbound rules: the responding state(s) */
   int when_ref;                                     /* registry ref, LUA_NOREF when absent */
   struct cond *unless;                              /* NULL when absent */
 } cond;
@@ -75,7 +83,11 @@ typedef struct rule {
   uint32_t field_mask;   /* bit i = fb_vocab[V_FIELD][i] */
   redact_action action;
   long max_records;      /* limit */
+  uint32_t require_mask; /* outbound_require: bit i = fb_require_fields[i] must be present */
 } rule;
+
+/* Request fields an outbound_require rule may ask for (outbound.c). */
+extern const char *const fb_require_fields[];
 
 struct fb_policy {
   int refs;
@@ -87,6 +99,8 @@ struct fb_policy {
   rule *rules;
   size_t nrules;
   char *default_reason;  /* "No rule of MYS allows this request." */
+  char *src;             /* the source text it was compiled from (drafts and replays recompile it) */
+  size_t srclen;
   char sha256[65];
   char loaded_at[64];
   bool is_signed;

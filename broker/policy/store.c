@@ -361,3 +361,5 @@ size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
 const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
   return i < s->nstates ? s->states[i].code : NULL;
 }
+const char *fb_policy_store_dir(const fb_policy_store *s) { return s->dir; }
+bool fb_policy_store_any_iso(const fb_policy_store *s) { return s->any_iso; }

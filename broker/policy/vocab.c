@@ -32,5 +32,5 @@ bool strset_has(const strset *s, const char *x) {
 }
 
 const char *fb_effect_name(fb_effect e) {
-  return e == FB_EFFECT_ALLOW || e == FB_EFFECT_HIT_ONLY ? fb_effects[e] : fb_effects[FB_EFFECT_DENY];
+  return (unsigned)e <= FB_EFFECT_WITHHELD ? fb_effects[e] : fb_effects[FB_EFFECT_DENY];
 }

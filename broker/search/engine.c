@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "core/vocab.h"
+#include "policy/outbound.h"
 #include "policy/policy.h"
 #include "search/breaker.h"
 #include "search/merge.h"
@@ -24,11 +26,13 @@
 /* Records asked of a state per leg; policies' `limit` rules cap what is shared. */
 #define LEG_RECORD_LIMIT 100
 
-typedef enum {
-  OUT_PENDING = 0, OUT_SHARED, OUT_HIT_ONLY, OUT_DENIED, OUT_ERROR, OUT_TIMEOUT, OUT_UNAVAILABLE, OUT_CANCELLED
-} outcome;
-static const char *const outcome_names[] = {"pending", "shared", "hit_only", "denied",
-                                            "error", "timeout", "unavailable", "cancelled"};
+/* A leg's outcome: pending, then the vocabulary's outcomes in their order (core/vocab.h). */
+#define OUT_E_(id, name) OUT_##id,
+typedef enum { OUT_PENDING = 0, FB_OUTCOME_MAP(OUT_E_) OUT_COUNT } outcome;
+#undef OUT_E_
+/* Cancelled legs are not counted in the metrics or statistics: every outcome before it is. */
+_Static_assert(OUT_CANCELLED == OUT_COUNT - 1, "cancelled is the last outcome in FB_OUTCOME_MAP");
+static const char *outcome_name(outcome o) { return o == OUT_PENDING ? "pending" : fb_outcomes[o - 1]; }
 
 typedef struct state_rt {
   const fb_state_config *cfg;
@@ -37,7 +41,7 @@ typedef struct state_rt {
   uint32_t legs_in_flight;
   bool last_failed;
   fb_series *m_latency;
-  fb_series *m_outcome[8];
+  fb_series *m_outcome[OUT_CANCELLED];
   struct fb_search_engine *engine;
 } state_rt;
 
@@ -97,6 +101,7 @@ struct search {
   fb_query q;
   char query_id[20];
   fb_policy *common;
+  fb_policy *requester;     /* the requesting state's own policy (outbound rules); may be NULL */
   leg *legs;
   size_t nlegs, pending;
   uv_timer_t deadline;
@@ -206,9 +211,9 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
     snprintf(labels, sizeof labels, "state=\"%s\"", rt->cfg->code);
     rt->m_latency = fb_metric(FB_METRIC_HISTOGRAM, "fedbroker_leg_duration_seconds",
                               "Time from sending a query leg to a state until its answer", labels);
-    for (int o = OUT_SHARED; o <= OUT_UNAVAILABLE; o++) {
+    for (int o = OUT_SHARED; o < OUT_CANCELLED; o++) {
       char l2[80];
-      snprintf(l2, sizeof l2, "state=\"%s\",outcome=\"%s\"", rt->cfg->code, outcome_names[o]);
+      snprintf(l2, sizeof l2, "state=\"%s\",outcome=\"%s\"", rt->cfg->code, outcome_name((outcome)o));
       rt->m_outcome[o] = fb_metric(FB_METRIC_COUNTER, "fedbroker_state_outcomes_total",
                                    "Per-state outcomes of searches", l2);
     }
@@ -316,7 +321,7 @@ static json_t *contact_of(const leg *l) {
 /* The per-state summary that analysts see. */
 static json_t *leg_json(const leg *l) {
   const char *code = l->rt->cfg->code;
-  json_t *o = json_pack("{s:s, s:s}", "state", code, "outcome", outcome_names[l->out]);
+  json_t *o = json_pack("{s:s, s:s}", "state", code, "outcome", outcome_name(l->out));
   switch (l->out) {
   case OUT_SHARED:
     json_object_set_new(o, "records", json_integer((json_int_t)l->records));
@@ -338,6 +343,11 @@ static json_t *leg_json(const leg *l) {
     json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
     json_object_set_new(o, "contact", contact_of(l));
     break;
+  case OUT_WITHHELD:
+    json_object_set_new(o, "rule", json_string(l->decision.rule));
+    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
+    json_object_set_new(o, "by", json_string(l->decision.by ? l->decision.by : ""));
+    break;
   case OUT_TIMEOUT:
     json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
     json_object_set_new(o, "reason", json_string("The state did not answer before the deadline for this priority."));
@@ -358,9 +368,10 @@ static json_t *leg_json(const leg *l) {
 /* The per-state entry of the audit line (API.md). */
 static json_t *leg_audit_json(const leg *l) {
   json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b}", "state", l->rt->cfg->code, "outcome",
-                        outcome_names[l->out], "rule", l->decided ? l->decision.rule : NULL, "records",
+                        outcome_name(l->out), "rule", l->decided ? l->decision.rule : NULL, "records",
                         (json_int_t)l->records, "redacted", (json_int_t)l->redacted, "review",
-                        l->decided && l->decision.review && l->out != OUT_DENIED);
+                        l->decided && l->decision.review && l->out != OUT_DENIED && l->out != OUT_WITHHELD);
+  if (l->out == OUT_WITHHELD && l->decision.by) json_object_set_new(o, "by", json_string(l->decision.by));
   if (l->decision.error) json_object_set_new(o, "error", json_string(l->decision.error));
   else if (l->error) json_object_set_new(o, "error", json_string(l->error));
   if (l->latency_ms > 0) json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
@@ -472,6 +483,7 @@ static void search_free(search *s) {
   }
   free(s->legs);
   if (s->common) fb_policy_unref(s->common);
+  if (s->requester) fb_policy_unref(s->requester);
   fb_search_params_free(&s->p);
   json_decref(s->body);
   release_slot(s);
@@ -552,10 +564,10 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
 static void record_outcomes(search *s) {
   for (size_t i = 0; i < s->nlegs; i++) {
     leg *l = &s->legs[i];
-    if (l->out >= OUT_SHARED && l->out <= OUT_UNAVAILABLE) {
+    if (l->out >= OUT_SHARED && l->out < OUT_CANCELLED) {
       fb_series_add(l->rt->m_outcome[l->out], 1);
       bool timed = l->out == OUT_SHARED || l->out == OUT_HIT_ONLY || l->out == OUT_ERROR || l->out == OUT_TIMEOUT;
-      fb_stats_record(s->e->stats, s->id.state, l->rt->cfg->code, s->p.purpose, outcome_names[l->out],
+      fb_stats_record(s->e->stats, s->id.state, l->rt->cfg->code, s->p.purpose, outcome_name(l->out),
                       timed ? l->latency_ms : -1);
     }
   }
@@ -583,7 +595,7 @@ static void finish(search *s) {
       /* Nothing reached the client: who asked about whom, and why, is what the
        * record needs; per-state detail would only let an abort loop fill the log. */
       json_array_append_new(states, json_pack("{s:s, s:s}", "state", s->legs[i].rt->cfg->code, "outcome",
-                                              outcome_names[s->legs[i].out]));
+                                              outcome_name(s->legs[i].out)));
       continue;
     }
     json_t *st = leg_audit_json(&s->legs[i]);
@@ -650,7 +662,7 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
     rt->last_failed = true;
     l->out = status == FB_LEG_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
     l->error = fb_xstrdup(error ? error : "unknown error");
-    fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_names[l->out], s->query_id, l->error);
+    fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_name(l->out), s->query_id, l->error);
   }
   leg_ended(s, l);
 }
@@ -696,8 +708,13 @@ static void start_leg(search *s, leg *l, const char *code) {
   l->s = s;
   l->rt = find_rt(e, code);
   l->policy = fb_policy_store_get(e->policies, code);
-  fb_policy_decide_named(s->common, l->policy, code, &s->q, &l->decision, NULL);
   l->decided = true;
+  /* The requesting state's own outbound rules first: a withheld state is not contacted. */
+  if (fb_outbound_decide(s->requester, &s->q, code, &l->decision, NULL)) {
+    l->out = OUT_WITHHELD;
+    return;
+  }
+  fb_policy_decide_named(s->common, l->policy, code, &s->q, &l->decision, NULL);
   if (l->decision.error) fb_error("policy_error", "%s: %s", code, l->decision.error);
   if (l->decision.effect == FB_EFFECT_DENY) {
     l->out = OUT_DENIED;
@@ -766,6 +783,28 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
                     .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,
                     .agency = s->id.agency, .roles = s->roles, .nroles = nroles, .subject = s->p.subject,
                     .query_id = s->query_id};
+  /* The requesting state's outbound_require rules: a missing field refuses the search. */
+  s->requester = fb_policy_store_get(e->policies, id->state);
+  fb_outbound_missing miss;
+  char *oerr = NULL;
+  int orc = fb_outbound_require(s->requester, &s->q, &miss, &oerr);
+  if (orc != 0) {
+    char msg[600];
+    if (orc > 0)
+      snprintf(msg, sizeof msg, "%s is required by %s's rule \"%s\"%s%s", miss.field, id->state, miss.rule,
+               miss.reason != miss.rule ? ": " : ".", miss.reason != miss.rule ? miss.reason : "");
+    else
+      snprintf(msg, sizeof msg, "%s's outbound policy could not be evaluated, so nothing was sent: %s", id->state,
+               oerr ? oerr : "policy error");
+    if (orc < 0) fb_error("policy_error", "%s", oerr ? oerr : "outbound_require failed");
+    free(oerr);
+    fb_respond_error(req, 400, "invalid_request", msg, orc > 0 ? miss.field : NULL);
+    fb_policy_unref(s->requester);
+    fb_search_params_free(&s->p);
+    json_decref(body);
+    free(s);
+    return;
+  }
   s->deadline_ms = fb_config_deadline_ms(e->cfg, s->p.priority);
   uv_timer_init(e->loop, &s->deadline);
   s->deadline.data = s;

@@ -8,36 +8,47 @@
 #include <string.h>
 
 #include "adapters/normalize.h"
+#include "match/names.h"
 #include "core/util.h"
 #include "core/vocab.h"
 
 #define NAME_LINK 0.85
+#define TOKEN_LINK 0.86   /* every aligned word of a linking name: Wati/Wahyu 0.83, Wichai/Vichai 0.87 */
 #define MAX_NAMES 4       /* name + first aliases compared per record */
 #define BLOCK_CAP 500     /* a name block larger than this is not compared pairwise */
 #define SINGLE_SCORE 0.5
+#define NEAR_BLOCK 64     /* blocks up to this size also look for namesakes kept apart */
+#define NEAR_MAX 3        /* near entries per entity */
 
-enum { EV_DOCUMENT = 1, EV_PHONE = 2, EV_IMO = 4, EV_NAME = 8, EV_DOB = 16 };
-static const char *const ev_names[] = {"document", "phone", "imo", "name", "dob"};
+enum { EV_DOCUMENT = 1, EV_PHONE = 2, EV_IMO = 4, EV_NAME = 8, EV_DOB = 16, EV_DOCFP = 32, EV_PHONEFP = 64 };
+static const char *const ev_names[] = {"document", "phone", "imo", "name", "dob", "document_fingerprint",
+                                       "phone_fingerprint"};
+#define EV_EXACT (EV_DOCUMENT | EV_PHONE | EV_IMO | EV_DOCFP | EV_PHONEFP)
 
 enum { R_NAME = 1, R_ALIASES = 2, R_DOB = 4, R_DOCUMENTS = 8, R_PHONES = 16, R_VESSEL = 32 };
 
 typedef struct {
   json_t *json; /* borrowed input record */
   const char *state, *id;
+  uint32_t si; /* index of state in the sorted states */
   bool vessel;
   fb_name_key names[MAX_NAMES];
   int nnames;
+  bool native; /* a name token came from another script */
   int dob_year;
   char dob[11]; /* full date when known, else "" */
   char imo[8];
   char vname[64];
+  /* documents, for conflicts: kind and country equal, numbers different */
+  struct { char kind[16], country[4], number[24]; } docs[2];
+  int ndocs;
 } rec;
 
 /* An exact key: document (with country), phone, IMO or vessel name. */
-enum { K_DOCUMENT, K_PHONE, K_IMO, K_VNAME };
+enum { K_DOCUMENT, K_PHONE, K_IMO, K_VNAME, K_DOCFP, K_PHONEFP };
 typedef struct {
   uint8_t kind;
-  char key[47];
+  char key[65]; /* room for a fingerprint: 64 hex digits */
   char country[4];
   uint32_t r;
 } xkey;
@@ -54,6 +65,12 @@ typedef struct {
   double score;
 } edge;
 
+/* Two records with the same name kept in different entities, and why. */
+typedef struct {
+  uint32_t a, b;
+  const char *why;
+} near_pair;
+
 typedef struct {
   void *v;
   size_t n, cap, size;
@@ -68,6 +85,14 @@ static void *vec_push(vec *v) {
 }
 
 static bool masked(const char *s) { return !s || strcmp(s, "[REDACTED]") == 0; }
+
+/* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
+static bool fingerprint(const char *s) {
+  if (!s || strlen(s) != 64) return false;
+  for (const char *c = s; *c; c++)
+    if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return false;
+  return true;
+}
 
 static unsigned redaction_mask(json_t *record) {
   /* The record fields (core/vocab.h) that linking reads. */
@@ -101,7 +126,7 @@ static void add_key(vec *keys, int kind, const char *key, const char *country, u
 
 /* Computes every key of record `r` once; exact keys go to `keys`, name blocks to
  * `blocks`. */
-static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
+static void prepare(rec *x, uint32_t r, vec *keys) {
   json_t *j = x->json;
   unsigned red = redaction_mask(j);
   const char *type = json_string_value(json_object_get(j, "type"));
@@ -116,7 +141,7 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       }
     } else {
       fb_name_key_make(name, &x->names[x->nnames]);
-      if (x->names[x->nnames].n) x->nnames++;
+      if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
     }
   }
   size_t i;
@@ -126,7 +151,7 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       if (x->nnames == MAX_NAMES) break;
       if (masked(json_string_value(e))) continue;
       fb_name_key_make(json_string_value(e), &x->names[x->nnames]);
-      if (x->names[x->nnames].n) x->nnames++;
+      if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
     }
   }
   const char *dob = json_string_value(json_object_get(j, "dob"));
@@ -134,12 +159,28 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
     x->dob_year = fb_dob_year(dob);
     if (x->dob_year && strlen(dob) == 10) memcpy(x->dob, dob, 11);
   }
+  /* Hashed documents and phones: equal fingerprints link (the same value under the
+   * same deployment key); a fingerprint never equals a plain value. */
+  if (red & R_DOCUMENTS)
+    json_array_foreach(json_object_get(j, "documents"), i, e) if (fingerprint(json_string_value(e)))
+      add_key(keys, K_DOCFP, json_string_value(e), NULL, r);
+  if (red & R_PHONES)
+    json_array_foreach(json_object_get(j, "phones"), i, e) if (fingerprint(json_string_value(e)))
+      add_key(keys, K_PHONEFP, json_string_value(e), NULL, r);
   if (!(red & R_DOCUMENTS)) {
     json_array_foreach(json_object_get(j, "documents"), i, e) {
       const char *num = json_string_value(json_object_get(e, "number"));
       const char *country = json_string_value(json_object_get(e, "country"));
       if (!masked(num) && fb_norm_document(num, buf, sizeof buf) && strlen(buf) < sizeof ((xkey *)0)->key)
         add_key(keys, K_DOCUMENT, buf, masked(country) ? NULL : country, r);
+      const char *kind = json_string_value(json_object_get(e, "kind"));
+      if (x->ndocs < 2 && !masked(num) && !masked(country) && !masked(kind) && strlen(kind) < 16 &&
+          strlen(country) < 4 && strlen(buf) < 24 && buf[0]) {
+        snprintf(x->docs[x->ndocs].kind, sizeof x->docs[0].kind, "%s", kind);
+        snprintf(x->docs[x->ndocs].country, sizeof x->docs[0].country, "%s", country);
+        snprintf(x->docs[x->ndocs].number, sizeof x->docs[0].number, "%s", buf);
+        x->ndocs++;
+      }
     }
   }
   if (!(red & R_PHONES)) {
@@ -157,8 +198,12 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       add_key(keys, K_VNAME, buf, NULL, r);
     }
   }
-  /* Name blocks: the first 3 bytes of each token of each name (6 for other scripts,
-   * whose characters are multi-byte). Duplicates within one record are harmless. */
+}
+
+/* Name blocks of record `r`: the first 3 bytes of each token of each name (6 for
+ * other scripts, whose characters are multi-byte). Duplicates within one record are
+ * harmless. */
+static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
   for (int n = 0; n < x->nnames; n++) {
     const fb_name_key *k = &x->names[n];
     for (int t = 0; t < k->n; t++) {
@@ -170,6 +215,19 @@ static void prepare(rec *x, uint32_t r, vec *keys, vec *blocks) {
       memset(b, 0, sizeof *b);
       memcpy(b->key, s, take);
       b->r = r;
+      /* Across scripts, vowels differ but consonants agree: a second block by the
+       * token's skeleton ('#' + up to 7 bytes), used only when some record's name
+       * came from another script. */
+      if (skeletons && (unsigned char)s[0] < 0x80) {
+        char sk[64];
+        size_t sn = fb_name_skeleton(s, len, sk, sizeof sk);
+        if (sn < 2) continue;
+        b = vec_push(blocks);
+        memset(b, 0, sizeof *b);
+        b->key[0] = '#';
+        memcpy(b->key + 1, sk, sn < 7 ? sn : 7);
+        b->r = r;
+      }
     }
   }
 }
@@ -189,14 +247,27 @@ static int block_cmp(const void *pa, const void *pb) {
   return a->r < b->r ? -1 : a->r > b->r;
 }
 
+/* The best similarity among the pair's names whose every aligned word agrees well
+ * enough (TOKEN_LINK): different given names sharing a family name are not one name. */
 static double best_name_sim(const rec *a, const rec *b) {
   double best = 0.0;
   for (int i = 0; i < a->nnames; i++)
     for (int j = 0; j < b->nnames; j++) {
-      double s = fb_name_similarity(&a->names[i], &b->names[j]);
-      if (s > best) best = s;
+      double weakest, s = fb_name_match(&a->names[i], &b->names[j], &weakest);
+      if (s > best && weakest >= TOKEN_LINK) best = s;
     }
   return best;
+}
+
+/* Whether any of the pair's names agree as a name link needs (stops at the first). */
+static bool names_agree(const rec *a, const rec *b) {
+  for (int i = 0; i < a->nnames; i++)
+    for (int j = 0; j < b->nnames; j++) {
+      double weakest;
+      if (strcmp(a->names[i].buf, b->names[j].buf) == 0) return true; /* namesakes: the same key */
+      if (fb_name_match(&a->names[i], &b->names[j], &weakest) >= NAME_LINK && weakest >= TOKEN_LINK) return true;
+    }
+  return false;
 }
 
 /* Adds the corroborating evidence (name, dob) of a pair and decides whether it
@@ -219,11 +290,11 @@ static bool corroborate(const rec *a, const rec *b, edge *e) {
       /* two full dates must agree to the day; a year-only date agrees on the year */
       bool agree = a->dob_year == b->dob_year && (!a->dob[0] || !b->dob[0] || strcmp(a->dob, b->dob) == 0);
       if (agree) e->ev |= EV_DOB;
-      else if (!(e->ev & (EV_DOCUMENT | EV_PHONE))) return false;
+      else if (!(e->ev & (EV_DOCUMENT | EV_PHONE | EV_DOCFP | EV_PHONEFP))) return false;
     }
   }
   /* A name (and dob) alone must come together; exact keys stand on their own. */
-  if (!(e->ev & (EV_DOCUMENT | EV_PHONE | EV_IMO))) {
+  if (!(e->ev & EV_EXACT)) {
     if (a->vessel) return (e->ev & EV_NAME) != 0;
     return (e->ev & EV_NAME) && (e->ev & EV_DOB);
   }
@@ -233,6 +304,8 @@ static bool corroborate(const rec *a, const rec *b, edge *e) {
 static double edge_score(const rec *a, const rec *b, const edge *e) {
   double miss = 1.0;
   if (e->ev & EV_DOCUMENT) miss *= 1.0 - 0.90;
+  if (e->ev & EV_DOCFP) miss *= 1.0 - 0.90;
+  if (e->ev & EV_PHONEFP) miss *= 1.0 - 0.75;
   if (e->ev & EV_IMO) miss *= 1.0 - 0.90;
   if (e->ev & EV_PHONE) miss *= 1.0 - 0.75;
   if (e->ev & EV_NAME) miss *= 1.0 - 0.5 * e->name_sim;
@@ -275,6 +348,39 @@ static bool imo_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uin
   return false;
 }
 
+static const char why_dob[] = "same name, different dob", why_nodob[] = "same name, no dob to compare",
+                  why_docs[] = "same name, different documents";
+
+/* Why two persons' identities contradict, or NULL: different dates of birth (years,
+ * or two full dates), or two documents of the same kind and country with different
+ * numbers. */
+static const char *person_conflict(const rec *a, const rec *b) {
+  if (a->dob_year && b->dob_year &&
+      (a->dob_year != b->dob_year || (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0)))
+    return why_dob;
+  for (int i = 0; i < a->ndocs; i++)
+    for (int j = 0; j < b->ndocs; j++)
+      if (strcmp(a->docs[i].kind, b->docs[j].kind) == 0 && strcmp(a->docs[i].country, b->docs[j].country) == 0 &&
+          strcmp(a->docs[i].number, b->docs[j].number) != 0)
+        return why_docs;
+  return NULL;
+}
+
+/* Why joining the components rooted at ra and rb by a name link would put two
+ * contradicting persons into one entity, or NULL (bounded like imo_conflict). */
+static const char *identity_conflict(const rec *recs, const uint32_t *next, uint32_t ra, uint32_t rb) {
+  size_t work = 0;
+  for (uint32_t x = ra; x != UINT32_MAX; x = next[x]) {
+    if (recs[x].vessel) continue;
+    for (uint32_t y = rb; y != UINT32_MAX; y = next[y]) {
+      if (++work > 100000) return why_dob; /* too large to check: do not join by name */
+      const char *why = recs[y].vessel ? NULL : person_conflict(&recs[x], &recs[y]);
+      if (why) return why;
+    }
+  }
+  return NULL;
+}
+
 typedef struct {
   uint32_t *members;
   size_t n;
@@ -301,6 +407,45 @@ static int group_cmp(const void *pa, const void *pb, void *recs) {
   return rec_order(recs, a->members[0], b->members[0]);
 }
 
+/* An entity's near list: other entities (output order) and why. */
+typedef struct {
+  uint32_t other[NEAR_MAX];
+  const char *why[NEAR_MAX];
+  uint8_t n;
+} near_list;
+
+static bool near_has(const near_list *l, uint32_t other) {
+  for (int i = 0; i < l->n; i++)
+    if (l->other[i] == other) return true;
+  return false;
+}
+
+/* Fills each entity's near list from the candidate pairs, in the order they were
+ * found (block order: deterministic). A pair is compared by name only when it ended
+ * in two entities and one of them still has room, so a crowd of namesakes costs a
+ * few comparisons per entity, not one per pair. */
+static near_list *near_lists(const rec *recs, const vec *nears, const uint32_t *entity_of, size_t ng) {
+  near_list *l = fb_xcalloc(ng ? ng : 1, sizeof *l);
+  const near_pair *np = nears->v;
+  for (size_t i = 0; i < nears->n; i++) {
+    uint32_t ga = entity_of[np[i].a], gb = entity_of[np[i].b];
+    if (ga == gb || (l[ga].n == NEAR_MAX && l[gb].n == NEAR_MAX) || near_has(&l[ga], gb) || near_has(&l[gb], ga))
+      continue;
+    if (!names_agree(&recs[np[i].a], &recs[np[i].b])) continue;
+    if (l[ga].n < NEAR_MAX) l[ga].other[l[ga].n] = gb, l[ga].why[l[ga].n++] = np[i].why;
+    if (l[gb].n < NEAR_MAX) l[gb].other[l[gb].n] = ga, l[gb].why[l[gb].n++] = np[i].why;
+  }
+  for (size_t g = 0; g < ng; g++) /* listed in entity order */
+    for (int i = 1; i < l[g].n; i++)
+      for (int j = i; j > 0 && l[g].other[j - 1] > l[g].other[j]; j--) {
+        uint32_t o = l[g].other[j];
+        const char *w = l[g].why[j];
+        l[g].other[j] = l[g].other[j - 1], l[g].why[j] = l[g].why[j - 1];
+        l[g].other[j - 1] = o, l[g].why[j - 1] = w;
+      }
+  return l;
+}
+
 static int str_cmp(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -321,7 +466,9 @@ json_t *fb_merge(json_t *per_state) {
   for (si = 0; si < nstates; si++) nrec += json_array_size(json_object_get(per_state, states[si]));
   rec *recs = fb_xcalloc(nrec ? nrec : 1, sizeof *recs);
   vec keys = {.size = sizeof(xkey)}, blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
+  vec nears = {.size = sizeof(near_pair)};
   uint32_t n = 0;
+  bool any_native = false;
   for (si = 0; si < nstates; si++) {
     size_t i;
     json_t *r;
@@ -329,12 +476,15 @@ json_t *fb_merge(json_t *per_state) {
       if (!json_is_object(r)) continue;
       recs[n].json = r;
       recs[n].state = states[si];
+      recs[n].si = (uint32_t)si;
       recs[n].id = json_string_value(json_object_get(r, "id"));
       if (!recs[n].id) recs[n].id = "";
-      prepare(&recs[n], n, &keys, &blocks);
+      prepare(&recs[n], n, &keys);
+      any_native |= recs[n].native;
       n++;
     }
   }
+  for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
 
   /* Exact keys: equal keys sit next to each other once sorted. */
   xkey *xk = keys.v;
@@ -351,7 +501,8 @@ json_t *fb_merge(json_t *per_state) {
         edge *e = vec_push(&edges);
         *e = (edge){x->r, y->r, 0, 0.0, 0.0};
         e->ev = x->kind == K_DOCUMENT ? EV_DOCUMENT : x->kind == K_PHONE ? EV_PHONE
-              : x->kind == K_IMO ? EV_IMO : 0; /* K_VNAME: name evidence, decided below */
+              : x->kind == K_IMO ? EV_IMO : x->kind == K_DOCFP ? EV_DOCFP
+              : x->kind == K_PHONEFP ? EV_PHONEFP : 0; /* K_VNAME: name evidence, decided below */
       }
     i = j;
   }
@@ -364,14 +515,23 @@ json_t *fb_merge(json_t *per_state) {
     size_t j = i + 1;
     while (j < blocks.n && memcmp(bl[j].key, bl[i].key, sizeof bl[i].key) == 0) j++;
     if (j - i <= BLOCK_CAP) {
+      bool skeleton = bl[i].key[0] == '#', look_near = j - i <= NEAR_BLOCK;
       for (size_t p = i; p < j; p++)
         for (size_t q = p + 1; q < j; q++) {
           const rec *a = &recs[bl[p].r], *b = &recs[bl[q].r];
+          if (bl[p].r == bl[q].r || (skeleton && !a->native && !b->native)) continue;
           /* a name links only with an equal dob year: test that first, it is cheap */
-          if (bl[p].r == bl[q].r || !a->dob_year || a->dob_year != b->dob_year ||
-              (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0))
+          if (!a->dob_year || a->dob_year != b->dob_year || (a->dob[0] && b->dob[0] && strcmp(a->dob, b->dob) != 0)) {
+            /* a namesake kept apart? Decided once groups are known (small blocks only) */
+            if (look_near) {
+              near_pair *np = vec_push(&nears);
+              np->a = bl[p].r < bl[q].r ? bl[p].r : bl[q].r;
+              np->b = bl[p].r < bl[q].r ? bl[q].r : bl[p].r;
+              np->why = a->dob_year && b->dob_year ? why_dob : why_nodob;
+            }
             continue;
-          if (best_name_sim(a, b) < NAME_LINK) continue;
+          }
+          /* the names are compared once per pair, when edges are folded below */
           edge *e = vec_push(&edges);
           *e = (edge){bl[p].r, bl[q].r, 0, 0.0, 0.0};
         }
@@ -408,6 +568,15 @@ json_t *fb_merge(json_t *per_state) {
     uint32_t ra = find(parent, ed[i].a), rb = find(parent, ed[i].b);
     if (ra == rb) continue;
     if (imo_conflict(recs, next, ra, rb)) continue;
+    /* a link by name and dob alone must not join contradicting identities through a
+     * third record (chains of namesakes); exact keys still join despite them */
+    if (!(ed[i].ev & EV_EXACT)) {
+      const char *why = identity_conflict(recs, next, ra, rb);
+      if (why) { /* kept apart: say so in `near` */
+        *(near_pair *)vec_push(&nears) = (near_pair){ed[i].a, ed[i].b, why};
+        continue;
+      }
+    }
     parent[rb] = ra;
     next[tail[ra]] = rb;
     tail[ra] = tail[rb];
@@ -440,25 +609,60 @@ json_t *fb_merge(json_t *per_state) {
     qsort_r(groups[g].members, groups[g].n, sizeof *groups[g].members, member_cmp, recs);
   }
   if (ng > 1) qsort_r(groups, ng, sizeof *groups, group_cmp, recs);
+  uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
+  for (size_t g = 0; g < ng; g++)
+    for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
+  json_t **state_str = fb_xcalloc(nstates ? nstates : 1, sizeof *state_str);
+  json_t *why_dob_json = NULL, *why_nodob_json = NULL, *why_docs_json = NULL; /* shared */
+  near_list *nl = near_lists(recs, &nears, entity_of, ng);
 
   for (size_t g = 0; g < ng; g++) {
     char name[24];
     snprintf(name, sizeof name, "e%zu", g + 1);
     json_t *match = json_array();
     for (size_t b = 0; b < FB_ARRAY_LEN(ev_names); b++)
-      if (groups[g].ev & (1u << b)) json_array_append_new(match, json_string(ev_names[b]));
+      if (groups[g].ev & (1u << b)) json_array_append_new(match, json_string_nocheck(ev_names[b]));
     json_t *records = json_array();
     for (size_t m = 0; m < groups[g].n; m++) {
       const rec *r = &recs[groups[g].members[m]];
+      /* one string per state, shared by its records (values are never modified) */
+      if (!state_str[r->si]) state_str[r->si] = json_string(r->state);
       json_t *copy = json_object(); /* "state" first, then the record's own fields */
-      json_object_set_new(copy, "state", json_string(r->state));
+      json_object_set_nocheck(copy, "state", state_str[r->si]);
       json_object_update(copy, r->json); /* shallow: values are shared, never modified */
-      json_object_set_new(copy, "state", json_string(r->state));
+      json_object_set_nocheck(copy, "state", state_str[r->si]);
       json_array_append_new(records, copy);
     }
-    json_array_append_new(out, json_pack("{s:s, s:f, s:o, s:o}", "entity", name, "score",
-                                         groups[g].score, "match", match, "records", records));
+    json_t *entity = json_object();
+    json_object_set_new_nocheck(entity, "entity", json_string_nocheck(name));
+    json_object_set_new_nocheck(entity, "score", json_real(groups[g].score));
+    json_object_set_new_nocheck(entity, "match", match);
+    json_object_set_new_nocheck(entity, "records", records);
+    /* Close candidates kept apart, once per other entity. */
+    if (nl[g].n) {
+      json_t *near = json_array();
+      for (int i = 0; i < nl[g].n; i++) {
+        char other[24];
+        snprintf(other, sizeof other, "e%u", nl[g].other[i] + 1);
+        json_t *o = json_object();
+        json_object_set_new_nocheck(o, "entity", json_string_nocheck(other));
+        json_t **why = nl[g].why[i] == why_dob ? &why_dob_json : nl[g].why[i] == why_docs ? &why_docs_json
+                                                                                             : &why_nodob_json;
+        if (!*why) *why = json_string_nocheck(nl[g].why[i]);
+        json_object_set_nocheck(o, "why", *why);
+        json_array_append_new(near, o);
+      }
+      json_object_set_new_nocheck(entity, "near", near);
+    }
+    json_array_append_new(out, entity);
   }
+  free(nl);
+  free(nears.v);
+  for (si = 0; si < nstates; si++) json_decref(state_str[si]);
+  json_decref(why_dob_json);
+  json_decref(why_nodob_json);
+  json_decref(why_docs_json);
+  free(state_str);
   free(next);
   free(tail);
   free(slot);

@@ -6,18 +6,25 @@
  *             or dashes) and, when both carry a country, the same country  (w 0.90)
  *   phone     equal digits (E.164 without "+")                          (w 0.75)
  *   imo       equal IMO number, vessels only                            (w 0.90)
- *   name      fb_name_similarity >= 0.85 on names / aliases; vessels: equal
- *             normalised vessel name and no conflicting IMO            (w 0.5*sim)
+ *   name      fb_name_match >= 0.85 on names / aliases (any script), every
+ *             aligned word >= 0.86; vessels: equal normalised vessel name
+ *             and no conflicting IMO                                   (w 0.5*sim)
  *   dob       corroboration only: equal full date (w 0.4) or, when either side has
  *             only a year, equal year (w 0.2); two full dates that differ disagree
- * A pair links on document, phone or imo alone, or on name + dob together (a name
+ *   document_fingerprint, phone_fingerprint
+ *             both records' documents / phones hashed by policy, an equal hash
+ *                                                               (w 0.90 / 0.75)
+ * A pair links on document, phone, imo or a fingerprint alone, or on name + dob
+ * together (a name
  * alone never links: common names would merge strangers; a disagreeing dob blocks a
  * name link). A pair's score is 1 - prod(1 - w) over its evidence, so
  * document + name + full dob gives 0.97. Linking is transitive (union-find); an
  * entity's score is its weakest necessary link (the bottleneck of the maximum
  * spanning tree), `match` is the evidence seen on any of its pairs, in the order
  * document, phone, imo, name, dob. A union that would put two vessels with different
- * IMO numbers into one entity (through a vessel without IMO) is refused. Other
+ * IMO numbers into one entity (through a vessel without IMO) is refused, and so is a
+ * union by name + dob alone that would join persons with different dobs or with two
+ * documents of one kind and country but different numbers. Other
  * conflicts are not checked: a record whose document has no country can join two
  * holders of that number from different countries (see docs/merge.md). A record linked to nothing is its own entity with
  * score 0.5 and an empty `match`: nothing corroborates it, so it ranks below every
@@ -25,8 +32,17 @@
  *
  * Redaction: a field listed in a record's "redacted" array (by its top-level name,
  * "documents" also covering "documents[0].number" and the like), and any value
- * "[REDACTED]", is never used as evidence, whatever the redaction action was
- * (masked, removed, year-only, initials or hashed values do not link).
+ * "[REDACTED]", is never used as plain evidence, whatever the redaction action was
+ * (masked, removed, year-only, initials or hashed values do not link as values).
+ * The exception: hashed documents / phones (64 hex digits, the policy `hash`
+ * action, an HMAC under the deployment key) link with an equal hash in the same
+ * field of another record; a hash never equals a plain value.
+ *
+ * Near misses: an entity may carry "near": [{"entity": "e3", "why": "same name,
+ * different dob" | "same name, different documents" | "same name, no dob to
+ * compare"}], the entities holding a record
+ * with the same name that did not link (blocks of at most 64 records, at most 3 per
+ * entity, each other entity once, in entity order); absent when there is none.
  *
  * Cost: keys are computed once per record; exact keys are grouped by sorting; names
  * are compared only within blocks sharing a token prefix (pairs compared once), so

@@ -89,3 +89,24 @@ case "routine victim protection gets at most 20 records" {
   expect = { MYS = "allow" },
   expect_records = { MYS = { table.unpack(many, 1, 20) } },
 }
+
+-- Malaysia's own outbound rules, as the requesting state.
+
+case "Malaysian informal requests are never sent to Thailand" {
+  request = { purpose = "investigation", priority = "immediate", legal_basis = "informal",
+              from = "MYS", subject = { name = "X" } },
+  expect = { THA = { effect = "withheld", rule = "no informal requests to Thailand", by = "MYS" },
+             IDN = "allow" },
+}
+
+case "Malaysian requests to Thailand on a formal basis go out" {
+  request = { purpose = "prosecution", priority = "urgent", legal_basis = "mla_treaty",
+              case_ref = "MY-2026-0042", from = "MYS", subject = { name = "X" } },
+  expect = { THA = { effect = "allow", rule = "prosecution under a treaty" } },
+}
+
+case "another state's informal request to Thailand is not Malaysia's business" {
+  request = { purpose = "investigation", priority = "immediate", legal_basis = "informal",
+              from = "IDN", subject = { name = "X" } },
+  expect = { THA = "allow" },
+}

@@ -3,7 +3,7 @@
 # a one-line error and the usage and exits 2; serve reports config errors with the key
 # and line and exits non-zero.
 source "$FB_SOURCE_DIR/tests/lib/common.sh"
-for c in serve demo node policy audit token demo-data; do
+for c in serve demo node policy audit token demo-data probe; do
   "$FEDBROKER" "$c" --help >"$TMP/out" 2>&1 || fail "$c --help exit status"
   grep -q "usage: fedbroker $c" "$TMP/out" || fail "$c --help prints its usage"
   status=0; "$FEDBROKER" "$c" --bogus >"$TMP/out" 2>"$TMP/err" || status=$?
@@ -22,3 +22,19 @@ status=0; "$FEDBROKER" serve --config "$TMP/bad.lua" 2>"$TMP/err" || status=$?
 [ "$status" -ne 0 ] || fail "serve with a bad config exited 0"
 grep -q 'bad.lua:4: limits.bodyy: unknown key' "$TMP/err" || fail "config error names key and line: $(cat "$TMP/err")"
 pass "a config error stops start-up naming the key and the line"
+
+# probe: the containers' health check. 0 on 2xx, 1 on no answer or another status.
+PORT=$(free_port)
+$PY -m http.server "$PORT" --bind 127.0.0.1 --directory "$TMP" >"$TMP/http.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PORT/"
+touch "$TMP/here"
+"$FEDBROKER" probe "http://127.0.0.1:$PORT/here" --timeout 2000 || fail "probe of a 200 (options after the URL) exited non-zero"
+status=0; "$FEDBROKER" probe "http://127.0.0.1:$PORT/missing" 2>"$TMP/err" || status=$?
+expect_eq "probe of a 404" "$status" 1
+grep -q "answered 404" "$TMP/err" || fail "probe names the status: $(cat "$TMP/err")"
+status=0; "$FEDBROKER" probe "http://127.0.0.1:$(free_port)/" 2>/dev/null || status=$?
+expect_eq "probe of a closed port" "$status" 1
+status=0; "$FEDBROKER" probe --cert x "http://127.0.0.1:$PORT/here" 2>/dev/null || status=$?
+expect_eq "probe --cert without --key" "$status" 2
+pass "probe: 0 on 2xx, 1 on another status or no answer, 2 on usage errors"

@@ -49,7 +49,7 @@ check MYS.lua 'allow "x" { legal_basis = "treaty" }
 # An unknown rule kind is named as such.
 check MYS.lua 'state "MYS" { name = "Malaysia" }
 alow "x" {}
-' "MYS.lua:2: unknown rule kind 'alow'; did you mean \"allow\"? (expected one of: allow, hit_only, deny, redact, drop, limit, state)"
+' "MYS.lua:2: unknown rule kind 'alow'; did you mean \"allow\"? (expected one of: allow, hit_only, deny, redact, drop, limit, outbound_deny, outbound_require, state)"
 
 # A missing comma is reported on the line that lacks it, not the next one.
 check BGD.lua 'state "BGD" { name = "Bangladesh" }
@@ -61,7 +61,7 @@ allow "prosecution under a treaty" {
 
 # An unknown key, with the keys a rule may have.
 check MYS.lua 'allow "x" { purpsoe = "prosecution" }
-' "MYS.lua:1: unknown key 'purpsoe' in allow \"x\"; did you mean \"purpose\"? (expected one of: purpose, priority, legal_basis, from, agency, role, subject, case_ref, when, unless, justification_shorter_than, reason, review)"
+' "MYS.lua:1: unknown key 'purpsoe' in allow \"x\"; did you mean \"purpose\"? (expected one of: purpose, priority, legal_basis, from, agency, role, subject, case_ref, when, unless, justification_shorter_than, formal, reason, review)"
 
 # An unclosed quote.
 check MYS.lua 'deny "x" { reason = "Informal requests are refused }

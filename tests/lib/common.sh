@@ -1,5 +1,6 @@
 # Shared helpers for integration tests (sourced). They start real fedbroker processes
-# on free loopback ports, and clean up whatever they started on exit.
+# on free loopback ports, and clean up whatever they started on exit (KEEP_TMP=1 keeps
+# the temporary directory with the logs, for debugging).
 set -euo pipefail
 
 : "${FEDBROKER:?FEDBROKER must point at the built binary}"
@@ -18,7 +19,7 @@ cleanup() {
     echo "FAIL: a sanitizer reported a fault (logs above)" >&2
     status=1
   fi
-  rm -rf "$TMP"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
   exit $status
 }
 trap cleanup EXIT

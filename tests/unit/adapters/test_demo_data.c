@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "adapters/demo_data.h"
@@ -24,6 +25,9 @@ static void cleanup(const char *dir) {
     snprintf(p, sizeof p, "%s/%s.db", dir, fb_demo_states[i]);
     unlink(p);
   }
+  char truth[160];
+  snprintf(truth, sizeof truth, "%s/truth.json", dir);
+  unlink(truth);
   rmdir(dir);
 }
 
@@ -89,7 +93,9 @@ static void test_volumes_and_overlaps(void **state) {
   snprintf(p, sizeof p, "%s/MYS.db", a_dir);
   sqlite3 *db;
   assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(scalar(db, "SELECT count(*) FROM records WHERE type = 'person'"), 3000);
+  /* 3000 people of its own and shared, then its part of the cross-script people */
+  assert_int_equal(scalar(db, "SELECT count(*) FROM records WHERE type = 'person' AND id <= 'MYS-P-003000'"), 3000);
+  assert_true(scalar(db, "SELECT count(*) FROM records WHERE type = 'person' AND id > 'MYS-P-003000'") >= 50);
   assert_int_equal(scalar(db, "SELECT count(*) FROM records WHERE type = 'vessel'"), 200);
   assert_true(scalar(db, "SELECT count(*) FROM records WHERE json LIKE '%\"minor\"%'") > 50);
   assert_true(scalar(db, "SELECT count(*) FROM records WHERE json LIKE '%\"+60%'") > 500);
@@ -131,11 +137,61 @@ static void test_known_subjects_everywhere(void **state) {
   }
 }
 
+/* truth.json: every listed record exists; native_records are written in another
+ * script; the same seed gives the same truth. */
+static void test_truth_file(void **state) {
+  (void)state;
+  char p[200];
+  snprintf(p, sizeof p, "%s/truth.json", a_dir);
+  json_t *truth = json_load_file(p, 0, NULL);
+  assert_non_null(truth);
+  snprintf(p, sizeof p, "%s/truth.json", b_dir);
+  json_t *again = json_load_file(p, 0, NULL);
+  assert_true(json_equal(truth, again));
+  json_decref(again);
+  sqlite3 *dbs[4];
+  for (int i = 0; i < 4; i++) {
+    snprintf(p, sizeof p, "%s/%s.db", a_dir, fb_demo_states[i]);
+    assert_int_equal(sqlite3_open_v2(p, &dbs[i], SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  }
+  size_t i, j, with_native = 0;
+  json_t *person, *id;
+  json_array_foreach(json_object_get(truth, "people"), i, person) {
+    json_t *records = json_object_get(person, "records");
+    assert_true(json_array_size(records) >= 2);
+    json_array_foreach(records, j, id) {
+      const char *s = json_string_value(id);
+      int st = 0;
+      while (st < 4 && strncmp(s, fb_demo_states[st], 3) != 0) st++;
+      assert_true(st < 4);
+      char sql[160];
+      snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE id = '%s'", s);
+      assert_int_equal(scalar(dbs[st], sql), 1);
+    }
+    json_array_foreach(json_object_get(person, "native_records"), j, id) {
+      const char *s = json_string_value(id);
+      int st = 0;
+      while (st < 4 && strncmp(s, fb_demo_states[st], 3) != 0) st++;
+      char sql[200];
+      /* the name's first byte is not ASCII */
+      snprintf(sql, sizeof sql,
+               "SELECT count(*) FROM records WHERE id = '%s' AND unicode(json_extract(json, '$.name')) > 127", s);
+      assert_int_equal(scalar(dbs[st], sql), 1);
+      with_native++;
+    }
+  }
+  assert_true(json_array_size(json_object_get(truth, "people")) > 500);
+  assert_true(with_native >= 80);
+  for (int k = 0; k < 4; k++) sqlite3_close(dbs[k]);
+  json_decref(truth);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_seed_same_bytes),
       cmocka_unit_test(test_volumes_and_overlaps),
       cmocka_unit_test(test_known_subjects_everywhere),
+      cmocka_unit_test(test_truth_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -39,6 +39,9 @@ static int teardown(void **state) {
     snprintf(p, sizeof p, "%s/%s.db", dir, fb_demo_states[i]);
     unlink(p);
   }
+  char truth[160];
+  snprintf(truth, sizeof truth, "%s/truth.json", dir);
+  unlink(truth);
   rmdir(dir);
   return 0;
 }
@@ -76,6 +79,53 @@ static void test_name_search_tolerates_variants_and_order(void **state) {
   /* BGD holds "Mohammad Rafiqul Islam" */
   assert_true(finds(path_bgd, "{\"name\":\"Muhammad Rafikul Islam\"}", "BGD-P-000002", NULL));
   assert_false(finds(path_mys, "{\"name\":\"Zzyzx Qwerty\"}", "MYS-P-000001", NULL));
+}
+
+static void test_name_search_across_scripts(void **state) {
+  (void)state;
+  /* Thai, Bengali and Arabic-script spellings find the Latin-script record */
+  assert_true(finds(path_mys, "{\"name\":\"\u0e2d\u0e32\u0e2b\u0e21\u0e31\u0e14 \u0e1a\u0e34\u0e19 "
+                              "\u0e2d\u0e34\u0e2a\u0e21\u0e32\u0e2d\u0e34\u0e25\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"\u0986\u09b9\u09ae\u09a6 \u09ac\u09bf\u09a8 "
+                              "\u0987\u09b8\u09ae\u09be\u0987\u09b2\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_mys, "{\"name\":\"\u0623\u062d\u0645\u062f \u0628\u0646 "
+                              "\u0625\u0633\u0645\u0627\u0639\u064a\u0644\"}", "MYS-P-000001", NULL));
+  assert_true(finds(path_bgd, "{\"name\":\"\u09ae\u09cb\u09b9\u09be\u09ae\u09cd\u09ae\u09a6 "
+                              "\u09b0\u09ab\u09bf\u0995\u09c1\u09b2 \u0987\u09b8\u09b2\u09be\u09ae\"}",
+                    "BGD-P-000002", NULL));
+  /* a full-width Latin query is the same query */
+  assert_true(finds(path_mys, "{\"name\":\"\uff21\uff48\uff4d\uff41\uff44 \uff49\uff53\uff4d\uff41\uff49\uff4c\"}",
+                    "MYS-P-000001", NULL));
+}
+
+/* A Latin query finds records the demo data holds in another script (truth.json
+ * names them), and their own script finds them too. */
+static void test_latin_query_finds_native_records(void **state) {
+  (void)state;
+  char p[200];
+  snprintf(p, sizeof p, "%s/truth.json", dir);
+  json_t *truth = json_load_file(p, 0, NULL);
+  assert_non_null(truth);
+  size_t i, j, checked = 0;
+  json_t *person, *id;
+  json_array_foreach(json_object_get(truth, "people"), i, person) {
+    json_array_foreach(json_object_get(person, "native_records"), j, id) {
+      const char *rid = json_string_value(id);
+      char path[200], subject[512];
+      snprintf(path, sizeof path, "%s/%.3s.db", dir, rid);
+      json_t *latin = json_pack("{s:s, s:s}", "name", json_string_value(json_object_get(person, "name")), "dob",
+                                json_string_value(json_object_get(person, "dob")));
+      char *text = json_dumps(latin, JSON_COMPACT);
+      snprintf(subject, sizeof subject, "%s", text);
+      free(text);
+      json_decref(latin);
+      if (!finds(path, subject, rid, NULL)) fail_msg("%s: %s does not find %s", path, subject, rid);
+      checked++;
+    }
+    if (checked >= 20) break;
+  }
+  assert_true(checked >= 20);
+  json_decref(truth);
 }
 
 static void test_dob_rejects_name_only_hits(void **state) {
@@ -205,6 +255,8 @@ static void test_adapter_open_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_name_search_tolerates_variants_and_order),
+      cmocka_unit_test(test_name_search_across_scripts),
+      cmocka_unit_test(test_latin_query_finds_native_records),
       cmocka_unit_test(test_dob_rejects_name_only_hits),
       cmocka_unit_test(test_exact_keys),
       cmocka_unit_test(test_limit),

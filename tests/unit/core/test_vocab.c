@@ -26,7 +26,7 @@ static void test_lists(void **state) {
   assert_int_equal(fb_list_index(fb_outcomes, "withheld"), FB_OUTCOME_WITHHELD);
   char buf[64];
   assert_string_equal(fb_list_text(fb_priorities, buf, sizeof buf), "routine, urgent, immediate");
-  assert_string_equal(fb_list_text(fb_effects, buf, sizeof buf), "deny, hit_only, allow");
+  assert_string_equal(fb_list_text(fb_effects, buf, sizeof buf), "deny, hit_only, allow, withheld");
   char small[8];
   fb_list_text(fb_priorities, small, sizeof small); /* truncates, stays a string */
   assert_int_equal(strlen(small), sizeof small - 1);

@@ -41,6 +41,9 @@ static int remove_data(void **state) {
     snprintf(p, sizeof p, "%s/%s", dir, files[i]);
     unlink(p);
   }
+  char truth[160];
+  snprintf(truth, sizeof truth, "%s/truth.json", dir);
+  unlink(truth);
   rmdir(dir);
   return 0;
 }

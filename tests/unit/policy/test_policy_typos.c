@@ -453,7 +453,7 @@ static void test_known_typos(void **state) {
   expect_refused("IDN", "allow \"x\" { from = \"Bgd\" }\n", "IDN.lua:1: from 'Bgd' is not a state code");
   expect_refused("IDN", "\nalow \"x\" {}\n",
                  "IDN.lua:2: unknown rule kind 'alow'; did you mean \"allow\"? (expected one of: allow, "
-                 "hit_only, deny, redact, drop, limit, state)");
+                 "hit_only, deny, redact, drop, limit, outbound_deny, outbound_require, state)");
   expect_refused("IDN", "allow \"x\" {\n  purpose = \"prosecution\"\n  legal_basis = \"mla_treaty\",\n}\n",
                  "IDN.lua:2: missing comma or closing brace at the end of this line (line 3 goes on with "
                  "'legal_basis')");

@@ -152,6 +152,135 @@ static void test_redacted_fields_do_not_link(void **state) {
   json_decref(res);
 }
 
+#define FP_A "9f2c0a7d4e1b3c5a6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6"
+#define FP_B "0000000000000000000000000000000000000000000000000000000000000001"
+
+static void test_equal_fingerprints_link(void **state) {
+  (void)state;
+  /* documents hashed by both states' policies (same deployment key): equal hashes
+   * link; a different hash, a plain number and a masked value do not */
+  json_t *res = merge(
+      "{\"IDN\":[{\"id\":\"I1\",\"type\":\"person\",\"name\":\"[REDACTED]\",\"documents\":[\"" FP_A "\"],"
+      "  \"redacted\":[\"name\",\"documents\"]}],"
+      " \"MYS\":[{\"id\":\"M1\",\"type\":\"person\",\"name\":\"[REDACTED]\",\"documents\":[\"" FP_B "\",\"" FP_A "\"],"
+      "  \"redacted\":[\"name\",\"documents\"]},"
+      "  {\"id\":\"M2\",\"type\":\"person\",\"documents\":[\"" FP_B "\"],\"redacted\":[\"documents\"]},"
+      "  {\"id\":\"M3\",\"type\":\"person\",\"documents\":[{\"number\":\"" FP_A "\"}]}],"
+      " \"THA\":[{\"id\":\"T1\",\"type\":\"person\",\"phones\":[\"" FP_A "\"],\"redacted\":[\"phones\"]},"
+      "  {\"id\":\"T2\",\"type\":\"person\",\"phones\":[\"" FP_A "\"],\"redacted\":[\"phones\"]},"
+      "  {\"id\":\"T3\",\"type\":\"person\",\"documents\":[\"" FP_A "\"]}]}");
+  assert_true(linked(res, "I1", "M1"));
+  json_t *e = entity_of(res, "I1");
+  assert_true(has_match(e, "document_fingerprint"));
+  assert_false(has_match(e, "document"));
+  assert_true(json_real_value(json_object_get(e, "score")) == 0.9);
+  assert_true(linked(res, "M1", "M2")); /* M1's other document */
+  assert_false(linked(res, "I1", "M3")); /* hashed on one side only: no link */
+  assert_false(linked(res, "I1", "T3")); /* not listed as redacted: not a fingerprint */
+  assert_false(linked(res, "I1", "T1")); /* a phone's hash is not a document's */
+  assert_true(linked(res, "T1", "T2"));
+  assert_true(has_match(entity_of(res, "T1"), "phone_fingerprint"));
+  json_decref(res);
+}
+
+static void test_near_explains_namesakes_kept_apart(void **state) {
+  (void)state;
+  json_t *res = merge(
+      "{\"MYS\":[{\"id\":\"M1\",\"type\":\"person\",\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985-03-12\"},"
+      "  {\"id\":\"M2\",\"type\":\"person\",\"name\":\"Budi Santoso\",\"dob\":\"1970-01-01\"}],"
+      " \"IDN\":[{\"id\":\"I1\",\"type\":\"person\",\"name\":\"Ahmad Ismail\",\"dob\":\"1990-01-01\"},"
+      "  {\"id\":\"I2\",\"type\":\"person\",\"name\":\"Ahmed bin Ismail\"}]}");
+  json_t *m1 = entity_of(res, "M1"), *i1 = entity_of(res, "I1"), *i2 = entity_of(res, "I2");
+  assert_true(m1 != i1 && m1 != i2 && i1 != i2);
+  json_t *near = json_object_get(m1, "near");
+  assert_int_equal(json_array_size(near), 2);
+  bool saw_dob = false, saw_nodob = false;
+  size_t i;
+  json_t *n;
+  json_array_foreach(near, i, n) {
+    const char *other = json_string_value(json_object_get(n, "entity"));
+    const char *why = json_string_value(json_object_get(n, "why"));
+    if (strcmp(other, json_string_value(json_object_get(i1, "entity"))) == 0) {
+      assert_string_equal(why, "same name, different dob");
+      saw_dob = true;
+    } else {
+      assert_string_equal(other, json_string_value(json_object_get(i2, "entity")));
+      assert_string_equal(why, "same name, no dob to compare");
+      saw_nodob = true;
+    }
+  }
+  assert_true(saw_dob && saw_nodob);
+  assert_int_equal(json_array_size(json_object_get(i1, "near")), 2); /* both directions */
+  assert_null(json_object_get(entity_of(res, "M2"), "near"));       /* nobody close: no key */
+  json_decref(res);
+}
+
+static void test_names_link_across_scripts(void **state) {
+  (void)state;
+  json_t *res = merge(
+      "{\"MYS\":[{\"id\":\"M1\",\"type\":\"person\",\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985-03-12\"}],"
+      " \"THA\":[{\"id\":\"T1\",\"type\":\"person\",\"name\":\"\u0e2d\u0e32\u0e2b\u0e21\u0e31\u0e14 \u0e1a\u0e34\u0e19 "
+      "\u0e2d\u0e34\u0e2a\u0e21\u0e32\u0e2d\u0e34\u0e25\",\"dob\":\"1985-03-12\"}],"
+      " \"BGD\":[{\"id\":\"B1\",\"type\":\"person\",\"name\":\"\u0986\u09b9\u09ae\u09a6 \u09ac\u09bf\u09a8 "
+      "\u0987\u09b8\u09ae\u09be\u0987\u09b2\",\"dob\":\"1985\"},"
+      "  {\"id\":\"B2\",\"type\":\"person\",\"name\":\"\u0986\u09b9\u09ae\u09a6 \u09ac\u09bf\u09a8 "
+      "\u0987\u09b8\u09ae\u09be\u0987\u09b2\",\"dob\":\"1960\"}]}");
+  assert_true(linked(res, "M1", "T1"));
+  assert_true(linked(res, "M1", "B1"));
+  assert_false(linked(res, "M1", "B2")); /* same name, other year */
+  json_t *e = entity_of(res, "M1");
+  assert_true(has_match(e, "name") && has_match(e, "dob"));
+  json_decref(res);
+}
+
+static void test_name_links_never_join_contradicting_people(void **state) {
+  (void)state;
+  /* T is known by name and birth year only; B and C share the name and year but not
+   * the day: T may join one of them, never both (the chain would merge strangers) */
+  json_t *res = merge(
+      "{\"THA\":[{\"id\":\"T\",\"type\":\"person\",\"name\":\"Taslima Akter\",\"dob\":\"1998\"}],"
+      " \"IDN\":[{\"id\":\"B\",\"type\":\"person\",\"name\":\"Taslima Akter\",\"dob\":\"1998-03-06\"}],"
+      " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Taslima Akter\",\"dob\":\"1998-08-25\"}]}");
+  assert_false(linked(res, "B", "C"));
+  assert_true(linked(res, "T", "B") || linked(res, "T", "C"));
+  json_decref(res);
+  /* two passports of one country with different numbers: not one person by name */
+  res = merge(
+      "{\"THA\":[{\"id\":\"T\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983\"}],"
+      " \"IDN\":[{\"id\":\"B\",\"type\":\"person\",\"name\":\"Kamal b. Salleh\",\"dob\":\"1983\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A18642059\",\"country\":\"MYS\"}]}],"
+      " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A33721104\",\"country\":\"MYS\"}]}]}");
+  assert_false(linked(res, "B", "C"));
+  /* and the answer says why they were kept apart */
+  json_t *near = json_array_get(json_object_get(entity_of(res, "B"), "near"), 0);
+  assert_string_equal(json_string_value(json_object_get(near, "entity")),
+                      json_string_value(json_object_get(entity_of(res, "C"), "entity")));
+  assert_string_equal(json_string_value(json_object_get(near, "why")), "same name, different documents");
+  json_decref(res);
+  /* an exact key still joins despite a contradiction (a typo in a date) */
+  res = merge(
+      "{\"IDN\":[{\"id\":\"B\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983-05-02\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A18642059\",\"country\":\"MYS\"}]}],"
+      " \"MYS\":[{\"id\":\"C\",\"type\":\"person\",\"name\":\"Kamal bin Salleh\",\"dob\":\"1983-02-05\","
+      "  \"documents\":[{\"kind\":\"passport\",\"number\":\"A18642059\",\"country\":\"MYS\"}]}]}");
+  assert_true(linked(res, "B", "C"));
+  json_decref(res);
+}
+
+static void test_every_word_of_a_linking_name_agrees(void **state) {
+  (void)state;
+  /* similar as wholes (one family name), different given names */
+  json_t *res = merge(
+      "{\"IDN\":[{\"id\":\"W1\",\"type\":\"person\",\"name\":\"Wati Gunawan\",\"dob\":\"1969-06-11\"}],"
+      " \"MYS\":[{\"id\":\"W2\",\"type\":\"person\",\"name\":\"Wahyu Gunawan\",\"dob\":\"1969-06-11\"},"
+      "  {\"id\":\"W3\",\"type\":\"person\",\"name\":\"Vichai Jaidee\",\"dob\":\"1971-01-01\"}],"
+      " \"THA\":[{\"id\":\"W4\",\"type\":\"person\",\"name\":\"Wichai Jaidee\",\"dob\":\"1971-01-01\"}]}");
+  assert_false(linked(res, "W1", "W2"));
+  assert_true(linked(res, "W3", "W4")); /* a transliteration variant still links */
+  json_decref(res);
+}
+
 static void test_vessels_and_persons_stay_apart(void **state) {
   (void)state;
   json_t *res = merge(
@@ -248,6 +377,11 @@ int main(void) {
       cmocka_unit_test(test_name_variants_and_word_order_link_with_dob),
       cmocka_unit_test(test_name_alone_does_not_link),
       cmocka_unit_test(test_redacted_fields_do_not_link),
+      cmocka_unit_test(test_equal_fingerprints_link),
+      cmocka_unit_test(test_near_explains_namesakes_kept_apart),
+      cmocka_unit_test(test_names_link_across_scripts),
+      cmocka_unit_test(test_name_links_never_join_contradicting_people),
+      cmocka_unit_test(test_every_word_of_a_linking_name_agrees),
       cmocka_unit_test(test_vessels_and_persons_stay_apart),
       cmocka_unit_test(test_ordering_by_score),
       cmocka_unit_test(test_transitive_entity_scores_weakest_link),

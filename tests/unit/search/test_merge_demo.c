@@ -32,6 +32,9 @@ static int teardown(void **state) {
     snprintf(p, sizeof p, "%s/%s.db", dir, fb_demo_states[i]);
     unlink(p);
   }
+  char truth[160];
+  snprintf(truth, sizeof truth, "%s/truth.json", dir);
+  unlink(truth);
   rmdir(dir);
   return 0;
 }

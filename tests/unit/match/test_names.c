@@ -1,0 +1,132 @@
+/* Name keys across Unicode forms and scripts (broker/match/names.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "match/names.h"
+
+static double sim(const char *a, const char *b) {
+  fb_name_key ka, kb;
+  fb_name_key_make(a, &ka);
+  fb_name_key_make(b, &kb);
+  return fb_name_similarity(&ka, &kb);
+}
+
+static const char *key(const char *name) {
+  static fb_name_key k;
+  fb_name_key_make(name, &k);
+  return k.buf;
+}
+
+static void test_unicode_forms_fold_alike(void **state) {
+  (void)state;
+  assert_string_equal(key("Jose\xcc\x81"), "jusa");           /* decomposed José */
+  assert_string_equal(key("Jos\xc3\xa9"), "jusa");            /* composed José */
+  assert_true(sim("Jose\xcc\x81", "Jose") == 1.0);
+  assert_string_equal(key("Nguy\xe1\xbb\x85n"), "nguian");    /* Nguyễn -> nguyen */
+  assert_string_equal(key("Nguyen"), key("Nguy\xe1\xbb\x85n"));
+  assert_string_equal(key("\xef\xbc\xa1\xef\xbd\x88\xef\xbd\x8d\xef\xbd\x81\xef\xbd\x84"), "ahmad"); /* full-width */
+  assert_string_equal(key("STRA\xc3\x9f" "E"), key("strasse")); /* ß case folds to ss */
+  assert_string_equal(key("D\xe2\x80\x99Souza"), "dsuza");     /* typographic apostrophe vanishes */
+  assert_string_equal(key("Ahmad a/l Ismail"), "ahmad ismail");
+}
+
+static void test_latin_keys_unchanged(void **state) {
+  (void)state;
+  /* the keys stored by earlier versions: Latin names must not move */
+  assert_string_equal(key("  AHMAD bin Ismail "), "ahmad ismail");
+  assert_string_equal(key("Mohd. Faizal"), "muhamad faizal");
+  assert_string_equal(key("Siti Nurhaliza bte Ismail"), "siti nurhaliza ismail");
+  fb_name_key k;
+  fb_name_key_make("Ahmad bin Ismail", &k);
+  assert_int_equal(k.native, 0);
+}
+
+static void test_other_scripts_transliterate(void **state) {
+  (void)state;
+  fb_name_key k;
+  fb_name_key_make("\xe0\xb8\xad\xe0\xb8\xb2\xe0\xb8\xab\xe0\xb8\xa1\xe0\xb8\xb1\xe0\xb8\x94 "
+                   "\xe0\xb8\x9a\xe0\xb8\xb4\xe0\xb8\x99 "
+                   "\xe0\xb8\xad\xe0\xb8\xb4\xe0\xb8\xaa\xe0\xb8\xa1\xe0\xb8\xb2\xe0\xb8\xad\xe0\xb8\xb4\xe0\xb8\xa5",
+                   &k); /* อาหมัด บิน อิสมาอิล */
+  assert_string_equal(k.buf, "^ahmad ^ismail");
+  assert_int_equal(k.native, 3);
+  fb_name_key p;
+  fb_name_key_parse(k.buf, &p); /* the stored form reads back the same */
+  assert_int_equal(p.n, 2);
+  assert_int_equal(p.native, 3);
+  assert_memory_equal(p.buf + p.off[1], "ismail", 6);
+}
+
+static void test_cross_script_similarity(void **state) {
+  (void)state;
+  const char *latin = "Ahmad bin Ismail";
+  const char *thai = "\xe0\xb8\xad\xe0\xb8\xb2\xe0\xb8\xab\xe0\xb8\xa1\xe0\xb8\xb1\xe0\xb8\x94 "
+                     "\xe0\xb8\x9a\xe0\xb8\xb4\xe0\xb8\x99 "
+                     "\xe0\xb8\xad\xe0\xb8\xb4\xe0\xb8\xaa\xe0\xb8\xa1\xe0\xb8\xb2\xe0\xb8\xad\xe0\xb8\xb4\xe0\xb8\xa5";
+  const char *bengali = "\xe0\xa6\x86\xe0\xa6\xb9\xe0\xa6\xae\xe0\xa6\xa6 \xe0\xa6\xac\xe0\xa6\xbf\xe0\xa6\xa8 "
+                        "\xe0\xa6\x87\xe0\xa6\xb8\xe0\xa6\xae\xe0\xa6\xbe\xe0\xa6\x87\xe0\xa6\xb2"; /* আহমদ বিন ইসমাইল */
+  const char *arabic = "\xd8\xa3\xd8\xad\xd9\x85\xd8\xaf \xd8\xa8\xd9\x86 "
+                       "\xd8\xa5\xd8\xb3\xd9\x85\xd8\xa7\xd8\xb9\xd9\x8a\xd9\x84"; /* أحمد بن إسماعيل */
+  assert_true(sim(thai, latin) >= 0.85);
+  assert_true(sim(bengali, latin) >= 0.85);
+  assert_true(sim(arabic, latin) >= 0.85);
+  assert_true(sim(bengali, thai) >= 0.85);
+  /* Khmer has no ICU transliterator: our own table (សុខ ចាន់, ហេង ស្រី) */
+  assert_true(sim("\xe1\x9e\x9f\xe1\x9e\xbb\xe1\x9e\x81 \xe1\x9e\x85\xe1\x9e\xb6\xe1\x9e\x93\xe1\x9f\x8b",
+                  "Sok Chan") >= 0.85);
+  assert_true(sim("\xe1\x9e\xa0\xe1\x9f\x81\xe1\x9e\x84 \xe1\x9e\x9f\xe1\x9f\x92\xe1\x9e\x9a\xe1\x9e\xb8",
+                  "Heng Srey") >= 0.85);
+  /* different people stay apart across scripts */
+  assert_true(sim(bengali, "Budi Santoso") < 0.5);
+  assert_true(sim(arabic, "Ahmad bin Hassan") < 0.85);
+}
+
+static void test_skeleton(void **state) {
+  (void)state;
+  char s[16];
+  fb_name_skeleton("ahmad", 5, s, sizeof s);
+  assert_string_equal(s, "ahmd");
+  fb_name_skeleton("ismail", 6, s, sizeof s);
+  assert_string_equal(s, "asml");
+  fb_name_skeleton("yusuf", 5, s, sizeof s);
+  assert_string_equal(s, "ysf");
+  fb_name_skeleton("muhammad", 8, s, 3); /* truncated, terminated */
+  assert_string_equal(s, "mh");
+}
+
+static void test_bad_input(void **state) {
+  (void)state;
+  fb_name_key k;
+  fb_name_key_make("\xff\xfe\xc3", &k);
+  assert_int_equal(k.n, 0);
+  fb_name_key_make("\xe1\x9e\x9f\xe1\x9e\xbb\xe1\x9e\x81\xe1\x9f\x92\xe1\x9f\x92", &k); /* Khmer, two coeng in a row */
+  assert_int_equal(k.n, 1);
+  fb_name_key_make("\xe1\x9e\x9f\xe1\x9f\xa0", &k); /* a Khmer digit: not in our table, kept as bytes */
+  assert_int_equal(k.n, 1);
+  assert_int_equal((unsigned char)k.buf[0], 0xe1);
+  char big[8192];
+  for (size_t i = 0; i < sizeof big - 1; i++) big[i] = i % 7 == 6 ? ' ' : "\xe0\xb8\xad"[i % 3];
+  big[sizeof big - 1] = '\0';
+  fb_name_key_make(big, &k);
+  assert_true(k.n <= FB_NAME_MAX_TOKENS);
+  assert_true(strlen(k.buf) < sizeof k.buf);
+  char out[8];
+  fb_fold_ascii("K.M. Sinar-Laut", out, sizeof out);
+  assert_string_equal(out, "k m"); /* whole words only */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_unicode_forms_fold_alike), cmocka_unit_test(test_latin_keys_unchanged),
+      cmocka_unit_test(test_other_scripts_transliterate), cmocka_unit_test(test_cross_script_similarity),
+      cmocka_unit_test(test_skeleton), cmocka_unit_test(test_bad_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
