@@ -1,7 +1,7 @@
 -- The pilot hub (docker/compose.yaml): three simulated national nodes over HTTPS with
 -- mutual TLS, Thailand's national database in PostgreSQL, tokens from the pilot issuer,
 -- the audit log on a volume. Everything in /pilot is written by init-pilot
--- (docker/init-pilot.sh). docs/operations.md describes each key.
+-- (docker/init-pilot.sh). docs/configuration.md describes each key.
 
 listen = {
   -- Cleartext inside the compose network only: health checks, metrics, the console.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package that fedbroker's build, tests and benchmarks need.
+# Installs every Debian package that fedbroker's build, tests and benchmarks need, and
+# the web workspace's npm packages (web/node_modules, from web/package-lock.json).
 # Idempotent and quiet when everything is already present. Run as root on Debian 12.
 #   bash scripts/setup.sh            everything (build, tests, benchmarks)
 #   bash scripts/setup.sh --build    only what building the fedbroker binary needs
@@ -23,6 +24,26 @@ TEST_PACKAGES=(
   docker-compose
 )
 
+# Node and npm bundle the web workspace at build time (esbuild); Chromium runs its
+# browser tests. A machine that already has node (e.g. from another source) keeps it;
+# web/package.json keeps every package usable on Debian 12's Node 18.
+command -v node >/dev/null 2>&1 || BUILD_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || BUILD_PACKAGES+=(npm)
+TEST_PACKAGES+=(chromium)
+
+# web/node_modules, when missing or older than the lock file; the build is offline
+# afterwards. (The container build copies only this script first: no web/ yet, and
+# docker/Dockerfile runs npm ci itself.)
+install_web() {
+  local web
+  web="$(cd "$(dirname "$0")/.." && pwd)/web"
+  [ -f "$web/package-lock.json" ] || return 0
+  if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in web/" >&2
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 case ${1:-} in
   --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
   "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
@@ -44,7 +65,10 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  install_web
+  exit 0
+fi
 
 echo "setup: installing ${missing[*]}" >&2
 SUDO=""
@@ -52,3 +76,4 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_web

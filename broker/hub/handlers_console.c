@@ -1,46 +1,53 @@
-/* GET / — a minimal web console: one self-contained page that asks for a token and
- * runs searches against this hub's API (no external assets). */
+/* GET / and GET /assets/... — the browser workspace (web/), embedded in the binary.
+ * index.html is revalidated on every load (ETag); the bundles are named by their
+ * content hash and cached as immutable. A strict CSP: nothing inline, nothing from
+ * another origin. */
 #include <string.h>
 
-#include "core/vocab.h"
 #include "hub/hub.h"
+#include "hub/web_assets.h"
 
-/* The select boxes are generated from the one vocabulary at compile time. */
-#define OPTION_(id, name) "<option>" name
+static const char csp[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'";
 
-static const char page[] =
-    "<!doctype html><html lang=en><head><meta charset=utf-8><title>fedbroker</title>"
-    "<meta name=viewport content='width=device-width,initial-scale=1'>"
-    "<style>body{font:15px system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
-    "textarea,input,select{width:100%;box-sizing:border-box;margin:.2rem 0 .6rem;font:inherit}"
-    "pre{background:#f4f4f4;padding:1rem;overflow:auto}button{font:inherit;padding:.4rem 1rem}"
-    "label{font-weight:600}</style></head><body>"
-    "<h1>fedbroker</h1><p>Federated search across the participating states' national systems. "
-    "Each state's own rules decide what it shares.</p>"
-    "<label>Bearer token</label><input id=tok placeholder='paste a token from `fedbroker demo`'>"
-    "<label>Name / document / phone / vessel</label>"
-    "<input id=name placeholder='name'><input id=doc placeholder='document number'>"
-    "<label>Purpose</label><select id=purpose>" FB_PURPOSE_MAP(OPTION_) "</select>"
-    "<label>Priority</label><select id=priority>" FB_PRIORITY_MAP(OPTION_) "</select>"
-    "<label>Legal basis</label><select id=basis>" FB_LEGAL_BASIS_MAP(OPTION_) "</select>"
-    "<label>Justification</label><textarea id=just rows=2>Suspected facilitator in a people smuggling case</textarea>"
-    "<button id=go>Search</button> <button id=states>States</button><pre id=out></pre>"
-    "<script>"
-    "const $=id=>document.getElementById(id);$('priority').value='urgent';"
-    "async function call(method,path,body){const r=await fetch(path,{method,headers:{'authorization':'Bearer '+$('tok').value.trim(),"
-    "'content-type':'application/json'},body:body?JSON.stringify(body):undefined});"
-    "$('out').textContent=r.status+'\\n'+JSON.stringify(await r.json(),null,2);}"
-    "$('go').onclick=()=>{const subject={};if($('name').value)subject.name=$('name').value;"
-    "if($('doc').value)subject.document=$('doc').value;"
-    "call('POST','/v1/search',{subject,purpose:$('purpose').value,priority:$('priority').value,"
-    "legal_basis:$('basis').value,justification:$('just').value});};"
-    "$('states').onclick=()=>call('GET','/v1/states');"
-    "</script></body></html>\n";
-
-static void console(fb_request *req, void *ctx) {
-  (void)ctx;
-  fb_response_header(req, "content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
-  fb_respond(req, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+static const fb_web_asset *find_asset(const char *path) {
+  for (const fb_web_asset *a = fb_web_assets; a->path; a++)
+    if (strcmp(a->path, path) == 0) return a;
+  return NULL;
 }
 
-void fb_hub_routes_console(fb_hub *hub) { fb_router_add(hub->router, "GET", "/", console, hub); }
+/* If-None-Match may list several tags, or be "*". */
+static bool etag_matches(const char *if_none_match, const char *etag) {
+  if (!if_none_match) return false;
+  if (strcmp(if_none_match, "*") == 0) return true;
+  return strstr(if_none_match, etag) != NULL;
+}
+
+static void serve(fb_request *req, void *ctx) {
+  (void)ctx;
+  const fb_web_asset *a = find_asset(fb_request_path(req));
+  if (!a) {
+    fb_respond_error(req, 404, "not_found", "No such file.", NULL);
+    return;
+  }
+  fb_response_header(req, "etag", a->etag);
+  fb_response_header(req, "cache-control", a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
+  fb_response_header(req, "x-content-type-options", "nosniff");
+  fb_response_header(req, "referrer-policy", "no-referrer");
+  if (!a->immutable) {
+    fb_response_header(req, "content-security-policy", csp);
+    fb_response_header(req, "x-frame-options", "DENY");
+  }
+  if (etag_matches(fb_request_header(req, "if-none-match"), a->etag)) {
+    fb_respond(req, 304, a->content_type, "", 0);
+    return;
+  }
+  fb_respond(req, 200, a->content_type, (const char *)a->data, a->len);
+}
+
+void fb_hub_routes_console(fb_hub *hub) {
+  fb_router_add(hub->router, "GET", "/", serve, hub);
+  fb_router_add(hub->router, "GET", "/assets/*", serve, hub);
+}

@@ -1,5 +1,8 @@
 /* GET /v1/states (any authenticated identity). The contact comes from the focal point
- * directory when the state has an entry there (FOLLOWUP.md), with focal_point_stale. */
+ * directory when the state has an entry there (FOLLOWUP.md), with focal_point_stale;
+ * the search deadline per priority is added so a client can show how long each state
+ * has to answer. */
+#include "core/vocab.h"
 #include "hub/followup.h"
 #include "hub/hub.h"
 #include "search/engine.h"
@@ -18,6 +21,10 @@ static void states(fb_request *req, void *ctx) {
     json_object_set_new(st, "focal_point_stale",
                         json_boolean(hub->followup && code && fb_focal_points_stale(hub->followup, code)));
   }
+  json_t *deadlines = json_object();
+  for (i = 0; i < FB_PRIORITY_COUNT; i++)
+    json_object_set_new(deadlines, fb_priorities[i], json_integer(fb_config_deadline_ms(&hub->cfg, fb_priorities[i])));
+  json_object_set_new(body, "deadlines_ms", deadlines);
   fb_respond_json(req, 200, body);
 }
 

@@ -187,6 +187,8 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   fb_hub_routes_policy(hub);
   fb_hub_routes_policy_prove(hub);
   fb_hub_routes_search(hub);
+  fb_hub_routes_me(hub);
+  fb_hub_routes_policy_source(hub);
   fb_hub_routes_console(hub);
   fb_hub_routes_focal_points(hub);
   fb_hub_routes_requests(hub);

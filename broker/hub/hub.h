@@ -82,6 +82,8 @@ void fb_hub_routes_policy_prove(fb_hub *hub); /* sets fb_hub_policy_diff_exhaust
 /* POST /v1/policy/diff with "exhaustive": true (handlers_policy_prove.c). */
 void fb_hub_policy_prove(fb_hub *hub, fb_request *req, const fb_identity *id, json_t *body);
 void fb_hub_routes_search(fb_hub *hub);
+void fb_hub_routes_me(fb_hub *hub);
+void fb_hub_routes_policy_source(fb_hub *hub);
 void fb_hub_routes_console(fb_hub *hub);
 void fb_hub_routes_focal_points(fb_hub *hub);
 void fb_hub_routes_requests(fb_hub *hub);

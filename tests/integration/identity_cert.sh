@@ -28,6 +28,10 @@ sed -n "${seq}p" "$TMP/audit.jsonl" | $PY -c '
 import json,sys
 r=json.loads(sys.stdin.read())["requester"]
 assert r=={"sub":"analyst-mys-1","state":"MYS","agency":"Royal Malaysia Police","roles":["analyst"]}, r' || fail "requester from the certificate"
+code=$(curl -s -o "$TMP/resp" -w '%{http_code}' "${C[@]}" "https://localhost:$PT/v1/me")
+expect_eq "GET /v1/me with a certificate" "$code" 200
+expect_eq "/v1/me from the certificate" "$(pyq '[d["sub"], d["state"], d["roles"], d["via"], "exp" in d]')" \
+  "['analyst-mys-1', 'MYS', ['analyst'], 'certificate', False]"
 pass "a trusted client certificate authenticates (CN, ST, O, OU)"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/pki/ca.pem" "https://localhost:$PT/v1/states")

@@ -63,9 +63,9 @@ pass "client certificates: trusted accepted, missing and untrusted refused"
 out=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$P/no/such")
 expect_eq "404" "$out" $'{"error":{"code":"not_found","message":"No such endpoint."}}\n 404'
 out=$(curl -s -i -X DELETE "http://127.0.0.1:$P/healthz")
-echo "$out" | grep -q '^HTTP/1.1 405' || fail "405 status"
-echo "$out" | grep -qi '^allow: GET' || fail "405 Allow header"
-echo "$out" | grep -q '"code":"method_not_allowed"' || fail "405 body"
+grep -q '^HTTP/1.1 405' <<<"$out" || fail "405 status"
+grep -qi '^allow: GET' <<<"$out" || fail "405 Allow header"
+grep -q '"code":"method_not_allowed"' <<<"$out" || fail "405 body"
 pass "404 and 405 with the error body"
 
 # HTTP/2 pseudo-headers in any order (:path before :method).
@@ -105,11 +105,11 @@ out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' --d
 expect_eq "chunked body" "$out" 405
 pass "chunked request body"
 
-# The console page.
+# The workspace page (tests/integration/web_serve.sh checks it in detail).
 out=$(curl -s -i "http://127.0.0.1:$P/")
-echo "$out" | grep -qi '^content-type: text/html' || fail "console content type"
-echo "$out" | grep -q '<h1>fedbroker</h1>' || fail "console page"
-pass "GET / serves the console"
+grep -qi '^content-type: text/html' <<<"$out" || fail "workspace content type"
+grep -q '<title>fedbroker workspace</title>' <<<"$out" || fail "workspace page"
+pass "GET / serves the workspace"
 
 # Metrics in Prometheus text format.
 m=$(curl -s "http://127.0.0.1:$P/metrics")
