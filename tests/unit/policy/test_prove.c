@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -278,11 +279,12 @@ static json_t *prove_swap(const char *code, const char *a, const char *b) {
 
 static void test_shadow_mys(void **st) {
   (void)st;
-  /* The ASEAN hit-only rule now comes before victim protection and shadows it. */
+  /* The ASEAN hit-only rule now comes before victim protection and before the formal
+   * treaty/MOU rule, and shadows both. */
   json_t *p = prove_swap("MYS", "allow \"protecting victims", "hit_only \"other ASEAN");
   assert_string_equal(verdict(p), "narrows");
   json_t *regions = json_object_get(p, "regions");
-  assert_int_equal(json_array_size(regions), 1);
+  assert_int_equal(json_array_size(regions), 2);
   json_t *r = json_array_get(regions, 0);
   assert_list(where(r, "from"), LIST("IDN", "THA"));
   assert_list(where(r, "purpose"), LIST("victim_protection"));
@@ -291,21 +293,42 @@ static void test_shadow_mys(void **st) {
   assert_string_equal(side(r, "old", "effect"), "allow");
   assert_string_equal(side(r, "new", "effect"), "hit_only");
   assert_string_equal(side(r, "new", "rule"), "other ASEAN requests: confirm a match only");
+  r = json_array_get(regions, 1);
+  assert_list(where(r, "from"), LIST("IDN", "THA"));
+  assert_list(where(r, "formal"), LIST("follow-up"));
+  assert_list(where(r, "legal_basis"), LIST("mla_treaty", "bilateral_mou"));
+  assert_list(where(r, "priority"), LIST("routine", "urgent"));
+  assert_string_equal(side(r, "old", "rule"), "formal requests from ASEAN partners under a treaty or MOU");
+  assert_string_equal(side(r, "new", "effect"), "hit_only");
   json_decref(p);
 }
 
 static void test_shadow_bgd(void **st) {
   (void)st;
+  /* Immediate-risk requests under the MOU were hit-only; now allowed, except formal
+   * investigation and prosecution requests, which the formal MOU rule allowed before. */
   json_t *p = prove_swap("BGD", "hit_only \"MOU partners", "allow \"immediate risk");
   assert_string_equal(verdict(p), "widens");
   json_t *regions = json_object_get(p, "regions");
-  assert_int_equal(json_array_size(regions), 1);
-  json_t *r = json_array_get(regions, 0);
-  assert_list(where(r, "priority"), LIST("immediate"));
-  assert_list(where(r, "legal_basis"), LIST("bilateral_mou"));
-  assert_list(where(r, "purpose"), LIST("investigation", "prosecution", "intelligence", "border_screening"));
-  assert_string_equal(side(r, "old", "effect"), "hit_only");
-  assert_string_equal(side(r, "new", "effect"), "allow");
+  assert_int_equal(json_array_size(regions), 2);
+  size_t i;
+  json_t *r;
+  bool searches = false, formal = false;
+  json_array_foreach(regions, i, r) {
+    assert_list(where(r, "priority"), LIST("immediate"));
+    assert_list(where(r, "legal_basis"), LIST("bilateral_mou"));
+    assert_string_equal(side(r, "old", "effect"), "hit_only");
+    assert_string_equal(side(r, "new", "effect"), "allow");
+    json_t *f = where(r, "formal");
+    if (f && json_array_size(f) == 1 && strcmp(json_string_value(json_array_get(f, 0)), "search") == 0) {
+      assert_list(where(r, "purpose"), LIST("investigation", "prosecution", "intelligence", "border_screening"));
+      searches = true;
+    } else if (!f) { /* searches and follow-ups alike */
+      assert_list(where(r, "purpose"), LIST("intelligence", "border_screening"));
+      formal = true;
+    }
+  }
+  assert_true(searches && formal);
   json_decref(p);
 }
 
