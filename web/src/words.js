@@ -43,7 +43,14 @@ export const EVIDENCE = { document: 'Same document', phone: 'Same phone', imo: '
 export const EVENTS = {
   search: 'Search', evaluate: 'Policy evaluation', reload: 'Policy reload', auth_failure: 'Failed sign-in',
   admin: 'Administration', recovery: 'Recovery', checkpoint: 'Checkpoint', request: 'Follow-up request',
-  focal_point: 'Focal point change', policy_diff: 'Policy replay',
+  focal_point: 'Focal point change', policy_diff: 'Policy replay', policy_prove: 'Policy proof',
+};
+// A proof's verdict (POST /v1/policy/diff, exhaustive): the word, and what it means.
+export const VERDICTS = {
+  widens: ['Widens', 'the draft shares more than the policy in force'],
+  narrows: ['Narrows', 'the draft shares less than the policy in force, and nothing more'],
+  both: ['Widens and narrows', 'the draft shares more in some cases and less in others'],
+  equivalent: ['Equivalent', 'the draft decides every possible request as the policy in force does'],
 };
 export const REQUEST_STATUS = { open: 'Open', released: 'Released', declined: 'Declined', withdrawn: 'Withdrawn', expired: 'Expired' };
 export const FIELDS = {

@@ -275,13 +275,12 @@ try {
   await page.waitForSelector('.decision table.trace tbody tr');
   const dec = await page.$$eval('.decision', (ds) => ds.map((d) => ({ state: d.dataset.state, effect: d.querySelector('.badge').textContent, rows: d.querySelectorAll('table.trace tbody tr').length })));
   check(dec.length > 0 && dec.every((d) => d.rows > 0), 'evaluate: decision and trace per state ' + JSON.stringify(dec));
-  // A draft that changes Malaysia's decision: its informal-channel rule now names
-  // consent, so the informal request falls through to the next rules.
+  // A draft that widens Malaysia's decision: its informal-channel deny rule is deleted,
+  // so the informal request falls through to the next rules (IDN: hit only).
   const live = await page.request.get(HUB + '/v1/policy/files/MYS.lua', { headers: { authorization: 'Bearer ' + LEGAL } });
   const liveText = (await live.json()).text;
   const mysBefore = dec.find((d) => d.state === 'MYS');
-  const draft = liveText.replace('deny "no informal channel unless a life is at risk" {\n  legal_basis = "informal",',
-    'deny "no informal channel unless a life is at risk" {\n  legal_basis = "consent",');
+  const draft = liveText.replace(/deny "no informal channel unless a life is at risk" \{[\s\S]*?\n\}\n/, '');
   check(draft !== liveText, 'the draft edit applies to the demo MYS.lua');
   await pasteIntoEditor(draft);
   check(/Draft: differs/.test(await page.textContent('section[aria-label="Policy file"]')), 'the editor knows the text is a draft');
@@ -308,12 +307,29 @@ try {
     await page.click('text=Replay past requests');
     await page.waitForSelector('section[aria-label="Replay"]');
     check(/past requests? replayed/.test(await page.textContent('section[aria-label="Replay"]')), 'the replay of audited requests under the draft');
+    // The proof over every possible request: the verdict first, then the region.
+    await page.click('button:text-is("Prove")');
+    await page.waitForSelector('section[aria-label="Proof"]');
+    const verdict = await page.$eval('section[aria-label="Proof"] .verdict', (v) => ({ cls: v.className, text: v.textContent, first: v === v.parentElement.querySelector('h2 + *') }));
+    check(/v-widens/.test(verdict.cls) && /^Verdict: Widens\b/.test(verdict.text) && verdict.first, 'the proof\'s verdict comes first, in words: ' + verdict.text);
+    const widened = await page.$$eval('section[aria-label="Proof"] ul.regions.widens li', (ls) => ls.map((l) => l.textContent));
+    check(widened.some((t) => /^MYS: requests from IDN or THA, .*legal basis informal.*: deny -> hit_only \(rule 'other ASEAN requests: confirm a match only', was 'no informal channel unless a life is at risk'\)/.test(t)),
+      'the widened region as a sentence: ' + widened.join(' | '));
+    check((await page.$$('section[aria-label="Proof"] ul.regions.narrows li')).length === 0, 'deleting a deny rule narrows nothing');
+    check(/not proved: outbound rule ‘no informal requests to Thailand’/.test(await page.textContent('section[aria-label="Proof"] ul.unknown')), 'the proof names what it did not prove');
+    await axe('policy playground with a proof');
     await shot('playground');
-    // A draft that does not load: its error at its line.
+    // A draft that does not load, proved: the error at its line, and no proof.
     await pasteIntoEditor('state "MYS" { name = "Malaysia" }\nallow "broken" { purpose = "gossip" }\n');
-    await page.click('text=Evaluate');
+    await page.click('button:text-is("Prove")');
     await page.waitForSelector('.cm-lint-marker-error, .cm-lintRange-error');
-    check(/line 2/.test(await page.textContent('section[aria-label="Policy file"] .note')), 'a draft that does not load: the problem at its line');
+    await page.waitForFunction(() => !document.querySelector('section[aria-label="Proof"]'));
+    check(/line 2/.test(await page.textContent('section[aria-label="Policy file"] .note')), 'a draft that does not load, proved: the problem at its line');
+    // ... and evaluated: likewise (another line, so that the note shown is the new one).
+    await pasteIntoEditor('state "MYS" { name = "Malaysia" }\n\nallow "broken" { purpose = "gossip" }\n');
+    await page.click('text=Evaluate');
+    await page.waitForFunction(() => /line 3/.test(document.querySelector('section[aria-label="Policy file"] .note')?.textContent));
+    check((await page.$$('.cm-lint-marker-error, .cm-lintRange-error')).length > 0, 'a draft that does not load: the problem at its line');
     await axe('policy playground');
     await shot('playground-error');
   }

@@ -1,6 +1,7 @@
 // Policy playground (legal officer): a policy file in an editor, a request, and the
 // decision with its trace beside it, evaluated on the draft without deploying it;
-// the draft's tests and the replay of past audited requests (POST /v1/policy/diff).
+// the draft's tests, the replay of past audited requests and the proof over every
+// possible request (both POST /v1/policy/diff).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { EditorView, basicSetup } from 'codemirror';
 import { StreamLanguage } from '@codemirror/language';
@@ -8,7 +9,7 @@ import { lua } from '@codemirror/legacy-modes/mode/lua';
 import { setDiagnostics, lintGutter } from '@codemirror/lint';
 import { api, isBannerError } from '../api.js';
 import { html, Field, Select, fieldErrors, Contact, Empty } from '../ui.js';
-import { PURPOSES, PRIORITIES, LEGAL_BASES, EFFECTS, ROLES, word } from '../words.js';
+import { PURPOSES, PRIORITIES, LEGAL_BASES, EFFECTS, ROLES, VERDICTS, word } from '../words.js';
 
 const REQUEST_FIELDS = ['subject.name', 'subject.document', 'subject', 'purpose', 'priority', 'legal_basis', 'justification', 'case_ref', 'states', 'as.state', 'as'];
 
@@ -78,6 +79,37 @@ function Diff({ diff }) {
   </section>`;
 }
 
+// What the proof could not see, in the words of `fedbroker policy prove`.
+function notProved(u) {
+  const where = `${u.policy}, ${u.version} version${u.version === 'both' ? 's' : ''}`;
+  if (u.in === 'outbound') return `outbound rule ‘${u.rule}’ (${where}) decides what ${u.state}’s officers may send, not what ${u.state} answers`;
+  return `${u.in} in rule ‘${u.rule}’ (${where}) cannot be enumerated; differences that depend on it say so`;
+}
+
+function Regions({ title, regions, change }) {
+  if (!regions.length) return null;
+  return html`<h3>${title} (${regions.length})</h3>
+    <ul class=${'regions ' + change}>${regions.map((r) => html`<li>${r.text}</li>`)}</ul>`;
+}
+
+// The exhaustive proof: the verdict first, then the regions by direction, then what
+// it could not prove. `of` is the text proved, so a later edit marks it out of date.
+function Proof({ proof, text }) {
+  const [verdict, meaning] = VERDICTS[proof.verdict] || [proof.verdict, ''];
+  const regions = proof.regions || [];
+  const unknown = proof.unknown || [];
+  return html`<section class="card proof" aria-label="Proof">
+    <h2>What the draft changes, for every possible request</h2>
+    <p class=${'verdict v-' + proof.verdict} role="status"><strong>Verdict: ${verdict}</strong>${meaning && ' — ' + meaning}.</p>
+    ${proof.of !== text && html`<p class="note">The draft has changed since this proof: prove it again.</p>`}
+    <p class="muted">Proved over ${proof.space} requests × ${proof.record_classes} kinds of record (${proof.evaluated} points decided per version).</p>
+    <${Regions} title="Shares more" change="widens" regions=${regions.filter((r) => r.change === 'widens')} />
+    <${Regions} title="Shares less" change="narrows" regions=${regions.filter((r) => r.change !== 'widens')} />
+    ${unknown.length ? html`<h3>Not proved (${unknown.length})</h3>
+      <ul class="unknown">${unknown.map((u) => html`<li>not proved: ${notProved(u)}</li>`)}</ul>` : ''}
+  </section>`;
+}
+
 export function PlaygroundView({ claims, states, onProblem }) {
   const [files, setFiles] = useState([]);
   const [file, setFile] = useState('');
@@ -88,6 +120,7 @@ export function PlaygroundView({ claims, states, onProblem }) {
   const [errors, setErrors] = useState({});
   const [result, setResult] = useState(null);
   const [diff, setDiff] = useState(null);
+  const [proof, setProof] = useState(null);
   const [busy, setBusy] = useState(false);
   const [runTests, setRunTests] = useState(false);
   const [q, setQ] = useState({
@@ -122,6 +155,7 @@ export function PlaygroundView({ claims, states, onProblem }) {
     if (e.extra && e.extra.problems) {
       setResult(null); // the decision shown must be the draft's, and there is none
       setDiff(null);
+      setProof(null);
       setProblems(e.extra.problems);
       setNote('The draft does not load: ' + e.extra.problems.map((p) => `${p.file} line ${p.line}: ${p.message}`).join('; '));
     } else if (isBannerError(e)) onProblem(e.message);
@@ -152,6 +186,19 @@ export function PlaygroundView({ claims, states, onProblem }) {
       setDiff(await api('POST', '/v1/policy/diff', { draft: { [file]: text }, limit: 1000 }));
     } catch (e) {
       if (e.status === 404 || e.status === 405) setNote('This hub cannot replay past requests yet.');
+      else failed(e);
+    } finally { setBusy(false); }
+  };
+
+  const prove = async () => {
+    setBusy(true); setNote(null); setProblems([]);
+    const of = text;
+    try {
+      setProof({ ...await api('POST', '/v1/policy/diff', { draft: { [file]: of }, exhaustive: true }), of });
+    } catch (e) {
+      setProof(null);
+      if (e.status === 404 || e.status === 405 || (e.status === 400 && e.field === 'exhaustive')) setNote('This hub cannot prove drafts yet.');
+      else if (e.status === 422 && !(e.extra && e.extra.problems)) setNote('The proof was refused: ' + e.message);
       else failed(e);
     } finally { setBusy(false); }
   };
@@ -188,12 +235,14 @@ export function PlaygroundView({ claims, states, onProblem }) {
           <div class="actions">
             <button type="submit" class="primary" disabled=${busy}>Evaluate</button>
             <button type="button" disabled=${busy || !edited} onClick=${replay}>Replay past requests</button>
+            <button type="button" disabled=${busy || !edited} onClick=${prove}>Prove</button>
           </div>
           <p class="muted">Evaluated as an analyst of the requesting state (${word(ROLES, 'analyst')}).</p>
         </form>
         ${result && result.tests && html`<div class=${'card tests ' + (result.tests.failed ? 'bad' : 'good')}>Tests: ${result.tests.passed} passed, ${result.tests.failed} failed
           ${(result.tests.failures || []).map((f) => html`<div class="muted">${typeof f === 'string' ? f : f.message || JSON.stringify(f)}</div>`)}</div>`}
         ${result && (result.states.length ? result.states.map((s) => html`<${Decision} s=${s} />`) : html`<${Empty}>No state to decide.<//>`)}
+        ${proof && html`<${Proof} proof=${proof} text=${text} />`}
         ${diff && html`<${Diff} diff=${diff} />`}
       </section>
     </div>
