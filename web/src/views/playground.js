@@ -86,6 +86,8 @@ function notProved(u) {
   return `${u.in} in rule ‘${u.rule}’ (${where}) cannot be enumerated; differences that depend on it say so`;
 }
 
+const n = (x) => Number(x).toLocaleString('en');
+
 function Regions({ title, regions, change }) {
   if (!regions.length) return null;
   return html`<h3>${title} (${regions.length})</h3>
@@ -95,14 +97,17 @@ function Regions({ title, regions, change }) {
 // The exhaustive proof: the verdict first, then the regions by direction, then what
 // it could not prove. `of` is the text proved, so a later edit marks it out of date.
 function Proof({ proof, text }) {
+  const head = useRef(null);
+  // A new proof appears below the decisions: take the reader (and focus) to it.
+  useEffect(() => head.current.focus(), [proof]);
   const [verdict, meaning] = VERDICTS[proof.verdict] || [proof.verdict, ''];
   const regions = proof.regions || [];
   const unknown = proof.unknown || [];
   return html`<section class="card proof" aria-label="Proof">
-    <h2>What the draft changes, for every possible request</h2>
+    <h2 tabindex="-1" ref=${head}>What the draft changes, for every possible request</h2>
     <p class=${'verdict v-' + proof.verdict} role="status"><strong>Verdict: ${verdict}</strong>${meaning && ' — ' + meaning}.</p>
     ${proof.of !== text && html`<p class="note">The draft has changed since this proof: prove it again.</p>`}
-    <p class="muted">Proved over ${proof.space} requests × ${proof.record_classes} kinds of record (${proof.evaluated} points decided per version).</p>
+    <p class="muted">Proved over ${n(proof.space)} requests × ${n(proof.record_classes)} kinds of record (${n(proof.evaluated)} points decided per version).</p>
     <${Regions} title="Shares more" change="widens" regions=${regions.filter((r) => r.change === 'widens')} />
     <${Regions} title="Shares less" change="narrows" regions=${regions.filter((r) => r.change !== 'widens')} />
     ${unknown.length ? html`<h3>Not proved (${unknown.length})</h3>
