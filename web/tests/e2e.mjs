@@ -319,6 +319,9 @@ try {
     check(/not proved: outbound rule ‘no informal requests to Thailand’/.test(await page.textContent('section[aria-label="Proof"] ul.unknown')), 'the proof names what it did not prove');
     await axe('policy playground with a proof');
     await shot('playground');
+    await pasteIntoEditor(draft + '-- edited after the proof\n');
+    await page.waitForFunction(() => /changed since this proof/.test(document.querySelector('section[aria-label="Proof"]').textContent));
+    ok('a proof of a text edited since says so');
     // A draft that does not load, proved: the error at its line, and no proof.
     await pasteIntoEditor('state "MYS" { name = "Malaysia" }\nallow "broken" { purpose = "gossip" }\n');
     await page.click('button:text-is("Prove")');
