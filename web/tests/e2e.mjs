@@ -332,7 +332,10 @@ try {
     await pasteIntoEditor('state "MYS" { name = "Malaysia" }\n\nallow "broken" { purpose = "gossip" }\n');
     await page.click('text=Evaluate');
     await page.waitForFunction(() => /line 3/.test(document.querySelector('section[aria-label="Policy file"] .note')?.textContent));
-    check((await page.$$('.cm-lint-marker-error, .cm-lintRange-error')).length > 0, 'a draft that does not load: the problem at its line');
+    // (the editor's marks follow the note, one render later)
+    await page.waitForFunction(() => [...document.querySelector('.editor').shadowRoot.querySelectorAll('.cm-line')]
+      .findIndex((l) => l.querySelector('.cm-lintRange-error')) === 2);
+    ok('a draft that does not load: the problem at its line');
     await axe('policy playground');
     await shot('playground-error');
   }
