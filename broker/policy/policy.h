@@ -55,6 +55,8 @@ typedef struct fb_policy_store fb_policy_store; /* common + one per state; reloa
 #define FB_POLICY_MEM_MAX      (16u << 20)  /* bytes of Lua heap per policy file */
 #define FB_POLICY_LOAD_BUDGET  50000000L    /* VM instructions to run a file at load */
 #define FB_POLICY_WHEN_BUDGET  200000L      /* VM instructions per `when` call */
+#define FB_POLICY_LOAD_MS      500          /* wall-clock ms to run a file at load */
+#define FB_POLICY_WHEN_MS      50           /* wall-clock ms per `when` call (on the loop) */
 #define FB_POLICY_FILE_MAX     (1u << 20)   /* bytes of policy source */
 
 /* Start-up. Loads DIR/common.lua (optional) and DIR/<STATE>.lua for each state.
