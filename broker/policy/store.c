@@ -1,7 +1,9 @@
 /* The policy store: common.lua plus one compiled policy per configured state, each
  * swapped atomically on reload. A reload builds the new version completely before
  * replacing the store's reference, so a failing file changes nothing and queries in
- * flight keep the version they hold a reference to. */
+ * flight keep the version they hold a reference to. The building (reading, checking
+ * signatures, running the files) may happen on a worker thread; only the swap runs
+ * on the loop (fb_policy_reload_*). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,15 +205,32 @@ void fb_policy_store_free(fb_policy_store *s) {
   free(s);
 }
 
-/* Reloads one slot; fills `entry` (may be NULL). 0 ok/unchanged/absent, -1 error. */
-static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) {
-  char *path = file_path(s, sl->code);
+/* What reading and compiling one slot's file gave, before it is swapped in. */
+typedef struct {
+  int status;      /* 1 loaded (np), 0 no file, -1 error (err) */
+  fb_policy *np;
+  char *err;
+} slot_load;
+
+/* Reads, verifies and compiles a slot's file. Touches only what never changes after
+ * the store opened (dir, key, code, pub), so it may run on a worker thread while the
+ * loop keeps deciding under the slots' current versions. */
+static void compile_slot(fb_policy_store *s, slot *sl, slot_load *ld) {
+  ld->np = NULL;
+  ld->err = NULL;
+  ld->status = load_slot(s, sl, &ld->np, &ld->err);
+}
+
+/* Swaps one slot's compiled file in (loop thread); fills `entry` (may be NULL) and
+ * consumes `ld`. 0 ok/unchanged/absent, -1 error. */
+static int apply_slot(fb_policy_store *s, slot *sl, slot_load *ld, json_t *entry, char **err) {
   if (entry) {
+    char *path = file_path(s, sl->code);
     json_object_set_new(entry, "file", json_string(path));
     json_object_set_new(entry, "policy", json_string(sl->code));
-  }
-  if (!file_exists(path)) {
     free(path);
+  }
+  if (ld->status == 0) {
     if (!sl->p || strcmp(sl->p->path, "(no common.lua)") == 0) {
       if (entry) json_object_set_new(entry, "status", json_string("missing"));
       return 0;
@@ -224,19 +243,19 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
     }
     return -1;
   }
-  free(path);
-  fb_policy *np = NULL;
-  char *e = NULL;
-  if (load_slot(s, sl, &np, &e) < 0) {
-    fb_error("policy_reload_failed", "%s", e);
+  if (ld->status < 0) {
+    fb_error("policy_reload_failed", "%s", ld->err);
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));
-      json_object_set_new(entry, "error", json_string(e));
+      json_object_set_new(entry, "error", json_string(ld->err));
     }
-    if (err) *err = e;
-    else free(e);
+    if (err) *err = ld->err;
+    else free(ld->err);
+    ld->err = NULL;
     return -1;
   }
+  fb_policy *np = ld->np;
+  ld->np = NULL;
   bool same = sl->p && strcmp(sl->p->sha256, np->sha256) == 0;
   if (same) {
     fb_policy_unref(np); /* keep loaded_at of the version in force */
@@ -252,18 +271,57 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
   return 0;
 }
 
-int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
+/* ---- reloading off the loop ------------------------------------------------ */
+
+struct fb_policy_reload {
+  fb_policy_store *store;
+  slot_load *loads;   /* [0] common, [i] states[i - 1] */
+  size_t n;
+  bool compiled;
+};
+
+fb_policy_reload *fb_policy_reload_begin(fb_policy_store *s) {
+  fb_policy_reload *r = fb_xcalloc(1, sizeof *r);
+  r->store = s;
+  r->n = s->nstates + 1;
+  r->loads = fb_xcalloc(r->n, sizeof *r->loads);
+  return r;
+}
+
+void fb_policy_reload_compile(fb_policy_reload *r) {
+  for (size_t i = 0; i < r->n; i++)
+    compile_slot(r->store, i == 0 ? &r->store->common : &r->store->states[i - 1], &r->loads[i]);
+  r->compiled = true;
+}
+
+int fb_policy_reload_finish(fb_policy_reload *r, json_t **report) {
+  fb_policy_store *s = r->store;
+  if (!r->compiled) fb_policy_reload_compile(r);
   json_t *files = json_array();
   int rc = 0;
-  for (size_t i = 0; i <= s->nstates; i++) {
-    slot *sl = i == 0 ? &s->common : &s->states[i - 1];
+  for (size_t i = 0; i < r->n; i++) {
     json_t *entry = json_object();
-    if (reload_slot(s, sl, entry, NULL) < 0) rc = -1;
+    if (apply_slot(s, i == 0 ? &s->common : &s->states[i - 1], &r->loads[i], entry, NULL) < 0) rc = -1;
     json_array_append_new(files, entry);
   }
   if (report) *report = json_pack("{s:o}", "files", files);
   else json_decref(files);
+  fb_policy_reload_discard(r);
   return rc;
+}
+
+void fb_policy_reload_discard(fb_policy_reload *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++) {
+    fb_policy_unref(r->loads[i].np);
+    free(r->loads[i].err);
+  }
+  free(r->loads);
+  free(r);
+}
+
+int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
+  return fb_policy_reload_finish(fb_policy_reload_begin(s), report);
 }
 
 int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err) {
@@ -274,7 +332,9 @@ int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err
     *err = fb_xstrdup(msg);
     return -1;
   }
-  return reload_slot(s, sl, NULL, err);
+  slot_load ld;
+  compile_slot(s, sl, &ld);
+  return apply_slot(s, sl, &ld, NULL, err);
 }
 
 fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
