@@ -138,12 +138,21 @@ void fz_net_feed(const uint8_t *data, size_t len, int tls) {
   /* Closing with a reset leaves no TIME_WAIT behind: tens of thousands of inputs
    * would otherwise use up the ephemeral ports. */
   struct linger lg = {.l_onoff = 1, .l_linger = 0};
-  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) != 0 ||
-      connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-    perror("fuzz: connect");
-    abort();
-  }
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) != 0) abort();
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  /* Non-blocking, so libFuzzer's timer signal cannot cut the connect short (EINTR). */
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    int pr = -1;
+    if (errno == EINPROGRESS || errno == EINTR) do pr = poll(&p, 1, 2000); while (pr < 0 && errno == EINTR);
+    if (pr != 1 ||
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+      perror("fuzz: connect");
+      abort();
+    }
+  }
   int closed = 0;
   size_t off = 0;
   double end = fb_now_ms() + 2000;
