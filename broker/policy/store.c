@@ -24,8 +24,17 @@ typedef struct {
   EVP_PKEY *pub;   /* policy_keys: the file must carry a valid signature */
 } slot;
 
+/* What reading and compiling one slot's file gave, off the loop (fb_policy_reload_*). */
+typedef struct {
+  int status;      /* as load_slot: 1 loaded (np), 0 no file, -1 error (err) */
+  fb_policy *np;
+  char *err;
+} slot_load;
+
 struct fb_policy_store {
   char *dir;
+  slot_load *pre;  /* while a compiled reload is swapped in: load_slot of pre_slot takes it */
+  const void *pre_slot;
   uint8_t *key;
   size_t keylen;
   slot common;
@@ -81,8 +90,18 @@ static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, si
   return 0;
 }
 
-/* Loads `code`'s file. 1 loaded, 0 no file, -1 error (*err). */
+/* Loads `code`'s file. 1 loaded, 0 no file, -1 error (*err). Touches only what never
+ * changes after the store opened (dir, key, code, pub), so it may run on a worker. */
 static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) {
+  if (s->pre && s->pre_slot == sl) { /* compiled off the loop already */
+    slot_load *ld = s->pre;
+    s->pre = NULL;
+    *out = ld->np;
+    *err = ld->err;
+    ld->np = NULL;
+    ld->err = NULL;
+    return ld->status;
+  }
   char *path = file_path(s, sl->code);
   *out = NULL;
   if (!file_exists(path)) {
@@ -205,32 +224,15 @@ void fb_policy_store_free(fb_policy_store *s) {
   free(s);
 }
 
-/* What reading and compiling one slot's file gave, before it is swapped in. */
-typedef struct {
-  int status;      /* 1 loaded (np), 0 no file, -1 error (err) */
-  fb_policy *np;
-  char *err;
-} slot_load;
-
-/* Reads, verifies and compiles a slot's file. Touches only what never changes after
- * the store opened (dir, key, code, pub), so it may run on a worker thread while the
- * loop keeps deciding under the slots' current versions. */
-static void compile_slot(fb_policy_store *s, slot *sl, slot_load *ld) {
-  ld->np = NULL;
-  ld->err = NULL;
-  ld->status = load_slot(s, sl, &ld->np, &ld->err);
-}
-
-/* Swaps one slot's compiled file in (loop thread); fills `entry` (may be NULL) and
- * consumes `ld`. 0 ok/unchanged/absent, -1 error. */
-static int apply_slot(fb_policy_store *s, slot *sl, slot_load *ld, json_t *entry, char **err) {
+/* Reloads one slot; fills `entry` (may be NULL). 0 ok/unchanged/absent, -1 error. */
+static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) {
+  char *path = file_path(s, sl->code);
   if (entry) {
-    char *path = file_path(s, sl->code);
     json_object_set_new(entry, "file", json_string(path));
     json_object_set_new(entry, "policy", json_string(sl->code));
-    free(path);
   }
-  if (ld->status == 0) {
+  if (!file_exists(path)) {
+    free(path);
     if (!sl->p || strcmp(sl->p->path, "(no common.lua)") == 0) {
       if (entry) json_object_set_new(entry, "status", json_string("missing"));
       return 0;
@@ -243,19 +245,19 @@ static int apply_slot(fb_policy_store *s, slot *sl, slot_load *ld, json_t *entry
     }
     return -1;
   }
-  if (ld->status < 0) {
-    fb_error("policy_reload_failed", "%s", ld->err);
+  free(path);
+  fb_policy *np = NULL;
+  char *e = NULL;
+  if (load_slot(s, sl, &np, &e) < 0) {
+    fb_error("policy_reload_failed", "%s", e);
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));
-      json_object_set_new(entry, "error", json_string(ld->err));
+      json_object_set_new(entry, "error", json_string(e));
     }
-    if (err) *err = ld->err;
-    else free(ld->err);
-    ld->err = NULL;
+    if (err) *err = e;
+    else free(e);
     return -1;
   }
-  fb_policy *np = ld->np;
-  ld->np = NULL;
   bool same = sl->p && strcmp(sl->p->sha256, np->sha256) == 0;
   if (same) {
     fb_policy_unref(np); /* keep loaded_at of the version in force */
@@ -271,6 +273,42 @@ static int apply_slot(fb_policy_store *s, slot *sl, slot_load *ld, json_t *entry
   return 0;
 }
 
+int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
+  json_t *files = json_array();
+  int rc = 0;
+  for (size_t i = 0; i <= s->nstates; i++) {
+    slot *sl = i == 0 ? &s->common : &s->states[i - 1];
+    json_t *entry = json_object();
+    if (reload_slot(s, sl, entry, NULL) < 0) rc = -1;
+    json_array_append_new(files, entry);
+  }
+  if (report) *report = json_pack("{s:o}", "files", files);
+  else json_decref(files);
+  return rc;
+}
+
+int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err) {
+  slot *sl = find_slot(s, code);
+  if (!sl) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%.64s is not a configured state", code);
+    *err = fb_xstrdup(msg);
+    return -1;
+  }
+  return reload_slot(s, sl, NULL, err);
+}
+
+fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
+  slot *sl = find_slot(s, state);
+  return sl ? fb_policy_ref(sl->p) : NULL;
+}
+
+fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
+size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
+const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
+  return i < s->nstates ? s->states[i].code : NULL;
+}
+
 /* ---- reloading off the loop ------------------------------------------------ */
 
 struct fb_policy_reload {
@@ -279,6 +317,8 @@ struct fb_policy_reload {
   size_t n;
   bool compiled;
 };
+
+static slot *nth_slot(fb_policy_store *s, size_t i) { return i == 0 ? &s->common : &s->states[i - 1]; }
 
 fb_policy_reload *fb_policy_reload_begin(fb_policy_store *s) {
   fb_policy_reload *r = fb_xcalloc(1, sizeof *r);
@@ -289,11 +329,14 @@ fb_policy_reload *fb_policy_reload_begin(fb_policy_store *s) {
 }
 
 void fb_policy_reload_compile(fb_policy_reload *r) {
-  for (size_t i = 0; i < r->n; i++)
-    compile_slot(r->store, i == 0 ? &r->store->common : &r->store->states[i - 1], &r->loads[i]);
+  for (size_t i = 0; i < r->n; i++) {
+    slot_load *ld = &r->loads[i];
+    ld->status = load_slot(r->store, nth_slot(r->store, i), &ld->np, &ld->err);
+  }
   r->compiled = true;
 }
 
+/* As fb_policy_store_reload, with each slot's load already done. */
 int fb_policy_reload_finish(fb_policy_reload *r, json_t **report) {
   fb_policy_store *s = r->store;
   if (!r->compiled) fb_policy_reload_compile(r);
@@ -301,7 +344,10 @@ int fb_policy_reload_finish(fb_policy_reload *r, json_t **report) {
   int rc = 0;
   for (size_t i = 0; i < r->n; i++) {
     json_t *entry = json_object();
-    if (apply_slot(s, i == 0 ? &s->common : &s->states[i - 1], &r->loads[i], entry, NULL) < 0) rc = -1;
+    s->pre = &r->loads[i];
+    s->pre_slot = nth_slot(s, i);
+    if (reload_slot(s, nth_slot(s, i), entry, NULL) < 0) rc = -1;
+    s->pre = NULL; /* not taken when the file is gone by now: _discard frees it */
     json_array_append_new(files, entry);
   }
   if (report) *report = json_pack("{s:o}", "files", files);
@@ -318,32 +364,4 @@ void fb_policy_reload_discard(fb_policy_reload *r) {
   }
   free(r->loads);
   free(r);
-}
-
-int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
-  return fb_policy_reload_finish(fb_policy_reload_begin(s), report);
-}
-
-int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err) {
-  slot *sl = find_slot(s, code);
-  if (!sl) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%.64s is not a configured state", code);
-    *err = fb_xstrdup(msg);
-    return -1;
-  }
-  slot_load ld;
-  compile_slot(s, sl, &ld);
-  return apply_slot(s, sl, &ld, NULL, err);
-}
-
-fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
-  slot *sl = find_slot(s, state);
-  return sl ? fb_policy_ref(sl->p) : NULL;
-}
-
-fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
-size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
-const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
-  return i < s->nstates ? s->states[i].code : NULL;
 }
