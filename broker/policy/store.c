@@ -298,17 +298,6 @@ int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err
   return reload_slot(s, sl, NULL, err);
 }
 
-fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
-  slot *sl = find_slot(s, state);
-  return sl ? fb_policy_ref(sl->p) : NULL;
-}
-
-fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
-size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
-const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
-  return i < s->nstates ? s->states[i].code : NULL;
-}
-
 /* ---- reloading off the loop ------------------------------------------------ */
 
 struct fb_policy_reload {
@@ -364,4 +353,15 @@ void fb_policy_reload_discard(fb_policy_reload *r) {
   }
   free(r->loads);
   free(r);
+}
+
+fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
+  slot *sl = find_slot(s, state);
+  return sl ? fb_policy_ref(sl->p) : NULL;
+}
+
+fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
+size_t fb_policy_store_nstates(const fb_policy_store *s) { return s->nstates; }
+const char *fb_policy_store_state(const fb_policy_store *s, size_t i) {
+  return i < s->nstates ? s->states[i].code : NULL;
 }
