@@ -9,7 +9,7 @@ PACKAGES=(
   libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libcmocka-dev libjemalloc-dev
   lua5.4 curl openssl nghttp2-client nghttp2-server sqlite3 jq procps
   python3 python3-cryptography postgresql linux-perf
-  clang libfuzzer-14-dev
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
 missing=()
