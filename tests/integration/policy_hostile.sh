@@ -21,10 +21,11 @@ wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 H="http://127.0.0.1:$HUB_PORT"
 Q='{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Hostile policy test","states":["THA","MYS","BGD"]}'
 
-# -- 1. reload of files that each run until their budget (eight files, 0.5 s wall each)
+# -- 1. reload of files that each run until their 0.5 s wall-clock budget: comparing two
+# 1 MiB strings is one instruction, so the instruction budget alone would allow minutes
 for c in common $CODES; do
   { [ "$c" = common ] || printf 'state "%s" { name = "%s" }\n' "$c" "$c"
-    echo 'for i = 1, 1e12 do local s = string.rep("ab", 1000) end'; } >"$TMP/policies/$c.lua"
+    echo 'local a = ("x"):rep(1 << 20) local b = a .. "y" while a < b do end'; } >"$TMP/policies/$c.lua"
 done
 curl -s -o "$TMP/reload" -w '%{http_code} %{time_total}\n' -X POST "$H/v1/admin/reload" \
   -H "Authorization: Bearer $ADMIN" >"$TMP/reload.status" &
@@ -43,7 +44,7 @@ expect_eq "hostile reload status" "$code" 422
 $PY - "$TMP/reload" <<'PY' || fail "reload report: $(cat "$TMP/reload")"
 import json, sys
 r = json.load(open(sys.argv[1]))
-bad = [f for f in r["files"] if f["status"] != "error" or "budget" not in f["error"]]
+bad = [f for f in r["files"] if f["status"] != "error" or "time budget" not in f["error"]]
 assert not bad and len(r["files"]) == 8, bad
 PY
 # The reload must have lasted long enough to show anything: a reload on the loop would
@@ -80,7 +81,8 @@ for i in 1 2 3; do
   $PY -c "import sys; sys.exit(0 if $t < 1.0 else 1)" || fail "/healthz took ${t}s"
 done
 took=$($PY -c "import time; print(round(time.time() - $start, 2))")
-$PY -c "import sys; sys.exit(0 if $took < 3.0 else 1)" || fail "three searches took ${took}s"
+# Before the budgets, one such search took 13.4 s (pattern) plus 53.6 s (rep loop).
+$PY -c "import sys; sys.exit(0 if $took < 10.0 else 1)" || fail "three searches took ${took}s"
 grep -q 'pattern is too costly' "$TMP/hub.log" || fail "the pattern bomb was not named in the log"
 pass "runaway whens deny their state with policy_error (three searches in ${took}s); others share"
 stop_cleanly "$HUB_PID" hub
