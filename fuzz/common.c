@@ -3,15 +3,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
 static char tmpdir[64];
+static char last_file[256];
+
+static void remove_tmpdir(void) {
+  if (last_file[0]) unlink(last_file);
+  rmdir(tmpdir);
+}
 
 const char *fz_tmpdir(void) {
   if (!tmpdir[0]) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fbfuzz.XXXXXX");
     if (!mkdtemp(tmpdir)) abort();
+    atexit(remove_tmpdir);
   }
   return tmpdir;
 }
@@ -19,6 +27,7 @@ const char *fz_tmpdir(void) {
 const char *fz_write(const char *name, const void *data, size_t len) {
   static char path[256];
   snprintf(path, sizeof path, "%s/%s", fz_tmpdir(), name);
+  snprintf(last_file, sizeof last_file, "%s", path); /* one file per target: removed at exit */
   FILE *fp = fopen(path, "wb");
   if (!fp) abort();
   if (len && fwrite(data, 1, len, fp) != len) abort();
