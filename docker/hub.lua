@@ -23,6 +23,10 @@ deadlines = { immediate = 2000, urgent = 5000, routine = 15000 }
 
 redaction_key = "/pilot/keys/redaction.key"
 
+-- Follow-up requests and the focal point directory, shared by every hub replica
+-- (docker/compose.replicas.yaml); libpq takes the password from PGPASSWORD.
+store = "postgresql://hub@tha-db/fedbroker?connect_timeout=5"
+
 -- The hub presents hub.pem as its client certificate; each node requires one from the CA.
 states = {
   IDN = { adapter = "http", url = "https://idn-node:9443/search", ca = "/pilot/tls/ca.pem",
