@@ -23,6 +23,7 @@ check() { # DESCRIPTION COMMAND...: one line, ok or FAIL
   if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
+bash scripts/setup.sh   # web/node_modules: the image's build stage bundles the workspace offline
 eval "$(bash scripts/container-engine.sh)" || { bad "a container engine runs"; exit 1; }
 ok "a container engine answers at $DOCKER_HOST"
 check "docker-compose accepts docker/compose.yaml and compose.replicas.yaml" $C config -q
