@@ -22,6 +22,7 @@ TEST_PACKAGES=(
   git lua5.4 curl nghttp2-client nghttp2-server sqlite3 jq procps
   python3 python3-cryptography python3-yaml postgresql linux-perf
   docker-compose
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
 # Node and npm bundle the web workspace at build time (esbuild); Chromium runs its

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds, and runs every test twice: a normal build, then an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. Exit status non-zero on any failure.
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then runs each libFuzzer target
+# briefly (FB_FUZZ_SECONDS each, default 20). Exit status non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,3 +20,6 @@ echo "== tests under ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j2
+
+echo "== fuzz targets (clang + libFuzzer, ASan + UBSan), ${FB_FUZZ_SECONDS:-20} s each"
+bash bench/fuzz.sh "${FB_FUZZ_SECONDS:-20}"

@@ -570,7 +570,8 @@ void fb_config_defaults(fb_config *cfg) {
                                        .refresh_s = 30};
 }
 
-int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {
+/* `src` must be NUL-terminated at `len`: the line finders scan it as a C string. */
+static int load_text(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {
   fb_config_defaults(cfg);
   cfg->source_path = path ? fb_xstrdup(path) : NULL;
   fb_sandbox *sb = fb_sandbox_new(CONFIG_MEM_MAX);
@@ -638,6 +639,17 @@ int fb_config_load_string(const char *src, size_t len, const char *path, fb_conf
     return -1;
   }
   return 0;
+}
+
+int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg, char **err) {
+  /* Callers hand a buffer of `len` bytes (found by fuzz_config: the line finders read
+   * past an unterminated one); a terminated copy costs nothing next to running Lua. */
+  char *text = fb_xmalloc(len + 1);
+  memcpy(text, src, len);
+  text[len] = '\0';
+  int rc = load_text(text, len, path, cfg, err);
+  free(text);
+  return rc;
 }
 
 int fb_config_load_file(const char *path, fb_config *cfg, char **err) {

@@ -86,15 +86,41 @@ static void evaluate(fb_request *req, void *ctx) {
   fb_respond_json(req, 200, result);
 }
 
+/* The reload runs off the loop; the request waits for it unless the client leaves. */
+typedef struct {
+  fb_request *req; /* NULL once the client went away */
+} reload_wait;
+
+static void on_reload_client_gone(fb_request *req, void *data) {
+  (void)req;
+  reload_wait *w = data;
+  w->req = NULL;
+}
+
+static void on_reloaded(fb_hub *hub, int rc, json_t *report, void *data) {
+  (void)hub;
+  reload_wait *w = data;
+  fb_request *req = w->req;
+  free(w);
+  if (!req) return;
+  fb_request_set_abort(req, NULL, NULL);
+  if (!report) {
+    fb_respond_error(req, 503, "not_ready", "The hub is shutting down; the policies were not reloaded.", NULL);
+    return;
+  }
+  json_t *body = json_deep_copy(report);
+  json_object_set_new(body, "ok", json_boolean(rc == 0));
+  fb_respond_json(req, rc == 0 ? 200 : 422, body);
+}
+
 static void reload(fb_request *req, void *ctx) {
   fb_hub *hub = ctx;
   fb_identity id;
   if (fb_hub_identify(hub, req, FB_ROLE_ADMIN, &id) != 0) return;
-  json_t *report = NULL;
-  int rc = fb_hub_reload_policies(hub, "api", &id, &report);
-  if (!report) report = json_object();
-  json_object_set_new(report, "ok", json_boolean(rc == 0));
-  fb_respond_json(req, rc == 0 ? 200 : 422, report);
+  reload_wait *w = fb_xcalloc(1, sizeof *w);
+  w->req = req;
+  fb_request_set_abort(req, on_reload_client_gone, w);
+  fb_hub_reload_policies(hub, "api", &id, on_reloaded, w);
 }
 
 void fb_hub_routes_policy(fb_hub *hub) {

@@ -19,34 +19,114 @@
 static void on_signal(uv_signal_t *s, int signum) {
   fb_hub *hub = s->data;
   if (signum == SIGHUP) {
-    json_t *report = NULL;
-    fb_hub_reload_policies(hub, "sighup", NULL, &report);
-    json_decref(report);
+    fb_hub_reload_policies(hub, "sighup", NULL, NULL, NULL);
     return;
   }
   fb_info("shutdown", "signal %d: stopping (in-flight requests get up to %d ms)", signum, SHUTDOWN_GRACE_MS);
   fb_hub_stop(hub);
 }
 
-int fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, json_t **report) {
-  if (!hub->policies) return -1;
-  json_t *rep = NULL;
-  int rc = fb_policy_store_reload(hub->policies, &rep);
-  if (!rep) rep = json_object();
-  fb_info("policy_reload", "reload (%s): %s", trigger, rc == 0 ? "every file loaded" : "some files kept their previous version");
-  json_t *entry = json_pack("{s:s, s:s, s:b, s:O}", "event", "reload", "trigger", trigger, "ok", rc == 0, "files",
-                            json_object_get(rep, "files") ? json_object_get(rep, "files") : json_array());
-  if (by) json_object_set_new(entry, "requester", fb_hub_requester_json(by));
-  fb_hub_audit_event(hub, entry);
-  if (report) *report = rep;
-  else json_decref(rep);
-  return rc;
+/* ---- policy reloads --------------------------------------------------------
+ * Running the files (each up to FB_POLICY_LOAD_MS) happens on a libuv worker so the
+ * loop keeps serving; the new versions are swapped in back on the loop. Reloads run
+ * one at a time, in the order asked (a later one must not be overtaken by an earlier
+ * one that read older files); a file-change or SIGHUP reload already waiting absorbs
+ * another of its kind. */
+
+typedef struct fb_hub_reload_job {
+  uv_work_t work;
+  fb_hub *hub;
+  struct fb_policy_reload *batch;
+  const char *trigger;           /* a string literal */
+  bool has_by;
+  fb_identity by;
+  fb_hub_reload_cb cb;
+  void *data;
+  struct fb_hub_reload_job *next;
+} reload_job;
+
+static void start_next_reload(fb_hub *hub);
+
+static void reload_job_done(reload_job *job, int rc, json_t *report) {
+  if (job->cb) job->cb(job->hub, rc, report, job->data);
+  free(job);
+}
+
+static void reload_work(uv_work_t *w) {
+  reload_job *job = w->data;
+  fb_policy_reload_compile(job->batch);
+}
+
+static void reload_after(uv_work_t *w, int status) {
+  reload_job *job = w->data;
+  fb_hub *hub = job->hub;
+  hub->reload_running = NULL;
+  if (status != 0 || hub->stopping) {
+    fb_policy_reload_discard(job->batch);
+    reload_job_done(job, -1, NULL);
+  } else {
+    json_t *rep = NULL;
+    int rc = fb_policy_reload_finish(job->batch, &rep);
+    if (!rep) rep = json_object();
+    fb_info("policy_reload", "reload (%s): %s", job->trigger,
+            rc == 0 ? "every file loaded" : "some files kept their previous version");
+    json_t *entry = json_pack("{s:s, s:s, s:b, s:O}", "event", "reload", "trigger", job->trigger, "ok", rc == 0,
+                              "files", json_object_get(rep, "files") ? json_object_get(rep, "files") : json_array());
+    if (job->has_by) json_object_set_new(entry, "requester", fb_hub_requester_json(&job->by));
+    fb_hub_audit_event(hub, entry);
+    reload_job_done(job, rc, rep);
+    json_decref(rep);
+  }
+  start_next_reload(hub);
+}
+
+static void start_next_reload(fb_hub *hub) {
+  while (!hub->reload_running && hub->reload_queue) {
+    reload_job *job = hub->reload_queue;
+    hub->reload_queue = job->next;
+    if (hub->stopping) {
+      reload_job_done(job, -1, NULL);
+      continue;
+    }
+    job->batch = fb_policy_reload_begin(hub->policies);
+    job->work.data = job;
+    if (uv_queue_work(hub->loop, &job->work, reload_work, reload_after) != 0) {
+      /* No worker: run it here rather than lose the reload. */
+      fb_policy_reload_compile(job->batch);
+      hub->reload_running = job;
+      reload_after(&job->work, 0);
+      return;
+    }
+    hub->reload_running = job;
+  }
+}
+
+void fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, fb_hub_reload_cb cb,
+                            void *data) {
+  if (!hub->policies || hub->stopping) {
+    if (cb) cb(hub, -1, NULL, data);
+    return;
+  }
+  reload_job **tail = &hub->reload_queue;
+  for (; *tail; tail = &(*tail)->next)
+    if (!cb && !by && !(*tail)->cb && strcmp((*tail)->trigger, trigger) == 0) return; /* already waiting */
+  reload_job *job = fb_xcalloc(1, sizeof *job);
+  job->hub = hub;
+  job->trigger = trigger;
+  if (by) {
+    job->has_by = true;
+    job->by = *by;
+  }
+  job->cb = cb;
+  job->data = data;
+  *tail = job;
+  start_next_reload(hub);
 }
 
 /* File changes in the policy directory: editors write in bursts, so wait a moment. */
 static void on_reload_debounced(uv_timer_t *t) {
   fb_hub *hub = t->data;
-  fb_hub_reload_policies(hub, "file_change", NULL, NULL);
+  fb_hub_reload_policies(hub, "file_change", NULL, NULL, NULL);
 }
 
 static void on_policy_change(uv_fs_event_t *h, const char *filename, int events, int status) {

@@ -32,6 +32,7 @@ typedef struct fb_hub {
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_fs_event_t policy_watch;
   uv_timer_t reload_debounce;
+  struct fb_hub_reload_job *reload_running, *reload_queue; /* policy reloads, one at a time */
   bool watching;
   int64_t started_ms;
   bool stopping;
@@ -65,8 +66,14 @@ void fb_hub_audit_event(fb_hub *hub, json_t *entry);
 /* An identity as the audit log records it: {"sub","state","agency","roles"}. */
 json_t *fb_hub_requester_json(const fb_identity *id);
 
-/* Reloads every policy file; *report as fb_policy_store_reload. Audited. */
-int fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, json_t **report);
+/* Reloads every policy file without blocking the loop: the files run on a libuv
+ * worker, the swap happens on the loop, then the reload is audited (with `by` when
+ * given) and `cb` (may be NULL) gets rc 0/-1 and the report of
+ * fb_policy_store_reload (borrowed; NULL when the hub stopped first). `trigger` must
+ * be a string literal ("api", "sighup", "file_change"). */
+typedef void (*fb_hub_reload_cb)(fb_hub *hub, int rc, json_t *report, void *data);
+void fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, fb_hub_reload_cb cb,
+                            void *data);
 
 /* Route registration, one function per handlers_*.c file. */
 void fb_hub_routes_health(fb_hub *hub);

@@ -1161,7 +1161,9 @@ fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *
   char chunk[1100];
   snprintf(chunk, sizeof chunk, "@%s", path);
   char *lerr = NULL;
+  fb_sandbox_set_time_budget(p->sb, FB_POLICY_LOAD_MS);
   int rc = fb_sandbox_run(p->sb, src, len, chunk, FB_POLICY_LOAD_BUDGET, &lerr);
+  fb_sandbox_set_time_budget(p->sb, FB_POLICY_WHEN_MS);
   cp->loading = false;
   cp->states = NULL; /* the caller's array; `when` errors use the ISO list */
   cp->nstates = 0;

@@ -7,7 +7,8 @@
  * C without Lua.
  *
  * Threading: everything here is meant to be called from the hub's single event-loop
- * thread. Nothing is locked; refcounts are plain integers.
+ * thread, except fb_policy_reload_compile (below). Nothing is locked; refcounts are
+ * plain integers.
  *
  * Ownership: fb_policy objects are refcounted. fb_policy_store_get/_common return a
  * new reference that the caller drops with fb_policy_unref; a reload swaps the
@@ -64,6 +65,8 @@ typedef struct fb_policy_store fb_policy_store; /* common + one per state; reloa
 #define FB_POLICY_MEM_MAX      (16u << 20)  /* bytes of Lua heap per policy file */
 #define FB_POLICY_LOAD_BUDGET  50000000L    /* VM instructions to run a file at load */
 #define FB_POLICY_WHEN_BUDGET  200000L      /* VM instructions per `when` call */
+#define FB_POLICY_LOAD_MS      500          /* wall-clock ms to run a file at load */
+#define FB_POLICY_WHEN_MS      50           /* wall-clock ms per `when` call (on the loop) */
 #define FB_POLICY_FILE_MAX     (1u << 20)   /* bytes of policy source */
 
 /* Start-up. Loads DIR/common.lua (optional) and DIR/<STATE>.lua for each state.
@@ -92,6 +95,18 @@ int fb_policy_store_reload(fb_policy_store *store, json_t **report);
 /* Reloads one file: "common" or a state code. -1 with *err when it failed (the old
  * version stays). */
 int fb_policy_store_reload_file(fb_policy_store *store, const char *state_or_common, char **err);
+
+/* The same reload in two halves, so that running the files (up to FB_POLICY_LOAD_MS
+ * each) happens off the event loop: _begin on the loop; _compile on any one thread
+ * (a uv worker), reading only what never changes in the store; _finish back on the
+ * loop swaps in what loaded, exactly as fb_policy_store_reload does, and frees the
+ * batch (or _discard drops it). The store must outlive the batch, and only one
+ * batch should be in flight at a time (a later one could be overtaken). */
+typedef struct fb_policy_reload fb_policy_reload;
+fb_policy_reload *fb_policy_reload_begin(fb_policy_store *store);
+void fb_policy_reload_compile(fb_policy_reload *r);
+int fb_policy_reload_finish(fb_policy_reload *r, json_t **report);
+void fb_policy_reload_discard(fb_policy_reload *r);
 
 fb_policy *fb_policy_store_get(fb_policy_store *store, const char *state); /* +1 ref; NULL if no file */
 fb_policy *fb_policy_store_common(fb_policy_store *store);                /* +1 ref, never NULL */

@@ -1,7 +1,9 @@
 /* The policy store: common.lua plus one compiled policy per configured state, each
  * swapped atomically on reload. A reload builds the new version completely before
  * replacing the store's reference, so a failing file changes nothing and queries in
- * flight keep the version they hold a reference to. */
+ * flight keep the version they hold a reference to. The building (reading, checking
+ * signatures, running the files) may happen on a worker thread; only the swap runs
+ * on the loop (fb_policy_reload_*). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +26,17 @@ typedef struct {
   json_t *last_error; /* the last failed reload while `p` stays in force; NULL after a good one */
 } slot;
 
+/* What reading and compiling one slot's file gave, off the loop (fb_policy_reload_*). */
+typedef struct {
+  int status;      /* as load_slot: 1 loaded (np), 0 no file, -1 error (err) */
+  fb_policy *np;
+  char *err;
+} slot_load;
+
 struct fb_policy_store {
   char *dir;
+  slot_load *pre;  /* while a compiled reload is swapped in: load_slot of pre_slot takes it */
+  const void *pre_slot;
   uint8_t *key;
   size_t keylen;
   slot common;
@@ -83,8 +94,18 @@ static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, si
   return 0;
 }
 
-/* Loads `code`'s file. 1 loaded, 0 no file, -1 error (*err). */
+/* Loads `code`'s file. 1 loaded, 0 no file, -1 error (*err). Touches only what never
+ * changes after the store opened (dir, key, code, pub), so it may run on a worker. */
 static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) {
+  if (s->pre && s->pre_slot == sl) { /* compiled off the loop already */
+    slot_load *ld = s->pre;
+    s->pre = NULL;
+    *out = ld->np;
+    *err = ld->err;
+    ld->np = NULL;
+    ld->err = NULL;
+    return ld->status;
+  }
   char *path = file_path(s, sl->code);
   *out = NULL;
   if (!file_exists(path)) {
@@ -344,6 +365,63 @@ int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err
     return -1;
   }
   return reload_slot(s, sl, NULL, err);
+}
+
+/* ---- reloading off the loop ------------------------------------------------ */
+
+struct fb_policy_reload {
+  fb_policy_store *store;
+  slot_load *loads;   /* [0] common, [i] states[i - 1] */
+  size_t n;
+  bool compiled;
+};
+
+static slot *nth_slot(fb_policy_store *s, size_t i) { return i == 0 ? &s->common : &s->states[i - 1]; }
+
+fb_policy_reload *fb_policy_reload_begin(fb_policy_store *s) {
+  fb_policy_reload *r = fb_xcalloc(1, sizeof *r);
+  r->store = s;
+  r->n = s->nstates + 1;
+  r->loads = fb_xcalloc(r->n, sizeof *r->loads);
+  return r;
+}
+
+void fb_policy_reload_compile(fb_policy_reload *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    slot_load *ld = &r->loads[i];
+    ld->status = load_slot(r->store, nth_slot(r->store, i), &ld->np, &ld->err);
+  }
+  r->compiled = true;
+}
+
+/* As fb_policy_store_reload, with each slot's load already done. */
+int fb_policy_reload_finish(fb_policy_reload *r, json_t **report) {
+  fb_policy_store *s = r->store;
+  if (!r->compiled) fb_policy_reload_compile(r);
+  json_t *files = json_array();
+  int rc = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    json_t *entry = json_object();
+    s->pre = &r->loads[i];
+    s->pre_slot = nth_slot(s, i);
+    if (reload_slot(s, nth_slot(s, i), entry, NULL) < 0) rc = -1;
+    s->pre = NULL; /* not taken when the file is gone by now: _discard frees it */
+    json_array_append_new(files, entry);
+  }
+  if (report) *report = json_pack("{s:o}", "files", files);
+  else json_decref(files);
+  fb_policy_reload_discard(r);
+  return rc;
+}
+
+void fb_policy_reload_discard(fb_policy_reload *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++) {
+    fb_policy_unref(r->loads[i].np);
+    free(r->loads[i].err);
+  }
+  free(r->loads);
+  free(r);
 }
 
 fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
