@@ -13,7 +13,10 @@ listen = {
 
 policies = "/opt/fedbroker/policies"
 
-audit = { path = "/var/lib/fedbroker/audit.jsonl", key = "/pilot/keys/audit.pem", checkpoint_every = 1000 }
+-- peers: the other replica's chain (docker/compose.replicas.yaml mounts it read-only),
+-- so that /v1/stats and the report count both; absent with one hub.
+audit = { path = "/var/lib/fedbroker/audit.jsonl", key = "/pilot/keys/audit.pem", checkpoint_every = 1000,
+          peers = { "/var/lib/fedbroker-peer/audit.jsonl" } }
 
 issuers = {
   { iss = "https://idp.pilot.fedbroker.example", key = "/pilot/keys/issuer.pub.pem", aud = "fedbroker" },

@@ -130,6 +130,12 @@ check "the replicas' chains verify as a set, each with its own key" docker run -
   -v fbpilot_audit:/a:ro -v fbpilot_audit2:/b:ro -v fbpilot_pilot:/pilot:ro fedbroker:pilot \
   audit verify /a/audit.jsonl --key /pilot/keys/audit.pem /b/audit.jsonl --key /pilot/keys/audit-2.pem --allow-unsigned
 rm -rf "$LOAD"
+AUD=$(token auditor)
+total() { curl -s -m 20 --cacert "$CA" -H "authorization: Bearer $AUD" "https://localhost:$1/v1/stats" |
+  jq '[.stats[] | select(.from == "MYS") | .count] | add'; }
+t1=$(total "$PILOT_TLS_PORT") t2=$(total "$PILOT_HUB2_PORT")
+check "/v1/stats counts both replicas' searches on either replica ($t1 and $t2 searches from MYS)" \
+  test -n "$t1" -a "$t1" = "$t2" -a "${t1:-0}" -ge $((acked + 3))
 
 # The follow-up flow across the replicas, through the shared PostgreSQL store: IDN's
 # analyst searches Malaysia (hit only, with a hit_ref) and asks formally on the first
