@@ -171,6 +171,7 @@ check "the analyst reads the released records on the first hub ($(jq '.request.r
   test "$(jq '.request.records | length' <<<"$got")" -ge 1
 
 # The hub killed without warning: it restarts, and its audit chain still verifies.
+search   # on the first hub itself (not through the load balancer): its hash is in that hub's chain
 acked=$(jq -r '.audit.hash' <<<"$ANSWER")
 $C kill -s SIGKILL hub >/dev/null 2>&1
 $C up -d --no-deps hub >/dev/null 2>&1
