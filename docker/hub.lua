@@ -13,7 +13,10 @@ listen = {
 
 policies = "/opt/fedbroker/policies"
 
-audit = { path = "/var/lib/fedbroker/audit.jsonl", key = "/pilot/keys/audit.pem", checkpoint_every = 1000 }
+-- peers: the other replica's chain (docker/compose.replicas.yaml mounts it read-only),
+-- so that /v1/stats and the report count both; absent with one hub.
+audit = { path = "/var/lib/fedbroker/audit.jsonl", key = "/pilot/keys/audit.pem", checkpoint_every = 1000,
+          peers = { "/var/lib/fedbroker-peer/audit.jsonl" } }
 
 issuers = {
   { iss = "https://idp.pilot.fedbroker.example", key = "/pilot/keys/issuer.pub.pem", aud = "fedbroker" },
@@ -22,6 +25,10 @@ issuers = {
 deadlines = { immediate = 2000, urgent = 5000, routine = 15000 }
 
 redaction_key = "/pilot/keys/redaction.key"
+
+-- Follow-up requests and the focal point directory, shared by every hub replica
+-- (docker/compose.replicas.yaml); libpq takes the password from PGPASSWORD.
+store = "postgresql://hub@tha-db/fedbroker?connect_timeout=5"
 
 -- The hub presents hub.pem as its client certificate; each node requires one from the CA.
 states = {

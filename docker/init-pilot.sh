@@ -8,7 +8,8 @@
 #           redaction.key (HMAC secret)
 #   data/   IDN.db, MYS.db, THA.db, BGD.db (fedbroker demo-data: synthetic people);
 #           with PILOT_POSTGRES set, THA's records also go into that database
-#   tokens/ analyst-<state>.jwt, legal-<state>.jwt, auditor.jwt, admin.jwt
+#   tokens/ analyst-<state>.jwt, legal-<state>.jwt, focal-<state>.jwt (focal_point),
+#           focal-admin.jwt (focal_point_admin), auditor.jwt, admin.jwt
 # Existing PKI, keys and data are kept (delete the volume to start afresh); tokens are
 # minted again on every run because they expire (TOKEN_TTL seconds, default 1 day).
 # FEDBROKER names the binary (default: fedbroker on PATH).
@@ -85,7 +86,9 @@ for s in "${STATES[@]}"; do
   lc=${s,,}
   mint "analyst-$lc" "$s" analyst "analyst-$lc-1" "${AGENCY[$s]}"
   mint "legal-$lc" "$s" legal_officer "legal-$lc-1" "${AGENCY[$s]}"
+  mint "focal-$lc" "$s" focal_point "focal-$lc-1" "${AGENCY[$s]}"
 done
+mint focal-admin IDN focal_point_admin "focal-admin-1" "Regional Support Office"
 mint auditor IDN auditor "auditor-1" "Regional Support Office"
 mint admin IDN admin "admin-1" "Regional Support Office"
 echo "init-pilot: ready in $D (tokens valid for $TTL s)" >&2

@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 KEEP=${1:-}
 export PILOT_TLS_PORT=${PILOT_TLS_PORT:-18443} PILOT_HTTP_PORT=${PILOT_HTTP_PORT:-18080}
-export PILOT_LB_PORT=${PILOT_LB_PORT:-19443}
+export PILOT_LB_PORT=${PILOT_LB_PORT:-19443} PILOT_HUB2_PORT=${PILOT_HUB2_PORT:-18444}
 C="docker-compose -p fbpilot -f docker/compose.yaml -f docker/compose.replicas.yaml"
 FAILED=0
 ok() { printf 'ok   - %s\n' "$*"; }
@@ -23,6 +23,7 @@ check() { # DESCRIPTION COMMAND...: one line, ok or FAIL
   if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
+bash scripts/setup.sh   # web/node_modules: the image's build stage bundles the workspace offline
 eval "$(bash scripts/container-engine.sh)" || { bad "a container engine runs"; exit 1; }
 ok "a container engine answers at $DOCKER_HOST"
 check "docker-compose accepts docker/compose.yaml and compose.replicas.yaml" $C config -q
@@ -129,8 +130,48 @@ check "the replicas' chains verify as a set, each with its own key" docker run -
   -v fbpilot_audit:/a:ro -v fbpilot_audit2:/b:ro -v fbpilot_pilot:/pilot:ro fedbroker:pilot \
   audit verify /a/audit.jsonl --key /pilot/keys/audit.pem /b/audit.jsonl --key /pilot/keys/audit-2.pem --allow-unsigned
 rm -rf "$LOAD"
+AUD=$(token auditor)
+total() { curl -s -m 20 --cacert "$CA" -H "authorization: Bearer $AUD" "https://localhost:$1/v1/stats" |
+  jq '[.stats[] | select(.from == "MYS") | .count] | add'; }
+t1=$(total "$PILOT_TLS_PORT") t2=$(total "$PILOT_HUB2_PORT")
+check "/v1/stats counts both replicas' searches on either replica ($t1 and $t2 searches from MYS)" \
+  test -n "$t1" -a "$t1" = "$t2" -a "${t1:-0}" -ge $((acked + 3))
+
+# The follow-up flow across the replicas, through the shared PostgreSQL store: IDN's
+# analyst searches Malaysia (hit only, with a hit_ref) and asks formally on the first
+# hub; Malaysia's focal point sees it and releases it on the second; the analyst reads
+# the released records back on the first.
+IDN=$(token analyst-idn)
+FOCAL=$(token focal-mys)
+api() { # PORT TOKEN METHOD PATH [BODY]
+  curl -s -m 20 --cacert "$CA" -H "authorization: Bearer $2" -H 'content-type: application/json' \
+    -X "$3" "https://localhost:$1$4" ${5:+-d "$5"}
+}
+hit=$(api "$PILOT_TLS_PORT" "$IDN" POST /v1/search '{"subject": {"name": "Ahmad bin Ismail"},
+  "purpose": "intelligence", "priority": "routine", "legal_basis": "mla_treaty",
+  "justification": "Network analysis of a smuggling route", "states": ["MYS"]}')
+qid=$(jq -r .query_id <<<"$hit")
+ref=$(jq -r '.states[0].hit_ref // empty' <<<"$hit")
+check "Malaysia answers hit_only with a hit reference" test "$(jq -r '.states[0].outcome' <<<"$hit")" = hit_only -a -n "$ref"
+req=$(api "$PILOT_TLS_PORT" "$IDN" POST /v1/requests "{\"query_id\": \"$qid\", \"state\": \"MYS\",
+  \"hit_ref\": \"$ref\", \"legal_basis\": \"mla_treaty\", \"priority\": \"urgent\",
+  \"justification\": \"Prosecution of the facilitator in case ID-2026-0107\", \"case_ref\": \"ID-2026-0107\"}")
+rid=$(jq -r '.request.request_id // empty' <<<"$req")
+check "a follow-up request is stored (first hub)" test -n "$rid"
+inbox=$(api "$PILOT_HUB2_PORT" "$FOCAL" GET '/v1/requests?box=inbox')
+check "Malaysia's focal point sees it on the second hub" test "$(jq -r --arg r "$rid" '[.requests[] | select(.request_id == $r)] | length' <<<"$inbox")" = 1
+dec=$(api "$PILOT_HUB2_PORT" "$FOCAL" POST "/v1/requests/$rid/decision" '{"decision": "release", "note": "Under the MLA treaty"}')
+check "the focal point releases it on the second hub" test "$(jq -r .request.status <<<"$dec")" = released
+again=$(curl -s -o /dev/null -w '%{http_code}' -m 20 --cacert "$CA" -H "authorization: Bearer $FOCAL" \
+  -H 'content-type: application/json' "https://localhost:$PILOT_TLS_PORT/v1/requests/$rid/decision" \
+  -d '{"decision": "decline", "reason": "second thoughts"}')
+check "a second decision, on the first hub, is 409" test "$again" = 409
+got=$(api "$PILOT_TLS_PORT" "$IDN" GET "/v1/requests/$rid")
+check "the analyst reads the released records on the first hub ($(jq '.request.records | length' <<<"$got") records)" \
+  test "$(jq '.request.records | length' <<<"$got")" -ge 1
 
 # The hub killed without warning: it restarts, and its audit chain still verifies.
+search   # on the first hub itself (not through the load balancer): its hash is in that hub's chain
 acked=$(jq -r '.audit.hash' <<<"$ANSWER")
 $C kill -s SIGKILL hub >/dev/null 2>&1
 $C up -d --no-deps hub >/dev/null 2>&1

@@ -226,11 +226,30 @@ static int load_listen(walk_ctx *c, fb_config *cfg) {
   return 0;
 }
 
+/* audit.peers: a list of paths. */
+static int read_peers(walk_ctx *c, const char *kp, const char *leaf, fb_audit_config *a) {
+  lua_State *L = c->L;
+  if (!lua_istable(L, -1)) return fail(c, kp, leaf, "expected a list of audit log paths");
+  size_t n = lua_rawlen(L, -1);
+  a->peers = fb_xcalloc(n ? n : 1, sizeof *a->peers);
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i);
+    char item[64];
+    snprintf(item, sizeof item, "[%zu]", i - 1);
+    int rc = read_path(c, kp, item, &a->peers[a->npeers]);
+    lua_pop(L, 1);
+    if (rc != 0) return -1;
+    a->npeers++;
+  }
+  return 0;
+}
+
 static int audit_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
   fb_audit_config *a = ud;
   KEY_PATH(kp);
   int rc;
   if (strcmp(key, "path") == 0) rc = read_path(c, kp, key, &a->path);
+  else if (strcmp(key, "peers") == 0) rc = read_peers(c, kp, key, a);
   else if (strcmp(key, "key") == 0) rc = read_path(c, kp, key, &a->key);
   else if (strcmp(key, "checkpoint_every") == 0) rc = read_u32(c, kp, key, &a->checkpoint_every);
   else if (strcmp(key, "fsync") == 0) {
@@ -239,7 +258,7 @@ static int audit_field(walk_ctx *c, const char *parent, const char *key, void *u
       a->no_fsync = !lua_toboolean(c->L, -1);
       rc = 0;
     }
-  } else rc = fail(c, kp, key, "unknown key (expected path, key, checkpoint_every, fsync)");
+  } else rc = fail(c, kp, key, "unknown key (expected path, key, checkpoint_every, fsync, peers)");
   free(kp);
   return rc;
 }
@@ -758,6 +777,8 @@ void fb_config_free(fb_config *cfg) {
   free(cfg->policy_key_paths);
   free(cfg->audit.path);
   free(cfg->audit.key);
+  for (size_t i = 0; i < cfg->audit.npeers; i++) free(cfg->audit.peers[i]);
+  free(cfg->audit.peers);
   for (size_t i = 0; i < cfg->nissuers; i++) {
     free(cfg->issuers[i].iss);
     free(cfg->issuers[i].key);

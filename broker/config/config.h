@@ -29,6 +29,9 @@ typedef struct {
   char *key;                 /* Ed25519 private key PEM path for checkpoints, or NULL */
   uint32_t checkpoint_every; /* default 1000 */
   bool no_fsync;             /* `fsync = false`: benchmarks only, loses durability */
+  char **peers;              /* other replicas' chains, read-only: /v1/stats over a period
+                                and the report sum them with this hub's own (resolved) */
+  size_t npeers;
 } fb_audit_config;
 
 /* One `states` entry. Adapter-specific keys are kept as given (strings resolved

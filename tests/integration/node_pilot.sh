@@ -57,6 +57,7 @@ sed -e "s|/opt/fedbroker/policies|$FB_SOURCE_DIR/policies|; s|/var/lib/fedbroker
     -e "s|https://idn-node:9443|https://localhost:${PORT[IDN]}|; s|https://mys-node:9443|https://localhost:${PORT[MYS]}|" \
     -e "s|https://bgd-node:9443|https://localhost:${PORT[BGD]}|" \
     -e "s|adapter = \"postgres\", conninfo = \"[^\"]*\"|adapter = \"http\", url = \"https://localhost:${PORT[THA]}/search\", ca = \"$P/tls/ca.pem\", cert = \"$P/tls/hub.pem\", key = \"$P/tls/hub.key\"|" \
+    -e "s|store = \"postgresql://[^\"]*\"|store = \"$TMP/var/store.db\"|" \
     "$FB_SOURCE_DIR/docker/hub.lua" >"$TMP/hub.lua"
 grep -q '"/pilot/\|-node:9443\|0\.0\.0\.0' "$TMP/hub.lua" && fail "hub.lua mapping missed something"
 start_hub "$TMP/hub.lua"
