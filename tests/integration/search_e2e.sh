@@ -138,7 +138,15 @@ assert len([k for k in kinds if k == "state"]) == 3, kinds
 done = lines[-1]["done"]
 audit = open(sys.argv[2], "rb").read().split(b"\n")[done["audit"]["seq"] - 1]
 assert hashlib.sha256(audit).hexdigest() == done["audit"]["hash"]
-assert "records" not in [k for l in lines if "state" in l for k in l["state"]] or True
+# State lines carry the per-state summary only: known summary keys, `records` a count,
+# never the records themselves (those come as `result` lines).
+summary_keys = {"state", "outcome", "records", "redacted", "latency_ms", "rule", "reason",
+                "contact", "by", "review", "hit_ref", "error"}
+for l in lines:
+    if "state" in l:
+        st = l["state"]
+        assert isinstance(st, dict) and set(st) <= summary_keys, st
+        assert isinstance(st.get("records", 0), int) and not isinstance(st.get("records", 0), bool), st
 PY
 pass "NDJSON streaming over HTTP/2: states, results, done; audit durable"
 
