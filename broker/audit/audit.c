@@ -93,6 +93,11 @@ static void checkpoint(fb_audit *a) {
   a->last_is_checkpoint = true;
 }
 
+static double system_clock(void *ctx) {
+  (void)ctx;
+  return fb_now_ms();
+}
+
 fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err) {
   *err = NULL;
   if (!cfg || !cfg->path || !*cfg->path) {
@@ -138,7 +143,8 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
     free_handle(a);
     return NULL;
   }
-  fb_audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, fb_now_ms());
+  a->now_ms = system_clock;
+  fb_audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, a->now_ms(NULL));
   uv_mutex_init(&a->mu);
   uv_cond_init(&a->cv);
   int rc = uv_async_init(loop, &a->async, on_async);
@@ -345,8 +351,14 @@ void fb_audit_scan_bounds(fb_audit *a, uint64_t after, uint64_t *start_off, uint
   *end_off = a->durable_end;
 }
 
+void fb_audit_set_clock(fb_audit *a, double (*now_ms)(void *ctx), void *ctx) {
+  a->now_ms = now_ms;
+  a->clock_ctx = ctx;
+  fb_audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, now_ms(ctx));
+}
+
 bool fb_audit_admit_auth_failure(fb_audit *a) {
-  if (fb_audit_bucket_take(&a->bucket, fb_now_ms())) return true;
+  if (fb_audit_bucket_take(&a->bucket, a->now_ms(a->clock_ctx))) return true;
   a->suppressed_pending++;
   uv_mutex_lock(&a->mu);
   a->stats.suppressed++;

@@ -116,6 +116,11 @@ int fb_audit_scan(const char *path, uint64_t start_off, uint64_t start_seq, uint
  * counted and reported in the next auth_failure entry (or at close). */
 bool fb_audit_admit_auth_failure(fb_audit *a);
 
+/* The clock the auth-failure bucket reads, in ms (fb_now_ms by default): the clock is
+ * passed in, as in the bucket itself, so a test can drive it. Call it right after open;
+ * it refills the bucket to its burst at now_ms(ctx). */
+void fb_audit_set_clock(fb_audit *a, double (*now_ms)(void *ctx), void *ctx);
+
 /* Appends the pending suppressed-count and a final checkpoint, lets the writer drain,
  * joins it and closes the handles. Pending callbacks still run; `cb` (may be NULL) runs
  * after everything is released, when the handle is freed. Call once. */

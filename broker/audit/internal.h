@@ -105,6 +105,8 @@ struct fb_audit {
   void (*close_cb)(void *);
   void *close_data;
   fb_audit_bucket bucket;
+  double (*now_ms)(void *ctx); /* the bucket's clock (fb_audit_set_clock) */
+  void *clock_ctx;
   uint64_t suppressed_pending;
 
   /* Shared with the writer, under `mu`. */
