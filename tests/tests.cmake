@@ -1,14 +1,20 @@
-# Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>.
+# Helpers shared by the unit tests (tests/unit/common: not a module, holds no tests).
+add_library(fb_test_common STATIC ${CMAKE_SOURCE_DIR}/tests/unit/common/unit_common.c)
+target_include_directories(fb_test_common PUBLIC ${CMAKE_SOURCE_DIR}/tests/unit/common)
+target_link_libraries(fb_test_common PUBLIC PkgConfig::CMOCKA)
+
+# Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>
+# and fb_test_common.
 file(GLOB unit_dirs LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/tests/unit/*)
 foreach(dir ${unit_dirs})
-  if(IS_DIRECTORY ${dir})
-    get_filename_component(module ${dir} NAME)
+  get_filename_component(module ${dir} NAME)
+  if(IS_DIRECTORY ${dir} AND NOT module STREQUAL "common")
     file(GLOB tests CONFIGURE_DEPENDS ${dir}/test_*.c)
     foreach(src ${tests})
       get_filename_component(name ${src} NAME_WE)
       set(target unit_${module}_${name})
       add_executable(${target} ${src})
-      target_link_libraries(${target} PRIVATE fb_${module} PkgConfig::CMOCKA)
+      target_link_libraries(${target} PRIVATE fb_${module} fb_test_common PkgConfig::CMOCKA)
       target_compile_definitions(${target} PRIVATE FB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
       add_test(NAME ${target} COMMAND ${target})
       set_tests_properties(${target} PROPERTIES TIMEOUT 120 LABELS unit)

@@ -18,17 +18,11 @@
 #include "adapters/adapter.h"
 #include "core/util.h"
 #include "tests/unit/adapters/leg_outcome.h"
+#include "unit_common.h"
 
 static pid_t server_pid;
 static int port;
 static char tmpdir[64], token_path[128];
-
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
 
 static int setup(void **state) {
   (void)state;
@@ -271,8 +265,8 @@ static void test_open_errors(void **state) {
   snprintf(missing, sizeof missing, "%s/none.jwt", tmpdir);
   snprintf(empty, sizeof empty, "%s/empty.jwt", tmpdir);
   snprintf(spaced, sizeof spaced, "%s/spaced.jwt", tmpdir);
-  write_file(empty, " \n\t\n");
-  write_file(spaced, "abc\r\nX-Injected: 1\n");
+  fb_test_write_file(empty, " \n\t\n");
+  fb_test_write_file(spaced, "abc\r\nX-Injected: 1\n");
   fb_state_config c = {.code = "BGD", .adapter = "broker", .url = "http://127.0.0.1:1", .token_file = missing};
   char want[256];
   snprintf(want, sizeof want, "state BGD: cannot read token_file %s: No such file or directory", missing);

@@ -15,34 +15,26 @@
 
 #include "adapters/adapter.h"
 #include "tests/unit/adapters/leg_outcome.h"
+#include "unit_common.h"
 
 static char dir[] = "/tmp/fb_http_tls_XXXXXX";
 static char ca[128], cert[128], key[128], rogue_cert[128], rogue_key[128], srv_cert[128], srv_key[128];
 static pid_t server_pid;
 static int port;
 
-static int sh(const char *fmt, ...) {
-  char cmd[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  return system(cmd);
-}
-
 static int setup(void **state) {
   (void)state;
   if (!mkdtemp(dir)) return -1;
   const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-  if (sh("cd %s && openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null", dir, ec) ||
-      sh("cd %s && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+  if (fb_test_sh("cd %s && openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null", dir, ec) ||
+      fb_test_sh("cd %s && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
          "openssl req %s -keyout node.key -out node.csr -subj /CN=node 2>/dev/null && "
          "openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 2 "
          "-extfile san.ext 2>/dev/null", dir, ec) ||
-      sh("cd %s && openssl req %s -keyout hub.key -out hub.csr -subj /CN=hub 2>/dev/null && "
+      fb_test_sh("cd %s && openssl req %s -keyout hub.key -out hub.csr -subj /CN=hub 2>/dev/null && "
          "openssl x509 -req -in hub.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out hub.pem -days 2 2>/dev/null",
          dir, ec) ||
-      sh("cd %s && openssl req -x509 %s -keyout rogue.key -out rogue.pem -days 2 -subj /CN=rogue 2>/dev/null", dir, ec))
+      fb_test_sh("cd %s && openssl req -x509 %s -keyout rogue.key -out rogue.pem -days 2 -subj /CN=rogue 2>/dev/null", dir, ec))
     return -1;
   snprintf(ca, sizeof ca, "%s/ca.pem", dir);
   snprintf(cert, sizeof cert, "%s/hub.pem", dir);
@@ -74,7 +66,7 @@ static int teardown(void **state) {
   (void)state;
   kill(server_pid, SIGTERM);
   waitpid(server_pid, NULL, 0);
-  sh("rm -rf %s", dir);
+  fb_test_sh("rm -rf %s", dir);
   return 0;
 }
 

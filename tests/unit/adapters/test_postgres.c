@@ -23,20 +23,12 @@
 #include "adapters/sqlite_db.h"
 #include "core/util.h"
 #include "tests/unit/adapters/leg_outcome.h"
+#include "unit_common.h"
 
 static char dir[] = "/tmp/fb_pg_test_XXXXXX";
 static char conninfo[256], sqlite_path[256];
 static bool have_pg, started;
 static char as_user[64]; /* "runuser -u postgres -- " when running as root */
-
-static int sh(const char *fmt, ...) {
-  char cmd[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  return system(cmd);
-}
 
 static char bin[512]; /* the server binaries' directory, with a trailing slash, or "" for PATH */
 
@@ -50,9 +42,9 @@ static bool find_server(void) {
     }
     pclose(f);
   }
-  if (bin[0] && sh("test -x %sinitdb && test -x %spg_ctl", bin, bin) == 0) return true;
+  if (bin[0] && fb_test_sh("test -x %sinitdb && test -x %spg_ctl", bin, bin) == 0) return true;
   bin[0] = '\0';
-  return sh("command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1") == 0;
+  return fb_test_sh("command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1") == 0;
 }
 
 static int setup(void **state) {
@@ -63,11 +55,11 @@ static int setup(void **state) {
   }
   if (!mkdtemp(dir)) return -1;
   if (geteuid() == 0) {
-    if (sh("id postgres >/dev/null 2>&1 && chown postgres %s", dir) != 0) return 0;
+    if (fb_test_sh("id postgres >/dev/null 2>&1 && chown postgres %s", dir) != 0) return 0;
     snprintf(as_user, sizeof as_user, "runuser -u postgres -- ");
   }
-  if (sh("%s%sinitdb -D %s/pg -A trust -U fb --no-sync >%s/initdb.log 2>&1", as_user, bin, dir, dir) != 0) return -1;
-  if (sh("%s%spg_ctl -D %s/pg -w -t 30 -l %s/pg.log -o \"-k %s -p 5432 -c listen_addresses='' -c fsync=off\" "
+  if (fb_test_sh("%s%sinitdb -D %s/pg -A trust -U fb --no-sync >%s/initdb.log 2>&1", as_user, bin, dir, dir) != 0) return -1;
+  if (fb_test_sh("%s%spg_ctl -D %s/pg -w -t 30 -l %s/pg.log -o \"-k %s -p 5432 -c listen_addresses='' -c fsync=off\" "
          "start >/dev/null 2>&1", as_user, bin, dir, dir, dir) != 0)
     return -1;
   started = true;
@@ -81,7 +73,7 @@ static int setup(void **state) {
     char c;
     while (read(fds[0], &c, 1) > 0) {
     }
-    sh("%s%spg_ctl -D %s/pg -m immediate stop >/dev/null 2>&1; rm -rf %s", as_user, bin, dir, dir);
+    fb_test_sh("%s%spg_ctl -D %s/pg -m immediate stop >/dev/null 2>&1; rm -rf %s", as_user, bin, dir, dir);
     _exit(0);
   }
   close(fds[0]); /* fds[1] stays open, unused, until this process exits */
@@ -89,7 +81,7 @@ static int setup(void **state) {
   char *err = NULL;
   char data[200];
   snprintf(data, sizeof data, "%s/data", dir);
-  if (sh("mkdir -p %s", data) != 0 || fb_demo_data_generate(data, 1, &err) != 0) return -1;
+  if (fb_test_sh("mkdir -p %s", data) != 0 || fb_demo_data_generate(data, 1, &err) != 0) return -1;
   snprintf(sqlite_path, sizeof sqlite_path, "%s/MYS.db", data);
   if (fb_pg_load(conninfo, sqlite_path, &err) != 0) {
     fprintf(stderr, "%s\n", err);
@@ -102,7 +94,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  if (!started && dir[strlen(dir) - 1] != 'X') sh("rm -rf %s", dir);
+  if (!started && dir[strlen(dir) - 1] != 'X') fb_test_sh("rm -rf %s", dir);
   return 0; /* the watchdog stops the server and removes the directory */
 }
 

@@ -16,31 +16,25 @@
 #include <openssl/pem.h>
 
 #include "auth/jwt.h"
+#include "unit_common.h"
 
 #define MUTATIONS 20000
 #define NOW 1800000000LL
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_rand(void) { /* xorshift64 */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-
 static void mutate(const char *in, char *out, size_t cap) {
   size_t n = strlen(in);
   memcpy(out, in, n + 1);
-  int edits = 1 + (int)(next_rand() % 3);
+  int edits = 1 + (int)(fb_test_rand(&rng) % 3);
   for (int e = 0; e < edits; e++) {
     n = strlen(out);
-    size_t pos = n ? next_rand() % n : 0;
-    switch (next_rand() % 6) {
-    case 0: out[pos] ^= (char)(1u << (next_rand() % 7)); if (!out[pos]) out[pos] = 'A'; break;
-    case 1: if (n + 1 < cap) { memmove(out + pos + 1, out + pos, n - pos + 1); out[pos] = "A_-.=+/ \x01\xff"[next_rand() % 11]; } break;
+    size_t pos = n ? fb_test_rand(&rng) % n : 0;
+    switch (fb_test_rand(&rng) % 6) {
+    case 0: out[pos] ^= (char)(1u << (fb_test_rand(&rng) % 7)); if (!out[pos]) out[pos] = 'A'; break;
+    case 1: if (n + 1 < cap) { memmove(out + pos + 1, out + pos, n - pos + 1); out[pos] = "A_-.=+/ \x01\xff"[fb_test_rand(&rng) % 11]; } break;
     case 2: if (n > 1) memmove(out + pos, out + pos + 1, n - pos); break;
     case 3: out[pos] = '\0'; break;
-    case 4: out[pos] = "abcXYZ019-_"[next_rand() % 11]; break;
+    case 4: out[pos] = "abcXYZ019-_"[fb_test_rand(&rng) % 11]; break;
     default: { /* swap header and payload segments */
       char *d1 = strchr(out, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
       if (d1 && d2) {

@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
+#include "unit_common.h"
 
 static const uint8_t KEY[] = "unit-test-redaction-key";
 
@@ -512,21 +513,12 @@ static void test_isolation(void **state) {
   fb_policy_unref(c);
 }
 
-static void write_file(const char *dir, const char *name, const char *text) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
-
 static void test_store_reload(void **state) {
   fixture *f = *state;
   char dir[] = "/tmp/fbpolicyXXXXXX";
   assert_non_null(mkdtemp(dir));
-  write_file(dir, "common.lua", "deny 'nothing' { purpose = 'border_screening' }\n");
-  write_file(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia', contact = { unit = 'U', email = 'e@example.my', channel = 'c' } }\n"
+  fb_test_write_file_in(dir, "common.lua", "deny 'nothing' { purpose = 'border_screening' }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia', contact = { unit = 'U', email = 'e@example.my', channel = 'c' } }\n"
                              "allow 'v1' { }\n");
   const char *states[] = {"MYS", "THA"};
   char *err = NULL;
@@ -540,7 +532,7 @@ static void test_store_reload(void **state) {
   json_decref(info);
 
   /* A bad file keeps the old version. */
-  write_file(dir, "MYS.lua", "allow 'v2' { purpose = 'nope' }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "allow 'v2' { purpose = 'nope' }\n");
   json_t *report = NULL;
   assert_int_equal(fb_policy_store_reload(s, &report), -1);
   json_t *files = json_object_get(report, "files");
@@ -551,7 +543,7 @@ static void test_store_reload(void **state) {
   fb_policy_unref(cur);
 
   /* A good file replaces it; the in-flight reference still decides under v1. */
-  write_file(dir, "MYS.lua", "allow 'v2' { }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "allow 'v2' { }\n");
   assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), 0);
   cur = fb_policy_store_get(s, "MYS");
   fb_query q = f->q;
@@ -564,7 +556,7 @@ static void test_store_reload(void **state) {
   fb_policy_unref(cur);
 
   /* Start-up fails on a bad file, naming it. */
-  write_file(dir, "THA.lua", "allow 'x' { purpose = 'nope' }\n");
+  fb_test_write_file_in(dir, "THA.lua", "allow 'x' { purpose = 'nope' }\n");
   fb_policy_store *s2 = fb_policy_store_open(dir, states, 2, KEY, sizeof KEY - 1, &err);
   assert_null(s2);
   assert_non_null(strstr(err, "THA.lua:1:"));
@@ -592,7 +584,7 @@ static void sign_file(EVP_PKEY *k, const char *dir, const char *name) {
   char signame[64];
   snprintf(signame, sizeof signame, "%s.sig", name);
   strcat((char *)b64, "\n");
-  write_file(dir, signame, (char *)b64);
+  fb_test_write_file_in(dir, signame, (char *)b64);
   free(src);
 }
 
@@ -608,8 +600,8 @@ static void test_signed_policies(void **state) {
   assert_non_null(fp);
   PEM_write_PUBKEY(fp, k);
   fclose(fp);
-  write_file(dir, "MYS.lua", "allow 'v1' { }\n");
-  write_file(dir, "THA.lua", "allow 'unsigned' { }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "allow 'v1' { }\n");
+  fb_test_write_file_in(dir, "THA.lua", "allow 'unsigned' { }\n");
   sign_file(k, dir, "MYS.lua");
   const char *states[] = {"MYS", "THA"};
   const char *ks[] = {"MYS"};
@@ -628,7 +620,7 @@ static void test_signed_policies(void **state) {
   json_decref(info);
   fb_policy_unref(p);
   /* A changed file without a new signature does not replace the signed one. */
-  write_file(dir, "MYS.lua", "allow 'v2' { }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "allow 'v2' { }\n");
   assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), -1);
   assert_non_null(strstr(err, "signature"));
   free(err);
@@ -639,7 +631,7 @@ static void test_signed_policies(void **state) {
   assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), 0);
   fb_policy_store_free(s);
   /* At start-up a bad signature stops loading. */
-  write_file(dir, "MYS.lua.sig", "AAAA\n");
+  fb_test_write_file_in(dir, "MYS.lua.sig", "AAAA\n");
   assert_null(fb_policy_store_open_signed(dir, states, 2, NULL, 0, ks, kp, 1, &err));
   assert_non_null(strstr(err, "MYS.lua"));
   free(err);

@@ -15,18 +15,12 @@
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
+#include "unit_common.h"
 
 #define MUTATIONS 3000
 
 static const uint8_t KEY[] = "unit-test-redaction-key";
 static uint64_t rng = 0x853c49e6748fea9bull;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-
 static void test_mutated_policies(void **state) {
   (void)state;
   size_t len = 0;
@@ -45,12 +39,12 @@ static void test_mutated_policies(void **state) {
     char *m = fb_xmalloc(len + 64);
     memcpy(m, orig, len + 1);
     size_t n = len;
-    for (int e = 1 + (int)(next_rand() % 3); e > 0 && n > 0; e--) {
-      size_t pos = next_rand() % n;
-      switch (next_rand() % 3) {
-      case 0: m[pos] = pool[next_rand() % (sizeof pool - 1)]; break;
+    for (int e = 1 + (int)(fb_test_rand(&rng) % 3); e > 0 && n > 0; e--) {
+      size_t pos = fb_test_rand(&rng) % n;
+      switch (fb_test_rand(&rng) % 3) {
+      case 0: m[pos] = pool[fb_test_rand(&rng) % (sizeof pool - 1)]; break;
       case 1: memmove(m + pos, m + pos + 1, n - pos); n--; break;
-      default: memmove(m + pos + 1, m + pos, n - pos + 1); m[pos] = pool[next_rand() % (sizeof pool - 1)]; n++;
+      default: memmove(m + pos + 1, m + pos, n - pos + 1); m[pos] = pool[fb_test_rand(&rng) % (sizeof pool - 1)]; n++;
       }
     }
     char *err = NULL;

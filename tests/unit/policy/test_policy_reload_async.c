@@ -16,18 +16,10 @@
 
 #include "core/util.h"
 #include "policy/policy.h"
+#include "unit_common.h"
 
 static const uint8_t KEY[] = "unit-test-redaction-key";
 static const char *const analyst[] = {"analyst"};
-
-static void write_file(const char *dir, const char *name, const char *text) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
 
 static const char *decide_rule(fb_policy_store *s, char *buf, size_t n) {
   json_t *subject = json_pack("{s:s}", "name", "Ahmad bin Ismail");
@@ -61,8 +53,8 @@ static void test_reload_off_thread(void **state) {
   (void)state;
   char dir[] = "/tmp/fbreloadXXXXXX";
   assert_non_null(mkdtemp(dir));
-  write_file(dir, "MYS.lua", "allow 'v1' { when = function(q) return q.subject.name:find('Ahmad', 1, true) ~= nil end }\n");
-  write_file(dir, "THA.lua", "allow 't1' { }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "allow 'v1' { when = function(q) return q.subject.name:find('Ahmad', 1, true) ~= nil end }\n");
+  fb_test_write_file_in(dir, "THA.lua", "allow 't1' { }\n");
   const char *states[] = {"MYS", "THA"};
   char *err = NULL;
   fb_policy_store *s = fb_policy_store_open(dir, states, 2, KEY, sizeof KEY - 1, &err);
@@ -71,9 +63,9 @@ static void test_reload_off_thread(void **state) {
   assert_string_equal(decide_rule(s, rule, sizeof rule), "v1");
 
   /* MYS changes (and takes a moment to load); THA becomes invalid. */
-  write_file(dir, "MYS.lua", "local t = 0 for i = 1, 5e5 do t = t + i end\n"
+  fb_test_write_file_in(dir, "MYS.lua", "local t = 0 for i = 1, 5e5 do t = t + i end\n"
                              "allow 'v2' { when = function(q) return true end }\n");
-  write_file(dir, "THA.lua", "allow 't2' { purpose = 'nope' }\n");
+  fb_test_write_file_in(dir, "THA.lua", "allow 't2' { purpose = 'nope' }\n");
   job j = {.r = fb_policy_reload_begin(s)};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, compile_thread, &j), 0);
@@ -97,7 +89,7 @@ static void test_reload_off_thread(void **state) {
   fb_policy_unref(tha);
 
   /* A batch dropped without finishing changes nothing and leaks nothing. */
-  write_file(dir, "MYS.lua", "allow 'v3' { }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "allow 'v3' { }\n");
   fb_policy_reload *r = fb_policy_reload_begin(s);
   fb_policy_reload_compile(r);
   fb_policy_reload_discard(r);

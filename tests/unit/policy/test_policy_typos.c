@@ -25,6 +25,7 @@
 #include "core/vocab.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
+#include "unit_common.h"
 
 #define PER_OPERATOR 8 /* edits per operator per file: 5 x 8 x 5 files = 200 (~11 s CPU under ASan) */
 
@@ -35,13 +36,6 @@ static const char *const FILES[] = {"common", "BGD", "IDN", "MYS", "THA"};
 #define NFILES 5
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-
 /* ---- the request grid and the sample records -------------------------------- */
 
 static json_t *subjects[3];
@@ -212,7 +206,7 @@ static long pick(const char *s, size_t len, int (*pred)(int)) {
   size_t count = 0;
   for (size_t i = 0; i < len; i++) count += pred((unsigned char)s[i]) != 0;
   if (!count) return -1;
-  size_t k = next_rand() % count;
+  size_t k = fb_test_rand(&rng) % count;
   for (size_t i = 0; i < len; i++)
     if (pred((unsigned char)s[i]) && k-- == 0) return (long)i;
   return -1;
@@ -278,7 +272,7 @@ static char *mutate(const char *src, size_t len, int op, size_t *outlen, char *w
     pos = pick(m, len, isalpha);
     if (pos < 0) break;
     char old = m[pos], c;
-    do c = (char)((isupper((unsigned char)old) ? 'A' : 'a') + next_rand() % 26);
+    do c = (char)((isupper((unsigned char)old) ? 'A' : 'a') + fb_test_rand(&rng) % 26);
     while (c == old);
     m[pos] = c;
     snprintf(what, wn, "%s at line %d: '%c' -> '%c'", OP_NAMES[op], line_of(m, (size_t)pos), old, c);
@@ -288,7 +282,7 @@ static char *mutate(const char *src, size_t len, int op, size_t *outlen, char *w
     key_at keys[512];
     size_t n = find_keys(m, len, keys, 512);
     for (int tries = 0; tries < 20 && n > 1; tries++) {
-      size_t a = next_rand() % n, b = a + 1;
+      size_t a = fb_test_rand(&rng) % n, b = a + 1;
       /* the next key of the same table: same depth, no closing brace in between */
       while (b < n && keys[b].depth > keys[a].depth) b++;
       if (b >= n || keys[b].depth != keys[a].depth || memchr(m + keys[a].pos, '}', keys[b].pos - keys[a].pos))
@@ -332,7 +326,7 @@ static char *mutate(const char *src, size_t len, int op, size_t *outlen, char *w
       i = j;
     }
     if (!n) break;
-    key_at w = words[next_rand() % n];
+    key_at w = words[fb_test_rand(&rng) % n];
     snprintf(what, wn, "%s at line %d: %.*s", OP_NAMES[op], line_of(m, w.pos), (int)w.len, m + w.pos);
     memmove(m + w.pos + w.len - 1, m + w.pos + w.len, len - w.pos - w.len + 1); /* closing quote */
     memmove(m + w.pos, m + w.pos + 1, len - w.pos);                          /* opening quote */

@@ -17,17 +17,9 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "policy/policy.h"
+#include "unit_common.h"
 
 static const uint8_t KEY[] = "unit-test-redaction-key";
-
-static void write_file(const char *dir, const char *name, const char *text) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
 
 /* The value of `series` in the metrics text, or -1. */
 static double metric(const char *series) {
@@ -44,7 +36,7 @@ static void test_last_error(void **state) {
   fb_log_set_level(FB_LOG_ERROR + 1);
   char dir[] = "/tmp/fbstoreerrXXXXXX";
   assert_non_null(mkdtemp(dir));
-  write_file(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia' }\nallow 'p' { purpose = 'prosecution' }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia' }\nallow 'p' { purpose = 'prosecution' }\n");
   static const char *const states[] = {"MYS", "THA"};
   char *err = NULL;
   fb_policy_store *s = fb_policy_store_open(dir, states, 2, KEY, sizeof KEY - 1, &err);
@@ -63,7 +55,7 @@ static void test_last_error(void **state) {
   fb_policy_unref(p);
 
   /* A state the hub does not serve, on line 3. */
-  write_file(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia' }\n\ndeny 'x' { from = 'BGD' }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia' }\n\ndeny 'x' { from = 'BGD' }\n");
   assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), -1);
   free(err);
   json_t *e = fb_policy_store_last_error(s, "MYS");
@@ -88,7 +80,7 @@ static void test_last_error(void **state) {
   fb_policy_unref(p);
 
   /* Fixed: cleared. */
-  write_file(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia' }\ndeny 'x' { from = 'THA' }\n");
+  fb_test_write_file_in(dir, "MYS.lua", "state 'MYS' { name = 'Malaysia' }\ndeny 'x' { from = 'THA' }\n");
   json_t *report = NULL;
   assert_int_equal(fb_policy_store_reload(s, &report), 0);
   json_decref(report);
@@ -96,7 +88,7 @@ static void test_last_error(void **state) {
   assert_true(metric(series) == before + 1);
 
   /* common.lua has its own. */
-  write_file(dir, "common.lua", "deny 'x' { purpose = 'prosecutoin' }\n");
+  fb_test_write_file_in(dir, "common.lua", "deny 'x' { purpose = 'prosecutoin' }\n");
   assert_int_equal(fb_policy_store_reload(s, &report), -1);
   json_decref(report);
   e = fb_policy_store_last_error(s, "common");

@@ -15,15 +15,9 @@
 #include "policy/policy.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
+#include "unit_common.h"
 
 #define DEMO FB_SOURCE_DIR "/policies"
-
-static void write_file(const char *path, const char *text) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
 
 static char *slurp(FILE *fp) {
   fflush(fp);
@@ -109,10 +103,10 @@ static void test_runner_counts(void **state) {
   snprintf(path, sizeof path, "%s/tests", dir);
   assert_int_equal(mkdir(path, 0700), 0);
   snprintf(path, sizeof path, "%s/MYS.lua", dir);
-  write_file(path, "allow 'all urgent' { priority = 'urgent' }\n"
+  fb_test_write_file(path, "allow 'all urgent' { priority = 'urgent' }\n"
                    "redact 'names' { fields = 'name', action = 'initials' }\n");
   snprintf(path, sizeof path, "%s/tests/a_test.lua", dir);
-  write_file(path,
+  fb_test_write_file(path,
       "case 'ok' { request = { purpose = 'intelligence', priority = 'urgent', legal_basis = 'consent' },\n"
       "  records = { MYS = { { id = 'A', type = 'person', name = 'Ahmad bin Ismail', notes = 'x' } } },\n"
       "  expect = { MYS = 'allow' }, expect_records = { MYS = { { id = 'A', name = 'A. B. I.' } } } }\n"
@@ -146,7 +140,7 @@ static void test_check(void **state) {
   assert_non_null(mkdtemp(dir));
   char path[256];
   snprintf(path, sizeof path, "%s/THA.lua", dir);
-  write_file(path,
+  fb_test_write_file(path,
       "state 'THA' { name = 'Thailand' }\n"
       "allow 'urgent' { priority = { 'urgent', 'immediate' } }\n"
       "allow 'urgent prosecution' { purpose = 'prosecution', priority = 'urgent' }\n"
@@ -165,7 +159,7 @@ static void test_check(void **state) {
   free(text);
   fclose(out);
   snprintf(path, sizeof path, "%s/MYS.lua", dir);
-  write_file(path, "state 'MYS' { name = 'Malaysia' }\nallow 'x' { }\n");
+  fb_test_write_file(path, "state 'MYS' { name = 'Malaysia' }\nallow 'x' { }\n");
   out = tmpfile();
   assert_int_equal(fb_policy_check_file(path, out), 0);
   fclose(out);

@@ -17,30 +17,24 @@
 #include "config/config.h"
 #include "search/merge.h"
 #include "search/validate.h"
+#include "unit_common.h"
 
 #define MUTATIONS 20000
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-
 static size_t mutate(const char *in, char *out, size_t cap) {
   size_t n = strlen(in);
   memcpy(out, in, n + 1);
   static const char pool[] = "{}[]\",:0123456789-.eE tfnul\\\x01\xc3\xa9\xff";
-  int edits = 1 + (int)(next_rand() % 4);
+  int edits = 1 + (int)(fb_test_rand(&rng) % 4);
   for (int e = 0; e < edits && n > 0; e++) {
-    size_t pos = next_rand() % n;
-    switch (next_rand() % 4) {
-    case 0: out[pos] = pool[next_rand() % (sizeof pool - 1)]; break;
-    case 1: if (n + 1 < cap) { memmove(out + pos + 1, out + pos, n - pos + 1); out[pos] = pool[next_rand() % (sizeof pool - 1)]; n++; } break;
+    size_t pos = fb_test_rand(&rng) % n;
+    switch (fb_test_rand(&rng) % 4) {
+    case 0: out[pos] = pool[fb_test_rand(&rng) % (sizeof pool - 1)]; break;
+    case 1: if (n + 1 < cap) { memmove(out + pos + 1, out + pos, n - pos + 1); out[pos] = pool[fb_test_rand(&rng) % (sizeof pool - 1)]; n++; } break;
     case 2: memmove(out + pos, out + pos + 1, n - pos); n--; break;
     default: { /* duplicate a slice */
-      size_t len = 1 + next_rand() % 16;
+      size_t len = 1 + fb_test_rand(&rng) % 16;
       if (pos + len <= n && n + len < cap) { memmove(out + pos + len, out + pos, n - pos + 1); n += len; }
     }
     }

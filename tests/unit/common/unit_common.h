@@ -1,0 +1,22 @@
+/* Helpers shared by the unit tests (tests/unit/common, linked into every unit test by
+ * tests/tests.cmake): one copy instead of one per test file. Failures are cmocka
+ * assertions, so a helper that cannot do its job fails the test that called it. */
+#ifndef FB_TEST_UNIT_COMMON_H
+#define FB_TEST_UNIT_COMMON_H
+
+#include <stdint.h>
+
+/* Writes `text` to `path` (created or truncated). */
+void fb_test_write_file(const char *path, const char *text);
+
+/* Writes `text` to `dir`/`name`. */
+void fb_test_write_file_in(const char *dir, const char *name, const char *text);
+
+/* xorshift64: the next number from *state (non-zero). A fixed seed per test gives the
+ * same sequence, hence the same mutations, every run. */
+uint64_t fb_test_rand(uint64_t *state);
+
+/* Formats a shell command and runs it with system(3); returns its status. */
+int fb_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
