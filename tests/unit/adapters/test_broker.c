@@ -33,29 +33,15 @@ static int setup(void **state) {
   if (!f) return -1;
   fputs("  eyJhbGciOi.eyJzdWIi.c2ln \n\n", f); /* whitespace around it is not the token's */
   fclose(f);
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  server_pid = fork();
+  char *argv[] = {"/usr/bin/python3", FB_SOURCE_DIR "/tests/unit/adapters/test_broker_hub.py", NULL};
+  server_pid = fb_test_spawn_server(argv, &port);
   if (server_pid < 0) return -1;
-  if (server_pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl("/usr/bin/python3", "python3", FB_SOURCE_DIR "/tests/unit/adapters/test_broker_hub.py",
-          (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  FILE *p = fdopen(fds[0], "r");
-  if (!p || fscanf(p, "%d", &port) != 1) return -1;
-  fclose(p);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  kill(server_pid, SIGTERM);
-  waitpid(server_pid, NULL, 0);
+  fb_test_stop_server(server_pid);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   return system(cmd) == 0 ? 0 : -1;
@@ -79,27 +65,9 @@ static fb_state_config config(char *url, size_t urllen, const char *path) {
 
 /* Runs one leg against `path` to completion and closes the adapter cleanly. */
 static outcome run_leg_req(const char *path, const fb_leg_request *req) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   char url[128];
   fb_state_config cfg = config(url, sizeof url, path);
-  fb_adapter *a;
-  char *err = NULL;
-  if (fb_adapter_open(&loop, &cfg, &a, &err) != 0) fail_msg("open: %s", err);
-  assert_string_equal(fb_adapter_kind(a), "broker");
-  outcome o = {0};
-  fb_leg *leg;
-  double t0 = fb_now_ms();
-  assert_int_equal(fb_adapter_start(a, req, done_cb, &o, &leg), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_true(fb_now_ms() - t0 < 10000);
-  assert_int_equal(o.calls, 1);
-  int closed = 0;
-  fb_adapter_close(a, closed_cb, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(closed, 1);
-  assert_int_equal(uv_loop_close(&loop), 0); /* every handle closed */
-  return o;
+  return run_one_leg(&cfg, req);
 }
 
 static outcome run_leg(const char *path) {

@@ -16,34 +16,22 @@
 #include "adapters/adapter.h"
 #include "core/util.h"
 #include "tests/unit/adapters/leg_outcome.h"
+#include "unit_common.h"
 
 static pid_t server_pid;
 static int port;
 
 static int setup(void **state) {
   (void)state;
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  server_pid = fork();
+  char *argv[] = {"/usr/bin/python3", FB_SOURCE_DIR "/tests/unit/adapters/node_server.py", NULL};
+  server_pid = fb_test_spawn_server(argv, &port);
   if (server_pid < 0) return -1;
-  if (server_pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl("/usr/bin/python3", "python3", FB_SOURCE_DIR "/tests/unit/adapters/node_server.py", (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  FILE *f = fdopen(fds[0], "r");
-  if (!f || fscanf(f, "%d", &port) != 1) return -1;
-  fclose(f);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  kill(server_pid, SIGTERM);
-  waitpid(server_pid, NULL, 0);
+  fb_test_stop_server(server_pid);
   return 0;
 }
 
@@ -61,29 +49,12 @@ static const fb_leg_request *request(void) {
 
 /* Runs one leg against `path` to completion and closes the adapter cleanly. */
 static outcome run_leg(const char *path, uint64_t max_body, uint32_t timeout_ms) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   char url[128];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
   fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = url, .max_body = max_body};
-  fb_adapter *a;
-  char *err = NULL;
-  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
   fb_leg_request req = *request();
   if (timeout_ms) req.timeout_ms = timeout_ms;
-  outcome o = {0};
-  fb_leg *leg;
-  double t0 = fb_now_ms();
-  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_true(fb_now_ms() - t0 < 10000);
-  assert_int_equal(o.calls, 1);
-  int closed = 0;
-  fb_adapter_close(a, closed_cb, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(closed, 1);
-  assert_int_equal(uv_loop_close(&loop), 0); /* every handle closed */
-  return o;
+  return run_one_leg(&cfg, &req);
 }
 
 static void test_good_answer(void **state) {

@@ -43,56 +43,31 @@ static int setup(void **state) {
   snprintf(rogue_key, sizeof rogue_key, "%s/rogue.key", dir);
   snprintf(srv_cert, sizeof srv_cert, "%s/node.pem", dir);
   snprintf(srv_key, sizeof srv_key, "%s/node.key", dir);
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  server_pid = fork();
+  char *argv[] = {"/usr/bin/python3", FB_SOURCE_DIR "/tests/unit/adapters/node_server.py", "--tls", srv_cert,
+                  srv_key, ca, NULL};
+  server_pid = fb_test_spawn_server(argv, &port);
   if (server_pid < 0) return -1;
-  if (server_pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl("/usr/bin/python3", "python3", FB_SOURCE_DIR "/tests/unit/adapters/node_server.py", "--tls", srv_cert,
-          srv_key, ca, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  FILE *f = fdopen(fds[0], "r");
-  if (!f || fscanf(f, "%d", &port) != 1) return -1;
-  fclose(f);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  kill(server_pid, SIGTERM);
-  waitpid(server_pid, NULL, 0);
+  fb_test_stop_server(server_pid);
   fb_test_sh("rm -rf %s", dir);
   return 0;
 }
 
 
 static outcome run(const char *cafile, const char *certfile, const char *keyfile) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   char url[128];
   snprintf(url, sizeof url, "https://127.0.0.1:%d/good", port);
   fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = url, .ca = (char *)cafile,
                          .cert = (char *)certfile, .key = (char *)keyfile, .timeout_ms = 5000};
-  fb_adapter *a;
-  char *err = NULL;
-  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
   json_t *subject = json_pack("{s:s}", "document", "A12345678");
   fb_leg_request req = {.query_id = "q-1", .subject = subject, .purpose = "prosecution", .priority = "urgent",
                         .legal_basis = "mla_treaty", .requester_state = "MYS", .requester_agency = "PDRM"};
-  outcome o = {0};
-  fb_leg *leg;
-  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  outcome o = run_one_leg(&cfg, &req);
   json_decref(subject);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(o.calls, 1);
-  fb_adapter_close(a, NULL, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
   return o;
 }
 

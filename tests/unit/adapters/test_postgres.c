@@ -198,23 +198,11 @@ static void test_queue_cancel_and_close(void **state) {
 }
 
 static outcome one_leg(const char *ci, uint32_t timeout_ms) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = (char *)ci};
-  fb_adapter *a;
-  char *err = NULL;
-  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
   json_t *subject = json_pack("{s:s}", "document", "A12345678");
   fb_leg_request req = {.query_id = "q", .subject = subject, .timeout_ms = timeout_ms};
-  outcome o = {0};
-  fb_leg *leg;
-  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  outcome o = run_one_leg(&cfg, &req);
   json_decref(subject);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(o.calls, 1);
-  fb_adapter_close(a, NULL, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
   return o;
 }
 

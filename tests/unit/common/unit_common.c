@@ -1,10 +1,14 @@
 #include "unit_common.h"
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,4 +40,37 @@ int fb_test_sh(const char *fmt, ...) {
   va_end(ap);
   assert_true(n >= 0 && (size_t)n < sizeof cmd);
   return system(cmd);
+}
+
+pid_t fb_test_spawn_server(char *const argv[], int *port) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  bool ok = f && fscanf(f, "%d", port) == 1;
+  if (f) fclose(f);
+  else close(fds[0]);
+  if (!ok) {
+    fb_test_stop_server(pid);
+    return -1;
+  }
+  return pid;
+}
+
+void fb_test_stop_server(pid_t pid) {
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
 }

@@ -5,6 +5,7 @@
 #define FB_TEST_UNIT_COMMON_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Writes `text` to `path` (created or truncated). */
 void fb_test_write_file(const char *path, const char *text);
@@ -18,5 +19,13 @@ uint64_t fb_test_rand(uint64_t *state);
 
 /* Formats a shell command and runs it with system(3); returns its status. */
 int fb_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Starts argv[0] (a full path) with argv, a test server that prints the port it listens
+ * on to stdout, and reads that port into *port. Returns the child's pid, or -1 (no
+ * child left behind). */
+pid_t fb_test_spawn_server(char *const argv[], int *port);
+
+/* Stops a server from fb_test_spawn_server and reaps it. */
+void fb_test_stop_server(pid_t pid);
 
 #endif
