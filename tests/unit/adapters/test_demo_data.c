@@ -15,20 +15,13 @@
 #include "adapters/demo_data.h"
 #include "adapters/sqlite_db.h"
 #include "core/util.h"
+#include "unit_common.h"
 
 static char a_dir[] = "/tmp/fb_demo_a_XXXXXX", b_dir[] = "/tmp/fb_demo_b_XXXXXX",
             c_dir[] = "/tmp/fb_demo_c_XXXXXX";
 
 static void cleanup(const char *dir) {
-  for (int i = 0; i < 4; i++) {
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s.db", dir, fb_demo_states[i]);
-    unlink(p);
-  }
-  char truth[160];
-  snprintf(truth, sizeof truth, "%s/truth.json", dir);
-  unlink(truth);
-  rmdir(dir);
+  assert_true(fb_test_rm_rf(dir));
 }
 
 static int setup(void **state) {

@@ -1,5 +1,7 @@
 #include "unit_common.h"
 
+#include <ftw.h>
+
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -40,6 +42,17 @@ int fb_test_sh(const char *fmt, ...) {
   va_end(ap);
   assert_true(n >= 0 && (size_t)n < sizeof cmd);
   return system(cmd);
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st;
+  (void)type;
+  (void)ftw;
+  return remove(path);
+}
+
+bool fb_test_rm_rf(const char *dir) {
+  return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0;
 }
 
 pid_t fb_test_spawn_server(char *const argv[], int *port) {

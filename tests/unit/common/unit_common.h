@@ -4,6 +4,7 @@
 #ifndef FB_TEST_UNIT_COMMON_H
 #define FB_TEST_UNIT_COMMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,6 +20,9 @@ uint64_t fb_test_rand(uint64_t *state);
 
 /* Formats a shell command and runs it with system(3); returns its status. */
 int fb_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Removes `dir` and everything below it (a test's temp dir); true when it is gone. */
+bool fb_test_rm_rf(const char *dir);
 
 /* Starts argv[0] (a full path) with argv, a test server that prints the port it listens
  * on to stdout, and reads that port into *port. Returns the child's pid, or -1 (no

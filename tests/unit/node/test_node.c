@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "node/internal.h"
+#include "unit_common.h"
 
 static char dir[64];
 static char db_path[128];
@@ -35,17 +36,7 @@ static int setup_data(void **state) {
 
 static int remove_data(void **state) {
   (void)state;
-  const char *files[] = {"IDN.db", "MYS.db", "THA.db", "BGD.db"};
-  char p[160];
-  for (size_t i = 0; i < FB_ARRAY_LEN(files); i++) {
-    snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-    unlink(p);
-  }
-  char truth[160];
-  snprintf(truth, sizeof truth, "%s/truth.json", dir);
-  unlink(truth);
-  rmdir(dir);
-  return 0;
+  return fb_test_rm_rf(dir) ? 0 : -1;
 }
 
 static void test_mode_names(void **state) {

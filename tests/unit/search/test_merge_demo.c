@@ -15,6 +15,7 @@
 #include "adapters/demo_data.h"
 #include "adapters/sqlite_db.h"
 #include "search/merge.h"
+#include "unit_common.h"
 
 static char dir[] = "/tmp/fb_merge_demo_XXXXXX";
 
@@ -27,16 +28,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (int i = 0; i < 4; i++) {
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s.db", dir, fb_demo_states[i]);
-    unlink(p);
-  }
-  char truth[160];
-  snprintf(truth, sizeof truth, "%s/truth.json", dir);
-  unlink(truth);
-  rmdir(dir);
-  return 0;
+  return fb_test_rm_rf(dir) ? 0 : -1;
 }
 
 static json_t *search_all(const char *subject_json) {
