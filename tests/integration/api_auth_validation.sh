@@ -22,9 +22,9 @@ Q='{"subject":{"name":"Ahmad bin Ismail"},"purpose":"prosecution","priority":"ur
 
 # 401: no token, garbage, alg none, HS256 with the public key as secret.
 out=$(curl -s -i "$B/v1/states")
-echo "$out" | grep -q '^HTTP/1.1 401' || fail "no token: 401"
-echo "$out" | grep -qi '^www-authenticate: Bearer' || fail "WWW-Authenticate"
-echo "$out" | grep -q '"code":"unauthenticated"' || fail "401 body"
+grep -q '^HTTP/1.1 401' <<<"$out" || fail "no token: 401"
+grep -qi '^www-authenticate: Bearer' <<<"$out" || fail "WWW-Authenticate"
+grep -q '"code":"unauthenticated"' <<<"$out" || fail "401 body"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/states" -H 'Authorization: Bearer abc.def.ghi')
 expect_eq "garbage token" "$code" 401
 none=$($PY -c '
@@ -113,7 +113,7 @@ pass "reload keeps the old policy when the new one is broken"
 curl -s -o "$TMP/resp" "$B/v1/audit?after=0&limit=1000" -H "Authorization: Bearer $AUDITOR"
 events=$(pyq '",".join(sorted(set(e["event"] for e in d["entries"])))')
 for ev in auth_failure evaluate reload search; do
-  echo "$events" | grep -q "$ev" || fail "audit lacks $ev events ($events)"
+  grep -q "$ev" <<<"$events" || fail "audit lacks $ev events ($events)"
 done
 expect_eq "paging next" "$(pyq 'd["next"]==d["entries"][-1]["seq"]')" True
 curl -s -o "$TMP/resp" "$B/v1/audit?after=2&limit=2" -H "Authorization: Bearer $AUDITOR"

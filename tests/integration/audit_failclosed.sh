@@ -18,7 +18,7 @@ PIDS+=("$HUB_PID")
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 expect_eq "ready at first" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HUB_PORT/readyz")" 200
 m=$(curl -s "http://127.0.0.1:$HUB_PORT/metrics") # not piped: grep -q would SIGPIPE curl under pipefail
-echo "$m" | grep -q '^fedbroker_audit_healthy 1$' || fail "metric fedbroker_audit_healthy is not 1"
+grep -q '^fedbroker_audit_healthy 1$' <<<"$m" || fail "metric fedbroker_audit_healthy is not 1"
 
 Q='{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Fail-closed test of the audit log"}'
 ok=0; refused=0
@@ -36,8 +36,8 @@ expect_eq "unready after the failure" "$(curl -s -o /dev/null -w '%{http_code}' 
 expect_eq "later searches refused" "$(search "$ANALYST_IDN" "$Q")" 503
 expect_eq "still alive" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HUB_PORT/healthz")" 200
 m=$(curl -s "http://127.0.0.1:$HUB_PORT/metrics")
-echo "$m" | grep -q '^fedbroker_audit_healthy 0$' || fail "metric fedbroker_audit_healthy is not 0"
-echo "$m" | grep -qE '^fedbroker_audit_lines_failed [1-9]' || fail "metric fedbroker_audit_lines_failed"
+grep -q '^fedbroker_audit_healthy 0$' <<<"$m" || fail "metric fedbroker_audit_healthy is not 0"
+grep -qE '^fedbroker_audit_lines_failed [1-9]' <<<"$m" || fail "metric fedbroker_audit_lines_failed"
 kill -9 "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
 $PY "$FB_SOURCE_DIR/tests/lib/audit_verify.py" "$TMP/audit.jsonl" --key "$TMP/keys/audit.pub.pem" >/dev/null ||
   fail "the log written before the failure does not verify"

@@ -11,8 +11,8 @@ for c in serve demo node policy audit token demo-data probe; do
   head -1 "$TMP/err" | grep -q "^fedbroker: " || fail "$c --bogus: one-line error first"
   grep -q "usage:" "$TMP/err" || fail "$c --bogus: usage follows"
 done
-"$FEDBROKER" --help | grep -q '^  serve ' || fail "--help lists serve"
-"$FEDBROKER" --version | grep -q '^fedbroker [0-9]' || fail "--version"
+grep -q '^  serve ' <<<"$("$FEDBROKER" --help)" || fail "--help lists serve"
+grep -q '^fedbroker [0-9]' <<<"$("$FEDBROKER" --version)" || fail "--version"
 status=0; "$FEDBROKER" frobnicate 2>/dev/null || status=$?
 expect_eq "unknown command" "$status" 2
 pass "--help, --version, usage errors exit 2"

@@ -37,7 +37,7 @@ grep -q '^USER 10001' docker/Dockerfile || fail "the image runs as uid 10001"
 [ -f .dockerignore ] && grep -qx '.git' .dockerignore || fail "a root .dockerignore keeps .git out"
 pass "Dockerfile: two stages, non-root, HEALTHCHECK, no VOLUME; root .dockerignore"
 
-if ! kubectl kustomize --help 2>/dev/null | grep -q -- --load-restrictor; then
+if ! grep -q -- --load-restrictor <<<"$(kubectl kustomize --help 2>/dev/null)"; then
   echo "skip: this kubectl has no kustomize with --load-restrictor"
   exit 77
 fi

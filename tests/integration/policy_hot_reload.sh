@@ -24,7 +24,7 @@ Q='{"subject":{"document":"A12345678"},"purpose":"prosecution","priority":"urgen
 curl -s -o "$TMP/inflight" "http://127.0.0.1:$HUB_PORT/v1/search" -H "Authorization: Bearer $ANALYST_IDN" \
   -H 'Content-Type: application/json' -d "$Q" &
 inflight=$!
-sleep 0.3
+wait_leg_in_flight THA # THA answers after 1.5 s
 cat >"$TMP/policies/THA.lua" <<'LUA'
 state "THA" { name = "Thailand" }
 deny "closed for maintenance" { reason = "Thailand is not sharing today." }

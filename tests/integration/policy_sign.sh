@@ -11,7 +11,7 @@ setup_hub_env
 "$FEDBROKER" policy keygen --out "$TMP/keys/mys-policy" >"$TMP/out" || fail "keygen"
 [[ -s "$TMP/keys/mys-policy.pem" && -s "$TMP/keys/mys-policy.pub.pem" ]] || fail "keygen wrote no pair"
 expect_eq "private key mode" "$(stat -c %a "$TMP/keys/mys-policy.pem")" 600
-openssl pkey -in "$TMP/keys/mys-policy.pem" -noout -text 2>/dev/null | grep -q 'ED25519' || fail "not an Ed25519 key"
+grep -q 'ED25519' <<<"$(openssl pkey -in "$TMP/keys/mys-policy.pem" -noout -text 2>/dev/null)" || fail "not an Ed25519 key"
 if "$FEDBROKER" policy keygen --out "$TMP/keys/mys-policy" 2>"$TMP/err"; then fail "keygen overwrote a key"; fi
 grep -q 'cannot create .*mys-policy.pem: File exists' "$TMP/err" || fail "overwrite message: $(cat "$TMP/err")"
 set +e; "$FEDBROKER" policy keygen 2>/dev/null; rc=$?; set -e

@@ -8,7 +8,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --- usage
-"$FEDBROKER" policy --help | grep -q "policy test \[-v\] \[--junit FILE\] DIR" || fail "--help"
+grep -q "policy test \[-v\] \[--junit FILE\] DIR" <<<"$("$FEDBROKER" policy --help)" || fail "--help"
 set +e
 "$FEDBROKER" policy frobnicate 2>"$tmp/err"; rc=$?
 set -e

@@ -12,7 +12,7 @@ slow_search() { # in the background, answer in $1
   curl -s -o "$1" "http://127.0.0.1:$HUB_PORT/v1/search" -H "Authorization: Bearer $ANALYST_IDN" \
     -H 'Content-Type: application/json' -d "$Q" &
   BG=$!
-  sleep 0.3
+  wait_leg_in_flight THA # THA answers after 1.5 s
 }
 
 # concurrency = 1: while one search waits on the slow node, the next is refused.
@@ -22,9 +22,9 @@ start_hub "$TMP/hub.lua"
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
 slow_search "$TMP/first"
 out=$(curl -s -i "http://127.0.0.1:$HUB_PORT/v1/search" -H "Authorization: Bearer $ANALYST_IDN" -H 'Content-Type: application/json' -d "$Q")
-echo "$out" | grep -q '^HTTP/1.1 429' || fail "over the concurrency limit: 429"
-echo "$out" | grep -qi '^retry-after: 1' || fail "429 has Retry-After"
-echo "$out" | grep -q '"code":"overloaded"' || fail "429 code overloaded"
+grep -q '^HTTP/1.1 429' <<<"$out" || fail "over the concurrency limit: 429"
+grep -qi '^retry-after: 1' <<<"$out" || fail "429 has Retry-After"
+grep -q '"code":"overloaded"' <<<"$out" || fail "429 code overloaded"
 wait $BG
 expect_eq "the search in flight finished" "$($PY -c "import json; print(json.load(open('$TMP/first'))['states'][0]['outcome'])")" shared
 expect_eq "accepted again" "$(search "$ANALYST_IDN" "$Q")" 200

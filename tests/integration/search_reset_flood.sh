@@ -129,8 +129,8 @@ pass "RST_STREAM freed the searches' legs and slots at once (${gone} s)"
 # a Retry-After of some seconds, though it has nothing in flight any more.
 out=$(curl -s -i "http://127.0.0.1:$HUB_PORT/v1/search" -H "Authorization: Bearer $ANALYST_MYS" \
   -H 'Content-Type: application/json' -d "$FAST_Q")
-echo "$out" | grep -q '^HTTP/1.1 429' || fail "over aborts_per_minute: 429 (got: $(echo "$out" | head -1))"
-echo "$out" | grep -q 'abandoned' || fail "429 says why"
+grep -q '^HTTP/1.1 429' <<<"$out" || fail "over aborts_per_minute: 429 (got: $(echo "$out" | head -1))"
+grep -q 'abandoned' <<<"$out" || fail "429 says why"
 ra=$(echo "$out" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }' | tr -d '\r')
 [ "$ra" -ge 2 ] || fail "Retry-After for abandoned searches: '$ra'"
 pass "over aborts_per_minute the flooding identity gets 429 (Retry-After $ra s); others are unaffected"

@@ -27,7 +27,7 @@ expect_eq "h2c healthz" "$out" $'{"status":"ok"}\n 200 2'
 pass "h2c prior knowledge /healthz"
 
 out=$(nghttp -n -v "http://127.0.0.1:$P/healthz" 2>&1) # captured: grep -q on a pipe could SIGPIPE nghttp
-echo "$out" | grep -q ':status: 200' || fail "nghttp h2c"
+grep -q ':status: 200' <<<"$out" || fail "nghttp h2c"
 pass "nghttp h2c"
 
 out=$(curl -s -g -w ' %{http_code}' "http://[::1]:$P6/healthz")
@@ -113,9 +113,9 @@ pass "GET / serves the workspace"
 
 # Metrics in Prometheus text format.
 m=$(curl -s "http://127.0.0.1:$P/metrics")
-echo "$m" | grep -q '^fedbroker_http_requests_total{route="/healthz",status="200"} [0-9]' || fail "requests counter"
-echo "$m" | grep -q '^# TYPE fedbroker_http_request_duration_seconds histogram' || fail "duration histogram"
-echo "$m" | grep -q '^fedbroker_open_connections [0-9]' || fail "open connections gauge"
+grep -q '^fedbroker_http_requests_total{route="/healthz",status="200"} [0-9]' <<<"$m" || fail "requests counter"
+grep -q '^# TYPE fedbroker_http_request_duration_seconds histogram' <<<"$m" || fail "duration histogram"
+grep -q '^fedbroker_open_connections [0-9]' <<<"$m" || fail "open connections gauge"
 pass "/metrics"
 
 # SIGTERM: exits 0.

@@ -64,3 +64,15 @@ search() {
 
 # jq-like check with Python: pyq 'expression over d' < file
 pyq() { $PY -c "import json,sys; d=json.load(open('$TMP/resp')); print($1)"; }
+
+# wait_leg_in_flight STATE: polls /metrics until the hub has a leg to STATE in flight
+# (1 s at most), instead of sleeping and hoping the search got that far.
+wait_leg_in_flight() {
+  local i n
+  for i in $(seq 1 50); do
+    n=$(curl -s "http://127.0.0.1:$HUB_PORT/metrics" | awk -v s="$1" '$1 == "fedbroker_legs_in_flight{state=\"" s "\"}" {print $2}')
+    [ "${n:-0}" -ge 1 ] 2>/dev/null && return 0
+    sleep 0.02
+  done
+  fail "no leg to $1 in flight"
+}
