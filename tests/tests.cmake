@@ -1,7 +1,8 @@
 # Helpers shared by the unit tests (tests/unit/common: not a module, holds no tests).
-add_library(fb_test_common STATIC ${CMAKE_SOURCE_DIR}/tests/unit/common/unit_common.c)
+# An object library: its start-up hook (fb_json_use_xalloc) is linked into every test.
+add_library(fb_test_common OBJECT ${CMAKE_SOURCE_DIR}/tests/unit/common/unit_common.c)
 target_include_directories(fb_test_common PUBLIC ${CMAKE_SOURCE_DIR}/tests/unit/common)
-target_link_libraries(fb_test_common PUBLIC PkgConfig::CMOCKA)
+target_link_libraries(fb_test_common PUBLIC fb_core PkgConfig::CMOCKA)
 
 # Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>
 # and fb_test_common.

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/command.h"
+#include "core/util.h"
 
 #ifndef FB_VERSION
 #define FB_VERSION "0.0.0"
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
    * size limit must surface as an EFBIG write error the audit log can fail closed on. */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);
+  fb_json_use_xalloc(); /* out of memory aborts, in jansson too (docs/architecture.md) */
   if (argc < 2) {
     fprintf(stderr, "fedbroker: missing command\n");
     print_usage(stderr);

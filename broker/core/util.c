@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <jansson.h>
+
 static void out_of_memory(void) {
   fputs("{\"level\":\"error\",\"event\":\"oom\",\"msg\":\"out of memory\"}\n", stderr);
   abort();
@@ -38,6 +40,12 @@ char *fb_xstrndup(const char *s, size_t n) {
   memcpy(p, s, n);
   p[n] = '\0';
   return p;
+}
+
+void fb_json_use_xalloc(void) {
+  /* fb_xmalloc is malloc that aborts on NULL, so values jansson made before this call
+   * (there should be none) and strings it returns are still freed with free(). */
+  json_set_alloc_funcs(fb_xmalloc, free);
 }
 
 void fb_buf_reserve(fb_buf *b, size_t extra) {

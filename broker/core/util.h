@@ -37,6 +37,11 @@ void *fb_xcalloc(size_t n, size_t size);
 void *fb_xrealloc(void *p, size_t n);
 char *fb_xstrdup(const char *s);
 char *fb_xstrndup(const char *s, size_t n);
+/* Makes jansson allocate through fb_xmalloc, so that out of memory aborts here too
+ * instead of a NULL from json_pack/json_object being dropped. Call once at start-up,
+ * before any JSON value exists (main does; so does every unit test, via
+ * tests/unit/common). */
+void fb_json_use_xalloc(void);
 
 /* Milliseconds on a monotonic clock (for durations). */
 double fb_now_ms(void);

@@ -14,6 +14,14 @@
 
 #include <cmocka.h>
 
+#include "core/util.h"
+
+/* Every unit test runs with the allocator convention of the binary (fedbroker's main):
+ * jansson allocates through fb_xmalloc. An object library, so this is always linked. */
+__attribute__((constructor)) static void use_fedbroker_allocator(void) {
+  fb_json_use_xalloc();
+}
+
 void fb_test_write_file(const char *path, const char *text) {
   FILE *fp = fopen(path, "w");
   assert_non_null(fp);
