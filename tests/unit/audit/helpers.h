@@ -16,6 +16,7 @@
 
 #include "audit/audit.h"
 #include "core/util.h"
+#include "unit_common.h"
 
 static __attribute__((unused)) char *mkpath(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
@@ -31,11 +32,7 @@ static __attribute__((unused)) char *make_tmpdir(void) {
   return strdup(d);
 }
 
-static __attribute__((unused)) void rm_rf(const char *dir) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
-}
+static __attribute__((unused)) void rm_rf(const char *dir) { assert_true(fb_test_rm_rf(dir)); }
 
 /* Writes a fresh Ed25519 key pair as PEM files; returns the key (caller frees). */
 static __attribute__((unused)) EVP_PKEY *make_key(const char *priv_path, const char *pub_path) {

@@ -562,9 +562,7 @@ static void test_store_reload(void **state) {
   assert_non_null(strstr(err, "THA.lua:1:"));
   free(err);
   fb_policy_store_free(s);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_true(fb_test_rm_rf(dir));
 }
 
 static void sign_file(EVP_PKEY *k, const char *dir, const char *name) {
@@ -636,9 +634,7 @@ static void test_signed_policies(void **state) {
   assert_non_null(strstr(err, "MYS.lua"));
   free(err);
   EVP_PKEY_free(k);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_true(fb_test_rm_rf(dir));
 }
 
 int main(void) {

@@ -129,9 +129,7 @@ static void test_runner_counts(void **state) {
   assert_non_null(strstr(text, "\n2 passed, 2 failed\n"));
   free(text);
   fclose(out);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_true(fb_test_rm_rf(dir));
 }
 
 static void test_check(void **state) {
@@ -169,9 +167,7 @@ static void test_check(void **state) {
   assert_null(fb_policy_compile("MYS", "MYS.lua", src, strlen(src), NULL, 0, NULL, &err));
   assert_non_null(strstr(err, "redaction key"));
   free(err);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_true(fb_test_rm_rf(dir));
 }
 
 static void test_justification_length(void **state) {

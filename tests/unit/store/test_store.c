@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "unit_common.h"
 
 static char dir[64];
 static char path[128];
@@ -27,9 +28,7 @@ static int setup(void **st) {
 
 static int teardown(void **st) {
   (void)st;
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return fb_test_rm_rf(dir) ? 0 : -1;
 }
 
 static void close_sync(uv_loop_t *loop, fb_store *s) {
