@@ -116,13 +116,9 @@ rc=0; curl -s -m 1 -o /dev/null -X POST -d "$REQ" "$URL/search" || rc=$?
 expect_eq "slow: the client times out" "$rc" 28
 curl -s -m 30 -o /dev/null --http2-prior-knowledge -X POST -d "$REQ" "$URL/search" &
 PENDING=$!
-# The node has the held search once its stats count it (polled, 5 s at most).
-for i in $(seq 1 100); do
-  n=$(curl -s -m 1 "$URL/stats" | jq .requests)
-  [ "$n" = 2 ] && break
-  sleep 0.05
-done
-expect_eq "slow: stats" "$n" 2
+# The node holds the search once its stats count it.
+requests() { curl -s -m 1 "$URL/stats" | jq .requests; }
+expect_eq "slow: stats" "$(poll_eq 2 requests)" 2
 expect_eq "slow: healthz is not delayed" "$(curl -s -m 1 "$URL/healthz")" '{"status":"ok"}'
 start=$(date +%s)
 stop_cleanly "$NODE_PID" slow

@@ -114,13 +114,9 @@ $PY -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) < 2 el
   fail "concurrent delayed searches were serialised"
 if curl -s -m 0.1 -o /dev/null -X POST -d "$req" "$URL/search"; then fail "curl -m 0.1 should time out"; fi
 if curl -s --http2-prior-knowledge -m 0.1 -o /dev/null -X POST -d "$req" "$URL/search"; then fail "h2c -m 0.1 should time out"; fi
-# The aborted searches are counted once their bodies are in (polled, 5 s at most).
-for i in $(seq 1 100); do
-  n=$(curl -s -m 5 "$URL/stats" | jq .requests)
-  [ "$n" = 12 ] && break
-  sleep 0.05
-done
-expect_eq "after aborts" "$n" 12
+# The aborted searches are counted once their bodies are in.
+requests() { curl -s -m 5 "$URL/stats" | jq .requests; }
+expect_eq "after aborts" "$(poll_eq 12 requests)" 12
 pass "--latency delays each search answer without blocking the loop; aborts are harmless"
 stop_cleanly "$NODE_PID" latency
 

@@ -53,6 +53,18 @@ start_hub() {
 
 # expect_eq WHAT GOT WANT
 expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
+# poll_eq WANT CMD...: runs CMD until it prints WANT (every 50 ms, 5 s at most) and
+# prints its last output, for expect_eq: a poll instead of a sleep that hopes.
+poll_eq() {
+  local want=$1 out i
+  shift
+  for i in $(seq 1 100); do
+    out=$("$@")
+    [ "$out" = "$want" ] && break
+    sleep 0.05
+  done
+  printf '%s' "$out"
+}
 
 # make_pki DIR: a test CA, a server cert for localhost/127.0.0.1 and client certs.
 make_pki() {
