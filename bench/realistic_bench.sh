@@ -54,7 +54,8 @@ printf '{"subject":{"name":"Ahmad bin Ismail","dob":"1985-03-12","document":"%s"
 search_body "$TMP/document.json" document
 sed 's/A12345678/Z99999999/' "$TMP/document.json" >"$TMP/nomatch.json"
 
-# Copies of the databases with nine more persons per state indexed under the document.
+# Copies of the databases with nine more persons per state indexed under the document:
+# the shortest records (as the issue measured, ~2.7 KB per node answer), three victims.
 mkdir -p "$TMP/real"
 for s in IDN MYS THA BGD; do
   cp "$TMP/demo/data/$s.db" "$TMP/real/$s.db"
@@ -68,7 +69,7 @@ if not key:
 held = {r[0] for r in db.execute("SELECT rid FROM keys WHERE kind = 1 AND key = ?", (doc,))}
 def pick(victims, n):
     q = ("SELECT rid FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json "
-         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY rid")
+         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY length(json), rid")
     return [r[0] for r in db.execute(q) if r[0] not in held][:n]
 extra = pick(True, 3) + pick(False, 10 - len(held) - 3)
 db.executemany("INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(1, ?, ?)", [(doc, r) for r in extra])
@@ -86,6 +87,14 @@ for s in IDN MYS THA BGD; do
   wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
   nodes+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", timeout = 5000 },"$'\n'
 done
+# What one node answers to the subject (the hub's request body, as the http adapter sends it).
+$PY -c 'import json,sys; b=json.load(open(sys.argv[1])); print(json.dumps({"query_id":"q-bench","subject":b["subject"],"purpose":b["purpose"],"limit":100}))' \
+  "$TMP/real.json" >"$TMP/node-req.json"
+node_url=$(sed -n 's/^  IDN = { adapter = "http", url = "\([^"]*\)".*/\1/p' <<<"$nodes")
+curl -sf -o "$TMP/node-answer.json" --max-time 10 -H "$JSON" --data-binary "@$TMP/node-req.json" "$node_url" ||
+  die "node IDN did not answer the subject"
+NODE_SIZE=$(wc -c <"$TMP/node-answer.json")
+NODE_RECORDS=$($PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(len(a["records"]))' "$TMP/node-answer.json")
 PR=$(free_port)
 demo_config "$TMP/demo/r.lua" "$PR" true "audit-r.jsonl" "$nodes"
 bg_start hubR "$FEDBROKER" serve --config "$TMP/demo/r.lua"; HR=$BG_PID
@@ -198,6 +207,7 @@ echo "realistic_bench: one h2load thread, ${DUR}s per row; (c) and (r) at h2load
 echo "one hub process per case; in (r) also four node processes; all share the $(nproc) cores with h2load"
 machine_line
 echo "load average before the rows: $LOAD0"
+echo "(r): node IDN answers $NODE_RECORDS records in $NODE_SIZE bytes"
 echo "(r): $real_outcome; merged answer $REAL_SIZE bytes, $REAL_RECORDS records in $REAL_ENTITIES entities, $REAL_MERGED merged across states, $REAL_MASKED of $REAL_VICTIMS victim records masked"
 [ "$WIDE" = 1 ] && echo "(w): $WIDE_LEGS admitted legs per search; by document $WIDE_RECS records, unknown document $NOMATCH_RECS"
 echo "CPU columns: ms of CPU (utime + stime) per request: the hub, all threads (for (c): nghttpd); its event-loop thread alone; µs of hub CPU per admitted leg; the four nodes together. hub cores: the hub's CPU over the wall time; busy: hub + nodes + h2load over the wall time, in cores"
