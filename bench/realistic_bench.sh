@@ -230,12 +230,14 @@ if [ "$PERF" = 1 ]; then
   for _ in $(seq 300); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
   wait "$perf_pid" 2>/dev/null || true
   echo
-  echo "perf (cpu-clock, DWARF call graphs), hub during ${PERF_DUR}s of (r): samples per thread"
-  perf report -i "$data" --no-children --stdio -g none --sort tid 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 8'
-  echo "hottest symbols (self time) on the event-loop thread ($HR), in % of its samples:"
+  echo "perf (cpu-clock, DWARF call graphs), hub during ${PERF_DUR}s of (r): samples per thread (the event-loop thread is $HR)"
+  perf report -i "$data" --no-children --stdio -g none --sort pid,comm 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 8'
+  echo "event-loop thread, self time by shared object:"
+  perf report -i "$data" --tid "$HR" --no-children --stdio -g none --sort dso 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 10'
+  echo "event-loop thread, hottest symbols (self time; libjansson has no symbols without its -dbgsym package):"
   perf report -i "$data" --tid "$HR" --no-children --stdio -g none --sort dso,symbol 2>/dev/null |
-    awk '/^ +[0-9.]+%/ && n++ < 25' | sed 's/ *- *- *$//'
-  echo "inclusive (children) on the event-loop thread, top entries:"
+    awk '/^ +[0-9.]+%/ && n++ < 20' | sed 's/ *- *- *$//'
+  echo "event-loop thread, inclusive time of named functions (children included):"
   perf report -i "$data" --tid "$HR" --children --stdio -g none --sort symbol 2>/dev/null |
-    awk '/^ +[0-9.]+%/ && n++ < 25' | sed 's/ *- *- *$//'
+    awk '/^ +[0-9.]+%/ && $NF !~ /^0x/ && $NF != "(inlined)" && n++ < 30' | sed 's/ *- *- *$//'
 fi
