@@ -239,5 +239,5 @@ if [ "$PERF" = 1 ]; then
     awk '/^ +[0-9.]+%/ && n++ < 20' | sed 's/ *- *- *$//'
   echo "event-loop thread, inclusive time of named functions (children included):"
   perf report -i "$data" --tid "$HR" --children --stdio -g none --sort symbol 2>/dev/null |
-    awk '/^ +[0-9.]+%/ && $NF !~ /^0x/ && $NF != "(inlined)" && n++ < 30' | sed 's/ *- *- *$//'
+    awk '{ sub(/[ -]+$/, "") } /^ +[0-9.]+%/ && $NF !~ /^0x/ && $NF != "(inlined)" && n++ < 30'
 fi
