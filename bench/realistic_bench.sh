@@ -115,8 +115,9 @@ PY
 read -r REAL_RECORDS REAL_ENTITIES REAL_MERGED REAL_MASKED REAL_VICTIMS <<<"$real_shape"
 REAL_SIZE=$(wc -c <"$TMP/real.out")
 [ "$REAL_RECORDS" -ge 25 ] || die "the realistic search answered $REAL_RECORDS records, not ~30 ($real_outcome)"
-[ "$REAL_MASKED" = "$REAL_VICTIMS" ] && [ "$REAL_VICTIMS" -gt 0 ] ||
+if [ "$REAL_VICTIMS" = 0 ] || [ "$REAL_MASKED" != "$REAL_VICTIMS" ]; then
   die "victims not masked: $REAL_MASKED of $REAL_VICTIMS victim records"
+fi
 [ "$REAL_MERGED" -ge 1 ] || die "no entity merged across states"
 
 # (c) the static baseline: a file as large as the merged answer.
@@ -168,6 +169,7 @@ EOF
   read -r WIDE_LEGS WIDE_RECS < <(legs_of "$TMP/w-document.out")
   read -r NOMATCH_LEGS NOMATCH_RECS < <(legs_of "$TMP/w-nomatch.out")
   [ "$WIDE_LEGS" = 47 ] || die "48-state hub: $WIDE_LEGS admitted legs, not 47: $wide_doc"
+  [ "$NOMATCH_LEGS" = 47 ] || die "48-state hub: $NOMATCH_LEGS admitted legs for the unknown document, not 47"
   [ "$NOMATCH_RECS" = 0 ] || die "48-state hub: the unknown document found $NOMATCH_RECS records"
 fi
 
@@ -185,7 +187,7 @@ measure() { # LABEL TAG PID LEGS URL [h2load args...]  (LEGS: admitted legs per 
   h2 "$tag" -t 1 -D "$DUR" "$@" "$url"
   t1=$(cpu_ticks "$pid"); n1=$(nodes_ticks); l1=$(loop_ticks "$pid")
   local nodes_cpu="-" per_leg="-"
-  [ "$tag" = real ] && nodes_cpu=$(ms_per $((n1 - n0)) "$H2_OK") || n1=$n0
+  if [ "$tag" = real ]; then nodes_cpu=$(ms_per $((n1 - n0)) "$H2_OK"); else n1=$n0; fi
   [ "$legs" != - ] && per_leg=$(us_per $((t1 - t0)) $((H2_OK * legs)))
   local hub_cores busy
   hub_cores=$(awk -v h=$((t1 - t0)) -v hz="$CLK_TCK" -v w="$H2_WALL" 'BEGIN { printf "%.2f", h / hz / w }')
