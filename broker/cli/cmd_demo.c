@@ -293,7 +293,7 @@ static int run(int argc, char **argv) {
          "  curl -s 'http://127.0.0.1:%ld/v1/audit?after=0&limit=5' -H \"Authorization: Bearer $AUDITOR\"\n"
          "  curl -s http://127.0.0.1:%ld/v1/stats -H \"Authorization: Bearer $AUDITOR\"\n"
          "  curl -s -X POST http://127.0.0.1:%ld/v1/admin/reload -H \"Authorization: Bearer $ADMIN\"\n\n"
-         "Follow-up of a hit (FOLLOWUP.md): search as IDN for intelligence (Malaysia answers hit_only with a\n"
+         "Follow-up of a hit (docs/api.md): search as IDN for intelligence (Malaysia answers hit_only with a\n"
          "hit_ref), then ask Malaysia's focal point formally and let it decide:\n"
          "  curl -s http://127.0.0.1:%ld/v1/search -H \"Authorization: Bearer $ANALYST_IDN\" \\\n"
          "    -H 'Content-Type: application/json' -d '{\"subject\":{\"name\":\"Ahmad bin Ismail\"},"

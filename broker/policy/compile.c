@@ -715,70 +715,6 @@ static int state_head(lua_State *L) {
   return 1;
 }
 
-/* setmetatable without __gc: a finalizer would run whenever the collector does,
- * outside any instruction budget (even while the hub frees the policy). */
-static int safe_setmetatable(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  int t = lua_type(L, 2);
-  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
-  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
-    return luaL_error(L, "cannot change a protected metatable");
-  if (t == LUA_TTABLE) {
-    lua_pushliteral(L, "__gc");
-    if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "__gc is not allowed in policies");
-    lua_pop(L, 1);
-  }
-  lua_settop(L, 2);
-  lua_setmetatable(L, 1);
-  return 1;
-}
-
-/* Lua's pattern matcher runs in C, where the instruction budget cannot stop it, and
- * backtracking makes it polynomial: ("a"):rep(2000):find(".-.-.-b") runs for minutes.
- * The wrappers estimate the worst case, len^(quantifiers, +1 unless anchored), and
- * refuse patterns that could take longer than a fraction of a second. Plain `find`
- * (4th argument true) is linear and always allowed. Upvalue 1: the original. */
-#define PATTERN_MAX_STEPS 1e8
-static int bounded_match(lua_State *L) {
-  size_t n = 0, plen = 0;
-  const char *subj = lua_tolstring(L, 1, &n);
-  const char *pat = lua_tolstring(L, 2, &plen);
-  bool plain = lua_toboolean(L, 4) && lua_tocfunction(L, lua_upvalueindex(2)) != NULL;
-  if (subj && pat && !plain) {
-    int q = 0;
-    for (size_t i = 0; i < plen; i++) {
-      if (pat[i] == '%') i++;
-      else if (pat[i] == '*' || pat[i] == '+' || pat[i] == '-') q++;
-    }
-    double steps = 1, len = (double)n + 1;
-    for (int i = 0; i < q + (pat[0] == '^' ? 0 : 1) && steps <= PATTERN_MAX_STEPS; i++) steps *= len;
-    if (steps > PATTERN_MAX_STEPS)
-      return luaL_error(L, "this pattern is too costly for a text of %d characters: use fewer "
-                        "repetitions (*, +, -) or anchor it with ^", (int)n);
-  }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-static void wrap_patterns(lua_State *L) {
-  static const char *const fns[] = {"find", "match", "gmatch", "gsub", NULL};
-  if (lua_getglobal(L, "string") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
-  for (size_t i = 0; fns[i]; i++) {
-    lua_getfield(L, -1, fns[i]);
-    /* upvalue 2 marks `find`, whose 4th argument means a plain search */
-    if (strcmp(fns[i], "find") == 0) lua_pushvalue(L, -1);
-    else lua_pushnil(L);
-    lua_pushcclosure(L, bounded_match, 2);
-    lua_setfield(L, -2, fns[i]);
-  }
-  lua_pop(L, 1);
-}
-
 /* ---- strict globals -------------------------------------------------------- */
 
 /* A name the policy never defined is a mistake, never "nothing": `from = BGD` without
@@ -980,8 +916,9 @@ static bool plain_syntax(ctx *c, const char *lerr) {
   return true;
 }
 
+/* The sandbox (lua/sandbox.c) already bounds patterns and refuses __gc metatables;
+ * this adds the rule functions and strict globals. */
 static void install(lua_State *L, ctx *c) {
-  wrap_patterns(L);
   for (int k = 0; k < RK_COUNT; k++) {
     lua_pushlightuserdata(L, c);
     lua_pushinteger(L, k);
@@ -991,8 +928,6 @@ static void install(lua_State *L, ctx *c) {
   lua_pushlightuserdata(L, c);
   lua_pushcclosure(L, state_head, 1);
   lua_setglobal(L, "state");
-  lua_pushcfunction(L, safe_setmetatable);
-  lua_setglobal(L, "setmetatable");
   make_strict(L, c);
 }
 

@@ -39,7 +39,8 @@ export const SHORT_OUTCOMES = {
   unavailable: 'Unavailable', withheld: 'Withheld', cancelled: 'Cancelled',
 };
 export const EFFECTS = { allow: 'Allow', hit_only: 'Hit only', deny: 'Deny', withheld: 'Withheld' };
-export const EVIDENCE = { document: 'Same document', phone: 'Same phone', imo: 'Same vessel (IMO)', name: 'Similar name', dob: 'Same date of birth' };
+export const EVIDENCE = { document: 'Same document', phone: 'Same phone', imo: 'Same vessel (IMO)', name: 'Similar name', dob: 'Same date of birth',
+  document_fingerprint: 'Same document fingerprint', phone_fingerprint: 'Same phone fingerprint' };
 export const EVENTS = {
   search: 'Search', evaluate: 'Policy evaluation', reload: 'Policy reload', auth_failure: 'Failed sign-in',
   admin: 'Administration', recovery: 'Recovery', checkpoint: 'Checkpoint', request: 'Follow-up request',

@@ -129,6 +129,9 @@ try {
   check(merged.length > 0 && merged[0].states >= 2 && merged[0].evidence.length > 0,
     `an entity with a merged record from ${merged[0] && merged[0].states} states, evidence ${merged[0] && merged[0].evidence}`);
   check(await page.$('.record .redacted .redacted-label') !== null, 'redacted fields are marked "redacted"');
+  const near = await page.$$eval('.entity .near li', (ls) => ls.map((l) => l.textContent));
+  check(near.length > 0 && near.every((t) => /^Kept apart from entity e\d+: same name/.test(t)),
+    `namesakes kept apart say why (${near[0]})`);
   check(scriptBytes > 0 && scriptBytes < 200 * 1024, `the analyst's views load ${Math.round(scriptBytes / 1024)} KiB of script (the editor is not among it)`);
   const queryId = (await page.textContent('.answer-head code')).trim();
   check(/^q-/.test(queryId), 'the answer shows its query id ' + queryId);

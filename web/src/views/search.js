@@ -184,7 +184,7 @@ function EntityCard({ e, names }) {
   const statesIn = [...new Set(e.records.map((r) => r.state))];
   const linked = {}; // hash -> ids of the records that carry it
   for (const r of e.records) for (const h of new Set(hashesIn(r))) (linked[h] ||= []).push(r.id);
-  return html`<article class="card entity" data-entity=${e.entity} aria-label=${'Entity ' + e.entity}>
+  return html`<article class="card entity" id=${'entity-' + e.entity} data-entity=${e.entity} aria-label=${'Entity ' + e.entity}>
     <header>
       <h3>${e.records[0].name || (e.records[0].vessel && e.records[0].vessel.name) || e.records[0].id}</h3>
       <span class="muted">score ${Math.round(e.score * 100)}%</span>
@@ -193,6 +193,8 @@ function EntityCard({ e, names }) {
     <div class="evidence">${(e.match || []).length
       ? e.match.map((m) => html`<span class="evid">${word(EVIDENCE, m)}</span>`)
       : html`<span class="muted">no linking evidence</span>`}</div>
+    ${(e.near || []).length > 0 && html`<ul class="near">${e.near.map((n) =>
+      html`<li>Kept apart from <a href=${'#entity-' + n.entity}>entity ${n.entity}</a>: ${n.why}</li>`)}</ul>`}
     <div class="records">${e.records.map((r) => html`<${RecordView} r=${r} names=${names} linked=${linked} />`)}</div>
   </article>`;
 }
