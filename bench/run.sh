@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, one after another (never two at once: they would measure each other):
 # the micro-benchmarks (bench/*_bench.c, built here if needed), then the load
-# benchmarks http_bench.sh, audit_bench.sh and search_bench.sh. About 2 minutes.
+# benchmarks http_bench.sh, audit_bench.sh, search_bench.sh and realistic_bench.sh. About 4 minutes.
 #
 #   bash bench/run.sh [build dir]     (default: build/; use a Release build)
 #   env: MICRO=0 skips the micro-benchmarks, LOAD=0 the load benchmarks; the variables
@@ -30,7 +30,7 @@ if [ "${MICRO:-1}" != 0 ]; then
 fi
 
 if [ "${LOAD:-1}" != 0 ]; then
-  for b in http audit search; do
+  for b in http audit search realistic; do
     echo "=== ${b}_bench.sh"
     bash "bench/${b}_bench.sh" "$BUILD" || failed+=("${b}_bench.sh")
     echo

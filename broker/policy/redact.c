@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "core/vocab.h"
 #include "policy/match.h"
 
 typedef struct {
@@ -246,8 +247,10 @@ static void note_change(json_t *changes, json_t *rec, const step *st, const char
   json_array_append_new(changes, o);
 }
 
-/* Applies the redact steps to one record; returns the mask of fields changed. */
-static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *ri, json_t *changes) {
+/* Applies the redact steps to one record; returns the mask of fields changed, and in
+ * by[f] the step that last changed field f (its value is that rule's doing). */
+static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *ri, json_t *changes,
+                              const step **by) {
   uint32_t changed = 0;
   for (size_t s = 0; s < plan->nredacts; s++) {
     const rule *r = plan->redacts[s].r;
@@ -261,6 +264,7 @@ static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *
       if (nv) json_object_set_new(rec, name, nv);
       else json_object_del(rec, name);
       changed |= 1u << f;
+      by[f] = &plan->redacts[s];
       note_change(changes, rec, &plan->redacts[s], name);
     }
   }
@@ -308,11 +312,12 @@ int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_
       break;
     }
     uint32_t changed = 0;
+    const step *by[FB_RECORD_FIELD_COUNT] = {0};
     if (plan->nredacts) {
       /* A rule may replace or remove the nationality that later rules' filters still
        * read through `ri`: keep the original value alive until they have run. */
       json_t *nationality = json_incref(json_object_get(rec, "nationality"));
-      changed = redact_record(plan, rec, &ri, changes);
+      changed = redact_record(plan, rec, &ri, changes, by);
       json_decref(nationality);
     }
     if (changed) {
@@ -333,6 +338,15 @@ int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_
           json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
         if (!present) json_array_append(list, plan->field_names[f]);
       }
+      /* "redacted_by": {field: rule}: which rule changed each field, so an analyst can
+       * be told why a value is hidden (an extension of API.md's record). */
+      json_t *why = json_object_get(rec, "redacted_by");
+      if (!json_is_object(why)) {
+        why = json_object();
+        json_object_set_new(rec, "redacted_by", why);
+      }
+      for (int f = 0; fb_vocab[V_FIELD][f]; f++)
+        if ((changed & (1u << f)) && by[f]) json_object_set_new(why, fb_vocab[V_FIELD][f], json_string(by[f]->r->name));
     }
     if (kept != i) json_array_set(records, kept, rec); /* the slot's old record was dropped or moved */
     kept++;

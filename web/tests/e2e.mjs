@@ -129,6 +129,8 @@ try {
   check(merged.length > 0 && merged[0].states >= 2 && merged[0].evidence.length > 0,
     `an entity with a merged record from ${merged[0] && merged[0].states} states, evidence ${merged[0] && merged[0].evidence}`);
   check(await page.$('.record .redacted .redacted-label') !== null, 'redacted fields are marked "redacted"');
+  const byRule = await page.$$eval('.record .redacted .redacted-rule', (ls) => ls.map((l) => l.textContent));
+  check(byRule.length > 0 && byRule.every((t) => /^by rule “.+”$/.test(t)), `redacted fields name the rule that redacted them (${byRule[0]})`);
   const near = await page.$$eval('.entity .near li', (ls) => ls.map((l) => l.textContent));
   check(near.length > 0 && near.every((t) => /^Kept apart from entity e\d+: same name/.test(t)),
     `namesakes kept apart say why (${near[0]})`);

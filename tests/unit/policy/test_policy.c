@@ -326,6 +326,15 @@ static void test_redaction_actions(void **state) {
   assert_int_equal(json_array_size(list), 6);
   assert_int_equal(json_array_size(json_object_get(r2, "redacted")), 2);
   assert_null(json_object_get(rec(rs, "R3"), "redacted"));
+  /* redacted_by: the rule that last changed each field */
+  json_t *by1 = json_object_get(r1, "redacted_by"), *by2 = json_object_get(r2, "redacted_by");
+  assert_int_equal(json_object_size(by1), 6);
+  assert_string_equal(sfield(by1, "name"), "mask victims");
+  assert_string_equal(sfield(by1, "address"), "remove address");
+  assert_string_equal(sfield(by1, "phones"), "hash phones");
+  assert_string_equal(sfield(by2, "name"), "initials");
+  assert_string_equal(sfield(by2, "dob"), "year of birth");
+  assert_null(json_object_get(rec(rs, "R3"), "redacted_by"));
   assert_int_equal(red, 6 + 2 + 1);
   json_t *desc = fb_plan_describe(plan);
   assert_int_equal(json_array_size(desc), 5);

@@ -89,7 +89,7 @@ static bool reveals_no_more(json_t *orig, json_t *mut, char *why, size_t n) {
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v) {
-      if (strcmp(k, "redacted") == 0 || hidden(v)) continue;
+      if (strcmp(k, "redacted") == 0 || strcmp(k, "redacted_by") == 0 || hidden(v)) continue;
       json_t *ov = json_object_get(o, k);
       if (!ov || !json_equal(ov, v)) {
         char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);

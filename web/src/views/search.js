@@ -174,7 +174,7 @@ export function RecordView({ r, names, linked = {} }) {
       const others = [...new Set(hashesIn(r[f]).flatMap((h) => (linked[h] || []).filter((x) => x !== r.id)))];
       const hashed = hashesIn(r[f]).length > 0;
       return html`<div class=${isRedacted ? 'redacted' : ''}><dt>${FIELDS[f]}</dt>
-        <dd>${v !== null ? shorten(v) : ''}${isRedacted ? html` <span class="redacted-label">${hashed ? 'redacted (hashed)' : v !== null ? 'redacted (changed)' : 'redacted'}</span>` : ''}
+        <dd>${v !== null ? shorten(v) : ''}${isRedacted ? html` <span class="redacted-label">${hashed ? 'redacted (hashed)' : v !== null ? 'redacted (changed)' : 'redacted'}</span>` : ''}${isRedacted && r.redacted_by && r.redacted_by[f] ? html` <span class="redacted-rule">by rule “${r.redacted_by[f]}”</span>` : ''}
         ${others.length ? html` <span class="linked-label">linked with ${others.join(', ')}</span>` : ''}</dd></div>`;
     })}</dl>
   </div>`;

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The realistic workload of the "every core" issue, in one run:
+#   (r) the hub in front of four `fedbroker node` processes over HTTP/1.1 (http adapter),
+#       each node answering 10 person records to a search whose subject has name, dob,
+#       document, nationality and phone, with case_ref; the merged answer carries ~30
+#       records (victims masked, one cross-state merge); JWT and audit (fsync'd) on;
+#   (c) the static baseline: nghttpd serving a file as large as that merged answer;
+#   (w) the fan-out to 48 sqlite states (copies of the demo's four databases under 48
+#       ISO 3166-1 alpha-3 codes, each with a policy file allowing the request), by
+#       document: once for a document every demo database holds (about one record per
+#       leg), once for a document no database holds (legs answering no record).
+# An analyst of MYS searches, so every configured state but MYS answers.
+#
+# The demo data has no subject with ten records per state once the dob narrows the
+# name matches, so the script constructs one in its copies of the databases: nine more
+# persons of each state (three of them victims) are indexed under the subject's
+# document number, next to the one person who holds it. Nothing else changes.
+#
+#   bash bench/realistic_bench.sh [build dir]   (default: build/; use a Release build)
+#   env: DUR=10 (seconds per row)  CLIENTS=16 STREAMS=8 (the realistic rows)
+#        WIDE_CLIENTS=8 WIDE_STREAMS=8 (the 48-state rows)  WIDE=0 skips them
+#        PERF=1 — afterwards, `perf record --call-graph dwarf` the hub for PERF_DUR=5 s of
+#        the realistic workload (a separate row: the figures above carry no perf
+#        overhead) and print the hottest symbols of its event-loop thread and the share
+#        of samples per thread; PERF_DIR=DIR keeps perf.data (default: the temp dir).
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init "${1:-}"
+DUR=${DUR:-10}
+CLIENTS=${CLIENTS:-16}
+STREAMS=${STREAMS:-8}
+WIDE=${WIDE:-1}
+WIDE_CLIENTS=${WIDE_CLIENTS:-8}
+WIDE_STREAMS=${WIDE_STREAMS:-8}
+PERF=${PERF:-0}
+PERF_DUR=${PERF_DUR:-5}
+PERF_DIR=${PERF_DIR:-$TMP}
+if [ "$PERF" = 1 ]; then
+  command -v perf >/dev/null || die "PERF=1 needs perf (Debian package linux-perf)"
+  mkdir -p "$PERF_DIR"
+fi
+
+demo_setup
+AUTH="Authorization: Bearer $ANALYST_MYS"
+JSON="Content-Type: application/json"
+DOC=A12345678
+
+# The subject: the demo's cross-state person (IDN-P-000001 and its counterparts hold
+# passport A12345678), with all five keys.
+PHONE=+60123456789
+printf '{"subject":{"name":"Ahmad bin Ismail","dob":"1985-03-12","document":"%s","nationality":"MYS","phone":"%s"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in case MY-2026-0042","case_ref":"MY-2026-0042"}' \
+  "$DOC" "$PHONE" >"$TMP/real.json"
+search_body "$TMP/document.json" document
+sed 's/A12345678/Z99999999/' "$TMP/document.json" >"$TMP/nomatch.json"
+
+# Copies of the databases with nine more persons per state indexed under the document:
+# the shortest records (as the issue measured, ~2.7 KB per node answer), three victims.
+mkdir -p "$TMP/real"
+for s in IDN MYS THA BGD; do
+  cp "$TMP/demo/data/$s.db" "$TMP/real/$s.db"
+  $PY - "$TMP/real/$s.db" "$DOC" <<'PY' || die "could not add the benchmark's records to $s"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+doc = sys.argv[2]
+key = db.execute("SELECT key FROM keys WHERE kind = 1 AND key = ?", (doc,)).fetchone()
+if not key:
+    sys.exit("no record holds document " + doc)
+held = {r[0] for r in db.execute("SELECT rid FROM keys WHERE kind = 1 AND key = ?", (doc,))}
+def pick(victims, n):
+    q = ("SELECT rid FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json "
+         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY length(json), rid")
+    return [r[0] for r in db.execute(q) if r[0] not in held][:n]
+extra = pick(True, 3) + pick(False, 10 - len(held) - 3)
+db.executemany("INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(1, ?, ?)", [(doc, r) for r in extra])
+db.commit()
+PY
+done
+
+# Four nodes serving those copies (HTTP/1.1 from the hub's curl), and the hub.
+nodes=""
+NODE_PIDS=()
+for s in IDN MYS THA BGD; do
+  p=$(free_port)
+  bg_start "node$s" "$FEDBROKER" node --data "$TMP/real/$s.db" --listen "127.0.0.1:$p" --log-level warn
+  NODE_PIDS+=("$BG_PID")
+  wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
+  nodes+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", timeout = 5000 },"$'\n'
+done
+# What one node answers to the subject (the hub's request body, as the http adapter sends it).
+$PY -c 'import json,sys; b=json.load(open(sys.argv[1])); print(json.dumps({"query_id":"q-bench","subject":b["subject"],"purpose":b["purpose"],"limit":100}))' \
+  "$TMP/real.json" >"$TMP/node-req.json"
+node_url=$(sed -n 's/^  IDN = { adapter = "http", url = "\([^"]*\)".*/\1/p' <<<"$nodes")
+curl -sf -o "$TMP/node-answer.json" --max-time 10 -H "$JSON" --data-binary "@$TMP/node-req.json" "$node_url" ||
+  die "node IDN did not answer the subject"
+NODE_SIZE=$(wc -c <"$TMP/node-answer.json")
+NODE_RECORDS=$($PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(len(a["records"]))' "$TMP/node-answer.json")
+PR=$(free_port)
+demo_config "$TMP/demo/r.lua" "$PR" true "audit-r.jsonl" "$nodes"
+bg_start hubR "$FEDBROKER" serve --config "$TMP/demo/r.lua"; HR=$BG_PID
+wait_http "http://127.0.0.1:$PR/readyz" "$HR" hubR
+
+# One search first: complete, ~30 records, victims masked, one entity merged across states.
+real_outcome=$(search_once "http://127.0.0.1:$PR/v1/search" "$TMP/real.json" "$TMP/real.out")
+real_shape=$($PY - "$TMP/real.out" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+recs = [r for e in a["results"] for r in e["records"]]
+merged = sum(1 for e in a["results"] if len({r["state"] for r in e["records"]}) > 1)
+masked = sum(1 for r in recs if "victim" in r.get("tags", []) and "name" in r.get("redacted", []))
+victims = sum(1 for r in recs if "victim" in r.get("tags", []))
+print(len(recs), len(a["results"]), merged, masked, victims)
+PY
+)
+read -r REAL_RECORDS REAL_ENTITIES REAL_MERGED REAL_MASKED REAL_VICTIMS <<<"$real_shape"
+REAL_SIZE=$(wc -c <"$TMP/real.out")
+[ "$REAL_RECORDS" -ge 25 ] || die "the realistic search answered $REAL_RECORDS records, not ~30 ($real_outcome)"
+if [ "$REAL_VICTIMS" = 0 ] || [ "$REAL_MASKED" != "$REAL_VICTIMS" ]; then
+  die "victims not masked: $REAL_MASKED of $REAL_VICTIMS victim records"
+fi
+[ "$REAL_MERGED" -ge 1 ] || die "no entity merged across states"
+
+# (c) the static baseline: a file as large as the merged answer.
+mkdir -p "$TMP/www"
+cp "$TMP/real.out" "$TMP/www/answer.json"
+PC=$(free_port)
+bg_start nghttpd nghttpd --no-tls -d "$TMP/www" "$PC"
+wait_http "http://127.0.0.1:$PC/answer.json" "$BG_PID" nghttpd
+NG=$BG_PID
+
+# (w) 48 sqlite states: the demo's four, and 44 more (Bali Process members and others)
+# on copies of the four databases, each with a policy file that allows the request.
+WIDE_CODES="IDN MYS THA BGD AFG AUS BTN BRN KHM CHN FJI IND IRN IRQ JPN JOR KIR LAO MNG MMR
+NPL NRU NZL PAK PNG PHL KOR WSM SGP SLB LKA SYR TLS TON TUR ARE USA VUT VNM FRA GBR CAN DEU
+ITA ESP NLD SWE CHE"
+if [ "$WIDE" = 1 ]; then
+  mkdir -p "$TMP/demo/wide"
+  cp -r "$TMP/demo/policies" "$TMP/demo/wide/policies"
+  wide_states=""
+  i=0
+  for s in $WIDE_CODES; do
+    src=$(echo IDN MYS THA BGD | cut -d' ' -f$((i % 4 + 1)))
+    i=$((i + 1))
+    case $s in IDN | MYS | THA | BGD) db="data/$s.db" ;;
+    *)
+      db="wide/$s.db"
+      cp "$TMP/demo/data/$src.db" "$TMP/demo/$db"
+      cat >"$TMP/demo/wide/policies/$s.lua" <<EOF
+state "$s" { name = "Benchmark state $s" }
+
+allow "prosecution under a treaty" {
+  purpose = "prosecution",
+  legal_basis = "mla_treaty",
+}
+EOF
+      ;;
+    esac
+    wide_states+="  $s = { adapter = \"sqlite\", path = \"$db\" },"$'\n'
+  done
+  [ "$i" = 48 ] || die "the wide list has $i states, not 48"
+  PW=$(free_port)
+  demo_config "$TMP/demo/w.lua" "$PW" true "audit-w.jsonl" "$wide_states"
+  sed -i 's|^policies = "policies"|policies = "wide/policies"|' "$TMP/demo/w.lua"
+  bg_start hubW "$FEDBROKER" serve --config "$TMP/demo/w.lua"; HW=$BG_PID
+  wait_http "http://127.0.0.1:$PW/readyz" "$HW" hubW
+  wide_doc=$(search_once "http://127.0.0.1:$PW/v1/search" "$TMP/document.json" "$TMP/w-document.out")
+  search_once "http://127.0.0.1:$PW/v1/search" "$TMP/nomatch.json" "$TMP/w-nomatch.out" >/dev/null
+  legs_of() { $PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(sum(1 for s in a["states"] if s["outcome"] in ("shared", "hit")), sum(s.get("records", 0) for s in a["states"]))' "$1"; }
+  read -r WIDE_LEGS WIDE_RECS < <(legs_of "$TMP/w-document.out")
+  read -r NOMATCH_LEGS NOMATCH_RECS < <(legs_of "$TMP/w-nomatch.out")
+  [ "$WIDE_LEGS" = 47 ] || die "48-state hub: $WIDE_LEGS admitted legs, not 47: $wide_doc"
+  [ "$NOMATCH_LEGS" = 47 ] || die "48-state hub: $NOMATCH_LEGS admitted legs for the unknown document, not 47"
+  [ "$NOMATCH_RECS" = 0 ] || die "48-state hub: the unknown document found $NOMATCH_RECS records"
+fi
+
+# Warm-up, outside the figures.
+h2 warm -c "$CLIENTS" -m "$STREAMS" -t 1 -n 2000 -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$PR/v1/search"
+[ "$WIDE" = 1 ] && h2 warm -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -t 1 -n 500 -H "$AUTH" -H "$JSON" -d "$TMP/document.json" "http://127.0.0.1:$PW/v1/search"
+
+rows=()
+nodes_ticks() { local t=0 p; for p in "${NODE_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo $t; }
+mean_ms() { awk -F'\t' '$2 ~ /^2/ { s += $3; n++ } END { if (n) printf "%.2f", s / n / 1000; else print "nan" }' "$TMP/h2load-$1.reqlog"; }
+measure() { # LABEL TAG PID LEGS URL [h2load args...]  (LEGS: admitted legs per search, or -)
+  local label=$1 tag=$2 pid=$3 legs=$4 url=$5; shift 5
+  local t0 t1 n0 n1 l0 l1
+  t0=$(cpu_ticks "$pid"); n0=$(nodes_ticks); l0=$(loop_ticks "$pid")
+  h2 "$tag" -t 1 -D "$DUR" "$@" "$url"
+  t1=$(cpu_ticks "$pid"); n1=$(nodes_ticks); l1=$(loop_ticks "$pid")
+  local nodes_cpu="-" per_leg="-"
+  if [ "$tag" = real ]; then nodes_cpu=$(ms_per $((n1 - n0)) "$H2_OK"); else n1=$n0; fi
+  [ "$legs" != - ] && per_leg=$(us_per $((t1 - t0)) $((H2_OK * legs)))
+  local hub_cores busy
+  hub_cores=$(awk -v h=$((t1 - t0)) -v hz="$CLK_TCK" -v w="$H2_WALL" 'BEGIN { printf "%.2f", h / hz / w }')
+  busy=$(awk -v h=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$CLK_TCK" -v g="$H2_CPU" -v w="$H2_WALL" \
+    'BEGIN { printf "%.2f", ((h + n) / hz + g) / w }')
+  rows+=("$label|$H2_RPS|$(mean_ms "$tag")|$H2_P50|$H2_P99|$(ms_per $((t1 - t0)) "$H2_OK")|$(ms_per $((l1 - l0)) "$H2_OK")|$per_leg|$nodes_cpu|$hub_cores|$busy")
+}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+measure "c static file (nghttpd)" static "$NG" - "http://127.0.0.1:$PC/answer.json" -c "$CLIENTS" -m "$STREAMS"
+CEIL=$H2_RPS
+measure "r 4 nodes, 5-key subject" real "$HR" 3 "http://127.0.0.1:$PR/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
+if [ "$WIDE" = 1 ]; then
+  measure "w 48 states, by document" wide "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/document.json"
+  measure "w 48 states, no record" wnone "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/nomatch.json"
+fi
+HWM_R=$(vm_kb "$HR" VmHWM)
+
+echo "realistic_bench: one h2load thread, ${DUR}s per row; (c) and (r) at h2load -c $CLIENTS -m $STREAMS ($((CLIENTS * STREAMS)) streams), (w) at -c $WIDE_CLIENTS -m $WIDE_STREAMS"
+echo "one hub process per case; in (r) also four node processes; all share the $(nproc) cores with h2load"
+machine_line
+echo "load average before the rows: $LOAD0"
+echo "(r): node IDN answers $NODE_RECORDS records in $NODE_SIZE bytes"
+echo "(r): $real_outcome; merged answer $REAL_SIZE bytes, $REAL_RECORDS records in $REAL_ENTITIES entities, $REAL_MERGED merged across states, $REAL_MASKED of $REAL_VICTIMS victim records masked"
+[ "$WIDE" = 1 ] && echo "(w): $WIDE_LEGS admitted legs per search; by document $WIDE_RECS records, unknown document $NOMATCH_RECS"
+echo "CPU columns: ms of CPU (utime + stime) per request: the hub, all threads (for (c): nghttpd); its event-loop thread alone; µs of hub CPU per admitted leg; the four nodes together. hub cores: the hub's CPU over the wall time; busy: hub + nodes + h2load over the wall time, in cores"
+printf '%-26s %8s %7s %7s %7s %7s %8s %7s %7s %7s %5s %5s\n' "case" "req/s" "of (c)" "mean ms" "p50 ms" "p99 ms" "hub CPU" "loop" "µs/leg" "nodes" "hub" "busy"
+for row in "${rows[@]}"; do
+  IFS='|' read -r label rps mean p50 p99 cpu lcpu leg ncpu hcores busy <<<"$row"
+  printf '%-26s %8.0f %7s %7s %7s %7s %8s %7s %7s %7s %5s %5s\n' "$label" "$rps" "$(ratio "$rps" "$CEIL")" "$mean" "$p50" "$p99" "$cpu" "$lcpu" "$leg" "$ncpu" "$hcores" "$busy"
+done
+echo "peak RSS (VmHWM) of hub (r): $(mib "$HWM_R") MiB"
+echo "targets (issue: every core): (r) <= 0.20 ms hub CPU per search, mean latency <= 15 ms at 128 streams; (w) <= 25 µs of hub CPU per admitted leg answering no record"
+
+if [ "$PERF" = 1 ]; then
+  data=$PERF_DIR/perf-realistic.data
+  perf record -q -e cpu-clock -F 999 --call-graph dwarf,16384 -p "$HR" -o "$data" >"$TMP/perf.log" 2>&1 &
+  perf_pid=$!
+  BG_PIDS+=("$perf_pid")
+  sleep 0.5
+  h2 perf -t 1 -D "$PERF_DUR" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$PR/v1/search"
+  kill -INT "$perf_pid"
+  for _ in $(seq 300); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$perf_pid" 2>/dev/null || true
+  echo
+  echo "perf (cpu-clock, DWARF call graphs), hub during ${PERF_DUR}s of (r): samples per thread (the event-loop thread is $HR)"
+  perf report -i "$data" --no-children --stdio -g none --sort pid,comm 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 8'
+  echo "event-loop thread, self time by shared object:"
+  perf report -i "$data" --tid "$HR" --no-children --stdio -g none --sort dso 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 10'
+  echo "event-loop thread, hottest symbols (self time; libjansson has no symbols without its -dbgsym package):"
+  perf report -i "$data" --tid "$HR" --no-children --stdio -g none --sort dso,symbol 2>/dev/null |
+    awk '/^ +[0-9.]+%/ && n++ < 20' | sed 's/ *- *- *$//'
+  echo "event-loop thread, inclusive time of named functions (children included):"
+  perf report -i "$data" --tid "$HR" --children --stdio -g none --sort symbol 2>/dev/null |
+    awk '{ sub(/[ -]+$/, "") } /^ +[0-9.]+%/ && $NF !~ /^0x/ && $NF != "(inlined)" && n++ < 30'
+fi
