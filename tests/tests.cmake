@@ -5,16 +5,17 @@ target_include_directories(fb_test_common PUBLIC ${CMAKE_SOURCE_DIR}/tests/unit/
 target_link_libraries(fb_test_common PUBLIC fb_core PkgConfig::CMOCKA)
 
 # Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>
-# and fb_test_common.
+# and fb_test_common, plus the module's own test helpers (tests/unit/<module>/support_*.c).
 file(GLOB unit_dirs LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/tests/unit/*)
 foreach(dir ${unit_dirs})
   get_filename_component(module ${dir} NAME)
   if(IS_DIRECTORY ${dir} AND NOT module STREQUAL "common")
     file(GLOB tests CONFIGURE_DEPENDS ${dir}/test_*.c)
+    file(GLOB support CONFIGURE_DEPENDS ${dir}/support_*.c)
     foreach(src ${tests})
       get_filename_component(name ${src} NAME_WE)
       set(target unit_${module}_${name})
-      add_executable(${target} ${src})
+      add_executable(${target} ${src} ${support})
       target_link_libraries(${target} PRIVATE fb_${module} fb_test_common PkgConfig::CMOCKA)
       target_compile_definitions(${target} PRIVATE FB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
       add_test(NAME ${target} COMMAND ${target})
