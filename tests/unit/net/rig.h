@@ -29,6 +29,7 @@ typedef struct {
   unsigned hits;           /* requests that reached a handler */
   fb_request *held;        /* the request /hold keeps unanswered */
   unsigned aborted;        /* abort callbacks run for /hold */
+  bool stopping, stopped;
 } net_rig;
 
 /* The limits every test starts from: small enough to reach in a test. */
@@ -40,6 +41,8 @@ void rig_default_limits(fb_limits *lim);
  *   GET  /big?n=N      200 with N bytes of 'x'
  *   GET  /hold         no answer until rig_release(); counts its abort in ->aborted */
 void rig_start(net_rig *r, const fb_limits *lim);
+/* Begins the graceful stop (HTTP/2 clients get GOAWAY); rig_stop finishes it. */
+void rig_stop_begin(net_rig *r);
 /* Stops the server gracefully, runs the loop until it is freed, closes the loop. */
 void rig_stop(net_rig *r);
 

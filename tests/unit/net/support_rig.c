@@ -102,11 +102,16 @@ static bool is_true(net_rig *r, void *arg) {
   return *(bool *)arg;
 }
 
-void rig_stop(net_rig *r) {
-  bool stopped = false;
+void rig_stop_begin(net_rig *r) {
+  if (r->stopping) return;
+  r->stopping = true;
   if (r->held) rig_release(r);
-  fb_server_stop(r->srv, 200, on_stopped, &stopped);
-  assert_true(rig_wait(r, is_true, &stopped));
+  fb_server_stop(r->srv, 200, on_stopped, &r->stopped);
+}
+
+void rig_stop(net_rig *r) {
+  rig_stop_begin(r);
+  assert_true(rig_wait(r, is_true, &r->stopped));
   while (uv_run(&r->loop, UV_RUN_NOWAIT) != 0) {
   }
   assert_int_equal(uv_loop_close(&r->loop), 0);
