@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Mutation check (slow, not part of ctest): see tests/mutation/run.py and docs/testing.md.
+exec /usr/bin/python3 "$(dirname "$0")/run.py" "$@"
