@@ -305,7 +305,10 @@ static void test_pipeline_parks_for_slow_reader(void **state) {
   close(fd);
 }
 
-static void short_header_timeout(fb_limits *lim) { lim->header_timeout_ms = 150; }
+static void short_header_timeout(fb_limits *lim) {
+  lim->header_timeout_ms = 150;
+  lim->idle_timeout_ms = lim->send_timeout_ms = 10 * RIG_WAIT_MS; /* out of reach */
+}
 
 static void test_header_timeout(void **state) {
   (void)state;
@@ -322,7 +325,11 @@ static void test_header_timeout(void **state) {
   close(fd);
 }
 
-static void short_send_timeout(fb_limits *lim) { lim->send_timeout_ms = 200; }
+/* Only the send timeout may close the connection: the idle timeout is out of reach. */
+static void short_send_timeout(fb_limits *lim) {
+  lim->send_timeout_ms = 200;
+  lim->idle_timeout_ms = lim->header_timeout_ms = 10 * RIG_WAIT_MS;
+}
 
 static bool no_connections(net_rig *r, void *arg) {
   (void)arg;

@@ -382,7 +382,11 @@ static void test_stream_ids_backwards(void **state) {
   fb_buf_free(&frames);
 }
 
-static void short_send_timeout(fb_limits *lim) { lim->send_timeout_ms = 200; }
+/* Only the send timeout may close the connection: the idle timeout is out of reach. */
+static void short_send_timeout(fb_limits *lim) {
+  lim->send_timeout_ms = 200;
+  lim->idle_timeout_ms = lim->header_timeout_ms = 10 * RIG_WAIT_MS;
+}
 
 static bool no_connections(net_rig *r, void *arg) {
   (void)arg;
