@@ -43,7 +43,7 @@ def parse_mutants(path):
                 sys.exit(f"{path}:{lineno}: expected 'key: value' (mutant, file, from, to, tests, why)")
             if key in cur:
                 sys.exit(f"{path}:{lineno}: {key} given twice in one mutant")
-            cur[key] = value
+            cur[key] = value.replace("\\n", "\n") if key in ("from", "to") else value
             cur.setdefault("line", lineno)
     if cur:
         mutants.append(cur)
@@ -93,17 +93,25 @@ def run(cmd, log, timeout=None):
 
 
 class Runner:
-    def __init__(self, work, jobs, log):
-        self.work, self.jobs, self.log = work, jobs, log
+    def __init__(self, work, jobs, log, asan):
+        self.work, self.jobs, self.log, self.asan = work, jobs, log, asan
         self.tree = os.path.join(work, "src")
-        self.build = os.path.join(self.tree, "build")
+        self.build = os.path.join(self.tree, "build-asan" if asan else "build")
         self.baseline = {}
 
     def configure(self):
         os.makedirs(self.tree, exist_ok=True)
         sync_tree(SRC, self.tree)
-        if run(["cmake", "-S", self.tree, "-B", self.build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], self.log) != 0:
+        flags = ["-DFB_ASAN=ON", "-DFB_UBSAN=ON"] if self.asan else ["-DCMAKE_BUILD_TYPE=RelWithDebInfo"]
+        if run(["cmake", "-S", self.tree, "-B", self.build] + flags, self.log) != 0:
             sys.exit(f"configure failed; see {self.log}")
+
+    def env(self):
+        env = dict(os.environ)
+        if self.asan:
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        return env
 
     def tests_for(self, regex):
         out = subprocess.run(["ctest", "--test-dir", self.build, "-N", "-R", regex],
@@ -125,7 +133,7 @@ class Runner:
     def ctest(self, regex):
         """Returns (passed, names of the tests that failed)."""
         res = subprocess.run(["ctest", "--test-dir", self.build, "-R", regex, "--timeout", "300", "-j", str(self.jobs)],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=self.env())
         with open(self.log, "a") as f:
             f.write(res.stdout + res.stderr)
         failed = re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted|Exception)", res.stdout)
@@ -169,6 +177,8 @@ def main():
                     help="scratch tree and build directory, reused between runs (default %(default)s)")
     ap.add_argument("--only", help="comma-separated mutant ids, or a regex over the ids")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--asan", action="store_true",
+                    help="build with ASan+UBSan (its own build directory): for mutants only a sanitizer sees")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--check", action="store_true",
                     help="only check that every mutant's 'from' text occurs exactly once in this checkout")
@@ -194,7 +204,7 @@ def main():
     os.makedirs(a.dir, exist_ok=True)
     log = os.path.join(a.dir, "mutation.log")
     open(log, "w").close()
-    r = Runner(a.dir, a.jobs, log)
+    r = Runner(a.dir, a.jobs, log, a.asan)
     r.configure()
     rows, start = [], time.time()
     print(f"{len(mutants)} mutants; build and test output in {log}", flush=True)
