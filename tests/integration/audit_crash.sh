@@ -51,7 +51,7 @@ for cycle in $(seq 1 "$CYCLES"); do
 done
 start_hub "$TMP/hub.lua"   # a last restart repairs the tail
 wait_http "http://127.0.0.1:$HUB_PORT/healthz"
-kill -TERM "$HUB_PID"; wait "$HUB_PID" || true
+stop_cleanly "$HUB_PID" hub
 
 acked=$(wc -l <"$TMP/acked")
 [ "$acked" -gt 0 ] || fail "no search was answered during the bursts"

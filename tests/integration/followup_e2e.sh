@@ -257,8 +257,10 @@ BQID=$(pyq 'd["query_id"]')
 expect_eq "request to BGD" "$(call POST /v1/requests "$ANALYST_IDN" "{\"query_id\":\"$BQID\",\"state\":\"BGD\",\"legal_basis\":\"mla_treaty\",\"justification\":\"Prosecution of the facilitator\"}")" 201
 BRID=$(pyq 'd["request"]["request_id"]')
 before=$(node_requests BGD)
+rc=0
 curl -s -o /dev/null --max-time 0.5 "http://127.0.0.1:$HUB_PORT/v1/requests/$BRID/decision" -H "Authorization: Bearer $FOCAL_BGD" \
-  -H 'Content-Type: application/json' -d '{"decision":"release"}' || true
+  -H 'Content-Type: application/json' -d '{"decision":"release"}' || rc=$?
+expect_eq "the client gave up waiting for the release (curl: timeout)" "$rc" 28
 i=0; while [ "$(node_requests BGD)" = "$before" ]; do i=$((i + 1)); [ $i -gt 100 ] && fail "the release did not ask BGD"; sleep 0.05; done
 stop_cleanly "$HUB_PID" hub
 start_hub "$TMP/hub.lua"

@@ -18,10 +18,8 @@ run_hub() {
   start_hub "$TMP/hub.lua"
   wait_http "http://127.0.0.1:$P/healthz"
 }
-stop_hub() { kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true; }
-metric() { # NAME{labels} -> value (0 when absent)
-  curl -s "http://127.0.0.1:$P/metrics" | awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }'
-}
+stop_hub() { stop_cleanly "$HUB_PID" hub; }
+metric() { metric_at "$P" "$1"; } # NAME{labels} -> value (0 when absent)
 
 # normal_client_during SECONDS [curl args]: a plain client asks /healthz every 0.2 s
 # while an attack runs in the background; every answer must take under 1 s.
@@ -159,7 +157,10 @@ time.sleep(2)
 for s in socks: s.close()
 PY
 pc=$!
-sleep 0.7
+# Wait until all 40 have been accepted or refused (24 refusals), not for a fixed time.
+i=0; until [ "$(metric 'fedbroker_connections_refused_total{reason="per_client"}')" -ge 24 ] 2>/dev/null; do
+  i=$((i + 1)); [ $i -gt 100 ] && fail "40 connections from one address: fewer than 24 refused within 5 s"; sleep 0.05
+done
 normal_client_during 1 --interface 127.0.0.2
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$P/healthz" || true)
 [ "$code" != 200 ] || fail "a 17th connection from 127.0.0.1 was served over per_client = 16"

@@ -73,7 +73,7 @@ curl -s -o "$TMP/resp" "http://127.0.0.1:$HUB_PORT/v1/states" -H "Authorization:
 expect_eq "error cleared" "$(pyq '[s["policy"]["last_error"] for s in d["states"] if s["state"]=="MYS"][0]')" None
 pass "the re-signed file loads"
 
-kill -TERM "$HUB_PID"; wait "$HUB_PID" || true
+stop_cleanly "$HUB_PID" hub
 echo '-- an unsigned edit' >>"$TMP/policies/MYS.lua"
 if "$FEDBROKER" serve --config "$TMP/hub.lua" 2>"$TMP/start.err"; then fail "the hub started with an altered signed policy"; fi
 grep -q 'MYS.lua.sig does not match' "$TMP/start.err" || fail "the start-up error names the file: $(cat "$TMP/start.err")"

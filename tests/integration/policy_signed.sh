@@ -30,7 +30,7 @@ curl -s -o "$TMP/resp" "http://127.0.0.1:$HUB_PORT/v1/states" -H "Authorization:
 expect_eq "old version kept" "$(pyq '[s["policy"]["sha256"] for s in d["states"] if s["state"]=="MYS"][0]')" "$sha"
 pass "an altered file is refused on reload; the signed version stays"
 
-kill -TERM "$HUB_PID"; wait "$HUB_PID" || true
+stop_cleanly "$HUB_PID" hub
 if "$FEDBROKER" serve --config "$TMP/hub.lua" 2>"$TMP/start.err"; then fail "the hub started with an altered signed policy"; fi
 grep -qi 'MYS' "$TMP/start.err" || fail "the start-up error names the file"
 pass "the hub refuses to start with an altered signed policy"

@@ -152,7 +152,7 @@ PY
 pass "NDJSON streaming over HTTP/2: states, results, done; audit durable"
 
 # Deadline: a slow node becomes `timeout` and the answer goes out with what arrived.
-kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+stop_cleanly "$HUB_PID" hub
 start_node SLOW "$TMP/data/THA.db" --latency 3000
 STATES_LUA="
   MYS = { adapter = \"sqlite\", path = \"data/MYS.db\" },

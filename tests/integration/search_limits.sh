@@ -29,7 +29,7 @@ wait $BG
 expect_eq "the search in flight finished" "$($PY -c "import json; print(json.load(open('$TMP/first'))['states'][0]['outcome'])")" shared
 expect_eq "accepted again" "$(search "$ANALYST_IDN" "$Q")" 200
 pass "over limits.concurrency: 429 overloaded with Retry-After"
-kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+stop_cleanly "$HUB_PID" hub
 
 # max_legs = 1 for THA: a second search finds THA unavailable, MYS still shares.
 STATES_LUA="  THA = { adapter = \"http\", url = \"http://127.0.0.1:$NODE_PORT_SLOW/search\", max_legs = 1 },

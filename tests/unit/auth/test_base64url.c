@@ -54,6 +54,7 @@ static void test_rejects_malformed(void **state) {
   assert_int_equal(dec("Zm9v/w", out), -1);
   assert_int_equal(dec("Zm 9v", out), -1);  /* whitespace */
   assert_int_equal(dec("Zm9vY", out), -1);  /* length % 4 == 1 */
+  assert_int_equal(dec("Zm9vA", out), -1);  /* the same with zero leftover bits: only the length rule */
   assert_int_equal(dec("Zh", out), -1);     /* non-zero unused bits ("Zg" is canonical) */
   assert_int_equal(dec("Zm8", out), 2);
   assert_int_equal(dec("Zm9", out), -1);   /* same bytes as "Zm8", non-canonical */
