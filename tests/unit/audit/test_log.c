@@ -773,28 +773,31 @@ static void test_auth_failure_suppression(void **state) {
   free_lines(lines, n);
 }
 
+/* Every test here runs between setup and teardown. */
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_chain_and_checkpoints, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_callback_hash, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_group_fsync, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_reopen_continues, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_torn_tail_recovery, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_torn_first_line, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_key_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_broken_chain_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_huge_line_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_second_writer_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_not_regular_file_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_paging, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_sparse_index, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_index_follows_durable, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_write_failure_fails_closed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_writer_builds_lines, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
+      T(test_chain_and_checkpoints),
+      T(test_callback_hash),
+      T(test_group_fsync),
+      T(test_reopen_continues),
+      T(test_torn_tail_recovery),
+      T(test_torn_first_line),
+      T(test_bad_key_refused),
+      T(test_broken_chain_refused),
+      T(test_huge_line_refused),
+      T(test_second_writer_refused),
+      T(test_not_regular_file_refused),
+      T(test_read_paging),
+      T(test_read_sparse_index),
+      T(test_index_follows_durable),
+      T(test_write_failure_fails_closed),
+      T(test_bad_entries),
+      T(test_writer_builds_lines),
+      T(test_line_format),
       cmocka_unit_test(test_bucket),
-      cmocka_unit_test_setup_teardown(test_auth_failure_suppression, setup, teardown),
+      T(test_auth_failure_suppression),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

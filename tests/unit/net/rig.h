@@ -32,6 +32,20 @@ typedef struct {
   bool stopping, stopped;
 } net_rig;
 
+/* The rig the tests of one executable share (one test at a time). */
+extern net_rig rig;
+
+/* cmocka setup/teardown: rig_start with rig_default_limits, rig_stop. */
+int rig_setup(void **state);
+int rig_teardown(void **state);
+/* Restarts the rig with the default limits as changed by `tune`. */
+void rig_restart(void (*tune)(fb_limits *lim));
+/* A tune for rig_restart: a 200 ms send timeout, and idle and header timeouts out of
+ * reach, so that only the send timeout can close a connection. */
+void rig_tune_send_timeout(fb_limits *lim);
+/* A condition for rig_wait: no connection is open. */
+bool rig_no_connections(net_rig *r, void *arg);
+
 /* The limits every test starts from: small enough to reach in a test. */
 void rig_default_limits(fb_limits *lim);
 

@@ -15,6 +15,40 @@
 
 #include "rig.h"
 
+net_rig rig;
+
+int rig_setup(void **state) {
+  (void)state;
+  fb_limits lim;
+  rig_default_limits(&lim);
+  rig_start(&rig, &lim);
+  return 0;
+}
+
+int rig_teardown(void **state) {
+  (void)state;
+  rig_stop(&rig);
+  return 0;
+}
+
+void rig_restart(void (*tune)(fb_limits *lim)) {
+  rig_stop(&rig);
+  fb_limits lim;
+  rig_default_limits(&lim);
+  tune(&lim);
+  rig_start(&rig, &lim);
+}
+
+void rig_tune_send_timeout(fb_limits *lim) {
+  lim->send_timeout_ms = 200;
+  lim->idle_timeout_ms = lim->header_timeout_ms = 10 * RIG_WAIT_MS;
+}
+
+bool rig_no_connections(net_rig *r, void *arg) {
+  (void)arg;
+  return fb_server_open_connections(r->srv) == 0;
+}
+
 void rig_default_limits(fb_limits *lim) {
   memset(lim, 0, sizeof *lim);
   lim->body = 4096;

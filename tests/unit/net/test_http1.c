@@ -14,31 +14,6 @@
 
 #include "rig.h"
 
-static net_rig rig;
-
-static int setup(void **state) {
-  (void)state;
-  fb_limits lim;
-  rig_default_limits(&lim);
-  rig_start(&rig, &lim);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rig_stop(&rig);
-  return 0;
-}
-
-/* Restarts the rig with one limit changed by `tune`. */
-static void restart(void (*tune)(fb_limits *)) {
-  rig_stop(&rig);
-  fb_limits lim;
-  rig_default_limits(&lim);
-  tune(&lim);
-  rig_start(&rig, &lim);
-}
-
 static bool has(const fb_buf *b, const char *needle) { return rig_count(b->data, b->len, needle) > 0; }
 
 /* Sends `req` on a new connection and reads until the server closes it. */
@@ -312,7 +287,7 @@ static void short_header_timeout(fb_limits *lim) {
 
 static void test_header_timeout(void **state) {
   (void)state;
-  restart(short_header_timeout);
+  rig_restart(short_header_timeout);
   int fd = rig_connect(&rig, 0);
   double t0 = fb_now_ms();
   rig_sends(&rig, fd, "GET /hello HTTP/1.1\r\nHost:");
@@ -325,33 +300,22 @@ static void test_header_timeout(void **state) {
   close(fd);
 }
 
-/* Only the send timeout may close the connection: the idle timeout is out of reach. */
-static void short_send_timeout(fb_limits *lim) {
-  lim->send_timeout_ms = 200;
-  lim->idle_timeout_ms = lim->header_timeout_ms = 10 * RIG_WAIT_MS;
-}
-
-static bool no_connections(net_rig *r, void *arg) {
-  (void)arg;
-  return fb_server_open_connections(r->srv) == 0;
-}
-
 static void test_send_timeout(void **state) {
   (void)state;
-  restart(short_send_timeout);
+  rig_restart(rig_tune_send_timeout);
   int fd = rig_connect(&rig, 4096);
   double t0 = fb_now_ms();
   rig_sends(&rig, fd, "GET /big?n=16777216 HTTP/1.1\r\nHost: t\r\n\r\n");
   assert_true(rig_wait_hits(&rig, 1));
   assert_true(rig_conn(&rig)->write_queue > 0); /* the kernel cannot take 16 MiB */
-  assert_true(rig_wait(&rig, no_connections, NULL));
+  assert_true(rig_wait(&rig, rig_no_connections, NULL));
   assert_true(fb_now_ms() - t0 >= 190);
   close(fd);
 }
 
 static void test_send_timeout_spares_a_reader(void **state) {
   (void)state;
-  restart(short_send_timeout);
+  rig_restart(rig_tune_send_timeout);
   int fd = rig_connect(&rig, 4096);
   rig_sends(&rig, fd, "GET /big?n=4194304 HTTP/1.1\r\nHost: t\r\n\r\n");
   /* A slow reader that keeps reading makes progress: it gets everything. */
@@ -363,25 +327,27 @@ static void test_send_timeout_spares_a_reader(void **state) {
   close(fd);
 }
 
+#define T(test) cmocka_unit_test_setup_teardown(test, rig_setup, rig_teardown)
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_connection_close, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_head_has_no_body, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_header_block_too_large, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_header_block_at_limit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_body_too_large, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_not_http_is_closed_silently, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pipelined_while_busy, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pipelined_bytes_bounded, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pipeline_parks_for_slow_reader, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_header_timeout, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_send_timeout, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_send_timeout_spares_a_reader, setup, teardown),
+      T(test_keep_alive),
+      T(test_connection_close),
+      T(test_pipelined_in_order),
+      T(test_bodies),
+      T(test_expect_continue),
+      T(test_head_has_no_body),
+      T(test_header_block_too_large),
+      T(test_header_block_at_limit),
+      T(test_body_too_large),
+      T(test_malformed_requests),
+      T(test_not_http_is_closed_silently),
+      T(test_pipelined_while_busy),
+      T(test_pipelined_bytes_bounded),
+      T(test_pipeline_parks_for_slow_reader),
+      T(test_header_timeout),
+      T(test_send_timeout),
+      T(test_send_timeout_spares_a_reader),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

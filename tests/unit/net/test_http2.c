@@ -19,30 +19,6 @@
 
 #include "rig.h"
 
-static net_rig rig;
-
-static int setup(void **state) {
-  (void)state;
-  fb_limits lim;
-  rig_default_limits(&lim);
-  rig_start(&rig, &lim);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rig_stop(&rig);
-  return 0;
-}
-
-static void restart(void (*tune)(fb_limits *)) {
-  rig_stop(&rig);
-  fb_limits lim;
-  rig_default_limits(&lim);
-  tune(&lim);
-  rig_start(&rig, &lim);
-}
-
 /* ---- a client on nghttp2 ------------------------------------------------------------ */
 
 #define MAX_STREAM 64
@@ -343,7 +319,7 @@ static void small_flood_limit(fb_limits *lim) { lim->control_frames = 20; }
 
 static void test_flood_limit(void **state) {
   (void)state;
-  restart(small_flood_limit);
+  rig_restart(small_flood_limit);
   /* Exactly limits.control_frames in a second pass and the request is answered. */
   h2c c;
   h2c_open(&c, 0);
@@ -382,34 +358,23 @@ static void test_stream_ids_backwards(void **state) {
   fb_buf_free(&frames);
 }
 
-/* Only the send timeout may close the connection: the idle timeout is out of reach. */
-static void short_send_timeout(fb_limits *lim) {
-  lim->send_timeout_ms = 200;
-  lim->idle_timeout_ms = lim->header_timeout_ms = 10 * RIG_WAIT_MS;
-}
-
-static bool no_connections(net_rig *r, void *arg) {
-  (void)arg;
-  return fb_server_open_connections(r->srv) == 0;
-}
-
 static void test_send_timeout_under_flow_control(void **state) {
   (void)state;
-  restart(short_send_timeout);
+  rig_restart(rig_tune_send_timeout);
   h2c c;
   h2c_open(&c, 0);
   double t0 = fb_now_ms();
   /* The client never opens its window: the server holds the rest and must give up. */
   h2c_request(&c, "/big?n=1048576", NULL, NULL, NULL, 0);
   assert_true(rig_wait_hits(&rig, 1));
-  assert_true(rig_wait(&rig, no_connections, NULL));
+  assert_true(rig_wait(&rig, rig_no_connections, NULL));
   assert_true(fb_now_ms() - t0 >= 190);
   h2c_close(&c);
 }
 
 static void test_send_timeout_spares_a_reader(void **state) {
   (void)state;
-  restart(short_send_timeout);
+  rig_restart(rig_tune_send_timeout);
   h2c c;
   h2c_open(&c, 0);
   h2_stream *st = h2c_wait(&c, h2c_request(&c, "/big?n=1048576", NULL, NULL, NULL, 0));
@@ -432,18 +397,20 @@ static void test_goaway_on_stop(void **state) {
   h2c_close(&c);
 }
 
+#define T(test) cmocka_unit_test_setup_teardown(test, rig_setup, rig_teardown)
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_request_and_settings, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_post_body, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_limits_per_stream, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_stream_reset_aborts_handler, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_preface_closes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_flood_limit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_stream_ids_backwards, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_send_timeout_under_flow_control, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_send_timeout_spares_a_reader, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_goaway_on_stop, setup, teardown),
+      T(test_request_and_settings),
+      T(test_post_body),
+      T(test_limits_per_stream),
+      T(test_stream_reset_aborts_handler),
+      T(test_bad_preface_closes),
+      T(test_flood_limit),
+      T(test_stream_ids_backwards),
+      T(test_send_timeout_under_flow_control),
+      T(test_send_timeout_spares_a_reader),
+      T(test_goaway_on_stop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -646,19 +646,22 @@ static void test_signed_policies(void **state) {
   assert_true(fb_test_rm_rf(dir));
 }
 
+/* Every test here runs between setup and teardown. */
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_all_keys_must_match_and_first_match, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_common_deny_wins_and_missing_state, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unless_and_when, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_redaction_actions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_drop_limit_unless_when_records, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_when_faults, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_load_faults, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_store_reload, setup, teardown),
+      T(test_conditions),
+      T(test_all_keys_must_match_and_first_match),
+      T(test_common_deny_wins_and_missing_state),
+      T(test_unless_and_when),
+      T(test_trace),
+      T(test_redaction_actions),
+      T(test_drop_limit_unless_when_records),
+      T(test_when_faults),
+      T(test_load_faults),
+      T(test_isolation),
+      T(test_store_reload),
       cmocka_unit_test(test_signed_policies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
