@@ -66,9 +66,12 @@ poll_eq() {
   printf '%s' "$out"
 }
 
-# metric_at PORT NAME{labels}: a series' value from the hub's /metrics (0 when absent).
+# metric_at PORT NAME{labels} [curl args...]: a series' value from the hub's /metrics
+# (0 when absent).
 metric_at() {
-  curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }'
+  local port=$1 name=$2
+  shift 2
+  curl -s "$@" "http://127.0.0.1:$port/metrics" | awk -v m="$name" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }'
 }
 
 # make_pki DIR: a test CA, a server cert for localhost/127.0.0.1 and client certs.
