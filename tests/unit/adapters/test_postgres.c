@@ -100,7 +100,7 @@ static int teardown(void **state) {
 
 
 /* Ids of the records an adapter of `kind` returns for `subject`, as a JSON array text. */
-static char *ids_via(const char *kind, const char *subject_json, outcome *keep) {
+static char *ids_via_limit(const char *kind, const char *subject_json, size_t limit, outcome *keep) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   fb_state_config cfg = {.code = "MYS", .adapter = (char *)kind, .path = sqlite_path, .conninfo = conninfo};
@@ -108,7 +108,7 @@ static char *ids_via(const char *kind, const char *subject_json, outcome *keep) 
   char *err = NULL;
   assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
   json_t *subject = json_loads(subject_json, 0, NULL);
-  fb_leg_request req = {.query_id = "q", .subject = subject, .limit = 20, .timeout_ms = 5000};
+  fb_leg_request req = {.query_id = "q", .subject = subject, .limit = limit, .timeout_ms = 5000};
   outcome o = {0};
   fb_leg *leg;
   assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
@@ -132,6 +132,10 @@ static char *ids_via(const char *kind, const char *subject_json, outcome *keep) 
   return text;
 }
 
+static char *ids_via(const char *kind, const char *subject_json, outcome *keep) {
+  return ids_via_limit(kind, subject_json, 20, keep);
+}
+
 static void test_same_answers_as_sqlite(void **state) {
   (void)state;
   if (!have_pg) skip();
@@ -148,6 +152,15 @@ static void test_same_answers_as_sqlite(void **state) {
     free(want);
     free(got);
   }
+  /* A subject with more matches than the limit: both stop at the limit, at the same records. */
+  char *want = ids_via_limit("sqlite", "{\"name\":\"Muhammad Rafikul Islam\"}", 3, NULL);
+  char *got = ids_via_limit("postgres", "{\"name\":\"Muhammad Rafikul Islam\"}", 3, NULL);
+  assert_string_equal(got, want);
+  json_t *three = json_loads(got, 0, NULL);
+  assert_int_equal(json_array_size(three), 3);
+  json_decref(three);
+  free(want);
+  free(got);
   outcome o;
   char *ids = ids_via("postgres", "{\"document\":\"A12345678\"}", &o);
   assert_string_equal(ids, "[\"MYS-P-000001\"]");
