@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/curl_loop.h"
+#include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
 

@@ -17,7 +17,7 @@
 #include <libpq-fe.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 #include "core/log.h"
 #include "core/util.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 #include "core/log.h"
 #include "core/util.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "adapters/demo_data.h"
-#include "adapters/postgres_db.h"
+#include "demo/demo_data.h"
+#include "records/postgres_db.h"
 #include "cli/command.h"
 #include "core/util.h"
 

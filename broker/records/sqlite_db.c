@@ -1,4 +1,4 @@
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 
 #include <stdbool.h>
 #include <pthread.h>
@@ -10,7 +10,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/adapter_impl.h"
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 #include "core/util.h"
 
 /* KEY_SKEL_*: the consonant skeleton of a name word (match/names.h), then '\x01',

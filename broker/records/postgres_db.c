@@ -1,4 +1,4 @@
-#include "adapters/postgres_db.h"
+#include "records/postgres_db.h"
 
 #include <stdlib.h>
 #include <string.h>

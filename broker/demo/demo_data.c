@@ -1,4 +1,4 @@
-#include "adapters/demo_data.h"
+#include "demo/demo_data.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 #include "core/util.h"
 
 #define PERSONS_PER_STATE 3000

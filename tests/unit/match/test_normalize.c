@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 
 static double sim(const char *a, const char *b) {
   fb_name_key ka, kb;

@@ -2,7 +2,7 @@
  * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t.
  * Each call is one easy handle: POST of a JSON body, response capped at max_body (the
  * transfer is aborted past it), its own timeout. Contract in curl_loop.h. */
-#include "adapters/curl_loop.h"
+#include "http_client/curl_loop.h"
 
 #include <stddef.h>
 #include <stdio.h>
