@@ -1,5 +1,5 @@
 /* `fedbroker demo-data --out DIR [--seed N]`: writes the synthetic demo databases
- * (adapters/demo_data.h). Used by `fedbroker demo`, the tests and the pilot images. */
+ * (demo/demo_data.h). Used by `fedbroker demo`, the tests and the pilot images. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

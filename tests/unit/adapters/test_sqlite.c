@@ -12,6 +12,7 @@
 
 #include "adapters/adapter.h"
 #include "demo/demo_data.h"
+#include "records/record.h"
 #include "records/sqlite_db.h"
 #include "tests/unit/adapters/leg_outcome.h"
 #include "unit_common.h"

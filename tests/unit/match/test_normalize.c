@@ -1,4 +1,4 @@
-/* Name, document, phone, vessel and IMO keys (adapters/normalize.h). */
+/* Name, document, phone, vessel and IMO keys (match/normalize.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
