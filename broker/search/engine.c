@@ -57,7 +57,9 @@ struct fb_search_engine {
   fb_stats *stats;
   size_t in_flight;
   search *searches;
+  size_t live_searches;     /* started and not yet freed (their timer may be closing) */
   bool closing;
+  bool adapters_closing;
   size_t adapters_open;
   void (*done)(void *);
   void *done_data;
@@ -248,7 +250,10 @@ static void adapter_closed(void *data) {
   if (done) done(d);
 }
 
+/* Once, after the last search is gone: the adapters, then the engine itself. */
 static void close_adapters(fb_search_engine *e) {
+  if (e->adapters_closing) return;
+  e->adapters_closing = true;
   if (e->adapters_open == 0) {
     e->adapters_open = 1;
     adapter_closed(e);
@@ -266,7 +271,7 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
   e->done = done;
   e->done_data = data;
   for (search *s = e->searches; s; s = s->next) cancel_pending_legs(s, OUT_CANCELLED);
-  if (!e->searches) close_adapters(e);
+  if (e->live_searches == 0) close_adapters(e);
 }
 
 size_t fb_search_in_flight(const fb_search_engine *e) { return e->in_flight; }
@@ -482,7 +487,9 @@ static void on_timer_closed(uv_handle_t *h) {
   search *s = h->data;
   fb_search_engine *e = s->e;
   free(s);
-  if (e->closing && !e->searches) close_adapters(e);
+  /* Searches freed together close their timers together: the last one closes the
+   * adapters, once. */
+  if (--e->live_searches == 0 && e->closing) close_adapters(e);
 }
 
 static void search_free(search *s) {
@@ -826,6 +833,7 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
   s->deadline_ms = fb_config_deadline_ms(e->cfg, s->p.priority);
   uv_timer_init(e->loop, &s->deadline);
   s->deadline.data = s;
+  e->live_searches++;
   e->in_flight++;
   identity_of(e, id, true)->in_flight++;
   s->holds_slot = true;
