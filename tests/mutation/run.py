@@ -153,6 +153,8 @@ class Runner:
         if self.baseline[m["tests"]] != "ok":
             return "baseline " + self.baseline[m["tests"]], ""
         path = os.path.join(self.tree, m["file"])
+        if not os.path.isfile(path):
+            return "stale (no such file)", ""
         with open(path, encoding="utf-8") as f:
             original = f.read()
         n = original.count(m["from"])
@@ -194,8 +196,11 @@ def main():
     if a.check:
         stale = 0
         for m in mutants:
-            with open(os.path.join(SRC, m["file"]), encoding="utf-8") as f:
-                n = f.read().count(m["from"])
+            try:
+                with open(os.path.join(SRC, m["file"]), encoding="utf-8") as f:
+                    n = f.read().count(m["from"])
+            except FileNotFoundError:
+                n = 0
             if n != 1 or m["from"] == m["to"]:
                 stale += 1
                 print(f"{m['mutant']}: 'from' found {n} times in {m['file']}" if n != 1 else f"{m['mutant']}: from == to")
