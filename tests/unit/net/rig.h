@@ -69,6 +69,8 @@ void rig_send(net_rig *r, int fd, const void *data, size_t len);
 void rig_sends(net_rig *r, int fd, const char *text);
 /* Reads what is there into `out`, running the loop once; true at end of stream. */
 bool rig_read_some(net_rig *r, int fd, fb_buf *out);
+/* As rig_read_some, reading at most `max` bytes (a slow reader). */
+bool rig_read_at_most(net_rig *r, int fd, fb_buf *out, size_t max);
 /* Reads until `out` contains `needle` (true) or the stream ends (false). */
 bool rig_read_until(net_rig *r, int fd, fb_buf *out, const char *needle);
 /* Reads until the peer closes; true when it did within RIG_WAIT_MS. */

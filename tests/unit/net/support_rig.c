@@ -194,20 +194,24 @@ void rig_send(net_rig *r, int fd, const void *data, size_t len) {
 
 void rig_sends(net_rig *r, int fd, const char *text) { rig_send(r, fd, text, strlen(text)); }
 
-bool rig_read_some(net_rig *r, int fd, fb_buf *out) {
+bool rig_read_at_most(net_rig *r, int fd, fb_buf *out, size_t max) {
   rig_turn(r, fd, 5);
   char tmp[65536];
-  for (;;) {
-    ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+  while (max > 0) {
+    ssize_t n = recv(fd, tmp, max < sizeof tmp ? max : sizeof tmp, 0);
     if (n > 0) {
       fb_buf_append(out, tmp, (size_t)n);
+      max -= (size_t)n;
       continue;
     }
     if (n == 0) return true;
     if (errno == EINTR) continue;
     return errno != EAGAIN && errno != EWOULDBLOCK; /* a reset ends the stream too */
   }
+  return false;
 }
+
+bool rig_read_some(net_rig *r, int fd, fb_buf *out) { return rig_read_at_most(r, fd, out, SIZE_MAX); }
 
 static bool contains(const fb_buf *b, const char *needle) {
   return b->len && memmem(b->data, b->len, needle, strlen(needle)) != NULL;

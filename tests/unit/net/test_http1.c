@@ -313,15 +313,30 @@ static void test_send_timeout(void **state) {
   close(fd);
 }
 
+/* 600 ms: longer than a loaded machine stalls a reader between two reads, short enough
+ * for the paced transfer below to outlive it twice. */
+static void send_timeout_600(fb_limits *lim) {
+  rig_tune_send_timeout(lim);
+  lim->send_timeout_ms = 600;
+}
+
 static void test_send_timeout_spares_a_reader(void **state) {
   (void)state;
-  rig_restart(rig_tune_send_timeout);
+  rig_restart(send_timeout_600);
   int fd = rig_connect(&rig, 4096);
-  rig_sends(&rig, fd, "GET /big?n=4194304 HTTP/1.1\r\nHost: t\r\n\r\n");
-  /* A slow reader that keeps reading makes progress: it gets everything. */
+  rig_sends(&rig, fd, "GET /big?n=1048576 HTTP/1.1\r\nHost: t\r\n\r\n");
+  /* A slow reader: it reads 32 KiB, then lets 50 ms pass without reading. Each read is
+   * write progress, which re-arms the send timeout: the transfer outlives the timeout
+   * and still completes. */
   fb_buf out = {0};
-  size_t want = 4194304;
-  while (out.len < want) assert_false(rig_read_some(&rig, fd, &out));
+  double t0 = fb_now_ms();
+  while (out.len < 1048576) {
+    assert_false(rig_read_at_most(&rig, fd, &out, 32768));
+    double resume = fb_now_ms() + 50;
+    while (fb_now_ms() < resume) rig_turn(&rig, -1, 5);
+  }
+  print_message("paced transfer: %.0f ms\n", fb_now_ms() - t0);
+  assert_true(fb_now_ms() - t0 > 2 * 600);
   assert_int_equal(fb_server_open_connections(rig.srv), 1);
   fb_buf_free(&out);
   close(fd);
