@@ -40,4 +40,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${C[@]}" "https://localhost:$PT/v
 expect_eq "certificate without the auditor role" "$code" 403
 code=$(curl -s -o /dev/null -w '%{http_code}' "${C[@]}" -H 'Authorization: Bearer not.a.token' "https://localhost:$PT/v1/states")
 expect_eq "a bad token is not rescued by the certificate" "$code" 401
-pass "no identity 401; role enforced; a presented token decides"
+# A certificate from the trusted CA whose OU names no role is no identity.
+(
+  cd "$TMP/pki"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout norole.key -out norole.csr \
+    -subj "/ST=MYS/O=Royal Malaysia Police/OU=janitor/CN=nobody-mys-1" 2>/dev/null
+  openssl x509 -req -in norole.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out norole.pem -days 2 2>/dev/null
+)
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/pki/ca.pem" --cert "$TMP/pki/norole.pem" \
+  --key "$TMP/pki/norole.key" "https://localhost:$PT/v1/states")
+expect_eq "a trusted certificate without a known role" "$code" 401
+pass "no identity 401 (no credentials, or a certificate naming no role); role enforced; a presented token decides"
