@@ -88,6 +88,13 @@ static const char *side(json_t *r, const char *s, const char *k) {
   return json_string_value(json_object_get(json_object_get(r, s), k));
 }
 
+/* Every region of proof `p` has exactly `want` on axis `k`. */
+static void assert_every_where(json_t *p, const char *k, const char *const *want) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(p, "regions"), i, r) assert_list(where(r, k), want);
+}
+
 static void dump_on_failure(json_t *p) {
   char *s = json_dumps(p, JSON_INDENT(1));
   print_message("%s\n", s);
@@ -154,9 +161,7 @@ static void test_widen_bgd(void **st) {
   json_t *p = prove_replace("BGD", "allow \"prosecution under a treaty\" {\n  purpose = \"prosecution\",",
                             "allow \"prosecution under a treaty\" {\n  purpose = { \"prosecution\", \"investigation\" },");
   check_widened_purpose(p, "investigation", "prosecution under a treaty");
-  size_t i;
-  json_t *r;
-  json_array_foreach(json_object_get(p, "regions"), i, r) assert_list(where(r, "legal_basis"), LIST("mla_treaty"));
+  assert_every_where(p, "legal_basis", LIST("mla_treaty"));
   json_decref(p);
 }
 
@@ -202,9 +207,7 @@ static void test_narrow_mys(void **st) {
   json_t *p = prove_replace("MYS", "purpose = \"prosecution\",\n  legal_basis = { \"mla_treaty\", \"bilateral_mou\" },",
                             "purpose = \"prosecution\",\n  legal_basis = { \"mla_treaty\" },");
   check_narrowed_basis(p, "bilateral_mou", "prosecution under a treaty or MOU");
-  size_t i;
-  json_t *r;
-  json_array_foreach(json_object_get(p, "regions"), i, r) assert_list(where(r, "purpose"), LIST("prosecution"));
+  assert_every_where(p, "purpose", LIST("prosecution"));
   json_decref(p);
 }
 
