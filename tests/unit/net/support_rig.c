@@ -146,8 +146,9 @@ void rig_stop_begin(net_rig *r) {
 void rig_stop(net_rig *r) {
   rig_stop_begin(r);
   assert_true(rig_wait(r, is_true, &r->stopped));
-  while (uv_run(&r->loop, UV_RUN_NOWAIT) != 0) {
-  }
+  double deadline = fb_now_ms() + RIG_WAIT_MS;
+  while (uv_run(&r->loop, UV_RUN_NOWAIT) != 0)
+    if (fb_now_ms() > deadline) fail_msg("handles still active %d ms after the server stopped", RIG_WAIT_MS);
   assert_int_equal(uv_loop_close(&r->loop), 0);
   fb_router_free(r->router);
 }
