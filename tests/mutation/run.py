@@ -63,7 +63,19 @@ def sync_tree(src, dst):
     only files whose bytes differ so that unchanged sources keep their mtime."""
     out = subprocess.run(["git", "-C", src, "ls-files", "-co", "--exclude-standard", "-z"],
                          check=True, capture_output=True).stdout
-    for rel in filter(None, out.decode().split("\0")):
+    files = set(filter(None, out.decode().split("\0")))
+    # Files the checkout no longer has (moved, deleted) go from the copy too: a stale
+    # source would still be picked up by the build's globs.
+    for root, dirs, names in os.walk(dst):
+        rel_root = os.path.relpath(root, dst)
+        if rel_root == ".":
+            dirs[:] = [d for d in dirs if not d.startswith("build")]
+        dirs[:] = [d for d in dirs if d != "node_modules"]
+        for n in names:
+            rel = os.path.normpath(os.path.join(rel_root, n))
+            if rel not in files:
+                os.remove(os.path.join(root, n))
+    for rel in sorted(files):
         s, d = os.path.join(src, rel), os.path.join(dst, rel)
         if not os.path.isfile(s) or os.path.islink(s):
             continue
