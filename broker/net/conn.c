@@ -57,8 +57,18 @@ void fb_conn_hold(fb_conn *c, long long delta) {
   if (!c->closing) c->srv->out_bytes += (size_t)delta;
 }
 
+static size_t unwritten(fb_conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
+
 static void on_stall(uv_timer_t *t) {
   fb_conn *c = t->data;
+  /* One large write completes (and reports progress) only at its end: bytes that left
+   * libuv's queue since the timer was armed are progress too. */
+  size_t left = unwritten(c);
+  if (left < c->stall_mark) {
+    c->stall_mark = left;
+    uv_timer_start(&c->stall, on_stall, c->srv->cfg->limits.send_timeout_ms, 0);
+    return;
+  }
   fb_info("send_timeout", "closing %s: a response made no write progress for %u ms (%zu bytes waiting)", c->peer,
           c->srv->cfg->limits.send_timeout_ms, c->write_queue + c->held);
   fb_series_add(c->srv->m_stalled, 1);
@@ -75,8 +85,10 @@ void fb_conn_output_changed(fb_conn *c, bool progressed) {
     uv_timer_stop(&c->stall);
     return;
   }
-  if (progressed || !uv_is_active((uv_handle_t *)&c->stall))
+  if (progressed || !uv_is_active((uv_handle_t *)&c->stall)) {
+    c->stall_mark = unwritten(c);
     uv_timer_start(&c->stall, on_stall, c->srv->cfg->limits.send_timeout_ms, 0);
+  }
 }
 
 static void on_timeout(uv_timer_t *t) {

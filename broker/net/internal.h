@@ -74,6 +74,7 @@ struct fb_conn {
   fb_conn *flush_next;
   int handles_open;
   size_t write_queue;        /* bytes handed to uv_write and not yet written */
+  size_t stall_mark;         /* libuv's unwritten bytes when the send timer was armed */
   size_t held;               /* HTTP/2 response bytes not yet taken by nghttp2 */
   bool alpn_h2;              /* TLS chose h2: the preface is required, HTTP/1.1 is refused */
   unsigned char addr_key[16];/* the client's address (IPv4 as IPv4-mapped IPv6) */

@@ -324,14 +324,15 @@ static void test_send_timeout_spares_a_reader(void **state) {
   (void)state;
   rig_restart(send_timeout_600);
   int fd = rig_connect(&rig, 4096);
-  rig_sends(&rig, fd, "GET /big?n=1048576 HTTP/1.1\r\nHost: t\r\n\r\n");
-  /* A slow reader: it reads 32 KiB, then lets 50 ms pass without reading. Each read is
-   * write progress, which re-arms the send timeout: the transfer outlives the timeout
-   * and still completes. */
+  rig_sends(&rig, fd, "GET /big?n=16777216 HTTP/1.1\r\nHost: t\r\n\r\n");
+  /* A slow but steady reader: 512 KiB, then 50 ms without reading. 16 MiB is more than
+   * the kernel's buffers hold, so the server's one write for it stays pending in libuv
+   * for the whole transfer; the bytes leaving its queue are progress, which re-arms the
+   * send timeout: the transfer outlives the timeout and still completes. */
   fb_buf out = {0};
   double t0 = fb_now_ms();
-  while (out.len < 1048576) {
-    assert_false(rig_read_at_most(&rig, fd, &out, 32768));
+  while (out.len < 16777216) {
+    assert_false(rig_read_at_most(&rig, fd, &out, 524288));
     double resume = fb_now_ms() + 50;
     while (fb_now_ms() < resume) rig_turn(&rig, -1, 5);
   }
