@@ -313,31 +313,32 @@ static void test_send_timeout(void **state) {
   close(fd);
 }
 
-/* 600 ms: longer than a loaded machine stalls a reader between two reads, short enough
- * for the paced transfer below to outlive it twice. */
-static void send_timeout_600(fb_limits *lim) {
+/* 1 s: longer than a loaded machine (ASan, other jobs) starves this process between two
+ * reads, short enough for the paced transfer below to outlive it twice. */
+#define PACED_TIMEOUT_MS 1000
+static void paced_send_timeout(fb_limits *lim) {
   rig_tune_send_timeout(lim);
-  lim->send_timeout_ms = 600;
+  lim->send_timeout_ms = PACED_TIMEOUT_MS;
 }
 
 static void test_send_timeout_spares_a_reader(void **state) {
   (void)state;
-  rig_restart(send_timeout_600);
+  rig_restart(paced_send_timeout);
   int fd = rig_connect(&rig, 4096);
   rig_sends(&rig, fd, "GET /big?n=16777216 HTTP/1.1\r\nHost: t\r\n\r\n");
-  /* A slow but steady reader: 512 KiB, then 50 ms without reading. 16 MiB is more than
+  /* A slow but steady reader: 256 KiB, then 50 ms without reading. 16 MiB is more than
    * the kernel's buffers hold, so the server's one write for it stays pending in libuv
    * for the whole transfer; the bytes leaving its queue are progress, which re-arms the
    * send timeout: the transfer outlives the timeout and still completes. */
   fb_buf out = {0};
   double t0 = fb_now_ms();
   while (out.len < 16777216) {
-    assert_false(rig_read_at_most(&rig, fd, &out, 524288));
+    assert_false(rig_read_at_most(&rig, fd, &out, 262144));
     double resume = fb_now_ms() + 50;
     while (fb_now_ms() < resume) rig_turn(&rig, -1, 5);
   }
   print_message("paced transfer: %.0f ms\n", fb_now_ms() - t0);
-  assert_true(fb_now_ms() - t0 > 2 * 600);
+  assert_true(fb_now_ms() - t0 > 2 * PACED_TIMEOUT_MS);
   assert_int_equal(fb_server_open_connections(rig.srv), 1);
   fb_buf_free(&out);
   close(fd);

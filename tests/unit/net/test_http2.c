@@ -375,19 +375,20 @@ static void test_send_timeout_under_flow_control(void **state) {
   h2c_close(&c);
 }
 
-/* 600 ms: longer than a loaded machine stalls a reader between two reads, short enough
- * for the paced transfer below to outlive it twice. */
-static void send_timeout_600(fb_limits *lim) {
+/* 1 s: longer than a loaded machine (ASan, other jobs) starves this process between two
+ * reads, short enough for the paced transfer below to outlive it twice. */
+#define PACED_TIMEOUT_MS 1000
+static void paced_send_timeout(fb_limits *lim) {
   rig_tune_send_timeout(lim);
-  lim->send_timeout_ms = 600;
+  lim->send_timeout_ms = PACED_TIMEOUT_MS;
 }
 
 static void test_send_timeout_spares_a_reader(void **state) {
   (void)state;
-  rig_restart(send_timeout_600);
+  rig_restart(paced_send_timeout);
   h2c c;
   h2c_open(&c, 0);
-  int32_t id = h2c_request(&c, "/big?n=1048576", NULL, NULL, NULL, 0);
+  int32_t id = h2c_request(&c, "/big?n=2097152", NULL, NULL, NULL, 0);
   /* A slow reader: 32 KiB, then 50 ms without reading. Its reads open the window and
    * let the server make progress, which re-arms the send timeout. */
   double t0 = fb_now_ms();
@@ -398,9 +399,9 @@ static void test_send_timeout_spares_a_reader(void **state) {
     while (fb_now_ms() < resume) rig_turn(&rig, -1, 5);
   }
   print_message("paced transfer: %.0f ms\n", fb_now_ms() - t0);
-  assert_true(fb_now_ms() - t0 > 2 * 600);
+  assert_true(fb_now_ms() - t0 > 2 * PACED_TIMEOUT_MS);
   assert_int_equal(stream_of(&c, id)->status, 200);
-  assert_int_equal(stream_of(&c, id)->body.len, 1048576);
+  assert_int_equal(stream_of(&c, id)->body.len, 2097152);
   assert_int_equal(fb_server_open_connections(rig.srv), 1);
   h2c_close(&c);
 }
