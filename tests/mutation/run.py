@@ -144,7 +144,8 @@ class Runner:
 
     def ctest(self, regex):
         """Returns (passed, names of the tests that failed)."""
-        res = subprocess.run(["ctest", "--test-dir", self.build, "-R", regex, "--timeout", "300", "-j", str(self.jobs)],
+        res = subprocess.run(["ctest", "--test-dir", self.build, "-R", regex, "--timeout", "300", "-j", str(self.jobs),
+                              "--output-on-failure"],
                              capture_output=True, text=True, env=self.env())
         with open(self.log, "a") as f:
             f.write(res.stdout + res.stderr)
