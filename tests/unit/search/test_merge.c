@@ -126,6 +126,15 @@ static void test_name_alone_does_not_link(void **state) {
   json_decref(res);
 }
 
+/* Two full dates of birth must agree to the day; the same year is not enough. */
+static void test_full_dates_agree_to_the_day(void **state) {
+  (void)state;
+  json_t *res = merge("{\"MYS\":[{\"id\":\"M1\",\"type\":\"person\",\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985-03-12\"}],"
+                      " \"IDN\":[{\"id\":\"I1\",\"type\":\"person\",\"name\":\"Ahmad bin Ismail\",\"dob\":\"1985-07-01\"}]}");
+  assert_false(linked(res, "M1", "I1"));
+  json_decref(res);
+}
+
 static void test_redacted_fields_do_not_link(void **state) {
   (void)state;
   /* masked, hashed or year-reduced values listed in "redacted" never link */
@@ -376,6 +385,7 @@ int main(void) {
       cmocka_unit_test(test_document_country_conflict_does_not_link),
       cmocka_unit_test(test_name_variants_and_word_order_link_with_dob),
       cmocka_unit_test(test_name_alone_does_not_link),
+      cmocka_unit_test(test_full_dates_agree_to_the_day),
       cmocka_unit_test(test_redacted_fields_do_not_link),
       cmocka_unit_test(test_equal_fingerprints_link),
       cmocka_unit_test(test_near_explains_namesakes_kept_apart),
