@@ -11,6 +11,7 @@
 
 #include "adapters/adapter.h"
 #include "audit/audit.h"
+#include "core/jsonw.h"
 #include "core/keymap.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -402,13 +403,16 @@ static void stream_line(search *s, const char *key, json_t *value) {
     return;
   }
   json_t *wrap = json_pack("{s:o}", key, value);
-  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  fb_buf line = {0};
+  int rc = fb_jsonw_dump(&line, wrap, FB_JSONW_PRECISION);
   json_decref(wrap);
-  if (!text) return;
-  size_t n = strlen(text);
-  text[n] = '\n'; /* json_dumps left room: replace the NUL, write n+1 bytes */
-  fb_stream_write(s->req, text, n + 1);
-  free(text);
+  if (rc != 0) {
+    fb_buf_free(&line);
+    return;
+  }
+  fb_buf_putc(&line, '\n');
+  fb_stream_write(s->req, line.data, line.len);
+  fb_buf_free(&line);
 }
 
 /* ------------------------------------------------ per-identity accounting */
