@@ -196,17 +196,21 @@ static void path_out_free(path_out *o) {
   fb_buf_free(&o->audit);
 }
 
+static bool same_buf(const fb_buf *a, const fb_buf *b) {
+  return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
 /* Old and new on the same texts: equal bytes. Returns how many answers the new
  * parser took itself. */
 static size_t compare_paths(char *const texts[NSTATES], const size_t lens[NSTATES], const char *what) {
   path_out a = {0}, b = {0};
   run_path(false, texts, lens, &a);
   run_path(true, texts, lens, &b);
-  if (a.answer.len != b.answer.len || memcmp(a.answer.data, b.answer.data, a.answer.len) != 0)
+  if (!same_buf(&a.answer, &b.answer))
     fail_msg("%s: the answers differ\nold: %.2000s\nnew: %.2000s", what, a.answer.data, b.answer.data);
-  if (a.ndjson.len != b.ndjson.len || memcmp(a.ndjson.data, b.ndjson.data, a.ndjson.len) != 0)
+  if (!same_buf(&a.ndjson, &b.ndjson))
     fail_msg("%s: the NDJSON lines differ", what);
-  if (a.audit.len != b.audit.len || memcmp(a.audit.data, b.audit.data, a.audit.len) != 0)
+  if (!same_buf(&a.audit, &b.audit))
     fail_msg("%s: the audit-precision texts differ", what);
   size_t fast = b.fast;
   path_out_free(&a);
@@ -336,7 +340,11 @@ static char *mutate_text(char *text, size_t *len, uint64_t *rng) {
     o = text_splice(text, n, fb_test_rand(rng) % (n ? n : 1), 1, &c, 1, &olen);
     break;
   }
-  case 3: o = text_splice(text, n, n, 0, fb_test_rand(rng) % 2 ? " \n\t" : " garbage", fb_test_rand(rng) % 2 ? 3 : 8, &olen); break;
+  case 3: { /* trailing whitespace (accepted) or trailing garbage (refused) */
+    const char *tail = fb_test_rand(rng) % 2 ? " \n\t" : " garbage";
+    o = text_splice(text, n, n, 0, tail, strlen(tail), &olen);
+    break;
+  }
   case 4: { /* nested arrays around the records: past the fast path's depth, or jansson's */
     size_t depth = fb_test_rand(rng) % 2 ? 300 : 2100;
     fb_buf b = {0};
