@@ -15,8 +15,8 @@
 
 #include <sqlite3.h>
 
-#include "adapters/adapter.h"
-#include "adapters/demo_data.h"
+#include "records/record.h"
+#include "demo/demo_data.h"
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/util.h"

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapters/adapter.h"
 #include "common.h"
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/util.h"
+#include "records/record.h"
 #include "search/merge.h"
 
 static int dump_cb(const char *data, size_t len, void *b) {

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "adapters/adapter.h"
-#include "adapters/demo_data.h"
-#include "adapters/sqlite_db.h"
+#include "records/record.h"
+#include "demo/demo_data.h"
+#include "records/sqlite_db.h"
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/util.h"
