@@ -17,8 +17,9 @@
 
 /* Writes {"seq","ts","event","prev", ...fields} into a->line_buf as one compact line
  * (no newline), byte for byte what json_dumps of that object would give, without
- * building the object. `fields` must not hold "event". Returns 0, or -1 when jansson
- * refuses to serialise a value. */
+ * building the object (core/jsonw.h writes jansson's bytes). `fields` must not hold
+ * "event". Returns 0, or -1 when a value cannot be serialised (a string that is not
+ * UTF-8). */
 static int dump_line(fb_audit *a, const fb_audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
   fb_buf *b = &a->line_buf;
   fb_buf_reset(b);
