@@ -24,7 +24,7 @@ static int dump_cb(const char *data, size_t len, void *b) {
 /* jansson's text of `v` and ours at `precision`, for containers and (ENCODE_ANY) any
  * value; both fail or both give the same bytes. */
 static void same_text(json_t *v, int precision) {
-  size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(precision);
+  size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION((size_t)precision);
   fb_buf a = {0}, b = {0};
   int ra = json_dump_callback(v, dump_cb, &a, flags | JSON_ENCODE_ANY);
   int rb = fb_jsonw_value(&b, v, precision);
