@@ -43,7 +43,9 @@ def parse_mutants(path):
                 sys.exit(f"{path}:{lineno}: expected 'key: value' (mutant, file, from, to, tests, why)")
             if key in cur:
                 sys.exit(f"{path}:{lineno}: {key} given twice in one mutant")
-            cur[key] = value.replace("\\n", "\n") if key in ("from", "to") else value
+            if key in ("from", "to"):  # \n is a line break, \\ a backslash
+                value = re.sub(r"\\([\\n])", lambda m: "\n" if m.group(1) == "n" else "\\", value)
+            cur[key] = value
             cur.setdefault("line", lineno)
     if cur:
         mutants.append(cur)
