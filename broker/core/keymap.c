@@ -49,6 +49,10 @@ fb_keymap *fb_keymap_new(size_t value_size) {
   return m;
 }
 
+void fb_keymap_set_seed(fb_keymap *m, uint64_t seed) {
+  if (m->size == 0) m->seed = seed;
+}
+
 void fb_keymap_free(fb_keymap *m) {
   if (!m) return;
   for (size_t i = 0; i < m->cap; i++)
