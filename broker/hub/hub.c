@@ -259,6 +259,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   if (open_policies(hub, err) != 0) return -1;
   hub->search = fb_search_engine_new(loop, &hub->cfg, hub->policies, hub->audit, err);
   if (!hub->search) return -1;
+  fb_search_engine_replay_stats(hub->search);
   if (fb_followup_open(hub, err) != 0) return -1;
 
   fb_hub_routes_health(hub);

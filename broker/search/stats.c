@@ -46,28 +46,44 @@ static double bucket_value(int b) { return b == 0 ? BASE_MS : BASE_MS * pow(GROW
 int fb_stats_bucket(double ms) { return bucket_of(ms); }
 double fb_stats_bucket_ms(int bucket) { return bucket_value(bucket); }
 
-void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
-                     double latency_ms) {
+/* The series of from x to x purpose x outcome, created if there is room; NULL when
+ * MAX_SERIES are taken. */
+static series *series_of(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome) {
   series *x = s->head;
   for (; x; x = x->next)
     if (strcmp(x->to, to) == 0 && strcmp(x->from, from) == 0 && strcmp(x->purpose, purpose) == 0 &&
         strcmp(x->outcome, outcome) == 0)
-      break;
-  if (!x) {
-    if (s->n >= MAX_SERIES) return;
-    x = fb_xcalloc(1, sizeof *x);
-    snprintf(x->from, sizeof x->from, "%s", from);
-    snprintf(x->to, sizeof x->to, "%s", to);
-    snprintf(x->purpose, sizeof x->purpose, "%s", purpose);
-    snprintf(x->outcome, sizeof x->outcome, "%s", outcome);
-    x->next = s->head;
-    s->head = x;
-    s->n++;
-  }
+      return x;
+  if (s->n >= MAX_SERIES) return NULL;
+  x = fb_xcalloc(1, sizeof *x);
+  snprintf(x->from, sizeof x->from, "%s", from);
+  snprintf(x->to, sizeof x->to, "%s", to);
+  snprintf(x->purpose, sizeof x->purpose, "%s", purpose);
+  snprintf(x->outcome, sizeof x->outcome, "%s", outcome);
+  x->next = s->head;
+  s->head = x;
+  s->n++;
+  return x;
+}
+
+void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
+                     double latency_ms) {
+  series *x = series_of(s, from, to, purpose, outcome);
+  if (!x) return;
   x->count++;
   if (latency_ms >= 0) {
     x->timed++;
     x->buckets[bucket_of(latency_ms)]++;
+  }
+}
+
+void fb_stats_merge(fb_stats *dst, const fb_stats *src) {
+  for (const series *y = src->head; y; y = y->next) {
+    series *x = series_of(dst, y->from, y->to, y->purpose, y->outcome);
+    if (!x) return;
+    x->count += y->count;
+    x->timed += y->timed;
+    for (int b = 0; b < NBUCKETS; b++) x->buckets[b] += y->buckets[b];
   }
 }
 

@@ -237,8 +237,10 @@ static fixture *fixture_new(void (*cfg_fn)(fb_config *)) {
 
   memset(fakes, 0, sizeof fakes);
   fb_config_defaults(&f->cfg);
-  f->cfg.deadlines = (fb_deadlines){.immediate_ms = 100, .urgent_ms = 300, .routine_ms = 700};
-  f->cfg.breaker = (fb_breaker_config){.failures = 2, .open_ms = 200};
+  /* Long enough that a loaded machine never reaches them by accident; the deadline
+   * test sets short ones. */
+  f->cfg.deadlines = (fb_deadlines){.immediate_ms = 20000, .urgent_ms = 25000, .routine_ms = 30000};
+  f->cfg.breaker = (fb_breaker_config){.failures = 2, .open_ms = 500};
   f->cfg.states = fb_xcalloc(NFAKES, sizeof *f->cfg.states);
   f->cfg.nstates = NFAKES;
   for (size_t i = 0; i < NFAKES; i++) {
@@ -331,6 +333,9 @@ static void start_as(fixture *f, const fb_identity *id, const char *priority, co
                            "prosecution", "priority", priority, "legal_basis", "mla_treaty", "justification",
                            "Unit test of the search engine", "states", states);
   fb_search_input in = {.id = id, .body = body};
+  /* A request arrives in a loop iteration, whose time is fresh: the deadline counts
+   * from now, not from when the loop last ran (the fixture's set-up can take long). */
+  uv_update_time(&f->loop);
   fb_search_start(f->e, &in, cb, o);
 }
 
@@ -421,6 +426,10 @@ static void test_state_lines_before_answer(void **st) {
   fixture_free(f);
 }
 
+static void short_deadlines(fb_config *cfg) {
+  cfg->deadlines = (fb_deadlines){.immediate_ms = 100, .urgent_ms = 600, .routine_ms = 1500};
+}
+
 /* A state that never answers times out at its priority's deadline, and its leg is
  * cancelled then; the leg was told the same deadline. */
 static void test_deadline_per_priority(void **st) {
@@ -428,8 +437,8 @@ static void test_deadline_per_priority(void **st) {
   static const struct {
     const char *priority;
     uint64_t deadline, next;
-  } cases[] = {{"immediate", 100, 300}, {"urgent", 300, 700}, {"routine", 700, 5000}};
-  fixture *f = fixture_new(NULL);
+  } cases[] = {{"immediate", 100, 600}, {"urgent", 600, 1500}, {"routine", 1500, 5000}};
+  fixture *f = fixture_new(short_deadlines);
   fakes[1].mode = FAKE_HANG; /* MYS */
   for (size_t i = 0; i < FB_ARRAY_LEN(cases); i++) {
     outcome o = {0};
@@ -453,7 +462,7 @@ static void test_deadline_per_priority(void **st) {
     if (i == 0) assert_breaker(f, "MYS", "closed");
     else if (i == 1) {
       assert_breaker(f, "MYS", "open");
-      run_for(f, 210); /* let the probe through for the last case */
+      run_for(f, 510); /* let the probe through for the last case */
     }
   }
   fixture_free(f);
@@ -482,6 +491,8 @@ static void test_cancel(void **st) {
   assert_int_equal(fb_search_in_flight(f->e), 1);
   assert_int_equal(legs_in_flight(f, "MYS"), 1);
   run_for(f, 20);
+  assert_int_equal(o.states_before_done, 0);
+  assert_false(o.done);
   fb_search_cancel(o.s);
   assert_int_equal(fb_search_in_flight(f->e), 0);
   assert_int_equal(fakes[1].cancelled, 1);
@@ -538,7 +549,7 @@ static void test_breaker_half_open_success(void **st) {
   assert_int_equal(fakes[1].started, started);
   outcome_clear(&o);
 
-  run_for(f, 210);
+  run_for(f, 510);
   fakes[1].mode = FAKE_ANSWER;
   fakes[1].delay_ms = 50;
   outcome probe = {0}, other = {0};
@@ -569,7 +580,7 @@ static void test_breaker_half_open_failure(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
   open_breaker(f);
-  run_for(f, 210);
+  run_for(f, 510);
   unsigned started = fakes[1].started;
   outcome probe = {0};
   start(f, "urgent", "MYS", &probe);
@@ -714,6 +725,102 @@ static void test_close_while_searches_finish(void **st) {
   fixture_free(f); /* closes the engine at once; fails if an adapter is closed twice */
 }
 
+/* A new engine on the same audit log, as after a restart. */
+static void restart_engine(fixture *f) {
+  bool closed = false;
+  fb_search_engine_close(f->e, set_flag, &closed);
+  run_until(f, &closed);
+  fb_metrics_reset(); /* the old engine's gauges point into it */
+  char *err = NULL;
+  f->e = fb_search_engine_new(&f->loop, &f->cfg, f->policies, f->audit, &err);
+  if (!f->e) fail_msg("engine: %s", err);
+}
+
+typedef struct {
+  bool called;
+  json_t *body;
+} stats_seen;
+
+static void stats_ready(void *ud, json_t *body) {
+  stats_seen *seen = ud;
+  assert_false(seen->called);
+  seen->called = true;
+  seen->body = body;
+}
+
+static json_int_t stats_count(json_t *body, const char *to, const char *outcome) {
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(body, "stats"), i, row) {
+    if (strcmp(json_string_value(json_object_get(row, "to")), to) == 0 &&
+        strcmp(json_string_value(json_object_get(row, "outcome")), outcome) == 0)
+      return json_integer_value(json_object_get(row, "count"));
+  }
+  return 0;
+}
+
+/* Statistics survive a restart: the replay reads the log on a worker (the loop goes
+ * on), GET /v1/stats waits for it, and a withdrawn wait is not called. */
+static void test_stats_replay_off_loop(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  for (int i = 0; i < 2; i++) {
+    outcome o = {0};
+    start(f, "urgent", "IDN,MYS", &o);
+    run_until_ended(f, &o);
+    outcome_clear(&o);
+  }
+  restart_engine(f);
+  json_t *empty = fb_search_stats_json(f->e);
+  assert_int_equal(json_array_size(json_object_get(empty, "stats")), 0);
+  json_decref(empty);
+
+  fb_search_engine_replay_stats(f->e);
+  stats_seen seen = {0}, withdrawn = {0};
+  fb_stats_wait *w = fb_search_stats_when_ready(f->e, stats_ready, &seen);
+  fb_stats_wait *w2 = fb_search_stats_when_ready(f->e, stats_ready, &withdrawn);
+  /* Not answered on the spot: the replay is on a worker, its result comes back through
+   * the loop. */
+  assert_non_null(w);
+  assert_non_null(w2);
+  assert_false(seen.called);
+  fb_search_stats_wait_cancel(w2);
+  run_until(f, &seen.called);
+  assert_false(withdrawn.called);
+  assert_int_equal(stats_count(seen.body, "MYS", "shared"), 2);
+  assert_int_equal(stats_count(seen.body, "IDN", "denied"), 2);
+  json_decref(seen.body);
+
+  /* Replayed once: later waits are answered at once, and new searches add to it. */
+  outcome o = {0};
+  start(f, "urgent", "MYS", &o);
+  run_until_ended(f, &o);
+  outcome_clear(&o);
+  stats_seen now = {0};
+  assert_null(fb_search_stats_when_ready(f->e, stats_ready, &now));
+  assert_true(now.called);
+  assert_int_equal(stats_count(now.body, "MYS", "shared"), 3);
+  json_decref(now.body);
+  fixture_free(f);
+}
+
+/* Closing the engine while the replay is queued or running: it is waited for (or
+ * dropped), its waiters are not called, and every handle is closed. */
+static void test_close_during_replay(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  outcome o = {0};
+  start(f, "urgent", "MYS", &o);
+  run_until_ended(f, &o);
+  outcome_clear(&o);
+  restart_engine(f);
+  fb_search_engine_replay_stats(f->e);
+  stats_seen seen = {0};
+  assert_non_null(fb_search_stats_when_ready(f->e, stats_ready, &seen));
+  fixture_free(f);
+  assert_false(seen.called);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_answer),
@@ -728,6 +835,8 @@ int main(void) {
       cmocka_unit_test(test_policy_error_fails_closed),
       cmocka_unit_test(test_invalid_request),
       cmocka_unit_test(test_close_while_searches_finish),
+      cmocka_unit_test(test_stats_replay_off_loop),
+      cmocka_unit_test(test_close_during_replay),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,12 +115,33 @@ static void test_series_bound(void **st) {
   fb_stats_free(s);
 }
 
+/* Merging adds counts and latencies into existing series and creates the others. */
+static void test_merge(void **st) {
+  (void)st;
+  fb_stats *live = fb_stats_new(), *replayed = fb_stats_new();
+  for (int i = 0; i < 10; i++) fb_stats_record(live, "PHL", "MYS", "prosecution", "shared", 10);
+  for (int i = 0; i < 30; i++) fb_stats_record(replayed, "PHL", "MYS", "prosecution", "shared", 100);
+  fb_stats_record(replayed, "PHL", "THA", "prosecution", "denied", -1);
+  fb_stats_merge(live, replayed);
+  fb_stats_free(replayed);
+  json_t *r = rows(live);
+  assert_int_equal(json_array_size(r), 2);
+  json_t *mys = json_array_get(r, 0);
+  assert_int_equal(json_integer_value(json_object_get(mys, "count")), 40);
+  /* 30 of 40 latencies are 100 ms: the median moved there. */
+  assert_within_bucket(json_number_value(json_object_get(mys, "latency_ms_p50")), 100);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 1), "count")), 1);
+  json_decref(r);
+  fb_stats_free(live);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counts_and_order),
       cmocka_unit_test(test_percentiles),
       cmocka_unit_test(test_buckets),
       cmocka_unit_test(test_series_bound),
+      cmocka_unit_test(test_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
