@@ -748,12 +748,12 @@ static void stats_ready(void *ud, json_t *body) {
   seen->body = body;
 }
 
-static json_int_t stats_count(json_t *body, const char *to, const char *outcome) {
+static json_int_t stats_count(json_t *body, const char *to, const char *want) {
   size_t i;
   json_t *row;
   json_array_foreach(json_object_get(body, "stats"), i, row) {
     if (strcmp(json_string_value(json_object_get(row, "to")), to) == 0 &&
-        strcmp(json_string_value(json_object_get(row, "outcome")), outcome) == 0)
+        strcmp(json_string_value(json_object_get(row, "outcome")), want) == 0)
       return json_integer_value(json_object_get(row, "count"));
   }
   return 0;
