@@ -3,7 +3,8 @@
  *
  * One connection per state, opened lazily (the first leg connects; start-up never
  * waits for a remote database) with PQconnectStart/PQconnectPoll, its socket watched
- * by a uv_poll_t. Legs queue and run one at a time on that connection: a single
+ * by a uv_poll_t; host names are looked up on the thread pool first (pg_connect.h), so
+ * libpq never resolves on the loop. Legs queue and run one at a time on that connection: a single
  * statement fetches the exact-key hits and the name candidates (GIN-indexed token
  * blocks) with their records; names are re-ranked in C exactly as in the sqlite
  * adapter. A leg that passes its timeout fails with FB_LEG_TIMEOUT and the connection
@@ -17,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "adapters/adapter_impl.h"
+#include "adapters/pg_connect.h"
 #include "match/normalize.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -50,6 +52,7 @@ typedef struct {
   uv_loop_t *loop;
   char *conninfo;
   PGconn *conn;
+  fb_pg_lookup *lookup; /* while CONNECTING: the host names being looked up */
   conn_state state;
   watch *w;            /* poll handle on the connection's current socket */
   uv_timer_t timer;    /* the running leg's timeout */
@@ -157,6 +160,8 @@ static void on_idle(pg_adapter *a) {
 }
 
 static void drop_connection(pg_adapter *a) {
+  if (a->lookup) fb_pg_lookup_abandon(a->lookup);
+  a->lookup = NULL;
   unwatch(a); /* before PQfinish closes the socket */
   if (a->conn) PQfinish(a->conn);
   a->conn = NULL;
@@ -250,9 +255,16 @@ static void first_line(char *s) {
   while (n > 0 && s[n - 1] == ' ') s[--n] = '\0';
 }
 
+static void fail_connection(pg_adapter *a, char *why);
+
 static void connection_failed(pg_adapter *a, const char *what) {
   char why[512];
   snprintf(why, sizeof why, "%s: %s", what, a->conn ? PQerrorMessage(a->conn) : "out of memory");
+  fail_connection(a, why);
+}
+
+/* The connection is gone or never came: the running leg fails, or else every queued one. */
+static void fail_connection(pg_adapter *a, char *why) {
   first_line(why);
   drop_connection(a);
   if (a->cur) {
@@ -358,14 +370,29 @@ static void timer_cb(uv_timer_t *t) {
   if (!a->closing) kick(a);
 }
 
+/* The connection attempt has a PGconn (at once, or after the host lookup). */
+static void connect_begun(pg_adapter *a, PGconn *conn) {
+  a->conn = conn;
+  if (!a->conn || PQstatus(a->conn) == CONNECTION_BAD) return connection_failed(a, "cannot connect to postgres");
+  if (watch_fd(a, UV_WRITABLE) != 0) connection_failed(a, "cannot connect to postgres");
+}
+
+static void on_looked_up(void *data, PGconn *conn, const char *why) {
+  pg_adapter *a = data;
+  a->lookup = NULL;
+  if (conn) return connect_begun(a, conn);
+  char msg[512];
+  snprintf(msg, sizeof msg, "cannot connect to postgres: %s", why);
+  fail_connection(a, msg);
+}
+
 static void kick(pg_adapter *a) {
   if (a->closing || a->cur || !a->head) return;
   if (a->state == DISCONNECTED) {
-    a->conn = PQconnectStart(a->conninfo);
-    if (!a->conn || PQstatus(a->conn) == CONNECTION_BAD) return connection_failed(a, "cannot connect to postgres");
+    PGconn *conn = NULL;
     a->state = CONNECTING;
-    uv_timer_start(&a->timer, timer_cb, a->head->timeout_ms, 0); /* connecting counts */
-    if (watch_fd(a, UV_WRITABLE) != 0) connection_failed(a, "cannot connect to postgres");
+    uv_timer_start(&a->timer, timer_cb, a->head->timeout_ms, 0); /* looking up and connecting count */
+    if (fb_pg_connect_start(a->loop, a->conninfo, on_looked_up, a, &conn, &a->lookup) == 0) connect_begun(a, conn);
     return;
   }
   if (a->state != READY) return;

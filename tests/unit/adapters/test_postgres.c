@@ -226,7 +226,58 @@ static void test_unreachable_database(void **state) {
   assert_true(fb_now_ms() - t0 < 3000);
   assert_int_equal(o.status, FB_LEG_TIMEOUT);
   assert_string_equal(o.error, "cannot connect to postgres: no answer within 300 ms");
+  /* the same peer by name: looked up off the loop, then the same timeout */
+  snprintf(ci, sizeof ci, "host=localhost port=%d user=fb dbname=postgres sslmode=disable", ntohs(sa.sin_port));
+  o = one_leg(ci, 300);
+  assert_int_equal(o.status, FB_LEG_TIMEOUT);
+  assert_string_equal(o.error, "cannot connect to postgres: no answer within 300 ms");
   close(s);
+  /* a name that does not resolve fails the leg with the lookup's reason */
+  o = one_leg("host='no such host' port=5432 user=fb dbname=postgres", 2000);
+  assert_int_equal(o.status, FB_LEG_ERROR);
+  assert_non_null(strstr(o.error, "cannot connect to postgres: cannot resolve no such host: "));
+}
+
+typedef struct {
+  fb_adapter *a;
+  int *closed;
+} close_later;
+
+static void close_adapter_cb(uv_timer_t *t) {
+  close_later *cl = t->data;
+  fb_adapter_close(cl->a, closed_cb, cl->closed);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Closing while the host name is being looked up: no leg callback, the adapter closes,
+ * and the lookup's late answer touches nothing (ASan shows it if it did). */
+static void test_close_while_looking_up(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = "postgres",
+                         .conninfo = "host=localhost port=5 user=fb dbname=postgres sslmode=disable"};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *subject = json_pack("{s:s}", "document", "A12345678");
+  fb_leg_request req = {.query_id = "q", .subject = subject, .timeout_ms = 5000};
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  json_decref(subject);
+  /* A timer due with the adapter's deferred start, started after it, runs right after
+   * it in the same pass: the lookup has been queued and cannot have answered yet. */
+  int closed = 0;
+  close_later cl = {.a = a, .closed = &closed};
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  t.data = &cl;
+  uv_timer_start(&t, close_adapter_cb, 0, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(o.calls, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_sql_error_and_bad_conninfo(void **state) {
@@ -259,6 +310,7 @@ int main(void) {
       cmocka_unit_test(test_same_answers_as_sqlite),
       cmocka_unit_test(test_queue_cancel_and_close),
       cmocka_unit_test(test_unreachable_database),
+      cmocka_unit_test(test_close_while_looking_up),
       cmocka_unit_test(test_sql_error_and_bad_conninfo),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
