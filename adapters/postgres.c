@@ -10,7 +10,11 @@
  * adapter. A leg that passes its timeout fails with FB_LEG_TIMEOUT and the connection
  * is dropped (its query is abandoned) so queued legs are not held up; a lost
  * connection fails the running leg and the next leg reconnects. A cancelled running
- * leg's result is discarded when it arrives; a queued one is dropped at once. */
+ * leg's result is discarded when it arrives; a queued one is dropped at once.
+ *
+ * A result with rows is parsed on the thread pool (name re-ranking and each record's
+ * JSON cost 0.05-0.3 ms a leg, measured on the demo data), while the connection
+ * already runs the next leg; an empty result is answered on the loop. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +64,8 @@ typedef struct {
   pg_leg *cur;         /* running leg */
   uint32_t timeout_ms;
   bool closing;
-  int pending_closes;
+  int pending_closes;   /* handles closing, and legs parsing on the pool while closing */
+  unsigned parsing;     /* legs whose rows are being parsed on the pool */
   void (*closed)(void *);
   void *closed_data;
 } pg_adapter;
@@ -81,6 +86,9 @@ struct pg_leg {
   size_t limit;
   uint32_t timeout_ms;
   bool cancelled;
+  bool parsing;         /* its rows are being parsed on the pool */
+  uv_work_t work;
+  json_t *records;      /* the pool's output */
   PGresult *result;
   fb_leg_done_cb cb;
   void *data;
@@ -237,6 +245,50 @@ static void finish_leg(pg_adapter *a, int status, json_t *records, const char *w
   kick(a);
 }
 
+/* On the pool: the leg's rows into records. Reads only the leg and its result. */
+static void parse_work(uv_work_t *w) {
+  pg_leg *leg = w->data;
+  leg->records = build_records(leg, leg->result);
+  PQclear(leg->result);
+  leg->result = NULL;
+}
+
+static void parse_done(uv_work_t *w, int status) {
+  (void)status; /* never cancelled: uv_cancel is not used on it */
+  pg_leg *leg = w->data;
+  pg_adapter *a = leg->a;
+  a->parsing--;
+  json_t *records = leg->records;
+  leg->records = NULL;
+  if (!leg->cancelled && !a->closing) leg->cb(leg->data, 0, records, NULL);
+  else json_decref(records);
+  leg_free(leg);
+  if (a->closing) maybe_finish_close(a);
+}
+
+/* The running leg's query succeeded: its rows go to the pool (the connection takes the
+ * next leg meanwhile), or an empty result is answered at once. */
+static void leg_rows(pg_adapter *a) {
+  pg_leg *leg = a->cur;
+  if (PQntuples(leg->result) == 0) {
+    finish_leg(a, 0, json_array(), NULL);
+    return;
+  }
+  a->cur = NULL;
+  uv_timer_stop(&a->timer);
+  leg->parsing = true;
+  leg->work.data = leg;
+  a->parsing++;
+  if (uv_queue_work(a->loop, &leg->work, parse_work, parse_done) != 0) {
+    a->parsing--;
+    leg->parsing = false;
+    a->cur = leg;
+    finish_leg(a, 0, build_records(leg, leg->result), NULL); /* the pool refused: parse here */
+    return;
+  }
+  kick(a);
+}
+
 static void fail_queue(pg_adapter *a, int status, const char *why) {
   while (a->head && !a->closing) {
     pg_leg *leg = a->head;
@@ -300,7 +352,7 @@ static void on_busy(pg_adapter *a, int events) {
       idle(a);
       PGresult *r = leg->result;
       if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        finish_leg(a, 0, build_records(leg, r), NULL);
+        leg_rows(a);
       } else {
         char why[512];
         snprintf(why, sizeof why, "postgres: %s", r ? PQresultErrorMessage(r) : "no result");
@@ -488,7 +540,7 @@ static int pg_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
 static void pg_cancel(fb_leg *base) {
   pg_leg *leg = (pg_leg *)base;
   pg_adapter *a = leg->a;
-  if (a->cur == leg) {
+  if (a->cur == leg || leg->parsing) {
     leg->cancelled = true; /* its result is discarded when it arrives */
     return;
   }
@@ -512,7 +564,7 @@ static void pg_close(fb_adapter *base, void (*closed)(void *), void *data) {
   a->closing = true;
   a->closed = closed;
   a->closed_data = data;
-  a->pending_closes = 1; /* the timer */
+  a->pending_closes = 1 + (int)a->parsing; /* the timer, and legs parsing (no callback after close) */
   while (a->head) {
     pg_leg *leg = a->head;
     a->head = leg->next;
