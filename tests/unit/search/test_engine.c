@@ -43,7 +43,7 @@ typedef struct {
   unsigned open_legs;   /* started and not yet answered or cancelled */
 } fake_state;
 
-#define NFAKES 3
+#define NFAKES 4
 static fake_state fakes[NFAKES];
 
 static fake_state *fake_of(const char *code) {
@@ -215,15 +215,20 @@ static void outcome_clear(outcome *o) {
   memset(o, 0, sizeof *o);
 }
 
-static const char *const state_codes[NFAKES] = {"IDN", "MYS", "THA"};
+static const char *const state_codes[NFAKES] = {"IDN", "MYS", "THA", "BGD"};
 
-/* Policies: MYS and THA allow everything; IDN's only rule fails at run time. */
+/* Policies: MYS and THA allow everything; IDN's only rule fails at run time; BGD
+ * admits everything but one of its record rules fails at run time. */
 static void write_policies(const char *dir) {
   fb_test_write_file_in(dir, "MYS.lua", "state \"MYS\" { name = \"Malaysia\" }\nallow \"everything\" { }\n");
   fb_test_write_file_in(dir, "THA.lua", "state \"THA\" { name = \"Thailand\" }\nallow \"everything\" { }\n");
   fb_test_write_file_in(dir, "IDN.lua",
                         "state \"IDN\" { name = \"Indonesia\" }\n"
                         "allow \"broken\" { when = function(q) error(\"boom\") end }\n");
+  fb_test_write_file_in(dir, "BGD.lua",
+                        "state \"BGD\" { name = \"Bangladesh\" }\nallow \"everything\" { }\n"
+                        "redact \"broken\" { fields = { \"name\" }, action = \"mask\",\n"
+                        "  when = function(q) error(\"boom\") end }\n");
 }
 
 /* `cfg_fn` adjusts the configuration before the engine starts (limits, breaker). */
@@ -695,6 +700,25 @@ static void test_policy_error_fails_closed(void **st) {
   fixture_free(f);
 }
 
+/* BGD answers, but its record rules fail: nothing of it is shared (denied,
+ * policy_error), and the other state's records still are. */
+static void test_record_rule_error_fails_closed(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[3].nrecords = 2;
+  outcome o = {0};
+  start(f, "urgent", "BGD,MYS", &o);
+  run_until_ended(f, &o);
+  assert_true(o.done);
+  assert_int_equal(fakes[3].started, 1);
+  assert_string_equal(state_field(&o, "BGD", "outcome"), "denied");
+  assert_string_equal(state_field(&o, "BGD", "rule"), "policy_error");
+  assert_string_equal(state_field(&o, "MYS", "outcome"), "shared");
+  assert_int_equal(o.results, 1);
+  outcome_clear(&o);
+  fixture_free(f);
+}
+
 /* An invalid body is a 400 naming the field, before admission. */
 static void test_invalid_request(void **st) {
   (void)st;
@@ -833,6 +857,7 @@ int main(void) {
       cmocka_unit_test(test_per_identity_limit),
       cmocka_unit_test(test_legs_in_flight_bound),
       cmocka_unit_test(test_policy_error_fails_closed),
+      cmocka_unit_test(test_record_rule_error_fails_closed),
       cmocka_unit_test(test_invalid_request),
       cmocka_unit_test(test_close_while_searches_finish),
       cmocka_unit_test(test_stats_replay_off_loop),
