@@ -135,6 +135,23 @@ static void test_merge(void **st) {
   fb_stats_free(live);
 }
 
+/* Names longer than their fields are stored cut, and find the same series again. */
+static void test_long_names_one_series(void **st) {
+  (void)st;
+  fb_stats *s = fb_stats_new();
+  const char *purpose = "a_purpose_much_longer_than_its_field";
+  fb_stats_record(s, "PHLXXXXXXX", "MYS", purpose, "shared", 1);
+  fb_stats_record(s, "PHLXXXXXXX", "MYS", purpose, "shared", 1);
+  json_t *r = rows(s);
+  assert_int_equal(json_array_size(r), 1);
+  json_t *row = json_array_get(r, 0);
+  assert_int_equal(json_integer_value(json_object_get(row, "count")), 2);
+  assert_string_equal(json_string_value(json_object_get(row, "from")), "PHLXXXX");
+  assert_string_equal(json_string_value(json_object_get(row, "purpose")), "a_purpose_much_longer_t");
+  json_decref(r);
+  fb_stats_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counts_and_order),
@@ -142,6 +159,7 @@ int main(void) {
       cmocka_unit_test(test_buckets),
       cmocka_unit_test(test_series_bound),
       cmocka_unit_test(test_merge),
+      cmocka_unit_test(test_long_names_one_series),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
