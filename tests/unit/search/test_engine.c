@@ -245,7 +245,7 @@ static fixture *fixture_new(void (*cfg_fn)(fb_config *)) {
   /* Long enough that a loaded machine never reaches them by accident; the deadline
    * test sets short ones. */
   f->cfg.deadlines = (fb_deadlines){.immediate_ms = 20000, .urgent_ms = 25000, .routine_ms = 30000};
-  f->cfg.breaker = (fb_breaker_config){.failures = 2, .open_ms = 500};
+  f->cfg.breaker = (fb_breaker_config){.failures = 2, .open_ms = 1500}; /* room for a loaded machine */
   f->cfg.states = fb_xcalloc(NFAKES, sizeof *f->cfg.states);
   f->cfg.nstates = NFAKES;
   for (size_t i = 0; i < NFAKES; i++) {
@@ -467,7 +467,7 @@ static void test_deadline_per_priority(void **st) {
     if (i == 0) assert_breaker(f, "MYS", "closed");
     else if (i == 1) {
       assert_breaker(f, "MYS", "open");
-      run_for(f, 510); /* let the probe through for the last case */
+      run_for(f, 1510); /* let the probe through for the last case */
     }
   }
   fixture_free(f);
@@ -561,7 +561,7 @@ static void test_breaker_half_open_success(void **st) {
   assert_int_equal(fakes[1].started, started);
   outcome_clear(&o);
 
-  run_for(f, 510);
+  run_for(f, 1510);
   fakes[1].mode = FAKE_ANSWER;
   fakes[1].delay_ms = 50;
   outcome probe = {0}, other = {0};
@@ -592,7 +592,7 @@ static void test_breaker_half_open_failure(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
   open_breaker(f);
-  run_for(f, 510);
+  run_for(f, 1510);
   unsigned started = fakes[1].started;
   outcome probe = {0};
   start(f, "urgent", "MYS", &probe);
