@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit/internal.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -115,6 +116,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   a->fd = -1;
   if (cfg->key) {
     a->key = fb_audit_load_private_key(cfg->key, err);
+    if (!a->key) fb_prefix_error(err, "audit.key ");
     if (!a->key || fb_audit_key_id(a->key, a->key_id) != 0) {
       if (!*err) *err = fb_audit_errf("audit.key %s: cannot derive its public key", cfg->key);
       free_handle(a);

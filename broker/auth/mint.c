@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64url.h"
 #include "auth/jws.h"
 #include "auth/jwt.h"
+#include "core/crypto.h"
 #include "core/util.h"
 
 static char *mint_error(char **err, const char *msg) {
@@ -17,7 +17,7 @@ static bool append_json(fb_buf *out, json_t *v) {
   char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
   json_decref(v);
   if (!s) return false;
-  fb_b64url_encode(s, strlen(s), out);
+  fb_base64url_encode(s, strlen(s), out);
   free(s);
   return true;
 }
@@ -72,7 +72,7 @@ char *fb_token_mint_kid(EVP_PKEY *key, const char *kid, const char *iss, const c
     return mint_error(err, "signing failed (is the key a private key?)");
   }
   fb_buf_putc(&tok, '.');
-  fb_b64url_encode(sig.data, sig.len, &tok);
+  fb_base64url_encode(sig.data, sig.len, &tok);
   fb_buf_free(&sig);
   if (tok.len > FB_JWT_MAX_LEN) {
     fb_buf_free(&tok);

@@ -14,10 +14,10 @@
 #include "adapters/demo_data.h"
 #include "auth/identity.h"
 #include "auth/jwt.h"
-#include "auth/keys.h"
 #include "cli/command.h"
 #include "cli/serve.h"
 #include "config/config.h"
+#include "core/crypto.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -252,7 +252,7 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "fedbroker demo: %s\n", err);
     goto out;
   }
-  issuer = fb_auth_load_private_key(issuer_priv, &err);
+  issuer = fb_pem_load_private_key(issuer_priv, &err);
   if (!issuer) {
     fprintf(stderr, "fedbroker demo: %s\n", err);
     goto out;

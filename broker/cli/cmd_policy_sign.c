@@ -17,6 +17,7 @@
 
 #include "cli/command.h"
 #include "cli/policy_cmds.h"
+#include "core/crypto.h"
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
@@ -90,13 +91,12 @@ int fb_cmd_policy_sign(int argc, char **argv) {
   if (!file) return fb_usage_error(fb_policy_usage, "policy sign: expected the policy FILE");
   if (!keypath) return fb_usage_error(fb_policy_usage, "policy sign: --key KEY is required");
 
-  FILE *kf = fopen(keypath, "r");
-  EVP_PKEY *key = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
-  if (kf) fclose(kf);
-  if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
-    fprintf(stderr, "fedbroker policy sign: %s is not an Ed25519 private key (PEM); make one "
-                    "with fedbroker policy keygen\n", keypath);
-    EVP_PKEY_free(key);
+  char *kerr = NULL;
+  EVP_PKEY *key = fb_ed25519_load_private_key(keypath, &kerr);
+  if (!key) {
+    fprintf(stderr, "fedbroker policy sign: %s (--key is not an Ed25519 private key in PEM; "
+                    "make one with fedbroker policy keygen)\n", kerr);
+    free(kerr);
     return 1;
   }
   size_t len = 0;
@@ -119,25 +119,22 @@ int fb_cmd_policy_sign(int argc, char **argv) {
   }
   fb_policy_unref(p);
 
-  unsigned char sig[64];
-  size_t siglen = sizeof sig;
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
-            EVP_DigestSign(md, sig, &siglen, (const unsigned char *)src, len) == 1 && siglen == 64;
-  EVP_MD_CTX_free(md);
+  uint8_t sig[FB_ED25519_SIG_LEN];
+  bool ok = fb_ed25519_sign(key, src, len, sig) == 0;
   EVP_PKEY_free(key);
   free(src);
   if (!ok) {
     fprintf(stderr, "fedbroker policy sign: signing failed\n");
     return 1;
   }
-  char b64[100];
-  EVP_EncodeBlock((unsigned char *)b64, sig, 64);
+  fb_buf b64 = {0};
+  fb_base64_encode(sig, sizeof sig, &b64);
   size_t n = strlen(file) + 8;
   char *sigpath = fb_xmalloc(n);
   snprintf(sigpath, n, "%s.sig", file);
   FILE *f = fopen(sigpath, "w");
-  ok = f && fprintf(f, "%s\n", b64) > 0;
+  ok = f && fprintf(f, "%s\n", b64.data) > 0;
+  fb_buf_free(&b64);
   if (f) ok &= fclose(f) == 0;
   if (!ok) fprintf(stderr, "fedbroker policy sign: cannot write %s: %s\n", sigpath, strerror(errno));
   else printf("signed: %s\n", sigpath);

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "auth/jwt.h"
-#include "auth/keys.h"
 #include "cli/command.h"
+#include "core/crypto.h"
 #include "core/util.h"
 
 static const char usage[] =
@@ -41,7 +41,7 @@ static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) {
 
 static EVP_PKEY *load_private_key(const char *path) {
   char *err = NULL;
-  EVP_PKEY *key = fb_auth_load_private_key(path, &err);
+  EVP_PKEY *key = fb_pem_load_private_key(path, &err);
   if (!key) {
     fprintf(stderr, "fedbroker token: %s\n", err);
     free(err);

@@ -12,8 +12,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -77,16 +77,8 @@ static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, si
   }
   while (b64len && (b64[b64len - 1] == '\n' || b64[b64len - 1] == '\r' || b64[b64len - 1] == ' '))
     b64[--b64len] = '\0';
-  unsigned char sig[3072];
-  int n = b64len % 4 == 0 && b64len / 4 * 3 <= sizeof sig
-              ? EVP_DecodeBlock(sig, (const unsigned char *)b64, (int)b64len) : -1;
-  if (n > 0) n -= (b64len && b64[b64len - 1] == '=') + (b64len > 1 && b64[b64len - 2] == '=');
+  bool ok = fb_ed25519_verify_base64(pub, src, len, b64, b64len);
   free(b64);
-  int ok = 0;
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  if (n == 64 && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pub) == 1)
-    ok = EVP_DigestVerify(md, sig, 64, (const unsigned char *)src, len) == 1;
-  EVP_MD_CTX_free(md);
   if (!ok) {
     *err = msgf("%s: the signature in %s.sig does not match the file and the configured policy key", path, path);
     return -1;
@@ -190,18 +182,17 @@ fb_policy_store *fb_policy_store_open_ex(const char *dir, const char *const *sta
   char *e = NULL;
   for (size_t k = 0; k < nkeys; k++) {
     slot *sl = find_slot(s, key_states[k]);
-    FILE *fp = fopen(key_paths[k], "r");
-    EVP_PKEY *pub = fp ? PEM_read_PUBKEY(fp, NULL, NULL, NULL) : NULL;
-    if (fp) fclose(fp);
+    char *kerr = NULL;
+    EVP_PKEY *pub = sl ? fb_ed25519_load_public_key(key_paths[k], &kerr) : NULL;
     if (!sl) fb_buf_printf(&errs, "policy_keys: %s is not a configured state\n", key_states[k]);
-    else if (!pub || EVP_PKEY_get_id(pub) != EVP_PKEY_ED25519)
-      fb_buf_printf(&errs, "policy_keys: %s: not an Ed25519 public key (PEM)\n", key_paths[k]);
+    else if (!pub) fb_buf_printf(&errs, "policy_keys: %s\n", kerr);
     else {
       EVP_PKEY_free(sl->pub);
       sl->pub = pub;
       pub = NULL;
     }
     EVP_PKEY_free(pub);
+    free(kerr);
   }
   if (errs.len) goto fail; /* bad policy_keys: nothing loads unchecked */
   if (load_slot(s, &s->common, &s->common.p, &e) < 0) {
