@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/policy_cmds.h"
 #include "core/crypto.h"
 #include "core/util.h"
@@ -36,11 +37,19 @@ static FILE *create_new(const char *path, mode_t mode) {
 }
 
 int fb_cmd_policy_keygen(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *prefix = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) prefix = argv[++i];
-    else return fb_usage_error(fb_policy_usage, "policy keygen: unexpected argument '%s'", argv[i]);
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': prefix = optarg; break;
+    case 'h': fputs(fb_policy_usage, stdout); return 0;
+    default: return fb_opt_error(fb_policy_usage, "policy keygen", c, argv);
+    }
   }
+  if (optind < argc) return fb_usage_error(fb_policy_usage, "policy keygen: unexpected argument '%s'", argv[optind]);
   if (!prefix || !*prefix) return fb_usage_error(fb_policy_usage, "policy keygen: --out PREFIX is required");
   size_t n = strlen(prefix) + 16;
   char *priv = fb_xmalloc(n), *pub = fb_xmalloc(n);
@@ -82,13 +91,21 @@ out:
 }
 
 int fb_cmd_policy_sign(int argc, char **argv) {
-  const char *file = NULL, *keypath = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) keypath = argv[++i];
-    else if (argv[i][0] != '-' && !file) file = argv[i];
-    else return fb_usage_error(fb_policy_usage, "policy sign: unexpected argument '%s'", argv[i]);
+  static const struct option opts[] = {
+      {"key", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  const char *keypath = NULL;
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'k': keypath = optarg; break;
+    case 'h': fputs(fb_policy_usage, stdout); return 0;
+    default: return fb_opt_error(fb_policy_usage, "policy sign", c, argv);
+    }
   }
-  if (!file) return fb_usage_error(fb_policy_usage, "policy sign: expected the policy FILE");
+  if (optind == argc) return fb_usage_error(fb_policy_usage, "policy sign: expected the policy FILE");
+  if (optind + 1 < argc) return fb_usage_error(fb_policy_usage, "policy sign: unexpected argument '%s'", argv[optind + 1]);
+  const char *file = argv[optind];
   if (!keypath) return fb_usage_error(fb_policy_usage, "policy sign: --key KEY is required");
 
   char *kerr = NULL;
