@@ -11,7 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "adapters/demo_data.h"
+#include "demo/demo_data.h"
 #include "auth/identity.h"
 #include "auth/jwt.h"
 #include "cli/command.h"

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 #include "config/config.h"
 #include "net/router.h"
 #include "net/server.h"

@@ -18,9 +18,9 @@
 #include <cmocka.h>
 
 #include "adapters/adapter.h"
-#include "adapters/demo_data.h"
-#include "adapters/postgres_db.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/postgres_db.h"
+#include "records/sqlite_db.h"
 #include "core/util.h"
 #include "tests/unit/adapters/leg_outcome.h"
 #include "unit_common.h"

@@ -1,4 +1,4 @@
-#include "adapters/demo_data.h"
+#include "demo/demo_data.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,9 +8,8 @@
 
 #include <jansson.h>
 
-#include "adapters/adapter_impl.h"
-#include "adapters/sqlite_db.h"
 #include "core/util.h"
+#include "records/sqlite_db.h"
 
 #define PERSONS_PER_STATE 3000
 #define VESSELS_PER_STATE 200
@@ -596,7 +595,7 @@ static int generate(const char *dir, unsigned seed, char **err) {
   int wrc = json_dump_file(doc, path, JSON_INDENT(1));
   json_decref(doc);
   if (wrc != 0) {
-    *err = fb_adapter_errf("cannot write %s", path);
+    *err = fb_xprintf("cannot write %s", path);
     goto done;
   }
   rc = 0;
