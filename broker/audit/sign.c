@@ -1,6 +1,4 @@
 /* Hashing, key ids and checkpoint signatures (Ed25519 over the ASCII text of `prev`). */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,21 +8,6 @@
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/util.h"
-
-char *fb_audit_errf(const char *fmt, ...) {
-  fb_buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0) return fb_xstrdup("error");
-  fb_buf_reserve(&b, (size_t)n);
-  va_start(ap, fmt);
-  vsnprintf(b.data, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b.len = (size_t)n;
-  return fb_buf_steal(&b);
-}
 
 void fb_audit_sha256(const void *data, size_t len, uint8_t out[32]) {
   SHA256(data, len, out);

@@ -11,6 +11,7 @@
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
 #include "core/crypto.h"
+#include "core/error.h"
 #include "core/util.h"
 
 #define NO_NBF INT64_MIN
@@ -44,12 +45,8 @@ void fb_authn_free(fb_authn *a) {
 
 static fb_authn *new_error(fb_authn *a, char **err, size_t i, const char *iss,
                            const char *what) {
-  if (err) {
-    fb_buf b = {0};
-    fb_buf_printf(&b, "issuers[%zu]%s%s%s: %s", i + 1, iss ? " (" : "", iss ? iss : "",
-                  iss ? ")" : "", what);
-    *err = fb_buf_steal(&b);
-  }
+  fb_set_error(err, "issuers[%zu]%s%s%s: %s", i + 1, iss ? " (" : "", iss ? iss : "",
+               iss ? ")" : "", what);
   fb_authn_free(a);
   return NULL;
 }

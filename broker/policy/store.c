@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "core/crypto.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -58,21 +59,16 @@ static bool file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-static char *msgf(const char *fmt, const char *a, const char *b) {
-  size_t n = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1;
-  char *m = fb_xmalloc(n);
-  snprintf(m, n, fmt, a, b ? b : "");
-  return m;
-}
-
 /* Checks DIR/<STATE>.lua.sig: base64 of an Ed25519 signature over the file bytes. */
 static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, size_t len, char **err) {
-  char *sigpath = msgf("%s.sig", path, NULL);
+  size_t n = strlen(path) + 5;
+  char *sigpath = fb_xmalloc(n);
+  snprintf(sigpath, n, "%s.sig", path);
   size_t b64len;
   char *b64 = fb_read_file(sigpath, 4096, &b64len);
   free(sigpath);
   if (!b64) {
-    *err = msgf("%s: a signed policy is required, but %s.sig cannot be read", path, path);
+    fb_set_error(err, "%s: a signed policy is required, but %s.sig cannot be read", path, path);
     return -1;
   }
   while (b64len && (b64[b64len - 1] == '\n' || b64[b64len - 1] == '\r' || b64[b64len - 1] == ' '))
@@ -80,7 +76,7 @@ static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, si
   bool ok = fb_ed25519_verify_base64(pub, src, len, b64, b64len);
   free(b64);
   if (!ok) {
-    *err = msgf("%s: the signature in %s.sig does not match the file and the configured policy key", path, path);
+    fb_set_error(err, "%s: the signature in %s.sig does not match the file and the configured policy key", path, path);
     return -1;
   }
   return 0;
@@ -107,7 +103,7 @@ static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) 
   size_t len;
   char *src = fb_read_file(path, FB_POLICY_FILE_MAX, &len);
   if (!src) {
-    *err = msgf("%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+    fb_set_error(err, "%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
     free(path);
     return -1;
   }
@@ -294,7 +290,7 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
     /* A file that disappeared keeps its last version, like any failed load. */
     set_last_error(sl, path, "the file disappeared; the previous version stays in force");
     free(path);
-    if (err) *err = fb_xstrdup("the file disappeared; the previous version stays in force");
+    fb_set_error(err, "the file disappeared; the previous version stays in force");
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));
       json_object_set_new(entry, "error", json_string("the file disappeared; the previous version stays in force"));
@@ -350,9 +346,7 @@ int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
 int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err) {
   slot *sl = find_slot(s, code);
   if (!sl) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%.64s is not a configured state", code);
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%.64s is not a configured state", code);
     return -1;
   }
   return reload_slot(s, sl, NULL, err);
