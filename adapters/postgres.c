@@ -23,6 +23,7 @@
 
 #include "adapters/adapter_impl.h"
 #include "adapters/pg_connect.h"
+#include "core/error.h"
 #include "match/normalize.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -466,13 +467,13 @@ static void kick(pg_adapter *a) {
 
 static int pg_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->conninfo || !*cfg->conninfo) {
-    *err = fb_xprintf("state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
+    fb_set_error(err, "state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
     return -1;
   }
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &perr);
   if (!opts) {
-    *err = fb_xprintf("state %s: bad conninfo: %s", cfg->code ? cfg->code : "?", perr ? perr : "out of memory");
+    fb_set_error(err, "state %s: bad conninfo: %s", cfg->code ? cfg->code : "?", perr ? perr : "out of memory");
     PQfreemem(perr);
     return -1;
   }

@@ -11,6 +11,7 @@
 
 #include "adapters/adapter.h"
 #include "audit/audit.h"
+#include "core/error.h"
 #include "core/keymap.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -281,10 +282,8 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
     fb_breaker_init(&rt->breaker, cfg->breaker.failures, cfg->breaker.open_ms);
     char *aerr = NULL;
     if (fb_adapter_open(loop, rt->cfg, &rt->adapter, &aerr) != 0) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "states.%s: %s", rt->cfg->code, aerr ? aerr : "cannot open adapter");
+      fb_set_error(err, "states.%s: %s", rt->cfg->code, aerr ? aerr : "cannot open adapter");
       free(aerr);
-      *err = fb_buf_steal(&b);
       e->nstates = i;
       fb_search_engine_close(e, NULL, NULL);
       return NULL;
