@@ -11,6 +11,7 @@
  * connection fails the running leg and the next leg reconnects. A cancelled running
  * leg's result is discarded when it arrives; a queued one is dropped at once. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -385,6 +386,15 @@ static void kick(pg_adapter *a) {
 
 /* ---- vtable ---- */
 
+/* The keys of a `states` entry of this kind (CONFIG.md). */
+static const fb_option_spec pg_options[] = {
+    {"conninfo", FB_OPT_STRING, offsetof(fb_state_config, conninfo), true},
+};
+
+static int pg_configure(fb_state_config *cfg, char **err) {
+  return fb_adapter_read_options(cfg, pg_options, FB_ARRAY_LEN(pg_options), err);
+}
+
 static int pg_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->conninfo || !*cfg->conninfo) {
     *err = fb_xprintf("state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
@@ -501,4 +511,4 @@ static void pg_close(fb_adapter *base, void (*closed)(void *), void *data) {
 }
 
 const fb_adapter_vtable fb_postgres_adapter_vtable = {
-    .kind = "postgres", .open = pg_open, .start = pg_start, .cancel = pg_cancel, .close = pg_close};
+    .kind = "postgres", .configure = pg_configure, .open = pg_open, .start = pg_start, .cancel = pg_cancel, .close = pg_close};

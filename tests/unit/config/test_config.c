@@ -75,8 +75,18 @@ static void test_full_example(void **state) {
   assert_non_null(idn);
   assert_string_equal(idn->adapter, "http");
   assert_int_equal(idn->timeout_ms, 5000);
-  assert_int_equal(idn->max_body, 8388608);
-  assert_string_equal(fb_config_state(&cfg, "MYS")->path, "/etc/fb/data/MYS.db");
+  /* The kind's own keys are kept, unread, for its configure (tests/unit/adapters). */
+  assert_int_equal(idn->noptions, 5);
+  assert_false(idn->configured);
+  assert_null(idn->url);
+  const fb_state_config *mys = fb_config_state(&cfg, "MYS");
+  assert_int_equal(mys->noptions, 1);
+  assert_string_equal(mys->options[0].key, "path");
+  assert_int_equal(mys->options[0].type, FB_OPTION_STRING);
+  assert_string_equal(mys->options[0].text, "data/MYS.db");
+  assert_int_equal(mys->options[0].line, 15);
+  assert_int_equal(mys->line, 15);
+  assert_string_equal(mys->source_path, "/etc/fb/hub.lua");
   assert_null(fb_config_state(&cfg, "XXX"));
   fb_config_free(&cfg);
 }
@@ -123,8 +133,9 @@ static void test_errors_name_key_and_line(void **state) {
   expect_error("listen = { { address = \"127.0.0.1:0\" } }\nfoo = 1\n", "hub.lua:2: foo: unknown key");
   expect_error("limits = {\n  body = 10,\n  bogus = 3,\n}\n", "hub.lua:3: limits.bogus: unknown key");
   expect_error("limits = {\n  body = -1,\n}\n", "hub.lua:2: limits.body: expected a positive integer");
-  expect_error("\n\nstates = { MYS = { adapter = \"sqlite\" } }\n", "hub.lua:3: states.MYS: adapter sqlite needs path");
-  expect_error("states = {\n MYS = { adapter = \"oracle\", path = \"x\" } }\n", "states.MYS: unknown adapter 'oracle'");
+  expect_error("\n\nstates = { MYS = { path = \"x\" } }\n", "hub.lua:3: states.MYS: adapter is required");
+  expect_error("states = { MYS = { adapter = \"sqlite\", max_legs = 0 } }\n", "states.MYS.max_legs: expected a positive integer");
+  /* The kind and its own keys: tests/unit/adapters/test_configure.c. */
   expect_error("states = { mys = { adapter = \"sqlite\", path = \"x\" } }\n", "alpha-3");
   expect_error("listen = { { address = 8080 } }\n", "listen[0].address: expected a string");
   expect_error("listen = { { address = \"a:1\", tls = { cert = \"c\" } } }\n", "tls needs both cert and key");
