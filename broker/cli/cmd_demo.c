@@ -16,11 +16,10 @@
 #include "auth/jwt.h"
 #include "auth/keys.h"
 #include "cli/command.h"
+#include "cli/serve.h"
 #include "config/config.h"
 #include "core/util.h"
 #include "store/store.h"
-
-int fb_serve_config(fb_config *cfg);
 
 typedef struct {
   const char *name;

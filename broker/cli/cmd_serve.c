@@ -5,6 +5,7 @@
 
 #include "adapters/adapter.h"
 #include "cli/command.h"
+#include "cli/serve.h"
 #include "core/log.h"
 #include "hub/hub.h"
 
