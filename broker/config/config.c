@@ -597,6 +597,8 @@ static int load_text(const char *src, size_t len, const char *path, fb_config *c
   lua_setfield(L, -2, "__newindex");
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
+  /* `log_level = debug` without quotes must not read as nil and leave the default. */
+  fb_sandbox_strict_globals(sb, "the config (it runs in a sandbox)", NULL, NULL);
 
   fb_buf chunk = {0};
   fb_buf_printf(&chunk, "@%s", base_name(path));

@@ -773,48 +773,41 @@ static const char *nearest_word(lua_State *L, const ctx *c, const char *name) {
   return best && bestd <= (wl < 5 ? 1 : wl < 9 ? 2 : 3) ? best : NULL;
 }
 
-/* __index of the global table. Upvalue 1: the ctx. */
-static int strict_index(lua_State *L) {
-  ctx *c = lua_touserdata(L, lua_upvalueindex(1));
-  const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+/* The sandbox's strict globals (lua/sandbox.c) ask this first: raises with the
+ * policy's own explanation of `name`, or returns for the sandbox's default. */
+static void explain_undefined(lua_State *L, const char *name, void *ud) {
+  ctx *c = ud;
   lua_Debug ar;
   bool top = lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && strcmp(ar.what, "main") == 0;
   /* `purpose "prosecution"` is a key that lost its = (Lua reads it as a call). */
   bool is_key = fb_list_index(cond_keys, name) >= 0;
   for (int k = 0; k < RK_COUNT && !is_key; k++) is_key = fb_list_index(fb_rule_kind_keys[k], name) >= 0;
   if (is_key && c->loading && top)
-    return luaL_error(L, "%s is missing its =: write %s = \"...\"", name, name);
+    luaL_error(L, "%s is missing its =: write %s = \"...\"", name, name);
   if (c->loading && top && begins_rule(c, ar.currentline, name)) {
     const char *kinds[RK_COUNT + 2];
     for (int k = 0; k < RK_COUNT; k++) kinds[k] = fb_rule_kind_names[k];
     kinds[RK_COUNT] = "state";
     kinds[RK_COUNT + 1] = NULL;
     char b1[128], b2[256];
-    return luaL_error(L, "unknown rule kind '%s'%s (expected one of: %s)", name,
+    luaL_error(L, "unknown rule kind '%s'%s (expected one of: %s)", name,
                       did_you_mean(name, kinds, b1, sizeof b1), candidates_list(kinds, b2, sizeof b2));
   }
-  static const char *const removed[] = {"io", "os", "debug", "require", "load", "loadstring",
-                                        "dofile", "loadfile", "collectgarbage", "package", NULL};
-  if (fb_list_index(removed, name) >= 0)
-    return luaL_error(L, "%s is not available in policies (they run in a sandbox)", name);
   static const char *const literals[] = {"true", "false", NULL};
   const char *lit = islower((unsigned char)name[0]) ? nearest(name, literals, SIZE_MAX) : NULL;
-  if (lit) return luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
+  if (lit) luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
   const char *best = nearest_word(L, c, name);
-  if (best) return luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
-  return luaL_error(L, "%s is not defined (write words in quotes, like \"%s\")", name, name);
+  if (best) luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
 }
 
-static void make_strict(lua_State *L, ctx *c) {
+static void make_strict(fb_sandbox *sb, ctx *c) {
+  fb_sandbox_strict_globals(sb, "policies (they run in a sandbox)", explain_undefined, c);
+  lua_State *L = fb_sandbox_state(sb);
   lua_pushglobaltable(L);
-  lua_createtable(L, 0, 2);
-  lua_pushlightuserdata(L, c);
-  lua_pushcclosure(L, strict_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, "protected");
+  lua_getmetatable(L, -1);
+  lua_pushliteral(L, "protected"); /* a policy cannot take the guard off */
   lua_setfield(L, -2, "__metatable");
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
 }
 
 /* ---- syntax errors in plain words ------------------------------------------ */
@@ -908,8 +901,9 @@ static bool plain_syntax(ctx *c, const char *lerr) {
   return true;
 }
 
-/* The sandbox (lua/sandbox.c) already bounds patterns and refuses __gc metatables;
- * this adds the rule functions and strict globals. */
+/* The sandbox (lua/sandbox.c) bounds patterns, refuses __gc metatables and makes
+ * globals strict; this adds the rule functions and the policy's explanations of an
+ * undefined name. */
 static void install(lua_State *L, ctx *c) {
   for (int k = 0; k < RK_COUNT; k++) {
     lua_pushlightuserdata(L, c);
@@ -920,7 +914,7 @@ static void install(lua_State *L, ctx *c) {
   lua_pushlightuserdata(L, c);
   lua_pushcclosure(L, state_head, 1);
   lua_setglobal(L, "state");
-  make_strict(L, c);
+  make_strict(c->p->sb, c);
 }
 
 /* ---- reachability ---------------------------------------------------------- */

@@ -141,7 +141,9 @@ static void test_errors_name_key_and_line(void **state) {
   expect_error("listen = { { address = \"a:1\", tls = { cert = \"c\" } } }\n", "tls needs both cert and key");
   expect_error("deadlines = { slow = 3 }\n", "deadlines.slow: unknown priority");
   expect_error("listen = {\n", "hub.lua:");                       /* syntax error with line */
-  expect_error("x = io.open('/etc/passwd')\n", "io");                /* no io in the sandbox */
+  expect_error("x = io.open('/etc/passwd')\n", "hub.lua:1: io is not available in the config"); /* sandbox */
+  /* A word without quotes is an error, not a nil that leaves the default in place. */
+  expect_error("\nlog_level = info\n", "hub.lua:2: info is not defined (write words in quotes, like \"info\")");
   expect_error("while true do end\n", "budget");         /* runaway config: instructions or time */
 }
 
