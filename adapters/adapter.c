@@ -7,10 +7,10 @@
 #include "core/util.h"
 
 static const fb_adapter_vtable *const kinds[] = {
-    &fb_sqlite_adapter_vtable,
-    &fb_http_adapter_vtable,
-    &fb_postgres_adapter_vtable,
-    &fb_broker_adapter_vtable,
+    &sqlite_adapter_vtable,
+    &http_adapter_vtable,
+    &postgres_adapter_vtable,
+    &broker_adapter_vtable,
 };
 
 /* "sqlite, http, postgres, broker" */
@@ -18,27 +18,27 @@ static void kind_names(fb_buf *b) {
   for (size_t i = 0; i < FB_ARRAY_LEN(kinds); i++) fb_buf_printf(b, "%s%s", i ? ", " : "", kinds[i]->kind);
 }
 
-static const fb_option_spec *find_spec(const fb_option_spec *specs, size_t n, const char *key) {
+static const adapter_option_spec *find_spec(const adapter_option_spec *specs, size_t n, const char *key) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(specs[i].key, key) == 0) return &specs[i];
   return NULL;
 }
 
-static int read_option(fb_state_config *cfg, const fb_option_spec *spec, const fb_state_option *o, char **err) {
+static int read_option(fb_state_config *cfg, const adapter_option_spec *spec, const fb_state_option *o, char **err) {
   void *field = (char *)cfg + spec->offset;
   switch (spec->kind) {
-  case FB_OPT_STRING: return fb_state_option_string(cfg, o, field, err);
-  case FB_OPT_PATH: return fb_state_option_path(cfg, o, field, err);
-  case FB_OPT_U32: return fb_state_option_u32(cfg, o, field, err);
-  case FB_OPT_BYTES: return fb_state_option_uint(cfg, o, 1ull << 32, field, err);
+  case ADAPTER_OPT_STRING: return fb_state_option_string(cfg, o, field, err);
+  case ADAPTER_OPT_PATH: return fb_state_option_path(cfg, o, field, err);
+  case ADAPTER_OPT_U32: return fb_state_option_u32(cfg, o, field, err);
+  case ADAPTER_OPT_BYTES: return fb_state_option_uint(cfg, o, 1ull << 32, field, err);
   }
   return -1;
 }
 
-int fb_adapter_read_options(fb_state_config *cfg, const fb_option_spec *specs, size_t nspecs, char **err) {
+int adapter_read_options(fb_state_config *cfg, const adapter_option_spec *specs, size_t nspecs, char **err) {
   for (size_t i = 0; i < cfg->noptions; i++) {
     const fb_state_option *o = &cfg->options[i];
-    const fb_option_spec *spec = find_spec(specs, nspecs, o->key);
+    const adapter_option_spec *spec = find_spec(specs, nspecs, o->key);
     if (!spec) {
       fb_buf keys = {0};
       fb_buf_puts(&keys, "adapter, timeout, max_legs"); /* read by the config loader */

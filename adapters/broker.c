@@ -224,20 +224,20 @@ static char *read_token(const char *code, const char *path, char **err) {
 }
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
-static const fb_option_spec br_options[] = {
-    {"url", FB_OPT_STRING, offsetof(fb_state_config, url), true},
-    {"ca", FB_OPT_PATH, offsetof(fb_state_config, ca), false},
-    {"cert", FB_OPT_PATH, offsetof(fb_state_config, cert), false},
-    {"key", FB_OPT_PATH, offsetof(fb_state_config, key), false},
-    {"max_body", FB_OPT_BYTES, offsetof(fb_state_config, max_body), false},
-    {"dns_cache_ms", FB_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false},
-    {"token_file", FB_OPT_PATH, offsetof(fb_state_config, token_file), false},
+static const adapter_option_spec br_options[] = {
+    {"url", ADAPTER_OPT_STRING, offsetof(fb_state_config, url), true},
+    {"ca", ADAPTER_OPT_PATH, offsetof(fb_state_config, ca), false},
+    {"cert", ADAPTER_OPT_PATH, offsetof(fb_state_config, cert), false},
+    {"key", ADAPTER_OPT_PATH, offsetof(fb_state_config, key), false},
+    {"max_body", ADAPTER_OPT_BYTES, offsetof(fb_state_config, max_body), false},
+    {"dns_cache_ms", ADAPTER_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false},
+    {"token_file", ADAPTER_OPT_PATH, offsetof(fb_state_config, token_file), false},
 };
 
 static int br_configure(fb_state_config *cfg, char **err) {
   cfg->max_body = 8u << 20; /* defaults, before the file's values */
   cfg->dns_cache_ms = 5000;
-  return fb_adapter_read_options(cfg, br_options, FB_ARRAY_LEN(br_options), err);
+  return adapter_read_options(cfg, br_options, FB_ARRAY_LEN(br_options), err);
 }
 
 static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
@@ -295,5 +295,5 @@ static void br_close(fb_adapter *base, void (*closed)(void *), void *data) {
   fb_curl_loop_close(cl, closed, data);
 }
 
-const fb_adapter_vtable fb_broker_adapter_vtable = {
+const fb_adapter_vtable broker_adapter_vtable = {
     .kind = "broker", .configure = br_configure, .open = br_open, .start = br_start, .cancel = br_cancel, .close = br_close};

@@ -132,19 +132,19 @@ static void ht_cancel(fb_leg *base) {
 }
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
-static const fb_option_spec ht_options[] = {
-    {"url", FB_OPT_STRING, offsetof(fb_state_config, url), true},
-    {"ca", FB_OPT_PATH, offsetof(fb_state_config, ca), false},
-    {"cert", FB_OPT_PATH, offsetof(fb_state_config, cert), false},
-    {"key", FB_OPT_PATH, offsetof(fb_state_config, key), false},
-    {"max_body", FB_OPT_BYTES, offsetof(fb_state_config, max_body), false},
-    {"dns_cache_ms", FB_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false},
+static const adapter_option_spec ht_options[] = {
+    {"url", ADAPTER_OPT_STRING, offsetof(fb_state_config, url), true},
+    {"ca", ADAPTER_OPT_PATH, offsetof(fb_state_config, ca), false},
+    {"cert", ADAPTER_OPT_PATH, offsetof(fb_state_config, cert), false},
+    {"key", ADAPTER_OPT_PATH, offsetof(fb_state_config, key), false},
+    {"max_body", ADAPTER_OPT_BYTES, offsetof(fb_state_config, max_body), false},
+    {"dns_cache_ms", ADAPTER_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false},
 };
 
 static int ht_configure(fb_state_config *cfg, char **err) {
   cfg->max_body = 8u << 20; /* defaults, before the file's values */
   cfg->dns_cache_ms = 5000;
-  return fb_adapter_read_options(cfg, ht_options, FB_ARRAY_LEN(ht_options), err);
+  return adapter_read_options(cfg, ht_options, FB_ARRAY_LEN(ht_options), err);
 }
 
 static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
@@ -180,5 +180,5 @@ static void ht_close(fb_adapter *base, void (*closed)(void *), void *data) {
   fb_curl_loop_close(cl, closed, data);
 }
 
-const fb_adapter_vtable fb_http_adapter_vtable = {
+const fb_adapter_vtable http_adapter_vtable = {
     .kind = "http", .configure = ht_configure, .open = ht_open, .start = ht_start, .cancel = ht_cancel, .close = ht_close};

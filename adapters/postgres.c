@@ -387,12 +387,12 @@ static void kick(pg_adapter *a) {
 /* ---- vtable ---- */
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
-static const fb_option_spec pg_options[] = {
-    {"conninfo", FB_OPT_STRING, offsetof(fb_state_config, conninfo), true},
+static const adapter_option_spec pg_options[] = {
+    {"conninfo", ADAPTER_OPT_STRING, offsetof(fb_state_config, conninfo), true},
 };
 
 static int pg_configure(fb_state_config *cfg, char **err) {
-  return fb_adapter_read_options(cfg, pg_options, FB_ARRAY_LEN(pg_options), err);
+  return adapter_read_options(cfg, pg_options, FB_ARRAY_LEN(pg_options), err);
 }
 
 static int pg_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
@@ -510,5 +510,5 @@ static void pg_close(fb_adapter *base, void (*closed)(void *), void *data) {
   uv_close((uv_handle_t *)&a->timer, timer_closed_cb);
 }
 
-const fb_adapter_vtable fb_postgres_adapter_vtable = {
+const fb_adapter_vtable postgres_adapter_vtable = {
     .kind = "postgres", .configure = pg_configure, .open = pg_open, .start = pg_start, .cancel = pg_cancel, .close = pg_close};

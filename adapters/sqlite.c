@@ -69,12 +69,12 @@ static void pool_give(sqlite_adapter *a, fb_sqlite_db *db) {
 }
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
-static const fb_option_spec sq_options[] = {
-    {"path", FB_OPT_PATH, offsetof(fb_state_config, path), true},
+static const adapter_option_spec sq_options[] = {
+    {"path", ADAPTER_OPT_PATH, offsetof(fb_state_config, path), true},
 };
 
 static int sq_configure(fb_state_config *cfg, char **err) {
-  return fb_adapter_read_options(cfg, sq_options, FB_ARRAY_LEN(sq_options), err);
+  return adapter_read_options(cfg, sq_options, FB_ARRAY_LEN(sq_options), err);
 }
 
 static int sq_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
@@ -188,5 +188,5 @@ static void sq_close(fb_adapter *base, void (*closed)(void *), void *data) {
   uv_close((uv_handle_t *)&a->closer, closer_closed_cb);
 }
 
-const fb_adapter_vtable fb_sqlite_adapter_vtable = {
+const fb_adapter_vtable sqlite_adapter_vtable = {
     .kind = "sqlite", .configure = sq_configure, .open = sq_open, .start = sq_start, .cancel = sq_cancel, .close = sq_close};
