@@ -33,6 +33,20 @@ typedef struct {
  * lists the keys the kind accepts), then checks the required ones. */
 int adapter_read_options(fb_state_config *cfg, const adapter_option_spec *specs, size_t nspecs, char **err);
 
+/* http_options.c: the kinds that speak HTTP through http_client (http, broker). Their
+ * option tables start with ADAPTER_HTTP_OPTIONS; their configure sets the defaults
+ * (max_body 8 MiB, dns_cache_ms 5000) before reading; their open checks the url's
+ * scheme and that cert and key come together ("state MYS: adapter http needs ..."). */
+#define ADAPTER_HTTP_OPTIONS                                                       \
+  {"url", ADAPTER_OPT_STRING, offsetof(fb_state_config, url), true},               \
+  {"ca", ADAPTER_OPT_PATH, offsetof(fb_state_config, ca), false},                  \
+  {"cert", ADAPTER_OPT_PATH, offsetof(fb_state_config, cert), false},              \
+  {"key", ADAPTER_OPT_PATH, offsetof(fb_state_config, key), false},                \
+  {"max_body", ADAPTER_OPT_BYTES, offsetof(fb_state_config, max_body), false},     \
+  {"dns_cache_ms", ADAPTER_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false}
+void adapter_http_defaults(fb_state_config *cfg);
+int adapter_http_check(const fb_state_config *cfg, const char *kind, char **err);
+
 extern const fb_adapter_vtable sqlite_adapter_vtable;
 extern const fb_adapter_vtable http_adapter_vtable;
 extern const fb_adapter_vtable postgres_adapter_vtable;

@@ -133,30 +133,17 @@ static void ht_cancel(fb_leg *base) {
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
 static const adapter_option_spec ht_options[] = {
-    {"url", ADAPTER_OPT_STRING, offsetof(fb_state_config, url), true},
-    {"ca", ADAPTER_OPT_PATH, offsetof(fb_state_config, ca), false},
-    {"cert", ADAPTER_OPT_PATH, offsetof(fb_state_config, cert), false},
-    {"key", ADAPTER_OPT_PATH, offsetof(fb_state_config, key), false},
-    {"max_body", ADAPTER_OPT_BYTES, offsetof(fb_state_config, max_body), false},
-    {"dns_cache_ms", ADAPTER_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false},
+    ADAPTER_HTTP_OPTIONS,
 };
 
 static int ht_configure(fb_state_config *cfg, char **err) {
-  cfg->max_body = 8u << 20; /* defaults, before the file's values */
-  cfg->dns_cache_ms = 5000;
+  adapter_http_defaults(cfg); /* before the file's values */
   return adapter_read_options(cfg, ht_options, FB_ARRAY_LEN(ht_options), err);
 }
 
 static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
-  if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    *err = fb_xprintf("state %s: adapter http needs `url` starting with http:// or https://", code);
-    return -1;
-  }
-  if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    *err = fb_xprintf("state %s: adapter http needs both `cert` and `key` for mTLS", code);
-    return -1;
-  }
+  if (adapter_http_check(cfg, "http", err) != 0) return -1;
   fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
                             .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms, .dns_cache_ms = cfg->dns_cache_ms,
                             .check = judge};
