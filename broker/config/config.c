@@ -637,7 +637,10 @@ static int load_text(const char *src, size_t len, const char *path, fb_config *c
   for (size_t i = 0; i < nkeys && rc == 0; i++) {
     c.top_line = statement_line(src, keys[i].key, keys[i].line);
     lua_pushglobaltable(L);
-    lua_getfield(L, -1, keys[i].key);
+    /* Raw: a key assigned nil (`a, b = {}`) is absent, and the strict __index would
+     * raise here, outside any protected call (found by fuzz_config). */
+    lua_pushstring(L, keys[i].key);
+    lua_rawget(L, -2);
     if (!lua_isnil(L, -1)) rc = top_field(&c, keys[i].key, cfg);
     lua_pop(L, 2);
   }

@@ -141,6 +141,14 @@ static void test_errors_name_key_and_line(void **state) {
   expect_error("listen = { { address = \"a:1\", tls = { cert = \"c\" } } }\n", "tls needs both cert and key");
   expect_error("deadlines = { slow = 3 }\n", "deadlines.slow: unknown priority");
   expect_error("listen = {\n", "hub.lua:");                       /* syntax error with line */
+  /* A key assigned nil is no setting (and reading it back must not trip the strict
+   * globals outside a protected call). */
+  fb_config nil_cfg;
+  char *nil_err = NULL;
+  assert_int_equal(load("listen = { { address = \"127.0.0.1:0\" } }\nredaction_key, log_level = nil\n", &nil_cfg, &nil_err), 0);
+  assert_string_equal(nil_cfg.log_level, "info");
+  assert_null(nil_cfg.redaction_key);
+  fb_config_free(&nil_cfg);
   expect_error("x = io.open('/etc/passwd')\n", "hub.lua:1: io is not available in the config"); /* sandbox */
   /* A word without quotes is an error, not a nil that leaves the default in place. */
   expect_error("\nlog_level = info\n", "hub.lua:2: info is not defined (write words in quotes, like \"info\")");
