@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/internal.h"
@@ -163,16 +164,12 @@ void fb_respond(fb_request *req, int status, const char *content_type, const cha
   send_bytes(req, body, len, true);
 }
 
-static int dump_to_buf(const char *data, size_t len, void *ud) {
-  fb_buf_append(ud, data, len);
-  return 0;
-}
-
 void fb_respond_json(fb_request *req, int status, json_t *body) {
-  /* Serialised straight into the buffer that becomes the response body. */
+  /* Written straight into the buffer that becomes the response body (core/jsonw.h:
+   * the bytes json_dump_callback gave with the flags the answers always had). */
   fb_buf b = {0};
-  fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while dumping */
-  int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while writing */
+  int rc = fb_jsonw_dump(&b, body, FB_JSONW_PRECISION);
   json_decref(body);
   if (rc != 0) {
     fb_buf_free(&b);
