@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/vocab.h"
+#include "policy/internal.h"
 #include "policy/rules.h"
 
 typedef struct {

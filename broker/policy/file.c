@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "policy/internal.h"
 #include "policy/rules.h"
 
 bool policy_is_state_code(const char *s) {

@@ -10,6 +10,7 @@
 #include <openssl/params.h>
 
 #include "core/util.h"
+#include "policy/internal.h"
 #include "policy/rules.h"
 
 fb_policy *policy_new(const char *code, const char *path, const char *src, size_t len, const uint8_t *key,

@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "core/vocab.h"
 #include "policy/draft.h"
+#include "policy/internal.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "policy/internal.h"
 #include "policy/prove_space.h"
 #include "policy/tools.h"
 
