@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "adapters/adapter.h"
+#include "http_client/curl_loop.h"
 
 struct fb_adapter {
   const fb_adapter_vtable *vt;
@@ -33,7 +34,7 @@ typedef struct {
  * lists the keys the kind accepts), then checks the required ones. */
 int adapter_read_options(fb_state_config *cfg, const adapter_option_spec *specs, size_t nspecs, char **err);
 
-/* http_options.c: the kinds that speak HTTP through http_client (http, broker). Their
+/* http_common.c: the kinds that speak HTTP through http_client (http, broker). Their
  * option tables start with ADAPTER_HTTP_OPTIONS; their configure sets the defaults
  * (max_body 8 MiB, dns_cache_ms 5000) before reading; their open checks the url's
  * scheme and that cert and key come together ("state MYS: adapter http needs ..."). */
@@ -46,6 +47,27 @@ int adapter_read_options(fb_state_config *cfg, const adapter_option_spec *specs,
   {"dns_cache_ms", ADAPTER_OPT_U32, offsetof(fb_state_config, dns_cache_ms), false}
 void adapter_http_defaults(fb_state_config *cfg);
 int adapter_http_check(const fb_state_config *cfg, const char *kind, char **err);
+
+/* Their adapter and legs: an adapter owns its curl loop and the legs in flight (a
+ * kind's own adapter struct embeds curl_adapter first). */
+typedef struct curl_leg curl_leg;
+typedef struct {
+  struct fb_adapter base;
+  fb_curl_loop *cl;
+  curl_leg *legs; /* in flight */
+  bool closing;
+} curl_adapter;
+
+/* A leg: POSTs `body` (a JSON text; ownership passes here) with `check_arg` for the
+ * loop's check, and reports the call's outcome as the leg's (a failure also as a
+ * warning naming the state). Returns 0 with *out, or -1 (no callback) when the adapter
+ * is closing or the call could not start. */
+int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
+                      void *data, fb_leg **out);
+void curl_adapter_cancel(fb_leg *leg);
+/* Cancels the legs in flight, frees the adapter (the kind's whole struct: `a` is its
+ * first member), then closes the curl loop, which calls `closed`. */
+void curl_adapter_close(fb_adapter *a, void (*closed)(void *), void *data);
 
 extern const fb_adapter_vtable sqlite_adapter_vtable;
 extern const fb_adapter_vtable http_adapter_vtable;
