@@ -12,7 +12,8 @@
  * config has no field to say the node speaks h2c. Over https:// ALPN picks h2 when the
  * node offers it.
  *
- * Ownership: the adapter owns its curl loop and every leg in flight. Cancel frees the
+ * Ownership (curl_adapter, http_common.c, shared with the broker kind): the adapter
+ * owns its curl loop and every leg in flight. Cancel frees the
  * leg at once (no callback). Close cancels what is left, frees the adapter and hands
  * the curl loop its `closed` callback, which runs once every loop handle is closed. */
 #include <stdbool.h>
