@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
+#include "core/error.h"
 #include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -87,7 +88,7 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
                             .check = judge};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   if (!cl) {
-    *err = fb_xprintf("state %s: cannot create an HTTP client", code);
+    fb_set_error(err, "state %s: cannot create an HTTP client", code);
     return -1;
   }
   curl_adapter *a = fb_xcalloc(1, sizeof *a);

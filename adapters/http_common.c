@@ -6,6 +6,7 @@
 
 #include "adapters/adapter_impl.h"
 #include "core/log.h"
+#include "core/error.h"
 #include "core/util.h"
 
 /* Both kinds hand a call's status on as the leg's. */
@@ -29,11 +30,11 @@ void adapter_http_defaults(fb_state_config *cfg) {
 int adapter_http_check(const fb_state_config *cfg, const char *kind, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
   if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    *err = fb_xprintf("state %s: adapter %s needs `url` starting with http:// or https://", code, kind);
+    fb_set_error(err, "state %s: adapter %s needs `url` starting with http:// or https://", code, kind);
     return -1;
   }
   if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    *err = fb_xprintf("state %s: adapter %s needs both `cert` and `key` for mTLS", code, kind);
+    fb_set_error(err, "state %s: adapter %s needs both `cert` and `key` for mTLS", code, kind);
     return -1;
   }
   return 0;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
+#include "core/error.h"
 #include "records/sqlite_db.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -79,7 +80,7 @@ static int sq_configure(fb_state_config *cfg, char **err) {
 
 static int sq_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->path || !*cfg->path) {
-    *err = fb_xprintf("state %s: adapter sqlite needs `path`", cfg->code ? cfg->code : "?");
+    fb_set_error(err, "state %s: adapter sqlite needs `path`", cfg->code ? cfg->code : "?");
     return -1;
   }
   fb_sqlite_db *db;

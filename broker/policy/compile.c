@@ -15,6 +15,7 @@
 
 #include <lauxlib.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/vocab.h"
@@ -1020,7 +1021,7 @@ fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *
   fb_policy *p = policy_new(code, path, src, len, key, keylen);
   p->sb = fb_sandbox_new(FB_POLICY_MEM_MAX);
   if (!p->sb) {
-    *err = fb_xstrdup("cannot create a Lua sandbox");
+    fb_set_error(err, "cannot create a Lua sandbox");
     policy_destroy(p);
     return NULL;
   }

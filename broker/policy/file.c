@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "policy/internal.h"
 #include "policy/rules.h"
@@ -39,17 +40,17 @@ fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t k
   char code[8];
   int named = policy_code_of_file(path, code);
   if (named == -1) {
-    *err = fb_xprintf("%s: a policy file is named common.lua or <STATE>.lua", path);
+    fb_set_error(err, "%s: a policy file is named common.lua or <STATE>.lua", path);
     return NULL;
   }
   if (named != 0) {
-    *err = fb_xprintf("%s: a policy file is named common.lua or <STATE>.lua (like MYS.lua)", path);
+    fb_set_error(err, "%s: a policy file is named common.lua or <STATE>.lua (like MYS.lua)", path);
     return NULL;
   }
   size_t len;
   char *src = fb_read_file(path, FB_POLICY_FILE_MAX, &len);
   if (!src) {
-    *err = fb_xprintf("%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+    fb_set_error(err, "%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
     return NULL;
   }
   fb_policy *p = fb_policy_compile_ex(code, path, src, len, key, keylen, states, nstates, any_iso,
