@@ -44,17 +44,15 @@ int adapter_read_options(fb_state_config *cfg, const adapter_option_spec *specs,
       fb_buf keys = {0};
       fb_buf_puts(&keys, "adapter, timeout, max_legs"); /* read by the config loader */
       for (size_t j = 0; j < nspecs; j++) fb_buf_printf(&keys, ", %s", specs[j].key);
-      *err = fb_state_error(cfg, o, "unknown key (expected %s)", keys.data);
+      fb_state_error(err, cfg, o, "unknown key (expected %s)", keys.data);
       fb_buf_free(&keys);
       return -1;
     }
     if (read_option(cfg, spec, o, err) != 0) return -1;
   }
   for (size_t j = 0; j < nspecs; j++) { /* required keys are strings */
-    if (specs[j].required && !*(char **)(void *)((char *)cfg + specs[j].offset)) {
-      *err = fb_state_error(cfg, NULL, "adapter %s needs %s", cfg->adapter, specs[j].key);
-      return -1;
-    }
+    if (specs[j].required && !*(char **)(void *)((char *)cfg + specs[j].offset))
+      return fb_state_error(err, cfg, NULL, "adapter %s needs %s", cfg->adapter, specs[j].key);
   }
   return 0;
 }
@@ -67,8 +65,8 @@ int fb_adapters_configure(fb_config *cfg, char **err) {
     if (!vt) {
       fb_buf names = {0};
       kind_names(&names);
-      *err = fb_state_adapter_error(s, "unknown adapter '%s' (expected %s)", s->adapter ? s->adapter : "",
-                                    names.data);
+      fb_state_adapter_error(err, s, "unknown adapter '%s' (expected %s)", s->adapter ? s->adapter : "",
+                             names.data);
       fb_buf_free(&names);
       return -1;
     }

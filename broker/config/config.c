@@ -745,39 +745,34 @@ const fb_state_config *fb_config_state(const fb_config *cfg, const char *code) {
 
 /* ---- a state's kind options, read by the adapter kind ---- */
 
-static char *state_message(const fb_state_config *s, const char *key, int line, const char *fmt,
-                           va_list ap) __attribute__((format(printf, 4, 0)));
-static char *state_message(const fb_state_config *s, const char *key, int line, const char *fmt,
-                           va_list ap) {
+static int state_message(char **err, const fb_state_config *s, const char *key, int line, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 5, 0)));
+static int state_message(char **err, const fb_state_config *s, const char *key, int line, const char *fmt,
+                         va_list ap) {
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  fb_buf b = {0};
-  fb_buf_printf(&b, "%s:%d: states.%s%s%s: %s", base_name(s->source_path), line, s->code,
-                key ? "." : "", key ? key : "", msg);
-  return fb_buf_steal(&b);
+  return fb_set_error(err, "%s:%d: states.%s%s%s: %s", base_name(s->source_path), line, s->code,
+                      key ? "." : "", key ? key : "", msg);
 }
 
-char *fb_state_error(const fb_state_config *s, const fb_state_option *o, const char *fmt, ...) {
+int fb_state_error(char **err, const fb_state_config *s, const fb_state_option *o, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *m = state_message(s, o ? o->key : NULL, o ? o->line : s->line, fmt, ap);
+  int rc = state_message(err, s, o ? o->key : NULL, o ? o->line : s->line, fmt, ap);
   va_end(ap);
-  return m;
+  return rc;
 }
 
-char *fb_state_adapter_error(const fb_state_config *s, const char *fmt, ...) {
+int fb_state_adapter_error(char **err, const fb_state_config *s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *m = state_message(s, NULL, s->adapter_line, fmt, ap);
+  int rc = state_message(err, s, NULL, s->adapter_line, fmt, ap);
   va_end(ap);
-  return m;
+  return rc;
 }
 
 int fb_state_option_string(const fb_state_config *s, const fb_state_option *o, char **out, char **err) {
-  if (o->type != FB_OPTION_STRING) {
-    *err = fb_state_error(s, o, "expected a string, got %s", o->type_name);
-    return -1;
-  }
+  if (o->type != FB_OPTION_STRING) return fb_state_error(err, s, o, "expected a string, got %s", o->type_name);
   free(*out);
   *out = fb_xstrdup(o->text);
   return 0;
@@ -794,10 +789,8 @@ int fb_state_option_path(const fb_state_config *s, const fb_state_option *o, cha
 
 int fb_state_option_uint(const fb_state_config *s, const fb_state_option *o, uint64_t max, uint64_t *out,
                          char **err) {
-  if (!o->is_integer || o->integer <= 0 || (uint64_t)o->integer > max) {
-    *err = fb_state_error(s, o, "expected a positive integer up to %llu", (unsigned long long)max);
-    return -1;
-  }
+  if (!o->is_integer || o->integer <= 0 || (uint64_t)o->integer > max)
+    return fb_state_error(err, s, o, "expected a positive integer up to %llu", (unsigned long long)max);
   *out = (uint64_t)o->integer;
   return 0;
 }

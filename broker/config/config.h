@@ -160,14 +160,14 @@ int fb_state_option_path(const fb_state_config *s, const fb_state_option *o, cha
 int fb_state_option_uint(const fb_state_config *s, const fb_state_option *o, uint64_t max, uint64_t *out,
                          char **err);
 int fb_state_option_u32(const fb_state_config *s, const fb_state_option *o, uint32_t *out, char **err);
-/* A malloc'd message in the loader's form, about option `o` ("hub.lua:12:
- * states.IDN.url: ...") or, when `o` is NULL, about the state ("hub.lua:11:
- * states.IDN: ..."). */
-char *fb_state_error(const fb_state_config *s, const fb_state_option *o, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* fb_set_error (core/error.h) with the loader's form of message: about option `o`
+ * ("hub.lua:12: states.IDN.url: ...") or, when `o` is NULL, about the state
+ * ("hub.lua:11: states.IDN: ..."). Returns -1. */
+int fb_state_error(char **err, const fb_state_config *s, const fb_state_option *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The same, about the state's `adapter` key. */
-char *fb_state_adapter_error(const fb_state_config *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int fb_state_adapter_error(char **err, const fb_state_config *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority);
 
 void fb_config_free(fb_config *cfg);
