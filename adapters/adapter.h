@@ -49,6 +49,10 @@ typedef void (*fb_leg_done_cb)(void *data, int status, json_t *records, const ch
 
 typedef struct fb_adapter_vtable {
   const char *kind; /* "sqlite", "http", ... */
+  /* Reads the kind's own keys of a loaded `states` entry (cfg->options) into cfg's kind
+   * fields and checks them: 0, or -1 with *err a malloc'd sentence naming the file,
+   * line and key. No I/O: run once at start-up, before any open. */
+  int (*configure)(fb_state_config *, char **err);
   /* Returns 0, or -1 with *err a malloc'd sentence. */
   int (*open)(uv_loop_t *, const fb_state_config *, fb_adapter **out, char **err);
   /* Returns 0 and *out (valid until the callback or cancel), or -1 when the leg could
@@ -63,9 +67,17 @@ typedef struct fb_adapter_vtable {
 /* The registry: the vtable of `kind`, or NULL when this build has none. */
 const fb_adapter_vtable *fb_adapter_find(const char *kind);
 
+/* Runs each state's kind `configure` over a loaded config (after fb_config_load_*,
+ * before the first fb_adapter_open). Returns 0, or -1 with *err a malloc'd sentence:
+ * "hub.lua:3: states.MYS: adapter sqlite needs path", "hub.lua:2: states.MYS: unknown
+ * adapter 'oracle' (expected sqlite, http, postgres, broker)", a key's wrong type or
+ * an unknown key. A state already configured is left alone. */
+int fb_adapters_configure(fb_config *cfg, char **err);
+
 /* Opens the adapter named by cfg->adapter. Returns 0, or -1 with *err a malloc'd
  * sentence ("adapter kind 'x' is unknown", or the kind's own error such as
- * "cannot open data/MYS.db: ..."). */
+ * "cannot open data/MYS.db: ..."); a state loaded from a file whose options were not
+ * configured (fb_adapters_configure) is refused. */
 int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err);
 int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
                      fb_leg **out);

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,6 @@
 #define DEFAULT_LIMIT 100
 #define MAX_TOKEN_FILE 65536 /* a JWT is a few hundred bytes; anything near this is not one */
 
-typedef struct broker_leg broker_leg;
-
 /* What judge() needs, copied into each call: it runs on a worker thread, where the
  * adapter and the leg may already be gone. */
 typedef struct {
@@ -45,29 +44,9 @@ typedef struct {
 } judge_arg;
 
 typedef struct {
-  struct fb_adapter base;
-  fb_curl_loop *cl;
-  char code[16]; /* the state this adapter stands for, as the remote hub names it */
-  broker_leg *legs; /* in flight */
-  bool closing;
+  curl_adapter c; /* first: the shared legs in flight (http_common.c) */
+  char code[16];  /* the state this adapter stands for, as the remote hub names it */
 } broker_adapter;
-
-struct broker_leg {
-  struct fb_leg base;
-  broker_adapter *a;
-  broker_leg *prev, *next;
-  fb_curl_call *call;
-  size_t limit;
-  fb_leg_done_cb cb;
-  void *data;
-};
-
-static void leg_unlink(broker_leg *leg) {
-  broker_adapter *a = leg->a;
-  if (leg->prev) leg->prev->next = leg->next;
-  else a->legs = leg->next;
-  if (leg->next) leg->next->prev = leg->prev;
-}
 
 static int fault(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fault(char *why, size_t whylen, const char *fmt, ...) {
@@ -141,23 +120,11 @@ static int judge(const void *arg, json_t *body, json_t **records, char *why, siz
   return 0;
 }
 
-/* `records` already judged (on a worker) when status is 0. */
-static void call_done(void *data, int status, json_t *records, const char *why) {
-  broker_leg *leg = data;
-  broker_adapter *a = leg->a;
-  fb_leg_done_cb cb = leg->cb;
-  void *cb_data = leg->data;
-  leg_unlink(leg);
-  free(leg);
-  if (status != 0) fb_warn("adapter_error", "state %s: %s", a->code, why);
-  cb(cb_data, status, records, status ? why : NULL);
-}
-
 static int br_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
                     fb_leg **out) {
   broker_adapter *a = (broker_adapter *)base;
   *out = NULL;
-  if (a->closing || !json_is_object(req->subject)) return -1;
+  if (!json_is_object(req->subject)) return -1;
   /* Exactly the API.md request fields: a hub answers 400 to unknown ones. */
   json_t *body = json_pack("{s:O, s:s?, s:s?, s:s?, s:[s]}", "subject", req->subject, "purpose",
                            req->purpose, "priority", req->priority, "legal_basis", req->legal_basis,
@@ -167,31 +134,9 @@ static int br_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   if (req->case_ref) json_object_set_new(body, "case_ref", json_string(req->case_ref));
   char *text = json_dumps(body, JSON_COMPACT);
   json_decref(body);
-  broker_leg *leg = fb_xcalloc(1, sizeof *leg);
-  leg->base.adapter = base;
-  leg->a = a;
-  leg->cb = cb;
-  leg->data = data;
-  leg->limit = req->limit ? req->limit : DEFAULT_LIMIT;
-  judge_arg arg = {.limit = leg->limit};
+  judge_arg arg = {.limit = req->limit ? req->limit : DEFAULT_LIMIT};
   memcpy(arg.code, a->code, sizeof arg.code);
-  leg->call = fb_curl_post(a->cl, text, req->timeout_ms, &arg, call_done, leg);
-  if (!leg->call) {
-    free(leg);
-    return -1;
-  }
-  leg->next = a->legs;
-  if (a->legs) a->legs->prev = leg;
-  a->legs = leg;
-  *out = &leg->base;
-  return 0;
-}
-
-static void br_cancel(fb_leg *base) {
-  broker_leg *leg = (broker_leg *)base;
-  fb_curl_cancel(leg->call);
-  leg_unlink(leg);
-  free(leg);
+  return curl_adapter_post(&a->c, text, req->timeout_ms, &arg, cb, data, out);
 }
 
 /* The token from token_file, trimmed of surrounding whitespace. It goes into a
@@ -223,16 +168,20 @@ static char *read_token(const char *code, const char *path, char **err) {
   return token;
 }
 
+/* The keys of a `states` entry of this kind (CONFIG.md). */
+static const adapter_option_spec br_options[] = {
+    ADAPTER_HTTP_OPTIONS,
+    {"token_file", ADAPTER_OPT_PATH, offsetof(fb_state_config, token_file), false},
+};
+
+static int br_configure(fb_state_config *cfg, char **err) {
+  adapter_http_defaults(cfg); /* before the file's values */
+  return adapter_read_options(cfg, br_options, FB_ARRAY_LEN(br_options), err);
+}
+
 static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
-  if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    fb_set_error(err, "state %s: adapter broker needs `url` starting with http:// or https://", code);
-    return -1;
-  }
-  if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    fb_set_error(err, "state %s: adapter broker needs both `cert` and `key` for mTLS", code);
-    return -1;
-  }
+  if (adapter_http_check(cfg, "broker", err) != 0) return -1;
   if (!cfg->token_file) {
     fb_set_error(err, "state %s: adapter broker needs `token_file`", code);
     return -1;
@@ -263,20 +212,12 @@ static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
     return -1;
   }
   broker_adapter *a = fb_xcalloc(1, sizeof *a);
-  a->cl = cl;
+  a->c.cl = cl;
   snprintf(a->code, sizeof a->code, "%s", code);
-  *out = &a->base;
+  *out = &a->c.base;
   return 0;
 }
 
-static void br_close(fb_adapter *base, void (*closed)(void *), void *data) {
-  broker_adapter *a = (broker_adapter *)base;
-  a->closing = true;
-  while (a->legs) br_cancel(&a->legs->base);
-  fb_curl_loop *cl = a->cl;
-  free(a);
-  fb_curl_loop_close(cl, closed, data);
-}
-
-const fb_adapter_vtable fb_broker_adapter_vtable = {
-    .kind = "broker", .open = br_open, .start = br_start, .cancel = br_cancel, .close = br_close};
+const fb_adapter_vtable broker_adapter_vtable = {
+    .kind = "broker", .configure = br_configure, .open = br_open, .start = br_start, .cancel = curl_adapter_cancel,
+    .close = curl_adapter_close};

@@ -16,6 +16,7 @@
  * JSON cost 0.05-0.3 ms a leg, measured on the demo data), while the connection
  * already runs the next leg; an empty result is answered on the loop. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,6 +466,15 @@ static void kick(pg_adapter *a) {
 
 /* ---- vtable ---- */
 
+/* The keys of a `states` entry of this kind (CONFIG.md). */
+static const adapter_option_spec pg_options[] = {
+    {"conninfo", ADAPTER_OPT_STRING, offsetof(fb_state_config, conninfo), true},
+};
+
+static int pg_configure(fb_state_config *cfg, char **err) {
+  return adapter_read_options(cfg, pg_options, FB_ARRAY_LEN(pg_options), err);
+}
+
 static int pg_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->conninfo || !*cfg->conninfo) {
     fb_set_error(err, "state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
@@ -580,5 +590,5 @@ static void pg_close(fb_adapter *base, void (*closed)(void *), void *data) {
   uv_close((uv_handle_t *)&a->timer, timer_closed_cb);
 }
 
-const fb_adapter_vtable fb_postgres_adapter_vtable = {
-    .kind = "postgres", .open = pg_open, .start = pg_start, .cancel = pg_cancel, .close = pg_close};
+const fb_adapter_vtable postgres_adapter_vtable = {
+    .kind = "postgres", .configure = pg_configure, .open = pg_open, .start = pg_start, .cancel = pg_cancel, .close = pg_close};

@@ -9,6 +9,7 @@
  * timeout_ms is not enforced here: local queries take milliseconds, and the search's
  * deadline cancels the leg anyway. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,15 @@ static void pool_give(sqlite_adapter *a, fb_sqlite_db *db) {
   }
   a->pool[a->npool++] = db;
   uv_mutex_unlock(&a->mu);
+}
+
+/* The keys of a `states` entry of this kind (CONFIG.md). */
+static const adapter_option_spec sq_options[] = {
+    {"path", ADAPTER_OPT_PATH, offsetof(fb_state_config, path), true},
+};
+
+static int sq_configure(fb_state_config *cfg, char **err) {
+  return adapter_read_options(cfg, sq_options, FB_ARRAY_LEN(sq_options), err);
 }
 
 static int sq_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
@@ -179,5 +189,5 @@ static void sq_close(fb_adapter *base, void (*closed)(void *), void *data) {
   uv_close((uv_handle_t *)&a->closer, closer_closed_cb);
 }
 
-const fb_adapter_vtable fb_sqlite_adapter_vtable = {
-    .kind = "sqlite", .open = sq_open, .start = sq_start, .cancel = sq_cancel, .close = sq_close};
+const fb_adapter_vtable sqlite_adapter_vtable = {
+    .kind = "sqlite", .configure = sq_configure, .open = sq_open, .start = sq_start, .cancel = sq_cancel, .close = sq_close};

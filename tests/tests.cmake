@@ -6,7 +6,10 @@ target_link_libraries(fb_test_common PUBLIC fb_core PkgConfig::CMOCKA)
 
 # Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>,
 # fb_demo (the synthetic records several modules' tests use as fixtures), fb_test_common and
-# the module's own test helpers (tests/unit/<module>/support_*.c).
+# the module's own test helpers (tests/unit/<module>/support_*.c). A test sees the public
+# headers of what it links, its module's internal headers (white box) and the source root
+# (for its own helpers, "tests/unit/<module>/x.h").
+
 # ThreadSanitizer slows the property tests (prove, policy typos) past two minutes.
 set(fb_unit_timeout 120)
 if(FB_TSAN)
@@ -23,6 +26,8 @@ foreach(dir ${unit_dirs})
       set(target unit_${module}_${name})
       add_executable(${target} ${src} ${support})
       target_link_libraries(${target} PRIVATE fb_${module} fb_demo fb_test_common PkgConfig::CMOCKA)
+      fb_use_private_headers(${target} fb_${module})
+      target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR})
       target_compile_definitions(${target} PRIVATE FB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
       add_test(NAME ${target} COMMAND ${target})
       set_tests_properties(${target} PROPERTIES TIMEOUT ${fb_unit_timeout} LABELS unit)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/adapter.h"
 #include "cli/command.h"
 #include "cli/options.h"
 #include "cli/serve.h"
@@ -16,7 +17,7 @@ static const char usage[] =
 
 int fb_serve_config(fb_config *cfg) {
   char *err = NULL;
-  if (fb_config_apply_env(cfg, &err) != 0) {
+  if (fb_config_apply_env(cfg, &err) != 0 || fb_adapters_configure(cfg, &err) != 0) {
     fprintf(stderr, "fedbroker serve: %s\n", err);
     free(err);
     fb_config_free(cfg);

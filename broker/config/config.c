@@ -414,28 +414,32 @@ static bool valid_state_code(const char *s) {
          isupper((unsigned char)s[2]);
 }
 
+/* Keeps a key the adapter kind reads (its configure, adapters/) as the file gave it. */
+static void keep_option(walk_ctx *c, fb_state_config *s, const char *key) {
+  lua_State *L = c->L;
+  s->options = fb_xrealloc(s->options, (s->noptions + 1) * sizeof *s->options);
+  fb_state_option *o = &s->options[s->noptions++];
+  memset(o, 0, sizeof *o);
+  o->key = fb_xstrdup(key);
+  o->line = line_of(c, key);
+  o->type_name = luaL_typename(L, -1); /* Lua's static type names */
+  int type = lua_type(L, -1);
+  o->type = type == LUA_TSTRING ? FB_OPTION_STRING : type == LUA_TNUMBER ? FB_OPTION_NUMBER : FB_OPTION_OTHER;
+  if (o->type == FB_OPTION_STRING) o->text = fb_xstrdup(lua_tostring(L, -1));
+  int isnum = 0;
+  lua_Integer v = lua_tointegerx(L, -1, &isnum);
+  o->is_integer = isnum != 0;
+  o->integer = (long long)v;
+}
+
 static int state_field(walk_ctx *c, const char *parent, const char *key, void *ud) {
   fb_state_config *s = ud;
   KEY_PATH(kp);
-  int rc;
-  uint64_t v = 0;
+  int rc = 0;
   if (strcmp(key, "adapter") == 0) rc = read_string(c, kp, key, &s->adapter);
-  else if (strcmp(key, "path") == 0) rc = read_path(c, kp, key, &s->path);
-  else if (strcmp(key, "url") == 0) rc = read_string(c, kp, key, &s->url);
-  else if (strcmp(key, "ca") == 0) rc = read_path(c, kp, key, &s->ca);
-  else if (strcmp(key, "cert") == 0) rc = read_path(c, kp, key, &s->cert);
-  else if (strcmp(key, "key") == 0) rc = read_path(c, kp, key, &s->key);
-  else if (strcmp(key, "conninfo") == 0) rc = read_string(c, kp, key, &s->conninfo);
-  else if (strcmp(key, "token_file") == 0) rc = read_path(c, kp, key, &s->token_file);
   else if (strcmp(key, "timeout") == 0) rc = read_u32(c, kp, key, &s->timeout_ms);
   else if (strcmp(key, "max_legs") == 0) rc = read_u32(c, kp, key, &s->max_legs);
-  else if (strcmp(key, "dns_cache_ms") == 0) rc = read_u32(c, kp, key, &s->dns_cache_ms);
-  else if (strcmp(key, "max_body") == 0) {
-    rc = read_uint(c, kp, key, 1ull << 32, &v);
-    s->max_body = v;
-  } else
-    rc = fail(c, kp, key, "unknown key (expected adapter, path, url, ca, cert, key, conninfo, "
-                          "token_file, timeout, max_body, max_legs, dns_cache_ms)");
+  else keep_option(c, s, key);
   free(kp);
   return rc;
 }
@@ -465,9 +469,10 @@ static int load_states(walk_ctx *c, fb_config *cfg) {
     fb_state_config *s = &cfg->states[cfg->nstates++];
     memset(s, 0, sizeof *s);
     s->code = fb_xstrdup(code);
-    s->max_body = 8u << 20;
     s->max_legs = 256;
-    s->dns_cache_ms = 5000;
+    s->source_path = cfg->source_path;
+    s->line = line_of(c, code);
+    s->adapter_line = line_of(c, "adapter");
     if (expect_table(c, kp, code) != 0 || each_field(c, kp, state_field, s) != 0) {
       lua_pop(L, 2);
       return -1;
@@ -476,22 +481,7 @@ static int load_states(walk_ctx *c, fb_config *cfg) {
       lua_pop(L, 2);
       return fail(c, kp, code, "adapter is required");
     }
-    static const char *const kinds[] = {"sqlite", "http", "postgres", "broker"};
-    bool known = false;
-    for (size_t i = 0; i < FB_ARRAY_LEN(kinds); i++) known |= strcmp(s->adapter, kinds[i]) == 0;
-    const char *need = NULL;
-    if (!known) {
-      lua_pop(L, 2);
-      return fail(c, kp, "adapter", "unknown adapter '%s' (expected sqlite, http, postgres, broker)",
-                  s->adapter);
-    }
-    if (strcmp(s->adapter, "sqlite") == 0 && !s->path) need = "path";
-    if ((strcmp(s->adapter, "http") == 0 || strcmp(s->adapter, "broker") == 0) && !s->url) need = "url";
-    if (strcmp(s->adapter, "postgres") == 0 && !s->conninfo) need = "conninfo";
-    if (need) {
-      lua_pop(L, 2);
-      return fail(c, kp, code, "adapter %s needs %s", s->adapter, need);
-    }
+    /* The kind and its own keys are checked by the adapters (fb_adapters_configure). */
     lua_pop(L, 1);
   }
   qsort(cfg->states, cfg->nstates, sizeof *cfg->states, cmp_state);
@@ -606,6 +596,8 @@ static int load_text(const char *src, size_t len, const char *path, fb_config *c
   lua_setfield(L, -2, "__newindex");
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
+  /* `log_level = debug` without quotes must not read as nil and leave the default. */
+  fb_sandbox_strict_globals(sb, "the config (it runs in a sandbox)", NULL, NULL);
 
   fb_buf chunk = {0};
   fb_buf_printf(&chunk, "@%s", base_name(path));
@@ -644,7 +636,10 @@ static int load_text(const char *src, size_t len, const char *path, fb_config *c
   for (size_t i = 0; i < nkeys && rc == 0; i++) {
     c.top_line = statement_line(src, keys[i].key, keys[i].line);
     lua_pushglobaltable(L);
-    lua_getfield(L, -1, keys[i].key);
+    /* Raw: a key assigned nil (`a, b = {}`) is absent, and the strict __index would
+     * raise here, outside any protected call (found by fuzz_config). */
+    lua_pushstring(L, keys[i].key);
+    lua_rawget(L, -2);
     if (!lua_isnil(L, -1)) rc = top_field(&c, keys[i].key, cfg);
     lua_pop(L, 2);
   }
@@ -748,6 +743,65 @@ const fb_state_config *fb_config_state(const fb_config *cfg, const char *code) {
   return NULL;
 }
 
+/* ---- a state's kind options, read by the adapter kind ---- */
+
+static int state_message(char **err, const fb_state_config *s, const char *key, int line, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 5, 0)));
+static int state_message(char **err, const fb_state_config *s, const char *key, int line, const char *fmt,
+                         va_list ap) {
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  return fb_set_error(err, "%s:%d: states.%s%s%s: %s", base_name(s->source_path), line, s->code,
+                      key ? "." : "", key ? key : "", msg);
+}
+
+int fb_state_error(char **err, const fb_state_config *s, const fb_state_option *o, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = state_message(err, s, o ? o->key : NULL, o ? o->line : s->line, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int fb_state_adapter_error(char **err, const fb_state_config *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = state_message(err, s, NULL, s->adapter_line, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int fb_state_option_string(const fb_state_config *s, const fb_state_option *o, char **out, char **err) {
+  if (o->type != FB_OPTION_STRING) return fb_state_error(err, s, o, "expected a string, got %s", o->type_name);
+  free(*out);
+  *out = fb_xstrdup(o->text);
+  return 0;
+}
+
+int fb_state_option_path(const fb_state_config *s, const fb_state_option *o, char **out, char **err) {
+  char *text = NULL;
+  if (fb_state_option_string(s, o, &text, err) != 0) return -1;
+  free(*out);
+  *out = fb_path_relative_to(s->source_path, text);
+  free(text);
+  return 0;
+}
+
+int fb_state_option_uint(const fb_state_config *s, const fb_state_option *o, uint64_t max, uint64_t *out,
+                         char **err) {
+  if (!o->is_integer || o->integer <= 0 || (uint64_t)o->integer > max)
+    return fb_state_error(err, s, o, "expected a positive integer up to %llu", (unsigned long long)max);
+  *out = (uint64_t)o->integer;
+  return 0;
+}
+
+int fb_state_option_u32(const fb_state_config *s, const fb_state_option *o, uint32_t *out, char **err) {
+  uint64_t v = 0;
+  if (fb_state_option_uint(s, o, UINT32_MAX, &v, err) != 0) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
 uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority) {
   switch (fb_list_index(fb_priorities, priority)) {
   case FB_PRIORITY_IMMEDIATE: return cfg->deadlines.immediate_ms;
@@ -795,6 +849,11 @@ void fb_config_free(fb_config *cfg) {
     free(s->key);
     free(s->conninfo);
     free(s->token_file);
+    for (size_t j = 0; j < s->noptions; j++) {
+      free(s->options[j].key);
+      free(s->options[j].text);
+    }
+    free(s->options);
   }
   free(cfg->states);
   free(cfg->log_level);

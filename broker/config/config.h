@@ -34,11 +34,35 @@ typedef struct {
   size_t npeers;
 } fb_audit_config;
 
-/* One `states` entry. Adapter-specific keys are kept as given (strings resolved
- * relative to the config file when they name files: path, ca, cert, key, token_file). */
+/* A key of a `states` entry that belongs to the adapter kind: the loader keeps it as
+ * the file gave it, and the kind's `configure` (adapters/adapter.h) reads it with the
+ * fb_state_option_* readers below. */
+typedef enum { FB_OPTION_OTHER = 0, FB_OPTION_STRING, FB_OPTION_NUMBER } fb_option_type;
+
+typedef struct {
+  char *key;
+  int line;                  /* of `key =` in the config file, for messages */
+  fb_option_type type;
+  const char *type_name;     /* the value's Lua type name ("table", ...), for messages */
+  char *text;                /* FB_OPTION_STRING */
+  bool is_integer;           /* the value reads as an integer (a number, or a numeric string) */
+  long long integer;
+} fb_state_option;
+
+/* One `states` entry. The loader reads `adapter`, `timeout` and `max_legs` and keeps
+ * every other key in `options`; the adapter kind's configure reads those into the
+ * fields below marked "kind" (strings naming files resolved relative to the config
+ * file: path, ca, cert, key, token_file). Code that builds a state by hand (tests)
+ * sets those fields directly and leaves `options` empty. */
 typedef struct {
   char *code;                /* "MYS" */
   char *adapter;             /* "sqlite", "http", "postgres", "broker" */
+  fb_state_option *options;  /* the kind's keys, unread */
+  size_t noptions;
+  const char *source_path;   /* the config file (borrowed from fb_config), for messages */
+  int line, adapter_line;    /* of `MYS =` and of its `adapter =`, for messages */
+  bool configured;           /* the kind's configure has read `options` */
+  /* kind options (filled by the kind's configure): */
   char *path;                /* sqlite */
   char *url;                 /* http, broker */
   char *ca, *cert, *key;     /* http: TLS material */
@@ -126,6 +150,24 @@ int fb_config_load_string(const char *src, size_t len, const char *path, fb_conf
 int fb_config_apply_env(fb_config *cfg, char **err);
 
 const fb_state_config *fb_config_state(const fb_config *cfg, const char *code);
+
+/* Readers for a state's kind options, with the loader's checks and messages
+ * ("hub.lua:12: states.IDN.url: expected a string, got number"). Each returns 0, or -1
+ * with *err a malloc'd sentence. _path resolves the string relative to the config
+ * file. */
+int fb_state_option_string(const fb_state_config *s, const fb_state_option *o, char **out, char **err);
+int fb_state_option_path(const fb_state_config *s, const fb_state_option *o, char **out, char **err);
+int fb_state_option_uint(const fb_state_config *s, const fb_state_option *o, uint64_t max, uint64_t *out,
+                         char **err);
+int fb_state_option_u32(const fb_state_config *s, const fb_state_option *o, uint32_t *out, char **err);
+/* fb_set_error (core/error.h) with the loader's form of message: about option `o`
+ * ("hub.lua:12: states.IDN.url: ...") or, when `o` is NULL, about the state
+ * ("hub.lua:11: states.IDN: ..."). Returns -1. */
+int fb_state_error(char **err, const fb_state_config *s, const fb_state_option *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same, about the state's `adapter` key. */
+int fb_state_adapter_error(char **err, const fb_state_config *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 uint32_t fb_config_deadline_ms(const fb_config *cfg, const char *priority);
 
 void fb_config_free(fb_config *cfg);

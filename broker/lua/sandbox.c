@@ -1,6 +1,7 @@
 #include "lua/sandbox.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,43 @@ static int safe_setmetatable(lua_State *L) {
   lua_settop(L, 2);
   lua_setmetatable(L, 1);
   return 1;
+}
+
+/* ---- strict globals ---------------------------------------------------------- */
+
+typedef struct {
+  fb_sandbox_explain_fn explain;
+  void *ud;
+  char where[96];
+} strict_info;
+
+/* __index of the global table. Upvalue 1: the strict_info (a userdata). */
+static int strict_index(lua_State *L) {
+  const strict_info *si = lua_touserdata(L, lua_upvalueindex(1));
+  const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+  static const char *const removed[] = {"io", "os", "debug", "require", "load", "loadstring",
+                                        "dofile", "loadfile", "collectgarbage", "package"};
+  for (size_t i = 0; i < FB_ARRAY_LEN(removed); i++)
+    if (strcmp(name, removed[i]) == 0) return luaL_error(L, "%s is not available in %s", name, si->where);
+  if (si->explain) si->explain(L, name, si->ud);
+  return luaL_error(L, "%s is not defined (write words in quotes, like \"%s\")", name, name);
+}
+
+void fb_sandbox_strict_globals(fb_sandbox *sb, const char *where, fb_sandbox_explain_fn explain, void *ud) {
+  lua_State *L = sb->L;
+  lua_pushglobaltable(L);
+  if (!lua_getmetatable(L, -1)) {
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setmetatable(L, -3);
+  }
+  strict_info *si = lua_newuserdatauv(L, sizeof *si, 0);
+  si->explain = explain;
+  si->ud = ud;
+  snprintf(si->where, sizeof si->where, "%s", where);
+  lua_pushcclosure(L, strict_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 2);
 }
 
 /* ---- the environment --------------------------------------------------------- */

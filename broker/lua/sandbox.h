@@ -57,6 +57,21 @@ int fb_sandbox_run(fb_sandbox *sb, const char *src, size_t len, const char *chun
  * stack) or -1 with *err set (nothing left on the stack). */
 int fb_sandbox_call(fb_sandbox *sb, int nargs, int nresults, long instr_budget, char **err);
 
+/* Explains the read of an undefined global `name` better than the default (a policy
+ * names the word it could have meant): raises with luaL_error, or returns to leave it
+ * to the default message. */
+typedef void (*fb_sandbox_explain_fn)(lua_State *L, const char *name, void *ud);
+
+/* Strict globals: from now on, reading a global that nothing defined raises instead of
+ * giving nil. A config's `log_level = debug` or a policy's `from = BGD` without quotes
+ * would otherwise read nil and silently drop the setting or the condition. A library
+ * the sandbox leaves out (io, os, require, ...) reads as "io is not available in
+ * WHERE"; any other name as "NAME is not defined (write words in quotes, like
+ * "NAME")", unless `explain` (may be NULL; `ud` is passed to it) raised first.
+ * `where` is copied ("policies (they run in a sandbox)"). An existing metatable of the
+ * global table keeps its other fields. */
+void fb_sandbox_strict_globals(fb_sandbox *sb, const char *where, fb_sandbox_explain_fn explain, void *ud);
+
 /* Bytes currently allocated by the sandbox's Lua heap. */
 size_t fb_sandbox_mem_used(const fb_sandbox *sb);
 

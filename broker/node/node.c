@@ -55,7 +55,7 @@ static int check_options(const fb_node_options *o, char **err) {
 }
 
 static void free_node(fb_node *node) {
-  fb_node_pool_close(node->pool);
+  node_pool_close(node->pool);
   fb_router_free(node->router);
   fb_config_free(&node->cfg);
   json_decref(node->by_purpose);
@@ -88,11 +88,11 @@ int fb_node_start(uv_loop_t *loop, const fb_node_options *opt, fb_node **out, ch
   node->by_purpose = json_object();
   fb_config_defaults(&node->cfg);
 
-  if (fb_node_pool_open(node->opt.data, node->opt.workers, &node->pool, err) != 0) goto fail;
-  fb_node_prepare_faults(node);
+  if (node_pool_open(node->opt.data, node->opt.workers, &node->pool, err) != 0) goto fail;
+  node_prepare_faults(node);
 
   if (opt->mode == FB_NODE_RESET) {
-    if (fb_node_reset_start(node, node->opt.listen, &node->reset, err) != 0) goto fail;
+    if (node_reset_start(node, node->opt.listen, &node->reset, err) != 0) goto fail;
   } else {
     fb_listen_config *l = fb_xcalloc(1, sizeof *l);
     node->cfg.listen = l;
@@ -104,8 +104,8 @@ int fb_node_start(uv_loop_t *loop, const fb_node_options *opt, fb_node **out, ch
     l->client_ca = dup_or_null(node->opt.tls_client_ca);
     l->client_cert = l->client_ca ? FB_CLIENT_CERT_REQUIRED : FB_CLIENT_CERT_NONE;
     node->router = fb_router_new();
-    fb_node_routes_stats(node);
-    fb_node_routes_search(node);
+    node_routes_stats(node);
+    node_routes_search(node);
     node->server = fb_server_start(loop, &node->cfg, node->router, err);
     if (!node->server) goto fail;
   }
@@ -130,7 +130,7 @@ fail:
 
 int fb_node_port(const fb_node *node) {
   if (node->server) return fb_server_port(node->server, 0);
-  if (node->reset) return fb_node_reset_port(node->reset);
+  if (node->reset) return node_reset_port(node->reset);
   return -1;
 }
 
@@ -149,7 +149,7 @@ void fb_node_stop(fb_node *node) {
   if (node->stopping) return;
   node->stopping = true;
   if (node->server) fb_server_stop(node->server, STOP_GRACE_MS, on_listener_stopped, node);
-  else if (node->reset) fb_node_reset_stop(node->reset, on_listener_stopped, node);
+  else if (node->reset) node_reset_stop(node->reset, on_listener_stopped, node);
   else on_listener_stopped(node);
 }
 

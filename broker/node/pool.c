@@ -13,7 +13,7 @@ struct fb_node_pool {
   size_t n;                  /* handles opened */
 };
 
-int fb_node_pool_open(const char *path, unsigned n, fb_node_pool **out, char **err) {
+int node_pool_open(const char *path, unsigned n, fb_node_pool **out, char **err) {
   fb_node_pool *p = fb_xcalloc(1, sizeof *p);
   p->free_dbs = fb_xcalloc(n, sizeof *p->free_dbs);
   for (unsigned i = 0; i < n; i++) {
@@ -32,7 +32,7 @@ int fb_node_pool_open(const char *path, unsigned n, fb_node_pool **out, char **e
   return 0;
 }
 
-fb_sqlite_db *fb_node_pool_acquire(fb_node_pool *p) {
+fb_sqlite_db *node_pool_acquire(fb_node_pool *p) {
   uv_mutex_lock(&p->mu);
   while (p->nfree == 0) uv_cond_wait(&p->cv, &p->mu);
   fb_sqlite_db *db = p->free_dbs[--p->nfree];
@@ -40,14 +40,14 @@ fb_sqlite_db *fb_node_pool_acquire(fb_node_pool *p) {
   return db;
 }
 
-void fb_node_pool_release(fb_node_pool *p, fb_sqlite_db *db) {
+void node_pool_release(fb_node_pool *p, fb_sqlite_db *db) {
   uv_mutex_lock(&p->mu);
   p->free_dbs[p->nfree++] = db;
   uv_cond_signal(&p->cv);
   uv_mutex_unlock(&p->mu);
 }
 
-void fb_node_pool_close(fb_node_pool *p) {
+void node_pool_close(fb_node_pool *p) {
   if (!p) return;
   for (size_t i = 0; i < p->nfree; i++) fb_sqlite_db_close(p->free_dbs[i]);
   uv_cond_destroy(&p->cv);

@@ -138,7 +138,7 @@ static void examine(rconn *c) {
     return;
   }
   if (get && plen == 6 && memcmp(path, "/stats", 6) == 0) {
-    answer(c, fb_node_stats_json(c->r->node));
+    answer(c, node_stats_json(c->r->node));
     return;
   }
   bool search = mlen == 4 && memcmp(d, "POST", 4) == 0 &&
@@ -149,7 +149,7 @@ static void examine(rconn *c) {
     size_t have = c->in.len - (size_t)(body - d);
     if (cl >= 0 && have < (size_t)cl) return; /* the rest of the body is on its way */
     json_t *j = cl > 0 ? json_loadb(body, (size_t)cl, 0, NULL) : NULL;
-    fb_node_count(c->r->node, j);
+    node_count(c->r->node, j);
     json_decref(j);
     fb_debug("reset", "search request from a client: connection reset");
   }
@@ -226,7 +226,7 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-int fb_node_reset_start(fb_node *node, const char *address, fb_node_reset **out, char **err) {
+int node_reset_start(fb_node *node, const char *address, fb_node_reset **out, char **err) {
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   int rc = parse_address(address, &ss);
@@ -260,7 +260,7 @@ int fb_node_reset_start(fb_node *node, const char *address, fb_node_reset **out,
   return 0;
 }
 
-int fb_node_reset_port(const fb_node_reset *r) { return r->port; }
+int node_reset_port(const fb_node_reset *r) { return r->port; }
 
 static void on_listener_closed(uv_handle_t *h) {
   fb_node_reset *r = h->data;
@@ -268,7 +268,7 @@ static void on_listener_closed(uv_handle_t *h) {
   maybe_done(r);
 }
 
-void fb_node_reset_stop(fb_node_reset *r, void (*done)(void *data), void *data) {
+void node_reset_stop(fb_node_reset *r, void (*done)(void *data), void *data) {
   r->done = done;
   r->done_data = data;
   uv_close((uv_handle_t *)&r->tcp, on_listener_closed);

@@ -37,7 +37,7 @@ typedef struct job {
 static const char truncated_json[] =
     "{\"records\":[{\"id\":\"XXX-P-000001\",\"type\":\"person\",\"name\":\"Trunc";
 
-double fb_node_draw(fb_node *node) {
+double node_draw(fb_node *node) {
   /* splitmix64: tiny, good enough, and the same sequence for the same seed. */
   uint64_t z = (node->rng += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -46,7 +46,7 @@ double fb_node_draw(fb_node *node) {
   return (double)(z >> 11) * 0x1.0p-53;
 }
 
-void fb_node_prepare_faults(fb_node *node) {
+void node_prepare_faults(fb_node *node) {
   if (node->opt.mode != FB_NODE_OVERSIZED) return;
   static const char head[] = "{\"records\":[],\"padding\":\"";
   static const char tail[] = "\"}\n";
@@ -125,9 +125,9 @@ static void fail(job *j, int status, const char *code, const char *message, cons
  * body and result, which nothing else touches while `working` is set. */
 static void do_search(uv_work_t *w) {
   job *j = fb_container_of(w, job, work);
-  fb_sqlite_db *db = fb_node_pool_acquire(j->node->pool);
+  fb_sqlite_db *db = node_pool_acquire(j->node->pool);
   j->records = fb_sqlite_db_search(db, json_object_get(j->body, "subject"), j->limit, &j->db_err);
-  fb_node_pool_release(j->node->pool, db);
+  node_pool_release(j->node->pool, db);
 }
 
 static void after_search(uv_work_t *w, int status) {
@@ -199,13 +199,13 @@ static void search(fb_request *req, void *ctx) {
   j->start_ms = fb_now_ms();
   j->body = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
   node->jobs++;
-  fb_node_count(node, j->body);
+  node_count(node, j->body);
   fb_request_set_abort(req, on_abort, j);
 
   if (validate(j) != 0) {
     /* answered below, after the latency like any other answer */
   } else if (node->opt.mode == FB_NODE_STATUS500 ||
-             (node->opt.fail_rate > 0 && fb_node_draw(node) < node->opt.fail_rate)) {
+             (node->opt.fail_rate > 0 && node_draw(node) < node->opt.fail_rate)) {
     fail(j, 500, "internal", "Injected failure (fedbroker node --fail-rate or --mode status500).", NULL);
   } else if (node->opt.mode == FB_NODE_INVALID_JSON) {
     j->status = 200;
@@ -223,7 +223,7 @@ static void search(fb_request *req, void *ctx) {
   finish(j);
 }
 
-void fb_node_routes_search(fb_node *node) {
+void node_routes_search(fb_node *node) {
   fb_router_add(node->router, "POST", "/search", search, node);
   fb_router_add(node->router, "POST", "/", search, node);
 }

@@ -6,7 +6,7 @@
 #include "core/vocab.h"
 #include "node/internal.h"
 
-void fb_node_count(fb_node *node, const json_t *body) {
+void node_count(fb_node *node, const json_t *body) {
   node->requests++;
   const char *purpose = json_string_value(json_object_get(body, "purpose"));
   if (!purpose) return;
@@ -18,7 +18,7 @@ void fb_node_count(fb_node *node, const json_t *body) {
   else json_object_set_new(node->by_purpose, purpose, json_integer(1));
 }
 
-json_t *fb_node_stats_json(const fb_node *node) {
+json_t *node_stats_json(const fb_node *node) {
   return json_pack("{s:I, s:O, s:s}", "requests", (json_int_t)node->requests, "by_purpose",
                    node->by_purpose, "mode", fb_node_mode_name(node->opt.mode));
 }
@@ -29,10 +29,10 @@ static void healthz(fb_request *req, void *ctx) {
 }
 
 static void stats(fb_request *req, void *ctx) {
-  fb_respond_json(req, 200, fb_node_stats_json(ctx));
+  fb_respond_json(req, 200, node_stats_json(ctx));
 }
 
-void fb_node_routes_stats(fb_node *node) {
+void node_routes_stats(fb_node *node) {
   fb_router_add(node->router, "GET", "/healthz", healthz, node);
   fb_router_add(node->router, "GET", "/stats", stats, node);
 }

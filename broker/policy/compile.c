@@ -7,7 +7,6 @@
  * are read with raw access only, so a policy cannot run code (metamethods) from inside
  * the compiler. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -15,14 +14,12 @@
 #include <string.h>
 
 #include <lauxlib.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/vocab.h"
+#include "policy/internal.h"
 #include "policy/rules.h"
 
 typedef struct {
@@ -198,10 +195,6 @@ typedef struct {
   const char *what;
 } set_arg;
 
-static bool is_alpha3_shape(const char *s) {
-  return strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
-         isupper((unsigned char)s[2]);
-}
 
 /* A state in `from`: one the hub knows (its configured states), or, for the tools
  * without a config, any ISO 3166-1 alpha-3 code. A nationality: any ISO code. */
@@ -225,7 +218,7 @@ static void unknown_state(ctx *c, int line, const char *what, const char *s, boo
   if (!best && !hub) best = nearest(up[0] ? up : s, cands, SIZE_MAX);
   if (best) snprintf(b1, sizeof b1, "; did you mean \"%s\"?", best);
   else b1[0] = '\0';
-  if (!is_alpha3_shape(s)) {
+  if (!policy_is_state_code(s)) {
     problem(c, line, "%s '%s' is not a state code (three capital letters, ISO 3166-1 alpha-3, like \"MYS\")%s",
             what, s, b1);
   } else if (hub) {
@@ -242,7 +235,7 @@ static void unknown_state(ctx *c, int line, const char *what, const char *s, boo
 static bool add_set(ctx *c, const char *s, int line, void *arg) {
   set_arg *sa = arg;
   if ((sa->check == SET_STATE || sa->check == SET_COUNTRY) &&
-      (!is_alpha3_shape(s) || !state_known(c, s, sa->check == SET_STATE))) {
+      (!policy_is_state_code(s) || !state_known(c, s, sa->check == SET_STATE))) {
     unknown_state(c, line, sa->what, s, sa->check == SET_STATE);
     return false;
   }
@@ -782,48 +775,41 @@ static const char *nearest_word(lua_State *L, const ctx *c, const char *name) {
   return best && bestd <= (wl < 5 ? 1 : wl < 9 ? 2 : 3) ? best : NULL;
 }
 
-/* __index of the global table. Upvalue 1: the ctx. */
-static int strict_index(lua_State *L) {
-  ctx *c = lua_touserdata(L, lua_upvalueindex(1));
-  const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+/* The sandbox's strict globals (lua/sandbox.c) ask this first: raises with the
+ * policy's own explanation of `name`, or returns for the sandbox's default. */
+static void explain_undefined(lua_State *L, const char *name, void *ud) {
+  ctx *c = ud;
   lua_Debug ar;
   bool top = lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && strcmp(ar.what, "main") == 0;
   /* `purpose "prosecution"` is a key that lost its = (Lua reads it as a call). */
   bool is_key = fb_list_index(cond_keys, name) >= 0;
   for (int k = 0; k < RK_COUNT && !is_key; k++) is_key = fb_list_index(fb_rule_kind_keys[k], name) >= 0;
   if (is_key && c->loading && top)
-    return luaL_error(L, "%s is missing its =: write %s = \"...\"", name, name);
+    luaL_error(L, "%s is missing its =: write %s = \"...\"", name, name);
   if (c->loading && top && begins_rule(c, ar.currentline, name)) {
     const char *kinds[RK_COUNT + 2];
     for (int k = 0; k < RK_COUNT; k++) kinds[k] = fb_rule_kind_names[k];
     kinds[RK_COUNT] = "state";
     kinds[RK_COUNT + 1] = NULL;
     char b1[128], b2[256];
-    return luaL_error(L, "unknown rule kind '%s'%s (expected one of: %s)", name,
+    luaL_error(L, "unknown rule kind '%s'%s (expected one of: %s)", name,
                       did_you_mean(name, kinds, b1, sizeof b1), candidates_list(kinds, b2, sizeof b2));
   }
-  static const char *const removed[] = {"io", "os", "debug", "require", "load", "loadstring",
-                                        "dofile", "loadfile", "collectgarbage", "package", NULL};
-  if (fb_list_index(removed, name) >= 0)
-    return luaL_error(L, "%s is not available in policies (they run in a sandbox)", name);
   static const char *const literals[] = {"true", "false", NULL};
   const char *lit = islower((unsigned char)name[0]) ? nearest(name, literals, SIZE_MAX) : NULL;
-  if (lit) return luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
+  if (lit) luaL_error(L, "%s is not defined; did you mean %s (without quotes)?", name, lit);
   const char *best = nearest_word(L, c, name);
-  if (best) return luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
-  return luaL_error(L, "%s is not defined (write words in quotes, like \"%s\")", name, name);
+  if (best) luaL_error(L, "%s is not defined; did you mean \"%s\"?", name, best);
 }
 
-static void make_strict(lua_State *L, ctx *c) {
+static void make_strict(fb_sandbox *sb, ctx *c) {
+  fb_sandbox_strict_globals(sb, "policies (they run in a sandbox)", explain_undefined, c);
+  lua_State *L = fb_sandbox_state(sb);
   lua_pushglobaltable(L);
-  lua_createtable(L, 0, 2);
-  lua_pushlightuserdata(L, c);
-  lua_pushcclosure(L, strict_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, "protected");
+  lua_getmetatable(L, -1);
+  lua_pushliteral(L, "protected"); /* a policy cannot take the guard off */
   lua_setfield(L, -2, "__metatable");
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
 }
 
 /* ---- syntax errors in plain words ------------------------------------------ */
@@ -917,8 +903,9 @@ static bool plain_syntax(ctx *c, const char *lerr) {
   return true;
 }
 
-/* The sandbox (lua/sandbox.c) already bounds patterns and refuses __gc metatables;
- * this adds the rule functions and strict globals. */
+/* The sandbox (lua/sandbox.c) bounds patterns, refuses __gc metatables and makes
+ * globals strict; this adds the rule functions and the policy's explanations of an
+ * undefined name. */
 static void install(lua_State *L, ctx *c) {
   for (int k = 0; k < RK_COUNT; k++) {
     lua_pushlightuserdata(L, c);
@@ -929,7 +916,7 @@ static void install(lua_State *L, ctx *c) {
   lua_pushlightuserdata(L, c);
   lua_pushcclosure(L, state_head, 1);
   lua_setglobal(L, "state");
-  make_strict(L, c);
+  make_strict(c->p->sb, c);
 }
 
 /* ---- reachability ---------------------------------------------------------- */
@@ -978,9 +965,9 @@ static void find_unreachable(fb_policy *p, json_t *warnings) {
   }
 }
 
-/* ---- the policy object ----------------------------------------------------- */
+/* ---- compiling --------------------------------------------------------------- */
 
-static void policy_free(fb_policy *p) {
+void policy_rules_free(fb_policy *p) {
   for (size_t i = 0; i < p->nrules; i++) {
     rule *r = &p->rules[i];
     free(r->name);
@@ -991,26 +978,8 @@ static void policy_free(fb_policy *p) {
     free(r->fields);
   }
   free(p->rules);
-  fb_sandbox_free(p->sb);
-  json_decref(p->contact);
-  free(p->name);
-  free(p->code);
-  free(p->path);
-  free(p->default_reason);
-  free(p->src);
-  if (p->key) OPENSSL_cleanse(p->key, p->keylen);
-  free(p->key);
-  EVP_MAC_CTX_free(p->hmac);
-  free(p);
-}
-
-fb_policy *fb_policy_ref(fb_policy *p) {
-  if (p) p->refs++;
-  return p;
-}
-
-void fb_policy_unref(fb_policy *p) {
-  if (p && --p->refs == 0) policy_free(p);
+  p->rules = NULL;
+  p->nrules = 0;
 }
 
 static long problem_line(const char *s, size_t pathlen) { return strtol(s + pathlen + 1, NULL, 10); }
@@ -1049,39 +1018,11 @@ fb_policy *fb_policy_compile(const char *code, const char *path, const char *src
 fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *src, size_t len,
                                 const uint8_t *key, size_t keylen, const char *const *states,
                                 size_t nstates, bool any_iso, json_t *warnings, char **err) {
-  fb_policy *p = fb_xcalloc(1, sizeof *p);
-  p->refs = 1;
-  p->code = fb_xstrdup(code);
-  p->path = fb_xstrdup(path);
-  p->contact = json_null();
-  if (key && keylen) {
-    p->key = fb_xmalloc(keylen);
-    memcpy(p->key, key, keylen);
-    p->keylen = keylen;
-    /* Keyed once here so that hashing a field costs one MAC, not a key setup. */
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    p->hmac = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    EVP_MAC_free(mac);
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    if (p->hmac && !EVP_MAC_init(p->hmac, p->key, p->keylen, params)) {
-      EVP_MAC_CTX_free(p->hmac);
-      p->hmac = NULL;
-    }
-  }
-  p->src = fb_xmalloc(len + 1);
-  memcpy(p->src, src, len);
-  p->src[len] = '\0';
-  p->srclen = len;
-  unsigned char md[32];
-  EVP_Digest(src, len, md, NULL, EVP_sha256(), NULL);
-  fb_hex_encode(md, 32, p->sha256);
-  fb_rfc3339_now(p->loaded_at);
-
+  fb_policy *p = policy_new(code, path, src, len, key, keylen);
   p->sb = fb_sandbox_new(FB_POLICY_MEM_MAX);
   if (!p->sb) {
     fb_set_error(err, "cannot create a Lua sandbox");
-    policy_free(p);
+    policy_destroy(p);
     return NULL;
   }
   lua_State *L = fb_sandbox_state(p->sb);
@@ -1128,7 +1069,7 @@ fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *
     if (cp->nerrs > 50) fb_buf_printf(&cp->errs, "%s: ... and %d more problems\n", path, cp->nerrs - 50);
     if (cp->errs.len && cp->errs.data[cp->errs.len - 1] == '\n') cp->errs.data[--cp->errs.len] = '\0';
     *err = fb_buf_steal(&cp->errs);
-    policy_free(p);
+    policy_destroy(p);
     return NULL;
   }
   fb_buf_free(&cp->errs);
@@ -1140,101 +1081,4 @@ fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *
   find_unreachable(p, warnings);
   lua_gc(L, LUA_GCCOLLECT);
   return p;
-}
-
-fb_policy *fb_policy_load_file(const char *path, const uint8_t *key, size_t keylen,
-                               json_t *warnings, char **err) {
-  return fb_policy_load_file_ex(path, key, keylen, NULL, 0, true, warnings, err);
-}
-
-fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t keylen,
-                                  const char *const *states, size_t nstates, bool any_iso,
-                                  json_t *warnings, char **err) {
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  size_t bl = strlen(base);
-  if (bl < 5 || strcmp(base + bl - 4, ".lua") != 0) {
-    fb_set_error(err, "%s: a policy file is named common.lua or <STATE>.lua", path);
-    return NULL;
-  }
-  char code[64];
-  snprintf(code, sizeof code, "%.*s", (int)(bl - 4 < 63 ? bl - 4 : 63), base);
-  bool ok = strcmp(code, "common") == 0 ||
-            (strlen(code) == 3 && isupper((unsigned char)code[0]) &&
-             isupper((unsigned char)code[1]) && isupper((unsigned char)code[2]));
-  if (!ok) {
-    fb_set_error(err, "%s: a policy file is named common.lua or <STATE>.lua (like MYS.lua)", path);
-    return NULL;
-  }
-  size_t len;
-  char *src = fb_read_file(path, FB_POLICY_FILE_MAX, &len);
-  if (!src) {
-    fb_set_error(err, "%s: cannot read: %s", path,
-                 errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
-    return NULL;
-  }
-  fb_policy *p = fb_policy_compile_ex(code, path, src, len, key, keylen, states, nstates, any_iso,
-                                      warnings, err);
-  free(src);
-  return p;
-}
-
-const char *fb_policy_state_name(const fb_policy *p) { return p->code; }
-json_t *fb_policy_contact(const fb_policy *p) { return p->contact; }
-
-json_t *fb_policy_info(const fb_policy *p) {
-  return json_pack("{s:s, s:s, s:b, s:s, s:O}", "sha256", p->sha256, "loaded_at", p->loaded_at,
-                   "signed", p->is_signed, "name", p->name, "contact", p->contact);
-}
-
-/* ---- Lua values as JSON (for the tools) ------------------------------------ */
-
-json_t *fb_lua_to_json(lua_State *L, int idx, int depth) {
-  idx = lua_absindex(L, idx);
-  switch (lua_type(L, idx)) {
-  case LUA_TSTRING: {
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    return json_stringn(s, n);
-  }
-  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
-  case LUA_TNUMBER:
-    return lua_isinteger(L, idx) ? json_integer(lua_tointeger(L, idx)) : json_real(lua_tonumber(L, idx));
-  case LUA_TTABLE: {
-    if (depth > 32) return NULL;
-    size_t n = lua_rawlen(L, idx);
-    json_t *out = n > 0 ? json_array() : json_object();
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-      json_t *v = fb_lua_to_json(L, -1, depth + 1);
-      if (!v) {
-        lua_pop(L, 2);
-        json_decref(out);
-        return NULL;
-      }
-      if (json_is_array(out)) {
-        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || (size_t)lua_tointeger(L, -2) > n) {
-          json_decref(v);
-          lua_pop(L, 2);
-          json_decref(out);
-          return NULL;
-        }
-        /* lua_next order is unspecified: place by index. */
-        size_t i = (size_t)lua_tointeger(L, -2) - 1;
-        while (json_array_size(out) <= i) json_array_append_new(out, json_null());
-        json_array_set_new(out, i, v);
-      } else if (lua_type(L, -2) == LUA_TSTRING) {
-        json_object_set_new(out, lua_tostring(L, -2), v);
-      } else {
-        json_decref(v);
-        lua_pop(L, 2);
-        json_decref(out);
-        return NULL;
-      }
-      lua_pop(L, 1);
-    }
-    return out;
-  }
-  default: return NULL;
-  }
 }

@@ -2,7 +2,6 @@
  *   case "name" { request = {...}, records = {...}, expect = {...}, expect_records = {...} }
  * run in their own sandbox (they are Lua too), each case decided against the policies
  * in DIR exactly as the hub would decide it. */
-#include <ctype.h>
 #include <dirent.h>
 #include <glob.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "core/util.h"
 #include "core/vocab.h"
 #include "policy/draft.h"
+#include "policy/internal.h"
 #include "policy/rules.h"
 #include "policy/tools.h"
 
@@ -36,8 +36,8 @@ static char **dir_states(const char *dir, size_t *nout) {
   struct dirent *e;
   while ((e = readdir(d))) {
     const char *s = e->d_name;
-    if (strlen(s) == 7 && strcmp(s + 3, ".lua") == 0 && isupper((unsigned char)s[0]) &&
-        isupper((unsigned char)s[1]) && isupper((unsigned char)s[2])) {
+    char code[8];
+    if (policy_code_of_file(s, code) == 0 && policy_is_state_code(code)) {
       states = fb_xrealloc(states, (n + 1) * sizeof(char *));
       states[n++] = fb_xstrndup(s, 3);
     }
@@ -68,6 +68,59 @@ fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
 
 /* ---- collecting cases ------------------------------------------------------ */
 
+/* A Lua value as JSON (a test case's table): NULL for what JSON cannot hold
+ * (functions, mixed tables, nesting past 32). */
+static json_t *lua_to_json(lua_State *L, int idx, int depth) {
+  idx = lua_absindex(L, idx);
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: {
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    return json_stringn(s, n);
+  }
+  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+  case LUA_TNUMBER:
+    return lua_isinteger(L, idx) ? json_integer(lua_tointeger(L, idx)) : json_real(lua_tonumber(L, idx));
+  case LUA_TTABLE: {
+    if (depth > 32) return NULL;
+    size_t n = lua_rawlen(L, idx);
+    json_t *out = n > 0 ? json_array() : json_object();
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      json_t *v = lua_to_json(L, -1, depth + 1);
+      if (!v) {
+        lua_pop(L, 2);
+        json_decref(out);
+        return NULL;
+      }
+      if (json_is_array(out)) {
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || (size_t)lua_tointeger(L, -2) > n) {
+          json_decref(v);
+          lua_pop(L, 2);
+          json_decref(out);
+          return NULL;
+        }
+        /* lua_next order is unspecified: place by index. */
+        size_t i = (size_t)lua_tointeger(L, -2) - 1;
+        while (json_array_size(out) <= i) json_array_append_new(out, json_null());
+        json_array_set_new(out, i, v);
+      } else if (lua_type(L, -2) == LUA_TSTRING) {
+        json_object_set_new(out, lua_tostring(L, -2), v);
+      } else {
+        json_decref(v);
+        lua_pop(L, 2);
+        json_decref(out);
+        return NULL;
+      }
+      lua_pop(L, 1);
+    }
+    return out;
+  }
+  default: return NULL;
+  }
+}
+
+
 typedef struct {
   json_t *cases; /* [{"name","line","case"}] */
   fb_buf errs;
@@ -78,7 +131,7 @@ static int case_body(lua_State *L) {
   collect *c = lua_touserdata(L, lua_upvalueindex(1));
   const char *name = lua_tostring(L, lua_upvalueindex(2));
   int line = (int)lua_tointeger(L, lua_upvalueindex(3));
-  json_t *t = lua_type(L, 1) == LUA_TTABLE ? fb_lua_to_json(L, 1, 0) : NULL;
+  json_t *t = lua_type(L, 1) == LUA_TTABLE ? lua_to_json(L, 1, 0) : NULL;
   if (!json_is_object(t)) {
     fb_buf_printf(&c->errs, "%s:%d: case \"%s\" must be followed by a table of request, expect, ...\n",
                   c->file, line, name);

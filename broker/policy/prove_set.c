@@ -1,12 +1,12 @@
 /* The two versions a proof compares (common plus one policy per state, from a
  * directory, the store in force or a draft), the proof over every state, and its
  * printed form. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/util.h"
+#include "policy/internal.h"
 #include "policy/prove_space.h"
 #include "policy/tools.h"
 
@@ -49,10 +49,7 @@ fb_prove_set *fb_prove_set_from_dir(const char *dir, char **err) {
 }
 
 int fb_prove_set_put_source(fb_prove_set *s, const char *code, const char *src, size_t len, char **err) {
-  bool ok = strcmp(code, "common") == 0 ||
-            (strlen(code) == 3 && isupper((unsigned char)code[0]) && isupper((unsigned char)code[1]) &&
-             isupper((unsigned char)code[2]));
-  if (!ok) {
+  if (!policy_code_valid(code)) {
     fb_set_error(err, "a draft names \"common\" or a state code such as \"MYS\"");
     return -1;
   }

@@ -128,7 +128,7 @@ fb_policy_store *fb_policy_store_open_ex(const char *dir, const char *const *sta
                                          const uint8_t *key, size_t keylen,
                                          const char *const *key_states, const char *const *key_paths,
                                          size_t nkeys, bool any_iso, char **err);
-/* Loads and compiles a file; code derived from the file name. */
+/* Loads and compiles a file; code derived from the file name (file.c). */
 fb_policy *fb_policy_load_file(const char *path, const uint8_t *key, size_t keylen,
                                json_t *warnings, char **err);
 fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t keylen,
@@ -137,9 +137,6 @@ fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t k
 
 /* Describes a condition for a legal officer: "purpose is prosecution" etc. */
 void fb_cond_describe(const cond *c, json_t *out_array);
-
-/* Lua table <-> JSON helpers for the tools (value at `idx`). */
-json_t *fb_lua_to_json(lua_State *L, int idx, int depth);
 
 /* The redaction key used by the tools when no deployment key is configured. */
 extern const uint8_t fb_policy_test_key[32];

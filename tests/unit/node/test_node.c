@@ -62,7 +62,7 @@ static void test_draw(void **state) {
   fb_node a = {.rng = 42}, b = {.rng = 42}, c = {.rng = 43};
   int below = 0, differ = 0;
   for (int i = 0; i < 10000; i++) {
-    double x = fb_node_draw(&a), y = fb_node_draw(&b), z = fb_node_draw(&c);
+    double x = node_draw(&a), y = node_draw(&b), z = node_draw(&c);
     assert_true(x >= 0 && x < 1);
     assert_true(x == y); /* same seed, same sequence */
     if (x != z) differ++;
@@ -77,8 +77,8 @@ static void test_pool(void **state) {
   (void)state;
   fb_node_pool *p = NULL;
   char *err = NULL;
-  assert_int_equal(fb_node_pool_open(db_path, 3, &p, &err), 0);
-  fb_sqlite_db *d1 = fb_node_pool_acquire(p), *d2 = fb_node_pool_acquire(p), *d3 = fb_node_pool_acquire(p);
+  assert_int_equal(node_pool_open(db_path, 3, &p, &err), 0);
+  fb_sqlite_db *d1 = node_pool_acquire(p), *d2 = node_pool_acquire(p), *d3 = node_pool_acquire(p);
   assert_true(d1 != d2 && d2 != d3 && d1 != d3);
   json_t *subject = json_pack("{s:s}", "document", "A12345678");
   json_t *hits = fb_sqlite_db_search(d2, subject, 5, &err);
@@ -86,14 +86,14 @@ static void test_pool(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_array_get(hits, 0), "id")), "MYS-P-000001");
   json_decref(hits);
   json_decref(subject);
-  fb_node_pool_release(p, d2);
-  assert_ptr_equal(fb_node_pool_acquire(p), d2); /* the one free handle */
-  fb_node_pool_release(p, d1);
-  fb_node_pool_release(p, d2);
-  fb_node_pool_release(p, d3);
-  fb_node_pool_close(p);
+  node_pool_release(p, d2);
+  assert_ptr_equal(node_pool_acquire(p), d2); /* the one free handle */
+  node_pool_release(p, d1);
+  node_pool_release(p, d2);
+  node_pool_release(p, d3);
+  node_pool_close(p);
 
-  assert_int_equal(fb_node_pool_open("/nonexistent/x.db", 2, &p, &err), -1);
+  assert_int_equal(node_pool_open("/nonexistent/x.db", 2, &p, &err), -1);
   assert_non_null(strstr(err, "cannot open"));
   free(err);
 }

@@ -1,0 +1,100 @@
+/* What the two kinds that speak HTTP through http_client ("http": a national node,
+ * "broker": another hub) share: their transport keys, defaults and checks, and the
+ * legs in flight on their curl loop. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/adapter_impl.h"
+#include "core/log.h"
+#include "core/error.h"
+#include "core/util.h"
+
+/* Both kinds hand a call's status on as the leg's. */
+_Static_assert(FB_CURL_ERROR == FB_LEG_ERROR && FB_CURL_TIMEOUT == FB_LEG_TIMEOUT,
+               "curl_loop statuses must be the leg statuses");
+
+struct curl_leg {
+  struct fb_leg base;
+  curl_adapter *a;
+  curl_leg *prev, *next;
+  fb_curl_call *call;
+  fb_leg_done_cb cb;
+  void *data;
+};
+
+void adapter_http_defaults(fb_state_config *cfg) {
+  cfg->max_body = 8u << 20;
+  cfg->dns_cache_ms = 5000;
+}
+
+int adapter_http_check(const fb_state_config *cfg, const char *kind, char **err) {
+  const char *code = cfg->code ? cfg->code : "?";
+  if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
+    fb_set_error(err, "state %s: adapter %s needs `url` starting with http:// or https://", code, kind);
+    return -1;
+  }
+  if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
+    fb_set_error(err, "state %s: adapter %s needs both `cert` and `key` for mTLS", code, kind);
+    return -1;
+  }
+  return 0;
+}
+
+static void leg_unlink(curl_leg *leg) {
+  curl_adapter *a = leg->a;
+  if (leg->prev) leg->prev->next = leg->next;
+  else a->legs = leg->next;
+  if (leg->next) leg->next->prev = leg->prev;
+}
+
+/* The body was already judged (on a worker) when status is 0. */
+static void call_done(void *data, int status, json_t *body, const char *why) {
+  curl_leg *leg = data;
+  curl_adapter *a = leg->a;
+  fb_leg_done_cb cb = leg->cb;
+  void *cb_data = leg->data;
+  leg_unlink(leg);
+  free(leg);
+  if (status != 0) fb_warn("adapter_error", "state %s: %s", a->base.state, why);
+  cb(cb_data, status, body, status ? why : NULL);
+}
+
+int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
+                      void *data, fb_leg **out) {
+  *out = NULL;
+  if (a->closing) {
+    free(body);
+    return -1;
+  }
+  curl_leg *leg = fb_xcalloc(1, sizeof *leg);
+  leg->base.adapter = &a->base;
+  leg->a = a;
+  leg->cb = cb;
+  leg->data = data;
+  leg->call = fb_curl_post(a->cl, body, timeout_ms, check_arg, call_done, leg);
+  if (!leg->call) {
+    free(leg);
+    return -1;
+  }
+  leg->next = a->legs;
+  if (a->legs) a->legs->prev = leg;
+  a->legs = leg;
+  *out = &leg->base;
+  return 0;
+}
+
+void curl_adapter_cancel(fb_leg *base) {
+  curl_leg *leg = (curl_leg *)base;
+  fb_curl_cancel(leg->call);
+  leg_unlink(leg);
+  free(leg);
+}
+
+void curl_adapter_close(fb_adapter *base, void (*closed)(void *), void *data) {
+  curl_adapter *a = (curl_adapter *)base;
+  a->closing = true;
+  while (a->legs) curl_adapter_cancel(&a->legs->base);
+  fb_curl_loop *cl = a->cl;
+  free(a); /* nothing of the adapter is needed once the legs are gone */
+  fb_curl_loop_close(cl, closed, data);
+}
