@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/internal.h"
@@ -179,9 +180,7 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
       if (rc == 0) rc = uv_listen((uv_stream_t *)&lst->tcp, 1024, on_connection);
     }
     if (rc != 0) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "cannot listen on %s: %s", lc->address, uv_strerror(rc));
-      *err = fb_buf_steal(&b);
+      fb_set_error(err, "cannot listen on %s: %s", lc->address, uv_strerror(rc));
       goto fail;
     }
     struct sockaddr_storage bound;
