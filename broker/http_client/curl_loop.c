@@ -308,8 +308,10 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
   return n;
 }
 
-/* The options every call of this loop shares. Set again after each curl_easy_reset,
- * which also clears what a previous call set (body, private pointer, error buffer). */
+/* The options every call of this loop shares: set once, when the easy handle is made.
+ * A reused handle keeps them (no curl_easy_reset: resetting and setting them again
+ * cost more per leg than the request's own options); fb_curl_post sets every
+ * per-call option each time, and easy_put clears the pointers into the last call. */
 static void easy_setup(fb_curl_loop *cl, CURL *e) {
   if (cl->uh) curl_easy_setopt(e, CURLOPT_CURLU, cl->uh);
   else curl_easy_setopt(e, CURLOPT_URL, cl->url);
@@ -335,12 +337,8 @@ static void easy_setup(fb_curl_loop *cl, CURL *e) {
 
 static CURL *easy_get(fb_curl_loop *cl) {
   CURL *e;
-  if (cl->nidle > 0) {
-    e = cl->idle[--cl->nidle];
-    curl_easy_reset(e);
-  } else if (!(e = curl_easy_init())) {
-    return NULL;
-  }
+  if (cl->nidle > 0) return cl->idle[--cl->nidle];
+  if (!(e = curl_easy_init())) return NULL;
   easy_setup(cl, e);
   return e;
 }
@@ -349,6 +347,11 @@ static CURL *easy_get(fb_curl_loop *cl) {
 static void easy_put(fb_curl_loop *cl, CURL *e) {
   if (cl->nidle < MAX_IDLE_EASY && !cl->closing) {
     if (!cl->idle) cl->idle = fb_xmalloc(MAX_IDLE_EASY * sizeof *cl->idle);
+    /* nothing idle may point into the call that is about to be freed */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
     cl->idle[cl->nidle++] = e;
   } else {
     curl_easy_cleanup(e);

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +11,26 @@
 
 enum script { S_OTHER, S_THAI, S_BENGALI, S_ARABIC, S_BURMESE };
 
+/* Transliterated tokens remembered per thread: the same names come back in search
+ * after search, and ICU's rule-based transliteration is most of a non-Latin name's
+ * matching cost. Direct-mapped, fixed size (bounded memory); a token longer than
+ * CACHE_CPS code points, or transliterated to CACHE_OUT bytes or more, is not
+ * remembered. The key is the code points and the caller's outlen, so a hit gives
+ * exactly what transliterating again would. */
+#define CACHE_SLOTS 512
+#define CACHE_CPS 24
+#define CACHE_OUT 64
+
+typedef struct {
+  uint8_t used, n, olen;
+  size_t outlen; /* the caller's buffer size: part of the key (it may cut the output) */
+  int32_t cp[CACHE_CPS];
+  char out[CACHE_OUT];
+} cached_token;
+
 typedef struct {
   UTransliterator *to_latin, *to_ascii;
+  cached_token cache[CACHE_SLOTS];
 } translit;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -148,12 +167,35 @@ static size_t khmer(const int32_t *cp, size_t n, char *out, size_t outlen) {
   return o;
 }
 
+static size_t transliterate(translit *t, const int32_t *cp, size_t n, char *out, size_t outlen);
+
 size_t fb_translit_token(const int32_t *cp, size_t n, char *out, size_t outlen) {
   out[0] = '\0';
   if (n == 0 || outlen < 2) return 0;
   if (cp[0] >= 0x1780 && cp[0] <= 0x17FF) return khmer(cp, n, out, outlen);
   translit *t = thread_translit();
   if (!t) return 0;
+  if (n > CACHE_CPS) return transliterate(t, cp, n, out, outlen);
+  uint32_t h = 2166136261u; /* FNV-1a over the code points */
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint32_t)cp[i]) * 16777619u;
+  cached_token *c = &t->cache[(h ^ (uint32_t)outlen) % CACHE_SLOTS];
+  if (c->used && c->n == n && c->outlen == outlen && memcmp(c->cp, cp, n * sizeof *cp) == 0) {
+    memcpy(out, c->out, (size_t)c->olen + 1);
+    return c->olen;
+  }
+  size_t o = transliterate(t, cp, n, out, outlen);
+  if (o >= CACHE_OUT) return o; /* not remembered: longer than a slot holds */
+  c->used = 1;
+  c->n = (uint8_t)n;
+  c->outlen = outlen;
+  c->olen = (uint8_t)o;
+  memcpy(c->cp, cp, n * sizeof *cp);
+  memcpy(c->out, out, o + 1);
+  return o;
+}
+
+/* fb_translit_token past the Khmer table and the cache: ICU, then our corrections. */
+static size_t transliterate(translit *t, const int32_t *cp, size_t n, char *out, size_t outlen) {
   enum script sc = S_OTHER;
   for (size_t i = 0; i < n && sc == S_OTHER; i++) sc = script_of(cp[i]);
 

@@ -17,7 +17,8 @@
  *   - Khmer: ICU 72 has no Khmer transliterator; our own table romanises it as
  *     Cambodian names are written (សុខ -> "sokh", ចាន់ -> "chan").
  * ICU transliterators are created once per thread (they are not thread-safe, and
- * creating one costs milliseconds) from one master built at first use. */
+ * creating one costs milliseconds) from one master built at first use; each thread
+ * remembers the tokens it transliterated (a bounded memo). */
 #ifndef FB_MATCH_TRANSLIT_H
 #define FB_MATCH_TRANSLIT_H
 

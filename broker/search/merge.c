@@ -115,12 +115,19 @@ static unsigned redaction_mask(json_t *record) {
   return m;
 }
 
+/* snprintf(dst, cap, "%s", src) without the format machinery (a few per record). */
+static void copy_cut(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 static void add_key(vec *keys, int kind, const char *key, const char *country, uint32_t r) {
   xkey *k = vec_push(keys);
   memset(k, 0, sizeof *k);
   k->kind = (uint8_t)kind;
-  snprintf(k->key, sizeof k->key, "%s", key);
-  if (country) snprintf(k->country, sizeof k->country, "%s", country);
+  copy_cut(k->key, sizeof k->key, key);
+  if (country) copy_cut(k->country, sizeof k->country, country);
   k->r = r;
 }
 
@@ -629,8 +636,14 @@ json_t *fb_merge(json_t *per_state) {
       if (!state_str[r->si]) state_str[r->si] = json_string(r->state);
       json_t *copy = json_object(); /* "state" first, then the record's own fields */
       json_object_set_nocheck(copy, "state", state_str[r->si]);
-      json_object_update(copy, r->json); /* shallow: values are shared, never modified */
-      json_object_set_nocheck(copy, "state", state_str[r->si]);
+      const char *key;
+      size_t klen;
+      json_t *val;
+      /* shallow: values are shared, never modified; key lengths known, no strlen */
+      json_object_keylen_foreach(r->json, key, klen, val) {
+        if (klen == 5 && memcmp(key, "state", 5) == 0) continue; /* a node's own: the merge's stays */
+        json_object_setn_nocheck(copy, key, klen, val);
+      }
       json_array_append_new(records, copy);
     }
     json_t *entity = json_object();

@@ -239,6 +239,67 @@ static void test_connection_reuse_and_drop(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* One leg with `req` on an open adapter, to completion. */
+static outcome leg_on(uv_loop_t *loop, fb_adapter *a, const fb_leg_request *req) {
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, req, done_cb, &o, &leg), 0);
+  alarm(20);
+  uv_run(loop, UV_RUN_DEFAULT);
+  alarm(0);
+  assert_int_equal(o.calls, 1);
+  return o;
+}
+
+/* Legs in a row on one adapter reuse its easy handle, which keeps the shared options
+ * and not the last call's: each leg sends its own body (longer and shorter than the
+ * one before) and gets its own timeout. */
+static void test_reused_handle_carries_nothing_over(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char echo[128], slow[128];
+  snprintf(echo, sizeof echo, "http://127.0.0.1:%d/echo", port);
+  snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow", port);
+  fb_state_config ecfg = {.code = "IDN", .adapter = "http", .url = echo};
+  fb_state_config scfg = {.code = "THA", .adapter = "http", .url = slow};
+  fb_adapter *ea, *sa;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &ecfg, &ea, &err), 0);
+  assert_int_equal(fb_adapter_open(&loop, &scfg, &sa, &err), 0);
+  static const char *const ids[] = {"q-1", "q-2222222222222222222222222222", "q-3", "q-44"};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    fb_leg_request req = *request();
+    req.query_id = ids[i];
+    outcome o = leg_on(&loop, ea, &req);
+    if (o.status != 0) fail_msg("leg %zu failed: %s", i, o.error);
+    json_t *sent = json_loads(json_string_value(json_object_get(json_array_get(o.records, 0), "notes")), 0, NULL);
+    assert_non_null(sent);
+    assert_string_equal(json_string_value(json_object_get(sent, "query_id")), ids[i]);
+    json_decref(sent);
+    json_decref(o.records);
+  }
+  static const uint32_t timeouts[] = {200, 400};
+  for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+    fb_leg_request req = *request();
+    req.timeout_ms = timeouts[i];
+    double t0 = fb_now_ms();
+    outcome o = leg_on(&loop, sa, &req);
+    assert_int_equal(o.status, FB_LEG_TIMEOUT);
+    /* a timeout never fires early: the 400 ms leg did not keep the 200 ms one's */
+    if (fb_now_ms() - t0 < timeouts[i] - 10) fail_msg("timed out after %.0f ms", fb_now_ms() - t0);
+    char want[64];
+    snprintf(want, sizeof want, "no answer within %u ms", (unsigned)timeouts[i]);
+    if (strncmp(o.error, want, strlen(want)) != 0) fail_msg("got \"%s\", want \"%s\"", o.error, want);
+  }
+  int closed = 0;
+  fb_adapter_close(ea, closed_cb, &closed);
+  fb_adapter_close(sa, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 2);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* Thread-pool blockers: while they hold every worker, an answer's parse stays queued. */
 static uv_sem_t gate;
 static void block_work(uv_work_t *w) { (void)w; uv_sem_wait(&gate); }
@@ -336,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_concurrent_legs_cancel_and_close),
       cmocka_unit_test(test_connection_reuse_and_drop),
+      cmocka_unit_test(test_reused_handle_carries_nothing_over),
       cmocka_unit_test(test_cancel_and_close_while_parsing),
       cmocka_unit_test(test_config_errors),
   };

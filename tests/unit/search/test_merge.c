@@ -379,6 +379,22 @@ static void test_bad_input(void **state) {
   json_decref(res);
 }
 
+/* A merged record is the state first, then the node's fields in the node's order; a
+ * `state` the node sent itself is replaced by the answering state, not repeated. */
+static void test_record_copy_puts_state_first(void **state) {
+  (void)state;
+  json_t *res = merge("{\"IDN\":[{\"id\":\"I1\",\"type\":\"person\",\"zeta\":[1,{\"a\":null}],\"state\":\"XXX\","
+                      "\"name\":\"Budi\",\"alpha\":2.5}],"
+                      " \"MYS\":[{\"type\":\"vessel\",\"id\":\"M1\",\"vessel\":{\"imo\":\"IMO 9074729\"}}]}");
+  char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  assert_non_null(strstr(text, "{\"state\":\"IDN\",\"id\":\"I1\",\"type\":\"person\",\"zeta\":[1,{\"a\":null}],"
+                               "\"name\":\"Budi\",\"alpha\":2.5}"));
+  assert_non_null(strstr(text, "{\"state\":\"MYS\",\"type\":\"vessel\",\"id\":\"M1\",\"vessel\":{\"imo\":\"IMO 9074729\"}}"));
+  assert_null(strstr(text, "XXX"));
+  free(text);
+  json_decref(res);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_document_links_across_states),
@@ -396,6 +412,7 @@ int main(void) {
       cmocka_unit_test(test_ordering_by_score),
       cmocka_unit_test(test_transitive_entity_scores_weakest_link),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_record_copy_puts_state_first),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
