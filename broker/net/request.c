@@ -234,6 +234,7 @@ void fb_stream_end(fb_request *req) {
 void fb_request_dispatch(fb_request *req) {
   req->dispatched = true;
   req->conn->srv->nrequests++;
+  req->conn->srv->tot->nrequests++;
   fb_router_dispatch(req->conn->srv->router, req);
 }
 
@@ -280,7 +281,10 @@ void fb_request_complete(fb_request *req, bool aborted) {
     request_metrics *m = metrics_for(req->route, status);
     fb_series_add(m->count, 1);
     fb_series_observe(m->duration, (fb_now_ms() - req->start_ms) / 1000.0);
-    if (conn) conn->srv->nrequests--;
+    if (conn) {
+      conn->srv->nrequests--;
+      conn->srv->tot->nrequests--;
+    }
     fb_debug("request", "%s %s -> %d in %.2f ms", fb_request_method(req), fb_request_path(req), status,
              fb_now_ms() - req->start_ms);
   }
