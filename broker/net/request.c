@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/internal.h"
@@ -172,7 +173,11 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
   /* Serialised straight into the buffer that becomes the response body. */
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while dumping */
+  /* Dumping reads the body only (jansson's dump does not write to the values, and its
+   * reference counts are atomic): other workers may run meanwhile. */
+  bool yielded = fb_hublock_yield();
   int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  fb_hublock_resume(yielded);
   json_decref(body);
   if (rc != 0) {
     fb_buf_free(&b);

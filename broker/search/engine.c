@@ -182,8 +182,8 @@ static void replay_stats(fb_search_engine *e) {
   if (replayed) fb_info("stats_replay", "statistics rebuilt from %zu audited searches", replayed);
 }
 
-fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
-                                       fb_audit *audit, char **err) {
+static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
+                                    fb_audit *audit, fb_search_engine *main, char **err) {
   fb_search_engine *e = fb_xcalloc(1, sizeof *e);
   e->loop = loop;
   e->cfg = cfg;
@@ -219,6 +219,7 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
       rt->m_outcome[o] = fb_metric(FB_METRIC_COUNTER, "fedbroker_state_outcomes_total",
                                    "Per-state outcomes of searches", l2);
     }
+    if (main) continue; /* the shared state's gauges are the main engine's */
     fb_metric_gauge_fn("fedbroker_legs_in_flight", "Query legs waiting for a state's answer", labels,
                        legs_in_flight_fn, rt);
     fb_metric_gauge_fn("fedbroker_breaker_state", "Circuit breaker per state: 0 closed, 1 open, 2 half-open",
@@ -230,9 +231,22 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
                                     "complete=\"false\"");
   e->m_overloaded = fb_metric(FB_METRIC_COUNTER, "fedbroker_searches_refused_total",
                               "Searches refused because too many were in flight", NULL);
+  if (main) {
+    e->hooks = main->hooks;
+    return e;
+  }
   fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
   replay_stats(e);
   return e;
+}
+
+fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
+                                       fb_audit *audit, char **err) {
+  return engine_new(loop, cfg, policies, audit, NULL, err);
+}
+
+fb_search_engine *fb_search_engine_new_worker(uv_loop_t *loop, fb_search_engine *main, char **err) {
+  return engine_new(loop, main->cfg, main->policies, main->audit, main, err);
 }
 
 static void adapter_closed(void *data) {
