@@ -389,7 +389,7 @@ static void shutdown_shared(fb_hub *hub) {
   uv_close((uv_handle_t *)&hub->sig_hup, NULL);
   if (hub->watching) uv_close((uv_handle_t *)&hub->policy_watch, on_closed);
   if (hub->policies) uv_close((uv_handle_t *)&hub->reload_debounce, on_closed);
-  if (hub->followup) fb_requests_cancel_releases(hub->followup); /* their legs use the adapters */
+  if (hub->followup) fb_requests_cancel_releases(hub->followup, NULL); /* their legs use the adapters */
   if (hub->search) fb_search_engine_close(hub->search, on_search_closed, hub);
   else on_search_closed(hub);
 }

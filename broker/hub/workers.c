@@ -14,6 +14,7 @@
 #include "core/hublock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "hub/followup.h"
 #include "hub/hub.h"
 #include "search/engine.h"
 
@@ -72,6 +73,7 @@ static void on_engine_closed(void *data) {
 static void on_server_stopped(void *data) {
   worker *w = data;
   w->hub.server = NULL;
+  if (w->hub.followup) fb_requests_cancel_releases(w->hub.followup, &w->hub); /* their legs use this engine */
   if (w->hub.search) fb_search_engine_close(w->hub.search, on_engine_closed, w);
   else on_engine_closed(w);
 }
