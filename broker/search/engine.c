@@ -11,6 +11,7 @@
 
 #include "adapters/adapter.h"
 #include "audit/audit.h"
+#include "core/hublock.h"
 #include "core/keymap.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -664,8 +665,12 @@ static void finish(search *s) {
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out == OUT_SHARED && s->legs[i].recs)
       json_object_set(per_state, s->legs[i].rt->cfg->code, s->legs[i].recs);
+  /* The merge reads and writes this search's records only (and per-thread
+   * transliterators): other workers may run meanwhile. */
+  bool yielded = fb_hublock_yield();
   json_t *results = fb_merge(per_state);
   json_decref(per_state);
+  fb_hublock_resume(yielded);
 
   bool review = false;
   json_t *states = json_array();
