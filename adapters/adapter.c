@@ -1,7 +1,6 @@
 /* The adapter registry and the generic wrappers over each kind's vtable. */
 #include "adapters/adapter_impl.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,17 +12,6 @@ static const fb_adapter_vtable *const kinds[] = {
     &fb_postgres_adapter_vtable,
     &fb_broker_adapter_vtable,
 };
-
-char *fb_adapter_errf(const char *fmt, ...) {
-  fb_buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  char tmp[512];
-  vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  fb_buf_puts(&b, tmp);
-  return fb_buf_steal(&b);
-}
 
 const fb_adapter_vtable *fb_adapter_find(const char *kind) {
   if (!kind) return NULL;
@@ -37,7 +25,7 @@ int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **ou
   const char *kind = cfg->adapter ? cfg->adapter : "";
   const fb_adapter_vtable *vt = fb_adapter_find(kind);
   if (!vt) {
-    *err = fb_adapter_errf("adapter kind '%s' is unknown", kind);
+    *err = fb_xprintf("adapter kind '%s' is unknown", kind);
     return -1;
   }
   if (vt->open(loop, cfg, out, err) != 0) return -1;

@@ -73,11 +73,4 @@ void fb_adapter_cancel(fb_leg *leg);
 void fb_adapter_close(fb_adapter *a, void (*closed)(void *), void *data);
 const char *fb_adapter_kind(const fb_adapter *a);
 
-/* Record schema check (API.md "National node protocol"): `record` must be an object
- * with `id` (non-empty string) and `type` ("person" or "vessel"); every known field
- * must have its documented type (unknown fields are allowed). Returns 0, or -1 with a
- * sentence naming the field in `why` ("missing id", "documents[1].number must be a
- * string"). */
-int fb_record_validate(json_t *record, char *why, size_t whylen);
-
 #endif

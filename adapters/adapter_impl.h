@@ -19,7 +19,4 @@ extern const fb_adapter_vtable fb_http_adapter_vtable;
 extern const fb_adapter_vtable fb_postgres_adapter_vtable;
 extern const fb_adapter_vtable fb_broker_adapter_vtable;
 
-/* malloc'd printf, for *err outputs. */
-char *fb_adapter_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

@@ -26,9 +26,10 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/curl_loop.h"
+#include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "records/record.h"
 
 #define DEFAULT_LIMIT 100
 #define MAX_TOKEN_FILE 65536 /* a JWT is a few hundred bytes; anything near this is not one */
@@ -74,7 +75,7 @@ static int fault(char *why, size_t whylen, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
   va_end(ap);
-  return FB_LEG_ERROR;
+  return FB_CURL_ERROR;
 }
 
 /* This state's entry of the remote's `states[]` must say `shared`. */
@@ -199,7 +200,7 @@ static char *read_token(const char *code, const char *path, char **err) {
   size_t len = 0;
   char *text = fb_read_file(path, MAX_TOKEN_FILE, &len);
   if (!text) {
-    *err = fb_adapter_errf("state %s: cannot read token_file %s: %s", code, path,
+    *err = fb_xprintf("state %s: cannot read token_file %s: %s", code, path,
                            errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
     return NULL;
   }
@@ -210,7 +211,7 @@ static char *read_token(const char *code, const char *path, char **err) {
   for (size_t i = start; i < end && !problem; i++)
     if (text[i] < 0x21 || text[i] > 0x7e) problem = "holds characters a bearer token cannot have";
   if (problem) {
-    *err = fb_adapter_errf("state %s: token_file %s %s", code, path, problem);
+    *err = fb_xprintf("state %s: token_file %s %s", code, path, problem);
     free(text);
     return NULL;
   }
@@ -224,19 +225,19 @@ static char *read_token(const char *code, const char *path, char **err) {
 static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
   if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    *err = fb_adapter_errf("state %s: adapter broker needs `url` starting with http:// or https://", code);
+    *err = fb_xprintf("state %s: adapter broker needs `url` starting with http:// or https://", code);
     return -1;
   }
   if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    *err = fb_adapter_errf("state %s: adapter broker needs both `cert` and `key` for mTLS", code);
+    *err = fb_xprintf("state %s: adapter broker needs both `cert` and `key` for mTLS", code);
     return -1;
   }
   if (!cfg->token_file) {
-    *err = fb_adapter_errf("state %s: adapter broker needs `token_file`", code);
+    *err = fb_xprintf("state %s: adapter broker needs `token_file`", code);
     return -1;
   }
   if (strlen(code) >= sizeof ((broker_adapter *)0)->code) {
-    *err = fb_adapter_errf("state %.20s...: state code too long for adapter broker", code);
+    *err = fb_xprintf("state %.20s...: state code too long for adapter broker", code);
     return -1;
   }
   char *token = read_token(code, cfg->token_file, err);
@@ -257,7 +258,7 @@ static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   free(token);
   free(search_url);
   if (!cl) {
-    *err = fb_adapter_errf("state %s: cannot create an HTTP client", code);
+    *err = fb_xprintf("state %s: cannot create an HTTP client", code);
     return -1;
   }
   broker_adapter *a = fb_xcalloc(1, sizeof *a);

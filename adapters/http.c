@@ -1,6 +1,6 @@
 /* Adapter kind "http": a national node speaking the API.md national node protocol.
  *
- * The transport is adapters/curl_loop.h (libcurl multi on the libuv loop: connection
+ * The transport is http_client/curl_loop.h (libcurl multi on the libuv loop: connection
  * reuse, HTTP/2 multiplexing where the node offers h2, a response cap of max_body, a
  * timeout per leg). Each leg is one POST of the JSON request to the state's url. A
  * reply is accepted only as 200 with {"records": [...]} whose every record passes
@@ -20,11 +20,16 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/curl_loop.h"
+#include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "records/record.h"
 
 #define DEFAULT_LIMIT 100
+
+/* Both kinds on curl_loop hand a call's status on as the leg's. */
+_Static_assert(FB_CURL_ERROR == FB_LEG_ERROR && FB_CURL_TIMEOUT == FB_LEG_TIMEOUT,
+               "curl_loop statuses must be the leg statuses");
 
 typedef struct http_leg http_leg;
 
@@ -59,7 +64,7 @@ static int judge(const void *arg, json_t *body, json_t **records, char *why, siz
   json_t *recs = json_object_get(body, "records");
   if (!json_is_object(body) || !json_is_array(recs)) {
     snprintf(why, whylen, "answer from node has no \"records\" array");
-    return FB_LEG_ERROR;
+    return FB_CURL_ERROR;
   }
   size_t i;
   json_t *r;
@@ -67,7 +72,7 @@ static int judge(const void *arg, json_t *body, json_t **records, char *why, siz
     char reason[200];
     if (fb_record_validate(r, reason, sizeof reason) != 0) {
       snprintf(why, whylen, "record %zu: %s", i, reason);
-      return FB_LEG_ERROR;
+      return FB_CURL_ERROR;
     }
   }
   *records = json_incref(recs);
@@ -128,11 +133,11 @@ static void ht_cancel(fb_leg *base) {
 static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
   if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    *err = fb_adapter_errf("state %s: adapter http needs `url` starting with http:// or https://", code);
+    *err = fb_xprintf("state %s: adapter http needs `url` starting with http:// or https://", code);
     return -1;
   }
   if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    *err = fb_adapter_errf("state %s: adapter http needs both `cert` and `key` for mTLS", code);
+    *err = fb_xprintf("state %s: adapter http needs both `cert` and `key` for mTLS", code);
     return -1;
   }
   fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
@@ -140,7 +145,7 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
                             .check = judge};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   if (!cl) {
-    *err = fb_adapter_errf("state %s: cannot create an HTTP client", code);
+    *err = fb_xprintf("state %s: cannot create an HTTP client", code);
     return -1;
   }
   http_adapter *a = fb_xcalloc(1, sizeof *a);

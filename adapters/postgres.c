@@ -1,5 +1,5 @@
 /* Adapter kind "postgres": a national case database in PostgreSQL, schema of
- * adapters/postgres_db.h, through libpq's asynchronous API on the libuv loop.
+ * records/postgres_db.h, through libpq's asynchronous API on the libuv loop.
  *
  * One connection per state, opened lazily (the first leg connects; start-up never
  * waits for a remote database) with PQconnectStart/PQconnectPoll, its socket watched
@@ -17,9 +17,10 @@
 #include <libpq-fe.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "records/record.h"
 
 #define DEFAULT_LIMIT 100
 #define DEFAULT_TIMEOUT_MS 30000u
@@ -386,13 +387,13 @@ static void kick(pg_adapter *a) {
 
 static int pg_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->conninfo || !*cfg->conninfo) {
-    *err = fb_adapter_errf("state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
+    *err = fb_xprintf("state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
     return -1;
   }
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &perr);
   if (!opts) {
-    *err = fb_adapter_errf("state %s: bad conninfo: %s", cfg->code ? cfg->code : "?", perr ? perr : "out of memory");
+    *err = fb_xprintf("state %s: bad conninfo: %s", cfg->code ? cfg->code : "?", perr ? perr : "out of memory");
     PQfreemem(perr);
     return -1;
   }

@@ -1,4 +1,4 @@
-/* Adapter kind "sqlite": a records database on local disk (adapters/sqlite_db.h).
+/* Adapter kind "sqlite": a records database on local disk (records/sqlite_db.h).
  *
  * Each leg runs on the uv work queue. Worker threads borrow a read-only connection
  * from a small pool (at most one per concurrently running leg, so at most the
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -69,7 +69,7 @@ static void pool_give(sqlite_adapter *a, fb_sqlite_db *db) {
 
 static int sq_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->path || !*cfg->path) {
-    *err = fb_adapter_errf("state %s: adapter sqlite needs `path`", cfg->code ? cfg->code : "?");
+    *err = fb_xprintf("state %s: adapter sqlite needs `path`", cfg->code ? cfg->code : "?");
     return -1;
   }
   fb_sqlite_db *db;

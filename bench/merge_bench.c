@@ -13,8 +13,8 @@
 
 #include <sqlite3.h>
 
-#include "adapters/demo_data.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/sqlite_db.h"
 #include "core/util.h"
 #include "search/merge.h"
 

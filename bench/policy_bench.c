@@ -22,7 +22,7 @@ static double bench_decisions(fb_policy *common, fb_policy **ps, size_t np, cons
   double t0 = fb_now_ms();
   for (long i = 0; i < iters; i++) {
     fb_decision d;
-    fb_policy_decide(common, ps[i % np], q, &d, NULL);
+    fb_policy_decide(common, ps[(size_t)i % np], q, &d, NULL);
     sink += (int)d.effect;
     fb_decision_clear(&d);
   }

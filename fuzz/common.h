@@ -9,6 +9,9 @@
 
 #include <openssl/evp.h>
 
+/* The entry point libFuzzer calls with each input; every fuzz_*.c defines it. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
 /* A private scratch directory, created once per process. */
 const char *fz_tmpdir(void);
 /* Writes `len` bytes to fz_tmpdir()/name and returns the path (static storage per name

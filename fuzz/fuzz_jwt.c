@@ -1,6 +1,7 @@
 /* JWT verification: the input is an Authorization header value ("Bearer ..."), checked
  * against one Ed25519 issuer (fuzz/keys/fuzz-test.pub.pem) with the cache off, so
  * every input goes through parsing, the header and claim checks and the signature. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/jwt.h"
@@ -10,8 +11,9 @@ static fb_authn *authn;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
   if (!authn) {
-    fb_issuer_config iss = {.iss = "https://idp.fuzz", .key = (char *)fz_key_path("fuzz-test.pub.pem"),
-                            .aud = NULL, .kid = NULL};
+    char key[512]; /* fb_issuer_config's strings are not const; the authn copies them */
+    snprintf(key, sizeof key, "%s", fz_key_path("fuzz-test.pub.pem"));
+    fb_issuer_config iss = {.iss = "https://idp.fuzz", .key = key, .aud = NULL, .kid = NULL};
     char *err = NULL;
     authn = fb_authn_new_with_cache(&iss, 1, 0, &err);
     if (!authn) abort();

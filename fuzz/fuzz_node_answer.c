@@ -3,8 +3,8 @@
  * state codes, as the search engine merges the states' records. */
 #include <stdlib.h>
 
-#include "adapters/adapter.h"
 #include "common.h"
+#include "records/record.h"
 #include "search/merge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {

@@ -4,8 +4,8 @@ add_library(fb_test_common OBJECT ${CMAKE_SOURCE_DIR}/tests/unit/common/unit_com
 target_include_directories(fb_test_common PUBLIC ${CMAKE_SOURCE_DIR}/tests/unit/common)
 target_link_libraries(fb_test_common PUBLIC fb_core PkgConfig::CMOCKA)
 
-# Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>
-# and fb_test_common.
+# Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>,
+# fb_demo (the synthetic records several modules' tests use as fixtures) and fb_test_common.
 file(GLOB unit_dirs LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/tests/unit/*)
 foreach(dir ${unit_dirs})
   get_filename_component(module ${dir} NAME)
@@ -15,7 +15,7 @@ foreach(dir ${unit_dirs})
       get_filename_component(name ${src} NAME_WE)
       set(target unit_${module}_${name})
       add_executable(${target} ${src})
-      target_link_libraries(${target} PRIVATE fb_${module} fb_test_common PkgConfig::CMOCKA)
+      target_link_libraries(${target} PRIVATE fb_${module} fb_demo fb_test_common PkgConfig::CMOCKA)
       target_compile_definitions(${target} PRIVATE FB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
       add_test(NAME ${target} COMMAND ${target})
       set_tests_properties(${target} PROPERTIES TIMEOUT 120 LABELS unit)

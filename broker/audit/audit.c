@@ -282,7 +282,7 @@ void fb_audit_close(fb_audit *a, void (*cb)(void *data), void *data) {
 }
 
 bool fb_audit_healthy(const fb_audit *a) {
-  return atomic_load(&((fb_audit *)a)->fail_status) == 0;
+  return atomic_load(&a->fail_status) == 0;
 }
 
 uint64_t fb_audit_last_seq(const fb_audit *a) { return a->seq; }

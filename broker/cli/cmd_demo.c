@@ -11,16 +11,15 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "adapters/demo_data.h"
+#include "demo/demo_data.h"
 #include "auth/identity.h"
 #include "auth/jwt.h"
 #include "auth/keys.h"
 #include "cli/command.h"
+#include "cli/serve.h"
 #include "config/config.h"
 #include "core/util.h"
 #include "store/store.h"
-
-int fb_serve_config(fb_config *cfg);
 
 typedef struct {
   const char *name;

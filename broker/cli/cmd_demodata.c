@@ -1,5 +1,5 @@
 /* `fedbroker demo-data --out DIR [--seed N]`: writes the synthetic demo databases
- * (adapters/demo_data.h). Used by `fedbroker demo`, the tests and the pilot images. */
+ * (demo/demo_data.h). Used by `fedbroker demo`, the tests and the pilot images. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "adapters/demo_data.h"
-#include "adapters/postgres_db.h"
+#include "demo/demo_data.h"
+#include "records/postgres_db.h"
 #include "cli/command.h"
 #include "core/util.h"
 

@@ -23,8 +23,8 @@
 
 #include <openssl/rand.h>
 
-#include "adapters/demo_data.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/sqlite_db.h"
 #include "cli/command.h"
 #include "core/util.h"
 #include "policy/policy.h"

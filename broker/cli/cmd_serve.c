@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/command.h"
+#include "cli/serve.h"
 #include "core/log.h"
 #include "hub/hub.h"
 

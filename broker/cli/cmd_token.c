@@ -50,18 +50,18 @@ static EVP_PKEY *load_private_key(const char *path) {
 }
 
 /* Takes the value of option argv[*i] into *dst. */
-static bool take(int argc, char **argv, int *i, const char **dst) {
+static bool take(int argc, char **argv, int *i, char **dst) {
   if (*i + 1 >= argc) return false;
   *dst = argv[++*i];
   return true;
 }
 
 static int run_mint(int argc, char **argv) {
-  const char *key = NULL, *iss = NULL, *sub = NULL, *state = NULL, *roles = NULL,
-             *agency = NULL, *aud = NULL, *ttl_s = NULL, *kid = NULL, *iat_s = NULL;
+  char *key = NULL, *iss = NULL, *sub = NULL, *state = NULL, *roles = NULL, *agency = NULL,
+        *aud = NULL, *ttl_s = NULL, *kid = NULL, *iat_s = NULL;
   struct {
     const char *name;
-    const char **dst;
+    char **dst;
   } opts[] = {{"--key", &key},     {"--iss", &iss}, {"--sub", &sub}, {"--state", &state},
               {"--roles", &roles}, {"--agency", &agency}, {"--aud", &aud}, {"--ttl", &ttl_s},
               {"--kid", &kid},     {"--iat", &iat_s}};
@@ -123,10 +123,11 @@ static char *read_stdin_token(void) {
 }
 
 static int run_verify(int argc, char **argv) {
-  const char *pub = NULL, *iss = NULL, *aud = NULL, *kid = NULL, *now_s = NULL, *token = NULL;
+  /* Non-const: they point into argv and go into an fb_issuer_config as they are. */
+  char *pub = NULL, *iss = NULL, *aud = NULL, *kid = NULL, *now_s = NULL, *token = NULL;
   struct {
     const char *name;
-    const char **dst;
+    char **dst;
   } opts[] = {{"--issuer-key", &pub}, {"--iss", &iss}, {"--aud", &aud}, {"--kid", &kid},
               {"--now", &now_s}};
   for (int i = 2; i < argc; i++) {
@@ -154,8 +155,7 @@ static int run_verify(int argc, char **argv) {
   if (now_s && !parse_i64(now_s, 0, 1LL << 40, &now))
     return fb_usage_error(usage, "token verify: --now must be epoch seconds");
 
-  fb_issuer_config cfg = {.iss = (char *)iss, .key = (char *)pub, .aud = (char *)aud,
-                          .kid = (char *)kid};
+  fb_issuer_config cfg = {.iss = iss, .key = pub, .aud = aud, .kid = kid};
   char *err = NULL;
   fb_authn *a = fb_authn_new_with_cache(&cfg, 1, 0, &err);
   if (!a) {

@@ -82,6 +82,19 @@ void fb_buf_printf(fb_buf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
+char *fb_xprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return fb_xstrdup("");
+  char *out = fb_xmalloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(out, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return out;
+}
+
 void fb_buf_json_string(fb_buf *b, const char *s) {
   static const char hex[] = "0123456789abcdef";
   fb_buf_putc(b, '"');

@@ -37,6 +37,8 @@ void *fb_xcalloc(size_t n, size_t size);
 void *fb_xrealloc(void *p, size_t n);
 char *fb_xstrdup(const char *s);
 char *fb_xstrndup(const char *s, size_t n);
+/* A new malloc'd string formatted like printf (for `char **err` sentences). */
+char *fb_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Makes jansson allocate through fb_xmalloc, so that out of memory aborts here too
  * instead of a NULL from json_pack/json_object being dropped. Call once at start-up,
  * before any JSON value exists (main does; so does every unit test, via

@@ -1,7 +1,105 @@
-/* POST /v1/search (analyst) and GET /v1/stats (auditor, admin). */
+/* POST /v1/search (analyst) and GET /v1/stats (auditor, admin).
+ *
+ * The engine runs the search; this file turns its callbacks into HTTP: one JSON answer,
+ * or with `Accept: application/x-ndjson` a stream of lines ({"state":…} as each state
+ * settles, {"result":…} per merged record, then {"done":…}, or {"error":…}). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "auth/identity.h"
+#include "core/util.h"
 #include "hub/hub.h"
 #include "search/engine.h"
+
+/* One search's HTTP side, from admission to the last byte (or the client's going). */
+typedef struct {
+  fb_request *req;
+  fb_search *search;        /* set once admitted */
+  bool streaming;           /* the client asked for NDJSON */
+  bool stream_open;         /* headers of the stream went out */
+} search_http;
+
+static void stream_line(fb_request *req, const char *key, json_t *value) {
+  json_t *wrap = json_pack("{s:o}", key, value);
+  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  json_decref(wrap);
+  if (!text) return;
+  size_t n = strlen(text);
+  text[n] = '\n'; /* json_dumps left room: replace the NUL, write n+1 bytes */
+  fb_stream_write(req, text, n + 1);
+  free(text);
+}
+
+static void on_client_abort(fb_request *req, void *data) {
+  (void)req;
+  search_http *h = data;
+  fb_search_cancel(h->search);
+  free(h);
+}
+
+/* The last thing done with the request: the abort callback is cleared first, because
+ * finishing a response may free the request at once (HTTP/2). */
+static fb_request *release(search_http *h) {
+  fb_request *req = h->req;
+  if (h->search) fb_request_set_abort(req, NULL, NULL);
+  free(h);
+  return req;
+}
+
+static void on_admitted(void *ud, fb_search *s, const char *query_id) {
+  (void)query_id;
+  search_http *h = ud;
+  h->search = s;
+  if (h->streaming) {
+    h->stream_open = true;
+    fb_stream_begin(h->req, 200, "application/x-ndjson");
+  }
+  fb_request_set_abort(h->req, on_client_abort, h);
+}
+
+static void on_state(void *ud, json_t *state) {
+  search_http *h = ud;
+  stream_line(h->req, "state", state);
+}
+
+static void on_done(void *ud, const fb_search_answer *a) {
+  search_http *h = ud;
+  json_t *audit = json_pack("{s:I, s:s}", "seq", (json_int_t)a->audit_seq, "hash", a->audit_hash);
+  if (h->streaming) {
+    size_t n = json_array_size(a->results);
+    for (size_t i = 0; i < n; i++) stream_line(h->req, "result", json_incref(json_array_get(a->results, i)));
+    stream_line(h->req, "done",
+                json_pack("{s:s, s:b, s:o}", "query_id", a->query_id, "complete", a->complete, "audit", audit));
+    fb_stream_end(release(h));
+  } else {
+    json_t *resp = json_pack("{s:s, s:b, s:O, s:O, s:o}", "query_id", a->query_id, "complete", a->complete, "states",
+                             a->states, "results", a->results, "audit", audit);
+    fb_respond_json(release(h), 200, resp);
+  }
+}
+
+static void on_failure(void *ud, const fb_search_failure *f) {
+  search_http *h = ud;
+  if (h->stream_open) {
+    fb_request *req = h->req;
+    stream_line(req, "error", json_pack("{s:s, s:s}", "code", f->code, "message", f->message));
+    fb_stream_end(release(h));
+    return;
+  }
+  fb_request *req = release(h);
+  if (f->retry_after_s) {
+    char retry[16];
+    snprintf(retry, sizeof retry, "%u", f->retry_after_s);
+    fb_response_header(req, "retry-after", retry);
+  }
+  fb_respond_error(req, f->status, f->code, f->message, f->field);
+}
+
+/* State lines go out one by one to a streaming client, in the answer otherwise. */
+static const fb_search_callbacks streamed = {.on_admitted = on_admitted, .on_state = on_state, .on_done = on_done,
+                                             .on_failure = on_failure};
+static const fb_search_callbacks whole = {.on_admitted = on_admitted, .on_done = on_done, .on_failure = on_failure};
 
 static void search(fb_request *req, void *ctx) {
   fb_hub *hub = ctx;
@@ -14,7 +112,12 @@ static void search(fb_request *req, void *ctx) {
   }
   json_t *body = fb_hub_json_body(req);
   if (!body) return;
-  fb_search_start(hub->search, req, &id, body);
+  const char *accept = fb_request_header(req, "accept");
+  search_http *h = fb_xcalloc(1, sizeof *h);
+  h->req = req;
+  h->streaming = accept && strstr(accept, "application/x-ndjson");
+  fb_search_input in = {.id = &id, .body = body};
+  fb_search_start(hub->search, &in, h->streaming ? &streamed : &whole, h);
 }
 
 static void stats(fb_request *req, void *ctx) {

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 #include "config/config.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -37,7 +37,8 @@ void fb_node_reset_stop(fb_node_reset *r, void (*done)(void *data), void *data);
 
 struct fb_node {
   uv_loop_t *loop;
-  fb_node_options opt;     /* strings are owned copies */
+  fb_node_options opt;     /* its strings point into `own` */
+  struct { char *data, *listen, *tls_cert, *tls_key, *tls_client_ca; } own;
   fb_config cfg;           /* only `listen` and `limits` matter: the fb_server's config */
   fb_router *router;
   fb_server *server;       /* NULL in reset mode */

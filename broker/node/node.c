@@ -60,11 +60,11 @@ static void free_node(fb_node *node) {
   fb_config_free(&node->cfg);
   json_decref(node->by_purpose);
   free(node->oversized);
-  free((char *)node->opt.data);
-  free((char *)node->opt.listen);
-  free((char *)node->opt.tls_cert);
-  free((char *)node->opt.tls_key);
-  free((char *)node->opt.tls_client_ca);
+  free(node->own.data);
+  free(node->own.listen);
+  free(node->own.tls_cert);
+  free(node->own.tls_key);
+  free(node->own.tls_client_ca);
   free(node);
 }
 
@@ -78,11 +78,11 @@ int fb_node_start(uv_loop_t *loop, const fb_node_options *opt, fb_node **out, ch
   fb_node *node = fb_xcalloc(1, sizeof *node);
   node->loop = loop;
   node->opt = *opt;
-  node->opt.data = fb_xstrdup(opt->data);
-  node->opt.listen = fb_xstrdup(opt->listen);
-  node->opt.tls_cert = dup_or_null(opt->tls_cert);
-  node->opt.tls_key = dup_or_null(opt->tls_key);
-  node->opt.tls_client_ca = dup_or_null(opt->tls_client_ca);
+  node->opt.data = node->own.data = fb_xstrdup(opt->data);
+  node->opt.listen = node->own.listen = fb_xstrdup(opt->listen);
+  node->opt.tls_cert = node->own.tls_cert = dup_or_null(opt->tls_cert);
+  node->opt.tls_key = node->own.tls_key = dup_or_null(opt->tls_key);
+  node->opt.tls_client_ca = node->own.tls_client_ca = dup_or_null(opt->tls_client_ca);
   node->opt.workers = worker_count(opt->workers);
   node->rng = opt->seed;
   node->by_purpose = json_object();

@@ -88,7 +88,8 @@ static void set_str(lua_State *L, const char *k, const char *v) {
 }
 
 static int build_view(lua_State *L) {
-  const fb_query *q = lua_touserdata(L, 1);
+  const when_ctx *w = lua_touserdata(L, 1);
+  const fb_query *q = w->q;
   lua_createtable(L, 0, 10);
   set_str(L, "purpose", q->purpose);
   set_str(L, "priority", q->priority);
@@ -130,7 +131,7 @@ static int call_when(fb_policy *p, when_ctx *w, const rule *r, int ref, char **e
   if (!w->view) {
     w->top = lua_gettop(L);
     lua_pushcfunction(L, build_view);
-    lua_pushlightuserdata(L, (void *)w->q);
+    lua_pushlightuserdata(L, w);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
       lua_settop(L, w->top);
       *err = fb_xstrdup("cannot build the request view (out of memory)");

@@ -113,8 +113,16 @@ void fb_policy_set_free(fb_policy_set *set) {
   free(set);
 }
 
-static entry *find(const fb_policy_set *set, const char *code) {
-  if (strcmp(code, "common") == 0) return (entry *)&set->common;
+static const entry *find(const fb_policy_set *set, const char *code) {
+  if (strcmp(code, "common") == 0) return &set->common;
+  for (size_t i = 0; i < set->n; i++)
+    if (strcmp(set->states[i].code, code) == 0) return &set->states[i];
+  return NULL;
+}
+
+/* find() for a caller that may change the entry (it holds the set writable). */
+static entry *find_writable(fb_policy_set *set, const char *code) {
+  if (strcmp(code, "common") == 0) return &set->common;
   for (size_t i = 0; i < set->n; i++)
     if (strcmp(set->states[i].code, code) == 0) return &set->states[i];
   return NULL;
@@ -140,7 +148,7 @@ int fb_policy_set_put_draft(fb_policy_set *set, json_t *draft, json_t *problems)
     size_t nl = strlen(name);
     char code[8] = "";
     if (nl > 4 && nl < 12 && strcmp(name + nl - 4, ".lua") == 0) snprintf(code, sizeof code, "%.*s", (int)(nl - 4), name);
-    entry *e = code[0] ? find(set, code) : NULL;
+    entry *e = code[0] ? find_writable(set, code) : NULL;
     if (!e) {
       char msg[300];
       snprintf(msg, sizeof msg, "'%.100s' is not a policy file of this hub: drafts are named common.lua or "
@@ -227,7 +235,7 @@ int fb_policy_set_compile(fb_policy_set *set, json_t *problems) {
 
 fb_policy *fb_policy_set_common(const fb_policy_set *set) { return set->common.p; }
 fb_policy *fb_policy_set_get(const fb_policy_set *set, const char *code) {
-  entry *e = code ? find(set, code) : NULL;
+  const entry *e = code ? find(set, code) : NULL;
   return e && strcmp(code, "common") != 0 ? e->p : NULL;
 }
 size_t fb_policy_set_nstates(const fb_policy_set *set) { return set->n; }
@@ -235,7 +243,7 @@ const char *fb_policy_set_state(const fb_policy_set *set, size_t i) {
   return i < set->n ? set->states[i].code : NULL;
 }
 bool fb_policy_set_is_draft(const fb_policy_set *set, const char *code) {
-  entry *e = find(set, code);
+  const entry *e = find(set, code);
   return e && e->draft;
 }
 

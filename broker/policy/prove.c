@@ -360,7 +360,7 @@ typedef struct {
 
 typedef struct {
   const pv_space *s;
-  const size_t *enum_axis;  /* axis index of each enum axis */
+  const size_t *enum_at;    /* axis index of each enum axis */
   int nat_axis;
   const when_uses *whens;
 } compile_ctx;
@@ -374,7 +374,7 @@ static int when_var(const compile_ctx *cc, const rule *r, int ref) {
 static void compile_cond(const compile_ctx *cc, const rule *r, const cond *k, pcond *out) {
   memset(out, 0, sizeof *out);
   for (int d = 0; d < AX_NENUM; d++)
-    out->m[d] = enum_axes[d].mask(cc->s, &cc->s->axes[cc->enum_axis[d]], k);
+    out->m[d] = enum_axes[d].mask(cc->s, &cc->s->axes[cc->enum_at[d]], k);
   out->subject = k->subject;
   for (size_t i = 0; i < k->role.n; i++)
     out->roles |= 1u << role_bit(k->role.v[i]);
@@ -706,7 +706,7 @@ static void bool_axis(pv_space *s, axis_kind k, int ref, const char *no, const c
 /* Builds the axes from what the versions name; `known` are the states of both
  * directories. */
 static int build_space(pv_space *s, const version *ov, const version *nv, const char *const *known,
-                       size_t nknown, when_uses *wo, when_uses *wn, size_t *enum_axis, rec_ctx *rc,
+                       size_t nknown, when_uses *wo, when_uses *wn, size_t *enum_at, rec_ctx *rc,
                        char **err) {
   named nm = {0};
   collect_policy(&nm, ov->common);
@@ -720,7 +720,7 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
     goto done;
   }
   for (int d = 0; d < AX_NENUM; d++) {
-    enum_axis[d] = s->naxes;
+    enum_at[d] = s->naxes;
     enum_axes[d].values(s, add_axis(s, AXK_ENUM, d), &nm);
   }
   uint32_t atom[32];
@@ -764,7 +764,7 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
   }
   /* Requests covered: subject fields and roles as their non-empty subsets. */
   s->space = 63.0 * (double)((1u << FB_ROLE_COUNT) - 1);
-  for (int d = 0; d < AX_NENUM; d++) s->space *= (double)s->axes[enum_axis[d]].n;
+  for (int d = 0; d < AX_NENUM; d++) s->space *= (double)s->axes[enum_at[d]].n;
   s->record_classes = 64.0 * 2.0 * (rc->nat_axis >= 0 ? (double)s->axes[rc->nat_axis].n : 1.0);
   s->evaluated = 1;
   for (size_t i = 0; i < s->nreq; i++) s->evaluated *= (double)s->axes[i].n;
@@ -777,8 +777,8 @@ done:
   return rcode;
 }
 
-static void point_to_qpt(const pv_space *s, const uint8_t *pt, const size_t *enum_axis, qpt *q) {
-  for (int d = 0; d < AX_NENUM; d++) q->e[d] = pt[enum_axis[d]];
+static void point_to_qpt(const pv_space *s, const uint8_t *pt, const size_t *enum_at, qpt *q) {
+  for (int d = 0; d < AX_NENUM; d++) q->e[d] = pt[enum_at[d]];
   q->subject = q->roles = q->when = 0;
   for (size_t i = 0; i < s->nreq; i++) {
     if (!pt[i]) continue;
@@ -800,7 +800,7 @@ static void add_compacting(fb_boxes *b, const uint64_t *box, uint32_t label) {
   if (b->n >= 65536 && (b->n & (b->n - 1)) == 0) fb_boxes_merge(b);
 }
 
-static void enumerate(pv_space *s, const pver *old, const pver *new, const size_t *enum_axis,
+static void enumerate(pv_space *s, const pver *old, const pver *new, const size_t *enum_at,
                       rec_ctx *rc) {
   uint8_t pt[PV_MAX_AXES] = {0};
   uint64_t box[PV_MAX_AXES];
@@ -812,7 +812,7 @@ static void enumerate(pv_space *s, const pver *old, const pver *new, const size_
   size_t r = 0;
   for (;; r++) {
     qpt q;
-    point_to_qpt(s, pt, enum_axis, &q);
+    point_to_qpt(s, pt, enum_at, &q);
     adm_out o = decide(old, &q), n = decide(new, &q);
     memcpy(box, rc->full, sizeof box);
     for (size_t i = 0; i < s->nreq; i++) box[i] = 1ull << pt[i];
@@ -904,14 +904,14 @@ json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *n
   s->state = code;
   version ov = {old_common, old_state}, nv = {new_common, new_state};
   when_uses wo = {0}, wn = {0};
-  size_t enum_axis[AX_NENUM];
+  size_t enum_at[AX_NENUM];
   rec_ctx rc = {.s = s};
   json_t *out = NULL;
-  if (build_space(s, &ov, &nv, known, nknown, &wo, &wn, enum_axis, &rc, err) == 0) {
+  if (build_space(s, &ov, &nv, known, nknown, &wo, &wn, enum_at, &rc, err) == 0) {
     fb_boxes_init(&s->regions, s->naxes);
     for (size_t i = 0; i < s->naxes; i++)
       rc.full[i] = s->axes[i].n == 64 ? ~0ull : (1ull << s->axes[i].n) - 1;
-    compile_ctx oc = {s, enum_axis, rc.nat_axis, &wo}, ncx = {s, enum_axis, rc.nat_axis, &wn};
+    compile_ctx oc = {s, enum_at, rc.nat_axis, &wo}, ncx = {s, enum_at, rc.nat_axis, &wn};
     pver old, new;
     compile_version(&oc, &ov, &old);
     compile_version(&ncx, &nv, &new);
@@ -920,7 +920,7 @@ json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *n
     } else {
       rc.old = &old;
       rc.new = &new;
-      enumerate(s, &old, &new, enum_axis, &rc);
+      enumerate(s, &old, &new, enum_at, &rc);
       out = pv_report(s);
       outbound_unknown(json_object_get(out, "unknown"), code, old_state, new_state);
     }

@@ -132,19 +132,19 @@ static const char *field_state(long act) {
 
 static json_t *side_json(const pv_label *l, bool old) {
   long v = old ? l->old_v : l->new_v;
-  const char *rule = old ? l->old_rule : l->new_rule, *policy = old ? l->old_policy : l->new_policy;
+  const char *rule_name = old ? l->old_rule : l->new_rule, *policy = old ? l->old_policy : l->new_policy;
   json_t *o = json_object();
   switch (l->kind) {
   case L_ADMISSION:
     json_object_set_new(o, "effect", json_string(fb_effect_name((fb_effect)v)));
     json_object_set_new(o, "review", json_boolean(old ? l->old_review : l->new_review));
-    if (!rule) rule = "default_deny";
+    if (!rule_name) rule_name = "default_deny";
     break;
   case L_DROP: json_object_set_new(o, "record", json_string(v ? "shared" : "dropped")); break;
   case L_FIELD: json_object_set_new(o, "field", json_string(field_state(v))); break;
   case L_LIMIT: json_object_set_new(o, "max_records", v < 0 ? json_null() : json_integer(v)); break;
   }
-  json_object_set_new(o, "rule", rule ? json_string(rule) : json_null());
+  json_object_set_new(o, "rule", rule_name ? json_string(rule_name) : json_null());
   if (policy) json_object_set_new(o, "policy", json_string(policy));
   return o;
 }

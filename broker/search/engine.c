@@ -52,7 +52,7 @@ typedef struct state_rt {
   struct fb_search_engine *engine;
 } state_rt;
 
-typedef struct search search;
+typedef struct fb_search search;
 
 /* What every worker's engine shares: the limits (concurrency, per identity), the
  * statistics and the states' breakers. Owned by the main engine, counted by users. */
@@ -74,7 +74,9 @@ struct fb_search_engine {
   state_rt *states;
   size_t nstates;
   search *searches;
+  size_t live_searches;     /* started and not yet freed (their timer may be closing) */
   bool closing;
+  bool adapters_closing;
   size_t adapters_open;
   void (*done)(void *);
   void *done_data;
@@ -108,9 +110,11 @@ typedef struct leg {
   char hit_ref[FB_HIT_REF_MAX];
 } leg;
 
-struct search {
+struct fb_search {
   fb_search_engine *e;
-  fb_request *req;          /* NULL once the client went away */
+  const fb_search_callbacks *cb;
+  void *ud;
+  bool answering;           /* the caller waits for on_done or on_failure */
   json_t *body;
   fb_search_params p;
   fb_identity id;
@@ -123,7 +127,6 @@ struct search {
   size_t nlegs, pending;
   uv_timer_t deadline;
   uint32_t deadline_ms;
-  bool streaming;
   bool legs_finished;
   bool client_aborted;
   bool holds_slot;          /* counted in e->sh->in_flight and its identity's in_flight */
@@ -289,7 +292,10 @@ static void adapter_closed(void *data) {
   if (done) done(d);
 }
 
+/* Once, after the last search is gone: the adapters, then the engine itself. */
 static void close_adapters(fb_search_engine *e) {
+  if (e->adapters_closing) return;
+  e->adapters_closing = true;
   if (e->adapters_open == 0) {
     e->adapters_open = 1;
     adapter_closed(e);
@@ -307,7 +313,7 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
   e->done = done;
   e->done_data = data;
   for (search *s = e->searches; s; s = s->next) cancel_pending_legs(s, OUT_CANCELLED);
-  if (!e->searches) close_adapters(e);
+  if (e->live_searches == 0) close_adapters(e);
 }
 
 size_t fb_search_in_flight(const fb_search_engine *e) { return e->sh->in_flight; }
@@ -438,19 +444,9 @@ static json_t *leg_audit_json(const leg *l) {
   return o;
 }
 
-static void stream_line(search *s, const char *key, json_t *value) {
-  if (!s->req || !s->streaming) {
-    json_decref(value);
-    return;
-  }
-  json_t *wrap = json_pack("{s:o}", key, value);
-  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-  json_decref(wrap);
-  if (!text) return;
-  size_t n = strlen(text);
-  text[n] = '\n'; /* json_dumps left room: replace the NUL, write n+1 bytes */
-  fb_stream_write(s->req, text, n + 1);
-  free(text);
+/* A settled state's summary goes to a caller that wants them one by one. */
+static void emit_state(search *s, const leg *l) {
+  if (s->answering && s->cb->on_state) s->cb->on_state(s->ud, leg_json(l));
 }
 
 /* ------------------------------------------------ per-identity accounting */
@@ -487,8 +483,15 @@ static void release_slot(search *s) {
   if (l && l->in_flight) l->in_flight--;
 }
 
+static void refuse(const fb_search_callbacks *cb, void *ud, int status, const char *code, const char *msg,
+                   const char *field, unsigned retry_after_s) {
+  fb_search_failure f = {.status = status, .code = code, .message = msg, .field = field,
+                         .retry_after_s = retry_after_s};
+  cb->on_failure(ud, &f);
+}
+
 /* Refuses a search over the identity's limits (429 with Retry-After); 0 otherwise. */
-static int check_identity(fb_search_engine *e, fb_request *req, const fb_identity *id) {
+static int check_identity(fb_search_engine *e, const fb_identity *id, const fb_search_callbacks *cb, void *ud) {
   sweep_identities(e);
   identity_load *l = identity_of(e, id, true);
   uint64_t now = uv_now(e->loop);
@@ -497,19 +500,18 @@ static int check_identity(fb_search_engine *e, fb_request *req, const fb_identit
     l->aborts = 0;
   }
   const char *msg = NULL;
-  char retry[24] = "1";
+  unsigned retry = 1;
   if (l->in_flight >= e->cfg->limits.per_identity) {
     msg = "Too many of your searches are in flight; retry shortly.";
   } else if (l->aborts >= e->cfg->limits.aborts_per_minute) {
     /* Cancelled searches are still audited: a client that opens and abandons them in
      * a loop would otherwise fill the audit log and the hub's work queue. */
     msg = "Too many of your searches were abandoned this minute; retry later.";
-    snprintf(retry, sizeof retry, "%llu", (unsigned long long)((ABORT_WINDOW_MS - (now - l->window_ms)) / 1000 + 1));
+    retry = (unsigned)((ABORT_WINDOW_MS - (now - l->window_ms)) / 1000 + 1);
   }
   if (!msg) return 0;
   fb_series_add(e->m_overloaded, 1);
-  fb_response_header(req, "retry-after", retry);
-  fb_respond_error(req, 429, "overloaded", msg, NULL);
+  refuse(cb, ud, 429, "overloaded", msg, NULL, retry);
   return -1;
 }
 
@@ -527,7 +529,9 @@ static void on_timer_closed(uv_handle_t *h) {
   search *s = h->data;
   fb_search_engine *e = s->e;
   free(s);
-  if (e->closing && !e->searches) close_adapters(e);
+  /* Searches freed together close their timers together: the last one closes the
+   * adapters, once. */
+  if (--e->live_searches == 0 && e->closing) close_adapters(e);
 }
 
 static void search_free(search *s) {
@@ -561,26 +565,11 @@ static bool search_complete(const search *s) {
   return true;
 }
 
-/* The last thing a search does with its request: the abort callback is cleared first,
- * because finishing a response may free the request at once (HTTP/2). */
-static fb_request *release_request(search *s) {
-  fb_request *req = s->req;
-  if (req) fb_request_set_abort(req, NULL, NULL);
-  return req;
-}
-
+/* The search's last word to its caller, once. */
 static void respond_failure(search *s, int status, const char *code, const char *msg) {
-  fb_request *req = release_request(s);
-  if (!req) return;
-  if (s->streaming) {
-    stream_line(s, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
-    s->req = NULL;
-    fb_stream_end(req);
-  } else {
-    s->req = NULL;
-    if (status == 503) fb_response_header(req, "retry-after", "1");
-    fb_respond_error(req, status, code, msg, NULL);
-  }
+  if (!s->answering) return;
+  s->answering = false;
+  refuse(s->cb, s->ud, status, code, msg, NULL, status == 503 ? 1 : 0);
 }
 
 typedef struct {
@@ -598,26 +587,17 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
   if (status != 0) {
     fb_error("audit_failed", "search %s was not audited: refusing to answer", s->query_id);
     respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
-  } else if (s->req) {
-    bool complete = search_complete(s);
-    fb_series_add(complete ? s->e->m_searches_complete : s->e->m_searches_partial, 1);
-    json_t *audit = json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "hash", hash);
-    if (s->streaming) {
-      size_t n = json_array_size(results);
-      for (size_t i = 0; i < n; i++) stream_line(s, "result", json_incref(json_array_get(results, i)));
-      stream_line(s, "done", json_pack("{s:s, s:b, s:o}", "query_id", s->query_id, "complete", complete, "audit", audit));
-      fb_request *req = release_request(s);
-      s->req = NULL;
-      fb_stream_end(req);
-    } else {
-      json_t *states = json_array();
-      for (size_t i = 0; i < s->nlegs; i++) json_array_append_new(states, leg_json(&s->legs[i]));
-      json_t *resp = json_pack("{s:s, s:b, s:o, s:O, s:o}", "query_id", s->query_id, "complete", complete, "states",
-                               states, "results", results, "audit", audit);
-      fb_request *req = release_request(s);
-      s->req = NULL;
-      fb_respond_json(req, 200, resp);
+  } else if (s->answering) {
+    s->answering = false;
+    fb_search_answer a = {.query_id = s->query_id, .complete = search_complete(s), .results = results,
+                          .audit_seq = seq, .audit_hash = hash};
+    fb_series_add(a.complete ? s->e->m_searches_complete : s->e->m_searches_partial, 1);
+    if (!s->cb->on_state) {
+      a.states = json_array();
+      for (size_t i = 0; i < s->nlegs; i++) json_array_append_new(a.states, leg_json(&s->legs[i]));
     }
+    s->cb->on_done(s->ud, &a);
+    json_decref(a.states);
   }
   json_decref(results);
   search_free(s);
@@ -710,7 +690,7 @@ static void finish(search *s) {
 }
 
 static void leg_ended(search *s, leg *l) {
-  if (s->streaming && s->req) stream_line(s, "state", leg_json(l));
+  emit_state(s, l);
   if (--s->pending == 0) finish(s);
 }
 
@@ -783,10 +763,9 @@ static void on_deadline(uv_timer_t *t) {
   cancel_pending_legs(s, OUT_TIMEOUT);
 }
 
-static void on_client_abort(fb_request *req, void *data) {
-  (void)req;
-  search *s = data;
-  s->req = NULL;
+void fb_search_cancel(fb_search *s) {
+  if (!s->answering) return;
+  s->answering = false;
   s->client_aborted = true;
   count_abort(s);
   release_slot(s);
@@ -841,15 +820,16 @@ static void start_leg(search *s, leg *l, const char *code) {
   s->pending++;
 }
 
-void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id, json_t *body) {
+void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_search_callbacks *cb, void *ud) {
+  const fb_identity *id = in->id;
+  json_t *body = in->body;
   if (e->sh->in_flight >= e->cfg->limits.concurrency) {
     json_decref(body);
     fb_series_add(e->m_overloaded, 1);
-    fb_response_header(req, "retry-after", "1");
-    fb_respond_error(req, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL);
+    refuse(cb, ud, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL, 1);
     return;
   }
-  if (check_identity(e, req, id) != 0) {
+  if (check_identity(e, id, cb, ud) != 0) {
     json_decref(body);
     return;
   }
@@ -858,11 +838,12 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
   if (fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) != 0) {
     json_decref(body);
     free(s);
-    fb_respond_error(req, 400, verr.code, verr.message, verr.field[0] ? verr.field : NULL);
+    refuse(cb, ud, 400, verr.code, verr.message, verr.field[0] ? verr.field : NULL, 0);
     return;
   }
   s->e = e;
-  s->req = req;
+  s->cb = cb;
+  s->ud = ud;
   s->body = body;
   s->id = *id;
   size_t nroles = 0;
@@ -888,7 +869,7 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
                oerr ? oerr : "policy error");
     if (orc < 0) fb_error("policy_error", "%s", oerr ? oerr : "outbound_require failed");
     free(oerr);
-    fb_respond_error(req, 400, "invalid_request", msg, orc > 0 ? miss.field : NULL);
+    refuse(cb, ud, 400, "invalid_request", msg, orc > 0 ? miss.field : NULL, 0);
     fb_policy_unref(s->requester);
     fb_search_params_free(&s->p);
     json_decref(body);
@@ -898,6 +879,7 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
   s->deadline_ms = fb_config_deadline_ms(e->cfg, s->p.priority);
   uv_timer_init(e->loop, &s->deadline);
   s->deadline.data = s;
+  e->live_searches++;
   e->sh->in_flight++;
   identity_of(e, id, true)->in_flight++;
   s->holds_slot = true;
@@ -905,12 +887,8 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
   if (e->searches) e->searches->prev = s;
   e->searches = s;
 
-  const char *accept = fb_request_header(req, "accept");
-  if (accept && strstr(accept, "application/x-ndjson")) {
-    s->streaming = true;
-    fb_stream_begin(req, 200, "application/x-ndjson");
-  }
-  fb_request_set_abort(req, on_client_abort, s);
+  s->answering = true;
+  if (cb->on_admitted) cb->on_admitted(ud, s, s->query_id);
 
   s->common = fb_policy_store_common(e->policies);
   s->legs = fb_xcalloc(s->p.nstates ? s->p.nstates : 1, sizeof *s->legs);
@@ -918,7 +896,7 @@ void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id
   for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i], s->p.states[i]);
   /* States settled without a leg (denied, unavailable) are reported at once. */
   for (size_t i = 0; i < s->nlegs; i++)
-    if (s->legs[i].out != OUT_PENDING && s->streaming) stream_line(s, "state", leg_json(&s->legs[i]));
+    if (s->legs[i].out != OUT_PENDING) emit_state(s, &s->legs[i]);
   if (s->pending == 0) {
     finish(s);
     return;

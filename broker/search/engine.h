@@ -1,8 +1,10 @@
 /* The federated search: policy first, then concurrent legs to the admitted states
  * through their adapters, per-priority deadlines, circuit breakers, redaction per
- * state, merge, one audit entry, and the answer (whole or streamed as NDJSON).
+ * state, merge, one audit entry, and the answer handed to the caller's callbacks.
+ * The engine knows nothing of HTTP: the hub renders the answer (whole, or streamed
+ * as NDJSON) from the callbacks (hub/handlers_search.c).
  *
- * One engine per hub, created at start-up on the loop thread; everything runs there. */
+ * One engine per loop, created on that loop's thread; everything of it runs there. */
 #ifndef FB_SEARCH_ENGINE_H
 #define FB_SEARCH_ENGINE_H
 
@@ -11,7 +13,6 @@
 
 #include "auth/identity.h"
 #include "config/config.h"
-#include "net/request.h"
 
 struct fb_policy_store;
 struct fb_audit;
@@ -30,10 +31,58 @@ fb_search_engine *fb_search_engine_new_worker(uv_loop_t *loop, fb_search_engine 
  * adapters, then calls done(data) and frees the engine. */
 void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *data);
 
-/* POST /v1/search for an authenticated analyst; `body` (stolen) is the parsed JSON
- * object. Answers `req`: 400 on an invalid request, 429 when `limits.concurrency`
- * searches are in flight, 503 when the audit log cannot record it, else 200. */
-void fb_search_start(fb_search_engine *e, fb_request *req, const fb_identity *id, json_t *body);
+/* One search in flight, valid from on_admitted until on_done, on_failure or
+ * fb_search_cancel. */
+typedef struct fb_search fb_search;
+
+/* What a search is asked with: an authenticated analyst and the parsed JSON object
+ * of POST /v1/search (stolen). */
+typedef struct fb_search_input {
+  const fb_identity *id;
+  json_t *body;
+} fb_search_input;
+
+/* Why a search is refused or not answered. `field` may be NULL; `retry_after_s` is 0
+ * when the answer carries no Retry-After. Strings are borrowed for the call. */
+typedef struct fb_search_failure {
+  int status;               /* 400, 429 or 503 */
+  const char *code, *message, *field;
+  unsigned retry_after_s;
+} fb_search_failure;
+
+/* The audited answer (API.md). Borrowed for the call. */
+typedef struct fb_search_answer {
+  const char *query_id;
+  bool complete;
+  json_t *states;           /* per-state summaries; NULL when on_state delivered them */
+  json_t *results;          /* the merged records */
+  uint64_t audit_seq;
+  const char *audit_hash;
+} fb_search_answer;
+
+/* The caller's side of a search, all run on the engine's loop. Exactly one of on_done
+ * and on_failure ends every search that is not cancelled; nothing is called after
+ * fb_search_cancel. */
+typedef struct fb_search_callbacks {
+  /* The search passed validation and the limits; `s` may be cancelled from now on.
+   * Called before any on_state. Optional. */
+  void (*on_admitted)(void *ud, fb_search *s, const char *query_id);
+  /* A state's summary as soon as it has settled (stolen). Optional: when NULL the
+   * summaries come in the answer's `states` instead. */
+  void (*on_state)(void *ud, json_t *state);
+  void (*on_done)(void *ud, const fb_search_answer *a);
+  /* Before on_admitted: 400 (invalid), 429 (`limits.concurrency`, `limits.per_identity`
+   * or `limits.aborts_per_minute`). After: 503 when the audit log cannot record it. */
+  void (*on_failure)(void *ud, const fb_search_failure *f);
+} fb_search_callbacks;
+
+/* Starts a search; every callback may run before this returns. `cb` must outlive the
+ * search (a static table). */
+void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_search_callbacks *cb, void *ud);
+/* The client went away: pending legs are cancelled, the search's slot is given back
+ * at once, the search is still audited (as client_aborted), and no callback runs
+ * again. */
+void fb_search_cancel(fb_search *s);
 
 /* Follow-up hooks (FOLLOWUP.md), all optional, run on the loop thread. The engine
  * does not know the store: the hub plugs these in. */

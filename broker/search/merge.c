@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 #include "match/names.h"
 #include "core/util.h"
 #include "core/vocab.h"

@@ -58,11 +58,11 @@ static int teardown(void **state) {
 }
 
 
-static outcome run(const char *cafile, const char *certfile, const char *keyfile) {
+static outcome run(char *cafile, char *certfile, char *keyfile) {
   char url[128];
   snprintf(url, sizeof url, "https://127.0.0.1:%d/good", port);
-  fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = url, .ca = (char *)cafile,
-                         .cert = (char *)certfile, .key = (char *)keyfile, .timeout_ms = 5000};
+  fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = url, .ca = cafile,
+                         .cert = certfile, .key = keyfile, .timeout_ms = 5000};
   json_t *subject = json_pack("{s:s}", "document", "A12345678");
   fb_leg_request req = {.query_id = "q-1", .subject = subject, .purpose = "prosecution", .priority = "urgent",
                         .legal_basis = "mla_treaty", .requester_state = "MYS", .requester_agency = "PDRM"};

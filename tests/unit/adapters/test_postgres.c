@@ -18,9 +18,9 @@
 #include <cmocka.h>
 
 #include "adapters/adapter.h"
-#include "adapters/demo_data.h"
-#include "adapters/postgres_db.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/postgres_db.h"
+#include "records/sqlite_db.h"
 #include "core/util.h"
 #include "tests/unit/adapters/leg_outcome.h"
 #include "unit_common.h"
@@ -100,10 +100,10 @@ static int teardown(void **state) {
 
 
 /* Ids of the records an adapter of `kind` returns for `subject`, as a JSON array text. */
-static char *ids_via(const char *kind, const char *subject_json, outcome *keep) {
+static char *ids_via(char *kind, const char *subject_json, outcome *keep) {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  fb_state_config cfg = {.code = "MYS", .adapter = (char *)kind, .path = sqlite_path, .conninfo = conninfo};
+  fb_state_config cfg = {.code = "MYS", .adapter = kind, .path = sqlite_path, .conninfo = conninfo};
   fb_adapter *a;
   char *err = NULL;
   assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
@@ -197,8 +197,8 @@ static void test_queue_cancel_and_close(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-static outcome one_leg(const char *ci, uint32_t timeout_ms) {
-  fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = (char *)ci};
+static outcome one_leg(char *ci, uint32_t timeout_ms) {
+  fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = ci};
   json_t *subject = json_pack("{s:s}", "document", "A12345678");
   fb_leg_request req = {.query_id = "q", .subject = subject, .timeout_ms = timeout_ms};
   outcome o = run_one_leg(&cfg, &req);

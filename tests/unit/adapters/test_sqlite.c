@@ -11,8 +11,9 @@
 #include <cmocka.h>
 
 #include "adapters/adapter.h"
-#include "adapters/demo_data.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/record.h"
+#include "records/sqlite_db.h"
 #include "tests/unit/adapters/leg_outcome.h"
 #include "unit_common.h"
 

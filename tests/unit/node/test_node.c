@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "adapters/demo_data.h"
+#include "demo/demo_data.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "node/internal.h"

@@ -228,15 +228,15 @@ static void test_redaction_trace(void **state) {
   json_array_foreach(red, i, x) {
     const char *rec = json_string_value(json_object_get(x, "record"));
     const char *field = json_string_value(json_object_get(x, "field"));
-    const char *rule = json_string_value(json_object_get(x, "rule"));
+    const char *rule_name = json_string_value(json_object_get(x, "rule"));
     const char *kind = json_string_value(json_object_get(x, "kind"));
     if (strcmp(rec, "MYS-P-1") == 0 && field && strcmp(field, "dob") == 0) {
-      assert_string_equal(rule, "dates of birth show the year only outside prosecution");
+      assert_string_equal(rule_name, "dates of birth show the year only outside prosecution");
       assert_string_equal(json_string_value(json_object_get(x, "action")), "year");
       dob = true;
     }
     if (strcmp(rec, "MYS-P-2") == 0 && strcmp(kind, "drop") == 0) {
-      assert_string_equal(rule, "witness records stay with the prosecutor");
+      assert_string_equal(rule_name, "witness records stay with the prosecutor");
       drop = true;
     }
     if (strcmp(rec, "MYS-P-3") == 0 && field && strcmp(field, "name") == 0) {

@@ -74,11 +74,11 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* Decides with an empty common and returns the effect; *rule gets a copy. */
-static fb_effect decide(fb_policy *p, const fb_query *q, char *rule, size_t n) {
+/* Decides with an empty common and returns the effect; *rule_name gets a copy. */
+static fb_effect decide(fb_policy *p, const fb_query *q, char *rule_name, size_t n) {
   fb_decision d;
   fb_policy_decide(NULL, p, q, &d, NULL);
-  if (rule) snprintf(rule, n, "%s", d.rule);
+  if (rule_name) snprintf(rule_name, n, "%s", d.rule);
   fb_effect e = d.effect;
   fb_decision_clear(&d);
   return e;
@@ -97,35 +97,35 @@ static void test_conditions(void **state) {
       "allow 'subject' { subject = 'vessel' }\n"
       "allow 'case' { case_ref = true, purpose = 'investigation' }\n"
       "allow 'nocase' { case_ref = false, purpose = 'intelligence' }\n");
-  char rule[64];
+  char rule_name[64];
   fb_query q = f->q;
-  assert_int_equal(decide(p, &q, rule, sizeof rule), FB_EFFECT_DENY);
-  assert_string_equal(rule, "default_deny");
+  assert_int_equal(decide(p, &q, rule_name, sizeof rule_name), FB_EFFECT_DENY);
+  assert_string_equal(rule_name, "default_deny");
   q = f->q, q.purpose = "victim_protection";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "p");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "p");
   q = f->q, q.priority = "immediate";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "pr");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "pr");
   q = f->q, q.legal_basis = "consent";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "lb");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "lb");
   q = f->q, q.from_state = "THA";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "from");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "from");
   q = f->q, q.agency = "DSI";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "agency");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "agency");
   static const char *const roles[] = {"analyst", "legal_officer"};
   q = f->q, q.roles = roles, q.nroles = 2;
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "role");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "role");
   json_t *vs = json_pack("{s:s}", "vessel", "KM Sinar Laut");
   q = f->q, q.subject = vs;
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "subject");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "subject");
   json_decref(vs);
   q = f->q, q.purpose = "investigation";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "default_deny");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "default_deny");
   q.case_ref = "ID-2026-1";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "case");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "case");
   q = f->q, q.purpose = "intelligence";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "nocase");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "nocase");
   q.case_ref = "X-1";
-  decide(p, &q, rule, sizeof rule), assert_string_equal(rule, "default_deny");
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "default_deny");
   fb_policy_unref(p);
 }
 
@@ -556,11 +556,11 @@ static void test_store_reload(void **state) {
   assert_int_equal(fb_policy_store_reload_file(s, "MYS", &err), 0);
   cur = fb_policy_store_get(s, "MYS");
   fb_query q = f->q;
-  char rule[32];
-  decide(old, &q, rule, sizeof rule);
-  assert_string_equal(rule, "v1");
-  decide(cur, &q, rule, sizeof rule);
-  assert_string_equal(rule, "v2");
+  char rule_name[32];
+  decide(old, &q, rule_name, sizeof rule_name);
+  assert_string_equal(rule_name, "v1");
+  decide(cur, &q, rule_name, sizeof rule_name);
+  assert_string_equal(rule_name, "v2");
   fb_policy_unref(old);
   fb_policy_unref(cur);
 

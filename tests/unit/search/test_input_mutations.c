@@ -13,8 +13,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "adapters/adapter.h"
 #include "config/config.h"
+#include "records/record.h"
 #include "search/merge.h"
 #include "search/validate.h"
 #include "unit_common.h"

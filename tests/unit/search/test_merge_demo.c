@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "adapters/demo_data.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/sqlite_db.h"
 #include "search/merge.h"
 #include "unit_common.h"
 

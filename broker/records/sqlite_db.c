@@ -1,4 +1,4 @@
-#include "adapters/sqlite_db.h"
+#include "records/sqlite_db.h"
 
 #include <stdbool.h>
 #include <pthread.h>
@@ -8,10 +8,9 @@
 
 #include <sqlite3.h>
 
-#include "adapters/adapter.h"
-#include "adapters/adapter_impl.h"
-#include "adapters/normalize.h"
 #include "core/util.h"
+#include "match/normalize.h"
+#include "records/record.h"
 
 /* KEY_SKEL_*: the consonant skeleton of a name word (match/names.h), then '\x01',
  * then the whole name key: found by a range scan on the skeleton, re-ranked on the
@@ -51,7 +50,7 @@ struct fb_sqlite_db {
 };
 
 static char *db_err(fb_sqlite_db *db, const char *what) {
-  return fb_adapter_errf("%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+  return fb_xprintf("%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
 }
 
 void fb_sqlite_db_close(fb_sqlite_db *db) {
@@ -94,7 +93,7 @@ int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
   fb_sqlite_db *db = fb_xcalloc(1, sizeof *db);
   db->path = fb_xstrdup(path);
   if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    *err = fb_adapter_errf("cannot open %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    *err = fb_xprintf("cannot open %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
     fb_sqlite_db_close(db);
     return -1;
   }
@@ -104,7 +103,7 @@ int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
             strcmp((const char *)sqlite3_column_text(st, 0), "fedbroker-records") == 0;
   sqlite3_finalize(st);
   if (!ok || prepare_read(db) != 0) {
-    *err = fb_adapter_errf("%s is not a fedbroker records database", path);
+    *err = fb_xprintf("%s is not a fedbroker records database", path);
     fb_sqlite_db_close(db);
     return -1;
   }
@@ -331,7 +330,7 @@ int fb_sqlite_db_create(const char *path, fb_sqlite_db **out, char **err) {
   db->writable = true;
   if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK) {
-    *err = fb_adapter_errf("cannot create %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    *err = fb_xprintf("cannot create %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
     fb_sqlite_db_close(db);
     return -1;
   }
@@ -342,7 +341,7 @@ int fb_sqlite_db_create(const char *path, fb_sqlite_db **out, char **err) {
       prepare(db, "INSERT INTO records(id, type, dob_year, json) VALUES(?1, ?2, ?3, ?4)", &db->st_ins) ||
       prepare(db, "INSERT INTO name_fts(keys, rid) VALUES(?1, ?2)", &db->st_insfts) ||
       prepare(db, "INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(?1, ?2, ?3)", &db->st_inskey)) {
-    *err = fb_adapter_errf("cannot create %s: %s", path, msg ? msg : sqlite3_errmsg(db->db));
+    *err = fb_xprintf("cannot create %s: %s", path, msg ? msg : sqlite3_errmsg(db->db));
     sqlite3_free(msg);
     fb_sqlite_db_close(db);
     return -1;
@@ -386,11 +385,11 @@ static int add_name(fb_sqlite_db *db, const char *name, sqlite3_int64 rid) {
 int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {
   char why[256];
   if (!db->writable) {
-    *err = fb_adapter_errf("%s is open read-only", db->path);
+    *err = fb_xprintf("%s is open read-only", db->path);
     return -1;
   }
   if (fb_record_validate(record, why, sizeof why) != 0) {
-    *err = fb_adapter_errf("invalid record: %s", why);
+    *err = fb_xprintf("invalid record: %s", why);
     return -1;
   }
   const char *id = json_string_value(json_object_get(record, "id"));
@@ -439,7 +438,7 @@ int fb_sqlite_db_commit(fb_sqlite_db *db, char **err) {
   char *msg = NULL;
   if (sqlite3_exec(db->db, "INSERT INTO name_fts(name_fts) VALUES('optimize'); COMMIT", NULL, NULL, &msg) !=
       SQLITE_OK) {
-    *err = fb_adapter_errf("%s: commit failed: %s", db->path, msg ? msg : "unknown error");
+    *err = fb_xprintf("%s: commit failed: %s", db->path, msg ? msg : "unknown error");
     sqlite3_free(msg);
     return -1;
   }

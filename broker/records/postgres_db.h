@@ -8,10 +8,10 @@
  *   fb_names(rid bigint, keys text, blocks text[])  -- phonetic name keys; blocks are
  *                                                     the 3-byte token prefixes (GIN index)
  *
- * Keys are those of adapters/normalize.h, as in the sqlite schema. fb_pg_load copies
+ * Keys are those of match/normalize.h, as in the sqlite schema. fb_pg_load copies
  * a sqlite records database into that schema (tests, demos, migrations). */
-#ifndef FB_ADAPTERS_POSTGRES_DB_H
-#define FB_ADAPTERS_POSTGRES_DB_H
+#ifndef FB_RECORDS_POSTGRES_DB_H
+#define FB_RECORDS_POSTGRES_DB_H
 
 /* The CREATE statements (dropping existing fb_ tables first). */
 extern const char fb_pg_schema_sql[];

@@ -2,7 +2,7 @@
  * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t.
  * Each call is one easy handle: POST of a JSON body, response capped at max_body (the
  * transfer is aborted past it), its own timeout. Contract in curl_loop.h. */
-#include "adapters/curl_loop.h"
+#include "http_client/curl_loop.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -13,7 +13,6 @@
 
 #include <curl/curl.h>
 
-#include "adapters/adapter.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -405,22 +404,22 @@ static int judge(fb_curl_call *call, CURLcode rc, char *why, size_t whylen) {
   fb_curl_loop *cl = call->cl;
   if (call->over_limit || rc == CURLE_FILESIZE_EXCEEDED) {
     snprintf(why, whylen, "response over %llu bytes", (unsigned long long)cl->max_body);
-    return FB_LEG_ERROR;
+    return FB_CURL_ERROR;
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     snprintf(why, whylen, "no answer within %u ms", call->timeout_ms);
-    return FB_LEG_TIMEOUT;
+    return FB_CURL_TIMEOUT;
   }
   if (rc != CURLE_OK) {
     snprintf(why, whylen, "request to %s failed: %s", cl->peer,
              call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
-    return FB_LEG_ERROR;
+    return FB_CURL_ERROR;
   }
   long code = 0;
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code != 200) {
     http_status_error(call, code, why, whylen);
-    return FB_LEG_ERROR;
+    return FB_CURL_ERROR;
   }
   return 1;
 }
@@ -436,7 +435,7 @@ static void parse_work(uv_work_t *w) {
   fb_buf_free(&call->resp);
   if (!body) {
     snprintf(call->why, sizeof call->why, "invalid JSON from %s: %s", cl->peer, jerr.text);
-    call->status = FB_LEG_ERROR;
+    call->status = FB_CURL_ERROR;
     return;
   }
   if (!cl->check) {

@@ -1,4 +1,4 @@
-#include "adapters/demo_data.h"
+#include "demo/demo_data.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,9 +8,8 @@
 
 #include <jansson.h>
 
-#include "adapters/adapter_impl.h"
-#include "adapters/sqlite_db.h"
 #include "core/util.h"
+#include "records/sqlite_db.h"
 
 #define PERSONS_PER_STATE 3000
 #define VESSELS_PER_STATE 200
@@ -346,8 +345,8 @@ static json_t *truth_person(json_t *people, const char *name, const char *dob) {
   return o;
 }
 
-static void truth_record(json_t *person, const sink *s) {
-  json_array_append_new(json_object_get(person, "records"), json_string(s->last_id));
+static void truth_record(json_t *truth, const sink *s) {
+  json_array_append_new(json_object_get(truth, "records"), json_string(s->last_id));
 }
 
 /* known[]: the truth entries of Ahmad, Aisyah, Rafiqul and Somchai. */
@@ -437,15 +436,16 @@ static const nword mmr_fam[] = {{{"Win"}, "ဝင်း"}, {{"Kyaw"}, "ကျေ
 #define WORDS(a) a, FB_ARRAY_LEN(a)
 typedef struct {
   const char *script, *nationality; /* nationality NULL: that of `nat` */
-  int home, nat; /* the state whose register writes the script; passport and phone formats */
+  unsigned home; /* the state whose register writes the script */
+  int nat;      /* passport and phone formats */
   const nword *m;
-  size_t nm;
+  unsigned nm;
   const nword *f;
-  size_t nf;
+  unsigned nf;
   const nword *fam_m;
-  size_t nfam_m;
+  unsigned nfam_m;
   const nword *fam_f;
-  size_t nfam_f;
+  unsigned nfam_f;
   const char *conn_m, *conn_f, *native_conn_m, *native_conn_f; /* Malay "bin"/"binti" */
 } culture;
 
@@ -595,7 +595,7 @@ static int generate(const char *dir, unsigned seed, char **err) {
   int wrc = json_dump_file(doc, path, JSON_INDENT(1));
   json_decref(doc);
   if (wrc != 0) {
-    *err = fb_adapter_errf("cannot write %s", path);
+    *err = fb_xprintf("cannot write %s", path);
     goto done;
   }
   rc = 0;

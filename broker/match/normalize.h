@@ -6,8 +6,8 @@
  * buffers and always NUL-terminated (truncated to fit).
  *
  * Name keys live in match/names.h (included here for the adapters). */
-#ifndef FB_ADAPTERS_NORMALIZE_H
-#define FB_ADAPTERS_NORMALIZE_H
+#ifndef FB_MATCH_NORMALIZE_H
+#define FB_MATCH_NORMALIZE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "adapters/demo_data.h"
-#include "adapters/sqlite_db.h"
+#include "demo/demo_data.h"
+#include "records/sqlite_db.h"
 #include "core/util.h"
 #include "unit_common.h"
 

@@ -1,4 +1,4 @@
-/* Name, document, phone, vessel and IMO keys (adapters/normalize.h). */
+/* Name, document, phone, vessel and IMO keys (match/normalize.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 
 static double sim(const char *a, const char *b) {
   fb_name_key ka, kb;

@@ -1,9 +1,9 @@
 /* The record schema of API.md, checked on everything a national node returns. */
+#include "records/record.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "adapters/adapter.h"
 
 static int fail(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

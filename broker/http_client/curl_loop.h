@@ -1,4 +1,4 @@
-/* Internal to adapters/: JSON-over-HTTP POSTs to one URL, on libcurl's multi interface
+/* The HTTP client of the adapters: JSON-over-HTTP POSTs to one URL, on libcurl's multi interface
  * driven by the libuv loop. Shared by the "http" kind (a national node) and the
  * "broker" kind (another fedbroker hub).
  *
@@ -11,7 +11,7 @@
  * (json_loadb, then opts.check) on the libuv thread pool.
  *
  * Transport faults become one sentence naming the peer (opts.peer, e.g. "node"):
- * "response over N bytes", "no answer within N ms" (FB_LEG_TIMEOUT), "request to node
+ * "response over N bytes", "no answer within N ms" (FB_CURL_TIMEOUT), "request to node
  * failed: ...", "HTTP 500 from node", "invalid JSON from node: ...". Only a 200 whose
  * body is JSON (and passes opts.check) reaches the callback as success.
  *
@@ -20,8 +20,8 @@
  * Close cancels what is left without callbacks, lets curl close its connections,
  * closes the loop handles, waits for parse work still queued or running, frees
  * everything, then calls `closed`. */
-#ifndef FB_ADAPTERS_CURL_LOOP_H
-#define FB_ADAPTERS_CURL_LOOP_H
+#ifndef FB_HTTP_CLIENT_CURL_LOOP_H
+#define FB_HTTP_CLIENT_CURL_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,13 +29,18 @@
 #include <jansson.h>
 #include <uv.h>
 
+/* Call outcomes besides 0. Equal to FB_LEG_ERROR and FB_LEG_TIMEOUT (adapters/http.c
+ * checks it at compile time), so an adapter hands a call's status on as its leg's. */
+#define FB_CURL_ERROR (-1)
+#define FB_CURL_TIMEOUT (-2)
+
 typedef struct fb_curl_loop fb_curl_loop;
 typedef struct fb_curl_call fb_curl_call;
 
 /* Judges a 200 answer. Runs on a libuv worker thread, never on the loop thread, so it
  * may touch only `arg` (the call's own copy, see fb_curl_post) and `body` (the parsed
  * answer, borrowed; hold a reference to keep parts of it). Returns 0 with *out (owned
- * by the caller), or FB_LEG_ERROR with a sentence in `why` (*out then ignored). */
+ * by the caller), or FB_CURL_ERROR with a sentence in `why` (*out then ignored). */
 typedef int (*fb_curl_check_fn)(const void *arg, json_t *body, json_t **out, char *why, size_t whylen);
 
 /* Everything is copied by fb_curl_loop_new. */
@@ -56,7 +61,7 @@ typedef struct {
 
 /* status 0: `body` is the parsed JSON of a 200 answer (or what opts.check made of it),
  * owned by the callee.
- * status FB_LEG_ERROR or FB_LEG_TIMEOUT: body NULL, `why` a sentence borrowed for the
+ * status FB_CURL_ERROR or FB_CURL_TIMEOUT: body NULL, `why` a sentence borrowed for the
  * call. The call handle is invalid once the callback starts. */
 typedef void (*fb_curl_done_cb)(void *data, int status, json_t *body, const char *why);
 

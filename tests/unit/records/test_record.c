@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "adapters/adapter.h"
+#include "records/record.h"
 
 static int check(const char *text, char *why) {
   json_error_t e;

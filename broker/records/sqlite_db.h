@@ -11,8 +11,8 @@
  * A handle is used by one thread at a time (connections are opened with
  * SQLITE_OPEN_NOMUTEX); open one handle per thread. Statements are prepared once at
  * open. Errors are returned as malloc'd sentences in *err (caller frees). */
-#ifndef FB_ADAPTERS_SQLITE_DB_H
-#define FB_ADAPTERS_SQLITE_DB_H
+#ifndef FB_RECORDS_SQLITE_DB_H
+#define FB_RECORDS_SQLITE_DB_H
 
 #include <stddef.h>
 

@@ -6,8 +6,8 @@
  * four states under spelling variants, transliterations, reordered names and
  * year-only dates of birth, so that the merge has real work. The well-known demo
  * subjects (docs/adapters.md) appear in every state the docs name. */
-#ifndef FB_ADAPTERS_DEMO_DATA_H
-#define FB_ADAPTERS_DEMO_DATA_H
+#ifndef FB_DEMO_DEMO_DATA_H
+#define FB_DEMO_DEMO_DATA_H
 
 /* The demo states, in file order. */
 extern const char *const fb_demo_states[4]; /* "IDN", "MYS", "THA", "BGD" */

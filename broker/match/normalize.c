@@ -1,4 +1,4 @@
-#include "adapters/normalize.h"
+#include "match/normalize.h"
 
 #include <ctype.h>
 #include <string.h>
