@@ -34,6 +34,21 @@ void fb_hublock_unlock(void) {
   if (held) give();
 }
 
+/* What libuv would still do before it blocks, in UV_RUN_DEFAULT, that waiting on the
+ * backend descriptor would miss:
+ * - watchers that callbacks started or changed (a new connection's reads, a write that
+ *   met EAGAIN, a curl socket) reach the kernel's epoll set only at the start of the
+ *   next poll;
+ * - prepare handles armed by callbacks (the audit log's writer kick) run just before
+ *   the next poll.
+ * Both queues are private fields of uv_loop_t (uv/unix.h, libuv 1.x); a queue is empty
+ * when it points at itself. */
+static bool queue_empty(void *const q[2]) { return q[0] == (const void *)q; }
+
+static bool another_pass_needed(const uv_loop_t *loop) {
+  return !queue_empty(loop->watcher_queue) || !queue_empty(loop->prepare_handles);
+}
+
 int fb_hublock_run(uv_loop_t *loop) {
   if (!fb_hublock_enabled()) return uv_run(loop, UV_RUN_DEFAULT);
   take();
@@ -41,6 +56,7 @@ int fb_hublock_run(uv_loop_t *loop) {
   /* The embedding pattern of libuv: poll its backend descriptor ourselves (unlocked),
    * then let uv_run dispatch what is ready without blocking (locked). */
   while ((alive = uv_run(loop, UV_RUN_NOWAIT)) != 0) {
+    if (another_pass_needed(loop)) continue;
     int timeout = uv_backend_timeout(loop);
     if (timeout == 0) continue;
     struct pollfd p = {.fd = uv_backend_fd(loop), .events = POLLIN};
