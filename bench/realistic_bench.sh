@@ -23,6 +23,10 @@
 #        the realistic workload (a separate row: the figures above carry no perf
 #        overhead) and print the hottest symbols of its event-loop thread and the share
 #        of samples per thread; PERF_DIR=DIR keeps perf.data (default: the temp dir).
+#        BEFORE=DIR (a build dir, or a fedbroker binary, of another build): its hubs
+#        serve the same (r) and (w) workloads beside this build's, their answers must
+#        hold the same results, and every (r) / (w) row is measured for both, alternating
+#        (AB_ROUNDS=2 rounds of (r)), so that before/after is a ratio of one run.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -37,6 +41,23 @@ PERF=${PERF:-0}
 PERF_DUR=${PERF_DUR:-5}
 PERF_DIR=${PERF_DIR:-$TMP}
 REAL_WORKERS=${REAL_WORKERS:-1}
+BEFORE=${BEFORE:-}
+AB_ROUNDS=${AB_ROUNDS:-2}
+OLD_FB=""
+if [ -n "$BEFORE" ]; then
+  OLD_FB=$BEFORE
+  [ -d "$BEFORE" ] && OLD_FB=$BEFORE/fedbroker
+  [ -x "$OLD_FB" ] || die "BEFORE=$BEFORE: no fedbroker binary there"
+  OLD_FB=$(cd "$(dirname "$OLD_FB")" && pwd)/$(basename "$OLD_FB")
+fi
+# Same results from two hubs: the answers without what differs per search.
+same_results() {
+  $PY - "$1" "$2" <<'PY' || die "the BEFORE hub and this build's hub answer different results ($1, $2)"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+sys.exit(0 if a["results"] == b["results"] else 1)
+PY
+}
 if [ "$PERF" = 1 ]; then
   command -v perf >/dev/null || die "PERF=1 needs perf (Debian package linux-perf)"
   mkdir -p "$PERF_DIR"
@@ -110,6 +131,12 @@ for w in $REAL_WORKERS; do
 done
 HR=${R_PIDS[0]}
 PR=${R_PORTS[0]}
+if [ -n "$OLD_FB" ]; then
+  PR0=$(free_port)
+  demo_config "$TMP/demo/r0.lua" "$PR0" true "audit-r0.jsonl" "$nodes"
+  bg_start hubR0 "$OLD_FB" serve --config "$TMP/demo/r0.lua"; HR0=$BG_PID
+  wait_http "http://127.0.0.1:$PR0/readyz" "$HR0" hubR0
+fi
 
 # One search first: complete, ~30 records, victims masked, one entity merged across states.
 real_outcome=$(search_once "http://127.0.0.1:$PR/v1/search" "$TMP/real.json" "$TMP/real.out")
@@ -130,6 +157,10 @@ if [ "$REAL_VICTIMS" = 0 ] || [ "$REAL_MASKED" != "$REAL_VICTIMS" ]; then
   die "victims not masked: $REAL_MASKED of $REAL_VICTIMS victim records"
 fi
 [ "$REAL_MERGED" -ge 1 ] || die "no entity merged across states"
+if [ -n "$OLD_FB" ]; then
+  search_once "http://127.0.0.1:$PR0/v1/search" "$TMP/real.json" "$TMP/real0.out" >/dev/null
+  same_results "$TMP/real0.out" "$TMP/real.out"
+fi
 
 # (c) the static baseline: a file as large as the merged answer.
 mkdir -p "$TMP/www"
@@ -182,6 +213,15 @@ EOF
   [ "$WIDE_LEGS" = 47 ] || die "48-state hub: $WIDE_LEGS admitted legs, not 47: $wide_doc"
   [ "$NOMATCH_LEGS" = 47 ] || die "48-state hub: $NOMATCH_LEGS admitted legs for the unknown document, not 47"
   [ "$NOMATCH_RECS" = 0 ] || die "48-state hub: the unknown document found $NOMATCH_RECS records"
+  if [ -n "$OLD_FB" ]; then
+    PW0=$(free_port)
+    demo_config "$TMP/demo/w0.lua" "$PW0" true "audit-w0.jsonl" "$wide_states"
+    sed -i 's|^policies = "policies"|policies = "wide/policies"|' "$TMP/demo/w0.lua"
+    bg_start hubW0 "$OLD_FB" serve --config "$TMP/demo/w0.lua"; HW0=$BG_PID
+    wait_http "http://127.0.0.1:$PW0/readyz" "$HW0" hubW0
+    search_once "http://127.0.0.1:$PW0/v1/search" "$TMP/document.json" "$TMP/w0-document.out" >/dev/null
+    same_results "$TMP/w0-document.out" "$TMP/w-document.out"
+  fi
 fi
 
 # Warm-up, outside the figures.
@@ -189,6 +229,10 @@ for p in "${R_PORTS[@]}"; do
   h2 warm -c "$CLIENTS" -m "$STREAMS" -t 1 -n 2000 -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$p/v1/search"
 done
 [ "$WIDE" = 1 ] && h2 warm -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -t 1 -n 500 -H "$AUTH" -H "$JSON" -d "$TMP/document.json" "http://127.0.0.1:$PW/v1/search"
+if [ -n "$OLD_FB" ]; then
+  h2 warm -c "$CLIENTS" -m "$STREAMS" -t 1 -n 2000 -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$PR0/v1/search"
+  [ "$WIDE" = 1 ] && h2 warm -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -t 1 -n 500 -H "$AUTH" -H "$JSON" -d "$TMP/document.json" "http://127.0.0.1:$PW0/v1/search"
+fi
 
 rows=()
 nodes_ticks() { local t=0 p; for p in "${NODE_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo $t; }
@@ -211,16 +255,29 @@ measure() { # LABEL TAG PID LEGS URL [h2load args...]  (LEGS: admitted legs per 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 measure "c static file (nghttpd)" static "$NG" - "http://127.0.0.1:$PC/answer.json" -c "$CLIENTS" -m "$STREAMS"
 CEIL=$H2_RPS
-i=0
-for w in $REAL_WORKERS; do
-  label="r 4 nodes, 5-key subject"
-  [ "$REAL_WORKERS" != 1 ] && label="r 5-key subject, workers=$w"
-  measure "$label" real "${R_PIDS[$i]}" 3 "http://127.0.0.1:${R_PORTS[$i]}/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
-  i=$((i + 1))
-done
-if [ "$WIDE" = 1 ]; then
-  measure "w 48 states, by document" wide "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/document.json"
-  measure "w 48 states, no record" wnone "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/nomatch.json"
+if [ -z "$OLD_FB" ]; then
+  i=0
+  for w in $REAL_WORKERS; do
+    label="r 4 nodes, 5-key subject"
+    [ "$REAL_WORKERS" != 1 ] && label="r 5-key subject, workers=$w"
+    measure "$label" real "${R_PIDS[$i]}" 3 "http://127.0.0.1:${R_PORTS[$i]}/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
+    i=$((i + 1))
+  done
+  if [ "$WIDE" = 1 ]; then
+    measure "w 48 states, by document" wide "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/document.json"
+    measure "w 48 states, no record" wnone "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/nomatch.json"
+  fi
+else # before / this build, alternating
+  for round in $(seq "$AB_ROUNDS"); do
+    measure "r before ($round)" real "$HR0" 3 "http://127.0.0.1:$PR0/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
+    measure "r this build ($round)" real "$HR" 3 "http://127.0.0.1:$PR/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
+  done
+  if [ "$WIDE" = 1 ]; then
+    measure "w doc before" wide "$HW0" 47 "http://127.0.0.1:$PW0/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/document.json"
+    measure "w doc this build" wide "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/document.json"
+    measure "w no record before" wnone "$HW0" 47 "http://127.0.0.1:$PW0/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/nomatch.json"
+    measure "w no record this build" wnone "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/nomatch.json"
+  fi
 fi
 HWM_R=$(vm_kb "$HR" VmHWM)
 
@@ -238,6 +295,7 @@ for row in "${rows[@]}"; do
   printf '%-26s %8.0f %7s %7s %7s %7s %8s %7s %7s %7s %5s %5s\n' "$label" "$rps" "$(ratio "$rps" "$CEIL")" "$mean" "$p50" "$p99" "$cpu" "$lcpu" "$leg" "$ncpu" "$hcores" "$busy"
 done
 echo "peak RSS (VmHWM) of hub (r): $(mib "$HWM_R") MiB"
+if [ -n "$OLD_FB" ]; then echo "before: $OLD_FB (its hubs: (r) pid $HR0${HW0:+, (w) pid $HW0}); this build: $FEDBROKER"; fi
 echo "targets (issue: every core): (r) <= 0.20 ms hub CPU per search, mean latency <= 15 ms at 128 streams; (w) <= 25 µs of hub CPU per admitted leg answering no record"
 
 if [ "$PERF" = 1 ]; then

@@ -11,26 +11,23 @@
 #include <unistd.h>
 
 #include "audit/internal.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/util.h"
 
-static int to_buf(const char *data, size_t size, void *b) {
-  fb_buf_append(b, data, size);
-  return 0;
-}
-
 /* Writes {"seq","ts","event","prev", ...fields} into a->line_buf as one compact line
  * (no newline), byte for byte what json_dumps of that object would give, without
- * building the object. `fields` must not hold "event". Returns 0, or -1 when jansson
- * refuses to serialise a value. */
+ * building the object (core/jsonw.h writes jansson's bytes). `fields` must not hold
+ * "event". Returns 0, or -1 when a value cannot be serialised (a string that is not
+ * UTF-8). */
 static int dump_line(fb_audit *a, const fb_audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
   fb_buf *b = &a->line_buf;
   fb_buf_reset(b);
   fb_buf_printf(b, "{\"seq\":%llu,\"ts\":\"%s\",\"event\":", (unsigned long long)p->seq, p->ts);
-  if (json_dump_callback(event, to_buf, b, JSON_ENCODE_ANY | JSON_COMPACT) != 0) return -1;
+  if (fb_jsonw_value(b, event, 0) != 0) return -1;
   fb_buf_printf(b, ",\"prev\":\"%s\"", prev_hex);
   size_t mark = b->len;
-  if (json_dump_callback(fields, to_buf, b, JSON_PRESERVE_ORDER | JSON_COMPACT) != 0) return -1;
+  if (fb_jsonw_dump(b, fields, 0) != 0) return -1;
   if (b->len - mark <= 2) { /* "{}" */
     b->len = mark;
     fb_buf_putc(b, '}');

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "core/jsonr.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -431,7 +432,7 @@ static void parse_work(uv_work_t *w) {
   fb_curl_call *call = fb_container_of(w, fb_curl_call, work);
   fb_curl_loop *cl = call->cl;
   json_error_t jerr;
-  json_t *body = json_loadb(call->resp.data ? call->resp.data : "", call->resp.len, 0, &jerr);
+  json_t *body = fb_jsonr_loadb(call->resp.data ? call->resp.data : "", call->resp.len, &jerr);
   fb_buf_free(&call->resp);
   if (!body) {
     snprintf(call->why, sizeof call->why, "invalid JSON from %s: %s", cl->peer, jerr.text);

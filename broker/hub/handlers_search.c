@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth/identity.h"
+#include "core/jsonw.h"
 #include "core/util.h"
 #include "hub/hub.h"
 #include "search/engine.h"
@@ -22,13 +23,14 @@ typedef struct {
 
 static void stream_line(fb_request *req, const char *key, json_t *value) {
   json_t *wrap = json_pack("{s:o}", key, value);
-  char *text = json_dumps(wrap, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  fb_buf line = {0};
+  int rc = fb_jsonw_dump(&line, wrap, FB_JSONW_PRECISION); /* json_dump_callback's bytes */
   json_decref(wrap);
-  if (!text) return;
-  size_t n = strlen(text);
-  text[n] = '\n'; /* json_dumps left room: replace the NUL, write n+1 bytes */
-  fb_stream_write(req, text, n + 1);
-  free(text);
+  if (rc == 0) {
+    fb_buf_putc(&line, '\n');
+    fb_stream_write(req, line.data, line.len);
+  }
+  fb_buf_free(&line);
 }
 
 static void on_client_abort(fb_request *req, void *data) {

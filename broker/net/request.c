@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/hublock.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/internal.h"
@@ -164,19 +165,15 @@ void fb_respond(fb_request *req, int status, const char *content_type, const cha
   send_bytes(req, body, len, true);
 }
 
-static int dump_to_buf(const char *data, size_t len, void *ud) {
-  fb_buf_append(ud, data, len);
-  return 0;
-}
-
 void fb_respond_json(fb_request *req, int status, json_t *body) {
-  /* Serialised straight into the buffer that becomes the response body. */
+  /* Written straight into the buffer that becomes the response body (core/jsonw.h:
+   * the bytes json_dump_callback gave with the flags the answers always had). */
   fb_buf b = {0};
-  fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while dumping */
-  /* Dumping reads the body only (jansson's dump does not write to the values, and its
-   * reference counts are atomic): other workers may run meanwhile. */
+  fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while writing */
+  /* Writing reads the body only (values may be shared by reference, whose counts are
+   * atomic; nobody modifies them any more): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
-  int rc = json_dump_callback(body, dump_to_buf, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  int rc = fb_jsonw_dump(&b, body, FB_JSONW_PRECISION);
   fb_hublock_resume(yielded);
   json_decref(body);
   if (rc != 0) {

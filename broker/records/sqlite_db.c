@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "core/jsonr.h"
 #include "core/util.h"
 #include "match/normalize.h"
 #include "records/record.h"
@@ -309,8 +310,8 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
     if (sqlite3_step(st) == SQLITE_ROW) {
       int year = sqlite3_column_int(st, 1);
       if (!(h.v[i].name_only && want_year && year && year != want_year)) {
-        json_t *rec = json_loadb((const char *)sqlite3_column_text(st, 0),
-                                 (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+        json_t *rec = fb_jsonr_loadb((const char *)sqlite3_column_text(st, 0),
+                                     (size_t)sqlite3_column_bytes(st, 0), NULL);
         if (rec) json_array_append_new(out, rec);
       }
     }

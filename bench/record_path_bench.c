@@ -1,0 +1,205 @@
+/* The hub's record path on the realistic workload's node answers, stage by stage:
+ * parse each node answer, judge it (schema), redact it (the demo policies), merge,
+ * write the answer, free. Old path (jansson: json_loadb, json_dump_callback) against
+ * the new one (core/jsonr.h, core/jsonw.h), alternating, same process.
+ *
+ *   record_path_bench [ROUNDS]     (default 3000 searches per path)
+ *
+ * The answers are built as bench/realistic_bench.sh builds them: in each of IDN, THA
+ * and BGD (MYS asks), the records holding document A12345678 plus the shortest person
+ * records (three victims) up to ten, written as the node writes them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "records/record.h"
+#include "demo/demo_data.h"
+#include "core/jsonr.h"
+#include "core/jsonw.h"
+#include "core/util.h"
+#include "policy/policy.h"
+#include "policy/rules.h"
+#include "search/merge.h"
+
+#define NANSWER 3
+static const char *const answering[NANSWER] = {"IDN", "THA", "BGD"};
+static const uint8_t KEY[] = "record-path-bench-key";
+
+static void add_rows(sqlite3 *db, const char *sql, json_t *out, size_t want) {
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return;
+  while (json_array_size(out) < want && sqlite3_step(q) == SQLITE_ROW) {
+    json_t *r = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+    const char *id = json_string_value(json_object_get(r, "id"));
+    bool seen = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(out, i, e) seen |= id && strcmp(json_string_value(json_object_get(e, "id")), id) == 0;
+    if (r && !seen) json_array_append_new(out, r);
+    else json_decref(r);
+  }
+  sqlite3_finalize(q);
+}
+
+/* One state's node answer text. */
+static char *node_answer(const char *dir, const char *st) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.db", dir, st);
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
+  json_t *recs = json_array();
+  add_rows(db, "SELECT json FROM records WHERE json LIKE '%A12345678%'", recs, 10);
+  size_t held = json_array_size(recs);
+  add_rows(db, "SELECT json FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json LIKE "
+               "'%\"victim\"%' ORDER BY length(json), rid", recs, held + 3);
+  add_rows(db, "SELECT json FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json NOT LIKE "
+               "'%\"victim\"%' ORDER BY length(json), rid", recs, 10);
+  sqlite3_close(db);
+  json_t *body = json_pack("{s:o}", "records", recs);
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  return text;
+}
+
+static fb_policy *compile_file(const char *code, const char *file) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/policies/%s", FB_SOURCE_DIR, file);
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  static char src[1 << 16];
+  size_t n = fread(src, 1, sizeof src - 1, f);
+  fclose(f);
+  char *err = NULL;
+  fb_policy *p = fb_policy_compile(code, path, src, n, KEY, sizeof KEY - 1, NULL, &err);
+  if (!p) fprintf(stderr, "%s: %s\n", path, err ? err : "?");
+  free(err);
+  return p;
+}
+
+enum { S_PARSE, S_JUDGE, S_REDACT, S_MERGE, S_WRITE, S_FREE, S_COUNT };
+static const char *const stage_names[S_COUNT] = {"parse", "judge", "redact", "merge", "write", "free"};
+
+typedef struct {
+  double ms[S_COUNT];
+  size_t bytes, entities;
+} totals;
+
+static int dump_cb(const char *data, size_t len, void *b) {
+  fb_buf_append(b, data, len);
+  return 0;
+}
+
+static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens[NANSWER], fb_policy *common,
+                       fb_policy *const pol[NANSWER], const fb_query *q, totals *t) {
+  json_t *bodies[NANSWER];
+  double t0 = fb_now_ms();
+  for (int i = 0; i < NANSWER; i++)
+    bodies[i] = fresh ? fb_jsonr_loadb(texts[i], lens[i], NULL) : json_loadb(texts[i], lens[i], 0, NULL);
+  double t1 = fb_now_ms();
+  json_t *per_state = json_object();
+  for (int i = 0; i < NANSWER; i++) {
+    json_t *recs = json_object_get(bodies[i], "records");
+    size_t k;
+    json_t *r;
+    char why[200];
+    json_array_foreach(recs, k, r) if (fb_record_validate(r, why, sizeof why) != 0) abort();
+    json_object_set(per_state, answering[i], recs);
+  }
+  double t2 = fb_now_ms();
+  for (int i = 0; i < NANSWER; i++) {
+    fb_plan *plan = fb_plan_new(common, pol[i], q);
+    size_t red;
+    if (fb_plan_apply(plan, json_object_get(per_state, answering[i]), &red) != 0) abort();
+    fb_plan_free(plan);
+  }
+  double t3 = fb_now_ms();
+  json_t *results = fb_merge(per_state);
+  double t4 = fb_now_ms();
+  json_t *resp = json_pack("{s:s, s:b, s:[], s:o, s:{s:I, s:s}}", "query_id", "q-bench", "complete", 1, "states",
+                           "results", results, "audit", "seq", (json_int_t)1, "hash", "00");
+  fb_buf b = {0};
+  fb_buf_reserve(&b, 4096);
+  if (fresh) fb_jsonw_dump(&b, resp, FB_JSONW_PRECISION);
+  else json_dump_callback(resp, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  double t5 = fb_now_ms();
+  t->bytes = b.len;
+  t->entities = json_array_size(results);
+  fb_buf_free(&b);
+  json_decref(resp);
+  json_decref(per_state);
+  for (int i = 0; i < NANSWER; i++) json_decref(bodies[i]);
+  double t6 = fb_now_ms();
+  t->ms[S_PARSE] += t1 - t0;
+  t->ms[S_JUDGE] += t2 - t1;
+  t->ms[S_REDACT] += t3 - t2;
+  t->ms[S_MERGE] += t4 - t3;
+  t->ms[S_WRITE] += t5 - t4;
+  t->ms[S_FREE] += t6 - t5;
+}
+
+int main(int argc, char **argv) {
+  int rounds = argc > 1 ? atoi(argv[1]) : 3000;
+  if (rounds < 1) rounds = 1;
+  fb_json_use_xalloc();
+  char dir[] = "/tmp/fb_record_path_bench_XXXXXX";
+  char *err = NULL;
+  if (!mkdtemp(dir) || fb_demo_data_generate(dir, 1, &err) != 0) {
+    fprintf(stderr, "demo data: %s\n", err ? err : "mkdtemp failed");
+    return 1;
+  }
+  char *texts[NANSWER];
+  size_t lens[NANSWER];
+  fb_policy *pol[NANSWER];
+  fb_policy *common = compile_file("common", "common.lua");
+  for (int i = 0; i < NANSWER; i++) {
+    char file[16];
+    snprintf(file, sizeof file, "%s.lua", answering[i]);
+    texts[i] = node_answer(dir, answering[i]);
+    lens[i] = texts[i] ? strlen(texts[i]) : 0;
+    pol[i] = compile_file(answering[i], file);
+    if (!texts[i] || !pol[i] || !common) return 1;
+  }
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+
+  json_t *subject = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "Ahmad bin Ismail", "dob", "1985-03-12", "document",
+                              "A12345678", "nationality", "MYS", "phone", "+60123456789");
+  static const char *const roles[] = {"analyst"};
+  fb_query q = {.purpose = "prosecution", .priority = "urgent", .legal_basis = "mla_treaty",
+                .justification = "Suspected facilitator in case MY-2026-0042", .case_ref = "MY-2026-0042",
+                .from_state = "MYS", .agency = "PDRM", .roles = roles, .nroles = 1, .subject = subject,
+                .query_id = "q-bench"};
+  totals old = {0}, fresh = {0};
+  for (int r = 0; r < 200; r++) { /* warm-up */
+    totals w = {0};
+    one_search(false, texts, lens, common, pol, &q, &w);
+    one_search(true, texts, lens, common, pol, &q, &w);
+  }
+  for (int r = 0; r < rounds; r++) { /* alternating, so drift hits both */
+    one_search(false, texts, lens, common, pol, &q, &old);
+    one_search(true, texts, lens, common, pol, &q, &fresh);
+  }
+  printf("record path, %d searches per path: node answers %zu / %zu / %zu bytes, answer %zu bytes, %zu entities\n",
+         rounds, lens[0], lens[1], lens[2], fresh.bytes, fresh.entities);
+  if (old.bytes != fresh.bytes) printf("WARNING: the two paths wrote answers of different sizes (%zu, %zu)\n", old.bytes, fresh.bytes);
+  printf("%-8s %12s %12s %8s\n", "stage", "jansson us", "new us", "ratio");
+  double to = 0, tn = 0;
+  for (int s = 0; s < S_COUNT; s++) {
+    double a = old.ms[s] * 1000.0 / rounds, b = fresh.ms[s] * 1000.0 / rounds;
+    to += a;
+    tn += b;
+    printf("%-8s %12.1f %12.1f %8.2f\n", stage_names[s], a, b, b > 0 ? a / b : 0.0);
+  }
+  printf("%-8s %12.1f %12.1f %8.2f\n", "total", to, tn, tn > 0 ? to / tn : 0.0);
+  json_decref(subject);
+  for (int i = 0; i < NANSWER; i++) {
+    free(texts[i]);
+    fb_policy_unref(pol[i]);
+  }
+  fb_policy_unref(common);
+  return 0;
+}
