@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/util.h"
 
 static const fb_adapter_vtable *const kinds[] = {
@@ -25,7 +26,7 @@ int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **ou
   const char *kind = cfg->adapter ? cfg->adapter : "";
   const fb_adapter_vtable *vt = fb_adapter_find(kind);
   if (!vt) {
-    *err = fb_xprintf("adapter kind '%s' is unknown", kind);
+    fb_set_error(err, "adapter kind '%s' is unknown", kind);
     return -1;
   }
   if (vt->open(loop, cfg, out, err) != 0) return -1;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
+#include "core/error.h"
 #include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -200,8 +201,8 @@ static char *read_token(const char *code, const char *path, char **err) {
   size_t len = 0;
   char *text = fb_read_file(path, MAX_TOKEN_FILE, &len);
   if (!text) {
-    *err = fb_xprintf("state %s: cannot read token_file %s: %s", code, path,
-                           errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+    fb_set_error(err, "state %s: cannot read token_file %s: %s", code, path,
+                 errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
     return NULL;
   }
   size_t start = 0, end = len;
@@ -211,7 +212,7 @@ static char *read_token(const char *code, const char *path, char **err) {
   for (size_t i = start; i < end && !problem; i++)
     if (text[i] < 0x21 || text[i] > 0x7e) problem = "holds characters a bearer token cannot have";
   if (problem) {
-    *err = fb_xprintf("state %s: token_file %s %s", code, path, problem);
+    fb_set_error(err, "state %s: token_file %s %s", code, path, problem);
     free(text);
     return NULL;
   }
@@ -225,19 +226,19 @@ static char *read_token(const char *code, const char *path, char **err) {
 static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
   if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    *err = fb_xprintf("state %s: adapter broker needs `url` starting with http:// or https://", code);
+    fb_set_error(err, "state %s: adapter broker needs `url` starting with http:// or https://", code);
     return -1;
   }
   if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    *err = fb_xprintf("state %s: adapter broker needs both `cert` and `key` for mTLS", code);
+    fb_set_error(err, "state %s: adapter broker needs both `cert` and `key` for mTLS", code);
     return -1;
   }
   if (!cfg->token_file) {
-    *err = fb_xprintf("state %s: adapter broker needs `token_file`", code);
+    fb_set_error(err, "state %s: adapter broker needs `token_file`", code);
     return -1;
   }
   if (strlen(code) >= sizeof ((broker_adapter *)0)->code) {
-    *err = fb_xprintf("state %.20s...: state code too long for adapter broker", code);
+    fb_set_error(err, "state %.20s...: state code too long for adapter broker", code);
     return -1;
   }
   char *token = read_token(code, cfg->token_file, err);
@@ -258,7 +259,7 @@ static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   free(token);
   free(search_url);
   if (!cl) {
-    *err = fb_xprintf("state %s: cannot create an HTTP client", code);
+    fb_set_error(err, "state %s: cannot create an HTTP client", code);
     return -1;
   }
   broker_adapter *a = fb_xcalloc(1, sizeof *a);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
+#include "core/error.h"
 #include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -133,11 +134,11 @@ static void ht_cancel(fb_leg *base) {
 static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
   if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
-    *err = fb_xprintf("state %s: adapter http needs `url` starting with http:// or https://", code);
+    fb_set_error(err, "state %s: adapter http needs `url` starting with http:// or https://", code);
     return -1;
   }
   if ((cfg->cert && !cfg->key) || (cfg->key && !cfg->cert)) {
-    *err = fb_xprintf("state %s: adapter http needs both `cert` and `key` for mTLS", code);
+    fb_set_error(err, "state %s: adapter http needs both `cert` and `key` for mTLS", code);
     return -1;
   }
   fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
@@ -145,7 +146,7 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
                             .check = judge};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   if (!cl) {
-    *err = fb_xprintf("state %s: cannot create an HTTP client", code);
+    fb_set_error(err, "state %s: cannot create an HTTP client", code);
     return -1;
   }
   http_adapter *a = fb_xcalloc(1, sizeof *a);

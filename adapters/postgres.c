@@ -3,13 +3,18 @@
  *
  * One connection per state, opened lazily (the first leg connects; start-up never
  * waits for a remote database) with PQconnectStart/PQconnectPoll, its socket watched
- * by a uv_poll_t. Legs queue and run one at a time on that connection: a single
+ * by a uv_poll_t; host names are looked up on the thread pool first (pg_connect.h), so
+ * libpq never resolves on the loop. Legs queue and run one at a time on that connection: a single
  * statement fetches the exact-key hits and the name candidates (GIN-indexed token
  * blocks) with their records; names are re-ranked in C exactly as in the sqlite
  * adapter. A leg that passes its timeout fails with FB_LEG_TIMEOUT and the connection
  * is dropped (its query is abandoned) so queued legs are not held up; a lost
  * connection fails the running leg and the next leg reconnects. A cancelled running
- * leg's result is discarded when it arrives; a queued one is dropped at once. */
+ * leg's result is discarded when it arrives; a queued one is dropped at once.
+ *
+ * A result with rows is parsed on the thread pool (name re-ranking and each record's
+ * JSON cost 0.05-0.3 ms a leg, measured on the demo data), while the connection
+ * already runs the next leg; an empty result is answered on the loop. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,8 @@
 #include <libpq-fe.h>
 
 #include "adapters/adapter_impl.h"
+#include "adapters/pg_connect.h"
+#include "core/error.h"
 #include "match/normalize.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -50,6 +57,7 @@ typedef struct {
   uv_loop_t *loop;
   char *conninfo;
   PGconn *conn;
+  fb_pg_lookup *lookup; /* while CONNECTING: the host names being looked up */
   conn_state state;
   watch *w;            /* poll handle on the connection's current socket */
   uv_timer_t timer;    /* the running leg's timeout */
@@ -57,7 +65,8 @@ typedef struct {
   pg_leg *cur;         /* running leg */
   uint32_t timeout_ms;
   bool closing;
-  int pending_closes;
+  int pending_closes;   /* handles closing, and legs parsing on the pool while closing */
+  unsigned parsing;     /* legs whose rows are being parsed on the pool */
   void (*closed)(void *);
   void *closed_data;
 } pg_adapter;
@@ -78,6 +87,9 @@ struct pg_leg {
   size_t limit;
   uint32_t timeout_ms;
   bool cancelled;
+  bool parsing;         /* its rows are being parsed on the pool */
+  uv_work_t work;
+  json_t *records;      /* the pool's output */
   PGresult *result;
   fb_leg_done_cb cb;
   void *data;
@@ -157,6 +169,8 @@ static void on_idle(pg_adapter *a) {
 }
 
 static void drop_connection(pg_adapter *a) {
+  if (a->lookup) fb_pg_lookup_abandon(a->lookup);
+  a->lookup = NULL;
   unwatch(a); /* before PQfinish closes the socket */
   if (a->conn) PQfinish(a->conn);
   a->conn = NULL;
@@ -232,6 +246,50 @@ static void finish_leg(pg_adapter *a, int status, json_t *records, const char *w
   kick(a);
 }
 
+/* On the pool: the leg's rows into records. Reads only the leg and its result. */
+static void parse_work(uv_work_t *w) {
+  pg_leg *leg = w->data;
+  leg->records = build_records(leg, leg->result);
+  PQclear(leg->result);
+  leg->result = NULL;
+}
+
+static void parse_done(uv_work_t *w, int status) {
+  (void)status; /* never cancelled: uv_cancel is not used on it */
+  pg_leg *leg = w->data;
+  pg_adapter *a = leg->a;
+  a->parsing--;
+  json_t *records = leg->records;
+  leg->records = NULL;
+  if (!leg->cancelled && !a->closing) leg->cb(leg->data, 0, records, NULL);
+  else json_decref(records);
+  leg_free(leg);
+  if (a->closing) maybe_finish_close(a);
+}
+
+/* The running leg's query succeeded: its rows go to the pool (the connection takes the
+ * next leg meanwhile), or an empty result is answered at once. */
+static void leg_rows(pg_adapter *a) {
+  pg_leg *leg = a->cur;
+  if (PQntuples(leg->result) == 0) {
+    finish_leg(a, 0, json_array(), NULL);
+    return;
+  }
+  a->cur = NULL;
+  uv_timer_stop(&a->timer);
+  leg->parsing = true;
+  leg->work.data = leg;
+  a->parsing++;
+  if (uv_queue_work(a->loop, &leg->work, parse_work, parse_done) != 0) {
+    a->parsing--;
+    leg->parsing = false;
+    a->cur = leg;
+    finish_leg(a, 0, build_records(leg, leg->result), NULL); /* the pool refused: parse here */
+    return;
+  }
+  kick(a);
+}
+
 static void fail_queue(pg_adapter *a, int status, const char *why) {
   while (a->head && !a->closing) {
     pg_leg *leg = a->head;
@@ -250,9 +308,16 @@ static void first_line(char *s) {
   while (n > 0 && s[n - 1] == ' ') s[--n] = '\0';
 }
 
+static void fail_connection(pg_adapter *a, char *why);
+
 static void connection_failed(pg_adapter *a, const char *what) {
   char why[512];
   snprintf(why, sizeof why, "%s: %s", what, a->conn ? PQerrorMessage(a->conn) : "out of memory");
+  fail_connection(a, why);
+}
+
+/* The connection is gone or never came: the running leg fails, or else every queued one. */
+static void fail_connection(pg_adapter *a, char *why) {
   first_line(why);
   drop_connection(a);
   if (a->cur) {
@@ -288,7 +353,7 @@ static void on_busy(pg_adapter *a, int events) {
       idle(a);
       PGresult *r = leg->result;
       if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        finish_leg(a, 0, build_records(leg, r), NULL);
+        leg_rows(a);
       } else {
         char why[512];
         snprintf(why, sizeof why, "postgres: %s", r ? PQresultErrorMessage(r) : "no result");
@@ -358,14 +423,29 @@ static void timer_cb(uv_timer_t *t) {
   if (!a->closing) kick(a);
 }
 
+/* The connection attempt has a PGconn (at once, or after the host lookup). */
+static void connect_begun(pg_adapter *a, PGconn *conn) {
+  a->conn = conn;
+  if (!a->conn || PQstatus(a->conn) == CONNECTION_BAD) return connection_failed(a, "cannot connect to postgres");
+  if (watch_fd(a, UV_WRITABLE) != 0) connection_failed(a, "cannot connect to postgres");
+}
+
+static void on_looked_up(void *data, PGconn *conn, const char *why) {
+  pg_adapter *a = data;
+  a->lookup = NULL;
+  if (conn) return connect_begun(a, conn);
+  char msg[512];
+  snprintf(msg, sizeof msg, "cannot connect to postgres: %s", why);
+  fail_connection(a, msg);
+}
+
 static void kick(pg_adapter *a) {
   if (a->closing || a->cur || !a->head) return;
   if (a->state == DISCONNECTED) {
-    a->conn = PQconnectStart(a->conninfo);
-    if (!a->conn || PQstatus(a->conn) == CONNECTION_BAD) return connection_failed(a, "cannot connect to postgres");
+    PGconn *conn = NULL;
     a->state = CONNECTING;
-    uv_timer_start(&a->timer, timer_cb, a->head->timeout_ms, 0); /* connecting counts */
-    if (watch_fd(a, UV_WRITABLE) != 0) connection_failed(a, "cannot connect to postgres");
+    uv_timer_start(&a->timer, timer_cb, a->head->timeout_ms, 0); /* looking up and connecting count */
+    if (fb_pg_connect_start(a->loop, a->conninfo, on_looked_up, a, &conn, &a->lookup) == 0) connect_begun(a, conn);
     return;
   }
   if (a->state != READY) return;
@@ -387,13 +467,13 @@ static void kick(pg_adapter *a) {
 
 static int pg_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->conninfo || !*cfg->conninfo) {
-    *err = fb_xprintf("state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
+    fb_set_error(err, "state %s: adapter postgres needs `conninfo`", cfg->code ? cfg->code : "?");
     return -1;
   }
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &perr);
   if (!opts) {
-    *err = fb_xprintf("state %s: bad conninfo: %s", cfg->code ? cfg->code : "?", perr ? perr : "out of memory");
+    fb_set_error(err, "state %s: bad conninfo: %s", cfg->code ? cfg->code : "?", perr ? perr : "out of memory");
     PQfreemem(perr);
     return -1;
   }
@@ -461,7 +541,7 @@ static int pg_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
 static void pg_cancel(fb_leg *base) {
   pg_leg *leg = (pg_leg *)base;
   pg_adapter *a = leg->a;
-  if (a->cur == leg) {
+  if (a->cur == leg || leg->parsing) {
     leg->cancelled = true; /* its result is discarded when it arrives */
     return;
   }
@@ -485,7 +565,7 @@ static void pg_close(fb_adapter *base, void (*closed)(void *), void *data) {
   a->closing = true;
   a->closed = closed;
   a->closed_data = data;
-  a->pending_closes = 1; /* the timer */
+  a->pending_closes = 1 + (int)a->parsing; /* the timer, and legs parsing (no callback after close) */
   while (a->head) {
     pg_leg *leg = a->head;
     a->head = leg->next;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "adapters/adapter_impl.h"
+#include "core/error.h"
 #include "records/sqlite_db.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -69,7 +70,7 @@ static void pool_give(sqlite_adapter *a, fb_sqlite_db *db) {
 
 static int sq_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   if (!cfg->path || !*cfg->path) {
-    *err = fb_xprintf("state %s: adapter sqlite needs `path`", cfg->code ? cfg->code : "?");
+    fb_set_error(err, "state %s: adapter sqlite needs `path`", cfg->code ? cfg->code : "?");
     return -1;
   }
   fb_sqlite_db *db;

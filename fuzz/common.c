@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
+#include "core/crypto.h"
 
 static char tmpdir[64];
 static char last_file[256];
@@ -52,10 +52,7 @@ const char *fz_key_path(const char *file) {
 EVP_PKEY *fz_test_pub(void) {
   static EVP_PKEY *pub;
   if (!pub) {
-    FILE *fp = fopen(fz_key_path("fuzz-test.pub.pem"), "r");
-    if (!fp) abort();
-    pub = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
-    fclose(fp);
+    pub = fb_ed25519_load_public_key(fz_key_path("fuzz-test.pub.pem"), NULL);
     if (!pub) abort();
   }
   return pub;

@@ -6,6 +6,11 @@ target_link_libraries(fb_test_common PUBLIC fb_core PkgConfig::CMOCKA)
 
 # Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>,
 # fb_demo (the synthetic records several modules' tests use as fixtures) and fb_test_common.
+# ThreadSanitizer slows the property tests (prove, policy typos) past two minutes.
+set(fb_unit_timeout 120)
+if(FB_TSAN)
+  set(fb_unit_timeout 900)
+endif()
 file(GLOB unit_dirs LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/tests/unit/*)
 foreach(dir ${unit_dirs})
   get_filename_component(module ${dir} NAME)
@@ -18,7 +23,7 @@ foreach(dir ${unit_dirs})
       target_link_libraries(${target} PRIVATE fb_${module} fb_demo fb_test_common PkgConfig::CMOCKA)
       target_compile_definitions(${target} PRIVATE FB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
       add_test(NAME ${target} COMMAND ${target})
-      set_tests_properties(${target} PROPERTIES TIMEOUT 120 LABELS unit)
+      set_tests_properties(${target} PROPERTIES TIMEOUT ${fb_unit_timeout} LABELS unit)
     endforeach()
   endif()
 endforeach()

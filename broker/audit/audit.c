@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit/internal.h"
+#include "core/error.h"
 #include "core/home.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -108,7 +109,7 @@ static double system_clock(void *ctx) {
 fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err) {
   *err = NULL;
   if (!cfg || !cfg->path || !*cfg->path) {
-    *err = fb_xstrdup("audit: no log path configured (audit.path)");
+    fb_set_error(err, "audit: no log path configured (audit.path)");
     return NULL;
   }
   fb_audit *a = fb_xcalloc(1, sizeof *a);
@@ -123,8 +124,9 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   a->fd = -1;
   if (cfg->key) {
     a->key = fb_audit_load_private_key(cfg->key, err);
+    if (!a->key) fb_prefix_error(err, "audit.key ");
     if (!a->key || fb_audit_key_id(a->key, a->key_id) != 0) {
-      if (!*err) *err = fb_audit_errf("audit.key %s: cannot derive its public key", cfg->key);
+      if (!*err) fb_set_error(err, "audit.key %s: cannot derive its public key", cfg->key);
       free_handle(a);
       return NULL;
     }
@@ -134,14 +136,14 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   make_parents(a->path);
   a->fd = open(a->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (a->fd < 0) {
-    *err = fb_audit_errf("cannot open audit log %s: %s", a->path, strerror(errno));
+    fb_set_error(err, "cannot open audit log %s: %s", a->path, strerror(errno));
     free_handle(a);
     return NULL;
   }
   if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
-    *err = fb_audit_errf(errno == EWOULDBLOCK ? "audit log %s is in use by another process"
-                                              : "cannot lock audit log %s: %s",
-                         a->path, strerror(errno));
+    fb_set_error(err, errno == EWOULDBLOCK ? "audit log %s is in use by another process"
+                                           : "cannot lock audit log %s: %s",
+                 a->path, strerror(errno));
     free_handle(a);
     return NULL;
   }
@@ -157,7 +159,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   uv_cond_init(&a->cv);
   int rc = uv_async_init(loop, &a->async, on_async);
   if (rc != 0) {
-    *err = fb_audit_errf("audit: cannot create the async handle: %s", uv_strerror(rc));
+    fb_set_error(err, "audit: cannot create the async handle: %s", uv_strerror(rc));
     uv_cond_destroy(&a->cv);
     uv_mutex_destroy(&a->mu);
     free_handle(a);
@@ -169,7 +171,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   a->open_handles = 2;
   rc = uv_thread_create(&a->thread, fb_audit_writer_main, a);
   if (rc != 0) {
-    *err = fb_audit_errf("audit: cannot start the writer thread: %s", uv_strerror(rc));
+    fb_set_error(err, "audit: cannot start the writer thread: %s", uv_strerror(rc));
     /* The handles are embedded: the memory goes in the last close callback. */
     uv_close((uv_handle_t *)&a->async, on_closed);
     uv_close((uv_handle_t *)&a->kick, on_closed);

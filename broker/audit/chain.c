@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audit/internal.h"
+#include "core/error.h"
 #include "core/util.h"
 
 static const char zeros[65] = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -27,8 +28,8 @@ static bool is_rfc3339_ms(const char *s) {
 }
 
 static int fail(fb_audit_chain *c, uint64_t seq, char **why, const char *reason) {
-  *why = fb_audit_errf("line %llu (seq %llu): %s", (unsigned long long)(c->lineno + 1),
-                       (unsigned long long)seq, reason);
+  fb_set_error(why, "line %llu (seq %llu): %s", (unsigned long long)(c->lineno + 1),
+               (unsigned long long)seq, reason);
   return -1;
 }
 

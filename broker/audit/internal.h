@@ -141,6 +141,4 @@ void fb_audit_writer_main(void *arg);
  * FB_AUDIT_INDEX_STRIDE lines. Loop thread (or open, before the writer starts). */
 void fb_audit_index_note(fb_audit *a, uint64_t seq, uint64_t end);
 
-char *fb_audit_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "audit/internal.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -39,11 +40,11 @@ static int read_at(int fd, char *buf, size_t n, uint64_t off) {
 int64_t fb_audit_recover(fb_audit *a, char **err) {
   struct stat st;
   if (fstat(a->fd, &st) != 0) {
-    *err = fb_audit_errf("audit log %s: %s", a->path, strerror(errno));
+    fb_set_error(err, "audit log %s: %s", a->path, strerror(errno));
     return -1;
   }
   if (!S_ISREG(st.st_mode)) {
-    *err = fb_audit_errf("audit log %s is not a regular file", a->path);
+    fb_set_error(err, "audit log %s is not a regular file", a->path);
     return -1;
   }
   uint64_t size = (uint64_t)st.st_size;
@@ -61,7 +62,7 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   for (uint64_t off = 0; off < size;) {
     size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
     if (read_at(a->fd, buf, n, off) != 0) {
-      *err = fb_audit_errf("reading audit log %s: %s", a->path, strerror(errno));
+      fb_set_error(err, "reading audit log %s: %s", a->path, strerror(errno));
       free(buf);
       return -1;
     }
@@ -82,7 +83,7 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   int64_t cut = (int64_t)(size - good);
   if (cut > 0) {
     if (ftruncate(a->fd, (off_t)good) != 0 || fdatasync(a->fd) != 0) {
-      *err = fb_audit_errf("audit log %s: cannot cut the torn last line: %s", a->path, strerror(errno));
+      fb_set_error(err, "audit log %s: cannot cut the torn last line: %s", a->path, strerror(errno));
       return -1;
     }
     fb_warn("audit_recovery", "audit log %s: cut a torn last line of %lld bytes", a->path, (long long)cut);
@@ -94,8 +95,8 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   const uint64_t max_bytes = 16u << 20;
   while (first + 1 < a->seq && END_OF(a->seq) - END_OF(first) > max_bytes) first++;
   if (a->seq && END_OF(a->seq) - END_OF(first) > (uint64_t)FB_AUDIT_MAX_LINE + 1) {
-    *err = fb_audit_errf("audit log %s is damaged at line %llu: longer than any line the log writes; "
-                         "refusing to extend it", a->path, (unsigned long long)a->seq);
+    fb_set_error(err, "audit log %s is damaged at line %llu: longer than any line the log writes; "
+                 "refusing to extend it", a->path, (unsigned long long)a->seq);
     return -1;
   }
   uint64_t from = END_OF(first), to = END_OF(a->seq);
@@ -104,7 +105,7 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   if (to > from) {
     char *tail = fb_xmalloc((size_t)(to - from));
     if (read_at(a->fd, tail, (size_t)(to - from), from) != 0) {
-      *err = fb_audit_errf("reading audit log %s: %s", a->path, strerror(errno));
+      fb_set_error(err, "reading audit log %s: %s", a->path, strerror(errno));
       free(tail);
       return -1;
     }
@@ -114,9 +115,9 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
       size_t len = (size_t)(END_OF(k) - END_OF(k - 1)) - 1;
       char *why = NULL;
       if (fb_audit_chain_line(&c, line, len, &why) != 0) {
-        *err = fb_audit_errf("audit log %s is damaged at %s; refusing to extend a broken chain "
-                             "(run `fedbroker audit verify`, keep the file as evidence and start a new log)",
-                             a->path, why);
+        fb_set_error(err, "audit log %s is damaged at %s; refusing to extend a broken chain "
+                     "(run `fedbroker audit verify`, keep the file as evidence and start a new log)",
+                     a->path, why);
         free(why);
         free(tail);
         return -1;

@@ -1,30 +1,13 @@
 /* Hashing, key ids and checkpoint signatures (Ed25519 over the ASCII text of `prev`). */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "audit/internal.h"
+#include "core/crypto.h"
+#include "core/error.h"
 #include "core/util.h"
-
-char *fb_audit_errf(const char *fmt, ...) {
-  fb_buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0) return fb_xstrdup("error");
-  fb_buf_reserve(&b, (size_t)n);
-  va_start(ap, fmt);
-  vsnprintf(b.data, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b.len = (size_t)n;
-  return fb_buf_steal(&b);
-}
 
 void fb_audit_sha256(const void *data, size_t len, uint8_t out[32]) {
   SHA256(data, len, out);
@@ -43,58 +26,36 @@ int fb_audit_key_id(EVP_PKEY *key, char out[17]) {
 }
 
 int fb_audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]) {
-  uint8_t sig[64];
-  size_t siglen = sizeof sig;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-           EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)msg, len) == 1 && siglen == 64;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return -1;
-  EVP_EncodeBlock((unsigned char *)out, sig, 64); /* 88 chars + NUL */
+  uint8_t sig[FB_ED25519_SIG_LEN];
+  if (fb_ed25519_sign(key, msg, len, sig) != 0) return -1;
+  fb_buf b = {0};
+  fb_base64_encode(sig, sizeof sig, &b); /* 88 characters */
+  memcpy(out, b.data, b.len + 1);
+  fb_buf_free(&b);
   return 0;
 }
 
 bool fb_audit_sig_ok(EVP_PKEY *pub, const char *msg, size_t len, const char *sig_b64) {
-  size_t b64len = strlen(sig_b64);
-  if (b64len != 88) return false; /* 64 bytes, padded: exactly 88 chars */
-  uint8_t sig[66];
-  if (EVP_DecodeBlock(sig, (const unsigned char *)sig_b64, (int)b64len) != 66) return false;
-  /* EVP_DecodeBlock counts the padding bytes; "==" at the end means 64 real bytes. */
-  if (sig_b64[86] != '=' || sig_b64[87] != '=') return false;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub) == 1 &&
-            EVP_DigestVerify(ctx, sig, 64, (const uint8_t *)msg, len) == 1;
-  EVP_MD_CTX_free(ctx);
-  ERR_clear_error();
-  return ok;
+  return fb_ed25519_verify_base64(pub, msg, len, sig_b64, strlen(sig_b64));
 }
 
-static EVP_PKEY *load_pem(const char *path, bool priv, char **err) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    *err = fb_audit_errf("cannot open key %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  EVP_PKEY *k = priv ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
-  if (!k && !priv) { /* a private key file also gives its public half */
-    rewind(f);
-    ERR_clear_error();
-    k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-  }
-  fclose(f);
-  ERR_clear_error();
+EVP_PKEY *fb_audit_load_private_key(const char *path, char **err) {
+  return fb_ed25519_load_private_key(path, err);
+}
+
+EVP_PKEY *fb_audit_load_public_key(const char *path, char **err) {
+  char *perr = NULL;
+  EVP_PKEY *k = fb_pem_load_public_key(path, &perr);
+  if (!k) k = fb_pem_load_private_key(path, NULL); /* a private key file gives its public half */
   if (!k) {
-    *err = fb_audit_errf("%s is not a PEM %s key", path, priv ? "private" : "public");
+    *err = perr;
     return NULL;
   }
+  free(perr);
   if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(k);
-    *err = fb_audit_errf("%s is not an Ed25519 key", path);
+    fb_set_error(err, "%s: not an Ed25519 key", path);
     return NULL;
   }
   return k;
 }
-
-EVP_PKEY *fb_audit_load_private_key(const char *path, char **err) { return load_pem(path, true, err); }
-
-EVP_PKEY *fb_audit_load_public_key(const char *path, char **err) { return load_pem(path, false, err); }

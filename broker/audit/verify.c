@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audit/internal.h"
+#include "core/error.h"
 
 int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_result *res,
                             char **err) {
@@ -13,7 +14,7 @@ int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_res
   memset(res, 0, sizeof *res);
   FILE *f = fopen(path, "rb");
   if (!f) {
-    *err = fb_audit_errf("cannot open %s: %s", path, strerror(errno));
+    fb_set_error(err, "cannot open %s: %s", path, strerror(errno));
     return -1;
   }
   fb_audit_chain c = {.pub = pub};
@@ -23,15 +24,15 @@ int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_res
   int rc = 0;
   while ((n = getline(&line, &cap, f)) > 0) {
     if (line[n - 1] != '\n') {
-      *err = fb_audit_errf("line %llu (seq %llu): torn last line (no newline)",
-                           (unsigned long long)(c.lineno + 1),
-                           (unsigned long long)(c.next_seq ? c.next_seq : 1));
+      fb_set_error(err, "line %llu (seq %llu): torn last line (no newline)",
+                   (unsigned long long)(c.lineno + 1),
+                   (unsigned long long)(c.next_seq ? c.next_seq : 1));
       rc = -1;
       break;
     }
     if (memchr(line, '\0', (size_t)n - 1) != NULL) {
-      *err = fb_audit_errf("line %llu (seq %llu): NUL byte in line", (unsigned long long)(c.lineno + 1),
-                           (unsigned long long)(c.next_seq ? c.next_seq : 1));
+      fb_set_error(err, "line %llu (seq %llu): NUL byte in line", (unsigned long long)(c.lineno + 1),
+                   (unsigned long long)(c.next_seq ? c.next_seq : 1));
       rc = -1;
       break;
     }
@@ -41,7 +42,7 @@ int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_res
     }
   }
   if (rc == 0 && ferror(f)) {
-    *err = fb_audit_errf("reading %s: %s", path, strerror(errno));
+    fb_set_error(err, "reading %s: %s", path, strerror(errno));
     rc = -1;
   }
   if (rc != 0 && res->bad_line == 0) {

@@ -7,11 +7,11 @@
 
 #include <openssl/sha.h>
 
-#include "auth/base64url.h"
 #include "auth/jws.h"
-#include "auth/keys.h"
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
+#include "core/crypto.h"
+#include "core/error.h"
 #include "core/util.h"
 
 #define NO_NBF INT64_MIN
@@ -45,12 +45,8 @@ void fb_authn_free(fb_authn *a) {
 
 static fb_authn *new_error(fb_authn *a, char **err, size_t i, const char *iss,
                            const char *what) {
-  if (err) {
-    fb_buf b = {0};
-    fb_buf_printf(&b, "issuers[%zu]%s%s%s: %s", i + 1, iss ? " (" : "", iss ? iss : "",
-                  iss ? ")" : "", what);
-    *err = fb_buf_steal(&b);
-  }
+  fb_set_error(err, "issuers[%zu]%s%s%s: %s", i + 1, iss ? " (" : "", iss ? iss : "",
+               iss ? ")" : "", what);
   fb_authn_free(a);
   return NULL;
 }
@@ -74,7 +70,7 @@ fb_authn *fb_authn_new_with_cache(const fb_issuer_config *cfg, size_t n, size_t 
     if (c->kid && !c->kid[0]) return new_error(a, err, i, c->iss, "kid is empty");
     const char *why = NULL;
     char *kerr = NULL;
-    EVP_PKEY *key = fb_auth_load_public_key(c->key, &kerr);
+    EVP_PKEY *key = fb_pem_load_public_key(c->key, &kerr);
     if (!key) {
       fb_buf b = {0};
       fb_buf_printf(&b, "key %s", kerr);
@@ -165,7 +161,7 @@ static const char *check_times(int64_t exp, int64_t nbf, int64_t now) {
 }
 
 static json_t *decode_object(const char *seg, size_t n, uint8_t *scratch) {
-  long len = fb_b64url_decode(seg, n, scratch);
+  long len = fb_base64url_decode(seg, n, scratch);
   if (len <= 0) return NULL;
   json_t *v = json_loadb((const char *)scratch, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
   if (v && !json_is_object(v)) {
@@ -189,7 +185,7 @@ static const char *verify(const fb_authn *a, const char *tok, size_t len, int64_
   if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - tok)))
     return "token is not a compact JWS (header.payload.signature)";
 
-  uint8_t scratch[FB_B64URL_DECODED_MAX(FB_JWT_MAX_LEN)];
+  uint8_t scratch[FB_BASE64_DECODED_MAX(FB_JWT_MAX_LEN)];
   const char *why = NULL;
   json_t *hdr = decode_object(tok, (size_t)(dot1 - tok), scratch);
   json_t *claims = NULL;
@@ -295,7 +291,7 @@ static const char *verify(const fb_authn *a, const char *tok, size_t len, int64_
   }
   memcpy(out->issuer, is->iss, strlen(is->iss) + 1);
 
-  long siglen = fb_b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - tok), scratch);
+  long siglen = fb_base64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - tok), scratch);
   if (siglen <= 0 || !fb_jws_verify(is->key, is->alg, tok, (size_t)(dot2 - tok), scratch,
                                     (size_t)siglen)) {
     why = "token signature is invalid";

@@ -2,22 +2,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64url.h"
 #include "auth/jws.h"
 #include "auth/jwt.h"
+#include "core/crypto.h"
+#include "core/error.h"
 #include "core/util.h"
 
-static char *mint_error(char **err, const char *msg) {
-  if (err) *err = fb_xstrdup(msg);
-  return NULL;
-}
 
 /* Appends base64url(JSON of `v`) to `out` and steals `v`. */
 static bool append_json(fb_buf *out, json_t *v) {
   char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
   json_decref(v);
   if (!s) return false;
-  fb_b64url_encode(s, strlen(s), out);
+  fb_base64url_encode(s, strlen(s), out);
   free(s);
   return true;
 }
@@ -28,19 +25,19 @@ char *fb_token_mint_kid(EVP_PKEY *key, const char *kid, const char *iss, const c
   if (err) *err = NULL;
   const char *why = NULL;
   fb_jws_alg alg = fb_jws_alg_for_key(key, &why);
-  if (alg == FB_JWS_NONE) return mint_error(err, why);
-  if (!iss || !iss[0]) return mint_error(err, "iss is required");
+  if (alg == FB_JWS_NONE) return fb_set_error(err, "%s", why), NULL;
+  if (!iss || !iss[0]) return fb_set_error(err, "iss is required"), NULL;
   /* Refuse what the verifier would refuse, rather than mint a token that never works. */
   char text[128];
   if (!sub || !fb_identity_copy_text(sub, strlen(sub), text, sizeof text))
-    return mint_error(err, "sub is required: 1 to 127 bytes, no control characters");
+    return fb_set_error(err, "sub is required: 1 to 127 bytes, no control characters"), NULL;
   if (agency && !fb_identity_copy_text(agency, strlen(agency), text, sizeof text))
-    return mint_error(err, "agency must be 1 to 127 bytes, no control characters");
+    return fb_set_error(err, "agency must be 1 to 127 bytes, no control characters"), NULL;
   if (!fb_state_code_valid(state))
-    return mint_error(err, "state must be an ISO 3166-1 alpha-3 code (3 uppercase letters)");
-  if (ttl_s <= 0) return mint_error(err, "ttl must be a positive number of seconds");
+    return fb_set_error(err, "state must be an ISO 3166-1 alpha-3 code (3 uppercase letters)"), NULL;
+  if (ttl_s <= 0) return fb_set_error(err, "ttl must be a positive number of seconds"), NULL;
   if (iat < 0 || ttl_s > INT64_MAX / 2 || iat > INT64_MAX / 2)
-    return mint_error(err, "iat/ttl out of range");
+    return fb_set_error(err, "iat/ttl out of range"), NULL;
   if (!aud) aud = FB_JWT_DEFAULT_AUD;
 
   json_t *hdr = json_pack("{s:s, s:s}", "alg", fb_jws_alg_name(alg), "typ", "JWT");
@@ -63,20 +60,20 @@ char *fb_token_mint_kid(EVP_PKEY *key, const char *kid, const char *iss, const c
   ok = append_json(&tok, claims) && ok; /* always consume both */
   if (!ok) {
     fb_buf_free(&tok);
-    return mint_error(err, "cannot encode the token (invalid UTF-8 in a claim?)");
+    return fb_set_error(err, "cannot encode the token (invalid UTF-8 in a claim?)"), NULL;
   }
   fb_buf sig = {0};
   if (fb_jws_sign(key, alg, tok.data, tok.len, &sig) != 0) {
     fb_buf_free(&tok);
     fb_buf_free(&sig);
-    return mint_error(err, "signing failed (is the key a private key?)");
+    return fb_set_error(err, "signing failed (is the key a private key?)"), NULL;
   }
   fb_buf_putc(&tok, '.');
-  fb_b64url_encode(sig.data, sig.len, &tok);
+  fb_base64url_encode(sig.data, sig.len, &tok);
   fb_buf_free(&sig);
   if (tok.len > FB_JWT_MAX_LEN) {
     fb_buf_free(&tok);
-    return mint_error(err, "token would be larger than 8 KiB");
+    return fb_set_error(err, "token would be larger than 8 KiB"), NULL;
   }
   return fb_buf_steal(&tok);
 }

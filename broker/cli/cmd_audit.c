@@ -10,6 +10,7 @@
 
 #include "audit/audit.h"
 #include "cli/command.h"
+#include "cli/options.h"
 
 static const char usage[] =
     "usage: fedbroker audit verify FILE [--key PUB] [FILE [--key PUB]]... [--allow-unsigned]\n"
@@ -83,30 +84,37 @@ static int run(int argc, char **argv) {
   size_t n = 0;
   const char *default_key = NULL;
   bool allow_unsigned = false;
-  for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    } else if (strcmp(argv[i], "--key") == 0) {
-      if (i + 1 >= argc) return fb_usage_error(usage, "audit verify: --key needs a file");
-      const char *key = argv[++i];
+  static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                       {"allow-unsigned", no_argument, 0, 'u'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  fb_opt_begin();
+  int c;
+  /* "-": FILEs come in order (as code 1), so that a --key belongs to the FILE before it. */
+  while ((c = getopt_long(argc - 1, argv + 1, "-:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'k':
       if (n == 0) {
         if (default_key) return fb_usage_error(usage, "audit verify: two --key before the first FILE");
-        default_key = key;
+        default_key = optarg;
       } else if (chains[n - 1].key) {
         return fb_usage_error(usage, "audit verify: two --key for '%s'", chains[n - 1].file);
       } else {
-        chains[n - 1].key = key;
+        chains[n - 1].key = optarg;
       }
-    } else if (strcmp(argv[i], "--allow-unsigned") == 0) {
-      allow_unsigned = true;
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      return fb_usage_error(usage, "audit verify: unknown option '%s'", argv[i]);
-    } else if (n == MAX_CHAINS) {
-      return fb_usage_error(usage, "audit verify: more than %d FILEs", MAX_CHAINS);
-    } else {
-      chains[n++] = (chain_arg){.file = argv[i], .key = NULL};
+      break;
+    case 'u': allow_unsigned = true; break;
+    case 1:
+      if (n == MAX_CHAINS) return fb_usage_error(usage, "audit verify: more than %d FILEs", MAX_CHAINS);
+      chains[n++] = (chain_arg){.file = optarg, .key = NULL};
+      break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "audit verify", c, argv + 1);
     }
+  }
+  for (; optind < argc - 1; optind++) { /* after "--": FILEs only */
+    if (n == MAX_CHAINS) return fb_usage_error(usage, "audit verify: more than %d FILEs", MAX_CHAINS);
+    chains[n++] = (chain_arg){.file = argv[1 + optind], .key = NULL};
   }
   if (n == 0) return fb_usage_error(usage, "audit verify: missing FILE");
   int failed = 0;

@@ -14,10 +14,11 @@
 #include "demo/demo_data.h"
 #include "auth/identity.h"
 #include "auth/jwt.h"
-#include "auth/keys.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/serve.h"
 #include "config/config.h"
+#include "core/crypto.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -182,23 +183,28 @@ static int seed_focal_points(const char *store_path, char **err) {
 }
 
 static int run(int argc, char **argv) {
+  static const struct option opts[] = {{"port", required_argument, 0, 'p'},
+                                       {"dir", required_argument, 0, 'd'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   long port = 8080;
   const char *dir = "var/demo";
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'p': {
       char *end;
-      port = strtol(argv[++i], &end, 10);
-      if (*end || port < 0 || port > 65535) return fb_usage_error(usage, "demo: --port takes 0..65535");
-    } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-      dir = argv[++i];
-    } else {
-      return fb_usage_error(usage, "demo: unexpected argument '%s'", argv[i]);
+      port = strtol(optarg, &end, 10);
+      if (!*optarg || *end || port < 0 || port > 65535) return fb_usage_error(usage, "demo: --port takes 0..65535");
+      break;
+    }
+    case 'd': dir = optarg; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "demo", c, argv);
     }
   }
+  if (optind < argc) return fb_usage_error(usage, "demo: unexpected argument '%s'", argv[optind]);
   char *data = join(dir, "data"), *keys = join(dir, "keys"), *pol = join(dir, "policies");
   char *issuer_priv = join(keys, "issuer.pem"), *issuer_pub = join(keys, "issuer.pub.pem");
   char *audit_priv = join(keys, "audit.pem"), *audit_pub = join(keys, "audit.pub.pem");
@@ -252,7 +258,7 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "fedbroker demo: %s\n", err);
     goto out;
   }
-  issuer = fb_auth_load_private_key(issuer_priv, &err);
+  issuer = fb_pem_load_private_key(issuer_priv, &err);
   if (!issuer) {
     fprintf(stderr, "fedbroker demo: %s\n", err);
     goto out;

@@ -10,6 +10,7 @@
 #include "demo/demo_data.h"
 #include "records/postgres_db.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "core/util.h"
 
 static const char usage[] =
@@ -24,31 +25,32 @@ static const char usage[] =
     "  --state XXX          the state to load with --postgres, default THA\n";
 
 static int run(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"out", required_argument, 0, 'o'},      {"seed", required_argument, 0, 's'},
+      {"postgres", required_argument, 0, 'p'}, {"state", required_argument, 0, 't'},
+      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
   const char *out = NULL, *conninfo = NULL, *state = "THA";
   unsigned long seed = 1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-      out = argv[++i];
-    } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 's': {
       char *end;
       errno = 0;
-      seed = strtoul(argv[++i], &end, 10);
-      if (errno || *end || !*argv[i] || argv[i][0] == '-' || seed > 0xFFFFFFFFul)
-        return fb_usage_error(usage, "demo-data: --seed must be an integer from 0 to 4294967295, not '%s'", argv[i]);
-    } else if (strcmp(argv[i], "--postgres") == 0 && i + 1 < argc) {
-      conninfo = argv[++i];
-    } else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
-      state = argv[++i];
-    } else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--seed") == 0 ||
-               strcmp(argv[i], "--postgres") == 0 || strcmp(argv[i], "--state") == 0) {
-      return fb_usage_error(usage, "demo-data: %s needs a value", argv[i]);
-    } else {
-      return fb_usage_error(usage, "demo-data: unknown argument '%s'", argv[i]);
+      seed = strtoul(optarg, &end, 10);
+      if (errno || *end || !*optarg || optarg[0] == '-' || seed > 0xFFFFFFFFul)
+        return fb_usage_error(usage, "demo-data: --seed must be an integer from 0 to 4294967295, not '%s'", optarg);
+      break;
+    }
+    case 'p': conninfo = optarg; break;
+    case 't': state = optarg; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "demo-data", c, argv);
     }
   }
+  if (optind < argc) return fb_usage_error(usage, "demo-data: unexpected argument '%s'", argv[optind]);
   if (!out) return fb_usage_error(usage, "demo-data: --out DIR is required");
   bool known = false;
   for (size_t i = 0; i < 4; i++) known = known || strcmp(state, fb_demo_states[i]) == 0;

@@ -26,6 +26,7 @@
 #include "demo/demo_data.h"
 #include "records/sqlite_db.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "core/util.h"
 #include "policy/policy.h"
 #include "search/merge.h"
@@ -234,42 +235,40 @@ static int run(int argc, char **argv) {
   long people_max = 0;
   bool check = false;
   eval ev = {0};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    } else if (strcmp(a, "--check") == 0) {
-      check = true;
-    } else if (strcmp(a, "--explain") == 0) {
-      ev.explain = true;
-    } else if (strcmp(a, "--data") == 0 && has) {
-      data = argv[++i];
-    } else if (strcmp(a, "--policies") == 0 && has) {
-      policies = argv[++i];
-    } else if (strcmp(a, "--purpose") == 0 && has) {
-      purpose = argv[++i];
-    } else if (strcmp(a, "--legal-basis") == 0 && has) {
-      basis = argv[++i];
-    } else if (strcmp(a, "--priority") == 0 && has) {
-      priority = argv[++i];
-    } else if (strcmp(a, "--from") == 0 && has) {
-      from = argv[++i];
-    } else if (strcmp(a, "--case") == 0 && has) {
-      case_ref = argv[++i];
-    } else if (strcmp(a, "--people") == 0 && has) {
+  enum { CHECK = 256, EXPLAIN, DATA, POLICIES, PURPOSE, BASIS, PRIORITY, FROM, CASE, PEOPLE };
+  static const struct option opts[] = {
+      {"check", no_argument, 0, CHECK},           {"explain", no_argument, 0, EXPLAIN},
+      {"data", required_argument, 0, DATA},       {"policies", required_argument, 0, POLICIES},
+      {"purpose", required_argument, 0, PURPOSE}, {"legal-basis", required_argument, 0, BASIS},
+      {"priority", required_argument, 0, PRIORITY}, {"from", required_argument, 0, FROM},
+      {"case", required_argument, 0, CASE},       {"people", required_argument, 0, PEOPLE},
+      {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case CHECK: check = true; break;
+    case EXPLAIN: ev.explain = true; break;
+    case DATA: data = optarg; break;
+    case POLICIES: policies = optarg; break;
+    case PURPOSE: purpose = optarg; break;
+    case BASIS: basis = optarg; break;
+    case PRIORITY: priority = optarg; break;
+    case FROM: from = optarg; break;
+    case CASE: case_ref = optarg; break;
+    case PEOPLE: {
       char *end;
       errno = 0;
-      people_max = strtol(argv[++i], &end, 10);
-      if (errno || *end || people_max <= 0)
-        return fb_usage_error(usage, "merge-eval: --people must be a positive integer, not '%s'", argv[i]);
-    } else if (a[0] == '-' && a[1] == '-' && !has) {
-      return fb_usage_error(usage, "merge-eval: %s needs a value or is unknown", a);
-    } else {
-      return fb_usage_error(usage, "merge-eval: unknown argument '%s'", a);
+      people_max = strtol(optarg, &end, 10);
+      if (errno || !*optarg || *end || people_max <= 0)
+        return fb_usage_error(usage, "merge-eval: --people must be a positive integer, not '%s'", optarg);
+      break;
+    }
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "merge-eval", c, argv);
     }
   }
+  if (optind < argc) return fb_usage_error(usage, "merge-eval: unexpected argument '%s'", argv[optind]);
   if (!data) return fb_usage_error(usage, "merge-eval: --data DIR is required");
   int rc = 1;
 

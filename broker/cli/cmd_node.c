@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "node/node.h"
@@ -38,76 +39,88 @@ static bool parse_uint(const char *s, unsigned long long max, unsigned long long
   return true;
 }
 
+/* Applies one option's value to *opt; NULL, or what is wrong with the value. */
+static const char *apply(int c, const char *v, fb_node_options *opt, char **tls) {
+  unsigned long long n;
+  switch (c) {
+  case 'd': opt->data = v; return NULL;
+  case 'l': opt->listen = v; return NULL;
+  case 't': {
+    free(*tls);
+    *tls = fb_xstrdup(v);
+    char *cert = *tls, *key = strchr(cert, ','), *ca = NULL;
+    if (key) *key++ = '\0';
+    if (key && (ca = strchr(key, ','))) *ca++ = '\0';
+    opt->tls_cert = cert;
+    opt->tls_key = key;
+    opt->tls_client_ca = ca;
+    if (!key || !*cert || !*key || (ca && (!*ca || strchr(ca, ','))))
+      return "--tls takes CERT,KEY or CERT,KEY,CLIENT_CA";
+    return NULL;
+  }
+  case 'L':
+    if (!parse_uint(v, 3600000, &n)) return "--latency takes milliseconds from 0 to 3600000";
+    opt->latency_ms = (uint32_t)n;
+    return NULL;
+  case 'f': {
+    char *end;
+    errno = 0;
+    double p = strtod(v, &end);
+    if (errno || *end || !*v || !(p >= 0 && p <= 1)) return "--fail-rate takes a number from 0 to 1";
+    opt->fail_rate = p;
+    return NULL;
+  }
+  case 's':
+    if (!parse_uint(v, UINT64_MAX, &n)) return "--seed takes a non-negative integer";
+    opt->seed = n;
+    return NULL;
+  case 'w':
+    if (!parse_uint(v, 128, &n) || n == 0) return "--workers takes an integer from 1 to 128";
+    opt->workers = (unsigned)n;
+    return NULL;
+  case 'g': {
+    fb_log_level lvl;
+    if (fb_log_parse_level(v, &lvl) != 0) return "--log-level takes debug, info, warn or error";
+    fb_log_set_level(lvl);
+    return NULL;
+  }
+  }
+  return "unexpected option"; /* not reached: run() passes only the codes above */
+}
+
 static int run(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"data", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
+      {"tls", required_argument, 0, 't'},       {"latency", required_argument, 0, 'L'},
+      {"fail-rate", required_argument, 0, 'f'}, {"seed", required_argument, 0, 's'},
+      {"mode", required_argument, 0, 'm'},      {"workers", required_argument, 0, 'w'},
+      {"log-level", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   fb_node_options opt = {.seed = 1};
   char *tls = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+  int usage_status = 0;
+  fb_opt_begin();
+  int c;
+  while (!usage_status && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    if (c == 'h') {
       fputs(usage, stdout);
       free(tls);
       return 0;
+    } else if (c == 'm') {
+      if (fb_node_mode_parse(optarg, &opt.mode) != 0)
+        usage_status = fb_usage_error(usage, "node: unknown --mode '%s' (one of %s)", optarg, fb_node_mode_names);
+    } else if (c == ':' || c == '?') {
+      usage_status = fb_opt_error(usage, "node", c, argv);
+    } else {
+      const char *bad = apply(c, optarg, &opt, &tls);
+      if (bad) usage_status = fb_usage_error(usage, "node: %s, not '%s'", bad, optarg);
     }
-    bool takes_value = strcmp(a, "--data") == 0 || strcmp(a, "--listen") == 0 ||
-                       strcmp(a, "--tls") == 0 || strcmp(a, "--latency") == 0 ||
-                       strcmp(a, "--fail-rate") == 0 || strcmp(a, "--seed") == 0 ||
-                       strcmp(a, "--mode") == 0 || strcmp(a, "--workers") == 0 ||
-                       strcmp(a, "--log-level") == 0;
-    if (!takes_value) {
-      free(tls);
-      return fb_usage_error(usage, "node: unknown argument '%s'", a);
-    }
-    if (i + 1 >= argc) {
-      free(tls);
-      return fb_usage_error(usage, "node: %s needs a value", a);
-    }
-    const char *v = argv[++i];
-    unsigned long long n;
-    const char *bad = NULL;
-    if (strcmp(a, "--data") == 0) {
-      opt.data = v;
-    } else if (strcmp(a, "--listen") == 0) {
-      opt.listen = v;
-    } else if (strcmp(a, "--tls") == 0) {
-      free(tls);
-      tls = fb_xstrdup(v);
-      char *cert = tls, *key = strchr(cert, ','), *ca = NULL;
-      if (key) *key++ = '\0';
-      if (key && (ca = strchr(key, ','))) *ca++ = '\0';
-      if (!key || !*cert || !*key || (ca && (!*ca || strchr(ca, ','))))
-        bad = "--tls takes CERT,KEY or CERT,KEY,CLIENT_CA";
-      opt.tls_cert = cert;
-      opt.tls_key = key;
-      opt.tls_client_ca = ca;
-    } else if (strcmp(a, "--latency") == 0) {
-      if (parse_uint(v, 3600000, &n)) opt.latency_ms = (uint32_t)n;
-      else bad = "--latency takes milliseconds from 0 to 3600000";
-    } else if (strcmp(a, "--fail-rate") == 0) {
-      char *end;
-      errno = 0;
-      double p = strtod(v, &end);
-      if (errno || *end || !*v || !(p >= 0 && p <= 1)) bad = "--fail-rate takes a number from 0 to 1";
-      else opt.fail_rate = p;
-    } else if (strcmp(a, "--seed") == 0) {
-      if (parse_uint(v, UINT64_MAX, &n)) opt.seed = n;
-      else bad = "--seed takes a non-negative integer";
-    } else if (strcmp(a, "--mode") == 0) {
-      if (fb_node_mode_parse(v, &opt.mode) != 0) {
-        free(tls);
-        return fb_usage_error(usage, "node: unknown --mode '%s' (one of %s)", v, fb_node_mode_names);
-      }
-    } else if (strcmp(a, "--workers") == 0) {
-      if (parse_uint(v, 128, &n) && n > 0) opt.workers = (unsigned)n;
-      else bad = "--workers takes an integer from 1 to 128";
-    } else if (strcmp(a, "--log-level") == 0) {
-      fb_log_level lvl;
-      if (fb_log_parse_level(v, &lvl) == 0) fb_log_set_level(lvl);
-      else bad = "--log-level takes debug, info, warn or error";
-    }
-    if (bad) {
-      free(tls);
-      return fb_usage_error(usage, "node: %s, not '%s'", bad, v);
-    }
+  }
+  if (!usage_status && optind < argc)
+    usage_status = fb_usage_error(usage, "node: unexpected argument '%s'", argv[optind]);
+  if (usage_status) {
+    free(tls);
+    return usage_status;
   }
   int status = 0;
   if (!opt.data) status = fb_usage_error(usage, "node: --data FILE.db is required");

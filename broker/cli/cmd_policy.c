@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/policy_cmds.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -43,13 +44,24 @@ const char fb_policy_usage[] =
     "         when it widens)\n";
 
 static int cmd_eval(int argc, char **argv) {
+  static const struct option opts[] = {{"request", required_argument, 0, 'r'},
+                                       {"policies", required_argument, 0, 'p'},
+                                       {"as", required_argument, 0, 'a'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   const char *request = NULL, *dir = "policies", *as = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--request") == 0 && i + 1 < argc) request = argv[++i];
-    else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) dir = argv[++i];
-    else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) as = argv[++i];
-    else return fb_usage_error(usage, "policy eval: unexpected argument '%s'", argv[i]);
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'r': request = optarg; break;
+    case 'p': dir = optarg; break;
+    case 'a': as = optarg; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "policy eval", c, argv);
+    }
   }
+  if (optind < argc) return fb_usage_error(usage, "policy eval: unexpected argument '%s'", argv[optind]);
   if (!request) return fb_usage_error(usage, "policy eval: --request FILE is required");
   json_error_t jerr;
   json_t *body = json_load_file(request, 0, &jerr);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/policy_cmds.h"
 #include "core/util.h"
 #include "policy/draft.h"
@@ -33,19 +34,33 @@ int fb_cmd_policy_diff(int argc, char **argv) {
   const char *audit = NULL, *old_dir = NULL, *new_dir = NULL, *since = NULL, *until = NULL;
   unsigned long long limit = 0;
   bool as_json = false;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc) audit = argv[++i];
-    else if (strcmp(argv[i], "--old") == 0 && i + 1 < argc) old_dir = argv[++i];
-    else if (strcmp(argv[i], "--new") == 0 && i + 1 < argc) new_dir = argv[++i];
-    else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) since = argv[++i];
-    else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc) until = argv[++i];
-    else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+  static const struct option long_opts[] = {
+      {"audit", required_argument, 0, 'a'}, {"old", required_argument, 0, 'o'},
+      {"new", required_argument, 0, 'n'},   {"since", required_argument, 0, 's'},
+      {"until", required_argument, 0, 'u'}, {"limit", required_argument, 0, 'l'},
+      {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+    switch (c) {
+    case 'a': audit = optarg; break;
+    case 'o': old_dir = optarg; break;
+    case 'n': new_dir = optarg; break;
+    case 's': since = optarg; break;
+    case 'u': until = optarg; break;
+    case 'l': {
       char *end = NULL;
-      limit = strtoull(argv[++i], &end, 10);
-      if (!end || *end || limit == 0) return fb_usage_error(usage, "policy diff: --limit takes a positive number");
-    } else if (strcmp(argv[i], "--json") == 0) as_json = true;
-    else return fb_usage_error(usage, "policy diff: unexpected argument '%s'", argv[i]);
+      limit = strtoull(optarg, &end, 10);
+      if (!*optarg || *end || limit == 0) return fb_usage_error(usage, "policy diff: --limit takes a positive number");
+      break;
+    }
+    case 'j': as_json = true; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "policy diff", c, argv);
+    }
   }
+  if (optind < argc) return fb_usage_error(usage, "policy diff: unexpected argument '%s'", argv[optind]);
   if (!audit || !old_dir || !new_dir)
     return fb_usage_error(usage, "policy diff: --audit FILE, --old DIR and --new DIR are required");
   fb_replay_opts opts = {.limit = limit};

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/policy_cmds.h"
 #include "policy/prove.h"
 
@@ -24,14 +25,25 @@ static const char usage[] =
 int fb_cmd_policy_prove(int argc, char **argv) {
   const char *old_dir = NULL, *new_dir = NULL, *state = NULL;
   bool no_widening = false, as_json = false;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--old") == 0 && i + 1 < argc) old_dir = argv[++i];
-    else if (strcmp(argv[i], "--new") == 0 && i + 1 < argc) new_dir = argv[++i];
-    else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) state = argv[++i];
-    else if (strcmp(argv[i], "--no-widening") == 0) no_widening = true;
-    else if (strcmp(argv[i], "--json") == 0) as_json = true;
-    else return fb_usage_error(usage, "policy prove: unexpected argument '%s'", argv[i]);
+  static const struct option opts[] = {
+      {"old", required_argument, 0, 'o'},   {"new", required_argument, 0, 'n'},
+      {"state", required_argument, 0, 's'}, {"no-widening", no_argument, 0, 'w'},
+      {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': old_dir = optarg; break;
+    case 'n': new_dir = optarg; break;
+    case 's': state = optarg; break;
+    case 'w': no_widening = true; break;
+    case 'j': as_json = true; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "policy prove", c, argv);
+    }
   }
+  if (optind < argc) return fb_usage_error(usage, "policy prove: unexpected argument '%s'", argv[optind]);
   if (!old_dir || !new_dir) return fb_usage_error(usage, "policy prove: --old DIR and --new DIR are required");
   char *err = NULL;
   fb_prove_set *old = fb_prove_set_from_dir(old_dir, &err), *new = NULL;

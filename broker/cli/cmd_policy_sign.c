@@ -16,7 +16,9 @@
 #include <openssl/pem.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/policy_cmds.h"
+#include "core/crypto.h"
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
@@ -35,11 +37,19 @@ static FILE *create_new(const char *path, mode_t mode) {
 }
 
 int fb_cmd_policy_keygen(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *prefix = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) prefix = argv[++i];
-    else return fb_usage_error(fb_policy_usage, "policy keygen: unexpected argument '%s'", argv[i]);
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': prefix = optarg; break;
+    case 'h': fputs(fb_policy_usage, stdout); return 0;
+    default: return fb_opt_error(fb_policy_usage, "policy keygen", c, argv);
+    }
   }
+  if (optind < argc) return fb_usage_error(fb_policy_usage, "policy keygen: unexpected argument '%s'", argv[optind]);
   if (!prefix || !*prefix) return fb_usage_error(fb_policy_usage, "policy keygen: --out PREFIX is required");
   size_t n = strlen(prefix) + 16;
   char *priv = fb_xmalloc(n), *pub = fb_xmalloc(n);
@@ -81,22 +91,29 @@ out:
 }
 
 int fb_cmd_policy_sign(int argc, char **argv) {
-  const char *file = NULL, *keypath = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) keypath = argv[++i];
-    else if (argv[i][0] != '-' && !file) file = argv[i];
-    else return fb_usage_error(fb_policy_usage, "policy sign: unexpected argument '%s'", argv[i]);
+  static const struct option opts[] = {
+      {"key", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  const char *keypath = NULL;
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'k': keypath = optarg; break;
+    case 'h': fputs(fb_policy_usage, stdout); return 0;
+    default: return fb_opt_error(fb_policy_usage, "policy sign", c, argv);
+    }
   }
-  if (!file) return fb_usage_error(fb_policy_usage, "policy sign: expected the policy FILE");
+  if (optind == argc) return fb_usage_error(fb_policy_usage, "policy sign: expected the policy FILE");
+  if (optind + 1 < argc) return fb_usage_error(fb_policy_usage, "policy sign: unexpected argument '%s'", argv[optind + 1]);
+  const char *file = argv[optind];
   if (!keypath) return fb_usage_error(fb_policy_usage, "policy sign: --key KEY is required");
 
-  FILE *kf = fopen(keypath, "r");
-  EVP_PKEY *key = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
-  if (kf) fclose(kf);
-  if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
-    fprintf(stderr, "fedbroker policy sign: %s is not an Ed25519 private key (PEM); make one "
-                    "with fedbroker policy keygen\n", keypath);
-    EVP_PKEY_free(key);
+  char *kerr = NULL;
+  EVP_PKEY *key = fb_ed25519_load_private_key(keypath, &kerr);
+  if (!key) {
+    fprintf(stderr, "fedbroker policy sign: %s (--key is not an Ed25519 private key in PEM; "
+                    "make one with fedbroker policy keygen)\n", kerr);
+    free(kerr);
     return 1;
   }
   size_t len = 0;
@@ -119,25 +136,22 @@ int fb_cmd_policy_sign(int argc, char **argv) {
   }
   fb_policy_unref(p);
 
-  unsigned char sig[64];
-  size_t siglen = sizeof sig;
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
-            EVP_DigestSign(md, sig, &siglen, (const unsigned char *)src, len) == 1 && siglen == 64;
-  EVP_MD_CTX_free(md);
+  uint8_t sig[FB_ED25519_SIG_LEN];
+  bool ok = fb_ed25519_sign(key, src, len, sig) == 0;
   EVP_PKEY_free(key);
   free(src);
   if (!ok) {
     fprintf(stderr, "fedbroker policy sign: signing failed\n");
     return 1;
   }
-  char b64[100];
-  EVP_EncodeBlock((unsigned char *)b64, sig, 64);
+  fb_buf b64 = {0};
+  fb_base64_encode(sig, sizeof sig, &b64);
   size_t n = strlen(file) + 8;
   char *sigpath = fb_xmalloc(n);
   snprintf(sigpath, n, "%s.sig", file);
   FILE *f = fopen(sigpath, "w");
-  ok = f && fprintf(f, "%s\n", b64) > 0;
+  ok = f && fprintf(f, "%s\n", b64.data) > 0;
+  fb_buf_free(&b64);
   if (f) ok &= fclose(f) == 0;
   if (!ok) fprintf(stderr, "fedbroker policy sign: cannot write %s: %s\n", sigpath, strerror(errno));
   else printf("signed: %s\n", sigpath);

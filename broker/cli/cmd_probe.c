@@ -3,12 +3,12 @@
  * Kubernetes probes), so the runtime image needs no curl of its own. Exit 0 healthy,
  * 1 unhealthy (no answer, or not 2xx; the reason on stderr), 2 usage error. */
 #include <curl/curl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 
 static const char usage[] =
     "usage: fedbroker probe URL [--ca FILE] [--cert FILE --key FILE] [--timeout MS]\n"
@@ -62,10 +62,9 @@ static int run(int argc, char **argv) {
   };
   const char *ca = NULL, *cert = NULL, *key = NULL;
   long timeout_ms = 3000;
-  opterr = 0;
-  optind = 1;
+  fb_opt_begin();
   int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case 'a': ca = optarg; break;
     case 'c': cert = optarg; break;
@@ -78,7 +77,7 @@ static int run(int argc, char **argv) {
       break;
     }
     case 'h': fputs(usage, stdout); return 0;
-    default: return fb_usage_error(usage, "probe: unexpected argument '%s'", argv[optind - 1]);
+    default: return fb_opt_error(usage, "probe", c, argv);
     }
   }
   if (optind != argc - 1) return fb_usage_error(usage, "probe: one URL expected");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/serve.h"
 #include "core/log.h"
 #include "hub/hub.h"
@@ -42,15 +43,19 @@ int fb_serve_config(fb_config *cfg) {
 }
 
 static int run(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *config = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': config = optarg; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return fb_opt_error(usage, "serve", c, argv);
     }
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
-    else return fb_usage_error(usage, "serve: unexpected argument '%s'", argv[i]);
   }
+  if (optind < argc) return fb_usage_error(usage, "serve: unexpected argument '%s'", argv[optind]);
   if (!config) return fb_usage_error(usage, "serve: --config FILE is required");
   fb_config cfg;
   char *err = NULL;

@@ -8,8 +8,9 @@
 #include <string.h>
 
 #include "auth/jwt.h"
-#include "auth/keys.h"
 #include "cli/command.h"
+#include "cli/options.h"
+#include "core/crypto.h"
 #include "core/util.h"
 
 static const char usage[] =
@@ -27,8 +28,6 @@ static const char usage[] =
     "  public key PEM file PUB exactly as the hub does, at time --now (default: now).\n"
     "  Prints the identity as JSON (exit 0) or the reason it is rejected (exit 1).\n";
 
-static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
-
 static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) {
   if (!s || !*s) return false;
   char *end = NULL;
@@ -41,7 +40,7 @@ static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) {
 
 static EVP_PKEY *load_private_key(const char *path) {
   char *err = NULL;
-  EVP_PKEY *key = fb_auth_load_private_key(path, &err);
+  EVP_PKEY *key = fb_pem_load_private_key(path, &err);
   if (!key) {
     fprintf(stderr, "fedbroker token: %s\n", err);
     free(err);
@@ -49,35 +48,48 @@ static EVP_PKEY *load_private_key(const char *path) {
   return key;
 }
 
-/* Takes the value of option argv[*i] into *dst. */
-static bool take(int argc, char **argv, int *i, char **dst) {
-  if (*i + 1 >= argc) return false;
-  *dst = argv[++*i];
-  return true;
+/* Both forms take only options with a value: option i of `opts` (its val is
+ * FIRST_VALUE + i) goes to values[i]; at most one positional argument goes to *positional
+ * (none allowed when positional is NULL). Returns -1 when all went well, 0 after
+ * --help, or the usage error's exit status. */
+enum { FIRST_VALUE = 256 };
+static int parse(int argc, char **argv, const char *cmd, const struct option *opts, char **values,
+                 char **positional) {
+  fb_opt_begin();
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    if (c >= FIRST_VALUE) {
+      values[c - FIRST_VALUE] = optarg;
+    } else if (c == 'h') {
+      fputs(usage, stdout);
+      return 0;
+    } else {
+      return fb_opt_error(usage, cmd, c, argv);
+    }
+  }
+  if (optind < argc && !positional)
+    return fb_usage_error(usage, "%s: unexpected argument '%s'", cmd, argv[optind]);
+  if (optind + 1 < argc) return fb_usage_error(usage, "%s: more than one TOKEN", cmd);
+  if (positional && optind < argc) *positional = argv[optind];
+  return -1;
 }
 
 static int run_mint(int argc, char **argv) {
-  char *key = NULL, *iss = NULL, *sub = NULL, *state = NULL, *roles = NULL, *agency = NULL,
-        *aud = NULL, *ttl_s = NULL, *kid = NULL, *iat_s = NULL;
-  struct {
-    const char *name;
-    char **dst;
-  } opts[] = {{"--key", &key},     {"--iss", &iss}, {"--sub", &sub}, {"--state", &state},
-              {"--roles", &roles}, {"--agency", &agency}, {"--aud", &aud}, {"--ttl", &ttl_s},
-              {"--kid", &kid},     {"--iat", &iat_s}};
-  for (int i = 1; i < argc; i++) {
-    if (is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    size_t k = 0;
-    while (k < FB_ARRAY_LEN(opts) && strcmp(argv[i], opts[k].name) != 0) k++;
-    if (k == FB_ARRAY_LEN(opts)) return fb_usage_error(usage, "token: unknown argument '%s'", argv[i]);
-    if (!take(argc, argv, &i, opts[k].dst))
-      return fb_usage_error(usage, "token: %s needs a value", opts[k].name);
-  }
-  for (size_t k = 0; k < 5; k++) /* the first five are required */
-    if (!*opts[k].dst) return fb_usage_error(usage, "token: missing %s", opts[k].name);
+  enum { KEY, ISS, SUB, STATE, ROLES, AGENCY, AUD, TTL, KID, IAT, NVALUES };
+  static const struct option opts[] = {
+      {"key", required_argument, 0, FIRST_VALUE + KEY},       {"iss", required_argument, 0, FIRST_VALUE + ISS},
+      {"sub", required_argument, 0, FIRST_VALUE + SUB},       {"state", required_argument, 0, FIRST_VALUE + STATE},
+      {"roles", required_argument, 0, FIRST_VALUE + ROLES},   {"agency", required_argument, 0, FIRST_VALUE + AGENCY},
+      {"aud", required_argument, 0, FIRST_VALUE + AUD},       {"ttl", required_argument, 0, FIRST_VALUE + TTL},
+      {"kid", required_argument, 0, FIRST_VALUE + KID},       {"iat", required_argument, 0, FIRST_VALUE + IAT},
+      {"help", no_argument, 0, 'h'},                          {0, 0, 0, 0}};
+  char *v[NVALUES] = {0};
+  int status = parse(argc, argv, "token", opts, v, NULL);
+  if (status >= 0) return status;
+  for (int k = KEY; k <= ROLES; k++) /* required */
+    if (!v[k]) return fb_usage_error(usage, "token: missing --%s", opts[k].name);
+  const char *key = v[KEY], *iss = v[ISS], *sub = v[SUB], *state = v[STATE], *roles = v[ROLES],
+             *agency = v[AGENCY], *aud = v[AUD], *ttl_s = v[TTL], *kid = v[KID], *iat_s = v[IAT];
   if (!fb_state_code_valid(state))
     return fb_usage_error(usage, "token: --state must be 3 uppercase letters (ISO 3166-1 alpha-3)");
   const char *bad = NULL;
@@ -123,31 +135,17 @@ static char *read_stdin_token(void) {
 }
 
 static int run_verify(int argc, char **argv) {
+  enum { PUB, ISS, AUD, KID, NOW, NVALUES };
+  static const struct option opts[] = {
+      {"issuer-key", required_argument, 0, FIRST_VALUE + PUB}, {"iss", required_argument, 0, FIRST_VALUE + ISS},
+      {"aud", required_argument, 0, FIRST_VALUE + AUD},        {"kid", required_argument, 0, FIRST_VALUE + KID},
+      {"now", required_argument, 0, FIRST_VALUE + NOW},        {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   /* Non-const: they point into argv and go into an fb_issuer_config as they are. */
-  char *pub = NULL, *iss = NULL, *aud = NULL, *kid = NULL, *now_s = NULL, *token = NULL;
-  struct {
-    const char *name;
-    char **dst;
-  } opts[] = {{"--issuer-key", &pub}, {"--iss", &iss}, {"--aud", &aud}, {"--kid", &kid},
-              {"--now", &now_s}};
-  for (int i = 2; i < argc; i++) {
-    if (is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    size_t k = 0;
-    while (k < FB_ARRAY_LEN(opts) && strcmp(argv[i], opts[k].name) != 0) k++;
-    if (k < FB_ARRAY_LEN(opts)) {
-      if (!take(argc, argv, &i, opts[k].dst))
-        return fb_usage_error(usage, "token verify: %s needs a value", opts[k].name);
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      return fb_usage_error(usage, "token verify: unknown option '%s'", argv[i]);
-    } else if (!token) {
-      token = argv[i];
-    } else {
-      return fb_usage_error(usage, "token verify: more than one TOKEN");
-    }
-  }
+  char *v[NVALUES] = {0}, *token = NULL;
+  int status = parse(argc - 1, argv + 1, "token verify", opts, v, &token);
+  if (status >= 0) return status;
+  char *pub = v[PUB], *iss = v[ISS], *aud = v[AUD], *kid = v[KID], *now_s = v[NOW];
   if (!pub) return fb_usage_error(usage, "token verify: missing --issuer-key");
   if (!iss) return fb_usage_error(usage, "token verify: missing --iss");
   if (!token) return fb_usage_error(usage, "token verify: missing TOKEN");

@@ -11,6 +11,7 @@
 
 #include <lauxlib.h>
 
+#include "core/error.h"
 #include "core/vocab.h"
 #include "core/util.h"
 #include "lua/sandbox.h"
@@ -85,9 +86,7 @@ static int fail(walk_ctx *c, const char *key_path, const char *leaf, const char 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fb_buf b = {0};
-  fb_buf_printf(&b, "%s:%d: %s: %s", base_name(c->path), line_of(c, leaf), key_path, msg);
-  c->err = fb_buf_steal(&b);
+  fb_set_error(&c->err, "%s:%d: %s: %s", base_name(c->path), line_of(c, leaf), key_path, msg);
   return -1;
 }
 
@@ -607,7 +606,7 @@ static int load_text(const char *src, size_t len, const char *path, fb_config *c
   cfg->source_path = path ? fb_xstrdup(path) : NULL;
   fb_sandbox *sb = fb_sandbox_new(CONFIG_MEM_MAX);
   if (!sb) {
-    *err = fb_xstrdup("cannot create the Lua state for the config");
+    fb_set_error(err, "cannot create the Lua state for the config");
     return -1;
   }
   lua_State *L = fb_sandbox_state(sb);
@@ -687,9 +686,7 @@ int fb_config_load_file(const char *path, fb_config *cfg, char **err) {
   size_t len = 0;
   char *src = fb_read_file(path, CONFIG_FILE_MAX, &len);
   if (!src) {
-    fb_buf b = {0};
-    fb_buf_printf(&b, "%s: cannot read config: %s", path, strerror(errno));
-    *err = fb_buf_steal(&b);
+    fb_set_error(err, "%s: cannot read config: %s", path, strerror(errno));
     fb_config_defaults(cfg);
     return -1;
   }
@@ -718,7 +715,7 @@ int fb_config_apply_env(fb_config *cfg, char **err) {
       const char *end = strchr(p, ',');
       size_t len = end ? (size_t)(end - p) : strlen(p);
       if (len == 0 || !memchr(p, ':', len)) {
-        *err = fb_xstrdup("FEDBROKER_LISTEN: expected host:port[,host:port...]");
+        fb_set_error(err, "FEDBROKER_LISTEN: expected host:port[,host:port...]");
         return -1;
       }
       cfg->listen[cfg->nlisten++].address = fb_xstrndup(p, len);
@@ -732,7 +729,7 @@ int fb_config_apply_env(fb_config *cfg, char **err) {
     bool known = false;
     for (size_t i = 0; i < FB_ARRAY_LEN(ok); i++) known |= strcmp(v, ok[i]) == 0;
     if (!known) {
-      *err = fb_xstrdup("FEDBROKER_LOG_LEVEL: expected debug, info, warn or error");
+      fb_set_error(err, "FEDBROKER_LOG_LEVEL: expected debug, info, warn or error");
       return -1;
     }
     free(cfg->log_level);
@@ -742,12 +739,9 @@ int fb_config_apply_env(fb_config *cfg, char **err) {
   if (v && *v) {
     char *end = NULL;
     long n = strtol(v, &end, 10);
-    if (*end || n < 0 || n > FB_WORKERS_MAX) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "FEDBROKER_WORKERS: expected an integer from 0 (one per CPU core) to %d", FB_WORKERS_MAX);
-      *err = fb_buf_steal(&b);
-      return -1;
-    }
+    if (*end || n < 0 || n > FB_WORKERS_MAX)
+      return fb_set_error(err, "FEDBROKER_WORKERS: expected an integer from 0 (one per CPU core) to %d",
+                          FB_WORKERS_MAX);
     cfg->workers = (uint32_t)n;
   }
   v = getenv("FEDBROKER_POLICIES");

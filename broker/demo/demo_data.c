@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "records/sqlite_db.h"
 
@@ -595,7 +596,7 @@ static int generate(const char *dir, unsigned seed, char **err) {
   int wrc = json_dump_file(doc, path, JSON_INDENT(1));
   json_decref(doc);
   if (wrc != 0) {
-    *err = fb_xprintf("cannot write %s", path);
+    fb_set_error(err, "cannot write %s", path);
     goto done;
   }
   rc = 0;

@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "hub/hub.h"
@@ -28,7 +29,7 @@ static int load_key(fb_followup *f, char **err) {
   uint8_t fresh[32];
   char hex[65];
   if (RAND_bytes(fresh, sizeof fresh) != 1) {
-    *err = fb_xstrdup("cannot draw a random hit-reference key");
+    fb_set_error(err, "cannot draw a random hit-reference key");
     return -1;
   }
   fb_hex_encode(fresh, sizeof fresh, hex);
@@ -49,7 +50,7 @@ static int load_key(fb_followup *f, char **err) {
     }
   }
   fb_store_result_clear(&r);
-  if (rc != 0) *err = fb_xstrdup("store: the hit-reference key is malformed");
+  if (rc != 0) fb_set_error(err, "store: the hit-reference key is malformed");
   return rc;
 }
 
@@ -156,9 +157,7 @@ int fb_followup_open(fb_hub *hub, char **err) {
     char *slash = strrchr(audit_dir, '/');
     if (slash) slash[1] = '\0';
     else audit_dir[0] = '\0';
-    fb_buf b = {0};
-    fb_buf_printf(&b, "%sfedbroker.db", audit_dir);
-    hub->cfg.store = fb_buf_steal(&b);
+    fb_set_error(&hub->cfg.store, "%sfedbroker.db", audit_dir);
     free(audit_dir);
   }
   f->store = fb_store_open(hub->loop, hub->cfg.store, err);

@@ -122,12 +122,25 @@ static void search(fb_request *req, void *ctx) {
   fb_search_start(hub->search, &in, h->streaming ? &streamed : &whole, h);
 }
 
+/* GET /v1/stats right after start-up waits for the statistics replayed from the log. */
+static void stats_ready(void *ud, json_t *body) {
+  fb_request *req = ud;
+  fb_request_set_abort(req, NULL, NULL);
+  fb_respond_json(req, 200, body);
+}
+
+static void stats_abort(fb_request *req, void *data) {
+  (void)req;
+  fb_search_stats_wait_cancel(data);
+}
+
 static void stats(fb_request *req, void *ctx) {
   fb_hub *hub = ctx;
   fb_identity id;
   if (fb_hub_identify(hub, req, FB_ROLE_AUDITOR | FB_ROLE_ADMIN, &id) != 0) return;
   if (fb_hub_stats_over_period(hub, req)) return;
-  fb_respond_json(req, 200, fb_search_stats_json(hub->search));
+  fb_stats_wait *w = fb_search_stats_when_ready(hub->search, stats_ready, req);
+  if (w) fb_request_set_abort(req, stats_abort, w);
 }
 
 void fb_hub_routes_search(fb_hub *hub) {

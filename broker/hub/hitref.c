@@ -9,8 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "auth/base64url.h"
 #include "config/config.h"
+#include "core/crypto.h"
 #include "core/util.h"
 #include "hub/followup.h"
 #include "hub/hub.h"
@@ -25,7 +25,7 @@ static void mac_of(const fb_followup *f, const char *query_id, const char *from,
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int maclen = 0;
   HMAC(EVP_sha256(), f->key, sizeof f->key, (const unsigned char *)msg, (size_t)(n < 0 ? 0 : n), mac, &maclen);
-  fb_b64url_encode(mac, MAC_BYTES, out);
+  fb_base64url_encode(mac, MAC_BYTES, out);
 }
 
 void fb_hit_ref_make(const fb_followup *f, const char *query_id, const char *from, const char *to, int64_t now_s,

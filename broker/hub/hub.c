@@ -6,6 +6,7 @@
 
 #include "audit/audit.h"
 #include "auth/jwt.h"
+#include "core/error.h"
 #include "core/home.h"
 #include "core/hublock.h"
 #include "core/log.h"
@@ -183,15 +184,13 @@ static int read_redaction_key(const char *path, uint8_t **key, size_t *len, char
   size_t n = 0;
   char *data = fb_read_file(path, 4096, &n);
   if (!data) {
-    fb_buf b = {0};
-    fb_buf_printf(&b, "redaction_key %s: %s", path, strerror(errno));
-    *err = fb_buf_steal(&b);
+    fb_set_error(err, "redaction_key %s: %s", path, strerror(errno));
     return -1;
   }
   while (n && (data[n - 1] == '\n' || data[n - 1] == '\r')) n--;
   if (n < 16) {
     free(data);
-    *err = fb_xstrdup("redaction_key: the key must be at least 16 bytes");
+    fb_set_error(err, "redaction_key: the key must be at least 16 bytes");
     return -1;
   }
   *key = (uint8_t *)data;
@@ -302,11 +301,11 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   hub->router = fb_router_new();
 
   if (hub->cfg.nlisten == 0) {
-    *err = fb_xstrdup("no listener configured (set `listen` or FEDBROKER_LISTEN)");
+    fb_set_error(err, "no listener configured (set `listen` or FEDBROKER_LISTEN)");
     return -1;
   }
   if (hub->cfg.nstates > hub->cfg.limits.max_states) {
-    *err = fb_xstrdup("states: more states than limits.max_states");
+    fb_set_error(err, "states: more states than limits.max_states");
     return -1;
   }
   hub->authn = fb_authn_new(hub->cfg.issuers, hub->cfg.nissuers, err);
@@ -322,6 +321,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   if (open_policies(hub, err) != 0) return -1;
   hub->search = fb_search_engine_new(loop, &hub->cfg, hub->policies, hub->audit, err);
   if (!hub->search) return -1;
+  fb_search_engine_replay_stats(hub->search);
   if (fb_followup_open(hub, err) != 0) return -1;
 
   fb_hub_add_routes(hub);

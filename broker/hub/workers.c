@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/home.h"
 #include "core/hublock.h"
 #include "core/log.h"
@@ -149,19 +150,13 @@ int fb_hub_workers_start(fb_hub *hub, unsigned n, char **err) {
     if (uv_thread_create(&w->thread, worker_main, w) != 0) {
       uv_sem_destroy(&w->ready);
       uv_loop_close(&w->loop);
-      *err = fb_xstrdup("workers: cannot start a worker thread");
-      return -1;
+      return fb_set_error(err, "workers: cannot start a worker thread");
     }
     w->thread_started = true;
     all->n++;
     all->running++;
     uv_sem_wait(&w->ready); /* the main thread does not hold the hub lock here */
-    if (w->err) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "worker %u: %s", i + 1, w->err);
-      *err = fb_buf_steal(&b);
-      return -1;
-    }
+    if (w->err) return fb_set_error(err, "worker %u: %s", i + 1, w->err);
   }
   fb_info("workers", "%u event-loop workers (the main loop and %u threads)", n, n - 1);
   return 0;

@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "core/error.h"
 #include "core/util.h"
 
 struct fb_sandbox {
@@ -377,15 +378,11 @@ void fb_sandbox_set_time_budget(fb_sandbox *sb, long ms) { sb->time_ms = ms > 0 
 
 static void set_error(lua_State *L, fb_sandbox *sb, char **err) {
   if (!err) return;
-  char msg[96];
-  const char *text = NULL;
-  if (sb->mem_tripped) text = "exceeded its memory budget";
-  else if (sb->time_tripped) {
-    snprintf(msg, sizeof msg, "exceeded its time budget (%ld ms)", sb->time_ms);
-    text = msg;
-  } else if (sb->instr_tripped) text = "exceeded its instruction budget";
-  else if (lua_type(L, -1) == LUA_TSTRING) text = lua_tostring(L, -1);
-  *err = fb_xstrdup(text ? text : "error object is not a string");
+  if (sb->mem_tripped) fb_set_error(err, "exceeded its memory budget");
+  else if (sb->time_tripped) fb_set_error(err, "exceeded its time budget (%ld ms)", sb->time_ms);
+  else if (sb->instr_tripped) fb_set_error(err, "exceeded its instruction budget");
+  else if (lua_type(L, -1) == LUA_TSTRING) fb_set_error(err, "%s", lua_tostring(L, -1));
+  else fb_set_error(err, "error object is not a string");
 }
 
 static void begin(fb_sandbox *sb, long budget) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/internal.h"
@@ -229,9 +230,7 @@ fb_server *fb_server_start_ex(uv_loop_t *loop, const fb_config *cfg, const fb_ro
       if (rc == 0) rc = uv_listen((uv_stream_t *)&lst->tcp, 1024, on_connection);
     }
     if (rc != 0) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "cannot listen on %s: %s", lc->address, uv_strerror(rc));
-      *err = fb_buf_steal(&b);
+      fb_set_error(err, "cannot listen on %s: %s", lc->address, uv_strerror(rc));
       goto fail;
     }
     struct sockaddr_storage bound;

@@ -5,6 +5,7 @@
 
 #include <openssl/err.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "net/internal.h"
 
@@ -20,38 +21,37 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
   return SSL_TLSEXT_ERR_OK;
 }
 
-static char *ssl_error_text(const char *what, const char *path) {
+/* fb_set_error with OpenSSL's text for the first error on its queue (then cleared). */
+static void set_ssl_error(char **err, const char *what, const char *path) {
   char buf[256];
   unsigned long e = ERR_get_error();
   ERR_error_string_n(e, buf, sizeof buf);
   ERR_clear_error();
-  fb_buf b = {0};
-  fb_buf_printf(&b, "%s %s: %s", what, path ? path : "", e ? buf : "unknown error");
-  return fb_buf_steal(&b);
+  fb_set_error(err, "%s %s: %s", what, path ? path : "", e ? buf : "unknown error");
 }
 
 SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
-    *err = ssl_error_text("cannot create TLS context", NULL);
+    set_ssl_error(err, "cannot create TLS context", NULL);
     return NULL;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
-    *err = ssl_error_text("cannot load TLS certificate", cfg->cert);
+    set_ssl_error(err, "cannot load TLS certificate", cfg->cert);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-    *err = ssl_error_text("cannot load TLS key", cfg->key);
+    set_ssl_error(err, "cannot load TLS key", cfg->key);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (cfg->client_cert != FB_CLIENT_CERT_NONE) {
     if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1) {
-      *err = ssl_error_text("cannot load client CA", cfg->client_ca);
+      set_ssl_error(err, "cannot load client CA", cfg->client_ca);
       SSL_CTX_free(ctx);
       return NULL;
     }

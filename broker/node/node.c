@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -50,8 +51,7 @@ static int check_options(const fb_node_options *o, char **err) {
   else if (!o->tls_cert != !o->tls_key) msg = "TLS needs both a certificate and a key";
   else if (o->tls_client_ca && !o->tls_cert) msg = "a client CA needs TLS (a certificate and a key)";
   else if ((unsigned)o->mode >= FB_ARRAY_LEN(mode_names)) msg = "unknown fault mode";
-  if (msg) *err = fb_xstrdup(msg);
-  return msg ? -1 : 0;
+  return msg ? fb_set_error(err, "%s", msg) : 0;
 }
 
 static void free_node(fb_node *node) {

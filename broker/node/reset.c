@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "node/internal.h"
@@ -230,9 +231,7 @@ int fb_node_reset_start(fb_node *node, const char *address, fb_node_reset **out,
   memset(&ss, 0, sizeof ss);
   int rc = parse_address(address, &ss);
   if (rc != 0) {
-    fb_buf b = {0};
-    fb_buf_printf(&b, "cannot listen on %s: %s", address, uv_strerror(rc));
-    *err = fb_buf_steal(&b);
+    fb_set_error(err, "cannot listen on %s: %s", address, uv_strerror(rc));
     return -1;
   }
   fb_node_reset *r = fb_xcalloc(1, sizeof *r);
@@ -242,9 +241,7 @@ int fb_node_reset_start(fb_node *node, const char *address, fb_node_reset **out,
   rc = uv_tcp_bind(&r->tcp, (struct sockaddr *)&ss, 0);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&r->tcp, 1024, on_connection);
   if (rc != 0) {
-    fb_buf b = {0};
-    fb_buf_printf(&b, "cannot listen on %s: %s", address, uv_strerror(rc));
-    *err = fb_buf_steal(&b);
+    fb_set_error(err, "cannot listen on %s: %s", address, uv_strerror(rc));
     uv_close((uv_handle_t *)&r->tcp, NULL);
     uv_run(node->loop, UV_RUN_NOWAIT); /* lets the close finish before we free */
     free(r);

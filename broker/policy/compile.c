@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/vocab.h"
@@ -1079,7 +1080,7 @@ fb_policy *fb_policy_compile_ex(const char *code, const char *path, const char *
 
   p->sb = fb_sandbox_new(FB_POLICY_MEM_MAX);
   if (!p->sb) {
-    *err = fb_xstrdup("cannot create a Lua sandbox");
+    fb_set_error(err, "cannot create a Lua sandbox");
     policy_free(p);
     return NULL;
   }
@@ -1153,9 +1154,7 @@ fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t k
   base = base ? base + 1 : path;
   size_t bl = strlen(base);
   if (bl < 5 || strcmp(base + bl - 4, ".lua") != 0) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: a policy file is named common.lua or <STATE>.lua", path);
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%s: a policy file is named common.lua or <STATE>.lua", path);
     return NULL;
   }
   char code[64];
@@ -1164,18 +1163,14 @@ fb_policy *fb_policy_load_file_ex(const char *path, const uint8_t *key, size_t k
             (strlen(code) == 3 && isupper((unsigned char)code[0]) &&
              isupper((unsigned char)code[1]) && isupper((unsigned char)code[2]));
   if (!ok) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: a policy file is named common.lua or <STATE>.lua (like MYS.lua)", path);
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%s: a policy file is named common.lua or <STATE>.lua (like MYS.lua)", path);
     return NULL;
   }
   size_t len;
   char *src = fb_read_file(path, FB_POLICY_FILE_MAX, &len);
   if (!src) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: cannot read: %s", path,
-             errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%s: cannot read: %s", path,
+                 errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
     return NULL;
   }
   fb_policy *p = fb_policy_compile_ex(code, path, src, len, key, keylen, states, nstates, any_iso,

@@ -7,6 +7,7 @@
 
 #include <lauxlib.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/match.h"
@@ -134,7 +135,7 @@ static int call_when(fb_policy *p, when_ctx *w, const rule *r, int ref, char **e
     lua_pushlightuserdata(L, w);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
       lua_settop(L, w->top);
-      *err = fb_xstrdup("cannot build the request view (out of memory)");
+      fb_set_error(err, "cannot build the request view (out of memory)");
       return -1;
     }
     w->view = lua_gettop(L);
@@ -143,11 +144,8 @@ static int call_when(fb_policy *p, when_ctx *w, const rule *r, int ref, char **e
   lua_pushvalue(L, w->view);
   char *lerr = NULL;
   if (fb_sandbox_call(p->sb, 1, 1, FB_POLICY_WHEN_BUDGET, &lerr) != 0) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s: %s \"%s\": when failed: %s", p->path,
-             fb_rule_kind_names[r->kind], r->name, lerr);
+    fb_set_error(err, "%s: %s \"%s\": when failed: %s", p->path, fb_rule_kind_names[r->kind], r->name, lerr);
     free(lerr);
-    *err = fb_xstrdup(msg);
     return -1;
   }
   int res = lua_toboolean(L, -1);

@@ -7,15 +7,12 @@
 
 #include <glob.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "policy/draft.h"
 #include "policy/outbound.h"
 #include "policy/tools.h"
 
-static int set_err(char **err, const char *msg) {
-  if (err) *err = fb_xstrdup(msg);
-  return -1;
-}
 
 int fb_query_from_json(json_t *body, fb_query *q) {
   json_t *cr = json_object_get(body, "case_ref");
@@ -33,7 +30,7 @@ int fb_query_from_json(json_t *body, fb_query *q) {
 json_t *fb_policy_evaluate_set(const fb_policy_set *set, json_t *body, const char *req_state,
                                const char *req_agency, const char *const *roles, size_t nroles,
                                char **err) {
-  if (!json_is_object(body)) return set_err(err, "the request must be a JSON object"), NULL;
+  if (!json_is_object(body)) return fb_set_error(err, "the request must be a JSON object"), NULL;
   fb_query q = {0};
   fb_query_from_json(body, &q);
   q.from_state = req_state;
@@ -47,7 +44,7 @@ json_t *fb_policy_evaluate_set(const fb_policy_set *set, json_t *body, const cha
            *rl = json_object_get(as, "roles");
     if (!json_is_object(as) || !json_is_string(st) || (ag && !json_is_string(ag)) ||
         (rl && !json_is_array(rl)))
-      return set_err(err, "as must be {\"state\": \"XXX\", \"agency\": \"...\", \"roles\": [...]}"), NULL;
+      return fb_set_error(err, "as must be {\"state\": \"XXX\", \"agency\": \"...\", \"roles\": [...]}"), NULL;
     q.from_state = json_string_value(st);
     q.agency = ag ? json_string_value(ag) : NULL;
     if (rl) {
@@ -57,7 +54,7 @@ json_t *fb_policy_evaluate_set(const fb_policy_set *set, json_t *body, const cha
       json_array_foreach(rl, i, r) {
         if (!json_is_string(r)) {
           free(as_roles);
-          return set_err(err, "as.roles must be a list of strings"), NULL;
+          return fb_set_error(err, "as.roles must be a list of strings"), NULL;
         }
         as_roles[i] = json_string_value(r);
       }
@@ -65,16 +62,16 @@ json_t *fb_policy_evaluate_set(const fb_policy_set *set, json_t *body, const cha
       q.nroles = json_array_size(rl);
     }
   }
-  if (!q.from_state) return free(as_roles), set_err(err, "the requester's state is unknown"), NULL;
+  if (!q.from_state) return free(as_roles), fb_set_error(err, "the requester's state is unknown"), NULL;
   json_t *records = json_object_get(body, "records");
   if (records && !json_is_object(records)) {
     free(as_roles);
-    return set_err(err, "records must be an object: {\"MYS\": [record, ...]}"), NULL;
+    return fb_set_error(err, "records must be an object: {\"MYS\": [record, ...]}"), NULL;
   }
   json_t *states = json_object_get(body, "states");
   if (states && !json_is_array(states)) {
     free(as_roles);
-    return set_err(err, "states must be a list of state codes"), NULL;
+    return fb_set_error(err, "states must be a list of state codes"), NULL;
   }
   json_t *codes = json_array();
   if (states) {
@@ -84,7 +81,7 @@ json_t *fb_policy_evaluate_set(const fb_policy_set *set, json_t *body, const cha
       if (!json_is_string(s)) {
         free(as_roles);
         json_decref(codes);
-        return set_err(err, "states must be a list of state codes"), NULL;
+        return fb_set_error(err, "states must be a list of state codes"), NULL;
       }
       json_array_append(codes, s);
     }
@@ -183,7 +180,7 @@ json_t *fb_policy_evaluate_draft(fb_policy_store *store, json_t *body, const cha
                                  const char *req_agency, const char *const *roles, size_t nroles,
                                  json_t *problems, char **err) {
   json_t *draft = json_object_get(body, "draft"), *tests = json_object_get(body, "tests");
-  if (tests && !json_is_boolean(tests)) return set_err(err, "tests must be true or false"), NULL;
+  if (tests && !json_is_boolean(tests)) return fb_set_error(err, "tests must be true or false"), NULL;
   fb_policy_set *set = fb_policy_set_from_store(store);
   if (draft && (fb_policy_set_put_draft(set, draft, problems) || fb_policy_set_compile(set, problems))) {
     fb_policy_set_free(set);

@@ -11,6 +11,7 @@
 
 #include <lauxlib.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "core/vocab.h"
 #include "policy/draft.h"
@@ -56,9 +57,7 @@ fb_policy_store *fb_policy_store_open_dir(const char *dir, char **err) {
   size_t n;
   char **states = dir_states(dir, &n);
   if (!states) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: cannot open the policy directory", dir);
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%s: cannot open the policy directory", dir);
     return NULL;
   }
   fb_policy_store *st = fb_policy_store_open_ex(dir, (const char *const *)states, n, fb_policy_test_key,

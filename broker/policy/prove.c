@@ -14,6 +14,7 @@
 
 #include <lauxlib.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "core/vocab.h"
 #include "policy/prove_space.h"
@@ -124,13 +125,6 @@ static void collect_policy(named *nm, const fb_policy *p) {
 }
 
 /* ---- axes ----------------------------------------------------------------- */
-
-static int set_error(char **err, const char *fmt, const char *a) {
-  char msg[512];
-  snprintf(msg, sizeof msg, fmt, a);
-  if (err) *err = fb_xstrdup(msg);
-  return -1;
-}
 
 static pv_axis *add_axis(pv_space *s, axis_kind kind, int ref) {
   if (s->naxes == PV_MAX_AXES) return NULL;
@@ -325,10 +319,8 @@ static int assign_whens(pv_space *s, when_uses *old, when_uses *new, char **err)
         }
       if (u->var >= 0) continue;
       if (s->nwhen == FB_PROVE_MAX_WHEN) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "%d", FB_PROVE_MAX_WHEN);
-        return set_error(err, "more than %s rules with `when` in the two versions: the space is too "
-                         "large to enumerate", msg);
+        return fb_set_error(err, "more than %d rules with `when` in the two versions: the space is too "
+                            "large to enumerate", FB_PROVE_MAX_WHEN);
       }
       u->var = (int)s->nwhen;
       s->whens[s->nwhen++] = (pv_when){fb_xstrdup(u->p->code), fb_xstrdup(u->r->name), u->in, side ? 2 : 1};
@@ -716,7 +708,7 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
   for (size_t i = 0; i < nknown; i++) names_add(&nm.from, known[i]);
   int rcode = 0;
   if (nm.from.n + 1 > PV_MAX_VALUES || nm.agency.n + 1 > PV_MAX_VALUES || nm.nat.n + 1 > PV_MAX_VALUES) {
-    rcode = set_error(err, "%s", "more than 63 states, agencies or nationalities are named: too many to enumerate");
+    rcode = fb_set_error(err, "more than 63 states, agencies or nationalities are named: too many to enumerate");
     goto done;
   }
   for (int d = 0; d < AX_NENUM; d++) {
@@ -759,7 +751,7 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
   rc->field_axis = (int)s->naxes;
   vocab_values(add_axis(s, AXK_FIELD, 0), V_FIELD);
   if (s->naxes >= PV_MAX_AXES) {
-    rcode = set_error(err, "%s", "the policies name too many conditions to enumerate");
+    rcode = fb_set_error(err, "the policies name too many conditions to enumerate");
     goto done;
   }
   /* Requests covered: subject fields and roles as their non-empty subsets. */
@@ -769,7 +761,7 @@ static int build_space(pv_space *s, const version *ov, const version *nv, const 
   s->evaluated = 1;
   for (size_t i = 0; i < s->nreq; i++) s->evaluated *= (double)s->axes[i].n;
   if (s->evaluated > (double)FB_PROVE_MAX_POINTS)
-    rcode = set_error(err, "%s", "the request space is too large to enumerate (too many `when` rules or named values)");
+    rcode = fb_set_error(err, "the request space is too large to enumerate (too many `when` rules or named values)");
 done:
   names_free(&nm.from);
   names_free(&nm.agency);
@@ -916,7 +908,7 @@ json_t *fb_prove_state(fb_policy *old_common, fb_policy *old_state, fb_policy *n
     compile_version(&oc, &ov, &old);
     compile_version(&ncx, &nv, &new);
     if (old.nrec > 64 || new.nrec > 64) { /* a plan is a 64-bit set of record rules */
-      set_error(err, "%s", "more than 64 record rules in common.lua and one state's file: too many to compare");
+      fb_set_error(err, "more than 64 record rules in common.lua and one state's file: too many to compare");
     } else {
       rc.old = &old;
       rc.new = &new;

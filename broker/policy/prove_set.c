@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "policy/prove_space.h"
 #include "policy/tools.h"
@@ -52,11 +53,11 @@ int fb_prove_set_put_source(fb_prove_set *s, const char *code, const char *src, 
             (strlen(code) == 3 && isupper((unsigned char)code[0]) && isupper((unsigned char)code[1]) &&
              isupper((unsigned char)code[2]));
   if (!ok) {
-    *err = fb_xstrdup("a draft names \"common\" or a state code such as \"MYS\"");
+    fb_set_error(err, "a draft names \"common\" or a state code such as \"MYS\"");
     return -1;
   }
   if (len > FB_POLICY_FILE_MAX) {
-    *err = fb_xstrdup("a draft policy is larger than 1 MiB");
+    fb_set_error(err, "a draft policy is larger than 1 MiB");
     return -1;
   }
   char path[64];
@@ -116,9 +117,7 @@ json_t *fb_policy_prove_json(fb_prove_set *old, fb_prove_set *new, const char *s
     set_get(old, state, &in_old);
     set_get(new, state, &in_new);
     if (!in_old && !in_new) {
-      char msg[160];
-      snprintf(msg, sizeof msg, "%.16s is a state of neither version", state);
-      *err = fb_xstrdup(msg);
+      fb_set_error(err, "%.16s is a state of neither version", state);
       free(known);
       return NULL;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/outbound.h"
@@ -200,9 +201,7 @@ static bool replay_entry(fb_replay *r, json_t *e, const fb_replay_opts *o) {
 int fb_replay_audit_file(fb_replay *r, const char *path, const fb_replay_opts *o, char **err) {
   FILE *fp = fopen(path, "r");
   if (!fp) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: cannot open the audit log: %s", path, strerror(errno));
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%s: cannot open the audit log: %s", path, strerror(errno));
     return -1;
   }
   char *line = NULL;
@@ -229,9 +228,7 @@ int fb_replay_audit_file(fb_replay *r, const char *path, const fb_replay_opts *o
     }
   }
   if (ferror(fp)) {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s: read error: %s", path, strerror(errno));
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%s: read error: %s", path, strerror(errno));
     rc = -1;
   }
   fb_log_mute_thread(was_muted);

@@ -12,8 +12,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
+#include "core/crypto.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -58,37 +59,24 @@ static bool file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-static char *msgf(const char *fmt, const char *a, const char *b) {
-  size_t n = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1;
-  char *m = fb_xmalloc(n);
-  snprintf(m, n, fmt, a, b ? b : "");
-  return m;
-}
-
 /* Checks DIR/<STATE>.lua.sig: base64 of an Ed25519 signature over the file bytes. */
 static int verify_signature(const char *path, EVP_PKEY *pub, const char *src, size_t len, char **err) {
-  char *sigpath = msgf("%s.sig", path, NULL);
+  size_t n = strlen(path) + 5;
+  char *sigpath = fb_xmalloc(n);
+  snprintf(sigpath, n, "%s.sig", path);
   size_t b64len;
   char *b64 = fb_read_file(sigpath, 4096, &b64len);
   free(sigpath);
   if (!b64) {
-    *err = msgf("%s: a signed policy is required, but %s.sig cannot be read", path, path);
+    fb_set_error(err, "%s: a signed policy is required, but %s.sig cannot be read", path, path);
     return -1;
   }
   while (b64len && (b64[b64len - 1] == '\n' || b64[b64len - 1] == '\r' || b64[b64len - 1] == ' '))
     b64[--b64len] = '\0';
-  unsigned char sig[3072];
-  int n = b64len % 4 == 0 && b64len / 4 * 3 <= sizeof sig
-              ? EVP_DecodeBlock(sig, (const unsigned char *)b64, (int)b64len) : -1;
-  if (n > 0) n -= (b64len && b64[b64len - 1] == '=') + (b64len > 1 && b64[b64len - 2] == '=');
+  bool ok = fb_ed25519_verify_base64(pub, src, len, b64, b64len);
   free(b64);
-  int ok = 0;
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  if (n == 64 && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pub) == 1)
-    ok = EVP_DigestVerify(md, sig, 64, (const unsigned char *)src, len) == 1;
-  EVP_MD_CTX_free(md);
   if (!ok) {
-    *err = msgf("%s: the signature in %s.sig does not match the file and the configured policy key", path, path);
+    fb_set_error(err, "%s: the signature in %s.sig does not match the file and the configured policy key", path, path);
     return -1;
   }
   return 0;
@@ -115,7 +103,7 @@ static int load_slot(fb_policy_store *s, slot *sl, fb_policy **out, char **err) 
   size_t len;
   char *src = fb_read_file(path, FB_POLICY_FILE_MAX, &len);
   if (!src) {
-    *err = msgf("%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+    fb_set_error(err, "%s: cannot read: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
     free(path);
     return -1;
   }
@@ -190,18 +178,17 @@ fb_policy_store *fb_policy_store_open_ex(const char *dir, const char *const *sta
   char *e = NULL;
   for (size_t k = 0; k < nkeys; k++) {
     slot *sl = find_slot(s, key_states[k]);
-    FILE *fp = fopen(key_paths[k], "r");
-    EVP_PKEY *pub = fp ? PEM_read_PUBKEY(fp, NULL, NULL, NULL) : NULL;
-    if (fp) fclose(fp);
+    char *kerr = NULL;
+    EVP_PKEY *pub = sl ? fb_ed25519_load_public_key(key_paths[k], &kerr) : NULL;
     if (!sl) fb_buf_printf(&errs, "policy_keys: %s is not a configured state\n", key_states[k]);
-    else if (!pub || EVP_PKEY_get_id(pub) != EVP_PKEY_ED25519)
-      fb_buf_printf(&errs, "policy_keys: %s: not an Ed25519 public key (PEM)\n", key_paths[k]);
+    else if (!pub) fb_buf_printf(&errs, "policy_keys: %s\n", kerr);
     else {
       EVP_PKEY_free(sl->pub);
       sl->pub = pub;
       pub = NULL;
     }
     EVP_PKEY_free(pub);
+    free(kerr);
   }
   if (errs.len) goto fail; /* bad policy_keys: nothing loads unchecked */
   if (load_slot(s, &s->common, &s->common.p, &e) < 0) {
@@ -303,7 +290,7 @@ static int reload_slot(fb_policy_store *s, slot *sl, json_t *entry, char **err) 
     /* A file that disappeared keeps its last version, like any failed load. */
     set_last_error(sl, path, "the file disappeared; the previous version stays in force");
     free(path);
-    if (err) *err = fb_xstrdup("the file disappeared; the previous version stays in force");
+    fb_set_error(err, "the file disappeared; the previous version stays in force");
     if (entry) {
       json_object_set_new(entry, "status", json_string("error"));
       json_object_set_new(entry, "error", json_string("the file disappeared; the previous version stays in force"));
@@ -359,9 +346,7 @@ int fb_policy_store_reload(fb_policy_store *s, json_t **report) {
 int fb_policy_store_reload_file(fb_policy_store *s, const char *code, char **err) {
   slot *sl = find_slot(s, code);
   if (!sl) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%.64s is not a configured state", code);
-    *err = fb_xstrdup(msg);
+    fb_set_error(err, "%.64s is not a configured state", code);
     return -1;
   }
   return reload_slot(s, sl, NULL, err);

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "core/error.h"
 #include "core/util.h"
 
 /* libpq messages span lines (hints): keep the first for a one-line error. */
@@ -72,7 +73,7 @@ static int copy_table(PGconn *pg, sqlite3 *db, const char *copy_sql, const char 
                       int blocks_col, char **err) {
   PGresult *res = PQexec(pg, copy_sql);
   if (PQresultStatus(res) != PGRES_COPY_IN) {
-    *err = fb_xprintf("postgres: %s", first_line(pg));
+    fb_set_error(err, "postgres: %s", first_line(pg));
     PQclear(res);
     return -1;
   }
@@ -81,7 +82,7 @@ static int copy_table(PGconn *pg, sqlite3 *db, const char *copy_sql, const char 
   if (sqlite3_prepare_v2(db, select_sql, -1, &st, NULL) != SQLITE_OK) {
     PQputCopyEnd(pg, "source is not a records database");
     PQclear(PQgetResult(pg));
-    *err = fb_xprintf("not a fedbroker records database: %s", sqlite3_errmsg(db));
+    fb_set_error(err, "not a fedbroker records database: %s", sqlite3_errmsg(db));
     return -1;
   }
   fb_buf line = {0}, tmp = {0};
@@ -108,7 +109,7 @@ static int copy_table(PGconn *pg, sqlite3 *db, const char *copy_sql, const char 
   if (PQputCopyEnd(pg, NULL) != 1) rc = -1;
   res = PQgetResult(pg);
   if (PQresultStatus(res) != PGRES_COMMAND_OK) rc = -1;
-  if (rc) *err = fb_xprintf("postgres: copy failed: %s", first_line(pg));
+  if (rc) fb_set_error(err, "postgres: copy failed: %s", first_line(pg));
   PQclear(res);
   while ((res = PQgetResult(pg))) PQclear(res);
   return rc;
@@ -122,14 +123,14 @@ static void quiet(void *arg, const char *message) {
 int fb_pg_load(const char *conninfo, const char *sqlite_path, char **err) {
   sqlite3 *db = NULL;
   if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    *err = fb_xprintf("cannot open %s: %s", sqlite_path, db ? sqlite3_errmsg(db) : "out of memory");
+    fb_set_error(err, "cannot open %s: %s", sqlite_path, db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
     return -1;
   }
   PGconn *pg = PQconnectdb(conninfo);
   int rc = -1;
   if (PQstatus(pg) != CONNECTION_OK) {
-    *err = fb_xprintf("cannot connect to postgres: %s", first_line(pg));
+    fb_set_error(err, "cannot connect to postgres: %s", first_line(pg));
     goto done;
   }
   PQsetNoticeProcessor(pg, quiet, NULL); /* "table does not exist, skipping" */
@@ -137,7 +138,7 @@ int fb_pg_load(const char *conninfo, const char *sqlite_path, char **err) {
   PQclear(res);
   res = PQexec(pg, fb_pg_schema_sql);
   if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-    *err = fb_xprintf("postgres: cannot create the schema: %s", first_line(pg));
+    fb_set_error(err, "postgres: cannot create the schema: %s", first_line(pg));
     PQclear(res);
     goto done;
   }
@@ -150,7 +151,7 @@ int fb_pg_load(const char *conninfo, const char *sqlite_path, char **err) {
     goto done;
   res = PQexec(pg, "COMMIT");
   if (PQresultStatus(res) == PGRES_COMMAND_OK) rc = 0;
-  else *err = fb_xprintf("postgres: commit failed: %s", first_line(pg));
+  else fb_set_error(err, "postgres: commit failed: %s", first_line(pg));
   PQclear(res);
 done:
   PQfinish(pg);

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "core/error.h"
 #include "core/jsonr.h"
 #include "core/util.h"
 #include "match/normalize.h"
@@ -50,8 +51,9 @@ struct fb_sqlite_db {
   sqlite3_stmt *st_inskey; /* writer: keys */
 };
 
-static char *db_err(fb_sqlite_db *db, const char *what) {
-  return fb_xprintf("%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+/* fb_set_error with the database's path and SQLite's text for its last failure. */
+static void set_db_error(char **err, fb_sqlite_db *db, const char *what) {
+  fb_set_error(err, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
 }
 
 void fb_sqlite_db_close(fb_sqlite_db *db) {
@@ -94,7 +96,7 @@ int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
   fb_sqlite_db *db = fb_xcalloc(1, sizeof *db);
   db->path = fb_xstrdup(path);
   if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    *err = fb_xprintf("cannot open %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    fb_set_error(err, "cannot open %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
     fb_sqlite_db_close(db);
     return -1;
   }
@@ -104,7 +106,7 @@ int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
             strcmp((const char *)sqlite3_column_text(st, 0), "fedbroker-records") == 0;
   sqlite3_finalize(st);
   if (!ok || prepare_read(db) != 0) {
-    *err = fb_xprintf("%s is not a fedbroker records database", path);
+    fb_set_error(err, "%s is not a fedbroker records database", path);
     fb_sqlite_db_close(db);
     return -1;
   }
@@ -297,7 +299,7 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
   }
   if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, &h);
   if (rc != 0) {
-    *err = db_err(db, "search failed");
+    set_db_error(err, db, "search failed");
     free(h.v);
     return NULL;
   }
@@ -331,7 +333,7 @@ int fb_sqlite_db_create(const char *path, fb_sqlite_db **out, char **err) {
   db->writable = true;
   if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK) {
-    *err = fb_xprintf("cannot create %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    fb_set_error(err, "cannot create %s: %s", path, db->db ? sqlite3_errmsg(db->db) : "out of memory");
     fb_sqlite_db_close(db);
     return -1;
   }
@@ -342,7 +344,7 @@ int fb_sqlite_db_create(const char *path, fb_sqlite_db **out, char **err) {
       prepare(db, "INSERT INTO records(id, type, dob_year, json) VALUES(?1, ?2, ?3, ?4)", &db->st_ins) ||
       prepare(db, "INSERT INTO name_fts(keys, rid) VALUES(?1, ?2)", &db->st_insfts) ||
       prepare(db, "INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(?1, ?2, ?3)", &db->st_inskey)) {
-    *err = fb_xprintf("cannot create %s: %s", path, msg ? msg : sqlite3_errmsg(db->db));
+    fb_set_error(err, "cannot create %s: %s", path, msg ? msg : sqlite3_errmsg(db->db));
     sqlite3_free(msg);
     fb_sqlite_db_close(db);
     return -1;
@@ -386,11 +388,11 @@ static int add_name(fb_sqlite_db *db, const char *name, sqlite3_int64 rid) {
 int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {
   char why[256];
   if (!db->writable) {
-    *err = fb_xprintf("%s is open read-only", db->path);
+    fb_set_error(err, "%s is open read-only", db->path);
     return -1;
   }
   if (fb_record_validate(record, why, sizeof why) != 0) {
-    *err = fb_xprintf("invalid record: %s", why);
+    fb_set_error(err, "invalid record: %s", why);
     return -1;
   }
   const char *id = json_string_value(json_object_get(record, "id"));
@@ -403,7 +405,7 @@ int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {
   int rc = step_reset(db->st_ins);
   free(text);
   if (rc != 0) {
-    *err = db_err(db, id);
+    set_db_error(err, db, id);
     return -1;
   }
   sqlite3_int64 rid = sqlite3_last_insert_rowid(db->db);
@@ -429,7 +431,7 @@ int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {
     if (fb_norm_imo(json_string_value(json_object_get(ves, "imo")), imo)) rc |= add_key(db, KEY_IMO, imo, rid);
   }
   if (rc != 0) {
-    *err = db_err(db, id);
+    set_db_error(err, db, id);
     return -1;
   }
   return 0;
@@ -439,7 +441,7 @@ int fb_sqlite_db_commit(fb_sqlite_db *db, char **err) {
   char *msg = NULL;
   if (sqlite3_exec(db->db, "INSERT INTO name_fts(name_fts) VALUES('optimize'); COMMIT", NULL, NULL, &msg) !=
       SQLITE_OK) {
-    *err = fb_xprintf("%s: commit failed: %s", db->path, msg ? msg : "unknown error");
+    fb_set_error(err, "%s: commit failed: %s", db->path, msg ? msg : "unknown error");
     sqlite3_free(msg);
     return -1;
   }

@@ -11,6 +11,7 @@
 
 #include "adapters/adapter.h"
 #include "audit/audit.h"
+#include "core/error.h"
 #include "core/hublock.h"
 #include "core/keymap.h"
 #include "core/log.h"
@@ -75,6 +76,8 @@ struct fb_search_engine {
   size_t nstates;
   search *searches;
   size_t live_searches;     /* started and not yet freed (their timer may be closing) */
+  struct stats_replay *replay;  /* the start-up replay while it runs on a worker */
+  fb_stats_wait *stats_waiters; /* GET /v1/stats waiting for it */
   bool closing;
   bool adapters_closing;
   size_t adapters_open;
@@ -157,47 +160,124 @@ static double breaker_fn(void *data) { return ((state_rt *)data)->sh->breaker.st
 static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->sh->in_flight; }
 
 /* Statistics survive restarts: they are rebuilt from the search entries of the audit
- * log (the record of what happened), the most recent STATS_REPLAY_MAX of them. */
+ * log (the record of what happened), the most recent STATS_REPLAY_MAX of them. The log
+ * is read and parsed on a uv worker into statistics of its own, which the loop then
+ * adds to the live ones: searches answered meanwhile are counted too. */
 #define STATS_REPLAY_MAX 1000000u
 
-static void replay_stats(fb_search_engine *e) {
-  uint64_t last = fb_audit_last_seq(e->audit);
-  uint64_t after = last > STATS_REPLAY_MAX ? last - STATS_REPLAY_MAX : 0;
-  size_t replayed = 0;
-  for (;;) {
-    json_t *entries = NULL;
-    uint64_t next = after;
-    if (fb_audit_read(e->audit, after, 1000, &entries, &next) != 0) {
-      fb_warn("stats_replay", "could not read the audit log; statistics start empty");
-      return;
-    }
-    size_t n = json_array_size(entries);
-    for (size_t i = 0; i < n; i++) {
-      json_t *en = json_array_get(entries, i);
-      if (!json_is_string(json_object_get(en, "event")) ||
-          strcmp(json_string_value(json_object_get(en, "event")), "search") != 0)
-        continue;
-      const char *from = json_string_value(json_object_get(json_object_get(en, "requester"), "state"));
-      const char *purpose = json_string_value(json_object_get(en, "purpose"));
-      json_t *st;
-      size_t k;
-      if (!from || !purpose) continue;
-      json_array_foreach(json_object_get(en, "states"), k, st) {
-        const char *to = json_string_value(json_object_get(st, "state"));
-        const char *out = json_string_value(json_object_get(st, "outcome"));
-        if (!to || !out || strcmp(out, "cancelled") == 0) continue;
-        json_t *lat = json_object_get(st, "latency_ms");
-        bool timed = strcmp(out, "shared") == 0 || strcmp(out, "hit_only") == 0 || strcmp(out, "error") == 0 ||
-                     strcmp(out, "timeout") == 0;
-        fb_stats_record(e->sh->stats, from, to, purpose, out, timed && json_is_number(lat) ? json_number_value(lat) : -1);
-      }
-      replayed++;
-    }
-    json_decref(entries);
-    if (n == 0 || next <= after) break;
-    after = next;
+typedef struct stats_replay {
+  uv_work_t work;
+  fb_search_engine *e;
+  char *path;
+  uint64_t start_off, start_seq, end_off, after;
+  fb_stats *stats;          /* built on the worker */
+  size_t replayed;
+  int rc;
+} stats_replay;
+
+struct fb_stats_wait {
+  fb_search_engine *e;
+  void (*ready)(void *ud, json_t *body);
+  void *ud;
+  fb_stats_wait *prev, *next;
+};
+
+static bool replay_entry(void *data, json_t *en, uint64_t seq) {
+  (void)seq;
+  stats_replay *r = data;
+  const char *from = json_string_value(json_object_get(json_object_get(en, "requester"), "state"));
+  const char *purpose = json_string_value(json_object_get(en, "purpose"));
+  json_t *st;
+  size_t k;
+  if (!from || !purpose) return true;
+  json_array_foreach(json_object_get(en, "states"), k, st) {
+    const char *to = json_string_value(json_object_get(st, "state"));
+    const char *out = json_string_value(json_object_get(st, "outcome"));
+    if (!to || !out || strcmp(out, "cancelled") == 0) continue;
+    json_t *lat = json_object_get(st, "latency_ms");
+    bool timed = strcmp(out, "shared") == 0 || strcmp(out, "hit_only") == 0 || strcmp(out, "error") == 0 ||
+                 strcmp(out, "timeout") == 0;
+    fb_stats_record(r->stats, from, to, purpose, out, timed && json_is_number(lat) ? json_number_value(lat) : -1);
   }
-  if (replayed) fb_info("stats_replay", "statistics rebuilt from %zu audited searches", replayed);
+  r->replayed++;
+  return true;
+}
+
+/* On a uv worker: reads only the file and the job. */
+static void replay_work(uv_work_t *w) {
+  stats_replay *r = w->data;
+  fb_audit_filter f = {.event = "search"};
+  uint64_t last = 0;
+  r->rc = fb_audit_scan(r->path, r->start_off, r->start_seq, r->end_off, r->after, &f, replay_entry, r, &last);
+}
+
+static void close_adapters(fb_search_engine *e);
+
+/* The engine closes once no search and no replay is left. */
+static void close_when_idle(fb_search_engine *e) {
+  if (e->closing && e->live_searches == 0 && !e->replay) close_adapters(e);
+}
+
+static void replay_done(uv_work_t *w, int status) {
+  stats_replay *r = w->data;
+  fb_search_engine *e = r->e;
+  e->replay = NULL;
+  if (status == 0 && r->rc == 0) {
+    fb_stats_merge(e->sh->stats, r->stats);
+    if (r->replayed) fb_info("stats_replay", "statistics rebuilt from %zu audited searches", r->replayed);
+  } else if (status == 0) {
+    fb_warn("stats_replay", "could not read the audit log; statistics start empty");
+  }
+  fb_stats_free(r->stats);
+  free(r->path);
+  free(r);
+  while (e->stats_waiters) {
+    fb_stats_wait *sw = e->stats_waiters;
+    e->stats_waiters = sw->next;
+    if (!e->closing) sw->ready(sw->ud, fb_stats_json(e->sh->stats));
+    free(sw);
+  }
+  close_when_idle(e);
+}
+
+void fb_search_engine_replay_stats(fb_search_engine *e) {
+  if (e->replay || e->closing) return;
+  stats_replay *r = fb_xcalloc(1, sizeof *r);
+  uint64_t last = fb_audit_last_seq(e->audit);
+  r->e = e;
+  r->path = fb_xstrdup(e->cfg->audit.path);
+  r->after = last > STATS_REPLAY_MAX ? last - STATS_REPLAY_MAX : 0;
+  fb_audit_scan_bounds(e->audit, r->after, &r->start_off, &r->start_seq, &r->end_off);
+  r->stats = fb_stats_new();
+  r->work.data = r;
+  e->replay = r;
+  if (uv_queue_work(e->loop, &r->work, replay_work, replay_done) != 0) {
+    e->replay = NULL;
+    fb_stats_free(r->stats);
+    free(r->path);
+    free(r);
+    fb_warn("stats_replay", "could not queue the replay; statistics start empty");
+  }
+}
+
+fb_stats_wait *fb_search_stats_when_ready(fb_search_engine *e, void (*ready)(void *ud, json_t *body), void *ud) {
+  if (!e->replay) {
+    ready(ud, fb_stats_json(e->sh->stats));
+    return NULL;
+  }
+  fb_stats_wait *w = fb_xcalloc(1, sizeof *w);
+  *w = (fb_stats_wait){.e = e, .ready = ready, .ud = ud, .next = e->stats_waiters};
+  if (w->next) w->next->prev = w;
+  e->stats_waiters = w;
+  return w;
+}
+
+void fb_search_stats_wait_cancel(fb_stats_wait *w) {
+  fb_search_engine *e = w->e;
+  if (w->prev) w->prev->next = w->next;
+  else e->stats_waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  free(w);
 }
 
 static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
@@ -226,10 +306,8 @@ static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_po
     rt->sh = &e->sh->states[i];
     char *aerr = NULL;
     if (fb_adapter_open(loop, rt->cfg, &rt->adapter, &aerr) != 0) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "states.%s: %s", rt->cfg->code, aerr ? aerr : "cannot open adapter");
+      fb_set_error(err, "states.%s: %s", rt->cfg->code, aerr ? aerr : "cannot open adapter");
       free(aerr);
-      *err = fb_buf_steal(&b);
       e->nstates = i;
       fb_search_engine_close(e, NULL, NULL);
       return NULL;
@@ -263,7 +341,6 @@ static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_po
     return e;
   }
   fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
-  replay_stats(e);
   return e;
 }
 
@@ -313,7 +390,9 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
   e->done = done;
   e->done_data = data;
   for (search *s = e->searches; s; s = s->next) cancel_pending_legs(s, OUT_CANCELLED);
-  if (e->live_searches == 0) close_adapters(e);
+  /* A replay not yet started is dropped; one running is waited for. */
+  if (e->replay) uv_cancel((uv_req_t *)&e->replay->work);
+  close_when_idle(e);
 }
 
 size_t fb_search_in_flight(const fb_search_engine *e) { return e->sh->in_flight; }
@@ -531,7 +610,8 @@ static void on_timer_closed(uv_handle_t *h) {
   free(s);
   /* Searches freed together close their timers together: the last one closes the
    * adapters, once. */
-  if (--e->live_searches == 0 && e->closing) close_adapters(e);
+  e->live_searches--;
+  close_when_idle(e);
 }
 
 static void search_free(search *s) {

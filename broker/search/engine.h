@@ -108,8 +108,22 @@ struct fb_adapter *fb_search_engine_adapter(fb_search_engine *e, const char *sta
 
 /* GET /v1/states entries: state, name, adapter, health, breaker, contact, policy. */
 json_t *fb_search_states_json(fb_search_engine *e);
-/* GET /v1/stats body. */
+/* GET /v1/stats body: the statistics as they are now. */
 json_t *fb_search_stats_json(fb_search_engine *e);
+
+/* Rebuilds the statistics from the search entries of the audit log (the last million),
+ * read and parsed on a uv worker and added on the loop to what was counted meanwhile.
+ * Call once per hub after the engine is created (with one engine per loop, in one of
+ * them only). */
+void fb_search_engine_replay_stats(fb_search_engine *e);
+
+/* The GET /v1/stats body (a new reference) handed to `ready` once no replay is running:
+ * at once (then NULL is returned), or when the replay ends (then the handle returned
+ * can withdraw the wait until `ready` has run). A closing engine drops its waiters
+ * without calling them. */
+typedef struct fb_stats_wait fb_stats_wait;
+fb_stats_wait *fb_search_stats_when_ready(fb_search_engine *e, void (*ready)(void *ud, json_t *body), void *ud);
+void fb_search_stats_wait_cancel(fb_stats_wait *w);
 size_t fb_search_in_flight(const fb_search_engine *e);
 
 /* A query id such as "q-01JDX8Z8N5T5Q8W1": 48-bit milliseconds and 32 random bits

@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/keymap.h"
 #include "core/util.h"
 
-#define NBUCKETS FB_STATS_BUCKETS          /* 0.05 ms * 1.05^255 ≈ 13 minutes */
+#define NBUCKETS FB_STATS_BUCKETS          /* 0.05 ms * 1.05^255 ≈ 12.7 s: longer counts there */
 #define BASE_MS 0.05
 #define GROWTH 1.05
 #define MAX_SERIES 20000       /* bounds memory whatever the traffic */
@@ -21,9 +22,14 @@ typedef struct series {
 struct fb_stats {
   series *head;
   size_t n;
+  fb_keymap *index;    /* "from\nto\npurpose\noutcome" -> series *: one lookup per leg */
 };
 
-fb_stats *fb_stats_new(void) { return fb_xcalloc(1, sizeof(fb_stats)); }
+fb_stats *fb_stats_new(void) {
+  fb_stats *s = fb_xcalloc(1, sizeof(fb_stats));
+  s->index = fb_keymap_new(sizeof(series *));
+  return s;
+}
 
 void fb_stats_free(fb_stats *s) {
   if (!s) return;
@@ -32,6 +38,7 @@ void fb_stats_free(fb_stats *s) {
     s->head = x->next;
     free(x);
   }
+  fb_keymap_free(s->index);
   free(s);
 }
 
@@ -46,28 +53,48 @@ static double bucket_value(int b) { return b == 0 ? BASE_MS : BASE_MS * pow(GROW
 int fb_stats_bucket(double ms) { return bucket_of(ms); }
 double fb_stats_bucket_ms(int bucket) { return bucket_value(bucket); }
 
+/* The series of from x to x purpose x outcome, created if there is room; NULL when
+ * MAX_SERIES are taken. */
+static series *series_of(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome) {
+  /* Keyed by the names as stored (cut to their fields), so a long name finds its series. */
+  enum { FROM = sizeof((series *)0)->from, TO = sizeof((series *)0)->to, PURPOSE = sizeof((series *)0)->purpose,
+         OUTCOME = sizeof((series *)0)->outcome };
+  char key[FROM + TO + PURPOSE + OUTCOME];
+  int klen = snprintf(key, sizeof key, "%.*s\n%.*s\n%.*s\n%.*s", FROM - 1, from, TO - 1, to, PURPOSE - 1, purpose,
+                      OUTCOME - 1, outcome);
+  series **slot = fb_keymap_get(s->index, key, (size_t)klen, false);
+  if (slot) return *slot;
+  if (s->n >= MAX_SERIES) return NULL;
+  series *x = fb_xcalloc(1, sizeof *x);
+  snprintf(x->from, sizeof x->from, "%s", from);
+  snprintf(x->to, sizeof x->to, "%s", to);
+  snprintf(x->purpose, sizeof x->purpose, "%s", purpose);
+  snprintf(x->outcome, sizeof x->outcome, "%s", outcome);
+  x->next = s->head;
+  s->head = x;
+  s->n++;
+  *(series **)fb_keymap_get(s->index, key, (size_t)klen, true) = x;
+  return x;
+}
+
 void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
                      double latency_ms) {
-  series *x = s->head;
-  for (; x; x = x->next)
-    if (strcmp(x->to, to) == 0 && strcmp(x->from, from) == 0 && strcmp(x->purpose, purpose) == 0 &&
-        strcmp(x->outcome, outcome) == 0)
-      break;
-  if (!x) {
-    if (s->n >= MAX_SERIES) return;
-    x = fb_xcalloc(1, sizeof *x);
-    snprintf(x->from, sizeof x->from, "%s", from);
-    snprintf(x->to, sizeof x->to, "%s", to);
-    snprintf(x->purpose, sizeof x->purpose, "%s", purpose);
-    snprintf(x->outcome, sizeof x->outcome, "%s", outcome);
-    x->next = s->head;
-    s->head = x;
-    s->n++;
-  }
+  series *x = series_of(s, from, to, purpose, outcome);
+  if (!x) return;
   x->count++;
   if (latency_ms >= 0) {
     x->timed++;
     x->buckets[bucket_of(latency_ms)]++;
+  }
+}
+
+void fb_stats_merge(fb_stats *dst, const fb_stats *src) {
+  for (const series *y = src->head; y; y = y->next) {
+    series *x = series_of(dst, y->from, y->to, y->purpose, y->outcome);
+    if (!x) return;
+    x->count += y->count;
+    x->timed += y->timed;
+    for (int b = 0; b < NBUCKETS; b++) x->buckets[b] += y->buckets[b];
   }
 }
 

@@ -14,6 +14,8 @@ void fb_stats_free(fb_stats *s);
 /* latency_ms < 0 when the outcome had no leg (denied, unavailable). */
 void fb_stats_record(fb_stats *s, const char *from, const char *to, const char *purpose, const char *outcome,
                      double latency_ms);
+/* Adds every series of `src` to `dst` (counts and latency buckets). */
+void fb_stats_merge(fb_stats *dst, const fb_stats *src);
 /* {"stats": [{"from","to","purpose","outcome","count","latency_ms_p50","latency_ms_p99"}]} */
 json_t *fb_stats_json(const fb_stats *s);
 

@@ -7,15 +7,16 @@
 
 #include <libpq-fe.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "store/store.h"
 
+/* fb_set_error with libpq's text (which ends in a newline: trimmed). */
 static void set_err(char **err, const char *what, const char *msg) {
-  if (!err) return;
-  fb_buf b = {0};
-  fb_buf_printf(&b, "store (postgresql): %s: %s", what, msg ? msg : "unknown error");
-  while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' ')) b.data[--b.len] = '\0';
-  *err = fb_buf_steal(&b);
+  if (!msg) msg = "unknown error";
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  fb_set_error(err, "store (postgresql): %s: %.*s", what, (int)n, msg);
 }
 
 static void *pg_open(const char *target, char **err) {

@@ -8,14 +8,13 @@
 
 #include <sqlite3.h>
 
+#include "core/error.h"
 #include "core/util.h"
 #include "store/store.h"
 
+/* fb_set_error with SQLite's own text for the connection's last failure. */
 static void set_err(char **err, const char *what, sqlite3 *db) {
-  if (!err) return;
-  fb_buf b = {0};
-  fb_buf_printf(&b, "store (sqlite): %s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
-  *err = fb_buf_steal(&b);
+  fb_set_error(err, "store (sqlite): %s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
 /* Creates the parent directories of `path` (0750) when missing. */
@@ -43,11 +42,7 @@ static void *sq_open(const char *target, char **err) {
   char *msg = NULL;
   if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
                    &msg) != SQLITE_OK) {
-    if (err) {
-      fb_buf b = {0};
-      fb_buf_printf(&b, "store (sqlite): %s: %s", target, msg ? msg : "pragma failed");
-      *err = fb_buf_steal(&b);
-    }
+    fb_set_error(err, "store (sqlite): %s: %s", target, msg ? msg : "pragma failed");
     sqlite3_free(msg);
     sqlite3_close(db);
     return NULL;
@@ -61,11 +56,7 @@ static int sq_exec(void *conn, const char *sql, const char *const *params, size_
   if (nparams == 0 && !res) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-      if (err) {
-        fb_buf b = {0};
-        fb_buf_printf(&b, "store (sqlite): %s", msg ? msg : sqlite3_errmsg(db));
-        *err = fb_buf_steal(&b);
-      }
+      fb_set_error(err, "store (sqlite): %s", msg ? msg : sqlite3_errmsg(db));
       sqlite3_free(msg);
       return -1;
     }
@@ -78,7 +69,7 @@ static int sq_exec(void *conn, const char *sql, const char *const *params, size_
   }
   if ((size_t)sqlite3_bind_parameter_count(st) != nparams) {
     sqlite3_finalize(st);
-    if (err) *err = fb_xstrdup("store (sqlite): parameter count does not match the statement");
+    fb_set_error(err, "store (sqlite): parameter count does not match the statement");
     return -1;
   }
   for (size_t i = 0; i < nparams; i++) {

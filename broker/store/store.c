@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/home.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -177,7 +178,7 @@ fb_store *fb_store_open(uv_loop_t *loop, const char *target, char **err) {
   uv_async_init(loop, &s->async, on_async);
   s->async.data = s;
   if (pthread_create(&s->thread, NULL, worker, s) != 0) {
-    *err = fb_xstrdup("store: cannot start the worker thread");
+    fb_set_error(err, "store: cannot start the worker thread");
     b->close(conn);
     uv_close((uv_handle_t *)&s->async, on_async_closed);
     return NULL;
@@ -244,7 +245,7 @@ int fb_store_exec_batched(fb_store *s, const char *sql, const char *const *param
 int fb_store_exec_sync(fb_store *s, const char *sql, const char *const *params, size_t nparams, fb_store_result *res,
                        char **err) {
   if (!s || s->stop) {
-    if (err) *err = fb_xstrdup("store closed");
+    fb_set_error(err, "store closed");
     return -1;
   }
   job *j = job_new(sql, params, nparams);

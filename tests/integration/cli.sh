@@ -17,6 +17,23 @@ status=0; "$FEDBROKER" frobnicate 2>/dev/null || status=$?
 expect_eq "unknown command" "$status" 2
 pass "--help, --version, usage errors exit 2"
 
+# Options go through getopt_long: an option without its value is a usage error naming
+# it, and --opt=value is the same as --opt value.
+for args in "serve --config" "node --data" "demo --port" "demo-data --out" "merge-eval --data" \
+            "audit verify --key" "token --key" "token verify --iss" "policy eval --request" \
+            "policy test --junit" "policy diff --audit" "policy prove --old" "policy keygen --out" \
+            "policy sign --key" "probe --timeout"; do
+  status=0; "$FEDBROKER" $args >/dev/null 2>"$TMP/err" || status=$?
+  expect_eq "$args: exit status" "$status" 2
+  grep -q "^fedbroker: .*${args##* } needs a value" "$TMP/err" || fail "$args: error names the option: $(head -1 "$TMP/err")"
+done
+status=0; "$FEDBROKER" policy test -vq "$TMP" >/dev/null 2>"$TMP/err" || status=$?
+expect_eq "unknown short option" "$status" 2
+grep -q "^fedbroker: policy test: unknown option '-q'" "$TMP/err" || fail "unknown short option named: $(head -1 "$TMP/err")"
+"$FEDBROKER" policy keygen --out="$TMP/k" >/dev/null || fail "policy keygen --out=PREFIX exited non-zero"
+[ -s "$TMP/k.pem" ] && [ -s "$TMP/k.pub.pem" ] || fail "--out=PREFIX wrote no key pair"
+pass "a missing value or an unknown option exits 2 naming it; --opt=value works"
+
 printf 'listen = { { address = "127.0.0.1:0" } }\nlimits = {\n  body = 1,\n  bodyy = 2,\n}\n' >"$TMP/bad.lua"
 status=0; "$FEDBROKER" serve --config "$TMP/bad.lua" 2>"$TMP/err" || status=$?
 [ "$status" -ne 0 ] || fail "serve with a bad config exited 0"

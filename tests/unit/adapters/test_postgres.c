@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -197,6 +198,124 @@ static void test_queue_cancel_and_close(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The libuv thread pool held busy by POOL_THREADS jobs until released, so that work
+ * queued after them waits (the pool takes jobs in order). main() sets the pool's size.
+ * A job lets go by itself after 20 s, so that a failed test cannot hang the process
+ * (libuv joins its threads at exit); the block is static for the same reason. */
+#define POOL_THREADS 4
+typedef struct {
+  atomic_bool released;
+  uv_work_t jobs[POOL_THREADS];
+  int done;
+} pool_block;
+static pool_block block;
+
+static void block_work(uv_work_t *w) {
+  pool_block *b = w->data;
+  for (int ms = 0; ms < 20000 && !atomic_load(&b->released); ms++) usleep(1000);
+}
+
+static void block_done(uv_work_t *w, int status) {
+  (void)status;
+  ((pool_block *)w->data)->done++;
+}
+
+static void pool_hold(uv_loop_t *loop, pool_block *b) {
+  atomic_store(&b->released, false);
+  b->done = 0;
+  for (int i = 0; i < POOL_THREADS; i++) {
+    b->jobs[i].data = b;
+    assert_int_equal(uv_queue_work(loop, &b->jobs[i], block_work, block_done), 0);
+  }
+}
+
+static void pool_release(uv_loop_t *loop, pool_block *b) {
+  atomic_store(&b->released, true);
+  while (b->done < POOL_THREADS) uv_run(loop, UV_RUN_ONCE);
+}
+
+/* Rows are parsed on the pool while the connection serves the next leg; an empty result
+ * is answered on the loop; a leg cancelled, or an adapter closed, while its rows are
+ * being parsed gets no callback. */
+static void test_rows_parsed_off_the_loop(void **state) {
+  (void)state;
+  if (!have_pg) skip();
+  static uv_loop_t loop; /* the pool's jobs point at it even if the test fails */
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = conninfo};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *name = json_pack("{s:s}", "name", "Ahmad bin Ismail");
+  json_t *none = json_pack("{s:s}", "document", "NOPE");
+  fb_leg_request with_rows = {.query_id = "q", .subject = name, .limit = 5, .timeout_ms = 10000};
+  fb_leg_request no_rows = {.query_id = "q", .subject = none, .limit = 5, .timeout_ms = 10000};
+
+  pool_block *b = &block;
+  pool_hold(&loop, b);
+  outcome oa = {0}, ob = {0}, oc = {0}, od = {0}, og = {0};
+  fb_leg *la, *lb, *lc, *ld, *lg;
+  assert_int_equal(fb_adapter_start(a, &with_rows, done_cb, &oa, &la), 0);
+  assert_int_equal(fb_adapter_start(a, &no_rows, done_cb, &ob, &lb), 0);
+  /* B ran after A's query was done, and answered on the loop while A's rows wait for the
+   * pool: A is being parsed, off the loop. */
+  for (int i = 0; i < 100000 && !ob.calls; i++) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(ob.calls, 1);
+  assert_int_equal(ob.status, 0);
+  assert_int_equal(json_array_size(ob.records), 0);
+  json_decref(ob.records);
+  assert_int_equal(oa.calls, 0);
+  fb_adapter_cancel(la); /* while parsing: its records are dropped when they come */
+  pool_release(&loop, b);
+  /* G's rows are parsed after A's were taken from the queue. */
+  assert_int_equal(fb_adapter_start(a, &with_rows, done_cb, &og, &lg), 0);
+  for (int i = 0; i < 100000 && !og.calls; i++) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(og.status, 0);
+  assert_true(json_array_size(og.records) >= 1);
+  json_decref(og.records);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(oa.calls, 0);
+
+  /* The adapter closes while C's rows wait for the pool: it waits for them, and C gets
+   * no callback. */
+  pool_hold(&loop, b);
+  assert_int_equal(fb_adapter_start(a, &with_rows, done_cb, &oc, &lc), 0);
+  assert_int_equal(fb_adapter_start(a, &no_rows, done_cb, &od, &ld), 0);
+  for (int i = 0; i < 100000 && !od.calls; i++) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(od.calls, 1);
+  json_decref(od.records);
+  assert_int_equal(oc.calls, 0);
+  int closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(closed, 0);
+  pool_release(&loop, b);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(oc.calls, 0);
+  (void)lb;
+  (void)lc;
+  (void)ld;
+  (void)lg;
+
+  /* With the pool free, rows come back parsed. */
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  outcome oe = {0};
+  fb_leg *le;
+  assert_int_equal(fb_adapter_start(a, &with_rows, done_cb, &oe, &le), 0);
+  for (int i = 0; i < 100000 && !oe.calls; i++) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(oe.status, 0);
+  assert_true(json_array_size(oe.records) >= 1);
+  json_decref(oe.records);
+  closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  json_decref(name);
+  json_decref(none);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static outcome one_leg(char *ci, uint32_t timeout_ms) {
   fb_state_config cfg = {.code = "MYS", .adapter = "postgres", .conninfo = ci};
   json_t *subject = json_pack("{s:s}", "document", "A12345678");
@@ -226,7 +345,58 @@ static void test_unreachable_database(void **state) {
   assert_true(fb_now_ms() - t0 < 3000);
   assert_int_equal(o.status, FB_LEG_TIMEOUT);
   assert_string_equal(o.error, "cannot connect to postgres: no answer within 300 ms");
+  /* the same peer by name: looked up off the loop, then the same timeout */
+  snprintf(ci, sizeof ci, "host=localhost port=%d user=fb dbname=postgres sslmode=disable", ntohs(sa.sin_port));
+  o = one_leg(ci, 300);
+  assert_int_equal(o.status, FB_LEG_TIMEOUT);
+  assert_string_equal(o.error, "cannot connect to postgres: no answer within 300 ms");
   close(s);
+  /* a name that does not resolve fails the leg with the lookup's reason */
+  o = one_leg("host='no such host' port=5432 user=fb dbname=postgres", 2000);
+  assert_int_equal(o.status, FB_LEG_ERROR);
+  assert_non_null(strstr(o.error, "cannot connect to postgres: cannot resolve no such host: "));
+}
+
+typedef struct {
+  fb_adapter *a;
+  int *closed;
+} close_later;
+
+static void close_adapter_cb(uv_timer_t *t) {
+  close_later *cl = t->data;
+  fb_adapter_close(cl->a, closed_cb, cl->closed);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Closing while the host name is being looked up: no leg callback, the adapter closes,
+ * and the lookup's late answer touches nothing (ASan shows it if it did). */
+static void test_close_while_looking_up(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "MYS", .adapter = "postgres",
+                         .conninfo = "host=localhost port=5 user=fb dbname=postgres sslmode=disable"};
+  fb_adapter *a;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *subject = json_pack("{s:s}", "document", "A12345678");
+  fb_leg_request req = {.query_id = "q", .subject = subject, .timeout_ms = 5000};
+  outcome o = {0};
+  fb_leg *leg;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  json_decref(subject);
+  /* A timer due with the adapter's deferred start, started after it, runs right after
+   * it in the same pass: the lookup has been queued and cannot have answered yet. */
+  int closed = 0;
+  close_later cl = {.a = a, .closed = &closed};
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  t.data = &cl;
+  uv_timer_start(&t, close_adapter_cb, 0, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(o.calls, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_sql_error_and_bad_conninfo(void **state) {
@@ -258,8 +428,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_answers_as_sqlite),
       cmocka_unit_test(test_queue_cancel_and_close),
+      cmocka_unit_test(test_rows_parsed_off_the_loop),
       cmocka_unit_test(test_unreachable_database),
+      cmocka_unit_test(test_close_while_looking_up),
       cmocka_unit_test(test_sql_error_and_bad_conninfo),
   };
+  setenv("UV_THREADPOOL_SIZE", "4", 1); /* POOL_THREADS: read when the pool starts */
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,10 +14,9 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
-#include "auth/base64url.h"
 #include "auth/jws.h"
 #include "auth/jwt.h"
-#include "auth/keys.h"
+#include "core/crypto.h"
 
 #define NOW 1800000000LL
 #define ISS_ED "https://idp.example.my"
@@ -94,14 +93,14 @@ static char *bearer(const char *hdr, const char *payload, EVP_PKEY *key, fb_jws_
   fb_buf t = {0};
   fb_buf_puts(&t, "Bearer ");
   size_t start = t.len;
-  fb_b64url_encode(hdr, strlen(hdr), &t);
+  fb_base64url_encode(hdr, strlen(hdr), &t);
   fb_buf_putc(&t, '.');
-  fb_b64url_encode(payload, strlen(payload), &t);
+  fb_base64url_encode(payload, strlen(payload), &t);
   if (key) {
     fb_buf sig = {0};
     assert_int_equal(fb_jws_sign(key, alg, t.data + start, t.len - start, &sig), 0);
     fb_buf_putc(&t, '.');
-    fb_b64url_encode(sig.data, sig.len, &t);
+    fb_base64url_encode(sig.data, sig.len, &t);
     fb_buf_free(&sig);
   } else {
     fb_buf_putc(&t, '.');
@@ -237,16 +236,16 @@ static void hs256_with_public_key(const char *iss, const char *pub_path) {
   char *c = claims(iss, NULL, NULL);
   fb_buf si = {0};
   const char *hdr = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-  fb_b64url_encode(hdr, strlen(hdr), &si);
+  fb_base64url_encode(hdr, strlen(hdr), &si);
   fb_buf_putc(&si, '.');
-  fb_b64url_encode(c, strlen(c), &si);
+  fb_base64url_encode(c, strlen(c), &si);
   unsigned char mac[32];
   unsigned maclen = 0;
   assert_non_null(HMAC(EVP_sha256(), pem, (int)pemlen, (unsigned char *)si.data, si.len, mac,
                        &maclen));
   fb_buf t = {0};
   fb_buf_printf(&t, "Bearer %s.", si.data);
-  fb_b64url_encode(mac, maclen, &t);
+  fb_base64url_encode(mac, maclen, &t);
   fb_identity id;
   const char *why;
   assert_rejected(fb_authn_bearer(authn, t.data, NOW, &id, &why), why, "not accepted");
@@ -576,7 +575,7 @@ static void test_tampered_payload(void **s) {
   /* Re-sign nothing: swap in a payload with more roles. */
   c = claims(ISS_RSA, "roles", ",\"roles\":[\"admin\"]");
   fb_buf b = {0};
-  fb_b64url_encode(c, strlen(c), &b);
+  fb_base64url_encode(c, strlen(c), &b);
   char *dot1 = strchr(t, '.'), *dot2 = strrchr(t, '.');
   fb_buf f = {0};
   fb_buf_append(&f, t, (size_t)(dot1 - t) + 1);
@@ -793,13 +792,13 @@ static void test_mint_errors(void **s) {
 static void test_key_loading(void **s) {
   (void)s;
   char *err = NULL;
-  EVP_PKEY *k = fb_auth_load_private_key(ec_priv, &err);
+  EVP_PKEY *k = fb_pem_load_private_key(ec_priv, &err);
   assert_non_null(k);
   EVP_PKEY_free(k);
-  assert_null(fb_auth_load_public_key(ec_priv, &err));
+  assert_null(fb_pem_load_public_key(ec_priv, &err));
   assert_non_null(strstr(err, "not a PEM public key"));
   free(err);
-  assert_null(fb_auth_load_private_key(ec_pub, &err));
+  assert_null(fb_pem_load_private_key(ec_pub, &err));
   assert_non_null(strstr(err, "private key"));
   free(err);
   /* An encrypted key is refused without prompting for a passphrase. */
@@ -810,7 +809,7 @@ static void test_key_loading(void **s) {
                                         NULL, NULL),
                    1);
   fclose(f);
-  assert_null(fb_auth_load_private_key(path, &err));
+  assert_null(fb_pem_load_private_key(path, &err));
   assert_non_null(strstr(err, "unencrypted"));
   free(err);
   unlink(path);

@@ -20,6 +20,10 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 #endif
+#ifdef __SANITIZE_THREAD__ /* the same for TSan (gcc; FB_TSAN) */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
 
 static void test_jansson_uses_the_aborting_allocator(void **state) {
   (void)state;

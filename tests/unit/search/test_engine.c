@@ -44,7 +44,7 @@ typedef struct {
   unsigned open_legs;   /* started and not yet answered or cancelled */
 } fake_state;
 
-#define NFAKES 3
+#define NFAKES 4
 static fake_state fakes[NFAKES];
 
 static fake_state *fake_of(const char *code) {
@@ -216,15 +216,20 @@ static void outcome_clear(outcome *o) {
   memset(o, 0, sizeof *o);
 }
 
-static const char *const state_codes[NFAKES] = {"IDN", "MYS", "THA"};
+static const char *const state_codes[NFAKES] = {"IDN", "MYS", "THA", "BGD"};
 
-/* Policies: MYS and THA allow everything; IDN's only rule fails at run time. */
+/* Policies: MYS and THA allow everything; IDN's only rule fails at run time; BGD
+ * admits everything but one of its record rules fails at run time. */
 static void write_policies(const char *dir) {
   fb_test_write_file_in(dir, "MYS.lua", "state \"MYS\" { name = \"Malaysia\" }\nallow \"everything\" { }\n");
   fb_test_write_file_in(dir, "THA.lua", "state \"THA\" { name = \"Thailand\" }\nallow \"everything\" { }\n");
   fb_test_write_file_in(dir, "IDN.lua",
                         "state \"IDN\" { name = \"Indonesia\" }\n"
                         "allow \"broken\" { when = function(q) error(\"boom\") end }\n");
+  fb_test_write_file_in(dir, "BGD.lua",
+                        "state \"BGD\" { name = \"Bangladesh\" }\nallow \"everything\" { }\n"
+                        "redact \"broken\" { fields = { \"name\" }, action = \"mask\",\n"
+                        "  when = function(q) error(\"boom\") end }\n");
 }
 
 /* `cfg_fn` adjusts the configuration before the engine starts (limits, breaker). */
@@ -238,8 +243,10 @@ static fixture *fixture_new(void (*cfg_fn)(fb_config *)) {
 
   memset(fakes, 0, sizeof fakes);
   fb_config_defaults(&f->cfg);
-  f->cfg.deadlines = (fb_deadlines){.immediate_ms = 100, .urgent_ms = 300, .routine_ms = 700};
-  f->cfg.breaker = (fb_breaker_config){.failures = 2, .open_ms = 200};
+  /* Long enough that a loaded machine never reaches them by accident; the deadline
+   * test sets short ones. */
+  f->cfg.deadlines = (fb_deadlines){.immediate_ms = 20000, .urgent_ms = 25000, .routine_ms = 30000};
+  f->cfg.breaker = (fb_breaker_config){.failures = 2, .open_ms = 1500}; /* room for a loaded machine */
   f->cfg.states = fb_xcalloc(NFAKES, sizeof *f->cfg.states);
   f->cfg.nstates = NFAKES;
   for (size_t i = 0; i < NFAKES; i++) {
@@ -332,6 +339,9 @@ static void start_as(fixture *f, const fb_identity *id, const char *priority, co
                            "prosecution", "priority", priority, "legal_basis", "mla_treaty", "justification",
                            "Unit test of the search engine", "states", states);
   fb_search_input in = {.id = id, .body = body};
+  /* A request arrives in a loop iteration, whose time is fresh: the deadline counts
+   * from now, not from when the loop last ran (the fixture's set-up can take long). */
+  uv_update_time(&f->loop);
   fb_search_start(f->e, &in, cb, o);
 }
 
@@ -422,6 +432,10 @@ static void test_state_lines_before_answer(void **st) {
   fixture_free(f);
 }
 
+static void short_deadlines(fb_config *cfg) {
+  cfg->deadlines = (fb_deadlines){.immediate_ms = 100, .urgent_ms = 600, .routine_ms = 1500};
+}
+
 /* A state that never answers times out at its priority's deadline, and its leg is
  * cancelled then; the leg was told the same deadline. */
 static void test_deadline_per_priority(void **st) {
@@ -429,8 +443,8 @@ static void test_deadline_per_priority(void **st) {
   static const struct {
     const char *priority;
     uint64_t deadline, next;
-  } cases[] = {{"immediate", 100, 300}, {"urgent", 300, 700}, {"routine", 700, 5000}};
-  fixture *f = fixture_new(NULL);
+  } cases[] = {{"immediate", 100, 600}, {"urgent", 600, 1500}, {"routine", 1500, 5000}};
+  fixture *f = fixture_new(short_deadlines);
   fakes[1].mode = FAKE_HANG; /* MYS */
   for (size_t i = 0; i < FB_ARRAY_LEN(cases); i++) {
     outcome o = {0};
@@ -454,7 +468,7 @@ static void test_deadline_per_priority(void **st) {
     if (i == 0) assert_breaker(f, "MYS", "closed");
     else if (i == 1) {
       assert_breaker(f, "MYS", "open");
-      run_for(f, 210); /* let the probe through for the last case */
+      run_for(f, 1510); /* let the probe through for the last case */
     }
   }
   fixture_free(f);
@@ -464,9 +478,15 @@ struct audit_wait {
   fb_audit *audit;
   uint64_t seq;
 };
+/* An entry after w->seq is durable (fb_audit_read returns durable entries only). */
 static bool audited_past(const void *arg) {
   const struct audit_wait *w = arg;
-  return fb_audit_last_seq(w->audit) > w->seq;
+  json_t *entries = NULL;
+  uint64_t next = 0;
+  if (fb_audit_read(w->audit, w->seq, 1, &entries, &next) != 0) return false;
+  bool any = json_array_size(entries) > 0;
+  json_decref(entries);
+  return any;
 }
 
 /* The client goes away: legs are cancelled, the slot is free at once, no callback runs
@@ -483,6 +503,8 @@ static void test_cancel(void **st) {
   assert_int_equal(fb_search_in_flight(f->e), 1);
   assert_int_equal(legs_in_flight(f, "MYS"), 1);
   run_for(f, 20);
+  assert_int_equal(o.states_before_done, 0);
+  assert_false(o.done);
   fb_search_cancel(o.s);
   assert_int_equal(fb_search_in_flight(f->e), 0);
   assert_int_equal(fakes[1].cancelled, 1);
@@ -500,6 +522,7 @@ static void test_cancel(void **st) {
   json_t *entries = NULL;
   uint64_t next = 0;
   assert_int_equal(fb_audit_read(f->audit, seq0, 10, &entries, &next), 0);
+  assert_int_equal(json_array_size(entries), 1);
   json_t *last = json_array_get(entries, json_array_size(entries) - 1);
   assert_string_equal(json_string_value(json_object_get(last, "event")), "search");
   assert_true(json_is_true(json_object_get(last, "client_aborted")));
@@ -539,7 +562,7 @@ static void test_breaker_half_open_success(void **st) {
   assert_int_equal(fakes[1].started, started);
   outcome_clear(&o);
 
-  run_for(f, 210);
+  run_for(f, 1510);
   fakes[1].mode = FAKE_ANSWER;
   fakes[1].delay_ms = 50;
   outcome probe = {0}, other = {0};
@@ -570,7 +593,7 @@ static void test_breaker_half_open_failure(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
   open_breaker(f);
-  run_for(f, 210);
+  run_for(f, 1510);
   unsigned started = fakes[1].started;
   outcome probe = {0};
   start(f, "urgent", "MYS", &probe);
@@ -685,6 +708,25 @@ static void test_policy_error_fails_closed(void **st) {
   fixture_free(f);
 }
 
+/* BGD answers, but its record rules fail: nothing of it is shared (denied,
+ * policy_error), and the other state's records still are. */
+static void test_record_rule_error_fails_closed(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[3].nrecords = 2;
+  outcome o = {0};
+  start(f, "urgent", "BGD,MYS", &o);
+  run_until_ended(f, &o);
+  assert_true(o.done);
+  assert_int_equal(fakes[3].started, 1);
+  assert_string_equal(state_field(&o, "BGD", "outcome"), "denied");
+  assert_string_equal(state_field(&o, "BGD", "rule"), "policy_error");
+  assert_string_equal(state_field(&o, "MYS", "outcome"), "shared");
+  assert_int_equal(o.results, 1);
+  outcome_clear(&o);
+  fixture_free(f);
+}
+
 /* An invalid body is a 400 naming the field, before admission. */
 static void test_invalid_request(void **st) {
   (void)st;
@@ -713,6 +755,102 @@ static void test_close_while_searches_finish(void **st) {
   assert_int_equal(fakes[1].cancelled, 3);
   for (size_t i = 0; i < 3; i++) outcome_clear(&o[i]);
   fixture_free(f); /* closes the engine at once; fails if an adapter is closed twice */
+}
+
+/* A new engine on the same audit log, as after a restart. */
+static void restart_engine(fixture *f) {
+  bool closed = false;
+  fb_search_engine_close(f->e, set_flag, &closed);
+  run_until(f, &closed);
+  fb_metrics_reset(); /* the old engine's gauges point into it */
+  char *err = NULL;
+  f->e = fb_search_engine_new(&f->loop, &f->cfg, f->policies, f->audit, &err);
+  if (!f->e) fail_msg("engine: %s", err);
+}
+
+typedef struct {
+  bool called;
+  json_t *body;
+} stats_seen;
+
+static void stats_ready(void *ud, json_t *body) {
+  stats_seen *seen = ud;
+  assert_false(seen->called);
+  seen->called = true;
+  seen->body = body;
+}
+
+static json_int_t stats_count(json_t *body, const char *to, const char *want) {
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(body, "stats"), i, row) {
+    if (strcmp(json_string_value(json_object_get(row, "to")), to) == 0 &&
+        strcmp(json_string_value(json_object_get(row, "outcome")), want) == 0)
+      return json_integer_value(json_object_get(row, "count"));
+  }
+  return 0;
+}
+
+/* Statistics survive a restart: the replay reads the log on a worker (the loop goes
+ * on), GET /v1/stats waits for it, and a withdrawn wait is not called. */
+static void test_stats_replay_off_loop(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  for (int i = 0; i < 2; i++) {
+    outcome o = {0};
+    start(f, "urgent", "IDN,MYS", &o);
+    run_until_ended(f, &o);
+    outcome_clear(&o);
+  }
+  restart_engine(f);
+  json_t *empty = fb_search_stats_json(f->e);
+  assert_int_equal(json_array_size(json_object_get(empty, "stats")), 0);
+  json_decref(empty);
+
+  fb_search_engine_replay_stats(f->e);
+  stats_seen seen = {0}, withdrawn = {0};
+  fb_stats_wait *w = fb_search_stats_when_ready(f->e, stats_ready, &seen);
+  fb_stats_wait *w2 = fb_search_stats_when_ready(f->e, stats_ready, &withdrawn);
+  /* Not answered on the spot: the replay is on a worker, its result comes back through
+   * the loop. */
+  assert_non_null(w);
+  assert_non_null(w2);
+  assert_false(seen.called);
+  fb_search_stats_wait_cancel(w2);
+  run_until(f, &seen.called);
+  assert_false(withdrawn.called);
+  assert_int_equal(stats_count(seen.body, "MYS", "shared"), 2);
+  assert_int_equal(stats_count(seen.body, "IDN", "denied"), 2);
+  json_decref(seen.body);
+
+  /* Replayed once: later waits are answered at once, and new searches add to it. */
+  outcome o = {0};
+  start(f, "urgent", "MYS", &o);
+  run_until_ended(f, &o);
+  outcome_clear(&o);
+  stats_seen now = {0};
+  assert_null(fb_search_stats_when_ready(f->e, stats_ready, &now));
+  assert_true(now.called);
+  assert_int_equal(stats_count(now.body, "MYS", "shared"), 3);
+  json_decref(now.body);
+  fixture_free(f);
+}
+
+/* Closing the engine while the replay is queued or running: it is waited for (or
+ * dropped), its waiters are not called, and every handle is closed. */
+static void test_close_during_replay(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  outcome o = {0};
+  start(f, "urgent", "MYS", &o);
+  run_until_ended(f, &o);
+  outcome_clear(&o);
+  restart_engine(f);
+  fb_search_engine_replay_stats(f->e);
+  stats_seen seen = {0};
+  assert_non_null(fb_search_stats_when_ready(f->e, stats_ready, &seen));
+  fixture_free(f);
+  assert_false(seen.called);
 }
 
 /* A worker's engine (hub/workers.c) shares the main engine's state: searches in flight
@@ -786,8 +924,11 @@ int main(void) {
       cmocka_unit_test(test_per_identity_limit),
       cmocka_unit_test(test_legs_in_flight_bound),
       cmocka_unit_test(test_policy_error_fails_closed),
+      cmocka_unit_test(test_record_rule_error_fails_closed),
       cmocka_unit_test(test_invalid_request),
       cmocka_unit_test(test_close_while_searches_finish),
+      cmocka_unit_test(test_stats_replay_off_loop),
+      cmocka_unit_test(test_close_during_replay),
       cmocka_unit_test(test_worker_engine_shares_state),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
