@@ -40,6 +40,7 @@ WIDE_STREAMS=${WIDE_STREAMS:-8}
 PERF=${PERF:-0}
 PERF_DUR=${PERF_DUR:-5}
 PERF_DIR=${PERF_DIR:-$TMP}
+REAL_WORKERS=${REAL_WORKERS:-1}
 BEFORE=${BEFORE:-}
 AB_ROUNDS=${AB_ROUNDS:-2}
 OLD_FB=""
@@ -116,10 +117,20 @@ curl -sf -o "$TMP/node-answer.json" --max-time 10 -H "$JSON" --data-binary "@$TM
   die "node IDN did not answer the subject"
 NODE_SIZE=$(wc -c <"$TMP/node-answer.json")
 NODE_RECORDS=$($PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(len(a["records"]))' "$TMP/node-answer.json")
-PR=$(free_port)
-demo_config "$TMP/demo/r.lua" "$PR" true "audit-r.jsonl" "$nodes"
-bg_start hubR "$FEDBROKER" serve --config "$TMP/demo/r.lua"; HR=$BG_PID
-wait_http "http://127.0.0.1:$PR/readyz" "$HR" hubR
+# One (r) hub per entry of REAL_WORKERS (`workers` in its config), same nodes, same run.
+R_PIDS=()
+R_PORTS=()
+for w in $REAL_WORKERS; do
+  p=$(free_port)
+  demo_config "$TMP/demo/r$w.lua" "$p" true "audit-r$w.jsonl" "$nodes"
+  echo "workers = $w" >>"$TMP/demo/r$w.lua"
+  bg_start "hubR$w" "$FEDBROKER" serve --config "$TMP/demo/r$w.lua"
+  wait_http "http://127.0.0.1:$p/readyz" "$BG_PID" "hubR$w"
+  R_PIDS+=("$BG_PID")
+  R_PORTS+=("$p")
+done
+HR=${R_PIDS[0]}
+PR=${R_PORTS[0]}
 if [ -n "$OLD_FB" ]; then
   PR0=$(free_port)
   demo_config "$TMP/demo/r0.lua" "$PR0" true "audit-r0.jsonl" "$nodes"
@@ -214,7 +225,9 @@ EOF
 fi
 
 # Warm-up, outside the figures.
-h2 warm -c "$CLIENTS" -m "$STREAMS" -t 1 -n 2000 -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$PR/v1/search"
+for p in "${R_PORTS[@]}"; do
+  h2 warm -c "$CLIENTS" -m "$STREAMS" -t 1 -n 2000 -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$p/v1/search"
+done
 [ "$WIDE" = 1 ] && h2 warm -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -t 1 -n 500 -H "$AUTH" -H "$JSON" -d "$TMP/document.json" "http://127.0.0.1:$PW/v1/search"
 if [ -n "$OLD_FB" ]; then
   h2 warm -c "$CLIENTS" -m "$STREAMS" -t 1 -n 2000 -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$PR0/v1/search"
@@ -243,7 +256,13 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 measure "c static file (nghttpd)" static "$NG" - "http://127.0.0.1:$PC/answer.json" -c "$CLIENTS" -m "$STREAMS"
 CEIL=$H2_RPS
 if [ -z "$OLD_FB" ]; then
-  measure "r 4 nodes, 5-key subject" real "$HR" 3 "http://127.0.0.1:$PR/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
+  i=0
+  for w in $REAL_WORKERS; do
+    label="r 4 nodes, 5-key subject"
+    [ "$REAL_WORKERS" != 1 ] && label="r 5-key subject, workers=$w"
+    measure "$label" real "${R_PIDS[$i]}" 3 "http://127.0.0.1:${R_PORTS[$i]}/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
+    i=$((i + 1))
+  done
   if [ "$WIDE" = 1 ]; then
     measure "w 48 states, by document" wide "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/document.json"
     measure "w 48 states, no record" wnone "$HW" 47 "http://127.0.0.1:$PW/v1/search" -c "$WIDE_CLIENTS" -m "$WIDE_STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/nomatch.json"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds, and runs every test twice: a normal build, then an
+# Sets up the machine, builds, and runs every test twice: a normal build (whose
+# integration tests run once more with 4 event-loop workers), then an
 # AddressSanitizer + UndefinedBehaviorSanitizer build; then runs each libFuzzer target
 # briefly (FB_FUZZ_SECONDS each, default 20). Exit status non-zero on any failure.
 set -euo pipefail
@@ -12,6 +13,10 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j2
+# The hub with four event-loop workers (FEDBROKER_WORKERS overrides `workers`): every
+# integration test again, in the normal build only (about 4 minutes on 2 cores).
+echo "== integration tests with workers = 4"
+FEDBROKER_WORKERS=4 ctest --test-dir build --output-on-failure -j2 -L integration
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFB_ASAN=ON -DFB_UBSAN=ON >/dev/null

@@ -12,6 +12,7 @@
 
 #include "audit/internal.h"
 #include "core/error.h"
+#include "core/home.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -73,16 +74,22 @@ static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
   p->cb = cb;
   p->data = data;
   p->seq = ++a->seq;
+  fb_home *home = fb_home_current();
+  if (home && home != a->home) { /* a worker's loop: its completion goes back there */
+    p->home = home;
+    if (cb) fb_home_hold(home);
+  }
 
   uv_mutex_lock(&a->mu);
   a->stats.appended++;
   if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
+  if (p->home) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
   uv_mutex_unlock(&a->mu);
   /* Wake the writer once, after this loop iteration's callbacks have run, so that the
    * entries they append go out as one write and one fsync. */
-  if (!a->kick_armed) {
+  if (!p->home && !a->kick_armed) {
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
   }
@@ -107,6 +114,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   }
   fb_audit *a = fb_xcalloc(1, sizeof *a);
   a->loop = loop;
+  a->home = fb_home_current();
   a->path = fb_xstrdup(cfg->path);
   a->checkpoint_every = cfg->checkpoint_every ? cfg->checkpoint_every : 1000;
   a->todo_tail = &a->todo;
@@ -212,6 +220,19 @@ static void on_closed(uv_handle_t *h) {
   if (cb) cb(data);
 }
 
+/* A worker's completion runs on the worker's own loop. */
+static void run_at_home(void *arg) {
+  fb_audit_pending *p = arg;
+  fb_home *home = p->home;
+  p->cb(p->data, p->status, p->seq, p->hash);
+  json_decref(p->entry);
+  free(p->line);
+  free(p);
+  fb_home_release(home);
+}
+
+static void post_home(fb_audit_pending *p) { fb_home_post(p->home, run_at_home, p); }
+
 static void on_async(uv_async_t *h) {
   fb_audit *a = fb_container_of(h, fb_audit, async);
   uv_mutex_lock(&a->mu);
@@ -225,6 +246,10 @@ static void on_async(uv_async_t *h) {
     done = p->next;
     /* Lines come back in seq order, and none is written after the first failure. */
     if (p->written) fb_audit_index_note(a, p->seq, a->durable_end + p->len);
+    if (p->cb && p->home) {
+      post_home(p);
+      continue;
+    }
     if (p->cb) p->cb(p->data, p->status, p->seq, p->hash);
     json_decref(p->entry); /* NULL unless the writer skipped it */
     free(p->line);

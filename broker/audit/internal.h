@@ -72,12 +72,14 @@ typedef struct fb_audit_pending {
   size_t len;
   fb_audit_done_cb cb;
   void *data;
+  struct fb_home *home;       /* the appending worker's loop, when not the log's own */
   int status;                 /* for the callback */
   bool written;               /* the line is durable (even when status != 0: a placeholder) */
 } fb_audit_pending;
 
 struct fb_audit {
   uv_loop_t *loop;
+  struct fb_home *home;       /* the mailbox of the log's loop thread (NULL: one loop) */
   uv_async_t async;           /* writer -> loop: completions */
   uv_prepare_t kick;          /* wakes the writer once per loop iteration */
   bool kick_armed;

@@ -507,6 +507,16 @@ static int policy_key_field(walk_ctx *c, const char *parent, const char *key, vo
   return rc;
 }
 
+/* workers = 0 means one per CPU core, resolved when the hub starts. */
+static int read_workers(walk_ctx *c, fb_config *cfg) {
+  int isnum = 0;
+  lua_Integer v = lua_tointegerx(c->L, -1, &isnum);
+  if (!isnum || v < 0 || v > FB_WORKERS_MAX)
+    return fail(c, "workers", NULL, "expected an integer from 0 (one per CPU core) to %d", FB_WORKERS_MAX);
+  cfg->workers = (uint32_t)v;
+  return 0;
+}
+
 static int top_field(walk_ctx *c, const char *key, fb_config *cfg) {
   if (strcmp(key, "listen") == 0) return load_listen(c, cfg);
   if (strcmp(key, "policies") == 0) return read_path(c, key, NULL, &cfg->policies);
@@ -538,13 +548,14 @@ static int top_field(walk_ctx *c, const char *key, fb_config *cfg) {
     free(rel);
     return 0;
   }
+  if (strcmp(key, "workers") == 0) return read_workers(c, cfg);
   if (strcmp(key, "followup") == 0)
     return expect_table(c, key, NULL) ? -1 : each_field(c, key, followup_field, &cfg->followup);
   if (strcmp(key, "focal_points") == 0)
     return expect_table(c, key, NULL) ? -1 : each_field(c, key, focal_points_field, &cfg->followup);
   return fail(c, key, NULL,
               "unknown key (expected listen, policies, policy_keys, audit, issuers, deadlines, "
-              "limits, breaker, redaction_key, states, log_level, store, focal_points, followup)");
+              "limits, breaker, redaction_key, states, log_level, store, focal_points, followup, workers)");
 }
 
 /* __newindex on the global table: records on which line each top-level key is set. */
@@ -572,6 +583,7 @@ void fb_config_defaults(fb_config *cfg) {
                             .per_identity = 32, .aborts_per_minute = 60, .control_frames = 5000};
   cfg->breaker = (fb_breaker_config){5, 10000};
   cfg->log_level = fb_xstrdup("info");
+  cfg->workers = 1;
   cfg->followup = (fb_followup_config){.hit_ref_days = 30, .due_immediate_s = 24 * 3600,
                                        .due_urgent_s = 72 * 3600, .due_routine_s = 30 * 86400,
                                        .expire_after_s = 30 * 86400, .stale_after_days = 90,
@@ -717,6 +729,15 @@ int fb_config_apply_env(fb_config *cfg, char **err) {
     }
     free(cfg->log_level);
     cfg->log_level = fb_xstrdup(v);
+  }
+  v = getenv("FEDBROKER_WORKERS");
+  if (v && *v) {
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 0 || n > FB_WORKERS_MAX)
+      return fb_set_error(err, "FEDBROKER_WORKERS: expected an integer from 0 (one per CPU core) to %d",
+                          FB_WORKERS_MAX);
+    cfg->workers = (uint32_t)n;
   }
   v = getenv("FEDBROKER_POLICIES");
   if (v && *v) {

@@ -132,7 +132,11 @@ typedef struct {
   char *log_level;           /* "info" by default */
   char *store;               /* SQLite path (resolved) or "postgresql://..."; NULL: default */
   fb_followup_config followup;
+  uint32_t workers;          /* event-loop threads; 0 = one per CPU core; default 1 */
 } fb_config;
+
+/* The most event-loop threads `workers` may ask for. */
+#define FB_WORKERS_MAX 64
 
 /* Fills `cfg` with the defaults above (no listeners, no states). */
 void fb_config_defaults(fb_config *cfg);
@@ -145,7 +149,7 @@ int fb_config_load_file(const char *path, fb_config *cfg, char **err);
 int fb_config_load_string(const char *src, size_t len, const char *path, fb_config *cfg,
                           char **err);
 
-/* Applies FEDBROKER_LISTEN, FEDBROKER_LOG_LEVEL, FEDBROKER_POLICIES, FEDBROKER_AUDIT
+/* Applies FEDBROKER_LISTEN, FEDBROKER_LOG_LEVEL, FEDBROKER_WORKERS, FEDBROKER_POLICIES, FEDBROKER_AUDIT
  * from `getenv`. Returns -1 with *err on a malformed value. */
 int fb_config_apply_env(fb_config *cfg, char **err);
 

@@ -53,8 +53,10 @@ int fb_focal_points_seed(fb_followup *f, const char *state, json_t *entries);
 
 /* Requests (handlers_requests.c): expires open requests past due + expire_after. */
 void fb_requests_sweep(fb_followup *f);
-/* Cancels the releases still asking a state (before the adapters close at shutdown). */
-void fb_requests_cancel_releases(fb_followup *f);
+/* Cancels the releases still asking a state (before the adapters close at shutdown):
+ * those of one loop's hub (a worker's replica uses its own engine's adapters), or all
+ * when `only` is NULL. */
+void fb_requests_cancel_releases(fb_followup *f, const struct fb_hub *only);
 
 /* What a follow-up needs of a search, from its audit entry: requester, request fields,
  * subject, and per state its outcome and hit reference (new reference). */

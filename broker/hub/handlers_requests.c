@@ -777,12 +777,17 @@ void fb_requests_sweep(fb_followup *f) {
                     1, on_overdue_found, f) == 0;
 }
 
-void fb_requests_cancel_releases(fb_followup *f) {
-  while (f->releases) {
-    call *c = f->releases;
-    fb_formal *h = c->formal;
-    release_untrack(c);
-    fb_formal_cancel(h); /* on_formal_done answers (if the client is still there) and frees c */
+void fb_requests_cancel_releases(fb_followup *f, const fb_hub *only) {
+  call *c = f->releases;
+  while (c) {
+    call *next = c->rel_next;
+    if (!only || c->hub == only) {
+      fb_formal *h = c->formal;
+      release_untrack(c);
+      fb_formal_cancel(h); /* on_formal_done answers (if the client is still there) and frees c */
+      next = f->releases; /* the cancel may have changed the list: start over */
+    }
+    c = next;
   }
 }
 

@@ -7,6 +7,8 @@
 #include "audit/audit.h"
 #include "auth/jwt.h"
 #include "core/error.h"
+#include "core/home.h"
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -102,8 +104,47 @@ static void start_next_reload(fb_hub *hub) {
   }
 }
 
+/* A reload asked on a worker runs on the main hub; its answer goes back to the
+ * worker's loop. */
+typedef struct {
+  fb_hub *hub; /* the worker's replica */
+  fb_home *home;
+  fb_hub_reload_cb cb;
+  void *data;
+  int rc;
+  json_t *report;
+} reload_hop;
+
+static void reload_hop_run(void *arg) {
+  reload_hop *h = arg;
+  fb_home *home = h->home;
+  h->cb(h->hub, h->rc, h->report, h->data);
+  json_decref(h->report);
+  free(h);
+  fb_home_release(home);
+}
+
+static void reload_hop_done(fb_hub *main, int rc, json_t *report, void *data) {
+  (void)main;
+  reload_hop *h = data;
+  h->rc = rc;
+  h->report = json_incref(report); /* jansson's reference counts are atomic */
+  fb_home_post(h->home, reload_hop_run, h);
+}
+
 void fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, fb_hub_reload_cb cb,
                             void *data) {
+  if (hub->main) {
+    if (!cb || !hub->home) {
+      fb_hub_reload_policies(hub->main, trigger, by, cb, data);
+      return;
+    }
+    reload_hop *h = fb_xcalloc(1, sizeof *h);
+    *h = (reload_hop){.hub = hub, .home = hub->home, .cb = cb, .data = data};
+    fb_home_hold(h->home);
+    fb_hub_reload_policies(hub->main, trigger, by, reload_hop_done, h);
+    return;
+  }
   if (!hub->policies || hub->stopping) {
     if (cb) cb(hub, -1, NULL, data);
     return;
@@ -222,12 +263,34 @@ static void register_audit_metrics(fb_hub *hub) {
                      audit_failed_fn, hub);
 }
 
+void fb_hub_add_routes(fb_hub *hub) {
+  fb_hub_routes_health(hub);
+  fb_hub_routes_states(hub);
+  fb_hub_routes_audit(hub);
+  fb_hub_routes_policy(hub);
+  fb_hub_routes_policy_prove(hub);
+  fb_hub_routes_search(hub);
+  fb_hub_routes_me(hub);
+  fb_hub_routes_policy_source(hub);
+  fb_hub_routes_console(hub);
+  fb_hub_routes_focal_points(hub);
+  fb_hub_routes_requests(hub);
+  fb_hub_routes_reports(hub);
+}
+
 int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   memset(hub, 0, sizeof *hub);
   hub->loop = loop;
   hub->cfg = *cfg;
   memset(cfg, 0, sizeof *cfg);
   hub->started_ms = fb_wall_ms();
+  unsigned nworkers = fb_hub_workers_wanted(&hub->cfg);
+  if (nworkers > 1) {
+    /* Before anything shared is opened: the audit log and the store note the main
+     * loop's mailbox to tell workers' requests from its own. */
+    fb_hublock_enable();
+    hub->home = fb_home_open(loop);
+  }
   fb_log_level lvl;
   if (hub->cfg.log_level && fb_log_parse_level(hub->cfg.log_level, &lvl) == 0) fb_log_set_level(lvl);
 
@@ -261,25 +324,15 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   fb_search_engine_replay_stats(hub->search);
   if (fb_followup_open(hub, err) != 0) return -1;
 
-  fb_hub_routes_health(hub);
-  fb_hub_routes_states(hub);
-  fb_hub_routes_audit(hub);
-  fb_hub_routes_policy(hub);
-  fb_hub_routes_policy_prove(hub);
-  fb_hub_routes_search(hub);
-  fb_hub_routes_me(hub);
-  fb_hub_routes_policy_source(hub);
-  fb_hub_routes_console(hub);
-  fb_hub_routes_focal_points(hub);
-  fb_hub_routes_requests(hub);
-  fb_hub_routes_reports(hub);
+  fb_hub_add_routes(hub);
 
-  hub->server = fb_server_start(loop, &hub->cfg, hub->router, err);
+  fb_server_options opt = {.reuseport = nworkers > 1, .worker = 0};
+  hub->server = fb_server_start_ex(loop, &hub->cfg, hub->router, &opt, err);
   if (!hub->server) return -1;
   uv_signal_start(&hub->sig_term, on_signal, SIGTERM);
   uv_signal_start(&hub->sig_int, on_signal, SIGINT);
   uv_signal_start(&hub->sig_hup, on_signal, SIGHUP);
-  return 0;
+  return fb_hub_workers_start(hub, nworkers, err);
 }
 
 bool fb_hub_ready(const fb_hub *hub) {
@@ -294,12 +347,17 @@ static void on_closed(uv_handle_t *h) {
 static void on_audit_closed(void *data) {
   fb_hub *hub = data;
   hub->audit = NULL;
+  if (hub->home) { /* the last handle of the main loop */
+    fb_home_close(hub->home, NULL, NULL);
+    hub->home = NULL;
+  }
 }
 
 static void on_followup_closed(void *data) {
   fb_hub *hub = data;
   /* The audit log closes last: the searches and follow-ups it records are finished. */
   if (hub->audit) fb_audit_close(hub->audit, on_audit_closed, hub);
+  else on_audit_closed(hub);
 }
 
 static void on_search_closed(void *data) {
@@ -309,15 +367,29 @@ static void on_search_closed(void *data) {
   else on_followup_closed(hub);
 }
 
+static void shutdown_shared(fb_hub *hub);
+
 static void on_server_stopped(void *data) {
   fb_hub *hub = data;
   hub->server = NULL;
+  hub->server_stopped = true;
+  if (!fb_hub_workers_running(hub)) shutdown_shared(hub);
+}
+
+static void on_workers_stopped(void *data) {
+  fb_hub *hub = data;
+  if (hub->server_stopped) shutdown_shared(hub);
+}
+
+/* Once no loop serves requests any more: the main loop's handles, the engine, the
+ * follow-up, the audit log last. */
+static void shutdown_shared(fb_hub *hub) {
   uv_close((uv_handle_t *)&hub->sig_term, NULL);
   uv_close((uv_handle_t *)&hub->sig_int, NULL);
   uv_close((uv_handle_t *)&hub->sig_hup, NULL);
   if (hub->watching) uv_close((uv_handle_t *)&hub->policy_watch, on_closed);
   if (hub->policies) uv_close((uv_handle_t *)&hub->reload_debounce, on_closed);
-  if (hub->followup) fb_requests_cancel_releases(hub->followup); /* their legs use the adapters */
+  if (hub->followup) fb_requests_cancel_releases(hub->followup, NULL); /* their legs use the adapters */
   if (hub->search) fb_search_engine_close(hub->search, on_search_closed, hub);
   else on_search_closed(hub);
 }
@@ -325,16 +397,20 @@ static void on_server_stopped(void *data) {
 void fb_hub_stop(fb_hub *hub) {
   if (hub->stopping) return;
   hub->stopping = true;
+  /* The workers' servers share the main server's totals: they stop first or together;
+   * the main one's memory goes only when the last of them is freed. */
+  if (hub->workers) fb_hub_workers_stop(hub, on_workers_stopped, hub);
   if (hub->server) fb_server_stop(hub->server, SHUTDOWN_GRACE_MS, on_server_stopped, hub);
   else on_server_stopped(hub);
 }
 
 int fb_hub_run(fb_hub *hub) {
-  uv_run(hub->loop, UV_RUN_DEFAULT);
+  fb_hublock_run(hub->loop);
   return hub->exit_status;
 }
 
 void fb_hub_free(fb_hub *hub) {
+  fb_hub_workers_join(hub);
   fb_policy_store_free(hub->policies);
   fb_authn_free(hub->authn);
   fb_router_free(hub->router);

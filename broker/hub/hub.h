@@ -1,7 +1,11 @@
-/* The hub: everything `fedbroker serve` runs, wired together on one libuv loop —
+/* The hub: everything `fedbroker serve` runs, wired together on libuv loops —
  * config, HTTP server and routes, identity, audit log, policies, adapters, fan-out.
  * Handlers live in handlers_*.c, one file per API area; they receive the hub as
- * context. Everything runs on the loop thread. */
+ * context. With `workers` = 1 everything runs on the one loop thread. With more, each
+ * extra worker thread (workers.c) runs a loop of its own with a replica of this
+ * struct: its own loop, router, server and search engine, and the main hub's shared
+ * parts (config, authn, audit, policies, follow-up), used under the hub lock
+ * (core/hublock.h). docs/architecture.md "Threads and workers". */
 #ifndef FB_HUB_HUB_H
 #define FB_HUB_HUB_H
 
@@ -18,6 +22,8 @@ struct fb_audit;
 struct fb_policy_store;
 struct fb_search_engine;
 struct fb_followup;
+struct fb_home;
+struct fb_workers;
 
 typedef struct fb_hub {
   uv_loop_t *loop;
@@ -38,6 +44,11 @@ typedef struct fb_hub {
   bool stopping;
   int exit_status;
   int pending_closes;
+  struct fb_hub *main;        /* a worker's replica: the main hub; NULL on the main hub */
+  unsigned worker;            /* 0 on the main hub, else the worker's number */
+  struct fb_home *home;       /* this loop's mailbox (with workers > 1) */
+  struct fb_workers *workers; /* the main hub's worker threads (with workers > 1) */
+  bool server_stopped;        /* the main server is closed (shutdown waits for workers too) */
 } fb_hub;
 
 /* `cfg` is moved into the hub (the caller's copy is zeroed). On failure *err is set
@@ -74,6 +85,20 @@ json_t *fb_hub_requester_json(const fb_identity *id);
 typedef void (*fb_hub_reload_cb)(fb_hub *hub, int rc, json_t *report, void *data);
 void fb_hub_reload_policies(fb_hub *hub, const char *trigger, const fb_identity *by, fb_hub_reload_cb cb,
                             void *data);
+
+/* Registers every route on hub->router (the main hub and each worker's replica). */
+void fb_hub_add_routes(fb_hub *hub);
+
+/* workers.c: the event-loop threads beyond the main one. `fb_hub_workers_wanted` is
+ * cfg.workers with 0 resolved to one per CPU core. Start runs after the main server is
+ * listening (the workers bind its ports); -1 with *err. Stop asks each to close its
+ * server and engine and calls done(data) on the main loop once all have finished;
+ * join (after the loop ended) waits for the threads and frees them. */
+unsigned fb_hub_workers_wanted(const fb_config *cfg);
+int fb_hub_workers_start(fb_hub *hub, unsigned n, char **err);
+void fb_hub_workers_stop(fb_hub *hub, void (*done)(void *), void *data);
+void fb_hub_workers_join(fb_hub *hub);
+bool fb_hub_workers_running(const fb_hub *hub);
 
 /* Route registration, one function per handlers_*.c file. */
 void fb_hub_routes_health(fb_hub *hub);

@@ -33,13 +33,14 @@ static void on_handle_closed(uv_handle_t *h) {
   if (c->ssl) SSL_free(c->ssl); /* frees the BIOs too */
   free(c);
   srv->nconns--;
+  srv->tot->nconns--;
   fb_server_maybe_finish(srv);
 }
 
 void fb_conn_close(fb_conn *c) {
   if (c->closing) return;
   /* From now on its buffers count against no limit: they go with the connection. */
-  c->srv->out_bytes -= c->write_queue + c->held;
+  c->srv->tot->out_bytes -= c->write_queue + c->held;
   c->closing = true;
   /* Unlink first so protocol teardown (which aborts requests) sees a closing conn. */
   if (c->prev) c->prev->next = c->next;
@@ -54,7 +55,7 @@ void fb_conn_close(fb_conn *c) {
 
 void fb_conn_hold(fb_conn *c, long long delta) {
   c->held += (size_t)delta;
-  if (!c->closing) c->srv->out_bytes += (size_t)delta;
+  if (!c->closing) c->srv->tot->out_bytes += (size_t)delta;
 }
 
 static size_t unwritten(fb_conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
@@ -138,7 +139,7 @@ static void on_written(uv_write_t *w, int status) {
   write_req *wr = fb_container_of(w, write_req, req);
   fb_conn *c = wr->conn;
   c->write_queue -= wr->len;
-  if (!c->closing) c->srv->out_bytes -= wr->len;
+  if (!c->closing) c->srv->tot->out_bytes -= wr->len;
   free(wr->owned);
   free(wr);
   if (c->closing) return;
@@ -163,11 +164,11 @@ static void queue_write(fb_conn *c, write_req *wr, char *base, size_t len) {
   wr->len = len;
   uv_buf_t b = uv_buf_init(base, (unsigned)len);
   c->write_queue += len;
-  c->srv->out_bytes += len;
+  c->srv->tot->out_bytes += len;
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
   if (rc < 0) {
     c->write_queue -= len;
-    c->srv->out_bytes -= len;
+    c->srv->tot->out_bytes -= len;
     free(wr->owned);
     free(wr);
     fb_conn_close(c);
@@ -296,6 +297,8 @@ void fb_conn_accept(listener *lst) {
   c->tcp.data = c->timer.data = c->stall.data = c;
   c->handles_open = CONN_HANDLES;
   srv->nconns++;
+  srv->tot->nconns++;
+  fb_series_add(srv->m_accepted, 1);
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
@@ -320,7 +323,7 @@ void fb_conn_accept(listener *lst) {
     }
     snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
   }
-  if (srv->nconns > srv->cfg->limits.connections || srv->stopping) {
+  if (srv->tot->nconns > srv->cfg->limits.connections || srv->stopping) {
     fb_warn("conn_refused", "connection cap of %u reached; closing %s", srv->cfg->limits.connections, c->peer);
     fb_series_add(srv->m_refused_cap, 1);
     fb_conn_close(c);

@@ -29,6 +29,16 @@ typedef struct listener {
   int port;
 } listener;
 
+/* What the limits count across the whole process: with several workers each has a
+ * server of its own, and they share the first one's totals (under the hub lock). */
+typedef struct fb_net_totals {
+  fb_keymap *per_addr;       /* client address -> open connections (uint32_t) */
+  size_t nconns;             /* open connections, every worker */
+  size_t nrequests;          /* requests in handlers, every worker */
+  size_t out_bytes;          /* unsent response bytes held by open connections */
+  unsigned refs;             /* servers using these totals */
+} fb_net_totals;
+
 struct fb_server {
   uv_loop_t *loop;
   const fb_config *cfg;
@@ -46,8 +56,9 @@ struct fb_server {
   uv_timer_t grace_timer;
   void (*done)(void *);
   void *done_data;
-  fb_keymap *per_addr;       /* client address -> open connections (uint32_t) */
-  size_t out_bytes;          /* unsent response bytes held by open connections */
+  fb_net_totals *tot;        /* process-wide counts for the limits */
+  unsigned worker;           /* which worker's server (0: the main loop's) */
+  fb_series *m_accepted;     /* connections accepted by this worker */
   fb_series *m_refused_cap, *m_refused_per_client, *m_stalled, *m_shed, *m_calm;
 };
 

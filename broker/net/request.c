@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hublock.h"
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -169,7 +170,11 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
    * the bytes json_dump_callback gave with the flags the answers always had). */
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096); /* most answers fit: no regrowth while writing */
+  /* Writing reads the body only (values may be shared by reference, whose counts are
+   * atomic; nobody modifies them any more): other workers may run meanwhile. */
+  bool yielded = fb_hublock_yield();
   int rc = fb_jsonw_dump(&b, body, FB_JSONW_PRECISION);
+  fb_hublock_resume(yielded);
   json_decref(body);
   if (rc != 0) {
     fb_buf_free(&b);
@@ -231,6 +236,7 @@ void fb_stream_end(fb_request *req) {
 void fb_request_dispatch(fb_request *req) {
   req->dispatched = true;
   req->conn->srv->nrequests++;
+  req->conn->srv->tot->nrequests++;
   fb_router_dispatch(req->conn->srv->router, req);
 }
 
@@ -277,7 +283,10 @@ void fb_request_complete(fb_request *req, bool aborted) {
     request_metrics *m = metrics_for(req->route, status);
     fb_series_add(m->count, 1);
     fb_series_observe(m->duration, (fb_now_ms() - req->start_ms) / 1000.0);
-    if (conn) conn->srv->nrequests--;
+    if (conn) {
+      conn->srv->nrequests--;
+      conn->srv->tot->nrequests--;
+    }
     fb_debug("request", "%s %s -> %d in %.2f ms", fb_request_method(req), fb_request_path(req), status,
              fb_now_ms() - req->start_ms);
   }

@@ -1,6 +1,10 @@
 /* Listeners and the server's lifecycle: bind, accept, graceful stop. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -41,14 +45,14 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-static double open_connections(void *data) { return (double)((fb_server *)data)->nconns; }
-static double active_requests(void *data) { return (double)((fb_server *)data)->nrequests; }
-static double send_buffer_bytes(void *data) { return (double)((fb_server *)data)->out_bytes; }
+static double open_connections(void *data) { return (double)((fb_net_totals *)data)->nconns; }
+static double active_requests(void *data) { return (double)((fb_net_totals *)data)->nrequests; }
+static double send_buffer_bytes(void *data) { return (double)((fb_net_totals *)data)->out_bytes; }
 
 bool fb_server_addr_acquire(fb_server *srv, fb_conn *c) {
-  uint32_t *n = fb_keymap_get(srv->per_addr, c->addr_key, sizeof c->addr_key, true);
+  uint32_t *n = fb_keymap_get(srv->tot->per_addr, c->addr_key, sizeof c->addr_key, true);
   if (*n >= srv->cfg->limits.per_client) {
-    if (*n == 0) fb_keymap_del(srv->per_addr, c->addr_key, sizeof c->addr_key);
+    if (*n == 0) fb_keymap_del(srv->tot->per_addr, c->addr_key, sizeof c->addr_key);
     return false;
   }
   (*n)++;
@@ -59,22 +63,23 @@ bool fb_server_addr_acquire(fb_server *srv, fb_conn *c) {
 void fb_server_addr_release(fb_server *srv, fb_conn *c) {
   if (!c->addr_counted) return;
   c->addr_counted = false;
-  uint32_t *n = fb_keymap_get(srv->per_addr, c->addr_key, sizeof c->addr_key, false);
-  if (n && --*n == 0) fb_keymap_del(srv->per_addr, c->addr_key, sizeof c->addr_key);
+  uint32_t *n = fb_keymap_get(srv->tot->per_addr, c->addr_key, sizeof c->addr_key, false);
+  if (n && --*n == 0) fb_keymap_del(srv->tot->per_addr, c->addr_key, sizeof c->addr_key);
 }
 
 /* Over limits.send_buffers of unsent responses in the whole process, the connections
  * holding the most are closed until the total is back under the limit: the clients
- * that do not read pay, not everyone. */
+ * that do not read pay, not everyone. With several workers each closes its own
+ * heaviest connections when it sees the process-wide total over the limit. */
 static void shed_send_buffers(fb_server *srv) {
   size_t limit = srv->cfg->limits.send_buffers;
-  while (srv->out_bytes > limit) {
+  while (srv->tot->out_bytes > limit) {
     fb_conn *worst = NULL;
     for (fb_conn *c = srv->conns; c; c = c->next)
       if (!worst || c->write_queue + c->held > worst->write_queue + worst->held) worst = c;
     if (!worst || worst->write_queue + worst->held == 0) break;
     fb_warn("send_buffers_full", "%zu bytes of unsent responses (limits.send_buffers %zu): closing %s, which holds %zu",
-            srv->out_bytes, limit, worst->peer, worst->write_queue + worst->held);
+            srv->tot->out_bytes, limit, worst->peer, worst->write_queue + worst->held);
     fb_series_add(srv->m_shed, 1);
     fb_conn_close(worst);
   }
@@ -91,7 +96,7 @@ static void on_flush(uv_check_t *h) {
     if (!c->closing && c->h2) fb_h2_resume_send(c->h2);
     c = next;
   }
-  if (srv->out_bytes > srv->cfg->limits.send_buffers) shed_send_buffers(srv);
+  if (srv->tot->out_bytes > srv->cfg->limits.send_buffers) shed_send_buffers(srv);
 }
 
 void fb_server_queue_flush(fb_server *srv, fb_conn *c) {
@@ -141,22 +146,62 @@ static void on_flush_closed(uv_handle_t *h) {
   fb_server_maybe_finish(srv);
 }
 
+static void totals_release(fb_net_totals *t) {
+  if (--t->refs > 0) return;
+  fb_keymap_free(t->per_addr);
+  free(t);
+}
+
 static void free_server(void *data) {
   fb_server *srv = data;
   for (size_t i = 0; i < srv->nlisteners; i++)
     if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
   free(srv->listeners);
-  fb_keymap_free(srv->per_addr);
+  totals_release(srv->tot);
   free(srv);
 }
 
+/* A listening socket made by hand with SO_REUSEPORT (Debian's libuv has no flag for
+ * it), so that each worker's loop has a socket of its own on the same port and the
+ * kernel spreads the connections between them; handed to libuv with uv_tcp_open. */
+static int bind_reuseport(uv_tcp_t *tcp, const struct sockaddr_storage *ss) {
+  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return uv_translate_sys_error(errno);
+  int on = 1;
+  socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
+      bind(fd, (const struct sockaddr *)ss, len) != 0) {
+    int rc = uv_translate_sys_error(errno);
+    close(fd);
+    return rc;
+  }
+  int rc = uv_tcp_open(tcp, fd);
+  if (rc != 0) close(fd);
+  return rc;
+}
+
 fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_router *router, char **err) {
+  return fb_server_start_ex(loop, cfg, router, NULL, err);
+}
+
+fb_server *fb_server_start_ex(uv_loop_t *loop, const fb_config *cfg, const fb_router *router,
+                              const fb_server_options *opt, char **err) {
+  static const fb_server_options defaults = {0};
+  if (!opt) opt = &defaults;
   fb_server *srv = fb_xcalloc(1, sizeof *srv);
   srv->loop = loop;
   srv->cfg = cfg;
   srv->router = router;
+  srv->worker = opt->worker;
   srv->listeners = fb_xcalloc(cfg->nlisten ? cfg->nlisten : 1, sizeof *srv->listeners);
-  srv->per_addr = fb_keymap_new(sizeof(uint32_t));
+  if (opt->share) {
+    srv->tot = opt->share->tot;
+  } else {
+    srv->tot = fb_xcalloc(1, sizeof *srv->tot);
+    srv->tot->per_addr = fb_keymap_new(sizeof(uint32_t));
+  }
+  srv->tot->refs++;
   uv_timer_init(loop, &srv->grace_timer);
   srv->grace_timer.data = srv;
   for (size_t i = 0; i < cfg->nlisten; i++) {
@@ -167,6 +212,11 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     int rc = parse_address(lc->address, &ss);
+    if (rc == 0 && opt->share) { /* the port the first worker bound (it may have been 0) */
+      uint16_t port = htons((uint16_t)opt->share->listeners[i].port);
+      if (ss.ss_family == AF_INET6) ((struct sockaddr_in6 *)&ss)->sin6_port = port;
+      else ((struct sockaddr_in *)&ss)->sin_port = port;
+    }
     if (rc == 0 && lc->tls) {
       lst->ssl_ctx = fb_tls_ctx_new(lc, err);
       if (!lst->ssl_ctx) goto fail;
@@ -176,7 +226,7 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
       lst->tcp.data = lst;
       srv->nlisteners++;
       srv->open_listeners++;
-      rc = uv_tcp_bind(&lst->tcp, (struct sockaddr *)&ss, 0);
+      rc = opt->reuseport ? bind_reuseport(&lst->tcp, &ss) : uv_tcp_bind(&lst->tcp, (struct sockaddr *)&ss, 0);
       if (rc == 0) rc = uv_listen((uv_stream_t *)&lst->tcp, 1024, on_connection);
     }
     if (rc != 0) {
@@ -188,8 +238,9 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
     uv_tcp_getsockname(&lst->tcp, (struct sockaddr *)&bound, &bl);
     lst->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                    : ((struct sockaddr_in *)&bound)->sin_port);
-    fb_info("listen", "listening on %s (port %d, %s)", lc->address, lst->port,
-            lc->tls ? "TLS: h2 and http/1.1 by ALPN" : "cleartext: HTTP/1.1 and h2c");
+    if (!opt->share)
+      fb_info("listen", "listening on %s (port %d, %s)", lc->address, lst->port,
+              lc->tls ? "TLS: h2 and http/1.1 by ALPN" : "cleartext: HTTP/1.1 and h2c");
   }
   uv_check_init(loop, &srv->flush);
   srv->flush.data = srv;
@@ -197,10 +248,16 @@ fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_route
   uv_unref((uv_handle_t *)&srv->flush); /* it must not keep the loop alive by itself */
   srv->flush_started = true;
   srv->open_listeners++;
-  fb_metric_gauge_fn("fedbroker_open_connections", "Open client connections", NULL, open_connections, srv);
-  fb_metric_gauge_fn("fedbroker_requests_in_flight", "Requests being handled", NULL, active_requests, srv);
-  fb_metric_gauge_fn("fedbroker_send_buffer_bytes", "Unsent response bytes held for clients", NULL, send_buffer_bytes,
-                     srv);
+  if (!opt->share) { /* process-wide: registered once, by the first worker */
+    fb_metric_gauge_fn("fedbroker_open_connections", "Open client connections", NULL, open_connections, srv->tot);
+    fb_metric_gauge_fn("fedbroker_requests_in_flight", "Requests being handled", NULL, active_requests, srv->tot);
+    fb_metric_gauge_fn("fedbroker_send_buffer_bytes", "Unsent response bytes held for clients", NULL,
+                       send_buffer_bytes, srv->tot);
+  }
+  char wl[32];
+  snprintf(wl, sizeof wl, "worker=\"%u\"", opt->worker);
+  srv->m_accepted = fb_metric(FB_METRIC_COUNTER, "fedbroker_worker_connections_total",
+                              "Connections accepted, by event-loop worker (0 is the main loop)", wl);
   const char *refused = "fedbroker_connections_refused_total", *closed = "fedbroker_connections_closed_total";
   srv->m_refused_cap = fb_metric(FB_METRIC_COUNTER, refused, "Connections refused at accept", "reason=\"connections\"");
   srv->m_refused_per_client = fb_metric(FB_METRIC_COUNTER, refused, "Connections refused at accept",
@@ -222,7 +279,7 @@ fail:
     if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
   uv_run(loop, UV_RUN_NOWAIT);
   free(srv->listeners);
-  fb_keymap_free(srv->per_addr);
+  totals_release(srv->tot);
   free(srv);
   return NULL;
 }

@@ -18,6 +18,18 @@ typedef struct fb_server fb_server;
  * `cfg` and `router` must outlive the server. NULL with *err on failure. */
 fb_server *fb_server_start(uv_loop_t *loop, const fb_config *cfg, const fb_router *router, char **err);
 
+/* Several workers each run a server of their own on the same ports. */
+typedef struct fb_server_options {
+  const fb_server *share;    /* bind its ports and count limits with its totals (NULL: first) */
+  bool reuseport;            /* SO_REUSEPORT on the listening sockets (every worker's server) */
+  unsigned worker;           /* the worker's number, for the per-worker metrics */
+} fb_server_options;
+
+/* fb_server_start with options (NULL = defaults). A server that shares another's totals
+ * must be stopped before that one. */
+fb_server *fb_server_start_ex(uv_loop_t *loop, const fb_config *cfg, const fb_router *router,
+                              const fb_server_options *opt, char **err);
+
 /* The port actually bound by listener `i` (useful with port 0). */
 int fb_server_port(const fb_server *srv, size_t i);
 

@@ -12,6 +12,7 @@
 #include "adapters/adapter.h"
 #include "audit/audit.h"
 #include "core/error.h"
+#include "core/hublock.h"
 #include "core/keymap.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -35,12 +36,18 @@ typedef enum { OUT_PENDING = 0, FB_OUTCOME_MAP(OUT_E_) OUT_COUNT } outcome;
 _Static_assert(OUT_CANCELLED == OUT_COUNT - 1, "cancelled is the last outcome in FB_OUTCOME_MAP");
 static const char *outcome_name(outcome o) { return o == OUT_PENDING ? "pending" : fb_outcomes[o - 1]; }
 
-typedef struct state_rt {
-  const fb_state_config *cfg;
-  fb_adapter *adapter;
+/* What every worker's engine shares about a state (hub/workers.c): the breaker and the
+ * legs-in-flight bound are process-wide. Touched under the hub lock. */
+typedef struct state_shared {
   fb_breaker breaker;
   uint32_t legs_in_flight;
   bool last_failed;
+} state_shared;
+
+typedef struct state_rt {
+  const fb_state_config *cfg;
+  fb_adapter *adapter;
+  state_shared *sh;
   fb_series *m_latency;
   fb_series *m_outcome[OUT_CANCELLED];
   struct fb_search_engine *engine;
@@ -48,15 +55,25 @@ typedef struct state_rt {
 
 typedef struct fb_search search;
 
+/* What every worker's engine shares: the limits (concurrency, per identity), the
+ * statistics and the states' breakers. Owned by the main engine, counted by users. */
+typedef struct engine_shared {
+  state_shared *states;
+  fb_stats *stats;
+  size_t in_flight;
+  fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
+  uint64_t last_sweep_ms;
+  unsigned refs;
+} engine_shared;
+
 struct fb_search_engine {
   uv_loop_t *loop;
+  engine_shared *sh;
   const fb_config *cfg;
   fb_policy_store *policies;
   fb_audit *audit;
   state_rt *states;
   size_t nstates;
-  fb_stats *stats;
-  size_t in_flight;
   search *searches;
   size_t live_searches;     /* started and not yet freed (their timer may be closing) */
   struct stats_replay *replay;  /* the start-up replay while it runs on a worker */
@@ -68,8 +85,6 @@ struct fb_search_engine {
   void *done_data;
   fb_series *m_searches_complete, *m_searches_partial, *m_overloaded;
   fb_search_hooks hooks;
-  fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
-  uint64_t last_sweep_ms;
 };
 
 /* What one identity has in flight, and its aborted searches in the current minute. */
@@ -117,7 +132,7 @@ struct fb_search {
   uint32_t deadline_ms;
   bool legs_finished;
   bool client_aborted;
-  bool holds_slot;          /* counted in e->in_flight and its identity's in_flight */
+  bool holds_slot;          /* counted in e->sh->in_flight and its identity's in_flight */
   bool freeing;
   search *prev, *next;
 };
@@ -140,9 +155,9 @@ void fb_query_id_new(char out[20]) {
 
 /* ---------------------------------------------------------------- engine */
 
-static double legs_in_flight_fn(void *data) { return ((state_rt *)data)->legs_in_flight; }
-static double breaker_fn(void *data) { return ((state_rt *)data)->breaker.state; }
-static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->in_flight; }
+static double legs_in_flight_fn(void *data) { return ((state_rt *)data)->sh->legs_in_flight; }
+static double breaker_fn(void *data) { return ((state_rt *)data)->sh->breaker.state; }
+static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->sh->in_flight; }
 
 /* Statistics survive restarts: they are rebuilt from the search entries of the audit
  * log (the record of what happened), the most recent STATS_REPLAY_MAX of them. The log
@@ -208,7 +223,7 @@ static void replay_done(uv_work_t *w, int status) {
   fb_search_engine *e = r->e;
   e->replay = NULL;
   if (status == 0 && r->rc == 0) {
-    fb_stats_merge(e->stats, r->stats);
+    fb_stats_merge(e->sh->stats, r->stats);
     if (r->replayed) fb_info("stats_replay", "statistics rebuilt from %zu audited searches", r->replayed);
   } else if (status == 0) {
     fb_warn("stats_replay", "could not read the audit log; statistics start empty");
@@ -219,7 +234,7 @@ static void replay_done(uv_work_t *w, int status) {
   while (e->stats_waiters) {
     fb_stats_wait *sw = e->stats_waiters;
     e->stats_waiters = sw->next;
-    if (!e->closing) sw->ready(sw->ud, fb_stats_json(e->stats));
+    if (!e->closing) sw->ready(sw->ud, fb_stats_json(e->sh->stats));
     free(sw);
   }
   close_when_idle(e);
@@ -247,7 +262,7 @@ void fb_search_engine_replay_stats(fb_search_engine *e) {
 
 fb_stats_wait *fb_search_stats_when_ready(fb_search_engine *e, void (*ready)(void *ud, json_t *body), void *ud) {
   if (!e->replay) {
-    ready(ud, fb_stats_json(e->stats));
+    ready(ud, fb_stats_json(e->sh->stats));
     return NULL;
   }
   fb_stats_wait *w = fb_xcalloc(1, sizeof *w);
@@ -265,21 +280,30 @@ void fb_search_stats_wait_cancel(fb_stats_wait *w) {
   free(w);
 }
 
-fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
-                                       fb_audit *audit, char **err) {
+static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
+                                    fb_audit *audit, fb_search_engine *main, char **err) {
   fb_search_engine *e = fb_xcalloc(1, sizeof *e);
   e->loop = loop;
   e->cfg = cfg;
   e->policies = policies;
   e->audit = audit;
-  e->stats = fb_stats_new();
-  e->per_identity = fb_keymap_new(sizeof(identity_load));
+  if (main) {
+    e->sh = main->sh;
+  } else {
+    e->sh = fb_xcalloc(1, sizeof *e->sh);
+    e->sh->stats = fb_stats_new();
+    e->sh->per_identity = fb_keymap_new(sizeof(identity_load));
+    e->sh->states = fb_xcalloc(cfg->nstates ? cfg->nstates : 1, sizeof *e->sh->states);
+    for (size_t i = 0; i < cfg->nstates; i++)
+      fb_breaker_init(&e->sh->states[i].breaker, cfg->breaker.failures, cfg->breaker.open_ms);
+  }
+  e->sh->refs++;
   e->states = fb_xcalloc(cfg->nstates ? cfg->nstates : 1, sizeof *e->states);
   for (size_t i = 0; i < cfg->nstates; i++) {
     state_rt *rt = &e->states[i];
     rt->cfg = &cfg->states[i];
     rt->engine = e;
-    fb_breaker_init(&rt->breaker, cfg->breaker.failures, cfg->breaker.open_ms);
+    rt->sh = &e->sh->states[i];
     char *aerr = NULL;
     if (fb_adapter_open(loop, rt->cfg, &rt->adapter, &aerr) != 0) {
       fb_set_error(err, "states.%s: %s", rt->cfg->code, aerr ? aerr : "cannot open adapter");
@@ -300,6 +324,7 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
       rt->m_outcome[o] = fb_metric(FB_METRIC_COUNTER, "fedbroker_state_outcomes_total",
                                    "Per-state outcomes of searches", l2);
     }
+    if (main) continue; /* the shared state's gauges are the main engine's */
     fb_metric_gauge_fn("fedbroker_legs_in_flight", "Query legs waiting for a state's answer", labels,
                        legs_in_flight_fn, rt);
     fb_metric_gauge_fn("fedbroker_breaker_state", "Circuit breaker per state: 0 closed, 1 open, 2 half-open",
@@ -311,8 +336,21 @@ fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb
                                     "complete=\"false\"");
   e->m_overloaded = fb_metric(FB_METRIC_COUNTER, "fedbroker_searches_refused_total",
                               "Searches refused because too many were in flight", NULL);
+  if (main) {
+    e->hooks = main->hooks;
+    return e;
+  }
   fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
   return e;
+}
+
+fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, fb_policy_store *policies,
+                                       fb_audit *audit, char **err) {
+  return engine_new(loop, cfg, policies, audit, NULL, err);
+}
+
+fb_search_engine *fb_search_engine_new_worker(uv_loop_t *loop, fb_search_engine *main, char **err) {
+  return engine_new(loop, main->cfg, main->policies, main->audit, main, err);
 }
 
 static void adapter_closed(void *data) {
@@ -320,8 +358,12 @@ static void adapter_closed(void *data) {
   if (--e->adapters_open > 0) return;
   void (*done)(void *) = e->done;
   void *d = e->done_data;
-  fb_stats_free(e->stats);
-  fb_keymap_free(e->per_identity);
+  if (--e->sh->refs == 0) {
+    fb_stats_free(e->sh->stats);
+    fb_keymap_free(e->sh->per_identity);
+    free(e->sh->states);
+    free(e->sh);
+  }
   free(e->states);
   free(e);
   if (done) done(d);
@@ -353,7 +395,7 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
   close_when_idle(e);
 }
 
-size_t fb_search_in_flight(const fb_search_engine *e) { return e->in_flight; }
+size_t fb_search_in_flight(const fb_search_engine *e) { return e->sh->in_flight; }
 
 void fb_search_engine_set_hooks(fb_search_engine *e, const fb_search_hooks *hooks) { e->hooks = *hooks; }
 
@@ -363,7 +405,7 @@ fb_adapter *fb_search_engine_adapter(fb_search_engine *e, const char *state) {
   return NULL;
 }
 
-json_t *fb_search_stats_json(fb_search_engine *e) { return fb_stats_json(e->stats); }
+json_t *fb_search_stats_json(fb_search_engine *e) { return fb_stats_json(e->sh->stats); }
 
 json_t *fb_search_states_json(fb_search_engine *e) {
   json_t *arr = json_array();
@@ -373,8 +415,8 @@ json_t *fb_search_states_json(fb_search_engine *e) {
     json_t *info = p ? fb_policy_info(p) : NULL;
     const char *name = info && json_is_string(json_object_get(info, "name")) ? json_string_value(json_object_get(info, "name"))
                                                                               : rt->cfg->code;
-    const char *health = rt->breaker.state == FB_BREAKER_OPEN ? "down"
-                         : (rt->breaker.state == FB_BREAKER_HALF_OPEN || rt->last_failed) ? "degraded"
+    const char *health = rt->sh->breaker.state == FB_BREAKER_OPEN ? "down"
+                         : (rt->sh->breaker.state == FB_BREAKER_HALF_OPEN || rt->sh->last_failed) ? "degraded"
                                                                                             : "up";
     json_t *contact = info ? json_object_get(info, "contact") : NULL;
     json_t *last_error = fb_policy_store_last_error(e->policies, rt->cfg->code);
@@ -386,9 +428,9 @@ json_t *fb_search_states_json(fb_search_engine *e) {
     if (json_is_object(policy)) json_object_set_new(policy, "last_error", last_error ? json_deep_copy(last_error) : json_null());
     json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:I}", "state", rt->cfg->code, "name",
                                          name, "adapter", rt->cfg->adapter, "health", health, "breaker",
-                                         fb_breaker_state_name(rt->breaker.state), "contact",
+                                         fb_breaker_state_name(rt->sh->breaker.state), "contact",
                                          contact ? contact : json_null(), "policy", policy, "legs_in_flight",
-                                         (json_int_t)rt->legs_in_flight));
+                                         (json_int_t)rt->sh->legs_in_flight));
     json_decref(info);
     if (p) fb_policy_unref(p);
   }
@@ -491,7 +533,7 @@ static void emit_state(search *s, const leg *l) {
 static identity_load *identity_of(fb_search_engine *e, const fb_identity *id, bool create) {
   char key[sizeof id->issuer + sizeof id->sub + 1];
   int n = snprintf(key, sizeof key, "%s\n%s", id->issuer, id->sub);
-  return fb_keymap_get(e->per_identity, key, (size_t)n, create);
+  return fb_keymap_get(e->sh->per_identity, key, (size_t)n, create);
 }
 
 static bool load_idle(void *value, void *ud) {
@@ -504,9 +546,9 @@ static bool load_idle(void *value, void *ud) {
  * a second, so the map holds the active identities only. */
 static void sweep_identities(fb_search_engine *e) {
   uint64_t now = uv_now(e->loop);
-  if (now - e->last_sweep_ms < 1000) return;
-  e->last_sweep_ms = now;
-  fb_keymap_sweep(e->per_identity, load_idle, &now);
+  if (now - e->sh->last_sweep_ms < 1000) return;
+  e->sh->last_sweep_ms = now;
+  fb_keymap_sweep(e->sh->per_identity, load_idle, &now);
 }
 
 /* A search's slot (limits.concurrency and limits.per_identity) is given back once:
@@ -515,7 +557,7 @@ static void sweep_identities(fb_search_engine *e) {
 static void release_slot(search *s) {
   if (!s->holds_slot) return;
   s->holds_slot = false;
-  s->e->in_flight--;
+  s->e->sh->in_flight--;
   identity_load *l = identity_of(s->e, &s->id, false);
   if (l && l->in_flight) l->in_flight--;
 }
@@ -647,7 +689,7 @@ static void record_outcomes(search *s) {
     if (l->out >= OUT_SHARED && l->out < OUT_CANCELLED) {
       fb_series_add(l->rt->m_outcome[l->out], 1);
       bool timed = l->out == OUT_SHARED || l->out == OUT_HIT_ONLY || l->out == OUT_ERROR || l->out == OUT_TIMEOUT;
-      fb_stats_record(s->e->stats, s->id.state, l->rt->cfg->code, s->p.purpose, outcome_name(l->out),
+      fb_stats_record(s->e->sh->stats, s->id.state, l->rt->cfg->code, s->p.purpose, outcome_name(l->out),
                       timed ? l->latency_ms : -1);
     }
   }
@@ -683,8 +725,12 @@ static void finish(search *s) {
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out == OUT_SHARED && s->legs[i].recs)
       json_object_set(per_state, s->legs[i].rt->cfg->code, s->legs[i].recs);
+  /* The merge reads and writes this search's records only (and per-thread
+   * transliterators): other workers may run meanwhile. */
+  bool yielded = fb_hublock_yield();
   json_t *results = fb_merge(per_state);
   json_decref(per_state);
+  fb_hublock_resume(yielded);
 
   bool review = false;
   json_t *states = json_array();
@@ -733,12 +779,12 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
   search *s = l->s;
   state_rt *rt = l->rt;
   l->handle = NULL;
-  rt->legs_in_flight--;
+  rt->sh->legs_in_flight--;
   l->latency_ms = fb_now_ms() - l->t0;
   fb_series_observe(rt->m_latency, l->latency_ms / 1000.0);
   if (status == 0) {
-    fb_breaker_success(&rt->breaker, l->probe);
-    rt->last_failed = false;
+    fb_breaker_success(&rt->sh->breaker, l->probe);
+    rt->sh->last_failed = false;
     if (l->decision.effect == FB_EFFECT_HIT_ONLY) {
       /* Only the count leaves the hub: the records are dropped here. */
       l->records = json_array_size(records);
@@ -762,8 +808,8 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
       l->out = OUT_SHARED;
     }
   } else {
-    fb_breaker_failure(&rt->breaker, l->probe, fb_now_ms());
-    rt->last_failed = true;
+    fb_breaker_failure(&rt->sh->breaker, l->probe, fb_now_ms());
+    rt->sh->last_failed = true;
     l->out = status == FB_LEG_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
     l->error = fb_xstrdup(error ? error : "unknown error");
     fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_name(l->out), s->query_id, l->error);
@@ -777,13 +823,13 @@ static void cancel_pending_legs(search *s, outcome why) {
     if (l->out != OUT_PENDING || !l->handle) continue;
     fb_adapter_cancel(l->handle);
     l->handle = NULL;
-    l->rt->legs_in_flight--;
+    l->rt->sh->legs_in_flight--;
     l->latency_ms = fb_now_ms() - l->t0;
     if (why == OUT_TIMEOUT) {
-      fb_breaker_failure(&l->rt->breaker, l->probe, fb_now_ms());
-      l->rt->last_failed = true;
+      fb_breaker_failure(&l->rt->sh->breaker, l->probe, fb_now_ms());
+      l->rt->sh->last_failed = true;
     } else {
-      fb_breaker_abandon(&l->rt->breaker, l->probe);
+      fb_breaker_abandon(&l->rt->sh->breaker, l->probe);
     }
     l->out = why;
     leg_ended(s, l);
@@ -824,13 +870,13 @@ static void start_leg(search *s, leg *l, const char *code) {
     return;
   }
   bool probe = false;
-  if (!fb_breaker_allow(&l->rt->breaker, fb_now_ms(), &probe)) {
+  if (!fb_breaker_allow(&l->rt->sh->breaker, fb_now_ms(), &probe)) {
     l->out = OUT_UNAVAILABLE;
     l->error = fb_xstrdup("The state's national system is failing; the hub is not sending it queries for now.");
     return;
   }
-  if (l->rt->legs_in_flight >= l->rt->cfg->max_legs) {
-    fb_breaker_abandon(&l->rt->breaker, probe);
+  if (l->rt->sh->legs_in_flight >= l->rt->cfg->max_legs) {
+    fb_breaker_abandon(&l->rt->sh->breaker, probe);
     l->out = OUT_UNAVAILABLE;
     l->error = fb_xstrdup("Too many queries to this state are in flight; try again shortly.");
     return;
@@ -845,19 +891,19 @@ static void start_leg(search *s, leg *l, const char *code) {
   l->t0 = fb_now_ms();
   l->out = OUT_PENDING;
   if (fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle) != 0) {
-    fb_breaker_failure(&l->rt->breaker, probe, fb_now_ms());
+    fb_breaker_failure(&l->rt->sh->breaker, probe, fb_now_ms());
     l->out = OUT_ERROR;
     l->error = fb_xstrdup("The leg could not be started.");
     return;
   }
-  l->rt->legs_in_flight++;
+  l->rt->sh->legs_in_flight++;
   s->pending++;
 }
 
 void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_search_callbacks *cb, void *ud) {
   const fb_identity *id = in->id;
   json_t *body = in->body;
-  if (e->in_flight >= e->cfg->limits.concurrency) {
+  if (e->sh->in_flight >= e->cfg->limits.concurrency) {
     json_decref(body);
     fb_series_add(e->m_overloaded, 1);
     refuse(cb, ud, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL, 1);
@@ -914,7 +960,7 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
   uv_timer_init(e->loop, &s->deadline);
   s->deadline.data = s;
   e->live_searches++;
-  e->in_flight++;
+  e->sh->in_flight++;
   identity_of(e, id, true)->in_flight++;
   s->holds_slot = true;
   s->next = e->searches;

@@ -24,6 +24,9 @@ typedef struct fb_search_engine fb_search_engine;
  * `cfg`, `policies` and `audit` must outlive the engine. */
 fb_search_engine *fb_search_engine_new(uv_loop_t *loop, const fb_config *cfg, struct fb_policy_store *policies,
                                        struct fb_audit *audit, char **err);
+/* A worker's engine (hub/workers.c) on its own loop, with its own adapters, beside
+ * `main`'s: the same config, policies, audit log and follow-up hooks. */
+fb_search_engine *fb_search_engine_new_worker(uv_loop_t *loop, fb_search_engine *main, char **err);
 /* Cancels searches in flight (their clients are already gone by now), closes the
  * adapters, then calls done(data) and frees the engine. */
 void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *data);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/home.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -15,6 +16,7 @@ typedef struct job {
   size_t nparams;
   fb_store_cb cb;
   void *data;
+  fb_home *home; /* the asking worker's loop, when not the store's own */
   /* filled by the worker */
   int status;
   fb_store_result res;
@@ -30,6 +32,7 @@ struct fb_store {
   void *conn;
   int version;
   uv_loop_t *loop;
+  fb_home *home; /* the mailbox of the store's loop thread (NULL: one loop) */
   uv_async_t async;
   pthread_t thread;
   pthread_mutex_t mu;
@@ -118,6 +121,15 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* A worker's completion runs on the worker's own loop. */
+static void run_at_home(void *arg) {
+  job *j = arg;
+  fb_home *home = j->home;
+  j->cb(j->data, j->status, j->status == 0 ? &j->res : NULL, j->err ? j->err : "store error");
+  job_free(j);
+  fb_home_release(home);
+}
+
 static void on_async(uv_async_t *a) {
   fb_store *s = a->data;
   pthread_mutex_lock(&s->mu);
@@ -126,6 +138,11 @@ static void on_async(uv_async_t *a) {
   pthread_mutex_unlock(&s->mu);
   while (j) {
     job *next = j->next;
+    if (j->cb && j->home) {
+      fb_home_post(j->home, run_at_home, j);
+      j = next;
+      continue;
+    }
     if (j->cb) j->cb(j->data, j->status, j->status == 0 ? &j->res : NULL, j->err ? j->err : "store error");
     job_free(j);
     j = next;
@@ -154,6 +171,7 @@ fb_store *fb_store_open(uv_loop_t *loop, const char *target, char **err) {
   s->conn = conn;
   s->version = version;
   s->loop = loop;
+  s->home = fb_home_current();
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_cond_init(&s->sync_cv, NULL);
@@ -178,6 +196,13 @@ static job *job_new(const char *sql, const char *const *params, size_t nparams) 
   return j;
 }
 
+static void note_home(fb_store *s, job *j) {
+  fb_home *home = fb_home_current();
+  if (!j->cb || !home || home == s->home) return;
+  j->home = home;
+  fb_home_hold(home);
+}
+
 static void enqueue(fb_store *s, job *j) {
   if (s->todo_tail) s->todo_tail->next = j;
   else s->todo_head = j;
@@ -191,6 +216,7 @@ int fb_store_exec(fb_store *s, const char *sql, const char *const *params, size_
   job *j = job_new(sql, params, nparams);
   j->cb = cb;
   j->data = data;
+  note_home(s, j);
   pthread_mutex_lock(&s->mu);
   enqueue(s, j);
   pthread_mutex_unlock(&s->mu);
@@ -209,6 +235,7 @@ int fb_store_exec_batched(fb_store *s, const char *sql, const char *const *param
   j->cb = cb;
   j->data = data;
   j->batch = true;
+  note_home(s, j);
   pthread_mutex_lock(&s->mu);
   enqueue(s, j);
   pthread_mutex_unlock(&s->mu);

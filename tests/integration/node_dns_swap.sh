@@ -50,7 +50,9 @@ hub() {
 }
 hub 1000
 FAST=$HUB_PORT
-hub 60000
+# One worker: each event-loop worker has its own adapters and DNS cache, and the one
+# search before the swap fills only the cache of the worker that served it.
+FEDBROKER_WORKERS=1 hub 60000
 SLOW=$HUB_PORT
 
 BODY='{"subject": {"document": "A12345678"}, "purpose": "prosecution", "priority": "urgent",

@@ -1,7 +1,8 @@
 /* The search engine on a real libuv loop with a fake adapter (no network): deadlines
  * per priority, cancel, the breaker's half-open probe, the limits (searches in flight,
  * per identity, legs in flight per state), fail-closed on a policy error, and the
- * callbacks' contract (state lines before the answer, nothing after a cancel).
+ * callbacks' contract (state lines before the answer, nothing after a cancel), and a
+ * worker's engine sharing the main engine's breakers, limits and statistics.
  *
  * The fake adapter stands in for adapters/adapter.c at link time: this file defines
  * fb_adapter_open/start/cancel/close (the only adapter functions the engine calls), so
@@ -852,6 +853,65 @@ static void test_close_during_replay(void **st) {
   assert_false(seen.called);
 }
 
+/* A worker's engine (hub/workers.c) shares the main engine's state: searches in flight
+ * on both count against one limits.concurrency, a state failing through the worker's
+ * adapters opens the breaker the main engine sees (and refuses its legs), and both
+ * report the same statistics. (Here both run on one loop: what is shared is state.) */
+static void test_worker_engine_shares_state(void **st) {
+  (void)st;
+  fixture *f = fixture_new(two_searches);
+  char *err = NULL;
+  fb_search_engine *w = fb_search_engine_new_worker(&f->loop, f->e, &err);
+  if (!w) fail_msg("worker engine: %s", err);
+  fb_search_engine *main_engine = f->e;
+
+  fakes[1].mode = FAKE_HANG;
+  outcome a = {0}, b = {0}, c = {0};
+  start(f, "routine", "MYS", &a);
+  f->e = w;
+  start_as(f, &analyst2, "routine", "MYS", &whole, &b);
+  f->e = main_engine;
+  assert_true(a.admitted && b.admitted);
+  assert_int_equal(fb_search_in_flight(main_engine), 2);
+  assert_int_equal(fb_search_in_flight(w), 2);
+  start(f, "routine", "MYS", &c); /* the main engine's own count is 1: the limit is shared */
+  assert_true(c.failed);
+  assert_int_equal(c.failure.status, 429);
+  assert_int_equal(legs_in_flight(f, "MYS"), 2);
+  fb_search_cancel(a.s);
+  fb_search_cancel(b.s);
+  assert_int_equal(fb_search_in_flight(main_engine), 0);
+  outcome_clear(&a);
+  outcome_clear(&b);
+  outcome_clear(&c);
+
+  /* breaker.failures = 2, both failures through the worker's engine. */
+  f->e = w;
+  open_breaker(f);
+  f->e = main_engine;
+  assert_breaker(f, "MYS", "open");
+  unsigned started = fakes[1].started;
+  outcome o = {0};
+  start(f, "urgent", "MYS", &o);
+  run_until_ended(f, &o);
+  assert_string_equal(state_field(&o, "MYS", "outcome"), "unavailable");
+  assert_int_equal(fakes[1].started, started);
+  outcome_clear(&o);
+
+  json_t *sm = fb_search_stats_json(main_engine), *sw = fb_search_stats_json(w);
+  assert_true(json_equal(sm, sw));
+  char *text = json_dumps(sm, JSON_COMPACT);
+  assert_non_null(strstr(text, "\"MYS\"")); /* the worker's searches are in it */
+  free(text);
+  json_decref(sm);
+  json_decref(sw);
+
+  bool closed = false;
+  fb_search_engine_close(w, set_flag, &closed);
+  run_until(f, &closed);
+  fixture_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_answer),
@@ -869,6 +929,7 @@ int main(void) {
       cmocka_unit_test(test_close_while_searches_finish),
       cmocka_unit_test(test_stats_replay_off_loop),
       cmocka_unit_test(test_close_during_replay),
+      cmocka_unit_test(test_worker_engine_shares_state),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,81 @@
+/* The hub lock (hublock.h): one mutex, held by a loop thread except while it polls. */
+#include "core/hublock.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool enabled;
+static atomic_ullong contended;
+static _Thread_local bool held; /* this thread holds `mu` */
+
+void fb_hublock_enable(void) { atomic_store(&enabled, true); }
+bool fb_hublock_enabled(void) { return atomic_load_explicit(&enabled, memory_order_relaxed); }
+
+static void take(void) {
+  if (pthread_mutex_trylock(&mu) != 0) {
+    atomic_fetch_add_explicit(&contended, 1, memory_order_relaxed);
+    pthread_mutex_lock(&mu);
+  }
+  held = true;
+}
+
+static void give(void) {
+  held = false;
+  pthread_mutex_unlock(&mu);
+}
+
+void fb_hublock_lock(void) {
+  if (fb_hublock_enabled() && !held) take();
+}
+
+void fb_hublock_unlock(void) {
+  if (held) give();
+}
+
+/* What libuv would still do before it blocks, in UV_RUN_DEFAULT, that waiting on the
+ * backend descriptor would miss:
+ * - watchers that callbacks started or changed (a new connection's reads, a write that
+ *   met EAGAIN, a curl socket) reach the kernel's epoll set only at the start of the
+ *   next poll;
+ * - prepare handles armed by callbacks (the audit log's writer kick) run just before
+ *   the next poll.
+ * Both queues are private fields of uv_loop_t (uv/unix.h, libuv 1.x); a queue is empty
+ * when it points at itself. */
+static bool queue_empty(void *const q[2]) { return q[0] == (const void *)q; }
+
+static bool another_pass_needed(const uv_loop_t *loop) {
+  return !queue_empty(loop->watcher_queue) || !queue_empty(loop->prepare_handles);
+}
+
+int fb_hublock_run(uv_loop_t *loop) {
+  if (!fb_hublock_enabled()) return uv_run(loop, UV_RUN_DEFAULT);
+  take();
+  int alive;
+  /* The embedding pattern of libuv: poll its backend descriptor ourselves (unlocked),
+   * then let uv_run dispatch what is ready without blocking (locked). */
+  while ((alive = uv_run(loop, UV_RUN_NOWAIT)) != 0) {
+    if (another_pass_needed(loop)) continue;
+    int timeout = uv_backend_timeout(loop);
+    if (timeout == 0) continue;
+    struct pollfd p = {.fd = uv_backend_fd(loop), .events = POLLIN};
+    give();
+    (void)poll(&p, 1, timeout);
+    take();
+  }
+  give();
+  return alive;
+}
+
+bool fb_hublock_yield(void) {
+  if (!held) return false;
+  give();
+  return true;
+}
+
+void fb_hublock_resume(bool yielded) {
+  if (yielded) take();
+}
+
+unsigned long long fb_hublock_contended(void) { return atomic_load_explicit(&contended, memory_order_relaxed); }
