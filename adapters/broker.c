@@ -48,48 +48,48 @@ typedef struct {
   char code[16];  /* the state this adapter stands for, as the remote hub names it */
 } broker_adapter;
 
-static int fault(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fault(char *why, size_t whylen, const char *fmt, ...) {
-  int n = snprintf(why, whylen, "remote hub: ");
+static int fault(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fault(char **err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
+  fb_set_errorv(err, fmt, ap);
   va_end(ap);
+  fb_prefix_error(err, "remote hub: ");
   return FB_CURL_ERROR;
 }
 
 /* This state's entry of the remote's `states[]` must say `shared`. */
-static int check_outcome(const judge_arg *a, json_t *states, char *why, size_t whylen) {
+static int check_outcome(const judge_arg *a, json_t *states, char **err) {
   size_t i;
   json_t *st;
   json_array_foreach(states, i, st) {
     const char *code = json_string_value(json_object_get(st, "state"));
     if (!code || strcmp(code, a->code) != 0) continue;
     const char *outcome = json_string_value(json_object_get(st, "outcome"));
-    if (!outcome) return fault(why, whylen, "states[%zu] has no outcome", i);
+    if (!outcome) return fault(err, "states[%zu] has no outcome", i);
     if (strcmp(outcome, "shared") == 0) return 0;
     const char *rule = json_string_value(json_object_get(st, "rule"));
     const char *reason = json_string_value(json_object_get(st, "reason"));
     char rule_part[160] = "";
     if (rule) snprintf(rule_part, sizeof rule_part, " (rule %.120s)", rule);
-    return fault(why, whylen, "%s %.32s%s%s%.200s", a->code, outcome, rule_part, reason ? ": " : "",
+    return fault(err, "%s %.32s%s%s%.200s", a->code, outcome, rule_part, reason ? ": " : "",
                  reason ? reason : "");
   }
-  return fault(why, whylen, "the answer has no outcome for %s", a->code);
+  return fault(err, "the answer has no outcome for %s", a->code);
 }
 
 /* The remote's answer → this state's records, or a sentence. A fb_curl_check_fn: runs
  * on a worker thread and touches only `arg` (a judge_arg) and `body`. */
-static int judge(const void *arg, json_t *body, json_t **records, char *why, size_t whylen) {
+static int judge(const void *arg, json_t *body, json_t **records, char **err) {
   const judge_arg *a = arg;
   size_t limit = a->limit;
   *records = NULL;
-  if (!json_is_object(body)) return fault(why, whylen, "the answer is not a JSON object");
+  if (!json_is_object(body)) return fault(err, "the answer is not a JSON object");
   json_t *states = json_object_get(body, "states");
   json_t *results = json_object_get(body, "results");
-  if (!json_is_array(states)) return fault(why, whylen, "the answer has no \"states\" array");
-  if (!json_is_array(results)) return fault(why, whylen, "the answer has no \"results\" array");
-  int rc = check_outcome(a, states, why, whylen);
+  if (!json_is_array(states)) return fault(err, "the answer has no \"states\" array");
+  if (!json_is_array(results)) return fault(err, "the answer has no \"results\" array");
+  int rc = check_outcome(a, states, err);
   if (rc != 0) return rc;
   json_t *out = json_array();
   size_t i, j;
@@ -98,19 +98,19 @@ static int judge(const void *arg, json_t *body, json_t **records, char *why, siz
     json_t *recs = json_object_get(res, "records");
     if (!json_is_array(recs)) {
       json_decref(out);
-      return fault(why, whylen, "results[%zu] has no \"records\" array", i);
+      return fault(err, "results[%zu] has no \"records\" array", i);
     }
     json_array_foreach(recs, j, r) {
       const char *code = json_string_value(json_object_get(r, "state"));
       if (!code) {
         json_decref(out);
-        return fault(why, whylen, "results[%zu].records[%zu] has no state", i, j);
+        return fault(err, "results[%zu].records[%zu] has no state", i, j);
       }
       if (strcmp(code, a->code) != 0) continue; /* not ours: the remote should not send it */
-      char reason[200];
-      if (fb_record_validate(r, reason, sizeof reason) != 0) {
+      if (fb_record_validate(r, err) != 0) {
         json_decref(out);
-        return fault(why, whylen, "results[%zu].records[%zu]: %s", i, j, reason);
+        fb_prefix_error(err, "remote hub: results[%zu].records[%zu]: ", i, j);
+        return FB_CURL_ERROR;
       }
       /* Results come best first, so a cut keeps the strongest matches. */
       if (json_array_size(out) < limit) json_array_append(out, r);

@@ -32,20 +32,19 @@
 
 /* The node's answer must be {"records": [valid records]}. A fb_curl_check_fn: runs on
  * a worker thread and touches nothing but `body`. */
-static int judge(const void *arg, json_t *body, json_t **records, char *why, size_t whylen) {
+static int judge(const void *arg, json_t *body, json_t **records, char **err) {
   (void)arg;
   *records = NULL;
   json_t *recs = json_object_get(body, "records");
   if (!json_is_object(body) || !json_is_array(recs)) {
-    snprintf(why, whylen, "answer from node has no \"records\" array");
+    fb_set_error(err, "answer from node has no \"records\" array");
     return FB_CURL_ERROR;
   }
   size_t i;
   json_t *r;
   json_array_foreach(recs, i, r) {
-    char reason[200];
-    if (fb_record_validate(r, reason, sizeof reason) != 0) {
-      snprintf(why, whylen, "record %zu: %s", i, reason);
+    if (fb_record_validate(r, err) != 0) {
+      fb_prefix_error(err, "record %zu: ", i);
       return FB_CURL_ERROR;
     }
   }

@@ -67,7 +67,7 @@ static void free_handle(fb_audit *a) {
 /* Queues an entry (or, with entry NULL, a checkpoint) under the next seq; the writer
  * thread serialises, chains, hashes and signs it. Steals `entry`. Cannot fail. */
 static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
-  fb_audit_pending *p = fb_xcalloc(1, sizeof *p);
+  audit_pending *p = fb_xcalloc(1, sizeof *p);
   p->entry = entry;
   p->checkpoint = entry == NULL;
   fb_rfc3339_now(p->ts);
@@ -123,9 +123,9 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   atomic_init(&a->fail_status, 0);
   a->fd = -1;
   if (cfg->key) {
-    a->key = fb_audit_load_private_key(cfg->key, err);
+    a->key = audit_load_private_key(cfg->key, err);
     if (!a->key) fb_prefix_error(err, "audit.key ");
-    if (!a->key || fb_audit_key_id(a->key, a->key_id) != 0) {
+    if (!a->key || audit_key_id(a->key, a->key_id) != 0) {
       if (!*err) fb_set_error(err, "audit.key %s: cannot derive its public key", cfg->key);
       free_handle(a);
       return NULL;
@@ -148,13 +148,13 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
     return NULL;
   }
   fsync_dir(a->path);
-  int64_t cut = fb_audit_recover(a, err);
+  int64_t cut = audit_recover(a, err);
   if (cut < 0) {
     free_handle(a);
     return NULL;
   }
   a->now_ms = system_clock;
-  fb_audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, a->now_ms(NULL));
+  audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, a->now_ms(NULL));
   uv_mutex_init(&a->mu);
   uv_cond_init(&a->cv);
   int rc = uv_async_init(loop, &a->async, on_async);
@@ -169,7 +169,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   a->async.data = a;
   a->kick.data = a;
   a->open_handles = 2;
-  rc = uv_thread_create(&a->thread, fb_audit_writer_main, a);
+  rc = uv_thread_create(&a->thread, audit_writer_main, a);
   if (rc != 0) {
     fb_set_error(err, "audit: cannot start the writer thread: %s", uv_strerror(rc));
     /* The handles are embedded: the memory goes in the last close callback. */
@@ -222,7 +222,7 @@ static void on_closed(uv_handle_t *h) {
 
 /* A worker's completion runs on the worker's own loop. */
 static void run_at_home(void *arg) {
-  fb_audit_pending *p = arg;
+  audit_pending *p = arg;
   fb_home *home = p->home;
   p->cb(p->data, p->status, p->seq, p->hash);
   json_decref(p->entry);
@@ -231,21 +231,21 @@ static void run_at_home(void *arg) {
   fb_home_release(home);
 }
 
-static void post_home(fb_audit_pending *p) { fb_home_post(p->home, run_at_home, p); }
+static void post_home(audit_pending *p) { fb_home_post(p->home, run_at_home, p); }
 
 static void on_async(uv_async_t *h) {
   fb_audit *a = fb_container_of(h, fb_audit, async);
   uv_mutex_lock(&a->mu);
-  fb_audit_pending *done = a->done;
+  audit_pending *done = a->done;
   a->done = NULL;
   a->done_tail = &a->done;
   bool exited = a->exited;
   uv_mutex_unlock(&a->mu);
   while (done) {
-    fb_audit_pending *p = done;
+    audit_pending *p = done;
     done = p->next;
     /* Lines come back in seq order, and none is written after the first failure. */
-    if (p->written) fb_audit_index_note(a, p->seq, a->durable_end + p->len);
+    if (p->written) audit_index_note(a, p->seq, a->durable_end + p->len);
     if (p->cb && p->home) {
       post_home(p);
       continue;
@@ -381,11 +381,11 @@ void fb_audit_scan_bounds(fb_audit *a, uint64_t after, uint64_t *start_off, uint
 void fb_audit_set_clock(fb_audit *a, double (*now_ms)(void *ctx), void *ctx) {
   a->now_ms = now_ms;
   a->clock_ctx = ctx;
-  fb_audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, now_ms(ctx));
+  audit_bucket_init(&a->bucket, AUTH_FAIL_RATE, AUTH_FAIL_BURST, now_ms(ctx));
 }
 
 bool fb_audit_admit_auth_failure(fb_audit *a) {
-  if (fb_audit_bucket_take(&a->bucket, a->now_ms(a->clock_ctx))) return true;
+  if (audit_bucket_take(&a->bucket, a->now_ms(a->clock_ctx))) return true;
   a->suppressed_pending++;
   uv_mutex_lock(&a->mu);
   a->stats.suppressed++;

@@ -27,13 +27,13 @@ static bool is_rfc3339_ms(const char *s) {
   return true;
 }
 
-static int fail(fb_audit_chain *c, uint64_t seq, char **why, const char *reason) {
+static int fail(audit_chain *c, uint64_t seq, char **why, const char *reason) {
   fb_set_error(why, "line %llu (seq %llu): %s", (unsigned long long)(c->lineno + 1),
                (unsigned long long)seq, reason);
   return -1;
 }
 
-int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **why) {
+int audit_chain_line(audit_chain *c, const char *line, size_t len, char **why) {
   uint64_t want = c->next_seq ? c->next_seq : 1;
   json_error_t jerr;
   if (len == 0) return fail(c, want, why, "empty line");
@@ -106,7 +106,7 @@ int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **
       goto out;
     }
     if (c->pub) {
-      if (!c->key_id[0] && fb_audit_key_id(c->pub, c->key_id) != 0) {
+      if (!c->key_id[0] && audit_key_id(c->pub, c->key_id) != 0) {
         fail(c, seq, why, "cannot compute the key id of the public key");
         goto out;
       }
@@ -115,7 +115,7 @@ int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **
         fail(c, seq, why, msg);
         goto out;
       }
-      if (!fb_audit_sig_ok(c->pub, prev, 64, sig)) {
+      if (!audit_sig_ok(c->pub, prev, 64, sig)) {
         fail(c, seq, why, "checkpoint signature does not verify");
         goto out;
       }
@@ -123,7 +123,7 @@ int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **
     c->checkpoints++;
   }
   c->last_is_checkpoint = is_cp;
-  fb_audit_sha256(line, len, c->prev);
+  audit_sha256(line, len, c->prev);
   c->prev_known = true;
   c->next_seq = seq + 1;
   c->lineno++;

@@ -28,41 +28,41 @@ typedef struct {
   uint64_t covered;         /* lines up to and including the last checkpoint */
   bool last_is_checkpoint;
   EVP_PKEY *pub;            /* borrowed */
-  char key_id[17];          /* of `pub`, filled by fb_audit_chain_line on first use */
-} fb_audit_chain;
+  char key_id[17];          /* of `pub`, filled by audit_chain_line on first use */
+} audit_chain;
 
 /* Checks one line (without its newline) against the state and advances it. Returns 0,
  * or -1 with *why (malloc'd) = "line L (seq S): reason". */
-int fb_audit_chain_line(fb_audit_chain *c, const char *line, size_t len, char **why);
+int audit_chain_line(audit_chain *c, const char *line, size_t len, char **why);
 
 /* ---- sign.c: hashing, key ids, checkpoint signatures ---- */
 
-void fb_audit_sha256(const void *data, size_t len, uint8_t out[32]);
+void audit_sha256(const void *data, size_t len, uint8_t out[32]);
 /* First 16 hex chars of SHA-256 of the raw Ed25519 public key. Returns 0 or -1. */
-int fb_audit_key_id(EVP_PKEY *key, char out[17]);
+int audit_key_id(EVP_PKEY *key, char out[17]);
 /* Base64 Ed25519 signature of `msg`; `out` holds at least 89 bytes. Returns 0 or -1. */
-int fb_audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]);
+int audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]);
 /* Returns true when `sig_b64` is a valid signature of `msg` by `pub`. */
-bool fb_audit_sig_ok(EVP_PKEY *pub, const char *msg, size_t len, const char *sig_b64);
+bool audit_sig_ok(EVP_PKEY *pub, const char *msg, size_t len, const char *sig_b64);
 /* Loads an Ed25519 private key. Returns NULL with *err set. */
-EVP_PKEY *fb_audit_load_private_key(const char *path, char **err);
+EVP_PKEY *audit_load_private_key(const char *path, char **err);
 
 /* ---- ratelimit.c: token bucket ---- */
 
 typedef struct {
   double tokens, rate_per_ms, burst, last_ms;
-} fb_audit_bucket;
+} audit_bucket;
 
-void fb_audit_bucket_init(fb_audit_bucket *b, double rate_per_s, double burst, double now_ms);
-bool fb_audit_bucket_take(fb_audit_bucket *b, double now_ms);
+void audit_bucket_init(audit_bucket *b, double rate_per_s, double burst, double now_ms);
+bool audit_bucket_take(audit_bucket *b, double now_ms);
 
 /* ---- the handle (audit.c, writer.c, recover.c) ---- */
 
 /* One entry on its way to disk. Owned by the queue it is on. The loop thread fills
  * seq, ts, entry (or checkpoint), cb, data; the writer thread builds line/len/hash and
  * sets status/written before handing it back. */
-typedef struct fb_audit_pending {
-  struct fb_audit_pending *next;
+typedef struct audit_pending {
+  struct audit_pending *next;
   uint64_t seq;
   char ts[FB_RFC3339_LEN];    /* taken at append */
   json_t *entry;              /* the caller's fields; NULL for a checkpoint */
@@ -75,7 +75,7 @@ typedef struct fb_audit_pending {
   struct fb_home *home;       /* the appending worker's loop, when not the log's own */
   int status;                 /* for the callback */
   bool written;               /* the line is durable (even when status != 0: a placeholder) */
-} fb_audit_pending;
+} audit_pending;
 
 struct fb_audit {
   uv_loop_t *loop;
@@ -106,7 +106,7 @@ struct fb_audit {
   bool closing;
   void (*close_cb)(void *);
   void *close_data;
-  fb_audit_bucket bucket;
+  audit_bucket bucket;
   double (*now_ms)(void *ctx); /* the bucket's clock (fb_audit_set_clock) */
   void *clock_ctx;
   uint64_t suppressed_pending;
@@ -114,8 +114,8 @@ struct fb_audit {
   /* Shared with the writer, under `mu`. */
   uv_mutex_t mu;
   uv_cond_t cv;
-  fb_audit_pending *todo, **todo_tail;
-  fb_audit_pending *done, **done_tail;
+  audit_pending *todo, **todo_tail;
+  audit_pending *done, **done_tail;
   bool stop, exited;
   fb_audit_stats stats;
 
@@ -131,14 +131,14 @@ struct fb_audit {
 /* recover.c: scans the open file, builds the sparse index, cuts a torn tail, checks the
  * chain of the last lines and sets seq/prev/durable_seq/durable_end. Returns the bytes
  * cut (>= 0) or -1 with *err. */
-int64_t fb_audit_recover(fb_audit *a, char **err);
+int64_t audit_recover(fb_audit *a, char **err);
 
 /* writer.c */
-void fb_audit_writer_main(void *arg);
+void audit_writer_main(void *arg);
 
 /* Records that line `seq` is durable and ends at file offset `end` (lines arrive in seq
  * order): extends durable_seq/durable_end and adds an index entry every
  * FB_AUDIT_INDEX_STRIDE lines. Loop thread (or open, before the writer starts). */
-void fb_audit_index_note(fb_audit *a, uint64_t seq, uint64_t end);
+void audit_index_note(fb_audit *a, uint64_t seq, uint64_t end);
 
 #endif

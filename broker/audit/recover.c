@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
-void fb_audit_index_note(fb_audit *a, uint64_t seq, uint64_t end) {
+void audit_index_note(fb_audit *a, uint64_t seq, uint64_t end) {
   a->durable_seq = seq;
   a->durable_end = end;
   if (seq % FB_AUDIT_INDEX_STRIDE != 0) return;
@@ -37,7 +37,7 @@ static int read_at(int fd, char *buf, size_t n, uint64_t off) {
   return 0;
 }
 
-int64_t fb_audit_recover(fb_audit *a, char **err) {
+int64_t audit_recover(fb_audit *a, char **err) {
   struct stat st;
   if (fstat(a->fd, &st) != 0) {
     fb_set_error(err, "audit log %s: %s", a->path, strerror(errno));
@@ -57,7 +57,7 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
   ends[0] = 0;
   a->seq = 0;
   a->index_len = 0;
-  fb_audit_index_note(a, 0, 0);
+  audit_index_note(a, 0, 0);
   char *buf = fb_xmalloc(CHUNK);
   for (uint64_t off = 0; off < size;) {
     size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
@@ -70,7 +70,7 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
       uint64_t e = off + (uint64_t)(p - buf) + 1;
       a->seq++;
       ends[a->seq % RING] = e;
-      fb_audit_index_note(a, a->seq, e);
+      audit_index_note(a, a->seq, e);
     }
     off += n;
   }
@@ -109,12 +109,12 @@ int64_t fb_audit_recover(fb_audit *a, char **err) {
       free(tail);
       return -1;
     }
-    fb_audit_chain c = {.lineno = first, .next_seq = first + 1};
+    audit_chain c = {.lineno = first, .next_seq = first + 1};
     for (uint64_t k = first + 1; k <= a->seq; k++) {
       const char *line = tail + (END_OF(k - 1) - from);
       size_t len = (size_t)(END_OF(k) - END_OF(k - 1)) - 1;
       char *why = NULL;
-      if (fb_audit_chain_line(&c, line, len, &why) != 0) {
+      if (audit_chain_line(&c, line, len, &why) != 0) {
         fb_set_error(err, "audit log %s is damaged at %s; refusing to extend a broken chain "
                      "(run `fedbroker audit verify`, keep the file as evidence and start a new log)",
                      a->path, why);

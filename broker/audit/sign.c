@@ -9,15 +9,15 @@
 #include "core/error.h"
 #include "core/util.h"
 
-void fb_audit_sha256(const void *data, size_t len, uint8_t out[32]) {
+void audit_sha256(const void *data, size_t len, uint8_t out[32]) {
   SHA256(data, len, out);
 }
 
-int fb_audit_key_id(EVP_PKEY *key, char out[17]) {
+int audit_key_id(EVP_PKEY *key, char out[17]) {
   uint8_t raw[32], h[32];
   size_t n = sizeof raw;
   if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1 || n != sizeof raw) return -1;
-  fb_audit_sha256(raw, n, h);
+  audit_sha256(raw, n, h);
   char hex[65];
   fb_hex_encode(h, sizeof h, hex);
   memcpy(out, hex, 16);
@@ -25,7 +25,7 @@ int fb_audit_key_id(EVP_PKEY *key, char out[17]) {
   return 0;
 }
 
-int fb_audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]) {
+int audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]) {
   uint8_t sig[FB_ED25519_SIG_LEN];
   if (fb_ed25519_sign(key, msg, len, sig) != 0) return -1;
   fb_buf b = {0};
@@ -35,11 +35,11 @@ int fb_audit_sign(EVP_PKEY *key, const char *msg, size_t len, char out[89]) {
   return 0;
 }
 
-bool fb_audit_sig_ok(EVP_PKEY *pub, const char *msg, size_t len, const char *sig_b64) {
+bool audit_sig_ok(EVP_PKEY *pub, const char *msg, size_t len, const char *sig_b64) {
   return fb_ed25519_verify_base64(pub, msg, len, sig_b64, strlen(sig_b64));
 }
 
-EVP_PKEY *fb_audit_load_private_key(const char *path, char **err) {
+EVP_PKEY *audit_load_private_key(const char *path, char **err) {
   return fb_ed25519_load_private_key(path, err);
 }
 

@@ -17,7 +17,7 @@ int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_res
     fb_set_error(err, "cannot open %s: %s", path, strerror(errno));
     return -1;
   }
-  fb_audit_chain c = {.pub = pub};
+  audit_chain c = {.pub = pub};
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
@@ -36,7 +36,7 @@ int fb_audit_verify_file_ex(const char *path, EVP_PKEY *pub, fb_audit_verify_res
       rc = -1;
       break;
     }
-    if (fb_audit_chain_line(&c, line, (size_t)n - 1, err) != 0) {
+    if (audit_chain_line(&c, line, (size_t)n - 1, err) != 0) {
       rc = -1;
       break;
     }

@@ -20,7 +20,7 @@
  * building the object (core/jsonw.h writes jansson's bytes). `fields` must not hold
  * "event". Returns 0, or -1 when a value cannot be serialised (a string that is not
  * UTF-8). */
-static int dump_line(fb_audit *a, const fb_audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
+static int dump_line(fb_audit *a, const audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
   fb_buf *b = &a->line_buf;
   fb_buf_reset(b);
   fb_buf_printf(b, "{\"seq\":%llu,\"ts\":\"%s\",\"event\":", (unsigned long long)p->seq, p->ts);
@@ -41,13 +41,13 @@ static int dump_line(fb_audit *a, const fb_audit_pending *p, const char *prev_he
  * serialised, or whose line would exceed FB_AUDIT_MAX_LINE, is replaced by a `recovery`
  * line under the same seq (the chain must have no gap) and its callback gets -EMSGSIZE
  * (or -EINVAL). Returns 0, or -errno when the log must fail (signing). */
-static int build(fb_audit *a, fb_audit_pending *p) {
+static int build(fb_audit *a, audit_pending *p) {
   char prev_hex[65];
   fb_hex_encode(a->prev, 32, prev_hex);
   int rc = 0;
   if (p->checkpoint) {
     char sig[89];
-    if (fb_audit_sign(a->key, prev_hex, 64, sig) != 0) {
+    if (audit_sign(a->key, prev_hex, 64, sig) != 0) {
       fb_error("audit_checkpoint", "audit log %s: signing a checkpoint failed", a->path);
       return -EIO;
     }
@@ -87,21 +87,21 @@ static int build(fb_audit *a, fb_audit_pending *p) {
   memcpy(p->line, b->data, b->len);
   p->line[b->len] = '\n';
   p->line[b->len + 1] = '\0';
-  fb_audit_sha256(p->line, b->len, a->prev);
+  audit_sha256(p->line, b->len, a->prev);
   fb_hex_encode(a->prev, 32, p->hash);
   if (b->cap > 2 * (size_t)FB_AUDIT_MAX_LINE) fb_buf_free(b); /* do not keep a huge entry's buffer */
   return 0;
 }
 
 /* Writes the whole batch; returns 0 or -errno. */
-static int write_batch(fb_audit *a, fb_audit_pending *batch, uint64_t *bytes) {
+static int write_batch(fb_audit *a, audit_pending *batch, uint64_t *bytes) {
   struct iovec iov[64];
-  fb_audit_pending *p = batch;
+  audit_pending *p = batch;
   size_t skip = 0; /* bytes of p already written */
   *bytes = 0;
   while (p) {
     int n = 0;
-    fb_audit_pending *q = p;
+    audit_pending *q = p;
     for (size_t s = skip; q && n < (int)(sizeof iov / sizeof iov[0]); q = q->next, s = 0) {
       iov[n].iov_base = q->line + s;
       iov[n].iov_len = q->len - s;
@@ -125,7 +125,7 @@ static int write_batch(fb_audit *a, fb_audit_pending *batch, uint64_t *bytes) {
   return 0;
 }
 
-static int commit(fb_audit *a, fb_audit_pending *batch) {
+static int commit(fb_audit *a, audit_pending *batch) {
   uint64_t bytes = 0;
   int st = write_batch(a, batch, &bytes);
   if (st == 0 && atomic_load(&a->fsync_enabled)) {
@@ -145,19 +145,19 @@ static int commit(fb_audit *a, fb_audit_pending *batch) {
   return st;
 }
 
-void fb_audit_writer_main(void *arg) {
+void audit_writer_main(void *arg) {
   fb_audit *a = arg;
   uv_mutex_lock(&a->mu);
   for (;;) {
     while (!a->todo && !a->stop) uv_cond_wait(&a->cv, &a->mu);
     if (!a->todo) break; /* stop, and drained */
-    fb_audit_pending *batch = a->todo;
+    audit_pending *batch = a->todo;
     a->todo = NULL;
     a->todo_tail = &a->todo;
     uv_mutex_unlock(&a->mu);
 
     int st = atomic_load(&a->fail_status);
-    for (fb_audit_pending *p = batch; p && st == 0; p = p->next) st = build(a, p);
+    for (audit_pending *p = batch; p && st == 0; p = p->next) st = build(a, p);
     if (st == 0) st = commit(a, batch);
     if (st != 0 && atomic_load(&a->fail_status) == 0) {
       atomic_store(&a->fail_status, st);
@@ -165,8 +165,8 @@ void fb_audit_writer_main(void *arg) {
                a->path, strerror(-st));
     }
     uint64_t n = 0;
-    fb_audit_pending *last = batch;
-    for (fb_audit_pending *p = batch; p; p = p->next) {
+    audit_pending *last = batch;
+    for (audit_pending *p = batch; p; p = p->next) {
       json_decref(p->entry); /* not built: the log had failed */
       p->entry = NULL;
       p->written = st == 0;

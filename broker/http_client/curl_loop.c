@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "core/error.h"
 #include "core/jsonr.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -80,7 +81,7 @@ struct fb_curl_call {
   bool counted;   /* cancelled by close: parse_done counts down the close */
   int status;
   json_t *result;
-  char why[512];
+  char *why; /* the error sentence (core/error.h), owned */
   _Alignas(max_align_t) unsigned char arg[]; /* the check's argument, check_arg_size bytes */
 };
 
@@ -377,6 +378,7 @@ static void call_destroy(fb_curl_call *call) {
   free(call->body);
   fb_buf_free(&call->resp);
   json_decref(call->result);
+  free(call->why);
   free(call);
 }
 
@@ -389,7 +391,7 @@ static void call_free(fb_curl_call *call) {
 
 /* Non-200: the status, plus the peer's own error sentence when asked for and present
  * (a fedbroker hub answers {"error": {"code", "message"}}). */
-static void http_status_error(fb_curl_call *call, long code, char *why, size_t whylen) {
+static void http_status_error(fb_curl_call *call, long code, char **err) {
   fb_curl_loop *cl = call->cl;
   const char *msg = NULL;
   json_t *body = NULL;
@@ -397,32 +399,32 @@ static void http_status_error(fb_curl_call *call, long code, char *why, size_t w
     body = json_loadb(call->resp.data, call->resp.len, 0, NULL);
     msg = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
   }
-  if (msg) snprintf(why, whylen, "HTTP %ld from %s: %.300s", code, cl->peer, msg);
-  else snprintf(why, whylen, "HTTP %ld from %s", code, cl->peer);
+  if (msg) fb_set_error(err, "HTTP %ld from %s: %.300s", code, cl->peer, msg);
+  else fb_set_error(err, "HTTP %ld from %s", code, cl->peer);
   json_decref(body);
 }
 
 /* Judges a finished transfer: 1 for a 200 whose body is to be parsed, else the
  * error status with its sentence. */
-static int judge(fb_curl_call *call, CURLcode rc, char *why, size_t whylen) {
+static int judge(fb_curl_call *call, CURLcode rc, char **err) {
   fb_curl_loop *cl = call->cl;
   if (call->over_limit || rc == CURLE_FILESIZE_EXCEEDED) {
-    snprintf(why, whylen, "response over %llu bytes", (unsigned long long)cl->max_body);
+    fb_set_error(err, "response over %llu bytes", (unsigned long long)cl->max_body);
     return FB_CURL_ERROR;
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    snprintf(why, whylen, "no answer within %u ms", call->timeout_ms);
+    fb_set_error(err, "no answer within %u ms", call->timeout_ms);
     return FB_CURL_TIMEOUT;
   }
   if (rc != CURLE_OK) {
-    snprintf(why, whylen, "request to %s failed: %s", cl->peer,
-             call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
+    fb_set_error(err, "request to %s failed: %s", cl->peer,
+                 call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
     return FB_CURL_ERROR;
   }
   long code = 0;
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code != 200) {
-    http_status_error(call, code, why, whylen);
+    http_status_error(call, code, err);
     return FB_CURL_ERROR;
   }
   return 1;
@@ -438,7 +440,7 @@ static void parse_work(uv_work_t *w) {
   json_t *body = fb_jsonr_loadb(call->resp.data ? call->resp.data : "", call->resp.len, &jerr);
   fb_buf_free(&call->resp);
   if (!body) {
-    snprintf(call->why, sizeof call->why, "invalid JSON from %s: %s", cl->peer, jerr.text);
+    fb_set_error(&call->why, "invalid JSON from %s: %s", cl->peer, jerr.text);
     call->status = FB_CURL_ERROR;
     return;
   }
@@ -447,12 +449,20 @@ static void parse_work(uv_work_t *w) {
     call->status = 0;
     return;
   }
-  call->status = cl->check(call->arg, body, &call->result, call->why, sizeof call->why);
+  call->status = cl->check(call->arg, body, &call->result, &call->why);
   json_decref(body);
   if (call->status != 0) {
     json_decref(call->result);
     call->result = NULL;
   }
+}
+
+/* The failed call's sentence, taken over by the caller; a check that failed without one
+ * still gets a sentence, since the callback is promised one. */
+static char *take_why(fb_curl_call *call) {
+  char *why = call->why;
+  call->why = NULL;
+  return why ? why : fb_xstrdup("answer refused");
 }
 
 /* Back on the loop: the callback, unless the call was cancelled meanwhile. */
@@ -472,12 +482,12 @@ static void parse_done(uv_work_t *w, int uvstatus) {
   int status = call->status;
   json_t *result = status == 0 ? call->result : NULL;
   call->result = NULL;
-  char why[sizeof call->why];
-  if (status != 0) memcpy(why, call->why, sizeof why);
+  char *why = status != 0 ? take_why(call) : NULL;
   fb_curl_done_cb cb = call->cb;
   void *data = call->data;
   call_destroy(call);
-  cb(data, status, result, status ? why : NULL);
+  cb(data, status, result, why);
+  free(why);
 }
 
 static void check_done(fb_curl_loop *cl) {
@@ -491,8 +501,8 @@ static void check_done(fb_curl_loop *cl) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
     if (!call) continue;
     CURLcode rc = msg->data.result;
-    char why[512];
-    int status = judge(call, rc, why, sizeof why);
+    char *why = NULL;
+    int status = judge(call, rc, &why);
     if (status == 1) {
       call_release_easy(call); /* the connection is free for the next leg already */
       /* Large answers are parsed on the thread pool; for small ones the hand-off (a
@@ -507,17 +517,19 @@ static void check_done(fb_curl_loop *cl) {
       status = call->status;
       json_t *result = status == 0 ? call->result : NULL;
       call->result = NULL;
-      if (status != 0) snprintf(why, sizeof why, "%s", call->why);
+      if (status != 0) why = take_why(call);
       fb_curl_done_cb cb = call->cb;
       void *data = call->data;
       call_destroy(call);
-      cb(data, status, result, status ? why : NULL);
+      cb(data, status, result, why);
+      free(why);
       continue;
     }
     fb_curl_done_cb cb = call->cb;
     void *data = call->data;
     call_free(call);
     cb(data, status, NULL, why);
+    free(why);
   }
 }
 

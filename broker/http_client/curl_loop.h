@@ -40,8 +40,9 @@ typedef struct fb_curl_call fb_curl_call;
 /* Judges a 200 answer. Runs on a libuv worker thread, never on the loop thread, so it
  * may touch only `arg` (the call's own copy, see fb_curl_post) and `body` (the parsed
  * answer, borrowed; hold a reference to keep parts of it). Returns 0 with *out (owned
- * by the caller), or FB_CURL_ERROR with a sentence in `why` (*out then ignored). */
-typedef int (*fb_curl_check_fn)(const void *arg, json_t *body, json_t **out, char *why, size_t whylen);
+ * by the caller), or FB_CURL_ERROR with a new sentence at *err (core/error.h; *out
+ * then ignored). */
+typedef int (*fb_curl_check_fn)(const void *arg, json_t *body, json_t **out, char **err);
 
 /* Everything is copied by fb_curl_loop_new. */
 typedef struct {

@@ -16,28 +16,28 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 typedef struct {
   uv_write_t req;
-  fb_conn *conn;
+  net_conn *conn;
   size_t len;
-  char *owned;               /* a buffer handed over by fb_conn_write_buf, or NULL */
+  char *owned;               /* a buffer handed over by net_conn_write_buf, or NULL */
   char data[];
 } write_req;
 
 static void on_handle_closed(uv_handle_t *h) {
-  fb_conn *c = h->data;
+  net_conn *c = h->data;
   if (--c->handles_open > 0) return;
   fb_server *srv = c->srv;
-  fb_server_unqueue_flush(srv, c);
-  fb_server_addr_release(srv, c);
-  if (c->h1) fb_h1_free(c->h1);
-  if (c->h2) fb_h2_free(c->h2);
+  net_server_unqueue_flush(srv, c);
+  net_server_addr_release(srv, c);
+  if (c->h1) net_h1_free(c->h1);
+  if (c->h2) net_h2_free(c->h2);
   if (c->ssl) SSL_free(c->ssl); /* frees the BIOs too */
   free(c);
   srv->nconns--;
   srv->tot->nconns--;
-  fb_server_maybe_finish(srv);
+  net_server_maybe_finish(srv);
 }
 
-void fb_conn_close(fb_conn *c) {
+void net_conn_close(net_conn *c) {
   if (c->closing) return;
   /* From now on its buffers count against no limit: they go with the connection. */
   c->srv->tot->out_bytes -= c->write_queue + c->held;
@@ -53,15 +53,15 @@ void fb_conn_close(fb_conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
-void fb_conn_hold(fb_conn *c, long long delta) {
+void net_conn_hold(net_conn *c, long long delta) {
   c->held += (size_t)delta;
   if (!c->closing) c->srv->tot->out_bytes += (size_t)delta;
 }
 
-static size_t unwritten(fb_conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
+static size_t unwritten(net_conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
 
 static void on_stall(uv_timer_t *t) {
-  fb_conn *c = t->data;
+  net_conn *c = t->data;
   /* One large write completes (and reports progress) only at its end: bytes that left
    * libuv's queue since the timer was armed are progress too. */
   size_t left = unwritten(c);
@@ -73,14 +73,14 @@ static void on_stall(uv_timer_t *t) {
   fb_info("send_timeout", "closing %s: a response made no write progress for %u ms (%zu bytes waiting)", c->peer,
           c->srv->cfg->limits.send_timeout_ms, c->write_queue + c->held);
   fb_series_add(c->srv->m_stalled, 1);
-  fb_conn_close(c);
+  net_conn_close(c);
 }
 
-static bool output_pending(fb_conn *c) {
-  return c->write_queue > 0 || (c->h2 && fb_h2_output_blocked(c->h2));
+static bool output_pending(net_conn *c) {
+  return c->write_queue > 0 || (c->h2 && net_h2_output_blocked(c->h2));
 }
 
-void fb_conn_output_changed(fb_conn *c, bool progressed) {
+void net_conn_output_changed(net_conn *c, bool progressed) {
   if (c->closing) return;
   if (!output_pending(c)) {
     uv_timer_stop(&c->stall);
@@ -93,22 +93,22 @@ void fb_conn_output_changed(fb_conn *c, bool progressed) {
 }
 
 static void on_timeout(uv_timer_t *t) {
-  fb_conn *c = t->data;
+  net_conn *c = t->data;
   fb_debug("conn_timeout", "closing %s after a timeout", c->peer);
-  fb_conn_close(c);
+  net_conn_close(c);
 }
 
-void fb_conn_timer_header(fb_conn *c) {
+void net_conn_timer_header(net_conn *c) {
   if (c->closing) return;
   uv_timer_start(&c->timer, on_timeout, c->srv->cfg->limits.header_timeout_ms, 0);
 }
 
-void fb_conn_timer_idle(fb_conn *c) {
+void net_conn_timer_idle(net_conn *c) {
   if (c->closing) return;
   uv_timer_start(&c->timer, on_timeout, c->srv->cfg->limits.idle_timeout_ms, 0);
 }
 
-void fb_conn_timer_stop(fb_conn *c) {
+void net_conn_timer_stop(net_conn *c) {
   if (!c->closing) uv_timer_stop(&c->timer);
 }
 
@@ -122,9 +122,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = sizeof slab;
 }
 
-void fb_conn_update_reading(fb_conn *c) {
+void net_conn_update_reading(net_conn *c) {
   if (c->closing) return;
-  bool stop = (c->h1 && fb_h1_parked(c->h1)) ||
+  bool stop = (c->h1 && net_h1_parked(c->h1)) ||
               c->write_queue > (c->read_stopped ? WRITE_QUEUE_HIGH / 2 : WRITE_QUEUE_HIGH);
   if (stop && !c->read_stopped) {
     c->read_stopped = true;
@@ -137,29 +137,29 @@ void fb_conn_update_reading(fb_conn *c) {
 
 static void on_written(uv_write_t *w, int status) {
   write_req *wr = fb_container_of(w, write_req, req);
-  fb_conn *c = wr->conn;
+  net_conn *c = wr->conn;
   c->write_queue -= wr->len;
   if (!c->closing) c->srv->tot->out_bytes -= wr->len;
   free(wr->owned);
   free(wr);
   if (c->closing) return;
   if (status < 0) {
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
   if (c->close_when_drained && c->write_queue == 0) {
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
-  if (c->h1 && fb_h1_parked(c->h1)) fb_h1_unpark(c->h1);
+  if (c->h1 && net_h1_parked(c->h1)) net_h1_unpark(c->h1);
   if (c->closing) return;
-  fb_conn_update_reading(c);
-  if (c->h2) fb_h2_resume_send(c->h2);
-  fb_conn_output_changed(c, true);
+  net_conn_update_reading(c);
+  if (c->h2) net_h2_resume_send(c->h2);
+  net_conn_output_changed(c, true);
 }
 
 /* Queues `len` bytes at `base`; `wr` owns them (copied into it, or handed over). */
-static void queue_write(fb_conn *c, write_req *wr, char *base, size_t len) {
+static void queue_write(net_conn *c, write_req *wr, char *base, size_t len) {
   wr->conn = c;
   wr->len = len;
   uv_buf_t b = uv_buf_init(base, (unsigned)len);
@@ -171,14 +171,14 @@ static void queue_write(fb_conn *c, write_req *wr, char *base, size_t len) {
     c->srv->tot->out_bytes -= len;
     free(wr->owned);
     free(wr);
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
-  fb_conn_update_reading(c);
-  fb_conn_output_changed(c, false);
+  net_conn_update_reading(c);
+  net_conn_output_changed(c, false);
 }
 
-void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
+void net_conn_raw_write(net_conn *c, const void *data, size_t len) {
   if (c->closing || len == 0) return;
   write_req *wr = fb_xmalloc(sizeof *wr + len);
   wr->owned = NULL;
@@ -186,13 +186,13 @@ void fb_conn_raw_write(fb_conn *c, const void *data, size_t len) {
   queue_write(c, wr, wr->data, len);
 }
 
-void fb_conn_write_buf(fb_conn *c, fb_buf *b) {
+void net_conn_write_buf(net_conn *c, fb_buf *b) {
   if (c->closing || b->len == 0) {
     fb_buf_reset(b);
     return;
   }
   if (c->ssl) { /* TLS copies through OpenSSL anyway */
-    fb_conn_write(c, b->data, b->len);
+    net_conn_write(c, b->data, b->len);
     fb_buf_reset(b);
     return;
   }
@@ -202,33 +202,33 @@ void fb_conn_write_buf(fb_conn *c, fb_buf *b) {
   queue_write(c, wr, wr->owned, len);
 }
 
-void fb_conn_write(fb_conn *c, const void *data, size_t len) {
+void net_conn_write(net_conn *c, const void *data, size_t len) {
   if (c->closing) return;
   if (c->ssl) {
-    if (fb_tls_write(c, data, len) != 0) fb_conn_close(c);
+    if (net_tls_write(c, data, len) != 0) net_conn_close(c);
   } else {
-    fb_conn_raw_write(c, data, len);
+    net_conn_raw_write(c, data, len);
   }
 }
 
 
-static int start_proto(fb_conn *c, int proto) {
+static int start_proto(net_conn *c, int proto) {
   c->proto = proto;
   if (proto == PROTO_H2) {
-    c->h2 = fb_h2_new(c);
+    c->h2 = net_h2_new(c);
     return c->h2 ? 0 : -1;
   }
-  c->h1 = fb_h1_new(c);
+  c->h1 = net_h1_new(c);
   return 0;
 }
 
 /* Plain bytes from the socket or from TLS. */
-void fb_conn_plaintext(fb_conn *c, const char *data, size_t len) {
+void net_conn_plaintext(net_conn *c, const char *data, size_t len) {
   if (c->closing) return;
   if (c->proto == PROTO_UNKNOWN && c->alpn_h2) {
     /* TLS chose h2: nghttp2 checks the preface itself, and nothing else is served. */
     if (start_proto(c, PROTO_H2) != 0) {
-      fb_conn_close(c);
+      net_conn_close(c);
       return;
     }
   }
@@ -243,16 +243,16 @@ void fb_conn_plaintext(fb_conn *c, const char *data, size_t len) {
     if (memcmp(c->sniff, h2_preface, c->nsniff) != 0) {
       if (c->nsniff > 4 && memcmp(c->sniff, h2_preface, 4) == 0) {
         fb_debug("h2_bad_preface", "%s: invalid HTTP/2 connection preface; closing", c->peer);
-        fb_conn_close(c);
+        net_conn_close(c);
         return;
       }
-      if (start_proto(c, PROTO_H1) != 0 || fb_h1_feed(c->h1, c->sniff, c->nsniff) != 0) {
-        fb_conn_close(c);
+      if (start_proto(c, PROTO_H1) != 0 || net_h1_feed(c->h1, c->sniff, c->nsniff) != 0) {
+        net_conn_close(c);
         return;
       }
     } else if (c->nsniff == H2_PREFACE_LEN) {
-      if (start_proto(c, PROTO_H2) != 0 || fb_h2_feed(c->h2, c->sniff, c->nsniff) != 0) {
-        fb_conn_close(c);
+      if (start_proto(c, PROTO_H2) != 0 || net_h2_feed(c->h2, c->sniff, c->nsniff) != 0) {
+        net_conn_close(c);
         return;
       }
     } else {
@@ -260,35 +260,35 @@ void fb_conn_plaintext(fb_conn *c, const char *data, size_t len) {
     }
     if (c->closing || len == 0) return;
   }
-  int rc = c->proto == PROTO_H2 ? fb_h2_feed(c->h2, data, len) : fb_h1_feed(c->h1, data, len);
-  if (rc != 0) fb_conn_close(c);
+  int rc = c->proto == PROTO_H2 ? net_h2_feed(c->h2, data, len) : net_h1_feed(c->h1, data, len);
+  if (rc != 0) net_conn_close(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  fb_conn *c = s->data;
+  net_conn *c = s->data;
   if (nread < 0) {
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
   if (nread == 0) return;
   if (c->ssl) {
-    if (fb_tls_feed(c, buf->base, (size_t)nread) != 0) fb_conn_close(c);
+    if (net_tls_feed(c, buf->base, (size_t)nread) != 0) net_conn_close(c);
   } else {
-    fb_conn_plaintext(c, buf->base, (size_t)nread);
+    net_conn_plaintext(c, buf->base, (size_t)nread);
   }
 }
 
-void fb_conn_request_done(fb_conn *c) {
+void net_conn_request_done(net_conn *c) {
   if (c->closing) return;
   if (c->srv->stopping) {
-    bool busy = (c->h1 && fb_h1_busy(c->h1)) || (c->h2 && fb_h2_busy(c->h2));
-    if (!busy && c->write_queue == 0) fb_conn_close(c);
+    bool busy = (c->h1 && net_h1_busy(c->h1)) || (c->h2 && net_h2_busy(c->h2));
+    if (!busy && c->write_queue == 0) net_conn_close(c);
   }
 }
 
-void fb_conn_accept(listener *lst) {
+void net_conn_accept(listener *lst) {
   fb_server *srv = lst->srv;
-  fb_conn *c = fb_xcalloc(1, sizeof *c);
+  net_conn *c = fb_xcalloc(1, sizeof *c);
   c->srv = srv;
   c->lst = lst;
   uv_tcp_init(srv->loop, &c->tcp);
@@ -303,7 +303,7 @@ void fb_conn_accept(listener *lst) {
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   if (uv_accept((uv_stream_t *)&lst->tcp, (uv_stream_t *)&c->tcp) != 0) {
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
   struct sockaddr_storage ss;
@@ -326,15 +326,15 @@ void fb_conn_accept(listener *lst) {
   if (srv->tot->nconns > srv->cfg->limits.connections || srv->stopping) {
     fb_warn("conn_refused", "connection cap of %u reached; closing %s", srv->cfg->limits.connections, c->peer);
     fb_series_add(srv->m_refused_cap, 1);
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
-  if (!fb_server_addr_acquire(srv, c)) {
+  if (!net_server_addr_acquire(srv, c)) {
     /* One address must not fill the connection cap for everyone else. */
     fb_debug("conn_refused", "%s has %u connections open (limits.per_client); closing", c->peer,
              srv->cfg->limits.per_client);
     fb_series_add(srv->m_refused_per_client, 1);
-    fb_conn_close(c);
+    net_conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
@@ -345,12 +345,12 @@ void fb_conn_accept(listener *lst) {
     if (!c->ssl || !c->rbio || !c->wbio) {
       BIO_free(c->rbio);
       BIO_free(c->wbio);
-      fb_conn_close(c);
+      net_conn_close(c);
       return;
     }
     SSL_set_bio(c->ssl, c->rbio, c->wbio);
     SSL_set_accept_state(c->ssl);
   }
-  fb_conn_timer_header(c);
+  net_conn_timer_header(c);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

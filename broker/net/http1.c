@@ -17,8 +17,8 @@
 /* Pipelined requests wait (and reading stops) while more than this is unsent. */
 #define PIPELINE_QUEUE_MAX (64u << 10)
 
-struct fb_h1 {
-  fb_conn *conn;
+struct net_h1 {
+  net_conn *conn;
   http_parser parser;
   fb_request *cur;         /* being parsed, then being answered */
   bool cur_dispatched;
@@ -38,10 +38,10 @@ struct fb_h1 {
 
 static http_parser_settings settings;
 
-static size_t header_limit(fb_h1 *h) { return h->conn->srv->cfg->limits.header; }
-static size_t body_limit(fb_h1 *h) { return h->conn->srv->cfg->limits.body; }
+static size_t header_limit(net_h1 *h) { return h->conn->srv->cfg->limits.header; }
+static size_t body_limit(net_h1 *h) { return h->conn->srv->cfg->limits.body; }
 
-static int count_header_bytes(fb_h1 *h, size_t len) {
+static int count_header_bytes(net_h1 *h, size_t len) {
   h->cur->header_bytes += len;
   if (h->cur->header_bytes > header_limit(h)) {
     h->cur->headers_too_large = true;
@@ -50,18 +50,20 @@ static int count_header_bytes(fb_h1 *h, size_t len) {
   return 0;
 }
 
-static void flush_header(fb_h1 *h) {
+static void flush_header(net_h1 *h) {
   if (h->field.len == 4 && strncasecmp(h->field.data, "host", 4) == 0) h->hosts++;
   if (h->field.len == 17 && strncasecmp(h->field.data, "transfer-encoding", 17) == 0) h->has_te = true;
-  if (h->field.len) fb_request_add_header(h->cur, h->field.data, h->field.len, h->value.data ? h->value.data : "", h->value.len);
+  if (h->field.len)
+    net_request_add_header(h->cur, h->field.data, h->field.len, h->value.data ? h->value.data : "",
+                           h->value.len);
   fb_buf_reset(&h->field);
   fb_buf_reset(&h->value);
   h->in_value = false;
 }
 
 static int on_message_begin(http_parser *p) {
-  fb_h1 *h = p->data;
-  h->cur = fb_request_new(h->conn, 1);
+  net_h1 *h = p->data;
+  h->cur = net_request_new(h->conn, 1);
   h->cur_dispatched = false;
   fb_buf_reset(&h->url);
   fb_buf_reset(&h->field);
@@ -70,19 +72,19 @@ static int on_message_begin(http_parser *p) {
   h->hosts = 0;
   h->has_te = false;
   h->bad_request = NULL;
-  fb_conn_timer_header(h->conn);
+  net_conn_timer_header(h->conn);
   return 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t len) {
-  fb_h1 *h = p->data;
+  net_h1 *h = p->data;
   if (count_header_bytes(h, len)) return -1;
   fb_buf_append(&h->url, at, len);
   return 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len) {
-  fb_h1 *h = p->data;
+  net_h1 *h = p->data;
   if (count_header_bytes(h, len)) return -1;
   /* http-parser accepts "Content-Length : 5" and obeys it; RFC 9112 5.1 makes it a 400
    * (a proxy in front may frame the message differently: request smuggling). */
@@ -96,7 +98,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
-  fb_h1 *h = p->data;
+  net_h1 *h = p->data;
   if (count_header_bytes(h, len)) return -1;
   h->in_value = true;
   fb_buf_append(&h->value, at, len);
@@ -104,7 +106,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 }
 
 static int on_headers_complete(http_parser *p) {
-  fb_h1 *h = p->data;
+  net_h1 *h = p->data;
   flush_header(h);
   h->any_request = true;
   if (h->hosts > 1) {
@@ -121,7 +123,7 @@ static int on_headers_complete(http_parser *p) {
     return -1;
   }
   const char *method = http_method_str((enum http_method)p->method);
-  fb_request_set_line(h->cur, method, strlen(method), h->url.data ? h->url.data : "/", h->url.len);
+  net_request_set_line(h->cur, method, strlen(method), h->url.data ? h->url.data : "/", h->url.len);
   h->head_request = p->method == HTTP_HEAD;
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > body_limit(h)) {
     h->cur->body_too_large = true;
@@ -130,13 +132,13 @@ static int on_headers_complete(http_parser *p) {
   const char *expect = fb_request_header(h->cur, "expect");
   if (expect && strcasecmp(expect, "100-continue") == 0) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    fb_conn_write(h->conn, cont, sizeof cont - 1);
+    net_conn_write(h->conn, cont, sizeof cont - 1);
   }
   return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
-  fb_h1 *h = p->data;
+  net_h1 *h = p->data;
   if (h->cur->body.len + len > body_limit(h)) {
     h->cur->body_too_large = true;
     return -1;
@@ -146,7 +148,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 }
 
 static int on_message_complete(http_parser *p) {
-  fb_h1 *h = p->data;
+  net_h1 *h = p->data;
   h->close_after = !http_should_keep_alive(p);
   http_parser_pause(p, 1); /* one request at a time: dispatch after execute returns */
   return 0;
@@ -162,25 +164,25 @@ __attribute__((constructor)) static void init_settings(void) {
   settings.on_message_complete = on_message_complete;
 }
 
-fb_h1 *fb_h1_new(fb_conn *c) {
-  fb_h1 *h = fb_xcalloc(1, sizeof *h);
+net_h1 *net_h1_new(net_conn *c) {
+  net_h1 *h = fb_xcalloc(1, sizeof *h);
   h->conn = c;
   http_parser_init(&h->parser, HTTP_REQUEST);
   h->parser.data = h;
   return h;
 }
 
-void fb_h1_free(fb_h1 *h) {
+void net_h1_free(net_h1 *h) {
   if (!h) return;
   if (h->cur) {
     fb_request *req = h->cur;
     h->cur = NULL;
     req->conn = h->cur_dispatched ? req->conn : NULL;
     if (h->cur_dispatched) {
-      fb_request_complete(req, true);
+      net_request_complete(req, true);
       /* complete() ran with conn set; the conn is closing so nothing more happens. */
     } else {
-      fb_request_free(req);
+      net_request_free(req);
     }
   }
   fb_buf_free(&h->url);
@@ -190,32 +192,32 @@ void fb_h1_free(fb_h1 *h) {
   free(h);
 }
 
-bool fb_h1_busy(const fb_h1 *h) { return h->cur && h->cur_dispatched; }
-bool fb_h1_parked(const fb_h1 *h) { return h->parked; }
+bool net_h1_busy(const net_h1 *h) { return h->cur && h->cur_dispatched; }
+bool net_h1_parked(const net_h1 *h) { return h->parked; }
 
 /* An error answered by the protocol layer itself; the connection closes afterwards. */
-static void fail_request(fb_h1 *h, int status, const char *code, const char *msg) {
+static void fail_request(net_h1 *h, int status, const char *code, const char *msg) {
   h->failed = true;
   h->close_after = true;
-  if (!h->cur) h->cur = fb_request_new(h->conn, 1);
+  if (!h->cur) h->cur = net_request_new(h->conn, 1);
   fb_respond_error(h->cur, status, code, msg, NULL);
 }
 
-static void process(fb_h1 *h, const char *data, size_t len);
+static void process(net_h1 *h, const char *data, size_t len);
 
-static void after_response(fb_h1 *h) {
-  fb_conn *c = h->conn;
+static void after_response(net_h1 *h) {
+  net_conn *c = h->conn;
   if (h->close_after) {
     c->close_when_drained = true;
-    if (c->write_queue == 0) fb_conn_close(c);
+    if (c->write_queue == 0) net_conn_close(c);
     return;
   }
-  fb_conn_timer_idle(c);
+  net_conn_timer_idle(c);
   if (c->write_queue > PIPELINE_QUEUE_MAX) {
     /* A client that pipelines and does not read would otherwise make the hub hold
      * every answer: wait (and stop reading) until it reads. */
     h->parked = true;
-    fb_conn_update_reading(c);
+    net_conn_update_reading(c);
     return;
   }
   if (!h->in_feed && h->pending.len) {
@@ -226,14 +228,14 @@ static void after_response(fb_h1 *h) {
   }
 }
 
-void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last) {
-  fb_conn *c = req->conn;
-  fb_h1 *h = c->h1;
+void net_h1_respond(fb_request *req, const char *data, size_t len, bool last) {
+  net_conn *c = req->conn;
+  net_h1 *h = c->h1;
   if (!h || h->cur != req) return;
   fb_buf out = {0};
   if (!req->wire_started) {
     req->wire_started = true;
-    fb_buf_printf(&out, "HTTP/1.1 %d %s\r\n", req->status, fb_status_text(req->status));
+    fb_buf_printf(&out, "HTTP/1.1 %d %s\r\n", req->status, net_status_text(req->status));
     for (size_t off = 0; off < req->resp_headers.len;) {
       const char *name = req->resp_headers.data + off;
       const char *value = name + strlen(name) + 1;
@@ -260,22 +262,22 @@ void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last) {
       fb_buf_append(&out, data, len);
     }
   }
-  fb_conn_write_buf(c, &out);
+  net_conn_write_buf(c, &out);
   fb_buf_free(&out);
   if (!last) return;
   h->cur = NULL;
   bool dispatched = h->cur_dispatched;
   h->cur_dispatched = false;
-  if (dispatched) fb_request_complete(req, false);
-  else fb_request_free(req);
+  if (dispatched) net_request_complete(req, false);
+  else net_request_free(req);
   if (!c->closing) after_response(h);
 }
 
-void fb_h1_unpark(fb_h1 *h) {
-  fb_conn *c = h->conn;
+void net_h1_unpark(net_h1 *h) {
+  net_conn *c = h->conn;
   if (!h->parked || c->write_queue > PIPELINE_QUEUE_MAX / 2 || h->in_feed) return;
   h->parked = false;
-  fb_conn_update_reading(c);
+  net_conn_update_reading(c);
   if (h->pending.len && !(h->cur && h->cur_dispatched)) {
     fb_buf rest = h->pending;
     memset(&h->pending, 0, sizeof h->pending);
@@ -288,7 +290,7 @@ void fb_h1_unpark(fb_h1 *h) {
  * method, space, then an origin-form path, "*" or an absolute URI. Anything else (an
  * HTTP/2 client with a broken preface, a stray protocol) is closed without an
  * HTTP/1.1 answer it would not understand. */
-static bool looks_like_http1(const fb_conn *c) {
+static bool looks_like_http1(const net_conn *c) {
   const char *s = c->sniff;
   size_t n = c->nsniff, i = 0;
   if (n == 0) return true; /* TLS chose http/1.1 by ALPN: no sniffing happened */
@@ -303,8 +305,8 @@ static bool looks_like_http1(const fb_conn *c) {
 }
 
 /* Runs the parser over `data`, dispatching each complete request in turn. */
-static void process(fb_h1 *h, const char *data, size_t len) {
-  fb_conn *c = h->conn;
+static void process(net_h1 *h, const char *data, size_t len) {
+  net_conn *c = h->conn;
   h->in_feed = true;
   while (len > 0 && !c->closing && !h->failed) {
     if ((h->cur && h->cur_dispatched) || h->parked) { /* still answering: keep the rest for later */
@@ -317,16 +319,16 @@ static void process(fb_h1 *h, const char *data, size_t len) {
       http_parser_pause(&h->parser, 0);
       data += n;
       len -= n;
-      fb_conn_timer_stop(c);
+      net_conn_timer_stop(c);
       h->cur_dispatched = true;
-      fb_request_dispatch(h->cur);
+      net_request_dispatch(h->cur);
       continue;
     }
     if (err != HPE_OK) {
       if (!h->any_request && !looks_like_http1(c)) {
         fb_debug("h1_not_http", "%s: the first bytes are not an HTTP/1.1 request; closing", c->peer);
         h->failed = true;
-        fb_conn_close(c);
+        net_conn_close(c);
         break;
       }
       if (h->cur && h->bad_request)
@@ -352,7 +354,7 @@ static void process(fb_h1 *h, const char *data, size_t len) {
   }
 }
 
-int fb_h1_feed(fb_h1 *h, const char *data, size_t len) {
+int net_h1_feed(net_h1 *h, const char *data, size_t len) {
   if (h->failed) return 0; /* discard input while the error response drains */
   if ((h->cur && h->cur_dispatched) || h->parked) {
     /* Pipelined bytes while a handler works: bounded, then the client is cut off. */

@@ -18,8 +18,8 @@
 /* Client stream ids remembered to tell a closed stream from one never opened. */
 #define OPENED_RING 64
 
-struct fb_h2 {
-  fb_conn *conn;
+struct net_h2 {
+  net_conn *conn;
   nghttp2_session *session;
   size_t active;           /* dispatched streams not yet finished */
   fb_request *reqs;        /* every open stream's request (nghttp2 cannot list them) */
@@ -40,22 +40,22 @@ struct fb_h2 {
   uint32_t flood_count;    /* control frames counted in it */
 };
 
-static void h2_send(fb_h2 *h);
+static void h2_send(net_h2 *h);
 
 static fb_request *stream_req(nghttp2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s, id);
 }
 
 /* Ends the session with GOAWAY(code); the caller returns NGHTTP2_ERR_CALLBACK_FAILURE
- * so nghttp2 stops reading, and fb_h2_feed sends the GOAWAY before closing. */
-static int connection_error(fb_h2 *h, uint32_t code, const char *why) {
+ * so nghttp2 stops reading, and net_h2_feed sends the GOAWAY before closing. */
+static int connection_error(net_h2 *h, uint32_t code, const char *why) {
   fb_debug("h2_connection_error", "%s: %s", h->conn->peer, why);
   nghttp2_session_terminate_session(h->session, code);
   h->terminated = true;
   return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
-static bool was_opened(const fb_h2 *h, int32_t id) {
+static bool was_opened(const net_h2 *h, int32_t id) {
   unsigned n = h->nopened < OPENED_RING ? h->nopened : OPENED_RING;
   for (unsigned i = 0; i < n; i++)
     if (h->opened[i] == id) return true;
@@ -67,7 +67,7 @@ static bool was_opened(const fb_h2 *h, int32_t id) {
  * nghttp2's order of events, so trailers on a stream still open pass. nghttp2 only
  * ignores such a block. */
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud) {
-  fb_h2 *h = ud;
+  net_h2 *h = ud;
   int32_t id = hd->stream_id;
   if (hd->type != NGHTTP2_HEADERS || id <= 0 || !(id & 1)) return 0;
   if (id < h->max_stream && !nghttp2_session_find_stream(s, id))
@@ -79,7 +79,7 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 /* Looks at one frame header as the bytes arrive, before nghttp2 (which does not report
  * the frames it ignores): DATA on a stream id that was skipped, and the per-second
  * count of frames that cost work but carry nothing. Returns 0 or an error code. */
-static uint32_t check_frame_header(fb_h2 *h, const uint8_t hdr[9]) {
+static uint32_t check_frame_header(net_h2 *h, const uint8_t hdr[9]) {
   uint32_t length = (uint32_t)hdr[0] << 16 | (uint32_t)hdr[1] << 8 | hdr[2];
   uint8_t type = hdr[3], flags = hdr[4];
   int32_t id = (int32_t)(((uint32_t)hdr[5] << 24 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 8 | hdr[8]) & 0x7fffffffu);
@@ -108,7 +108,7 @@ static uint32_t check_frame_header(fb_h2 *h, const uint8_t hdr[9]) {
 
 /* Splits the input at frame headers. Returns how many bytes may go to nghttp2: all of
  * them, or up to the start of a frame that breaks a rule (*code is then set). */
-static size_t scan_frames(fb_h2 *h, const uint8_t *d, size_t len, uint32_t *code) {
+static size_t scan_frames(net_h2 *h, const uint8_t *d, size_t len, uint32_t *code) {
   size_t i = 0;
   *code = 0;
   while (i < len) {
@@ -132,9 +132,9 @@ static size_t scan_frames(fb_h2 *h, const uint8_t *d, size_t len, uint32_t *code
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
-  fb_h2 *h = ud;
+  net_h2 *h = ud;
   if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  fb_request *req = fb_request_new(h->conn, 2);
+  fb_request *req = net_request_new(h->conn, 2);
   req->stream_id = f->hd.stream_id;
   req->next = h->reqs;
   h->reqs = req;
@@ -145,7 +145,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
                      const uint8_t *value, size_t vlen, uint8_t flags, void *ud) {
   (void)flags;
-  fb_h2 *h = ud;
+  net_h2 *h = ud;
   if (f->hd.type != NGHTTP2_HEADERS) return 0;
   fb_request *req = stream_req(s, f->hd.stream_id);
   if (!req || req->headers_too_large) return 0;
@@ -156,24 +156,24 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
   }
   /* Pseudo-headers may come in any order; each is stored once. */
   if (nlen == 7 && memcmp(name, ":method", 7) == 0 && !req->has_method) {
-    fb_request_set_method(req, (const char *)value, vlen);
+    net_request_set_method(req, (const char *)value, vlen);
     req->has_method = true;
     return 0;
   }
   if (nlen == 5 && memcmp(name, ":path", 5) == 0 && !req->has_path) {
-    fb_request_set_target(req, (const char *)value, vlen);
+    net_request_set_target(req, (const char *)value, vlen);
     req->has_path = true;
     return 0;
   }
   if (nlen > 0 && name[0] == ':') return 0; /* :scheme, :authority */
-  fb_request_add_header(req, (const char *)name, nlen, (const char *)value, vlen);
+  net_request_add_header(req, (const char *)name, nlen, (const char *)value, vlen);
   return 0;
 }
 
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
                          size_t len, void *ud) {
   (void)flags;
-  fb_h2 *h = ud;
+  net_h2 *h = ud;
   fb_request *req = stream_req(s, id);
   if (!req || req->body_too_large || req->headers_sent) return 0;
   if (req->body.len + len > h->conn->srv->cfg->limits.body) {
@@ -185,7 +185,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
   return 0;
 }
 
-static void answer_or_dispatch(fb_h2 *h, fb_request *req) {
+static void answer_or_dispatch(net_h2 *h, fb_request *req) {
   if (req->dispatched || req->headers_sent) return;
   if (req->headers_too_large) {
     fb_respond_error(req, 431, "header_too_large", "The request's header block is too large.", NULL);
@@ -195,13 +195,13 @@ static void answer_or_dispatch(fb_h2 *h, fb_request *req) {
     fb_respond_error(req, 400, "bad_request", "The request has no :method or :path.", NULL);
   } else {
     h->active++;
-    fb_conn_timer_stop(h->conn);
-    fb_request_dispatch(req);
+    net_conn_timer_stop(h->conn);
+    net_request_dispatch(req);
   }
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
-  fb_h2 *h = ud;
+  net_h2 *h = ud;
   if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
   fb_request *req = stream_req(s, f->hd.stream_id);
   if (!req) return 0;
@@ -212,7 +212,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *ud) {
   (void)error_code;
-  fb_h2 *h = ud;
+  net_h2 *h = ud;
   fb_request *req = stream_req(s, id);
   if (!req) return 0;
   nghttp2_session_set_stream_user_data(s, id, NULL);
@@ -223,10 +223,10 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, 
     }
   if (req->dispatched) {
     h->active--;
-    fb_request_complete(req, !req->finished || req->resp_off < req->resp_body.len);
-    if (h->active == 0 && !h->conn->closing) fb_conn_timer_idle(h->conn);
+    net_request_complete(req, !req->finished || req->resp_off < req->resp_body.len);
+    if (h->active == 0 && !h->conn->closing) net_conn_timer_idle(h->conn);
   } else {
-    fb_request_free(req);
+    net_request_free(req);
   }
   return 0;
 }
@@ -241,7 +241,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
   size_t n = left < length ? left : length;
   if (n) memcpy(buf, req->resp_body.data + req->resp_off, n);
   req->resp_off += n;
-  if (n) fb_conn_hold(req->conn, -(long long)n);
+  if (n) net_conn_hold(req->conn, -(long long)n);
   if (req->resp_off == req->resp_body.len) {
     fb_buf_reset(&req->resp_body); /* streamed bodies do not accumulate */
     req->resp_off = 0;
@@ -254,9 +254,9 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
   return (ssize_t)n;
 }
 
-void fb_h2_respond(fb_request *req, bool has_more) {
+void net_h2_respond(fb_request *req, bool has_more) {
   (void)has_more;
-  fb_h2 *h = req->conn->h2;
+  net_h2 *h = req->conn->h2;
   if (!h) return;
   if (!req->wire_started) {
     req->wire_started = true;
@@ -280,7 +280,7 @@ void fb_h2_respond(fb_request *req, bool has_more) {
     }
     bool head = strcmp(fb_request_method(req), "HEAD") == 0;
     if (head) { /* no body goes out: what was produced for it is dropped */
-      fb_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
+      net_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
       fb_buf_reset(&req->resp_body);
       req->resp_off = 0;
       req->eof_sent = true;
@@ -297,11 +297,11 @@ void fb_h2_respond(fb_request *req, bool has_more) {
   }
   /* Inside mem_recv the send after it takes this; otherwise (an answer completed
    * asynchronously) send after this loop iteration, with the others that completed. */
-  if (!h->sending && !h->receiving) fb_server_queue_flush(h->conn->srv, h->conn);
+  if (!h->sending && !h->receiving) net_server_queue_flush(h->conn->srv, h->conn);
 }
 
-static void h2_send(fb_h2 *h) {
-  fb_conn *c = h->conn;
+static void h2_send(net_h2 *h) {
+  net_conn *c = h->conn;
   if (c->closing) return;
   h->sending = true;
   /* Gather every frame nghttp2 has ready and write them at once: one syscall for a
@@ -312,27 +312,27 @@ static void h2_send(fb_h2 *h) {
     if (n < 0) {
       h->sending = false;
       fb_buf_reset(&h->out);
-      fb_conn_close(c);
+      net_conn_close(c);
       return;
     }
     if (n == 0) break;
     fb_buf_append(&h->out, data, (size_t)n);
   }
-  if (h->out.len) fb_conn_write_buf(c, &h->out);
+  if (h->out.len) net_conn_write_buf(c, &h->out);
   h->sending = false;
-  fb_conn_output_changed(c, false);
+  net_conn_output_changed(c, false);
   if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
     c->close_when_drained = true;
-    if (c->write_queue == 0) fb_conn_close(c);
+    if (c->write_queue == 0) net_conn_close(c);
   }
 }
 
-void fb_h2_resume_send(fb_h2 *h) {
+void net_h2_resume_send(net_h2 *h) {
   if (!h->sending) h2_send(h);
 }
 
-fb_h2 *fb_h2_new(fb_conn *c) {
-  fb_h2 *h = fb_xcalloc(1, sizeof *h);
+net_h2 *net_h2_new(net_conn *c) {
+  net_h2 *h = fb_xcalloc(1, sizeof *h);
   h->conn = c;
   nghttp2_session_callbacks *cbs;
   nghttp2_session_callbacks_new(&cbs);
@@ -361,11 +361,11 @@ fb_h2 *fb_h2_new(fb_conn *c) {
   };
   nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, FB_ARRAY_LEN(iv));
   h->scan_preface = 24; /* nghttp2 checks the preface itself */
-  fb_conn_timer_idle(c);
+  net_conn_timer_idle(c);
   return h;
 }
 
-int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
+int net_h2_feed(net_h2 *h, const char *data, size_t len) {
   uint32_t code = 0;
   size_t ok = h->terminated ? 0 : scan_frames(h, (const uint8_t *)data, len, &code);
   h->receiving = true;
@@ -379,7 +379,7 @@ int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
   if (rv < 0 && h->terminated) {
     h2_send(h); /* the GOAWAY; the session no longer wants to read, so it closes */
     h->conn->close_when_drained = true;
-    if (h->conn->write_queue == 0) fb_conn_close(h->conn);
+    if (h->conn->write_queue == 0) net_conn_close(h->conn);
     return 0;
   }
   if (rv < 0) {
@@ -390,29 +390,29 @@ int fb_h2_feed(fb_h2 *h, const char *data, size_t len) {
   return 0;
 }
 
-void fb_h2_goaway(fb_h2 *h) {
+void net_h2_goaway(net_h2 *h) {
   nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session),
                         NGHTTP2_NO_ERROR, NULL, 0);
   h2_send(h);
 }
 
-bool fb_h2_busy(const fb_h2 *h) { return h->active > 0; }
+bool net_h2_busy(const net_h2 *h) { return h->active > 0; }
 
-bool fb_h2_output_blocked(const fb_h2 *h) {
+bool net_h2_output_blocked(const net_h2 *h) {
   for (const fb_request *r = h->reqs; r; r = r->next)
     if (r->wire_started && !r->eof_sent && (r->resp_off < r->resp_body.len || r->finished)) return true;
   return false;
 }
 
-void fb_h2_free(fb_h2 *h) {
+void net_h2_free(net_h2 *h) {
   if (!h) return;
   /* nghttp2_session_del does not report the streams it drops: abort them here. */
   h->conn->closing = true;
   while (h->reqs) {
     fb_request *req = h->reqs;
     h->reqs = req->next;
-    if (req->dispatched) fb_request_complete(req, !req->finished);
-    else fb_request_free(req);
+    if (req->dispatched) net_request_complete(req, !req->finished);
+    else net_request_free(req);
   }
   nghttp2_session_del(h->session);
   fb_buf_free(&h->out);

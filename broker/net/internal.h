@@ -17,9 +17,9 @@
 #include "net/router.h"
 #include "net/server.h"
 
-typedef struct fb_conn fb_conn;
-typedef struct fb_h1 fb_h1;
-typedef struct fb_h2 fb_h2;
+typedef struct net_conn net_conn;
+typedef struct net_h1 net_h1;
+typedef struct net_h2 net_h2;
 
 typedef struct listener {
   uv_tcp_t tcp;
@@ -31,13 +31,13 @@ typedef struct listener {
 
 /* What the limits count across the whole process: with several workers each has a
  * server of its own, and they share the first one's totals (under the hub lock). */
-typedef struct fb_net_totals {
+typedef struct net_totals {
   fb_keymap *per_addr;       /* client address -> open connections (uint32_t) */
   size_t nconns;             /* open connections, every worker */
   size_t nrequests;          /* requests in handlers, every worker */
   size_t out_bytes;          /* unsent response bytes held by open connections */
   unsigned refs;             /* servers using these totals */
-} fb_net_totals;
+} net_totals;
 
 struct fb_server {
   uv_loop_t *loop;
@@ -46,17 +46,17 @@ struct fb_server {
   listener *listeners;
   size_t nlisteners;
   size_t open_listeners;
-  fb_conn *conns;            /* doubly-linked list of open connections */
+  net_conn *conns;            /* doubly-linked list of open connections */
   size_t nconns;
   size_t nrequests;          /* requests handed to handlers and not yet finished */
   bool stopping;
   uv_check_t flush;          /* after each loop iteration's I/O: send queued HTTP/2 frames */
   bool flush_started;
-  fb_conn *flush_head;       /* connections with frames to send (via flush_next) */
+  net_conn *flush_head;       /* connections with frames to send (via flush_next) */
   uv_timer_t grace_timer;
   void (*done)(void *);
   void *done_data;
-  fb_net_totals *tot;        /* process-wide counts for the limits */
+  net_totals *tot;        /* process-wide counts for the limits */
   unsigned worker;           /* which worker's server (0: the main loop's) */
   fb_series *m_accepted;     /* connections accepted by this worker */
   fb_series *m_refused_cap, *m_refused_per_client, *m_stalled, *m_shed, *m_calm;
@@ -64,7 +64,7 @@ struct fb_server {
 
 enum { PROTO_UNKNOWN = 0, PROTO_H1 = 1, PROTO_H2 = 2 };
 
-struct fb_conn {
+struct net_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;          /* header / idle timeout */
   uv_timer_t stall;          /* send timeout: runs while output waits and makes no progress */
@@ -74,15 +74,15 @@ struct fb_conn {
   BIO *rbio, *wbio;
   bool handshake_done;
   int proto;
-  fb_h1 *h1;
-  fb_h2 *h2;
+  net_h1 *h1;
+  net_h2 *h2;
   char sniff[24];            /* first bytes, to tell the HTTP/2 preface from HTTP/1.1 */
   size_t nsniff;
   bool closing;
   bool read_stopped;
   bool close_when_drained;   /* close once the write queue is empty */
   bool flush_queued;         /* on srv->flush_head */
-  fb_conn *flush_next;
+  net_conn *flush_next;
   int handles_open;
   size_t write_queue;        /* bytes handed to uv_write and not yet written */
   size_t stall_mark;         /* libuv's unwritten bytes when the send timer was armed */
@@ -91,12 +91,12 @@ struct fb_conn {
   unsigned char addr_key[16];/* the client's address (IPv4 as IPv4-mapped IPv6) */
   bool addr_counted;         /* counted in srv->per_addr */
   char peer[64];
-  fb_conn *prev, *next;
+  net_conn *prev, *next;
 };
 
 /* Header block storage and parsed request line; shared by both protocols. */
 struct fb_request {
-  fb_conn *conn;
+  net_conn *conn;
   int version;               /* 1 or 2 */
   int32_t stream_id;         /* HTTP/2 */
   fb_buf strings;            /* NUL-separated storage for everything below */
@@ -127,81 +127,81 @@ struct fb_request {
 };
 
 /* request.c */
-fb_request *fb_request_new(fb_conn *conn, int version);
-void fb_request_free(fb_request *req);
-void fb_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen);
-void fb_request_set_method(fb_request *req, const char *method, size_t mlen);
-void fb_request_set_target(fb_request *req, const char *target, size_t tlen);
-void fb_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen);
+fb_request *net_request_new(net_conn *conn, int version);
+void net_request_free(fb_request *req);
+void net_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen);
+void net_request_set_method(fb_request *req, const char *method, size_t mlen);
+void net_request_set_target(fb_request *req, const char *target, size_t tlen);
+void net_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen);
 /* Hands the request to the router (counts it as active). */
-void fb_request_dispatch(fb_request *req);
+void net_request_dispatch(fb_request *req);
 /* Called by a protocol when the response has fully gone out or the client vanished. */
-void fb_request_complete(fb_request *req, bool aborted);
-const char *fb_status_text(int status);
+void net_request_complete(fb_request *req, bool aborted);
+const char *net_status_text(int status);
 
 /* conn.c */
-void fb_conn_accept(listener *lst);
-void fb_conn_write(fb_conn *c, const void *data, size_t len);
+void net_conn_accept(listener *lst);
+void net_conn_write(net_conn *c, const void *data, size_t len);
 /* Writes and empties `b`; on cleartext connections the buffer's memory is handed to
  * the write request instead of being copied. */
-void fb_conn_write_buf(fb_conn *c, fb_buf *b);
-void fb_conn_close(fb_conn *c);
+void net_conn_write_buf(net_conn *c, fb_buf *b);
+void net_conn_close(net_conn *c);
 /* Re-arms the connection timer: header timeout while a request is being read,
  * idle timeout while nothing is pending, stopped while a handler works. */
-void fb_conn_timer_header(fb_conn *c);
-void fb_conn_timer_idle(fb_conn *c);
-void fb_conn_timer_stop(fb_conn *c);
+void net_conn_timer_header(net_conn *c);
+void net_conn_timer_idle(net_conn *c);
+void net_conn_timer_stop(net_conn *c);
 /* Called when a request on this connection finished: during shutdown an idle
  * connection is closed. */
-void fb_conn_request_done(fb_conn *c);
+void net_conn_request_done(net_conn *c);
 /* Re-evaluates the send timeout after output was queued or (progressed) written:
  * while a response waits to go out, the connection must make write progress at
  * least every limits.send_timeout or it is closed. */
-void fb_conn_output_changed(fb_conn *c, bool progressed);
+void net_conn_output_changed(net_conn *c, bool progressed);
 /* Counts HTTP/2 response bytes held for the connection (delta may be negative). */
-void fb_conn_hold(fb_conn *c, long long delta);
+void net_conn_hold(net_conn *c, long long delta);
 /* Starts or stops reading from the socket as the write queue and the HTTP/1.1
  * pipelining state require. */
-void fb_conn_update_reading(fb_conn *c);
+void net_conn_update_reading(net_conn *c);
 
 /* server.c: finishes a stop once the last listener and connection are closed. */
-void fb_server_maybe_finish(fb_server *srv);
+void net_server_maybe_finish(fb_server *srv);
 /* server.c: sends `c`'s pending HTTP/2 frames after this loop iteration's I/O, so the
  * answers completed in one iteration leave in one write. */
-void fb_server_queue_flush(fb_server *srv, fb_conn *c);
-void fb_server_unqueue_flush(fb_server *srv, fb_conn *c);
+void net_server_queue_flush(fb_server *srv, net_conn *c);
+void net_server_unqueue_flush(fb_server *srv, net_conn *c);
 /* server.c: per-client-address connection counts. */
-bool fb_server_addr_acquire(fb_server *srv, fb_conn *c);
-void fb_server_addr_release(fb_server *srv, fb_conn *c);
+bool net_server_addr_acquire(fb_server *srv, net_conn *c);
+void net_server_addr_release(fb_server *srv, net_conn *c);
 
 /* tls.c */
-SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err);
-/* Feeds ciphertext; plaintext is delivered through fb_conn_plaintext. -1: close. */
-int fb_tls_feed(fb_conn *c, const char *data, size_t len);
-int fb_tls_write(fb_conn *c, const void *data, size_t len);
-void fb_conn_plaintext(fb_conn *c, const char *data, size_t len);
-void fb_conn_raw_write(fb_conn *c, const void *data, size_t len);
+SSL_CTX *net_tls_ctx_new(const fb_listen_config *cfg, char **err);
+/* Feeds ciphertext; plaintext is delivered through net_conn_plaintext. -1: close. */
+int net_tls_feed(net_conn *c, const char *data, size_t len);
+int net_tls_write(net_conn *c, const void *data, size_t len);
+void net_conn_plaintext(net_conn *c, const char *data, size_t len);
+void net_conn_raw_write(net_conn *c, const void *data, size_t len);
 
 /* http1.c */
-fb_h1 *fb_h1_new(fb_conn *c);
-int fb_h1_feed(fb_h1 *h, const char *data, size_t len);
-void fb_h1_respond(fb_request *req, const char *data, size_t len, bool last);
-void fb_h1_free(fb_h1 *h);
-bool fb_h1_busy(const fb_h1 *h);
+net_h1 *net_h1_new(net_conn *c);
+int net_h1_feed(net_h1 *h, const char *data, size_t len);
+void net_h1_respond(fb_request *req, const char *data, size_t len, bool last);
+void net_h1_free(net_h1 *h);
+bool net_h1_busy(const net_h1 *h);
 /* True while parsing of pipelined requests waits for earlier responses to drain. */
-bool fb_h1_parked(const fb_h1 *h);
+bool net_h1_parked(const net_h1 *h);
 /* Called as the write queue drains: parses the waiting pipelined requests again. */
-void fb_h1_unpark(fb_h1 *h);
+void net_h1_unpark(net_h1 *h);
 
 /* http2.c */
-fb_h2 *fb_h2_new(fb_conn *c);
-int fb_h2_feed(fb_h2 *h, const char *data, size_t len);
-void fb_h2_respond(fb_request *req, bool has_more);
-void fb_h2_goaway(fb_h2 *h);
-void fb_h2_resume_send(fb_h2 *h);
-void fb_h2_free(fb_h2 *h);
-bool fb_h2_busy(const fb_h2 *h);
+net_h2 *net_h2_new(net_conn *c);
+int net_h2_feed(net_h2 *h, const char *data, size_t len);
+void net_h2_respond(fb_request *req, bool has_more);
+void net_h2_goaway(net_h2 *h);
+void net_h2_resume_send(net_h2 *h);
+void net_h2_free(net_h2 *h);
+bool net_h2_busy(const net_h2 *h);
 /* True while a response has bytes that flow control (or the send queue) holds back. */
-bool fb_h2_output_blocked(const fb_h2 *h);
+bool net_h2_output_blocked(const net_h2 *h);
 
 #endif

@@ -11,7 +11,7 @@
 #include "core/metrics.h"
 #include "net/internal.h"
 
-fb_request *fb_request_new(fb_conn *conn, int version) {
+fb_request *net_request_new(net_conn *conn, int version) {
   fb_request *req = fb_xcalloc(1, sizeof *req);
   req->conn = conn;
   req->version = version;
@@ -21,10 +21,10 @@ fb_request *fb_request_new(fb_conn *conn, int version) {
   return req;
 }
 
-void fb_request_free(fb_request *req) {
+void net_request_free(fb_request *req) {
   if (!req) return;
   if (req->version == 2 && req->conn && req->resp_off < req->resp_body.len)
-    fb_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
+    net_conn_hold(req->conn, -(long long)(req->resp_body.len - req->resp_off));
   fb_buf_free(&req->strings);
   fb_buf_free(&req->body);
   fb_buf_free(&req->resp_headers);
@@ -42,23 +42,23 @@ static size_t store(fb_request *req, const char *s, size_t len, bool lower) {
   return off;
 }
 
-void fb_request_set_method(fb_request *req, const char *method, size_t mlen) {
+void net_request_set_method(fb_request *req, const char *method, size_t mlen) {
   req->method_off = store(req, method, mlen, false);
 }
 
-void fb_request_set_target(fb_request *req, const char *target, size_t tlen) {
+void net_request_set_target(fb_request *req, const char *target, size_t tlen) {
   const char *q = memchr(target, '?', tlen);
   size_t plen = q ? (size_t)(q - target) : tlen;
   req->path_off = store(req, target, plen, false);
   req->query_off = q ? store(req, q + 1, tlen - plen - 1, false) : 0;
 }
 
-void fb_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen) {
-  fb_request_set_method(req, method, mlen);
-  fb_request_set_target(req, target, tlen);
+void net_request_set_line(fb_request *req, const char *method, size_t mlen, const char *target, size_t tlen) {
+  net_request_set_method(req, method, mlen);
+  net_request_set_target(req, target, tlen);
 }
 
-void fb_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen) {
+void net_request_add_header(fb_request *req, const char *name, size_t nlen, const char *value, size_t vlen) {
   if (req->nheaders == req->caphdrs) {
     req->caphdrs = req->caphdrs ? req->caphdrs * 2 : 16;
     req->hdr_offs = fb_xrealloc(req->hdr_offs, req->caphdrs * 2 * sizeof(size_t));
@@ -142,11 +142,11 @@ static void send_bytes(fb_request *req, const char *data, size_t len, bool last)
   if (!req->conn) return;
   if (last) req->finished = true;
   if (req->version == 1) {
-    fb_h1_respond(req, data, len, last);
+    net_h1_respond(req, data, len, last);
   } else {
     fb_buf_append(&req->resp_body, data, len);
-    fb_conn_hold(req->conn, (long long)len);
-    fb_h2_respond(req, !last);
+    net_conn_hold(req->conn, (long long)len);
+    net_h2_respond(req, !last);
   }
 }
 
@@ -192,9 +192,9 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
     fb_buf_free(&req->resp_body);
     req->resp_body = b; /* handed over: nghttp2 reads the body from here */
     req->resp_off = 0;
-    fb_conn_hold(req->conn, (long long)b.len);
+    net_conn_hold(req->conn, (long long)b.len);
     req->finished = true;
-    fb_h2_respond(req, false);
+    net_h2_respond(req, false);
     return;
   }
   send_bytes(req, b.data, b.len, true);
@@ -233,7 +233,7 @@ void fb_stream_end(fb_request *req) {
   send_bytes(req, "", 0, true);
 }
 
-void fb_request_dispatch(fb_request *req) {
+void net_request_dispatch(fb_request *req) {
   req->dispatched = true;
   req->conn->srv->nrequests++;
   req->conn->srv->tot->nrequests++;
@@ -271,8 +271,8 @@ static request_metrics *metrics_for(const char *route, int status) {
 }
 
 /* Bookkeeping once a dispatched request ends, either way. */
-void fb_request_complete(fb_request *req, bool aborted) {
-  fb_conn *conn = req->conn;
+void net_request_complete(fb_request *req, bool aborted) {
+  net_conn *conn = req->conn;
   if (aborted && req->abort_cb && !req->finished) {
     fb_abort_cb cb = req->abort_cb;
     req->abort_cb = NULL;
@@ -291,11 +291,11 @@ void fb_request_complete(fb_request *req, bool aborted) {
              fb_now_ms() - req->start_ms);
   }
   bool dispatched = req->dispatched;
-  fb_request_free(req);
-  if (conn && dispatched) fb_conn_request_done(conn);
+  net_request_free(req);
+  if (conn && dispatched) net_conn_request_done(conn);
 }
 
-const char *fb_status_text(int status) {
+const char *net_status_text(int status) {
   switch (status) {
   case 100: return "Continue";
   case 200: return "OK";

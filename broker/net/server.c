@@ -17,7 +17,7 @@ static void on_connection(uv_stream_t *s, int status) {
     fb_warn("accept_failed", "accept: %s", uv_strerror(status));
     return;
   }
-  fb_conn_accept(lst);
+  net_conn_accept(lst);
 }
 
 /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0", ":8080" (all IPv4 interfaces). */
@@ -45,11 +45,11 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-static double open_connections(void *data) { return (double)((fb_net_totals *)data)->nconns; }
-static double active_requests(void *data) { return (double)((fb_net_totals *)data)->nrequests; }
-static double send_buffer_bytes(void *data) { return (double)((fb_net_totals *)data)->out_bytes; }
+static double open_connections(void *data) { return (double)((net_totals *)data)->nconns; }
+static double active_requests(void *data) { return (double)((net_totals *)data)->nrequests; }
+static double send_buffer_bytes(void *data) { return (double)((net_totals *)data)->out_bytes; }
 
-bool fb_server_addr_acquire(fb_server *srv, fb_conn *c) {
+bool net_server_addr_acquire(fb_server *srv, net_conn *c) {
   uint32_t *n = fb_keymap_get(srv->tot->per_addr, c->addr_key, sizeof c->addr_key, true);
   if (*n >= srv->cfg->limits.per_client) {
     if (*n == 0) fb_keymap_del(srv->tot->per_addr, c->addr_key, sizeof c->addr_key);
@@ -60,7 +60,7 @@ bool fb_server_addr_acquire(fb_server *srv, fb_conn *c) {
   return true;
 }
 
-void fb_server_addr_release(fb_server *srv, fb_conn *c) {
+void net_server_addr_release(fb_server *srv, net_conn *c) {
   if (!c->addr_counted) return;
   c->addr_counted = false;
   uint32_t *n = fb_keymap_get(srv->tot->per_addr, c->addr_key, sizeof c->addr_key, false);
@@ -74,35 +74,35 @@ void fb_server_addr_release(fb_server *srv, fb_conn *c) {
 static void shed_send_buffers(fb_server *srv) {
   size_t limit = srv->cfg->limits.send_buffers;
   while (srv->tot->out_bytes > limit) {
-    fb_conn *worst = NULL;
-    for (fb_conn *c = srv->conns; c; c = c->next)
+    net_conn *worst = NULL;
+    for (net_conn *c = srv->conns; c; c = c->next)
       if (!worst || c->write_queue + c->held > worst->write_queue + worst->held) worst = c;
     if (!worst || worst->write_queue + worst->held == 0) break;
     fb_warn("send_buffers_full", "%zu bytes of unsent responses (limits.send_buffers %zu): closing %s, which holds %zu",
             srv->tot->out_bytes, limit, worst->peer, worst->write_queue + worst->held);
     fb_series_add(srv->m_shed, 1);
-    fb_conn_close(worst);
+    net_conn_close(worst);
   }
 }
 
 static void on_flush(uv_check_t *h) {
   fb_server *srv = h->data;
-  fb_conn *c = srv->flush_head;
+  net_conn *c = srv->flush_head;
   srv->flush_head = NULL;
   while (c) {
-    fb_conn *next = c->flush_next;
+    net_conn *next = c->flush_next;
     c->flush_queued = false;
     c->flush_next = NULL;
-    if (!c->closing && c->h2) fb_h2_resume_send(c->h2);
+    if (!c->closing && c->h2) net_h2_resume_send(c->h2);
     c = next;
   }
   if (srv->tot->out_bytes > srv->cfg->limits.send_buffers) shed_send_buffers(srv);
 }
 
-void fb_server_queue_flush(fb_server *srv, fb_conn *c) {
+void net_server_queue_flush(fb_server *srv, net_conn *c) {
   if (c->flush_queued || c->closing) return;
   if (!srv->flush_started) { /* no check handle (stopping): send now */
-    if (c->h2) fb_h2_resume_send(c->h2);
+    if (c->h2) net_h2_resume_send(c->h2);
     return;
   }
   c->flush_queued = true;
@@ -110,9 +110,9 @@ void fb_server_queue_flush(fb_server *srv, fb_conn *c) {
   srv->flush_head = c;
 }
 
-void fb_server_unqueue_flush(fb_server *srv, fb_conn *c) {
+void net_server_unqueue_flush(fb_server *srv, net_conn *c) {
   if (!c->flush_queued) return;
-  for (fb_conn **p = &srv->flush_head; *p; p = &(*p)->flush_next)
+  for (net_conn **p = &srv->flush_head; *p; p = &(*p)->flush_next)
     if (*p == c) {
       *p = c->flush_next;
       break;
@@ -127,7 +127,7 @@ static void on_grace_closed(uv_handle_t *h) {
   if (done) done(srv->done_data);
 }
 
-void fb_server_maybe_finish(fb_server *srv) {
+void net_server_maybe_finish(fb_server *srv) {
   if (!srv->stopping || srv->open_listeners || srv->nconns || !srv->done) return;
   if (uv_is_closing((uv_handle_t *)&srv->grace_timer)) return;
   uv_timer_stop(&srv->grace_timer);
@@ -137,16 +137,16 @@ void fb_server_maybe_finish(fb_server *srv) {
 static void on_listener_closed(uv_handle_t *h) {
   listener *lst = h->data;
   lst->srv->open_listeners--;
-  fb_server_maybe_finish(lst->srv);
+  net_server_maybe_finish(lst->srv);
 }
 
 static void on_flush_closed(uv_handle_t *h) {
   fb_server *srv = h->data;
   srv->open_listeners--; /* counted with the listeners: the stop waits for it */
-  fb_server_maybe_finish(srv);
+  net_server_maybe_finish(srv);
 }
 
-static void totals_release(fb_net_totals *t) {
+static void totals_release(net_totals *t) {
   if (--t->refs > 0) return;
   fb_keymap_free(t->per_addr);
   free(t);
@@ -218,7 +218,7 @@ fb_server *fb_server_start_ex(uv_loop_t *loop, const fb_config *cfg, const fb_ro
       else ((struct sockaddr_in *)&ss)->sin_port = port;
     }
     if (rc == 0 && lc->tls) {
-      lst->ssl_ctx = fb_tls_ctx_new(lc, err);
+      lst->ssl_ctx = net_tls_ctx_new(lc, err);
       if (!lst->ssl_ctx) goto fail;
     }
     if (rc == 0) {
@@ -291,7 +291,7 @@ size_t fb_server_active_requests(const fb_server *srv) { return srv->nrequests; 
 static void on_grace_over(uv_timer_t *t) {
   fb_server *srv = t->data;
   fb_warn("shutdown_forced", "grace period over with %zu requests in flight; closing", srv->nrequests);
-  while (srv->conns) fb_conn_close(srv->conns);
+  while (srv->conns) net_conn_close(srv->conns);
 }
 
 typedef struct {
@@ -325,14 +325,14 @@ void fb_server_stop(fb_server *srv, unsigned grace_ms, void (*done)(void *data),
     uv_close((uv_handle_t *)&srv->flush, on_flush_closed);
   }
   /* Idle connections go now; busy ones when their last request finishes. */
-  fb_conn *c = srv->conns;
+  net_conn *c = srv->conns;
   while (c) {
-    fb_conn *next = c->next;
-    if (c->h2) fb_h2_goaway(c->h2);
-    bool busy = (c->h1 && fb_h1_busy(c->h1)) || (c->h2 && fb_h2_busy(c->h2));
-    if (!busy) fb_conn_close(c);
+    net_conn *next = c->next;
+    if (c->h2) net_h2_goaway(c->h2);
+    bool busy = (c->h1 && net_h1_busy(c->h1)) || (c->h2 && net_h2_busy(c->h2));
+    if (!busy) net_conn_close(c);
     c = next;
   }
   uv_timer_start(&srv->grace_timer, on_grace_over, grace_ms, 0);
-  fb_server_maybe_finish(srv);
+  net_server_maybe_finish(srv);
 }

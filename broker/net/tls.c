@@ -30,7 +30,7 @@ static void set_ssl_error(char **err, const char *what, const char *path) {
   fb_set_error(err, "%s %s: %s", what, path ? path : "", e ? buf : "unknown error");
 }
 
-SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err) {
+SSL_CTX *net_tls_ctx_new(const fb_listen_config *cfg, char **err) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
     set_ssl_error(err, "cannot create TLS context", NULL);
@@ -69,13 +69,13 @@ SSL_CTX *fb_tls_ctx_new(const fb_listen_config *cfg, char **err) {
 }
 
 /* Moves whatever OpenSSL produced into the socket. */
-static void flush_wbio(fb_conn *c) {
+static void flush_wbio(net_conn *c) {
   char buf[16384];
   int n;
-  while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) fb_conn_raw_write(c, buf, (size_t)n);
+  while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) net_conn_raw_write(c, buf, (size_t)n);
 }
 
-int fb_tls_write(fb_conn *c, const void *data, size_t len) {
+int net_tls_write(net_conn *c, const void *data, size_t len) {
   if (!c->handshake_done) return -1;
   const char *p = data;
   while (len > 0) {
@@ -92,7 +92,7 @@ int fb_tls_write(fb_conn *c, const void *data, size_t len) {
   return 0;
 }
 
-int fb_tls_feed(fb_conn *c, const char *data, size_t len) {
+int net_tls_feed(net_conn *c, const char *data, size_t len) {
   if (BIO_write(c->rbio, data, (int)len) != (int)len) return -1;
   if (!c->handshake_done) {
     int rc = SSL_do_handshake(c->ssl);
@@ -117,14 +117,14 @@ int fb_tls_feed(fb_conn *c, const char *data, size_t len) {
       c->alpn_h2 = true;
     } else if (alen > 0) {
       c->proto = PROTO_H1;
-      c->h1 = fb_h1_new(c);
+      c->h1 = net_h1_new(c);
     }
   }
   char buf[16384];
   for (;;) {
     int n = SSL_read(c->ssl, buf, sizeof buf);
     if (n > 0) {
-      fb_conn_plaintext(c, buf, (size_t)n);
+      net_conn_plaintext(c, buf, (size_t)n);
       if (c->closing) return 0;
       continue;
     }

@@ -4,14 +4,13 @@
 #ifndef FB_RECORDS_RECORD_H
 #define FB_RECORDS_RECORD_H
 
-#include <stddef.h>
-
 #include <jansson.h>
 
 /* `record` must be an object with `id` (non-empty string) and `type` ("person" or
  * "vessel"); every known field must have its documented type (unknown fields are
- * allowed). Returns 0, or -1 with a sentence naming the field in `why` ("missing id",
- * "documents[1].number must be a string"). */
-int fb_record_validate(json_t *record, char *why, size_t whylen);
+ * allowed). Returns 0, or -1 with a new sentence naming the field at *err when
+ * err is not NULL ("missing id", "documents[1].number must be a string"; core/error.h).
+ * Allocates nothing for a valid record, nor when err is NULL. */
+int fb_record_validate(json_t *record, char **err);
 
 #endif

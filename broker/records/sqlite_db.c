@@ -386,15 +386,11 @@ static int add_name(fb_sqlite_db *db, const char *name, sqlite3_int64 rid) {
 }
 
 int fb_sqlite_db_add(fb_sqlite_db *db, json_t *record, char **err) {
-  char why[256];
   if (!db->writable) {
     fb_set_error(err, "%s is open read-only", db->path);
     return -1;
   }
-  if (fb_record_validate(record, why, sizeof why) != 0) {
-    fb_set_error(err, "invalid record: %s", why);
-    return -1;
-  }
+  if (fb_record_validate(record, err) != 0) return fb_prefix_error(err, "invalid record: ");
   const char *id = json_string_value(json_object_get(record, "id"));
   const char *type = json_string_value(json_object_get(record, "type"));
   char *text = json_dumps(record, JSON_COMPACT);

@@ -65,7 +65,7 @@ static void append_n(fixture *f, fb_audit *a, int n, done_counter *d) {
 
 static void hash_hex(const char *s, char out[65]) {
   uint8_t h[32];
-  fb_audit_sha256(s, strlen(s), h);
+  audit_sha256(s, strlen(s), h);
   fb_hex_encode(h, 32, out);
 }
 
@@ -95,9 +95,9 @@ static void test_chain_and_checkpoints(void **state) {
       checkpoints++;
       assert_true((i + 1) % 11 == 0 || i + 1 == n);
       char kid[17];
-      assert_int_equal(fb_audit_key_id(f->pkey, kid), 0);
+      assert_int_equal(audit_key_id(f->pkey, kid), 0);
       assert_string_equal(json_string_value(json_object_get(o, "key_id")), kid);
-      assert_true(fb_audit_sig_ok(f->pkey, prev, 64, json_string_value(json_object_get(o, "sig"))));
+      assert_true(audit_sig_ok(f->pkey, prev, 64, json_string_value(json_object_get(o, "sig"))));
     } else {
       /* Exact layout: the log's keys first, then the event's in insertion order;
        * compact, and UTF-8 unescaped. */
@@ -706,18 +706,18 @@ static void test_writer_builds_lines(void **state) {
 
 static void test_bucket(void **state) {
   (void)state;
-  fb_audit_bucket b;
-  fb_audit_bucket_init(&b, 20, 100, 1000.0);
+  audit_bucket b;
+  audit_bucket_init(&b, 20, 100, 1000.0);
   int ok = 0;
-  for (int i = 0; i < 150; i++) ok += fb_audit_bucket_take(&b, 1000.0);
+  for (int i = 0; i < 150; i++) ok += audit_bucket_take(&b, 1000.0);
   assert_int_equal(ok, 100);
-  assert_false(fb_audit_bucket_take(&b, 1049.0)); /* 0.98 tokens */
-  assert_true(fb_audit_bucket_take(&b, 1050.0));  /* 20/s: one token per 50 ms */
-  assert_false(fb_audit_bucket_take(&b, 1050.0));
+  assert_false(audit_bucket_take(&b, 1049.0)); /* 0.98 tokens */
+  assert_true(audit_bucket_take(&b, 1050.0));  /* 20/s: one token per 50 ms */
+  assert_false(audit_bucket_take(&b, 1050.0));
   ok = 0;
-  for (int i = 0; i < 500; i++) ok += fb_audit_bucket_take(&b, 100000.0);
+  for (int i = 0; i < 500; i++) ok += audit_bucket_take(&b, 100000.0);
   assert_int_equal(ok, 100); /* refill is capped at the burst */
-  assert_false(fb_audit_bucket_take(&b, 50.0)); /* a clock going back adds nothing */
+  assert_false(audit_bucket_take(&b, 50.0)); /* a clock going back adds nothing */
 }
 
 /* The bucket's clock, driven by the test so that the count does not depend on how

@@ -82,7 +82,7 @@ bool rig_wait_hits(net_rig *r, unsigned n);
 /* Answers the request /hold kept (200 "held"). */
 void rig_release(net_rig *r);
 /* The one open server-side connection (the test opened exactly one), or NULL. */
-fb_conn *rig_conn(net_rig *r);
+net_conn *rig_conn(net_rig *r);
 /* Counts occurrences of `needle` in the first `len` bytes at `hay`. */
 size_t rig_count(const char *hay, size_t len, const char *needle);
 

@@ -247,7 +247,7 @@ static bool hits_reached(net_rig *r, void *arg) { return r->hits >= *(unsigned *
 
 bool rig_wait_hits(net_rig *r, unsigned n) { return rig_wait(r, hits_reached, &n); }
 
-fb_conn *rig_conn(net_rig *r) { return r->srv->conns; }
+net_conn *rig_conn(net_rig *r) { return r->srv->conns; }
 
 size_t rig_count(const char *hay, size_t len, const char *needle) {
   size_t n = 0, nl = strlen(needle);

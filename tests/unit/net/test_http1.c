@@ -256,8 +256,8 @@ static void test_pipelined_bytes_bounded(void **state) {
 
 static bool parked(net_rig *r, void *arg) {
   (void)arg;
-  fb_conn *c = rig_conn(r);
-  return c && c->h1 && fb_h1_parked(c->h1);
+  net_conn *c = rig_conn(r);
+  return c && c->h1 && net_h1_parked(c->h1);
 }
 
 static void test_pipeline_parks_for_slow_reader(void **state) {

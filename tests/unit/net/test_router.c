@@ -16,8 +16,8 @@ static void handler_b(fb_request *req, void *ctx) { (void)ctx; hits_b++; req->st
 static void handler_prefix(fb_request *req, void *ctx) { (void)ctx; hits_prefix++; req->status = 202; }
 
 static fb_request *make(const char *method, const char *target) {
-  fb_request *req = fb_request_new(NULL, 1);
-  fb_request_set_line(req, method, strlen(method), target, strlen(target));
+  fb_request *req = net_request_new(NULL, 1);
+  net_request_set_line(req, method, strlen(method), target, strlen(target));
   return req;
 }
 
@@ -42,34 +42,34 @@ static void test_dispatch(void **state) {
   fb_router_dispatch(r, req);
   assert_int_equal(hits_a, 1);
   assert_string_equal(req->route, "/a");
-  fb_request_free(req);
+  net_request_free(req);
 
   req = make("HEAD", "/a");
   fb_router_dispatch(r, req);
   assert_int_equal(hits_a, 2);
-  fb_request_free(req);
+  net_request_free(req);
 
   req = make("POST", "/a");
   fb_router_dispatch(r, req);
   assert_int_equal(hits_b, 1);
-  fb_request_free(req);
+  net_request_free(req);
 
   req = make("GET", "/console/app.js");
   fb_router_dispatch(r, req);
   assert_int_equal(hits_prefix, 1);
-  fb_request_free(req);
+  net_request_free(req);
 
   req = make("DELETE", "/a");
   fb_router_dispatch(r, req);
   assert_int_equal(req->status, 405);
   assert_string_equal(resp_header(req, "allow"), "GET, POST");
-  fb_request_free(req);
+  net_request_free(req);
 
   req = make("GET", "/b");
   fb_router_dispatch(r, req);
   assert_int_equal(req->status, 404);
   assert_string_equal(resp_header(req, "content-type"), "application/json; charset=utf-8");
-  fb_request_free(req);
+  net_request_free(req);
   fb_router_free(r);
 }
 
@@ -85,18 +85,18 @@ static void test_query_params(void **state) {
   assert_string_equal(v, "a b c");
   assert_false(fb_request_query_param(req, "lim", v, sizeof v));
   assert_string_equal(fb_request_path(req), "/v1/audit");
-  fb_request_free(req);
+  net_request_free(req);
 }
 
 static void test_headers_lowercased(void **state) {
   (void)state;
   fb_request *req = make("GET", "/");
-  fb_request_add_header(req, "Content-Type", 12, "application/json", 16);
-  fb_request_add_header(req, "AUTHORIZATION", 13, "Bearer x", 8);
+  net_request_add_header(req, "Content-Type", 12, "application/json", 16);
+  net_request_add_header(req, "AUTHORIZATION", 13, "Bearer x", 8);
   assert_string_equal(fb_request_header(req, "content-type"), "application/json");
   assert_string_equal(fb_request_header(req, "authorization"), "Bearer x");
   assert_null(fb_request_header(req, "accept"));
-  fb_request_free(req);
+  net_request_free(req);
 }
 
 int main(void) {

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "core/error.h"
 #include "records/record.h"
 #include "demo/demo_data.h"
 #include "records/sqlite_db.h"
@@ -92,18 +93,17 @@ static void node_answers(const char *subject_json, char *texts[NSTATES]) {
 }
 
 /* What the http adapter accepts (adapters/http.c): {"records": [valid records]}. */
-static json_t *judge(json_t *body, char *why, size_t whylen) {
+static json_t *judge(json_t *body, char **err) {
   json_t *recs = json_object_get(body, "records");
   if (!json_is_object(body) || !json_is_array(recs)) {
-    snprintf(why, whylen, "answer from node has no \"records\" array");
+    fb_set_error(err, "answer from node has no \"records\" array");
     return NULL;
   }
   size_t i;
   json_t *r;
   json_array_foreach(recs, i, r) {
-    char reason[200];
-    if (fb_record_validate(r, reason, sizeof reason) != 0) {
-      snprintf(why, whylen, "record %zu: %s", i, reason);
+    if (fb_record_validate(r, err) != 0) {
+      fb_prefix_error(err, "record %zu: ", i);
       return NULL;
     }
   }
@@ -140,10 +140,10 @@ static void run_path(bool fresh, char *const texts[NSTATES], const size_t lens[N
     } else {
       body = json_loadb(texts[i], lens[i], 0, &jerr);
     }
-    char why[300] = "";
+    char *why = NULL;
     json_t *recs = NULL;
-    if (!body) snprintf(why, sizeof why, "invalid JSON from node: %s", jerr.text);
-    else recs = judge(body, why, sizeof why);
+    if (!body) fb_set_error(&why, "invalid JSON from node: %s", jerr.text);
+    else recs = judge(body, &why);
     json_decref(body);
     json_t *line = json_pack("{s:s}", "state", fb_demo_states[i]);
     if (recs) {
@@ -160,6 +160,7 @@ static void run_path(bool fresh, char *const texts[NSTATES], const size_t lens[N
     } else {
       json_object_set_new(line, "outcome", json_string("error"));
       json_object_set_new(line, "error", json_string(why));
+      free(why);
     }
     json_array_append_new(states, line);
   }
