@@ -43,3 +43,8 @@ foreach(script ${itests})
   set_tests_properties(it_${name} PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77
     ENVIRONMENT "FEDBROKER=$<TARGET_FILE:fedbroker>;FB_SOURCE_DIR=${CMAKE_SOURCE_DIR};FB_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endforeach()
+
+# The mutation list stays applicable: every mutant's `from` text still stands in its file
+# once (the mutation run itself is slow and not part of ctest; docs/testing.md).
+add_test(NAME mutants_apply COMMAND bash ${CMAKE_SOURCE_DIR}/tests/mutation/run.sh --check)
+set_tests_properties(mutants_apply PROPERTIES TIMEOUT 60 LABELS unit)
