@@ -95,7 +95,7 @@ static int put_string(fb_buf *b, const char *str, size_t len) {
 
 /* jansson's jsonp_dtostr: "%.{p}g", a ".0" when the text has neither '.' nor 'e', and
  * the exponent without its '+' or leading zeros. */
-static void put_real(fb_buf *b, double v, int precision) {
+void fb_jsonw_real(fb_buf *b, double v, int precision) {
   char t[64];
   int n = snprintf(t, sizeof t, "%.*g", precision ? precision : 17, v);
   if (n < 0 || (size_t)n >= sizeof t - 3) return;
@@ -161,7 +161,7 @@ static int put_value(fb_buf *b, const json_t *v, int precision, int depth) {
     fb_buf_append(b, t, (size_t)n);
     return 0;
   }
-  case JSON_REAL: put_real(b, json_real_value(v), precision); return 0;
+  case JSON_REAL: fb_jsonw_real(b, json_real_value(v), precision); return 0;
   case JSON_TRUE: fb_buf_append(b, "true", 4); return 0;
   case JSON_FALSE: fb_buf_append(b, "false", 5); return 0;
   case JSON_NULL: fb_buf_append(b, "null", 4); return 0;

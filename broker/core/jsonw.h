@@ -26,6 +26,9 @@ int fb_jsonw_dump(fb_buf *b, const json_t *v, int precision);
 /* The same for any value (JSON_ENCODE_ANY). */
 int fb_jsonw_value(fb_buf *b, const json_t *v, int precision);
 
+/* Appends the real `v` as the dumps above write it at `precision` (0: 17). */
+void fb_jsonw_real(fb_buf *b, double v, int precision);
+
 /* The response flags of the hub's JSON answers and NDJSON lines. */
 #define FB_JSONW_PRECISION 12
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/vocab.h"
 
 static int check_string_array(json_t *v, const char *field, char **err) {
   if (!json_is_array(v)) return fb_set_error(err, "%s must be an array of strings", field);
@@ -71,5 +72,85 @@ int fb_record_validate(json_t *record, char **err) {
         return fb_set_error(err, "vessel.%s must be a string", vessel_members[i]);
     }
   }
+  return 0;
+}
+
+/* ---- the same checks on compact records (core/crec.h) --------------------- */
+
+static int crec_string_array(const fb_crecs *s, const fb_cmember *m, const char *field, char **err) {
+  if (m->type != JSON_ARRAY) return fb_set_error(err, "%s must be an array of strings", field);
+  uint32_t pos = 0, off, len;
+  int type;
+  for (size_t i = 0; fb_crec_array_next(s, m->val, &pos, &off, &len, &type); i++)
+    if (type != JSON_STRING) return fb_set_error(err, "%s[%zu] must be a string", field, i);
+  return 0;
+}
+
+static int crec_object_array(const fb_crecs *s, const fb_cmember *m, const char *field, const char *const *members,
+                              char **err) {
+  if (m->type != JSON_ARRAY) return fb_set_error(err, "%s must be an array of objects", field);
+  uint32_t pos = 0, off, len;
+  int type;
+  for (size_t i = 0; fb_crec_array_next(s, m->val, &pos, &off, &len, &type); i++) {
+    if (type != JSON_OBJECT) return fb_set_error(err, "%s[%zu] must be an object", field, i);
+    for (const char *const *k = members; *k; k++) {
+      uint32_t xo, xl;
+      int xt;
+      if (fb_crec_object_get(s, off, *k, &xo, &xl, &xt) && xt != JSON_STRING)
+        return fb_set_error(err, "%s[%zu].%s must be a string", field, i, *k);
+    }
+  }
+  return 0;
+}
+
+int fb_crec_validate(const fb_crecs *s, size_t i, char **err) {
+  static const int strings[] = {FB_RECORD_FIELD_NAME,    FB_RECORD_FIELD_DOB,   FB_RECORD_FIELD_SEX,
+                                FB_RECORD_FIELD_NATIONALITY, FB_RECORD_FIELD_ADDRESS, FB_RECORD_FIELD_NOTES,
+                                FB_RECORD_FIELD_UPDATED};
+  static const int string_arrays[] = {FB_RECORD_FIELD_TAGS, FB_RECORD_FIELD_ALIASES, FB_RECORD_FIELD_PHONES,
+                                      FB_CKEY_REDACTED};
+  static const char *const doc_members[] = {"kind", "number", "country", NULL};
+  static const char *const case_members[] = {"ref", "offence", "status", NULL};
+  static const char *const vessel_members[] = {"name", "imo", "flag", NULL};
+  const fb_crec *r = &s->recs[i];
+  if (r->type != JSON_OBJECT) return fb_set_error(err, "not an object");
+  const fb_cmember *m = fb_crec_get(s, r, FB_CKEY_ID);
+  if (!m) return fb_set_error(err, "missing id");
+  if (m->type != JSON_STRING || m->vlen == 2) return fb_set_error(err, "id must be a non-empty string");
+  if (!(m = fb_crec_get(s, r, FB_CKEY_TYPE))) return fb_set_error(err, "missing type");
+  const char *t = m->type == JSON_STRING ? fb_crec_str_at(s, m->val) : NULL;
+  if (!t || (strcmp(t, "person") != 0 && strcmp(t, "vessel") != 0))
+    return fb_set_error(err, "type must be \"person\" or \"vessel\"");
+  for (size_t f = 0; f < FB_ARRAY_LEN(strings); f++)
+    if ((m = fb_crec_get(s, r, strings[f])) && m->type != JSON_STRING)
+      return fb_set_error(err, "%s must be a string", fb_record_fields[strings[f]]);
+  for (size_t f = 0; f < FB_ARRAY_LEN(string_arrays); f++) {
+    int k = string_arrays[f];
+    const char *name = k == FB_CKEY_REDACTED ? "redacted" : fb_record_fields[k];
+    if ((m = fb_crec_get(s, r, k)) && crec_string_array(s, m, name, err)) return -1;
+  }
+  if ((m = fb_crec_get(s, r, FB_RECORD_FIELD_DOCUMENTS)) && crec_object_array(s, m, "documents", doc_members, err))
+    return -1;
+  if ((m = fb_crec_get(s, r, FB_RECORD_FIELD_CASES)) && crec_object_array(s, m, "cases", case_members, err))
+    return -1;
+  if ((m = fb_crec_get(s, r, FB_RECORD_FIELD_VESSEL))) {
+    if (m->type != JSON_OBJECT) return fb_set_error(err, "vessel must be an object");
+    for (const char *const *k = vessel_members; *k; k++) {
+      uint32_t xo, xl;
+      int xt;
+      if (fb_crec_object_get(s, m->val, *k, &xo, &xl, &xt) && xt != JSON_STRING)
+        return fb_set_error(err, "vessel.%s must be a string", *k);
+    }
+  }
+  return 0;
+}
+
+int fb_crecs_judge(const fb_crecs *s, char **err) {
+  if (!s->has_records) return fb_set_error(err, "answer from node has no \"records\" array");
+  for (size_t i = 0; i < s->nrecs; i++)
+    if (fb_crec_validate(s, i, err) != 0) {
+      fb_prefix_error(err, "record %zu: ", i);
+      return -1;
+    }
   return 0;
 }

@@ -1,0 +1,498 @@
+/* Compact records: the canonical scan of a node answer, the record index, the schema
+ * check on spans and the span writer. See crec.h for what "canonical" means and why. */
+#include "core/crec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jsonr.h"
+#include "core/jsonw.h"
+
+/* jansson's loader refuses a value nested deeper than 2048 (its JSON_PARSER_MAX_DEPTH,
+ * counting every value, the outermost as 1): such text is not JSON it would give back. */
+#define MAX_DEPTH 2048
+#define MAX_NUMBER 64
+#define SMALL_OBJECT 16 /* keys compared pairwise up to this many, sorted beyond */
+
+typedef struct {
+  uint32_t off, len;
+} span;
+
+typedef struct {
+  const unsigned char *t;
+  char *plain;
+  uint32_t p, len;
+  bool reals;
+  span *keys; /* the keys of the objects being scanned, for repeated keys */
+  size_t nkeys, capkeys;
+  fb_crecs *set;
+} scanner;
+
+static const char *const extra_keys[] = {"id", "type", "redacted", "redacted_by", "state"};
+
+/* The known key index of a key's text (quotes included), or -1. */
+static int known_key(const unsigned char *k, uint32_t klen) {
+  if (klen < 4) return -1;
+  const char *name = (const char *)k + 1;
+  size_t n = klen - 2;
+  for (int f = 0; f < FB_RECORD_FIELD_COUNT; f++)
+    if (strlen(fb_record_fields[f]) == n && memcmp(fb_record_fields[f], name, n) == 0) return f;
+  for (size_t e = 0; e < FB_ARRAY_LEN(extra_keys); e++)
+    if (strlen(extra_keys[e]) == n && memcmp(extra_keys[e], name, n) == 0) return FB_CKEY_ID + (int)e;
+  return -1;
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0 (jansson's rules, as core/jsonw.c). */
+static uint32_t utf8_len(const unsigned char *p, uint32_t left) {
+  unsigned c = p[0];
+  uint32_t n, cp;
+  if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
+  else return 0;
+  if (left < n) return 0;
+  for (uint32_t i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;
+  if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
+  return n;
+}
+
+static int upper_hex(unsigned c) {
+  if (c >= '0' && c <= '9') return (int)(c - '0');
+  if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
+  return -1;
+}
+
+/* The escape at t[p] ('\\' there) as jsonw writes it: its decoded byte and length, or
+ * 0 when jsonw would have written that character otherwise. */
+static uint32_t canonical_escape(const unsigned char *t, uint32_t p, uint32_t end, char *out) {
+  if (end - p < 2) return 0;
+  switch (t[p + 1]) {
+  case '"': *out = '"'; return 2;
+  case '\\': *out = '\\'; return 2;
+  case 'b': *out = '\b'; return 2;
+  case 'f': *out = '\f'; return 2;
+  case 'n': *out = '\n'; return 2;
+  case 'r': *out = '\r'; return 2;
+  case 't': *out = '\t'; return 2;
+  case 'u': {
+    if (end - p < 6 || t[p + 2] != '0' || t[p + 3] != '0') return 0;
+    int hi = upper_hex(t[p + 4]), lo = upper_hex(t[p + 5]);
+    if (hi < 0 || hi > 1 || lo < 0) return 0;
+    int c = hi * 16 + lo;
+    if (c == 0 || c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r') return 0;
+    *out = (char)c;
+    return 6;
+  }
+  default: return 0;
+  }
+}
+
+/* A string at t[p] == '"'; its decoded bytes go to plain at the same offset, ended by
+ * a NUL (decoding never lengthens). */
+static int scan_string(scanner *s) {
+  uint32_t start = ++s->p, w = start;
+  bool escaped = false;
+  for (;;) {
+    if (s->p >= s->len) return -1;
+    unsigned c = s->t[s->p];
+    if (c == '"') break;
+    if (c < 0x20) return -1;
+    if (c == '\\') {
+      char d;
+      uint32_t n = canonical_escape(s->t, s->p, s->len, &d);
+      if (!n) return -1;
+      if (!escaped) w = s->p;
+      escaped = true;
+      s->plain[w++] = d;
+      s->p += n;
+      continue;
+    }
+    uint32_t n = 1;
+    if (c >= 0x80 && !(n = utf8_len(s->t + s->p, s->len - s->p))) return -1;
+    if (escaped) memmove(s->plain + w, s->t + s->p, n);
+    w += n;
+    s->p += n;
+  }
+  s->plain[escaped ? w : s->p] = '\0';
+  s->p++;
+  return 0;
+}
+
+static int scan_number(scanner *s, uint8_t *type) {
+  uint32_t start = s->p;
+  const unsigned char *t = s->t;
+  bool real = false;
+  if (s->p < s->len && t[s->p] == '-') s->p++;
+  if (s->p >= s->len) return -1;
+  if (t[s->p] == '0') {
+    s->p++;
+  } else if (t[s->p] >= '1' && t[s->p] <= '9') {
+    while (s->p < s->len && t[s->p] >= '0' && t[s->p] <= '9') s->p++;
+  } else {
+    return -1;
+  }
+  if (s->p < s->len && t[s->p] == '.') {
+    real = true;
+    s->p++;
+    if (s->p >= s->len || t[s->p] < '0' || t[s->p] > '9') return -1;
+    while (s->p < s->len && t[s->p] >= '0' && t[s->p] <= '9') s->p++;
+  }
+  if (s->p < s->len && (t[s->p] == 'e' || t[s->p] == 'E')) {
+    real = true;
+    s->p++;
+    if (s->p < s->len && (t[s->p] == '+' || t[s->p] == '-')) s->p++;
+    if (s->p >= s->len || t[s->p] < '0' || t[s->p] > '9') return -1;
+    while (s->p < s->len && t[s->p] >= '0' && t[s->p] <= '9') s->p++;
+  }
+  uint32_t n = s->p - start;
+  if (n >= MAX_NUMBER) return -1;
+  if (!real) {
+    *type = JSON_INTEGER;
+    if (n == 2 && t[start] == '-' && t[start + 1] == '0') return -1; /* jsonw writes "0" */
+    if (n < 19) return 0; /* fits in a long long: written as it stands */
+  }
+  char text[MAX_NUMBER];
+  memcpy(text, t + start, n);
+  text[n] = '\0';
+  char *end;
+  errno = 0;
+  if (!real) {
+    (void)strtoll(text, &end, 10);
+    return errno == ERANGE || end != text + n ? -1 : 0;
+  }
+  *type = JSON_REAL;
+  s->reals = true;
+  double d = strtod(text, &end);
+  if (end != text + n || ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)) return -1;
+  return 0;
+}
+
+static int word(scanner *s, const char *w, uint32_t n) {
+  if (s->len - s->p < n || memcmp(s->t + s->p, w, n) != 0) return -1;
+  s->p += n;
+  return 0;
+}
+
+static int span_cmp(const void *a, const void *b, void *t) {
+  const span *x = a, *y = b;
+  if (x->len != y->len) return x->len < y->len ? -1 : 1;
+  return memcmp((const char *)t + x->off, (const char *)t + y->off, x->len);
+}
+
+/* Whether keys[base..] hold one key twice (jansson would keep one: not canonical). */
+static bool repeated_key(scanner *s, size_t base) {
+  size_t n = s->nkeys - base;
+  span *k = s->keys + base;
+  if (n <= SMALL_OBJECT) {
+    for (size_t i = 1; i < n; i++)
+      for (size_t j = 0; j < i; j++)
+        if (k[i].len == k[j].len && memcmp(s->t + k[i].off, s->t + k[j].off, k[i].len) == 0) return true;
+    return false;
+  }
+  span *sorted = fb_xmalloc(n * sizeof *sorted);
+  memcpy(sorted, k, n * sizeof *sorted);
+  qsort_r(sorted, n, sizeof *sorted, span_cmp, (void *)(uintptr_t)s->t);
+  bool rep = false;
+  for (size_t i = 1; i < n && !rep; i++) rep = span_cmp(&sorted[i - 1], &sorted[i], (void *)(uintptr_t)s->t) == 0;
+  free(sorted);
+  return rep;
+}
+
+static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top);
+
+/* Scans an object; with `rec`, its members become the record's. */
+static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
+  s->p++;
+  size_t base = s->nkeys;
+  if (s->p < s->len && s->t[s->p] == '}') {
+    s->p++;
+    return 0;
+  }
+  for (;;) {
+    if (s->p >= s->len || s->t[s->p] != '"') return -1;
+    uint32_t key = s->p;
+    if (scan_string(s) != 0) return -1;
+    uint32_t klen = s->p - key;
+    if (s->nkeys == s->capkeys) {
+      s->capkeys = s->capkeys ? s->capkeys * 2 : 64;
+      s->keys = fb_xrealloc(s->keys, s->capkeys * sizeof *s->keys);
+    }
+    s->keys[s->nkeys++] = (span){key, klen};
+    if (s->p >= s->len || s->t[s->p] != ':') return -1;
+    s->p++;
+    uint32_t val = s->p;
+    bool outer_reals = s->reals;
+    s->reals = false;
+    uint8_t vt;
+    bool records = top && klen == 9 && memcmp(s->t + key, "\"records\"", 9) == 0;
+    if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
+    if (records && vt == JSON_ARRAY) s->set->has_records = true;
+    if (rec) {
+      fb_crecs *set = s->set;
+      set->members = fb_xrealloc(set->members, (set->nmembers + 1) * sizeof *set->members);
+      set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals};
+      int k = known_key(s->t + key, klen);
+      if (k >= 0) rec->at[k] = (int32_t)rec->n;
+      rec->n++;
+    }
+    s->reals |= outer_reals;
+    if (s->p >= s->len) return -1;
+    if (s->t[s->p] == '}') {
+      s->p++;
+      break;
+    }
+    if (s->t[s->p] != ',') return -1;
+    s->p++;
+  }
+  bool rep = repeated_key(s, base);
+  s->nkeys = base;
+  return rep ? -1 : 0;
+}
+
+/* Scans an array; with `records`, each element is a record of the set. */
+static int scan_array(scanner *s, int depth, bool records) {
+  s->p++;
+  if (s->p < s->len && s->t[s->p] == ']') {
+    s->p++;
+    return 0;
+  }
+  for (;;) {
+    if (records) {
+      fb_crecs *set = s->set;
+      set->recs = fb_xrealloc(set->recs, (set->nrecs + 1) * sizeof *set->recs);
+      fb_crec *r = &set->recs[set->nrecs++];
+      memset(r, 0, sizeof *r);
+      memset(r->at, 0xff, sizeof r->at);
+      r->off = s->p;
+      r->first = (uint32_t)set->nmembers;
+      bool outer_reals = s->reals;
+      s->reals = false;
+      uint8_t t;
+      /* `r` may move while the record's members are added: index it again after */
+      fb_crec scratch = *r;
+      if (scan_value(s, depth + 1, &t, &scratch, false) != 0) return -1;
+      scratch.len = s->p - scratch.off;
+      scratch.type = t;
+      scratch.reals = s->reals;
+      set->recs[set->nrecs - 1] = scratch;
+      s->reals |= outer_reals;
+    } else {
+      uint8_t t;
+      if (scan_value(s, depth + 1, &t, NULL, false) != 0) return -1;
+    }
+    if (s->p >= s->len) return -1;
+    if (s->t[s->p] == ']') {
+      s->p++;
+      return 0;
+    }
+    if (s->t[s->p] != ',') return -1;
+    s->p++;
+  }
+}
+
+/* One value at t[p]; `rec` (objects only) collects a record's members; `top`: the
+ * answer's outermost object (its "records" are the records), or for an array, that
+ * it is that "records" array. */
+static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top) {
+  if (s->p >= s->len || depth > MAX_DEPTH) return -1;
+  switch (s->t[s->p]) {
+  case '{': *type = JSON_OBJECT; return scan_object(s, depth, rec, top && depth == 1);
+  case '[': *type = JSON_ARRAY; return scan_array(s, depth, top && depth == 2);
+  case '"': *type = JSON_STRING; return scan_string(s);
+  case 't': *type = JSON_TRUE; return word(s, "true", 4);
+  case 'f': *type = JSON_FALSE; return word(s, "false", 5);
+  case 'n': *type = JSON_NULL; return word(s, "null", 4);
+  default: return scan_number(s, type);
+  }
+}
+
+static void set_reset(fb_crecs *set) {
+  free(set->recs);
+  free(set->members);
+  set->recs = NULL;
+  set->members = NULL;
+  set->nrecs = set->nmembers = 0;
+  set->has_records = false;
+}
+
+/* Scans set->text as canonical text; 0, or -1 (the set emptied) when it is not. */
+static int scan_canonical(fb_crecs *set) {
+  if (set->len > UINT32_MAX - 8 || set->len == 0 || (set->text[0] != '{' && set->text[0] != '[')) return -1;
+  set->plain = fb_xmalloc(set->len + 1);
+  memcpy(set->plain, set->text, set->len + 1);
+  scanner s = {.t = (const unsigned char *)set->text, .plain = set->plain, .len = (uint32_t)set->len, .set = set};
+  uint8_t t;
+  int rc = scan_value(&s, 1, &t, NULL, true);
+  free(s.keys);
+  if (rc == 0 && s.p == s.len) return 0;
+  free(set->plain);
+  set->plain = NULL;
+  set_reset(set);
+  return -1;
+}
+
+fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err) {
+  fb_crecs *set = fb_xcalloc(1, sizeof *set);
+  set->text = text;
+  set->len = len;
+  if (text && scan_canonical(set) == 0) {
+    set->fast = true;
+    if (err) memset(err, 0, sizeof *err);
+    return set;
+  }
+  /* Not canonical: jansson's value (or its error), written back as jsonw writes it, at
+   * the precision that gives every real back exactly. */
+  json_t *v = fb_jsonr_loadb(text ? text : "", len, err);
+  free(text);
+  set->text = NULL;
+  if (!v) {
+    free(set);
+    return NULL;
+  }
+  fb_buf b = {0};
+  int rc = fb_jsonw_dump(&b, v, 17);
+  json_decref(v);
+  set->len = b.len;
+  set->text = fb_buf_steal(&b);
+  if (rc != 0 || scan_canonical(set) != 0) { /* jsonw's text is canonical: never here */
+    if (err) {
+      memset(err, 0, sizeof *err);
+      snprintf(err->text, sizeof err->text, "answer could not be read again");
+    }
+    fb_crecs_free(set);
+    return NULL;
+  }
+  return set;
+}
+
+void fb_crecs_free(fb_crecs *s) {
+  if (!s) return;
+  free(s->text);
+  free(s->plain);
+  free(s->recs);
+  free(s->members);
+  free(s);
+}
+
+/* ---- reading the canonical text ------------------------------------------- */
+
+/* The end of the canonical value starting at p. */
+static uint32_t skip_value(const char *t, uint32_t p) {
+  int depth = 0;
+  for (;;) {
+    char c = t[p];
+    if (c == '"') {
+      for (p++; t[p] != '"'; p++)
+        if (t[p] == '\\') p++;
+      p++;
+    } else if (c == '{' || c == '[') {
+      depth++;
+      p++;
+    } else if (c == '}' || c == ']') {
+      depth--;
+      p++;
+    } else {
+      while (t[p] && t[p] != ',' && t[p] != '}' && t[p] != ']') p++;
+    }
+    if (depth == 0) return p;
+    while (t[p] == ',' || t[p] == ':') p++;
+  }
+}
+
+static int type_at(const char *t, uint32_t off, uint32_t len) {
+  switch (t[off]) {
+  case '{': return JSON_OBJECT;
+  case '[': return JSON_ARRAY;
+  case '"': return JSON_STRING;
+  case 't': return JSON_TRUE;
+  case 'f': return JSON_FALSE;
+  case 'n': return JSON_NULL;
+  default: return memchr(t + off, '.', len) || memchr(t + off, 'e', len) || memchr(t + off, 'E', len) ? JSON_REAL
+                                                                                                    : JSON_INTEGER;
+  }
+}
+
+int fb_crec_array_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *off, uint32_t *len, int *type) {
+  const char *t = s->text;
+  uint32_t p = *pos ? *pos : val + 1;
+  if (t[p] == ',') p++;
+  if (t[p] == ']') return 0;
+  uint32_t end = skip_value(t, p);
+  *off = p;
+  *len = end - p;
+  *type = type_at(t, p, end - p);
+  *pos = end;
+  return 1;
+}
+
+int fb_crec_object_get(const fb_crecs *s, uint32_t val, const char *key, uint32_t *off, uint32_t *len, int *type) {
+  const char *t = s->text;
+  uint32_t p = val + 1;
+  while (t[p] == '"') {
+    uint32_t k = p;
+    p = skip_value(t, p) + 1; /* past the key and its ':' */
+    uint32_t end = skip_value(t, p);
+    if (strcmp(s->plain + k + 1, key) == 0) {
+      *off = p;
+      *len = end - p;
+      *type = type_at(t, p, end - p);
+      return 1;
+    }
+    p = end;
+    if (t[p] == ',') p++;
+  }
+  return 0;
+}
+
+const char *fb_crec_string(const fb_crecs *s, const fb_crec *r, int key) {
+  const fb_cmember *m = fb_crec_get(s, r, key);
+  return m && m->type == JSON_STRING ? fb_crec_str_at(s, m->val) : NULL;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, bool reals, int precision) {
+  const char *t = s->text + off;
+  if (!reals) {
+    fb_buf_append(b, t, len);
+    return;
+  }
+  /* Copied up to each real, which is written again from its value. */
+  uint32_t p = 0, run = 0;
+  while (p < len) {
+    char c = t[p];
+    if (c == '"') {
+      for (p++; t[p] != '"'; p++)
+        if (t[p] == '\\') p++;
+      p++;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      uint32_t n = p;
+      bool real = false;
+      for (; n < len && t[n] && strchr("0123456789+-.eE", t[n]); n++) real |= t[n] == '.' || t[n] == 'e' || t[n] == 'E';
+      if (real) {
+        fb_buf_append(b, t + run, p - run);
+        char text[MAX_NUMBER];
+        memcpy(text, t + p, n - p);
+        text[n - p] = '\0';
+        fb_jsonw_real(b, strtod(text, NULL), precision);
+        run = n;
+      }
+      p = n;
+    } else {
+      p++;
+    }
+  }
+  fb_buf_append(b, t + run, len - run);
+}
+
+void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision) {
+  const fb_crec *r = &s->recs[i];
+  fb_crec_put_span(b, s, r->off, r->len, r->reals, precision);
+}

@@ -1,0 +1,106 @@
+/* Compact records: a node answer {"records": [...]} parsed once into spans of its own
+ * text, for the hub's record path (schema check, redaction, merge, the answer) without
+ * a jansson value per record.
+ *
+ * The set owns the answer's text in its canonical form: exactly the bytes core/jsonw.c
+ * writes for the value jansson would parse from it (no whitespace, a repeated key
+ * once, escapes as jsonw writes them). A node's answer usually is that already (nodes
+ * write with jsonw); it is then scanned in place and checked to be canonical. Anything
+ * else (whitespace, other escapes, repeated keys, "-0", numbers out of range, invalid
+ * UTF-8, any syntax error) goes through core/jsonr.h once: jansson's value (or its error
+ * sentence) and jsonw's text of it, which is canonical by construction. So a value's
+ * text in the set is what the jansson path would have written, and spans are copied
+ * to the answer as they are. Reals are the exception: their text is converted again
+ * (strtod, then "%.{precision}g" like jsonw) when written, at the writer's precision.
+ *
+ * Beside the text the set keeps a second copy with every string decoded in place and
+ * NUL-terminated, so the known fields can be read as C strings without allocation.
+ * Each record has a small index of its members by the schema's known keys.
+ * The schema check on a set is records/record.h's. tests/unit/core/test_crec.c compares all of it with jansson's path. */
+#ifndef FB_RECORDS_CREC_H
+#define FB_RECORDS_CREC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/util.h"
+#include "core/vocab.h"
+
+/* The known keys of a record: the redactable fields (FB_RECORD_FIELD_*, in their
+ * order), then these. */
+enum {
+  FB_CKEY_ID = FB_RECORD_FIELD_COUNT,
+  FB_CKEY_TYPE,
+  FB_CKEY_REDACTED,
+  FB_CKEY_REDACTED_BY,
+  FB_CKEY_STATE,
+  FB_CKEY_COUNT
+};
+
+/* One member of a record: key and value as spans of the set's text. */
+typedef struct {
+  uint32_t key, klen;   /* the key's text, quotes included */
+  uint32_t val, vlen;   /* the value's text */
+  uint8_t type;         /* json_type of the value */
+  bool reals;           /* the value is or holds a real */
+} fb_cmember;
+
+typedef struct {
+  uint32_t off, len;        /* the record's text (any JSON value; an object if valid) */
+  uint8_t type;             /* json_type */
+  bool reals;
+  uint32_t first, n;        /* its members: set->members[first .. first + n) */
+  int32_t at[FB_CKEY_COUNT]; /* member index (from `first`) per known key, or -1 */
+} fb_crec;
+
+typedef struct {
+  char *text;        /* canonical text of the whole answer (owned) */
+  char *plain;       /* the same, strings decoded in place and NUL-terminated */
+  size_t len;
+  bool has_records;  /* an object whose "records" is an array */
+  fb_crec *recs;
+  size_t nrecs;
+  fb_cmember *members;
+  size_t nmembers;
+  bool fast;         /* the text was canonical as received (no jansson round trip) */
+} fb_crecs;
+
+/* Parses a node answer: `text` (malloc'd, NUL at text[len], as an fb_buf's data is)
+ * is taken over and freed by the set or here. Returns
+ * the set, or NULL with json_loadb's error in *err (which may be NULL) for text that
+ * is not JSON, exactly as json_loadb(text, len, 0, err) says it. */
+fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err);
+
+void fb_crecs_free(fb_crecs *s);
+
+/* Member `key` (FB_CKEY_* or FB_RECORD_FIELD_*) of record `r`, or NULL. */
+static inline const fb_cmember *fb_crec_get(const fb_crecs *s, const fb_crec *r, int key) {
+  return r->at[key] < 0 ? NULL : &s->members[r->first + (uint32_t)r->at[key]];
+}
+
+/* The decoded, NUL-terminated string at value offset `val` (a string's text). */
+static inline const char *fb_crec_str_at(const fb_crecs *s, uint32_t val) { return s->plain + val + 1; }
+
+/* Member `key` of record `r` as a C string, or NULL when absent or not a string. */
+const char *fb_crec_string(const fb_crecs *s, const fb_crec *r, int key);
+
+/* Walks the elements of the array whose text starts at `val`: *pos = 0 first; each
+ * call returns 1 with the element's text at *off / *len (and its type), or 0 at the
+ * end. */
+int fb_crec_array_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *off, uint32_t *len, int *type);
+
+/* The value of `key` (plain ASCII, no quotes) in the object whose text starts at
+ * `val`: 1 with its text at *off / *len and its type, or 0. */
+int fb_crec_object_get(const fb_crecs *s, uint32_t val, const char *key, uint32_t *off, uint32_t *len, int *type);
+
+/* Appends the value text at [off, off+len) to `b`: copied as is, or with its reals
+ * written again at `precision` (jsonw's) when `reals` is set. */
+void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, bool reals, int precision);
+
+/* Appends record `i` as jsonw writes its jansson value. */
+void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision);
+
+#endif
