@@ -237,9 +237,9 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
     if (rec) {
       fb_crecs *set = s->set;
       set->members = fb_xrealloc(set->members, (set->nmembers + 1) * sizeof *set->members);
-      set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals};
+      set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false};
       int k = known_key(s->t + key, klen);
-      if (k >= 0) rec->at[k] = (int32_t)rec->n;
+      if (k >= 0) rec->at[k] = (int32_t)(set->nmembers - 1);
       rec->n++;
     }
     s->reals |= outer_reals;
@@ -324,9 +324,11 @@ static void set_reset(fb_crecs *set) {
 
 /* Scans set->text as canonical text; 0, or -1 (the set emptied) when it is not. */
 static int scan_canonical(fb_crecs *set) {
-  if (set->len > UINT32_MAX - 8 || set->len == 0 || (set->text[0] != '{' && set->text[0] != '[')) return -1;
+  if (set->len > UINT32_MAX / 2 || set->len == 0 || (set->text[0] != '{' && set->text[0] != '[')) return -1;
   set->plain = fb_xmalloc(set->len + 1);
   memcpy(set->plain, set->text, set->len + 1);
+  set->used = set->len;
+  set->cap = set->len + 1;
   scanner s = {.t = (const unsigned char *)set->text, .plain = set->plain, .len = (uint32_t)set->len, .set = set};
   uint8_t t;
   int rc = scan_value(&s, 1, &t, NULL, true);
@@ -492,7 +494,165 @@ void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, 
   fb_buf_append(b, t + run, len - run);
 }
 
+static void put_member(fb_buf *b, const fb_crecs *s, const fb_cmember *m, int precision) {
+  fb_buf_append(b, s->text + m->key, m->klen);
+  fb_buf_putc(b, ':');
+  fb_crec_put_span(b, s, m->val, m->vlen, m->reals, precision);
+}
+
+/* The members of an edited record (or all but `skip`), each after a ',' but the
+ * first when `first`. */
+static void put_members(fb_buf *b, const fb_crecs *s, const fb_crec *r, int32_t skip, bool first, int precision) {
+  for (uint32_t k = 0; k < r->n + r->xn; k++) {
+    uint32_t m = k < r->n ? r->first + k : r->xfirst + (k - r->n);
+    if (s->members[m].gone || (int32_t)m == skip) continue;
+    if (!first) fb_buf_putc(b, ',');
+    first = false;
+    put_member(b, s, &s->members[m], precision);
+  }
+}
+
 void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision) {
   const fb_crec *r = &s->recs[i];
-  fb_crec_put_span(b, s, r->off, r->len, r->reals, precision);
+  if (!r->edited) {
+    fb_crec_put_span(b, s, r->off, r->len, r->reals, precision);
+    return;
+  }
+  fb_buf_putc(b, '{');
+  put_members(b, s, r, -1, true, precision);
+  fb_buf_putc(b, '}');
+}
+
+void fb_crec_write_state(fb_buf *b, const fb_crecs *s, size_t i, const char *state_text, size_t state_len,
+                         int precision) {
+  const fb_crec *r = &s->recs[i];
+  fb_buf_reserve(b, 10 + state_len + r->len);
+  fb_buf_append(b, "{\"state\":", 9);
+  fb_buf_append(b, state_text, state_len);
+  if (!r->edited && r->at[FB_CKEY_STATE] < 0) {
+    if (r->n) { /* the record's text after its '{' */
+      fb_buf_putc(b, ',');
+      fb_crec_put_span(b, s, r->off + 1, r->len - 1, r->reals, precision);
+    } else {
+      fb_buf_putc(b, '}');
+    }
+    return;
+  }
+  put_members(b, s, r, r->at[FB_CKEY_STATE], false, precision);
+  fb_buf_putc(b, '}');
+}
+
+/* ---- edits ---------------------------------------------------------------- */
+
+json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m) {
+  const char *t = s->text + m->val;
+  switch (m->type) {
+  case JSON_STRING: return json_string_nocheck(fb_crec_str_at(s, m->val));
+  case JSON_TRUE: return json_true();
+  case JSON_FALSE: return json_false();
+  case JSON_NULL: return json_null();
+  case JSON_INTEGER:
+  case JSON_REAL: {
+    char text[MAX_NUMBER];
+    size_t n = m->vlen < MAX_NUMBER ? m->vlen : MAX_NUMBER - 1;
+    memcpy(text, t, n);
+    text[n] = '\0';
+    return m->type == JSON_INTEGER ? json_integer(strtoll(text, NULL, 10)) : json_real(strtod(text, NULL));
+  }
+  default: {
+    json_t *v = fb_jsonr_fast(t, m->vlen);
+    return v ? v : json_loadb(t, m->vlen, JSON_DECODE_ANY, NULL);
+  }
+  }
+}
+
+/* Appends canonical text to the set (and its decoding to plain); its offset, or
+ * UINT32_MAX when it is not canonical (never for jsonw's text). */
+static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type, bool *reals) {
+  if (s->used + n + 1 > s->cap) {
+    size_t cap = s->cap * 2 > s->used + n + 1 ? s->cap * 2 : s->used + n + 1;
+    if (cap > UINT32_MAX) return UINT32_MAX;
+    s->text = fb_xrealloc(s->text, cap);
+    s->plain = fb_xrealloc(s->plain, cap);
+    s->cap = cap;
+  }
+  uint32_t off = (uint32_t)s->used;
+  memcpy(s->text + off, t, n);
+  s->text[off + n] = '\0';
+  memcpy(s->plain + off, t, n + 1);
+  scanner sc = {.t = (const unsigned char *)s->text, .plain = s->plain, .p = off, .len = (uint32_t)(off + n), .set = s};
+  int rc = scan_value(&sc, 1, type, NULL, false);
+  free(sc.keys);
+  if (rc != 0 || sc.p != off + n) return UINT32_MAX;
+  *reals = sc.reals;
+  s->used += n;
+  return off;
+}
+
+/* A new member of record `i`, after the ones added before. */
+static fb_cmember *add_member(fb_crecs *s, size_t i) {
+  fb_crec *r = &s->recs[i];
+  if (r->xn && r->xfirst + r->xn != s->nmembers) { /* another record added since: move them to the end */
+    s->members = fb_xrealloc(s->members, (s->nmembers + r->xn + 1) * sizeof *s->members);
+    memcpy(s->members + s->nmembers, s->members + r->xfirst, r->xn * sizeof *s->members);
+    for (int k = 0; k < FB_CKEY_COUNT; k++)
+      if (r->at[k] >= (int32_t)r->xfirst && r->at[k] < (int32_t)(r->xfirst + r->xn))
+        r->at[k] += (int32_t)(s->nmembers - r->xfirst);
+    r->xfirst = (uint32_t)s->nmembers;
+    s->nmembers += r->xn;
+  }
+  s->members = fb_xrealloc(s->members, (s->nmembers + 1) * sizeof *s->members);
+  if (!r->xn) r->xfirst = (uint32_t)s->nmembers;
+  r->xn++;
+  fb_cmember *m = &s->members[s->nmembers++];
+  memset(m, 0, sizeof *m);
+  return m;
+}
+
+static const char *key_text(int key) {
+  return key < FB_RECORD_FIELD_COUNT ? fb_record_fields[key] : extra_keys[key - FB_RECORD_FIELD_COUNT];
+}
+
+void fb_crec_remove(fb_crecs *s, size_t i, int key) {
+  fb_crec *r = &s->recs[i];
+  if (r->at[key] < 0) return;
+  s->members[r->at[key]].gone = true;
+  r->at[key] = -1;
+  r->edited = true;
+}
+
+void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
+  fb_buf b = {0};
+  uint8_t type;
+  bool reals;
+  uint32_t off = UINT32_MAX;
+  if (fb_jsonw_value(&b, v, 17) == 0) off = append_text(s, b.data, b.len, &type, &reals);
+  if (off == UINT32_MAX) { /* not writable: the field goes */
+    fb_buf_free(&b);
+    fb_crec_remove(s, i, key);
+    return;
+  }
+  fb_crec *r = &s->recs[i];
+  r->edited = true;
+  fb_cmember *m;
+  if (r->at[key] >= 0) {
+    m = &s->members[r->at[key]];
+  } else {
+    fb_buf k = {0};
+    fb_buf_json_string(&k, key_text(key));
+    uint8_t kt;
+    bool kr;
+    uint32_t koff = append_text(s, k.data, k.len, &kt, &kr);
+    m = add_member(s, i);
+    r = &s->recs[i];
+    m->key = koff;
+    m->klen = (uint32_t)k.len;
+    r->at[key] = (int32_t)(m - s->members);
+    fb_buf_free(&k);
+  }
+  m->val = off;
+  m->vlen = (uint32_t)b.len;
+  m->type = type;
+  m->reals = reals;
+  fb_buf_free(&b);
 }

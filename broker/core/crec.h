@@ -46,6 +46,7 @@ typedef struct {
   uint32_t val, vlen;   /* the value's text */
   uint8_t type;         /* json_type of the value */
   bool reals;           /* the value is or holds a real */
+  bool gone;            /* removed (by redaction) */
 } fb_cmember;
 
 typedef struct {
@@ -53,13 +54,16 @@ typedef struct {
   uint8_t type;             /* json_type */
   bool reals;
   uint32_t first, n;        /* its members: set->members[first .. first + n) */
-  int32_t at[FB_CKEY_COUNT]; /* member index (from `first`) per known key, or -1 */
+  uint32_t xfirst, xn;      /* members added later (redaction), in order */
+  bool edited;              /* a member was changed, removed or added */
+  int32_t at[FB_CKEY_COUNT]; /* index in set->members per known key, or -1 */
 } fb_crec;
 
-typedef struct {
+typedef struct fb_crecs {
   char *text;        /* canonical text of the whole answer (owned) */
   char *plain;       /* the same, strings decoded in place and NUL-terminated */
-  size_t len;
+  size_t len;        /* of the answer; values added by edits follow it */
+  size_t used, cap;  /* bytes of text (and plain) in use and allocated */
   bool has_records;  /* an object whose "records" is an array */
   fb_crec *recs;
   size_t nrecs;
@@ -78,7 +82,7 @@ void fb_crecs_free(fb_crecs *s);
 
 /* Member `key` (FB_CKEY_* or FB_RECORD_FIELD_*) of record `r`, or NULL. */
 static inline const fb_cmember *fb_crec_get(const fb_crecs *s, const fb_crec *r, int key) {
-  return r->at[key] < 0 ? NULL : &s->members[r->first + (uint32_t)r->at[key]];
+  return r->at[key] < 0 || s->members[r->at[key]].gone ? NULL : &s->members[r->at[key]];
 }
 
 /* The decoded, NUL-terminated string at value offset `val` (a string's text). */
@@ -102,5 +106,23 @@ void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, 
 
 /* Appends record `i` as jsonw writes its jansson value. */
 void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision);
+
+/* The same with a "state" member first (`state_text`: its value's JSON text), the
+ * record's own "state" left out: the merged answer's record. */
+void fb_crec_write_state(fb_buf *b, const fb_crecs *s, size_t i, const char *state_text, size_t state_len,
+                         int precision);
+
+/* ---- edits: for the redaction plan, which works on jansson values per field ---- */
+
+/* A new jansson value of member `m`'s value. */
+json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m);
+
+/* Sets known key `key` of record `i` to `v` (not stolen): in its place when present,
+ * else after the record's members, as json_object_set does. A value that cannot be
+ * written (not UTF-8) removes the member instead: nothing unjudged is shared. */
+void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v);
+
+/* Removes known key `key` of record `i` (nothing when absent). */
+void fb_crec_remove(fb_crecs *s, size_t i, int key);
 
 #endif

@@ -159,6 +159,10 @@ int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out);
 /* Same; `changes` (may be NULL) gets, per record and rule, what the rule did:
  * {"record": id, "rule", "kind": "redact"|"drop"|"limit", "policy", "field"?, "action"?}. */
 int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_out, json_t *changes);
+/* Same on a node answer's compact records (core/crec.h): the same records kept, the
+ * same fields changed to the same values, the same "redacted" and "redacted_by". */
+typedef struct fb_crecs fb_crecs;
+int fb_plan_apply_crecs(const fb_plan *plan, fb_crecs *set, size_t *redacted_out);
 json_t *fb_plan_describe(const fb_plan *plan); /* new ref: [{"rule","kind","policy",...}] */
 void fb_plan_free(fb_plan *plan);
 

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/crec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/vocab.h"
@@ -94,23 +95,90 @@ void fb_plan_free(fb_plan *plan) {
 
 /* ---- per record ----------------------------------------------------------- */
 
+/* The record being judged, in either form: a jansson object, or record `i` of a
+ * compact set (core/crec.h). The rules below read and write its fields as jansson
+ * values through view_get / view_put, so the logic exists once; a compact record
+ * pays a conversion only for the fields a rule changes. */
+typedef struct {
+  json_t *json;
+  fb_crecs *set;
+  size_t i;
+  json_t *last; /* the compact form's value last read (view_get's borrowed answer) */
+} rec_view;
+
+static const char *key_name(int key) {
+  static const char *const extra[] = {"id", "type", "redacted", "redacted_by", "state"};
+  return key < FB_RECORD_FIELD_COUNT ? fb_vocab[V_FIELD][key] : extra[key - FB_RECORD_FIELD_COUNT];
+}
+
+/* Field `key` (FB_CKEY_* / FB_RECORD_FIELD_*), borrowed until the next view_get. */
+static json_t *view_get(rec_view *v, int key) {
+  if (v->json) return json_object_get(v->json, key_name(key));
+  const fb_cmember *m = fb_crec_get(v->set, &v->set->recs[v->i], key);
+  json_decref(v->last);
+  v->last = m ? fb_crec_json(v->set, m) : NULL;
+  return v->last;
+}
+
+/* Sets field `key` to `nv` (stolen), or removes it when `nv` is NULL. */
+static void view_put(rec_view *v, int key, json_t *nv) {
+  if (v->json) {
+    if (nv) json_object_set_new(v->json, key_name(key), nv);
+    else json_object_del(v->json, key_name(key));
+    return;
+  }
+  if (nv) fb_crec_set(v->set, v->i, key, nv);
+  else fb_crec_remove(v->set, v->i, key);
+  json_decref(nv);
+}
+
+static void view_end(rec_view *v) { json_decref(v->last); }
+
 typedef struct {
   uint32_t tags, type;
   const char *nationality;
+  json_t *hold;      /* jansson form: the nationality string, alive while rules replace it */
+  char *copy;        /* compact form: a copy (edits may move the set's strings) */
 } rec_info;
 
-static void rec_info_init(rec_info *ri, json_t *rec) {
+static void rec_info_init(rec_info *ri, rec_view *v) {
   ri->tags = 0;
-  json_t *tags = json_object_get(rec, "tags");
-  size_t i;
-  json_t *t;
-  json_array_foreach(tags, i, t) {
-    int k = fb_vocab_index(V_TAGS, json_string_value(t));
-    if (k >= 0) ri->tags |= 1u << k;
+  ri->hold = NULL;
+  ri->copy = NULL;
+  if (v->json) {
+    json_t *tags = json_object_get(v->json, "tags");
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t) {
+      int k = fb_vocab_index(V_TAGS, json_string_value(t));
+      if (k >= 0) ri->tags |= 1u << k;
+    }
+    int k = fb_vocab_index(V_TYPE, json_string_value(json_object_get(v->json, "type")));
+    ri->type = k >= 0 ? 1u << k : 0;
+    ri->hold = json_incref(json_object_get(v->json, "nationality"));
+    ri->nationality = json_string_value(ri->hold);
+    return;
   }
-  int k = fb_vocab_index(V_TYPE, json_string_value(json_object_get(rec, "type")));
+  const fb_crecs *s = v->set;
+  const fb_crec *r = &s->recs[v->i];
+  const fb_cmember *tags = fb_crec_get(s, r, FB_RECORD_FIELD_TAGS);
+  if (tags && tags->type == JSON_ARRAY) {
+    uint32_t pos = 0, off, len;
+    int type;
+    while (fb_crec_array_next(s, tags->val, &pos, &off, &len, &type)) {
+      int k = type == JSON_STRING ? fb_vocab_index(V_TAGS, fb_crec_str_at(s, off)) : -1;
+      if (k >= 0) ri->tags |= 1u << k;
+    }
+  }
+  int k = fb_vocab_index(V_TYPE, fb_crec_string(s, r, FB_CKEY_TYPE));
   ri->type = k >= 0 ? 1u << k : 0;
-  ri->nationality = json_string_value(json_object_get(rec, "nationality"));
+  const char *nat = fb_crec_string(s, r, FB_RECORD_FIELD_NATIONALITY);
+  ri->nationality = nat ? (ri->copy = fb_xstrdup(nat)) : NULL;
+}
+
+static void rec_info_end(rec_info *ri) {
+  json_decref(ri->hold);
+  free(ri->copy);
 }
 
 static bool filter_match(const record_filter *f, const rec_info *ri) {
@@ -238,10 +306,10 @@ static json_t *redact_value(const fb_plan *plan, const fb_policy *p, redact_acti
 }
 
 /* One {"record","field","rule","kind","policy","action"} entry of a traced apply. */
-static void note_change(json_t *changes, json_t *rec, const step *st, const char *field) {
+static void note_change(json_t *changes, rec_view *v, const step *st, const char *field) {
   if (!changes) return;
-  json_t *o = json_pack("{s:O?, s:s, s:s, s:s}", "record", json_object_get(rec, "id"), "rule", st->r->name,
-                        "kind", fb_rule_kind_names[st->r->kind], "policy", st->p->code);
+  json_t *o = json_pack("{s:O?, s:s, s:s, s:s}", "record", view_get(v, FB_CKEY_ID), "rule", st->r->name, "kind",
+                        fb_rule_kind_names[st->r->kind], "policy", st->p->code);
   if (field) json_object_set_new(o, "field", json_string(field));
   if (st->r->kind == RK_REDACT) json_object_set_new(o, "action", json_string(fb_action_names[st->r->action]));
   json_array_append_new(changes, o);
@@ -249,7 +317,7 @@ static void note_change(json_t *changes, json_t *rec, const step *st, const char
 
 /* Applies the redact steps to one record; returns the mask of fields changed, and in
  * by[f] the step that last changed field f (its value is that rule's doing). */
-static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *ri, json_t *changes,
+static uint32_t redact_record(const fb_plan *plan, rec_view *rec, const rec_info *ri, json_t *changes,
                               const step **by) {
   uint32_t changed = 0;
   for (size_t s = 0; s < plan->nredacts; s++) {
@@ -257,18 +325,124 @@ static uint32_t redact_record(const fb_plan *plan, json_t *rec, const rec_info *
     if (!filter_match(&r->filter, ri)) continue;
     for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
       if (!(r->field_mask & (1u << f))) continue;
-      const char *name = fb_vocab[V_FIELD][f];
-      json_t *v = json_object_get(rec, name);
+      json_t *v = view_get(rec, f);
       if (!v || json_is_null(v)) continue;
-      json_t *nv = redact_value(plan, plan->redacts[s].p, r->action, v);
-      if (nv) json_object_set_new(rec, name, nv);
-      else json_object_del(rec, name);
+      view_put(rec, f, redact_value(plan, plan->redacts[s].p, r->action, v));
       changed |= 1u << f;
       by[f] = &plan->redacts[s];
-      note_change(changes, rec, &plan->redacts[s], name);
+      note_change(changes, rec, &plan->redacts[s], fb_vocab[V_FIELD][f]);
     }
   }
   return changed;
+}
+
+/* Says on the record which fields changed ("redacted", kept with what the node
+ * listed) and which rule changed each ("redacted_by": an extension of API.md's record,
+ * so an analyst can be told why a value is hidden). Returns the fields counted. */
+static size_t mark_changed(const fb_plan *plan, rec_view *rec, uint32_t changed, const step *const *by) {
+  size_t count = 0;
+  json_t *old = view_get(rec, FB_CKEY_REDACTED);
+  bool fresh = !json_is_array(old);
+  json_t *list = fresh ? json_array() : json_copy(old);
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+    if (!(changed & (1u << f))) continue;
+    count++;
+    const char *name = fb_vocab[V_FIELD][f];
+    bool present = false;
+    size_t j;
+    json_t *e;
+    if (!fresh) json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
+    if (!present) json_array_append(list, plan->field_names[f]);
+  }
+  view_put(rec, FB_CKEY_REDACTED, list);
+  old = view_get(rec, FB_CKEY_REDACTED_BY);
+  json_t *why = json_is_object(old) ? json_copy(old) : json_object();
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++)
+    if ((changed & (1u << f)) && by[f]) json_object_set_new(why, fb_vocab[V_FIELD][f], json_string(by[f]->r->name));
+  view_put(rec, FB_CKEY_REDACTED_BY, why);
+  return count;
+}
+
+/* The records under the plan: a jansson array, or a compact set. */
+typedef struct {
+  json_t *array;
+  fb_crecs *set;
+} recs_view;
+
+static size_t recs_count(const recs_view *rv) { return rv->array ? json_array_size(rv->array) : rv->set->nrecs; }
+
+/* Record i's view, or false when it is not an object (not a record: withheld). */
+static bool recs_at(const recs_view *rv, size_t i, rec_view *v) {
+  *v = (rec_view){.json = rv->array ? json_array_get(rv->array, i) : NULL, .set = rv->set, .i = i};
+  return rv->array ? json_is_object(v->json) : rv->set->recs[i].type == JSON_OBJECT;
+}
+
+/* Record i goes to place `kept` (kept <= i); at the end, the first `kept` remain. */
+static void recs_keep(const recs_view *rv, size_t i, size_t kept) {
+  if (kept == i) return;
+  if (rv->array) json_array_set(rv->array, kept, json_array_get(rv->array, i));
+  else rv->set->recs[kept] = rv->set->recs[i];
+}
+
+static void recs_cut(const recs_view *rv, size_t kept) {
+  if (!rv->array) {
+    rv->set->nrecs = kept;
+    return;
+  }
+  /* from the end: removing from the middle of a large array one by one is quadratic */
+  while (json_array_size(rv->array) > kept) json_array_remove(rv->array, json_array_size(rv->array) - 1);
+}
+
+static int apply(const fb_plan *plan, const recs_view *rv, size_t *redacted_out, json_t *changes) {
+  size_t count = 0;
+  if (redacted_out) *redacted_out = 0;
+  if (plan->error) {
+    recs_cut(rv, 0);
+    return -1;
+  }
+  /* Kept records are compacted towards the front in one pass; the tail is cut at the end. */
+  size_t kept = 0;
+  size_t n = recs_count(rv);
+  for (size_t i = 0; i < n; i++) {
+    rec_view rec;
+    if (!recs_at(rv, i, &rec)) continue; /* not a record: withhold it */
+    rec_info ri;
+    rec_info_init(&ri, &rec);
+    bool dropped = false;
+    for (size_t s = 0; s < plan->ndrops && !dropped; s++)
+      if ((dropped = filter_match(&plan->drops[s].r->filter, &ri))) note_change(changes, &rec, &plan->drops[s], NULL);
+    if (dropped || (plan->limit >= 0 && kept >= (size_t)plan->limit)) {
+      rec_info_end(&ri);
+      view_end(&rec);
+      if (dropped) continue;
+      /* The strictest limit removes this record and every later one a drop spares. */
+      for (size_t j = i; changes && j < n; j++) {
+        rec_view later;
+        if (!recs_at(rv, j, &later)) continue;
+        rec_info rj;
+        rec_info_init(&rj, &later);
+        bool gone = false;
+        for (size_t s = 0; s < plan->ndrops && !gone; s++)
+          if ((gone = filter_match(&plan->drops[s].r->filter, &rj))) note_change(changes, &later, &plan->drops[s], NULL);
+        for (size_t s = 0; s < plan->nlimits && !gone; s++)
+          if ((gone = plan->limits[s].r->max_records == plan->limit)) note_change(changes, &later, &plan->limits[s], NULL);
+        rec_info_end(&rj);
+        view_end(&later);
+      }
+      break;
+    }
+    const step *by[FB_RECORD_FIELD_COUNT] = {0};
+    /* `ri` keeps the nationality that later rules' filters read, even once a rule has
+     * replaced or removed it */
+    uint32_t changed = plan->nredacts ? redact_record(plan, &rec, &ri, changes, by) : 0;
+    if (changed) count += mark_changed(plan, &rec, changed, by);
+    rec_info_end(&ri);
+    view_end(&rec);
+    recs_keep(rv, i, kept++);
+  }
+  recs_cut(rv, kept);
+  if (redacted_out) *redacted_out = count;
+  return 0;
 }
 
 int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
@@ -276,84 +450,13 @@ int fb_plan_apply(const fb_plan *plan, json_t *records, size_t *redacted_out) {
 }
 
 int fb_plan_apply_traced(const fb_plan *plan, json_t *records, size_t *redacted_out, json_t *changes) {
-  size_t count = 0;
   if (redacted_out) *redacted_out = 0;
   if (!json_is_array(records)) return -1;
-  if (plan->error) {
-    json_array_clear(records);
-    return -1;
-  }
-  /* Kept records are compacted towards the front in one pass (removing from the middle
-   * of a large array one by one would be quadratic); the tail is cut at the end. */
-  size_t kept = 0;
-  size_t n = json_array_size(records);
-  for (size_t i = 0; i < n; i++) {
-    json_t *rec = json_array_get(records, i);
-    if (!json_is_object(rec)) continue; /* not a record: withhold it */
-    rec_info ri;
-    rec_info_init(&ri, rec);
-    bool dropped = false;
-    for (size_t s = 0; s < plan->ndrops && !dropped; s++)
-      if ((dropped = filter_match(&plan->drops[s].r->filter, &ri))) note_change(changes, rec, &plan->drops[s], NULL);
-    if (dropped) continue;
-    if (plan->limit >= 0 && kept >= (size_t)plan->limit) {
-      /* The strictest limit removes this record and every later one a drop spares. */
-      for (size_t j = i; changes && j < n; j++) {
-        json_t *later = json_array_get(records, j);
-        if (!json_is_object(later)) continue;
-        rec_info rj;
-        rec_info_init(&rj, later);
-        bool gone = false;
-        for (size_t s = 0; s < plan->ndrops && !gone; s++)
-          if ((gone = filter_match(&plan->drops[s].r->filter, &rj))) note_change(changes, later, &plan->drops[s], NULL);
-        for (size_t s = 0; s < plan->nlimits && !gone; s++)
-          if ((gone = plan->limits[s].r->max_records == plan->limit)) note_change(changes, later, &plan->limits[s], NULL);
-      }
-      break;
-    }
-    uint32_t changed = 0;
-    const step *by[FB_RECORD_FIELD_COUNT] = {0};
-    if (plan->nredacts) {
-      /* A rule may replace or remove the nationality that later rules' filters still
-       * read through `ri`: keep the original value alive until they have run. */
-      json_t *nationality = json_incref(json_object_get(rec, "nationality"));
-      changed = redact_record(plan, rec, &ri, changes, by);
-      json_decref(nationality);
-    }
-    if (changed) {
-      json_t *list = json_object_get(rec, "redacted");
-      bool fresh = !json_is_array(list);
-      if (fresh) {
-        list = json_array();
-        json_object_set_new(rec, "redacted", list);
-      }
-      for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
-        if (!(changed & (1u << f))) continue;
-        count++;
-        const char *name = fb_vocab[V_FIELD][f];
-        bool present = false;
-        size_t j;
-        json_t *e;
-        if (!fresh)
-          json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
-        if (!present) json_array_append(list, plan->field_names[f]);
-      }
-      /* "redacted_by": {field: rule}: which rule changed each field, so an analyst can
-       * be told why a value is hidden (an extension of API.md's record). */
-      json_t *why = json_object_get(rec, "redacted_by");
-      if (!json_is_object(why)) {
-        why = json_object();
-        json_object_set_new(rec, "redacted_by", why);
-      }
-      for (int f = 0; fb_vocab[V_FIELD][f]; f++)
-        if ((changed & (1u << f)) && by[f]) json_object_set_new(why, fb_vocab[V_FIELD][f], json_string(by[f]->r->name));
-    }
-    if (kept != i) json_array_set(records, kept, rec); /* the slot's old record was dropped or moved */
-    kept++;
-  }
-  while (json_array_size(records) > kept) json_array_remove(records, json_array_size(records) - 1);
-  if (redacted_out) *redacted_out = count;
-  return 0;
+  return apply(plan, &(recs_view){.array = records}, redacted_out, changes);
+}
+
+int fb_plan_apply_crecs(const fb_plan *plan, fb_crecs *set, size_t *redacted_out) {
+  return apply(plan, &(recs_view){.set = set}, redacted_out, NULL);
 }
 
 /* ---- description ---------------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 #include "match/normalize.h"
 #include "match/names.h"
+#include "core/crec.h"
 #include "core/util.h"
 #include "core/vocab.h"
 
@@ -27,8 +28,19 @@ static const char *const ev_names[] = {"document", "phone", "imo", "name", "dob"
 
 enum { R_NAME = 1, R_ALIASES = 2, R_DOB = 4, R_DOCUMENTS = 8, R_PHONES = 16, R_VESSEL = 32 };
 
+/* A value of an input record: a jansson value, or a value of a compact set (its
+ * text's offset and type). The record's reading below is written once over these. */
 typedef struct {
-  json_t *json; /* borrowed input record */
+  json_t *json;
+  const fb_crecs *set;
+  uint32_t off;
+  int type; /* compact: json_type; 0 with no set and no json: absent */
+} val;
+
+typedef struct {
+  json_t *json;        /* borrowed input record (jansson form) */
+  const fb_crecs *set; /* or record `ci` of a compact set */
+  uint32_t ci;
   const char *state, *id;
   uint32_t si; /* index of state in the sorted states */
   bool vessel;
@@ -84,6 +96,42 @@ static void *vec_push(vec *v) {
   return (char *)v->v + v->size * v->n++;
 }
 
+static val field(const rec *x, const char *name, int key) {
+  if (x->json) return (val){.json = json_object_get(x->json, name)};
+  const fb_cmember *m = fb_crec_get(x->set, &x->set->recs[x->ci], key);
+  return m ? (val){.set = x->set, .off = m->val, .type = m->type} : (val){0};
+}
+
+static const char *str(val v) {
+  if (!v.set) return json_string_value(v.json);
+  return v.type == JSON_STRING ? fb_crec_str_at(v.set, v.off) : NULL;
+}
+
+/* Member `name` of an object value. */
+static val member(val v, const char *name) {
+  if (!v.set) return (val){.json = json_object_get(v.json, name)};
+  uint32_t off, len;
+  int type;
+  if (v.type != JSON_OBJECT || !fb_crec_object_get(v.set, v.off, name, &off, &len, &type)) return (val){0};
+  return (val){.set = v.set, .off = off, .type = type};
+}
+
+/* Array iteration: *pos = 0 first; the next element in *e, or false at the end. */
+static bool next(val v, size_t *pos, val *e) {
+  if (!v.set) {
+    if (*pos >= json_array_size(v.json)) return false;
+    *e = (val){.json = json_array_get(v.json, (*pos)++)};
+    return true;
+  }
+  if (v.type != JSON_ARRAY) return false;
+  uint32_t p = (uint32_t)*pos, off, len;
+  int type;
+  if (!fb_crec_array_next(v.set, v.off, &p, &off, &len, &type)) return false;
+  *pos = p;
+  *e = (val){.set = v.set, .off = off, .type = type};
+  return true;
+}
+
 static bool masked(const char *s) { return !s || strcmp(s, "[REDACTED]") == 0; }
 
 /* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
@@ -94,17 +142,17 @@ static bool fingerprint(const char *s) {
   return true;
 }
 
-static unsigned redaction_mask(json_t *record) {
+static unsigned redaction_mask(const rec *x) {
   /* The record fields (core/vocab.h) that linking reads. */
   static const struct { int field; unsigned bit; } fields[] = {
       {FB_RECORD_FIELD_NAME, R_NAME}, {FB_RECORD_FIELD_ALIASES, R_ALIASES}, {FB_RECORD_FIELD_DOB, R_DOB},
       {FB_RECORD_FIELD_DOCUMENTS, R_DOCUMENTS}, {FB_RECORD_FIELD_PHONES, R_PHONES},
       {FB_RECORD_FIELD_VESSEL, R_VESSEL}};
   unsigned m = 0;
-  size_t i;
-  json_t *e;
-  json_array_foreach(json_object_get(record, "redacted"), i, e) {
-    const char *s = json_string_value(e);
+  size_t pos = 0;
+  val e, list = field(x, "redacted", FB_CKEY_REDACTED);
+  while (next(list, &pos, &e)) {
+    const char *s = str(e);
     if (!s) continue;
     size_t n = strcspn(s, ".[");
     for (size_t f = 0; f < FB_ARRAY_LEN(fields); f++) {
@@ -134,12 +182,11 @@ static void add_key(vec *keys, int kind, const char *key, const char *country, u
 /* Computes every key of record `r` once; exact keys go to `keys`, name blocks to
  * `blocks`. */
 static void prepare(rec *x, uint32_t r, vec *keys) {
-  json_t *j = x->json;
-  unsigned red = redaction_mask(j);
-  const char *type = json_string_value(json_object_get(j, "type"));
+  unsigned red = redaction_mask(x);
+  const char *type = str(field(x, "type", FB_CKEY_TYPE));
   x->vessel = type && strcmp(type, "vessel") == 0;
   char buf[128];
-  const char *name = json_string_value(json_object_get(j, "name"));
+  const char *name = str(field(x, "name", FB_RECORD_FIELD_NAME));
   if (!(red & R_NAME) && !masked(name)) {
     if (x->vessel) {
       if (fb_norm_vessel(name, buf, sizeof buf) && strlen(buf) < sizeof x->vname) {
@@ -151,36 +198,38 @@ static void prepare(rec *x, uint32_t r, vec *keys) {
       if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
     }
   }
-  size_t i;
-  json_t *e;
+  size_t pos;
+  val e;
   if (!(red & R_ALIASES) && !x->vessel) {
-    json_array_foreach(json_object_get(j, "aliases"), i, e) {
+    val aliases = field(x, "aliases", FB_RECORD_FIELD_ALIASES);
+    for (pos = 0; next(aliases, &pos, &e);) {
       if (x->nnames == MAX_NAMES) break;
-      if (masked(json_string_value(e))) continue;
-      fb_name_key_make(json_string_value(e), &x->names[x->nnames]);
+      if (masked(str(e))) continue;
+      fb_name_key_make(str(e), &x->names[x->nnames]);
       if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
     }
   }
-  const char *dob = json_string_value(json_object_get(j, "dob"));
+  const char *dob = str(field(x, "dob", FB_RECORD_FIELD_DOB));
   if (!(red & R_DOB) && !masked(dob)) {
     x->dob_year = fb_dob_year(dob);
     if (x->dob_year && strlen(dob) == 10) memcpy(x->dob, dob, 11);
   }
+  val documents = field(x, "documents", FB_RECORD_FIELD_DOCUMENTS), phones = field(x, "phones", FB_RECORD_FIELD_PHONES);
   /* Hashed documents and phones: equal fingerprints link (the same value under the
    * same deployment key); a fingerprint never equals a plain value. */
   if (red & R_DOCUMENTS)
-    json_array_foreach(json_object_get(j, "documents"), i, e) if (fingerprint(json_string_value(e)))
-      add_key(keys, K_DOCFP, json_string_value(e), NULL, r);
+    for (pos = 0; next(documents, &pos, &e);)
+      if (fingerprint(str(e))) add_key(keys, K_DOCFP, str(e), NULL, r);
   if (red & R_PHONES)
-    json_array_foreach(json_object_get(j, "phones"), i, e) if (fingerprint(json_string_value(e)))
-      add_key(keys, K_PHONEFP, json_string_value(e), NULL, r);
+    for (pos = 0; next(phones, &pos, &e);)
+      if (fingerprint(str(e))) add_key(keys, K_PHONEFP, str(e), NULL, r);
   if (!(red & R_DOCUMENTS)) {
-    json_array_foreach(json_object_get(j, "documents"), i, e) {
-      const char *num = json_string_value(json_object_get(e, "number"));
-      const char *country = json_string_value(json_object_get(e, "country"));
+    for (pos = 0; next(documents, &pos, &e);) {
+      const char *num = str(member(e, "number"));
+      const char *country = str(member(e, "country"));
       if (!masked(num) && fb_norm_document(num, buf, sizeof buf) && strlen(buf) < sizeof ((xkey *)0)->key)
         add_key(keys, K_DOCUMENT, buf, masked(country) ? NULL : country, r);
-      const char *kind = json_string_value(json_object_get(e, "kind"));
+      const char *kind = str(member(e, "kind"));
       if (x->ndocs < 2 && !masked(num) && !masked(country) && !masked(kind) && strlen(kind) < 16 &&
           strlen(country) < 4 && strlen(buf) < 24 && buf[0]) {
         snprintf(x->docs[x->ndocs].kind, sizeof x->docs[0].kind, "%s", kind);
@@ -191,15 +240,15 @@ static void prepare(rec *x, uint32_t r, vec *keys) {
     }
   }
   if (!(red & R_PHONES)) {
-    json_array_foreach(json_object_get(j, "phones"), i, e) {
-      if (!masked(json_string_value(e)) && fb_norm_phone(json_string_value(e), buf, 40))
-        add_key(keys, K_PHONE, buf, NULL, r);
+    for (pos = 0; next(phones, &pos, &e);) {
+      if (!masked(str(e)) && fb_norm_phone(str(e), buf, 40)) add_key(keys, K_PHONE, buf, NULL, r);
     }
   }
   if (!(red & R_VESSEL) && x->vessel) {
-    const char *imo = json_string_value(json_object_get(json_object_get(j, "vessel"), "imo"));
+    val vessel = field(x, "vessel", FB_RECORD_FIELD_VESSEL);
+    const char *imo = str(member(vessel, "imo"));
     if (!masked(imo) && fb_norm_imo(imo, x->imo)) add_key(keys, K_IMO, x->imo, NULL, r);
-    const char *vn = json_string_value(json_object_get(json_object_get(j, "vessel"), "name"));
+    const char *vn = str(member(vessel, "name"));
     if (!x->vname[0] && !masked(vn) && fb_norm_vessel(vn, buf, sizeof buf) && strlen(buf) < sizeof x->vname) {
       snprintf(x->vname, sizeof x->vname, "%s", buf);
       add_key(keys, K_VNAME, buf, NULL, r);
@@ -457,40 +506,33 @@ static int str_cmp(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *fb_merge(json_t *per_state) {
-  json_t *out = json_array();
-  if (!json_is_object(per_state)) return out;
+/* What the merge found: entities in output order, each with its records and near
+ * list. Shared by the two outputs (jansson values, or text written from compact
+ * records). */
+typedef struct {
+  rec *recs;
+  uint32_t n;
+  group *groups;
+  size_t ng;
+  near_list *nl;
+  uint32_t *order, *slot;
+} merged;
 
-  /* States in sorted order so the result does not depend on object order. */
-  size_t nstates = json_object_size(per_state), si = 0;
-  const char **states = fb_xcalloc(nstates ? nstates : 1, sizeof *states);
-  const char *k;
-  json_t *arr;
-  json_object_foreach(per_state, k, arr) states[si++] = k;
-  qsort(states, nstates, sizeof *states, str_cmp);
+static void merged_free(merged *mg) {
+  free(mg->nl);
+  free(mg->groups);
+  free(mg->order);
+  free(mg->slot);
+  free(mg->recs);
+}
 
-  size_t nrec = 0;
-  for (si = 0; si < nstates; si++) nrec += json_array_size(json_object_get(per_state, states[si]));
-  rec *recs = fb_xcalloc(nrec ? nrec : 1, sizeof *recs);
-  vec keys = {.size = sizeof(xkey)}, blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
+/* Links the prepared records (keys already in `keys`, which is freed here) into
+ * entities. */
+static void link_records(merged *mg, vec keys, bool any_native) {
+  rec *recs = mg->recs;
+  uint32_t n = mg->n;
+  vec blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
   vec nears = {.size = sizeof(near_pair)};
-  uint32_t n = 0;
-  bool any_native = false;
-  for (si = 0; si < nstates; si++) {
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(per_state, states[si]), i, r) {
-      if (!json_is_object(r)) continue;
-      recs[n].json = r;
-      recs[n].state = states[si];
-      recs[n].si = (uint32_t)si;
-      recs[n].id = json_string_value(json_object_get(r, "id"));
-      if (!recs[n].id) recs[n].id = "";
-      prepare(&recs[n], n, &keys);
-      any_native |= recs[n].native;
-      n++;
-    }
-  }
   for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
 
   /* Exact keys: equal keys sit next to each other once sorted. */
@@ -619,9 +661,64 @@ json_t *fb_merge(json_t *per_state) {
   uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
+  mg->nl = near_lists(recs, &nears, entity_of, ng);
+  mg->groups = groups;
+  mg->ng = ng;
+  mg->order = order;
+  mg->slot = slot;
+  free(nears.v);
+  free(next);
+  free(tail);
+  free(count);
+  free(gev);
+  free(gscore);
+  free(parent);
+  free(edges.v);
+  free(blocks.v);
+  free(keys.v);
+}
+
+json_t *fb_merge(json_t *per_state) {
+  json_t *out = json_array();
+  if (!json_is_object(per_state)) return out;
+
+  /* States in sorted order so the result does not depend on object order. */
+  size_t nstates = json_object_size(per_state), si = 0;
+  const char **states = fb_xcalloc(nstates ? nstates : 1, sizeof *states);
+  const char *k;
+  json_t *arr;
+  json_object_foreach(per_state, k, arr) states[si++] = k;
+  qsort(states, nstates, sizeof *states, str_cmp);
+
+  size_t nrec = 0;
+  for (si = 0; si < nstates; si++) nrec += json_array_size(json_object_get(per_state, states[si]));
+  merged mg = {.recs = fb_xcalloc(nrec ? nrec : 1, sizeof(rec))};
+  rec *recs = mg.recs;
+  vec keys = {.size = sizeof(xkey)};
+  uint32_t n = 0;
+  bool any_native = false;
+  for (si = 0; si < nstates; si++) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(per_state, states[si]), i, r) {
+      if (!json_is_object(r)) continue;
+      recs[n].json = r;
+      recs[n].state = states[si];
+      recs[n].si = (uint32_t)si;
+      recs[n].id = json_string_value(json_object_get(r, "id"));
+      if (!recs[n].id) recs[n].id = "";
+      prepare(&recs[n], n, &keys);
+      any_native |= recs[n].native;
+      n++;
+    }
+  }
+  mg.n = n;
+  link_records(&mg, keys, any_native);
+  group *groups = mg.groups;
+  size_t ng = mg.ng;
+  near_list *nl = mg.nl;
   json_t **state_str = fb_xcalloc(nstates ? nstates : 1, sizeof *state_str);
   json_t *why_dob_json = NULL, *why_nodob_json = NULL, *why_docs_json = NULL; /* shared */
-  near_list *nl = near_lists(recs, &nears, entity_of, ng);
 
   for (size_t g = 0; g < ng; g++) {
     char name[24];
@@ -638,11 +735,11 @@ json_t *fb_merge(json_t *per_state) {
       json_object_set_nocheck(copy, "state", state_str[r->si]);
       const char *key;
       size_t klen;
-      json_t *val;
+      json_t *value;
       /* shallow: values are shared, never modified; key lengths known, no strlen */
-      json_object_keylen_foreach(r->json, key, klen, val) {
+      json_object_keylen_foreach(r->json, key, klen, value) {
         if (klen == 5 && memcmp(key, "state", 5) == 0) continue; /* a node's own: the merge's stays */
-        json_object_setn_nocheck(copy, key, klen, val);
+        json_object_setn_nocheck(copy, key, klen, value);
       }
       json_array_append_new(records, copy);
     }
@@ -669,26 +766,12 @@ json_t *fb_merge(json_t *per_state) {
     }
     json_array_append_new(out, entity);
   }
-  free(nl);
-  free(nears.v);
   for (si = 0; si < nstates; si++) json_decref(state_str[si]);
   json_decref(why_dob_json);
   json_decref(why_nodob_json);
   json_decref(why_docs_json);
   free(state_str);
-  free(next);
-  free(tail);
-  free(slot);
-  free(groups);
-  free(count);
-  free(order);
-  free(gev);
-  free(gscore);
-  free(parent);
-  free(edges.v);
-  free(blocks.v);
-  free(keys.v);
-  free(recs);
+  merged_free(&mg);
   free(states);
   return out;
 }
