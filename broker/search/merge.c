@@ -10,6 +10,7 @@
 #include "match/normalize.h"
 #include "match/names.h"
 #include "core/crec.h"
+#include "core/jsonw.h"
 #include "core/util.h"
 #include "core/vocab.h"
 
@@ -774,4 +775,116 @@ json_t *fb_merge(json_t *per_state) {
   merged_free(&mg);
   free(states);
   return out;
+}
+
+/* ---- the compact form ----------------------------------------------------- */
+
+struct fb_merged {
+  merged m;
+  char **state_text; /* per source (sorted): the state's JSON string */
+  size_t *state_len;
+  size_t nsrc;
+};
+
+static int source_cmp(const void *a, const void *b) {
+  return strcmp(((const fb_merge_source *)a)->state, ((const fb_merge_source *)b)->state);
+}
+
+fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc) {
+  fb_merged *out = fb_xcalloc(1, sizeof *out);
+  /* States in sorted order, as fb_merge takes them. */
+  fb_merge_source *sorted = fb_xcalloc(nsrc ? nsrc : 1, sizeof *sorted);
+  if (nsrc) memcpy(sorted, src, nsrc * sizeof *sorted);
+  qsort(sorted, nsrc, sizeof *sorted, source_cmp);
+  out->nsrc = nsrc;
+  out->state_text = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_text);
+  out->state_len = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_len);
+  size_t nrec = 0;
+  for (size_t si = 0; si < nsrc; si++) {
+    nrec += sorted[si].set ? sorted[si].set->nrecs : 0;
+    json_t *st = json_string(sorted[si].state);
+    fb_buf b = {0};
+    if (!st || fb_jsonw_value(&b, st, 0) != 0) fb_buf_puts(&b, "\"\"");
+    json_decref(st);
+    out->state_len[si] = b.len;
+    out->state_text[si] = fb_buf_steal(&b);
+  }
+  merged *mg = &out->m;
+  mg->recs = fb_xcalloc(nrec ? nrec : 1, sizeof(rec));
+  vec keys = {.size = sizeof(xkey)};
+  uint32_t n = 0;
+  bool any_native = false;
+  for (size_t si = 0; si < nsrc; si++) {
+    const fb_crecs *set = sorted[si].set;
+    for (size_t i = 0; set && i < set->nrecs; i++) {
+      if (set->recs[i].type != JSON_OBJECT) continue;
+      rec *x = &mg->recs[n];
+      x->set = set;
+      x->ci = (uint32_t)i;
+      x->state = sorted[si].state;
+      x->si = (uint32_t)si;
+      x->id = fb_crec_string(set, &set->recs[i], FB_CKEY_ID);
+      if (!x->id) x->id = "";
+      prepare(x, n, &keys);
+      any_native |= x->native;
+      n++;
+    }
+  }
+  mg->n = n;
+  link_records(mg, keys, any_native);
+  /* the records keep pointing at the callers' state strings: sorted copy goes */
+  free(sorted);
+  return out;
+}
+
+size_t fb_merged_count(const fb_merged *m) { return m->m.ng; }
+
+void fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precision) {
+  const merged *mg = &out->m;
+  const group *gr = &mg->groups[g];
+  fb_buf_printf(b, "{\"entity\":\"e%zu\",\"score\":", g + 1);
+  fb_jsonw_real(b, gr->score, precision);
+  fb_buf_puts(b, ",\"match\":[");
+  bool first = true;
+  for (size_t k = 0; k < FB_ARRAY_LEN(ev_names); k++)
+    if (gr->ev & (1u << k)) {
+      if (!first) fb_buf_putc(b, ',');
+      first = false;
+      fb_buf_putc(b, '"');
+      fb_buf_puts(b, ev_names[k]);
+      fb_buf_putc(b, '"');
+    }
+  fb_buf_puts(b, "],\"records\":[");
+  for (size_t k = 0; k < gr->n; k++) {
+    const rec *r = &mg->recs[gr->members[k]];
+    if (k) fb_buf_putc(b, ',');
+    fb_crec_write_state(b, r->set, r->ci, out->state_text[r->si], out->state_len[r->si], precision);
+  }
+  fb_buf_putc(b, ']');
+  const near_list *nl = &mg->nl[g];
+  if (nl->n) {
+    fb_buf_puts(b, ",\"near\":[");
+    for (int i = 0; i < nl->n; i++)
+      fb_buf_printf(b, "%s{\"entity\":\"e%u\",\"why\":\"%s\"}", i ? "," : "", nl->other[i] + 1, nl->why[i]);
+    fb_buf_putc(b, ']');
+  }
+  fb_buf_putc(b, '}');
+}
+
+void fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
+  fb_buf_putc(b, '[');
+  for (size_t g = 0; g < out->m.ng; g++) {
+    if (g) fb_buf_putc(b, ',');
+    fb_merged_write_entity(b, out, g, precision);
+  }
+  fb_buf_putc(b, ']');
+}
+
+void fb_merged_free(fb_merged *out) {
+  if (!out) return;
+  merged_free(&out->m);
+  for (size_t i = 0; i < out->nsrc; i++) free(out->state_text[i]);
+  free(out->state_text);
+  free(out->state_len);
+  free(out);
 }

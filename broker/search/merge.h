@@ -52,6 +52,9 @@
 
 #include <jansson.h>
 
+#include "core/crec.h"
+#include "core/util.h"
+
 /* `per_state` is a JSON object {"IDN": [records...], ...} of already-redacted records.
  * Returns a new array [{"entity":"e1","score":0.97,"match":["document","name","dob"],
  * "records":[...]}], ordered by score desc, then more records first, then the first
@@ -60,5 +63,25 @@
  * record plus "state". Steals nothing and modifies nothing. Non-object records and a
  * non-object `per_state` are ignored (an empty array results). */
 json_t *fb_merge(json_t *per_state);
+
+/* The same merge on compact records (core/crec.h), already judged and redacted, one
+ * set per state; its answer is written straight from the records' text, byte for byte
+ * what fb_merge's value gives through core/jsonw.h. The sets and the state strings
+ * must outlive the result. */
+typedef struct {
+  const char *state;
+  const fb_crecs *set;
+} fb_merge_source;
+
+typedef struct fb_merged fb_merged;
+
+fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc);
+/* Number of entities. */
+size_t fb_merged_count(const fb_merged *m);
+/* Entity `e` (0-based) as jsonw writes fb_merge's e-th element at `precision`. */
+void fb_merged_write_entity(fb_buf *b, const fb_merged *m, size_t e, int precision);
+/* The whole array. */
+void fb_merged_write(fb_buf *b, const fb_merged *m, int precision);
+void fb_merged_free(fb_merged *m);
 
 #endif

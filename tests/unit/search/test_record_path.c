@@ -1,7 +1,9 @@
 /* The record path, old against new, byte for byte: node answers (as text) parsed,
  * judged, redacted by the demo policies, merged, and written as the search answer and
  * its NDJSON lines. The old path is jansson's (json_loadb, json_dump_callback with
- * the answer's flags); the new one is core/jsonr.h and core/jsonw.h. Inputs: the demo
+ * the answer's flags); the second is core/jsonr.h and core/jsonw.h on jansson values;
+ * the third is compact records (core/crec.h: fb_crecs_judge, fb_plan_apply_crecs,
+ * fb_merge_crecs and its writer), with no jansson value per record. Inputs: the demo
  * data's known subjects, then node answers mutated at random (fields dropped, hostile
  * and long strings, unknown fields, wrong types, duplicate keys and records, numbers,
  * escapes, invalid UTF-8, truncation, nesting): every byte of the answer, every error
@@ -21,6 +23,7 @@
 #include "records/record.h"
 #include "demo/demo_data.h"
 #include "records/sqlite_db.h"
+#include "core/crec.h"
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/util.h"
@@ -122,12 +125,79 @@ typedef struct {
   size_t fast;    /* answers the new parser took itself */
 } path_out;
 
+#define AUDIT_HASH "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static fb_query query(json_t *subject) {
+  return (fb_query){.purpose = "victim_protection", .priority = "urgent", .legal_basis = "mla_treaty",
+                    .justification = "record path test", .from_state = "MYS", .agency = "PDRM",
+                    .roles = roles, .nroles = 1, .subject = subject, .query_id = "q-record-path"};
+}
+
+/* The same search on compact records: the answer written around the merge's text. */
+static void run_compact(char *const texts[NSTATES], const size_t lens[NSTATES], path_out *out) {
+  json_t *subject = json_pack("{s:s}", "name", "Ahmad bin Ismail");
+  fb_query q = query(subject);
+  json_t *states = json_array();
+  fb_crecs *sets[NSTATES] = {0};
+  fb_merge_source src[NSTATES];
+  size_t nsrc = 0;
+  for (int i = 0; i < NSTATES; i++) {
+    json_error_t jerr;
+    char *text = fb_xmalloc(lens[i] + 1);
+    memcpy(text, texts[i], lens[i]);
+    text[lens[i]] = '\0';
+    fb_crecs *set = fb_crecs_load(text, lens[i], &jerr);
+    char *why = NULL;
+    if (!set) fb_set_error(&why, "invalid JSON from node: %s", jerr.text);
+    else if (fb_crecs_judge(set, &why) != 0) {
+      fb_crecs_free(set);
+      set = NULL;
+    }
+    json_t *line = json_pack("{s:s}", "state", fb_demo_states[i]);
+    if (set) {
+      out->fast += set->fast;
+      fb_plan *plan = fb_plan_new(common, policies[i], &q);
+      size_t redacted = 0;
+      int rc = fb_plan_apply_crecs(plan, set, &redacted);
+      fb_plan_free(plan);
+      json_object_set_new(line, "outcome", json_string(rc == 0 ? "shared" : "denied"));
+      json_object_set_new(line, "records", json_integer((json_int_t)set->nrecs));
+      json_object_set_new(line, "redacted", json_integer((json_int_t)redacted));
+      json_object_set_new(line, "latency_ms", json_real(12.3 + i));
+      sets[i] = set;
+      if (rc == 0) src[nsrc++] = (fb_merge_source){fb_demo_states[i], set};
+    } else {
+      json_object_set_new(line, "outcome", json_string("error"));
+      json_object_set_new(line, "error", json_string(why));
+      free(why);
+    }
+    json_array_append_new(states, line);
+  }
+  fb_merged *m = fb_merge_crecs(src, nsrc);
+  static const int precisions[] = {FB_JSONW_PRECISION, 0};
+  for (int p = 0; p < 2; p++) {
+    fb_buf *b = p == 0 ? &out->answer : &out->audit;
+    fb_buf_puts(b, "{\"query_id\":\"q-record-path\",\"complete\":true,\"states\":");
+    assert_int_equal(fb_jsonw_dump(b, states, precisions[p]), 0);
+    fb_buf_puts(b, ",\"results\":");
+    fb_merged_write(b, m, precisions[p]);
+    fb_buf_puts(b, ",\"audit\":{\"seq\":7,\"hash\":\"" AUDIT_HASH "\"}}");
+  }
+  for (size_t e = 0; e < fb_merged_count(m); e++) {
+    fb_buf_puts(&out->ndjson, "{\"result\":");
+    fb_merged_write_entity(&out->ndjson, m, e, FB_JSONW_PRECISION);
+    fb_buf_puts(&out->ndjson, "}\n");
+  }
+  fb_merged_free(m);
+  for (int i = 0; i < NSTATES; i++) fb_crecs_free(sets[i]);
+  json_decref(states);
+  json_decref(subject);
+}
+
 /* One search over the four answers, the old path (`fresh` false) or the new one. */
 static void run_path(bool fresh, char *const texts[NSTATES], const size_t lens[NSTATES], path_out *out) {
   json_t *subject = json_pack("{s:s}", "name", "Ahmad bin Ismail");
-  fb_query q = {.purpose = "victim_protection", .priority = "urgent", .legal_basis = "mla_treaty",
-                .justification = "record path test", .from_state = "MYS", .agency = "PDRM",
-                .roles = roles, .nroles = 1, .subject = subject, .query_id = "q-record-path"};
+  fb_query q = query(subject);
   json_t *per_state = json_object(), *states = json_array();
   for (int i = 0; i < NSTATES; i++) {
     json_error_t jerr;
@@ -167,8 +237,7 @@ static void run_path(bool fresh, char *const texts[NSTATES], const size_t lens[N
   json_t *results = fb_merge(per_state);
   json_decref(per_state);
   json_t *resp = json_pack("{s:s, s:b, s:o, s:O, s:{s:I, s:s}}", "query_id", "q-record-path", "complete", 1,
-                           "states", states, "results", results, "audit", "seq", (json_int_t)7, "hash",
-                           "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+                           "states", states, "results", results, "audit", "seq", (json_int_t)7, "hash", AUDIT_HASH);
   const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(FB_JSONW_PRECISION);
   if (fresh) {
     assert_int_equal(fb_jsonw_dump(&out->answer, resp, FB_JSONW_PRECISION), 0);
@@ -201,21 +270,30 @@ static bool same_buf(const fb_buf *a, const fb_buf *b) {
   return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
-/* Old and new on the same texts: equal bytes. Returns how many answers the new
- * parser took itself. */
-static size_t compare_paths(char *const texts[NSTATES], const size_t lens[NSTATES], const char *what) {
-  path_out a = {0}, b = {0};
+static void same_out(const path_out *a, const path_out *b, const char *what, const char *which) {
+  if (!same_buf(&a->answer, &b->answer))
+    fail_msg("%s (%s): the answers differ\nold: %.3000s\nnew: %.3000s", what, which, a->answer.data, b->answer.data);
+  if (!same_buf(&a->ndjson, &b->ndjson))
+    fail_msg("%s (%s): the NDJSON lines differ\nold: %.3000s\nnew: %.3000s", what, which, a->ndjson.data, b->ndjson.data);
+  if (!same_buf(&a->audit, &b->audit))
+    fail_msg("%s (%s): the audit-precision texts differ", what, which);
+}
+
+/* Old and both new paths on the same texts: equal bytes. Returns how many answers the
+ * new parser took itself; *compact_fast, how many the compact records took in place. */
+static size_t compare_paths(char *const texts[NSTATES], const size_t lens[NSTATES], const char *what,
+                            size_t *compact_fast) {
+  path_out a = {0}, b = {0}, c = {0};
   run_path(false, texts, lens, &a);
   run_path(true, texts, lens, &b);
-  if (!same_buf(&a.answer, &b.answer))
-    fail_msg("%s: the answers differ\nold: %.2000s\nnew: %.2000s", what, a.answer.data, b.answer.data);
-  if (!same_buf(&a.ndjson, &b.ndjson))
-    fail_msg("%s: the NDJSON lines differ", what);
-  if (!same_buf(&a.audit, &b.audit))
-    fail_msg("%s: the audit-precision texts differ", what);
+  run_compact(texts, lens, &c);
+  same_out(&a, &b, what, "jsonr/jsonw");
+  same_out(&a, &c, what, "compact records");
   size_t fast = b.fast;
+  *compact_fast += c.fast;
   path_out_free(&a);
   path_out_free(&b);
+  path_out_free(&c);
   return fast;
 }
 
@@ -239,8 +317,10 @@ static void test_known_subjects_old_and_new_agree(void **state) {
       lens[i] = strlen(texts[i]);
       records += lens[i] > 20;
     }
-    /* the new parser must have taken the demo's answers itself, not handed them back */
-    assert_int_equal(compare_paths(texts, lens, subjects[s]), NSTATES);
+    /* the new parsers must have taken the demo's answers themselves, not handed them back */
+    size_t compact_fast = 0;
+    assert_int_equal(compare_paths(texts, lens, subjects[s], &compact_fast), NSTATES);
+    assert_int_equal(compact_fast, NSTATES);
     for (int i = 0; i < NSTATES; i++) free(texts[i]);
   }
   assert_true(records >= 10); /* the subjects find records: the comparison saw some */
@@ -376,7 +456,7 @@ static void test_mutated_answers_old_and_new_agree(void **state) {
   uint64_t rng = 0x5eed10c0ffee;
   char *base[NSTATES];
   node_answers(subjects[0], base);
-  size_t fast = 0, total = 0;
+  size_t fast = 0, total = 0, compact_fast = 0;
   for (int iter = 0; iter < 400; iter++) {
     char *texts[NSTATES];
     size_t lens[NSTATES];
@@ -392,7 +472,7 @@ static void test_mutated_answers_old_and_new_agree(void **state) {
     }
     char what[64];
     snprintf(what, sizeof what, "mutation round %d", iter);
-    fast += compare_paths(texts, lens, what);
+    fast += compare_paths(texts, lens, what, &compact_fast);
     total += NSTATES;
     for (int i = 0; i < NSTATES; i++) free(texts[i]);
   }
@@ -400,6 +480,10 @@ static void test_mutated_answers_old_and_new_agree(void **state) {
   /* both ways were exercised: most answers parsed fast, some handed to jansson */
   assert_true(fast > total / 2);
   assert_true(fast < total);
+  /* compact records take only canonical text in place: not the ASCII-only third (\u
+   * escapes) nor most text mutations; about 44 % here */
+  assert_true(compact_fast > total / 3);
+  assert_true(compact_fast < total);
 }
 
 int main(void) {
