@@ -1,7 +1,8 @@
 /* The hub's record path on the realistic workload's node answers, stage by stage:
  * parse each node answer, judge it (schema), redact it (the demo policies), merge,
  * write the answer, free. Old path (jansson: json_loadb, json_dump_callback) against
- * the new one (core/jsonr.h, core/jsonw.h), alternating, same process.
+ * the first new one (core/jsonr.h, core/jsonw.h on jansson values) and compact records
+ * (core/crec.h: no jansson value per record), alternating, same process.
  *
  *   record_path_bench [ROUNDS]     (default 3000 searches per path)
  *
@@ -17,6 +18,7 @@
 
 #include "records/record.h"
 #include "demo/demo_data.h"
+#include "core/crec.h"
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/util.h"
@@ -90,6 +92,53 @@ typedef struct {
 static int dump_cb(const char *data, size_t len, void *b) {
   fb_buf_append(b, data, len);
   return 0;
+}
+
+/* The compact path: each answer's text is copied first (the hub takes over curl's
+ * buffer instead; the copy is counted in the parse). */
+static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], fb_policy *common,
+                        fb_policy *const pol[NANSWER], const fb_query *q, totals *t) {
+  fb_crecs *sets[NANSWER];
+  double t0 = fb_now_ms();
+  for (int i = 0; i < NANSWER; i++) {
+    char *text = malloc(lens[i] + 1);
+    memcpy(text, texts[i], lens[i] + 1);
+    sets[i] = fb_crecs_load(text, lens[i], NULL);
+    if (getenv("DBG") && sets[i] && !sets[i]->fast) { fprintf(stderr, "not fast: %.3500s\n", texts[i]); exit(1); }
+  }
+  double t1 = fb_now_ms();
+  for (int i = 0; i < NANSWER; i++)
+    if (!sets[i] || fb_crecs_judge(sets[i], NULL) != 0) abort();
+  double t2 = fb_now_ms();
+  fb_merge_source src[NANSWER];
+  for (int i = 0; i < NANSWER; i++) {
+    fb_plan *plan = fb_plan_new(common, pol[i], q);
+    size_t red;
+    if (fb_plan_apply_crecs(plan, sets[i], &red) != 0) abort();
+    fb_plan_free(plan);
+    src[i] = (fb_merge_source){answering[i], sets[i]};
+  }
+  double t3 = fb_now_ms();
+  fb_merged *m = fb_merge_crecs(src, NANSWER);
+  double t4 = fb_now_ms();
+  fb_buf b = {0};
+  fb_buf_reserve(&b, 4096);
+  fb_buf_puts(&b, "{\"query_id\":\"q-bench\",\"complete\":true,\"states\":[],\"results\":");
+  fb_merged_write(&b, m, FB_JSONW_PRECISION);
+  fb_buf_puts(&b, ",\"audit\":{\"seq\":1,\"hash\":\"00\"}}");
+  double t5 = fb_now_ms();
+  t->bytes = b.len;
+  t->entities = fb_merged_count(m);
+  fb_buf_free(&b);
+  fb_merged_free(m);
+  for (int i = 0; i < NANSWER; i++) fb_crecs_free(sets[i]);
+  double t6 = fb_now_ms();
+  t->ms[S_PARSE] += t1 - t0;
+  t->ms[S_JUDGE] += t2 - t1;
+  t->ms[S_REDACT] += t3 - t2;
+  t->ms[S_MERGE] += t4 - t3;
+  t->ms[S_WRITE] += t5 - t4;
+  t->ms[S_FREE] += t6 - t5;
 }
 
 static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens[NANSWER], fb_policy *common,
@@ -172,28 +221,32 @@ int main(int argc, char **argv) {
                 .justification = "Suspected facilitator in case MY-2026-0042", .case_ref = "MY-2026-0042",
                 .from_state = "MYS", .agency = "PDRM", .roles = roles, .nroles = 1, .subject = subject,
                 .query_id = "q-bench"};
-  totals old = {0}, fresh = {0};
+  totals old = {0}, fresh = {0}, compact = {0};
   for (int r = 0; r < 200; r++) { /* warm-up */
     totals w = {0};
     one_search(false, texts, lens, common, pol, &q, &w);
     one_search(true, texts, lens, common, pol, &q, &w);
+    one_compact(texts, lens, common, pol, &q, &w);
   }
-  for (int r = 0; r < rounds; r++) { /* alternating, so drift hits both */
+  for (int r = 0; r < rounds; r++) { /* alternating, so drift hits all three */
     one_search(false, texts, lens, common, pol, &q, &old);
     one_search(true, texts, lens, common, pol, &q, &fresh);
+    one_compact(texts, lens, common, pol, &q, &compact);
   }
   printf("record path, %d searches per path: node answers %zu / %zu / %zu bytes, answer %zu bytes, %zu entities\n",
          rounds, lens[0], lens[1], lens[2], fresh.bytes, fresh.entities);
-  if (old.bytes != fresh.bytes) printf("WARNING: the two paths wrote answers of different sizes (%zu, %zu)\n", old.bytes, fresh.bytes);
-  printf("%-8s %12s %12s %8s\n", "stage", "jansson us", "new us", "ratio");
-  double to = 0, tn = 0;
+  if (old.bytes != fresh.bytes || old.bytes != compact.bytes)
+    printf("WARNING: the paths wrote answers of different sizes (%zu, %zu, %zu)\n", old.bytes, fresh.bytes, compact.bytes);
+  printf("%-8s %12s %12s %12s %9s %9s\n", "stage", "jansson us", "jsonr/w us", "compact us", "jans/cmp", "jsonr/cmp");
+  double to = 0, tn = 0, tc = 0;
   for (int s = 0; s < S_COUNT; s++) {
-    double a = old.ms[s] * 1000.0 / rounds, b = fresh.ms[s] * 1000.0 / rounds;
+    double a = old.ms[s] * 1000.0 / rounds, b = fresh.ms[s] * 1000.0 / rounds, c = compact.ms[s] * 1000.0 / rounds;
     to += a;
     tn += b;
-    printf("%-8s %12.1f %12.1f %8.2f\n", stage_names[s], a, b, b > 0 ? a / b : 0.0);
+    tc += c;
+    printf("%-8s %12.1f %12.1f %12.1f %9.2f %9.2f\n", stage_names[s], a, b, c, c > 0 ? a / c : 0.0, c > 0 ? b / c : 0.0);
   }
-  printf("%-8s %12.1f %12.1f %8.2f\n", "total", to, tn, tn > 0 ? to / tn : 0.0);
+  printf("%-8s %12.1f %12.1f %12.1f %9.2f %9.2f\n", "total", to, tn, tc, tc > 0 ? to / tc : 0.0, tc > 0 ? tn / tc : 0.0);
   json_decref(subject);
   for (int i = 0; i < NANSWER; i++) {
     free(texts[i]);

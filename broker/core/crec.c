@@ -3,6 +3,7 @@
 #include "core/crec.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +34,43 @@ typedef struct {
 
 static const char *const extra_keys[] = {"id", "type", "redacted", "redacted_by", "state"};
 
+/* The known keys' texts, quotes included, by length (made once: the lookup is per
+ * member of every record). */
+static struct {
+  const char *text[FB_CKEY_COUNT];
+  uint8_t len[FB_CKEY_COUNT];
+  int key[FB_CKEY_COUNT];
+  int n;
+} known;
+static pthread_once_t known_once = PTHREAD_ONCE_INIT;
+
+static const char *key_text(int key) {
+  return key < FB_RECORD_FIELD_COUNT ? fb_record_fields[key] : extra_keys[key - FB_RECORD_FIELD_COUNT];
+}
+
+static void known_init(void) {
+  for (int k = 0; k < FB_CKEY_COUNT; k++) {
+    known.text[known.n] = key_text(k);
+    known.len[known.n] = (uint8_t)(strlen(key_text(k)) + 2);
+    known.key[known.n++] = k;
+  }
+}
+
 /* The known key index of a key's text (quotes included), or -1. */
 static int known_key(const unsigned char *k, uint32_t klen) {
-  if (klen < 4) return -1;
-  const char *name = (const char *)k + 1;
-  size_t n = klen - 2;
-  for (int f = 0; f < FB_RECORD_FIELD_COUNT; f++)
-    if (strlen(fb_record_fields[f]) == n && memcmp(fb_record_fields[f], name, n) == 0) return f;
-  for (size_t e = 0; e < FB_ARRAY_LEN(extra_keys); e++)
-    if (strlen(extra_keys[e]) == n && memcmp(extra_keys[e], name, n) == 0) return FB_CKEY_ID + (int)e;
+  if (klen < 4 || klen > 13) return -1;
+  for (int i = 0; i < known.n; i++)
+    if (known.len[i] == klen && k[1] == (unsigned char)known.text[i][0] &&
+        memcmp(known.text[i], k + 1, klen - 2) == 0)
+      return known.key[i];
   return -1;
+}
+
+/* Grows an array of `size`-byte elements to hold one more. */
+static void *grow(void *v, size_t n, size_t *cap, size_t size) {
+  if (n < *cap) return v;
+  *cap = *cap ? *cap * 2 : 16;
+  return fb_xrealloc(v, *cap * size);
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 (jansson's rules, as core/jsonw.c). */
@@ -94,12 +122,29 @@ static uint32_t canonical_escape(const unsigned char *t, uint32_t p, uint32_t en
   }
 }
 
+/* 1 for the bytes a string's plain run stops at: '"', '\\', control characters and
+ * the start of a multi-byte UTF-8 sequence. */
+static const unsigned char stop_byte[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
 /* A string at t[p] == '"'; its decoded bytes go to plain at the same offset, ended by
  * a NUL (decoding never lengthens). */
 static int scan_string(scanner *s) {
   uint32_t start = ++s->p, w = start;
   bool escaped = false;
   for (;;) {
+    /* the text ends with a NUL (a stop byte): the run cannot pass its end */
+    uint32_t run = s->p;
+    while (!stop_byte[s->t[s->p]]) s->p++;
+    if (escaped) memmove(s->plain + w, s->t + run, s->p - run);
+    w += s->p - run;
     if (s->p >= s->len) return -1;
     unsigned c = s->t[s->p];
     if (c == '"') break;
@@ -236,7 +281,7 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
     if (records && vt == JSON_ARRAY) s->set->has_records = true;
     if (rec) {
       fb_crecs *set = s->set;
-      set->members = fb_xrealloc(set->members, (set->nmembers + 1) * sizeof *set->members);
+      set->members = grow(set->members, set->nmembers, &set->capmembers, sizeof *set->members);
       set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false};
       int k = known_key(s->t + key, klen);
       if (k >= 0) rec->at[k] = (int32_t)(set->nmembers - 1);
@@ -266,7 +311,7 @@ static int scan_array(scanner *s, int depth, bool records) {
   for (;;) {
     if (records) {
       fb_crecs *set = s->set;
-      set->recs = fb_xrealloc(set->recs, (set->nrecs + 1) * sizeof *set->recs);
+      set->recs = grow(set->recs, set->nrecs, &set->caprecs, sizeof *set->recs);
       fb_crec *r = &set->recs[set->nrecs++];
       memset(r, 0, sizeof *r);
       memset(r->at, 0xff, sizeof r->at);
@@ -318,7 +363,7 @@ static void set_reset(fb_crecs *set) {
   free(set->members);
   set->recs = NULL;
   set->members = NULL;
-  set->nrecs = set->nmembers = 0;
+  set->nrecs = set->nmembers = set->caprecs = set->capmembers = 0;
   set->has_records = false;
 }
 
@@ -341,6 +386,7 @@ static int scan_canonical(fb_crecs *set) {
 }
 
 fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err) {
+  pthread_once(&known_once, known_init);
   fb_crecs *set = fb_xcalloc(1, sizeof *set);
   set->text = text;
   set->len = len;
@@ -593,7 +639,7 @@ static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type,
 static fb_cmember *add_member(fb_crecs *s, size_t i) {
   fb_crec *r = &s->recs[i];
   if (r->xn && r->xfirst + r->xn != s->nmembers) { /* another record added since: move them to the end */
-    s->members = fb_xrealloc(s->members, (s->nmembers + r->xn + 1) * sizeof *s->members);
+    while (s->capmembers < s->nmembers + r->xn + 1) s->members = grow(s->members, s->capmembers, &s->capmembers, sizeof *s->members);
     memcpy(s->members + s->nmembers, s->members + r->xfirst, r->xn * sizeof *s->members);
     for (int k = 0; k < FB_CKEY_COUNT; k++)
       if (r->at[k] >= (int32_t)r->xfirst && r->at[k] < (int32_t)(r->xfirst + r->xn))
@@ -601,16 +647,12 @@ static fb_cmember *add_member(fb_crecs *s, size_t i) {
     r->xfirst = (uint32_t)s->nmembers;
     s->nmembers += r->xn;
   }
-  s->members = fb_xrealloc(s->members, (s->nmembers + 1) * sizeof *s->members);
+  s->members = grow(s->members, s->nmembers, &s->capmembers, sizeof *s->members);
   if (!r->xn) r->xfirst = (uint32_t)s->nmembers;
   r->xn++;
   fb_cmember *m = &s->members[s->nmembers++];
   memset(m, 0, sizeof *m);
   return m;
-}
-
-static const char *key_text(int key) {
-  return key < FB_RECORD_FIELD_COUNT ? fb_record_fields[key] : extra_keys[key - FB_RECORD_FIELD_COUNT];
 }
 
 void fb_crec_remove(fb_crecs *s, size_t i, int key) {

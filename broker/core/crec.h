@@ -66,9 +66,9 @@ typedef struct fb_crecs {
   size_t used, cap;  /* bytes of text (and plain) in use and allocated */
   bool has_records;  /* an object whose "records" is an array */
   fb_crec *recs;
-  size_t nrecs;
+  size_t nrecs, caprecs;
   fb_cmember *members;
-  size_t nmembers;
+  size_t nmembers, capmembers;
   bool fast;         /* the text was canonical as received (no jansson round trip) */
 } fb_crecs;
 
