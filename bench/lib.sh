@@ -215,6 +215,57 @@ sys.exit(0 if a["complete"] else 1)
 PY
 }
 
+# realistic_setup: the realistic workload of the "every core" issue (realistic_bench.sh):
+# the search body $TMP/real.json (an analyst of MYS; the demo's cross-state person,
+# IDN-P-000001 and its counterparts, who hold passport A12345678, with all five subject
+# keys and case_ref), and copies of the demo databases in $TMP/real/ in which nine more
+# persons per state (the shortest records, three of them victims) are indexed under
+# that document, so that each node answers 10 person records. Needs demo_setup first.
+realistic_setup() {
+  local doc=A12345678 s
+  printf '{"subject":{"name":"Ahmad bin Ismail","dob":"1985-03-12","document":"%s","nationality":"MYS","phone":"+60123456789"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in case MY-2026-0042","case_ref":"MY-2026-0042"}' \
+    "$doc" >"$TMP/real.json"
+  mkdir -p "$TMP/real"
+  for s in IDN MYS THA BGD; do
+    cp "$TMP/demo/data/$s.db" "$TMP/real/$s.db"
+    $PY - "$TMP/real/$s.db" "$doc" <<'PY' || die "could not add the benchmark's records to $s"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+doc = sys.argv[2]
+key = db.execute("SELECT key FROM keys WHERE kind = 1 AND key = ?", (doc,)).fetchone()
+if not key:
+    sys.exit("no record holds document " + doc)
+held = {r[0] for r in db.execute("SELECT rid FROM keys WHERE kind = 1 AND key = ?", (doc,))}
+def pick(victims, n):
+    q = ("SELECT rid FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json "
+         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY length(json), rid")
+    return [r[0] for r in db.execute(q) if r[0] not in held][:n]
+extra = pick(True, 3) + pick(False, 10 - len(held) - 3)
+db.executemany("INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(1, ?, ?)", [(doc, r) for r in extra])
+db.commit()
+PY
+  done
+}
+
+# real_nodes_start DB-DIR [STATE-OPTIONS]: a `fedbroker node` per demo state on DB-DIR/<S>.db;
+# sets NODE_PIDS and NODES_CFG (the hub config's states block for them, http adapter,
+# each line with `timeout = 5000` or STATE-OPTIONS).
+real_nodes_start() {
+  local s p opts=${2:-timeout = 5000}
+  NODES_CFG=""
+  NODE_PIDS=()
+  for s in IDN MYS THA BGD; do
+    p=$(free_port)
+    bg_start "node$s" "$FEDBROKER" node --data "$1/$s.db" --listen "127.0.0.1:$p" --log-level warn
+    NODE_PIDS+=("$BG_PID")
+    wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
+    NODES_CFG+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", $opts },"$'\n'
+  done
+}
+
+# state_url STATE STATES-BLOCK: the url of STATE's line in a states block.
+state_url() { sed -n "s/^  $1 = { adapter = \"http\", url = \"\([^\"]*\)\".*/\1/p" <<<"$2"; }
+
 # Canned national nodes (bench/canned_node.c): each answers every search with the bytes a
 # real `fedbroker node` answered to the same search, captured once, so that the nodes
 # cost next to no CPU and the hub is what the cores are spent on.
@@ -251,4 +302,21 @@ canned_start() {
   bg_start "$1" "$CANNED_NODE" --listen "127.0.0.1:$port" --answer "$2" --delay-ms "${3:-0}"
   wait_http "http://127.0.0.1:$port/healthz" "$BG_PID" "$1" http1
   CANNED_URL="http://127.0.0.1:$port/search"
+}
+
+# canned_nodes_start SEARCH-BODY-FILE DELAY-MS [STATE-OPTIONS]: captures what each node of
+# NODES_CFG (real_nodes_start) answers to that search and starts a canned node per state
+# serving those bytes; sets CANNED_PIDS and CANNED_CFG (a states block like NODES_CFG's).
+# The real nodes keep running: stop them (NODE_PIDS) once they are no longer needed.
+canned_nodes_start() {
+  local s opts=${3:-timeout = 5000}
+  node_request "$1" "$TMP/node-req-hub.json"
+  CANNED_CFG=""
+  CANNED_PIDS=()
+  for s in IDN MYS THA BGD; do
+    canned_capture "$(state_url "$s" "$NODES_CFG")" "$TMP/node-req-hub.json" "$TMP/canned-$s.json" >/dev/null
+    canned_start "canned$s" "$TMP/canned-$s.json" "$2"
+    CANNED_PIDS+=("$BG_PID")
+    CANNED_CFG+="  $s = { adapter = \"http\", url = \"$CANNED_URL\", $opts },"$'\n'
+  done
 }

@@ -75,61 +75,15 @@ fi
 demo_setup
 AUTH="Authorization: Bearer $ANALYST_MYS"
 JSON="Content-Type: application/json"
-DOC=A12345678
-
-# The subject: the demo's cross-state person (IDN-P-000001 and its counterparts hold
-# passport A12345678), with all five keys.
-PHONE=+60123456789
-printf '{"subject":{"name":"Ahmad bin Ismail","dob":"1985-03-12","document":"%s","nationality":"MYS","phone":"%s"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in case MY-2026-0042","case_ref":"MY-2026-0042"}' \
-  "$DOC" "$PHONE" >"$TMP/real.json"
+realistic_setup
 search_body "$TMP/document.json" document
 sed 's/A12345678/Z99999999/' "$TMP/document.json" >"$TMP/nomatch.json"
 
-# Copies of the databases with nine more persons per state indexed under the document:
-# the shortest records (as the issue measured, ~2.7 KB per node answer), three victims.
-mkdir -p "$TMP/real"
-for s in IDN MYS THA BGD; do
-  cp "$TMP/demo/data/$s.db" "$TMP/real/$s.db"
-  $PY - "$TMP/real/$s.db" "$DOC" <<'PY' || die "could not add the benchmark's records to $s"
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-doc = sys.argv[2]
-key = db.execute("SELECT key FROM keys WHERE kind = 1 AND key = ?", (doc,)).fetchone()
-if not key:
-    sys.exit("no record holds document " + doc)
-held = {r[0] for r in db.execute("SELECT rid FROM keys WHERE kind = 1 AND key = ?", (doc,))}
-def pick(victims, n):
-    q = ("SELECT rid FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json "
-         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY length(json), rid")
-    return [r[0] for r in db.execute(q) if r[0] not in held][:n]
-extra = pick(True, 3) + pick(False, 10 - len(held) - 3)
-db.executemany("INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(1, ?, ?)", [(doc, r) for r in extra])
-db.commit()
-PY
-done
-
-# Four nodes serving those copies (HTTP/1.1 from the hub's curl), and the hub.
-nodes=""
-NODE_PIDS=()
-for s in IDN MYS THA BGD; do
-  p=$(free_port)
-  bg_start "node$s" "$FEDBROKER" node --data "$TMP/real/$s.db" --listen "127.0.0.1:$p" --log-level warn
-  NODE_PIDS+=("$BG_PID")
-  wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
-  nodes+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", timeout = 5000 },"$'\n'
-done
+# Four nodes serving the realistic copies of the databases (HTTP/1.1 from the hub's curl).
+real_nodes_start "$TMP/real"
+nodes=$NODES_CFG
 if [ "$NODES" = canned ]; then
-  # Each real node's answer to the search, captured once; canned nodes serve those bytes.
-  node_request "$TMP/real.json" "$TMP/node-req-hub.json"
-  canned=""
-  CANNED_PIDS=()
-  for s in IDN MYS THA BGD; do
-    url=$(sed -n "s/^  $s = { adapter = \"http\", url = \"\([^\"]*\)\".*/\1/p" <<<"$nodes")
-    canned_capture "$url" "$TMP/node-req-hub.json" "$TMP/canned-$s.json" >/dev/null
-    canned_start "canned$s" "$TMP/canned-$s.json"
-    CANNED_PIDS+=("$BG_PID")
-    canned+="  $s = { adapter = \"http\", url = \"$CANNED_URL\", timeout = 5000 },"$'\n'
-  done
+  canned_nodes_start "$TMP/real.json" 0
   # The reference answer: a hub on the real nodes.
   p=$(free_port)
   demo_config "$TMP/demo/ref.lua" "$p" true "audit-ref.jsonl" "$nodes"
@@ -138,13 +92,13 @@ if [ "$NODES" = canned ]; then
   search_once "http://127.0.0.1:$p/v1/search" "$TMP/real.json" "$TMP/real-ref.out" >/dev/null
   bg_stop "$BG_PID"
   for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
-  nodes=$canned
+  nodes=$CANNED_CFG
   NODE_PIDS=("${CANNED_PIDS[@]}")
 fi
 # What one node answers to the subject (the hub's request body, as the http adapter sends it).
 $PY -c 'import json,sys; b=json.load(open(sys.argv[1])); print(json.dumps({"query_id":"q-bench","subject":b["subject"],"purpose":b["purpose"],"limit":100}))' \
   "$TMP/real.json" >"$TMP/node-req.json"
-node_url=$(sed -n 's/^  IDN = { adapter = "http", url = "\([^"]*\)".*/\1/p' <<<"$nodes")
+node_url=$(state_url IDN "$nodes")
 curl -sf -o "$TMP/node-answer.json" --max-time 10 -H "$JSON" --data-binary "@$TMP/node-req.json" "$node_url" ||
   die "node IDN did not answer the subject"
 NODE_SIZE=$(wc -c <"$TMP/node-answer.json")
