@@ -104,7 +104,6 @@ static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], 
     char *text = malloc(lens[i] + 1);
     memcpy(text, texts[i], lens[i] + 1);
     sets[i] = fb_crecs_load(text, lens[i], NULL);
-    if (getenv("DBG") && sets[i] && !sets[i]->fast) { fprintf(stderr, "not fast: %.3500s\n", texts[i]); exit(1); }
   }
   double t1 = fb_now_ms();
   for (int i = 0; i < NANSWER; i++)
@@ -116,10 +115,10 @@ static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], 
     size_t red;
     if (fb_plan_apply_crecs(plan, sets[i], &red) != 0) abort();
     fb_plan_free(plan);
-    src[i] = (fb_merge_source){answering[i], sets[i]};
+    src[i] = (fb_merge_source){.state = answering[i], .set = sets[i]};
   }
   double t3 = fb_now_ms();
-  fb_merged *m = fb_merge_crecs(src, NANSWER);
+  fb_merged *m = fb_merge_sources(src, NANSWER);
   double t4 = fb_now_ms();
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096);

@@ -11,6 +11,8 @@
 #include "core/jsonw.h"
 #include "core/util.h"
 #include "hub/hub.h"
+#include "core/hublock.h"
+#include "search/answer.h"
 #include "search/engine.h"
 
 /* One search's HTTP side, from admission to the last byte (or the client's going). */
@@ -65,20 +67,36 @@ static void on_state(void *ud, json_t *state) {
   stream_line(h->req, "state", state);
 }
 
+/* The answer is written from the merge's records, without a jansson value for it
+ * (search/answer.h); writing reads this search's records only, so other workers may
+ * run meanwhile. */
 static void on_done(void *ud, const fb_search_answer *a) {
   search_http *h = ud;
-  json_t *audit = json_pack("{s:I, s:s}", "seq", (json_int_t)a->audit_seq, "hash", a->audit_hash);
+  fb_buf b = {0};
+  fb_buf_reserve(&b, 16384);
   if (h->streaming) {
-    size_t n = json_array_size(a->results);
-    for (size_t i = 0; i < n; i++) stream_line(h->req, "result", json_incref(json_array_get(a->results, i)));
+    /* the result lines are written together and go out as one write */
+    size_t n = fb_merged_count(a->results);
+    bool yielded = fb_hublock_yield();
+    for (size_t i = 0; i < n; i++) fb_search_result_line(&b, a, i);
+    fb_hublock_resume(yielded);
+    if (b.len) fb_stream_write(h->req, b.data, b.len);
+    fb_buf_free(&b);
+    json_t *audit = json_pack("{s:I, s:s}", "seq", (json_int_t)a->audit_seq, "hash", a->audit_hash);
     stream_line(h->req, "done",
                 json_pack("{s:s, s:b, s:o}", "query_id", a->query_id, "complete", a->complete, "audit", audit));
     fb_stream_end(release(h));
-  } else {
-    json_t *resp = json_pack("{s:s, s:b, s:O, s:O, s:o}", "query_id", a->query_id, "complete", a->complete, "states",
-                             a->states, "results", a->results, "audit", audit);
-    fb_respond_json(release(h), 200, resp);
+    return;
   }
+  bool yielded = fb_hublock_yield();
+  int rc = fb_search_answer_write(&b, a, FB_JSONW_PRECISION);
+  fb_hublock_resume(yielded);
+  if (rc != 0) {
+    fb_buf_free(&b);
+    fb_respond_error(release(h), 500, "internal", "The response could not be encoded.", NULL);
+    return;
+  }
+  fb_respond_json_text(release(h), 200, &b);
 }
 
 static void on_failure(void *ud, const fb_search_failure *f) {

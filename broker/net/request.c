@@ -181,6 +181,12 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
     fb_respond_error(req, 500, "internal", "The response could not be encoded.", NULL);
     return;
   }
+  fb_respond_json_text(req, status, &b);
+}
+
+void fb_respond_json_text(fb_request *req, int status, fb_buf *body) {
+  fb_buf b = *body;
+  *body = (fb_buf){0};
   fb_buf_putc(&b, '\n');
   if (req->headers_sent) {
     fb_buf_free(&b);

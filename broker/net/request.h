@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "core/util.h"
+
 typedef struct fb_request fb_request;
 
 typedef struct {
@@ -48,6 +50,9 @@ void fb_response_header(fb_request *req, const char *name, const char *value);
 void fb_respond(fb_request *req, int status, const char *content_type, const char *body, size_t len);
 /* Serialises and releases `body` (a new reference is stolen). */
 void fb_respond_json(fb_request *req, int status, json_t *body);
+/* The same for a JSON text already written: `body`'s memory is taken over (a '\n' is
+ * added, as fb_respond_json adds) and `body` reset. */
+void fb_respond_json_text(fb_request *req, int status, fb_buf *body);
 /* API.md error body; `field` may be NULL. Adds Retry-After for 429/503 callers via
  * fb_response_header beforehand. */
 void fb_respond_error(fb_request *req, int status, const char *code, const char *message,

@@ -654,14 +654,14 @@ static void respond_failure(search *s, int status, const char *code, const char 
 
 typedef struct {
   search *s;
-  json_t *results;
+  fb_merged *results; /* written from the legs' records, which live until search_free */
   void *hook_token;
 } audit_wait;
 
 static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
   audit_wait *w = data;
   search *s = w->s;
-  json_t *results = w->results;
+  fb_merged *results = w->results;
   if (w->hook_token) s->e->hooks.audited(s->e->hooks.ctx, w->hook_token, status == 0);
   free(w);
   if (status != 0) {
@@ -679,7 +679,7 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
     s->cb->on_done(s->ud, &a);
     json_decref(a.states);
   }
-  json_decref(results);
+  fb_merged_free(results);
   search_free(s);
 }
 
@@ -721,16 +721,17 @@ static void finish(search *s) {
   uv_timer_stop(&s->deadline);
   record_outcomes(s);
 
-  json_t *per_state = json_object();
+  fb_merge_source *src = fb_xcalloc(s->nlegs ? s->nlegs : 1, sizeof *src);
+  size_t nsrc = 0;
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out == OUT_SHARED && s->legs[i].recs)
-      json_object_set(per_state, s->legs[i].rt->cfg->code, s->legs[i].recs);
-  /* The merge reads and writes this search's records only (and per-thread
-   * transliterators): other workers may run meanwhile. */
+      src[nsrc++] = (fb_merge_source){.state = s->legs[i].rt->cfg->code, .records = s->legs[i].recs};
+  /* The merge reads this search's records only (and per-thread transliterators):
+   * other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
-  json_t *results = fb_merge(per_state);
-  json_decref(per_state);
+  fb_merged *results = fb_merge_sources(src, nsrc);
   fb_hublock_resume(yielded);
+  free(src);
 
   bool review = false;
   json_t *states = json_array();
@@ -762,7 +763,7 @@ static void finish(search *s) {
   if (fb_audit_append(s->e->audit, entry, on_audited, w) != 0) {
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
-    json_decref(results);
+    fb_merged_free(results);
     fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
     respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
     search_free(s);

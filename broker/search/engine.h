@@ -13,6 +13,7 @@
 
 #include "auth/identity.h"
 #include "config/config.h"
+#include "search/merge.h"
 
 struct fb_policy_store;
 struct fb_audit;
@@ -55,7 +56,8 @@ typedef struct fb_search_answer {
   const char *query_id;
   bool complete;
   json_t *states;           /* per-state summaries; NULL when on_state delivered them */
-  json_t *results;          /* the merged records */
+  const fb_merged *results; /* the merged records (search/merge.h; written by
+                               search/answer.h) */
   uint64_t audit_seq;
   const char *audit_hash;
 } fb_search_answer;

@@ -777,7 +777,7 @@ json_t *fb_merge(json_t *per_state) {
   return out;
 }
 
-/* ---- the compact form ----------------------------------------------------- */
+/* ---- the written form: compact records or jansson records, without copies ----------------------------------------------------- */
 
 struct fb_merged {
   merged m;
@@ -790,7 +790,7 @@ static int source_cmp(const void *a, const void *b) {
   return strcmp(((const fb_merge_source *)a)->state, ((const fb_merge_source *)b)->state);
 }
 
-fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc) {
+fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
   fb_merged *out = fb_xcalloc(1, sizeof *out);
   /* States in sorted order, as fb_merge takes them. */
   fb_merge_source *sorted = fb_xcalloc(nsrc ? nsrc : 1, sizeof *sorted);
@@ -801,7 +801,7 @@ fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc) {
   out->state_len = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_len);
   size_t nrec = 0;
   for (size_t si = 0; si < nsrc; si++) {
-    nrec += sorted[si].set ? sorted[si].set->nrecs : 0;
+    nrec += sorted[si].set ? sorted[si].set->nrecs : json_array_size(sorted[si].records);
     json_t *st = json_string(sorted[si].state);
     fb_buf b = {0};
     if (!st || fb_jsonw_value(&b, st, 0) != 0) fb_buf_puts(&b, "\"\"");
@@ -816,14 +816,21 @@ fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc) {
   bool any_native = false;
   for (size_t si = 0; si < nsrc; si++) {
     const fb_crecs *set = sorted[si].set;
-    for (size_t i = 0; set && i < set->nrecs; i++) {
-      if (set->recs[i].type != JSON_OBJECT) continue;
+    size_t count = set ? set->nrecs : json_array_size(sorted[si].records);
+    for (size_t i = 0; i < count; i++) {
       rec *x = &mg->recs[n];
-      x->set = set;
-      x->ci = (uint32_t)i;
+      if (set) {
+        if (set->recs[i].type != JSON_OBJECT) continue;
+        x->set = set;
+        x->ci = (uint32_t)i;
+        x->id = fb_crec_string(set, &set->recs[i], FB_CKEY_ID);
+      } else {
+        x->json = json_array_get(sorted[si].records, i);
+        if (!json_is_object(x->json)) continue;
+        x->id = json_string_value(json_object_get(x->json, "id"));
+      }
       x->state = sorted[si].state;
       x->si = (uint32_t)si;
-      x->id = fb_crec_string(set, &set->recs[i], FB_CKEY_ID);
       if (!x->id) x->id = "";
       prepare(x, n, &keys);
       any_native |= x->native;
@@ -839,7 +846,25 @@ fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc) {
 
 size_t fb_merged_count(const fb_merged *m) { return m->m.ng; }
 
-void fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precision) {
+/* A jansson record as fb_merge copies it: "state" first, its own "state" left out. */
+static int put_json_record(fb_buf *b, json_t *r, const char *state_text, size_t state_len, int precision) {
+  fb_buf_append(b, "{\"state\":", 9);
+  fb_buf_append(b, state_text, state_len);
+  const char *key;
+  size_t klen;
+  json_t *value;
+  json_object_keylen_foreach(r, key, klen, value) {
+    if (klen == 5 && memcmp(key, "state", 5) == 0) continue;
+    fb_buf_putc(b, ',');
+    if (fb_jsonw_string(b, key, klen) != 0) return -1;
+    fb_buf_putc(b, ':');
+    if (fb_jsonw_value(b, value, precision) != 0) return -1;
+  }
+  fb_buf_putc(b, '}');
+  return 0;
+}
+
+int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precision) {
   const merged *mg = &out->m;
   const group *gr = &mg->groups[g];
   fb_buf_printf(b, "{\"entity\":\"e%zu\",\"score\":", g + 1);
@@ -858,7 +883,8 @@ void fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int preci
   for (size_t k = 0; k < gr->n; k++) {
     const rec *r = &mg->recs[gr->members[k]];
     if (k) fb_buf_putc(b, ',');
-    fb_crec_write_state(b, r->set, r->ci, out->state_text[r->si], out->state_len[r->si], precision);
+    if (r->set) fb_crec_write_state(b, r->set, r->ci, out->state_text[r->si], out->state_len[r->si], precision);
+    else if (put_json_record(b, r->json, out->state_text[r->si], out->state_len[r->si], precision) != 0) return -1;
   }
   fb_buf_putc(b, ']');
   const near_list *nl = &mg->nl[g];
@@ -869,15 +895,22 @@ void fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int preci
     fb_buf_putc(b, ']');
   }
   fb_buf_putc(b, '}');
+  return 0;
 }
 
-void fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
+int fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
+  size_t mark = b->len;
   fb_buf_putc(b, '[');
   for (size_t g = 0; g < out->m.ng; g++) {
     if (g) fb_buf_putc(b, ',');
-    fb_merged_write_entity(b, out, g, precision);
+    if (fb_merged_write_entity(b, out, g, precision) != 0) {
+      b->len = mark;
+      b->data[mark] = '\0';
+      return -1;
+    }
   }
   fb_buf_putc(b, ']');
+  return 0;
 }
 
 void fb_merged_free(fb_merged *out) {

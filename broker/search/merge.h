@@ -64,24 +64,28 @@
  * non-object `per_state` are ignored (an empty array results). */
 json_t *fb_merge(json_t *per_state);
 
-/* The same merge on compact records (core/crec.h), already judged and redacted, one
- * set per state; its answer is written straight from the records' text, byte for byte
- * what fb_merge's value gives through core/jsonw.h. The sets and the state strings
- * must outlive the result. */
+/* The same merge, written instead of built: one source per state, its records (already
+ * judged and redacted) either compact (core/crec.h) or a jansson array; the answer is
+ * written straight from them (a compact record's text is copied, a jansson record
+ * written by core/jsonw.h, "state" put first without copying the record), byte for
+ * byte what fb_merge's value gives through core/jsonw.h. The sources' records and
+ * state strings must outlive the result, unchanged. */
 typedef struct {
   const char *state;
-  const fb_crecs *set;
+  const fb_crecs *set;  /* or, when NULL: */
+  json_t *records;      /* a jansson array of records (borrowed) */
 } fb_merge_source;
 
 typedef struct fb_merged fb_merged;
 
-fb_merged *fb_merge_crecs(const fb_merge_source *src, size_t nsrc);
+fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc);
 /* Number of entities. */
 size_t fb_merged_count(const fb_merged *m);
-/* Entity `e` (0-based) as jsonw writes fb_merge's e-th element at `precision`. */
-void fb_merged_write_entity(fb_buf *b, const fb_merged *m, size_t e, int precision);
-/* The whole array. */
-void fb_merged_write(fb_buf *b, const fb_merged *m, int precision);
+/* Entity `e` (0-based) as jsonw writes fb_merge's e-th element at `precision`; -1
+ * where jsonw fails (a jansson string that is not UTF-8). */
+int fb_merged_write_entity(fb_buf *b, const fb_merged *m, size_t e, int precision);
+/* The whole array; on -1 `b` is as it was. */
+int fb_merged_write(fb_buf *b, const fb_merged *m, int precision);
 void fb_merged_free(fb_merged *m);
 
 #endif

@@ -186,7 +186,7 @@ static void on_done(void *ud, const fb_search_answer *a) {
   assert_false(o->done || o->failed);
   o->done = true;
   o->complete = a->complete;
-  o->results = json_array_size(a->results);
+  o->results = fb_merged_count(a->results);
   o->seq = a->audit_seq;
   assert_int_equal(strlen(a->audit_hash), 64);
   if (a->states) {

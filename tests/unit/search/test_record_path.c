@@ -3,7 +3,7 @@
  * its NDJSON lines. The old path is jansson's (json_loadb, json_dump_callback with
  * the answer's flags); the second is core/jsonr.h and core/jsonw.h on jansson values;
  * the third is compact records (core/crec.h: fb_crecs_judge, fb_plan_apply_crecs,
- * fb_merge_crecs and its writer), with no jansson value per record. Inputs: the demo
+ * fb_merge_sources and search/answer.h's writer), with no jansson value per record. Inputs: the demo
  * data's known subjects, then node answers mutated at random (fields dropped, hostile
  * and long strings, unknown fields, wrong types, duplicate keys and records, numbers,
  * escapes, invalid UTF-8, truncation, nesting): every byte of the answer, every error
@@ -29,6 +29,7 @@
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
+#include "search/answer.h"
 #include "search/merge.h"
 #include "unit_common.h"
 
@@ -165,7 +166,7 @@ static void run_compact(char *const texts[NSTATES], const size_t lens[NSTATES], 
       json_object_set_new(line, "redacted", json_integer((json_int_t)redacted));
       json_object_set_new(line, "latency_ms", json_real(12.3 + i));
       sets[i] = set;
-      if (rc == 0) src[nsrc++] = (fb_merge_source){fb_demo_states[i], set};
+      if (rc == 0) src[nsrc++] = (fb_merge_source){.state = fb_demo_states[i], .set = set};
     } else {
       json_object_set_new(line, "outcome", json_string("error"));
       json_object_set_new(line, "error", json_string(why));
@@ -173,21 +174,12 @@ static void run_compact(char *const texts[NSTATES], const size_t lens[NSTATES], 
     }
     json_array_append_new(states, line);
   }
-  fb_merged *m = fb_merge_crecs(src, nsrc);
-  static const int precisions[] = {FB_JSONW_PRECISION, 0};
-  for (int p = 0; p < 2; p++) {
-    fb_buf *b = p == 0 ? &out->answer : &out->audit;
-    fb_buf_puts(b, "{\"query_id\":\"q-record-path\",\"complete\":true,\"states\":");
-    assert_int_equal(fb_jsonw_dump(b, states, precisions[p]), 0);
-    fb_buf_puts(b, ",\"results\":");
-    fb_merged_write(b, m, precisions[p]);
-    fb_buf_puts(b, ",\"audit\":{\"seq\":7,\"hash\":\"" AUDIT_HASH "\"}}");
-  }
-  for (size_t e = 0; e < fb_merged_count(m); e++) {
-    fb_buf_puts(&out->ndjson, "{\"result\":");
-    fb_merged_write_entity(&out->ndjson, m, e, FB_JSONW_PRECISION);
-    fb_buf_puts(&out->ndjson, "}\n");
-  }
+  fb_merged *m = fb_merge_sources(src, nsrc);
+  fb_search_answer a = {.query_id = "q-record-path", .complete = true, .states = states, .results = m,
+                        .audit_seq = 7, .audit_hash = AUDIT_HASH};
+  assert_int_equal(fb_search_answer_write(&out->answer, &a, FB_JSONW_PRECISION), 0);
+  assert_int_equal(fb_search_answer_write(&out->audit, &a, 0), 0);
+  for (size_t e = 0; e < fb_merged_count(m); e++) assert_int_equal(fb_search_result_line(&out->ndjson, &a, e), 0);
   fb_merged_free(m);
   for (int i = 0; i < NSTATES; i++) fb_crecs_free(sets[i]);
   json_decref(states);
