@@ -169,14 +169,6 @@ static int put_value(fb_buf *b, const json_t *v, int precision, int depth) {
   return -1;
 }
 
-int fb_jsonw_string(fb_buf *b, const char *str, size_t len) {
-  size_t mark = b->len;
-  if (put_string(b, str, len) == 0) return 0;
-  b->len = mark;
-  b->data[mark] = '\0';
-  return -1;
-}
-
 int fb_jsonw_value(fb_buf *b, const json_t *v, int precision) {
   size_t mark = b->len;
   if (!v || put_value(b, v, precision, 0) != 0) {
@@ -191,3 +183,5 @@ int fb_jsonw_dump(fb_buf *b, const json_t *v, int precision) {
   if (!json_is_object(v) && !json_is_array(v)) return -1;
   return fb_jsonw_value(b, v, precision);
 }
+
+int fb_jsonw_string(fb_buf *b, const char *s, size_t len) { return put_string(b, s, len); }
