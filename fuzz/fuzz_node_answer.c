@@ -6,8 +6,8 @@
  * The record path is also checked against jansson on every input: the parse
  * (core/jsonr.h) must give json_loadb's value, or json_loadb's error at the same
  * position, and the writer (core/jsonw.h) json_dump_callback's bytes. The compact
- * records (core/crec.h) too: the same value or error, jsonw's text of the value, and
- * the schema check's sentence. */
+ * records (core/crec.h) too: the same value or error, jsonw's text of the value, the
+ * schema check's sentence, and the merge written from them (fb_merge_sources). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +70,21 @@ static void same_compact(const uint8_t *data, size_t len, json_t *v, const json_
   if (rc != want || (rc && strcmp(why, want_why) != 0)) abort();
   free(why);
   free(want_why);
+  if (rc == 0) { /* merged with itself: the written answer is the merged value's text */
+    fb_merge_source src[2] = {{.state = "MYS", .set = s}, {.state = "THA", .set = s}};
+    fb_merged *m = fb_merge_sources(src, 2);
+    json_t *per_state = json_pack("{s:O, s:O}", "MYS", recs, "THA", recs);
+    json_t *merged = fb_merge(per_state);
+    fb_buf want_text = {0}, got = {0};
+    if (fb_jsonw_dump(&want_text, merged, FB_JSONW_PRECISION) != 0 || fb_merged_write(&got, m, FB_JSONW_PRECISION) != 0 ||
+        want_text.len != got.len || memcmp(want_text.data, got.data, got.len) != 0)
+      abort();
+    fb_buf_free(&want_text);
+    fb_buf_free(&got);
+    json_decref(merged);
+    json_decref(per_state);
+    fb_merged_free(m);
+  }
   fb_crecs_free(s);
 }
 
