@@ -1,8 +1,10 @@
 /* The hub's record path on the realistic workload's node answers, stage by stage:
  * parse each node answer, judge it (schema), redact it (the demo policies), merge,
- * write the answer, free. Old path (jansson: json_loadb, json_dump_callback) against
- * the first new one (core/jsonr.h, core/jsonw.h on jansson values) and compact records
- * (core/crec.h: no jansson value per record), alternating, same process.
+ * write the answer, free. Three paths, alternating in one process: jansson's as before
+ * the "every core" issue (json_loadb, fb_merge's value, json_dump_callback); the hub's
+ * today (core/jsonr.h values, redaction on them, fb_merge_sources referring to them and
+ * search/answer.h writing the answer); compact records (core/crec.h: no jansson value
+ * per record, not yet wired to the adapters).
  *
  *   record_path_bench [ROUNDS]     (default 3000 searches per path)
  *
@@ -24,6 +26,7 @@
 #include "core/util.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
+#include "search/answer.h"
 #include "search/merge.h"
 
 #define NANSWER 3
@@ -122,9 +125,11 @@ static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], 
   double t4 = fb_now_ms();
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096);
-  fb_buf_puts(&b, "{\"query_id\":\"q-bench\",\"complete\":true,\"states\":[],\"results\":");
-  fb_merged_write(&b, m, FB_JSONW_PRECISION);
-  fb_buf_puts(&b, ",\"audit\":{\"seq\":1,\"hash\":\"00\"}}");
+  json_t *states = json_array();
+  fb_search_answer a = {.query_id = "q-bench", .complete = true, .states = states, .results = m, .audit_seq = 1,
+                        .audit_hash = "00"};
+  if (fb_search_answer_write(&b, &a, FB_JSONW_PRECISION) != 0) abort();
+  json_decref(states);
   double t5 = fb_now_ms();
   t->bytes = b.len;
   t->entities = fb_merged_count(m);
@@ -163,19 +168,35 @@ static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens
     fb_plan_free(plan);
   }
   double t3 = fb_now_ms();
-  json_t *results = fb_merge(per_state);
-  double t4 = fb_now_ms();
-  json_t *resp = json_pack("{s:s, s:b, s:[], s:o, s:{s:I, s:s}}", "query_id", "q-bench", "complete", 1, "states",
-                           "results", results, "audit", "seq", (json_int_t)1, "hash", "00");
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096);
-  if (fresh) fb_jsonw_dump(&b, resp, FB_JSONW_PRECISION);
-  else json_dump_callback(resp, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-  double t5 = fb_now_ms();
+  double t4, t5;
+  if (fresh) { /* the hub today: the merge refers to the records, the answer is written from them */
+    fb_merge_source src[NANSWER];
+    for (int i = 0; i < NANSWER; i++)
+      src[i] = (fb_merge_source){.state = answering[i], .records = json_object_get(per_state, answering[i])};
+    fb_merged *m = fb_merge_sources(src, NANSWER);
+    t4 = fb_now_ms();
+    json_t *states = json_array();
+    fb_search_answer a = {.query_id = "q-bench", .complete = true, .states = states, .results = m, .audit_seq = 1,
+                          .audit_hash = "00"};
+    if (fb_search_answer_write(&b, &a, FB_JSONW_PRECISION) != 0) abort();
+    t5 = fb_now_ms();
+    t->entities = fb_merged_count(m);
+    fb_merged_free(m);
+    json_decref(states);
+  } else { /* before the issue: the merged value built, then dumped by jansson */
+    json_t *results = fb_merge(per_state);
+    t4 = fb_now_ms();
+    json_t *resp = json_pack("{s:s, s:b, s:[], s:o, s:{s:I, s:s}}", "query_id", "q-bench", "complete", 1, "states",
+                             "results", results, "audit", "seq", (json_int_t)1, "hash", "00");
+    json_dump_callback(resp, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    t5 = fb_now_ms();
+    t->entities = json_array_size(results);
+    json_decref(resp);
+  }
   t->bytes = b.len;
-  t->entities = json_array_size(results);
   fb_buf_free(&b);
-  json_decref(resp);
   json_decref(per_state);
   for (int i = 0; i < NANSWER; i++) json_decref(bodies[i]);
   double t6 = fb_now_ms();
@@ -236,7 +257,7 @@ int main(int argc, char **argv) {
          rounds, lens[0], lens[1], lens[2], fresh.bytes, fresh.entities);
   if (old.bytes != fresh.bytes || old.bytes != compact.bytes)
     printf("WARNING: the paths wrote answers of different sizes (%zu, %zu, %zu)\n", old.bytes, fresh.bytes, compact.bytes);
-  printf("%-8s %12s %12s %12s %9s %9s\n", "stage", "jansson us", "jsonr/w us", "compact us", "jans/cmp", "jsonr/cmp");
+  printf("%-8s %12s %12s %12s %9s %9s\n", "stage", "jansson us", "hub us", "compact us", "jans/cmp", "hub/cmp");
   double to = 0, tn = 0, tc = 0;
   for (int s = 0; s < S_COUNT; s++) {
     double a = old.ms[s] * 1000.0 / rounds, b = fresh.ms[s] * 1000.0 / rounds, c = compact.ms[s] * 1000.0 / rounds;

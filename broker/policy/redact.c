@@ -138,7 +138,8 @@ typedef struct {
   uint32_t tags, type;
   const char *nationality;
   json_t *hold;      /* jansson form: the nationality string, alive while rules replace it */
-  char *copy;        /* compact form: a copy (edits may move the set's strings) */
+  char *copy;        /* compact form: a copy (edits may move the set's strings), in */
+  char small[16];    /* `small` when it fits */
 } rec_info;
 
 static void rec_info_init(rec_info *ri, rec_view *v) {
@@ -173,7 +174,10 @@ static void rec_info_init(rec_info *ri, rec_view *v) {
   int k = fb_vocab_index(V_TYPE, fb_crec_string(s, r, FB_CKEY_TYPE));
   ri->type = k >= 0 ? 1u << k : 0;
   const char *nat = fb_crec_string(s, r, FB_RECORD_FIELD_NATIONALITY);
-  ri->nationality = nat ? (ri->copy = fb_xstrdup(nat)) : NULL;
+  size_t n = nat ? strlen(nat) : 0;
+  if (!nat) ri->nationality = NULL;
+  else if (n < sizeof ri->small) ri->nationality = memcpy(ri->small, nat, n + 1);
+  else ri->nationality = ri->copy = fb_xstrdup(nat);
 }
 
 static void rec_info_end(rec_info *ri) {
