@@ -426,6 +426,7 @@ void fb_crecs_free(fb_crecs *s) {
   free(s->plain);
   free(s->recs);
   free(s->members);
+  fb_buf_free(&s->scratch);
   free(s);
 }
 
@@ -472,6 +473,24 @@ int fb_crec_array_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t 
   uint32_t p = *pos ? *pos : val + 1;
   if (t[p] == ',') p++;
   if (t[p] == ']') return 0;
+  uint32_t end = skip_value(t, p);
+  *off = p;
+  *len = end - p;
+  *type = type_at(t, p, end - p);
+  *pos = end;
+  return 1;
+}
+
+int fb_crec_object_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *koff, uint32_t *klen, uint32_t *off,
+                        uint32_t *len, int *type) {
+  const char *t = s->text;
+  uint32_t p = *pos ? *pos : val + 1;
+  if (t[p] == ',') p++;
+  if (t[p] != '"') return 0;
+  *koff = p;
+  p = skip_value(t, p);
+  *klen = p - *koff;
+  p++; /* ':' */
   uint32_t end = skip_value(t, p);
   *off = p;
   *len = end - p;
@@ -664,37 +683,36 @@ void fb_crec_remove(fb_crecs *s, size_t i, int key) {
 }
 
 void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
-  fb_buf b = {0};
+  fb_buf *b = &s->scratch;
+  b->len = 0;
   uint8_t type;
   bool reals;
   uint32_t off = UINT32_MAX;
-  if (fb_jsonw_value(&b, v, 17) == 0) off = append_text(s, b.data, b.len, &type, &reals);
+  if (fb_jsonw_value(b, v, 17) == 0) off = append_text(s, b->data, b->len, &type, &reals);
   if (off == UINT32_MAX) { /* not writable: the field goes */
-    fb_buf_free(&b);
     fb_crec_remove(s, i, key);
     return;
   }
+  uint32_t vlen = (uint32_t)b->len;
   fb_crec *r = &s->recs[i];
   r->edited = true;
   fb_cmember *m;
   if (r->at[key] >= 0) {
     m = &s->members[r->at[key]];
   } else {
-    fb_buf k = {0};
-    fb_buf_json_string(&k, key_text(key));
+    b->len = 0;
+    fb_buf_json_string(b, key_text(key));
     uint8_t kt;
     bool kr;
-    uint32_t koff = append_text(s, k.data, k.len, &kt, &kr);
+    uint32_t koff = append_text(s, b->data, b->len, &kt, &kr);
     m = add_member(s, i);
     r = &s->recs[i];
     m->key = koff;
-    m->klen = (uint32_t)k.len;
+    m->klen = (uint32_t)b->len;
     r->at[key] = (int32_t)(m - s->members);
-    fb_buf_free(&k);
   }
   m->val = off;
-  m->vlen = (uint32_t)b.len;
+  m->vlen = vlen;
   m->type = type;
   m->reals = reals;
-  fb_buf_free(&b);
 }

@@ -70,6 +70,7 @@ typedef struct fb_crecs {
   fb_cmember *members;
   size_t nmembers, capmembers;
   bool fast;         /* the text was canonical as received (no jansson round trip) */
+  fb_buf scratch;    /* reused by edits */
 } fb_crecs;
 
 /* Parses a node answer: `text` (malloc'd, NUL at text[len], as an fb_buf's data is)
@@ -95,6 +96,12 @@ const char *fb_crec_string(const fb_crecs *s, const fb_crec *r, int key);
  * call returns 1 with the element's text at *off / *len (and its type), or 0 at the
  * end. */
 int fb_crec_array_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *off, uint32_t *len, int *type);
+
+/* Walks the members of the object whose text starts at `val`: *pos = 0 first; each
+ * call returns 1 with the key's text at *koff / *klen (fb_crec_str_at(s, *koff) is its
+ * decoded string) and the value's at *off / *len with its type, or 0 at the end. */
+int fb_crec_object_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *koff, uint32_t *klen, uint32_t *off,
+                        uint32_t *len, int *type);
 
 /* The value of `key` (plain ASCII, no quotes) in the object whose text starts at
  * `val`: 1 with its text at *off / *len and its type, or 0. */

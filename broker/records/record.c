@@ -87,18 +87,21 @@ static int crec_string_array(const fb_crecs *s, const fb_cmember *m, const char 
 }
 
 static int crec_object_array(const fb_crecs *s, const fb_cmember *m, const char *field, const char *const *members,
-                              char **err) {
+                             char **err) {
   if (m->type != JSON_ARRAY) return fb_set_error(err, "%s must be an array of objects", field);
   uint32_t pos = 0, off, len;
   int type;
   for (size_t i = 0; fb_crec_array_next(s, m->val, &pos, &off, &len, &type); i++) {
     if (type != JSON_OBJECT) return fb_set_error(err, "%s[%zu] must be an object", field, i);
-    for (const char *const *k = members; *k; k++) {
-      uint32_t xo, xl;
-      int xt;
-      if (fb_crec_object_get(s, off, *k, &xo, &xl, &xt) && xt != JSON_STRING)
-        return fb_set_error(err, "%s[%zu].%s must be a string", field, i, *k);
-    }
+    /* one pass over the object's members; the first listed member that fails is named */
+    unsigned bad = 0;
+    uint32_t mpos = 0, ko, kl, vo, vl;
+    int vt;
+    while (fb_crec_object_next(s, off, &mpos, &ko, &kl, &vo, &vl, &vt))
+      for (unsigned k = 0; members[k]; k++)
+        if (vt != JSON_STRING && strcmp(fb_crec_str_at(s, ko), members[k]) == 0) bad |= 1u << k;
+    for (unsigned k = 0; members[k]; k++)
+      if (bad & (1u << k)) return fb_set_error(err, "%s[%zu].%s must be a string", field, i, members[k]);
   }
   return 0;
 }
