@@ -156,8 +156,9 @@ static void rec_info_init(rec_info *ri, rec_view *v) {
     }
     int k = fb_vocab_index(V_TYPE, json_string_value(json_object_get(v->json, "type")));
     ri->type = k >= 0 ? 1u << k : 0;
-    ri->hold = json_incref(json_object_get(v->json, "nationality"));
-    ri->nationality = json_string_value(ri->hold);
+    json_t *nat = json_object_get(v->json, "nationality");
+    ri->hold = json_incref(nat);
+    ri->nationality = json_string_value(nat);
     return;
   }
   const fb_crecs *s = v->set;

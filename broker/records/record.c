@@ -122,7 +122,7 @@ int fb_crec_validate(const fb_crecs *s, size_t i, char **err) {
   if (m->type != JSON_STRING || m->vlen == 2) return fb_set_error(err, "id must be a non-empty string");
   if (!(m = fb_crec_get(s, r, FB_CKEY_TYPE))) return fb_set_error(err, "missing type");
   const char *t = m->type == JSON_STRING ? fb_crec_str_at(s, m->val) : NULL;
-  if (!t || (strcmp(t, "person") != 0 && strcmp(t, "vessel") != 0))
+  if (!t || (strcmp(t, "vessel") != 0 && strcmp(t, "person") != 0))
     return fb_set_error(err, "type must be \"person\" or \"vessel\"");
   for (size_t f = 0; f < FB_ARRAY_LEN(strings); f++)
     if ((m = fb_crec_get(s, r, strings[f])) && m->type != JSON_STRING)
