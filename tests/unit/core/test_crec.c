@@ -136,6 +136,8 @@ static void test_edge_cases_agree_with_jansson(void **state) {
       "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"name\":\"q\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001F\"}]}",
       "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"name\":\"\\/\\u00e9\\u001f\\u0000\"}]}",
       "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"name\":\"\\ud83d\\ude00\\u007f\x7f\"}]}",
+      "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"name\":\"\\u001f\\u000b\"}]}", /* lowercase: not jsonw's */
+      "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"name\":\"\\u001F\\u000B\"}]}",
       "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"n\":-0,\"m\":9223372036854775807,\"o\":-9223372036854775808}]}",
       "{\"records\":[{\"type\":\"person\",\"id\":\"a\",\"n\":9223372036854775808}]}",
       " {\"records\" : [ {\"type\":\"person\", \"id\":\"a\"} ] } ", "{\"records\":[{\"id\":\"a\",\"type\":\"person\"}]} x",
@@ -208,7 +210,7 @@ static void test_random_text_agrees_with_jansson(void **state) {
   static const char *const pieces[] = {"{", "}", "[", "]", ",", ":", "\"records\"", "\"id\"", "\"type\"", "\"person\"",
                                        "\"vessel\"", "\"name\"", "\"documents\"", "\"number\"", "\"tags\"", "\"a\"",
                                        "1", "-0", "2.5", "1e2", "true", "null", " ", "\"\\u00e9\"", "\"\\n\"",
-                                       "\"\\u001F\"", "\"\xc3\xa9\"", "\"\x01\"", "\"\\/\""};
+                                       "\"\\u001F\"", "\"\\u001f\"", "\"\xc3\xa9\"", "\"\x01\"", "\"\\/\""};
   uint64_t rng = 0xc0ffee;
   size_t fast = 0, parsed = 0;
   for (int i = 0; i < 30000; i++) {

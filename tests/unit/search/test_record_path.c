@@ -358,7 +358,7 @@ static void mutate_dom(json_t *recs, uint64_t *rng) {
   json_object_foreach(r, k, v) if (nk < 32) keys[nk++] = k;
   const char *key = nk ? keys[fb_test_rand(rng) % nk] : "name";
   char *kcopy = fb_xstrdup(key);
-  switch (fb_test_rand(rng) % 7) {
+  switch (fb_test_rand(rng) % 8) {
   case 0: json_object_del(r, kcopy); break; /* a field dropped */
   case 1: json_object_set_new(r, kcopy, json_string(hostile[fb_test_rand(rng) % FB_ARRAY_LEN(hostile)])); break;
   case 2: { /* a long string full of escapes */
@@ -371,6 +371,7 @@ static void mutate_dom(json_t *recs, uint64_t *rng) {
   case 3: json_object_set_new(r, "unknown_field", random_value(rng, 0)); break;
   case 4: json_object_set_new(r, kcopy, random_value(rng, 0)); break; /* a wrong type, often */
   case 5: json_array_append(recs, r); break;                          /* a duplicate record */
+  case 6: json_object_set_new(r, "state", json_string("XYZ")); break; /* a node's own "state" (the merge's wins) */
   default: json_object_set_new(r, "score_hint", json_real((double)(fb_test_rand(rng) % 1000000) * 1e-7)); break;
   }
   free(kcopy);
