@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "core/crec.h"
 
 typedef struct fb_adapter fb_adapter; /* one per configured state */
 typedef struct fb_leg fb_leg;         /* one query leg in flight */
@@ -34,6 +35,10 @@ typedef struct fb_leg_request {
   const char *requester_state, *requester_agency;
   size_t limit;                     /* max records wanted; 0 means the adapter default (100) */
   uint32_t timeout_ms;              /* hard cap for this leg; 0 means the adapter default */
+  /* Optional: a successful leg's records as a compact set (core/crec.h), judged like
+   * the JSON array, handed to this callback (ownership passes) instead of `cb`, by the
+   * adapters that read answers as text (http). Errors still go to `cb`. */
+  void (*compact_done)(void *data, fb_crecs *records);
 } fb_leg_request;
 
 /* Runs on the loop thread exactly once per started leg unless the leg was cancelled

@@ -56,6 +56,7 @@ typedef struct {
   fb_curl_loop *cl;
   curl_leg *legs; /* in flight */
   bool closing;
+  bool compact;   /* the loop's text check gives compact sets (core/crec.h), not JSON */
 } curl_adapter;
 
 /* A leg: POSTs `body` (a JSON text; ownership passes here) with `check_arg` for the
@@ -63,7 +64,7 @@ typedef struct {
  * warning naming the state). Returns 0 with *out, or -1 (no callback) when the adapter
  * is closing or the call could not start. */
 int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
-                      void *data, fb_leg **out);
+                      void (*compact_done)(void *, fb_crecs *), void *data, fb_leg **out);
 void curl_adapter_cancel(fb_leg *leg);
 /* Cancels the legs in flight, frees the adapter (the kind's whole struct: `a` is its
  * first member), then closes the curl loop, which calls `closed`. */

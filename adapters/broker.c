@@ -136,7 +136,7 @@ static int br_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   json_decref(body);
   judge_arg arg = {.limit = req->limit ? req->limit : DEFAULT_LIMIT};
   memcpy(arg.code, a->code, sizeof arg.code);
-  return curl_adapter_post(&a->c, text, req->timeout_ms, &arg, cb, data, out);
+  return curl_adapter_post(&a->c, text, req->timeout_ms, &arg, cb, NULL, data, out);
 }
 
 /* The token from token_file, trimmed of surrounding whitespace. It goes into a

@@ -30,27 +30,27 @@
 
 #define DEFAULT_LIMIT 100
 
-/* The node's answer must be {"records": [valid records]}. A fb_curl_check_fn: runs on
- * a worker thread and touches nothing but `body`. */
-static int judge(const void *arg, json_t *body, json_t **records, char **err) {
+/* The node's answer must be {"records": [valid records]}. A fb_curl_text_check_fn: runs
+ * on a worker thread and touches nothing but `text`, which becomes a compact set (the
+ * same judgement and sentences as on jansson's value: records/record.h). */
+static int judge(const void *arg, char *text, size_t len, void **out, char **err) {
   (void)arg;
-  *records = NULL;
-  json_t *recs = json_object_get(body, "records");
-  if (!json_is_object(body) || !json_is_array(recs)) {
-    fb_set_error(err, "answer from node has no \"records\" array");
+  *out = NULL;
+  json_error_t jerr;
+  fb_crecs *set = fb_crecs_load(text, len, &jerr);
+  if (!set) {
+    fb_set_error(err, "invalid JSON from node: %s", jerr.text);
     return FB_CURL_ERROR;
   }
-  size_t i;
-  json_t *r;
-  json_array_foreach(recs, i, r) {
-    if (fb_record_validate(r, err) != 0) {
-      fb_prefix_error(err, "record %zu: ", i);
-      return FB_CURL_ERROR;
-    }
+  if (fb_crecs_judge(set, err) != 0) {
+    fb_crecs_free(set);
+    return FB_CURL_ERROR;
   }
-  *records = json_incref(recs);
+  *out = set;
   return 0;
 }
+
+static void free_set(void *set) { fb_crecs_free(set); }
 
 static int ht_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
                     fb_leg **out) {
@@ -66,7 +66,7 @@ static int ht_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   if (!req->case_ref) json_object_set_new(body, "case_ref", json_null());
   char *text = json_dumps(body, JSON_COMPACT);
   json_decref(body);
-  return curl_adapter_post((curl_adapter *)base, text, req->timeout_ms, NULL, cb, data, out);
+  return curl_adapter_post((curl_adapter *)base, text, req->timeout_ms, NULL, cb, req->compact_done, data, out);
 }
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
@@ -84,7 +84,7 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   if (adapter_http_check(cfg, "http", err) != 0) return -1;
   fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
                             .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms, .dns_cache_ms = cfg->dns_cache_ms,
-                            .check = judge};
+                            .text_check = judge, .result_free = free_set};
   fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
   if (!cl) {
     fb_set_error(err, "state %s: cannot create an HTTP client", code);
@@ -92,6 +92,7 @@ static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   }
   curl_adapter *a = fb_xcalloc(1, sizeof *a);
   a->cl = cl;
+  a->compact = true;
   *out = &a->base;
   return 0;
 }

@@ -19,6 +19,7 @@ struct curl_leg {
   curl_leg *prev, *next;
   fb_curl_call *call;
   fb_leg_done_cb cb;
+  void (*compact_done)(void *, fb_crecs *);
   void *data;
 };
 
@@ -48,19 +49,28 @@ static void leg_unlink(curl_leg *leg) {
 }
 
 /* The body was already judged (on a worker) when status is 0. */
-static void call_done(void *data, int status, json_t *body, const char *why) {
+static void call_done(void *data, int status, void *body, const char *why) {
   curl_leg *leg = data;
   curl_adapter *a = leg->a;
   fb_leg_done_cb cb = leg->cb;
+  void (*compact_done)(void *, fb_crecs *) = leg->compact_done;
   void *cb_data = leg->data;
   leg_unlink(leg);
   free(leg);
   if (status != 0) fb_warn("adapter_error", "state %s: %s", a->base.state, why);
-  cb(cb_data, status, body, status ? why : NULL);
+  if (status != 0 || !a->compact) {
+    cb(cb_data, status, body, status ? why : NULL);
+  } else if (compact_done) {
+    compact_done(cb_data, body);
+  } else { /* a caller that reads jansson values */
+    json_t *records = fb_crecs_records_json(body);
+    fb_crecs_free(body);
+    cb(cb_data, 0, records, NULL);
+  }
 }
 
 int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
-                      void *data, fb_leg **out) {
+                      void (*compact_done)(void *, fb_crecs *), void *data, fb_leg **out) {
   *out = NULL;
   if (a->closing) {
     free(body);
@@ -70,6 +80,7 @@ int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const vo
   leg->base.adapter = &a->base;
   leg->a = a;
   leg->cb = cb;
+  leg->compact_done = compact_done;
   leg->data = data;
   leg->call = fb_curl_post(a->cl, body, timeout_ms, check_arg, call_done, leg);
   if (!leg->call) {

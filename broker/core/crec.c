@@ -607,6 +607,18 @@ void fb_crec_write_state(fb_buf *b, const fb_crecs *s, size_t i, const char *sta
   fb_buf_putc(b, '}');
 }
 
+json_t *fb_crecs_records_json(const fb_crecs *s) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < s->nrecs; i++) {
+    fb_buf b = {0};
+    fb_crec_write(&b, s, i, 17); /* reals at the precision that gives them back exactly */
+    json_t *v = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+    fb_buf_free(&b);
+    if (v) json_array_append_new(a, v);
+  }
+  return a;
+}
+
 /* ---- edits ---------------------------------------------------------------- */
 
 json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m) {

@@ -119,6 +119,10 @@ void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision);
 void fb_crec_write_state(fb_buf *b, const fb_crecs *s, size_t i, const char *state_text, size_t state_len,
                          int precision);
 
+/* The records as a jansson array (for callers that read jansson values): each
+ * record's value as jansson parses its text. */
+json_t *fb_crecs_records_json(const fb_crecs *s);
+
 /* ---- edits: for the redaction plan, which works on jansson values per field ---- */
 
 /* A new jansson value of member `m`'s value. */

@@ -38,6 +38,8 @@ struct fb_curl_loop {
   long dns_cache_s;           /* CURLOPT_DNS_CACHE_TIMEOUT: whole seconds */
   bool error_detail;
   fb_curl_check_fn check;
+  fb_curl_text_check_fn text_check;
+  void (*result_free)(void *);
   size_t check_arg_size;
   fb_curl_call *calls; /* in flight: in curl, or their answer being parsed on a worker */
   sock_ctx *socks;     /* live poll handles */
@@ -80,7 +82,7 @@ struct fb_curl_call {
   bool cancelled; /* parse result to be dropped, no callback */
   bool counted;   /* cancelled by close: parse_done counts down the close */
   int status;
-  json_t *result;
+  void *result; /* a json_t, or text_check's result */
   char *why; /* the error sentence (core/error.h), owned */
   _Alignas(max_align_t) unsigned char arg[]; /* the check's argument, check_arg_size bytes */
 };
@@ -374,10 +376,16 @@ static void call_release_easy(fb_curl_call *call) {
   call->easy = NULL;
 }
 
+static void result_free(const fb_curl_loop *cl, void *result) {
+  if (!result) return;
+  if (cl->text_check) cl->result_free(result);
+  else json_decref(result);
+}
+
 static void call_destroy(fb_curl_call *call) {
   free(call->body);
   fb_buf_free(&call->resp);
-  json_decref(call->result);
+  result_free(call->cl, call->result);
   free(call->why);
   free(call);
 }
@@ -436,6 +444,16 @@ static int judge(fb_curl_call *call, CURLcode rc, char **err) {
 static void parse_work(uv_work_t *w) {
   fb_curl_call *call = fb_container_of(w, fb_curl_call, work);
   fb_curl_loop *cl = call->cl;
+  if (cl->text_check) {
+    size_t len = call->resp.len;
+    char *text = call->resp.data ? fb_buf_steal(&call->resp) : fb_xstrdup("");
+    call->status = cl->text_check(call->arg, text, len, &call->result, &call->why);
+    if (call->status != 0) {
+      result_free(cl, call->result);
+      call->result = NULL;
+    }
+    return;
+  }
   json_error_t jerr;
   json_t *body = fb_jsonr_loadb(call->resp.data ? call->resp.data : "", call->resp.len, &jerr);
   fb_buf_free(&call->resp);
@@ -449,12 +467,14 @@ static void parse_work(uv_work_t *w) {
     call->status = 0;
     return;
   }
-  call->status = cl->check(call->arg, body, &call->result, &call->why);
+  json_t *out = NULL;
+  call->status = cl->check(call->arg, body, &out, &call->why);
   json_decref(body);
   if (call->status != 0) {
-    json_decref(call->result);
-    call->result = NULL;
+    json_decref(out);
+    out = NULL;
   }
+  call->result = out;
 }
 
 /* The failed call's sentence, taken over by the caller; a check that failed without one
@@ -480,7 +500,7 @@ static void parse_done(uv_work_t *w, int uvstatus) {
     return;
   }
   int status = call->status;
-  json_t *result = status == 0 ? call->result : NULL;
+  void *result = status == 0 ? call->result : NULL;
   call->result = NULL;
   char *why = status != 0 ? take_why(call) : NULL;
   fb_curl_done_cb cb = call->cb;
@@ -515,7 +535,7 @@ static void check_done(fb_curl_loop *cl) {
       parse_work(&call->work);
       call_unlink(call);
       status = call->status;
-      json_t *result = status == 0 ? call->result : NULL;
+      void *result = status == 0 ? call->result : NULL;
       call->result = NULL;
       if (status != 0) why = take_why(call);
       fb_curl_done_cb cb = call->cb;
@@ -612,7 +632,9 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->dns_cache_s = (long)((opts->dns_cache_ms + 999) / 1000);
   cl->error_detail = opts->error_detail;
   cl->check = opts->check;
-  cl->check_arg_size = opts->check ? opts->check_arg_size : 0;
+  cl->text_check = opts->check ? NULL : opts->text_check;
+  cl->result_free = opts->result_free;
+  cl->check_arg_size = opts->check || cl->text_check ? opts->check_arg_size : 0;
   cl->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
   cl->headers = curl_slist_append(cl->headers, "Accept: application/json");
   cl->headers = curl_slist_append(cl->headers, "Expect:"); /* no 100-continue round trip */

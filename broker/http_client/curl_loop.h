@@ -44,6 +44,12 @@ typedef struct fb_curl_call fb_curl_call;
  * then ignored). */
 typedef int (*fb_curl_check_fn)(const void *arg, json_t *body, json_t **out, char **err);
 
+/* Instead of the JSON parse and `check`: judges a 200's body text itself (on the same
+ * worker thread, same rules). `text` (NUL at text[len]) is taken over. Returns 0 with
+ * *out (freed by opts.result_free when the call is dropped), or FB_CURL_ERROR with a
+ * new sentence at *err. */
+typedef int (*fb_curl_text_check_fn)(const void *arg, char *text, size_t len, void **out, char **err);
+
 /* Everything is copied by fb_curl_loop_new. */
 typedef struct {
   const char *url;               /* http:// or https://, posted to as is */
@@ -57,14 +63,16 @@ typedef struct {
                                     recreated node container's address in the pilot. */
   bool error_detail;             /* on non-200, append the body's error.message when present */
   fb_curl_check_fn check;        /* optional: turns a 200's JSON into the callback's body */
+  fb_curl_text_check_fn text_check; /* or: turns a 200's text into the callback's body */
+  void (*result_free)(void *);   /* with text_check: frees its result */
   size_t check_arg_size;         /* bytes of check_arg each fb_curl_post copies */
 } fb_curl_loop_options;
 
-/* status 0: `body` is the parsed JSON of a 200 answer (or what opts.check made of it),
- * owned by the callee.
+/* status 0: `body` is the parsed JSON of a 200 answer (a json_t: what opts.check made
+ * of it, or with opts.text_check what that made of its text), owned by the callee.
  * status FB_CURL_ERROR or FB_CURL_TIMEOUT: body NULL, `why` a sentence borrowed for the
  * call. The call handle is invalid once the callback starts. */
-typedef void (*fb_curl_done_cb)(void *data, int status, json_t *body, const char *why);
+typedef void (*fb_curl_done_cb)(void *data, int status, void *body, const char *why);
 
 /* NULL when curl cannot make a multi handle. */
 fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts);

@@ -108,7 +108,8 @@ typedef struct leg {
   bool probe;
   double t0, latency_ms;
   size_t records, redacted;
-  json_t *recs;
+  json_t *recs;      /* the shared records: a jansson array, */
+  fb_crecs *crecs;   /* or a compact set (the http adapter's) */
   char *error;
   char hit_ref[FB_HIT_REF_MAX];
 } leg;
@@ -623,6 +624,7 @@ static void search_free(search *s) {
     if (l->plan) fb_plan_free(l->plan);
     if (l->policy) fb_policy_unref(l->policy);
     json_decref(l->recs);
+    fb_crecs_free(l->crecs);
     free(l->error);
   }
   free(s->legs);
@@ -700,13 +702,20 @@ static json_t *disclosed_json(const search *s) {
   json_t *d = json_object();
   for (size_t i = 0; i < s->nlegs; i++) {
     const leg *l = &s->legs[i];
-    if (l->out != OUT_SHARED || !json_array_size(l->recs)) continue;
+    if (l->out != OUT_SHARED || !(l->crecs ? l->crecs->nrecs : json_array_size(l->recs))) continue;
     json_t *ids = json_array();
-    size_t k;
-    json_t *r;
-    json_array_foreach(l->recs, k, r) {
-      json_t *id = json_object_get(r, "id");
-      if (json_is_string(id)) json_array_append(ids, id);
+    if (l->crecs) {
+      for (size_t k = 0; k < l->crecs->nrecs; k++) {
+        const char *id = fb_crec_string(l->crecs, &l->crecs->recs[k], FB_CKEY_ID);
+        if (id) json_array_append_new(ids, json_string(id));
+      }
+    } else {
+      size_t k;
+      json_t *r;
+      json_array_foreach(l->recs, k, r) {
+        json_t *id = json_object_get(r, "id");
+        if (json_is_string(id)) json_array_append(ids, id);
+      }
     }
     json_object_set_new(d, l->rt->cfg->code, ids);
   }
@@ -724,8 +733,9 @@ static void finish(search *s) {
   fb_merge_source *src = fb_xcalloc(s->nlegs ? s->nlegs : 1, sizeof *src);
   size_t nsrc = 0;
   for (size_t i = 0; i < s->nlegs; i++)
-    if (s->legs[i].out == OUT_SHARED && s->legs[i].recs)
-      src[nsrc++] = (fb_merge_source){.state = s->legs[i].rt->cfg->code, .records = s->legs[i].recs};
+    if (s->legs[i].out == OUT_SHARED && (s->legs[i].recs || s->legs[i].crecs))
+      src[nsrc++] = (fb_merge_source){.state = s->legs[i].rt->cfg->code, .set = s->legs[i].crecs,
+                                      .records = s->legs[i].recs};
   /* The merge reads this search's records only (and per-thread transliterators):
    * other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
@@ -775,8 +785,9 @@ static void leg_ended(search *s, leg *l) {
   if (--s->pending == 0) finish(s);
 }
 
-static void on_leg_done(void *data, int status, json_t *records, const char *error) {
-  leg *l = data;
+/* A leg's end: its records (status 0) as a jansson array or a compact set, whichever
+ * its adapter gave. */
+static void leg_done(leg *l, int status, json_t *records, fb_crecs *set, const char *error) {
   search *s = l->s;
   state_rt *rt = l->rt;
   l->handle = NULL;
@@ -788,13 +799,15 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
     rt->sh->last_failed = false;
     if (l->decision.effect == FB_EFFECT_HIT_ONLY) {
       /* Only the count leaves the hub: the records are dropped here. */
-      l->records = json_array_size(records);
+      l->records = set ? set->nrecs : json_array_size(records);
       json_decref(records);
+      fb_crecs_free(set);
       l->out = OUT_HIT_ONLY;
       fb_search_hooks *h = &s->e->hooks;
       if (h->hit_ref) h->hit_ref(h->ctx, s->query_id, s->id.state, rt->cfg->code, l->hit_ref);
-    } else if (fb_plan_apply(l->plan, records, &l->redacted) != 0) {
+    } else if ((set ? fb_plan_apply_crecs(l->plan, set, &l->redacted) : fb_plan_apply(l->plan, records, &l->redacted)) != 0) {
       json_decref(records);
+      fb_crecs_free(set);
       l->records = l->redacted = 0;
       l->out = OUT_DENIED; /* fail closed: a record rule failed, nothing is shared */
       fb_decision_clear(&l->decision);
@@ -805,7 +818,8 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
       fb_error("policy_error", "%s: record rules failed for %s: %s", rt->cfg->code, s->query_id, l->decision.error);
     } else {
       l->recs = records;
-      l->records = json_array_size(records);
+      l->crecs = set;
+      l->records = set ? set->nrecs : json_array_size(records);
       l->out = OUT_SHARED;
     }
   } else {
@@ -817,6 +831,12 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
   }
   leg_ended(s, l);
 }
+
+static void on_leg_done(void *data, int status, json_t *records, const char *error) {
+  leg_done(data, status, records, NULL, error);
+}
+
+static void on_leg_compact(void *data, fb_crecs *records) { leg_done(data, 0, NULL, records, NULL); }
 
 static void cancel_pending_legs(search *s, outcome why) {
   for (size_t i = 0; i < s->nlegs; i++) {
@@ -887,7 +907,7 @@ static void start_leg(search *s, leg *l, const char *code) {
                        .priority = s->p.priority, .legal_basis = s->p.legal_basis, .case_ref = s->p.case_ref,
                        .justification = s->p.justification,
                        .requester_state = s->id.state, .requester_agency = s->id.agency,
-                       .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms};
+                       .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms, .compact_done = on_leg_compact};
   l->probe = probe;
   l->t0 = fb_now_ms();
   l->out = OUT_PENDING;
