@@ -66,6 +66,49 @@ static void test_good_answer(void **state) {
   json_decref(o.records);
 }
 
+/* compact_done: `data` is an outcome too; the set goes to `set`. */
+static fb_crecs *compact_set;
+static void compact_cb(void *data, fb_crecs *set) {
+  outcome *o = data;
+  o->calls++;
+  compact_set = set;
+}
+
+/* A caller that asks for compact records gets the answer as a set (and the callback
+ * for errors still); its records are the ones the jansson path gives. */
+static void test_good_answer_as_compact_records(void **state) {
+  (void)state;
+  outcome want = run_leg("/good", 0, 0);
+  assert_int_equal(want.status, 0);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/good", port);
+  fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = url};
+  fb_leg_request req = *request();
+  req.compact_done = compact_cb;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_adapter *a;
+  char *err = NULL;
+  if (fb_adapter_open(&loop, &cfg, &a, &err) != 0) fail_msg("open: %s", err);
+  outcome o = {0};
+  fb_leg *leg;
+  compact_set = NULL;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(o.calls, 1);
+  assert_non_null(compact_set);
+  json_t *got = fb_crecs_records_json(compact_set);
+  assert_true(json_equal(got, want.records));
+  json_decref(got);
+  fb_crecs_free(compact_set);
+  json_decref(want.records);
+  int closed = 0;
+  fb_adapter_close(a, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_request_body(void **state) {
   (void)state;
   outcome o = run_leg("/echo", 0, 0);
@@ -390,6 +433,7 @@ int main(void) {
   setenv("UV_THREADPOOL_SIZE", "4", 1); /* test_cancel_and_close_while_parsing fills the pool */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_answer),
+      cmocka_unit_test(test_good_answer_as_compact_records),
       cmocka_unit_test(test_request_body),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_default_max_body_allows_big),
