@@ -7,7 +7,8 @@
  * fb_record_validate; anything else is a leg error with a sentence naming the fault.
  * The parse and the validation run on the libuv thread pool (curl_loop's check).
  *
- * Over http:// the node is spoken to in HTTP/1.1, one connection per concurrent leg:
+ * Over http:// the node is spoken to in HTTP/1.1, one connection per concurrent leg
+ * (at most 16; further legs wait in the curl loop's queue with their timeout running):
  * h2c prior knowledge would break a node that speaks only HTTP/1.1, and a state's
  * config has no field to say the node speaks h2c. Over https:// ALPN picks h2 when the
  * node offers it.
