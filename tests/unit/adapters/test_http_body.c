@@ -66,7 +66,8 @@ static void test_strings_that_need_escaping(void **state) {
   (void)state;
   static const char *const texts[] = {
       "", "plain", "quote \" and backslash \\", "slash / stays", "tab\tnewline\nreturn\r",
-      "\x01\x02\x1f\x7f controls", "\b\f", "Nguy\xe1\xbb\x85n V\xc4\x83n A", "\xe0\xb8\xaa\xe0\xb8\xa1\xe0\xb8\x8a\xe0\xb8\xb2\xe0\xb8\xa2",
+      "\x01\x02\x1f\x7f controls", "\b\f", "Nguy\xe1\xbb\x85n V\xc4\x83n A",
+      "\xe0\xb8\xaa\xe0\xb8\xa1\xe0\xb8\x8a\xe0\xb8\xb2\xe0\xb8\xa2",
       "\xf0\x9f\x98\x80 emoji", "\xef\xbb\xbf BOM", "a\xe2\x80\xa8" "b", "</script>",
   };
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
