@@ -378,7 +378,15 @@ static int scan_canonical(fb_crecs *set) {
   uint8_t t;
   int rc = scan_value(&s, 1, &t, NULL, true);
   free(s.keys);
-  if (rc == 0 && s.p == s.len) return 0;
+  /* whitespace after the value (a node ends its answer with a newline) is no part of
+   * it: the set's text ends with the value */
+  uint32_t end = s.p;
+  while (rc == 0 && s.p < s.len && (s.t[s.p] == ' ' || s.t[s.p] == '\n' || s.t[s.p] == '\r' || s.t[s.p] == '\t')) s.p++;
+  if (rc == 0 && s.p == s.len) {
+    set->len = set->used = end;
+    set->text[end] = set->plain[end] = '\0';
+    return 0;
+  }
   free(set->plain);
   set->plain = NULL;
   set_reset(set);

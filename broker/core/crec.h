@@ -3,7 +3,8 @@
  * a jansson value per record.
  *
  * The set owns the answer's text in its canonical form: exactly the bytes core/jsonw.c
- * writes for the value jansson would parse from it (no whitespace, a repeated key
+ * writes for the value jansson would parse from it (no whitespace but after the value,
+ * which is dropped: a node ends its answer with a newline; a repeated key
  * once, escapes as jsonw writes them). A node's answer usually is that already (nodes
  * write with jsonw); it is then scanned in place and checked to be canonical. Anything
  * else (whitespace, other escapes, repeated keys, "-0", numbers out of range, invalid
