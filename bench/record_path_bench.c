@@ -1,10 +1,11 @@
 /* The hub's record path on the realistic workload's node answers, stage by stage:
  * parse each node answer, judge it (schema), redact it (the demo policies), merge,
  * write the answer, free. Three paths, alternating in one process: jansson's as before
- * the "every core" issue (json_loadb, fb_merge's value, json_dump_callback); the hub's
- * today (core/jsonr.h values, redaction on them, fb_merge_sources referring to them and
- * search/answer.h writing the answer); compact records (core/crec.h: no jansson value
- * per record, not yet wired to the adapters).
+ * the "every core" issue (json_loadb, fb_merge's value, json_dump_callback); jansson
+ * values by core/jsonr.h, redacted, merged by reference (fb_merge_sources) and written
+ * by search/answer.h (the hub's path for the sqlite, postgres and broker adapters'
+ * records); compact records (core/crec.h: no jansson value per record; the hub's path
+ * for the http adapter's answers).
  *
  *   record_path_bench [ROUNDS]     (default 3000 searches per path)
  *
@@ -171,7 +172,7 @@ static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096);
   double t4, t5;
-  if (fresh) { /* the hub today: the merge refers to the records, the answer is written from them */
+  if (fresh) { /* jsonr values: the merge refers to the records, the answer is written from them */
     fb_merge_source src[NANSWER];
     for (int i = 0; i < NANSWER; i++)
       src[i] = (fb_merge_source){.state = answering[i], .records = json_object_get(per_state, answering[i])};
@@ -257,7 +258,7 @@ int main(int argc, char **argv) {
          rounds, lens[0], lens[1], lens[2], fresh.bytes, fresh.entities);
   if (old.bytes != fresh.bytes || old.bytes != compact.bytes)
     printf("WARNING: the paths wrote answers of different sizes (%zu, %zu, %zu)\n", old.bytes, fresh.bytes, compact.bytes);
-  printf("%-8s %12s %12s %12s %9s %9s\n", "stage", "jansson us", "hub us", "compact us", "jans/cmp", "hub/cmp");
+  printf("%-8s %12s %12s %12s %9s %9s\n", "stage", "jansson us", "jsonr us", "compact us", "jans/cmp", "jsonr/cmp");
   double to = 0, tn = 0, tc = 0;
   for (int s = 0; s < S_COUNT; s++) {
     double a = old.ms[s] * 1000.0 / rounds, b = fresh.ms[s] * 1000.0 / rounds, c = compact.ms[s] * 1000.0 / rounds;
