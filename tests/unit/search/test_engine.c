@@ -23,9 +23,11 @@
 
 #include "adapters/adapter.h"
 #include "audit/audit.h"
+#include "core/jsonw.h"
 #include "core/metrics.h"
 #include "core/util.h"
 #include "policy/policy.h"
+#include "records/record.h"
 #include "search/engine.h"
 #include "unit_common.h"
 
@@ -38,6 +40,7 @@ typedef struct {
   fake_mode mode;
   uint64_t delay_ms;
   size_t nrecords;
+  bool compact;         /* answers as a compact set when the leg asks for one */
   /* what the engine did with it */
   unsigned started, cancelled, answered;
   uint32_t last_timeout_ms;
@@ -65,6 +68,7 @@ struct fb_leg {
   uv_timer_t timer;
   fb_adapter *a;
   fb_leg_done_cb cb;
+  void (*compact_done)(void *, fb_crecs *);
   void *data;
 };
 
@@ -98,6 +102,18 @@ static void leg_fire(uv_timer_t *t) {
     snprintf(id, sizeof id, "%s-%zu-%u", fs->code, i, fs->answered);
     json_array_append_new(recs, json_pack("{s:s, s:s, s:s}", "id", id, "type", "person", "name", "Test Person"));
   }
+  if (fs->compact && l->compact_done) { /* as the http adapter: the answer's text, judged */
+    json_t *body = json_pack("{s:o}", "records", recs);
+    fb_buf text = {0};
+    assert_int_equal(fb_jsonw_dump(&text, body, FB_JSONW_PRECISION), 0);
+    json_decref(body);
+    size_t len = text.len;
+    fb_crecs *set = fb_crecs_load(fb_buf_steal(&text), len, NULL);
+    assert_non_null(set);
+    assert_int_equal(fb_crecs_judge(set, NULL), 0);
+    l->compact_done(l->data, set);
+    return;
+  }
   l->cb(l->data, 0, recs, NULL);
 }
 
@@ -105,6 +121,7 @@ int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb
   fb_leg *l = fb_xcalloc(1, sizeof *l);
   l->a = a;
   l->cb = cb;
+  l->compact_done = req->compact_done;
   l->data = data;
   uv_timer_init(a->loop, &l->timer);
   l->timer.data = l;
@@ -160,6 +177,7 @@ typedef struct {
   fb_search_failure failure;
   char failure_code[32];
   uint64_t ended_at;    /* loop time of on_done / on_failure */
+  char *results_text;   /* the merged results as written */
 } outcome;
 
 static void on_admitted(void *ud, fb_search *s, const char *query_id) {
@@ -187,6 +205,10 @@ static void on_done(void *ud, const fb_search_answer *a) {
   o->done = true;
   o->complete = a->complete;
   o->results = fb_merged_count(a->results);
+  fb_buf text = {0};
+  assert_int_equal(fb_merged_write(&text, a->results, FB_JSONW_PRECISION), 0);
+  free(o->results_text);
+  o->results_text = fb_buf_steal(&text);
   o->seq = a->audit_seq;
   assert_int_equal(strlen(a->audit_hash), 64);
   if (a->states) {
@@ -213,6 +235,7 @@ static const fb_search_callbacks streamed = {.on_admitted = on_admitted, .on_sta
 
 static void outcome_clear(outcome *o) {
   json_decref(o->states);
+  free(o->results_text);
   memset(o, 0, sizeof *o);
 }
 
@@ -389,6 +412,49 @@ static json_int_t legs_in_flight(fixture *f, const char *state) {
 }
 
 /* ------------------------------------------------------------ tests */
+
+/* The audit log's last entry. */
+static json_t *last_audit_entry(fixture *f) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/audit.log", f->dir);
+  FILE *fp = fopen(path, "r");
+  assert_non_null(fp);
+  char line[1 << 16], last[1 << 16] = "";
+  while (fgets(line, sizeof line, fp)) memcpy(last, line, sizeof line);
+  fclose(fp);
+  json_t *e = json_loads(last, 0, NULL);
+  assert_non_null(e);
+  return e;
+}
+
+/* One state's records arrive as a compact set (the http adapter's), another's as a
+ * jansson array: both are redacted, merged, written and named in `disclosed`. */
+static void test_compact_and_jansson_records(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[1].nrecords = 2; /* MYS: compact */
+  fakes[1].compact = true;
+  fakes[2].nrecords = 1; /* THA: jansson */
+  outcome o = {0};
+  start(f, "urgent", "MYS,THA", &o);
+  run_until_ended(f, &o);
+  assert_true(o.done);
+  assert_int_equal(o.results, 3);
+  assert_string_equal(state_field(&o, "MYS", "outcome"), "shared");
+  assert_string_equal(state_field(&o, "THA", "outcome"), "shared");
+  assert_non_null(strstr(o.results_text, "{\"state\":\"MYS\",\"id\":\"MYS-0-1\",\"type\":\"person\""));
+  assert_non_null(strstr(o.results_text, "{\"state\":\"MYS\",\"id\":\"MYS-1-1\""));
+  assert_non_null(strstr(o.results_text, "{\"state\":\"THA\",\"id\":\"THA-0-1\""));
+  json_t *entry = last_audit_entry(f);
+  json_t *disclosed = json_object_get(entry, "disclosed");
+  assert_int_equal(json_array_size(json_object_get(disclosed, "MYS")), 2);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(disclosed, "MYS"), 1)), "MYS-1-1");
+  assert_int_equal(json_array_size(json_object_get(disclosed, "THA")), 1);
+  json_decref(entry);
+  fakes[1].compact = false;
+  outcome_clear(&o);
+  fixture_free(f);
+}
 
 static void test_answer(void **st) {
   (void)st;
@@ -915,6 +981,7 @@ static void test_worker_engine_shares_state(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_answer),
+      cmocka_unit_test(test_compact_and_jansson_records),
       cmocka_unit_test(test_state_lines_before_answer),
       cmocka_unit_test(test_deadline_per_priority),
       cmocka_unit_test(test_cancel),
