@@ -46,6 +46,8 @@ struct fb_sqlite_db {
   sqlite3_stmt *st_skel;   /* rid, key by skeleton range */
   sqlite3_stmt *st_fts;    /* name candidates */
   sqlite3_stmt *st_rec;    /* json, dob_year by rid */
+  sqlite3_stmt *st_begin;  /* one read transaction per search */
+  sqlite3_stmt *st_end;
   sqlite3_stmt *st_ins;    /* writer: records */
   sqlite3_stmt *st_insfts; /* writer: name_fts */
   sqlite3_stmt *st_inskey; /* writer: keys */
@@ -62,6 +64,8 @@ void fb_sqlite_db_close(fb_sqlite_db *db) {
   sqlite3_finalize(db->st_skel);
   sqlite3_finalize(db->st_fts);
   sqlite3_finalize(db->st_rec);
+  sqlite3_finalize(db->st_begin);
+  sqlite3_finalize(db->st_end);
   sqlite3_finalize(db->st_ins);
   sqlite3_finalize(db->st_insfts);
   sqlite3_finalize(db->st_inskey);
@@ -77,9 +81,12 @@ static int prepare(fb_sqlite_db *db, const char *sql, sqlite3_stmt **st) {
 static int prepare_read(fb_sqlite_db *db) {
   if (prepare(db, "SELECT rid FROM keys WHERE kind = ?1 AND key = ?2", &db->st_key) ||
       prepare(db, "SELECT rid, key FROM keys WHERE kind = ?1 AND key >= ?2 AND key < ?3 LIMIT ?4", &db->st_skel) ||
-      prepare(db, "SELECT rid, keys FROM name_fts WHERE name_fts MATCH ?1 LIMIT ?2",
+      prepare(db,
+              "SELECT c.c1, c.c0 FROM name_fts f CROSS JOIN name_fts_content c ON c.id = f.rowid"
+              " WHERE name_fts MATCH ?1 ORDER BY f.rowid LIMIT ?2",
               &db->st_fts) ||
-      prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec))
+      prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec) ||
+      prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_end))
     return -1;
   return 0;
 }
@@ -204,7 +211,7 @@ static int search_skeletons(fb_sqlite_db *db, const fb_name_key *qk, int kind, h
       if (!key) continue;
       fb_name_key rk;
       fb_name_key_parse(key + 1, &rk);
-      double sim = fb_name_similarity(qk, &rk);
+      double sim = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
       if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
     }
     sqlite3_reset(st);
@@ -236,14 +243,14 @@ static double memo_similarity(memo_slot *memo, fb_buf *arena, const fb_name_key 
   if (!memo) {
     fb_name_key rk;
     fb_name_key_parse(key, &rk);
-    return fb_name_similarity(qk, &rk);
+    return fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
   }
   uint64_t hash = fnv1a(key, len);
   memo_slot *m = &memo[hash & (MEMO_SLOTS - 1)];
   if (m->used && m->hash == hash && m->len == len && memcmp(arena->data + m->off, key, len) == 0) return m->sim;
   fb_name_key rk;
   fb_name_key_parse(key, &rk);
-  double sim = fb_name_similarity(qk, &rk);
+  double sim = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
   *m = (memo_slot){hash, arena->len, len, sim, true};
   fb_buf_append(arena, key, len);
   return sim;
@@ -282,8 +289,29 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
 }
 
+/* A search runs a dozen statements or more (exact keys, the trigram candidates, the
+ * skeletons, a record per hit). In autocommit mode each would take and drop the file's
+ * shared lock (fcntl, and an fstat to see whether the file changed): a tenth of a name
+ * search. One read transaction around them takes it once, and the search reads one
+ * snapshot of the file. */
+static int read_begin(fb_sqlite_db *db) {
+  int rc = sqlite3_step(db->st_begin);
+  sqlite3_reset(db->st_begin);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void read_end(fb_sqlite_db *db) {
+  sqlite3_step(db->st_end);
+  sqlite3_reset(db->st_end);
+  if (!sqlite3_get_autocommit(db->db)) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err) {
   if (limit == 0) limit = DEFAULT_LIMIT;
+  if (read_begin(db) != 0) {
+    set_db_error(err, db, "search failed");
+    return NULL;
+  }
   hits h = {0};
   char key[256], imo[8];
   int rc = 0;
@@ -300,6 +328,7 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
   if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, &h);
   if (rc != 0) {
     set_db_error(err, db, "search failed");
+    read_end(db);
     free(h.v);
     return NULL;
   }
@@ -319,6 +348,7 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
     }
     sqlite3_reset(st);
   }
+  read_end(db);
   free(h.v);
   return out;
 }
