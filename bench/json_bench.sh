@@ -7,6 +7,8 @@
 #
 #   bash bench/json_bench.sh [build dir]   (the json_parse_bench target built there)
 #   env: ROUNDS=20000 (rounds of the three answers per parser)
+#        ANSWERS_DIR=DIR — also keep the three answers there (answer-IDN.json, ...), to
+#        run json_parse_bench on them by hand (e.g. a build with other compiler flags)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,5 +28,6 @@ for s in IDN THA BGD; do
   files+=("$TMP/answer-$s.json")
 done
 for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
+if [ -n "${ANSWERS_DIR:-}" ]; then mkdir -p "$ANSWERS_DIR" && cp "${files[@]}" "$ANSWERS_DIR/"; fi
 machine_line
 "$BENCH" "$ROUNDS" "${files[@]}"
