@@ -1,6 +1,7 @@
 #include "records/sqlite_db.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@ enum { KEY_DOCUMENT = 1, KEY_PHONE = 2, KEY_VESSEL = 3, KEY_IMO = 4, KEY_SKEL_NA
 #define NAME_CANDIDATES 4000
 #define NAME_THRESHOLD 0.8
 #define DEFAULT_LIMIT 100
+/* A connection keeps the name index's keys in memory when there are at most this many
+ * (~30 bytes each): reading a candidate's keys from the content table was the largest
+ * part of a name search (docs/benchmarks.md). Larger databases read them per candidate. */
+#define NAME_CACHE_ROWS 65536
 
 static const char schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -37,6 +42,26 @@ static const char schema[] =
     "CREATE VIRTUAL TABLE name_fts USING fts5(keys, rid UNINDEXED, tokenize='trigram');"
     "CREATE TABLE keys(kind INTEGER NOT NULL, key TEXT NOT NULL, rid INTEGER NOT NULL,"
     " PRIMARY KEY(kind, key, rid)) WITHOUT ROWID;";
+
+/* name_fts's rows, by rowid (dense: rowid = base + index), as read at data_version
+ * `version`. loaded: -1 not usable (too many rows, not dense, or a read failed), 0
+ * not read yet, 1 read. */
+typedef struct {
+  int loaded;
+  sqlite3_int64 version, base;
+  size_t n;
+  sqlite3_int64 *rid;
+  uint32_t *off, *len; /* the keys in text */
+  char *text;
+} name_cache;
+
+static void name_cache_free(name_cache *c) {
+  free(c->rid);
+  free(c->off);
+  free(c->len);
+  free(c->text);
+  *c = (name_cache){0};
+}
 
 struct fb_sqlite_db {
   sqlite3 *db;
@@ -48,6 +73,11 @@ struct fb_sqlite_db {
   sqlite3_stmt *st_rec;    /* json, dob_year by rid */
   sqlite3_stmt *st_begin;  /* one read transaction per search */
   sqlite3_stmt *st_end;
+  sqlite3_stmt *st_version;  /* PRAGMA data_version: another connection wrote */
+  sqlite3_stmt *st_fts_rows; /* name candidates' rowids only (with the cache) */
+  sqlite3_stmt *st_fts_count;
+  sqlite3_stmt *st_fts_all;
+  name_cache names;
   sqlite3_stmt *st_ins;    /* writer: records */
   sqlite3_stmt *st_insfts; /* writer: name_fts */
   sqlite3_stmt *st_inskey; /* writer: keys */
@@ -66,6 +96,11 @@ void fb_sqlite_db_close(fb_sqlite_db *db) {
   sqlite3_finalize(db->st_rec);
   sqlite3_finalize(db->st_begin);
   sqlite3_finalize(db->st_end);
+  sqlite3_finalize(db->st_version);
+  sqlite3_finalize(db->st_fts_rows);
+  sqlite3_finalize(db->st_fts_count);
+  sqlite3_finalize(db->st_fts_all);
+  name_cache_free(&db->names);
   sqlite3_finalize(db->st_ins);
   sqlite3_finalize(db->st_insfts);
   sqlite3_finalize(db->st_inskey);
@@ -86,7 +121,11 @@ static int prepare_read(fb_sqlite_db *db) {
               " WHERE name_fts MATCH ?1 ORDER BY f.rowid LIMIT ?2",
               &db->st_fts) ||
       prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec) ||
-      prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_end))
+      prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_end) ||
+      prepare(db, "PRAGMA data_version", &db->st_version) ||
+      prepare(db, "SELECT rowid FROM name_fts WHERE name_fts MATCH ?1 ORDER BY rowid LIMIT ?2", &db->st_fts_rows) ||
+      prepare(db, "SELECT count(*), min(id), max(id), sum(length(c0)) FROM name_fts_content", &db->st_fts_count) ||
+      prepare(db, "SELECT id, c1, c0 FROM name_fts_content ORDER BY id", &db->st_fts_all))
     return -1;
   return 0;
 }
@@ -256,6 +295,70 @@ static double memo_similarity(memo_slot *memo, fb_buf *arena, const fb_name_key 
   return sim;
 }
 
+/* Reads name_fts's rows into the cache, if they are few and dense enough; else marks
+ * it unusable until the file changes. */
+static void name_cache_load(fb_sqlite_db *db, sqlite3_int64 version) {
+  name_cache *c = &db->names;
+  name_cache_free(c);
+  c->loaded = -1;
+  c->version = version;
+  sqlite3_stmt *st = db->st_fts_count;
+  bool ok = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_int64 n = ok ? sqlite3_column_int64(st, 0) : 0, lo = ok ? sqlite3_column_int64(st, 1) : 0,
+                hi = ok ? sqlite3_column_int64(st, 2) : 0, bytes = ok ? sqlite3_column_int64(st, 3) : 0;
+  sqlite3_reset(st);
+  if (!ok || n <= 0 || n > NAME_CACHE_ROWS || hi - lo + 1 != n || bytes < 0 || bytes > (sqlite3_int64)UINT32_MAX / 2)
+    return;
+  size_t count = (size_t)n, room = (size_t)bytes + count;
+  c->rid = fb_xcalloc(count, sizeof *c->rid);
+  c->off = fb_xcalloc(count, sizeof *c->off);
+  c->len = fb_xcalloc(count, sizeof *c->len);
+  c->text = fb_xmalloc(room);
+  st = db->st_fts_all;
+  size_t i = 0, used = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = (const char *)sqlite3_column_text(st, 2);
+    size_t len = key ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+    if (i == count || sqlite3_column_int64(st, 0) != lo + (sqlite3_int64)i || used + len + 1 > room) break;
+    c->rid[i] = sqlite3_column_int64(st, 1);
+    c->off[i] = (uint32_t)used;
+    c->len[i] = (uint32_t)len;
+    if (len) memcpy(c->text + used, key, len);
+    c->text[used + len] = '\0';
+    used += len + 1;
+    i++;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE || i != count) {
+    name_cache_free(c);
+    c->loaded = -1;
+    c->version = version;
+    return;
+  }
+  c->n = count;
+  c->base = lo;
+  c->loaded = 1;
+}
+
+/* The cache as of this search (inside its read transaction), read again when another
+ * connection has written since; NULL: read the keys per candidate instead. */
+static const name_cache *names_now(fb_sqlite_db *db) {
+  sqlite3_stmt *st = db->st_version;
+  bool ok = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_int64 version = ok ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (!ok) return NULL;
+  if (db->names.loaded == 0 || db->names.version != version) name_cache_load(db, version);
+  return db->names.loaded == 1 ? &db->names : NULL;
+}
+
+static void consider(const fb_name_key *qk, memo_slot *memo, fb_buf *arena, sqlite3_int64 rid, const char *key,
+                     size_t len, hits *h) {
+  double sim = memo_similarity(memo, arena, qk, key ? key : "", key ? len : 0);
+  if (sim >= NAME_THRESHOLD) hits_add(h, rid, sim * 0.9, true);
+}
+
 static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   fb_name_key qk;
   fb_name_key_make(name, &qk);
@@ -266,16 +369,25 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
     if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;
     return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
   }
-  sqlite3_stmt *st = db->st_fts;
+  const name_cache *cache = names_now(db);
+  sqlite3_stmt *st = cache ? db->st_fts_rows : db->st_fts;
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);
   int rc;
   memo_slot *memo = qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
   fb_buf arena = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *key = (const char *)sqlite3_column_text(st, 1);
-    double sim = memo_similarity(memo, &arena, &qk, key ? key : "", (size_t)sqlite3_column_bytes(st, 1));
-    if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
+    if (cache) {
+      sqlite3_int64 i = sqlite3_column_int64(st, 0) - cache->base;
+      if (i < 0 || (size_t)i >= cache->n) { /* not at this data_version: fail, do not guess */
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      consider(&qk, memo, &arena, cache->rid[i], cache->text + cache->off[i], cache->len[i], h);
+    } else {
+      consider(&qk, memo, &arena, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (size_t)sqlite3_column_bytes(st, 1), h);
+    }
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);

@@ -15,11 +15,12 @@
 #include <sqlite3.h>
 
 #include "demo/demo_data.h"
+#include "match/names.h"
 #include "records/sqlite_db.h"
 #include "unit_common.h"
 
 static char dir[] = "/tmp/fb_sqlite_db_test_XXXXXX";
-static char path_mys[128];
+static char path_mys[128], path_bgd[128];
 
 static int setup(void **state) {
   (void)state;
@@ -31,6 +32,7 @@ static int setup(void **state) {
     return -1;
   }
   snprintf(path_mys, sizeof path_mys, "%s/MYS.db", dir);
+  snprintf(path_bgd, sizeof path_bgd, "%s/BGD.db", dir);
   return 0;
 }
 
@@ -107,10 +109,105 @@ static void test_search_leaves_no_lock_and_sees_later_writes(void **state) {
   fb_sqlite_db_close(db);
 }
 
+/* The ids a search answers, in order, as one string. */
+static char *answer_ids(fb_sqlite_db *db, const char *name) {
+  char *err = NULL;
+  json_t *subject = json_pack("{s:s}", "name", name);
+  json_t *res = fb_sqlite_db_search(db, subject, 0, &err);
+  if (!res) fail_msg("search failed: %s", err);
+  size_t cap = 16, len = 0, i;
+  char *out = calloc(1, cap);
+  json_t *r;
+  json_array_foreach(res, i, r) {
+    const char *id = json_string_value(json_object_get(r, "id"));
+    size_t n = strlen(id);
+    while (len + n + 2 > cap) out = realloc(out, cap *= 2);
+    memcpy(out + len, id, n);
+    len += n;
+    out[len++] = ' ';
+    out[len] = '\0';
+  }
+  json_decref(res);
+  json_decref(subject);
+  return out;
+}
+
+static void exec_ok(sqlite3 *w, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(w, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+}
+
+/* A connection keeps the name index's keys in memory and reads them again when another
+ * connection changes the file (PRAGMA data_version): a name added after the first
+ * search is found, and found no more once removed. */
+static void test_names_added_later_are_found(void **state) {
+  (void)state;
+  fb_sqlite_db *db;
+  char *err = NULL;
+  assert_int_equal(fb_sqlite_db_open(path_bgd, &db, &err), 0);
+  char *before = answer_ids(db, "Quentin Zybrowski");
+  assert_string_equal(before, "");
+  free(before);
+  free(answer_ids(db, "Mohammad Islam")); /* the keys are in memory now */
+
+  fb_name_key k;
+  fb_name_key_make("Quentin Zybrowski", &k);
+  sqlite3 *w;
+  assert_int_equal(sqlite3_open_v2(path_bgd, &w, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO name_fts(keys, rid) SELECT '%s', rid FROM records WHERE id = 'BGD-P-000002'", k.buf);
+  exec_ok(w, sql);
+  char *after = answer_ids(db, "Quentin Zybrowski");
+  assert_string_equal(after, "BGD-P-000002 ");
+  free(after);
+  snprintf(sql, sizeof sql, "DELETE FROM name_fts WHERE keys = '%s'", k.buf);
+  exec_ok(w, sql);
+  after = answer_ids(db, "Quentin Zybrowski");
+  assert_string_equal(after, "");
+  free(after);
+  sqlite3_close(w);
+  fb_sqlite_db_close(db);
+}
+
+/* Where the name index's rowids are not dense (rows deleted), the keys are read per
+ * candidate from the content table instead: the same answers. A row moved to a new
+ * rowid (deleted, inserted again) leaves a hole. */
+static void test_answers_alike_without_the_kept_keys(void **state) {
+  (void)state;
+  static const char *const names[] = {"Ahmad bin Ismail", "Mohammad Islam", "Abdul Karim", "Nur Hossain",
+                                      "\xe0\xa6\x86\xe0\xa6\xb9\xe0\xa6\xae\xe0\xa6\xa6 "
+                                      "\xe0\xa6\x87\xe0\xa6\xb8\xe0\xa6\xae\xe0\xa6\xbe\xe0\xa6\x87\xe0\xa6\xb2"};
+  enum { N = sizeof names / sizeof names[0] };
+  fb_sqlite_db *db;
+  char *err = NULL, *kept[N];
+  assert_int_equal(fb_sqlite_db_open(path_bgd, &db, &err), 0);
+  size_t found = 0;
+  for (size_t i = 0; i < N; i++) {
+    kept[i] = answer_ids(db, names[i]);
+    found += strlen(kept[i]) > 0;
+  }
+  assert_true(found >= 4);
+  sqlite3 *w;
+  assert_int_equal(sqlite3_open_v2(path_bgd, &w, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  exec_ok(w, "INSERT INTO name_fts(keys, rid) SELECT keys, rid FROM name_fts WHERE rowid = 100;"
+             "DELETE FROM name_fts WHERE rowid = 100");
+  sqlite3_close(w);
+  for (size_t i = 0; i < N; i++) {
+    char *now = answer_ids(db, names[i]);
+    assert_string_equal(now, kept[i]);
+    free(now);
+    free(kept[i]);
+  }
+  fb_sqlite_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_content_table_holds_the_columns),
       cmocka_unit_test(test_search_leaves_no_lock_and_sees_later_writes),
+      cmocka_unit_test(test_names_added_later_are_found),
+      cmocka_unit_test(test_answers_alike_without_the_kept_keys),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
