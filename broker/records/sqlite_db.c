@@ -30,9 +30,10 @@ enum { KEY_DOCUMENT = 1, KEY_PHONE = 2, KEY_VESSEL = 3, KEY_IMO = 4, KEY_SKEL_NA
 #define NAME_THRESHOLD 0.8
 #define DEFAULT_LIMIT 100
 /* A connection keeps the name index's keys in memory when there are at most this many
- * (~30 bytes each): reading a candidate's keys from the content table was the largest
- * part of a name search (docs/benchmarks.md). Larger databases read them per candidate. */
-#define NAME_CACHE_ROWS 65536
+ * (~30 bytes each, so at most ~0.5 MiB per connection): reading a candidate's keys from
+ * the content table was the largest part of a name search (docs/benchmarks.md). Larger
+ * databases read them per candidate. */
+#define NAME_CACHE_ROWS 16384
 
 static const char schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
