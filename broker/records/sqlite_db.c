@@ -54,6 +54,11 @@ typedef struct {
   sqlite3_int64 *rid;
   uint32_t *off, *len; /* the keys in text */
   char *text;
+  /* Equal key texts share a number (many people hold a common name): a search scores
+   * each distinct key once, remembered in sim[] while stamp[] holds its search's `gen`. */
+  uint32_t *kid, nkeys, gen;
+  uint32_t *stamp;
+  double *sim;
 } name_cache;
 
 static void name_cache_free(name_cache *c) {
@@ -61,7 +66,41 @@ static void name_cache_free(name_cache *c) {
   free(c->off);
   free(c->len);
   free(c->text);
+  free(c->kid);
+  free(c->stamp);
+  free(c->sim);
   *c = (name_cache){0};
+}
+
+static uint64_t fnv1a(const char *s, size_t n);
+
+/* Numbers the distinct key texts of a loaded cache (an open-addressing table of the
+ * first row holding each text, thrown away afterwards). */
+static void name_cache_number(name_cache *c) {
+  size_t cap = 16;
+  while (cap < c->n * 2) cap *= 2;
+  uint32_t *first = fb_xmalloc(cap * sizeof *first); /* row + 1, 0 = empty */
+  memset(first, 0, cap * sizeof *first);
+  c->kid = fb_xcalloc(c->n, sizeof *c->kid);
+  for (size_t i = 0; i < c->n; i++) {
+    const char *t = c->text + c->off[i];
+    size_t slot = (size_t)fnv1a(t, c->len[i]) & (cap - 1);
+    for (;; slot = (slot + 1) & (cap - 1)) {
+      if (first[slot] == 0) {
+        first[slot] = (uint32_t)i + 1;
+        c->kid[i] = c->nkeys++;
+        break;
+      }
+      size_t j = first[slot] - 1;
+      if (c->len[j] == c->len[i] && memcmp(c->text + c->off[j], t, c->len[i]) == 0) {
+        c->kid[i] = c->kid[j];
+        break;
+      }
+    }
+  }
+  free(first);
+  c->stamp = fb_xcalloc(c->nkeys, sizeof *c->stamp);
+  c->sim = fb_xcalloc(c->nkeys, sizeof *c->sim);
 }
 
 struct fb_sqlite_db {
@@ -339,12 +378,13 @@ static void name_cache_load(fb_sqlite_db *db, sqlite3_int64 version) {
   }
   c->n = count;
   c->base = lo;
+  name_cache_number(c);
   c->loaded = 1;
 }
 
 /* The cache as of this search (inside its read transaction), read again when another
  * connection has written since; NULL: read the keys per candidate instead. */
-static const name_cache *names_now(fb_sqlite_db *db) {
+static name_cache *names_now(fb_sqlite_db *db) {
   sqlite3_stmt *st = db->st_version;
   bool ok = sqlite3_step(st) == SQLITE_ROW;
   sqlite3_int64 version = ok ? sqlite3_column_int64(st, 0) : -1;
@@ -370,12 +410,16 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
     if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;
     return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
   }
-  const name_cache *cache = names_now(db);
+  name_cache *cache = names_now(db);
+  if (cache && ++cache->gen == 0) { /* stamps of 2^32 searches ago would look current */
+    memset(cache->stamp, 0, cache->nkeys * sizeof *cache->stamp);
+    cache->gen = 1;
+  }
   sqlite3_stmt *st = cache ? db->st_fts_rows : db->st_fts;
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);
   int rc;
-  memo_slot *memo = qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
+  memo_slot *memo = !cache && qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
   fb_buf arena = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (cache) {
@@ -384,7 +428,14 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
         rc = SQLITE_CORRUPT;
         break;
       }
-      consider(&qk, memo, &arena, cache->rid[i], cache->text + cache->off[i], cache->len[i], h);
+      uint32_t k = cache->kid[i];
+      if (cache->stamp[k] != cache->gen) {
+        fb_name_key rk;
+        fb_name_key_parse(cache->text + cache->off[i], &rk);
+        cache->sim[k] = fb_name_similarity_min(&qk, &rk, NAME_THRESHOLD);
+        cache->stamp[k] = cache->gen;
+      }
+      if (cache->sim[k] >= NAME_THRESHOLD) hits_add(h, cache->rid[i], cache->sim[k] * 0.9, true);
     } else {
       consider(&qk, memo, &arena, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                (size_t)sqlite3_column_bytes(st, 1), h);
