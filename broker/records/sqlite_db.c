@@ -168,7 +168,7 @@ static int prepare_read(fb_sqlite_db *db) {
       prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_commit) ||
       prepare(db, "PRAGMA data_version", &db->st_version) ||
       prepare(db, "SELECT rowid FROM name_fts WHERE name_fts MATCH ?1 ORDER BY rowid LIMIT ?2", &db->st_fts_rows) ||
-      prepare(db, "SELECT count(*), min(id), max(id), sum(length(c0)) FROM name_fts_content", &db->st_fts_count) ||
+      prepare(db, "SELECT count(*), min(id), max(id), sum(length(CAST(c0 AS BLOB))) FROM name_fts_content", &db->st_fts_count) ||
       prepare(db, "SELECT id, c1, c0 FROM name_fts_content ORDER BY id", &db->st_fts_all))
     return -1;
   return 0;

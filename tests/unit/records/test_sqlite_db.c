@@ -166,6 +166,18 @@ static void test_names_added_later_are_found(void **state) {
   after = answer_ids(db, "Quentin Zybrowski");
   assert_string_equal(after, "");
   free(after);
+  /* a key kept as bytes of another script (no transliteration for Khmer digits) */
+  const char *khmer = "Quentin \xe1\x9e\x9f\xe1\x9f\xa0\xe1\x9f\xa1\xe1\x9f\xa2";
+  fb_name_key_make(khmer, &k);
+  assert_true((unsigned char)k.buf[k.off[1]] >= 0x80);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO name_fts(keys, rid) SELECT '%s', rid FROM records WHERE id = 'BGD-P-000003'", k.buf);
+  exec_ok(w, sql);
+  after = answer_ids(db, khmer);
+  assert_string_equal(after, "BGD-P-000003 ");
+  free(after);
+  snprintf(sql, sizeof sql, "DELETE FROM name_fts WHERE keys = '%s'", k.buf);
+  exec_ok(w, sql);
   sqlite3_close(w);
   fb_sqlite_db_close(db);
 }
