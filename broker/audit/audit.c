@@ -13,6 +13,7 @@
 #include "audit/internal.h"
 #include "core/error.h"
 #include "core/home.h"
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -186,6 +187,7 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
 }
 
 int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
+  fb_hublock_assert_held(); /* seq order is the order of calls under the hub lock */
   if (a->closing || atomic_load(&a->fail_status) != 0) {
     json_decref(entry);
     errno = a->closing ? ESHUTDOWN : EIO;

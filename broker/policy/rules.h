@@ -3,6 +3,7 @@
 #ifndef FB_POLICY_RULES_H
 #define FB_POLICY_RULES_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,7 +91,7 @@ typedef struct rule {
 extern const char *const fb_require_fields[];
 
 struct fb_policy {
-  int refs;
+  atomic_int refs;           /* atomic: searches on several workers and pool threads */
   char *code;            /* "MYS" or "common" */
   char *path;
   fb_sandbox *sb;

@@ -775,6 +775,7 @@ static void leg_ended(search *s, leg *l) {
 }
 
 static void on_leg_done(void *data, int status, json_t *records, const char *error) {
+  fb_hublock_assert_held();
   leg *l = data;
   search *s = l->s;
   state_rt *rt = l->rt;
@@ -844,6 +845,7 @@ static void on_deadline(uv_timer_t *t) {
 }
 
 void fb_search_cancel(fb_search *s) {
+  fb_hublock_assert_held();
   if (!s->answering) return;
   s->answering = false;
   s->client_aborted = true;
@@ -901,6 +903,7 @@ static void start_leg(search *s, leg *l, const char *code) {
 }
 
 void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_search_callbacks *cb, void *ud) {
+  fb_hublock_assert_held(); /* limits, breakers and statistics are every worker's */
   const fb_identity *id = in->id;
   json_t *body = in->body;
   if (e->sh->in_flight >= e->cfg->limits.concurrency) {
