@@ -20,6 +20,8 @@ fb_policy *policy_new(const char *code, const char *path, const char *src, size_
   p->code = fb_xstrdup(code);
   p->path = fb_xstrdup(path);
   p->contact = json_null();
+  p->hmac_mu = fb_xmalloc(sizeof *p->hmac_mu);
+  pthread_mutex_init(p->hmac_mu, NULL);
   if (key && keylen) {
     p->key = fb_xmalloc(keylen);
     memcpy(p->key, key, keylen);
@@ -58,6 +60,8 @@ void policy_destroy(fb_policy *p) {
   if (p->key) OPENSSL_cleanse(p->key, p->keylen);
   free(p->key);
   EVP_MAC_CTX_free(p->hmac);
+  pthread_mutex_destroy(p->hmac_mu);
+  free(p->hmac_mu);
   free(p);
 }
 

@@ -3,6 +3,7 @@
 #ifndef FB_POLICY_RULES_H
 #define FB_POLICY_RULES_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -108,6 +109,8 @@ struct fb_policy {
   uint8_t *key;
   size_t keylen;
   struct evp_mac_ctx_st *hmac; /* HMAC-SHA-256 keyed once at load; reused per value */
+  pthread_mutex_t *hmac_mu;  /* one value hashed at a time: redaction runs on several
+                                workers at once, outside the hub lock (core/hublock.h) */
   bool has_when;
 };
 

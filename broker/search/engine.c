@@ -617,6 +617,9 @@ static void on_timer_closed(uv_handle_t *h) {
 static void search_free(search *s) {
   fb_search_engine *e = s->e;
   s->freeing = true;
+  /* This search's own records, plans and references (policy counts are atomic): freed
+   * while other workers run. */
+  bool yielded = fb_hublock_yield();
   for (size_t i = 0; i < s->nlegs; i++) {
     leg *l = &s->legs[i];
     if (l->decided) fb_decision_clear(&l->decision);
@@ -630,6 +633,7 @@ static void search_free(search *s) {
   if (s->requester) fb_policy_unref(s->requester);
   fb_search_params_free(&s->p);
   json_decref(s->body);
+  fb_hublock_resume(yielded);
   release_slot(s);
   if (s->prev) s->prev->next = s->next;
   else e->searches = s->next;
@@ -725,12 +729,11 @@ static void finish(search *s) {
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out == OUT_SHARED && s->legs[i].recs)
       json_object_set(per_state, s->legs[i].rt->cfg->code, s->legs[i].recs);
-  /* The merge reads and writes this search's records only (and per-thread
-   * transliterators): other workers may run meanwhile. */
+  /* The merge and the audit entry read and write this search's own data only (and
+   * per-thread transliterators): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
   json_t *results = fb_merge(per_state);
   json_decref(per_state);
-  fb_hublock_resume(yielded);
 
   bool review = false;
   json_t *states = json_array();
@@ -753,6 +756,7 @@ static void finish(search *s) {
                             "review", review);
   if (s->client_aborted) json_object_set_new(entry, "client_aborted", json_true());
   json_object_set_new(entry, "disclosed", disclosed_json(s));
+  fb_hublock_resume(yielded);
 
   audit_wait *w = fb_xmalloc(sizeof *w);
   w->s = s;
@@ -774,6 +778,15 @@ static void leg_ended(search *s, leg *l) {
   if (--s->pending == 0) finish(s);
 }
 
+/* The plan reads the compiled policies only (immutable; their HMAC context has a mutex
+ * of its own) and changes this leg's records: other workers may run meanwhile. */
+static int apply_plan(leg *l, json_t *records) {
+  bool yielded = fb_hublock_yield();
+  int rc = fb_plan_apply(l->plan, records, &l->redacted);
+  fb_hublock_resume(yielded);
+  return rc;
+}
+
 static void on_leg_done(void *data, int status, json_t *records, const char *error) {
   fb_hublock_assert_held();
   leg *l = data;
@@ -793,7 +806,7 @@ static void on_leg_done(void *data, int status, json_t *records, const char *err
       l->out = OUT_HIT_ONLY;
       fb_search_hooks *h = &s->e->hooks;
       if (h->hit_ref) h->hit_ref(h->ctx, s->query_id, s->id.state, rt->cfg->code, l->hit_ref);
-    } else if (fb_plan_apply(l->plan, records, &l->redacted) != 0) {
+    } else if (apply_plan(l, records) != 0) {
       json_decref(records);
       l->records = l->redacted = 0;
       l->out = OUT_DENIED; /* fail closed: a record rule failed, nothing is shared */
