@@ -21,6 +21,7 @@ bench_init() {
   local dir
   dir=$(cd "$build" 2>/dev/null && pwd) || die "no build directory '$build': build first (a Release build: cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release && cmake --build $build -j2 --target fedbroker)"
   FEDBROKER=$dir/fedbroker
+  CANNED_NODE=$dir/canned_node # only for canned nodes (canned_start)
   [ -x "$FEDBROKER" ] || die "no fedbroker binary in '$build': build first (a Release build: cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release && cmake --build $build -j2 --target fedbroker)"
   command -v h2load >/dev/null || die "h2load is missing (Debian package nghttp2-client)"
   command -v nghttpd >/dev/null || die "nghttpd is missing (Debian package nghttp2-server)"
@@ -69,10 +70,13 @@ bg_stop() {
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# wait_http URL PID NAME: until URL answers 200 (at most 15 s), or PID dies.
+# wait_http URL PID NAME [http1]: until URL answers 200 (at most 15 s), or PID dies.
+# Over h2c prior knowledge, or HTTP/1.1 when the fourth argument says so.
 wait_http() {
+  local proto=--http2-prior-knowledge
+  [ "${4:-}" = http1 ] && proto=--http1.1
   for _ in $(seq 150); do
-    curl -sf -o /dev/null --max-time 1 --http2-prior-knowledge "$1" && return 0
+    curl -sf -o /dev/null --max-time 1 "$proto" "$1" && return 0
     kill -0 "$2" 2>/dev/null || { tail -5 "$TMP/$3.log" >&2; die "$3 exited during start-up"; }
     sleep 0.1
   done
@@ -209,4 +213,110 @@ a = json.load(open(sys.argv[1]))
 print(", ".join("%s %s %s" % (s["state"], s["outcome"], s.get("records", 0)) for s in a["states"]))
 sys.exit(0 if a["complete"] else 1)
 PY
+}
+
+# realistic_setup: the realistic workload of the "every core" issue (realistic_bench.sh):
+# the search body $TMP/real.json (an analyst of MYS; the demo's cross-state person,
+# IDN-P-000001 and its counterparts, who hold passport A12345678, with all five subject
+# keys and case_ref), and copies of the demo databases in $TMP/real/ in which nine more
+# persons per state (the shortest records, three of them victims) are indexed under
+# that document, so that each node answers 10 person records. Needs demo_setup first.
+realistic_setup() {
+  local doc=A12345678 s
+  printf '{"subject":{"name":"Ahmad bin Ismail","dob":"1985-03-12","document":"%s","nationality":"MYS","phone":"+60123456789"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in case MY-2026-0042","case_ref":"MY-2026-0042"}' \
+    "$doc" >"$TMP/real.json"
+  mkdir -p "$TMP/real"
+  for s in IDN MYS THA BGD; do
+    cp "$TMP/demo/data/$s.db" "$TMP/real/$s.db"
+    $PY - "$TMP/real/$s.db" "$doc" <<'PY' || die "could not add the benchmark's records to $s"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+doc = sys.argv[2]
+key = db.execute("SELECT key FROM keys WHERE kind = 1 AND key = ?", (doc,)).fetchone()
+if not key:
+    sys.exit("no record holds document " + doc)
+held = {r[0] for r in db.execute("SELECT rid FROM keys WHERE kind = 1 AND key = ?", (doc,))}
+def pick(victims, n):
+    q = ("SELECT rid FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json "
+         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY length(json), rid")
+    return [r[0] for r in db.execute(q) if r[0] not in held][:n]
+extra = pick(True, 3) + pick(False, 10 - len(held) - 3)
+db.executemany("INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(1, ?, ?)", [(doc, r) for r in extra])
+db.commit()
+PY
+  done
+}
+
+# real_nodes_start DB-DIR [STATE-OPTIONS]: a `fedbroker node` per demo state on DB-DIR/<S>.db;
+# sets NODE_PIDS and NODES_CFG (the hub config's states block for them, http adapter,
+# each line with `timeout = 5000` or STATE-OPTIONS).
+real_nodes_start() {
+  local s p opts=${2:-timeout = 5000}
+  NODES_CFG=""
+  NODE_PIDS=()
+  for s in IDN MYS THA BGD; do
+    p=$(free_port)
+    bg_start "node$s" "$FEDBROKER" node --data "$1/$s.db" --listen "127.0.0.1:$p" --log-level warn
+    NODE_PIDS+=("$BG_PID")
+    wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
+    NODES_CFG+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", $opts },"$'\n'
+  done
+}
+
+# state_url STATE STATES-BLOCK: the url of STATE's line in a states block.
+state_url() { sed -n "s/^  $1 = { adapter = \"http\", url = \"\([^\"]*\)\".*/\1/p" <<<"$2"; }
+
+# Canned national nodes (bench/canned_node.c): each answers every search with the bytes a
+# real `fedbroker node` answered to the same search, captured once, so that the nodes
+# cost next to no CPU and the hub is what the cores are spent on.
+#
+# node_request SEARCH-BODY-FILE OUT-FILE: the body the hub's http adapter POSTs to a node
+# for that search (adapters/http.c: query_id, subject, purpose, ..., limit 100).
+node_request() {
+  $PY - "$1" >"$2" <<'PY' || die "node_request: cannot read $1"
+import json, sys
+b = json.load(open(sys.argv[1]))
+print(json.dumps({"query_id": "q-bench", "subject": b["subject"], "purpose": b["purpose"],
+                  "priority": b.get("priority"), "legal_basis": b.get("legal_basis"),
+                  "case_ref": b.get("case_ref"), "requester": {"state": "MYS"}, "limit": 100},
+                 separators=(",", ":")))
+PY
+}
+
+# canned_capture NODE-URL REQUEST-FILE OUT-FILE: one node's answer to the request, checked
+# to be {"records": [...]}; prints the number of records.
+canned_capture() {
+  curl -sf -o "$3" --max-time 10 -H 'Content-Type: application/json' --data-binary "@$2" "$1" ||
+    die "node $1 did not answer the request to capture"
+  $PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(len(a["records"]))' "$3" ||
+    die "node $1 answered no records array: $(head -c 300 "$3")"
+}
+
+# canned_start NAME ANSWER-FILE [DELAY-MS]: a canned node on a free port answering every
+# POST /search with ANSWER-FILE's bytes (after DELAY-MS, default 0); sets BG_PID and
+# CANNED_URL (its search URL).
+canned_start() {
+  [ -x "$CANNED_NODE" ] || die "no canned_node in the build directory: cmake --build <build> --target canned_node"
+  local port
+  port=$(free_port)
+  bg_start "$1" "$CANNED_NODE" --listen "127.0.0.1:$port" --answer "$2" --delay-ms "${3:-0}"
+  wait_http "http://127.0.0.1:$port/healthz" "$BG_PID" "$1" http1
+  CANNED_URL="http://127.0.0.1:$port/search"
+}
+
+# canned_nodes_start SEARCH-BODY-FILE DELAY-MS [STATE-OPTIONS]: captures what each node of
+# NODES_CFG (real_nodes_start) answers to that search and starts a canned node per state
+# serving those bytes; sets CANNED_PIDS and CANNED_CFG (a states block like NODES_CFG's).
+# The real nodes keep running: stop them (NODE_PIDS) once they are no longer needed.
+canned_nodes_start() {
+  local s opts=${3:-timeout = 5000}
+  node_request "$1" "$TMP/node-req-hub.json"
+  CANNED_CFG=""
+  CANNED_PIDS=()
+  for s in IDN MYS THA BGD; do
+    canned_capture "$(state_url "$s" "$NODES_CFG")" "$TMP/node-req-hub.json" "$TMP/canned-$s.json" >/dev/null
+    canned_start "canned$s" "$TMP/canned-$s.json" "$2"
+    CANNED_PIDS+=("$BG_PID")
+    CANNED_CFG+="  $s = { adapter = \"http\", url = \"$CANNED_URL\", $opts },"$'\n'
+  done
 }

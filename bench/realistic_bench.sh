@@ -23,6 +23,12 @@
 #        the realistic workload (a separate row: the figures above carry no perf
 #        overhead) and print the hottest symbols of its event-loop thread and the share
 #        of samples per thread; PERF_DIR=DIR keeps perf.data (default: the temp dir).
+#        NODES=canned — the (r) hubs talk to canned nodes (bench/canned_node.c; build its
+#        target) instead: each real node's answer to the search is captured once, a hub
+#        on the real nodes answers the search for reference, the real nodes stop, and
+#        canned nodes serve the captured bytes; the hubs' answers must hold the same
+#        results as the reference. The nodes then cost next to nothing and the hub is
+#        the bottleneck (with REAL_WORKERS="1 2": does throughput scale with workers?).
 #        BEFORE=DIR (a build dir, or a fedbroker binary, of another build): its hubs
 #        serve the same (r) and (w) workloads beside this build's, their answers must
 #        hold the same results, and every (r) / (w) row is measured for both, alternating
@@ -41,6 +47,8 @@ PERF=${PERF:-0}
 PERF_DUR=${PERF_DUR:-5}
 PERF_DIR=${PERF_DIR:-$TMP}
 REAL_WORKERS=${REAL_WORKERS:-1}
+NODES=${NODES:-real}
+case $NODES in real | canned) ;; *) die "NODES=$NODES: real or canned" ;; esac
 BEFORE=${BEFORE:-}
 AB_ROUNDS=${AB_ROUNDS:-2}
 OLD_FB=""
@@ -52,7 +60,8 @@ if [ -n "$BEFORE" ]; then
 fi
 # Same results from two hubs: the answers without what differs per search.
 same_results() {
-  $PY - "$1" "$2" <<'PY' || die "the BEFORE hub and this build's hub answer different results ($1, $2)"
+  local who=${3:-"the BEFORE hub and this build's hub"}
+  $PY - "$1" "$2" <<'PY' || die "$who answer different results ($1, $2)"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 sys.exit(0 if a["results"] == b["results"] else 1)
@@ -66,53 +75,30 @@ fi
 demo_setup
 AUTH="Authorization: Bearer $ANALYST_MYS"
 JSON="Content-Type: application/json"
-DOC=A12345678
-
-# The subject: the demo's cross-state person (IDN-P-000001 and its counterparts hold
-# passport A12345678), with all five keys.
-PHONE=+60123456789
-printf '{"subject":{"name":"Ahmad bin Ismail","dob":"1985-03-12","document":"%s","nationality":"MYS","phone":"%s"},"purpose":"prosecution","priority":"urgent","legal_basis":"mla_treaty","justification":"Suspected facilitator in case MY-2026-0042","case_ref":"MY-2026-0042"}' \
-  "$DOC" "$PHONE" >"$TMP/real.json"
+realistic_setup
 search_body "$TMP/document.json" document
 sed 's/A12345678/Z99999999/' "$TMP/document.json" >"$TMP/nomatch.json"
 
-# Copies of the databases with nine more persons per state indexed under the document:
-# the shortest records (as the issue measured, ~2.7 KB per node answer), three victims.
-mkdir -p "$TMP/real"
-for s in IDN MYS THA BGD; do
-  cp "$TMP/demo/data/$s.db" "$TMP/real/$s.db"
-  $PY - "$TMP/real/$s.db" "$DOC" <<'PY' || die "could not add the benchmark's records to $s"
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-doc = sys.argv[2]
-key = db.execute("SELECT key FROM keys WHERE kind = 1 AND key = ?", (doc,)).fetchone()
-if not key:
-    sys.exit("no record holds document " + doc)
-held = {r[0] for r in db.execute("SELECT rid FROM keys WHERE kind = 1 AND key = ?", (doc,))}
-def pick(victims, n):
-    q = ("SELECT rid FROM records WHERE type = 'person' AND json NOT LIKE '%\"sensitive\"%' AND json "
-         + ("" if victims else "NOT ") + "LIKE '%\"victim\"%' ORDER BY length(json), rid")
-    return [r[0] for r in db.execute(q) if r[0] not in held][:n]
-extra = pick(True, 3) + pick(False, 10 - len(held) - 3)
-db.executemany("INSERT OR IGNORE INTO keys(kind, key, rid) VALUES(1, ?, ?)", [(doc, r) for r in extra])
-db.commit()
-PY
-done
-
-# Four nodes serving those copies (HTTP/1.1 from the hub's curl), and the hub.
-nodes=""
-NODE_PIDS=()
-for s in IDN MYS THA BGD; do
+# Four nodes serving the realistic copies of the databases (HTTP/1.1 from the hub's curl).
+real_nodes_start "$TMP/real"
+nodes=$NODES_CFG
+if [ "$NODES" = canned ]; then
+  canned_nodes_start "$TMP/real.json" 0
+  # The reference answer: a hub on the real nodes.
   p=$(free_port)
-  bg_start "node$s" "$FEDBROKER" node --data "$TMP/real/$s.db" --listen "127.0.0.1:$p" --log-level warn
-  NODE_PIDS+=("$BG_PID")
-  wait_http "http://127.0.0.1:$p/healthz" "$BG_PID" "node$s"
-  nodes+="  $s = { adapter = \"http\", url = \"http://127.0.0.1:$p/search\", timeout = 5000 },"$'\n'
-done
+  demo_config "$TMP/demo/ref.lua" "$p" true "audit-ref.jsonl" "$nodes"
+  bg_start hubRef "$FEDBROKER" serve --config "$TMP/demo/ref.lua"
+  wait_http "http://127.0.0.1:$p/readyz" "$BG_PID" hubRef
+  search_once "http://127.0.0.1:$p/v1/search" "$TMP/real.json" "$TMP/real-ref.out" >/dev/null
+  bg_stop "$BG_PID"
+  for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
+  nodes=$CANNED_CFG
+  NODE_PIDS=("${CANNED_PIDS[@]}")
+fi
 # What one node answers to the subject (the hub's request body, as the http adapter sends it).
 $PY -c 'import json,sys; b=json.load(open(sys.argv[1])); print(json.dumps({"query_id":"q-bench","subject":b["subject"],"purpose":b["purpose"],"limit":100}))' \
   "$TMP/real.json" >"$TMP/node-req.json"
-node_url=$(sed -n 's/^  IDN = { adapter = "http", url = "\([^"]*\)".*/\1/p' <<<"$nodes")
+node_url=$(state_url IDN "$nodes")
 curl -sf -o "$TMP/node-answer.json" --max-time 10 -H "$JSON" --data-binary "@$TMP/node-req.json" "$node_url" ||
   die "node IDN did not answer the subject"
 NODE_SIZE=$(wc -c <"$TMP/node-answer.json")
@@ -157,6 +143,7 @@ if [ "$REAL_VICTIMS" = 0 ] || [ "$REAL_MASKED" != "$REAL_VICTIMS" ]; then
   die "victims not masked: $REAL_MASKED of $REAL_VICTIMS victim records"
 fi
 [ "$REAL_MERGED" -ge 1 ] || die "no entity merged across states"
+[ "$NODES" = canned ] && same_results "$TMP/real-ref.out" "$TMP/real.out" "the hub on the real nodes and the hub on the canned nodes"
 if [ -n "$OLD_FB" ]; then
   search_once "http://127.0.0.1:$PR0/v1/search" "$TMP/real.json" "$TMP/real0.out" >/dev/null
   same_results "$TMP/real0.out" "$TMP/real.out"
@@ -259,7 +246,8 @@ if [ -z "$OLD_FB" ]; then
   i=0
   for w in $REAL_WORKERS; do
     label="r 4 nodes, 5-key subject"
-    [ "$REAL_WORKERS" != 1 ] && label="r 5-key subject, workers=$w"
+    [ "$NODES" = canned ] && label="r 4 canned nodes"
+    [ "$REAL_WORKERS" != 1 ] && label="r ${NODES} nodes, workers=$w"
     measure "$label" real "${R_PIDS[$i]}" 3 "http://127.0.0.1:${R_PORTS[$i]}/v1/search" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json"
     i=$((i + 1))
   done
@@ -286,6 +274,7 @@ echo "one hub process per case; in (r) also four node processes; all share the $
 machine_line
 echo "load average before the rows: $LOAD0"
 echo "(r): node IDN answers $NODE_RECORDS records in $NODE_SIZE bytes"
+[ "$NODES" = canned ] && echo "(r): the four nodes are canned (bench/canned_node.c): each serves the bytes its real node answered; the hub's answer holds the same results as a hub's on the real nodes"
 echo "(r): $real_outcome; merged answer $REAL_SIZE bytes, $REAL_RECORDS records in $REAL_ENTITIES entities, $REAL_MERGED merged across states, $REAL_MASKED of $REAL_VICTIMS victim records masked"
 [ "$WIDE" = 1 ] && echo "(w): $WIDE_LEGS admitted legs per search; by document $WIDE_RECS records, unknown document $NOMATCH_RECS"
 echo "CPU columns: ms of CPU (utime + stime) per request: the hub, all threads (for (c): nghttpd); its event-loop thread alone; µs of hub CPU per admitted leg; the four nodes together. hub cores: the hub's CPU over the wall time; busy: hub + nodes + h2load over the wall time, in cores"

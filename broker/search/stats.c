@@ -7,7 +7,7 @@
 #include "core/keymap.h"
 #include "core/util.h"
 
-#define NBUCKETS FB_STATS_BUCKETS          /* 0.05 ms * 1.05^255 ≈ 12.7 s: longer counts there */
+#define NBUCKETS FB_STATS_BUCKETS          /* 0.05 ms * 1.05^319 ≈ 4.8 min: longer counts there */
 #define BASE_MS 0.05
 #define GROWTH 1.05
 #define MAX_SERIES 20000       /* bounds memory whatever the traffic */

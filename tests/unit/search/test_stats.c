@@ -74,17 +74,35 @@ static void test_buckets(void **st) {
   (void)st;
   assert_int_equal(fb_stats_bucket(0), 0);
   assert_int_equal(fb_stats_bucket(0.05), 0);
-  /* Capped, never past the array: the last bucket (about 12.7 s) takes anything longer. */
+  /* Capped, never past the array: the last bucket (about 4.8 minutes) takes anything longer. */
   assert_int_equal(fb_stats_bucket(1e12), FB_STATS_BUCKETS - 1);
-  assert_int_equal(fb_stats_bucket(20000), FB_STATS_BUCKETS - 1);
+  assert_int_equal(fb_stats_bucket(3e5), FB_STATS_BUCKETS - 1);
+  /* Below the cap, every deadline a leg can time out at reads back as itself: the
+   * routine default (15 s) used to fall into a last bucket of 12.7 s. */
+  assert_true(fb_stats_bucket(15000) < FB_STATS_BUCKETS - 1);
+  assert_true(fb_stats_bucket(120000) < FB_STATS_BUCKETS - 1);
   int prev = 0;
-  for (double ms = 0.06; ms < 12000; ms *= 1.3) {
+  for (double ms = 0.06; ms < 250000; ms *= 1.3) {
     int b = fb_stats_bucket(ms);
     assert_true(b >= prev);
     prev = b;
     double back = fb_stats_bucket_ms(b);
     if (fabs(back - ms) > ms * 0.06) fail_msg("bucket %d of %g ms reads back as %g", b, ms, back);
   }
+}
+
+/* Legs that ran into the routine deadline (15 s) report it as their latency, not the
+ * top of a scale that ended earlier. */
+static void test_deadline_latency(void **st) {
+  (void)st;
+  fb_stats *s = fb_stats_new();
+  for (int i = 0; i < 10; i++) fb_stats_record(s, "PHL", "MYS", "prosecution", "timeout", 15000);
+  json_t *r = rows(s);
+  json_t *row = json_array_get(r, 0);
+  assert_within_bucket(json_number_value(json_object_get(row, "latency_ms_p50")), 15000);
+  assert_within_bucket(json_number_value(json_object_get(row, "latency_ms_p99")), 15000);
+  json_decref(r);
+  fb_stats_free(s);
 }
 
 /* Whatever the traffic, the number of series is bounded; existing series still count. */
@@ -157,6 +175,7 @@ int main(void) {
       cmocka_unit_test(test_counts_and_order),
       cmocka_unit_test(test_percentiles),
       cmocka_unit_test(test_buckets),
+      cmocka_unit_test(test_deadline_latency),
       cmocka_unit_test(test_series_bound),
       cmocka_unit_test(test_merge),
       cmocka_unit_test(test_long_names_one_series),

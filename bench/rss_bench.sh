@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The hub's memory with 1,000 searches in flight, over time (issue "every core": RSS
+# < 64 MiB at 1,000 concurrent searches, and flat over 10 minutes).
+#
+# The realistic workload (bench/lib.sh realistic_setup: the 5-key subject, each node
+# answering 10 person records, ~31 records in the merged answer) against one hub whose
+# four states are canned nodes (bench/canned_node.c) serving what real `fedbroker node`
+# processes answered to that search, each answer held back DELAY ms, as a national
+# system takes its time: the searches wait on their legs instead of queueing in front of
+# the hub. h2load keeps CLIENTS x STREAMS (125 x 8 = 1,000) searches in flight for DUR
+# seconds (600) while the script samples the hub's VmRSS and VmHWM (/proc) and the
+# gauges fedbroker_searches_in_flight and fedbroker_legs_in_flight (/metrics) every
+# SAMPLE seconds, then prints the series, min / max / last, and the slope of RSS (least
+# squares, MiB per minute) after the first WARM seconds and over the second half.
+#
+# The hub's config, besides the demo's keys, policies and fsync'd audit log:
+#   limits.concurrency = 1024 (the default, written out): all 1,000 are admitted;
+#   limits.per_identity, per_client, connections, aborts_per_minute lifted (demo_config:
+#     one token and one address carry the whole load, and h2load abandons the searches
+#     in flight when it stops);
+#   max_legs = 2048 per state (the default 256 would answer the 257th concurrent leg to a
+#     state "unavailable" at once, and the search would not wait);
+#   deadlines.urgent = 30000 and timeout = 30000 per state: legs queue for one of the 16
+#     connections libcurl keeps per node (CURLMOPT_MAX_HOST_CONNECTIONS), so a search
+#     waits ~1,000 / (16 / DELAY) s for its legs; a loaded machine must not turn that
+#     queue into timeouts, which would measure something else;
+#   workers = WORKERS (1).
+# The script fails if any answer is not 2xx, or if any leg ended other than `shared`
+# (fedbroker_state_outcomes_total at the end), or if the searches in flight were fewer
+# than MIN_INFLIGHT (900) on average over the samples after WARM.
+#
+#   bash bench/rss_bench.sh [build dir]    (a Release build, with the canned_node target)
+#   env: DUR=600 SAMPLE=5 WARM=60 DELAY=50 CLIENTS=125 STREAMS=8 WORKERS=1 MIN_INFLIGHT=900
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init "${1:-}"
+DUR=${DUR:-600}
+SAMPLE=${SAMPLE:-5}
+WARM=${WARM:-60}
+DELAY=${DELAY:-50}
+CLIENTS=${CLIENTS:-125}
+STREAMS=${STREAMS:-8}
+WORKERS=${WORKERS:-1}
+MIN_INFLIGHT=${MIN_INFLIGHT:-900}
+[ "$WARM" -lt "$DUR" ] || die "WARM ($WARM) must be shorter than DUR ($DUR)"
+[ -x "$CANNED_NODE" ] || die "no canned_node in the build directory: cmake --build <build> --target canned_node"
+
+demo_setup
+AUTH="Authorization: Bearer $ANALYST_MYS"
+JSON="Content-Type: application/json"
+realistic_setup
+
+# Real nodes answer once (captured); canned nodes serve those bytes after DELAY ms.
+STATE_OPTS="timeout = 30000, max_legs = 2048"
+real_nodes_start "$TMP/real" "$STATE_OPTS"
+canned_nodes_start "$TMP/real.json" "$DELAY" "$STATE_OPTS"
+for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
+
+P=$(free_port)
+demo_config "$TMP/demo/rss.lua" "$P" true "audit-rss.jsonl" "$CANNED_CFG"
+sed -i -e 's/^limits = { /limits = { concurrency = 1024, /' \
+  -e 's/^deadlines = .*/deadlines = { immediate = 2000, urgent = 30000, routine = 30000 }/' "$TMP/demo/rss.lua"
+grep -q '^limits = { concurrency = 1024, ' "$TMP/demo/rss.lua" || die "could not set limits.concurrency"
+echo "workers = $WORKERS" >>"$TMP/demo/rss.lua"
+bg_start hub "$FEDBROKER" serve --config "$TMP/demo/rss.lua"
+HUB=$BG_PID
+wait_http "http://127.0.0.1:$P/readyz" "$HUB" hub
+outcome=$(search_once "http://127.0.0.1:$P/v1/search" "$TMP/real.json" "$TMP/real.out")
+RECORDS=$($PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(sum(len(e["records"]) for e in a["results"]))' "$TMP/real.out")
+[ "$RECORDS" -ge 25 ] || die "the search answered $RECORDS records, not ~30 ($outcome)"
+
+metric() { # metric NAME: the sum of the samples of that metric (all label sets)
+  curl -s --max-time 2 "http://127.0.0.1:$P/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
+}
+RSS_IDLE=$(vm_kb "$HUB" VmRSS)
+HWM_IDLE=$(vm_kb "$HUB" VmHWM)
+
+# The sampler: one line per SAMPLE seconds, "t rss_kb hwm_kb searches legs", while
+# h2load runs in the foreground.
+sampler() {
+  local t0 now
+  t0=$(date +%s.%N)
+  while kill -0 "$HUB" 2>/dev/null; do
+    now=$(date +%s.%N)
+    echo "$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.0f", b - a }') $(vm_kb "$HUB" VmRSS) $(vm_kb "$HUB" VmHWM) $(metric fedbroker_searches_in_flight) $(metric fedbroker_legs_in_flight)"
+    sleep "$SAMPLE"
+  done
+}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+T0=$(cpu_ticks "$HUB")
+sampler >"$TMP/samples" &
+SAMPLER=$!
+BG_PIDS+=("$SAMPLER")
+h2 rss -t 1 -c "$CLIENTS" -m "$STREAMS" -D "$DUR" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$P/v1/search"
+kill "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
+T1=$(cpu_ticks "$HUB")
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Every leg of every search answered: no timeout, error or unavailable state.
+curl -s --max-time 2 "http://127.0.0.1:$P/metrics" | grep '^fedbroker_state_outcomes_total' >"$TMP/outcomes" || true
+OTHER=$(awk '!/outcome="shared"/ { s += $2 } END { print s + 0 }' "$TMP/outcomes")
+SHARED=$(awk '/outcome="shared"/ { s += $2 } END { print s + 0 }' "$TMP/outcomes")
+[ "$SHARED" -gt 0 ] || die "no leg answered shared: $(cat "$TMP/outcomes")"
+
+echo "rss_bench: $((CLIENTS * STREAMS)) searches in flight (h2load -c $CLIENTS -m $STREAMS, one thread) for ${DUR}s; hub workers = $WORKERS, limits.concurrency = 1024, max_legs = 2048 per state"
+echo "four canned nodes answering after ${DELAY} ms (the captured answers of real nodes: $outcome); the merged answer holds $RECORDS records"
+machine_line
+echo "load average at the start: $LOAD0; at the end: $LOAD1"
+echo "searches answered: $H2_OK ($H2_RPS/s), latency p50 / p99 $H2_P50 / $H2_P99 ms; hub CPU per search $(ms_per $((T1 - T0)) "$H2_OK") ms"
+echo "leg outcomes: $SHARED shared, $OTHER other (timeout, error, unavailable)"
+echo
+printf '%6s %9s %9s %9s %7s\n' "t s" "RSS MiB" "HWM MiB" "searches" "legs"
+awk '{ printf "%6d %9.1f %9.1f %9d %7d\n", $1, $2 / 1024, $3 / 1024, $4, $5 }' "$TMP/samples"
+echo
+echo "idle, before the load: RSS $(mib "$RSS_IDLE") MiB, VmHWM $(mib "$HWM_IDLE") MiB"
+awk -v warm="$WARM" -v dur="$DUR" -v min_inflight="$MIN_INFLIGHT" '
+  # least-squares slope of y over t, in MiB per minute
+  function slope(lo, hi,   i, n, st, sy, stt, sty) {
+    for (i = 1; i <= N; i++) if (t[i] >= lo && t[i] <= hi) { n++; st += t[i]; sy += r[i]; stt += t[i] * t[i]; sty += t[i] * r[i] }
+    if (n < 3 || n * stt == st * st) return "n/a"
+    return sprintf("%+.3f", (n * sty - st * sy) / (n * stt - st * st) * 60 / 1024)
+  }
+  { N++; t[N] = $1; r[N] = $2; h[N] = $3; s[N] = $4 }
+  END {
+    for (i = 1; i <= N; i++) if (t[i] >= warm && t[i] <= dur) {
+      if (!m || r[i] < lo) lo = r[i]; if (!m || r[i] > hi) hi = r[i]; m++; sum += s[i]
+      if (!m2 || s[i] < slo) slo = s[i]; m2++; last = r[i]
+    }
+    if (!m) { print "no samples after the warm-up"; exit 1 }
+    printf "after %d s of warm-up (%d samples): RSS min %.1f, max %.1f, last %.1f MiB; VmHWM %.1f MiB\n", warm, m, lo / 1024, hi / 1024, last / 1024, h[N] / 1024
+    printf "RSS slope: %s MiB/min after the warm-up, %s MiB/min over the second half\n", slope(warm, dur), slope(dur / 2, dur)
+    printf "searches in flight: mean %.0f, min %d (samples after the warm-up)\n", sum / m, slo
+    if (sum / m < min_inflight) { printf "rss_bench: fewer than %d searches in flight on average\n", min_inflight; exit 1 }
+  }' "$TMP/samples" || die "the run did not hold the searches in flight it should (see above)"
+echo "target (issue: every core): RSS < 64 MiB at 1,000 concurrent searches, flat over 10 minutes"
+[ "$OTHER" = 0 ] || die "$OTHER legs ended other than shared: $(grep -v 'outcome="shared"' "$TMP/outcomes" | awk '$2 > 0' | head -5 | tr '\n' ' ')"
