@@ -614,12 +614,14 @@ static void on_timer_closed(uv_handle_t *h) {
   close_when_idle(e);
 }
 
-static void search_free(search *s) {
+/* `results` (may be NULL): the merged answer's last reference, dropped with the rest. */
+static void search_free(search *s, json_t *results) {
   fb_search_engine *e = s->e;
   s->freeing = true;
   /* This search's own records, plans and references (policy counts are atomic): freed
    * while other workers run. */
   bool yielded = fb_hublock_yield();
+  json_decref(results);
   for (size_t i = 0; i < s->nlegs; i++) {
     leg *l = &s->legs[i];
     if (l->decided) fb_decision_clear(&l->decision);
@@ -683,8 +685,7 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
     s->cb->on_done(s->ud, &a);
     json_decref(a.states);
   }
-  json_decref(results);
-  search_free(s);
+  search_free(s, results);
 }
 
 static void record_outcomes(search *s) {
@@ -756,20 +757,23 @@ static void finish(search *s) {
                             "review", review);
   if (s->client_aborted) json_object_set_new(entry, "client_aborted", json_true());
   json_object_set_new(entry, "disclosed", disclosed_json(s));
-  fb_hublock_resume(yielded);
 
+  /* describe reads the entry only; the audit log has a lock of its own, and its
+   * completion comes back to this loop (under the hub lock). */
   audit_wait *w = fb_xmalloc(sizeof *w);
   w->s = s;
   w->results = results;
   fb_search_hooks *h = &s->e->hooks;
   w->hook_token = h->describe && h->audited ? h->describe(h->ctx, entry) : NULL;
-  if (fb_audit_append(s->e->audit, entry, on_audited, w) != 0) {
+  int appended = fb_audit_append(s->e->audit, entry, on_audited, w);
+  fb_hublock_resume(yielded);
+  if (appended != 0) {
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
     json_decref(results);
     fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
     respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
-    search_free(s);
+    search_free(s, NULL);
   }
 }
 
@@ -787,9 +791,18 @@ static int apply_plan(leg *l, json_t *records) {
   return rc;
 }
 
+static void leg_done_locked(leg *l, int status, json_t *records, const char *error);
+
+/* Adapters call back from their own callbacks: the leg's bookkeeping is under the hub
+ * lock (a no-op when the caller holds it already). */
 static void on_leg_done(void *data, int status, json_t *records, const char *error) {
+  bool entered = fb_hublock_enter();
+  leg_done_locked(data, status, records, error);
+  fb_hublock_leave(entered);
+}
+
+static void leg_done_locked(leg *l, int status, json_t *records, const char *error) {
   fb_hublock_assert_held();
-  leg *l = data;
   search *s = l->s;
   state_rt *rt = l->rt;
   l->handle = NULL;
@@ -905,14 +918,22 @@ static void start_leg(search *s, leg *l, const char *code) {
   l->probe = probe;
   l->t0 = fb_now_ms();
   l->out = OUT_PENDING;
-  if (fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle) != 0) {
+  /* Counted before the adapter starts, which runs without the hub lock (it builds the
+   * request and hands it to this loop's own client: other workers run meanwhile), so
+   * the bound holds across workers. */
+  l->rt->sh->legs_in_flight++;
+  s->pending++;
+  bool yielded = fb_hublock_yield();
+  int rc = fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle);
+  fb_hublock_resume(yielded);
+  if (rc != 0) {
+    l->rt->sh->legs_in_flight--;
+    s->pending--;
     fb_breaker_failure(&l->rt->sh->breaker, probe, fb_now_ms());
     l->out = OUT_ERROR;
     l->error = fb_xstrdup("The leg could not be started.");
     return;
   }
-  l->rt->sh->legs_in_flight++;
-  s->pending++;
 }
 
 void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_search_callbacks *cb, void *ud) {
