@@ -83,16 +83,18 @@ static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
     if (cb) fb_home_hold(home);
   }
 
+  /* Once queued, `p` is the writer's, and the log's loop may free it: not read after. */
+  bool remote = p->home != NULL;
   uv_mutex_lock(&a->mu);
   a->stats.appended++;
   if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
-  if (p->home) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
+  if (remote) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
   uv_mutex_unlock(&a->mu);
   /* Wake the writer once, after this loop iteration's callbacks have run, so that the
    * entries they append go out as one write and one fsync. */
-  if (!p->home && !a->kick_armed) {
+  if (!remote && !a->kick_armed) {
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
   }
