@@ -940,19 +940,25 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
   fb_hublock_assert_held(); /* limits, breakers and statistics are every worker's */
   const fb_identity *id = in->id;
   json_t *body = in->body;
-  if (e->sh->in_flight >= e->cfg->limits.concurrency) {
-    json_decref(body);
-    fb_series_add(e->m_overloaded, 1);
-    refuse(cb, ud, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL, 1);
-    return;
-  }
-  if (check_identity(e, id, cb, ud) != 0) {
-    json_decref(body);
-    return;
-  }
+  /* Validation reads the request and the config only: other workers run meanwhile. Its
+   * verdict comes after the limits', as it always did. */
   search *s = fb_xcalloc(1, sizeof *s);
   fb_validation_error verr;
-  if (fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) != 0) {
+  bool yielded = fb_hublock_yield();
+  bool valid = fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) == 0;
+  fb_hublock_resume(yielded);
+  bool over = e->sh->in_flight >= e->cfg->limits.concurrency;
+  if (over) {
+    fb_series_add(e->m_overloaded, 1);
+    refuse(cb, ud, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL, 1);
+  }
+  if (over || check_identity(e, id, cb, ud) != 0) {
+    if (valid) fb_search_params_free(&s->p);
+    json_decref(body);
+    free(s);
+    return;
+  }
+  if (!valid) {
     json_decref(body);
     free(s);
     refuse(cb, ud, 400, verr.code, verr.message, verr.field[0] ? verr.field : NULL, 0);
