@@ -19,6 +19,10 @@
 #        NICE=-10 — run this script, and so the hubs, nodes and h2load, at that niceness
 #        (needs root): on a machine shared with other work, the hub then gets the cores
 #        it asks for, as on a machine of its own.
+#        BEFORE=DIR (a build dir, or a fedbroker binary, of another build): its hubs
+#        with the same WORKERS run in the same rounds, so that "this build" and
+#        "before" are compared in one run (a build without the hub lock metrics shows
+#        "-" for them).
 #        PERF=1 — afterwards, `perf record` the last hub of WORKERS for PERF_DUR=5 s and
 #        print the share of samples per thread.
 set -euo pipefail
@@ -33,6 +37,14 @@ WORKERS=${WORKERS:-"1 2"}
 PERF=${PERF:-0}
 PERF_DUR=${PERF_DUR:-5}
 NICE=${NICE:-}
+BEFORE=${BEFORE:-}
+OLD_FB=""
+if [ -n "$BEFORE" ]; then
+  OLD_FB=$BEFORE
+  [ -d "$BEFORE" ] && OLD_FB=$BEFORE/fedbroker
+  [ -x "$OLD_FB" ] || die "BEFORE=$BEFORE: no fedbroker binary there"
+  OLD_FB=$(cd "$(dirname "$OLD_FB")" && pwd)/$(basename "$OLD_FB")
+fi
 FSYNC=${FSYNC:-false}
 if [ -n "$NICE" ]; then renice -n "$NICE" -p $$ >/dev/null || die "NICE=$NICE: renice failed (root needed for a negative value)"; fi
 [ "$PERF" = 1 ] && { command -v perf >/dev/null || die "PERF=1 needs perf (Debian package linux-perf)"; }
@@ -52,17 +64,25 @@ search_once "http://127.0.0.1:$p/v1/search" "$TMP/real.json" "$TMP/ref.out" >/de
 bg_stop "$BG_PID"
 for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
 
-declare -A PID PORT
+# One hub per case: "<workers>" for this build, "before-<workers>" for BEFORE's.
+CASES=""
 for w in $WORKERS; do
+  [ -n "$OLD_FB" ] && CASES+="before-$w "
+  CASES+="$w "
+done
+declare -A PID PORT
+for w in $CASES; do
+  bin=$FEDBROKER
+  case $w in before-*) bin=$OLD_FB ;; esac
   p=$(free_port)
   demo_config "$TMP/demo/w$w.lua" "$p" "$FSYNC" "audit-w$w.jsonl" "$CANNED_CFG"
-  echo "workers = $w" >>"$TMP/demo/w$w.lua"
-  bg_start "hubW$w" "$FEDBROKER" serve --config "$TMP/demo/w$w.lua"
+  echo "workers = ${w#before-}" >>"$TMP/demo/w$w.lua"
+  bg_start "hubW$w" "$bin" serve --config "$TMP/demo/w$w.lua"
   wait_http "http://127.0.0.1:$p/readyz" "$BG_PID" "hubW$w"
   PID[$w]=$BG_PID
   PORT[$w]=$p
   search_once "http://127.0.0.1:$p/v1/search" "$TMP/real.json" "$TMP/w$w.out" >/dev/null
-  $PY - "$TMP/ref.out" "$TMP/w$w.out" <<'PY' || die "the hub with workers = $w answers other results than the reference hub"
+  $PY - "$TMP/ref.out" "$TMP/w$w.out" <<'PY' || die "the hub of case $w answers other results than the reference hub"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 sys.exit(0 if a["results"] == b["results"] else 1)
@@ -70,7 +90,8 @@ PY
 done
 
 mean_ms() { awk -F'\t' '$2 ~ /^2/ { s += $3; n++ } END { if (n) printf "%.2f", s / n / 1000; else print "nan" }' "$TMP/h2load-$1.reqlog"; }
-metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+# A metric's value, 0 when the build has no such metric.
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {v = $2} END {print v + 0}'; }
 # Each thread's CPU ticks, "tid:ticks" sorted by tid (the main thread first).
 thread_ticks() { for t in /proc/"$1"/task/*; do awk '{printf "%s:%d\n", $1, $14 + $15}' "$t/stat"; done | sort -n; }
 
@@ -78,7 +99,7 @@ declare -A SUM_OK SUM_WALL SUM_CPU SUM_HELD SUM_ACQ SUM_CONT
 rows=()
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
-  for w in $WORKERS; do
+  for w in $CASES; do
     pid=${PID[$w]} port=${PORT[$w]}
     t0=$(cpu_ticks "$pid"); th0=$(thread_ticks "$pid")
     h0=$(metric "$port" fedbroker_hub_lock_held_seconds_total)
@@ -104,7 +125,7 @@ for round in $(seq "$ROUNDS"); do
     SUM_HELD[$w]=$(awk -v a="${SUM_HELD[$w]:-0}" -v b="$held" 'BEGIN { print a + b }')
     SUM_ACQ[$w]=$(awk -v a="${SUM_ACQ[$w]:-0}" -v b="$acq" 'BEGIN { print a + b }')
     SUM_CONT[$w]=$(awk -v a="${SUM_CONT[$w]:-0}" -v b="$cont" 'BEGIN { print a + b }')
-    rows+=("$round|$w|$H2_RPS|$(mean_ms "w$w-$round")|$H2_P99|$(awk -v c="$cpu_s" -v n="$H2_OK" 'BEGIN { printf "%.3f", c * 1000 / n }')|$(awk -v c="$cpu_s" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v h="$held" -v c="$cpu_s" 'BEGIN { if (c > 0) printf "%.1f", 100 * h / c; else print "-" }')|$(awk -v x="$cont" -v a="$acq" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }')|$load|$threads")
+    rows+=("$round|$w|$H2_RPS|$(mean_ms "w$w-$round")|$H2_P99|$(awk -v c="$cpu_s" -v n="$H2_OK" 'BEGIN { printf "%.3f", c * 1000 / n }')|$(awk -v c="$cpu_s" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v h="$held" -v c="$cpu_s" -v a="$acq" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }')|$(awk -v x="$cont" -v a="$acq" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }')|$load|$threads")
   done
 done
 
@@ -112,15 +133,16 @@ echo "workers_bench: realistic search (5-key subject, 4 canned nodes x 10 record
 machine_line
 echo "load average before the rows: $LOAD0${NICE:+; niceness $NICE (hubs, nodes and h2load)}; audit.fsync = $FSYNC"
 echo "hub cores: the hub's CPU over the wall time; lock held: hub lock held time over hub CPU time; waited: acquisitions that found it taken"
-printf '%-5s %-7s %8s %8s %8s %9s %6s %8s %7s %6s  %s\n' round workers req/s "mean ms" "p99 ms" "CPU/srch" cores "held %" "wait %" load "cores per thread"
+printf '%-5s %-9s %8s %8s %8s %9s %6s %8s %7s %6s  %s\n' round workers req/s "mean ms" "p99 ms" "CPU/srch" cores "held %" "wait %" load "cores per thread"
 for row in "${rows[@]}"; do
   IFS='|' read -r r w rps mean p99 cps cores held wait load threads <<<"$row"
-  printf '%-5s %-7s %8.0f %8s %8s %9s %6s %8s %7s %6s  %s\n' "$r" "$w" "$rps" "$mean" "$p99" "$cps" "$cores" "$held" "$wait" "$load" "$threads"
+  printf '%-5s %-9s %8.0f %8s %8s %9s %6s %8s %7s %6s  %s\n' "$r" "$w" "$rps" "$mean" "$p99" "$cps" "$cores" "$held" "$wait" "$load" "$threads"
 done
-first=${WORKERS%% *}
-for w in $WORKERS; do
+for w in $CASES; do
+  first=${WORKERS%% *}
+  case $w in before-*) first=before-$first ;; esac
   rps=$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { printf "%.0f", n / t }')
-  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" 'BEGIN { if (c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited"
+  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited"
   if [ "$w" != "$first" ]; then
     echo "  throughput workers=$w / workers=$first, same run: $(ratio "$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { print n / t }')" "$(awk -v n="${SUM_OK[$first]}" -v t="${SUM_WALL[$first]}" 'BEGIN { print n / t }')")" \
       "; hub CPU per search: $(ratio "$(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { print c / n }')" "$(awk -v c="${SUM_CPU[$first]}" -v n="${SUM_OK[$first]}" 'BEGIN { print c / n }')")"
@@ -129,6 +151,7 @@ done
 
 if [ "$PERF" = 1 ]; then
   w=${WORKERS##* }
+  [ -n "${PID[$w]:-}" ] || die "no hub for workers = $w"
   data=$TMP/perf-workers.data
   perf record -q -e cpu-clock -F 999 -g -p "${PID[$w]}" -o "$data" >"$TMP/perf.log" 2>&1 &
   perf_pid=$!
