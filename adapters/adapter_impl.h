@@ -69,6 +69,13 @@ void curl_adapter_cancel(fb_leg *leg);
  * first member), then closes the curl loop, which calls `closed`. */
 void curl_adapter_close(fb_adapter *a, void (*closed)(void *), void *data);
 
+/* http.c: the body of a leg's POST to a national node (API.md): query_id, subject,
+ * purpose, priority, legal_basis, case_ref, requester {state, agency} and limit, as
+ * compact JSON in that order, a NULL string as null. Written straight into one buffer
+ * (no jansson value per leg); its bytes are json_dumps(JSON_COMPACT)'s of the same
+ * object. NULL when the subject is not an object or a string is not UTF-8. */
+char *http_request_body(const fb_leg_request *req);
+
 extern const fb_adapter_vtable sqlite_adapter_vtable;
 extern const fb_adapter_vtable http_adapter_vtable;
 extern const fb_adapter_vtable postgres_adapter_vtable;

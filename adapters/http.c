@@ -7,7 +7,8 @@
  * fb_record_validate; anything else is a leg error with a sentence naming the fault.
  * The parse and the validation run on the libuv thread pool (curl_loop's check).
  *
- * Over http:// the node is spoken to in HTTP/1.1, one connection per concurrent leg:
+ * Over http:// the node is spoken to in HTTP/1.1, one connection per concurrent leg
+ * (at most 16; further legs wait in the curl loop's queue with their timeout running):
  * h2c prior knowledge would break a node that speaks only HTTP/1.1, and a state's
  * config has no field to say the node speaks h2c. Over https:// ALPN picks h2 when the
  * node offers it.
@@ -23,6 +24,7 @@
 
 #include "adapters/adapter_impl.h"
 #include "core/error.h"
+#include "core/jsonw.h"
 #include "http_client/curl_loop.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -52,20 +54,51 @@ static int judge(const void *arg, json_t *body, json_t **records, char **err) {
   return 0;
 }
 
+#define PUT_LITERAL(b, lit) fb_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* A string field's value: the string as jansson dumps it, or null. */
+static int put_opt_string(fb_buf *b, const char *s) {
+  if (!s) {
+    PUT_LITERAL(b, "null");
+    return 0;
+  }
+  return fb_jsonw_string(b, s, strlen(s));
+}
+
+char *http_request_body(const fb_leg_request *req) {
+  if (!json_is_object(req->subject)) return NULL;
+  fb_buf b = {0};
+  fb_buf_reserve(&b, 512);
+  int rc = 0;
+  PUT_LITERAL(&b, "{\"query_id\":");
+  rc |= put_opt_string(&b, req->query_id);
+  PUT_LITERAL(&b, ",\"subject\":");
+  rc |= fb_jsonw_value(&b, req->subject, 0);
+  PUT_LITERAL(&b, ",\"purpose\":");
+  rc |= put_opt_string(&b, req->purpose);
+  PUT_LITERAL(&b, ",\"priority\":");
+  rc |= put_opt_string(&b, req->priority);
+  PUT_LITERAL(&b, ",\"legal_basis\":");
+  rc |= put_opt_string(&b, req->legal_basis);
+  PUT_LITERAL(&b, ",\"case_ref\":");
+  rc |= put_opt_string(&b, req->case_ref);
+  PUT_LITERAL(&b, ",\"requester\":{\"state\":");
+  rc |= put_opt_string(&b, req->requester_state);
+  PUT_LITERAL(&b, ",\"agency\":");
+  rc |= put_opt_string(&b, req->requester_agency);
+  fb_buf_printf(&b, "},\"limit\":%" JSON_INTEGER_FORMAT "}", (json_int_t)(req->limit ? req->limit : DEFAULT_LIMIT));
+  if (rc != 0) {
+    fb_buf_free(&b);
+    return NULL;
+  }
+  return fb_buf_steal(&b);
+}
+
 static int ht_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
                     fb_leg **out) {
   *out = NULL;
-  if (!json_is_object(req->subject)) return -1;
-  json_t *body = json_pack("{s:s?, s:O, s:s?, s:s?, s:s?, s:s?, s:{s:s?, s:s?}, s:I}",
-                           "query_id", req->query_id, "subject", req->subject, "purpose", req->purpose,
-                           "priority", req->priority, "legal_basis", req->legal_basis, "case_ref",
-                           req->case_ref, "requester", "state", req->requester_state, "agency",
-                           req->requester_agency, "limit",
-                           (json_int_t)(req->limit ? req->limit : DEFAULT_LIMIT));
-  if (!body) return -1;
-  if (!req->case_ref) json_object_set_new(body, "case_ref", json_null());
-  char *text = json_dumps(body, JSON_COMPACT);
-  json_decref(body);
+  char *text = http_request_body(req);
+  if (!text) return -1;
   return curl_adapter_post((curl_adapter *)base, text, req->timeout_ms, NULL, cb, data, out);
 }
 

@@ -19,6 +19,11 @@ if [ "${MICRO:-1}" != 0 ]; then
   if cmake --build "$BUILD" -j2 --target "${micro[@]}" >/dev/null; then
     for m in "${micro[@]}"; do
       echo "=== $m"
+      if [ "$m" = leg_bench ]; then # it needs a running node's URL: see bench/README.md
+        echo "leg_bench: run by hand against a node (bench/README.md)"
+        echo
+        continue
+      fi
       # audit_bench writes under /var/tmp by default (a real disk); the others need nothing.
       timeout 300 "$BUILD/$m" || failed+=("$m")
       echo

@@ -183,3 +183,5 @@ int fb_jsonw_dump(fb_buf *b, const json_t *v, int precision) {
   if (!json_is_object(v) && !json_is_array(v)) return -1;
   return fb_jsonw_value(b, v, precision);
 }
+
+int fb_jsonw_string(fb_buf *b, const char *s, size_t len) { return put_string(b, s, len); }

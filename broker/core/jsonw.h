@@ -26,6 +26,11 @@ int fb_jsonw_dump(fb_buf *b, const json_t *v, int precision);
 /* The same for any value (JSON_ENCODE_ANY). */
 int fb_jsonw_value(fb_buf *b, const json_t *v, int precision);
 
+/* Appends `len` bytes of `s` as a JSON string, quoted and escaped as jansson dumps
+ * it. Returns 0, or -1 with `b` as it was when `s` is not valid UTF-8 (where
+ * json_string refuses it). */
+int fb_jsonw_string(fb_buf *b, const char *s, size_t len);
+
 /* The response flags of the hub's JSON answers and NDJSON lines. */
 #define FB_JSONW_PRECISION 12
 

@@ -22,6 +22,13 @@
 #define DEFAULT_MAX_BODY (8u << 20)
 #define DEFAULT_TIMEOUT_MS 30000u
 #define MAX_IDLE_EASY 64 /* easy handles kept for reuse; more in flight are freed when done */
+/* Connections curl may open to the peer. Over http:// (HTTP/1.1: one transfer per
+ * connection) the loop also keeps at most this many transfers in curl and queues the
+ * rest itself: a transfer that curl cannot give a connection waits in curl's pending
+ * list, and that path cost 8-12 us more of the loop per leg at 32-64 legs in flight
+ * than this queue (bench/leg_bench.c). Over https:// curl queues as before (an h2
+ * connection carries many transfers). */
+#define MAX_HOST_CONNECTIONS 16
 
 typedef struct sock_ctx sock_ctx;
 
@@ -40,7 +47,13 @@ struct fb_curl_loop {
   bool error_detail;
   fb_curl_check_fn check;
   size_t check_arg_size;
-  fb_curl_call *calls; /* in flight: in curl, or their answer being parsed on a worker */
+  fb_curl_call *calls; /* in flight: queued, in curl, or their answer being parsed on a worker */
+  /* The loop's own queue (http:// only; max_running 0: none, curl queues): calls
+   * waiting for one of the max_running transfer slots, first in first out. */
+  uint32_t max_running, running;
+  fb_curl_call *qhead, *qtail;
+  uv_timer_t qtimer;   /* the earliest deadline of a queued call, or 0 ms after a cancel */
+  uint64_t qtimer_due; /* uv_hrtime() it is due at; UINT64_MAX: not armed */
   sock_ctx *socks;     /* live poll handles */
   sock_ctx **byfd;     /* the sockets we opened, by fd number (nbyfd slots) */
   size_t nbyfd;
@@ -71,6 +84,9 @@ struct fb_curl_call {
   fb_buf resp;
   bool over_limit;
   uint32_t timeout_ms;
+  uint64_t deadline;  /* uv_hrtime() at which the call times out (not the loop's cached time) */
+  bool queued;        /* in the loop's queue, not yet in curl */
+  fb_curl_call *qprev, *qnext;
   fb_curl_done_cb cb;
   void *data;
   char errbuf[CURL_ERROR_SIZE];
@@ -87,6 +103,8 @@ struct fb_curl_call {
 };
 
 static void check_done(fb_curl_loop *cl);
+static void queue_start(fb_curl_loop *cl);
+static void qtimer_cb(uv_timer_t *t);
 
 /* Answers up to this size are parsed on the loop thread (see check_done). */
 #define INLINE_PARSE_MAX (16u << 10)
@@ -371,12 +389,50 @@ static void call_unlink(fb_curl_call *call) {
   if (call->next) call->next->prev = call->prev;
 }
 
-/* Ends the transfer: the easy handle goes back to the free list. */
+/* Arms the queue's timer for `due` (uv_hrtime(); `now` is that clock now), unless it
+ * fires earlier already. Rounded up to whole ms: a deadline never passes early. */
+static void qtimer_arm(fb_curl_loop *cl, uint64_t due, uint64_t now) {
+  if (due >= cl->qtimer_due) return;
+  cl->qtimer_due = due;
+  uv_timer_start(&cl->qtimer, qtimer_cb, due > now ? (due - now + 999999) / 1000000 : 0, 0);
+}
+
+static void queue_remove(fb_curl_call *call) {
+  fb_curl_loop *cl = call->cl;
+  if (!call->queued) return;
+  if (call->qprev) call->qprev->qnext = call->qnext;
+  else cl->qhead = call->qnext;
+  if (call->qnext) call->qnext->qprev = call->qprev;
+  else cl->qtail = call->qprev;
+  call->qprev = call->qnext = NULL;
+  call->queued = false;
+  if (!cl->qhead) { /* nothing to wait for: the timer must not hold the loop */
+    uv_timer_stop(&cl->qtimer);
+    cl->qtimer_due = UINT64_MAX;
+  }
+}
+
+static void queue_append(fb_curl_call *call) {
+  fb_curl_loop *cl = call->cl;
+  call->queued = true;
+  call->qnext = NULL;
+  call->qprev = cl->qtail;
+  if (cl->qtail) cl->qtail->qnext = call;
+  else cl->qhead = call;
+  cl->qtail = call;
+  qtimer_arm(cl, call->deadline, uv_hrtime());
+}
+
+/* Ends the transfer: the easy handle goes back to the free list, and its slot to
+ * the queue (check_done starts the next queued call; after a cancel, the queue's
+ * timer does). */
 static void call_release_easy(fb_curl_call *call) {
   if (!call->easy) return;
-  curl_multi_remove_handle(call->cl->multi, call->easy);
-  easy_put(call->cl, call->easy);
+  fb_curl_loop *cl = call->cl;
+  curl_multi_remove_handle(cl->multi, call->easy);
+  easy_put(cl, call->easy);
   call->easy = NULL;
+  cl->running--;
 }
 
 static void call_destroy(fb_curl_call *call) {
@@ -389,6 +445,7 @@ static void call_destroy(fb_curl_call *call) {
 
 /* A call whose answer is not on a worker: gone at once. */
 static void call_free(fb_curl_call *call) {
+  queue_remove(call);
   call_unlink(call);
   call_release_easy(call);
   call_destroy(call);
@@ -544,6 +601,83 @@ static void check_done(fb_curl_loop *cl) {
     done_locked(cb, data, status, NULL, why);
     free(why);
   }
+  queue_start(cl); /* the slots freed above, at once rather than a loop turn later */
+}
+
+/* Hands the call to curl with what is left of its time. 0, or -1 when curl would not
+ * take it (the call is then neither in curl nor queued). */
+static int call_start(fb_curl_call *call, uint32_t timeout_ms) {
+  fb_curl_loop *cl = call->cl;
+  call->easy = easy_get(cl);
+  if (!call->easy) return -1;
+  CURL *e = call->easy;
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+  if (curl_multi_add_handle(cl->multi, e) != CURLM_OK) {
+    easy_put(cl, e);
+    call->easy = NULL;
+    return -1;
+  }
+  cl->running++;
+  return 0;
+}
+
+/* A queued call that cannot go on: its callback with `status` and a sentence. */
+static void queue_fail(fb_curl_call *call, int status, char *why) {
+  fb_curl_done_cb cb = call->cb;
+  void *data = call->data;
+  call_free(call);
+  cb(data, status, NULL, why);
+  free(why);
+}
+
+static void queue_timeout(fb_curl_call *call) {
+  char *why = NULL;
+  fb_set_error(&why, "no answer within %u ms", call->timeout_ms);
+  queue_fail(call, FB_CURL_TIMEOUT, why);
+}
+
+/* Starts queued calls, first in first out, while transfer slots are free; one whose
+ * deadline passed while it waited times out as curl's timeout would have it. Called
+ * only from the loop's own callbacks, never from inside a caller's call. */
+static void queue_start(fb_curl_loop *cl) {
+  while (cl->qhead && cl->running < cl->max_running && !cl->closing) {
+    fb_curl_call *call = cl->qhead;
+    uint64_t now = uv_hrtime();
+    queue_remove(call);
+    if (call->deadline <= now) {
+      queue_timeout(call);
+    } else if (call_start(call, (uint32_t)((call->deadline - now + 999999) / 1000000)) != 0) {
+      char *why = NULL;
+      fb_set_error(&why, "request to %s failed: cannot start the transfer", cl->peer);
+      queue_fail(call, FB_CURL_ERROR, why);
+    }
+  }
+}
+
+/* At the earliest deadline of a queued call (or at once after a cancel freed a slot):
+ * queued calls whose deadline passed time out, free slots are filled, and the timer
+ * waits for the next deadline. A scan of the queue, once per deadline. */
+static void qtimer_cb(uv_timer_t *t) {
+  fb_curl_loop *cl = fb_container_of(t, fb_curl_loop, qtimer);
+  cl->qtimer_due = UINT64_MAX;
+  uint64_t now = uv_hrtime();
+  for (fb_curl_call *call = cl->qhead, *next; call && !cl->closing; call = next) {
+    next = call->qnext;
+    if (call->deadline > now) continue;
+    queue_timeout(call);
+    next = cl->qhead; /* the callback may have cancelled any call: start over */
+  }
+  queue_start(cl);
+  if (cl->closing || !cl->qhead) return;
+  uint64_t first = UINT64_MAX;
+  for (fb_curl_call *call = cl->qhead; call; call = call->qnext)
+    if (call->deadline < first) first = call->deadline;
+  qtimer_arm(cl, first, now);
 }
 
 fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, const void *check_arg,
@@ -561,26 +695,17 @@ fb_curl_call *fb_curl_post(fb_curl_loop *cl, char *body, uint32_t timeout_ms, co
   call->timeout_ms = timeout_ms ? timeout_ms : cl->timeout_ms;
   if (cl->timeout_ms && cl->timeout_ms < call->timeout_ms) call->timeout_ms = cl->timeout_ms;
   if (!call->timeout_ms) call->timeout_ms = DEFAULT_TIMEOUT_MS;
-  call->easy = easy_get(cl);
-  if (!call->easy) {
+  call->deadline = uv_hrtime() + (uint64_t)call->timeout_ms * 1000000;
+  if (cl->max_running && (cl->running >= cl->max_running || cl->qhead)) {
+    queue_append(call);
+  } else if (call_start(call, call->timeout_ms) != 0) {
     free(call->body);
     free(call);
     return NULL;
   }
-  CURL *e = call->easy;
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
   call->next = cl->calls;
   if (cl->calls) cl->calls->prev = call;
   cl->calls = call;
-  if (curl_multi_add_handle(cl->multi, e) != CURLM_OK) {
-    call_free(call);
-    return NULL;
-  }
   return call;
 }
 
@@ -591,7 +716,13 @@ void fb_curl_cancel(fb_curl_call *call) {
     uv_cancel((uv_req_t *)&call->work);
     return;
   }
+  fb_curl_loop *cl = call->cl;
+  bool had_slot = call->easy != NULL;
   call_free(call);
+  if (had_slot && cl->qhead) { /* the next queued call, from the loop */
+    uint64_t now = uv_hrtime();
+    qtimer_arm(cl, now, now);
+  }
 }
 
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -639,12 +770,15 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
     free(line);
   }
   uv_timer_init(loop, &cl->timer);
+  uv_timer_init(loop, &cl->qtimer);
+  cl->qtimer_due = UINT64_MAX;
+  if (strncmp(cl->url, "http://", 7) == 0) cl->max_running = MAX_HOST_CONNECTIONS;
   curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
   curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
   curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, timerfunc_cb);
   curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
   curl_multi_setopt(cl->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(cl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+  curl_multi_setopt(cl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_HOST_CONNECTIONS);
   return cl;
 }
 
@@ -652,11 +786,15 @@ static void timer_closed_cb(uv_handle_t *h) {
   finish_close(fb_container_of((uv_timer_t *)h, fb_curl_loop, timer));
 }
 
+static void qtimer_closed_cb(uv_handle_t *h) {
+  finish_close(fb_container_of((uv_timer_t *)h, fb_curl_loop, qtimer));
+}
+
 void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
   cl->closed = closed;
   cl->closed_data = data;
   cl->closing = true;
-  cl->pending_closes = 1; /* the timer; each poll handle and each parsing call add one */
+  cl->pending_closes = 2; /* the two timers; each poll handle and each parsing call add one */
   for (fb_curl_call *call = cl->calls, *next; call; call = next) {
     next = call->next;
     if (call->parsing) { /* stays listed until parse_done, which counts down */
@@ -681,4 +819,5 @@ void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
     if (owned) close(fd); /* curl left it open: do not leak the fd */
   }
   uv_close((uv_handle_t *)&cl->timer, timer_closed_cb);
+  uv_close((uv_handle_t *)&cl->qtimer, qtimer_closed_cb);
 }

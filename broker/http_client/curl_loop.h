@@ -6,7 +6,10 @@
  * socket curl opens (kept while the connection lives, not re-made per transfer), a
  * free list of easy handles. Connections are reused across calls and HTTP/2 streams
  * are multiplexed when the peer offers h2 (ALPN on https); over cleartext http:// the
- * transport is HTTP/1.1 (no h2c prior knowledge: a plain HTTP/1.1 node would fail).
+ * transport is HTTP/1.1 (no h2c prior knowledge: a plain HTTP/1.1 node would fail;
+ * and libcurl 7.88 fails the second request on a reused h2c connection). There at most
+ * 16 calls are in curl at once, one per connection; the others wait in the loop's own
+ * queue, first in first out, their timeout running from fb_curl_post.
  * Every function runs on the loop thread and none blocks it; a 200's body is parsed
  * (json_loadb, then opts.check) on the libuv thread pool.
  *

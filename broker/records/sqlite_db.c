@@ -46,6 +46,9 @@ struct fb_sqlite_db {
   sqlite3_stmt *st_skel;   /* rid, key by skeleton range */
   sqlite3_stmt *st_fts;    /* name candidates */
   sqlite3_stmt *st_rec;    /* json, dob_year by rid */
+  sqlite3_stmt *st_keyrec; /* json of the records under one exact key, by rid */
+  sqlite3_stmt *st_begin;  /* a search's one read transaction (see read_begin) */
+  sqlite3_stmt *st_commit;
   sqlite3_stmt *st_ins;    /* writer: records */
   sqlite3_stmt *st_insfts; /* writer: name_fts */
   sqlite3_stmt *st_inskey; /* writer: keys */
@@ -62,6 +65,9 @@ void fb_sqlite_db_close(fb_sqlite_db *db) {
   sqlite3_finalize(db->st_skel);
   sqlite3_finalize(db->st_fts);
   sqlite3_finalize(db->st_rec);
+  sqlite3_finalize(db->st_keyrec);
+  sqlite3_finalize(db->st_begin);
+  sqlite3_finalize(db->st_commit);
   sqlite3_finalize(db->st_ins);
   sqlite3_finalize(db->st_insfts);
   sqlite3_finalize(db->st_inskey);
@@ -79,7 +85,10 @@ static int prepare_read(fb_sqlite_db *db) {
       prepare(db, "SELECT rid, key FROM keys WHERE kind = ?1 AND key >= ?2 AND key < ?3 LIMIT ?4", &db->st_skel) ||
       prepare(db, "SELECT rid, keys FROM name_fts WHERE name_fts MATCH ?1 LIMIT ?2",
               &db->st_fts) ||
-      prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec))
+      prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec) ||
+      prepare(db, "SELECT r.json FROM keys k JOIN records r ON r.rid = k.rid WHERE k.kind = ?1 AND k.key = ?2"
+                  " ORDER BY k.rid", &db->st_keyrec) ||
+      prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_commit))
     return -1;
   return 0;
 }
@@ -282,24 +291,91 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
   return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
 }
 
+/* Every statement outside a transaction takes and drops the file's read lock (fcntl
+ * twice, a stat for a hot journal, and a read of page 1 to see whether the file
+ * changed). A search with one exact key and no name (the common federated search by
+ * document) is therefore one statement (search_one_key); other searches without a
+ * name, which run two or more (each key, then each record), run them in one read
+ * transaction, which is also one consistent view of the file. Not for searches by
+ * name: FTS5's queries ran 1.75x slower inside one (docs/benchmarks.md). BEGIN is
+ * deferred: no lock until the first read. */
+static bool read_begin(fb_sqlite_db *db) {
+  if (!db->st_begin) return false; /* the writer's connection */
+  int rc = sqlite3_step(db->st_begin);
+  sqlite3_reset(db->st_begin);
+  return rc == SQLITE_DONE;
+}
+
+/* Ends it, whatever happened in between: a lock kept would stall every writer. */
+static void read_end(fb_sqlite_db *db) {
+  int rc = sqlite3_step(db->st_commit);
+  sqlite3_reset(db->st_commit);
+  if (rc != SQLITE_DONE) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The records under one exact key, as lookup_key and the record loop below would give
+ * them (one score, so by rid; no name-only hits for the dob to drop), in one statement. */
+static json_t *search_one_key(fb_sqlite_db *db, int kind, const char *key, size_t limit, char **err) {
+  sqlite3_stmt *st = db->st_keyrec;
+  sqlite3_bind_int(st, 1, kind);
+  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+  json_t *out = json_array();
+  int rc = SQLITE_DONE;
+  while (json_array_size(out) < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *rec = fb_jsonr_loadb((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL);
+    if (rec) json_array_append_new(out, rec);
+  }
+  if (json_array_size(out) < limit && rc != SQLITE_DONE) {
+    set_db_error(err, db, "search failed");
+    json_decref(out);
+    out = NULL;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return out;
+}
+
 json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err) {
   if (limit == 0) limit = DEFAULT_LIMIT;
   hits h = {0};
-  char key[256], imo[8];
+  /* the exact keys of the subject, in the order they were always looked up */
+  struct {
+    int kind;
+    double score;
+    char key[256];
+  } keys[3];
+  size_t nkeys = 0;
   int rc = 0;
   const char *s;
   if ((s = json_string_value(json_object_get(subject, "document"))) &&
-      fb_norm_document(s, key, sizeof key))
-    rc |= lookup_key(db, KEY_DOCUMENT, key, 1.0, &h);
-  if ((s = json_string_value(json_object_get(subject, "phone"))) && fb_norm_phone(s, key, sizeof key))
-    rc |= lookup_key(db, KEY_PHONE, key, 1.0, &h);
-  if ((s = json_string_value(json_object_get(subject, "vessel")))) {
-    if (fb_norm_imo(s, imo)) rc |= lookup_key(db, KEY_IMO, imo, 1.0, &h);
-    else if (fb_norm_vessel(s, key, sizeof key)) rc |= lookup_key(db, KEY_VESSEL, key, 0.95, &h);
+      fb_norm_document(s, keys[nkeys].key, sizeof keys[nkeys].key)) {
+    keys[nkeys].kind = KEY_DOCUMENT;
+    keys[nkeys++].score = 1.0;
   }
+  if ((s = json_string_value(json_object_get(subject, "phone"))) &&
+      fb_norm_phone(s, keys[nkeys].key, sizeof keys[nkeys].key)) {
+    keys[nkeys].kind = KEY_PHONE;
+    keys[nkeys++].score = 1.0;
+  }
+  if ((s = json_string_value(json_object_get(subject, "vessel")))) {
+    char imo[8];
+    if (fb_norm_imo(s, imo)) {
+      memcpy(keys[nkeys].key, imo, sizeof imo);
+      keys[nkeys].kind = KEY_IMO;
+      keys[nkeys++].score = 1.0;
+    } else if (fb_norm_vessel(s, keys[nkeys].key, sizeof keys[nkeys].key)) {
+      keys[nkeys].kind = KEY_VESSEL;
+      keys[nkeys++].score = 0.95;
+    }
+  }
+  bool by_name = json_object_get(subject, "name") != NULL;
+  if (!by_name && nkeys == 1) return search_one_key(db, keys[0].kind, keys[0].key, limit, err);
+  bool txn = !by_name && nkeys > 1 && read_begin(db);
+  for (size_t i = 0; i < nkeys; i++) rc |= lookup_key(db, keys[i].kind, keys[i].key, keys[i].score, &h);
   if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, &h);
   if (rc != 0) {
     set_db_error(err, db, "search failed");
+    if (txn) read_end(db);
     free(h.v);
     return NULL;
   }
@@ -319,6 +395,7 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
     }
     sqlite3_reset(st);
   }
+  if (txn) read_end(db);
   free(h.v);
   return out;
 }
