@@ -631,7 +631,7 @@ static void queue_fail(fb_curl_call *call, int status, char *why) {
   fb_curl_done_cb cb = call->cb;
   void *data = call->data;
   call_free(call);
-  cb(data, status, NULL, why);
+  done_locked(cb, data, status, NULL, why); /* check_done's caller may not hold the hub lock */
   free(why);
 }
 
