@@ -21,13 +21,14 @@
 #   max_legs = 2048 per state (the default 256 would answer the 257th concurrent leg to a
 #     state "unavailable" at once, and the search would not wait);
 #   deadlines.urgent = 30000 and timeout = 30000 per state: legs queue for one of the 16
-#     connections libcurl keeps per node (CURLMOPT_MAX_HOST_CONNECTIONS), so a search
+#     connections the hub keeps per node (broker/http_client/curl_loop.h), so a search
 #     waits ~1,000 / (16 / DELAY) s for its legs; a loaded machine must not turn that
 #     queue into timeouts, which would measure something else;
 #   workers = WORKERS (1).
-# The script fails if any answer is not 2xx, or if any leg ended other than `shared`
-# (fedbroker_state_outcomes_total at the end), or if the searches in flight were fewer
-# than MIN_INFLIGHT (900) on average over the samples after WARM.
+# The script fails if any answer is not 2xx, or if more than one leg in 1,000 ended other
+# than `shared` (fedbroker_state_outcomes_total at the end; on a loaded machine the odd
+# leg may still time out), or if the searches in flight were fewer than MIN_INFLIGHT
+# (900) on average over the samples after WARM.
 #
 #   bash bench/rss_bench.sh [build dir]    (a Release build, with the canned_node target)
 #   env: DUR=600 SAMPLE=5 WARM=60 DELAY=50 CLIENTS=125 STREAMS=8 WORKERS=1 MIN_INFLIGHT=900
@@ -135,4 +136,4 @@ awk -v warm="$WARM" -v dur="$DUR" -v min_inflight="$MIN_INFLIGHT" '
     if (sum / m < min_inflight) { printf "rss_bench: fewer than %d searches in flight on average\n", min_inflight; exit 1 }
   }' "$TMP/samples" || die "the run did not hold the searches in flight it should (see above)"
 echo "target (issue: every core): RSS < 64 MiB at 1,000 concurrent searches, flat over 10 minutes"
-[ "$OTHER" = 0 ] || die "$OTHER legs ended other than shared: $(grep -v 'outcome="shared"' "$TMP/outcomes" | awk '$2 > 0' | head -5 | tr '\n' ' ')"
+[ $((OTHER * 1000)) -le "$SHARED" ] || die "$OTHER legs ended other than shared: $(grep -v 'outcome="shared"' "$TMP/outcomes" | awk '$2 > 0' | head -5 | tr '\n' ' ')"

@@ -18,6 +18,12 @@ if [ "${MICRO:-1}" != 0 ]; then
   for src in bench/*_bench.c; do micro+=("$(basename "$src" .c)"); done
   if cmake --build "$BUILD" -j2 --target "${micro[@]}" >/dev/null; then
     for m in "${micro[@]}"; do
+      if [ "$m" = json_parse_bench ]; then # needs node answers: json_bench.sh captures them
+        echo "=== json_bench.sh"
+        bash bench/json_bench.sh "$BUILD" || failed+=(json_bench.sh)
+        echo
+        continue
+      fi
       echo "=== $m"
       if [ "$m" = leg_bench ]; then # it needs a running node's URL: see bench/README.md
         echo "leg_bench: run by hand against a node (bench/README.md)"

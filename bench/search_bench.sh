@@ -16,6 +16,11 @@
 #        PERF=1 — also `perf record` the hub during the (a) and (b) document rows (those
 #        rows then carry perf's overhead) and print its hottest symbols; PERF_DIR=DIR
 #        keeps the perf.data files (default: deleted with the temp dir).
+#        BEFORE=DIR (a build dir, or a fedbroker binary, of another build) — its hub
+#        serves (a) beside this build's (same databases, policies and config; the script
+#        checks both answer the same results), and AB_ROUNDS=2 rounds of the (a) name and
+#        document rows are measured for both, alternating: before/after as a ratio of
+#        one run.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -33,6 +38,14 @@ fi
 FLAT=${FLAT:-a}
 case $FLAT in a | b) ;; *) die "FLAT must be a or b" ;; esac
 case $DURATION in '' | *[!0-9]*) die "DURATION must be a number of seconds" ;; esac
+BEFORE=${BEFORE:-}
+AB_ROUNDS=${AB_ROUNDS:-2}
+OLD_FB=""
+if [ -n "$BEFORE" ]; then
+  OLD_FB=$BEFORE
+  [ -d "$BEFORE" ] && OLD_FB=$BEFORE/fedbroker
+  [ -x "$OLD_FB" ] || die "BEFORE=$BEFORE: no fedbroker binary there"
+fi
 
 demo_setup
 search_body "$TMP/document.json" document
@@ -46,6 +59,12 @@ PA=$(free_port)
 demo_config "$TMP/demo/a.lua" "$PA" true "audit-a.jsonl"
 bg_start hubA "$FEDBROKER" serve --config "$TMP/demo/a.lua"; HA=$BG_PID
 wait_http "http://127.0.0.1:$PA/readyz" "$HA" hubA
+if [ -n "$OLD_FB" ]; then # (a) on the BEFORE build
+  PA0=$(free_port)
+  demo_config "$TMP/demo/a0.lua" "$PA0" true "audit-a0.jsonl"
+  bg_start hubA0 "$OLD_FB" serve --config "$TMP/demo/a0.lua"; HA0=$BG_PID
+  wait_http "http://127.0.0.1:$PA0/readyz" "$HA0" hubA0
+fi
 
 # (b) four nodes serving the same databases, and a hub with http adapters in front.
 nodes=""
@@ -74,6 +93,17 @@ for kind in document name; do
     die "the $kind search differs between (a) and (b): '${outcome[a$kind]}' vs '${outcome[b$kind]}'"
 done
 
+if [ -n "$OLD_FB" ]; then
+  for kind in document name; do
+    search_once "http://127.0.0.1:$PA0/v1/search" "$TMP/$kind.json" "$TMP/a0-$kind.out" >/dev/null
+    $PY - "$TMP/a0-$kind.out" "$TMP/a-$kind.out" <<'PY' || die "the BEFORE hub and this build's hub answer the $kind search with different results"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+sys.exit(0 if a["results"] == b["results"] else 1)
+PY
+  done
+fi
+
 # (c) the ceiling: a static file as large as the document answer.
 mkdir -p "$TMP/www"
 cp "$TMP/a-document.out" "$TMP/www/answer.json"
@@ -86,6 +116,7 @@ NG=$BG_PID
 for kind in document name; do
   h2 warm "${common[@]}" -n 1000 -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json" "http://127.0.0.1:$PA/v1/search"
   h2 warm "${common[@]}" -n 1000 -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json" "http://127.0.0.1:$PB/v1/search"
+  [ -n "$OLD_FB" ] && h2 warm "${common[@]}" -n 1000 -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json" "http://127.0.0.1:$PA0/v1/search"
 done
 
 rows=()
@@ -124,6 +155,14 @@ for kind in document name; do
   measure "a sqlite, by $kind" "$HA" "http://127.0.0.1:$PA/v1/search" -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json"
   measure "b nodes,  by $kind" "$HB" "http://127.0.0.1:$PB/v1/search" -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json"
 done
+if [ -n "$OLD_FB" ]; then
+  for round in $(seq "$AB_ROUNDS"); do
+    for kind in name document; do
+      measure "a before ($round), $kind" "$HA0" "http://127.0.0.1:$PA0/v1/search" -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json"
+      measure "a this ($round), $kind" "$HA" "http://127.0.0.1:$PA/v1/search" -H "$AUTH" -H "$JSON" -d "$TMP/$kind.json"
+    done
+  done
+fi
 HWM_A=$(vm_kb "$HA" VmHWM); HWM_B=$(vm_kb "$HB" VmHWM)
 
 echo "search_bench: h2load -c $CLIENTS -m $STREAMS ($((CLIENTS * STREAMS)) concurrent streams), one h2load thread, ${DUR}s per row"
@@ -139,6 +178,7 @@ for row in "${rows[@]}"; do
   printf '%-24s %8.0f %7s %7s %7s %8s %7s %7s %7s %5s\n' "$label" "$rps" "$(ratio "$rps" "$CEIL")" "$p50" "$p99" "$cpu" "$lcpu" "$ncpu" "$gcpu" "$busy"
 done
 echo "peak RSS (VmHWM): hub (a) $(mib "$HWM_A") MiB, hub (b) $(mib "$HWM_B") MiB"
+[ -n "$OLD_FB" ] && echo "before: $OLD_FB (hub pid $HA0); this build: $FEDBROKER"
 echo "targets: (a) by document >= 5000 searches/s with p99 < 20 ms; (b) <= 0.25 ms of hub CPU per search"
 
 for tag in "${perf_reports[@]}"; do

@@ -17,12 +17,14 @@ BUILD_PACKAGES=(
   libutf8proc-dev libicu-dev
   openssl busybox-static
 )
-# Tests, benchmarks and the tools they drive.
+# Tests, benchmarks and the tools they drive (cJSON and simdjson only for the optional
+# bench/json_parse_bench targets; g++ for simdjson's C++).
 TEST_PACKAGES=(
   git lua5.4 curl nghttp2-client nghttp2-server sqlite3 jq procps
   python3 python3-cryptography python3-yaml postgresql linux-perf
   docker-compose
   clang libfuzzer-14-dev libclang-rt-14-dev
+  libcjson-dev libsimdjson-dev g++
 )
 
 # Node and npm bundle the web workspace at build time (esbuild); Chromium runs its

@@ -334,19 +334,10 @@ static double token_sim(const fb_name_key *a, int i, const fb_name_key *b, int j
   return s;
 }
 
-double fb_name_similarity(const fb_name_key *a, const fb_name_key *b) { return fb_name_match(a, b, NULL); }
-
-double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest) {
-  if (weakest) *weakest = 0.0;
-  if (a->n == 0 || b->n == 0) return 0.0;
-  double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS];
-  for (int i = 0; i < a->n; i++)
-    for (int j = 0; j < b->n; j++) {
-      double s = token_sim(a, i, b, j);
-      sim[i][j] = s >= 0.8 ? s : 0.0;
-    }
-  /* Greedy alignment: take the best remaining pair until one side is used up. With at
-   * most 8 tokens a side this is cheap and order-independent. */
+/* Greedy alignment: take the best remaining pair until one side is used up. With at
+ * most 8 tokens a side this is cheap and order-independent. */
+static double align(const fb_name_key *a, const fb_name_key *b, double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS],
+                    double *weakest) {
   bool ua[FB_NAME_MAX_TOKENS] = {0}, ub[FB_NAME_MAX_TOKENS] = {0};
   int pairs = a->n < b->n ? a->n : b->n;
   double sum = 0.0;
@@ -364,4 +355,48 @@ double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest
     if (weakest) *weakest = p == 0 || best < *weakest ? best : *weakest;
   }
   return 2.0 * sum / (double)(a->n + b->n);
+}
+
+/* Pair scores (under 0.8 count 0) into sim, row by row. With min > 0, stops as soon
+ * as the score cannot reach min and returns false: the aligned sum is at most the sum
+ * of each row's best pair, and a row not yet scored adds at most 1 (and no more pairs
+ * align than the smaller side has tokens). The margin keeps rounding from ever
+ * refusing a score fb_name_similarity would put at min. */
+static bool score_pairs(const fb_name_key *a, const fb_name_key *b, double min,
+                        double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS]) {
+  int pairs = a->n < b->n ? a->n : b->n;
+  double total = (double)(a->n + b->n), best_sum = 0.0;
+  if (min > 0.0 && 2.0 * (double)pairs / total < min - 1e-9) return false;
+  for (int i = 0; i < a->n; i++) {
+    double row_best = 0.0;
+    for (int j = 0; j < b->n; j++) {
+      double s = token_sim(a, i, b, j);
+      sim[i][j] = s >= 0.8 ? s : 0.0;
+      if (sim[i][j] > row_best) row_best = sim[i][j];
+    }
+    best_sum += row_best;
+    if (min > 0.0) {
+      double bound = best_sum + (double)(a->n - 1 - i);
+      if (bound > (double)pairs) bound = (double)pairs;
+      if (2.0 * bound / total < min - 1e-9) return false;
+    }
+  }
+  return true;
+}
+
+double fb_name_similarity(const fb_name_key *a, const fb_name_key *b) { return fb_name_match(a, b, NULL); }
+
+double fb_name_similarity_min(const fb_name_key *a, const fb_name_key *b, double min) {
+  if (a->n == 0 || b->n == 0) return 0.0;
+  double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS];
+  if (!score_pairs(a, b, min, sim)) return 0.0;
+  return align(a, b, sim, NULL);
+}
+
+double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest) {
+  if (weakest) *weakest = 0.0;
+  if (a->n == 0 || b->n == 0) return 0.0;
+  double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS];
+  score_pairs(a, b, 0.0, sim);
+  return align(a, b, sim, weakest);
 }

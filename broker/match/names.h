@@ -50,6 +50,11 @@ void fb_name_key_parse(const char *keys, fb_name_key *out);
  * key is empty. */
 double fb_name_similarity(const fb_name_key *a, const fb_name_key *b);
 
+/* fb_name_similarity(a, b) when it is at least `min`; otherwise some value below `min`
+ * (0.0), found with as few token comparisons as it takes to know: for a search that
+ * keeps only candidates at or above a threshold, most of which fall short. */
+double fb_name_similarity_min(const fb_name_key *a, const fb_name_key *b, double min);
+
 /* fb_name_similarity, also giving in *weakest (may be NULL) the lowest score among
  * the aligned token pairs (0 when none aligned): "Wati Gunawan" and "Wahyu Gunawan"
  * are similar as wholes (0.83 + 1.0) yet one pair is weak. */

@@ -1,6 +1,7 @@
 #include "records/sqlite_db.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,11 @@ enum { KEY_DOCUMENT = 1, KEY_PHONE = 2, KEY_VESSEL = 3, KEY_IMO = 4, KEY_SKEL_NA
 #define NAME_CANDIDATES 4000
 #define NAME_THRESHOLD 0.8
 #define DEFAULT_LIMIT 100
+/* A connection keeps the name index's keys in memory when there are at most this many
+ * (~30 bytes each, so at most ~0.5 MiB per connection): reading a candidate's keys from
+ * the content table was the largest part of a name search (docs/benchmarks.md). Larger
+ * databases read them per candidate. */
+#define NAME_CACHE_ROWS 16384
 
 static const char schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -37,6 +43,65 @@ static const char schema[] =
     "CREATE VIRTUAL TABLE name_fts USING fts5(keys, rid UNINDEXED, tokenize='trigram');"
     "CREATE TABLE keys(kind INTEGER NOT NULL, key TEXT NOT NULL, rid INTEGER NOT NULL,"
     " PRIMARY KEY(kind, key, rid)) WITHOUT ROWID;";
+
+/* name_fts's rows, by rowid (dense: rowid = base + index), as read at data_version
+ * `version`. loaded: -1 not usable (too many rows, not dense, or a read failed), 0
+ * not read yet, 1 read. */
+typedef struct {
+  int loaded;
+  sqlite3_int64 version, base;
+  size_t n;
+  sqlite3_int64 *rid;
+  uint32_t *off, *len; /* the keys in text */
+  char *text;
+  /* Equal key texts share a number (many people hold a common name): a search scores
+   * each distinct key once, remembered in sim[] while stamp[] holds its search's `gen`. */
+  uint32_t *kid, nkeys, gen;
+  uint32_t *stamp;
+  double *sim;
+} name_cache;
+
+static void name_cache_free(name_cache *c) {
+  free(c->rid);
+  free(c->off);
+  free(c->len);
+  free(c->text);
+  free(c->kid);
+  free(c->stamp);
+  free(c->sim);
+  *c = (name_cache){0};
+}
+
+static uint64_t fnv1a(const char *s, size_t n);
+
+/* Numbers the distinct key texts of a loaded cache (an open-addressing table of the
+ * first row holding each text, thrown away afterwards). */
+static void name_cache_number(name_cache *c) {
+  size_t cap = 16;
+  while (cap < c->n * 2) cap *= 2;
+  uint32_t *first = fb_xmalloc(cap * sizeof *first); /* row + 1, 0 = empty */
+  memset(first, 0, cap * sizeof *first);
+  c->kid = fb_xcalloc(c->n, sizeof *c->kid);
+  for (size_t i = 0; i < c->n; i++) {
+    const char *t = c->text + c->off[i];
+    size_t slot = (size_t)fnv1a(t, c->len[i]) & (cap - 1);
+    for (;; slot = (slot + 1) & (cap - 1)) {
+      if (first[slot] == 0) {
+        first[slot] = (uint32_t)i + 1;
+        c->kid[i] = c->nkeys++;
+        break;
+      }
+      size_t j = first[slot] - 1;
+      if (c->len[j] == c->len[i] && memcmp(c->text + c->off[j], t, c->len[i]) == 0) {
+        c->kid[i] = c->kid[j];
+        break;
+      }
+    }
+  }
+  free(first);
+  c->stamp = fb_xcalloc(c->nkeys, sizeof *c->stamp);
+  c->sim = fb_xcalloc(c->nkeys, sizeof *c->sim);
+}
 
 struct fb_sqlite_db {
   sqlite3 *db;
@@ -49,6 +114,11 @@ struct fb_sqlite_db {
   sqlite3_stmt *st_keyrec; /* json of the records under one exact key, by rid */
   sqlite3_stmt *st_begin;  /* a search's one read transaction (see read_begin) */
   sqlite3_stmt *st_commit;
+  sqlite3_stmt *st_version;  /* PRAGMA data_version: another connection wrote */
+  sqlite3_stmt *st_fts_rows; /* name candidates' rowids only (with the cache) */
+  sqlite3_stmt *st_fts_count;
+  sqlite3_stmt *st_fts_all;
+  name_cache names;
   sqlite3_stmt *st_ins;    /* writer: records */
   sqlite3_stmt *st_insfts; /* writer: name_fts */
   sqlite3_stmt *st_inskey; /* writer: keys */
@@ -68,6 +138,11 @@ void fb_sqlite_db_close(fb_sqlite_db *db) {
   sqlite3_finalize(db->st_keyrec);
   sqlite3_finalize(db->st_begin);
   sqlite3_finalize(db->st_commit);
+  sqlite3_finalize(db->st_version);
+  sqlite3_finalize(db->st_fts_rows);
+  sqlite3_finalize(db->st_fts_count);
+  sqlite3_finalize(db->st_fts_all);
+  name_cache_free(&db->names);
   sqlite3_finalize(db->st_ins);
   sqlite3_finalize(db->st_insfts);
   sqlite3_finalize(db->st_inskey);
@@ -83,12 +158,18 @@ static int prepare(fb_sqlite_db *db, const char *sql, sqlite3_stmt **st) {
 static int prepare_read(fb_sqlite_db *db) {
   if (prepare(db, "SELECT rid FROM keys WHERE kind = ?1 AND key = ?2", &db->st_key) ||
       prepare(db, "SELECT rid, key FROM keys WHERE kind = ?1 AND key >= ?2 AND key < ?3 LIMIT ?4", &db->st_skel) ||
-      prepare(db, "SELECT rid, keys FROM name_fts WHERE name_fts MATCH ?1 LIMIT ?2",
+      prepare(db,
+              "SELECT c.c1, c.c0 FROM name_fts f CROSS JOIN name_fts_content c ON c.id = f.rowid"
+              " WHERE name_fts MATCH ?1 ORDER BY f.rowid LIMIT ?2",
               &db->st_fts) ||
       prepare(db, "SELECT json, dob_year FROM records WHERE rid = ?1", &db->st_rec) ||
       prepare(db, "SELECT r.json FROM keys k JOIN records r ON r.rid = k.rid WHERE k.kind = ?1 AND k.key = ?2"
                   " ORDER BY k.rid", &db->st_keyrec) ||
-      prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_commit))
+      prepare(db, "BEGIN", &db->st_begin) || prepare(db, "COMMIT", &db->st_commit) ||
+      prepare(db, "PRAGMA data_version", &db->st_version) ||
+      prepare(db, "SELECT rowid FROM name_fts WHERE name_fts MATCH ?1 ORDER BY rowid LIMIT ?2", &db->st_fts_rows) ||
+      prepare(db, "SELECT count(*), min(id), max(id), sum(length(CAST(c0 AS BLOB))) FROM name_fts_content", &db->st_fts_count) ||
+      prepare(db, "SELECT id, c1, c0 FROM name_fts_content ORDER BY id", &db->st_fts_all))
     return -1;
   return 0;
 }
@@ -213,7 +294,7 @@ static int search_skeletons(fb_sqlite_db *db, const fb_name_key *qk, int kind, h
       if (!key) continue;
       fb_name_key rk;
       fb_name_key_parse(key + 1, &rk);
-      double sim = fb_name_similarity(qk, &rk);
+      double sim = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
       if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
     }
     sqlite3_reset(st);
@@ -245,20 +326,86 @@ static double memo_similarity(memo_slot *memo, fb_buf *arena, const fb_name_key 
   if (!memo) {
     fb_name_key rk;
     fb_name_key_parse(key, &rk);
-    return fb_name_similarity(qk, &rk);
+    return fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
   }
   uint64_t hash = fnv1a(key, len);
   memo_slot *m = &memo[hash & (MEMO_SLOTS - 1)];
   if (m->used && m->hash == hash && m->len == len && memcmp(arena->data + m->off, key, len) == 0) return m->sim;
   fb_name_key rk;
   fb_name_key_parse(key, &rk);
-  double sim = fb_name_similarity(qk, &rk);
+  double sim = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
   *m = (memo_slot){hash, arena->len, len, sim, true};
   fb_buf_append(arena, key, len);
   return sim;
 }
 
-static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
+/* Reads name_fts's rows into the cache, if they are few and dense enough; else marks
+ * it unusable until the file changes. */
+static void name_cache_load(fb_sqlite_db *db, sqlite3_int64 version) {
+  name_cache *c = &db->names;
+  name_cache_free(c);
+  c->loaded = -1;
+  c->version = version;
+  sqlite3_stmt *st = db->st_fts_count;
+  bool ok = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_int64 n = ok ? sqlite3_column_int64(st, 0) : 0, lo = ok ? sqlite3_column_int64(st, 1) : 0,
+                hi = ok ? sqlite3_column_int64(st, 2) : 0, bytes = ok ? sqlite3_column_int64(st, 3) : 0;
+  sqlite3_reset(st);
+  if (!ok || n <= 0 || n > NAME_CACHE_ROWS || hi - lo + 1 != n || bytes < 0 || bytes > (sqlite3_int64)UINT32_MAX / 2)
+    return;
+  size_t count = (size_t)n, room = (size_t)bytes + count;
+  c->rid = fb_xcalloc(count, sizeof *c->rid);
+  c->off = fb_xcalloc(count, sizeof *c->off);
+  c->len = fb_xcalloc(count, sizeof *c->len);
+  c->text = fb_xmalloc(room);
+  st = db->st_fts_all;
+  size_t i = 0, used = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = (const char *)sqlite3_column_text(st, 2);
+    size_t len = key ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+    if (i == count || sqlite3_column_int64(st, 0) != lo + (sqlite3_int64)i || used + len + 1 > room) break;
+    c->rid[i] = sqlite3_column_int64(st, 1);
+    c->off[i] = (uint32_t)used;
+    c->len[i] = (uint32_t)len;
+    if (len) memcpy(c->text + used, key, len);
+    c->text[used + len] = '\0';
+    used += len + 1;
+    i++;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE || i != count) {
+    name_cache_free(c);
+    c->loaded = -1;
+    c->version = version;
+    return;
+  }
+  c->n = count;
+  c->base = lo;
+  name_cache_number(c);
+  c->loaded = 1;
+}
+
+/* The cache as of this search (inside its read transaction), read again when another
+ * connection has written since; NULL: read the keys per candidate instead. */
+static name_cache *names_now(fb_sqlite_db *db) {
+  sqlite3_stmt *st = db->st_version;
+  bool ok = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_int64 version = ok ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (!ok) return NULL;
+  if (db->names.loaded == 0 || db->names.version != version) name_cache_load(db, version);
+  return db->names.loaded == 1 ? &db->names : NULL;
+}
+
+static void consider(const fb_name_key *qk, memo_slot *memo, fb_buf *arena, sqlite3_int64 rid, const char *key,
+                     size_t len, hits *h) {
+  double sim = memo_similarity(memo, arena, qk, key ? key : "", key ? len : 0);
+  if (sim >= NAME_THRESHOLD) hits_add(h, rid, sim * 0.9, true);
+}
+
+/* in_txn: the search holds a read transaction, so the kept keys may be used. */
+static int search_name(fb_sqlite_db *db, const char *name, bool in_txn, hits *h) {
   fb_name_key qk;
   fb_name_key_make(name, &qk);
   if (qk.n == 0) return 0;
@@ -268,16 +415,36 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
     if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;
     return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
   }
-  sqlite3_stmt *st = db->st_fts;
+  name_cache *cache = in_txn ? names_now(db) : NULL;
+  if (cache && ++cache->gen == 0) { /* stamps of 2^32 searches ago would look current */
+    memset(cache->stamp, 0, cache->nkeys * sizeof *cache->stamp);
+    cache->gen = 1;
+  }
+  sqlite3_stmt *st = cache ? db->st_fts_rows : db->st_fts;
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);
   int rc;
-  memo_slot *memo = qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
+  memo_slot *memo = !cache && qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
   fb_buf arena = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *key = (const char *)sqlite3_column_text(st, 1);
-    double sim = memo_similarity(memo, &arena, &qk, key ? key : "", (size_t)sqlite3_column_bytes(st, 1));
-    if (sim >= NAME_THRESHOLD) hits_add(h, sqlite3_column_int64(st, 0), sim * 0.9, true);
+    if (cache) {
+      sqlite3_int64 i = sqlite3_column_int64(st, 0) - cache->base;
+      if (i < 0 || (size_t)i >= cache->n) { /* not at this data_version: fail, do not guess */
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      uint32_t k = cache->kid[i];
+      if (cache->stamp[k] != cache->gen) {
+        fb_name_key rk;
+        fb_name_key_parse(cache->text + cache->off[i], &rk);
+        cache->sim[k] = fb_name_similarity_min(&qk, &rk, NAME_THRESHOLD);
+        cache->stamp[k] = cache->gen;
+      }
+      if (cache->sim[k] >= NAME_THRESHOLD) hits_add(h, cache->rid[i], cache->sim[k] * 0.9, true);
+    } else {
+      consider(&qk, memo, &arena, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (size_t)sqlite3_column_bytes(st, 1), h);
+    }
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -294,11 +461,12 @@ static int search_name(fb_sqlite_db *db, const char *name, hits *h) {
 /* Every statement outside a transaction takes and drops the file's read lock (fcntl
  * twice, a stat for a hot journal, and a read of page 1 to see whether the file
  * changed). A search with one exact key and no name (the common federated search by
- * document) is therefore one statement (search_one_key); other searches without a
- * name, which run two or more (each key, then each record), run them in one read
- * transaction, which is also one consistent view of the file. Not for searches by
- * name: FTS5's queries ran 1.75x slower inside one (docs/benchmarks.md). BEGIN is
- * deferred: no lock until the first read. */
+ * document) is therefore one statement (search_one_key); other searches, which run
+ * two or more (each key, the name's candidates and skeletons, then each record), run
+ * them in one read transaction, which is also one consistent view of the file: a
+ * search by name needs that, its kept keys (names_now) and the FTS5 index must be read
+ * at the same data_version. (Measured alone for names: 0.8-0.9x the CPU of a search
+ * without it, docs/benchmarks.md.) BEGIN is deferred: no lock until the first read. */
 static bool read_begin(fb_sqlite_db *db) {
   if (!db->st_begin) return false; /* the writer's connection */
   int rc = sqlite3_step(db->st_begin);
@@ -370,9 +538,9 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
   }
   bool by_name = json_object_get(subject, "name") != NULL;
   if (!by_name && nkeys == 1) return search_one_key(db, keys[0].kind, keys[0].key, limit, err);
-  bool txn = !by_name && nkeys > 1 && read_begin(db);
+  bool txn = (by_name || nkeys > 1) && read_begin(db);
   for (size_t i = 0; i < nkeys; i++) rc |= lookup_key(db, keys[i].kind, keys[i].key, keys[i].score, &h);
-  if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, &h);
+  if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, txn, &h);
   if (rc != 0) {
     set_db_error(err, db, "search failed");
     if (txn) read_end(db);

@@ -1,6 +1,7 @@
 /* Name keys across Unicode forms and scripts (broker/match/names.h). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,6 +102,49 @@ static void test_skeleton(void **state) {
   assert_string_equal(s, "mh");
 }
 
+/* fb_name_similarity_min gives fb_name_similarity exactly whenever that reaches the
+ * threshold (also a threshold equal to it), and less than the threshold otherwise:
+ * random keys of 1 to 8 tokens, alike and not, Latin and transliterated ('^'). */
+static void test_similarity_min_is_similarity_above_threshold(void **state) {
+  (void)state;
+  static const char *const pool[] = {"ahmad", "ahmat", "ahmadi", "muhamad", "ismail", "ismal", "smail", "asmail",
+                                     "budi", "santusu", "sri", "wahiuni", "nur", "aziz", "abdul", "rahman",
+                                     "rahim", "rahmat", "hasan", "husain", "siti", "nurhaliza", "ahmd", "z"};
+  const size_t npool = sizeof pool / sizeof pool[0];
+  static const double mins[] = {0.5, 0.8, 0.85, 0.9, 0.95, 1.0};
+  uint32_t seed = 12345;
+  size_t pruned = 0, kept = 0;
+  for (int round = 0; round < 20000; round++) {
+    char text[2][FB_NAME_KEY_BYTES];
+    fb_name_key k[2];
+    for (int side = 0; side < 2; side++) {
+      seed = seed * 1103515245u + 12345u;
+      int n = 1 + (int)(seed >> 16) % FB_NAME_MAX_TOKENS;
+      size_t o = 0;
+      for (int t = 0; t < n; t++) {
+        seed = seed * 1103515245u + 12345u;
+        const char *tok = pool[(seed >> 16) % npool];
+        bool native = (seed >> 8) % 4 == 0;
+        o += (size_t)snprintf(text[side] + o, sizeof text[side] - o, "%s%s%s", t ? " " : "", native ? "^" : "", tok);
+      }
+      fb_name_key_parse(text[side], &k[side]);
+    }
+    double full = fb_name_similarity(&k[0], &k[1]);
+    for (size_t m = 0; m < sizeof mins / sizeof mins[0]; m++) {
+      double got = fb_name_similarity_min(&k[0], &k[1], mins[m]);
+      if (full >= mins[m]) {
+        if (got != full) fail_msg("'%s' / '%s' at %.2f: %.17g, not %.17g", text[0], text[1], mins[m], got, full);
+        kept++;
+      } else {
+        if (!(got < mins[m])) fail_msg("'%s' / '%s' at %.2f: %.17g is not below", text[0], text[1], mins[m], got);
+        pruned++;
+      }
+    }
+    if (fb_name_similarity_min(&k[0], &k[1], full) != full) fail_msg("'%s' / '%s' at its own score", text[0], text[1]);
+  }
+  assert_true(kept > 1000 && pruned > 1000); /* both sides of the threshold were tried */
+}
+
 static void test_bad_input(void **state) {
   (void)state;
   fb_name_key k;
@@ -127,6 +171,7 @@ int main(void) {
       cmocka_unit_test(test_unicode_forms_fold_alike), cmocka_unit_test(test_latin_keys_unchanged),
       cmocka_unit_test(test_other_scripts_transliterate), cmocka_unit_test(test_cross_script_similarity),
       cmocka_unit_test(test_skeleton), cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_similarity_min_is_similarity_above_threshold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,7 +136,7 @@ static void test_searches_leave_no_lock_and_see_writes(void **state) {
   assert_int_equal(found(db, "vessel", "9123453"), 1);
   write_now("BEGIN IMMEDIATE; DELETE FROM keys WHERE key = 'Z99999999'; COMMIT;");
   assert_int_equal(found(db, "document", "Z99999999"), 0);
-  /* a search by name (no transaction of its own) still finds, and leaves no lock */
+  /* a search by name (in a transaction of its own) still finds, and leaves no lock */
   assert_int_equal(found(db, "name", "Ahmad Ismail"), 1);
   write_now("BEGIN IMMEDIATE; UPDATE meta SET value = '1' WHERE key = 'version'; COMMIT;");
   fb_sqlite_db_close(db);
