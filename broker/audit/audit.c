@@ -56,6 +56,7 @@ static void make_parents(const char *path) {
 }
 
 static void free_handle(fb_audit *a) {
+  uv_mutex_destroy(&a->append_mu);
   if (a->fd >= 0) close(a->fd);
   EVP_PKEY_free(a->key);
   free(a->index);
@@ -65,7 +66,9 @@ static void free_handle(fb_audit *a) {
 }
 
 /* Queues an entry (or, with entry NULL, a checkpoint) under the next seq; the writer
- * thread serialises, chains, hashes and signs it. Steals `entry`. Cannot fail. */
+ * thread serialises, chains, hashes and signs it. Steals `entry`. Cannot fail. Under
+ * append_mu (or at open, before any other thread has the log): seq and ts are taken
+ * together, so both grow in the order of the queue. */
 static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
   audit_pending *p = fb_xcalloc(1, sizeof *p);
   p->entry = entry;
@@ -80,16 +83,18 @@ static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
     if (cb) fb_home_hold(home);
   }
 
+  /* Once queued, `p` is the writer's, and the log's loop may free it: not read after. */
+  bool remote = p->home != NULL;
   uv_mutex_lock(&a->mu);
   a->stats.appended++;
   if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
-  if (p->home) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
+  if (remote) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
   uv_mutex_unlock(&a->mu);
   /* Wake the writer once, after this loop iteration's callbacks have run, so that the
    * entries they append go out as one write and one fsync. */
-  if (!p->home && !a->kick_armed) {
+  if (!remote && !a->kick_armed) {
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
   }
@@ -117,6 +122,9 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   a->home = fb_home_current();
   a->path = fb_xstrdup(cfg->path);
   a->checkpoint_every = cfg->checkpoint_every ? cfg->checkpoint_every : 1000;
+  uv_mutex_init(&a->append_mu);
+  atomic_init(&a->seq, 0);
+  atomic_init(&a->closing, false);
   a->todo_tail = &a->todo;
   a->done_tail = &a->done;
   atomic_init(&a->fsync_enabled, true);
@@ -185,19 +193,28 @@ fb_audit *fb_audit_open(uv_loop_t *loop, const fb_audit_config *cfg, char **err)
   return a;
 }
 
+static int refuse_entry(json_t *entry, int e) {
+  json_decref(entry);
+  errno = e;
+  return -1;
+}
+
+/* Any loop thread, with or without the hub lock: seq order is the order in which the
+ * callers took append_mu. */
 int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
-  if (a->closing || atomic_load(&a->fail_status) != 0) {
-    json_decref(entry);
-    errno = a->closing ? ESHUTDOWN : EIO;
-    return -1;
-  }
   const char *event = json_string_value(json_object_get(entry, "event"));
-  if (!json_is_object(entry) || !event || !*event || strcmp(event, "checkpoint") == 0 ||
-      strcmp(event, "recovery") == 0 || json_object_get(entry, "seq") ||
-      json_object_get(entry, "ts") || json_object_get(entry, "prev")) {
-    json_decref(entry);
-    errno = EINVAL;
-    return -1;
+  bool invalid = !json_is_object(entry) || !event || !*event || strcmp(event, "checkpoint") == 0 ||
+                 strcmp(event, "recovery") == 0 || json_object_get(entry, "seq") ||
+                 json_object_get(entry, "ts") || json_object_get(entry, "prev");
+  uv_mutex_lock(&a->append_mu);
+  if (atomic_load(&a->closing) || atomic_load(&a->fail_status) != 0) {
+    int e = atomic_load(&a->closing) ? ESHUTDOWN : EIO;
+    uv_mutex_unlock(&a->append_mu);
+    return refuse_entry(entry, e);
+  }
+  if (invalid) {
+    uv_mutex_unlock(&a->append_mu);
+    return refuse_entry(entry, EINVAL);
   }
   if (a->suppressed_pending && strcmp(event, "auth_failure") == 0) {
     json_object_set_new(entry, "suppressed", json_integer((json_int_t)a->suppressed_pending));
@@ -206,6 +223,7 @@ int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
   enqueue(a, entry, cb, data);
   a->last_is_checkpoint = false;
   if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+  uv_mutex_unlock(&a->append_mu);
   return 0;
 }
 
@@ -263,7 +281,11 @@ static void on_async(uv_async_t *h) {
 }
 
 void fb_audit_close(fb_audit *a, void (*cb)(void *data), void *data) {
-  if (a->closing) return;
+  uv_mutex_lock(&a->append_mu);
+  if (atomic_load(&a->closing)) {
+    uv_mutex_unlock(&a->append_mu);
+    return;
+  }
   if (atomic_load(&a->fail_status) == 0) {
     if (a->suppressed_pending) {
       json_t *e = json_pack("{s:s, s:I, s:s}", "event", "auth_failure", "suppressed",
@@ -274,7 +296,8 @@ void fb_audit_close(fb_audit *a, void (*cb)(void *data), void *data) {
     }
     if (a->key && !a->last_is_checkpoint && a->seq > 0) checkpoint(a);
   }
-  a->closing = true;
+  atomic_store(&a->closing, true);
+  uv_mutex_unlock(&a->append_mu);
   a->close_cb = cb;
   a->close_data = data;
   uv_mutex_lock(&a->mu);
@@ -385,8 +408,11 @@ void fb_audit_set_clock(fb_audit *a, double (*now_ms)(void *ctx), void *ctx) {
 }
 
 bool fb_audit_admit_auth_failure(fb_audit *a) {
-  if (audit_bucket_take(&a->bucket, a->now_ms(a->clock_ctx))) return true;
-  a->suppressed_pending++;
+  uv_mutex_lock(&a->append_mu);
+  bool admitted = audit_bucket_take(&a->bucket, a->now_ms(a->clock_ctx));
+  if (!admitted) a->suppressed_pending++;
+  uv_mutex_unlock(&a->append_mu);
+  if (admitted) return true;
   uv_mutex_lock(&a->mu);
   a->stats.suppressed++;
   uv_mutex_unlock(&a->mu);

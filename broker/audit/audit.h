@@ -50,7 +50,8 @@ typedef void (*fb_audit_done_cb)(void *data, int status, uint64_t seq, const cha
  * string "event" and the event's fields. The log adds seq, ts and prev and writes
  * {"seq","ts","event","prev", ...the rest in insertion order}. seq and ts are assigned
  * now, so seq order is call order; the writer thread then serialises the entry, chains
- * it (prev) and hashes it.
+ * it (prev) and hashes it. Any loop thread may append at the same time as others (the
+ * workers do, without the hub lock): seq and ts are taken under the log's own lock.
  *
  * Ownership: the entry is handed to another thread. After the call the caller must not
  * touch the top-level object, nor modify any object reachable from it. Sub-objects may

@@ -92,24 +92,28 @@ struct fb_audit {
   EVP_PKEY *key;              /* NULL: no checkpoints */
   char key_id[17];
 
-  /* Loop thread only. */
-  uint32_t checkpoint_every;
+  /* The appender: any loop thread appends (workers do without the hub lock), so what
+   * assigns seq and decides checkpoints is under `append_mu`, taken before `mu`. */
+  uv_mutex_t append_mu;
+  uint32_t checkpoint_every;  /* set at open */
   uint32_t since_checkpoint;
-  uint64_t seq;               /* last assigned */
+  _Atomic uint64_t seq;       /* last assigned; read without the mutex by fb_audit_last_seq */
   bool last_is_checkpoint;
+  atomic_bool closing;        /* set under append_mu; read by the log's loop too */
+  uint64_t suppressed_pending;
+  audit_bucket bucket;        /* auth failures admitted (fb_audit_admit_auth_failure) */
+
+  /* The log's loop thread only. */
   /* Sparse read index over the durable lines: index[k] = byte offset where line
    * k * FB_AUDIT_INDEX_STRIDE + 1 starts (index[0] = 0). 8 bytes per 1,024 lines. */
   uint64_t *index;
   size_t index_len, index_cap;
   uint64_t durable_seq;       /* last line written and fsync'd */
   uint64_t durable_end;       /* file offset just after that line */
-  bool closing;
   void (*close_cb)(void *);
   void *close_data;
-  audit_bucket bucket;
-  double (*now_ms)(void *ctx); /* the bucket's clock (fb_audit_set_clock) */
+  double (*now_ms)(void *ctx); /* the bucket's clock (fb_audit_set_clock, before use) */
   void *clock_ctx;
-  uint64_t suppressed_pending;
 
   /* Shared with the writer, under `mu`. */
   uv_mutex_t mu;

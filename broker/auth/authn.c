@@ -12,6 +12,7 @@
 #include "auth/token_cache.h"
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/hublock.h"
 #include "core/util.h"
 
 #define NO_NBF INT64_MIN
@@ -339,6 +340,7 @@ int fb_authn_bearer(fb_authn *a, const char *authorization, int64_t now, fb_iden
   uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256((const unsigned char *)tok, len, digest);
   int64_t nbf;
+  fb_hublock_assert_held(); /* the token cache and the hit counts are shared */
   if (fb_token_cache_get(a->cache, digest, out, &nbf)) {
     a->hits++;
     const char *bad = check_times(out->exp, nbf, now);

@@ -1,27 +1,37 @@
-/* The hub lock (hublock.h): one mutex, held by a loop thread except while it polls. */
+/* The hub lock (hublock.h): one mutex, held by a loop thread while it runs callbacks,
+ * except while it polls and inside the regions that let go of it. */
 #include "core/hublock.h"
 
 #include <poll.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+
+#include "core/log.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool enabled;
-static atomic_ullong contended;
+static atomic_ullong contended, acquired;
+static atomic_ullong held_ns;    /* time the lock was held, all threads */
 static _Thread_local bool held; /* this thread holds `mu` */
+static _Thread_local uint64_t held_since;
 
 void fb_hublock_enable(void) { atomic_store(&enabled, true); }
 bool fb_hublock_enabled(void) { return atomic_load_explicit(&enabled, memory_order_relaxed); }
 
 static void take(void) {
+  atomic_fetch_add_explicit(&acquired, 1, memory_order_relaxed);
   if (pthread_mutex_trylock(&mu) != 0) {
     atomic_fetch_add_explicit(&contended, 1, memory_order_relaxed);
     pthread_mutex_lock(&mu);
   }
   held = true;
+  held_since = uv_hrtime();
 }
 
 static void give(void) {
+  atomic_fetch_add_explicit(&held_ns, uv_hrtime() - held_since, memory_order_relaxed);
   held = false;
   pthread_mutex_unlock(&mu);
 }
@@ -68,6 +78,24 @@ int fb_hublock_run(uv_loop_t *loop) {
   return alive;
 }
 
+bool fb_hublock_enter(void) {
+  if (held || !fb_hublock_enabled()) return false;
+  take();
+  return true;
+}
+
+void fb_hublock_leave(bool entered) {
+  if (entered) give();
+}
+
+bool fb_hublock_held(void) { return held || !fb_hublock_enabled(); }
+
+void fb_hublock_assert_held_at(const char *where) {
+  if (fb_hublock_held()) return;
+  fb_error("hublock_not_held", "%s touched shared state without the hub lock", where);
+  abort();
+}
+
 bool fb_hublock_yield(void) {
   if (!held) return false;
   give();
@@ -79,3 +107,5 @@ void fb_hublock_resume(bool yielded) {
 }
 
 unsigned long long fb_hublock_contended(void) { return atomic_load_explicit(&contended, memory_order_relaxed); }
+unsigned long long fb_hublock_acquired(void) { return atomic_load_explicit(&acquired, memory_order_relaxed); }
+double fb_hublock_held_seconds(void) { return (double)atomic_load_explicit(&held_ns, memory_order_relaxed) / 1e9; }

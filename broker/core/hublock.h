@@ -1,12 +1,19 @@
 /* The hub lock: how several event-loop threads (`workers`) share one hub.
  *
- * With workers > 1 every loop thread holds this one lock while it runs callbacks and
- * lets go of it while it waits for I/O (fb_hublock_run), so the hub's shared state —
- * policies and their Lua states, the audit handle, the follow-up store, identities,
- * breakers, statistics, metrics, connection limits — is only ever touched by one
- * thread at a time, exactly as with one loop. Work on data that no other thread can
- * reach (parsing a node's answer, serialising a response) runs between
- * fb_hublock_yield and fb_hublock_resume, in parallel on every core.
+ * With workers > 1 a loop thread holds this one lock while libuv dispatches its
+ * callbacks (fb_hublock_run) and lets go of it while it waits for I/O, so the hub's
+ * shared state — policies and their Lua states, the audit handle, the follow-up
+ * store, identities, breakers, statistics, the token cache — is only ever touched by
+ * one thread at a time, exactly as with one loop; a callback that is not known to be
+ * safe without it therefore runs under it.
+ *
+ * The hot callbacks that work on a loop's private data let go of it
+ * (fb_hublock_yield .. fb_hublock_resume) and take it again only around the
+ * application code they call (fb_hublock_enter .. fb_hublock_leave): reading and
+ * parsing client connections (TLS, HTTP/1.1, nghttp2) until a request is dispatched,
+ * sending HTTP/2 frames, curl's socket work and the parse of node answers until a
+ * leg's completion, serialising a JSON answer, the merge. Those regions run in
+ * parallel on every core.
  *
  * With one worker the lock is never enabled and every call below is a no-op: the loop
  * runs as plain uv_run. */
@@ -34,8 +41,26 @@ int fb_hublock_run(uv_loop_t *loop);
 bool fb_hublock_yield(void);
 void fb_hublock_resume(bool yielded);
 
-/* Times the lock was taken after a wait (another thread held it): contention, for
- * /metrics. */
+/* From inside a region that let go of the lock: takes it for application code.
+ * Returns true when it was taken here (pass it to fb_hublock_leave); false when this
+ * thread holds it already or the lock is off. */
+bool fb_hublock_enter(void);
+void fb_hublock_leave(bool entered);
+
+/* True when this thread may touch shared state: it holds the lock, or the lock is off. */
+bool fb_hublock_held(void);
+/* Logs and aborts when fb_hublock_held() is false: a missed entry point is a bug that
+ * must show in the tests (workers = 4), not a silent race. One atomic load and one
+ * thread-local read. */
+void fb_hublock_assert_held_at(const char *where);
+#define fb_hublock_assert_held() fb_hublock_assert_held_at(__func__)
+
+/* Times the lock was taken after a wait (another thread held it): contention; and
+ * times it was taken at all. For /metrics. */
 unsigned long long fb_hublock_contended(void);
+unsigned long long fb_hublock_acquired(void);
+/* Seconds the lock was held, summed over the threads: against wall time, the share of
+ * the hub's work that is still serialised. */
+double fb_hublock_held_seconds(void);
 
 #endif

@@ -1,8 +1,11 @@
 /* A small Prometheus registry (text format 0.0.4): counters, gauges and histograms,
  * grouped in families by name, each series identified by its label text
  * (`route="/healthz",status="200"`). Series are created on first use and live for the
- * process. Single-threaded: call only from the event-loop thread. Callers on a hot path
- * keep the series pointer instead of looking it up each time. */
+ * process. Any thread may update a series (workers): counters and gauges are atomic,
+ * a histogram's observation takes its series' mutex; the registry's lists have a
+ * mutex of their own. Callers on a hot path keep the series pointer instead of looking
+ * it up each time. A gauge or counter read through a function (…_fn) is read at
+ * render time by the thread that renders. */
 #ifndef FB_CORE_METRICS_H
 #define FB_CORE_METRICS_H
 
@@ -27,6 +30,10 @@ void fb_series_observe(fb_series *s, double v);  /* histogram */
 /* Gauge whose value is read at render time. */
 void fb_metric_gauge_fn(const char *name, const char *help, const char *labels,
                         double (*fn)(void *), void *data);
+
+/* Counter whose value is read at render time (it only grows). */
+void fb_metric_counter_fn(const char *name, const char *help, const char *labels,
+                          double (*fn)(void *), void *data);
 
 /* Appends every family in the text exposition format. */
 void fb_metrics_render(fb_buf *out);

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "core/error.h"
+#include "core/hublock.h"
 #include "core/jsonr.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -210,8 +211,10 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   }
   int running;
+  bool yielded = fb_hublock_yield(); /* curl's work is this loop's own (hublock.h) */
   curl_multi_socket_action(cl->multi, s->fd, flags, &running);
   check_done(cl);
+  fb_hublock_resume(yielded);
 }
 
 /* Curl removes a kept-alive connection's socket when its transfer ends and adds it
@@ -303,8 +306,10 @@ static int close_socket_cb(void *clientp, curl_socket_t fd) {
 static void timer_cb(uv_timer_t *t) {
   fb_curl_loop *cl = fb_container_of(t, fb_curl_loop, timer);
   int running;
+  bool yielded = fb_hublock_yield();
   curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done(cl);
+  fb_hublock_resume(yielded);
 }
 
 static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp) {
@@ -567,6 +572,14 @@ static void parse_done(uv_work_t *w, int uvstatus) {
   free(why);
 }
 
+/* The caller's callback is application code: under the hub lock, which check_done's
+ * callers let go of for curl's own work (hublock.h). */
+static void done_locked(fb_curl_done_cb cb, void *data, int status, void *result, const char *why) {
+  bool entered = fb_hublock_enter();
+  cb(data, status, result, why);
+  fb_hublock_leave(entered);
+}
+
 static void check_done(fb_curl_loop *cl) {
   CURLMsg *msg;
   int left;
@@ -598,14 +611,14 @@ static void check_done(fb_curl_loop *cl) {
       fb_curl_done_cb cb = call->cb;
       void *data = call->data;
       call_destroy(call);
-      cb(data, status, result, why);
+      done_locked(cb, data, status, result, why);
       free(why);
       continue;
     }
     fb_curl_done_cb cb = call->cb;
     void *data = call->data;
     call_free(call);
-    cb(data, status, NULL, why);
+    done_locked(cb, data, status, NULL, why);
     free(why);
   }
   queue_start(cl); /* the slots freed above, at once rather than a loop turn later */
@@ -638,7 +651,7 @@ static void queue_fail(fb_curl_call *call, int status, char *why) {
   fb_curl_done_cb cb = call->cb;
   void *data = call->data;
   call_free(call);
-  cb(data, status, NULL, why);
+  done_locked(cb, data, status, NULL, why); /* check_done's caller may not hold the hub lock */
   free(why);
 }
 

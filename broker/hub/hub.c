@@ -263,6 +263,32 @@ static void register_audit_metrics(fb_hub *hub) {
                      audit_failed_fn, hub);
 }
 
+static double lock_contended_fn(void *data) {
+  (void)data;
+  return (double)fb_hublock_contended();
+}
+static double lock_acquired_fn(void *data) {
+  (void)data;
+  return (double)fb_hublock_acquired();
+}
+static double lock_held_fn(void *data) {
+  (void)data;
+  return fb_hublock_held_seconds();
+}
+
+/* The hub lock of several workers (core/hublock.h): how often it was taken, how often
+ * a thread had to wait for it, and for how long it was held (against wall time: the
+ * share of the work still serialised). All 0 with one worker. */
+static void register_lock_metrics(void) {
+  fb_metric_counter_fn("fedbroker_hub_lock_acquisitions_total", "Times a worker thread took the hub lock", NULL,
+                       lock_acquired_fn, NULL);
+  fb_metric_counter_fn("fedbroker_hub_lock_contended_total",
+                       "Times a worker thread found the hub lock taken and waited for it", NULL, lock_contended_fn,
+                       NULL);
+  fb_metric_counter_fn("fedbroker_hub_lock_held_seconds_total", "Time the hub lock was held, summed over the threads",
+                       NULL, lock_held_fn, NULL);
+}
+
 void fb_hub_add_routes(fb_hub *hub) {
   fb_hub_routes_health(hub);
   fb_hub_routes_states(hub);
@@ -314,6 +340,7 @@ int fb_hub_init(fb_hub *hub, uv_loop_t *loop, fb_config *cfg, char **err) {
   hub->audit = fb_audit_open(loop, &hub->cfg.audit, err);
   if (!hub->audit) return -1;
   register_audit_metrics(hub);
+  register_lock_metrics();
   if (hub->cfg.audit.no_fsync) {
     fb_warn("audit_no_fsync", "audit.fsync = false: entries are NOT durable before answers (benchmarks only)");
     fb_audit_set_fsync(hub->audit, false);

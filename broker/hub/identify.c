@@ -4,6 +4,7 @@
 
 #include "audit/audit.h"
 #include "auth/jwt.h"
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "hub/hub.h"
@@ -54,7 +55,9 @@ json_t *fb_hub_json_body(fb_request *req) {
   size_t len;
   const char *body = fb_request_body(req, &len);
   json_error_t jerr;
+  bool yielded = fb_hublock_yield(); /* the request's own bytes: other workers run meanwhile */
   json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+  fb_hublock_resume(yielded);
   if (!doc) {
     fb_buf msg = {0};
     fb_buf_printf(&msg, "The body is not valid JSON: %s (line %d, column %d).", jerr.text, jerr.line, jerr.column);

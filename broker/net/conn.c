@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hublock.h"
 #include "core/log.h"
 #include "net/internal.h"
 
@@ -33,14 +34,14 @@ static void on_handle_closed(uv_handle_t *h) {
   if (c->ssl) SSL_free(c->ssl); /* frees the BIOs too */
   free(c);
   srv->nconns--;
-  srv->tot->nconns--;
+  net_tot_sub(&srv->tot->nconns, 1);
   net_server_maybe_finish(srv);
 }
 
 void net_conn_close(net_conn *c) {
   if (c->closing) return;
   /* From now on its buffers count against no limit: they go with the connection. */
-  c->srv->tot->out_bytes -= c->write_queue + c->held;
+  net_tot_sub(&c->srv->tot->out_bytes, c->write_queue + c->held);
   c->closing = true;
   /* Unlink first so protocol teardown (which aborts requests) sees a closing conn. */
   if (c->prev) c->prev->next = c->next;
@@ -55,7 +56,7 @@ void net_conn_close(net_conn *c) {
 
 void net_conn_hold(net_conn *c, long long delta) {
   c->held += (size_t)delta;
-  if (!c->closing) c->srv->tot->out_bytes += (size_t)delta;
+  if (!c->closing) net_tot_add(&c->srv->tot->out_bytes, (size_t)delta);
 }
 
 static size_t unwritten(net_conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
@@ -117,7 +118,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
-  static char slab[65536]; /* single-threaded loop: one read buffer serves all */
+  /* One read buffer serves every connection of a loop: a read is parsed before the
+   * next one starts. Per thread, since each worker's loop reads at the same time. */
+  static _Thread_local char slab[65536];
   buf->base = slab;
   buf->len = sizeof slab;
 }
@@ -139,7 +142,7 @@ static void on_written(uv_write_t *w, int status) {
   write_req *wr = fb_container_of(w, write_req, req);
   net_conn *c = wr->conn;
   c->write_queue -= wr->len;
-  if (!c->closing) c->srv->tot->out_bytes -= wr->len;
+  if (!c->closing) net_tot_sub(&c->srv->tot->out_bytes, wr->len);
   free(wr->owned);
   free(wr);
   if (c->closing) return;
@@ -164,11 +167,11 @@ static void queue_write(net_conn *c, write_req *wr, char *base, size_t len) {
   wr->len = len;
   uv_buf_t b = uv_buf_init(base, (unsigned)len);
   c->write_queue += len;
-  c->srv->tot->out_bytes += len;
+  net_tot_add(&c->srv->tot->out_bytes, len);
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
   if (rc < 0) {
     c->write_queue -= len;
-    c->srv->tot->out_bytes -= len;
+    net_tot_sub(&c->srv->tot->out_bytes, len);
     free(wr->owned);
     free(wr);
     net_conn_close(c);
@@ -264,6 +267,8 @@ void net_conn_plaintext(net_conn *c, const char *data, size_t len) {
   if (rc != 0) net_conn_close(c);
 }
 
+/* TLS, HTTP/1.1 and nghttp2 work on this connection's own state and run without the
+ * hub lock; a request's dispatch and an abort take it (request.c). */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   net_conn *c = s->data;
   if (nread < 0) {
@@ -271,11 +276,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0) return;
+  bool yielded = fb_hublock_yield();
   if (c->ssl) {
     if (net_tls_feed(c, buf->base, (size_t)nread) != 0) net_conn_close(c);
   } else {
     net_conn_plaintext(c, buf->base, (size_t)nread);
   }
+  fb_hublock_resume(yielded);
 }
 
 void net_conn_request_done(net_conn *c) {
@@ -297,7 +304,7 @@ void net_conn_accept(listener *lst) {
   c->tcp.data = c->timer.data = c->stall.data = c;
   c->handles_open = CONN_HANDLES;
   srv->nconns++;
-  srv->tot->nconns++;
+  size_t total = net_tot_add(&srv->tot->nconns, 1);
   fb_series_add(srv->m_accepted, 1);
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
@@ -323,7 +330,7 @@ void net_conn_accept(listener *lst) {
     }
     snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
   }
-  if (srv->tot->nconns > srv->cfg->limits.connections || srv->stopping) {
+  if (total > srv->cfg->limits.connections || srv->stopping) {
     fb_warn("conn_refused", "connection cap of %u reached; closing %s", srv->cfg->limits.connections, c->peer);
     fb_series_add(srv->m_refused_cap, 1);
     net_conn_close(c);

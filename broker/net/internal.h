@@ -3,6 +3,7 @@
 #ifndef FB_NET_INTERNAL_H
 #define FB_NET_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,14 +31,25 @@ typedef struct listener {
 } listener;
 
 /* What the limits count across the whole process: with several workers each has a
- * server of its own, and they share the first one's totals (under the hub lock). */
+ * server of its own, and they share the first one's totals. Connections are read and
+ * written without the hub lock (core/hublock.h), so the counts are atomic and the
+ * per-address map has a mutex of its own. */
 typedef struct net_totals {
+  uv_mutex_t mu;             /* per_addr */
   fb_keymap *per_addr;       /* client address -> open connections (uint32_t) */
-  size_t nconns;             /* open connections, every worker */
-  size_t nrequests;          /* requests in handlers, every worker */
-  size_t out_bytes;          /* unsent response bytes held by open connections */
-  unsigned refs;             /* servers using these totals */
+  atomic_size_t nconns;      /* open connections, every worker */
+  atomic_size_t nrequests;   /* requests in handlers, every worker */
+  atomic_size_t out_bytes;   /* unsent response bytes held by open connections */
+  atomic_uint refs;          /* servers using these totals */
 } net_totals;
+
+/* The totals' counts: relaxed, since each is a number compared with a limit, never a
+ * guard for other memory. A negative delta wraps (size_t), as it always did. */
+static inline size_t net_tot_get(const atomic_size_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
+static inline size_t net_tot_add(atomic_size_t *v, size_t d) {
+  return atomic_fetch_add_explicit(v, d, memory_order_relaxed) + d;
+}
+static inline void net_tot_sub(atomic_size_t *v, size_t d) { atomic_fetch_sub_explicit(v, d, memory_order_relaxed); }
 
 struct fb_server {
   uv_loop_t *loop;

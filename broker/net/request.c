@@ -174,8 +174,8 @@ void fb_respond_json(fb_request *req, int status, json_t *body) {
    * atomic; nobody modifies them any more): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
   int rc = fb_jsonw_dump(&b, body, FB_JSONW_PRECISION);
+  json_decref(body); /* mostly this search's own records: freed in parallel too */
   fb_hublock_resume(yielded);
-  json_decref(body);
   if (rc != 0) {
     fb_buf_free(&b);
     fb_respond_error(req, 500, "internal", "The response could not be encoded.", NULL);
@@ -239,11 +239,14 @@ void fb_stream_end(fb_request *req) {
   send_bytes(req, "", 0, true);
 }
 
+/* The protocols parse without the hub lock; handlers run under it. */
 void net_request_dispatch(fb_request *req) {
   req->dispatched = true;
   req->conn->srv->nrequests++;
-  req->conn->srv->tot->nrequests++;
+  net_tot_add(&req->conn->srv->tot->nrequests, 1);
+  bool entered = fb_hublock_enter();
   fb_router_dispatch(req->conn->srv->router, req);
+  fb_hublock_leave(entered);
 }
 
 /* The series of one (route, status) pair, looked up once: route names are the route
@@ -255,9 +258,10 @@ typedef struct {
 } request_metrics;
 
 static request_metrics *metrics_for(const char *route, int status) {
-  static request_metrics cache[128];
-  static size_t used;
-  static unsigned epoch;
+  /* Per thread: each worker's loop finishes requests at the same time. */
+  static _Thread_local request_metrics cache[128];
+  static _Thread_local size_t used;
+  static _Thread_local unsigned epoch;
   if (epoch != fb_metrics_epoch()) { /* the registry was reset: forget its series */
     used = 0;
     epoch = fb_metrics_epoch();
@@ -270,19 +274,23 @@ static request_metrics *metrics_for(const char *route, int status) {
   snprintf(labels, sizeof labels, "route=\"%s\"", route);
   fb_series *duration = fb_metric(FB_METRIC_HISTOGRAM, "fedbroker_http_request_duration_seconds",
                                   "Time from a complete request to the end of its response", labels);
-  static request_metrics overflow;
+  static _Thread_local request_metrics overflow;
   request_metrics *m = used < FB_ARRAY_LEN(cache) ? &cache[used++] : &overflow;
   *m = (request_metrics){route, status, count, duration};
   return m;
 }
 
-/* Bookkeeping once a dispatched request ends, either way. */
+/* Bookkeeping once a dispatched request ends, either way. A protocol may call this
+ * without the hub lock (a stream reset while parsing): the handler's abort callback
+ * runs under it. */
 void net_request_complete(fb_request *req, bool aborted) {
   net_conn *conn = req->conn;
   if (aborted && req->abort_cb && !req->finished) {
     fb_abort_cb cb = req->abort_cb;
     req->abort_cb = NULL;
+    bool entered = fb_hublock_enter();
     cb(req, req->abort_data);
+    fb_hublock_leave(entered);
   }
   if (req->dispatched) {
     int status = aborted && !req->finished ? 499 : req->status;
@@ -291,7 +299,7 @@ void net_request_complete(fb_request *req, bool aborted) {
     fb_series_observe(m->duration, (fb_now_ms() - req->start_ms) / 1000.0);
     if (conn) {
       conn->srv->nrequests--;
-      conn->srv->tot->nrequests--;
+      net_tot_sub(&conn->srv->tot->nrequests, 1);
     }
     fb_debug("request", "%s %s -> %d in %.2f ms", fb_request_method(req), fb_request_path(req), status,
              fb_now_ms() - req->start_ms);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/internal.h"
@@ -45,26 +46,34 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-static double open_connections(void *data) { return (double)((net_totals *)data)->nconns; }
-static double active_requests(void *data) { return (double)((net_totals *)data)->nrequests; }
-static double send_buffer_bytes(void *data) { return (double)((net_totals *)data)->out_bytes; }
+static double open_connections(void *data) { return (double)net_tot_get(&((net_totals *)data)->nconns); }
+static double active_requests(void *data) { return (double)net_tot_get(&((net_totals *)data)->nrequests); }
+static double send_buffer_bytes(void *data) { return (double)net_tot_get(&((net_totals *)data)->out_bytes); }
 
 bool net_server_addr_acquire(fb_server *srv, net_conn *c) {
-  uint32_t *n = fb_keymap_get(srv->tot->per_addr, c->addr_key, sizeof c->addr_key, true);
-  if (*n >= srv->cfg->limits.per_client) {
-    if (*n == 0) fb_keymap_del(srv->tot->per_addr, c->addr_key, sizeof c->addr_key);
-    return false;
+  net_totals *t = srv->tot;
+  bool ok = false;
+  uv_mutex_lock(&t->mu);
+  uint32_t *n = fb_keymap_get(t->per_addr, c->addr_key, sizeof c->addr_key, true);
+  if (*n < srv->cfg->limits.per_client) {
+    (*n)++;
+    ok = true;
+  } else if (*n == 0) {
+    fb_keymap_del(t->per_addr, c->addr_key, sizeof c->addr_key);
   }
-  (*n)++;
-  c->addr_counted = true;
-  return true;
+  uv_mutex_unlock(&t->mu);
+  c->addr_counted = ok;
+  return ok;
 }
 
 void net_server_addr_release(fb_server *srv, net_conn *c) {
   if (!c->addr_counted) return;
   c->addr_counted = false;
-  uint32_t *n = fb_keymap_get(srv->tot->per_addr, c->addr_key, sizeof c->addr_key, false);
-  if (n && --*n == 0) fb_keymap_del(srv->tot->per_addr, c->addr_key, sizeof c->addr_key);
+  net_totals *t = srv->tot;
+  uv_mutex_lock(&t->mu);
+  uint32_t *n = fb_keymap_get(t->per_addr, c->addr_key, sizeof c->addr_key, false);
+  if (n && --*n == 0) fb_keymap_del(t->per_addr, c->addr_key, sizeof c->addr_key);
+  uv_mutex_unlock(&t->mu);
 }
 
 /* Over limits.send_buffers of unsent responses in the whole process, the connections
@@ -73,22 +82,25 @@ void net_server_addr_release(fb_server *srv, net_conn *c) {
  * heaviest connections when it sees the process-wide total over the limit. */
 static void shed_send_buffers(fb_server *srv) {
   size_t limit = srv->cfg->limits.send_buffers;
-  while (srv->tot->out_bytes > limit) {
+  while (net_tot_get(&srv->tot->out_bytes) > limit) {
     net_conn *worst = NULL;
     for (net_conn *c = srv->conns; c; c = c->next)
       if (!worst || c->write_queue + c->held > worst->write_queue + worst->held) worst = c;
     if (!worst || worst->write_queue + worst->held == 0) break;
     fb_warn("send_buffers_full", "%zu bytes of unsent responses (limits.send_buffers %zu): closing %s, which holds %zu",
-            srv->tot->out_bytes, limit, worst->peer, worst->write_queue + worst->held);
+            net_tot_get(&srv->tot->out_bytes), limit, worst->peer, worst->write_queue + worst->held);
     fb_series_add(srv->m_shed, 1);
     net_conn_close(worst);
   }
 }
 
+/* nghttp2 packs the frames and they are written without the hub lock: the sessions are
+ * this loop's own (a stream that closes finishes its request under it, request.c). */
 static void on_flush(uv_check_t *h) {
   fb_server *srv = h->data;
   net_conn *c = srv->flush_head;
   srv->flush_head = NULL;
+  bool yielded = c ? fb_hublock_yield() : false;
   while (c) {
     net_conn *next = c->flush_next;
     c->flush_queued = false;
@@ -96,7 +108,8 @@ static void on_flush(uv_check_t *h) {
     if (!c->closing && c->h2) net_h2_resume_send(c->h2);
     c = next;
   }
-  if (srv->tot->out_bytes > srv->cfg->limits.send_buffers) shed_send_buffers(srv);
+  if (net_tot_get(&srv->tot->out_bytes) > srv->cfg->limits.send_buffers) shed_send_buffers(srv);
+  fb_hublock_resume(yielded);
 }
 
 void net_server_queue_flush(fb_server *srv, net_conn *c) {
@@ -147,8 +160,9 @@ static void on_flush_closed(uv_handle_t *h) {
 }
 
 static void totals_release(net_totals *t) {
-  if (--t->refs > 0) return;
+  if (atomic_fetch_sub(&t->refs, 1) > 1) return;
   fb_keymap_free(t->per_addr);
+  uv_mutex_destroy(&t->mu);
   free(t);
 }
 
@@ -199,9 +213,10 @@ fb_server *fb_server_start_ex(uv_loop_t *loop, const fb_config *cfg, const fb_ro
     srv->tot = opt->share->tot;
   } else {
     srv->tot = fb_xcalloc(1, sizeof *srv->tot);
+    uv_mutex_init(&srv->tot->mu);
     srv->tot->per_addr = fb_keymap_new(sizeof(uint32_t));
   }
-  srv->tot->refs++;
+  atomic_fetch_add(&srv->tot->refs, 1);
   uv_timer_init(loop, &srv->grace_timer);
   srv->grace_timer.data = srv;
   for (size_t i = 0; i < cfg->nlisten; i++) {

@@ -16,10 +16,12 @@
 fb_policy *policy_new(const char *code, const char *path, const char *src, size_t len, const uint8_t *key,
                       size_t keylen) {
   fb_policy *p = fb_xcalloc(1, sizeof *p);
-  p->refs = 1;
+  atomic_init(&p->refs, 1);
   p->code = fb_xstrdup(code);
   p->path = fb_xstrdup(path);
   p->contact = json_null();
+  p->hmac_mu = fb_xmalloc(sizeof *p->hmac_mu);
+  pthread_mutex_init(p->hmac_mu, NULL);
   if (key && keylen) {
     p->key = fb_xmalloc(keylen);
     memcpy(p->key, key, keylen);
@@ -58,16 +60,19 @@ void policy_destroy(fb_policy *p) {
   if (p->key) OPENSSL_cleanse(p->key, p->keylen);
   free(p->key);
   EVP_MAC_CTX_free(p->hmac);
+  pthread_mutex_destroy(p->hmac_mu);
+  free(p->hmac_mu);
   free(p);
 }
 
 fb_policy *fb_policy_ref(fb_policy *p) {
-  if (p) p->refs++;
+  if (p) atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
   return p;
 }
 
 void fb_policy_unref(fb_policy *p) {
-  if (p && --p->refs == 0) policy_destroy(p);
+  /* Acquire-release: the thread that frees sees every other holder's last use. */
+  if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) policy_destroy(p);
 }
 
 const char *fb_policy_state_name(const fb_policy *p) { return p->code; }

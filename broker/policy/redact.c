@@ -195,14 +195,19 @@ static json_t *mac_done(const fb_policy *p, bool ok) {
   unsigned char md[32];
   size_t mdlen = 0;
   char hex[65];
-  if (!ok || !EVP_MAC_final(p->hmac, md, &mdlen, sizeof md) || mdlen != 32)
-    return json_string("[REDACTED]"); /* fail closed */
+  bool final = ok && EVP_MAC_final(p->hmac, md, &mdlen, sizeof md) && mdlen == 32;
+  if (p->hmac) pthread_mutex_unlock(p->hmac_mu); /* taken by mac_begin */
+  if (!final) return json_string("[REDACTED]"); /* fail closed */
   fb_hex_encode(md, 32, hex);
   return json_string(hex);
 }
 
 /* Re-initialising with no key keeps the key set at load. */
-static bool mac_begin(const fb_policy *p) { return p->hmac && EVP_MAC_init(p->hmac, NULL, 0, NULL); }
+static bool mac_begin(const fb_policy *p) {
+  if (!p->hmac) return false;
+  pthread_mutex_lock(p->hmac_mu); /* until mac_done: the context is the policy's */
+  return EVP_MAC_init(p->hmac, NULL, 0, NULL);
+}
 
 static json_t *hmac_hex(const fb_policy *p, const char *s, size_t n) {
   bool ok = mac_begin(p) && EVP_MAC_update(p->hmac, (const unsigned char *)s, n);

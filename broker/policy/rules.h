@@ -3,6 +3,8 @@
 #ifndef FB_POLICY_RULES_H
 #define FB_POLICY_RULES_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,7 +92,7 @@ typedef struct rule {
 extern const char *const fb_require_fields[];
 
 struct fb_policy {
-  int refs;
+  atomic_int refs;           /* atomic: searches on several workers and pool threads */
   char *code;            /* "MYS" or "common" */
   char *path;
   fb_sandbox *sb;
@@ -107,6 +109,8 @@ struct fb_policy {
   uint8_t *key;
   size_t keylen;
   struct evp_mac_ctx_st *hmac; /* HMAC-SHA-256 keyed once at load; reused per value */
+  pthread_mutex_t *hmac_mu;  /* one value hashed at a time: redaction runs on several
+                                workers at once, outside the hub lock (core/hublock.h) */
   bool has_when;
 };
 

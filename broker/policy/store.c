@@ -15,6 +15,7 @@
 
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -410,11 +411,15 @@ void fb_policy_reload_discard(fb_policy_reload *r) {
 }
 
 fb_policy *fb_policy_store_get(fb_policy_store *s, const char *state) {
+  fb_hublock_assert_held(); /* a reload swaps the slots on the main loop */
   slot *sl = find_slot(s, state);
   return sl ? fb_policy_ref(sl->p) : NULL;
 }
 
-fb_policy *fb_policy_store_common(fb_policy_store *s) { return fb_policy_ref(s->common.p); }
+fb_policy *fb_policy_store_common(fb_policy_store *s) {
+  fb_hublock_assert_held();
+  return fb_policy_ref(s->common.p);
+}
 
 json_t *fb_policy_store_last_error(fb_policy_store *s, const char *state_or_common) {
   slot *sl = find_slot(s, state_or_common);

@@ -615,9 +615,14 @@ static void on_timer_closed(uv_handle_t *h) {
   close_when_idle(e);
 }
 
-static void search_free(search *s) {
+/* `results` (may be NULL): the merged answer, freed with the records it was written from. */
+static void search_free(search *s, fb_merged *results) {
   fb_search_engine *e = s->e;
   s->freeing = true;
+  /* This search's own records, plans and references (policy counts are atomic): freed
+   * while other workers run. */
+  bool yielded = fb_hublock_yield();
+  fb_merged_free(results);
   for (size_t i = 0; i < s->nlegs; i++) {
     leg *l = &s->legs[i];
     if (l->decided) fb_decision_clear(&l->decision);
@@ -632,6 +637,7 @@ static void search_free(search *s) {
   if (s->requester) fb_policy_unref(s->requester);
   fb_search_params_free(&s->p);
   json_decref(s->body);
+  fb_hublock_resume(yielded);
   release_slot(s);
   if (s->prev) s->prev->next = s->next;
   else e->searches = s->next;
@@ -681,8 +687,7 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
     s->cb->on_done(s->ud, &a);
     json_decref(a.states);
   }
-  fb_merged_free(results);
-  search_free(s);
+  search_free(s, results);
 }
 
 static void record_outcomes(search *s) {
@@ -736,11 +741,10 @@ static void finish(search *s) {
     if (s->legs[i].out == OUT_SHARED && (s->legs[i].recs || s->legs[i].crecs))
       src[nsrc++] = (fb_merge_source){.state = s->legs[i].rt->cfg->code, .set = s->legs[i].crecs,
                                       .records = s->legs[i].recs};
-  /* The merge reads this search's records only (and per-thread transliterators):
-   * other workers may run meanwhile. */
+  /* The merge and the audit entry read and write this search's own data only (and
+   * per-thread transliterators): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
   fb_merged *results = fb_merge_sources(src, nsrc);
-  fb_hublock_resume(yielded);
   free(src);
 
   bool review = false;
@@ -765,18 +769,21 @@ static void finish(search *s) {
   if (s->client_aborted) json_object_set_new(entry, "client_aborted", json_true());
   json_object_set_new(entry, "disclosed", disclosed_json(s));
 
+  /* describe reads the entry only; the audit log has a lock of its own, and its
+   * completion comes back to this loop (under the hub lock). */
   audit_wait *w = fb_xmalloc(sizeof *w);
   w->s = s;
   w->results = results;
   fb_search_hooks *h = &s->e->hooks;
   w->hook_token = h->describe && h->audited ? h->describe(h->ctx, entry) : NULL;
-  if (fb_audit_append(s->e->audit, entry, on_audited, w) != 0) {
+  int appended = fb_audit_append(s->e->audit, entry, on_audited, w);
+  fb_hublock_resume(yielded);
+  if (appended != 0) {
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
-    fb_merged_free(results);
     fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
     respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
-    search_free(s);
+    search_free(s, results);
   }
 }
 
@@ -785,9 +792,20 @@ static void leg_ended(search *s, leg *l) {
   if (--s->pending == 0) finish(s);
 }
 
+/* The plan reads the compiled policies only (immutable; their HMAC context has a mutex
+ * of its own) and changes this leg's records (a jansson array or a compact set):
+ * other workers may run meanwhile. */
+static int apply_plan(leg *l, json_t *records, fb_crecs *set) {
+  bool yielded = fb_hublock_yield();
+  int rc = set ? fb_plan_apply_crecs(l->plan, set, &l->redacted) : fb_plan_apply(l->plan, records, &l->redacted);
+  fb_hublock_resume(yielded);
+  return rc;
+}
+
 /* A leg's end: its records (status 0) as a jansson array or a compact set, whichever
  * its adapter gave. */
-static void leg_done(leg *l, int status, json_t *records, fb_crecs *set, const char *error) {
+static void leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, const char *error) {
+  fb_hublock_assert_held();
   search *s = l->s;
   state_rt *rt = l->rt;
   l->handle = NULL;
@@ -805,7 +823,7 @@ static void leg_done(leg *l, int status, json_t *records, fb_crecs *set, const c
       l->out = OUT_HIT_ONLY;
       fb_search_hooks *h = &s->e->hooks;
       if (h->hit_ref) h->hit_ref(h->ctx, s->query_id, s->id.state, rt->cfg->code, l->hit_ref);
-    } else if ((set ? fb_plan_apply_crecs(l->plan, set, &l->redacted) : fb_plan_apply(l->plan, records, &l->redacted)) != 0) {
+    } else if (apply_plan(l, records, set) != 0) {
       json_decref(records);
       fb_crecs_free(set);
       l->records = l->redacted = 0;
@@ -830,6 +848,14 @@ static void leg_done(leg *l, int status, json_t *records, fb_crecs *set, const c
     fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_name(l->out), s->query_id, l->error);
   }
   leg_ended(s, l);
+}
+
+/* Adapters call back from their own callbacks: the leg's bookkeeping is under the hub
+ * lock (a no-op when the caller holds it already). */
+static void leg_done(leg *l, int status, json_t *records, fb_crecs *set, const char *error) {
+  bool entered = fb_hublock_enter();
+  leg_done_locked(l, status, records, set, error);
+  fb_hublock_leave(entered);
 }
 
 static void on_leg_done(void *data, int status, json_t *records, const char *error) {
@@ -865,6 +891,7 @@ static void on_deadline(uv_timer_t *t) {
 }
 
 void fb_search_cancel(fb_search *s) {
+  fb_hublock_assert_held();
   if (!s->answering) return;
   s->answering = false;
   s->client_aborted = true;
@@ -911,32 +938,47 @@ static void start_leg(search *s, leg *l, const char *code) {
   l->probe = probe;
   l->t0 = fb_now_ms();
   l->out = OUT_PENDING;
-  if (fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle) != 0) {
+  /* Counted before the adapter starts, which runs without the hub lock (it builds the
+   * request and hands it to this loop's own client: other workers run meanwhile), so
+   * the bound holds across workers. */
+  l->rt->sh->legs_in_flight++;
+  s->pending++;
+  bool yielded = fb_hublock_yield();
+  int rc = fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle);
+  fb_hublock_resume(yielded);
+  if (rc != 0) {
+    l->rt->sh->legs_in_flight--;
+    s->pending--;
     fb_breaker_failure(&l->rt->sh->breaker, probe, fb_now_ms());
     l->out = OUT_ERROR;
     l->error = fb_xstrdup("The leg could not be started.");
     return;
   }
-  l->rt->sh->legs_in_flight++;
-  s->pending++;
 }
 
 void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_search_callbacks *cb, void *ud) {
+  fb_hublock_assert_held(); /* limits, breakers and statistics are every worker's */
   const fb_identity *id = in->id;
   json_t *body = in->body;
-  if (e->sh->in_flight >= e->cfg->limits.concurrency) {
-    json_decref(body);
-    fb_series_add(e->m_overloaded, 1);
-    refuse(cb, ud, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL, 1);
-    return;
-  }
-  if (check_identity(e, id, cb, ud) != 0) {
-    json_decref(body);
-    return;
-  }
+  /* Validation reads the request and the config only: other workers run meanwhile. Its
+   * verdict comes after the limits', as it always did. */
   search *s = fb_xcalloc(1, sizeof *s);
   fb_validation_error verr;
-  if (fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) != 0) {
+  bool yielded = fb_hublock_yield();
+  bool valid = fb_search_validate(body, e->cfg, id->state, NULL, &s->p, &verr) == 0;
+  fb_hublock_resume(yielded);
+  bool over = e->sh->in_flight >= e->cfg->limits.concurrency;
+  if (over) {
+    fb_series_add(e->m_overloaded, 1);
+    refuse(cb, ud, 429, "overloaded", "Too many searches are in flight; retry shortly.", NULL, 1);
+  }
+  if (over || check_identity(e, id, cb, ud) != 0) {
+    if (valid) fb_search_params_free(&s->p);
+    json_decref(body);
+    free(s);
+    return;
+  }
+  if (!valid) {
     json_decref(body);
     free(s);
     refuse(cb, ud, 400, verr.code, verr.message, verr.field[0] ? verr.field : NULL, 0);

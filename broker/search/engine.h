@@ -96,7 +96,8 @@ typedef struct fb_search_hooks {
   json_t *(*contact)(void *ctx, const char *state);
   /* Called with the search's audit entry before it is handed to the log (borrowed:
    * read it, keep nothing); the returned token comes back to `audited` once the log
-   * has (ok) or has not recorded the entry. */
+   * has (ok) or has not recorded the entry. With workers it runs without the hub lock
+   * (core/hublock.h): it may read the entry and its own immutable ctx only. */
   void *(*describe)(void *ctx, json_t *entry);
   void (*audited)(void *ctx, void *token, bool ok);
 } fb_search_hooks;

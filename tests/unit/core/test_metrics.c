@@ -1,15 +1,20 @@
 /* The Prometheus registry (core/metrics.c): one series per name and labels, counters,
  * gauges read at render time, cumulative histogram buckets (a value equal to a bound
- * falls in that bucket), families in creation order, and reset. */
+ * falls in that bucket), families in creation order, and reset; several threads
+ * (workers) adding, observing, creating series and rendering at once lose nothing and
+ * never render a histogram whose count and buckets disagree. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "core/metrics.h"
 
@@ -106,12 +111,88 @@ static void test_reset(void **st) {
   free(text);
 }
 
+#define THREADS 4
+#define ROUNDS 20000
+
+typedef struct {
+  fb_series *counter, *hist;
+  int id;
+} adder_arg;
+
+static void adder(void *arg) {
+  adder_arg *a = arg;
+  char labels[32];
+  snprintf(labels, sizeof labels, "thread=\"%d\"", a->id);
+  /* Created while the other threads create theirs and update the shared ones. */
+  fb_series *own = fb_metric(FB_METRIC_COUNTER, "t_own_total", "Per thread", labels);
+  for (int i = 0; i < ROUNDS; i++) {
+    fb_series_add(a->counter, 1);
+    fb_series_observe(a->hist, (i & 1) ? 0.5 : 5);
+    fb_series_add(own, 1);
+  }
+}
+
+static atomic_bool adders_done;
+static int inconsistent_renders;
+
+/* Every render while the adders run: the +Inf bucket equals the count. */
+static void renderer(void *arg) {
+  (void)arg;
+  while (!atomic_load(&adders_done)) {
+    char *text = render();
+    const char *inf = strstr(text, "t_par_seconds_bucket{le=\"+Inf\"} ");
+    const char *count = strstr(text, "t_par_seconds_count ");
+    if (inf && count) {
+      unsigned long long a = strtoull(inf + strlen("t_par_seconds_bucket{le=\"+Inf\"} "), NULL, 10);
+      unsigned long long b = strtoull(count + strlen("t_par_seconds_count "), NULL, 10);
+      if (a != b) inconsistent_renders++;
+    }
+    free(text);
+  }
+}
+
+static void test_threads(void **st) {
+  (void)st;
+  static const double bounds[] = {1};
+  adder_arg args[THREADS];
+  fb_series *counter = fb_metric(FB_METRIC_COUNTER, "t_par_total", "Shared", NULL);
+  fb_series *hist = fb_metric_histogram("t_par_seconds", "Shared", NULL, bounds, 1);
+  atomic_store(&adders_done, false);
+  inconsistent_renders = 0;
+  uv_thread_t t[THREADS], r;
+  assert_int_equal(uv_thread_create(&r, renderer, NULL), 0);
+  for (int i = 0; i < THREADS; i++) {
+    args[i] = (adder_arg){counter, hist, i};
+    assert_int_equal(uv_thread_create(&t[i], adder, &args[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) uv_thread_join(&t[i]);
+  atomic_store(&adders_done, true);
+  uv_thread_join(&r);
+  assert_int_equal(inconsistent_renders, 0);
+  char *text = render();
+  char want[128];
+  snprintf(want, sizeof want, "t_par_total %d\n", THREADS * ROUNDS);
+  assert_contains(text, want);
+  snprintf(want, sizeof want, "t_par_seconds_bucket{le=\"1\"} %d\n", THREADS * ROUNDS / 2);
+  assert_contains(text, want);
+  snprintf(want, sizeof want, "t_par_seconds_count %d\n", THREADS * ROUNDS);
+  assert_contains(text, want);
+  snprintf(want, sizeof want, "t_par_seconds_sum %d\n", THREADS * ROUNDS / 2 * 5 + THREADS * ROUNDS / 4);
+  assert_contains(text, want);
+  for (int i = 0; i < THREADS; i++) {
+    snprintf(want, sizeof want, "t_own_total{thread=\"%d\"} %d\n", i, ROUNDS);
+    assert_contains(text, want);
+  }
+  free(text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_counter_and_gauge, teardown),
       cmocka_unit_test_teardown(test_gauge_fn_read_at_render, teardown),
       cmocka_unit_test_teardown(test_histogram, teardown),
       cmocka_unit_test_teardown(test_reset, teardown),
+      cmocka_unit_test_teardown(test_threads, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Does throughput scale with event-loop workers when the hub is the bottleneck?
+# The realistic search (bench/realistic_bench.sh's (r): the 5-key subject, four states
+# answering 10 records each, ~30 merged records, JWT and audit on) against canned nodes
+# (bench/canned_node.c: each serves the bytes its real node answered, so the nodes cost
+# next to nothing), one hub with `workers = 1` and one with `workers = 2`, measured in
+# alternating rounds of the same run so that the ratio is a same-run figure. Per row:
+# searches/s, hub CPU per search (all threads), the CPU of each hub thread, and the hub
+# lock's share (/metrics: fedbroker_hub_lock_held_seconds_total over the hub's CPU time,
+# and the share of acquisitions that had to wait).
+#
+#   bash bench/workers_bench.sh [build dir]   (a build with the canned_node target)
+#   env: DUR=10 (seconds per row)  ROUNDS=2  CLIENTS=16 STREAMS=8  WORKERS="1 2"
+#        FSYNC=false (default) — the hubs' audit.fsync: entries are still written and
+#        chained, but a search does not wait for a disk flush. With fsync on, 128 searches
+#        in flight wait for the flush and throughput is 128 / (flush latency), whatever
+#        the CPU: on this shared machine's disk that bound (~1,300 searches/s with flushes
+#        of ~100 ms while others build) hid the hub's CPU. FSYNC=true measures it anyway.
+#        NICE=-10 — run this script, and so the hubs, nodes and h2load, at that niceness
+#        (needs root): on a machine shared with other work, the hub then gets the cores
+#        it asks for, as on a machine of its own.
+#        BEFORE=DIR (a build dir, or a fedbroker binary, of another build): its hubs
+#        with the same WORKERS run in the same rounds, so that "this build" and
+#        "before" are compared in one run (a build without the hub lock metrics shows
+#        "-" for them).
+#        PERF=1 — afterwards, `perf record` the last hub of WORKERS for PERF_DUR=5 s and
+#        print the share of samples per thread.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init "${1:-}"
+DUR=${DUR:-10}
+ROUNDS=${ROUNDS:-2}
+CLIENTS=${CLIENTS:-16}
+STREAMS=${STREAMS:-8}
+WORKERS=${WORKERS:-"1 2"}
+PERF=${PERF:-0}
+PERF_DUR=${PERF_DUR:-5}
+NICE=${NICE:-}
+BEFORE=${BEFORE:-}
+OLD_FB=""
+if [ -n "$BEFORE" ]; then
+  OLD_FB=$BEFORE
+  [ -d "$BEFORE" ] && OLD_FB=$BEFORE/fedbroker
+  [ -x "$OLD_FB" ] || die "BEFORE=$BEFORE: no fedbroker binary there"
+  OLD_FB=$(cd "$(dirname "$OLD_FB")" && pwd)/$(basename "$OLD_FB")
+fi
+FSYNC=${FSYNC:-false}
+if [ -n "$NICE" ]; then renice -n "$NICE" -p $$ >/dev/null || die "NICE=$NICE: renice failed (root needed for a negative value)"; fi
+[ "$PERF" = 1 ] && { command -v perf >/dev/null || die "PERF=1 needs perf (Debian package linux-perf)"; }
+
+demo_setup
+AUTH="Authorization: Bearer $ANALYST_MYS"
+JSON="Content-Type: application/json"
+realistic_setup
+real_nodes_start "$TMP/real"
+canned_nodes_start "$TMP/real.json" 0
+# The reference answer: a hub on the real nodes; the canned hubs must answer the same.
+p=$(free_port)
+demo_config "$TMP/demo/ref.lua" "$p" true "audit-ref.jsonl" "$NODES_CFG"
+bg_start hubRef "$FEDBROKER" serve --config "$TMP/demo/ref.lua"
+wait_http "http://127.0.0.1:$p/readyz" "$BG_PID" hubRef
+search_once "http://127.0.0.1:$p/v1/search" "$TMP/real.json" "$TMP/ref.out" >/dev/null
+bg_stop "$BG_PID"
+for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
+
+# One hub per case: "<workers>" for this build, "before-<workers>" for BEFORE's.
+CASES=""
+for w in $WORKERS; do
+  [ -n "$OLD_FB" ] && CASES+="before-$w "
+  CASES+="$w "
+done
+declare -A PID PORT
+for w in $CASES; do
+  bin=$FEDBROKER
+  case $w in before-*) bin=$OLD_FB ;; esac
+  p=$(free_port)
+  demo_config "$TMP/demo/w$w.lua" "$p" "$FSYNC" "audit-w$w.jsonl" "$CANNED_CFG"
+  echo "workers = ${w#before-}" >>"$TMP/demo/w$w.lua"
+  bg_start "hubW$w" "$bin" serve --config "$TMP/demo/w$w.lua"
+  wait_http "http://127.0.0.1:$p/readyz" "$BG_PID" "hubW$w"
+  PID[$w]=$BG_PID
+  PORT[$w]=$p
+  search_once "http://127.0.0.1:$p/v1/search" "$TMP/real.json" "$TMP/w$w.out" >/dev/null
+  $PY - "$TMP/ref.out" "$TMP/w$w.out" <<'PY' || die "the hub of case $w answers other results than the reference hub"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+sys.exit(0 if a["results"] == b["results"] else 1)
+PY
+done
+
+mean_ms() { awk -F'\t' '$2 ~ /^2/ { s += $3; n++ } END { if (n) printf "%.2f", s / n / 1000; else print "nan" }' "$TMP/h2load-$1.reqlog"; }
+# A metric's value, 0 when the build has no such metric.
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {v = $2} END {print v + 0}'; }
+# Each thread's CPU ticks, "tid:ticks" sorted by tid (the main thread first).
+thread_ticks() { for t in /proc/"$1"/task/*; do awk '{printf "%s:%d\n", $1, $14 + $15}' "$t/stat"; done | sort -n; }
+
+declare -A SUM_OK SUM_WALL SUM_CPU SUM_HELD SUM_ACQ SUM_CONT
+rows=()
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq "$ROUNDS"); do
+  for w in $CASES; do
+    pid=${PID[$w]} port=${PORT[$w]}
+    t0=$(cpu_ticks "$pid"); th0=$(thread_ticks "$pid")
+    h0=$(metric "$port" fedbroker_hub_lock_held_seconds_total)
+    a0=$(metric "$port" fedbroker_hub_lock_acquisitions_total)
+    c0=$(metric "$port" fedbroker_hub_lock_contended_total)
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    h2 "w$w-$round" -t 1 -D "$DUR" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" \
+      "http://127.0.0.1:$port/v1/search"
+    t1=$(cpu_ticks "$pid"); th1=$(thread_ticks "$pid")
+    h1=$(metric "$port" fedbroker_hub_lock_held_seconds_total)
+    a1=$(metric "$port" fedbroker_hub_lock_acquisitions_total)
+    c1=$(metric "$port" fedbroker_hub_lock_contended_total)
+    cpu_s=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { print t / hz }')
+    held=$(awk -v a="$h0" -v b="$h1" 'BEGIN { print b - a }')
+    acq=$(awk -v a="$a0" -v b="$a1" 'BEGIN { print b - a }')
+    cont=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')
+    # Per-thread CPU over the row, in cores, busiest first (threads that ran at all).
+    threads=$(join -t: <(echo "$th0") <(echo "$th1") | awk -F: -v hz="$CLK_TCK" -v w="$H2_WALL" \
+      '{ d = ($3 - $2) / hz / w; if (d >= 0.01) printf "%.2f\n", d }' | sort -rn | paste -sd' ')
+    SUM_OK[$w]=$(( ${SUM_OK[$w]:-0} + H2_OK ))
+    SUM_WALL[$w]=$(awk -v a="${SUM_WALL[$w]:-0}" -v b="$H2_WALL" 'BEGIN { print a + b }')
+    SUM_CPU[$w]=$(awk -v a="${SUM_CPU[$w]:-0}" -v b="$cpu_s" 'BEGIN { print a + b }')
+    SUM_HELD[$w]=$(awk -v a="${SUM_HELD[$w]:-0}" -v b="$held" 'BEGIN { print a + b }')
+    SUM_ACQ[$w]=$(awk -v a="${SUM_ACQ[$w]:-0}" -v b="$acq" 'BEGIN { print a + b }')
+    SUM_CONT[$w]=$(awk -v a="${SUM_CONT[$w]:-0}" -v b="$cont" 'BEGIN { print a + b }')
+    rows+=("$round|$w|$H2_RPS|$(mean_ms "w$w-$round")|$H2_P99|$(awk -v c="$cpu_s" -v n="$H2_OK" 'BEGIN { printf "%.3f", c * 1000 / n }')|$(awk -v c="$cpu_s" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v h="$held" -v c="$cpu_s" -v a="$acq" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }')|$(awk -v x="$cont" -v a="$acq" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }')|$load|$threads")
+  done
+done
+
+echo "workers_bench: realistic search (5-key subject, 4 canned nodes x 10 records, ~30 merged), h2load -t 1 -c $CLIENTS -m $STREAMS, ${DUR}s per row, $ROUNDS alternating rounds"
+machine_line
+echo "load average before the rows: $LOAD0${NICE:+; niceness $NICE (hubs, nodes and h2load)}; audit.fsync = $FSYNC"
+echo "hub cores: the hub's CPU over the wall time; lock held: hub lock held time over hub CPU time; waited: acquisitions that found it taken"
+printf '%-5s %-9s %8s %8s %8s %9s %6s %8s %7s %6s  %s\n' round workers req/s "mean ms" "p99 ms" "CPU/srch" cores "held %" "wait %" load "cores per thread"
+for row in "${rows[@]}"; do
+  IFS='|' read -r r w rps mean p99 cps cores held wait load threads <<<"$row"
+  printf '%-5s %-9s %8.0f %8s %8s %9s %6s %8s %7s %6s  %s\n' "$r" "$w" "$rps" "$mean" "$p99" "$cps" "$cores" "$held" "$wait" "$load" "$threads"
+done
+for w in $CASES; do
+  first=${WORKERS%% *}
+  case $w in before-*) first=before-$first ;; esac
+  rps=$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { printf "%.0f", n / t }')
+  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited"
+  if [ "$w" != "$first" ]; then
+    echo "  throughput workers=$w / workers=$first, same run: $(ratio "$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { print n / t }')" "$(awk -v n="${SUM_OK[$first]}" -v t="${SUM_WALL[$first]}" 'BEGIN { print n / t }')")" \
+      "; hub CPU per search: $(ratio "$(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { print c / n }')" "$(awk -v c="${SUM_CPU[$first]}" -v n="${SUM_OK[$first]}" 'BEGIN { print c / n }')")"
+  fi
+done
+
+if [ "$PERF" = 1 ]; then
+  w=${WORKERS##* }
+  [ -n "${PID[$w]:-}" ] || die "no hub for workers = $w"
+  data=$TMP/perf-workers.data
+  perf record -q -e cpu-clock -F 999 -g -p "${PID[$w]}" -o "$data" >"$TMP/perf.log" 2>&1 &
+  perf_pid=$!
+  BG_PIDS+=("$perf_pid")
+  sleep 0.5
+  h2 perf -t 1 -D "$PERF_DUR" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:${PORT[$w]}/v1/search"
+  kill -INT "$perf_pid"
+  for _ in $(seq 300); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$perf_pid" 2>/dev/null || true
+  echo
+  echo "perf (cpu-clock), hub with workers = $w during ${PERF_DUR}s: share of samples per thread (main loop thread is ${PID[$w]})"
+  perf report -i "$data" --no-children --stdio -g none --sort pid 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 8'
+  echo "where the threads wait (futex and scheduler, self time):"
+  perf report -i "$data" --no-children --stdio -g none --sort symbol 2>/dev/null |
+    awk '/^ +[0-9.]+%/ && /futex|finish_task_switch|__lll_lock_wait|pthread_mutex_lock/' | head -6
+fi

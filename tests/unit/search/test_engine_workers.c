@@ -1,0 +1,331 @@
+/* Two event-loop threads with the hub lock on, each with its own engine (the second a
+ * worker's, sharing the first's breakers and limits), start searches at the same time
+ * to one state whose bound is `max_legs`: the adapters start without the hub lock
+ * (search/engine.c start_leg), so the legs must be counted before, or both threads
+ * would pass the bound. Exactly max_legs legs go out; every other search finds the
+ * state unavailable; after the cancels nothing is in flight.
+ *
+ * The fake adapter stands in for adapters/adapter.c at link time (as in
+ * test_engine.c): its start runs unlocked, so it widens the window on purpose and
+ * counts with atomics. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "adapters/adapter.h"
+#include "audit/audit.h"
+#include "core/home.h"
+#include "core/hublock.h"
+#include "core/metrics.h"
+#include "core/util.h"
+#include "policy/policy.h"
+#include "search/engine.h"
+#include "unit_common.h"
+
+#define MAX_LEGS 5
+#define SEARCHES 12 /* per thread */
+
+/* ------------------------------------------------------------ the fake adapter */
+
+static atomic_uint started, open_legs, max_open, unlocked_starts;
+static atomic_int arrived; /* threads that entered a start */
+
+struct fb_adapter {
+  uv_timer_t closer;
+  void (*closed)(void *);
+  void *closed_data;
+};
+
+struct fb_leg {
+  uv_timer_t timer; /* a handle of the loop, closed on cancel */
+};
+
+int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
+  (void)cfg;
+  (void)err;
+  fb_adapter *a = fb_xcalloc(1, sizeof *a);
+  uv_timer_init(loop, &a->closer);
+  a->closer.data = a;
+  *out = a;
+  return 0;
+}
+
+static void spin_us(long us) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do clock_gettime(CLOCK_MONOTONIC, &b);
+  while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+/* Never answers (until cancelled). */
+int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data, fb_leg **out) {
+  (void)req;
+  (void)cb;
+  (void)data;
+  if (!fb_hublock_held()) atomic_fetch_add(&unlocked_starts, 1);
+  atomic_fetch_add(&started, 1);
+  unsigned now = atomic_fetch_add(&open_legs, 1) + 1;
+  unsigned m = atomic_load(&max_open);
+  while (now > m && !atomic_compare_exchange_weak(&max_open, &m, now)) {
+  }
+  /* The first start of each thread waits for the other's, so that from then on the two
+   * threads' checks and starts interleave; each start then lasts long enough for the
+   * other thread to check the bound meanwhile. */
+  static _Thread_local bool met;
+  if (!met) {
+    met = true;
+    atomic_fetch_add(&arrived, 1);
+    for (int i = 0; i < 2000 && atomic_load(&arrived) < 2; i++) spin_us(100);
+  }
+  spin_us(1000);
+  fb_leg *l = fb_xcalloc(1, sizeof *l);
+  uv_timer_init(a->closer.loop, &l->timer);
+  l->timer.data = l;
+  *out = l;
+  return 0;
+}
+
+static void leg_freed(uv_handle_t *h) { free(h->data); }
+
+void fb_adapter_cancel(fb_leg *l) {
+  atomic_fetch_sub(&open_legs, 1);
+  uv_close((uv_handle_t *)&l->timer, leg_freed);
+}
+
+static void adapter_closed(uv_handle_t *h) {
+  fb_adapter *a = h->data;
+  void (*closed)(void *) = a->closed;
+  void *d = a->closed_data;
+  free(a);
+  if (closed) closed(d);
+}
+
+void fb_adapter_close(fb_adapter *a, void (*closed)(void *), void *data) {
+  a->closed = closed;
+  a->closed_data = data;
+  uv_close((uv_handle_t *)&a->closer, adapter_closed);
+}
+
+/* ------------------------------------------------------------ searches */
+
+typedef struct {
+  fb_search *s;
+  atomic_bool ended;
+  char mys_outcome[16];
+} outcome;
+
+static void on_admitted(void *ud, fb_search *s, const char *query_id) {
+  (void)query_id;
+  ((outcome *)ud)->s = s;
+}
+
+static atomic_int ended_count; /* searches answered, both threads */
+
+static void on_done(void *ud, const fb_search_answer *a) {
+  outcome *o = ud;
+  atomic_fetch_add(&ended_count, 1);
+  json_t *st = json_array_get(a->states, 0);
+  snprintf(o->mys_outcome, sizeof o->mys_outcome, "%s", json_string_value(json_object_get(st, "outcome")));
+  atomic_store(&o->ended, true);
+}
+
+static void on_failure(void *ud, const fb_search_failure *f) {
+  outcome *o = ud;
+  atomic_fetch_add(&ended_count, 1);
+  snprintf(o->mys_outcome, sizeof o->mys_outcome, "failed:%d", f->status);
+  atomic_store(&o->ended, true);
+}
+
+static const fb_search_callbacks whole = {.on_admitted = on_admitted, .on_done = on_done, .on_failure = on_failure};
+
+static void start_search(fb_search_engine *e, const fb_identity *id, outcome *o) {
+  json_t *body = json_pack("{s:{s:s}, s:s, s:s, s:s, s:s, s:[s]}", "subject", "name", "Test Person", "purpose",
+                           "prosecution", "priority", "routine", "legal_basis", "mla_treaty", "justification",
+                           "Unit test of the search engine with workers", "states", "MYS");
+  fb_search_input in = {.id = id, .body = body};
+  fb_search_start(e, &in, &whole, o);
+}
+
+static const fb_identity analyst = {.sub = "analyst-1", .state = "PHL", .roles = FB_ROLE_ANALYST, .issuer = "test"};
+
+/* ------------------------------------------------------------ the second thread */
+
+typedef struct {
+  fb_search_engine *main;
+  uv_loop_t loop;
+  uv_barrier_t *go, *started, *cancel;
+  outcome out[SEARCHES];
+  char *err;
+  atomic_bool finished;
+} worker;
+
+/* Runs `loop` under the hub lock, as fb_hublock_run does, until *flag (at most 20 s). */
+static bool run_until(uv_loop_t *loop, const atomic_bool *flag, const atomic_int *count, int want) {
+  double end = fb_now_ms() + 20000;
+  while (flag ? !atomic_load(flag) : atomic_load(count) < want) {
+    if (fb_now_ms() > end) return false;
+    fb_hublock_lock();
+    uv_run(loop, UV_RUN_NOWAIT);
+    fb_hublock_unlock();
+    uv_sleep(1);
+  }
+  return true;
+}
+
+/* The searches that got no leg are answered once their audit entries are written. */
+#define UNAVAILABLE (2 * SEARCHES - MAX_LEGS)
+
+static void worker_engine_closed(void *data) {
+  (void)data;
+  fb_home_close(fb_home_current(), NULL, NULL); /* once the audit's completions came back */
+}
+
+static void worker_main(void *arg) {
+  worker *w = arg;
+  uv_loop_init(&w->loop);
+  fb_hublock_lock();
+  fb_home_open(&w->loop);
+  fb_search_engine *e = fb_search_engine_new_worker(&w->loop, w->main, &w->err);
+  fb_hublock_unlock();
+  uv_barrier_wait(w->go);
+  fb_hublock_lock();
+  for (int i = 0; i < SEARCHES && e; i++) start_search(e, &analyst, &w->out[i]);
+  fb_hublock_unlock();
+  uv_barrier_wait(w->started);
+  run_until(&w->loop, NULL, &ended_count, UNAVAILABLE);
+  uv_barrier_wait(w->cancel);
+  fb_hublock_lock();
+  for (int i = 0; i < SEARCHES; i++)
+    if (w->out[i].s && !atomic_load(&w->out[i].ended)) fb_search_cancel(w->out[i].s);
+  if (e) fb_search_engine_close(e, worker_engine_closed, w);
+  fb_hublock_unlock();
+  fb_hublock_run(&w->loop); /* until the engine and the mailbox are closed */
+  uv_loop_close(&w->loop);
+  atomic_store(&w->finished, true);
+}
+
+/* ------------------------------------------------------------ the test */
+
+static void set_flag(void *data) { atomic_store((atomic_bool *)data, true); }
+
+static void run_main_until(uv_loop_t *loop, const atomic_bool *flag) {
+  if (!run_until(loop, flag, NULL, 0)) fail_msg("not done within 20 s");
+}
+
+static void test_legs_bound_holds_across_workers(void **st) {
+  (void)st;
+  char dir[] = "/tmp/fb_engine_workers_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  fb_test_write_file_in(dir, "MYS.lua", "state \"MYS\" { name = \"Malaysia\" }\nallow \"everything\" { }\n");
+  static const char *const codes[] = {"MYS"};
+  fb_config cfg;
+  fb_config_defaults(&cfg);
+  cfg.states = fb_xcalloc(1, sizeof *cfg.states);
+  cfg.nstates = 1;
+  cfg.states[0].code = fb_xstrdup("MYS");
+  cfg.states[0].adapter = fb_xstrdup("fake");
+  cfg.states[0].max_legs = MAX_LEGS;
+  cfg.limits.per_identity = 1000;
+  cfg.limits.concurrency = 1000;
+  char path[128];
+  snprintf(path, sizeof path, "%s/audit.log", dir);
+  cfg.audit.path = fb_xstrdup(path);
+  cfg.audit.no_fsync = true;
+
+  fb_hublock_enable(); /* before the second loop thread, as the hub does */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_hublock_lock();
+  fb_home_open(&loop); /* before the audit log: it notes the main loop's mailbox */
+  char *err = NULL;
+  fb_policy_store *policies = fb_policy_store_open(dir, codes, 1, NULL, 0, &err);
+  if (!policies) fail_msg("policies: %s", err);
+  fb_audit *audit = fb_audit_open(&loop, &cfg.audit, &err);
+  if (!audit) fail_msg("audit: %s", err);
+  fb_search_engine *e = fb_search_engine_new(&loop, &cfg, policies, audit, &err);
+  if (!e) fail_msg("engine: %s", err);
+  fb_hublock_unlock();
+
+  uv_barrier_t go, started_b, cancel;
+  uv_barrier_init(&go, 2);
+  uv_barrier_init(&started_b, 2);
+  uv_barrier_init(&cancel, 2);
+  static worker w;
+  w = (worker){.main = e, .go = &go, .started = &started_b, .cancel = &cancel};
+  atomic_init(&w.finished, false);
+  uv_thread_t t;
+  assert_int_equal(uv_thread_create(&t, worker_main, &w), 0);
+
+  static outcome out[SEARCHES];
+  uv_barrier_wait(&go);
+  fb_hublock_lock();
+  for (int i = 0; i < SEARCHES; i++) start_search(e, &analyst, &out[i]);
+  fb_hublock_unlock();
+  uv_barrier_wait(&started_b);
+  assert_null(w.err);
+
+  /* Both threads started their searches: the bound held across them. */
+  assert_int_equal(atomic_load(&started), MAX_LEGS);
+  assert_int_equal(atomic_load(&max_open), MAX_LEGS);
+  assert_int_equal(atomic_load(&unlocked_starts), MAX_LEGS); /* the starts ran without the lock */
+
+  run_until(&loop, NULL, &ended_count, UNAVAILABLE);
+  uv_barrier_wait(&cancel);
+  fb_hublock_lock();
+  for (int i = 0; i < SEARCHES; i++)
+    if (out[i].s && !atomic_load(&out[i].ended)) fb_search_cancel(out[i].s);
+  fb_hublock_unlock();
+  run_main_until(&loop, &w.finished); /* the worker's audit completions go through this loop */
+  uv_thread_join(&t);
+
+  /* The searches that got no leg were answered "unavailable"; the others cancelled. */
+  int unavailable = 0;
+  for (int i = 0; i < SEARCHES; i++) {
+    if (strcmp(out[i].mys_outcome, "unavailable") == 0) unavailable++;
+    if (strcmp(w.out[i].mys_outcome, "unavailable") == 0) unavailable++;
+  }
+  assert_int_equal(unavailable, UNAVAILABLE);
+  assert_int_equal(atomic_load(&open_legs), 0);
+  assert_int_equal(fb_search_in_flight(e), 0);
+
+  atomic_bool closed;
+  atomic_init(&closed, false);
+  fb_hublock_lock();
+  fb_search_engine_close(e, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(&loop, &closed);
+  atomic_store(&closed, false);
+  fb_hublock_lock();
+  fb_audit_close(audit, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(&loop, &closed);
+  atomic_store(&closed, false);
+  fb_hublock_lock();
+  fb_home_close(fb_home_current(), set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(&loop, &closed);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  uv_barrier_destroy(&go);
+  uv_barrier_destroy(&started_b);
+  uv_barrier_destroy(&cancel);
+  fb_policy_store_free(policies);
+  fb_config_free(&cfg);
+  fb_metrics_reset();
+  assert_true(fb_test_rm_rf(dir));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_legs_bound_holds_across_workers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
