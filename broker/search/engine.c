@@ -12,6 +12,7 @@
 #include "adapters/adapter.h"
 #include "audit/audit.h"
 #include "core/error.h"
+#include "core/home.h"
 #include "core/hublock.h"
 #include "core/keymap.h"
 #include "core/log.h"
@@ -64,6 +65,8 @@ typedef struct engine_shared {
   fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
   uint64_t last_sweep_ms;
   unsigned refs;
+  bool replaying;                /* the start-up replay of the statistics has not been merged */
+  struct fb_stats_wait *waiters; /* GET /v1/stats of every engine waiting for it */
 } engine_shared;
 
 struct fb_search_engine {
@@ -77,7 +80,8 @@ struct fb_search_engine {
   search *searches;
   size_t live_searches;     /* started and not yet freed (their timer may be closing) */
   struct stats_replay *replay;  /* the start-up replay while it runs on a worker */
-  fb_stats_wait *stats_waiters; /* GET /v1/stats waiting for it */
+  fb_home *home;                /* this loop's mailbox: a worker's replayed stats come through it */
+  size_t stats_posted;          /* stats answers posted to this loop and not yet delivered */
   bool closing;
   bool adapters_closing;
   size_t adapters_open;
@@ -176,11 +180,16 @@ typedef struct stats_replay {
   int rc;
 } stats_replay;
 
+/* A GET /v1/stats waiting for the replay, in the shared list (under the hub lock) until
+ * the main loop has merged it, then answered on its own engine's loop: at once on the
+ * main loop, through the mailbox on a worker's (posted: out of the list, and a cancel
+ * only marks it). */
 struct fb_stats_wait {
   fb_search_engine *e;
   void (*ready)(void *ud, json_t *body);
   void *ud;
   fb_stats_wait *prev, *next;
+  bool posted, cancelled;
 };
 
 static bool replay_entry(void *data, json_t *en, uint64_t seq) {
@@ -216,13 +225,32 @@ static void close_adapters(fb_search_engine *e);
 
 /* The engine closes once no search and no replay is left. */
 static void close_when_idle(fb_search_engine *e) {
-  if (e->closing && e->live_searches == 0 && !e->replay) close_adapters(e);
+  if (e->closing && e->live_searches == 0 && !e->replay && e->stats_posted == 0) close_adapters(e);
+}
+
+static void waiter_unlink(fb_stats_wait *w) {
+  engine_shared *sh = w->e->sh;
+  if (w->prev) w->prev->next = w->next;
+  else sh->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+}
+
+/* On the waiter's own loop (a mailbox delivery runs under the hub lock). */
+static void stats_delivered(void *arg) {
+  fb_stats_wait *w = arg;
+  fb_search_engine *e = w->e;
+  e->stats_posted--;
+  if (!w->cancelled && !e->closing) w->ready(w->ud, fb_stats_json(e->sh->stats));
+  free(w);
+  close_when_idle(e);
 }
 
 static void replay_done(uv_work_t *w, int status) {
   stats_replay *r = w->data;
   fb_search_engine *e = r->e;
   e->replay = NULL;
+  e->sh->replaying = false;
   if (status == 0 && r->rc == 0) {
     fb_stats_merge(e->sh->stats, r->stats);
     if (r->replayed) fb_info("stats_replay", "statistics rebuilt from %zu audited searches", r->replayed);
@@ -232,10 +260,19 @@ static void replay_done(uv_work_t *w, int status) {
   fb_stats_free(r->stats);
   free(r->path);
   free(r);
-  while (e->stats_waiters) {
-    fb_stats_wait *sw = e->stats_waiters;
-    e->stats_waiters = sw->next;
-    if (!e->closing) sw->ready(sw->ud, fb_stats_json(e->sh->stats));
+  /* Every engine's waiters: this loop's answered here, a worker's on its own loop (a
+   * closing worker engine has taken its own out of the list). An engine made on a
+   * thread without a mailbox shares this loop (tests) and is answered here too. */
+  while (e->sh->waiters) {
+    fb_stats_wait *sw = e->sh->waiters;
+    waiter_unlink(sw);
+    if (sw->e != e && sw->e->home) {
+      sw->posted = true;
+      sw->e->stats_posted++;
+      fb_home_post(sw->e->home, stats_delivered, sw);
+      continue;
+    }
+    if (!sw->e->closing) sw->ready(sw->ud, fb_stats_json(e->sh->stats));
     free(sw);
   }
   close_when_idle(e);
@@ -252,8 +289,10 @@ void fb_search_engine_replay_stats(fb_search_engine *e) {
   r->stats = fb_stats_new();
   r->work.data = r;
   e->replay = r;
+  e->sh->replaying = true;
   if (uv_queue_work(e->loop, &r->work, replay_work, replay_done) != 0) {
     e->replay = NULL;
+    e->sh->replaying = false;
     fb_stats_free(r->stats);
     free(r->path);
     free(r);
@@ -262,22 +301,23 @@ void fb_search_engine_replay_stats(fb_search_engine *e) {
 }
 
 fb_stats_wait *fb_search_stats_when_ready(fb_search_engine *e, void (*ready)(void *ud, json_t *body), void *ud) {
-  if (!e->replay) {
+  if (!e->sh->replaying) {
     ready(ud, fb_stats_json(e->sh->stats));
     return NULL;
   }
   fb_stats_wait *w = fb_xcalloc(1, sizeof *w);
-  *w = (fb_stats_wait){.e = e, .ready = ready, .ud = ud, .next = e->stats_waiters};
+  *w = (fb_stats_wait){.e = e, .ready = ready, .ud = ud, .next = e->sh->waiters};
   if (w->next) w->next->prev = w;
-  e->stats_waiters = w;
+  e->sh->waiters = w;
   return w;
 }
 
 void fb_search_stats_wait_cancel(fb_stats_wait *w) {
-  fb_search_engine *e = w->e;
-  if (w->prev) w->prev->next = w->next;
-  else e->stats_waiters = w->next;
-  if (w->next) w->next->prev = w->prev;
+  if (w->posted) {
+    w->cancelled = true; /* freed on delivery */
+    return;
+  }
+  waiter_unlink(w);
   free(w);
 }
 
@@ -288,6 +328,7 @@ static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_po
   e->cfg = cfg;
   e->policies = policies;
   e->audit = audit;
+  e->home = main ? fb_home_current() : NULL;
   if (main) {
     e->sh = main->sh;
   } else {
@@ -391,8 +432,15 @@ void fb_search_engine_close(fb_search_engine *e, void (*done)(void *), void *dat
   e->done = done;
   e->done_data = data;
   for (search *s = e->searches; s; s = s->next) cancel_pending_legs(s, OUT_CANCELLED);
-  /* A replay not yet started is dropped; one running is waited for. */
+  /* A replay not yet started is dropped; one running is waited for. This engine's
+   * waiters are dropped (not called); answers already posted to it are waited for. */
   if (e->replay) uv_cancel((uv_req_t *)&e->replay->work);
+  for (fb_stats_wait *w = e->sh->waiters, *next; w; w = next) {
+    next = w->next;
+    if (w->e != e) continue;
+    waiter_unlink(w);
+    free(w);
+  }
   close_when_idle(e);
 }
 

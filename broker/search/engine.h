@@ -120,10 +120,12 @@ json_t *fb_search_stats_json(fb_search_engine *e);
  * them only). */
 void fb_search_engine_replay_stats(fb_search_engine *e);
 
-/* The GET /v1/stats body (a new reference) handed to `ready` once no replay is running:
- * at once (then NULL is returned), or when the replay ends (then the handle returned
- * can withdraw the wait until `ready` has run). A closing engine drops its waiters
- * without calling them. */
+/* The GET /v1/stats body (a new reference) handed to `ready` once the replay (of the
+ * main engine, whichever engine asks) has been merged: at once (then NULL is returned),
+ * or when the replay ends (then the handle returned can withdraw the wait until `ready`
+ * has run). `ready` runs on the asking engine's loop: a worker's engine gets it through
+ * its loop's mailbox (the one current on its thread when it was made). A closing engine
+ * drops its waiters without calling them. Under the hub lock. */
 typedef struct fb_stats_wait fb_stats_wait;
 fb_stats_wait *fb_search_stats_when_ready(fb_search_engine *e, void (*ready)(void *ud, json_t *body), void *ud);
 void fb_search_stats_wait_cancel(fb_stats_wait *w);
