@@ -216,6 +216,7 @@ static void worker_main(void *arg) {
 /* ------------------------------------------------------------ the test */
 
 static void set_flag(void *data) { atomic_store((atomic_bool *)data, true); }
+static void set_flag_plain(void *data) { *(bool *)data = true; }
 
 static void run_main_until(uv_loop_t *loop, const atomic_bool *flag) {
   if (!run_until(loop, flag, NULL, 0)) fail_msg("not done within 20 s");
@@ -323,9 +324,132 @@ static void test_legs_bound_holds_across_workers(void **st) {
   assert_true(fb_test_rm_rf(dir));
 }
 
+/* ------------------------------------------------------------ stats replay */
+
+typedef struct {
+  bool called;
+  json_t *body;
+} stats_seen;
+
+static void stats_ready(void *ud, json_t *body) {
+  stats_seen *seen = ud;
+  assert_false(seen->called);
+  seen->called = true;
+  seen->body = body;
+}
+
+/* Runs `loop` until *flag, at most 20 s. */
+static bool run_loop_until(uv_loop_t *loop, const bool *flag) {
+  double end = fb_now_ms() + 20000;
+  while (!*flag) {
+    if (fb_now_ms() > end) return false;
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_sleep(1);
+  }
+  return true;
+}
+
+/* GET /v1/stats asked of a worker's engine while the main engine replays the log waits
+ * too, and is answered on the worker's loop through its mailbox once the main loop has
+ * merged the replay; a wait withdrawn before (in the list) or after it was posted is
+ * never answered. (Two loops driven in turn by this thread, the worker's with a
+ * mailbox of its own, so that which loop answers shows.) */
+static void test_stats_wait_on_worker(void **st) {
+  (void)st;
+  char dir[] = "/tmp/fb_engine_workers_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  fb_test_write_file_in(dir, "MYS.lua", "state \"MYS\" { name = \"Malaysia\" }\nallow \"everything\" { }\n");
+  static const char *const codes[] = {"MYS"};
+  fb_config cfg;
+  fb_config_defaults(&cfg);
+  cfg.states = fb_xcalloc(1, sizeof *cfg.states);
+  cfg.nstates = 1;
+  cfg.states[0].code = fb_xstrdup("MYS");
+  cfg.states[0].adapter = fb_xstrdup("fake");
+  char path[128];
+  snprintf(path, sizeof path, "%s/audit.log", dir);
+  cfg.audit.path = fb_xstrdup(path);
+  cfg.audit.no_fsync = true;
+
+  uv_loop_t loop, wloop;
+  uv_loop_init(&loop);
+  uv_loop_init(&wloop);
+  fb_home *home = fb_home_open(&loop);
+  char *err = NULL;
+  fb_policy_store *policies = fb_policy_store_open(dir, codes, 1, NULL, 0, &err);
+  if (!policies) fail_msg("policies: %s", err);
+  fb_audit *audit = fb_audit_open(&loop, &cfg.audit, &err);
+  if (!audit) fail_msg("audit: %s", err);
+  fb_search_engine *e = fb_search_engine_new(&loop, &cfg, policies, audit, &err);
+  if (!e) fail_msg("engine: %s", err);
+  fb_home *whome = fb_home_open(&wloop); /* the worker's engine notes the current mailbox */
+  fb_search_engine *w = fb_search_engine_new_worker(&wloop, e, &err);
+  if (!w) fail_msg("worker engine: %s", err);
+
+  fb_search_engine_replay_stats(e);
+  stats_seen on_main = {0}, on_worker = {0}, withdrawn_posted = {0}, withdrawn_early = {0};
+  assert_non_null(fb_search_stats_when_ready(e, stats_ready, &on_main));
+  assert_non_null(fb_search_stats_when_ready(w, stats_ready, &on_worker));
+  fb_stats_wait *posted = fb_search_stats_when_ready(w, stats_ready, &withdrawn_posted);
+  fb_stats_wait *early = fb_search_stats_when_ready(w, stats_ready, &withdrawn_early);
+  assert_non_null(posted);
+  assert_non_null(early);
+  fb_search_stats_wait_cancel(early);
+
+  /* The main loop merges the replay and answers its own; the worker's are posted. */
+  if (!run_loop_until(&loop, &on_main.called)) fail_msg("the main engine's wait was not answered");
+  assert_non_null(json_object_get(on_main.body, "stats"));
+  assert_false(on_worker.called);
+  fb_search_stats_wait_cancel(posted); /* withdrawn after it was posted */
+  if (!run_loop_until(&wloop, &on_worker.called)) fail_msg("the worker engine's wait was not answered");
+  assert_non_null(json_object_get(on_worker.body, "stats"));
+  uv_run(&wloop, UV_RUN_NOWAIT);
+  assert_false(withdrawn_posted.called);
+  assert_false(withdrawn_early.called);
+  /* Once merged, a worker's engine answers at once. */
+  stats_seen now = {0};
+  assert_null(fb_search_stats_when_ready(w, stats_ready, &now));
+  assert_true(now.called);
+  json_decref(on_main.body);
+  json_decref(on_worker.body);
+  json_decref(now.body);
+
+  /* A worker's engine closing with an answer posted to it waits for the delivery (its
+   * mailbox is freed after it) and does not call it. */
+  fb_search_engine_replay_stats(e);
+  stats_seen again = {0}, closing = {0};
+  assert_non_null(fb_search_stats_when_ready(e, stats_ready, &again));
+  assert_non_null(fb_search_stats_when_ready(w, stats_ready, &closing));
+  if (!run_loop_until(&loop, &again.called)) fail_msg("the second replay was not merged");
+  json_decref(again.body);
+  bool closed = false;
+  fb_search_engine_close(w, set_flag_plain, &closed);
+  if (!run_loop_until(&wloop, &closed)) fail_msg("the worker engine did not close");
+  assert_false(closing.called);
+  closed = false;
+  fb_home_close(whome, set_flag_plain, &closed);
+  if (!run_loop_until(&wloop, &closed)) fail_msg("the worker's mailbox did not close");
+  closed = false;
+  fb_search_engine_close(e, set_flag_plain, &closed);
+  if (!run_loop_until(&loop, &closed)) fail_msg("the engine did not close");
+  closed = false;
+  fb_audit_close(audit, set_flag_plain, &closed);
+  if (!run_loop_until(&loop, &closed)) fail_msg("the audit log did not close");
+  closed = false;
+  fb_home_close(home, set_flag_plain, &closed);
+  if (!run_loop_until(&loop, &closed)) fail_msg("the mailbox did not close");
+  assert_int_equal(uv_loop_close(&wloop), 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  fb_policy_store_free(policies);
+  fb_config_free(&cfg);
+  fb_metrics_reset();
+  assert_true(fb_test_rm_rf(dir));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_legs_bound_holds_across_workers),
+      cmocka_unit_test(test_stats_wait_on_worker),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
