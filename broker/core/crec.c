@@ -705,15 +705,16 @@ void fb_crec_remove(fb_crecs *s, size_t i, int key) {
 void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
   fb_buf *b = &s->scratch;
   b->len = 0;
+  if (fb_jsonw_value(b, v, 17) != 0 || fb_crec_set_text(s, i, key, b->data, b->len) != 0)
+    fb_crec_remove(s, i, key); /* not writable: the field goes */
+}
+
+int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
   uint8_t type;
   bool reals;
-  uint32_t off = UINT32_MAX;
-  if (fb_jsonw_value(b, v, 17) == 0) off = append_text(s, b->data, b->len, &type, &reals);
-  if (off == UINT32_MAX) { /* not writable: the field goes */
-    fb_crec_remove(s, i, key);
-    return;
-  }
-  uint32_t vlen = (uint32_t)b->len;
+  uint32_t off = append_text(s, t, n, &type, &reals);
+  if (off == UINT32_MAX) return -1;
+  fb_buf *b = &s->scratch; /* `t` may be the scratch's text: it is copied by now */
   fb_crec *r = &s->recs[i];
   r->edited = true;
   fb_cmember *m;
@@ -732,7 +733,8 @@ void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
     r->at[key] = (int32_t)(m - s->members);
   }
   m->val = off;
-  m->vlen = vlen;
+  m->vlen = (uint32_t)n;
   m->type = type;
   m->reals = reals;
+  return 0;
 }

@@ -134,6 +134,11 @@ json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m);
  * written (not UTF-8) removes the member instead: nothing unjudged is shared. */
 void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v);
 
+/* The same with the value's JSON text `t` / `n`, which must be canonical (as jsonw
+ * writes it) and must not point into the set: for edits made without a jansson value.
+ * Returns 0, or -1 with the record unchanged when `t` is not canonical. */
+int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n);
+
 /* Removes known key `key` of record `i` (nothing when absent). */
 void fb_crec_remove(fb_crecs *s, size_t i, int key);
 

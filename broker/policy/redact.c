@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "core/crec.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/vocab.h"
@@ -17,6 +18,7 @@
 typedef struct {
   const rule *r;
   const fb_policy *p;
+  char *name_text; /* redact steps: the rule's name as JSON text, NULL if not UTF-8 */
 } step;
 
 struct fb_plan {
@@ -35,7 +37,7 @@ struct fb_plan {
 
 static void add_step(step **v, size_t *n, const rule *r, const fb_policy *p) {
   *v = fb_xrealloc(*v, (*n + 1) * sizeof(step));
-  (*v)[(*n)++] = (step){r, p};
+  (*v)[(*n)++] = (step){r, p, NULL};
 }
 
 static int select_rules(fb_plan *plan, fb_policy *p, const fb_query *q, const qbits *b) {
@@ -75,6 +77,12 @@ fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q) {
   fb_qbits_init(&b, q);
   if (common && select_rules(plan, common, q, &b) != 0) return plan;
   if (state) select_rules(plan, state, q, &b);
+  for (size_t i = 0; i < plan->nredacts; i++) {
+    fb_buf t = {0};
+    const char *name = plan->redacts[i].r->name;
+    if (fb_jsonw_string(&t, name, strlen(name)) == 0) plan->redacts[i].name_text = fb_buf_steal(&t);
+    fb_buf_free(&t);
+  }
   return plan;
 }
 
@@ -83,6 +91,7 @@ const char *fb_plan_error(const fb_plan *plan) { return plan->error; }
 void fb_plan_free(fb_plan *plan) {
   if (!plan) return;
   free(plan->drops);
+  for (size_t i = 0; i < plan->nredacts; i++) free(plan->redacts[i].name_text);
   free(plan->redacts);
   free(plan->limits);
   free(plan->error);
@@ -191,15 +200,19 @@ static bool filter_match(const record_filter *f, const rec_info *ri) {
          (f->nationality.n == 0 || strset_has(&f->nationality, ri->nationality));
 }
 
-static json_t *mac_done(const fb_policy *p, bool ok) {
+/* Ends the MAC begun by mac_begin: true with the digest's hex in `hex`, or false. */
+static bool mac_end_hex(const fb_policy *p, bool ok, char hex[65]) {
   unsigned char md[32];
   size_t mdlen = 0;
-  char hex[65];
   bool final = ok && EVP_MAC_final(p->hmac, md, &mdlen, sizeof md) && mdlen == 32;
   if (p->hmac) pthread_mutex_unlock(p->hmac_mu); /* taken by mac_begin */
-  if (!final) return json_string("[REDACTED]"); /* fail closed */
-  fb_hex_encode(md, 32, hex);
-  return json_string(hex);
+  if (final) fb_hex_encode(md, 32, hex);
+  return final;
+}
+
+static json_t *mac_done(const fb_policy *p, bool ok) {
+  char hex[65];
+  return json_string(mac_end_hex(p, ok, hex) ? hex : "[REDACTED]"); /* fail closed */
 }
 
 /* Re-initialising with no key keeps the key set at load. */
@@ -249,24 +262,29 @@ static json_t *hash_value(const fb_policy *p, json_t *v) {
   return h;
 }
 
-static json_t *initials(const char *s) {
-  fb_buf b = {0};
+/* The initials of `s` into `b` ("Ahmad bin Ali" -> "A. B. A."). */
+static void initials_text(fb_buf *b, const char *s) {
   const unsigned char *u = (const unsigned char *)s;
   while (*u) {
     while (*u && isspace(*u)) u++;
     if (!*u) break;
     /* First character of the word: one ASCII byte (upper-cased) or one UTF-8 sequence. */
-    if (b.len) fb_buf_putc(&b, ' ');
-    if (*u < 0x80) fb_buf_putc(&b, (char)toupper(*u++));
+    if (b->len) fb_buf_putc(b, ' ');
+    if (*u < 0x80) fb_buf_putc(b, (char)toupper(*u++));
     else {
       size_t n = 1;
       while (u[n] && (u[n] & 0xC0) == 0x80 && n < 4) n++;
-      fb_buf_append(&b, u, n);
+      fb_buf_append(b, u, n);
       u += n;
     }
-    fb_buf_putc(&b, '.');
+    fb_buf_putc(b, '.');
     while (*u && !isspace(*u)) u++;
   }
+}
+
+static json_t *initials(const char *s) {
+  fb_buf b = {0};
+  initials_text(&b, s);
   json_t *out = json_string(b.data ? b.data : "");
   fb_buf_free(&b);
   return out ? out : json_string("[REDACTED]");
@@ -315,6 +333,61 @@ static json_t *redact_value(const fb_plan *plan, const fb_policy *p, redact_acti
   }
 }
 
+/* ---- compact records: the common cases written as text ------------------- */
+
+/* The replacement texts below are byte for byte what jsonw writes for redact_value's
+ * answer, so the set keeps the text the jansson path would have stored;
+ * tests/unit/policy/test_redact_direct.c compares the two. */
+static const char masked_text[] = "\"[REDACTED]\"";
+
+static bool year_ok(const char *s) {
+  return s && strlen(s) >= 4 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+         isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]);
+}
+
+/* Applies action `a` to member `m` (present, not null) of compact record `i` without
+ * a jansson value: true when done. Hash of a non-string and initials of an array are
+ * left to redact_value. */
+static bool redact_compact(const fb_policy *p, redact_action a, fb_crecs *set, size_t i, int f, const fb_cmember *m) {
+  const char *s = m->type == JSON_STRING ? fb_crec_str_at(set, m->val) : NULL;
+  fb_buf *b = &set->scratch;
+  b->len = 0;
+  switch (a) {
+  case A_REMOVE: fb_crec_remove(set, i, f); return true;
+  case A_MASK: fb_buf_puts(b, m->type == JSON_ARRAY ? "[\"[REDACTED]\"]" : masked_text); break;
+  case A_YEAR:
+    if (year_ok(s)) fb_jsonw_string(b, s, 4);
+    else fb_buf_puts(b, masked_text); /* not a date: fail closed */
+    break;
+  case A_INITIALS:
+    if (m->type == JSON_ARRAY) return false;
+    if (s) {
+      fb_buf t = {0};
+      initials_text(&t, s);
+      if (fb_jsonw_string(b, t.data ? t.data : "", t.len) != 0) fb_buf_puts(b, masked_text);
+      fb_buf_free(&t);
+    } else {
+      fb_buf_puts(b, masked_text);
+    }
+    break;
+  case A_HASH: {
+    if (!s) return false;
+    char hex[65];
+    bool ok = mac_begin(p) && EVP_MAC_update(p->hmac, (const unsigned char *)s, strlen(s));
+    if (mac_end_hex(p, ok, hex)) {
+      fb_buf_putc(b, '"');
+      fb_buf_append(b, hex, 64);
+      fb_buf_putc(b, '"');
+    } else {
+      fb_buf_puts(b, masked_text); /* fail closed */
+    }
+    break;
+  }
+  default: fb_buf_puts(b, masked_text);
+  }
+  return fb_crec_set_text(set, i, f, b->data, b->len) == 0;
+}
+
 /* One {"record","field","rule","kind","policy","action"} entry of a traced apply. */
 static void note_change(json_t *changes, rec_view *v, const step *st, const char *field) {
   if (!changes) return;
@@ -335,9 +408,16 @@ static uint32_t redact_record(const fb_plan *plan, rec_view *rec, const rec_info
     if (!filter_match(&r->filter, ri)) continue;
     for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
       if (!(r->field_mask & (1u << f))) continue;
-      json_t *v = view_get(rec, f);
-      if (!v || json_is_null(v)) continue;
-      view_put(rec, f, redact_value(plan, plan->redacts[s].p, r->action, v));
+      if (rec->json) {
+        json_t *v = view_get(rec, f);
+        if (!v || json_is_null(v)) continue;
+        view_put(rec, f, redact_value(plan, plan->redacts[s].p, r->action, v));
+      } else {
+        const fb_cmember *m = fb_crec_get(rec->set, &rec->set->recs[rec->i], f);
+        if (!m || m->type == JSON_NULL) continue;
+        if (!redact_compact(plan->redacts[s].p, r->action, rec->set, rec->i, f, m))
+          view_put(rec, f, redact_value(plan, plan->redacts[s].p, r->action, view_get(rec, f)));
+      }
       changed |= 1u << f;
       by[f] = &plan->redacts[s];
       note_change(changes, rec, &plan->redacts[s], fb_vocab[V_FIELD][f]);
@@ -349,7 +429,7 @@ static uint32_t redact_record(const fb_plan *plan, rec_view *rec, const rec_info
 /* Says on the record which fields changed ("redacted", kept with what the node
  * listed) and which rule changed each ("redacted_by": an extension of API.md's record,
  * so an analyst can be told why a value is hidden). Returns the fields counted. */
-static size_t mark_changed(const fb_plan *plan, rec_view *rec, uint32_t changed, const step *const *by) {
+static size_t mark_changed_json(const fb_plan *plan, rec_view *rec, uint32_t changed, const step *const *by) {
   size_t count = 0;
   json_t *old = view_get(rec, FB_CKEY_REDACTED);
   bool fresh = !json_is_array(old);
@@ -371,6 +451,75 @@ static size_t mark_changed(const fb_plan *plan, rec_view *rec, uint32_t changed,
     if ((changed & (1u << f)) && by[f]) json_object_set_new(why, fb_vocab[V_FIELD][f], json_string(by[f]->r->name));
   view_put(rec, FB_CKEY_REDACTED_BY, why);
   return count;
+}
+
+/* mark_changed on a compact record, its text written directly: false (nothing
+ * changed) in the rarer cases left to the jansson form: reals in the node's
+ * "redacted" or "redacted_by", a "redacted_by" that already names a changed field
+ * (replaced in place there), a rule name that is not UTF-8. */
+static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, const step *const *by) {
+  const fb_crec *r = &set->recs[i];
+  const fb_cmember *old = fb_crec_get(set, r, FB_CKEY_REDACTED);
+  const fb_cmember *why = fb_crec_get(set, r, FB_CKEY_REDACTED_BY);
+  bool old_list = old && old->type == JSON_ARRAY, old_why = why && why->type == JSON_OBJECT;
+  if ((old_list && old->reals) || (old_why && why->reals)) return false;
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+    if (!(changed & (1u << f))) continue;
+    uint32_t off, len;
+    int type;
+    if (!by[f] || !by[f]->name_text) return false;
+    if (old_why && fb_crec_object_get(set, why->val, fb_vocab[V_FIELD][f], &off, &len, &type)) return false;
+  }
+  fb_buf *b = &set->scratch;
+  b->len = 0;
+  bool more = false;
+  if (old_list) { /* the node's list, then the fields it does not name yet */
+    fb_buf_append(b, set->text + old->val, old->vlen - 1);
+    more = old->vlen > 2;
+  } else {
+    fb_buf_putc(b, '[');
+  }
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+    if (!(changed & (1u << f))) continue;
+    bool present = false;
+    uint32_t pos = 0, off, len;
+    int type;
+    while (old_list && !present && fb_crec_array_next(set, old->val, &pos, &off, &len, &type))
+      present = type == JSON_STRING && strcmp(fb_crec_str_at(set, off), fb_vocab[V_FIELD][f]) == 0;
+    if (present) continue;
+    if (more) fb_buf_putc(b, ',');
+    fb_buf_json_string(b, fb_vocab[V_FIELD][f]);
+    more = true;
+  }
+  fb_buf_putc(b, ']');
+  /* `why` is read before the set's text moves (appending may reallocate it) */
+  uint32_t why_val = old_why ? why->val : 0, why_len = old_why ? why->vlen : 0;
+  if (fb_crec_set_text(set, i, FB_CKEY_REDACTED, b->data, b->len) != 0) return false;
+  b->len = 0;
+  if (old_why) {
+    fb_buf_append(b, set->text + why_val, why_len - 1);
+    more = why_len > 2;
+  } else {
+    fb_buf_putc(b, '{');
+    more = false;
+  }
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+    if (!(changed & (1u << f))) continue;
+    if (more) fb_buf_putc(b, ',');
+    fb_buf_json_string(b, fb_vocab[V_FIELD][f]);
+    fb_buf_putc(b, ':');
+    fb_buf_puts(b, by[f]->name_text);
+    more = true;
+  }
+  fb_buf_putc(b, '}');
+  if (fb_crec_set_text(set, i, FB_CKEY_REDACTED_BY, b->data, b->len) != 0)
+    fb_crec_remove(set, i, FB_CKEY_REDACTED_BY); /* never for this text; fail closed */
+  return true;
+}
+
+static size_t mark_changed(const fb_plan *plan, rec_view *rec, uint32_t changed, const step *const *by) {
+  if (!rec->json && mark_changed_compact(rec->set, rec->i, changed, by)) return (size_t)__builtin_popcount(changed);
+  return mark_changed_json(plan, rec, changed, by);
 }
 
 /* The records under the plan: a jansson array, or a compact set. */
