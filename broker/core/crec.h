@@ -124,7 +124,7 @@ void fb_crec_write_state(fb_buf *b, const fb_crecs *s, size_t i, const char *sta
  * record's value as jansson parses its text. */
 json_t *fb_crecs_records_json(const fb_crecs *s);
 
-/* ---- edits: for the redaction plan, which works on jansson values per field ---- */
+/* ---- edits: for the redaction plan (as text, or jansson values per field) ---- */
 
 /* A new jansson value of member `m`'s value. */
 json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m);
@@ -135,8 +135,8 @@ json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m);
 void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v);
 
 /* The same with the value's JSON text `t` / `n`, which must be canonical (as jsonw
- * writes it) and must not point into the set: for edits made without a jansson value.
- * Returns 0, or -1 with the record unchanged when `t` is not canonical. */
+ * writes it) and must not point into the set's text: for edits made without a jansson
+ * value. Returns 0, or -1 with the record unchanged when `t` is not canonical. */
 int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n);
 
 /* Removes known key `key` of record `i` (nothing when absent). */

@@ -106,8 +106,9 @@ void fb_plan_free(fb_plan *plan) {
 
 /* The record being judged, in either form: a jansson object, or record `i` of a
  * compact set (core/crec.h). The rules below read and write its fields as jansson
- * values through view_get / view_put, so the logic exists once; a compact record
- * pays a conversion only for the fields a rule changes. */
+ * values through view_get / view_put, so the logic exists once; on a compact record
+ * the common actions are written as text instead (redact_compact,
+ * mark_changed_compact) and only the rarer cases pay a conversion. */
 typedef struct {
   json_t *json;
   fb_crecs *set;
