@@ -346,9 +346,59 @@ static bool year_ok(const char *s) {
          isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]);
 }
 
+/* The hash of the string or flat object (as hash_flat_object) whose text is at `off`,
+ * as JSON text into `b`: false for any other value (left to hash_value). */
+static bool hash_compact(const fb_policy *p, const fb_crecs *set, uint32_t off, int type, fb_buf *b) {
+  const char *keys[8], *vals[8];
+  size_t n = 0;
+  if (type == JSON_OBJECT) {
+    uint32_t pos = 0, koff, klen, voff, vlen;
+    int vt;
+    while (fb_crec_object_next(set, off, &pos, &koff, &klen, &voff, &vlen, &vt)) {
+      if (n == 8 || vt != JSON_STRING) return false;
+      const char *k = fb_crec_str_at(set, koff);
+      size_t i = n++;
+      while (i > 0 && strcmp(keys[i - 1], k) > 0) keys[i] = keys[i - 1], vals[i] = vals[i - 1], i--;
+      keys[i] = k;
+      vals[i] = fb_crec_str_at(set, voff);
+    }
+  } else if (type != JSON_STRING) {
+    return false;
+  }
+  bool ok = mac_begin(p);
+  if (type == JSON_STRING) {
+    const char *s = fb_crec_str_at(set, off);
+    ok = ok && EVP_MAC_update(p->hmac, (const unsigned char *)s, strlen(s));
+  }
+  for (size_t i = 0; ok && i < n; i++)
+    ok = EVP_MAC_update(p->hmac, (const unsigned char *)keys[i], strlen(keys[i]) + 1) &&
+         EVP_MAC_update(p->hmac, (const unsigned char *)vals[i], strlen(vals[i]) + 1);
+  char hex[65];
+  if (mac_end_hex(p, ok, hex)) {
+    fb_buf_putc(b, '"');
+    fb_buf_append(b, hex, 64);
+    fb_buf_putc(b, '"');
+  } else {
+    fb_buf_puts(b, masked_text); /* fail closed */
+  }
+  return true;
+}
+
+/* The initials of the string `s` (NULL: not a string) as JSON text into `b`. */
+static void initials_compact(const char *s, fb_buf *b) {
+  if (!s) {
+    fb_buf_puts(b, masked_text);
+    return;
+  }
+  fb_buf t = {0};
+  initials_text(&t, s);
+  if (fb_jsonw_string(b, t.data ? t.data : "", t.len) != 0) fb_buf_puts(b, masked_text);
+  fb_buf_free(&t);
+}
+
 /* Applies action `a` to member `m` (present, not null) of compact record `i` without
- * a jansson value: true when done. Hash of a non-string and initials of an array are
- * left to redact_value. */
+ * a jansson value: true when done. A hash of anything but strings and flat objects
+ * (alone or in a list) is left to redact_value. */
 static bool redact_compact(const fb_policy *p, redact_action a, fb_crecs *set, size_t i, int f, const fb_cmember *m) {
   const char *s = m->type == JSON_STRING ? fb_crec_str_at(set, m->val) : NULL;
   fb_buf *b = &set->scratch;
@@ -361,29 +411,23 @@ static bool redact_compact(const fb_policy *p, redact_action a, fb_crecs *set, s
     else fb_buf_puts(b, masked_text); /* not a date: fail closed */
     break;
   case A_INITIALS:
-    if (m->type == JSON_ARRAY) return false;
-    if (s) {
-      fb_buf t = {0};
-      initials_text(&t, s);
-      if (fb_jsonw_string(b, t.data ? t.data : "", t.len) != 0) fb_buf_puts(b, masked_text);
-      fb_buf_free(&t);
-    } else {
-      fb_buf_puts(b, masked_text);
+  case A_HASH:
+    if (m->type == JSON_ARRAY) { /* each element, as redact_value does */
+      uint32_t pos = 0, off, len;
+      int type;
+      fb_buf_putc(b, '[');
+      for (bool first = true; fb_crec_array_next(set, m->val, &pos, &off, &len, &type); first = false) {
+        if (!first) fb_buf_putc(b, ',');
+        if (a == A_INITIALS) initials_compact(type == JSON_STRING ? fb_crec_str_at(set, off) : NULL, b);
+        else if (!hash_compact(p, set, off, type, b)) return false;
+      }
+      fb_buf_putc(b, ']');
+    } else if (a == A_INITIALS) {
+      initials_compact(s, b);
+    } else if (!hash_compact(p, set, m->val, m->type, b)) {
+      return false;
     }
     break;
-  case A_HASH: {
-    if (!s) return false;
-    char hex[65];
-    bool ok = mac_begin(p) && EVP_MAC_update(p->hmac, (const unsigned char *)s, strlen(s));
-    if (mac_end_hex(p, ok, hex)) {
-      fb_buf_putc(b, '"');
-      fb_buf_append(b, hex, 64);
-      fb_buf_putc(b, '"');
-    } else {
-      fb_buf_puts(b, masked_text); /* fail closed */
-    }
-    break;
-  }
   default: fb_buf_puts(b, masked_text);
   }
   return fb_crec_set_text(set, i, f, b->data, b->len) == 0;

@@ -1,6 +1,6 @@
 /* Redaction of compact records writes the common actions (mask, remove, year,
- * initials, hash of a string) and the "redacted" / "redacted_by" marks as text,
- * without jansson values (policy/redact.c, redact_compact and mark_changed_compact).
+ * initials, hash of strings and flat objects, alone or in lists) and the "redacted" /
+ * "redacted_by" marks as text, without jansson values (policy/redact.c, redact_compact and mark_changed_compact).
  * Each action, on values of every type and on records that already carry marks, must
  * leave exactly the bytes the jansson path (fb_plan_apply) writes. */
 #include <setjmp.h>
@@ -37,6 +37,10 @@ static const char *const records[] = {
     "\"redacted\":[\"dob\"],\"redacted_by\":{\"name\":\"earlier\"}}",
     "{\"id\":\"e\",\"type\":\"person\",\"name\":\"Z\",\"redacted\":[1.5],\"redacted_by\":{}}",
     "{\"id\":\"f\",\"type\":\"person\",\"address\":\"A\",\"redacted\":[],\"redacted_by\":{\"x\":0.25}}",
+    "{\"id\":\"h\",\"type\":\"person\",\"documents\":[{},{\"b\":\"2\",\"a\":\"1\"},{\"k\":1}],"
+    "\"phones\":[[\"+1\"],\"+2\"],\"aliases\":[],\"vessel\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\","
+    "\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\",\"i\":\"9\"},\"cases\":[{\"z\":\"\\u0001\","
+    "\"y\":\"\xc3\xa9\"}]}",
     "{\"id\":\"g\",\"type\":\"person\",\"tags\":[\"suspect\"],\"dob\":\"1999-01-01\"}",
 };
 
