@@ -2,7 +2,7 @@
 # An object library: its start-up hook (fb_json_use_xalloc) is linked into every test.
 add_library(fb_test_common OBJECT ${CMAKE_SOURCE_DIR}/tests/unit/common/unit_common.c)
 target_include_directories(fb_test_common PUBLIC ${CMAKE_SOURCE_DIR}/tests/unit/common)
-target_link_libraries(fb_test_common PUBLIC fb_core PkgConfig::CMOCKA)
+target_link_libraries(fb_test_common PUBLIC fb_core fb_demo PkgConfig::CMOCKA)
 
 # Unit tests: tests/unit/<module>/test_*.c, one executable each, linked against fb_<module>,
 # fb_demo (the synthetic records several modules' tests use as fixtures), fb_test_common and

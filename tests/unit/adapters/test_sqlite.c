@@ -22,13 +22,7 @@ static char path_mys[128], path_bgd[128];
 
 static int setup(void **state) {
   (void)state;
-  if (!mkdtemp(dir)) return -1;
-  char *err = NULL;
-  if (fb_demo_data_generate(dir, 1, &err) != 0) {
-    fprintf(stderr, "%s\n", err);
-    free(err);
-    return -1;
-  }
+  if (!fb_test_demo_data_dir(dir)) return -1;
   snprintf(path_mys, sizeof path_mys, "%s/MYS.db", dir);
   snprintf(path_bgd, sizeof path_bgd, "%s/BGD.db", dir);
   return 0;

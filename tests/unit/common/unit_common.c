@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "core/util.h"
+#include "demo/demo_data.h"
 
 /* Every unit test runs with the allocator convention of the binary (fedbroker's main):
  * jansson allocates through fb_xmalloc. An object library, so this is always linked. */
@@ -61,6 +62,20 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 
 bool fb_test_rm_rf(const char *dir) {
   return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0;
+}
+
+bool fb_test_demo_data_dir(char *tmpl) {
+  if (!mkdtemp(tmpl)) {
+    perror("mkdtemp");
+    return false;
+  }
+  char *err = NULL;
+  if (fb_demo_data_generate(tmpl, 1, &err) != 0) {
+    fprintf(stderr, "demo data: %s\n", err);
+    free(err);
+    return false;
+  }
+  return true;
 }
 
 pid_t fb_test_spawn_server(char *const argv[], int *port) {

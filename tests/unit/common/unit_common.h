@@ -24,6 +24,11 @@ int fb_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Removes `dir` and everything below it (a test's temp dir); true when it is gone. */
 bool fb_test_rm_rf(const char *dir);
 
+/* Makes a temp dir from `tmpl` (a mkdtemp template, rewritten in place) and writes the
+ * demo's four national databases into it (seed 1). False, with the reason on stderr,
+ * when either fails. */
+bool fb_test_demo_data_dir(char *tmpl);
+
 /* Starts argv[0] (a full path) with argv, a test server that prints the port it listens
  * on to stdout, and reads that port into *port. Returns the child's pid, or -1 (no
  * child left behind). */

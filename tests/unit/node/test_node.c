@@ -23,13 +23,7 @@ static int setup_data(void **state) {
   (void)state;
   fb_log_set_level(FB_LOG_ERROR);
   snprintf(dir, sizeof dir, "/tmp/fb_node_unit.XXXXXX");
-  if (!mkdtemp(dir)) return -1;
-  char *err = NULL;
-  if (fb_demo_data_generate(dir, 1, &err) != 0) {
-    fprintf(stderr, "%s\n", err);
-    free(err);
-    return -1;
-  }
+  if (!fb_test_demo_data_dir(dir)) return -1;
   snprintf(db_path, sizeof db_path, "%s/MYS.db", dir);
   return 0;
 }

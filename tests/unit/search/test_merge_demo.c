@@ -21,9 +21,7 @@ static char dir[] = "/tmp/fb_merge_demo_XXXXXX";
 
 static int setup(void **state) {
   (void)state;
-  char *err = NULL;
-  if (!mkdtemp(dir) || fb_demo_data_generate(dir, 1, &err) != 0) return -1;
-  return 0;
+  return fb_test_demo_data_dir(dir) ? 0 : -1;
 }
 
 static int teardown(void **state) {

@@ -58,8 +58,7 @@ static fb_policy *compile_file(const char *code, const char *file) {
 
 static int setup(void **state) {
   (void)state;
-  char *err = NULL;
-  if (!mkdtemp(dir) || fb_demo_data_generate(dir, 1, &err) != 0) return -1;
+  if (!fb_test_demo_data_dir(dir)) return -1;
   common = compile_file("common", "common.lua");
   if (!common) return -1;
   for (int i = 0; i < NSTATES; i++) {
