@@ -97,6 +97,23 @@ children_cpu() {
   CHILD_CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }; print t }' "$TMP/times")
 }
 
+# perf_under_load DATA PID URL SECONDS CLIENTS STREAMS PERF-RECORD-ARGS...: records
+#   `perf record -e cpu-clock -F 999 ARGS -p PID -o DATA` while h2 "perf" posts
+#   $TMP/real.json to URL (headers $AUTH and $JSON) for SECONDS, then stops perf and
+#   waits for it to write DATA.
+perf_under_load() {
+  local data=$1 pid=$2 url=$3 secs=$4 clients=$5 streams=$6
+  shift 6
+  perf record -q -e cpu-clock -F 999 "$@" -p "$pid" -o "$data" >"$TMP/perf.log" 2>&1 &
+  local perf_pid=$!
+  BG_PIDS+=("$perf_pid")
+  sleep 0.5
+  h2 perf -t 1 -D "$secs" -c "$clients" -m "$streams" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "$url"
+  kill -INT "$perf_pid"
+  for _ in $(seq 300); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$perf_pid" 2>/dev/null || true
+}
+
 # h2 NAME H2LOAD-ARGS...: runs h2load with a per-request log, and sets
 #   H2_RPS (req/s), H2_OK (2xx responses), H2_P50 / H2_P99 / H2_MAX (ms, from the log),
 #   H2_CPU (h2load's own CPU seconds), H2_WALL (seconds h2load ran).

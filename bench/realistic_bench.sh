@@ -289,14 +289,7 @@ echo "targets (issue: every core): (r) <= 0.20 ms hub CPU per search, mean laten
 
 if [ "$PERF" = 1 ]; then
   data=$PERF_DIR/perf-realistic.data
-  perf record -q -e cpu-clock -F 999 --call-graph dwarf,16384 -p "$HR" -o "$data" >"$TMP/perf.log" 2>&1 &
-  perf_pid=$!
-  BG_PIDS+=("$perf_pid")
-  sleep 0.5
-  h2 perf -t 1 -D "$PERF_DUR" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:$PR/v1/search"
-  kill -INT "$perf_pid"
-  for _ in $(seq 300); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$perf_pid" 2>/dev/null || true
+  perf_under_load "$data" "$HR" "http://127.0.0.1:$PR/v1/search" "$PERF_DUR" "$CLIENTS" "$STREAMS" --call-graph dwarf,16384
   echo
   echo "perf (cpu-clock, DWARF call graphs), hub during ${PERF_DUR}s of (r): samples per thread (the event-loop thread is $HR)"
   perf report -i "$data" --no-children --stdio -g none --sort pid,comm 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 8'

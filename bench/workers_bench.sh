@@ -153,14 +153,7 @@ if [ "$PERF" = 1 ]; then
   w=${WORKERS##* }
   [ -n "${PID[$w]:-}" ] || die "no hub for workers = $w"
   data=$TMP/perf-workers.data
-  perf record -q -e cpu-clock -F 999 -g -p "${PID[$w]}" -o "$data" >"$TMP/perf.log" 2>&1 &
-  perf_pid=$!
-  BG_PIDS+=("$perf_pid")
-  sleep 0.5
-  h2 perf -t 1 -D "$PERF_DUR" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "http://127.0.0.1:${PORT[$w]}/v1/search"
-  kill -INT "$perf_pid"
-  for _ in $(seq 300); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$perf_pid" 2>/dev/null || true
+  perf_under_load "$data" "${PID[$w]}" "http://127.0.0.1:${PORT[$w]}/v1/search" "$PERF_DUR" "$CLIENTS" "$STREAMS" -g
   echo
   echo "perf (cpu-clock), hub with workers = $w during ${PERF_DUR}s: share of samples per thread (main loop thread is ${PID[$w]})"
   perf report -i "$data" --no-children --stdio -g none --sort pid 2>/dev/null | awk '/^ +[0-9.]+%/ && n++ < 8'
