@@ -13,6 +13,7 @@
 #include "core/jsonr.h"
 #include "core/util.h"
 #include "match/normalize.h"
+#include "records/name_trigrams.h"
 #include "records/record.h"
 
 /* KEY_SKEL_*: the consonant skeleton of a name word (match/names.h), then '\x01',
@@ -59,6 +60,7 @@ typedef struct {
   uint32_t *kid, nkeys, gen;
   uint32_t *stamp;
   double *sim;
+  fb_name_trigrams *trigrams; /* the candidates of a query without FTS5 */
 } name_cache;
 
 static void name_cache_free(name_cache *c) {
@@ -69,6 +71,7 @@ static void name_cache_free(name_cache *c) {
   free(c->kid);
   free(c->stamp);
   free(c->sim);
+  fb_name_trigrams_free(c->trigrams);
   *c = (name_cache){0};
 }
 
@@ -119,6 +122,7 @@ struct fb_sqlite_db {
   sqlite3_stmt *st_fts_count;
   sqlite3_stmt *st_fts_all;
   name_cache names;
+  fb_sqlite_names_mode names_mode;
   sqlite3_stmt *st_ins;    /* writer: records */
   sqlite3_stmt *st_insfts; /* writer: name_fts */
   sqlite3_stmt *st_inskey; /* writer: keys */
@@ -203,6 +207,8 @@ int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err) {
   *out = db;
   return 0;
 }
+
+void fb_sqlite_db_set_names_mode(fb_sqlite_db *db, fb_sqlite_names_mode mode) { db->names_mode = mode; }
 
 /* ---- search ---- */
 
@@ -383,6 +389,7 @@ static void name_cache_load(fb_sqlite_db *db, sqlite3_int64 version) {
   c->n = count;
   c->base = lo;
   name_cache_number(c);
+  c->trigrams = fb_name_trigrams_build(c->text, c->off, c->len, c->n);
   c->loaded = 1;
 }
 
@@ -404,27 +411,28 @@ static void consider(const fb_name_key *qk, memo_slot *memo, fb_buf *arena, sqli
   if (sim >= NAME_THRESHOLD) hits_add(h, rid, sim * 0.9, true);
 }
 
-/* in_txn: the search holds a read transaction, so the kept keys may be used. */
-static int search_name(fb_sqlite_db *db, const char *name, bool in_txn, hits *h) {
-  fb_name_key qk;
-  fb_name_key_make(name, &qk);
-  if (qk.n == 0) return 0;
+/* Scores row i of the kept keys once per distinct key text and search. */
+static void consider_kept(name_cache *cache, const fb_name_key *qk, size_t i, hits *h) {
+  uint32_t k = cache->kid[i];
+  if (cache->stamp[k] != cache->gen) {
+    fb_name_key rk;
+    fb_name_key_parse(cache->text + cache->off[i], &rk);
+    cache->sim[k] = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
+    cache->stamp[k] = cache->gen;
+  }
+  if (cache->sim[k] >= NAME_THRESHOLD) hits_add(h, cache->rid[i], cache->sim[k] * 0.9, true);
+}
+
+/* The trigram candidates by FTS5: with the kept keys, rowids only; without, the keys
+ * from the content table. */
+static int search_fts(fb_sqlite_db *db, const fb_name_key *qk, name_cache *cache, hits *h) {
   fb_buf q = {0};
-  if (!fts_query(&qk, &q)) {
-    fb_buf_free(&q);
-    if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;
-    return qk.native ? search_skeletons(db, &qk, KEY_SKEL_LATIN, h) : 0;
-  }
-  name_cache *cache = in_txn ? names_now(db) : NULL;
-  if (cache && ++cache->gen == 0) { /* stamps of 2^32 searches ago would look current */
-    memset(cache->stamp, 0, cache->nkeys * sizeof *cache->stamp);
-    cache->gen = 1;
-  }
+  fts_query(qk, &q);
   sqlite3_stmt *st = cache ? db->st_fts_rows : db->st_fts;
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);
   int rc;
-  memo_slot *memo = !cache && qk.n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
+  memo_slot *memo = !cache && qk->n >= 2 ? fb_xcalloc(MEMO_SLOTS, sizeof *memo) : NULL;
   fb_buf arena = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (cache) {
@@ -433,16 +441,9 @@ static int search_name(fb_sqlite_db *db, const char *name, bool in_txn, hits *h)
         rc = SQLITE_CORRUPT;
         break;
       }
-      uint32_t k = cache->kid[i];
-      if (cache->stamp[k] != cache->gen) {
-        fb_name_key rk;
-        fb_name_key_parse(cache->text + cache->off[i], &rk);
-        cache->sim[k] = fb_name_similarity_min(&qk, &rk, NAME_THRESHOLD);
-        cache->stamp[k] = cache->gen;
-      }
-      if (cache->sim[k] >= NAME_THRESHOLD) hits_add(h, cache->rid[i], cache->sim[k] * 0.9, true);
+      consider_kept(cache, qk, (size_t)i, h);
     } else {
-      consider(&qk, memo, &arena, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+      consider(qk, memo, &arena, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                (size_t)sqlite3_column_bytes(st, 1), h);
     }
   }
@@ -451,7 +452,39 @@ static int search_name(fb_sqlite_db *db, const char *name, bool in_txn, hits *h)
   free(memo);
   fb_buf_free(&arena);
   fb_buf_free(&q);
-  if (rc != SQLITE_DONE) return -1;
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A token of three bytes or more: the FTS5 query has a term. */
+static bool has_trigram(const fb_name_key *k) {
+  for (int t = 0; t < k->n; t++)
+    if (k->len[t] >= 3) return true;
+  return false;
+}
+
+/* in_txn: the search holds a read transaction, so the kept keys may be used. The
+ * trigram candidates come from the kept keys' own trigram index when it can answer the
+ * query (name_trigrams.h), else from FTS5; then the skeletons. */
+static int search_name(fb_sqlite_db *db, const char *name, bool in_txn, hits *h) {
+  fb_name_key qk;
+  fb_name_key_make(name, &qk);
+  if (qk.n == 0) return 0;
+  if (has_trigram(&qk)) {
+    name_cache *cache = in_txn && db->names_mode != FB_SQLITE_NAMES_FTS ? names_now(db) : NULL;
+    if (cache && ++cache->gen == 0) { /* stamps of 2^32 searches ago would look current */
+      memset(cache->stamp, 0, cache->nkeys * sizeof *cache->stamp);
+      cache->gen = 1;
+    }
+    const uint32_t *rows = NULL;
+    long nrows = cache && cache->trigrams && db->names_mode == FB_SQLITE_NAMES_AUTO
+                     ? fb_name_trigrams_match(cache->trigrams, &qk, NAME_CANDIDATES, &rows)
+                     : -1;
+    if (nrows >= 0) {
+      for (long r = 0; r < nrows; r++) consider_kept(cache, &qk, rows[r], h);
+    } else if (search_fts(db, &qk, cache, h) != 0) {
+      return -1;
+    }
+  }
   /* records written in another script, for any query; Latin records too for a query
    * written in another script */
   if (search_skeletons(db, &qk, KEY_SKEL_NATIVE, h) != 0) return -1;

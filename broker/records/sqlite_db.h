@@ -36,6 +36,15 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
 
 void fb_sqlite_db_close(fb_sqlite_db *db);
 
+/* Where a search by name finds its trigram candidates. AUTO (the default): in the
+ * connection's kept name keys (records/name_trigrams.h) when the database has at most
+ * 16,384 name rows with dense rowids and the query is in Latin letters and digits, else
+ * FTS5. The others are for tests and benchmarks, which compare the paths: FTS_KEPT asks
+ * FTS5 for rowids and reads the keys kept in memory; FTS asks FTS5 for the keys too (the
+ * path of a larger database). Every mode gives the same answers. */
+typedef enum { FB_SQLITE_NAMES_AUTO, FB_SQLITE_NAMES_FTS_KEPT, FB_SQLITE_NAMES_FTS } fb_sqlite_names_mode;
+void fb_sqlite_db_set_names_mode(fb_sqlite_db *db, fb_sqlite_names_mode mode);
+
 /* Writing (demo data, tests): creates PATH afresh (an existing file is replaced) and
  * opens a transaction. Add records with fb_sqlite_db_add (each validated with
  * fb_record_validate; duplicate ids are refused), then fb_sqlite_db_commit, then
