@@ -37,7 +37,8 @@ typedef struct fb_leg_request {
   uint32_t timeout_ms;              /* hard cap for this leg; 0 means the adapter default */
   /* Optional: a successful leg's records as a compact set (core/crec.h), judged like
    * the JSON array, handed to this callback (ownership passes) instead of `cb`, by the
-   * adapters that read answers as text (http). Errors still go to `cb`. */
+   * adapters that read answers as text (http; sqlite, from its stored record texts).
+   * Errors still go to `cb`. */
   void (*compact_done)(void *data, fb_crecs *records);
 } fb_leg_request;
 

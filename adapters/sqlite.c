@@ -7,7 +7,13 @@
  * thread owns. A cancelled leg cannot interrupt its query: its result is discarded
  * when the work finishes (or the work is dequeued if it had not started). The leg's
  * timeout_ms is not enforced here: local queries take milliseconds, and the search's
- * deadline cancels the leg anyway. */
+ * deadline cancels the leg anyway.
+ *
+ * A caller that takes compact sets (fb_leg_request.compact_done: the search engine)
+ * gets the records as one, made on the worker from the stored record texts as they
+ * are (records/sqlite_db.h, fb_sqlite_db_search_set): redaction, merge and the answer
+ * then read spans of that text, as for the http adapter's answers, and no jansson
+ * value is made per record. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -44,9 +50,11 @@ struct sqlite_leg {
   json_t *subject; /* deep copy, touched only by the worker until after_work */
   size_t limit;
   json_t *records;
+  fb_crecs *set; /* the records as a compact set, when compact_done takes one */
   char *err;
   bool cancelled;
   fb_leg_done_cb cb;
+  void (*compact_done)(void *data, fb_crecs *records);
   void *data;
 };
 
@@ -99,7 +107,8 @@ static void work_cb(uv_work_t *w) {
   sqlite_leg *leg = fb_container_of(w, sqlite_leg, work);
   fb_sqlite_db *db = pool_take(leg->a, &leg->err);
   if (!db) return;
-  leg->records = fb_sqlite_db_search(db, leg->subject, leg->limit, &leg->err);
+  if (leg->compact_done) fb_sqlite_db_search_set(db, leg->subject, leg->limit, &leg->set, &leg->records, &leg->err);
+  else leg->records = fb_sqlite_db_search(db, leg->subject, leg->limit, &leg->err);
   pool_give(leg->a, db);
 }
 
@@ -129,7 +138,10 @@ static void after_work_cb(uv_work_t *w, int status) {
   unlink_leg(leg);
   json_decref(leg->subject);
   if (!leg->cancelled) {
-    if (status == 0 && leg->records) {
+    if (status == 0 && leg->set) {
+      leg->compact_done(leg->data, leg->set);
+      leg->set = NULL;
+    } else if (status == 0 && leg->records) {
       leg->cb(leg->data, 0, leg->records, NULL);
       leg->records = NULL;
     } else {
@@ -138,6 +150,7 @@ static void after_work_cb(uv_work_t *w, int status) {
     }
   }
   json_decref(leg->records);
+  fb_crecs_free(leg->set);
   free(leg->err);
   free(leg);
   if (a->closing) finish_close(a);
@@ -154,6 +167,7 @@ static int sq_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   leg->subject = json_deep_copy(req->subject);
   leg->limit = req->limit;
   leg->cb = cb;
+  leg->compact_done = req->compact_done;
   leg->data = data;
   if (!leg->subject || uv_queue_work(a->loop, &leg->work, work_cb, after_work_cb) != 0) {
     json_decref(leg->subject);

@@ -514,30 +514,38 @@ static void read_end(fb_sqlite_db *db) {
   if (rc != SQLITE_DONE) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Where a search's records go, in order: `take` is given each stored record text and
+ * says whether it counted (a text jansson cannot read is skipped, as always), until
+ * `limit` counted. */
+typedef struct row_sink {
+  bool (*take)(struct row_sink *, const char *text, size_t len);
+  size_t taken, limit;
+} row_sink;
+
+static void sink_row(row_sink *k, sqlite3_stmt *st, int col) {
+  if (k->take(k, (const char *)sqlite3_column_text(st, col), (size_t)sqlite3_column_bytes(st, col))) k->taken++;
+}
+
 /* The records under one exact key, as lookup_key and the record loop below would give
  * them (one score, so by rid; no name-only hits for the dob to drop), in one statement. */
-static json_t *search_one_key(fb_sqlite_db *db, int kind, const char *key, size_t limit, char **err) {
+static int search_one_key(fb_sqlite_db *db, int kind, const char *key, row_sink *out, char **err) {
   sqlite3_stmt *st = db->st_keyrec;
   sqlite3_bind_int(st, 1, kind);
   sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-  json_t *out = json_array();
   int rc = SQLITE_DONE;
-  while (json_array_size(out) < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    json_t *rec = fb_jsonr_loadb((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL);
-    if (rec) json_array_append_new(out, rec);
-  }
-  if (json_array_size(out) < limit && rc != SQLITE_DONE) {
+  while (out->taken < out->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) sink_row(out, st, 0);
+  int ret = 0;
+  if (out->taken < out->limit && rc != SQLITE_DONE) {
     set_db_error(err, db, "search failed");
-    json_decref(out);
-    out = NULL;
+    ret = -1;
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
-  return out;
+  return ret;
 }
 
-json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err) {
-  if (limit == 0) limit = DEFAULT_LIMIT;
+/* The search of fb_sqlite_db_search, its records' stored texts handed to `out`. */
+static int search_rows(fb_sqlite_db *db, json_t *subject, row_sink *out, char **err) {
   hits h = {0};
   /* the exact keys of the subject, in the order they were always looked up */
   struct {
@@ -570,7 +578,7 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
     }
   }
   bool by_name = json_object_get(subject, "name") != NULL;
-  if (!by_name && nkeys == 1) return search_one_key(db, keys[0].kind, keys[0].key, limit, err);
+  if (!by_name && nkeys == 1) return search_one_key(db, keys[0].kind, keys[0].key, out, err);
   bool txn = (by_name || nkeys > 1) && read_begin(db);
   for (size_t i = 0; i < nkeys; i++) rc |= lookup_key(db, keys[i].kind, keys[i].key, keys[i].score, &h);
   if ((s = json_string_value(json_object_get(subject, "name")))) rc |= search_name(db, s, txn, &h);
@@ -578,27 +586,104 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
     set_db_error(err, db, "search failed");
     if (txn) read_end(db);
     free(h.v);
-    return NULL;
+    return -1;
   }
   int want_year = fb_dob_year(json_string_value(json_object_get(subject, "dob")));
   if (h.n > 1) qsort(h.v, h.n, sizeof *h.v, hit_cmp);
-  json_t *out = json_array();
   sqlite3_stmt *st = db->st_rec;
-  for (size_t i = 0; i < h.n && json_array_size(out) < limit; i++) {
+  for (size_t i = 0; i < h.n && out->taken < out->limit; i++) {
     sqlite3_bind_int64(st, 1, h.v[i].rid);
     if (sqlite3_step(st) == SQLITE_ROW) {
       int year = sqlite3_column_int(st, 1);
-      if (!(h.v[i].name_only && want_year && year && year != want_year)) {
-        json_t *rec = fb_jsonr_loadb((const char *)sqlite3_column_text(st, 0),
-                                     (size_t)sqlite3_column_bytes(st, 0), NULL);
-        if (rec) json_array_append_new(out, rec);
-      }
+      if (!(h.v[i].name_only && want_year && year && year != want_year)) sink_row(out, st, 0);
     }
     sqlite3_reset(st);
   }
   if (txn) read_end(db);
   free(h.v);
-  return out;
+  return 0;
+}
+
+/* Records as jansson values. */
+typedef struct {
+  row_sink base;
+  json_t *array;
+} json_sink;
+
+static bool take_json(row_sink *k, const char *text, size_t len) {
+  json_t *rec = fb_jsonr_loadb(text, len, NULL);
+  if (!rec) return false;
+  json_array_append_new(((json_sink *)k)->array, rec);
+  return true;
+}
+
+json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err) {
+  json_sink k = {{take_json, 0, limit ? limit : DEFAULT_LIMIT}, json_array()};
+  if (search_rows(db, subject, &k.base, err) != 0) {
+    json_decref(k.array);
+    return NULL;
+  }
+  return k.array;
+}
+
+/* Records as text: {"records":[` each stored text, comma-separated `]}, and where each
+ * one stands in it. */
+typedef struct {
+  row_sink base;
+  fb_buf text;
+  uint32_t *off, *len;
+  size_t n, cap;
+} text_sink;
+
+static bool take_text(row_sink *k, const char *text, size_t len) {
+  text_sink *t = (text_sink *)k;
+  if (t->n == t->cap) {
+    t->cap = t->cap ? t->cap * 2 : 16;
+    t->off = fb_xrealloc(t->off, t->cap * sizeof *t->off);
+    t->len = fb_xrealloc(t->len, t->cap * sizeof *t->len);
+  }
+  if (t->n) fb_buf_append(&t->text, ",", 1);
+  t->off[t->n] = (uint32_t)t->text.len;
+  t->len[t->n++] = (uint32_t)len;
+  fb_buf_append(&t->text, text ? text : "", len);
+  return true;
+}
+
+/* The set scanned the text as it stands, record i being exactly stored text i, an
+ * object that passes the schema: what the jansson path would have read and shared. */
+static bool set_is_the_rows(const fb_crecs *set, const text_sink *t) {
+  if (!set->fast || !set->has_records || set->nrecs != t->n) return false;
+  for (size_t i = 0; i < t->n; i++)
+    if (set->recs[i].off != t->off[i] || set->recs[i].len != t->len[i])
+      return false;
+  return fb_crecs_judge(set, NULL) == 0;
+}
+
+#define RECORDS_OPEN "{\"records\":["
+
+int fb_sqlite_db_search_set(fb_sqlite_db *db, json_t *subject, size_t limit, fb_crecs **set, json_t **records,
+                            char **err) {
+  *set = NULL;
+  *records = NULL;
+  text_sink k = {.base = {take_text, 0, limit ? limit : DEFAULT_LIMIT}};
+  fb_buf_reserve(&k.text, 4096);
+  fb_buf_append(&k.text, RECORDS_OPEN, sizeof RECORDS_OPEN - 1);
+  int rc = search_rows(db, subject, &k.base, err);
+  if (rc == 0 && k.text.len < UINT32_MAX / 4) {
+    fb_buf_append(&k.text, "]}", 2);
+    size_t len = k.text.len;
+    fb_crecs *s = fb_crecs_load(fb_buf_steal(&k.text), len, NULL);
+    if (s && set_is_the_rows(s, &k)) *set = s;
+    else fb_crecs_free(s);
+  }
+  fb_buf_free(&k.text);
+  free(k.off);
+  free(k.len);
+  if (rc != 0) return -1;
+  if (*set) return 0;
+  /* stored texts the writer would not have written: the jansson path decides */
+  *records = fb_sqlite_db_search(db, subject, limit, err);
+  return *records ? 0 : -1;
 }
 
 /* ---- writing ---- */

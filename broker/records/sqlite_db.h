@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "core/crec.h"
+
 typedef struct fb_sqlite_db fb_sqlite_db;
 
 /* Opens an existing database read-only. Fails with "cannot open PATH: ..." or "PATH is
@@ -33,6 +35,15 @@ int fb_sqlite_db_open(const char *path, fb_sqlite_db **out, char **err);
  * owns), or NULL with *err on a database fault. A subject with no searchable field
  * gives an empty array. */
 json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, char **err);
+
+/* The same search, its records as a compact set (core/crec.h) of {"records": [...]}
+ * made of the stored record texts as they are, without a jansson value: 0 with *set.
+ * The writer stores each record as jsonw's canonical text of a valid record; where a
+ * stored text is not that (the set would not be exactly those records, each an object
+ * that passes the schema), the search runs again the jansson way: 0 with *records,
+ * fb_sqlite_db_search's array. -1 with *err on a database fault. */
+int fb_sqlite_db_search_set(fb_sqlite_db *db, json_t *subject, size_t limit, fb_crecs **set, json_t **records,
+                            char **err);
 
 void fb_sqlite_db_close(fb_sqlite_db *db);
 

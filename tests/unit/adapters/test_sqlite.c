@@ -212,6 +212,56 @@ static void test_adapter_legs(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A leg's outcome either way: `cb` fills `plain` (errors, or records to a caller that
+ * takes no sets), `compact_done` the set. */
+typedef struct {
+  outcome plain; /* first: done_cb reads `data` as an outcome */
+  int sets;
+  fb_crecs *set;
+} either_outcome;
+
+static void compact_cb(void *data, fb_crecs *set) {
+  either_outcome *o = data;
+  o->sets++;
+  o->set = set;
+}
+
+/* A caller that takes compact sets gets one (made from the stored texts as they are),
+ * holding the records the jansson leg gives, in order. */
+static void test_adapter_compact_legs(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "BGD", .adapter = "sqlite", .path = path_bgd};
+  fb_adapter *a = NULL;
+  char *err = NULL;
+  assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
+  json_t *subject = json_pack("{s:s}", "name", "Mohammad Islam");
+  fb_leg_request req = {.query_id = "q-1", .subject = subject, .purpose = "investigation",
+                        .priority = "urgent", .legal_basis = "mla_treaty", .limit = 10};
+  either_outcome j = {0}, c = {0};
+  fb_leg *l1, *l2;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &j, &l1), 0);
+  req.compact_done = compact_cb;
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &c, &l2), 0);
+  json_decref(subject);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(j.plain.calls, 1);
+  assert_int_equal(j.sets, 0);
+  assert_int_equal(c.plain.calls, 0);
+  assert_int_equal(c.sets, 1);
+  assert_true(json_array_size(j.plain.records) >= 3);
+  json_t *from_set = fb_crecs_records_json(c.set);
+  assert_true(json_equal(from_set, j.plain.records));
+  assert_true(c.set->fast); /* the stored texts were taken as they are */
+  json_decref(from_set);
+  json_decref(j.plain.records);
+  fb_crecs_free(c.set);
+  fb_adapter_close(a, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_adapter_open_errors(void **state) {
   (void)state;
   uv_loop_t loop;
@@ -248,6 +298,7 @@ int main(void) {
       cmocka_unit_test(test_limit),
       cmocka_unit_test(test_open_errors),
       cmocka_unit_test(test_adapter_legs),
+      cmocka_unit_test(test_adapter_compact_legs),
       cmocka_unit_test(test_adapter_open_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
