@@ -60,6 +60,14 @@ typedef struct {
   uint32_t *kid, nkeys, gen;
   uint32_t *stamp;
   double *sim;
+  /* Each distinct key's tokens as fb_name_key_parse finds them (first: its row), so a
+   * search copies them instead of parsing again; parsed marks a key whose parse gives
+   * back its text byte for byte (what the writer stores), the others are parsed per
+   * search. */
+  struct key_tokens {
+    bool parsed;
+    uint8_t n, native, off[FB_NAME_MAX_TOKENS], len[FB_NAME_MAX_TOKENS];
+  } *tokens;
   fb_name_trigrams *trigrams; /* the candidates of a query without FTS5 */
 } name_cache;
 
@@ -71,6 +79,7 @@ static void name_cache_free(name_cache *c) {
   free(c->kid);
   free(c->stamp);
   free(c->sim);
+  free(c->tokens);
   fb_name_trigrams_free(c->trigrams);
   *c = (name_cache){0};
 }
@@ -104,6 +113,19 @@ static void name_cache_number(name_cache *c) {
   free(first);
   c->stamp = fb_xcalloc(c->nkeys, sizeof *c->stamp);
   c->sim = fb_xcalloc(c->nkeys, sizeof *c->sim);
+  c->tokens = fb_xcalloc(c->nkeys, sizeof *c->tokens);
+  /* numbers were given in row order: key k's first row is where k appears first */
+  for (uint32_t i = 0, next = 0; i < c->n; i++) {
+    if (c->kid[i] != next) continue;
+    struct key_tokens *t = &c->tokens[next++];
+    fb_name_key k;
+    fb_name_key_parse(c->text + c->off[i], &k);
+    t->parsed = strlen(k.buf) == c->len[i] && memcmp(k.buf, c->text + c->off[i], c->len[i]) == 0;
+    t->n = k.n;
+    t->native = k.native;
+    memcpy(t->off, k.off, sizeof t->off);
+    memcpy(t->len, k.len, sizeof t->len);
+  }
 }
 
 struct fb_sqlite_db {
@@ -416,7 +438,16 @@ static void consider_kept(name_cache *cache, const fb_name_key *qk, size_t i, hi
   uint32_t k = cache->kid[i];
   if (cache->stamp[k] != cache->gen) {
     fb_name_key rk;
-    fb_name_key_parse(cache->text + cache->off[i], &rk);
+    const struct key_tokens *t = &cache->tokens[k];
+    if (t->parsed) { /* what fb_name_key_parse would make, without the parse */
+      memcpy(rk.buf, cache->text + cache->off[i], cache->len[i] + 1);
+      rk.n = t->n;
+      rk.native = t->native;
+      memcpy(rk.off, t->off, sizeof rk.off);
+      memcpy(rk.len, t->len, sizeof rk.len);
+    } else {
+      fb_name_key_parse(cache->text + cache->off[i], &rk);
+    }
     cache->sim[k] = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
     cache->stamp[k] = cache->gen;
   }
