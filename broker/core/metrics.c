@@ -164,18 +164,20 @@ void fb_series_add(fb_series *s, double v) {
 
 void fb_series_set(fb_series *s, double v) { atomic_store_explicit(&s->value, v, memory_order_relaxed); }
 
-/* One writer at a time per cell (its thread, or the shared slot's mutex holder). */
+/* One writer at a time per cell (its thread, or the shared slot's mutex holder). A
+ * seqlock without fences (which ThreadSanitizer cannot follow): the fields are stored
+ * with release after the odd count, so a render that reads any of them with acquire
+ * then sees the count moved, and reads the cell again. */
 static void observe_cell(cell *c, size_t bucket, double v) {
   unsigned seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
   atomic_store_explicit(&c->seq, seq + 1, memory_order_relaxed);
-  atomic_thread_fence(memory_order_release);
   atomic_store_explicit(&c->value, atomic_load_explicit(&c->value, memory_order_relaxed) + v,
-                        memory_order_relaxed);
+                        memory_order_release);
   atomic_store_explicit(&c->count, atomic_load_explicit(&c->count, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+                        memory_order_release);
   atomic_store_explicit(&c->buckets[bucket],
                         atomic_load_explicit(&c->buckets[bucket], memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+                        memory_order_release);
   atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
 }
 
@@ -215,10 +217,9 @@ static void histogram_total(fb_series *s, double *sum, uint64_t *count, uint64_t
     for (;;) {
       unsigned before = atomic_load_explicit(&c->seq, memory_order_acquire);
       if (before & 1) continue;
-      csum = atomic_load_explicit(&c->value, memory_order_relaxed);
-      ccount = atomic_load_explicit(&c->count, memory_order_relaxed);
-      for (size_t b = 0; b < nb; b++) tmp[b] = atomic_load_explicit(&c->buckets[b], memory_order_relaxed);
-      atomic_thread_fence(memory_order_acquire);
+      csum = atomic_load_explicit(&c->value, memory_order_acquire);
+      ccount = atomic_load_explicit(&c->count, memory_order_acquire);
+      for (size_t b = 0; b < nb; b++) tmp[b] = atomic_load_explicit(&c->buckets[b], memory_order_acquire);
       if (atomic_load_explicit(&c->seq, memory_order_relaxed) == before) break;
     }
     *sum += csum;
