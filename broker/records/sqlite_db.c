@@ -67,7 +67,14 @@ typedef struct {
   struct key_tokens {
     bool parsed;
     uint8_t n, native, off[FB_NAME_MAX_TOKENS], len[FB_NAME_MAX_TOKENS];
+    uint32_t word[FB_NAME_MAX_TOKENS]; /* each token's number among the distinct words */
   } *tokens;
+  /* The distinct words of the parsed keys (their text at word_at / word_len), and per
+   * search each one's Jaro-Winkler against each query token, made once (word_stamp =
+   * gen) for the bound in key_may_match. */
+  uint32_t *word_at, nwords, *word_stamp;
+  uint8_t *word_len;
+  float *word_jw; /* nwords x FB_NAME_MAX_TOKENS */
   fb_name_trigrams *trigrams; /* the candidates of a query without FTS5 */
 } name_cache;
 
@@ -80,11 +87,53 @@ static void name_cache_free(name_cache *c) {
   free(c->stamp);
   free(c->sim);
   free(c->tokens);
+  free(c->word_at);
+  free(c->word_len);
+  free(c->word_stamp);
+  free(c->word_jw);
   fb_name_trigrams_free(c->trigrams);
   *c = (name_cache){0};
 }
 
 static uint64_t fnv1a(const char *s, size_t n);
+
+/* Numbers the distinct words of the parsed keys (an open-addressing table of word
+ * numbers + 1, thrown away afterwards). */
+static void name_cache_words(name_cache *c) {
+  size_t most = 0;
+  for (uint32_t k = 0; k < c->nkeys; k++) most += c->tokens[k].parsed ? c->tokens[k].n : 0;
+  size_t cap = 16;
+  while (cap < most * 2) cap *= 2;
+  uint32_t *table = fb_xcalloc(cap, sizeof *table);
+  c->word_at = fb_xcalloc(most ? most : 1, sizeof *c->word_at);
+  c->word_len = fb_xcalloc(most ? most : 1, sizeof *c->word_len);
+  for (uint32_t i = 0, next = 0; i < c->n; i++) { /* each key at its first row, as above */
+    if (c->kid[i] != next) continue;
+    struct key_tokens *t = &c->tokens[next++];
+    for (int j = 0; t->parsed && j < t->n; j++) {
+      uint32_t at = c->off[i] + t->off[j];
+      const char *w = c->text + at;
+      size_t slot = (size_t)fnv1a(w, t->len[j]) & (cap - 1);
+      for (;; slot = (slot + 1) & (cap - 1)) {
+        uint32_t v = table[slot];
+        if (v == 0) {
+          c->word_at[c->nwords] = at;
+          c->word_len[c->nwords] = t->len[j];
+          table[slot] = ++c->nwords;
+          t->word[j] = c->nwords - 1;
+          break;
+        }
+        if (c->word_len[v - 1] == t->len[j] && memcmp(c->text + c->word_at[v - 1], w, t->len[j]) == 0) {
+          t->word[j] = v - 1;
+          break;
+        }
+      }
+    }
+  }
+  free(table);
+  c->word_stamp = fb_xcalloc(c->nwords ? c->nwords : 1, sizeof *c->word_stamp);
+  c->word_jw = fb_xcalloc((c->nwords ? c->nwords : 1) * FB_NAME_MAX_TOKENS, sizeof *c->word_jw);
+}
 
 /* Numbers the distinct key texts of a loaded cache (an open-addressing table of the
  * first row holding each text, thrown away afterwards). */
@@ -126,6 +175,7 @@ static void name_cache_number(name_cache *c) {
     memcpy(t->off, k.off, sizeof t->off);
     memcpy(t->len, k.len, sizeof t->len);
   }
+  name_cache_words(c);
 }
 
 struct fb_sqlite_db {
@@ -433,22 +483,59 @@ static void consider(const fb_name_key *qk, memo_slot *memo, fb_buf *arena, sqli
   if (sim >= NAME_THRESHOLD) hits_add(h, rid, sim * 0.9, true);
 }
 
+/* Whether parsed key t may reach the threshold, from an upper bound of its similarity
+ * to the query taken from word scores made once per search: fb_name_similarity (match/
+ * names.h) aligns token pairs scoring at least 0.8 (Jaro-Winkler, or 0.9 for equal
+ * skeletons when either token came from another script), at most as many as the
+ * smaller side has tokens, and scores 2 * sum / (n_a + n_b); the sum is at most the
+ * sum over query tokens of each one's best pair. Most candidates share a trigram with
+ * the query and little else: they are refused here with one Jaro-Winkler per distinct
+ * word and query token instead of per key. Floats carry the word scores, each raised
+ * by 1e-6 (more than a float's rounding) so that the bound is never under the truth.
+ * tests/unit/records/test_sqlite_names.c compares with the path without it. */
+static bool key_may_match(name_cache *c, const fb_name_key *qk, const struct key_tokens *t) {
+  double sum = 0.0;
+  for (int i = 0; i < qk->n; i++) {
+    double best = 0.0;
+    bool q_native = (qk->native >> i) & 1;
+    for (int j = 0; j < t->n; j++) {
+      uint32_t w = t->word[j];
+      if (c->word_stamp[w] != c->gen) {
+        for (int x = 0; x < qk->n; x++)
+          c->word_jw[(size_t)w * FB_NAME_MAX_TOKENS + (size_t)x] =
+              (float)fb_jaro_winkler(qk->buf + qk->off[x], qk->len[x], c->text + c->word_at[w], c->word_len[w]);
+        c->word_stamp[w] = c->gen;
+      }
+      double s = (double)c->word_jw[(size_t)w * FB_NAME_MAX_TOKENS + (size_t)i] + 1e-6;
+      if ((q_native || ((t->native >> j) & 1)) && s < 0.9 + 1e-6) s = 0.9 + 1e-6;
+      if (s >= 0.8 && s > best) best = s;
+    }
+    sum += best;
+  }
+  int pairs = qk->n < t->n ? qk->n : t->n;
+  if (sum > (double)pairs) sum = (double)pairs;
+  return 2.0 * sum / (double)(qk->n + t->n) >= NAME_THRESHOLD - 1e-9;
+}
+
 /* Scores row i of the kept keys once per distinct key text and search. */
 static void consider_kept(name_cache *cache, const fb_name_key *qk, size_t i, hits *h) {
   uint32_t k = cache->kid[i];
   if (cache->stamp[k] != cache->gen) {
-    fb_name_key rk;
     const struct key_tokens *t = &cache->tokens[k];
-    if (t->parsed) { /* what fb_name_key_parse would make, without the parse */
+    fb_name_key rk;
+    if (!t->parsed) {
+      fb_name_key_parse(cache->text + cache->off[i], &rk);
+      cache->sim[k] = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
+    } else if (!key_may_match(cache, qk, t)) {
+      cache->sim[k] = 0.0; /* what fb_name_similarity_min gives under the threshold */
+    } else { /* what fb_name_key_parse would make, without the parse */
       memcpy(rk.buf, cache->text + cache->off[i], cache->len[i] + 1);
       rk.n = t->n;
       rk.native = t->native;
       memcpy(rk.off, t->off, sizeof rk.off);
       memcpy(rk.len, t->len, sizeof rk.len);
-    } else {
-      fb_name_key_parse(cache->text + cache->off[i], &rk);
+      cache->sim[k] = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
     }
-    cache->sim[k] = fb_name_similarity_min(qk, &rk, NAME_THRESHOLD);
     cache->stamp[k] = cache->gen;
   }
   if (cache->sim[k] >= NAME_THRESHOLD) hits_add(h, cache->rid[i], cache->sim[k] * 0.9, true);
@@ -504,6 +591,7 @@ static int search_name(fb_sqlite_db *db, const char *name, bool in_txn, hits *h)
     name_cache *cache = in_txn && db->names_mode != FB_SQLITE_NAMES_FTS ? names_now(db) : NULL;
     if (cache && ++cache->gen == 0) { /* stamps of 2^32 searches ago would look current */
       memset(cache->stamp, 0, cache->nkeys * sizeof *cache->stamp);
+      memset(cache->word_stamp, 0, cache->nwords * sizeof *cache->word_stamp);
       cache->gen = 1;
     }
     const uint32_t *rows = NULL;
