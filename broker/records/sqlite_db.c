@@ -745,6 +745,8 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
   return k.array;
 }
 
+#define RECORDS_OPEN "{\"records\":["
+
 /* Records as text: {"records":[` each stored text, comma-separated `]}, and where each
  * one stands in it. */
 typedef struct {
@@ -762,6 +764,7 @@ static bool take_text(row_sink *k, const char *text, size_t len) {
     t->len = fb_xrealloc(t->len, t->cap * sizeof *t->len);
   }
   if (t->n) fb_buf_append(&t->text, ",", 1);
+  else fb_buf_append(&t->text, RECORDS_OPEN, sizeof RECORDS_OPEN - 1); /* not before: none is common */
   t->off[t->n] = (uint32_t)t->text.len;
   t->len[t->n++] = (uint32_t)len;
   fb_buf_append(&t->text, text ? text : "", len);
@@ -778,16 +781,17 @@ static bool set_is_the_rows(const fb_crecs *set, const text_sink *t) {
   return fb_crecs_judge(set, NULL) == 0;
 }
 
-#define RECORDS_OPEN "{\"records\":["
-
 int fb_sqlite_db_search_set(fb_sqlite_db *db, json_t *subject, size_t limit, fb_crecs **set, json_t **records,
                             char **err) {
   *set = NULL;
   *records = NULL;
   text_sink k = {.base = {take_text, 0, limit ? limit : DEFAULT_LIMIT}};
-  fb_buf_reserve(&k.text, 4096);
-  fb_buf_append(&k.text, RECORDS_OPEN, sizeof RECORDS_OPEN - 1);
   int rc = search_rows(db, subject, &k.base, err);
+  if (rc == 0 && k.n == 0) { /* no record: an empty array costs the engine less than a set */
+    fb_buf_free(&k.text);
+    *records = json_array();
+    return 0;
+  }
   if (rc == 0 && k.text.len < UINT32_MAX / 4) {
     fb_buf_append(&k.text, "]}", 2);
     size_t len = k.text.len;

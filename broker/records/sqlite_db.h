@@ -41,7 +41,8 @@ json_t *fb_sqlite_db_search(fb_sqlite_db *db, json_t *subject, size_t limit, cha
  * The writer stores each record as jsonw's canonical text of a valid record; where a
  * stored text is not that (the set would not be exactly those records, each an object
  * that passes the schema), the search runs again the jansson way: 0 with *records,
- * fb_sqlite_db_search's array. -1 with *err on a database fault. */
+ * fb_sqlite_db_search's array; so does a search that found nothing (an empty array).
+ * -1 with *err on a database fault. */
 int fb_sqlite_db_search_set(fb_sqlite_db *db, json_t *subject, size_t limit, fb_crecs **set, json_t **records,
                             char **err);
 
