@@ -779,11 +779,28 @@ json_t *fb_merge(json_t *per_state) {
 
 /* ---- the written form: compact records or jansson records, without copies ----------------------------------------------------- */
 
+/* The text of a score at a precision, remembered for the answer being written: most
+ * entities share a few scores (every unlinked record's is 0.5), and printf's %g of a
+ * double costs more than the rest of an entity's frame. Never shared between answers. */
+#define SCORE_TEXTS 4
+typedef struct {
+  double score;
+  int precision;
+  uint8_t len;
+  char text[40];
+} score_text;
+
+typedef struct {
+  score_text slot[SCORE_TEXTS];
+  unsigned n, next; /* slots filled; the one replaced next when all are */
+} score_texts;
+
 struct fb_merged {
   merged m;
   char **state_text; /* per source (sorted): the state's JSON string */
   size_t *state_len;
   size_t nsrc;
+  score_texts *scores; /* written through a const fb_merged: the memo is not the result */
 };
 
 static int source_cmp(const void *a, const void *b) {
@@ -799,6 +816,7 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
   out->nsrc = nsrc;
   out->state_text = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_text);
   out->state_len = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_len);
+  out->scores = fb_xcalloc(1, sizeof *out->scores);
   size_t nrec = 0;
   for (size_t si = 0; si < nsrc; si++) {
     nrec += sorted[si].set ? sorted[si].set->nrecs : json_array_size(sorted[si].records);
@@ -864,12 +882,50 @@ static int put_json_record(fb_buf *b, json_t *r, const char *state_text, size_t 
   return 0;
 }
 
+/* `prefix`, then "e<n>" with its quotes: an entity's name without printf. */
+static void put_entity_name(fb_buf *b, const char *prefix, size_t plen, size_t n) {
+  char t[64];
+  memcpy(t, prefix, plen);
+  char digits[24];
+  size_t d = 0;
+  do digits[d++] = (char)('0' + n % 10); while ((n /= 10) != 0);
+  size_t o = plen;
+  t[o++] = '"';
+  t[o++] = 'e';
+  while (d) t[o++] = digits[--d];
+  t[o++] = '"';
+  fb_buf_append(b, t, o);
+}
+
+/* fb_jsonw_real's text of `score`, formatted once per answer and precision. */
+static void put_score(fb_buf *b, score_texts *memo, double score, int precision) {
+  for (unsigned i = 0; i < memo->n; i++) {
+    const score_text *t = &memo->slot[i];
+    /* the same bits: printf would write the same text (0.0 and -0.0 differ) */
+    if (t->precision == precision && memcmp(&t->score, &score, sizeof score) == 0) {
+      fb_buf_append(b, t->text, t->len);
+      return;
+    }
+  }
+  size_t mark = b->len;
+  fb_jsonw_real(b, score, precision);
+  size_t len = b->len - mark;
+  if (len >= sizeof memo->slot[0].text) return; /* not remembered */
+  unsigned i = memo->n < SCORE_TEXTS ? memo->n++ : memo->next++ % SCORE_TEXTS;
+  memo->slot[i] = (score_text){.score = score, .precision = precision, .len = (uint8_t)len};
+  memcpy(memo->slot[i].text, b->data + mark, len);
+}
+
+#define PUT_LITERAL(b, s) fb_buf_append((b), (s), sizeof(s) - 1)
+
 int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precision) {
   const merged *mg = &out->m;
   const group *gr = &mg->groups[g];
-  fb_buf_printf(b, "{\"entity\":\"e%zu\",\"score\":", g + 1);
-  fb_jsonw_real(b, gr->score, precision);
-  fb_buf_puts(b, ",\"match\":[");
+  static const char entity_key[] = "{\"entity\":";
+  put_entity_name(b, entity_key, sizeof entity_key - 1, g + 1);
+  PUT_LITERAL(b, ",\"score\":");
+  put_score(b, out->scores, gr->score, precision);
+  PUT_LITERAL(b, ",\"match\":[");
   bool first = true;
   for (size_t k = 0; k < FB_ARRAY_LEN(ev_names); k++)
     if (gr->ev & (1u << k)) {
@@ -879,7 +935,7 @@ int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precis
       fb_buf_puts(b, ev_names[k]);
       fb_buf_putc(b, '"');
     }
-  fb_buf_puts(b, "],\"records\":[");
+  PUT_LITERAL(b, "],\"records\":[");
   for (size_t k = 0; k < gr->n; k++) {
     const rec *r = &mg->recs[gr->members[k]];
     if (k) fb_buf_putc(b, ',');
@@ -889,9 +945,15 @@ int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precis
   fb_buf_putc(b, ']');
   const near_list *nl = &mg->nl[g];
   if (nl->n) {
-    fb_buf_puts(b, ",\"near\":[");
-    for (int i = 0; i < nl->n; i++)
-      fb_buf_printf(b, "%s{\"entity\":\"e%u\",\"why\":\"%s\"}", i ? "," : "", nl->other[i] + 1, nl->why[i]);
+    PUT_LITERAL(b, ",\"near\":[");
+    static const char first_key[] = "{\"entity\":", next_key[] = ",{\"entity\":";
+    for (int i = 0; i < nl->n; i++) {
+      if (i) put_entity_name(b, next_key, sizeof next_key - 1, (size_t)nl->other[i] + 1);
+      else put_entity_name(b, first_key, sizeof first_key - 1, (size_t)nl->other[i] + 1);
+      PUT_LITERAL(b, ",\"why\":\"");
+      fb_buf_puts(b, nl->why[i]); /* our own sentences: nothing to escape */
+      PUT_LITERAL(b, "\"}");
+    }
     fb_buf_putc(b, ']');
   }
   fb_buf_putc(b, '}');
@@ -916,6 +978,7 @@ int fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
 void fb_merged_free(fb_merged *out) {
   if (!out) return;
   merged_free(&out->m);
+  free(out->scores);
   for (size_t i = 0; i < out->nsrc; i++) free(out->state_text[i]);
   free(out->state_text);
   free(out->state_len);
