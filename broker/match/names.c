@@ -9,6 +9,7 @@
 #include "match/translit.h"
 
 #define MAX_CPS 1024 /* code points of one name after decomposition; the rest is ignored */
+#define FOLDED_MAX 512 /* bytes of a folded name (fb_name_key_make); whole words past it are ignored */
 
 static bool apostrophe(int32_t c) {
   return c == '\'' || c == '`' || c == 0x2018 || c == 0x2019 || c == 0x02BC || c == 0x02BB || c == 0x02BE ||
@@ -236,10 +237,26 @@ static void key_push(fb_name_key *k, const char *tok, size_t n, bool native) {
   k->n++;
 }
 
-void fb_name_key_make(const char *name, fb_name_key *out) {
-  memset(out, 0, sizeof *out);
-  if (!name) return;
-  char folded[512];
+/* One folded ASCII word t[0..n) (only its first 64 bytes are read past the short
+ * word lists) into the key: initials and connectors carry nothing, abbreviations are
+ * expanded, the rest reduced to its phonetic key. */
+static void key_add_word(fb_name_key *out, const char *t, size_t n, bool native) {
+  if (n < 2 || is_connector(t, n)) return; /* initials and "bin" carry nothing */
+  char tmp[64];
+  const char *x = expand(t, n);
+  if (x) { n = strlen(x); memcpy(tmp, x, n); }
+  else {
+    if (n > sizeof tmp) n = sizeof tmp;
+    memcpy(tmp, t, n);
+  }
+  n = phonetic(tmp, n);
+  key_push(out, tmp, n, native);
+}
+
+/* The general path: the name folded (NFKC, case folding, other scripts
+ * transliterated), then its words one by one. */
+static void key_make_folded(const char *name, fb_name_key *out) {
+  char folded[FOLDED_MAX];
   size_t len = fold(name, folded, sizeof folded, true);
   size_t i = 0;
   while (i < len && out->n < FB_NAME_MAX_TOKENS) {
@@ -257,17 +274,46 @@ void fb_name_key_make(const char *name, fb_name_key *out) {
       key_push(out, t, n, false);
       continue;
     }
-    if (n < 2 || is_connector(t, n)) continue; /* initials and "bin" carry nothing */
-    char tmp[64];
-    const char *x = expand(t, n);
-    if (x) { n = strlen(x); memcpy(tmp, x, n); }
-    else {
-      if (n > sizeof tmp) n = sizeof tmp;
-      memcpy(tmp, t, n);
-    }
-    n = phonetic(tmp, n);
-    key_push(out, tmp, n, native);
+    key_add_word(out, t, n, native);
   }
+}
+
+/* A name of ASCII bytes only (most names): fold's ASCII branch and the word loop of
+ * key_make_folded in one pass, without the folded copy. Words are counted as fold
+ * counts them (with their separating spaces) so that a name whose folded form would
+ * not fit FOLDED_MAX stops at the same word. tests/unit/match/test_names.c compares
+ * the two paths on random names. */
+static void key_make_ascii(const unsigned char *u, fb_name_key *out) {
+  size_t folded = 0; /* bytes fold would have written */
+  while (out->n < FB_NAME_MAX_TOKENS) {
+    while (*u && !isalnum(*u)) u++; /* separators; an apostrophe outside a word too */
+    if (!*u) return;
+    if (folded) folded++; /* the space before the word */
+    char word[64];
+    size_t n = 0;
+    for (; *u && (isalnum(*u) || apostrophe(*u)); u++) {
+      if (!isalnum(*u)) continue; /* apostrophes vanish inside words */
+      if (folded + 1 >= FOLDED_MAX) return; /* fold keeps whole words only, and stops */
+      folded++;
+      if (n < sizeof word) word[n] = (char)tolower(*u);
+      n++;
+    }
+    key_add_word(out, word, n, false);
+  }
+}
+
+void fb_name_key_make(const char *name, fb_name_key *out) {
+  memset(out, 0, sizeof *out);
+  if (!name) return;
+  const unsigned char *u = (const unsigned char *)name;
+  while (*u && *u < 0x80) u++;
+  if (*u) key_make_folded(name, out);
+  else key_make_ascii((const unsigned char *)name, out);
+}
+
+void fb_name_key_make_general(const char *name, fb_name_key *out) {
+  memset(out, 0, sizeof *out);
+  if (name) key_make_folded(name, out);
 }
 
 void fb_name_key_parse(const char *keys, fb_name_key *out) {
