@@ -155,8 +155,9 @@ size_t fb_fold_ascii(const char *in, char *out, size_t outlen) {
 static bool is_connector(const char *t, size_t n) {
   static const char *const words[] = {"bin", "binti", "binte", "bint", "bte", "bt", "bn",
                                       "ibn", "al",  "el",    "ap",   "bnt"}; /* bnt, bn: Arabic script */
+  if (n > 5) return false; /* longer than every word above */
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (strlen(words[i]) == n && memcmp(words[i], t, n) == 0) return true;
+    if (words[i][0] == t[0] && strlen(words[i]) == n && memcmp(words[i], t, n) == 0) return true;
   return false;
 }
 
@@ -165,6 +166,7 @@ static const char *expand(const char *t, size_t n) {
   static const char *const from[] = {"md", "mohd", "muhd", "mhd", "moh", "mohd", "abd"};
   static const char *const to[] = {"muhammad", "muhammad", "muhammad", "muhammad",
                                    "muhammad", "muhammad", "abdul"};
+  if (n > 4 || (t[0] != 'm' && t[0] != 'a')) return NULL; /* no word above is longer, or starts otherwise */
   for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
     if (strlen(from[i]) == n && memcmp(from[i], t, n) == 0) return to[i];
   return NULL;
@@ -176,22 +178,32 @@ static bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == '
  * rules merge the spelling variants common in Malay, Indonesian, Bengali and Thai
  * romanisations: old Dutch spellings (dj, tj, oe), aspirated digraphs, e/a and o/u
  * vowel shifts, doubled letters, a final h after a vowel. */
+/* The letter a digraph ab stands for, or 0: dj -> j, tj -> c, ch -> c, sj / sh / sy -> s,
+ * oe / ou / oo -> u, ph -> f, th -> t, kh -> k, dh -> d, gh -> g, ck -> k, ee / ie -> i. */
+static char digraph(char a, char b) {
+  switch (a) {
+    case 'd': return b == 'j' ? 'j' : b == 'h' ? 'd' : 0;
+    case 't': return b == 'j' ? 'c' : b == 'h' ? 't' : 0;
+    case 'c': return b == 'h' ? 'c' : b == 'k' ? 'k' : 0;
+    case 's': return b == 'j' || b == 'h' || b == 'y' ? 's' : 0;
+    case 'o': return b == 'e' || b == 'u' || b == 'o' ? 'u' : 0;
+    case 'p': return b == 'h' ? 'f' : 0;
+    case 'k': return b == 'h' ? 'k' : 0;
+    case 'g': return b == 'h' ? 'g' : 0;
+    case 'e': case 'i': return b == 'e' ? 'i' : 0;
+    default: return 0;
+  }
+}
+
 static size_t phonetic(char *t, size_t n) {
-  static const struct { char a, b, to; } digraphs[] = {
-      {'d', 'j', 'j'}, {'t', 'j', 'c'}, {'c', 'h', 'c'}, {'s', 'j', 's'}, {'s', 'h', 's'},
-      {'s', 'y', 's'}, {'o', 'e', 'u'}, {'o', 'u', 'u'}, {'o', 'o', 'u'}, {'p', 'h', 'f'},
-      {'t', 'h', 't'}, {'k', 'h', 'k'}, {'d', 'h', 'd'}, {'g', 'h', 'g'}, {'c', 'k', 'k'},
-      {'e', 'e', 'i'}, {'i', 'e', 'i'}};
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     char c = t[i];
     if (i + 1 < n) {
-      for (size_t d = 0; d < sizeof digraphs / sizeof digraphs[0]; d++) {
-        if (c == digraphs[d].a && t[i + 1] == digraphs[d].b) {
-          c = digraphs[d].to;
-          i++;
-          break;
-        }
+      char d = digraph(c, t[i + 1]);
+      if (d) {
+        c = d;
+        i++;
       }
     }
     switch (c) {

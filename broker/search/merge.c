@@ -172,7 +172,7 @@ static bool next(val v, size_t *pos, val *e) {
   return true;
 }
 
-static bool masked(const char *s) { return !s || strcmp(s, "[REDACTED]") == 0; }
+static bool masked(const char *s) { return !s || (s[0] == '[' && strcmp(s, "[REDACTED]") == 0); }
 
 /* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
 static bool fingerprint(const char *s) {
@@ -194,10 +194,11 @@ static unsigned redaction_mask(const rec *x) {
   while (next(list, &pos, &e)) {
     const char *s = str(e);
     if (!s) continue;
-    size_t n = strcspn(s, ".[");
+    size_t n = 0; /* the top-level field: up to '.' or '[' */
+    while (s[n] && s[n] != '.' && s[n] != '[') n++;
     for (size_t f = 0; f < FB_ARRAY_LEN(fields); f++) {
       const char *name = fb_record_fields[fields[f].field];
-      if (strlen(name) == n && strncmp(name, s, n) == 0) m |= fields[f].bit;
+      if (name[0] == s[0] && strncmp(name, s, n) == 0 && name[n] == '\0') m |= fields[f].bit;
     }
   }
   return m;
@@ -563,11 +564,53 @@ static int member_cmp(const void *pa, const void *pb, void *recs) {
   return rec_order(recs, *(const uint32_t *)pa, *(const uint32_t *)pb);
 }
 
-static int group_cmp(const void *pa, const void *pb, void *recs) {
-  const group *a = pa, *b = pb;
-  if (a->score != b->score) return a->score > b->score ? -1 : 1;
-  if (a->n != b->n) return a->n > b->n ? -1 : 1;
-  return rec_order(recs, a->members[0], b->members[0]);
+static bool group_before(const group *a, const group *b, const rec *recs) {
+  if (a->score != b->score) return a->score > b->score;
+  if (a->n != b->n) return a->n > b->n;
+  return rec_order(recs, a->members[0], b->members[0]) < 0;
+}
+
+/* Entities in output order: score desc, more records first, then the first record's
+ * state and id. A total order (records differ), so any sort gives qsort's result; a
+ * merge sort with the comparison inlined, insertion below 16. */
+static void sort_groups(group *v, size_t n, const rec *recs) {
+  if (n <= 16) {
+    for (size_t i = 1; i < n; i++) {
+      group x = v[i];
+      size_t j = i;
+      for (; j > 0 && group_before(&x, &v[j - 1], recs); j--) v[j] = v[j - 1];
+      v[j] = x;
+    }
+    return;
+  }
+  group *tmp = fb_xmalloc(n * sizeof *tmp), *from = v, *to = tmp;
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
+      while (i < mid && j < hi) to[o++] = group_before(&from[j], &from[i], recs) ? from[j++] : from[i++];
+      while (i < mid) to[o++] = from[i++];
+      while (j < hi) to[o++] = from[j++];
+    }
+    group *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != v) memcpy(v, from, n * sizeof *v);
+  free(tmp);
+}
+
+/* An entity's records by state, then id (a total order too). */
+static void sort_members(uint32_t *m, size_t n, rec *recs) {
+  if (n > 16) {
+    qsort_r(m, n, sizeof *m, member_cmp, recs);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    uint32_t x = m[i];
+    size_t j = i;
+    for (; j > 0 && rec_order(recs, x, m[j - 1]) < 0; j--) m[j] = m[j - 1];
+    m[j] = x;
+  }
 }
 
 /* An entity's near list: other entities (output order) and why. */
@@ -765,9 +808,9 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   }
   for (size_t g = 0; g < ng; g++) {
     groups[g].score = round(groups[g].score * 100.0) / 100.0; /* what the analyst sees */
-    qsort_r(groups[g].members, groups[g].n, sizeof *groups[g].members, member_cmp, recs);
+    sort_members(groups[g].members, groups[g].n, recs);
   }
-  if (ng > 1) qsort_r(groups, ng, sizeof *groups, group_cmp, recs);
+  sort_groups(groups, ng, recs);
   uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
