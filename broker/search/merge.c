@@ -46,7 +46,7 @@ typedef struct {
 } rec_doc;
 
 /* A record as the merge reads it: small (a few cache lines), its name keys and
- * normalised texts kept in pools of the merge (merge_pools), which grow while the
+ * normalised texts kept in the merge's pools (below), which grow while the
  * records are prepared; the `*_at` offsets become pointers once they stop. */
 typedef struct {
   json_t *json;        /* borrowed input record (jansson form) */
@@ -377,8 +377,8 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
 static bool block_less(const block *a, const block *b) { return a->key < b->key || (a->key == b->key && a->r < b->r); }
 
 /* Blocks in (key, record) order: a merge sort with the comparison inlined (qsort's
- * call per comparison was most of the linking). Equal entries are equal in every
- * byte, so any correct sort gives qsort's order. */
+ * call per comparison was most of the linking). Equal entries cannot be told apart,
+ * so any correct sort gives qsort's order. */
 static void sort_blocks(block *v, size_t n) {
   if (n < 2) return;
   for (size_t i = 1; i < n && n <= 16; i++) { /* small: insertion */
