@@ -174,10 +174,6 @@ static const char *expand(const char *t, size_t n) {
 
 static bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
 
-/* Reduces an ASCII token to its phonetic key in place; returns the new length. The
- * rules merge the spelling variants common in Malay, Indonesian, Bengali and Thai
- * romanisations: old Dutch spellings (dj, tj, oe), aspirated digraphs, e/a and o/u
- * vowel shifts, doubled letters, a final h after a vowel. */
 /* The letter a digraph ab stands for, or 0: dj -> j, tj -> c, ch -> c, sj / sh / sy -> s,
  * oe / ou / oo -> u, ph -> f, th -> t, kh -> k, dh -> d, gh -> g, ck -> k, ee / ie -> i. */
 static char digraph(char a, char b) {
@@ -195,6 +191,10 @@ static char digraph(char a, char b) {
   }
 }
 
+/* Reduces an ASCII token to its phonetic key in place; returns the new length. The
+ * rules merge the spelling variants common in Malay, Indonesian, Bengali and Thai
+ * romanisations: old Dutch spellings (dj, tj, oe), aspirated digraphs, e/a and o/u
+ * vowel shifts, doubled letters, a final h after a vowel. */
 static size_t phonetic(char *t, size_t n) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
