@@ -27,7 +27,7 @@ static void on_kick(uv_prepare_t *h) {
   uv_prepare_stop(h);
   a->kick_armed = false;
   uv_mutex_lock(&a->mu);
-  uv_cond_signal(&a->cv);
+  audit_wake_writer(a);
   uv_mutex_unlock(&a->mu);
 }
 
@@ -90,10 +90,12 @@ static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
   if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
-  if (remote) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
+  /* A worker's entry wakes a sleeping writer now (the log's loop may be asleep); one
+   * that finds it busy goes out with its next batch. */
+  if (remote) audit_wake_writer(a);
   uv_mutex_unlock(&a->mu);
-  /* Wake the writer once, after this loop iteration's callbacks have run, so that the
-   * entries they append go out as one write and one fsync. */
+  /* On the log's own loop: wake the writer once, after this loop iteration's callbacks
+   * have run, so that the entries they append go out as one write and one fsync. */
   if (!remote && !a->kick_armed) {
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
@@ -238,19 +240,6 @@ static void on_closed(uv_handle_t *h) {
   if (cb) cb(data);
 }
 
-/* A worker's completion runs on the worker's own loop. */
-static void run_at_home(void *arg) {
-  audit_pending *p = arg;
-  fb_home *home = p->home;
-  p->cb(p->data, p->status, p->seq, p->hash);
-  json_decref(p->entry);
-  free(p->line);
-  free(p);
-  fb_home_release(home);
-}
-
-static void post_home(audit_pending *p) { fb_home_post(p->home, run_at_home, p); }
-
 static void on_async(uv_async_t *h) {
   fb_audit *a = fb_container_of(h, fb_audit, async);
   uv_mutex_lock(&a->mu);
@@ -260,16 +249,9 @@ static void on_async(uv_async_t *h) {
   bool exited = a->exited;
   uv_mutex_unlock(&a->mu);
   while (done) {
-    audit_pending *p = done;
+    audit_pending *p = done; /* the log's loop's own, with a callback (writer.c) */
     done = p->next;
-    /* Lines come back in seq order, and none is written after the first failure. */
-    if (p->written) audit_index_note(a, p->seq, a->durable_end + p->len);
-    if (p->cb && p->home) {
-      post_home(p);
-      continue;
-    }
-    if (p->cb) p->cb(p->data, p->status, p->seq, p->hash);
-    json_decref(p->entry); /* NULL unless the writer skipped it */
+    p->cb(p->data, p->status, p->seq, p->hash);
     free(p->line);
     free(p);
   }
@@ -363,12 +345,17 @@ static int next_line(line_reader *r, const char **line, size_t *len) {
 int fb_audit_read(fb_audit *a, uint64_t after, size_t limit, json_t **entries, uint64_t *next) {
   *entries = json_array();
   *next = after;
-  if (after >= a->durable_seq || limit == 0) return 0;
-  uint64_t last = a->durable_seq - after < limit ? a->durable_seq : after + limit;
+  uint64_t block = after / FB_AUDIT_INDEX_STRIDE, durable_seq, durable_end, start = 0;
+  uv_mutex_lock(&a->mu); /* the writer extends the index */
+  durable_seq = a->durable_seq;
+  durable_end = a->durable_end;
+  if (after < durable_seq) start = a->index[block];
+  uv_mutex_unlock(&a->mu);
+  if (after >= durable_seq || limit == 0) return 0;
+  uint64_t last = durable_seq - after < limit ? durable_seq : after + limit;
   /* Seek to the indexed line at or before after + 1, skip to it (at most
    * FB_AUDIT_INDEX_STRIDE - 1 lines), then parse the lines asked for. */
-  uint64_t block = after / FB_AUDIT_INDEX_STRIDE;
-  line_reader r = {.fd = a->fd, .off = a->index[block], .limit = a->durable_end, .cap = 1 << 16};
+  line_reader r = {.fd = a->fd, .off = start, .limit = durable_end, .cap = 1 << 16};
   r.buf = fb_xmalloc(r.cap);
   const char *line;
   size_t len;
@@ -395,10 +382,12 @@ fail:
 }
 
 void fb_audit_scan_bounds(fb_audit *a, uint64_t after, uint64_t *start_off, uint64_t *start_seq, uint64_t *end_off) {
+  uv_mutex_lock(&a->mu); /* the writer extends the index */
   uint64_t block = (after < a->durable_seq ? after : a->durable_seq) / FB_AUDIT_INDEX_STRIDE;
   *start_off = a->index[block];
-  *start_seq = block * FB_AUDIT_INDEX_STRIDE + 1;
   *end_off = a->durable_end;
+  uv_mutex_unlock(&a->mu);
+  *start_seq = block * FB_AUDIT_INDEX_STRIDE + 1;
 }
 
 void fb_audit_set_clock(fb_audit *a, double (*now_ms)(void *ctx), void *ctx) {

@@ -8,10 +8,13 @@
  * 16 hex characters of SHA-256 over the 32-byte raw public key. docs/audit.md has the
  * recovery rules and the limits of what verification proves.
  *
- * Threads: every fb_audit_* function on a handle must be called on the loop thread.
+ * Threads: every fb_audit_* function on a handle must be called on the loop thread,
+ * except fb_audit_append (and the auth-failure limiter), which any loop thread may call.
  * Serialising, chaining (prev), hashing, signing checkpoints, writes and fsyncs run on a
- * writer thread of the handle's own, in seq order; completions come back to the loop
- * through a uv_async_t.
+ * writer thread of the handle's own, in seq order, one write and one fsync per batch of
+ * what was queued while it worked; each completion goes from the writer straight to the
+ * loop that appended: the log's own through a uv_async_t, a worker's through its mailbox
+ * (core/home.h).
  *
  * Errors: functions returning int give 0 or -1; open and verify give a malloc'd
  * message in *err (the caller frees it). Once any write or fsync fails the log is
@@ -58,7 +61,7 @@ typedef void (*fb_audit_done_cb)(void *data, int status, uint64_t seq, const cha
  * be shared by reference (json_pack "O") when nobody modifies them any more: jansson
  * 2.14's reference counts are atomic and its dump does not write to the values.
  *
- * `cb` (may be NULL) runs on the loop thread once the line is written and fsync'd
+ * `cb` (may be NULL) runs on the appending loop's thread once the line is written and fsync'd
  * (entries that arrive together share one fsync), or with a negative status if the
  * write failed. Returns -1 at once, with no callback, when the log is failed or
  * closing, or the entry is invalid (not an object, no string event, carries

@@ -1,8 +1,11 @@
 /* The writer thread: takes every entry queued since its last round, builds their lines in
  * seq order (serialise, chain with prev, hash; sign checkpoints), writes them with one
- * writev pass and makes them durable with one fdatasync (group commit), then hands them
- * back to the loop thread through the async handle. After the first failure it writes
- * nothing more: every later entry fails with the same status (fail closed). */
+ * writev pass and makes them durable with one fdatasync (group commit), then hands each
+ * completion straight to the loop that appended it: a worker's through its mailbox (one
+ * post per worker and batch), the log's own loop's through the async handle. It is woken
+ * only when it sleeps (audit_wake_writer): entries that arrive while it writes wait for
+ * its next round. After the first failure it writes nothing more: every later entry
+ * fails with the same status (fail closed). */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit/internal.h"
+#include "core/home.h"
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -145,11 +149,86 @@ static int commit(fb_audit *a, audit_pending *batch) {
   return st;
 }
 
+void audit_wake_writer(fb_audit *a) {
+  if (!a->writer_waiting) return;
+  a->writer_waiting = false;
+  uv_cond_signal(&a->cv);
+}
+
+/* The completions of one worker's entries in a batch, in seq order, delivered on its loop
+ * by one mailbox post. */
+typedef struct {
+  fb_home *home;
+  audit_pending *head, **tail;
+} home_group;
+
+static void run_at_home(void *arg) {
+  audit_pending *p = arg;
+  while (p) {
+    audit_pending *next = p->next;
+    fb_home *home = p->home;
+    p->cb(p->data, p->status, p->seq, p->hash);
+    free(p->line);
+    free(p);
+    fb_home_release(home); /* held at append, once per entry with a callback */
+    p = next;
+  }
+}
+
+/* Under `mu`: notes the durable lines in the read index, counts the batch, and sorts its
+ * entries: the log's loop's completions onto `done` (returns true when there are any),
+ * the workers' into `groups` (posted by the caller once `mu` is released), and entries
+ * without a callback are freed here. */
+static bool dispatch_locked(fb_audit *a, audit_pending *batch, home_group **groups, size_t *ngroups, size_t *cap) {
+  bool local = false;
+  uint64_t end = a->durable_end;
+  while (batch) {
+    audit_pending *p = batch;
+    batch = p->next;
+    p->next = NULL;
+    if (p->written) {
+      end += p->len;
+      audit_index_note(a, p->seq, end);
+    }
+    if (!p->cb) {
+      free(p->line);
+      free(p);
+      continue;
+    }
+    if (!p->home) {
+      *a->done_tail = p;
+      a->done_tail = &p->next;
+      local = true;
+      continue;
+    }
+    size_t g = 0;
+    while (g < *ngroups && (*groups)[g].home != p->home) g++;
+    if (g == *ngroups) {
+      if (*ngroups == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *groups = fb_xrealloc(*groups, *cap * sizeof **groups);
+      }
+      (*groups)[g] = (home_group){.home = p->home};
+      (*groups)[g].tail = &(*groups)[g].head;
+      (*ngroups)++;
+    }
+    *(*groups)[g].tail = p;
+    (*groups)[g].tail = &p->next;
+  }
+  return local;
+}
+
 void audit_writer_main(void *arg) {
   fb_audit *a = arg;
+  home_group *groups = NULL;
+  size_t cap = 0;
   uv_mutex_lock(&a->mu);
   for (;;) {
-    while (!a->todo && !a->stop) uv_cond_wait(&a->cv, &a->mu);
+    while (!a->todo && !a->stop) {
+      a->writer_waiting = true;
+      uv_cond_wait(&a->cv, &a->mu);
+    }
+    a->writer_waiting = false;
     if (!a->todo) break; /* stop, and drained */
     audit_pending *batch = a->todo;
     a->todo = NULL;
@@ -165,16 +244,15 @@ void audit_writer_main(void *arg) {
                a->path, strerror(-st));
     }
     uint64_t n = 0;
-    audit_pending *last = batch;
     for (audit_pending *p = batch; p; p = p->next) {
       json_decref(p->entry); /* not built: the log had failed */
       p->entry = NULL;
       p->written = st == 0;
       if (st != 0) p->status = st;
       n++;
-      last = p;
     }
 
+    size_t ngroups = 0;
     uv_mutex_lock(&a->mu);
     a->stats.batches++;
     if (st == 0) {
@@ -183,11 +261,17 @@ void audit_writer_main(void *arg) {
     } else {
       a->stats.failed += n;
     }
-    *a->done_tail = batch;
-    a->done_tail = &last->next;
-    uv_async_send(&a->async);
+    if (dispatch_locked(a, batch, &groups, &ngroups, &cap)) uv_async_send(&a->async);
+    if (ngroups) {
+      /* Posted without `mu`: a worker's mailbox has a lock of its own, and appenders
+       * need not wait for it. Once posted, the entries are the worker's. */
+      uv_mutex_unlock(&a->mu);
+      for (size_t g = 0; g < ngroups; g++) fb_home_post(groups[g].home, run_at_home, groups[g].head);
+      uv_mutex_lock(&a->mu);
+    }
   }
   a->exited = true;
   uv_mutex_unlock(&a->mu);
+  free(groups);
   uv_async_send(&a->async);
 }
