@@ -55,6 +55,8 @@ static void make_parents(const char *path) {
   free(copy);
 }
 
+static void enqueue_pending(fb_audit *a, audit_pending *p, json_t *entry, fb_audit_done_cb cb, void *data);
+
 static void free_handle(fb_audit *a) {
   uv_mutex_destroy(&a->append_mu);
   if (a->fd >= 0) close(a->fd);
@@ -71,8 +73,12 @@ static void free_handle(fb_audit *a) {
  * together, so both grow in the order of the queue. */
 static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
   audit_pending *p = fb_xcalloc(1, sizeof *p);
+  enqueue_pending(a, p, entry, cb, data);
+}
+
+static void enqueue_pending(fb_audit *a, audit_pending *p, json_t *entry, fb_audit_done_cb cb, void *data) {
   p->entry = entry;
-  p->checkpoint = entry == NULL;
+  p->checkpoint = entry == NULL && p->text == NULL;
   fb_rfc3339_now(p->ts);
   p->cb = cb;
   p->data = data;
@@ -223,6 +229,28 @@ int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
     a->suppressed_pending = 0;
   }
   enqueue(a, entry, cb, data);
+  a->last_is_checkpoint = false;
+  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+  uv_mutex_unlock(&a->append_mu);
+  return 0;
+}
+
+int fb_audit_append_text(fb_audit *a, const char *event, char *fields, size_t len, fb_audit_done_cb cb, void *data) {
+  bool invalid = !event || !*event || strcmp(event, "checkpoint") == 0 || strcmp(event, "recovery") == 0 ||
+                 !fields || len < 2 || fields[0] != '{' || fields[len - 1] != '}';
+  uv_mutex_lock(&a->append_mu);
+  int e = atomic_load(&a->closing) ? ESHUTDOWN : atomic_load(&a->fail_status) != 0 ? EIO : invalid ? EINVAL : 0;
+  if (e) {
+    uv_mutex_unlock(&a->append_mu);
+    free(fields);
+    errno = e;
+    return -1;
+  }
+  audit_pending *p = fb_xcalloc(1, sizeof *p);
+  p->event = event;
+  p->text = fields;
+  p->text_len = len;
+  enqueue_pending(a, p, NULL, cb, data);
   a->last_is_checkpoint = false;
   if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
   uv_mutex_unlock(&a->append_mu);

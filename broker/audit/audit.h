@@ -73,6 +73,16 @@ typedef void (*fb_audit_done_cb)(void *data, int status, uint64_t seq, const cha
  * were refused by fb_audit_admit_auth_failure since the last one logged. */
 int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data);
 
+/* fb_audit_append for an entry already written as text, for the hot events (a search's
+ * entry, search/audit_entry.h): `fields` is the compact JSON object of the entry's
+ * fields other than "event" (`len` bytes, malloc'd, stolen always), as core/jsonw.h
+ * writes them (precision 0), so that the line is byte for byte what the object would
+ * give; it must not hold seq, ts, prev or event (not checked: the caller's text is
+ * trusted, only its braces are). `event` must outlive the entry (a string literal).
+ * Same callback, ordering, limits and refusals as fb_audit_append; no "suppressed"
+ * count is added (not for "auth_failure"). */
+int fb_audit_append_text(fb_audit *a, const char *event, char *fields, size_t len, fb_audit_done_cb cb, void *data);
+
 /* False once any write or fsync failed (then /readyz should answer 503). */
 bool fb_audit_healthy(const fb_audit *a);
 

@@ -59,13 +59,16 @@ bool audit_bucket_take(audit_bucket *b, double now_ms);
 /* ---- the handle (audit.c, writer.c, recover.c) ---- */
 
 /* One entry on its way to disk. Owned by the queue it is on. The loop thread fills
- * seq, ts, entry (or checkpoint), cb, data; the writer thread builds line/len/hash and
+ * seq, ts, entry (or event and text, or checkpoint), cb, data; the writer thread builds line/len/hash and
  * sets status/written before handing it back. */
 typedef struct audit_pending {
   struct audit_pending *next;
   uint64_t seq;
   char ts[FB_RFC3339_LEN];    /* taken at append */
-  json_t *entry;              /* the caller's fields; NULL for a checkpoint */
+  json_t *entry;              /* the caller's fields; NULL for a checkpoint or a text entry */
+  const char *event;          /* a text entry (fb_audit_append_text): its event, */
+  char *text;                 /* and its fields as a JSON object (malloc'd) */
+  size_t text_len;
   bool checkpoint;
   char hash[FB_AUDIT_HASH_HEX];
   char *line;                 /* with its trailing newline */

@@ -19,6 +19,41 @@
 #include "core/log.h"
 #include "core/util.h"
 
+/* Starts a line in a->line_buf: {"seq":N,"ts":"..","event":<event>,"prev":"<prev_hex>"
+ * (the object's first four keys, API.md). Returns 0, or -1 for an event that is not
+ * UTF-8. */
+static int line_head(fb_audit *a, const audit_pending *p, const char *prev_hex, const char *event, size_t event_len) {
+  fb_buf *b = &a->line_buf;
+  fb_buf_reset(b);
+  char num[24], *o = num + sizeof num;
+  uint64_t v = p->seq;
+  do {
+    *--o = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fb_buf_append(b, "{\"seq\":", 7);
+  fb_buf_append(b, o, (size_t)(num + sizeof num - o));
+  fb_buf_append(b, ",\"ts\":\"", 7);
+  fb_buf_puts(b, p->ts);
+  fb_buf_append(b, "\",\"event\":", 10);
+  if (fb_jsonw_string(b, event, event_len) != 0) return -1;
+  fb_buf_append(b, ",\"prev\":\"", 9);
+  fb_buf_append(b, prev_hex, 64);
+  fb_buf_putc(b, '"');
+  return 0;
+}
+
+/* Ends the line with the rest of the entry's fields, `fields` being their object's
+ * text ("{}" or "{...}"): its own '{' becomes the ',' after prev. */
+static void line_fields(fb_buf *b, const char *fields, size_t len) {
+  if (len <= 2) {
+    fb_buf_putc(b, '}');
+    return;
+  }
+  fb_buf_putc(b, ',');
+  fb_buf_append(b, fields + 1, len - 1);
+}
+
 /* Writes {"seq","ts","event","prev", ...fields} into a->line_buf as one compact line
  * (no newline), byte for byte what json_dumps of that object would give, without
  * building the object (core/jsonw.h writes jansson's bytes). `fields` must not hold
@@ -26,10 +61,9 @@
  * UTF-8). */
 static int dump_line(fb_audit *a, const audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
   fb_buf *b = &a->line_buf;
-  fb_buf_reset(b);
-  fb_buf_printf(b, "{\"seq\":%llu,\"ts\":\"%s\",\"event\":", (unsigned long long)p->seq, p->ts);
-  if (fb_jsonw_value(b, event, 0) != 0) return -1;
-  fb_buf_printf(b, ",\"prev\":\"%s\"", prev_hex);
+  if (!json_is_string(event) ||
+      line_head(a, p, prev_hex, json_string_value(event), json_string_length(event)) != 0)
+    return -1;
   size_t mark = b->len;
   if (fb_jsonw_dump(b, fields, 0) != 0) return -1;
   if (b->len - mark <= 2) { /* "{}" */
@@ -61,20 +95,32 @@ static int build(fb_audit *a, audit_pending *p) {
     json_decref(ev);
     json_decref(f);
   } else {
-    /* The top-level object is ours (fb_audit_append stole it): take "event" out of it
-     * so that the fields dump as they are. */
-    json_t *ev = json_incref(json_object_get(p->entry, "event"));
-    json_object_del(p->entry, "event");
-    bool ok = dump_line(a, p, prev_hex, ev, p->entry) == 0;
+    /* A text entry's fields are written already; a jansson entry's top-level object is
+     * ours (fb_audit_append stole it): take "event" out of it so that the fields dump
+     * as they are. */
+    json_t *ev = NULL;
+    const char *name;
+    bool ok;
+    if (p->text) {
+      name = p->event;
+      ok = line_head(a, p, prev_hex, p->event, strlen(p->event)) == 0;
+      if (ok) line_fields(&a->line_buf, p->text, p->text_len);
+      free(p->text);
+      p->text = NULL;
+    } else {
+      ev = json_incref(json_object_get(p->entry, "event"));
+      json_object_del(p->entry, "event");
+      name = json_string_value(ev);
+      ok = dump_line(a, p, prev_hex, ev, p->entry) == 0;
+    }
     if (!ok || a->line_buf.len > FB_AUDIT_MAX_LINE) {
-      const char *name = json_string_value(ev);
       p->status = ok ? -EMSGSIZE : -EINVAL;
       json_t *f = json_pack("{s:s}", "reason", ok ? "entry over the 1 MiB line limit, not written"
                                                   : "entry cannot be serialised, not written");
-      if (name && strlen(name) <= 64) json_object_set_new(f, "dropped_event", json_string(name));
+      bool named = name && strlen(name) <= 64 && json_object_set_new(f, "dropped_event", json_string(name)) == 0;
       if (ok) json_object_set_new(f, "bytes", json_integer((json_int_t)a->line_buf.len));
       fb_error("audit_entry_dropped", "audit log %s: entry %llu (%s) %s", a->path, (unsigned long long)p->seq,
-               name && strlen(name) <= 64 ? name : "?", ok ? "is over 1 MiB" : "cannot be serialised");
+               named ? name : "?", ok ? "is over 1 MiB" : "cannot be serialised");
       json_t *rec = json_string("recovery");
       rc = dump_line(a, p, prev_hex, rec, f);
       json_decref(rec);
@@ -247,6 +293,8 @@ void audit_writer_main(void *arg) {
     for (audit_pending *p = batch; p; p = p->next) {
       json_decref(p->entry); /* not built: the log had failed */
       p->entry = NULL;
+      free(p->text);
+      p->text = NULL;
       p->written = st == 0;
       if (st != 0) p->status = st;
       n++;
