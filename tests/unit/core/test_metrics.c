@@ -2,7 +2,8 @@
  * gauges read at render time, cumulative histogram buckets (a value equal to a bound
  * falls in that bucket), families in creation order, and reset; several threads
  * (workers) adding, observing, creating series and rendering at once lose nothing and
- * never render a histogram whose count and buckets disagree. */
+ * never render a histogram whose count and buckets disagree — threads with a slot of
+ * their own and threads sharing the last slot alike. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -111,7 +112,8 @@ static void test_reset(void **st) {
   free(text);
 }
 
-#define THREADS 4
+/* More threads than the registry has slots (16), so some share the last slot. */
+#define THREADS 20
 #define ROUNDS 20000
 
 typedef struct {
@@ -186,6 +188,42 @@ static void test_threads(void **st) {
   free(text);
 }
 
+/* A render that reads a histogram while its threads observe as fast as they can: a
+ * small registry, so renders are many (a few hundred thousand in the test's 300 ms).
+ * Without the per-slot sequence count the +Inf bucket and the count part ways. */
+static fb_series *busy_hist;
+
+static void busy_observer(void *arg) {
+  (void)arg;
+  while (!atomic_load_explicit(&adders_done, memory_order_relaxed))
+    for (int i = 0; i < 1000; i++) fb_series_observe(busy_hist, (i & 1) ? 0.5 : 5);
+}
+
+static void test_render_during_observes(void **st) {
+  (void)st;
+  static const double bounds[] = {1};
+  busy_hist = fb_metric_histogram("t_busy_seconds", "Busy", NULL, bounds, 1);
+  atomic_store(&adders_done, false);
+  uv_thread_t t[2];
+  for (int i = 0; i < 2; i++) assert_int_equal(uv_thread_create(&t[i], busy_observer, NULL), 0);
+  int renders = 0, inconsistent = 0;
+  uint64_t end = uv_hrtime() + 300 * 1000000ull;
+  const char *inf_key = "t_busy_seconds_bucket{le=\"+Inf\"} ", *count_key = "t_busy_seconds_count ";
+  while (uv_hrtime() < end) {
+    char *text = render();
+    const char *inf = strstr(text, inf_key), *count = strstr(text, count_key);
+    if (inf && count &&
+        strtoull(inf + strlen(inf_key), NULL, 10) != strtoull(count + strlen(count_key), NULL, 10))
+      inconsistent++;
+    renders++;
+    free(text);
+  }
+  atomic_store(&adders_done, true);
+  for (int i = 0; i < 2; i++) uv_thread_join(&t[i]);
+  assert_true(renders > 100);
+  assert_int_equal(inconsistent, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_counter_and_gauge, teardown),
@@ -193,6 +231,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_histogram, teardown),
       cmocka_unit_test_teardown(test_reset, teardown),
       cmocka_unit_test_teardown(test_threads, teardown),
+      cmocka_unit_test_teardown(test_render_during_observes, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
