@@ -31,6 +31,13 @@ static void on_kick(uv_prepare_t *h) {
   uv_mutex_unlock(&a->mu);
 }
 
+static void kick_from_worker(void *arg) {
+  fb_audit *a = arg;
+  uv_mutex_lock(&a->mu);
+  audit_wake_writer(a);
+  uv_mutex_unlock(&a->mu);
+}
+
 /* A new file's directory entry must be durable too, or a crash could lose the log. */
 static void fsync_dir(const char *path) {
   char *copy = fb_xstrdup(path);
@@ -96,13 +103,14 @@ static void enqueue_pending(fb_audit *a, audit_pending *p, json_t *entry, fb_aud
   if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
-  /* A worker's entry wakes a sleeping writer now (the log's loop may be asleep); one
-   * that finds it busy goes out with its next batch. */
-  if (remote) audit_wake_writer(a);
   uv_mutex_unlock(&a->mu);
-  /* On the log's own loop: wake the writer once, after this loop iteration's callbacks
-   * have run, so that the entries they append go out as one write and one fsync. */
-  if (!remote && !a->kick_armed) {
+  /* Wake the writer once, after this loop iteration's callbacks have run, so that the
+   * entries they append go out as one write and one fsync (and the writer, if it is
+   * busy, takes them at its next round without being signalled): on a worker's loop
+   * through its mailbox, on the log's own through the prepare handle. */
+  if (remote) {
+    fb_home_before_wait(home, kick_from_worker, a);
+  } else if (!a->kick_armed) {
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
   }
