@@ -105,6 +105,12 @@ static size_t fast_g(double v, int p, char *out) {
                                    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
                                    1000000000000ull, 10000000000000ull, 100000000000000ull,
                                    1000000000000000ull, 10000000000000000ull, 100000000000000000ull};
+  static const uint64_t pow5[28] = {
+      1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull, 390625ull, 1953125ull, 9765625ull,
+      48828125ull, 244140625ull, 1220703125ull, 6103515625ull, 30517578125ull, 152587890625ull,
+      762939453125ull, 3814697265625ull, 19073486328125ull, 95367431640625ull, 476837158203125ull,
+      2384185791015625ull, 11920928955078125ull, 59604644775390625ull, 298023223876953125ull,
+      1490116119384765625ull, 7450580596923828125ull};
   if (p < 1 || p > 17) return 0;
   size_t len = 0;
   if (v < 0) {
@@ -116,13 +122,15 @@ static size_t fast_g(double v, int p, char *out) {
   double fr = frexp(v, &e2);
   uint64_t m = (uint64_t)ldexp(fr, 53); /* exact: v = m * 2^(e2 - 53) */
   int e = e2 - 53;
-  int d = (int)floor(log10(v)); /* the decimal exponent, give or take one: fixed below */
+  /* v is in [2^(e2-1), 2^e2): its decimal exponent is floor((e2 - 1) log10 2) or one
+   * more (78913 / 2^18 is log10 2 to 6 digits, exact enough for |e2| < 1,000), and
+   * the loop below settles which */
+  int d = (e2 - 1) * 78913 >> 18;
   uint64_t n = 0;
   for (int tries = 0;; tries++) {
     int k = p - 1 - d; /* n = round(v * 10^k) must have p digits */
-    if (tries == 3 || k < 0 || k > 27) return 0;
-    unsigned __int128 x = m;
-    for (int i = 0; i < k; i++) x *= 5; /* m * 5^k < 2^53 * 2^63 */
+    if (tries == 3 || k < 0 || k > 27) return 0; /* 5^27 is the last power of 5 under 2^64 */
+    unsigned __int128 x = (unsigned __int128)m * pow5[k]; /* < 2^53 * 2^63 */
     int s = e + k;                      /* v * 10^k = x * 2^s */
     unsigned __int128 q;   /* v * 10^k, truncated */
     bool up = false;       /* and rounded up (half to even) */
@@ -249,10 +257,16 @@ static int put_value(fb_buf *b, const json_t *v, int precision, int depth) {
     return 0;
   }
   case JSON_STRING: return put_string(b, json_string_value(v), json_string_length(v));
-  case JSON_INTEGER: {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    fb_buf_append(b, t, (size_t)n);
+  case JSON_INTEGER: { /* "%lld" without printf */
+    json_int_t x = json_integer_value(v);
+    uint64_t u = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
+    char t[24], *o = t + sizeof t;
+    do {
+      *--o = (char)('0' + u % 10);
+      u /= 10;
+    } while (u);
+    if (x < 0) *--o = '-';
+    fb_buf_append(b, o, (size_t)(t + sizeof t - o));
     return 0;
   }
   case JSON_REAL: fb_jsonw_real(b, json_real_value(v), precision); return 0;
