@@ -305,22 +305,46 @@ static void h2_send(net_h2 *h) {
   if (c->closing) return;
   h->sending = true;
   /* Gather every frame nghttp2 has ready and write them at once: one syscall for a
-   * batch of responses instead of one per frame. */
-  while (c->write_queue + h->out.len < SEND_HIGH_WATER) {
-    const uint8_t *data;
-    ssize_t n = nghttp2_session_mem_send(h->session, &data);
-    if (n < 0) {
-      h->sending = false;
-      fb_buf_reset(&h->out);
-      net_conn_close(c);
-      return;
+   * batch of responses instead of one per frame. They are gathered in the loop's own
+   * buffer (its server's) and written from it (net_conn_write_now): the socket usually
+   * takes them all, and only what it does not is copied and queued, so a response costs
+   * no buffer of its own. A send nested in another (a close's callbacks) uses the
+   * connection's. */
+  fb_server *srv = c->srv;
+  fb_buf *out = srv->gathering ? &h->out : &srv->send_gather;
+  bool mine = out == &srv->send_gather;
+  srv->gathering = true;
+  bool more = true; /* nghttp2 may have frames beyond the high-water mark */
+  bool progressed = false;
+  while (more && !c->closing) {
+    more = false;
+    while (!(more = c->write_queue + out->len >= SEND_HIGH_WATER)) {
+      const uint8_t *data;
+      ssize_t n = nghttp2_session_mem_send(h->session, &data);
+      if (n < 0) {
+        h->sending = false;
+        fb_buf_reset(out);
+        if (mine) srv->gathering = false;
+        net_conn_close(c);
+        return;
+      }
+      if (n == 0) break;
+      fb_buf_append(out, data, (size_t)n);
     }
-    if (n == 0) break;
-    fb_buf_append(&h->out, data, (size_t)n);
+    if (out->len) progressed |= net_conn_write_now(c, out->data, out->len) > 0;
+    fb_buf_reset(out);
+    /* what the socket took at once has no write callback to resume sending: go on
+     * while nothing is queued; otherwise the queued write's completion resumes it */
+    more = more && c->write_queue == 0;
   }
-  if (h->out.len) net_conn_write_buf(c, &h->out);
+  if (mine) {
+    srv->gathering = false;
+    if (out->cap > (1u << 20)) fb_buf_free(out); /* a burst's buffer is not kept */
+  } else {
+    fb_buf_free(out);
+  }
   h->sending = false;
-  net_conn_output_changed(c, false);
+  net_conn_output_changed(c, progressed);
   if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
     c->close_when_drained = true;
     if (c->write_queue == 0) net_conn_close(c);
