@@ -14,7 +14,11 @@
  *
  * A result with rows is parsed on the thread pool (name re-ranking and each record's
  * JSON cost 0.05-0.3 ms a leg, measured on the demo data), while the connection
- * already runs the next leg; an empty result is answered on the loop. */
+ * already runs the next leg; an empty result is answered on the loop. A caller that
+ * takes compact sets (fb_leg_request.compact_done: the search engine) gets the chosen
+ * rows' stored texts as one (core/crec.h), as the sqlite adapter gives them, when every
+ * text is a canonical record that passes the schema; otherwise the jansson path below
+ * decides, skipping a bad row as it always has. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 
 #include "adapters/adapter_impl.h"
 #include "adapters/pg_connect.h"
+#include "core/crec.h"
 #include "core/error.h"
 #include "match/normalize.h"
 #include "core/log.h"
@@ -91,8 +96,10 @@ struct pg_leg {
   bool parsing;         /* its rows are being parsed on the pool */
   uv_work_t work;
   json_t *records;      /* the pool's output */
+  fb_crecs *set;        /* or the same records as a compact set, for compact_done */
   PGresult *result;
   fb_leg_done_cb cb;
+  void (*compact_done)(void *data, fb_crecs *records);
   void *data;
 };
 
@@ -100,6 +107,8 @@ static void kick(pg_adapter *a);
 
 static void leg_free(pg_leg *leg) {
   for (int i = 0; i < 5; i++) free(leg->params[i]);
+  json_decref(leg->records);
+  fb_crecs_free(leg->set);
   PQclear(leg->result);
   free(leg);
 }
@@ -194,9 +203,9 @@ static int hit_cmp(const void *pa, const void *pb) {
   return x->rid < y->rid ? -1 : x->rid > y->rid;
 }
 
-static json_t *build_records(pg_leg *leg, PGresult *res) {
+/* The rows that match, best first (aliases give several rows per record). */
+static size_t rank_hits(pg_leg *leg, PGresult *res, hit *h) {
   int n = PQntuples(res);
-  hit *h = fb_xcalloc(n ? (size_t)n : 1, sizeof *h);
   size_t nh = 0;
   for (int i = 0; i < n; i++) {
     long long rid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
@@ -214,21 +223,86 @@ static json_t *build_records(pg_leg *leg, PGresult *res) {
     }
     if (score <= 0.0) continue;
     size_t j = 0;
-    while (j < nh && h[j].rid != rid) j++; /* aliases give several rows per record */
+    while (j < nh && h[j].rid != rid) j++;
     if (j == nh) h[nh++] = (hit){rid, score, name_only, i};
     else if (score > h[j].score) h[j] = (hit){rid, score, name_only && h[j].name_only, i};
   }
   if (nh > 1) qsort(h, nh, sizeof *h, hit_cmp);
+  return nh;
+}
+
+/* A name-only hit from another year of birth is not shared. */
+static bool year_excluded(const pg_leg *leg, PGresult *res, const hit *x) {
+  int year = atoi(PQgetvalue(res, x->row, 3));
+  return x->name_only && leg->want_year && year && year != leg->want_year;
+}
+
+static json_t *build_records(pg_leg *leg, PGresult *res, const hit *h, size_t nh) {
   json_t *out = json_array();
   for (size_t i = 0; i < nh && json_array_size(out) < leg->limit; i++) {
-    int year = atoi(PQgetvalue(res, h[i].row, 3));
-    if (h[i].name_only && leg->want_year && year && year != leg->want_year) continue;
+    if (year_excluded(leg, res, &h[i])) continue;
     json_t *rec = json_loads(PQgetvalue(res, h[i].row, 4), 0, NULL);
     if (rec && fb_record_validate(rec, NULL) == 0) json_array_append_new(out, rec);
     else json_decref(rec); /* a bad row in the national table is skipped, not shared */
   }
-  free(h);
   return out;
+}
+
+/* The same records as build_records, as one compact set: {"records":[` the stored
+ * texts `]}. NULL unless the set read each text exactly as it stands (canonical, one
+ * record per row: a text cannot smuggle a second record in) and every record passes
+ * the schema — then build_records decides. */
+static fb_crecs *build_set(pg_leg *leg, PGresult *res, const hit *h, size_t nh) {
+  fb_buf t = {0};
+  fb_buf_puts(&t, "{\"records\":[");
+  uint32_t *off = fb_xmalloc((nh ? nh : 1) * sizeof *off), *len = fb_xmalloc((nh ? nh : 1) * sizeof *len);
+  size_t n = 0;
+  for (size_t i = 0; i < nh && n < leg->limit; i++) {
+    if (year_excluded(leg, res, &h[i])) continue;
+    size_t tl = (size_t)PQgetlength(res, h[i].row, 4);
+    if (n) fb_buf_putc(&t, ',');
+    off[n] = (uint32_t)t.len;
+    len[n++] = (uint32_t)tl;
+    fb_buf_append(&t, PQgetvalue(res, h[i].row, 4), tl);
+  }
+  fb_buf_puts(&t, "]}");
+  fb_crecs *set = NULL;
+  if (t.len < UINT32_MAX / 4) {
+    size_t total = t.len;
+    set = fb_crecs_load(fb_buf_steal(&t), total, NULL);
+  }
+  bool same = set && set->fast && set->has_records && set->nrecs == n;
+  for (size_t i = 0; same && i < n; i++) same = set->recs[i].off == off[i] && set->recs[i].len == len[i];
+  if (same) same = fb_crecs_judge(set, NULL) == 0;
+  if (!same) {
+    fb_crecs_free(set);
+    set = NULL;
+  }
+  fb_buf_free(&t);
+  free(off);
+  free(len);
+  return set;
+}
+
+/* On the pool (or the loop when the pool refused): the leg's rows into records. */
+static void build_answer(pg_leg *leg, PGresult *res) {
+  hit *h = fb_xcalloc((size_t)PQntuples(res) ? (size_t)PQntuples(res) : 1, sizeof *h);
+  size_t nh = rank_hits(leg, res, h);
+  if (leg->compact_done) leg->set = build_set(leg, res, h, nh);
+  if (!leg->set) leg->records = build_records(leg, res, h, nh);
+  free(h);
+}
+
+/* Hands a successful leg's records to its caller: the compact set or the array. */
+static void answer(pg_leg *leg) {
+  if (leg->set) {
+    leg->compact_done(leg->data, leg->set);
+    leg->set = NULL;
+    return;
+  }
+  json_t *records = leg->records;
+  leg->records = NULL;
+  leg->cb(leg->data, 0, records, NULL);
 }
 
 /* Finishes the running leg: callback unless cancelled, then the next leg. */
@@ -249,7 +323,7 @@ static void finish_leg(pg_adapter *a, int status, json_t *records, const char *w
 /* On the pool: the leg's rows into records. Reads only the leg and its result. */
 static void parse_work(uv_work_t *w) {
   pg_leg *leg = w->data;
-  leg->records = build_records(leg, leg->result);
+  build_answer(leg, leg->result);
   PQclear(leg->result);
   leg->result = NULL;
 }
@@ -259,10 +333,7 @@ static void parse_done(uv_work_t *w, int status) {
   pg_leg *leg = w->data;
   pg_adapter *a = leg->a;
   a->parsing--;
-  json_t *records = leg->records;
-  leg->records = NULL;
-  if (!leg->cancelled && !a->closing) leg->cb(leg->data, 0, records, NULL);
-  else json_decref(records);
+  if (!leg->cancelled && !a->closing) answer(leg);
   leg_free(leg);
   if (a->closing) maybe_finish_close(a);
 }
@@ -283,8 +354,10 @@ static void leg_rows(pg_adapter *a) {
   if (uv_queue_work(a->loop, &leg->work, parse_work, parse_done) != 0) {
     a->parsing--;
     leg->parsing = false;
-    a->cur = leg;
-    finish_leg(a, 0, build_records(leg, leg->result), NULL); /* the pool refused: parse here */
+    build_answer(leg, leg->result); /* the pool refused: parse here */
+    if (!leg->cancelled) answer(leg);
+    leg_free(leg);
+    kick(a);
     return;
   }
   kick(a);
@@ -518,6 +591,7 @@ static int pg_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   leg->base.adapter = base;
   leg->a = a;
   leg->cb = cb;
+  leg->compact_done = req->compact_done;
   leg->data = data;
   leg->limit = req->limit ? req->limit : DEFAULT_LIMIT;
   leg->timeout_ms = req->timeout_ms ? req->timeout_ms : a->timeout_ms;

@@ -14,6 +14,7 @@
 
 typedef struct {
   const unsigned char *p, *end;
+  bool reject_duplicates; /* JSON_REJECT_DUPLICATES: a repeated key goes to json_loadb */
 } scanner;
 
 static void skip_ws(scanner *s) {
@@ -228,7 +229,9 @@ static json_t *scan_object(scanner *s, int depth) {
       v = scan_value(s, depth + 1);
     }
     /* setn_new_nocheck: the key's UTF-8 was checked above and has no NUL */
-    int rc = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1;
+    int rc = -1;
+    if (v && s->reject_duplicates && json_object_getn(o, key, klen)) json_decref(v);
+    else if (v) rc = json_object_setn_new_nocheck(o, key, klen, v);
     free(heap);
     if (rc != 0) goto bail;
     skip_ws(s);
@@ -294,9 +297,9 @@ static json_t *scan_value(scanner *s, int depth) {
   }
 }
 
-json_t *fb_jsonr_fast(const char *buf, size_t len) {
+static json_t *fast(const char *buf, size_t len, bool reject_duplicates) {
   if (!buf) return NULL;
-  scanner s = {(const unsigned char *)buf, (const unsigned char *)buf + len};
+  scanner s = {(const unsigned char *)buf, (const unsigned char *)buf + len, reject_duplicates};
   skip_ws(&s);
   /* Without JSON_DECODE_ANY the text must be an object or an array. */
   if (s.p >= s.end || (*s.p != '{' && *s.p != '[')) return NULL;
@@ -310,11 +313,17 @@ json_t *fb_jsonr_fast(const char *buf, size_t len) {
   return v;
 }
 
-json_t *fb_jsonr_loadb(const char *buf, size_t len, json_error_t *err) {
-  json_t *v = fb_jsonr_fast(buf, len);
+json_t *fb_jsonr_fast(const char *buf, size_t len) { return fast(buf, len, false); }
+
+json_t *fb_jsonr_loadb_flags(const char *buf, size_t len, size_t flags, json_error_t *err) {
+  json_t *v = flags & ~(size_t)JSON_REJECT_DUPLICATES ? NULL : fast(buf, len, flags != 0);
   if (v) {
     if (err) memset(err, 0, sizeof *err);
     return v;
   }
-  return json_loadb(buf ? buf : "", len, 0, err);
+  return json_loadb(buf ? buf : "", len, flags, err);
+}
+
+json_t *fb_jsonr_loadb(const char *buf, size_t len, json_error_t *err) {
+  return fb_jsonr_loadb_flags(buf, len, 0, err);
 }

@@ -1,4 +1,5 @@
-/* A fast path for json_loadb(buf, len, 0, err): the node answers' parse.
+/* A fast path for json_loadb(buf, len, 0, err): the node answers' parse (and, with
+ * JSON_REJECT_DUPLICATES, the request bodies').
  *
  * jansson's loader reads its input a character at a time through a stream callback,
  * decodes every character's UTF-8 and collects each string in a growing buffer before
@@ -22,6 +23,11 @@
 
 /* Same contract as json_loadb(buf, len, 0, err); `err` may be NULL. */
 json_t *fb_jsonr_loadb(const char *buf, size_t len, json_error_t *err);
+
+/* Same contract as json_loadb(buf, len, flags, err). The fast path takes flags 0 and
+ * JSON_REJECT_DUPLICATES (a repeated key is left to json_loadb, which names it); any
+ * other flag goes straight to json_loadb. The request bodies' parse. */
+json_t *fb_jsonr_loadb_flags(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 /* Only the fast path: the value, or NULL where json_loadb has to decide. For tests and
  * the benchmark. */

@@ -5,6 +5,7 @@
 #include "audit/audit.h"
 #include "auth/jwt.h"
 #include "core/hublock.h"
+#include "core/jsonr.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "hub/hub.h"
@@ -56,7 +57,7 @@ json_t *fb_hub_json_body(fb_request *req) {
   const char *body = fb_request_body(req, &len);
   json_error_t jerr;
   bool yielded = fb_hublock_yield(); /* the request's own bytes: other workers run meanwhile */
-  json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *doc = fb_jsonr_loadb_flags(body, len, JSON_REJECT_DUPLICATES, &jerr);
   fb_hublock_resume(yielded);
   if (!doc) {
     fb_buf msg = {0};

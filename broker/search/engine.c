@@ -149,8 +149,15 @@ void fb_query_id_new(char out[20]) {
   static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   static uint64_t counter;
   uint64_t ms = (uint64_t)fb_wall_ms();
-  uint32_t rnd = 0;
-  if (RAND_bytes((unsigned char *)&rnd, sizeof rnd) != 1) rnd = (uint32_t)(counter * 2654435761u);
+  /* RAND_bytes takes the DRBG's lock each call: draw 64 ids' worth at a time. */
+  static _Thread_local uint32_t pool[64];
+  static _Thread_local unsigned pool_left;
+  if (!pool_left) {
+    if (RAND_bytes((unsigned char *)pool, sizeof pool) != 1)
+      for (unsigned i = 0; i < 64; i++) pool[i] = (uint32_t)((counter + i) * 2654435761u);
+    pool_left = 64;
+  }
+  uint32_t rnd = pool[--pool_left];
   rnd ^= (uint32_t)counter++ << 20; /* ids made within one millisecond stay distinct */
   out[0] = 'q';
   out[1] = '-';

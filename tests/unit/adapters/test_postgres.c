@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "adapters/adapter.h"
+#include "core/crec.h"
 #include "demo/demo_data.h"
 #include "records/postgres_db.h"
 #include "records/sqlite_db.h"
@@ -100,8 +102,17 @@ static int teardown(void **state) {
 }
 
 
-/* Ids of the records an adapter of `kind` returns for `subject`, as a JSON array text. */
-static char *ids_via_limit(char *kind, const char *subject_json, size_t limit, outcome *keep) {
+/* compact_done: the set's records as a JSON array, handed to the outcome as `cb` would. */
+static int compact_calls;
+static void compact_cb(void *data, fb_crecs *set) {
+  compact_calls++;
+  done_cb(data, 0, fb_crecs_records_json(set), NULL);
+  fb_crecs_free(set);
+}
+
+/* Ids of the records an adapter of `kind` returns for `subject`, as a JSON array text;
+ * `compact`: the leg asks for a compact set (as the search engine does). */
+static char *ids_via_mode(char *kind, const char *subject_json, size_t limit, bool compact, outcome *keep) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   fb_state_config cfg = {.code = "MYS", .adapter = kind, .path = sqlite_path, .conninfo = conninfo};
@@ -109,7 +120,8 @@ static char *ids_via_limit(char *kind, const char *subject_json, size_t limit, o
   char *err = NULL;
   assert_int_equal(fb_adapter_open(&loop, &cfg, &a, &err), 0);
   json_t *subject = json_loads(subject_json, 0, NULL);
-  fb_leg_request req = {.query_id = "q", .subject = subject, .limit = limit, .timeout_ms = 5000};
+  fb_leg_request req = {.query_id = "q", .subject = subject, .limit = limit, .timeout_ms = 5000,
+                        .compact_done = compact ? compact_cb : NULL};
   outcome o = {0};
   fb_leg *leg;
   assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
@@ -133,6 +145,10 @@ static char *ids_via_limit(char *kind, const char *subject_json, size_t limit, o
   return text;
 }
 
+static char *ids_via_limit(char *kind, const char *subject_json, size_t limit, outcome *keep) {
+  return ids_via_mode(kind, subject_json, limit, false, keep);
+}
+
 static char *ids_via(char *kind, const char *subject_json, outcome *keep) {
   return ids_via_limit(kind, subject_json, 20, keep);
 }
@@ -150,12 +166,26 @@ static void test_same_answers_as_sqlite(void **state) {
     char *want = ids_via("sqlite", subjects[i], NULL);
     char *got = ids_via("postgres", subjects[i], NULL);
     if (strcmp(want, got) != 0) fail_msg("%s: postgres %s, sqlite %s", subjects[i], got, want);
+    free(got);
+    /* and as a compact set: the same records, in the same order */
+    outcome oj, oc;
+    free(ids_via_mode("postgres", subjects[i], 20, false, &oj));
+    int before = compact_calls;
+    got = ids_via_mode("postgres", subjects[i], 20, true, &oc);
+    if (strcmp(want, got) != 0) fail_msg("%s: postgres compact %s, sqlite %s", subjects[i], got, want);
+    if (json_array_size(oc.records)) assert_int_equal(compact_calls, before + 1); /* no silent fallback */
+    assert_true(json_equal(oj.records, oc.records));
+    json_decref(oj.records);
+    json_decref(oc.records);
     free(want);
     free(got);
   }
   /* A subject with more matches than the limit: both stop at the limit, at the same records. */
   char *want = ids_via_limit("sqlite", "{\"name\":\"Muhammad Rafikul Islam\"}", 3, NULL);
   char *got = ids_via_limit("postgres", "{\"name\":\"Muhammad Rafikul Islam\"}", 3, NULL);
+  assert_string_equal(got, want);
+  free(got);
+  got = ids_via_mode("postgres", "{\"name\":\"Muhammad Rafikul Islam\"}", 3, true, NULL);
   assert_string_equal(got, want);
   json_t *three = json_loads(got, 0, NULL);
   assert_int_equal(json_array_size(three), 3);
@@ -437,6 +467,52 @@ static void test_sql_error_and_bad_conninfo(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Sets record `id`'s stored text (NULL: read it into `keep`, of size `cap`). */
+static void record_text(const char *id, const char *text, char *keep, size_t cap) {
+  PGconn *c = PQconnectdb(conninfo);
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  const char *p[2] = {id, text};
+  PGresult *r = text ? PQexecParams(c, "UPDATE fb_records SET json = $2 WHERE id = $1", 2, NULL, p, NULL, NULL, 0)
+                     : PQexecParams(c, "SELECT json FROM fb_records WHERE id = $1", 1, NULL, p, NULL, NULL, 0);
+  if (PQresultStatus(r) != (text ? PGRES_COMMAND_OK : PGRES_TUPLES_OK)) fail_msg("%s", PQerrorMessage(c));
+  if (!text) snprintf(keep, cap, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  PQfinish(c);
+}
+
+/* Stored texts the compact set must not take as they stand: text with spaces (valid,
+ * not canonical), a text holding two records (one row must not become two), a record
+ * the schema refuses, a text that is not JSON. Each time the compact leg answers what
+ * the jansson leg answers: the record as parsed, or the row skipped. */
+static void test_compact_set_falls_back_on_odd_rows(void **state) {
+  (void)state;
+  if (!have_pg) skip();
+  static char orig[8192], two[16800], spaced[16400];
+  record_text("MYS-P-000001", NULL, orig, sizeof orig);
+  size_t n = strlen(orig);
+  assert_true(n > 2 && orig[0] == '{' && orig[n - 1] == '}');
+  char *o = spaced;
+  for (const char *p = orig; *p; p++) {
+    *o++ = *p;
+    if (*p == ',' && p[1] == '"') *o++ = ' '; /* after each member: no string holds `,"` in the demo */
+  }
+  *o = '\0';
+  snprintf(two, sizeof two, "%s,%s", orig, orig);
+  const char *const variants[] = {spaced, two, "{\"id\":\"MYS-P-000001\"}", "not json"};
+  const size_t want_n[] = {1, 0, 0, 0};
+  for (size_t v = 0; v < FB_ARRAY_LEN(variants); v++) {
+    record_text("MYS-P-000001", variants[v], NULL, 0);
+    outcome oj, oc;
+    free(ids_via_mode("postgres", "{\"document\":\"A12345678\"}", 20, false, &oj));
+    free(ids_via_mode("postgres", "{\"document\":\"A12345678\"}", 20, true, &oc));
+    if (!json_equal(oj.records, oc.records)) fail_msg("variant %zu: compact and jansson legs differ", v);
+    assert_int_equal(json_array_size(oc.records), want_n[v]);
+    json_decref(oj.records);
+    json_decref(oc.records);
+  }
+  record_text("MYS-P-000001", orig, NULL, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_answers_as_sqlite),
@@ -445,6 +521,7 @@ int main(void) {
       cmocka_unit_test(test_unreachable_database),
       cmocka_unit_test(test_close_while_looking_up),
       cmocka_unit_test(test_sql_error_and_bad_conninfo),
+      cmocka_unit_test(test_compact_set_falls_back_on_odd_rows),
   };
   setenv("UV_THREADPOOL_SIZE", "4", 1); /* POOL_THREADS: read when the pool starts */
   return cmocka_run_group_tests(tests, setup, teardown);

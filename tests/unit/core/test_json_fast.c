@@ -151,10 +151,10 @@ static void test_containers_keep_jansson_order(void **state) {
 
 /* ---- the parser ----------------------------------------------------------- */
 
-static void same_load(const char *text, size_t len) {
+static void same_load_flags(const char *text, size_t len, size_t flags) {
   json_error_t ea, eb;
-  json_t *a = json_loadb(text, len, 0, &ea);
-  json_t *b = fb_jsonr_loadb(text, len, &eb);
+  json_t *a = json_loadb(text, len, flags, &ea);
+  json_t *b = flags ? fb_jsonr_loadb_flags(text, len, flags, &eb) : fb_jsonr_loadb(text, len, &eb);
   assert_int_equal(a == NULL, b == NULL);
   if (!a) {
     assert_string_equal(ea.text, eb.text);
@@ -170,6 +170,12 @@ static void same_load(const char *text, size_t len) {
   json_decref(b);
 }
 
+/* Both modes the hub uses: node answers (0) and request bodies (JSON_REJECT_DUPLICATES). */
+static void same_load(const char *text, size_t len) {
+  same_load_flags(text, len, 0);
+  same_load_flags(text, len, JSON_REJECT_DUPLICATES);
+}
+
 static void test_parser_agrees_with_json_loadb(void **state) {
   (void)state;
   static const char *const cases[] = {
@@ -182,7 +188,10 @@ static void test_parser_agrees_with_json_loadb(void **state) {
       "[-1e400]", "[1e-400]", "[truex]", "[tru]", "[nul]", "[True]", "[\"\\u0000\"]", "[\"\\udc00\"]", "[\"\\ud800\"]",
       "[\"\\ud800\\u0041\"]", "[\"\\uZZZZ\"]", "[\"\\q\"]", "[\"\x01\"]", "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]",
       "[\"\xf4\x90\x80\x80\"]", "[\"\xe0\xb8\"]", "[\"abc", "[\"abc\\", "{} x", "{}{}", "[] \x80", "\xef\xbb\xbf{}",
-      "[1true]", "{\"a\":1 \"b\":2}", "/* c */ {}"};
+      "[1true]", "{\"a\":1 \"b\":2}", "/* c */ {}",
+      /* repeated keys: kept last by one mode, an error naming the key in the other */
+      "{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", "[{\"x\":1},{\"x\":2,\"y\":[{\"z\":0,\"z\":0}]}]",
+      "{\"k\\u00e9y\":1,\"k\u00e9y\":2}", "{\"\":1,\"\":2}"};
   for (size_t i = 0; i < FB_ARRAY_LEN(cases); i++) same_load(cases[i], strlen(cases[i]));
   same_load("[\"a\0b\"]", 7);     /* a raw NUL inside a string */
   same_load("{}\0", 3);           /* after the value */

@@ -52,9 +52,12 @@ void rig_default_limits(fb_limits *lim);
 /* Starts the server with `lim` and these routes:
  *   GET  /hello        200 "hello"
  *   POST /echo         200 with the request body
- *   GET  /big?n=N      200 with N bytes of 'x'
+ *   GET  /big?n=N      200 with N bytes, byte i being rig_big_byte(i)
  *   GET  /hold         no answer until rig_release(); counts its abort in ->aborted */
 void rig_start(net_rig *r, const fb_limits *lim);
+/* Byte i of a /big body: printable, with a period (89) no frame or window size is a
+ * multiple of, so a chunk sent twice, skipped or out of place shows. */
+char rig_big_byte(size_t i);
 /* Begins the graceful stop (HTTP/2 clients get GOAWAY); rig_stop finishes it. */
 void rig_stop_begin(net_rig *r);
 /* Stops the server gracefully, runs the loop until it is freed, closes the loop. */

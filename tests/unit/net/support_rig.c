@@ -77,13 +77,15 @@ static void on_echo(fb_request *req, void *ctx) {
   fb_respond(req, 200, "application/octet-stream", body, len);
 }
 
+char rig_big_byte(size_t i) { return (char)('!' + i % 89); }
+
 static void on_big(fb_request *req, void *ctx) {
   net_rig *r = ctx;
   r->hits++;
   char n[32];
   size_t len = fb_request_query_param(req, "n", n, sizeof n) ? (size_t)strtoull(n, NULL, 10) : 0;
   char *body = fb_xmalloc(len ? len : 1);
-  memset(body, 'x', len);
+  for (size_t i = 0; i < len; i++) body[i] = rig_big_byte(i);
   fb_respond(req, 200, "text/plain", body, len);
   free(body);
 }
