@@ -122,6 +122,13 @@ static void checkpoint(fb_audit *a) {
   a->last_is_checkpoint = true;
 }
 
+/* After an entry of the caller's (under append_mu): a checkpoint every
+ * checkpoint_every entries when the log signs. */
+static void count_entry(fb_audit *a) {
+  a->last_is_checkpoint = false;
+  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+}
+
 static double system_clock(void *ctx) {
   (void)ctx;
   return fb_now_ms();
@@ -237,8 +244,7 @@ int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
     a->suppressed_pending = 0;
   }
   enqueue(a, entry, cb, data);
-  a->last_is_checkpoint = false;
-  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+  count_entry(a);
   uv_mutex_unlock(&a->append_mu);
   return 0;
 }
@@ -259,8 +265,7 @@ int fb_audit_append_text(fb_audit *a, const char *event, char *fields, size_t le
   p->text = fields;
   p->text_len = len;
   enqueue_pending(a, p, NULL, cb, data);
-  a->last_is_checkpoint = false;
-  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+  count_entry(a);
   uv_mutex_unlock(&a->append_mu);
   return 0;
 }
