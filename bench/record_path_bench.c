@@ -8,6 +8,10 @@
  * for the http adapter's answers).
  *
  *   record_path_bench [ROUNDS]     (default 3000 searches per path)
+ *   record_path_bench ROUNDS merge (the merge and the answer's write alone, ROUNDS times
+ *                                   on the same redacted compact sets and jsonr values:
+ *                                   µs per merge and per write, and a hash of the answer
+ *                                   text, to compare two builds' output byte for byte)
  *
  * The answers are built as bench/realistic_bench.sh builds them: in each of IDN, THA
  * and BGD (MYS asks), the records holding document A12345678 plus the shortest person
@@ -16,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -209,6 +215,80 @@ static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens
   t->ms[S_FREE] += t6 - t5;
 }
 
+/* FNV-1a of the answer text: two builds that print the same hash wrote the same bytes. */
+static uint64_t text_hash(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+  return h;
+}
+
+/* This thread's CPU time in ms: on a loaded machine, steadier than the wall clock
+ * (time spent waiting for a core is not counted). */
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* The merge and the write alone, on inputs parsed, judged and redacted once: the
+ * merge reads its sources and never changes them. */
+static void merge_only(int rounds, char *const texts[NANSWER], const size_t lens[NANSWER], fb_policy *common,
+                       fb_policy *const pol[NANSWER], const fb_query *q) {
+  fb_crecs *sets[NANSWER];
+  json_t *bodies[NANSWER];
+  fb_merge_source csrc[NANSWER], jsrc[NANSWER];
+  for (int i = 0; i < NANSWER; i++) {
+    char *text = malloc(lens[i] + 1);
+    memcpy(text, texts[i], lens[i] + 1);
+    sets[i] = fb_crecs_load(text, lens[i], NULL);
+    bodies[i] = fb_jsonr_loadb(texts[i], lens[i], NULL);
+    json_t *recs = json_object_get(bodies[i], "records");
+    if (!sets[i] || fb_crecs_judge(sets[i], NULL) != 0 || !recs) abort();
+    fb_plan *plan = fb_plan_new(common, pol[i], q);
+    size_t red;
+    if (fb_plan_apply_crecs(plan, sets[i], &red) != 0 || fb_plan_apply(plan, recs, &red) != 0) abort();
+    fb_plan_free(plan);
+    csrc[i] = (fb_merge_source){.state = answering[i], .set = sets[i]};
+    jsrc[i] = (fb_merge_source){.state = answering[i], .records = recs};
+  }
+  const fb_merge_source *paths[2] = {csrc, jsrc};
+  static const char *const path_names[2] = {"compact", "jsonr"};
+  double ms[2][2] = {{0}};
+  uint64_t hash[2] = {0};
+  double cpu[2][2] = {{0}};
+  size_t bytes[2] = {0}, entities[2] = {0};
+  fb_buf b = {0};
+  for (int r = -200; r < rounds; r++) /* 200 rounds of warm-up */
+    for (int p = 0; p < 2; p++) {
+      b.len = 0;
+      double c0 = cpu_ms();
+      double t0 = fb_now_ms();
+      fb_merged *m = fb_merge_sources(paths[p], NANSWER);
+      double t1 = fb_now_ms();
+      double c1 = cpu_ms();
+      if (fb_merged_write(&b, m, FB_JSONW_PRECISION) != 0) abort();
+      double t2 = fb_now_ms();
+      double c2 = cpu_ms();
+      entities[p] = fb_merged_count(m);
+      fb_merged_free(m);
+      if (r < 0) continue;
+      ms[p][0] += t1 - t0;
+      ms[p][1] += t2 - t1;
+      cpu[p][0] += c1 - c0;
+      cpu[p][1] += c2 - c1;
+      if (r == 0) hash[p] = text_hash(b.data, b.len), bytes[p] = b.len;
+    }
+  for (int p = 0; p < 2; p++)
+    printf("%-8s merge %6.2f us (cpu %6.2f)  write %6.2f us (cpu %6.2f)  %zu entities, %zu bytes, fnv %016llx\n",
+           path_names[p], ms[p][0] * 1000.0 / rounds, cpu[p][0] * 1000.0 / rounds, ms[p][1] * 1000.0 / rounds,
+           cpu[p][1] * 1000.0 / rounds, entities[p], bytes[p], (unsigned long long)hash[p]);
+  fb_buf_free(&b);
+  for (int i = 0; i < NANSWER; i++) {
+    fb_crecs_free(sets[i]);
+    json_decref(bodies[i]);
+  }
+}
+
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 3000;
   if (rounds < 1) rounds = 1;
@@ -242,6 +322,16 @@ int main(int argc, char **argv) {
                 .justification = "Suspected facilitator in case MY-2026-0042", .case_ref = "MY-2026-0042",
                 .from_state = "MYS", .agency = "PDRM", .roles = roles, .nroles = 1, .subject = subject,
                 .query_id = "q-bench"};
+  if (argc > 2 && strcmp(argv[2], "merge") == 0) {
+    merge_only(rounds, texts, lens, common, pol, &q);
+    json_decref(subject);
+    for (int i = 0; i < NANSWER; i++) {
+      free(texts[i]);
+      fb_policy_unref(pol[i]);
+    }
+    fb_policy_unref(common);
+    return 0;
+  }
   totals old = {0}, fresh = {0}, compact = {0};
   for (int r = 0; r < 200; r++) { /* warm-up */
     totals w = {0};

@@ -9,6 +9,7 @@
 #include "match/translit.h"
 
 #define MAX_CPS 1024 /* code points of one name after decomposition; the rest is ignored */
+#define FOLDED_MAX 512 /* bytes of a folded name (fb_name_key_make); whole words past it are ignored */
 
 static bool apostrophe(int32_t c) {
   return c == '\'' || c == '`' || c == 0x2018 || c == 0x2019 || c == 0x02BC || c == 0x02BB || c == 0x02BE ||
@@ -154,8 +155,9 @@ size_t fb_fold_ascii(const char *in, char *out, size_t outlen) {
 static bool is_connector(const char *t, size_t n) {
   static const char *const words[] = {"bin", "binti", "binte", "bint", "bte", "bt", "bn",
                                       "ibn", "al",  "el",    "ap",   "bnt"}; /* bnt, bn: Arabic script */
+  if (n > 5) return false; /* longer than every word above */
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (strlen(words[i]) == n && memcmp(words[i], t, n) == 0) return true;
+    if (words[i][0] == t[0] && strlen(words[i]) == n && memcmp(words[i], t, n) == 0) return true;
   return false;
 }
 
@@ -164,6 +166,7 @@ static const char *expand(const char *t, size_t n) {
   static const char *const from[] = {"md", "mohd", "muhd", "mhd", "moh", "mohd", "abd"};
   static const char *const to[] = {"muhammad", "muhammad", "muhammad", "muhammad",
                                    "muhammad", "muhammad", "abdul"};
+  if (n > 4 || (t[0] != 'm' && t[0] != 'a')) return NULL; /* no word above is longer, or starts otherwise */
   for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
     if (strlen(from[i]) == n && memcmp(from[i], t, n) == 0) return to[i];
   return NULL;
@@ -171,26 +174,36 @@ static const char *expand(const char *t, size_t n) {
 
 static bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
 
+/* The letter a digraph ab stands for, or 0: dj -> j, tj -> c, ch -> c, sj / sh / sy -> s,
+ * oe / ou / oo -> u, ph -> f, th -> t, kh -> k, dh -> d, gh -> g, ck -> k, ee / ie -> i. */
+static char digraph(char a, char b) {
+  switch (a) {
+    case 'd': return b == 'j' ? 'j' : b == 'h' ? 'd' : 0;
+    case 't': return b == 'j' ? 'c' : b == 'h' ? 't' : 0;
+    case 'c': return b == 'h' ? 'c' : b == 'k' ? 'k' : 0;
+    case 's': return b == 'j' || b == 'h' || b == 'y' ? 's' : 0;
+    case 'o': return b == 'e' || b == 'u' || b == 'o' ? 'u' : 0;
+    case 'p': return b == 'h' ? 'f' : 0;
+    case 'k': return b == 'h' ? 'k' : 0;
+    case 'g': return b == 'h' ? 'g' : 0;
+    case 'e': case 'i': return b == 'e' ? 'i' : 0;
+    default: return 0;
+  }
+}
+
 /* Reduces an ASCII token to its phonetic key in place; returns the new length. The
  * rules merge the spelling variants common in Malay, Indonesian, Bengali and Thai
  * romanisations: old Dutch spellings (dj, tj, oe), aspirated digraphs, e/a and o/u
  * vowel shifts, doubled letters, a final h after a vowel. */
 static size_t phonetic(char *t, size_t n) {
-  static const struct { char a, b, to; } digraphs[] = {
-      {'d', 'j', 'j'}, {'t', 'j', 'c'}, {'c', 'h', 'c'}, {'s', 'j', 's'}, {'s', 'h', 's'},
-      {'s', 'y', 's'}, {'o', 'e', 'u'}, {'o', 'u', 'u'}, {'o', 'o', 'u'}, {'p', 'h', 'f'},
-      {'t', 'h', 't'}, {'k', 'h', 'k'}, {'d', 'h', 'd'}, {'g', 'h', 'g'}, {'c', 'k', 'k'},
-      {'e', 'e', 'i'}, {'i', 'e', 'i'}};
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     char c = t[i];
     if (i + 1 < n) {
-      for (size_t d = 0; d < sizeof digraphs / sizeof digraphs[0]; d++) {
-        if (c == digraphs[d].a && t[i + 1] == digraphs[d].b) {
-          c = digraphs[d].to;
-          i++;
-          break;
-        }
+      char d = digraph(c, t[i + 1]);
+      if (d) {
+        c = d;
+        i++;
       }
     }
     switch (c) {
@@ -236,10 +249,26 @@ static void key_push(fb_name_key *k, const char *tok, size_t n, bool native) {
   k->n++;
 }
 
-void fb_name_key_make(const char *name, fb_name_key *out) {
-  memset(out, 0, sizeof *out);
-  if (!name) return;
-  char folded[512];
+/* One folded ASCII word t[0..n) (only its first 64 bytes are read past the short
+ * word lists) into the key: initials and connectors carry nothing, abbreviations are
+ * expanded, the rest reduced to its phonetic key. */
+static void key_add_word(fb_name_key *out, const char *t, size_t n, bool native) {
+  if (n < 2 || is_connector(t, n)) return; /* initials and "bin" carry nothing */
+  char tmp[64];
+  const char *x = expand(t, n);
+  if (x) { n = strlen(x); memcpy(tmp, x, n); }
+  else {
+    if (n > sizeof tmp) n = sizeof tmp;
+    memcpy(tmp, t, n);
+  }
+  n = phonetic(tmp, n);
+  key_push(out, tmp, n, native);
+}
+
+/* The general path: the name folded (NFKC, case folding, other scripts
+ * transliterated), then its words one by one. */
+static void key_make_folded(const char *name, fb_name_key *out) {
+  char folded[FOLDED_MAX];
   size_t len = fold(name, folded, sizeof folded, true);
   size_t i = 0;
   while (i < len && out->n < FB_NAME_MAX_TOKENS) {
@@ -257,17 +286,46 @@ void fb_name_key_make(const char *name, fb_name_key *out) {
       key_push(out, t, n, false);
       continue;
     }
-    if (n < 2 || is_connector(t, n)) continue; /* initials and "bin" carry nothing */
-    char tmp[64];
-    const char *x = expand(t, n);
-    if (x) { n = strlen(x); memcpy(tmp, x, n); }
-    else {
-      if (n > sizeof tmp) n = sizeof tmp;
-      memcpy(tmp, t, n);
-    }
-    n = phonetic(tmp, n);
-    key_push(out, tmp, n, native);
+    key_add_word(out, t, n, native);
   }
+}
+
+/* A name of ASCII bytes only (most names): fold's ASCII branch and the word loop of
+ * key_make_folded in one pass, without the folded copy. Words are counted as fold
+ * counts them (with their separating spaces) so that a name whose folded form would
+ * not fit FOLDED_MAX stops at the same word. tests/unit/match/test_names.c compares
+ * the two paths on random names. */
+static void key_make_ascii(const unsigned char *u, fb_name_key *out) {
+  size_t folded = 0; /* bytes fold would have written */
+  while (out->n < FB_NAME_MAX_TOKENS) {
+    while (*u && !isalnum(*u)) u++; /* separators; an apostrophe outside a word too */
+    if (!*u) return;
+    if (folded) folded++; /* the space before the word */
+    char word[64];
+    size_t n = 0;
+    for (; *u && (isalnum(*u) || apostrophe(*u)); u++) {
+      if (!isalnum(*u)) continue; /* apostrophes vanish inside words */
+      if (folded + 1 >= FOLDED_MAX) return; /* fold keeps whole words only, and stops */
+      folded++;
+      if (n < sizeof word) word[n] = (char)tolower(*u);
+      n++;
+    }
+    key_add_word(out, word, n, false);
+  }
+}
+
+void fb_name_key_make(const char *name, fb_name_key *out) {
+  memset(out, 0, sizeof *out);
+  if (!name) return;
+  const unsigned char *u = (const unsigned char *)name;
+  while (*u && *u < 0x80) u++;
+  if (*u) key_make_folded(name, out);
+  else key_make_ascii((const unsigned char *)name, out);
+}
+
+void fb_name_key_make_general(const char *name, fb_name_key *out) {
+  memset(out, 0, sizeof *out);
+  if (name) key_make_folded(name, out);
 }
 
 void fb_name_key_parse(const char *keys, fb_name_key *out) {

@@ -38,36 +38,47 @@ typedef struct {
   int type; /* compact: json_type; 0 with no set and no json: absent */
 } val;
 
+/* A record's document, for conflicts: kind and country equal, numbers different.
+ * Kind and country are the record's own strings, the number its normalised text. */
+typedef struct {
+  const char *kind, *country, *number;
+  uint32_t number_at; /* in the merge's text pool, until `number` is set */
+} rec_doc;
+
+/* A record as the merge reads it: small (a few cache lines), its name keys and
+ * normalised texts kept in the merge's pools (below), which grow while the
+ * records are prepared; the `*_at` offsets become pointers once they stop. */
 typedef struct {
   json_t *json;        /* borrowed input record (jansson form) */
   const fb_crecs *set; /* or record `ci` of a compact set */
   uint32_t ci;
   const char *state, *id;
-  uint32_t si; /* index of state in the sorted states */
+  uint32_t si;    /* index of state in the sorted states */
+  uint32_t srank; /* the state's rank in that order (equal states, equal ranks) */
   bool vessel;
-  fb_name_key names[MAX_NAMES];
-  int nnames;
   bool native; /* a name token came from another script */
+  uint8_t nnames, ndocs;
+  const fb_name_key *names; /* nnames keys */
+  uint32_t names_at;
   int dob_year;
   char dob[11]; /* full date when known, else "" */
   char imo[8];
-  char vname[64];
-  /* documents, for conflicts: kind and country equal, numbers different */
-  struct { char kind[16], country[4], number[24]; } docs[2];
-  int ndocs;
+  const char *vname; /* normalised vessel name, "" when none */
+  uint32_t vname_at;
+  rec_doc docs[2];
 } rec;
 
 /* An exact key: document (with country), phone, IMO or vessel name. */
 enum { K_DOCUMENT, K_PHONE, K_IMO, K_VNAME, K_DOCFP, K_PHONEFP };
 typedef struct {
+  const char *key;     /* set from key_at once the text pool stops growing */
+  const char *country; /* the record's own string, or NULL when absent or empty */
+  uint32_t key_at, r;
   uint8_t kind;
-  char key[65]; /* room for a fingerprint: 64 hex digits */
-  char country[4];
-  uint32_t r;
 } xkey;
 
 typedef struct {
-  char key[8]; /* token prefix */
+  uint64_t key; /* token prefix, 8 bytes zero-padded, read big-endian: integer order is memcmp's */
   uint32_t r;
 } block;
 
@@ -95,6 +106,34 @@ static void *vec_push(vec *v) {
     v->v = fb_xrealloc(v->v, v->cap * v->size);
   }
   return (char *)v->v + v->size * v->n++;
+}
+
+/* What prepare computes beside the records: exact keys (xkey), name keys
+ * (fb_name_key), and the text of normalised values, NUL-terminated one after the
+ * other (it starts with one NUL: offset 0 is ""). */
+typedef struct {
+  vec keys, names;
+  fb_buf text;
+} pools;
+
+static void pools_init(pools *p) {
+  *p = (pools){.keys = {.size = sizeof(xkey)}, .names = {.size = sizeof(fb_name_key)}};
+  fb_buf_append(&p->text, "", 1);
+}
+
+static void pools_free(pools *p) {
+  free(p->keys.v);
+  free(p->names.v);
+  fb_buf_free(&p->text);
+  *p = (pools){0};
+}
+
+/* Copies s[0..n) and a NUL into the text pool; returns its offset. */
+static uint32_t text_add(pools *p, const char *s, size_t n) {
+  uint32_t at = (uint32_t)p->text.len;
+  fb_buf_append(&p->text, s, n);
+  fb_buf_append(&p->text, "", 1);
+  return at;
 }
 
 static val field(const rec *x, const char *name, int key) {
@@ -133,7 +172,7 @@ static bool next(val v, size_t *pos, val *e) {
   return true;
 }
 
-static bool masked(const char *s) { return !s || strcmp(s, "[REDACTED]") == 0; }
+static bool masked(const char *s) { return !s || (s[0] == '[' && strcmp(s, "[REDACTED]") == 0); }
 
 /* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
 static bool fingerprint(const char *s) {
@@ -155,34 +194,66 @@ static unsigned redaction_mask(const rec *x) {
   while (next(list, &pos, &e)) {
     const char *s = str(e);
     if (!s) continue;
-    size_t n = strcspn(s, ".[");
+    size_t n = 0; /* the top-level field: up to '.' or '[' */
+    while (s[n] && s[n] != '.' && s[n] != '[') n++;
     for (size_t f = 0; f < FB_ARRAY_LEN(fields); f++) {
       const char *name = fb_record_fields[fields[f].field];
-      if (strlen(name) == n && strncmp(name, s, n) == 0) m |= fields[f].bit;
+      if (name[0] == s[0] && strncmp(name, s, n) == 0 && name[n] == '\0') m |= fields[f].bit;
     }
   }
   return m;
 }
 
-/* snprintf(dst, cap, "%s", src) without the format machinery (a few per record). */
-static void copy_cut(char *dst, size_t cap, const char *src) {
-  size_t n = strnlen(src, cap - 1);
-  memcpy(dst, src, n);
-  dst[n] = '\0';
+static void add_key(pools *p, int kind, uint32_t key_at, const char *country, uint32_t r) {
+  *(xkey *)vec_push(&p->keys) =
+      (xkey){.key_at = key_at, .country = country && country[0] ? country : NULL, .r = r, .kind = (uint8_t)kind};
 }
 
-static void add_key(vec *keys, int kind, const char *key, const char *country, uint32_t r) {
-  xkey *k = vec_push(keys);
-  memset(k, 0, sizeof *k);
-  k->kind = (uint8_t)kind;
-  copy_cut(k->key, sizeof k->key, key);
-  if (country) copy_cut(k->country, sizeof k->country, country);
-  k->r = r;
+/* A name key of record x, kept when it has a token. */
+static void add_name(rec *x, pools *p, const char *name) {
+  fb_name_key *k = vec_push(&p->names);
+  fb_name_key_make(name, k);
+  if (!k->n) {
+    p->names.n--;
+    return;
+  }
+  if (!x->nnames) x->names_at = (uint32_t)(p->names.n - 1);
+  x->nnames++;
+  x->native |= k->native != 0;
 }
 
-/* Computes every key of record `r` once; exact keys go to `keys`, name blocks to
- * `blocks`. */
-static void prepare(rec *x, uint32_t r, vec *keys) {
+/* The members number, country and kind of a document, in one pass over a compact
+ * object (each the first member whose decoded key equals the name, as member() finds
+ * it). */
+static void document_fields(val e, const char **num, const char **country, const char **kind) {
+  if (!e.set) {
+    *num = str(member(e, "number"));
+    *country = str(member(e, "country"));
+    *kind = str(member(e, "kind"));
+    return;
+  }
+  *num = *country = *kind = NULL;
+  if (e.type != JSON_OBJECT) return;
+  bool seen_num = false, seen_country = false, seen_kind = false;
+  uint32_t pos = 0, koff, klen, off, len;
+  int type;
+  while (fb_crec_object_next(e.set, e.off, &pos, &koff, &klen, &off, &len, &type)) {
+    const char *k = fb_crec_str_at(e.set, koff);
+    const char **slot = NULL;
+    bool *seen = NULL;
+    if (!seen_num && strcmp(k, "number") == 0) slot = num, seen = &seen_num;
+    else if (!seen_country && strcmp(k, "country") == 0) slot = country, seen = &seen_country;
+    else if (!seen_kind && strcmp(k, "kind") == 0) slot = kind, seen = &seen_kind;
+    if (!slot) continue;
+    *seen = true;
+    *slot = type == JSON_STRING ? fb_crec_str_at(e.set, off) : NULL;
+    if (seen_num && seen_country && seen_kind) return;
+  }
+}
+
+/* Computes every key of record `r` once: exact keys, name keys and normalised texts
+ * go to the pools. */
+static void prepare(rec *x, uint32_t r, pools *p) {
   unsigned red = redaction_mask(x);
   const char *type = str(field(x, "type", FB_CKEY_TYPE));
   x->vessel = type && strcmp(type, "vessel") == 0;
@@ -190,13 +261,13 @@ static void prepare(rec *x, uint32_t r, vec *keys) {
   const char *name = str(field(x, "name", FB_RECORD_FIELD_NAME));
   if (!(red & R_NAME) && !masked(name)) {
     if (x->vessel) {
-      if (fb_norm_vessel(name, buf, sizeof buf) && strlen(buf) < sizeof x->vname) {
-        snprintf(x->vname, sizeof x->vname, "%s", buf);
-        add_key(keys, K_VNAME, buf, NULL, r);
+      size_t n = fb_norm_vessel(name, buf, sizeof buf);
+      if (n && n < 64) {
+        x->vname_at = text_add(p, buf, n);
+        add_key(p, K_VNAME, x->vname_at, NULL, r);
       }
     } else {
-      fb_name_key_make(name, &x->names[x->nnames]);
-      if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
+      add_name(x, p, name);
     }
   }
   size_t pos;
@@ -206,8 +277,7 @@ static void prepare(rec *x, uint32_t r, vec *keys) {
     for (pos = 0; next(aliases, &pos, &e);) {
       if (x->nnames == MAX_NAMES) break;
       if (masked(str(e))) continue;
-      fb_name_key_make(str(e), &x->names[x->nnames]);
-      if (x->names[x->nnames].n) x->native |= x->names[x->nnames++].native != 0;
+      add_name(x, p, str(e));
     }
   }
   const char *dob = str(field(x, "dob", FB_RECORD_FIELD_DOB));
@@ -220,46 +290,67 @@ static void prepare(rec *x, uint32_t r, vec *keys) {
    * same deployment key); a fingerprint never equals a plain value. */
   if (red & R_DOCUMENTS)
     for (pos = 0; next(documents, &pos, &e);)
-      if (fingerprint(str(e))) add_key(keys, K_DOCFP, str(e), NULL, r);
+      if (fingerprint(str(e))) add_key(p, K_DOCFP, text_add(p, str(e), 64), NULL, r);
   if (red & R_PHONES)
     for (pos = 0; next(phones, &pos, &e);)
-      if (fingerprint(str(e))) add_key(keys, K_PHONEFP, str(e), NULL, r);
+      if (fingerprint(str(e))) add_key(p, K_PHONEFP, text_add(p, str(e), 64), NULL, r);
   if (!(red & R_DOCUMENTS)) {
     for (pos = 0; next(documents, &pos, &e);) {
-      const char *num = str(member(e, "number"));
-      const char *country = str(member(e, "country"));
-      if (!masked(num) && fb_norm_document(num, buf, sizeof buf) && strlen(buf) < sizeof ((xkey *)0)->key)
-        add_key(keys, K_DOCUMENT, buf, masked(country) ? NULL : country, r);
-      const char *kind = str(member(e, "kind"));
-      if (x->ndocs < 2 && !masked(num) && !masked(country) && !masked(kind) && strlen(kind) < 16 &&
-          strlen(country) < 4 && strlen(buf) < 24 && buf[0]) {
-        snprintf(x->docs[x->ndocs].kind, sizeof x->docs[0].kind, "%s", kind);
-        snprintf(x->docs[x->ndocs].country, sizeof x->docs[0].country, "%s", country);
-        snprintf(x->docs[x->ndocs].number, sizeof x->docs[0].number, "%s", buf);
-        x->ndocs++;
-      }
+      const char *num, *country, *kind;
+      document_fields(e, &num, &country, &kind);
+      if (masked(num)) continue; /* neither a key nor a document for conflicts */
+      size_t n = fb_norm_document(num, buf, sizeof buf);
+      if (!n) continue; /* nothing left: no key, and an empty number is no document */
+      /* the number's text, shared by its key and the conflicts' copy */
+      uint32_t at = n < 65 ? text_add(p, buf, n) : 0;
+      if (n < 65) add_key(p, K_DOCUMENT, at, masked(country) ? NULL : country, r);
+      if (x->ndocs < 2 && !masked(country) && !masked(kind) && strlen(kind) < 16 && strlen(country) < 4 && n < 24)
+        x->docs[x->ndocs++] = (rec_doc){.kind = kind, .country = country, .number_at = at};
     }
   }
   if (!(red & R_PHONES)) {
     for (pos = 0; next(phones, &pos, &e);) {
-      if (!masked(str(e)) && fb_norm_phone(str(e), buf, 40)) add_key(keys, K_PHONE, buf, NULL, r);
+      size_t n;
+      if (!masked(str(e)) && (n = fb_norm_phone(str(e), buf, 40)) != 0) add_key(p, K_PHONE, text_add(p, buf, n), NULL, r);
     }
   }
   if (!(red & R_VESSEL) && x->vessel) {
     val vessel = field(x, "vessel", FB_RECORD_FIELD_VESSEL);
     const char *imo = str(member(vessel, "imo"));
-    if (!masked(imo) && fb_norm_imo(imo, x->imo)) add_key(keys, K_IMO, x->imo, NULL, r);
+    if (!masked(imo) && fb_norm_imo(imo, x->imo)) add_key(p, K_IMO, text_add(p, x->imo, 7), NULL, r);
     const char *vn = str(member(vessel, "name"));
-    if (!x->vname[0] && !masked(vn) && fb_norm_vessel(vn, buf, sizeof buf) && strlen(buf) < sizeof x->vname) {
-      snprintf(x->vname, sizeof x->vname, "%s", buf);
-      add_key(keys, K_VNAME, buf, NULL, r);
+    size_t n;
+    if (!x->vname_at && !masked(vn) && (n = fb_norm_vessel(vn, buf, sizeof buf)) != 0 && n < 64) {
+      x->vname_at = text_add(p, buf, n);
+      add_key(p, K_VNAME, x->vname_at, NULL, r);
     }
   }
+}
+
+/* Once the pools stop growing: offsets become pointers. */
+static void resolve(rec *recs, uint32_t n, pools *p) {
+  const char *text = p->text.data;
+  const fb_name_key *names = p->names.v;
+  for (uint32_t i = 0; i < n; i++) {
+    rec *x = &recs[i];
+    x->names = x->nnames ? names + x->names_at : NULL;
+    x->vname = text + x->vname_at;
+    for (int d = 0; d < x->ndocs; d++) x->docs[d].number = text + x->docs[d].number_at;
+  }
+  xkey *k = p->keys.v;
+  for (size_t i = 0; i < p->keys.n; i++) k[i].key = text + k[i].key_at;
 }
 
 /* Name blocks of record `r`: the first 3 bytes of each token of each name (6 for
  * other scripts, whose characters are multi-byte). Duplicates within one record are
  * harmless. */
+/* The 8 bytes of a block key as a big-endian integer. */
+static uint64_t block_key(const char *s, size_t n) {
+  uint64_t k = 0;
+  for (size_t i = 0; i < 8; i++) k = k << 8 | (i < n ? (unsigned char)s[i] : 0u);
+  return k;
+}
+
 static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
   for (int n = 0; n < x->nnames; n++) {
     const fb_name_key *k = &x->names[n];
@@ -268,38 +359,55 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
       const char *s = k->buf + k->off[t];
       size_t take = (unsigned char)s[0] >= 0x80 ? 6 : 3;
       if (len < take) take = len;
-      block *b = vec_push(blocks);
-      memset(b, 0, sizeof *b);
-      memcpy(b->key, s, take);
-      b->r = r;
+      *(block *)vec_push(blocks) = (block){block_key(s, take), r};
       /* Across scripts, vowels differ but consonants agree: a second block by the
        * token's skeleton ('#' + up to 7 bytes), used only when some record's name
        * came from another script. */
       if (skeletons && (unsigned char)s[0] < 0x80) {
         char sk[64];
-        size_t sn = fb_name_skeleton(s, len, sk, sizeof sk);
+        sk[0] = '#';
+        size_t sn = fb_name_skeleton(s, len, sk + 1, sizeof sk - 1);
         if (sn < 2) continue;
-        b = vec_push(blocks);
-        memset(b, 0, sizeof *b);
-        b->key[0] = '#';
-        memcpy(b->key + 1, sk, sn < 7 ? sn : 7);
-        b->r = r;
+        *(block *)vec_push(blocks) = (block){block_key(sk, 1 + (sn < 7 ? sn : 7)), r};
       }
     }
   }
+}
+
+static bool block_less(const block *a, const block *b) { return a->key < b->key || (a->key == b->key && a->r < b->r); }
+
+/* Blocks in (key, record) order: a merge sort with the comparison inlined (qsort's
+ * call per comparison was most of the linking). Equal entries cannot be told apart,
+ * so any correct sort gives qsort's order. */
+static void sort_blocks(block *v, size_t n) {
+  if (n < 2) return;
+  for (size_t i = 1; i < n && n <= 16; i++) { /* small: insertion */
+    block x = v[i];
+    size_t j = i;
+    for (; j > 0 && block_less(&x, &v[j - 1]); j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+  if (n <= 16) return;
+  block *tmp = fb_xmalloc(n * sizeof *tmp), *from = v, *to = tmp;
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
+      while (i < mid && j < hi) to[o++] = block_less(&from[j], &from[i]) ? from[j++] : from[i++];
+      while (i < mid) to[o++] = from[i++];
+      while (j < hi) to[o++] = from[j++];
+    }
+    block *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != v) memcpy(v, from, n * sizeof *v);
+  free(tmp);
 }
 
 static int xkey_cmp(const void *pa, const void *pb) {
   const xkey *a = pa, *b = pb;
   if (a->kind != b->kind) return a->kind - b->kind;
   int c = strcmp(a->key, b->key);
-  if (c) return c;
-  return a->r < b->r ? -1 : a->r > b->r;
-}
-
-static int block_cmp(const void *pa, const void *pb) {
-  const block *a = pa, *b = pb;
-  int c = memcmp(a->key, b->key, sizeof a->key);
   if (c) return c;
   return a->r < b->r ? -1 : a->r > b->r;
 }
@@ -446,9 +554,8 @@ typedef struct {
 } group;
 
 static int rec_order(const rec *recs, uint32_t a, uint32_t b) {
-  int c = strcmp(recs[a].state, recs[b].state);
-  if (c) return c;
-  c = strcmp(recs[a].id, recs[b].id);
+  if (recs[a].srank != recs[b].srank) return recs[a].srank < recs[b].srank ? -1 : 1; /* strcmp's order of states */
+  int c = strcmp(recs[a].id, recs[b].id);
   if (c) return c;
   return a < b ? -1 : a > b;
 }
@@ -457,11 +564,53 @@ static int member_cmp(const void *pa, const void *pb, void *recs) {
   return rec_order(recs, *(const uint32_t *)pa, *(const uint32_t *)pb);
 }
 
-static int group_cmp(const void *pa, const void *pb, void *recs) {
-  const group *a = pa, *b = pb;
-  if (a->score != b->score) return a->score > b->score ? -1 : 1;
-  if (a->n != b->n) return a->n > b->n ? -1 : 1;
-  return rec_order(recs, a->members[0], b->members[0]);
+static bool group_before(const group *a, const group *b, const rec *recs) {
+  if (a->score != b->score) return a->score > b->score;
+  if (a->n != b->n) return a->n > b->n;
+  return rec_order(recs, a->members[0], b->members[0]) < 0;
+}
+
+/* Entities in output order: score desc, more records first, then the first record's
+ * state and id. A total order (records differ), so any sort gives qsort's result; a
+ * merge sort with the comparison inlined, insertion below 16. */
+static void sort_groups(group *v, size_t n, const rec *recs) {
+  if (n <= 16) {
+    for (size_t i = 1; i < n; i++) {
+      group x = v[i];
+      size_t j = i;
+      for (; j > 0 && group_before(&x, &v[j - 1], recs); j--) v[j] = v[j - 1];
+      v[j] = x;
+    }
+    return;
+  }
+  group *tmp = fb_xmalloc(n * sizeof *tmp), *from = v, *to = tmp;
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
+      while (i < mid && j < hi) to[o++] = group_before(&from[j], &from[i], recs) ? from[j++] : from[i++];
+      while (i < mid) to[o++] = from[i++];
+      while (j < hi) to[o++] = from[j++];
+    }
+    group *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != v) memcpy(v, from, n * sizeof *v);
+  free(tmp);
+}
+
+/* An entity's records by state, then id (a total order too). */
+static void sort_members(uint32_t *m, size_t n, rec *recs) {
+  if (n > 16) {
+    qsort_r(m, n, sizeof *m, member_cmp, recs);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    uint32_t x = m[i];
+    size_t j = i;
+    for (; j > 0 && rec_order(recs, x, m[j - 1]) < 0; j--) m[j] = m[j - 1];
+    m[j] = x;
+  }
 }
 
 /* An entity's near list: other entities (output order) and why. */
@@ -529,9 +678,11 @@ static void merged_free(merged *mg) {
 
 /* Links the prepared records (keys already in `keys`, which is freed here) into
  * entities. */
-static void link_records(merged *mg, vec keys, bool any_native) {
+static void link_records(merged *mg, pools *pl, bool any_native) {
   rec *recs = mg->recs;
   uint32_t n = mg->n;
+  resolve(recs, n, pl);
+  vec keys = pl->keys;
   vec blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
   vec nears = {.size = sizeof(near_pair)};
   for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
@@ -546,7 +697,8 @@ static void link_records(merged *mg, vec keys, bool any_native) {
       for (size_t q = p + 1; q < j && q < p + 64; q++) { /* bounded fan-out per key */
         const xkey *x = &xk[p], *y = &xk[q];
         if (x->r == y->r) continue;
-        if (x->kind == K_DOCUMENT && x->country[0] && y->country[0] && strcmp(x->country, y->country) != 0)
+        /* countries compared on their first 3 bytes (ISO 3166-1 alpha-3) */
+        if (x->kind == K_DOCUMENT && x->country && y->country && strncmp(x->country, y->country, 3) != 0)
           continue;
         edge *e = vec_push(&edges);
         *e = (edge){x->r, y->r, 0, 0.0, 0.0};
@@ -560,12 +712,12 @@ static void link_records(merged *mg, vec keys, bool any_native) {
   /* Names: compare only within blocks (records sharing a token prefix); a pair that
    * shares several blocks is compared in each and folded below. */
   block *bl = blocks.v;
-  if (blocks.n > 1) qsort(bl, blocks.n, sizeof *bl, block_cmp);
+  sort_blocks(bl, blocks.n);
   for (size_t i = 0; i < blocks.n;) {
     size_t j = i + 1;
-    while (j < blocks.n && memcmp(bl[j].key, bl[i].key, sizeof bl[i].key) == 0) j++;
+    while (j < blocks.n && bl[j].key == bl[i].key) j++;
     if (j - i <= BLOCK_CAP) {
-      bool skeleton = bl[i].key[0] == '#', look_near = j - i <= NEAR_BLOCK;
+      bool skeleton = bl[i].key >> 56 == '#', look_near = j - i <= NEAR_BLOCK;
       for (size_t p = i; p < j; p++)
         for (size_t q = p + 1; q < j; q++) {
           const rec *a = &recs[bl[p].r], *b = &recs[bl[q].r];
@@ -656,9 +808,9 @@ static void link_records(merged *mg, vec keys, bool any_native) {
   }
   for (size_t g = 0; g < ng; g++) {
     groups[g].score = round(groups[g].score * 100.0) / 100.0; /* what the analyst sees */
-    qsort_r(groups[g].members, groups[g].n, sizeof *groups[g].members, member_cmp, recs);
+    sort_members(groups[g].members, groups[g].n, recs);
   }
-  if (ng > 1) qsort_r(groups, ng, sizeof *groups, group_cmp, recs);
+  sort_groups(groups, ng, recs);
   uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
@@ -676,7 +828,7 @@ static void link_records(merged *mg, vec keys, bool any_native) {
   free(parent);
   free(edges.v);
   free(blocks.v);
-  free(keys.v);
+  pools_free(pl);
 }
 
 json_t *fb_merge(json_t *per_state) {
@@ -695,26 +847,29 @@ json_t *fb_merge(json_t *per_state) {
   for (si = 0; si < nstates; si++) nrec += json_array_size(json_object_get(per_state, states[si]));
   merged mg = {.recs = fb_xcalloc(nrec ? nrec : 1, sizeof(rec))};
   rec *recs = mg.recs;
-  vec keys = {.size = sizeof(xkey)};
-  uint32_t n = 0;
+  pools pl;
+  pools_init(&pl);
+  uint32_t n = 0, srank = 0;
   bool any_native = false;
   for (si = 0; si < nstates; si++) {
     size_t i;
     json_t *r;
+    if (si && strcmp(states[si], states[si - 1]) != 0) srank = (uint32_t)si;
     json_array_foreach(json_object_get(per_state, states[si]), i, r) {
       if (!json_is_object(r)) continue;
       recs[n].json = r;
       recs[n].state = states[si];
       recs[n].si = (uint32_t)si;
+      recs[n].srank = srank;
       recs[n].id = json_string_value(json_object_get(r, "id"));
       if (!recs[n].id) recs[n].id = "";
-      prepare(&recs[n], n, &keys);
+      prepare(&recs[n], n, &pl);
       any_native |= recs[n].native;
       n++;
     }
   }
   mg.n = n;
-  link_records(&mg, keys, any_native);
+  link_records(&mg, &pl, any_native);
   group *groups = mg.groups;
   size_t ng = mg.ng;
   near_list *nl = mg.nl;
@@ -779,11 +934,28 @@ json_t *fb_merge(json_t *per_state) {
 
 /* ---- the written form: compact records or jansson records, without copies ----------------------------------------------------- */
 
+/* The text of a score at a precision, remembered for the answer being written: most
+ * entities share a few scores (every unlinked record's is 0.5), and printf's %g of a
+ * double costs more than the rest of an entity's frame. Never shared between answers. */
+#define SCORE_TEXTS 4
+typedef struct {
+  double score;
+  int precision;
+  uint8_t len;
+  char text[40];
+} score_text;
+
+typedef struct {
+  score_text slot[SCORE_TEXTS];
+  unsigned n, next; /* slots filled; the one replaced next when all are */
+} score_texts;
+
 struct fb_merged {
   merged m;
   char **state_text; /* per source (sorted): the state's JSON string */
   size_t *state_len;
   size_t nsrc;
+  score_texts *scores; /* written through a const fb_merged: the memo is not the result */
 };
 
 static int source_cmp(const void *a, const void *b) {
@@ -799,6 +971,7 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
   out->nsrc = nsrc;
   out->state_text = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_text);
   out->state_len = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_len);
+  out->scores = fb_xcalloc(1, sizeof *out->scores);
   size_t nrec = 0;
   for (size_t si = 0; si < nsrc; si++) {
     nrec += sorted[si].set ? sorted[si].set->nrecs : json_array_size(sorted[si].records);
@@ -811,11 +984,13 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
   }
   merged *mg = &out->m;
   mg->recs = fb_xcalloc(nrec ? nrec : 1, sizeof(rec));
-  vec keys = {.size = sizeof(xkey)};
-  uint32_t n = 0;
+  pools pl;
+  pools_init(&pl);
+  uint32_t n = 0, srank = 0;
   bool any_native = false;
   for (size_t si = 0; si < nsrc; si++) {
     const fb_crecs *set = sorted[si].set;
+    if (si && strcmp(sorted[si].state, sorted[si - 1].state) != 0) srank = (uint32_t)si;
     size_t count = set ? set->nrecs : json_array_size(sorted[si].records);
     for (size_t i = 0; i < count; i++) {
       rec *x = &mg->recs[n];
@@ -831,14 +1006,15 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
       }
       x->state = sorted[si].state;
       x->si = (uint32_t)si;
+      x->srank = srank;
       if (!x->id) x->id = "";
-      prepare(x, n, &keys);
+      prepare(x, n, &pl);
       any_native |= x->native;
       n++;
     }
   }
   mg->n = n;
-  link_records(mg, keys, any_native);
+  link_records(mg, &pl, any_native);
   /* the records keep pointing at the callers' state strings: sorted copy goes */
   free(sorted);
   return out;
@@ -864,12 +1040,50 @@ static int put_json_record(fb_buf *b, json_t *r, const char *state_text, size_t 
   return 0;
 }
 
+/* `prefix`, then "e<n>" with its quotes: an entity's name without printf. */
+static void put_entity_name(fb_buf *b, const char *prefix, size_t plen, size_t n) {
+  char t[64];
+  memcpy(t, prefix, plen);
+  char digits[24];
+  size_t d = 0;
+  do digits[d++] = (char)('0' + n % 10); while ((n /= 10) != 0);
+  size_t o = plen;
+  t[o++] = '"';
+  t[o++] = 'e';
+  while (d) t[o++] = digits[--d];
+  t[o++] = '"';
+  fb_buf_append(b, t, o);
+}
+
+/* fb_jsonw_real's text of `score`, formatted once per answer and precision. */
+static void put_score(fb_buf *b, score_texts *memo, double score, int precision) {
+  for (unsigned i = 0; i < memo->n; i++) {
+    const score_text *t = &memo->slot[i];
+    /* the same bits: printf would write the same text (0.0 and -0.0 differ) */
+    if (t->precision == precision && memcmp(&t->score, &score, sizeof score) == 0) {
+      fb_buf_append(b, t->text, t->len);
+      return;
+    }
+  }
+  size_t mark = b->len;
+  fb_jsonw_real(b, score, precision);
+  size_t len = b->len - mark;
+  if (len >= sizeof memo->slot[0].text) return; /* not remembered */
+  unsigned i = memo->n < SCORE_TEXTS ? memo->n++ : memo->next++ % SCORE_TEXTS;
+  memo->slot[i] = (score_text){.score = score, .precision = precision, .len = (uint8_t)len};
+  memcpy(memo->slot[i].text, b->data + mark, len);
+}
+
+#define PUT_LITERAL(b, s) fb_buf_append((b), (s), sizeof(s) - 1)
+
 int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precision) {
   const merged *mg = &out->m;
   const group *gr = &mg->groups[g];
-  fb_buf_printf(b, "{\"entity\":\"e%zu\",\"score\":", g + 1);
-  fb_jsonw_real(b, gr->score, precision);
-  fb_buf_puts(b, ",\"match\":[");
+  static const char entity_key[] = "{\"entity\":";
+  put_entity_name(b, entity_key, sizeof entity_key - 1, g + 1);
+  PUT_LITERAL(b, ",\"score\":");
+  put_score(b, out->scores, gr->score, precision);
+  PUT_LITERAL(b, ",\"match\":[");
   bool first = true;
   for (size_t k = 0; k < FB_ARRAY_LEN(ev_names); k++)
     if (gr->ev & (1u << k)) {
@@ -879,7 +1093,7 @@ int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precis
       fb_buf_puts(b, ev_names[k]);
       fb_buf_putc(b, '"');
     }
-  fb_buf_puts(b, "],\"records\":[");
+  PUT_LITERAL(b, "],\"records\":[");
   for (size_t k = 0; k < gr->n; k++) {
     const rec *r = &mg->recs[gr->members[k]];
     if (k) fb_buf_putc(b, ',');
@@ -889,9 +1103,15 @@ int fb_merged_write_entity(fb_buf *b, const fb_merged *out, size_t g, int precis
   fb_buf_putc(b, ']');
   const near_list *nl = &mg->nl[g];
   if (nl->n) {
-    fb_buf_puts(b, ",\"near\":[");
-    for (int i = 0; i < nl->n; i++)
-      fb_buf_printf(b, "%s{\"entity\":\"e%u\",\"why\":\"%s\"}", i ? "," : "", nl->other[i] + 1, nl->why[i]);
+    PUT_LITERAL(b, ",\"near\":[");
+    static const char first_key[] = "{\"entity\":", next_key[] = ",{\"entity\":";
+    for (int i = 0; i < nl->n; i++) {
+      if (i) put_entity_name(b, next_key, sizeof next_key - 1, (size_t)nl->other[i] + 1);
+      else put_entity_name(b, first_key, sizeof first_key - 1, (size_t)nl->other[i] + 1);
+      PUT_LITERAL(b, ",\"why\":\"");
+      fb_buf_puts(b, nl->why[i]); /* our own sentences: nothing to escape */
+      PUT_LITERAL(b, "\"}");
+    }
     fb_buf_putc(b, ']');
   }
   fb_buf_putc(b, '}');
@@ -916,6 +1136,7 @@ int fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
 void fb_merged_free(fb_merged *out) {
   if (!out) return;
   merged_free(&out->m);
+  free(out->scores);
   for (size_t i = 0; i < out->nsrc; i++) free(out->state_text[i]);
   free(out->state_text);
   free(out->state_len);

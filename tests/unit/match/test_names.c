@@ -166,12 +166,86 @@ static void test_bad_input(void **state) {
   assert_string_equal(out, "k m"); /* whole words only */
 }
 
+/* A random name: words of ASCII letters (either case), digits, apostrophes and the
+ * region's connectors and abbreviations, separated by spaces and punctuation; with
+ * `other`, also pieces in other scripts, combining marks and typographic apostrophes
+ * (the general path). Some are long, around the 512 bytes fb_name_key_make folds. */
+static size_t random_name(unsigned *seed, bool other, char *out, size_t cap) {
+  static const char *const words[] = {"bin", "BINTI", "bte", "a/l", "Md", "MOHD", "abd", "Al", "el", "ibn", "A.",
+                                      "D'Souza", "O`Neil", "x", "Ahmad", "Schwarzenegger", "Nguyen", "ismail"};
+  static const char *const pieces[] = {"\xc3\xa9", "e\xcc\x81", "\xe2\x80\x99", "\xe0\xb8\xad\xe0\xb8\xb2",
+                                       "\xef\xbc\xa1", "\xc3\x9f", "\xd8\xa3\xd8\xad", "\xe1\x9e\x9f", "\xff"};
+  static const char seps[] = " .,-/ ;:(  ";
+  size_t o = 0;
+  size_t target = rand_r(seed) % 8 == 0 ? 380 + (size_t)(rand_r(seed) % 260) : 1 + (size_t)(rand_r(seed) % 60);
+  while (o < target && o + 80 < cap) {
+    int what = rand_r(seed) % 10;
+    const char *w = NULL;
+    char tmp[72];
+    if (what < 3) {
+      w = words[rand_r(seed) % (int)(sizeof words / sizeof words[0])];
+    } else if (what < 8) {
+      size_t n = 1 + (size_t)(rand_r(seed) % (rand_r(seed) % 6 == 0 ? 70 : 9));
+      for (size_t i = 0; i < n; i++) {
+        int c = rand_r(seed) % 40;
+        tmp[i] = c < 20 ? (char)('a' + c) : c < 32 ? (char)('A' + c - 20) : c < 37 ? (char)('0' + c - 32) : '\'';
+      }
+      tmp[n] = '\0';
+      w = tmp;
+    } else if (other && what == 8) {
+      w = pieces[rand_r(seed) % (int)(sizeof pieces / sizeof pieces[0])];
+    }
+    if (w) {
+      size_t n = strlen(w);
+      memcpy(out + o, w, n);
+      o += n;
+    }
+    int k = 1 + rand_r(seed) % 3;
+    for (int i = 0; i < k; i++) out[o++] = seps[rand_r(seed) % (int)(sizeof seps - 1)];
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static void test_ascii_path_is_the_general_path(void **state) {
+  (void)state;
+  unsigned seed = 20261201;
+  char name[1024];
+  size_t ascii = 0, long_names = 0, full = 0;
+  for (int i = 0; i < 20000; i++) {
+    size_t len = random_name(&seed, i % 2 == 1, name, sizeof name);
+    bool is_ascii = true;
+    for (size_t c = 0; c < len; c++) is_ascii &= (unsigned char)name[c] < 0x80;
+    ascii += is_ascii;
+    long_names += is_ascii && len > 500;
+    fb_name_key fast, general;
+    fb_name_key_make(name, &fast);
+    fb_name_key_make_general(name, &general);
+    full += fast.n == FB_NAME_MAX_TOKENS;
+    if (memcmp(&fast, &general, sizeof fast) != 0)
+      fail_msg("'%s': key '%s' (%d tokens), general path '%s' (%d tokens)", name, fast.buf, fast.n, general.buf,
+               general.n);
+  }
+  /* both paths were taken, and names long enough to meet fold's limit */
+  assert_true(ascii > 10000 && ascii < 19000 && long_names > 200 && full > 500);
+  /* the boundary itself: a folded form of 510 and 511 bytes, then a short word */
+  for (size_t n = 500; n < 515; n++) {
+    memset(name, 'k', n);
+    memcpy(name + n, " ab", 4);
+    fb_name_key fast, general;
+    fb_name_key_make(name, &fast);
+    fb_name_key_make_general(name, &general);
+    assert_memory_equal(&fast, &general, sizeof fast);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unicode_forms_fold_alike), cmocka_unit_test(test_latin_keys_unchanged),
       cmocka_unit_test(test_other_scripts_transliterate), cmocka_unit_test(test_cross_script_similarity),
       cmocka_unit_test(test_skeleton), cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_similarity_min_is_similarity_above_threshold),
+      cmocka_unit_test(test_ascii_path_is_the_general_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
