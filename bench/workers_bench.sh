@@ -23,6 +23,9 @@
 #        with the same WORKERS run in the same rounds, so that "this build" and
 #        "before" are compared in one run (a build without the hub lock metrics shows
 #        "-" for them).
+#        SYSCALLS=1 (default when perf is installed) — count the hub's system calls and
+#        context switches (all threads) during each row with `perf stat`, shown per search;
+#        SYSCALLS=0 skips it.
 #        PERF=1 — afterwards, `perf record` the last hub of WORKERS for PERF_DUR=5 s and
 #        print the share of samples per thread.
 set -euo pipefail
@@ -35,6 +38,7 @@ CLIENTS=${CLIENTS:-16}
 STREAMS=${STREAMS:-8}
 WORKERS=${WORKERS:-"1 2"}
 PERF=${PERF:-0}
+SYSCALLS=${SYSCALLS:-$(command -v perf >/dev/null && echo 1 || echo 0)}
 PERF_DUR=${PERF_DUR:-5}
 NICE=${NICE:-}
 BEFORE=${BEFORE:-}
@@ -95,7 +99,9 @@ metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {v = 
 # Each thread's CPU ticks, "tid:ticks" sorted by tid (the main thread first).
 thread_ticks() { for t in /proc/"$1"/task/*; do awk '{printf "%s:%d\n", $1, $14 + $15}' "$t/stat"; done | sort -n; }
 
-declare -A SUM_OK SUM_WALL SUM_CPU SUM_HELD SUM_ACQ SUM_CONT
+# A count per search, "-" when not counted.
+per_search() { awk -v c="$1" -v n="$2" 'BEGIN { if (c > 0 && n > 0) printf "%.1f", c / n; else print "-" }'; }
+declare -A SUM_OK SUM_WALL SUM_CPU SUM_HELD SUM_ACQ SUM_CONT SUM_SYS SUM_CS
 rows=()
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
@@ -106,12 +112,24 @@ for round in $(seq "$ROUNDS"); do
     a0=$(metric "$port" fedbroker_hub_lock_acquisitions_total)
     c0=$(metric "$port" fedbroker_hub_lock_contended_total)
     load=$(cut -d' ' -f1 /proc/loadavg)
+    if [ "$SYSCALLS" = 1 ]; then
+      perf stat -x, -o "$TMP/stat-w$w-$round" -e raw_syscalls:sys_enter,context-switches -p "$pid" &
+      STAT_PID=$!
+    fi
     h2 "w$w-$round" -t 1 -D "$DUR" -c "$CLIENTS" -m "$STREAMS" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" \
       "http://127.0.0.1:$port/v1/search"
     t1=$(cpu_ticks "$pid"); th1=$(thread_ticks "$pid")
     h1=$(metric "$port" fedbroker_hub_lock_held_seconds_total)
     a1=$(metric "$port" fedbroker_hub_lock_acquisitions_total)
     c1=$(metric "$port" fedbroker_hub_lock_contended_total)
+    sys_n=0 cs_n=0
+    if [ "$SYSCALLS" = 1 ]; then
+      kill -INT "$STAT_PID" && wait "$STAT_PID" || true
+      sys_n=$(awk -F, '/raw_syscalls:sys_enter/ {print $1 + 0}' "$TMP/stat-w$w-$round")
+      cs_n=$(awk -F, '/context-switches/ {print $1 + 0}' "$TMP/stat-w$w-$round")
+    fi
+    SUM_SYS[$w]=$(( ${SUM_SYS[$w]:-0} + sys_n ))
+    SUM_CS[$w]=$(( ${SUM_CS[$w]:-0} + cs_n ))
     cpu_s=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { print t / hz }')
     held=$(awk -v a="$h0" -v b="$h1" 'BEGIN { print b - a }')
     acq=$(awk -v a="$a0" -v b="$a1" 'BEGIN { print b - a }')
@@ -125,7 +143,7 @@ for round in $(seq "$ROUNDS"); do
     SUM_HELD[$w]=$(awk -v a="${SUM_HELD[$w]:-0}" -v b="$held" 'BEGIN { print a + b }')
     SUM_ACQ[$w]=$(awk -v a="${SUM_ACQ[$w]:-0}" -v b="$acq" 'BEGIN { print a + b }')
     SUM_CONT[$w]=$(awk -v a="${SUM_CONT[$w]:-0}" -v b="$cont" 'BEGIN { print a + b }')
-    rows+=("$round|$w|$H2_RPS|$(mean_ms "w$w-$round")|$H2_P99|$(awk -v c="$cpu_s" -v n="$H2_OK" 'BEGIN { printf "%.3f", c * 1000 / n }')|$(awk -v c="$cpu_s" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v h="$held" -v c="$cpu_s" -v a="$acq" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }')|$(awk -v x="$cont" -v a="$acq" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }')|$load|$threads")
+    rows+=("$round|$w|$H2_RPS|$(mean_ms "w$w-$round")|$H2_P99|$(awk -v c="$cpu_s" -v n="$H2_OK" 'BEGIN { printf "%.3f", c * 1000 / n }')|$(awk -v c="$cpu_s" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v h="$held" -v c="$cpu_s" -v a="$acq" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }')|$(awk -v x="$cont" -v a="$acq" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }')|$(per_search "$sys_n" "$H2_OK")|$(per_search "$cs_n" "$H2_OK")|$load|$threads")
   done
 done
 
@@ -133,16 +151,17 @@ echo "workers_bench: realistic search (5-key subject, 4 canned nodes x 10 record
 machine_line
 echo "load average before the rows: $LOAD0${NICE:+; niceness $NICE (hubs, nodes and h2load)}; audit.fsync = $FSYNC"
 echo "hub cores: the hub's CPU over the wall time; lock held: hub lock held time over hub CPU time; waited: acquisitions that found it taken"
-printf '%-5s %-9s %8s %8s %8s %9s %6s %8s %7s %6s  %s\n' round workers req/s "mean ms" "p99 ms" "CPU/srch" cores "held %" "wait %" load "cores per thread"
+echo "sys/srch, cs/srch: the hub's system calls and context switches (all threads) per search (perf stat; - when not counted)"
+printf '%-5s %-9s %8s %8s %8s %9s %6s %8s %7s %8s %7s %6s  %s\n' round workers req/s "mean ms" "p99 ms" "CPU/srch" cores "held %" "wait %" "sys/srch" "cs/srch" load "cores per thread"
 for row in "${rows[@]}"; do
-  IFS='|' read -r r w rps mean p99 cps cores held wait load threads <<<"$row"
-  printf '%-5s %-9s %8.0f %8s %8s %9s %6s %8s %7s %6s  %s\n' "$r" "$w" "$rps" "$mean" "$p99" "$cps" "$cores" "$held" "$wait" "$load" "$threads"
+  IFS='|' read -r r w rps mean p99 cps cores held wait sys cs load threads <<<"$row"
+  printf '%-5s %-9s %8.0f %8s %8s %9s %6s %8s %7s %8s %7s %6s  %s\n' "$r" "$w" "$rps" "$mean" "$p99" "$cps" "$cores" "$held" "$wait" "$sys" "$cs" "$load" "$threads"
 done
 for w in $CASES; do
   first=${WORKERS%% *}
   case $w in before-*) first=before-$first ;; esac
   rps=$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { printf "%.0f", n / t }')
-  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited"
+  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited, $(per_search "${SUM_SYS[$w]}" "${SUM_OK[$w]}") syscalls and $(per_search "${SUM_CS[$w]}" "${SUM_OK[$w]}") context switches per search"
   if [ "$w" != "$first" ]; then
     echo "  throughput workers=$w / workers=$first, same run: $(ratio "$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { print n / t }')" "$(awk -v n="${SUM_OK[$first]}" -v t="${SUM_WALL[$first]}" 'BEGIN { print n / t }')")" \
       "; hub CPU per search: $(ratio "$(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { print c / n }')" "$(awk -v c="${SUM_CPU[$first]}" -v n="${SUM_OK[$first]}" 'BEGIN { print c / n }')")"

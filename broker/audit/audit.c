@@ -27,7 +27,14 @@ static void on_kick(uv_prepare_t *h) {
   uv_prepare_stop(h);
   a->kick_armed = false;
   uv_mutex_lock(&a->mu);
-  uv_cond_signal(&a->cv);
+  audit_wake_writer(a);
+  uv_mutex_unlock(&a->mu);
+}
+
+static void kick_from_worker(void *arg) {
+  fb_audit *a = arg;
+  uv_mutex_lock(&a->mu);
+  audit_wake_writer(a);
   uv_mutex_unlock(&a->mu);
 }
 
@@ -55,6 +62,8 @@ static void make_parents(const char *path) {
   free(copy);
 }
 
+static void enqueue_pending(fb_audit *a, audit_pending *p, json_t *entry, fb_audit_done_cb cb, void *data);
+
 static void free_handle(fb_audit *a) {
   uv_mutex_destroy(&a->append_mu);
   if (a->fd >= 0) close(a->fd);
@@ -71,8 +80,12 @@ static void free_handle(fb_audit *a) {
  * together, so both grow in the order of the queue. */
 static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data) {
   audit_pending *p = fb_xcalloc(1, sizeof *p);
+  enqueue_pending(a, p, entry, cb, data);
+}
+
+static void enqueue_pending(fb_audit *a, audit_pending *p, json_t *entry, fb_audit_done_cb cb, void *data) {
   p->entry = entry;
-  p->checkpoint = entry == NULL;
+  p->checkpoint = entry == NULL && p->text == NULL;
   fb_rfc3339_now(p->ts);
   p->cb = cb;
   p->data = data;
@@ -90,11 +103,14 @@ static void enqueue(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
   if (p->checkpoint) a->stats.checkpoints++;
   *a->todo_tail = p;
   a->todo_tail = &p->next;
-  if (remote) uv_cond_signal(&a->cv); /* the log's loop may be asleep: wake the writer now */
   uv_mutex_unlock(&a->mu);
   /* Wake the writer once, after this loop iteration's callbacks have run, so that the
-   * entries they append go out as one write and one fsync. */
-  if (!remote && !a->kick_armed) {
+   * entries they append go out as one write and one fsync (and the writer, if it is
+   * busy, takes them at its next round without being signalled): on a worker's loop
+   * through its mailbox, on the log's own through the prepare handle. */
+  if (remote) {
+    fb_home_before_wait(home, kick_from_worker, a);
+  } else if (!a->kick_armed) {
     uv_prepare_start(&a->kick, on_kick);
     a->kick_armed = true;
   }
@@ -104,6 +120,13 @@ static void checkpoint(fb_audit *a) {
   enqueue(a, NULL, NULL, NULL);
   a->since_checkpoint = 0;
   a->last_is_checkpoint = true;
+}
+
+/* After an entry of the caller's (under append_mu): a checkpoint every
+ * checkpoint_every entries when the log signs. */
+static void count_entry(fb_audit *a) {
+  a->last_is_checkpoint = false;
+  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
 }
 
 static double system_clock(void *ctx) {
@@ -221,8 +244,28 @@ int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data)
     a->suppressed_pending = 0;
   }
   enqueue(a, entry, cb, data);
-  a->last_is_checkpoint = false;
-  if (a->key && ++a->since_checkpoint >= a->checkpoint_every) checkpoint(a);
+  count_entry(a);
+  uv_mutex_unlock(&a->append_mu);
+  return 0;
+}
+
+int fb_audit_append_text(fb_audit *a, const char *event, char *fields, size_t len, fb_audit_done_cb cb, void *data) {
+  bool invalid = !event || !*event || strcmp(event, "checkpoint") == 0 || strcmp(event, "recovery") == 0 ||
+                 !fields || len < 2 || fields[0] != '{' || fields[len - 1] != '}';
+  uv_mutex_lock(&a->append_mu);
+  int e = atomic_load(&a->closing) ? ESHUTDOWN : atomic_load(&a->fail_status) != 0 ? EIO : invalid ? EINVAL : 0;
+  if (e) {
+    uv_mutex_unlock(&a->append_mu);
+    free(fields);
+    errno = e;
+    return -1;
+  }
+  audit_pending *p = fb_xcalloc(1, sizeof *p);
+  p->event = event;
+  p->text = fields;
+  p->text_len = len;
+  enqueue_pending(a, p, NULL, cb, data);
+  count_entry(a);
   uv_mutex_unlock(&a->append_mu);
   return 0;
 }
@@ -238,19 +281,6 @@ static void on_closed(uv_handle_t *h) {
   if (cb) cb(data);
 }
 
-/* A worker's completion runs on the worker's own loop. */
-static void run_at_home(void *arg) {
-  audit_pending *p = arg;
-  fb_home *home = p->home;
-  p->cb(p->data, p->status, p->seq, p->hash);
-  json_decref(p->entry);
-  free(p->line);
-  free(p);
-  fb_home_release(home);
-}
-
-static void post_home(audit_pending *p) { fb_home_post(p->home, run_at_home, p); }
-
 static void on_async(uv_async_t *h) {
   fb_audit *a = fb_container_of(h, fb_audit, async);
   uv_mutex_lock(&a->mu);
@@ -260,16 +290,9 @@ static void on_async(uv_async_t *h) {
   bool exited = a->exited;
   uv_mutex_unlock(&a->mu);
   while (done) {
-    audit_pending *p = done;
+    audit_pending *p = done; /* the log's loop's own, with a callback (writer.c) */
     done = p->next;
-    /* Lines come back in seq order, and none is written after the first failure. */
-    if (p->written) audit_index_note(a, p->seq, a->durable_end + p->len);
-    if (p->cb && p->home) {
-      post_home(p);
-      continue;
-    }
-    if (p->cb) p->cb(p->data, p->status, p->seq, p->hash);
-    json_decref(p->entry); /* NULL unless the writer skipped it */
+    p->cb(p->data, p->status, p->seq, p->hash);
     free(p->line);
     free(p);
   }
@@ -363,12 +386,17 @@ static int next_line(line_reader *r, const char **line, size_t *len) {
 int fb_audit_read(fb_audit *a, uint64_t after, size_t limit, json_t **entries, uint64_t *next) {
   *entries = json_array();
   *next = after;
-  if (after >= a->durable_seq || limit == 0) return 0;
-  uint64_t last = a->durable_seq - after < limit ? a->durable_seq : after + limit;
+  uint64_t block = after / FB_AUDIT_INDEX_STRIDE, durable_seq, durable_end, start = 0;
+  uv_mutex_lock(&a->mu); /* the writer extends the index */
+  durable_seq = a->durable_seq;
+  durable_end = a->durable_end;
+  if (after < durable_seq) start = a->index[block];
+  uv_mutex_unlock(&a->mu);
+  if (after >= durable_seq || limit == 0) return 0;
+  uint64_t last = durable_seq - after < limit ? durable_seq : after + limit;
   /* Seek to the indexed line at or before after + 1, skip to it (at most
    * FB_AUDIT_INDEX_STRIDE - 1 lines), then parse the lines asked for. */
-  uint64_t block = after / FB_AUDIT_INDEX_STRIDE;
-  line_reader r = {.fd = a->fd, .off = a->index[block], .limit = a->durable_end, .cap = 1 << 16};
+  line_reader r = {.fd = a->fd, .off = start, .limit = durable_end, .cap = 1 << 16};
   r.buf = fb_xmalloc(r.cap);
   const char *line;
   size_t len;
@@ -395,10 +423,12 @@ fail:
 }
 
 void fb_audit_scan_bounds(fb_audit *a, uint64_t after, uint64_t *start_off, uint64_t *start_seq, uint64_t *end_off) {
+  uv_mutex_lock(&a->mu); /* the writer extends the index */
   uint64_t block = (after < a->durable_seq ? after : a->durable_seq) / FB_AUDIT_INDEX_STRIDE;
   *start_off = a->index[block];
-  *start_seq = block * FB_AUDIT_INDEX_STRIDE + 1;
   *end_off = a->durable_end;
+  uv_mutex_unlock(&a->mu);
+  *start_seq = block * FB_AUDIT_INDEX_STRIDE + 1;
 }
 
 void fb_audit_set_clock(fb_audit *a, double (*now_ms)(void *ctx), void *ctx) {

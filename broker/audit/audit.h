@@ -8,10 +8,13 @@
  * 16 hex characters of SHA-256 over the 32-byte raw public key. docs/audit.md has the
  * recovery rules and the limits of what verification proves.
  *
- * Threads: every fb_audit_* function on a handle must be called on the loop thread.
+ * Threads: every fb_audit_* function on a handle must be called on the loop thread,
+ * except fb_audit_append (and the auth-failure limiter), which any loop thread may call.
  * Serialising, chaining (prev), hashing, signing checkpoints, writes and fsyncs run on a
- * writer thread of the handle's own, in seq order; completions come back to the loop
- * through a uv_async_t.
+ * writer thread of the handle's own, in seq order, one write and one fsync per batch of
+ * what was queued while it worked; each completion goes from the writer straight to the
+ * loop that appended: the log's own through a uv_async_t, a worker's through its mailbox
+ * (core/home.h).
  *
  * Errors: functions returning int give 0 or -1; open and verify give a malloc'd
  * message in *err (the caller frees it). Once any write or fsync fails the log is
@@ -58,7 +61,7 @@ typedef void (*fb_audit_done_cb)(void *data, int status, uint64_t seq, const cha
  * be shared by reference (json_pack "O") when nobody modifies them any more: jansson
  * 2.14's reference counts are atomic and its dump does not write to the values.
  *
- * `cb` (may be NULL) runs on the loop thread once the line is written and fsync'd
+ * `cb` (may be NULL) runs on the appending loop's thread once the line is written and fsync'd
  * (entries that arrive together share one fsync), or with a negative status if the
  * write failed. Returns -1 at once, with no callback, when the log is failed or
  * closing, or the entry is invalid (not an object, no string event, carries
@@ -69,6 +72,16 @@ typedef void (*fb_audit_done_cb)(void *data, int status, uint64_t seq, const cha
  * log stays healthy. An "auth_failure" entry gets `"suppressed": N` when N earlier ones
  * were refused by fb_audit_admit_auth_failure since the last one logged. */
 int fb_audit_append(fb_audit *a, json_t *entry, fb_audit_done_cb cb, void *data);
+
+/* fb_audit_append for an entry already written as text, for the hot events (a search's
+ * entry, search/audit_entry.h): `fields` is the compact JSON object of the entry's
+ * fields other than "event" (`len` bytes, malloc'd, stolen always), as core/jsonw.h
+ * writes them (precision 0), so that the line is byte for byte what the object would
+ * give; it must not hold seq, ts, prev or event (not checked: the caller's text is
+ * trusted, only its braces are). `event` must outlive the entry (a string literal).
+ * Same callback, ordering, limits and refusals as fb_audit_append; no "suppressed"
+ * count is added (not for "auth_failure"). */
+int fb_audit_append_text(fb_audit *a, const char *event, char *fields, size_t len, fb_audit_done_cb cb, void *data);
 
 /* False once any write or fsync failed (then /readyz should answer 503). */
 bool fb_audit_healthy(const fb_audit *a);

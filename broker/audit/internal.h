@@ -59,20 +59,24 @@ bool audit_bucket_take(audit_bucket *b, double now_ms);
 /* ---- the handle (audit.c, writer.c, recover.c) ---- */
 
 /* One entry on its way to disk. Owned by the queue it is on. The loop thread fills
- * seq, ts, entry (or checkpoint), cb, data; the writer thread builds line/len/hash and
+ * seq, ts, entry (or event and text, or checkpoint), cb, data; the writer thread builds line/len/hash and
  * sets status/written before handing it back. */
 typedef struct audit_pending {
   struct audit_pending *next;
   uint64_t seq;
   char ts[FB_RFC3339_LEN];    /* taken at append */
-  json_t *entry;              /* the caller's fields; NULL for a checkpoint */
+  json_t *entry;              /* the caller's fields; NULL for a checkpoint or a text entry */
+  const char *event;          /* a text entry (fb_audit_append_text): its event, */
+  char *text;                 /* and its fields as a JSON object (malloc'd) */
+  size_t text_len;
   bool checkpoint;
   char hash[FB_AUDIT_HASH_HEX];
   char *line;                 /* with its trailing newline */
   size_t len;
   fb_audit_done_cb cb;
   void *data;
-  struct fb_home *home;       /* the appending worker's loop, when not the log's own */
+  struct fb_home *home;       /* the appending worker's loop, when not the log's own: the
+                                 writer posts the completion straight there */
   int status;                 /* for the callback */
   bool written;               /* the line is durable (even when status != 0: a placeholder) */
 } audit_pending;
@@ -80,8 +84,8 @@ typedef struct audit_pending {
 struct fb_audit {
   uv_loop_t *loop;
   struct fb_home *home;       /* the mailbox of the log's loop thread (NULL: one loop) */
-  uv_async_t async;           /* writer -> loop: completions */
-  uv_prepare_t kick;          /* wakes the writer once per loop iteration */
+  uv_async_t async;           /* writer -> the log's loop: its own completions, and the exit */
+  uv_prepare_t kick;          /* wakes the writer once per loop iteration of the log's loop */
   bool kick_armed;
   int open_handles;           /* freed when the last one's close callback ran */
   uv_thread_t thread;
@@ -104,12 +108,6 @@ struct fb_audit {
   audit_bucket bucket;        /* auth failures admitted (fb_audit_admit_auth_failure) */
 
   /* The log's loop thread only. */
-  /* Sparse read index over the durable lines: index[k] = byte offset where line
-   * k * FB_AUDIT_INDEX_STRIDE + 1 starts (index[0] = 0). 8 bytes per 1,024 lines. */
-  uint64_t *index;
-  size_t index_len, index_cap;
-  uint64_t durable_seq;       /* last line written and fsync'd */
-  uint64_t durable_end;       /* file offset just after that line */
   void (*close_cb)(void *);
   void *close_data;
   double (*now_ms)(void *ctx); /* the bucket's clock (fb_audit_set_clock, before use) */
@@ -121,7 +119,16 @@ struct fb_audit {
   audit_pending *todo, **todo_tail;
   audit_pending *done, **done_tail;
   bool stop, exited;
+  bool writer_waiting;        /* the writer sleeps on `cv` and nobody signalled it yet */
   fb_audit_stats stats;
+  /* Sparse read index over the durable lines: index[k] = byte offset where line
+   * k * FB_AUDIT_INDEX_STRIDE + 1 starts (index[0] = 0). 8 bytes per 1,024 lines.
+   * The writer extends it right after each fsync (the completions of a worker's entries
+   * never pass through the log's loop); readers on the loop copy what they need. */
+  uint64_t *index;
+  size_t index_len, index_cap;
+  uint64_t durable_seq;       /* last line written and fsync'd */
+  uint64_t durable_end;       /* file offset just after that line */
 
   /* Writer thread only (set at open, before it starts). */
   uint64_t good_size;         /* file size after the last good batch */
@@ -139,10 +146,13 @@ int64_t audit_recover(fb_audit *a, char **err);
 
 /* writer.c */
 void audit_writer_main(void *arg);
+/* Wakes the writer if it sleeps and nobody did yet: under `mu`. Entries queued while it
+ * works are taken together at its next round, so a busy writer is never signalled. */
+void audit_wake_writer(fb_audit *a);
 
 /* Records that line `seq` is durable and ends at file offset `end` (lines arrive in seq
  * order): extends durable_seq/durable_end and adds an index entry every
- * FB_AUDIT_INDEX_STRIDE lines. Loop thread (or open, before the writer starts). */
+ * FB_AUDIT_INDEX_STRIDE lines. The writer, under `mu` (or open, before it starts). */
 void audit_index_note(fb_audit *a, uint64_t seq, uint64_t end);
 
 #endif

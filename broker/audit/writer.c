@@ -1,8 +1,11 @@
 /* The writer thread: takes every entry queued since its last round, builds their lines in
  * seq order (serialise, chain with prev, hash; sign checkpoints), writes them with one
- * writev pass and makes them durable with one fdatasync (group commit), then hands them
- * back to the loop thread through the async handle. After the first failure it writes
- * nothing more: every later entry fails with the same status (fail closed). */
+ * writev pass and makes them durable with one fdatasync (group commit), then hands each
+ * completion straight to the loop that appended it: a worker's through its mailbox (one
+ * post per worker and batch), the log's own loop's through the async handle. It is woken
+ * only when it sleeps (audit_wake_writer): entries that arrive while it writes wait for
+ * its next round. After the first failure it writes nothing more: every later entry
+ * fails with the same status (fail closed). */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -11,9 +14,45 @@
 #include <unistd.h>
 
 #include "audit/internal.h"
+#include "core/home.h"
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/util.h"
+
+/* Starts a line in a->line_buf: {"seq":N,"ts":"..","event":<event>,"prev":"<prev_hex>"
+ * (the object's first four keys, API.md). Returns 0, or -1 for an event that is not
+ * UTF-8. */
+static int line_head(fb_audit *a, const audit_pending *p, const char *prev_hex, const char *event, size_t event_len) {
+  fb_buf *b = &a->line_buf;
+  fb_buf_reset(b);
+  char num[24], *o = num + sizeof num;
+  uint64_t v = p->seq;
+  do {
+    *--o = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fb_buf_append(b, "{\"seq\":", 7);
+  fb_buf_append(b, o, (size_t)(num + sizeof num - o));
+  fb_buf_append(b, ",\"ts\":\"", 7);
+  fb_buf_puts(b, p->ts);
+  fb_buf_append(b, "\",\"event\":", 10);
+  if (fb_jsonw_string(b, event, event_len) != 0) return -1;
+  fb_buf_append(b, ",\"prev\":\"", 9);
+  fb_buf_append(b, prev_hex, 64);
+  fb_buf_putc(b, '"');
+  return 0;
+}
+
+/* Ends the line with the rest of the entry's fields, `fields` being their object's
+ * text ("{}" or "{...}"): its own '{' becomes the ',' after prev. */
+static void line_fields(fb_buf *b, const char *fields, size_t len) {
+  if (len <= 2) {
+    fb_buf_putc(b, '}');
+    return;
+  }
+  fb_buf_putc(b, ',');
+  fb_buf_append(b, fields + 1, len - 1);
+}
 
 /* Writes {"seq","ts","event","prev", ...fields} into a->line_buf as one compact line
  * (no newline), byte for byte what json_dumps of that object would give, without
@@ -22,10 +61,9 @@
  * UTF-8). */
 static int dump_line(fb_audit *a, const audit_pending *p, const char *prev_hex, json_t *event, json_t *fields) {
   fb_buf *b = &a->line_buf;
-  fb_buf_reset(b);
-  fb_buf_printf(b, "{\"seq\":%llu,\"ts\":\"%s\",\"event\":", (unsigned long long)p->seq, p->ts);
-  if (fb_jsonw_value(b, event, 0) != 0) return -1;
-  fb_buf_printf(b, ",\"prev\":\"%s\"", prev_hex);
+  if (!json_is_string(event) ||
+      line_head(a, p, prev_hex, json_string_value(event), json_string_length(event)) != 0)
+    return -1;
   size_t mark = b->len;
   if (fb_jsonw_dump(b, fields, 0) != 0) return -1;
   if (b->len - mark <= 2) { /* "{}" */
@@ -57,20 +95,32 @@ static int build(fb_audit *a, audit_pending *p) {
     json_decref(ev);
     json_decref(f);
   } else {
-    /* The top-level object is ours (fb_audit_append stole it): take "event" out of it
-     * so that the fields dump as they are. */
-    json_t *ev = json_incref(json_object_get(p->entry, "event"));
-    json_object_del(p->entry, "event");
-    bool ok = dump_line(a, p, prev_hex, ev, p->entry) == 0;
+    /* A text entry's fields are written already; a jansson entry's top-level object is
+     * ours (fb_audit_append stole it): take "event" out of it so that the fields dump
+     * as they are. */
+    json_t *ev = NULL;
+    const char *name;
+    bool ok;
+    if (p->text) {
+      name = p->event;
+      ok = line_head(a, p, prev_hex, p->event, strlen(p->event)) == 0;
+      if (ok) line_fields(&a->line_buf, p->text, p->text_len);
+      free(p->text);
+      p->text = NULL;
+    } else {
+      ev = json_incref(json_object_get(p->entry, "event"));
+      json_object_del(p->entry, "event");
+      name = json_string_value(ev);
+      ok = dump_line(a, p, prev_hex, ev, p->entry) == 0;
+    }
     if (!ok || a->line_buf.len > FB_AUDIT_MAX_LINE) {
-      const char *name = json_string_value(ev);
       p->status = ok ? -EMSGSIZE : -EINVAL;
       json_t *f = json_pack("{s:s}", "reason", ok ? "entry over the 1 MiB line limit, not written"
                                                   : "entry cannot be serialised, not written");
-      if (name && strlen(name) <= 64) json_object_set_new(f, "dropped_event", json_string(name));
+      bool named = name && strlen(name) <= 64 && json_object_set_new(f, "dropped_event", json_string(name)) == 0;
       if (ok) json_object_set_new(f, "bytes", json_integer((json_int_t)a->line_buf.len));
       fb_error("audit_entry_dropped", "audit log %s: entry %llu (%s) %s", a->path, (unsigned long long)p->seq,
-               name && strlen(name) <= 64 ? name : "?", ok ? "is over 1 MiB" : "cannot be serialised");
+               named ? name : "?", ok ? "is over 1 MiB" : "cannot be serialised");
       json_t *rec = json_string("recovery");
       rc = dump_line(a, p, prev_hex, rec, f);
       json_decref(rec);
@@ -145,11 +195,86 @@ static int commit(fb_audit *a, audit_pending *batch) {
   return st;
 }
 
+void audit_wake_writer(fb_audit *a) {
+  if (!a->writer_waiting) return;
+  a->writer_waiting = false;
+  uv_cond_signal(&a->cv);
+}
+
+/* The completions of one worker's entries in a batch, in seq order, delivered on its loop
+ * by one mailbox post. */
+typedef struct {
+  fb_home *home;
+  audit_pending *head, **tail;
+} home_group;
+
+static void run_at_home(void *arg) {
+  audit_pending *p = arg;
+  while (p) {
+    audit_pending *next = p->next;
+    fb_home *home = p->home;
+    p->cb(p->data, p->status, p->seq, p->hash);
+    free(p->line);
+    free(p);
+    fb_home_release(home); /* held at append, once per entry with a callback */
+    p = next;
+  }
+}
+
+/* Under `mu`: notes the durable lines in the read index, counts the batch, and sorts its
+ * entries: the log's loop's completions onto `done` (returns true when there are any),
+ * the workers' into `groups` (posted by the caller once `mu` is released), and entries
+ * without a callback are freed here. */
+static bool dispatch_locked(fb_audit *a, audit_pending *batch, home_group **groups, size_t *ngroups, size_t *cap) {
+  bool local = false;
+  uint64_t end = a->durable_end;
+  while (batch) {
+    audit_pending *p = batch;
+    batch = p->next;
+    p->next = NULL;
+    if (p->written) {
+      end += p->len;
+      audit_index_note(a, p->seq, end);
+    }
+    if (!p->cb) {
+      free(p->line);
+      free(p);
+      continue;
+    }
+    if (!p->home) {
+      *a->done_tail = p;
+      a->done_tail = &p->next;
+      local = true;
+      continue;
+    }
+    size_t g = 0;
+    while (g < *ngroups && (*groups)[g].home != p->home) g++;
+    if (g == *ngroups) {
+      if (*ngroups == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *groups = fb_xrealloc(*groups, *cap * sizeof **groups);
+      }
+      (*groups)[g] = (home_group){.home = p->home};
+      (*groups)[g].tail = &(*groups)[g].head;
+      (*ngroups)++;
+    }
+    *(*groups)[g].tail = p;
+    (*groups)[g].tail = &p->next;
+  }
+  return local;
+}
+
 void audit_writer_main(void *arg) {
   fb_audit *a = arg;
+  home_group *groups = NULL;
+  size_t cap = 0;
   uv_mutex_lock(&a->mu);
   for (;;) {
-    while (!a->todo && !a->stop) uv_cond_wait(&a->cv, &a->mu);
+    while (!a->todo && !a->stop) {
+      a->writer_waiting = true;
+      uv_cond_wait(&a->cv, &a->mu);
+    }
+    a->writer_waiting = false;
     if (!a->todo) break; /* stop, and drained */
     audit_pending *batch = a->todo;
     a->todo = NULL;
@@ -165,16 +290,17 @@ void audit_writer_main(void *arg) {
                a->path, strerror(-st));
     }
     uint64_t n = 0;
-    audit_pending *last = batch;
     for (audit_pending *p = batch; p; p = p->next) {
       json_decref(p->entry); /* not built: the log had failed */
       p->entry = NULL;
+      free(p->text);
+      p->text = NULL;
       p->written = st == 0;
       if (st != 0) p->status = st;
       n++;
-      last = p;
     }
 
+    size_t ngroups = 0;
     uv_mutex_lock(&a->mu);
     a->stats.batches++;
     if (st == 0) {
@@ -183,11 +309,17 @@ void audit_writer_main(void *arg) {
     } else {
       a->stats.failed += n;
     }
-    *a->done_tail = batch;
-    a->done_tail = &last->next;
-    uv_async_send(&a->async);
+    if (dispatch_locked(a, batch, &groups, &ngroups, &cap)) uv_async_send(&a->async);
+    if (ngroups) {
+      /* Posted without `mu`: a worker's mailbox has a lock of its own, and appenders
+       * need not wait for it. Once posted, the entries are the worker's. */
+      uv_mutex_unlock(&a->mu);
+      for (size_t g = 0; g < ngroups; g++) fb_home_post(groups[g].home, run_at_home, groups[g].head);
+      uv_mutex_lock(&a->mu);
+    }
   }
   a->exited = true;
   uv_mutex_unlock(&a->mu);
+  free(groups);
   uv_async_send(&a->async);
 }

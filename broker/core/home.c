@@ -1,4 +1,5 @@
-/* Loop mailboxes (home.h): a locked queue and a uv_async_t. */
+/* Loop mailboxes (home.h): a locked queue and a uv_async_t; and a uv_prepare_t for the
+ * calls asked to run before the loop waits. */
 #include "core/home.h"
 
 #include <stdatomic.h>
@@ -13,8 +14,17 @@ typedef struct item {
   struct item *next;
 } item;
 
+#define BEFORE_WAIT_MAX 8
+
 struct fb_home {
   uv_async_t async;
+  uv_prepare_t prepare;       /* started while `before` holds calls */
+  struct {
+    void (*fn)(void *);
+    void *arg;
+  } before[BEFORE_WAIT_MAX];  /* the home's thread only */
+  size_t nbefore;
+  int open_handles;
   uv_mutex_t mu;
   item *head, **tail;
   atomic_size_t holds;
@@ -45,12 +55,34 @@ static void on_async(uv_async_t *a) {
   if (h->closing) try_close(h);
 }
 
+static void on_prepare(uv_prepare_t *p) {
+  fb_home *h = fb_container_of(p, fb_home, prepare);
+  uv_prepare_stop(p);
+  size_t n = h->nbefore;
+  h->nbefore = 0;
+  for (size_t i = 0; i < n; i++) h->before[i].fn(h->before[i].arg); /* may ask again: next time */
+}
+
+void fb_home_before_wait(fb_home *h, void (*fn)(void *), void *arg) {
+  for (size_t i = 0; i < h->nbefore; i++)
+    if (h->before[i].fn == fn && h->before[i].arg == arg) return;
+  if (h->nbefore == BEFORE_WAIT_MAX) { /* more services than expected: run it now */
+    fn(arg);
+    return;
+  }
+  h->before[h->nbefore].fn = fn;
+  h->before[h->nbefore].arg = arg;
+  if (h->nbefore++ == 0) uv_prepare_start(&h->prepare, on_prepare);
+}
+
 fb_home *fb_home_open(uv_loop_t *loop) {
   fb_home *h = fb_xcalloc(1, sizeof *h);
   uv_mutex_init(&h->mu);
   h->tail = &h->head;
   atomic_init(&h->holds, 0);
   uv_async_init(loop, &h->async, on_async); /* cannot fail on Linux */
+  uv_prepare_init(loop, &h->prepare);
+  h->open_handles = 2;
   current = h;
   return h;
 }
@@ -77,7 +109,8 @@ void fb_home_release(fb_home *h) {
 size_t fb_home_held(fb_home *h) { return atomic_load(&h->holds); }
 
 static void on_closed(uv_handle_t *handle) {
-  fb_home *h = fb_container_of((uv_async_t *)handle, fb_home, async);
+  fb_home *h = handle->data;
+  if (--h->open_handles > 0) return;
   void (*done)(void *) = h->done;
   void *data = h->done_data;
   uv_mutex_destroy(&h->mu);
@@ -92,7 +125,10 @@ static void try_close(fb_home *h) {
   bool empty = h->head == NULL;
   uv_mutex_unlock(&h->mu);
   if (!empty) return; /* on_async runs them, then tries again */
+  if (h->nbefore) on_prepare(&h->prepare); /* what was asked still runs */
+  h->async.data = h->prepare.data = h;
   uv_close((uv_handle_t *)&h->async, on_closed);
+  uv_close((uv_handle_t *)&h->prepare, on_closed);
 }
 
 void fb_home_close(fb_home *h, void (*done)(void *), void *data) {

@@ -19,6 +19,12 @@ fb_home *fb_home_current(void);
 /* Any thread: runs fn(arg) on the home's loop thread, soon. */
 void fb_home_post(fb_home *h, void (*fn)(void *arg), void *arg);
 
+/* On the home's own thread: runs fn(arg) once, just before its loop next waits for I/O
+ * (after this iteration's callbacks), however often it is asked meanwhile with the same
+ * fn and arg. Lets a shared service take the work a loop's callbacks hand it in one go
+ * (the audit log wakes its writer once per iteration of a worker's loop). */
+void fb_home_before_wait(fb_home *h, void (*fn)(void *arg), void *arg);
+
 /* Counts a completion that will be posted later (hold) and that was delivered
  * (release): fb_home_close waits for the count to reach zero. */
 void fb_home_hold(fb_home *h);

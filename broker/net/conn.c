@@ -189,6 +189,27 @@ void net_conn_raw_write(net_conn *c, const void *data, size_t len) {
   queue_write(c, wr, wr->data, len);
 }
 
+size_t net_conn_write_now(net_conn *c, char *data, size_t len) {
+  if (c->closing || len == 0) return 0;
+  if (c->ssl) {
+    net_conn_write(c, data, len);
+    return 0;
+  }
+  size_t sent = 0;
+  if (c->write_queue == 0) { /* nothing queued before it: the socket may take it now */
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) {
+      net_conn_close(c);
+      return 0;
+    }
+    sent = (size_t)n;
+  }
+  net_conn_raw_write(c, data + sent, len - sent); /* the rest, copied: nothing when all went out */
+  return sent;
+}
+
 void net_conn_write_buf(net_conn *c, fb_buf *b) {
   if (c->closing || b->len == 0) {
     fb_buf_reset(b);

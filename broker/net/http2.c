@@ -26,7 +26,8 @@ struct net_h2 {
   bool sending;
   bool receiving;          /* inside nghttp2_session_mem_recv: send once afterwards */
   bool terminated;         /* a connection error was found: send the GOAWAY, then close */
-  fb_buf out;              /* frames of one h2_send, written with one syscall */
+  fb_buf out;              /* frames of a nested h2_send (see there) */
+  fb_buf *gather;          /* during h2_send: where its frames go (send_data too) */
   int32_t max_stream;      /* highest client stream id nghttp2 has begun HEADERS for */
   /* The frame splitter in front of nghttp2 (scan_frames). */
   size_t scan_preface;     /* preface bytes still to skip */
@@ -265,9 +266,10 @@ static int send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *fr
   fb_request *req = src->ptr;
   if (frame->data.padlen > 0 || length > req->resp_body.len - req->resp_off)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
-  if (h->out.len && h->conn->write_queue + h->out.len >= SEND_HIGH_WATER) return NGHTTP2_ERR_WOULDBLOCK;
-  fb_buf_append(&h->out, framehd, 9);
-  fb_buf_append(&h->out, req->resp_body.data + req->resp_off, length);
+  fb_buf *out = h->gather ? h->gather : &h->out;
+  if (out->len && h->conn->write_queue + out->len >= SEND_HIGH_WATER) return NGHTTP2_ERR_WOULDBLOCK;
+  fb_buf_append(out, framehd, 9);
+  fb_buf_append(out, req->resp_body.data + req->resp_off, length);
   req->resp_off += length;
   net_conn_hold(req->conn, -(long long)length);
   if (req->resp_off == req->resp_body.len) {
@@ -328,22 +330,51 @@ static void h2_send(net_h2 *h) {
   if (c->closing) return;
   h->sending = true;
   /* Gather every frame nghttp2 has ready and write them at once: one syscall for a
-   * batch of responses instead of one per frame. */
-  while (c->write_queue + h->out.len < SEND_HIGH_WATER) {
-    const uint8_t *data;
-    ssize_t n = nghttp2_session_mem_send(h->session, &data);
-    if (n < 0) {
-      h->sending = false;
-      fb_buf_reset(&h->out);
-      net_conn_close(c);
-      return;
+   * batch of responses instead of one per frame. They are gathered in the loop's own
+   * buffer (its server's) and written from it (net_conn_write_now): the socket usually
+   * takes them all, and only what it does not is copied and queued, so a response costs
+   * no buffer of its own. A send nested in another (a close's callbacks) uses the
+   * connection's. */
+  fb_server *srv = c->srv;
+  fb_buf *out = srv->gathering ? &h->out : &srv->send_gather;
+  bool mine = out == &srv->send_gather;
+  srv->gathering = true;
+  h->gather = out;
+  bool more = true; /* nghttp2 may have frames beyond the high-water mark */
+  bool progressed = false;
+  while (more && !c->closing) {
+    more = false;
+    while (!(more = c->write_queue + out->len >= SEND_HIGH_WATER)) {
+      const uint8_t *data;
+      ssize_t n = nghttp2_session_mem_send(h->session, &data);
+      if (n < 0) {
+        h->sending = false;
+        h->gather = NULL;
+        fb_buf_reset(out);
+        if (mine) srv->gathering = false;
+        net_conn_close(c);
+        return;
+      }
+      if (n == 0) break;
+      fb_buf_append(out, data, (size_t)n);
     }
-    if (n == 0) break;
-    fb_buf_append(&h->out, data, (size_t)n);
+    size_t gathered = out->len;
+    if (gathered) progressed |= net_conn_write_now(c, out->data, out->len) > 0;
+    fb_buf_reset(out);
+    /* What the socket took at once has no write callback to resume sending (a full
+     * output, or send_data's WOULDBLOCK, stopped the gathering): go on while all went
+     * out and nghttp2 has more; a queued write's completion resumes it otherwise. */
+    more = gathered && c->write_queue == 0 && !c->closing && (more || nghttp2_session_want_write(h->session));
   }
-  if (h->out.len) net_conn_write_buf(c, &h->out);
+  h->gather = NULL;
+  if (mine) {
+    srv->gathering = false;
+    if (out->cap > (1u << 20)) fb_buf_free(out); /* a burst's buffer is not kept */
+  } else {
+    fb_buf_free(out);
+  }
   h->sending = false;
-  net_conn_output_changed(c, false);
+  net_conn_output_changed(c, progressed);
   if (!c->closing && !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
     c->close_when_drained = true;
     if (c->write_queue == 0) net_conn_close(c);

@@ -65,6 +65,8 @@ struct fb_server {
   uv_check_t flush;          /* after each loop iteration's I/O: send queued HTTP/2 frames */
   bool flush_started;
   net_conn *flush_head;       /* connections with frames to send (via flush_next) */
+  fb_buf send_gather;         /* HTTP/2 frames gathered for one write (http2.c h2_send) */
+  bool gathering;
   uv_timer_t grace_timer;
   void (*done)(void *);
   void *done_data;
@@ -157,6 +159,11 @@ void net_conn_write(net_conn *c, const void *data, size_t len);
 /* Writes and empties `b`; on cleartext connections the buffer's memory is handed to
  * the write request instead of being copied. */
 void net_conn_write_buf(net_conn *c, fb_buf *b);
+/* Writes what the socket takes at once (when nothing is queued before it) and queues a
+ * copy of the rest: `data` is the caller's again on return. Returns the bytes that went
+ * out at once (progress: no write callback reports them). Plain TCP; through TLS as
+ * net_conn_write (0). */
+size_t net_conn_write_now(net_conn *c, char *data, size_t len);
 void net_conn_close(net_conn *c);
 /* Re-arms the connection timer: header timeout while a request is being read,
  * idle timeout while nothing is pending, stopped while a handler works. */

@@ -172,6 +172,7 @@ static void free_server(void *data) {
     if (srv->listeners[i].ssl_ctx) SSL_CTX_free(srv->listeners[i].ssl_ctx);
   free(srv->listeners);
   totals_release(srv->tot);
+  fb_buf_free(&srv->send_gather);
   free(srv);
 }
 

@@ -2,6 +2,7 @@
  * record in C (fb_plan_apply). Record filters and field sets are bitmasks compiled at
  * load, so a record costs a few comparisons plus the changes themselves. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@
 typedef struct {
   const rule *r;
   const fb_policy *p;
-  char *name_text; /* redact steps: the rule's name as JSON text, NULL if not UTF-8 */
+  const char *name_text; /* redact steps: the rule's name as JSON text (in the plan's
+                            `names`), NULL if not UTF-8 */
 } step;
 
 struct fb_plan {
@@ -30,10 +32,32 @@ struct fb_plan {
   step *limits;
   size_t nlimits;
   char *error;
-  /* Shared immutable strings, made once per plan instead of once per value. */
-  json_t *masked;                /* "[REDACTED]" */
-  json_t *field_names[32];       /* entries of the "redacted" lists */
+  fb_buf names;          /* the redact steps' name_text, one after another */
 };
+
+/* Shared immutable strings of the jansson form, made once per process instead of once
+ * per value (or per plan: a plan is made per leg, and the compact form needs none of
+ * them). Never modified, so any thread may share them (jansson's counts are atomic). */
+static json_t *masked_json;                /* "[REDACTED]" */
+static json_t *field_json[32];             /* entries of the "redacted" lists */
+
+static void make_shared_strings(void) {
+  masked_json = json_string("[REDACTED]");
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) field_json[f] = json_string(fb_vocab[V_FIELD][f]);
+}
+
+/* A record field's name as JSON text: the vocabulary's names are lowercase letters
+ * (core/vocab.h), which JSON writes as they are. */
+static void put_field_name(fb_buf *b, int f) {
+  fb_buf_putc(b, '"');
+  fb_buf_puts(b, fb_vocab[V_FIELD][f]);
+  fb_buf_putc(b, '"');
+}
+
+static void shared_strings(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, make_shared_strings);
+}
 
 static void add_step(step **v, size_t *n, const rule *r, const fb_policy *p) {
   *v = fb_xrealloc(*v, (*n + 1) * sizeof(step));
@@ -71,18 +95,22 @@ fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q) {
   plan->common = fb_policy_ref(common);
   plan->state = fb_policy_ref(state);
   plan->limit = -1;
-  plan->masked = json_string("[REDACTED]");
-  for (int f = 0; fb_vocab[V_FIELD][f]; f++) plan->field_names[f] = json_string(fb_vocab[V_FIELD][f]);
+  shared_strings();
   qbits b;
   fb_qbits_init(&b, q);
   if (common && select_rules(plan, common, q, &b) != 0) return plan;
   if (state) select_rules(plan, state, q, &b);
+  /* Each name as JSON text followed by its NUL, in one buffer (offsets first: it moves
+   * as it grows). */
+  size_t off[plan->nredacts ? plan->nredacts : 1];
   for (size_t i = 0; i < plan->nredacts; i++) {
-    fb_buf t = {0};
     const char *name = plan->redacts[i].r->name;
-    if (fb_jsonw_string(&t, name, strlen(name)) == 0) plan->redacts[i].name_text = fb_buf_steal(&t);
-    fb_buf_free(&t);
+    off[i] = plan->names.len;
+    if (fb_jsonw_string(&plan->names, name, strlen(name)) == 0) fb_buf_putc(&plan->names, '\0');
+    else off[i] = SIZE_MAX;
   }
+  for (size_t i = 0; i < plan->nredacts; i++)
+    if (off[i] != SIZE_MAX) plan->redacts[i].name_text = plan->names.data + off[i];
   return plan;
 }
 
@@ -91,12 +119,10 @@ const char *fb_plan_error(const fb_plan *plan) { return plan->error; }
 void fb_plan_free(fb_plan *plan) {
   if (!plan) return;
   free(plan->drops);
-  for (size_t i = 0; i < plan->nredacts; i++) free(plan->redacts[i].name_text);
+  fb_buf_free(&plan->names);
   free(plan->redacts);
   free(plan->limits);
   free(plan->error);
-  json_decref(plan->masked);
-  for (int f = 0; fb_vocab[V_FIELD][f]; f++) json_decref(plan->field_names[f]);
   fb_policy_unref(plan->common);
   fb_policy_unref(plan->state);
   free(plan);
@@ -292,15 +318,15 @@ static json_t *initials(const char *s) {
 }
 
 /* Returns the replacement (new ref), or NULL to remove the field. */
-static json_t *redact_value(const fb_plan *plan, const fb_policy *p, redact_action a, json_t *v) {
+static json_t *redact_value(const fb_policy *p, redact_action a, json_t *v) {
   switch (a) {
   case A_MASK:
     if (json_is_array(v)) {
       json_t *l = json_array();
-      json_array_append(l, plan->masked);
+      json_array_append(l, masked_json);
       return l;
     }
-    return json_incref(plan->masked);
+    return json_incref(masked_json);
   case A_REMOVE: return NULL;
   case A_YEAR: {
     const char *s = json_string_value(v);
@@ -456,12 +482,12 @@ static uint32_t redact_record(const fb_plan *plan, rec_view *rec, const rec_info
       if (rec->json) {
         json_t *v = view_get(rec, f);
         if (!v || json_is_null(v)) continue;
-        view_put(rec, f, redact_value(plan, plan->redacts[s].p, r->action, v));
+        view_put(rec, f, redact_value(plan->redacts[s].p, r->action, v));
       } else {
         const fb_cmember *m = fb_crec_get(rec->set, &rec->set->recs[rec->i], f);
         if (!m || m->type == JSON_NULL) continue;
         if (!redact_compact(plan->redacts[s].p, r->action, rec->set, rec->i, f, m))
-          view_put(rec, f, redact_value(plan, plan->redacts[s].p, r->action, view_get(rec, f)));
+          view_put(rec, f, redact_value(plan->redacts[s].p, r->action, view_get(rec, f)));
       }
       changed |= 1u << f;
       by[f] = &plan->redacts[s];
@@ -474,7 +500,7 @@ static uint32_t redact_record(const fb_plan *plan, rec_view *rec, const rec_info
 /* Says on the record which fields changed ("redacted", kept with what the node
  * listed) and which rule changed each ("redacted_by": an extension of API.md's record,
  * so an analyst can be told why a value is hidden). Returns the fields counted. */
-static size_t mark_changed_json(const fb_plan *plan, rec_view *rec, uint32_t changed, const step *const *by) {
+static size_t mark_changed_json(rec_view *rec, uint32_t changed, const step *const *by) {
   size_t count = 0;
   json_t *old = view_get(rec, FB_CKEY_REDACTED);
   bool fresh = !json_is_array(old);
@@ -487,7 +513,7 @@ static size_t mark_changed_json(const fb_plan *plan, rec_view *rec, uint32_t cha
     size_t j;
     json_t *e;
     if (!fresh) json_array_foreach(list, j, e) present |= json_is_string(e) && strcmp(json_string_value(e), name) == 0;
-    if (!present) json_array_append(list, plan->field_names[f]);
+    if (!present) json_array_append(list, field_json[f]);
   }
   view_put(rec, FB_CKEY_REDACTED, list);
   old = view_get(rec, FB_CKEY_REDACTED_BY);
@@ -533,7 +559,7 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
       present = type == JSON_STRING && strcmp(fb_crec_str_at(set, off), fb_vocab[V_FIELD][f]) == 0;
     if (present) continue;
     if (more) fb_buf_putc(b, ',');
-    fb_buf_json_string(b, fb_vocab[V_FIELD][f]);
+    put_field_name(b, f);
     more = true;
   }
   fb_buf_putc(b, ']');
@@ -551,7 +577,7 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
   for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
     if (!(changed & (1u << f))) continue;
     if (more) fb_buf_putc(b, ',');
-    fb_buf_json_string(b, fb_vocab[V_FIELD][f]);
+    put_field_name(b, f);
     fb_buf_putc(b, ':');
     fb_buf_puts(b, by[f]->name_text);
     more = true;
@@ -562,9 +588,9 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
   return true;
 }
 
-static size_t mark_changed(const fb_plan *plan, rec_view *rec, uint32_t changed, const step *const *by) {
+static size_t mark_changed(rec_view *rec, uint32_t changed, const step *const *by) {
   if (!rec->json && mark_changed_compact(rec->set, rec->i, changed, by)) return (size_t)__builtin_popcount(changed);
-  return mark_changed_json(plan, rec, changed, by);
+  return mark_changed_json(rec, changed, by);
 }
 
 /* The records under the plan: a jansson array, or a compact set. */
@@ -639,7 +665,7 @@ static int apply(const fb_plan *plan, const recs_view *rv, size_t *redacted_out,
     /* `ri` keeps the nationality that later rules' filters read, even once a rule has
      * replaced or removed it */
     uint32_t changed = plan->nredacts ? redact_record(plan, &rec, &ri, changes, by) : 0;
-    if (changed) count += mark_changed(plan, &rec, changed, by);
+    if (changed) count += mark_changed(&rec, changed, by);
     rec_info_end(&ri);
     view_end(&rec);
     recs_keep(rv, i, kept++);

@@ -21,6 +21,7 @@
 #include "core/vocab.h"
 #include "policy/outbound.h"
 #include "policy/policy.h"
+#include "search/audit_entry.h"
 #include "search/breaker.h"
 #include "search/merge.h"
 #include "search/stats.h"
@@ -565,18 +566,23 @@ static json_t *leg_json(const leg *l) {
   return o;
 }
 
-/* The per-state entry of the audit line (API.md). */
-static json_t *leg_audit_json(const leg *l) {
-  json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b}", "state", l->rt->cfg->code, "outcome",
-                        outcome_name(l->out), "rule", l->decided ? l->decision.rule : NULL, "records",
-                        (json_int_t)l->records, "redacted", (json_int_t)l->redacted, "review",
-                        l->decided && l->decision.review && l->out != OUT_DENIED && l->out != OUT_WITHHELD);
-  if (l->out == OUT_WITHHELD && l->decision.by) json_object_set_new(o, "by", json_string(l->decision.by));
-  if (l->decision.error) json_object_set_new(o, "error", json_string(l->decision.error));
-  else if (l->error) json_object_set_new(o, "error", json_string(l->error));
-  if (l->latency_ms > 0) json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
-  if (l->hit_ref[0]) json_object_set_new(o, "hit_ref", json_string(l->hit_ref));
-  return o;
+/* The per-state entry of the audit line (API.md; search/audit_entry.h writes it). */
+static fb_audit_leg leg_audit(const leg *l) {
+  return (fb_audit_leg){
+      .state = l->rt->cfg->code,
+      .outcome = outcome_name(l->out),
+      .rule = l->decided ? l->decision.rule : NULL,
+      .records = l->records,
+      .redacted = l->redacted,
+      .review = l->decided && l->decision.review && l->out != OUT_DENIED && l->out != OUT_WITHHELD,
+      .by = l->out == OUT_WITHHELD ? l->decision.by : NULL,
+      .error = l->decision.error ? l->decision.error : l->error,
+      .latency_ms = l->latency_ms > 0 ? round1(l->latency_ms) : 0,
+      .hit_ref = l->hit_ref,
+      .shared = l->out == OUT_SHARED,
+      .crecs = l->crecs,
+      .recs = l->recs,
+  };
 }
 
 /* A settled state's summary goes to a caller that wants them one by one. */
@@ -757,31 +763,6 @@ static void record_outcomes(search *s) {
   }
 }
 
-/* The record ids each state shared (FOLLOWUP.md "What was disclosed"). */
-static json_t *disclosed_json(const search *s) {
-  json_t *d = json_object();
-  for (size_t i = 0; i < s->nlegs; i++) {
-    const leg *l = &s->legs[i];
-    if (l->out != OUT_SHARED || !(l->crecs ? l->crecs->nrecs : json_array_size(l->recs))) continue;
-    json_t *ids = json_array();
-    if (l->crecs) {
-      for (size_t k = 0; k < l->crecs->nrecs; k++) {
-        const char *id = fb_crec_string(l->crecs, &l->crecs->recs[k], FB_CKEY_ID);
-        if (id) json_array_append_new(ids, json_string(id));
-      }
-    } else {
-      size_t k;
-      json_t *r;
-      json_array_foreach(l->recs, k, r) {
-        json_t *id = json_object_get(r, "id");
-        if (json_is_string(id)) json_array_append(ids, id);
-      }
-    }
-    json_object_set_new(d, l->rt->cfg->code, ids);
-  }
-  return d;
-}
-
 /* Every leg has ended: redacted records are merged, the search is audited, and the
  * answer goes out once the audit entry is durable. */
 static void finish(search *s) {
@@ -802,36 +783,32 @@ static void finish(search *s) {
   fb_merged *results = fb_merge_sources(src, nsrc);
   free(src);
 
-  bool review = false;
-  json_t *states = json_array();
+  /* The entry is written as text; the follow-up hook, which reads the entry of a
+   * search where a state did not share, gets it as an object (and the log that one). */
+  fb_audit_leg *al = fb_xcalloc(s->nlegs ? s->nlegs : 1, sizeof *al);
+  bool all_shared = true;
   for (size_t i = 0; i < s->nlegs; i++) {
-    if (s->client_aborted) {
-      /* Nothing reached the client: who asked about whom, and why, is what the
-       * record needs; per-state detail would only let an abort loop fill the log. */
-      json_array_append_new(states, json_pack("{s:s, s:s}", "state", s->legs[i].rt->cfg->code, "outcome",
-                                              outcome_name(s->legs[i].out)));
-      continue;
-    }
-    json_t *st = leg_audit_json(&s->legs[i]);
-    review |= json_is_true(json_object_get(st, "review"));
-    json_array_append_new(states, st);
+    al[i] = leg_audit(&s->legs[i]);
+    all_shared &= s->legs[i].out == OUT_SHARED;
   }
-  json_t *entry = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s?, s:O, s:o, s:b}", "event", "search", "query_id",
-                            s->query_id, "requester", fb_identity_requester_json(&s->id), "purpose", s->p.purpose,
-                            "priority", s->p.priority, "legal_basis", s->p.legal_basis, "justification",
-                            s->p.justification, "case_ref", s->p.case_ref, "subject", s->p.subject, "states", states,
-                            "review", review);
-  if (s->client_aborted) json_object_set_new(entry, "client_aborted", json_true());
-  json_object_set_new(entry, "disclosed", disclosed_json(s));
+  fb_search_audit ae = {.query_id = s->query_id, .requester = &s->id, .p = &s->p, .legs = al, .nlegs = s->nlegs,
+                        .client_aborted = s->client_aborted};
+  fb_search_hooks *h = &s->e->hooks;
+  bool describe = h->describe && h->audited && !all_shared;
+  fb_buf text = {0};
+  bool as_text = !describe && fb_search_audit_text(&text, &ae) == 0;
+  json_t *entry = as_text ? NULL : fb_search_audit_json(&ae);
+  if (!as_text) fb_buf_free(&text);
+  free(al);
 
   /* describe reads the entry only; the audit log has a lock of its own, and its
    * completion comes back to this loop (under the hub lock). */
   audit_wait *w = fb_xmalloc(sizeof *w);
   w->s = s;
   w->results = results;
-  fb_search_hooks *h = &s->e->hooks;
-  w->hook_token = h->describe && h->audited ? h->describe(h->ctx, entry) : NULL;
-  int appended = fb_audit_append(s->e->audit, entry, on_audited, w);
+  w->hook_token = describe ? h->describe(h->ctx, entry) : NULL;
+  int appended = as_text ? fb_audit_append_text(s->e->audit, "search", text.data, text.len, on_audited, w)
+                         : fb_audit_append(s->e->audit, entry, on_audited, w);
   fb_hublock_resume(yielded);
   if (appended != 0) {
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);

@@ -95,7 +95,8 @@ typedef struct fb_search_hooks {
   /* The contact shown for `state`: borrowed JSON, or NULL for the policy's own. */
   json_t *(*contact)(void *ctx, const char *state);
   /* Called with the search's audit entry before it is handed to the log (borrowed:
-   * read it, keep nothing); the returned token comes back to `audited` once the log
+   * read it, keep nothing), for a search where some state did not share only (the
+   * others' entries are written as text, search/audit_entry.h); the returned token comes back to `audited` once the log
    * has (ok) or has not recorded the entry. With workers it runs without the hub lock
    * (core/hublock.h): it may read the entry and its own immutable ctx only. */
   void *(*describe)(void *ctx, json_t *entry);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "core/jsonr.h"
 #include "core/jsonw.h"
@@ -103,6 +104,35 @@ static void test_numbers_are_written_as_jansson_does(void **state) {
   }
   json_t *v = json_pack("[I, I, I]", (json_int_t)INT64_MIN, (json_int_t)INT64_MAX, (json_int_t)0);
   same_text(v, 12);
+  json_decref(v);
+}
+
+/* The reals the hub writes most (latencies, scores: a few decimals, 1e-10 to 1e17) take
+ * core/jsonw.c's printf-free path: at every precision, on decimal-looking values, on
+ * the doubles next to them, on halfway cases (x.5 at the last digit) and on powers of
+ * ten, the text is jansson's. */
+static void test_common_reals_are_written_as_jansson_does(void **state) {
+  (void)state;
+  uint64_t rng = 0x5eed;
+  json_t *v = json_array();
+  for (int i = 0; i < 6000; i++) {
+    uint64_t r = fb_test_rand(&rng);
+    int scale = (int)(r % 23) - 10;          /* 1e-10 .. 1e12 */
+    double x;
+    switch (i % 6) {
+    case 0: x = (double)(r % 100000) / 10.0; break;          /* round1 latencies */
+    case 1: x = (double)(r % 1000) / 1000.0; break;          /* scores */
+    case 2: x = pow(10.0, scale) * (double)(r % 1000 + 1); break;
+    case 3: x = ((double)(r % 200000) + 0.5) * pow(10.0, scale); break; /* halfway at some digit */
+    case 4: x = nextafter(pow(10.0, scale), (r & 1) ? 0.0 : 1e300); break;
+    default: x = ldexp((double)(r >> 11), (int)(r % 90) - 100); break; /* any 53-bit mantissa */
+    }
+    if (r & (1ull << 40)) x = -x;
+    json_array_append_new(v, json_real(x));
+    json_array_append_new(v, json_real(nextafter(x, 0.0)));
+  }
+  for (int p = 1; p <= 17; p++) same_text(v, p);
+  same_text(v, 0);
   json_decref(v);
 }
 
@@ -210,6 +240,7 @@ int main(void) {
       cmocka_unit_test(test_every_ascii_byte_is_escaped_as_jansson_does),
       cmocka_unit_test(test_invalid_utf8_fails_like_jansson),
       cmocka_unit_test(test_numbers_are_written_as_jansson_does),
+      cmocka_unit_test(test_common_reals_are_written_as_jansson_does),
       cmocka_unit_test(test_containers_keep_jansson_order),
       cmocka_unit_test(test_parser_agrees_with_json_loadb),
       cmocka_unit_test(test_parser_takes_the_common_shape_itself),
