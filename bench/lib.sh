@@ -114,6 +114,26 @@ perf_under_load() {
   wait "$perf_pid" 2>/dev/null || true
 }
 
+# syscalls_under_load OUT PID URL SECONDS CLIENTS STREAMS: counts the system calls of PID
+#   (all its threads) with `perf stat -e 'syscalls:sys_enter_*'` while h2 "sys" posts
+#   $TMP/real.json to URL for SECONDS, then writes OUT: one line per system call made,
+#   "name calls-per-request" (H2_OK requests), most first, "total" among them.
+syscalls_under_load() {
+  local out=$1 pid=$2 url=$3 secs=$4 clients=$5 streams=$6
+  perf stat -x, -e 'syscalls:sys_enter_*' -p "$pid" -o "$TMP/sys-stat.csv" >"$TMP/sys-stat.log" 2>&1 &
+  local stat_pid=$!
+  BG_PIDS+=("$stat_pid")
+  sleep 0.5
+  h2 sys -t 1 -D "$secs" -c "$clients" -m "$streams" -H "$AUTH" -H "$JSON" -d "$TMP/real.json" "$url"
+  kill -INT "$stat_pid"
+  for _ in $(seq 300); do kill -0 "$stat_pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$stat_pid" 2>/dev/null || true
+  # perf stat counted from its start to its stop, a little longer than h2load's requests
+  awk -F, -v n="$H2_OK" '$3 ~ /^syscalls:sys_enter_/ && $1 + 0 > 0 {
+      sub(/^syscalls:sys_enter_/, "", $3); printf "%s %.2f\n", $3, $1 / n; t += $1 }
+    END { printf "total %.2f\n", t / n }' "$TMP/sys-stat.csv" | sort -k2,2nr >"$out"
+}
+
 # h2 NAME H2LOAD-ARGS...: runs h2load with a per-request log, and sets
 #   H2_RPS (req/s), H2_OK (2xx responses), H2_P50 / H2_P99 / H2_MAX (ms, from the log),
 #   H2_CPU (h2load's own CPU seconds), H2_WALL (seconds h2load ran).

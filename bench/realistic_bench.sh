@@ -23,6 +23,9 @@
 #        the realistic workload (a separate row: the figures above carry no perf
 #        overhead) and print the hottest symbols of its event-loop thread and the share
 #        of samples per thread; PERF_DIR=DIR keeps perf.data (default: the temp dir).
+#        SYSCALLS=1 — afterwards, the hub's system calls per search during SYS_DUR=5 s of
+#        the realistic workload (`perf stat` on the syscalls:sys_enter_* tracepoints, all
+#        of the hub's threads), for the BEFORE hub too when there is one.
 #        NODES=canned — the (r) hubs talk to canned nodes (bench/canned_node.c; build its
 #        target) instead: each real node's answer to the search is captured once, a hub
 #        on the real nodes answers the search for reference, the real nodes stop, and
@@ -46,6 +49,8 @@ WIDE_STREAMS=${WIDE_STREAMS:-8}
 PERF=${PERF:-0}
 PERF_DUR=${PERF_DUR:-5}
 PERF_DIR=${PERF_DIR:-$TMP}
+SYSCALLS=${SYSCALLS:-0}
+SYS_DUR=${SYS_DUR:-5}
 REAL_WORKERS=${REAL_WORKERS:-1}
 NODES=${NODES:-real}
 case $NODES in real | canned) ;; *) die "NODES=$NODES: real or canned" ;; esac
@@ -70,6 +75,9 @@ PY
 if [ "$PERF" = 1 ]; then
   command -v perf >/dev/null || die "PERF=1 needs perf (Debian package linux-perf)"
   mkdir -p "$PERF_DIR"
+fi
+if [ "$SYSCALLS" = 1 ]; then
+  command -v perf >/dev/null || die "SYSCALLS=1 needs perf (Debian package linux-perf)"
 fi
 
 demo_setup
@@ -286,6 +294,30 @@ done
 echo "peak RSS (VmHWM) of hub (r): $(mib "$HWM_R") MiB"
 if [ -n "$OLD_FB" ]; then echo "before: $OLD_FB (its hubs: (r) pid $HR0${HW0:+, (w) pid $HW0}); this build: $FEDBROKER"; fi
 echo "targets (issue: every core): (r) <= 0.20 ms hub CPU per search, mean latency <= 15 ms at 128 streams; (w) <= 25 µs of hub CPU per admitted leg answering no record"
+
+if [ "$SYSCALLS" = 1 ]; then
+  syscalls_under_load "$TMP/sys-now.txt" "$HR" "http://127.0.0.1:$PR/v1/search" "$SYS_DUR" "$CLIENTS" "$STREAMS"
+  sys_head="this build"
+  if [ -n "$OLD_FB" ]; then
+    syscalls_under_load "$TMP/sys-before.txt" "$HR0" "http://127.0.0.1:$PR0/v1/search" "$SYS_DUR" "$CLIENTS" "$STREAMS"
+    sys_head="before, this build"
+  else
+    : >"$TMP/sys-before.txt"
+  fi
+  echo
+  echo "system calls per search of the (r) hub, all threads, ${SYS_DUR}s each (perf stat, syscalls:sys_enter_*): $sys_head"
+  $PY - "$TMP/sys-before.txt" "$TMP/sys-now.txt" <<'PY'
+import sys
+def load(f):
+    return {l.split()[0]: float(l.split()[1]) for l in open(f) if l.strip()}
+before, now = load(sys.argv[1]), load(sys.argv[2])
+names = sorted(set(before) | set(now), key=lambda k: -max(before.get(k, 0), now.get(k, 0)))
+for k in names:
+    b, n = before.get(k, 0.0), now.get(k, 0.0)
+    if max(b, n) < 0.01: continue
+    print(f"  {k:<20} {b:8.2f} {n:8.2f}" if before else f"  {k:<20} {n:8.2f}")
+PY
+fi
 
 if [ "$PERF" = 1 ]; then
   data=$PERF_DIR/perf-realistic.data

@@ -20,6 +20,7 @@
 
 typedef struct {
   uint32_t off, len;
+  uint32_t tag; /* key_tag: keys with different tags differ */
 } span;
 
 typedef struct {
@@ -34,13 +35,18 @@ typedef struct {
 
 static const char *const extra_keys[] = {"id", "type", "redacted", "redacted_by", "state"};
 
-/* The known keys' texts, quotes included, by length (made once: the lookup is per
- * member of every record). */
+/* A key's text (quotes included) in 32 bits: its length and its first two and last
+ * characters. Two keys with different tags differ; equal tags say nothing. */
+static inline uint32_t key_tag(const unsigned char *k, uint32_t klen) {
+  return klen < 4 ? klen : klen | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[klen - 2] << 24;
+}
+
+/* The known keys by key_tag, open addressing (made once: the lookup is per member of
+ * every record; one probe and one compare instead of a walk over every known key). */
+#define KNOWN_SLOTS 64
 static struct {
-  const char *text[FB_CKEY_COUNT];
-  uint8_t len[FB_CKEY_COUNT];
-  int key[FB_CKEY_COUNT];
-  int n;
+  uint32_t tag[KNOWN_SLOTS];
+  int8_t key[KNOWN_SLOTS]; /* -1: empty */
 } known;
 static pthread_once_t known_once = PTHREAD_ONCE_INIT;
 
@@ -48,21 +54,31 @@ static const char *key_text(int key) {
   return key < FB_RECORD_FIELD_COUNT ? fb_record_fields[key] : extra_keys[key - FB_RECORD_FIELD_COUNT];
 }
 
+static uint32_t known_slot(uint32_t tag) { return (tag * 2654435761u) >> 26; }
+
 static void known_init(void) {
+  memset(known.key, -1, sizeof known.key);
   for (int k = 0; k < FB_CKEY_COUNT; k++) {
-    known.text[known.n] = key_text(k);
-    known.len[known.n] = (uint8_t)(strlen(key_text(k)) + 2);
-    known.key[known.n++] = k;
+    char quoted[32];
+    int n = snprintf(quoted, sizeof quoted, "\"%s\"", key_text(k));
+    uint32_t tag = key_tag((const unsigned char *)quoted, (uint32_t)n);
+    uint32_t i = known_slot(tag);
+    while (known.key[i] >= 0) i = (i + 1) % KNOWN_SLOTS;
+    known.tag[i] = tag;
+    known.key[i] = (int8_t)k;
   }
 }
 
 /* The known key index of a key's text (quotes included), or -1. */
-static int known_key(const unsigned char *k, uint32_t klen) {
+static int known_key(const unsigned char *k, uint32_t klen, uint32_t tag) {
   if (klen < 4 || klen > 13) return -1;
-  for (int i = 0; i < known.n; i++)
-    if (known.len[i] == klen && k[1] == (unsigned char)known.text[i][0] &&
-        memcmp(known.text[i], k + 1, klen - 2) == 0)
-      return known.key[i];
+  for (uint32_t i = known_slot(tag); known.key[i] >= 0; i = (i + 1) % KNOWN_SLOTS) {
+    if (known.tag[i] != tag) continue;
+    const char *text = key_text(known.key[i]);
+    uint32_t j = 0;
+    while (j < klen - 2 && (unsigned char)text[j] == k[j + 1]) j++;
+    if (j == klen - 2 && text[j] == '\0') return known.key[i];
+  }
   return -1;
 }
 
@@ -134,39 +150,82 @@ static const unsigned char stop_byte[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
+/* Eight bytes at a time where the byte order allows (the bit tricks below find the
+ * first byte of a word in memory order only on a little-endian load). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+#define WORD_SCAN 1
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t load_word(const unsigned char *p) {
+  uint64_t w;
+  memcpy(&w, p, sizeof w);
+  return w;
+}
+
+/* The high bit of each byte of w equal to c. Exact for the lowest such byte (a
+ * subtraction's borrow reaches only the bytes above it), which is all we read. */
+static inline uint64_t bytes_equal(uint64_t w, unsigned char c) {
+  uint64_t x = w ^ (ONES * c);
+  return (x - ONES) & ~x & HIGHS;
+}
+
+/* The high bit of each stop byte of w (stop_byte's set), exact for the lowest. */
+static inline uint64_t stop_bytes(uint64_t w) {
+  return bytes_equal(w, '"') | bytes_equal(w, '\\') | ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS);
+}
+#endif
+
+/* The first stop byte at or after t[p] (the text ends with a NUL, a stop byte: never
+ * past t[len]). Names, dates and codes are a few bytes each: a word at a time. */
+static inline uint32_t skip_plain(const unsigned char *t, uint32_t p, uint32_t len) {
+#ifdef WORD_SCAN
+  for (; len - p >= 8; p += 8) {
+    uint64_t m = stop_bytes(load_word(t + p));
+    if (m) return p + (uint32_t)(__builtin_ctzll(m) >> 3);
+  }
+#else
+  (void)len;
+#endif
+  while (!stop_byte[t[p]]) p++;
+  return p;
+}
+
 /* A string at t[p] == '"'; its decoded bytes go to plain at the same offset, ended by
- * a NUL (decoding never lengthens). */
+ * a NUL (decoding never lengthens). The position is kept in a local: s->t's bytes may
+ * alias anything, so s->p would be stored and loaded again at every byte. */
 static int scan_string(scanner *s) {
-  uint32_t start = ++s->p, w = start;
+  const unsigned char *t = s->t;
+  const uint32_t len = s->len;
+  uint32_t p = s->p + 1, w = p;
   bool escaped = false;
   for (;;) {
-    /* the text ends with a NUL (a stop byte): the run cannot pass its end */
-    uint32_t run = s->p;
-    while (!stop_byte[s->t[s->p]]) s->p++;
-    if (escaped) memmove(s->plain + w, s->t + run, s->p - run);
-    w += s->p - run;
-    if (s->p >= s->len) return -1;
-    unsigned c = s->t[s->p];
+    uint32_t run = p;
+    p = skip_plain(t, p, len);
+    if (escaped) memmove(s->plain + w, t + run, p - run);
+    w += p - run;
+    if (p >= len) return -1;
+    unsigned c = t[p];
     if (c == '"') break;
     if (c < 0x20) return -1;
     if (c == '\\') {
       char d;
-      uint32_t n = canonical_escape(s->t, s->p, s->len, &d);
+      uint32_t n = canonical_escape(t, p, len, &d);
       if (!n) return -1;
-      if (!escaped) w = s->p;
+      if (!escaped) w = p;
       escaped = true;
       s->plain[w++] = d;
-      s->p += n;
+      p += n;
       continue;
     }
     uint32_t n = 1;
-    if (c >= 0x80 && !(n = utf8_len(s->t + s->p, s->len - s->p))) return -1;
-    if (escaped) memmove(s->plain + w, s->t + s->p, n);
+    if (c >= 0x80 && !(n = utf8_len(t + p, len - p))) return -1;
+    if (escaped) memmove(s->plain + w, t + p, n);
     w += n;
-    s->p += n;
+    p += n;
   }
-  s->plain[escaped ? w : s->p] = '\0';
-  s->p++;
+  s->plain[escaped ? w : p] = '\0';
+  s->p = p + 1;
   return 0;
 }
 
@@ -236,9 +295,17 @@ static bool repeated_key(scanner *s, size_t base) {
   size_t n = s->nkeys - base;
   span *k = s->keys + base;
   if (n <= SMALL_OBJECT) {
-    for (size_t i = 1; i < n; i++)
-      for (size_t j = 0; j < i; j++)
-        if (k[i].len == k[j].len && memcmp(s->t + k[i].off, s->t + k[j].off, k[i].len) == 0) return true;
+    /* One bit per tag in a 64-bit set: a key is compared with the ones before it only
+     * when its bit was taken already (rarely, at ~13 keys a record). */
+    uint64_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t bit = 1ull << ((k[i].tag * 0x9E3779B97F4A7C15ull) >> 58);
+      if (seen & bit)
+        for (size_t j = 0; j < i; j++)
+          if (k[i].tag == k[j].tag && k[i].len == k[j].len && memcmp(s->t + k[i].off, s->t + k[j].off, k[i].len) == 0)
+            return true;
+      seen |= bit;
+    }
     return false;
   }
   span *sorted = fb_xmalloc(n * sizeof *sorted);
@@ -265,11 +332,12 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
     uint32_t key = s->p;
     if (scan_string(s) != 0) return -1;
     uint32_t klen = s->p - key;
+    uint32_t tag = key_tag(s->t + key, klen);
     if (s->nkeys == s->capkeys) {
       s->capkeys = s->capkeys ? s->capkeys * 2 : 64;
       s->keys = fb_xrealloc(s->keys, s->capkeys * sizeof *s->keys);
     }
-    s->keys[s->nkeys++] = (span){key, klen};
+    s->keys[s->nkeys++] = (span){key, klen, tag};
     if (s->p >= s->len || s->t[s->p] != ':') return -1;
     s->p++;
     uint32_t val = s->p;
@@ -283,7 +351,7 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
       fb_crecs *set = s->set;
       set->members = grow(set->members, set->nmembers, &set->capmembers, sizeof *set->members);
       set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false};
-      int k = known_key(s->t + key, klen);
+      int k = known_key(s->t + key, klen, tag);
       if (k >= 0) rec->at[k] = (int32_t)(set->nmembers - 1);
       rec->n++;
     }
@@ -440,14 +508,30 @@ void fb_crecs_free(fb_crecs *s) {
 
 /* ---- reading the canonical text ------------------------------------------- */
 
-/* The end of the canonical value starting at p. */
-static uint32_t skip_value(const char *t, uint32_t p) {
+/* The first '"' or '\\' at or after t[p] of a canonical text of `used` bytes (a
+ * string's end is always there). */
+static inline uint32_t skip_string_bytes(const char *t, uint32_t p, uint32_t used) {
+#ifdef WORD_SCAN
+  for (; used - p >= 8; p += 8) {
+    uint64_t w = load_word((const unsigned char *)t + p);
+    uint64_t m = bytes_equal(w, '"') | bytes_equal(w, '\\');
+    if (m) return p + (uint32_t)(__builtin_ctzll(m) >> 3);
+  }
+#else
+  (void)used;
+#endif
+  while (t[p] != '"' && t[p] != '\\') p++;
+  return p;
+}
+
+/* The end of the canonical value starting at p, in a text of `used` bytes. */
+static uint32_t skip_value(const char *t, uint32_t p, uint32_t used) {
   int depth = 0;
   for (;;) {
     char c = t[p];
     if (c == '"') {
-      for (p++; t[p] != '"'; p++)
-        if (t[p] == '\\') p++;
+      for (p = skip_string_bytes(t, p + 1, used); t[p] != '"'; p = skip_string_bytes(t, p + 2, used)) {
+      }
       p++;
     } else if (c == '{' || c == '[') {
       depth++;
@@ -481,7 +565,7 @@ int fb_crec_array_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t 
   uint32_t p = *pos ? *pos : val + 1;
   if (t[p] == ',') p++;
   if (t[p] == ']') return 0;
-  uint32_t end = skip_value(t, p);
+  uint32_t end = skip_value(t, p, (uint32_t)s->used);
   *off = p;
   *len = end - p;
   *type = type_at(t, p, end - p);
@@ -496,10 +580,10 @@ int fb_crec_object_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t
   if (t[p] == ',') p++;
   if (t[p] != '"') return 0;
   *koff = p;
-  p = skip_value(t, p);
+  p = skip_value(t, p, (uint32_t)s->used);
   *klen = p - *koff;
   p++; /* ':' */
-  uint32_t end = skip_value(t, p);
+  uint32_t end = skip_value(t, p, (uint32_t)s->used);
   *off = p;
   *len = end - p;
   *type = type_at(t, p, end - p);
@@ -512,8 +596,8 @@ int fb_crec_object_get(const fb_crecs *s, uint32_t val, const char *key, uint32_
   uint32_t p = val + 1;
   while (t[p] == '"') {
     uint32_t k = p;
-    p = skip_value(t, p) + 1; /* past the key and its ':' */
-    uint32_t end = skip_value(t, p);
+    p = skip_value(t, p, (uint32_t)s->used) + 1; /* past the key and its ':' */
+    uint32_t end = skip_value(t, p, (uint32_t)s->used);
     if (strcmp(s->plain + k + 1, key) == 0) {
       *off = p;
       *len = end - p;

@@ -44,6 +44,7 @@ struct fb_curl_loop {
   uint64_t max_body;
   uint32_t timeout_ms;
   long dns_cache_s;           /* CURLOPT_DNS_CACHE_TIMEOUT: whole seconds */
+  bool no_proxy_env;          /* no proxy variable in the environment at open (proxy_env_unset) */
   bool error_detail;
   fb_curl_check_fn check;
   fb_curl_text_check_fn text_check;
@@ -348,7 +349,11 @@ static void easy_setup(fb_curl_loop *cl, CURL *e) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cl->max_body);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* Waiting for a connection to learn whether it multiplexes pays only where it can
+   * (h2 over https://). Over http:// (HTTP/1.1) it held every leg but the first of a
+   * new node back until the first had its answer, then ran them one by one on that
+   * connection. */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, cl->max_running ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a peer that redirects is misconfigured */
   curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, cl->dns_cache_s);
   /* copied into each connection at its creation: `cl` outlives them all */
@@ -359,6 +364,10 @@ static void easy_setup(fb_curl_loop *cl, CURL *e) {
   if (cl->ca) curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca);
   if (cl->cert) curl_easy_setopt(e, CURLOPT_SSLCERT, cl->cert);
   if (cl->key) curl_easy_setopt(e, CURLOPT_SSLKEY, cl->key);
+  if (cl->no_proxy_env) { /* "" for both: no proxy, and nothing read from the environment */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  }
 }
 
 static CURL *easy_get(fb_curl_loop *cl) {
@@ -747,6 +756,20 @@ void fb_curl_cancel(fb_curl_call *call) {
 
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* Whether the environment names no proxy for curl to use. libcurl reads no_proxy,
+ * NO_PROXY, <scheme>_proxy, all_proxy and ALL_PROXY with getenv + strdup for every
+ * transfer (four to six look-ups per leg); when none of the proxy variables is set,
+ * saying "no proxy" once in the handle's options is the same answer without them. Any
+ * of them set, even empty: curl reads them as before. (The hub never changes its
+ * environment after start.) */
+static bool proxy_env_unset(void) {
+  static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                     "ALL_PROXY"};
+  for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+    if (getenv(vars[i])) return false;
+  return true;
+}
+
 static char *dup_or_null(const char *s) { return s ? fb_xstrdup(s) : NULL; }
 
 fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts) {
@@ -775,6 +798,7 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->timeout_ms = opts->timeout_ms;
   cl->dns_cache_s = (long)((opts->dns_cache_ms + 999) / 1000);
   cl->error_detail = opts->error_detail;
+  cl->no_proxy_env = proxy_env_unset();
   cl->check = opts->check;
   cl->text_check = opts->check ? NULL : opts->text_check;
   cl->result_free = opts->result_free;
@@ -801,6 +825,10 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
   curl_multi_setopt(cl->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   curl_multi_setopt(cl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_HOST_CONNECTIONS);
+  /* Idle connections kept: by default libcurl keeps four per transfer in the multi
+   * handle, so a quiet moment (one leg running) closed all but four of the 16, and the
+   * next busy one opened them again (test_http_queue.c: test_idle_connections_kept). */
+  curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, (long)MAX_HOST_CONNECTIONS);
   return cl;
 }
 

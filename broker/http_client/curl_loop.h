@@ -4,12 +4,16 @@
  *
  * One fb_curl_loop per adapter: one multi handle, one uv_timer_t, one uv_poll_t per
  * socket curl opens (kept while the connection lives, not re-made per transfer), a
- * free list of easy handles. Connections are reused across calls and HTTP/2 streams
- * are multiplexed when the peer offers h2 (ALPN on https); over cleartext http:// the
+ * free list of easy handles. Connections are reused across calls (up to 16 per peer,
+ * kept open while idle too) and HTTP/2 streams are multiplexed when the peer offers h2
+ * (ALPN on https; only there does a new call wait to learn whether a connection being
+ * opened multiplexes); over cleartext http:// the
  * transport is HTTP/1.1 (no h2c prior knowledge: a plain HTTP/1.1 node would fail;
  * and libcurl 7.88 fails the second request on a reused h2c connection). There at most
  * 16 calls are in curl at once, one per connection; the others wait in the loop's own
- * queue, first in first out, their timeout running from fb_curl_post.
+ * queue, first in first out, their timeout running from fb_curl_post. The proxy
+ * variables of the environment (http_proxy, all_proxy, ...) are looked at when the loop
+ * is made: with none set, curl is told "no proxy" instead of reading them per call.
  * Every function runs on the loop thread and none blocks it; a 200's body is parsed
  * (json_loadb, then opts.check) on the libuv thread pool.
  *

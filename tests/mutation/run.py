@@ -148,7 +148,8 @@ class Runner:
         """Returns (passed, names of the tests that failed)."""
         res = subprocess.run(["ctest", "--test-dir", self.build, "-R", regex, "--timeout", "300", "-j", str(self.jobs),
                               "--output-on-failure"],
-                             capture_output=True, text=True, env=self.env())
+                             capture_output=True, text=True, errors="replace", env=self.env())
+        # errors="replace": a failing test may print the bytes it was fed (invalid UTF-8)
         with open(self.log, "a") as f:
             f.write(res.stdout + res.stderr)
         failed = re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted|Exception)", res.stdout)

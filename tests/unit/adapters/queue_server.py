@@ -6,8 +6,10 @@ valid record whose `notes` says something about the request. Paths:
   /hold   waits 150 ms; notes: how many requests the node held when this one arrived
           (itself included), so the test sees how many legs were in flight at once
   /slow   waits 3 s
+  /holdport  waits 150 ms; notes: the client's port (which connection carried it)
   /close  notes: the client's port; the answer says `Connection: close` and the node
           closes the connection after it
+  .../proxied  (an absolute URL: the node acting as the hub's HTTP proxy) notes: "proxied"
   /mixed  notes: the client's port; waits 3 s first when the request's query_id is "slow"
 """
 import json
@@ -45,7 +47,9 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length) if length else b""
         p = self.path
-        if p == "/hold":
+        if p.startswith("http://") and p.endswith("/proxied"):
+            self.answer("proxied")
+        elif p == "/hold":
             with lock:
                 held += 1
                 now = held
@@ -53,6 +57,9 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 held -= 1
             self.answer(now)
+        elif p == "/holdport":
+            time.sleep(0.15)
+            self.answer(self.client_address[1])
         elif p == "/slow":
             time.sleep(3)
             self.answer("slow")

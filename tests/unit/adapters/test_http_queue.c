@@ -241,6 +241,82 @@ static void test_connection_close_answers(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Runs `n` legs side by side to `a` and puts the client port of each answer (from
+ * /holdport: which connection carried it) in ports[]. */
+static void burst(uv_loop_t *loop, fb_adapter *a, int n, long *ports) {
+  outcome o[SLOTS] = {{0}};
+  fb_leg *leg;
+  fb_leg_request req = request("q-port", 10000);
+  for (int i = 0; i < n; i++) assert_int_equal(fb_adapter_start(a, &req, done_cb, &o[i], &leg), 0);
+  alarm(30);
+  uv_run(loop, UV_RUN_DEFAULT);
+  alarm(0);
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(o[i].calls, 1);
+    if (o[i].status != 0) fail_msg("leg %d: %s", i, o[i].error);
+    ports[i] = notes_of(&o[i]);
+    json_decref(o[i].records);
+  }
+}
+
+/* 16 legs side by side to a new node go over 16 connections at once (none waits for
+ * the first one's answer to learn that HTTP/1.1 does not multiplex: CURLOPT_PIPEWAIT
+ * is for https:// only). And the connections of a busy moment outlive a quiet one:
+ * after those 16 legs, then legs one at a time, 16 legs side by side again all go over
+ * the connections already open, none over a new one. (libcurl's own cache keeps four
+ * idle connections per transfer in its multi handle: with one leg running it closed
+ * all but four, and each busy moment after a quiet one paid a dozen new connections —
+ * connect, socket options, the handshake on both sides.) */
+static void test_idle_connections_kept(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_adapter *a = open_path(&loop, "/holdport");
+  long first[SLOTS], one[1], again[SLOTS];
+  burst(&loop, a, SLOTS, first);
+  for (int i = 0; i < SLOTS; i++)
+    for (int j = 0; j < i; j++)
+      if (first[i] == first[j]) fail_msg("legs %d and %d shared a connection while both in flight", j, i);
+  for (int i = 0; i < 6; i++) burst(&loop, a, 1, one);
+  burst(&loop, a, SLOTS, again);
+  for (int i = 0; i < SLOTS; i++) {
+    bool known = false;
+    for (int j = 0; j < SLOTS && !known; j++) known = again[i] == first[j];
+    if (!known) fail_msg("leg %d of the second busy moment went over a new connection (port %ld)", i, again[i]);
+  }
+  close_adapter(&loop, a);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A proxy named in the environment is used (curl_loop.c looks at the proxy variables
+ * once, when the adapter opens, and tells curl "no proxy" only when none is set): the
+ * leg to a host that does not resolve is answered by the node acting as the proxy. */
+static void test_proxy_from_environment(void **state) {
+  (void)state;
+  char proxy[64];
+  snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+  setenv("http_proxy", proxy, 1);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_state_config cfg = {.code = "IDN", .adapter = "http", .url = "http://node.invalid/proxied"};
+  fb_adapter *a;
+  char *err = NULL;
+  if (fb_adapter_open(&loop, &cfg, &a, &err) != 0) fail_msg("open: %s", err);
+  outcome o = {0};
+  fb_leg *leg;
+  fb_leg_request req = request("q-proxy", 5000);
+  assert_int_equal(fb_adapter_start(a, &req, done_cb, &o, &leg), 0);
+  alarm(20);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  alarm(0);
+  unsetenv("http_proxy");
+  if (o.status != 0) fail_msg("leg: %s", o.error);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(o.records, 0), "notes")), "proxied");
+  json_decref(o.records);
+  close_adapter(&loop, a);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_queued_legs_all_answer),
@@ -248,6 +324,8 @@ int main(void) {
       cmocka_unit_test(test_cancel_queued_and_close),
       cmocka_unit_test(test_reused_connection_keeps_the_leg_deadline),
       cmocka_unit_test(test_connection_close_answers),
+      cmocka_unit_test(test_idle_connections_kept),
+      cmocka_unit_test(test_proxy_from_environment),
   };
   fb_leg_request r = request(NULL, 0);
   int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -205,6 +205,56 @@ static void test_demo_answers_are_taken_in_place(void **state) {
   assert_true(fb_test_rm_rf(dir));
 }
 
+/* The scanner reads strings eight bytes at a time (core/crec.c, skip_plain and
+ * skip_string_bytes) and finds repeated keys and known keys by a tag of a key's
+ * length and three of its characters: every kind of byte a string's run stops at, at
+ * every offset within a word after plain runs of every length; keys that share a tag
+ * but differ, with and without a known key's tag; a key repeated at every pair of
+ * places in objects of up to 17 keys. Whatever jansson says, so does the set. */
+static void test_word_scan_and_key_tags_agree_with_jansson(void **state) {
+  (void)state;
+  static const char *const stops[] = {"\"", "\\\"", "\\\\", "\\n", "\\u001F", "\\u00e9", "\x01", "\x1f",
+                                      "\xc3\xa9", "\xe0\xb8\xaa", "\xf0\x9f\x98\x80", "\xc0\x80", "\xff", "\x7f", "/"};
+  size_t fast = 0;
+  for (size_t lead = 0; lead < 20; lead++)
+    for (size_t k = 0; k < FB_ARRAY_LEN(stops); k++)
+      for (size_t tail = 0; tail < 10; tail += 3) {
+        fb_buf b = {0};
+        fb_buf_puts(&b, "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"name\":\"");
+        for (size_t i = 0; i < lead; i++) fb_buf_putc(&b, (char)('a' + i % 26));
+        fb_buf_puts(&b, stops[k]);
+        for (size_t i = 0; i < tail; i++) fb_buf_putc(&b, 'z');
+        fb_buf_puts(&b, "\",\"aliases\":[\"");
+        for (size_t i = 0; i < tail + lead; i++) fb_buf_putc(&b, 'y');
+        fb_buf_puts(&b, stops[k]);
+        fb_buf_puts(&b, "\",\"b\"]}]}");
+        fast += same_as_jansson(b.data, b.len);
+        fb_buf_free(&b);
+      }
+  assert_true(fast > 100);
+  /* keys with one tag: "name" and "naXe", "tags" and "taXs", "abcx" and "abdx" */
+  static const char *const tagged[] = {
+      "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"naXe\":\"n\",\"taXs\":[],\"abcx\":1,\"abdx\":2}]}",
+      "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"name\":\"n\",\"naXe\":\"m\",\"tags\":[\"victim\"],\"taXs\":1}]}",
+      "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"abcx\":1,\"abdx\":2,\"abcx\":3}]}",
+      "{\"records\":[{\"i\\u0064\":\"a\",\"type\":\"person\",\"name\":\"n\"}]}",
+      "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"nationalitx\":\"MYS\",\"redacted_bx\":\"y\"}]}"};
+  for (size_t i = 0; i < FB_ARRAY_LEN(tagged); i++) {
+    bool canonical = i != 2 && i != 3; /* a repeated key; an escape jsonw would not write */
+    assert_int_equal(same_as_jansson(tagged[i], strlen(tagged[i])), canonical);
+  }
+  for (int n = 2; n <= 17; n++)
+    for (int i = 0; i < n; i++)
+      for (int j = i + 1; j < n; j++) {
+        fb_buf b = {0};
+        fb_buf_puts(&b, "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"o\":{");
+        for (int k = 0; k < n; k++) fb_buf_printf(&b, "%s\"key%02d\":%d", k ? "," : "", k == j ? i : k, k);
+        fb_buf_puts(&b, "}}]}");
+        assert_false(same_as_jansson(b.data, b.len)); /* repeated: jansson's round trip */
+        fb_buf_free(&b);
+      }
+}
+
 /* Random text near a node answer: whatever jansson says, so does the set. */
 static void test_random_text_agrees_with_jansson(void **state) {
   (void)state;
@@ -236,6 +286,7 @@ int main(void) {
       cmocka_unit_test(test_edge_cases_agree_with_jansson),
       cmocka_unit_test(test_demo_answers_are_taken_in_place),
       cmocka_unit_test(test_random_text_agrees_with_jansson),
+      cmocka_unit_test(test_word_scan_and_key_tags_agree_with_jansson),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
