@@ -658,15 +658,41 @@ static void put_member(fb_buf *b, const fb_crecs *s, const fb_cmember *m, int pr
 }
 
 /* The members of an edited record (or all but `skip`), each after a ',' but the
- * first when `first`. */
+ * first when `first`. Members still lying in the set's text as they are written
+ * ("k":v,"k":v, bytes checked: unchanged, none removed between) go out as one span,
+ * ',' before it included: the same bytes in one append (a redacted record is mostly
+ * such runs). A run with reals still goes through fb_crec_put_span's rewriting: keys
+ * and separators hold no number, so the span gives what its members one by one give. */
 static void put_members(fb_buf *b, const fb_crecs *s, const fb_crec *r, int32_t skip, bool first, int precision) {
+  const char *t = s->text;
+  uint32_t run = 0, end = 0; /* the pending run: [run, end) of the text, when `in_run` */
+  bool in_run = false, run_reals = false;
   for (uint32_t k = 0; k < r->n + r->xn; k++) {
-    uint32_t m = k < r->n ? r->first + k : r->xfirst + (k - r->n);
-    if (s->members[m].gone || (int32_t)m == skip) continue;
-    if (!first) fb_buf_putc(b, ',');
+    uint32_t i = k < r->n ? r->first + k : r->xfirst + (k - r->n);
+    const fb_cmember *m = &s->members[i];
+    if (m->gone || (int32_t)i == skip) continue;
+    bool in_place = m->val == m->key + m->klen + 1 && t[m->key + m->klen] == ':';
+    if (in_run && in_place && m->key == end + 1 && t[end] == ',') {
+      end = m->val + m->vlen;
+      run_reals |= m->reals;
+      continue;
+    }
+    if (in_run) fb_crec_put_span(b, s, run, end - run, run_reals, precision);
+    in_run = false;
+    if (in_place) {
+      in_run = true;
+      run = m->key;
+      end = m->val + m->vlen;
+      run_reals = m->reals;
+      if (!first && run > 0 && t[run - 1] == ',') run--;
+      else if (!first) fb_buf_putc(b, ',');
+    } else {
+      if (!first) fb_buf_putc(b, ',');
+      put_member(b, s, m, precision);
+    }
     first = false;
-    put_member(b, s, &s->members[m], precision);
   }
+  if (in_run) fb_crec_put_span(b, s, run, end - run, run_reals, precision);
 }
 
 void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision) {
@@ -675,6 +701,7 @@ void fb_crec_write(fb_buf *b, const fb_crecs *s, size_t i, int precision) {
     fb_crec_put_span(b, s, r->off, r->len, r->reals, precision);
     return;
   }
+  fb_buf_reserve(b, 2 + r->len);
   fb_buf_putc(b, '{');
   put_members(b, s, r, -1, true, precision);
   fb_buf_putc(b, '}');

@@ -1,0 +1,116 @@
+/* The compact record writer on edited records (core/crec.h: fb_crec_write and
+ * fb_crec_write_state, which copy runs of unchanged members as one span) against
+ * jansson's path: the same edits made on jansson's value, written by jsonw, at the
+ * answer's precision and at one that rewrites every real. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/crec.h"
+#include "core/jsonw.h"
+#include "core/util.h"
+#include "unit_common.h"
+
+static const char *const extra_names[] = {"id", "type", "redacted", "redacted_by", "state"};
+
+static const char *key_name(int k) {
+  return k < FB_RECORD_FIELD_COUNT ? fb_record_fields[k] : extra_names[k - FB_RECORD_FIELD_COUNT];
+}
+
+static void same_text(const fb_buf *got, json_t *want_value, int precision, const char *what) {
+  fb_buf want = {0};
+  assert_int_equal(fb_jsonw_value(&want, want_value, precision), 0);
+  if (got->len != want.len || memcmp(got->data, want.data, want.len) != 0)
+    fail_msg("%s, precision %d\nwant: %.1500s\ngot:  %.1500s", what, precision, want.data, got->data);
+  fb_buf_free(&want);
+}
+
+/* The merged answer's record: "state" first, then the record's members but its own "state". */
+static json_t *with_state(json_t *rec, json_t *state) {
+  json_t *o = json_object();
+  json_object_set(o, "state", state);
+  const char *k;
+  json_t *v;
+  json_object_foreach(rec, k, v) if (strcmp(k, "state") != 0) json_object_set(o, k, v);
+  return o;
+}
+
+static void test_edited_records_write_as_jansson(void **state) {
+  (void)state;
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{\"records\":["
+           "{\"id\":\"a\",\"type\":\"person\",\"%s\":\"Ahmad\",\"%s\":[\"x\",2.25,{\"k\":0.123456789}],\"n\":1.5},"
+           "{\"state\":\"IDN\",\"id\":\"b\",\"type\":\"person\",\"%s\":\"q\\\"\\n\",\"m\":-2.5e-3,\"z\":[[1,2],{}]},"
+           "{\"id\":\"c\",\"n\":7,\"state\":{\"r\":0.1},\"type\":\"vessel\",\"%s\":null},"
+           "{},{\"%s\":3.14159}]}",
+           key_name(0), key_name(1), key_name(0), key_name(FB_RECORD_FIELD_COUNT - 1), key_name(1));
+  static const char *const values[] = {"\"REDACTED\"", "12", "0.30000000000000004", "[1.5,\"s\",[2.125]]",
+                                       "{\"a\":1e-7,\"b\":\"c\"}", "null", "[\"name\",\"aliases\"]"};
+  static const int precisions[] = {FB_JSONW_PRECISION, 3};
+  uint64_t rng = 0x5eed;
+  size_t edits = 0;
+  for (int round = 0; round < 4000; round++) {
+    size_t len = strlen(text);
+    char *copy = fb_xmalloc(len + 1);
+    memcpy(copy, text, len + 1);
+    fb_crecs *s = fb_crecs_load(copy, len, NULL);
+    json_t *v = json_loads(text, 0, NULL);
+    assert_non_null(s);
+    assert_non_null(v);
+    json_t *recs = json_object_get(v, "records");
+    assert_int_equal(s->nrecs, json_array_size(recs));
+    for (size_t i = 0; i < s->nrecs; i++) {
+      json_t *r = json_array_get(recs, i);
+      size_t n = fb_test_rand(&rng) % 6;
+      for (size_t e = 0; e < n; e++, edits++) {
+        int k = (int)(fb_test_rand(&rng) % FB_CKEY_COUNT);
+        if (fb_test_rand(&rng) % 3 == 0) {
+          fb_crec_remove(s, i, k);
+          json_object_del(r, key_name(k));
+        } else {
+          json_t *x = json_loads(values[fb_test_rand(&rng) % FB_ARRAY_LEN(values)], JSON_DECODE_ANY, NULL);
+          assert_non_null(x);
+          fb_crec_set(s, i, k, x);
+          json_object_set_new(r, key_name(k), x);
+        }
+      }
+      json_t *st = json_loads("{\"state\":\"THA\",\"w\":0.5}", 0, NULL);
+      fb_buf state_text = {0};
+      assert_int_equal(fb_jsonw_value(&state_text, st, FB_JSONW_PRECISION), 0);
+      json_t *merged = with_state(r, st);
+      for (size_t p = 0; p < FB_ARRAY_LEN(precisions); p++) {
+        fb_buf one = {0};
+        fb_crec_write(&one, s, i, precisions[p]);
+        same_text(&one, r, precisions[p], "fb_crec_write");
+        one.len = 0;
+        fb_buf_puts(&one, "x"); /* after other text, as in the answer */
+        fb_crec_write_state(&one, s, i, state_text.data, state_text.len, precisions[p]);
+        fb_buf rest = {.data = one.data + 1, .len = one.len - 1};
+        same_text(&rest, merged, precisions[p], "fb_crec_write_state");
+        fb_buf_free(&one);
+      }
+      json_decref(merged);
+      json_decref(st);
+      fb_buf_free(&state_text);
+    }
+    fb_crecs_free(s);
+    json_decref(v);
+  }
+  assert_true(edits > 10000);
+}
+
+int main(void) {
+  fb_json_use_xalloc();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_edited_records_write_as_jansson),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
