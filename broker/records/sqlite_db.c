@@ -329,7 +329,7 @@ static int lookup_key(fb_sqlite_db *db, int kind, const char *key, double score,
 
 /* FTS5 query: every distinct trigram of every key token, OR-ed. Tokens are
  * [a-z0-9] or bytes of another script without quotes, so quoting each is safe. */
-static bool fts_query(const fb_name_key *k, fb_buf *q) {
+bool fb_sqlite_fts_query(const fb_name_key *k, fb_buf *q) {
   bool any = false;
   for (int t = 0; t < k->n; t++) {
     const char *s = k->buf + k->off[t];
@@ -545,7 +545,7 @@ static void consider_kept(name_cache *cache, const fb_name_key *qk, size_t i, hi
  * from the content table. */
 static int search_fts(fb_sqlite_db *db, const fb_name_key *qk, name_cache *cache, hits *h) {
   fb_buf q = {0};
-  fts_query(qk, &q);
+  fb_sqlite_fts_query(qk, &q);
   sqlite3_stmt *st = cache ? db->st_fts_rows : db->st_fts;
   sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, NAME_CANDIDATES);

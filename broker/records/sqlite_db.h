@@ -14,11 +14,14 @@
 #ifndef FB_RECORDS_SQLITE_DB_H
 #define FB_RECORDS_SQLITE_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
 #include "core/crec.h"
+#include "core/util.h"
+#include "match/names.h"
 
 typedef struct fb_sqlite_db fb_sqlite_db;
 
@@ -56,6 +59,11 @@ void fb_sqlite_db_close(fb_sqlite_db *db);
  * path of a larger database). Every mode gives the same answers. */
 typedef enum { FB_SQLITE_NAMES_AUTO, FB_SQLITE_NAMES_FTS_KEPT, FB_SQLITE_NAMES_FTS } fb_sqlite_names_mode;
 void fb_sqlite_db_set_names_mode(fb_sqlite_db *db, fb_sqlite_names_mode mode);
+
+/* The FTS5 MATCH expression a search by name `k` asks (appended to `q`): each distinct
+ * trigram of each token, quoted, OR-ed; a token of another script as one phrase. false
+ * when `k` gives no trigram. Tests ask FTS5 with it to hold the kept-key index to. */
+bool fb_sqlite_fts_query(const fb_name_key *k, fb_buf *q);
 
 /* Writing (demo data, tests): creates PATH afresh (an existing file is replaced) and
  * opens a transaction. Add records with fb_sqlite_db_add (each validated with

@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "match/names.h"
 #include "records/name_trigrams.h"
+#include "records/sqlite_db.h"
 #include "unit_common.h"
 
 enum { ROWS = 1500, QUERIES = 3000 };
@@ -72,32 +73,6 @@ static void random_key(uint64_t *rng, fb_name_key *k) {
   k->buf[used] = '\0';
 }
 
-/* The FTS5 query of records/sqlite_db.c (fts_query): each distinct trigram of each
- * token of three bytes or more, quoted, OR-ed; a token with a byte above ASCII as one
- * phrase. */
-static bool fts_query(const fb_name_key *k, fb_buf *q) {
-  bool any = false;
-  for (int t = 0; t < k->n; t++) {
-    const char *s = k->buf + k->off[t];
-    size_t n = k->len[t];
-    if (n < 3) continue;
-    bool ascii = true;
-    for (size_t i = 0; i < n; i++) ascii = ascii && (unsigned char)s[i] < 0x80;
-    if (!ascii) {
-      fb_buf_printf(q, "%s\"%.*s\"", any ? " OR " : "", (int)n, s);
-      any = true;
-      continue;
-    }
-    for (size_t i = 0; i + 3 <= n; i++) {
-      char quoted[6] = {'"', s[i], s[i + 1], s[i + 2], '"', 0};
-      if (q->data && strstr(q->data, quoted)) continue;
-      fb_buf_printf(q, "%s%s", any ? " OR " : "", quoted);
-      any = true;
-    }
-  }
-  return any;
-}
-
 static void test_rows_as_fts5_matches_them(void **state) {
   (void)state;
   sqlite3 *db;
@@ -133,7 +108,7 @@ static void test_rows_as_fts5_matches_them(void **state) {
     const uint32_t *rows;
     long got = fb_name_trigrams_match(ix, &k, cap, &rows);
     fb_buf q = {0};
-    bool any = fts_query(&k, &q);
+    bool any = fb_sqlite_fts_query(&k, &q);
     if (got < 0) {
       /* refused: only a query FTS5 reads as more than [A-Za-z0-9] trigrams */
       bool odd = false;

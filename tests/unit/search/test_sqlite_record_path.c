@@ -29,6 +29,7 @@
 #include "records/sqlite_db.h"
 #include "search/answer.h"
 #include "search/merge.h"
+#include "tests/unit/search/demo_policies.h"
 #include "unit_common.h"
 
 #define NSTATES 4
@@ -41,19 +42,7 @@ static char **names;
 static size_t nnames;
 
 static fb_policy *compile_file(const char *code, const char *file) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/policies/%s", FB_SOURCE_DIR, file);
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  static char src[1 << 16];
-  size_t n = fread(src, 1, sizeof src - 1, f);
-  fclose(f);
-  src[n] = '\0';
-  char *err = NULL;
-  fb_policy *p = fb_policy_compile(code, path, src, n, KEY, sizeof KEY - 1, NULL, &err);
-  if (!p) fprintf(stderr, "%s: %s\n", path, err ? err : "?");
-  free(err);
-  return p;
+  return demo_policy_compile(code, file, KEY, sizeof KEY - 1);
 }
 
 static int setup(void **state) {
