@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "demo/demo_data.h"
 #include "policy/policy.h"
 
 /* policies/<file> compiled as state `code` with HMAC key `key`; NULL (and a line on
@@ -26,6 +27,19 @@ static inline fb_policy *demo_policy_compile(const char *code, const char *file,
   if (!p) fprintf(stderr, "%s: %s\n", path, err ? err : "?");
   free(err);
   return p;
+}
+
+/* common.lua into *common and each demo state's <CODE>.lua into states[i] (the order of
+ * fb_demo_states); -1 when one cannot be compiled (what was compiled stays set). */
+static inline int demo_policies_load(const uint8_t *key, size_t keylen, fb_policy **common, fb_policy **states,
+                                     size_t nstates) {
+  if (!(*common = demo_policy_compile("common", "common.lua", key, keylen))) return -1;
+  for (size_t i = 0; i < nstates; i++) {
+    char file[16];
+    snprintf(file, sizeof file, "%s.lua", fb_demo_states[i]);
+    if (!(states[i] = demo_policy_compile(fb_demo_states[i], file, key, keylen))) return -1;
+  }
+  return 0;
 }
 
 #endif

@@ -41,20 +41,10 @@ static const char *const roles[] = {"analyst"};
 static char **names;
 static size_t nnames;
 
-static fb_policy *compile_file(const char *code, const char *file) {
-  return demo_policy_compile(code, file, KEY, sizeof KEY - 1);
-}
-
 static int setup(void **state) {
   (void)state;
   if (!fb_test_demo_data_dir(dir)) return -1;
-  common = compile_file("common", "common.lua");
-  if (!common) return -1;
-  for (int i = 0; i < NSTATES; i++) {
-    char file[16];
-    snprintf(file, sizeof file, "%s.lua", fb_demo_states[i]);
-    if (!(policies[i] = compile_file(fb_demo_states[i], file))) return -1;
-  }
+  if (demo_policies_load(KEY, sizeof KEY - 1, &common, policies, NSTATES) != 0) return -1;
   char path[256];
   snprintf(path, sizeof path, "%s/truth.json", dir);
   json_t *truth = json_load_file(path, 0, NULL);
