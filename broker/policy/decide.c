@@ -129,6 +129,10 @@ static int build_view(lua_State *L) {
 /* Calls a rule's `when`. Returns 1/0, or -1 with *err. */
 static int call_when(fb_policy *p, when_ctx *w, const rule *r, int ref, char **err) {
   lua_State *L = fb_sandbox_state(p->sb);
+  if (!w->locked) {
+    pthread_mutex_lock(p->lua_mu); /* until fb_when_ctx_end: the view stays on this stack */
+    w->locked = true;
+  }
   if (!w->view) {
     w->top = lua_gettop(L);
     lua_pushcfunction(L, build_view);
@@ -156,6 +160,8 @@ static int call_when(fb_policy *p, when_ctx *w, const rule *r, int ref, char **e
 void fb_when_ctx_end(fb_policy *p, when_ctx *w) {
   if (w->view) lua_settop(fb_sandbox_state(p->sb), w->top);
   w->view = 0;
+  if (w->locked) pthread_mutex_unlock(p->lua_mu);
+  w->locked = false;
 }
 
 /* ---- matching ------------------------------------------------------------- */

@@ -22,6 +22,8 @@ fb_policy *policy_new(const char *code, const char *path, const char *src, size_
   p->contact = json_null();
   p->hmac_mu = fb_xmalloc(sizeof *p->hmac_mu);
   pthread_mutex_init(p->hmac_mu, NULL);
+  p->lua_mu = fb_xmalloc(sizeof *p->lua_mu);
+  pthread_mutex_init(p->lua_mu, NULL);
   if (key && keylen) {
     p->key = fb_xmalloc(keylen);
     memcpy(p->key, key, keylen);
@@ -62,6 +64,8 @@ void policy_destroy(fb_policy *p) {
   EVP_MAC_CTX_free(p->hmac);
   pthread_mutex_destroy(p->hmac_mu);
   free(p->hmac_mu);
+  pthread_mutex_destroy(p->lua_mu);
+  free(p->lua_mu);
   free(p);
 }
 

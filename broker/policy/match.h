@@ -13,11 +13,15 @@ typedef struct {
 void fb_qbits_init(qbits *b, const fb_query *q);
 
 /* Per policy and query: the read-only request view for `when`, built on first use
- * and left on the policy's Lua stack until fb_when_ctx_end. */
+ * and left on the policy's Lua stack until fb_when_ctx_end. The first `when` takes
+ * the policy's Lua lock (rules.h lua_mu) and fb_when_ctx_end lets go of it: decisions
+ * on several workers share the one Lua state of a policy, one at a time; a decision
+ * without `when` takes no lock at all. */
 typedef struct {
   const fb_query *q;
   int view; /* stack index, 0 until built */
   int top;
+  bool locked; /* this context holds the policy's lua_mu */
 } when_ctx;
 void fb_when_ctx_end(fb_policy *p, when_ctx *w);
 

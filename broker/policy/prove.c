@@ -258,10 +258,12 @@ const pv_enum_info pv_enum_info_of[AX_NENUM] = {
  * written down (then it is never taken to be the same as another). */
 static char *when_print(fb_policy *p, int ref, size_t *len) {
   lua_State *L = fb_sandbox_state(p->sb);
+  pthread_mutex_lock(p->lua_mu); /* a live policy's state: decisions use it meanwhile */
   int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   char *fp = lua_type(L, -1) == LUA_TFUNCTION ? pv_fingerprint(L, -1, len) : NULL;
   lua_settop(L, top);
+  pthread_mutex_unlock(p->lua_mu);
   return fp;
 }
 

@@ -111,6 +111,10 @@ struct fb_policy {
   struct evp_mac_ctx_st *hmac; /* HMAC-SHA-256 keyed once at load; reused per value */
   pthread_mutex_t *hmac_mu;  /* one value hashed at a time: redaction runs on several
                                 workers at once, outside the hub lock (core/hublock.h) */
+  pthread_mutex_t *lua_mu;   /* the Lua state (`when`) is one per policy and decisions run
+                                on several workers, outside the hub lock: one user at a
+                                time, from the first `when` of a decision to its end
+                                (match.h when_ctx) */
   bool has_when;
 };
 

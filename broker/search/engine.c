@@ -107,6 +107,7 @@ typedef struct leg {
   fb_policy *policy;
   fb_decision decision;
   bool decided;
+  bool admitted;     /* the policies let this leg go out (decide_leg); start_leg sends it */
   fb_plan *plan;
   fb_leg *handle;
   outcome out;
@@ -932,13 +933,24 @@ void fb_search_cancel(fb_search *s) {
   if (!s->legs_finished) cancel_pending_legs(s, OUT_CANCELLED);
 }
 
-static void start_leg(search *s, leg *l, const char *code) {
-  fb_search_engine *e = s->e;
+/* The leg's state and its policy, taken from the store under the hub lock together
+ * with the search's other policies (fb_search_start): one decision never mixes two
+ * versions of a policy that a reload swapped in between. */
+static void bind_leg(search *s, leg *l, const char *code) {
   l->s = s;
-  l->rt = find_rt(e, code);
-  l->policy = fb_policy_store_get(e->policies, code);
+  l->rt = find_rt(s->e, code);
+  l->policy = fb_policy_store_get(s->e->policies, code);
+}
+
+/* The leg's policy decision: the requesting state's outbound rules first (a withheld
+ * state is not contacted), then common's and the state's admission rules, and the
+ * record plan of an allowed leg. It reads the search's own query and the compiled
+ * policies it holds references to (immutable; a `when` takes its policy's own Lua
+ * lock, policy/match.h), so it runs without the hub lock. Fails closed: a policy
+ * error is a denial (fb_policy_decide_named). */
+static void decide_leg(search *s, leg *l) {
+  const char *code = l->rt->cfg->code;
   l->decided = true;
-  /* The requesting state's own outbound rules first: a withheld state is not contacted. */
   if (fb_outbound_decide(s->requester, &s->q, code, &l->decision, NULL)) {
     l->out = OUT_WITHHELD;
     return;
@@ -949,19 +961,32 @@ static void start_leg(search *s, leg *l, const char *code) {
     l->out = OUT_DENIED;
     return;
   }
+  if (l->decision.effect == FB_EFFECT_ALLOW) l->plan = fb_plan_new(s->common, l->policy, &s->q);
+  l->admitted = true;
+}
+
+/* The legs that are not held back by a rule of the requester's own, common's or a
+ * state's: drops them that the breaker or the bound on legs in flight refuses (shared
+ * by every worker, so under the hub lock) and starts the others. */
+static void unavailable(leg *l, const char *why) {
+  l->out = OUT_UNAVAILABLE;
+  l->error = fb_xstrdup(why);
+  if (l->plan) fb_plan_free(l->plan); /* a plan only for a leg that goes out */
+  l->plan = NULL;
+}
+
+static void start_leg(search *s, leg *l) {
+  if (!l->admitted) return;
   bool probe = false;
   if (!fb_breaker_allow(&l->rt->sh->breaker, fb_now_ms(), &probe)) {
-    l->out = OUT_UNAVAILABLE;
-    l->error = fb_xstrdup("The state's national system is failing; the hub is not sending it queries for now.");
+    unavailable(l, "The state's national system is failing; the hub is not sending it queries for now.");
     return;
   }
   if (l->rt->sh->legs_in_flight >= l->rt->cfg->max_legs) {
     fb_breaker_abandon(&l->rt->sh->breaker, probe);
-    l->out = OUT_UNAVAILABLE;
-    l->error = fb_xstrdup("Too many queries to this state are in flight; try again shortly.");
+    unavailable(l, "Too many queries to this state are in flight; try again shortly.");
     return;
   }
-  if (l->decision.effect == FB_EFFECT_ALLOW) l->plan = fb_plan_new(s->common, l->policy, &s->q);
   fb_leg_request lr = {.query_id = s->query_id, .subject = s->p.subject, .purpose = s->p.purpose,
                        .priority = s->p.priority, .legal_basis = s->p.legal_basis, .case_ref = s->p.case_ref,
                        .justification = s->p.justification,
@@ -1029,11 +1054,23 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
                     .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,
                     .agency = s->id.agency, .roles = s->roles, .nroles = nroles, .subject = s->p.subject,
                     .query_id = s->query_id};
-  /* The requesting state's outbound_require rules: a missing field refuses the search. */
+  /* Every policy this search reads, from the store in one go under the hub lock: a
+   * reload between two of them cannot mix versions. */
   s->requester = fb_policy_store_get(e->policies, id->state);
+  s->common = fb_policy_store_common(e->policies);
+  s->legs = fb_xcalloc(s->p.nstates ? s->p.nstates : 1, sizeof *s->legs);
+  s->nlegs = s->p.nstates;
+  for (size_t i = 0; i < s->nlegs; i++) bind_leg(s, &s->legs[i], s->p.states[i]);
+  /* The requesting state's outbound_require rules (a missing field refuses the search)
+   * and every leg's decision read this search's query and its compiled policies only:
+   * other workers run meanwhile. */
   fb_outbound_missing miss;
   char *oerr = NULL;
+  yielded = fb_hublock_yield();
   int orc = fb_outbound_require(s->requester, &s->q, &miss, &oerr);
+  if (orc == 0)
+    for (size_t i = 0; i < s->nlegs; i++) decide_leg(s, &s->legs[i]);
+  fb_hublock_resume(yielded);
   if (orc != 0) {
     char msg[600];
     if (orc > 0)
@@ -1045,6 +1082,9 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
     if (orc < 0) fb_error("policy_error", "%s", oerr ? oerr : "outbound_require failed");
     free(oerr);
     refuse(cb, ud, 400, "invalid_request", msg, orc > 0 ? miss.field : NULL, 0);
+    for (size_t i = 0; i < s->nlegs; i++) fb_policy_unref(s->legs[i].policy); /* none decided */
+    free(s->legs);
+    fb_policy_unref(s->common);
     fb_policy_unref(s->requester);
     fb_search_params_free(&s->p);
     json_decref(body);
@@ -1065,10 +1105,7 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
   s->answering = true;
   if (cb->on_admitted) cb->on_admitted(ud, s, s->query_id);
 
-  s->common = fb_policy_store_common(e->policies);
-  s->legs = fb_xcalloc(s->p.nstates ? s->p.nstates : 1, sizeof *s->legs);
-  s->nlegs = s->p.nstates;
-  for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i], s->p.states[i]);
+  for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i]);
   /* States settled without a leg (denied, unavailable) are reported at once. */
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out != OUT_PENDING) emit_state(s, &s->legs[i]);
