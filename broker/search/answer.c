@@ -16,7 +16,8 @@ int fb_search_answer_write(fb_buf *b, const fb_search_answer *a, int precision) 
   fb_buf_puts(b, "{\"query_id\":");
   if (fb_jsonw_string(b, a->query_id, strlen(a->query_id)) != 0) return fail(b, mark);
   fb_buf_puts(b, a->complete ? ",\"complete\":true,\"states\":" : ",\"complete\":false,\"states\":");
-  if (!a->states || fb_jsonw_value(b, a->states, precision) != 0) return fail(b, mark);
+  if (a->states_text) fb_buf_append(b, a->states_text, a->states_len);
+  else if (!a->states || fb_jsonw_value(b, a->states, precision) != 0) return fail(b, mark);
   fb_buf_puts(b, ",\"results\":");
   if (fb_merged_write(b, a->results, precision) != 0) return fail(b, mark);
   fb_buf_printf(b, ",\"audit\":{\"seq\":%" PRIu64 ",\"hash\":", a->audit_seq);

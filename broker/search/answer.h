@@ -9,7 +9,8 @@
 #include "core/util.h"
 #include "search/engine.h"
 
-/* The whole JSON answer (a->states must be set); 0, or -1 with `b` as it was (a string
+/* The whole JSON answer (a->states_text or a->states must be set; the text is put in
+ * as it is); 0, or -1 with `b` as it was (a string
  * that is not UTF-8). */
 int fb_search_answer_write(fb_buf *b, const fb_search_answer *a, int precision);
 

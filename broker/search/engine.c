@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/home.h"
 #include "core/hublock.h"
+#include "core/jsonw.h"
 #include "core/keymap.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -23,6 +24,7 @@
 #include "policy/policy.h"
 #include "search/audit_entry.h"
 #include "search/breaker.h"
+#include "search/leg_summary.h"
 #include "search/merge.h"
 #include "search/stats.h"
 #include "search/validate.h"
@@ -36,7 +38,9 @@ typedef enum { OUT_PENDING = 0, FB_OUTCOME_MAP(OUT_E_) OUT_COUNT } outcome;
 #undef OUT_E_
 /* Cancelled legs are not counted in the metrics or statistics: every outcome before it is. */
 _Static_assert(OUT_CANCELLED == OUT_COUNT - 1, "cancelled is the last outcome in FB_OUTCOME_MAP");
-static const char *outcome_name(outcome o) { return o == OUT_PENDING ? "pending" : fb_outcomes[o - 1]; }
+_Static_assert(OUT_SHARED == (int)FB_LEG_OUT_SHARED && OUT_COUNT == (int)FB_LEG_OUT_COUNT,
+               "a leg's outcome is its summary's (search/leg_summary.h)");
+static const char *outcome_name(outcome o) { return fb_leg_outcome_name((fb_leg_outcome)o); }
 
 /* What every worker's engine shares about a state (hub/workers.c): the breaker and the
  * legs-in-flight bound are process-wide. Touched under the hub lock. */
@@ -516,55 +520,39 @@ static json_t *contact_of(const leg *l) {
   return c && !json_is_null(c) ? json_incref(c) : json_null();
 }
 
-/* The per-state summary that analysts see. */
-static json_t *leg_json(const leg *l) {
-  const char *code = l->rt->cfg->code;
-  json_t *o = json_pack("{s:s, s:s}", "state", code, "outcome", outcome_name(l->out));
+/* The per-state summary that analysts see (search/leg_summary.h). Its contact, where
+ * the outcome shows one, is a reference the caller drops. */
+static fb_leg_summary leg_summary(const leg *l) {
+  const fb_decision *d = &l->decision;
+  fb_leg_summary sum = {.state = l->rt->cfg->code, .outcome = (fb_leg_outcome)l->out, .records = l->records,
+                        .redacted = l->redacted, .latency_ms = round1(l->latency_ms), .rule = d->rule,
+                        .reason = d->reason ? d->reason : d->rule, .by = d->by ? d->by : "",
+                        .hit_ref = l->hit_ref, .review = d->review};
   switch (l->out) {
-  case OUT_SHARED:
-    json_object_set_new(o, "records", json_integer((json_int_t)l->records));
-    json_object_set_new(o, "redacted", json_integer((json_int_t)l->redacted));
-    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
-    json_object_set_new(o, "rule", json_string(l->decision.rule));
-    if (l->decision.review) json_object_set_new(o, "review", json_true());
-    break;
-  case OUT_HIT_ONLY:
-    json_object_set_new(o, "records", json_integer((json_int_t)l->records));
-    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
-    json_object_set_new(o, "rule", json_string(l->decision.rule));
-    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
-    json_object_set_new(o, "contact", contact_of(l));
-    if (l->hit_ref[0]) json_object_set_new(o, "hit_ref", json_string(l->hit_ref));
-    if (l->decision.review) json_object_set_new(o, "review", json_true());
-    break;
-  case OUT_DENIED:
-    json_object_set_new(o, "rule", json_string(l->decision.rule));
-    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
-    json_object_set_new(o, "contact", contact_of(l));
-    break;
-  case OUT_WITHHELD:
-    json_object_set_new(o, "rule", json_string(l->decision.rule));
-    json_object_set_new(o, "reason", json_string(l->decision.reason ? l->decision.reason : l->decision.rule));
-    json_object_set_new(o, "by", json_string(l->decision.by ? l->decision.by : ""));
-    break;
-  case OUT_TIMEOUT:
-    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
-    json_object_set_new(o, "reason", json_string("The state did not answer before the deadline for this priority."));
-    json_object_set_new(o, "contact", contact_of(l));
-    break;
-  case OUT_ERROR:
-    json_object_set_new(o, "latency_ms", json_real(round1(l->latency_ms)));
-    json_object_set_new(o, "reason", json_string("The state's national system returned an error."));
-    json_object_set_new(o, "contact", contact_of(l));
-    break;
-  case OUT_UNAVAILABLE:
-    json_object_set_new(o, "reason", json_string(l->error ? l->error : "The state is temporarily unavailable."));
-    json_object_set_new(o, "contact", contact_of(l));
-    break;
-  default:
-    break;
+  case OUT_TIMEOUT: sum.reason = "The state did not answer before the deadline for this priority."; break;
+  case OUT_ERROR: sum.reason = "The state's national system returned an error."; break;
+  case OUT_UNAVAILABLE: sum.reason = l->error ? l->error : "The state is temporarily unavailable."; break;
+  default: break;
   }
-  return o;
+  if (l->out == OUT_HIT_ONLY || l->out == OUT_DENIED || l->out == OUT_TIMEOUT || l->out == OUT_ERROR ||
+      l->out == OUT_UNAVAILABLE)
+    sum.contact = contact_of(l);
+  return sum;
+}
+
+/* The answer's `states`, written as JSON text: "[summary,...]". 0, or -1 (a contact
+ * that cannot be written: the answer cannot be). */
+static int write_states(fb_buf *b, const search *s) {
+  fb_buf_putc(b, '[');
+  for (size_t i = 0; i < s->nlegs; i++) {
+    if (i) fb_buf_putc(b, ',');
+    fb_leg_summary sum = leg_summary(&s->legs[i]);
+    int rc = fb_leg_summary_write(b, &sum, FB_JSONW_PRECISION);
+    json_decref(sum.contact);
+    if (rc != 0) return -1;
+  }
+  fb_buf_putc(b, ']');
+  return 0;
 }
 
 /* The per-state entry of the audit line (API.md; search/audit_entry.h writes it). */
@@ -588,7 +576,11 @@ static fb_audit_leg leg_audit(const leg *l) {
 
 /* A settled state's summary goes to a caller that wants them one by one. */
 static void emit_state(search *s, const leg *l) {
-  if (s->answering && s->cb->on_state) s->cb->on_state(s->ud, leg_json(l));
+  if (!s->answering || !s->cb->on_state) return;
+  fb_leg_summary sum = leg_summary(l);
+  json_t *o = fb_leg_summary_json(&sum);
+  json_decref(sum.contact);
+  if (o) s->cb->on_state(s->ud, o);
 }
 
 /* ------------------------------------------------ per-identity accounting */
@@ -742,12 +734,15 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
     fb_search_answer a = {.query_id = s->query_id, .complete = search_complete(s), .results = results,
                           .audit_seq = seq, .audit_hash = hash};
     fb_series_add(a.complete ? s->e->m_searches_complete : s->e->m_searches_partial, 1);
-    if (!s->cb->on_state) {
-      a.states = json_array();
-      for (size_t i = 0; i < s->nlegs; i++) json_array_append_new(a.states, leg_json(&s->legs[i]));
+    /* Written here, under the hub lock (a state's contact may come from the hub's
+     * focal points); the rest of the answer is written by on_done without it. */
+    fb_buf states = {0};
+    if (!s->cb->on_state && write_states(&states, s) == 0) {
+      a.states_text = states.data;
+      a.states_len = states.len;
     }
     s->cb->on_done(s->ud, &a);
-    json_decref(a.states);
+    fb_buf_free(&states);
   }
   search_free(s, results);
 }
@@ -876,7 +871,7 @@ static void leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, 
   } else {
     fb_breaker_failure(&rt->sh->breaker, l->probe, fb_now_ms());
     rt->sh->last_failed = true;
-    l->out = status == FB_LEG_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
+    l->out = status == FB_LEG_OUT_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
     l->error = fb_xstrdup(error ? error : "unknown error");
     fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_name(l->out), s->query_id, l->error);
   }

@@ -55,7 +55,12 @@ typedef struct fb_search_failure {
 typedef struct fb_search_answer {
   const char *query_id;
   bool complete;
-  json_t *states;           /* per-state summaries; NULL when on_state delivered them */
+  /* The per-state summaries: as JSON text (the engine's, search/leg_summary.h), or as
+   * a jansson array (answers put together by hand); both NULL when on_state delivered
+   * them. The text wins when both are set. */
+  const char *states_text;
+  size_t states_len;
+  json_t *states;
   const fb_merged *results; /* the merged records (search/merge.h; written by
                                search/answer.h) */
   uint64_t audit_seq;

@@ -17,20 +17,29 @@ unset FEDBROKER_WORKERS # the config file says how many
 setup_hub_env
 start_node THA "$TMP/data/THA.db"
 
+# The two versions live in directories of their own, never written again; `policies`
+# is a symlink to one of them, replaced in one rename between reloads: the hub's file
+# watch sees no change (the directory it watches stays as it was), and no reload can
+# read one file of each version.
 write_version() {
   local v=$1 denied=$2
-  cat >"$TMP/policies/common.lua.new" <<LUA
+  mkdir -p "$TMP/v$v"
+  cat >"$TMP/v$v/common.lua" <<LUA
 deny "common_$v" { when = function(r) return r.purpose == "$denied" end }
 LUA
-  cat >"$TMP/policies/THA.lua.new" <<LUA
+  cat >"$TMP/v$v/THA.lua" <<LUA
 state "THA" { name = "Thailand" }
 allow "tha_$v" { when = function(r) return r.subject.document ~= nil end }
 LUA
-  # whole files only: the reload must never read one half written
-  mv "$TMP/policies/common.lua.new" "$TMP/policies/common.lua"
-  mv "$TMP/policies/THA.lua.new" "$TMP/policies/THA.lua"
+}
+use_version() {
+  ln -sfn "v$1" "$TMP/policies.new"
+  mv -T "$TMP/policies.new" "$TMP/policies"
 }
 write_version A investigation
+write_version B intelligence
+rmdir "$TMP/policies"
+use_version A
 
 STATES_LUA="  THA = { adapter = \"http\", url = \"http://127.0.0.1:$NODE_PORT_THA/search\" },"
 write_hub_config 'workers = 4'
@@ -74,7 +83,7 @@ PIDS+=("$LOADER")
 
 reloads=0
 for i in $(seq 1 40); do
-  if [ $((i % 2)) -eq 1 ]; then write_version B intelligence; else write_version A investigation; fi
+  if [ $((i % 2)) -eq 1 ]; then use_version B; else use_version A; fi
   code=$(curl -s -o "$TMP/reload" -w '%{http_code}' -X POST "http://127.0.0.1:$HUB_PORT/v1/admin/reload" \
     -H "Authorization: Bearer $ADMIN")
   expect_eq "POST /v1/admin/reload $i" "$code" 200

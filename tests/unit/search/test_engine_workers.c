@@ -133,8 +133,10 @@ static atomic_int ended_count; /* searches answered, both threads */
 static void on_done(void *ud, const fb_search_answer *a) {
   outcome *o = ud;
   atomic_fetch_add(&ended_count, 1);
-  json_t *st = json_array_get(a->states, 0);
+  json_t *states = json_loadb(a->states_text, a->states_len, 0, NULL);
+  json_t *st = json_array_get(states, 0);
   snprintf(o->mys_outcome, sizeof o->mys_outcome, "%s", json_string_value(json_object_get(st, "outcome")));
+  json_decref(states);
   atomic_store(&o->ended, true);
 }
 
