@@ -338,7 +338,9 @@ int fb_authn_bearer(fb_authn *a, const char *authorization, int64_t now, fb_iden
       return reject(why, "token has characters outside base64url", out);
 
   uint8_t digest[SHA256_DIGEST_LENGTH];
+  bool yielded = fb_hublock_yield(); /* the request's own bytes: other workers run meanwhile */
   SHA256((const unsigned char *)tok, len, digest);
+  fb_hublock_resume(yielded);
   int64_t nbf;
   fb_hublock_assert_held(); /* the token cache and the hit counts are shared */
   if (fb_token_cache_get(a->cache, digest, out, &nbf)) {

@@ -765,7 +765,6 @@ static void finish(search *s) {
   if (s->legs_finished) return;
   s->legs_finished = true;
   uv_timer_stop(&s->deadline);
-  record_outcomes(s);
 
   fb_merge_source *src = fb_xcalloc(s->nlegs ? s->nlegs : 1, sizeof *src);
   size_t nsrc = 0;
@@ -773,9 +772,11 @@ static void finish(search *s) {
     if (s->legs[i].out == OUT_SHARED && (s->legs[i].recs || s->legs[i].crecs))
       src[nsrc++] = (fb_merge_source){.state = s->legs[i].rt->cfg->code, .set = s->legs[i].crecs,
                                       .records = s->legs[i].recs};
-  /* The merge and the audit entry read and write this search's own data only (and
-   * per-thread transliterators): other workers may run meanwhile. */
+  /* The outcomes' counts (per-thread metric cells; the statistics have a lock of their
+   * own), the merge and the audit entry read and write this search's own data only
+   * (and per-thread transliterators): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
+  record_outcomes(s);
   fb_merged *results = fb_merge_sources(src, nsrc);
   free(src);
 

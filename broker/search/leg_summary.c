@@ -53,38 +53,51 @@ json_t *fb_leg_summary_json(const fb_leg_summary *s) {
   return o;
 }
 
-/* ,"key":"value" — or nothing, as json_object_set_new does with json_string's NULL. */
-static void put_string(fb_buf *b, const char *key, const char *v) {
+/* `member` is ,"key": — then the string; or nothing, as json_object_set_new does with
+ * json_string's NULL. (Written under the hub lock: no printf.) */
+static void put_string(fb_buf *b, const char *member, const char *v) {
   if (!v) return;
   size_t mark = b->len;
-  fb_buf_printf(b, ",\"%s\":", key);
+  fb_buf_puts(b, member);
   if (fb_jsonw_string(b, v, strlen(v)) != 0) {
     b->len = mark;
     if (b->data) b->data[mark] = '\0';
   }
 }
 
+/* `member` then the count in decimal. */
+static void put_count(fb_buf *b, const char *member, size_t n) {
+  char digits[24];
+  size_t i = sizeof digits;
+  do digits[--i] = (char)('0' + n % 10);
+  while ((n /= 10) != 0);
+  fb_buf_puts(b, member);
+  fb_buf_append(b, digits + i, sizeof digits - i);
+}
+
 int fb_leg_summary_write(fb_buf *b, const fb_leg_summary *s, int precision) {
   size_t mark = b->len;
   fb_buf_puts(b, "{\"state\":");
   if (!s->state || fb_jsonw_string(b, s->state, strlen(s->state)) != 0) goto fail;
-  fb_buf_printf(b, ",\"outcome\":\"%s\"", fb_leg_outcome_name(s->outcome));
+  fb_buf_puts(b, ",\"outcome\":\"");
+  fb_buf_puts(b, fb_leg_outcome_name(s->outcome)); /* names of the vocabulary: nothing to escape */
+  fb_buf_putc(b, '"');
   unsigned m = members_of(s->outcome);
-  if (m & M_RECORDS) fb_buf_printf(b, ",\"records\":%zu", s->records);
-  if (m & M_REDACTED) fb_buf_printf(b, ",\"redacted\":%zu", s->redacted);
+  if (m & M_RECORDS) put_count(b, ",\"records\":", s->records);
+  if (m & M_REDACTED) put_count(b, ",\"redacted\":", s->redacted);
   if ((m & M_LATENCY) && isfinite(s->latency_ms)) {
     fb_buf_puts(b, ",\"latency_ms\":");
     fb_jsonw_real(b, s->latency_ms, precision);
   }
-  if (m & M_RULE) put_string(b, "rule", s->rule);
-  if (m & M_REASON) put_string(b, "reason", s->reason);
-  if (m & M_BY) put_string(b, "by", s->by);
+  if (m & M_RULE) put_string(b, ",\"rule\":", s->rule);
+  if (m & M_REASON) put_string(b, ",\"reason\":", s->reason);
+  if (m & M_BY) put_string(b, ",\"by\":", s->by);
   if (m & M_CONTACT) {
     fb_buf_puts(b, ",\"contact\":");
     if (!s->contact) fb_buf_puts(b, "null");
     else if (fb_jsonw_value(b, s->contact, precision) != 0) goto fail;
   }
-  if ((m & M_HIT_REF) && s->hit_ref && s->hit_ref[0]) put_string(b, "hit_ref", s->hit_ref);
+  if ((m & M_HIT_REF) && s->hit_ref && s->hit_ref[0]) put_string(b, ",\"hit_ref\":", s->hit_ref);
   if ((m & M_REVIEW) && s->review) fb_buf_puts(b, ",\"review\":true");
   fb_buf_putc(b, '}');
   return 0;

@@ -13,7 +13,7 @@
 
 #include "search/stats.h"
 
-static json_t *rows(const fb_stats *s) {
+static json_t *rows(fb_stats *s) {
   json_t *j = fb_stats_json(s);
   json_t *r = json_incref(json_object_get(j, "stats"));
   json_decref(j);
