@@ -1,6 +1,9 @@
-/* libcurl multi on libuv (the standard curl + libuv pattern): CURLMOPT_SOCKETFUNCTION
- * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t.
- * Each call is one easy handle: POST of a JSON body, response capped at max_body (the
+/* The adapters' HTTP client: calls, their queue, the judgement of an answer and its
+ * parse (inline or on the pool), over one of two transports. For http:// with no
+ * proxy: fedbroker's own HTTP/1.1 client (h1_client.h, h1_open below). Otherwise
+ * libcurl multi on libuv (the standard curl + libuv pattern): CURLMOPT_SOCKETFUNCTION
+ * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t;
+ * each call is one easy handle: POST of a JSON body, response capped at max_body (the
  * transfer is aborted past it), its own timeout. Contract in curl_loop.h. */
 #include "http_client/curl_loop.h"
 
