@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (s == FB_H1R_MORE) s = fb_h1_response_eof(&r);
   if (r.body.len > MAX_BODY) abort();
   if (s == FB_H1R_DONE) {
-    if (r.status < 200 || r.status > 999) abort();
+    if (r.status < 0 || r.status > 999 || (r.status >= 100 && r.status < 200)) abort(); /* 1xx: skipped */
     if (r.body.data && (r.body.data[r.body.len] != '\0' || r.body.len >= r.body.cap)) abort();
   }
   if (s == FB_H1R_BAD && !r.error) abort();

@@ -20,6 +20,7 @@ static int on_headers_complete(http_parser *p) {
   }
   /* one buffer for the whole body, its NUL included: never grown, never copied */
   size_t n = (size_t)p->content_length;
+  fb_buf_free(&r->body);
   r->body.data = fb_xmalloc(n + 1);
   r->body.data[0] = '\0';
   r->body.len = 0;
@@ -47,7 +48,9 @@ static int on_message_complete(http_parser *p) {
   fb_h1_response *r = of(p);
   if (interim(r->status)) { /* 100 Continue and the like: the real answer follows */
     r->headers_done = false;
+    r->sized = false;
     r->header_bytes = 0;
+    fb_buf_free(&r->body); /* an interim answer's body, if the peer sent one, is not the answer's */
     return 0;
   }
   r->done = true;
