@@ -806,7 +806,7 @@ void fb_curl_cancel(fb_curl_call *call) {
     return;
   }
   fb_curl_loop *cl = call->cl;
-  bool had_slot = call->easy != NULL;
+  bool had_slot = call->easy != NULL || call->h1req != NULL;
   call_free(call);
   if (had_slot && cl->qhead) { /* the next queued call, from the loop */
     uint64_t now = uv_hrtime();

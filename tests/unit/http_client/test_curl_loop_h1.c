@@ -126,6 +126,32 @@ static void test_sixteen_connections_then_queue(void **state) {
   if (opened > SLOTS || opened < 2) fail_msg("%ld connections for two bursts of 40 calls", opened);
 }
 
+/* Cancelling calls that hold the 16 slots starts the queued one at once, not at its
+ * deadline. */
+static void test_cancel_frees_slots(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_curl_loop *cl = open_path(&loop, "/hold", 0, false);
+  outcome o[SLOTS + 1];
+  fb_curl_call *calls[SLOTS];
+  memset(o, 0, sizeof o);
+  for (int i = 0; i < SLOTS; i++)
+    assert_non_null(calls[i] = fb_curl_post(cl, fb_xstrdup("{}"), 10000, NULL, done_cb, &o[i]));
+  post(cl, 2000, &o[SLOTS]);
+  for (int i = 0; i < SLOTS; i++) fb_curl_cancel(calls[i]);
+  double t0 = fb_now_ms();
+  run(&loop);
+  double took = fb_now_ms() - t0;
+  for (int i = 0; i < SLOTS; i++) assert_int_equal(o[i].calls, 0);
+  assert_int_equal(o[SLOTS].calls, 1);
+  if (o[SLOTS].status != 0) fail_msg("the queued call: %s", o[SLOTS].why);
+  if (took > 1500) fail_msg("the queued call waited %.0f ms", took);
+  json_decref(o[SLOTS].body);
+  close_loop(&loop, cl);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void expect(const char *path, uint64_t max_body, uint32_t timeout_ms, int status, const char *why) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -156,6 +182,7 @@ static void test_sentences(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sixteen_connections_then_queue),
+      cmocka_unit_test(test_cancel_frees_slots),
       cmocka_unit_test(test_sentences),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
