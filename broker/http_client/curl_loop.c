@@ -905,14 +905,6 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->check_arg_size = opts->check || cl->text_check ? opts->check_arg_size : 0;
   cl->no_proxy_env = proxy_env_unset();
   if ((cl->h1 = h1_open(cl, opts))) { /* no curl handles at all */
-    cl->peer = fb_xstrdup(opts->peer ? opts->peer : "peer");
-    cl->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
-    cl->timeout_ms = opts->timeout_ms;
-    cl->error_detail = opts->error_detail;
-    cl->check = opts->check;
-    cl->text_check = opts->check ? NULL : opts->text_check;
-    cl->result_free = opts->result_free;
-    cl->check_arg_size = opts->check || cl->text_check ? opts->check_arg_size : 0;
     curl_url_cleanup(cl->uh);
     cl->uh = NULL;
     uv_timer_init(loop, &cl->timer);
@@ -924,6 +916,10 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->multi = curl_multi_init();
   if (!cl->multi) {
     free(cl->url);
+    free(cl->ca);
+    free(cl->cert);
+    free(cl->key);
+    free(cl->peer);
     curl_url_cleanup(cl->uh);
     free(cl);
     return NULL;
