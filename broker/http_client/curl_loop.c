@@ -656,7 +656,8 @@ static void check_done(fb_curl_loop *cl) {
   queue_start(cl); /* the slots freed above, at once rather than a loop turn later */
 }
 
-/* The end of fb_h1_client's request (its verdict turned into this loop's sentences), then the next queued call into the freed slot. */
+/* The end of fb_h1_client's request (its verdict turned into this loop's sentences),
+ * then the next queued call into the freed slot. */
 static void h1_done(void *data, fb_h1_outcome outcome, int http_status, fb_buf *body, const char *reason) {
   fb_curl_call *call = data;
   fb_curl_loop *cl = call->cl;

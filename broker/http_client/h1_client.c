@@ -397,6 +397,10 @@ static void use_addresses(h1_conn *conn, const struct sockaddr_storage *addrs, s
   connect_next(conn);
 }
 
+static bool usable(const struct addrinfo *ai) {
+  return (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) && ai->ai_addrlen <= sizeof(struct sockaddr_storage);
+}
+
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   h1_conn *conn = req->data;
   conn->resolving = false;
@@ -408,8 +412,7 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   bool yielded = fb_hublock_yield();
   fb_h1_client *c = conn->c;
   size_t n = 0;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-    if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) && ai->ai_addrlen <= sizeof(struct sockaddr_storage)) n++;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) n += usable(ai);
   if (status < 0 || n == 0) {
     if (res) uv_freeaddrinfo(res);
     snprintf(conn->reason, sizeof conn->reason, "cannot resolve %s: %s", c->host,
@@ -421,8 +424,7 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   struct sockaddr_storage *addrs = fb_xcalloc(n, sizeof *addrs);
   size_t i = 0;
   for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-    if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) && ai->ai_addrlen <= sizeof(struct sockaddr_storage))
-      memcpy(&addrs[i++], ai->ai_addr, ai->ai_addrlen);
+    if (usable(ai)) memcpy(&addrs[i++], ai->ai_addr, ai->ai_addrlen);
   uv_freeaddrinfo(res);
   if (c->dns_cache_ms) {
     free(c->cache);

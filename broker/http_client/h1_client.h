@@ -4,8 +4,8 @@
  * the request itself (issue 10).
  *
  * One fb_h1_client per peer (host, port, request target): a pool of keep-alive
- * connections, each carrying one request at a time (no
- * pipelining). A request takes an idle connection when there is one, else opens one:
+ * connections, each carrying one request at a time (no pipelining). A request takes
+ * an idle connection when there is one, else opens one:
  * the name is resolved with uv_getaddrinfo off the loop (an address literal is used as
  * is; a resolved address is reused for dns_cache_ms, 0: resolved for every new
  * connection), TCP_NODELAY, the request written with one writev (headers and body),
@@ -15,10 +15,11 @@
  * while idle) is sent once more on a fresh connection, as libcurl does.
  *
  * A new connection is opened only when none is idle, so the pool never holds more
- * connections than the caller has requests in flight at its busiest: curl_loop.c keeps
- * at most 16 per peer and queues the rest. Every function runs on the loop thread; none blocks it; the done
- * callback is never called from inside fb_h1_post or fb_h1_abort. Loop callbacks let
- * go of the hub lock (hublock.h): the done callback runs without it. */
+ * connections than the caller has requests in flight at its busiest: curl_loop.c
+ * keeps at most 16 per peer and queues the rest. Every function runs on the loop
+ * thread; none blocks it; the done callback is never called from inside fb_h1_post or
+ * fb_h1_abort. Loop callbacks let go of the hub lock (hublock.h): the done callback
+ * runs without it. */
 #ifndef FB_HTTP_CLIENT_H1_CLIENT_H
 #define FB_HTTP_CLIENT_H1_CLIENT_H
 

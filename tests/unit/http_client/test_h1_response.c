@@ -88,7 +88,8 @@ static void test_body_cap(void **state) {
   fb_h1_response_free(&r);
   /* a chunked body, when it passes the cap */
   char text[512];
-  snprintf(text, sizeof text, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n32\r\n%050d\r\n33\r\n%051d\r\n", 0, 0);
+  snprintf(text, sizeof text,
+           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n32\r\n%050d\r\n33\r\n%051d\r\n", 0, 0);
   assert_int_equal(read_all(&r, text, 100), FB_H1R_TOO_BIG);
   fb_h1_response_free(&r);
   /* a body read to the close */
