@@ -126,7 +126,7 @@ static void test_queued_leg_keeps_its_deadline(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-/* Cancelled legs, queued or in curl, are never called back; the queued ones behind
+/* Cancelled legs, queued or in flight, are never called back; the queued ones behind
  * them still run; closing with legs still queued calls nothing back and frees them. */
 static void test_cancel_queued_and_close(void **state) {
   (void)state;
@@ -138,7 +138,7 @@ static void test_cancel_queued_and_close(void **state) {
   fb_leg *legs[N];
   fb_leg_request req = request("q-hold", 10000);
   for (int i = 0; i < N; i++) assert_int_equal(fb_adapter_start(a, &req, done_cb, &o[i], &legs[i]), 0);
-  fb_adapter_cancel(legs[0]);     /* in curl */
+  fb_adapter_cancel(legs[0]);     /* in flight */
   fb_adapter_cancel(legs[SLOTS]); /* first in the queue */
   fb_adapter_cancel(legs[N - 1]); /* last in the queue */
   alarm(30);
@@ -153,7 +153,7 @@ static void test_cancel_queued_and_close(void **state) {
     if (o[i].status != 0) fail_msg("leg %d: %s", i, o[i].error);
     json_decref(o[i].records);
   }
-  /* close with 16 legs in curl and 8 queued: no callback, everything freed (ASan) */
+  /* close with 16 legs in flight and 8 queued: no callback, everything freed (ASan) */
   fb_adapter *s = open_path(&loop, "/slow");
   outcome q[N] = {{0}};
   fb_leg_request slow = request("q-slow", 10000);
