@@ -685,7 +685,7 @@ static void h1_done(void *data, fb_h1_outcome outcome, int http_status, fb_buf *
     break;
   }
   call_answered(call, status, why);
-  queue_start(cl);
+  queue_start(cl); /* the slot just freed, at once rather than at a queued deadline */
 }
 
 /* Hands the call to curl with what is left of its time. 0, or -1 when curl would not
