@@ -2,8 +2,8 @@
  *
  * With workers > 1 a loop thread holds this one lock while libuv dispatches its
  * callbacks (fb_hublock_run) and lets go of it while it waits for I/O, so the hub's
- * shared state — policies and their Lua states, the audit handle, the follow-up
- * store, identities, breakers, statistics, the token cache — is only ever touched by
+ * shared state — the policy store, the audit handle, the follow-up
+ * store, identities, breakers, the token cache — is only ever touched by
  * one thread at a time, exactly as with one loop; a callback that is not known to be
  * safe without it therefore runs under it.
  *
@@ -12,8 +12,9 @@
  * application code they call (fb_hublock_enter .. fb_hublock_leave): reading and
  * parsing client connections (TLS, HTTP/1.1, nghttp2) until a request is dispatched,
  * sending HTTP/2 frames, curl's socket work and the parse of node answers until a
- * leg's completion, serialising a JSON answer, the merge. Those regions run in
- * parallel on every core.
+ * leg's completion, serialising a JSON answer, the merge, a search's policy decisions
+ * (a policy's Lua state has a lock of its own) and its statistics (their own lock).
+ * Those regions run in parallel on every core.
  *
  * With one worker the lock is never enabled and every call below is a no-op: the loop
  * runs as plain uv_run. */
