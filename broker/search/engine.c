@@ -872,7 +872,7 @@ static void leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, 
   } else {
     fb_breaker_failure(&rt->sh->breaker, l->probe, fb_now_ms());
     rt->sh->last_failed = true;
-    l->out = status == FB_LEG_OUT_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
+    l->out = status == FB_LEG_TIMEOUT ? OUT_TIMEOUT : OUT_ERROR;
     l->error = fb_xstrdup(error ? error : "unknown error");
     fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_name(l->out), s->query_id, l->error);
   }

@@ -33,7 +33,9 @@
 
 /* ------------------------------------------------------------ the fake adapter */
 
-typedef enum { FAKE_HANG, FAKE_ANSWER, FAKE_FAIL } fake_mode;
+/* FAKE_TIME_OUT: the adapter's own timer reports the deadline (FB_LEG_TIMEOUT), as the
+ * http adapter's does when it fires before the engine's. */
+typedef enum { FAKE_HANG, FAKE_ANSWER, FAKE_FAIL, FAKE_TIME_OUT } fake_mode;
 
 typedef struct {
   const char *code;
@@ -94,6 +96,10 @@ static void leg_fire(uv_timer_t *t) {
   uv_close((uv_handle_t *)&l->timer, leg_freed);
   if (fs->mode == FAKE_FAIL) {
     l->cb(l->data, FB_LEG_ERROR, NULL, "the fake national system failed");
+    return;
+  }
+  if (fs->mode == FAKE_TIME_OUT) {
+    l->cb(l->data, FB_LEG_TIMEOUT, NULL, "no answer within the deadline");
     return;
   }
   json_t *recs = json_array();
@@ -542,6 +548,23 @@ static void test_deadline_per_priority(void **st) {
   fixture_free(f);
 }
 
+/* A leg whose adapter reports the timeout itself is `timeout`, not `error`. */
+static void test_adapter_timeout_is_timeout(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[1].mode = FAKE_TIME_OUT; /* MYS */
+  fakes[1].delay_ms = 5;
+  outcome o = {0};
+  start(f, "urgent", "MYS,THA", &o);
+  run_until_ended(f, &o);
+  assert_true(o.done);
+  assert_false(o.complete);
+  assert_string_equal(state_field(&o, "MYS", "outcome"), "timeout");
+  assert_string_equal(state_field(&o, "THA", "outcome"), "shared");
+  outcome_clear(&o);
+  fixture_free(f);
+}
+
 struct audit_wait {
   fb_audit *audit;
   uint64_t seq;
@@ -986,6 +1009,7 @@ int main(void) {
       cmocka_unit_test(test_compact_and_jansson_records),
       cmocka_unit_test(test_state_lines_before_answer),
       cmocka_unit_test(test_deadline_per_priority),
+      cmocka_unit_test(test_adapter_timeout_is_timeout),
       cmocka_unit_test(test_cancel),
       cmocka_unit_test(test_breaker_half_open_success),
       cmocka_unit_test(test_breaker_half_open_failure),
