@@ -71,7 +71,7 @@ static void run(uv_loop_t *loop) {
 
 static void closed_cb(void *data) { (*(int *)data)++; }
 
-static void close_loop(uv_loop_t *loop, fb_http_client *client) {
+static void close_client(uv_loop_t *loop, fb_http_client *client) {
   int closed = 0;
   fb_http_client_close(client, closed_cb, &closed);
   run(loop);
@@ -92,7 +92,7 @@ static long server_count(const char *key) {
   assert_int_equal(o.status, 0);
   long n = (long)json_integer_value(json_object_get(o.body, key));
   json_decref(o.body);
-  close_loop(&loop, client);
+  close_client(&loop, client);
   assert_int_equal(uv_loop_close(&loop), 0);
   return n;
 }
@@ -118,7 +118,7 @@ static void test_sixteen_connections_then_queue(void **state) {
     }
     usleep(100 * 1000);
   }
-  close_loop(&loop, client);
+  close_client(&loop, client);
   assert_int_equal(uv_loop_close(&loop), 0);
   long held = server_count("held_max");
   if (held > SLOTS || held < 2) fail_msg("the node held %ld calls at once", held);
@@ -148,7 +148,7 @@ static void test_cancel_frees_slots(void **state) {
   if (o[SLOTS].status != 0) fail_msg("the queued call: %s", o[SLOTS].why);
   if (took > 1500) fail_msg("the queued call waited %.0f ms", took);
   json_decref(o[SLOTS].body);
-  close_loop(&loop, client);
+  close_client(&loop, client);
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -163,7 +163,7 @@ static void expect(const char *path, uint64_t max_body, uint32_t timeout_ms, int
   assert_int_equal(o.status, status);
   if (strncmp(o.why, why, strlen(why)) != 0) fail_msg("%s: \"%s\", wanted \"%s...\"", path, o.why, why);
   json_decref(o.body);
-  close_loop(&loop, client);
+  close_client(&loop, client);
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
