@@ -545,7 +545,7 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
   b->len = 0;
   bool more = false;
   if (old_list) { /* the node's list, then the fields it does not name yet */
-    fb_buf_append(b, set->text + old->val, old->vlen - 1);
+    fb_buf_append(b, fb_crec_text_at(set, old->val), old->vlen - 1);
     more = old->vlen > 2;
   } else {
     fb_buf_putc(b, '[');
@@ -568,7 +568,7 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
   if (fb_crec_set_text(set, i, FB_CKEY_REDACTED, b->data, b->len) != 0) return false;
   b->len = 0;
   if (old_why) {
-    fb_buf_append(b, set->text + why_val, why_len - 1);
+    fb_buf_append(b, fb_crec_text_at(set, why_val), why_len - 1);
     more = why_len > 2;
   } else {
     fb_buf_putc(b, '{');
