@@ -589,7 +589,7 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
     more = true;
   }
   fb_buf_putc(b, ']');
-  /* `why` is read before the set's text moves (appending may reallocate it) */
+  /* `why` is read before appending (which may move the edits' text and members) */
   uint32_t why_val = old_why ? why->val : 0, why_len = old_why ? why->vlen : 0;
   if (fb_crec_set_text(set, i, FB_CKEY_REDACTED, b->data, b->len) != 0) return false;
   b->len = 0;
