@@ -82,6 +82,13 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err);
 
 void fb_crecs_free(fb_crecs *s);
 
+/* Gives back what the set holds beyond its content: the slack of its text and member
+ * arrays (grown by doubling while it was scanned and edited, and the text's buffer as
+ * the answer arrived) and the edits' scratch. For a set kept a while unchanged: the
+ * records of a leg that has ended, held until the search's last state answers
+ * (search/engine.c). Edits after it work as before (the arrays grow again). */
+void fb_crecs_shrink(fb_crecs *s);
+
 /* Member `key` (FB_CKEY_* or FB_RECORD_FIELD_*) of record `r`, or NULL. */
 static inline const fb_cmember *fb_crec_get(const fb_crecs *s, const fb_crec *r, int key) {
   return r->at[key] < 0 || s->members[r->at[key]].gone ? NULL : &s->members[r->at[key]];

@@ -63,6 +63,8 @@ typedef struct engine_shared {
   state_shared *states;
   fb_stats *stats;
   size_t in_flight;
+  size_t legs_held;         /* ended legs whose search waits for another state's */
+  size_t auditing;          /* searches whose audit entry is not durable yet */
   fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
   uint64_t last_sweep_ms;
   unsigned refs;
@@ -134,6 +136,7 @@ struct fb_search {
   fb_policy *requester;     /* the requesting state's own policy (outbound rules); may be NULL */
   leg *legs;
   size_t nlegs, pending;
+  size_t held;              /* its ended legs counted in e->sh->legs_held */
   uv_timer_t deadline;
   uint32_t deadline_ms;
   bool legs_finished;
@@ -171,6 +174,8 @@ void fb_query_id_new(char out[20]) {
 static double legs_in_flight_fn(void *data) { return ((state_rt *)data)->sh->legs_in_flight; }
 static double breaker_fn(void *data) { return ((state_rt *)data)->sh->breaker.state; }
 static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->sh->in_flight; }
+static double legs_held_fn(void *data) { return (double)((fb_search_engine *)data)->sh->legs_held; }
+static double searches_auditing_fn(void *data) { return (double)((fb_search_engine *)data)->sh->auditing; }
 
 /* Statistics survive restarts: they are rebuilt from the search entries of the audit
  * log (the record of what happened), the most recent STATS_REPLAY_MAX of them. The log
@@ -391,6 +396,13 @@ static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_po
     return e;
   }
   fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
+  /* Where the searches in flight are: waiting for a state's answer (legs in flight, per
+   * state), holding the answers of states that have ended while another has not, or
+   * waiting for their audit entry to be durable before the answer goes out. */
+  fb_metric_gauge_fn("fedbroker_legs_held", "Ended query legs whose search waits for another state's answer", NULL,
+                     legs_held_fn, e);
+  fb_metric_gauge_fn("fedbroker_searches_auditing", "Searches waiting for their audit entry to be durable", NULL,
+                     searches_auditing_fn, e);
   return e;
 }
 
@@ -731,6 +743,7 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
   audit_wait *w = data;
   search *s = w->s;
   fb_merged *results = w->results;
+  s->e->sh->auditing--;
   if (w->hook_token) s->e->hooks.audited(s->e->hooks.ctx, w->hook_token, status == 0);
   free(w);
   if (status != 0) {
@@ -770,6 +783,9 @@ static void finish(search *s) {
   s->legs_finished = true;
   uv_timer_stop(&s->deadline);
   record_outcomes(s);
+  s->e->sh->legs_held -= s->held;
+  s->held = 0;
+  s->e->sh->auditing++; /* here, under the hub lock: the append below runs without it */
 
   fb_merge_source *src = fb_xcalloc(s->nlegs ? s->nlegs : 1, sizeof *src);
   size_t nsrc = 0;
@@ -811,6 +827,7 @@ static void finish(search *s) {
                          : fb_audit_append(s->e->audit, entry, on_audited, w);
   fb_hublock_resume(yielded);
   if (appended != 0) {
+    s->e->sh->auditing--;
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
     fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
@@ -821,7 +838,12 @@ static void finish(search *s) {
 
 static void leg_ended(search *s, leg *l) {
   emit_state(s, l);
-  if (--s->pending == 0) finish(s);
+  if (--s->pending == 0) {
+    finish(s);
+    return;
+  }
+  s->held++;
+  s->e->sh->legs_held++;
 }
 
 /* The plan reads the compiled policies only (immutable; their HMAC context has a mutex
@@ -830,6 +852,15 @@ static void leg_ended(search *s, leg *l) {
 static int apply_plan(leg *l, json_t *records, fb_crecs *set) {
   bool yielded = fb_hublock_yield();
   int rc = set ? fb_plan_apply_crecs(l->plan, set, &l->redacted) : fb_plan_apply(l->plan, records, &l->redacted);
+  /* The records are kept unchanged until the search's last state answers: under load
+   * most ended legs wait seconds for a slower state's, up to limits.concurrency x
+   * states of them (bench/rss_bench.sh), so they keep their content and no slack, and
+   * the plan goes now (a failed one stays for its error sentence). */
+  if (rc == 0) {
+    fb_crecs_shrink(set);
+    fb_plan_free(l->plan);
+    l->plan = NULL;
+  }
   fb_hublock_resume(yielded);
   return rc;
 }
