@@ -30,6 +30,13 @@
 /* Records asked of a state per leg; policies' `limit` rules cap what is shared. */
 #define LEG_RECORD_LIMIT 100
 
+/* A leg that has ended while its search waits this long for another state's answer
+ * keeps only its records' text (fb_crecs_freeze, a third of the set), thawed when the
+ * search's last state answers. Under load, with the states' queues seconds long, most
+ * ended legs wait like this, up to limits.concurrency x (states - 1) of them
+ * (bench/rss_bench.sh); a search whose states answer together never pays for it. */
+#define FREEZE_AFTER_MS 250
+
 /* A leg's outcome: pending, then the vocabulary's outcomes in their order (core/vocab.h). */
 #define OUT_E_(id, name) OUT_##id,
 typedef enum { OUT_PENDING = 0, FB_OUTCOME_MAP(OUT_E_) OUT_COUNT } outcome;
@@ -82,6 +89,8 @@ struct fb_search_engine {
   size_t nstates;
   search *searches;
   size_t live_searches;     /* started and not yet freed (their timer may be closing) */
+  size_t held_here;         /* this engine's share of sh->legs_held */
+  uv_timer_t *freezer;      /* made at the first held leg; runs while legs are held */
   struct stats_replay *replay;  /* the start-up replay while it runs on a worker */
   fb_home *home;                /* this loop's mailbox: a worker's replayed stats come through it */
   size_t stats_posted;          /* stats answers posted to this loop and not yet delivered */
@@ -432,9 +441,15 @@ static void adapter_closed(void *data) {
 }
 
 /* Once, after the last search is gone: the adapters, then the engine itself. */
+static void freezer_closed(uv_handle_t *h) { free(h); }
+
 static void close_adapters(fb_search_engine *e) {
   if (e->adapters_closing) return;
   e->adapters_closing = true;
+  if (e->freezer) { /* its own memory: the engine may be gone before it has closed */
+    uv_close((uv_handle_t *)e->freezer, freezer_closed);
+    e->freezer = NULL;
+  }
   if (e->adapters_open == 0) {
     e->adapters_open = 1;
     adapter_closed(e);
@@ -784,6 +799,7 @@ static void finish(search *s) {
   uv_timer_stop(&s->deadline);
   record_outcomes(s);
   s->e->sh->legs_held -= s->held;
+  s->e->held_here -= s->held;
   s->held = 0;
   s->e->sh->auditing++; /* here, under the hub lock: the append below runs without it */
 
@@ -796,6 +812,10 @@ static void finish(search *s) {
   /* The merge and the audit entry read and write this search's own data only (and
    * per-thread transliterators): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
+  for (size_t i = 0; i < s->nlegs; i++)
+    if (s->legs[i].crecs && fb_crecs_thaw(s->legs[i].crecs) != 0)
+      fb_error("records_lost", "search %s: the held records of %s could not be read again", s->query_id,
+               s->legs[i].rt->cfg->code);
   fb_merged *results = fb_merge_sources(src, nsrc);
   free(src);
 
@@ -836,6 +856,28 @@ static void finish(search *s) {
   }
 }
 
+/* Every FREEZE_AFTER_MS while this engine holds legs: those held that long keep only
+ * their records' text. This loop's own searches and their records only: other workers
+ * run meanwhile. */
+static void freeze_held(uv_timer_t *t) {
+  fb_search_engine *e = t->data;
+  if (e->held_here == 0) {
+    uv_timer_stop(t);
+    return;
+  }
+  double now = fb_now_ms();
+  bool yielded = fb_hublock_yield();
+  for (search *s = e->searches; s; s = s->next) {
+    if (!s->held || s->legs_finished) continue;
+    for (size_t i = 0; i < s->nlegs; i++) {
+      leg *l = &s->legs[i];
+      if (l->out == OUT_SHARED && l->crecs && !l->crecs->frozen && now - (l->t0 + l->latency_ms) >= FREEZE_AFTER_MS)
+        fb_crecs_freeze(l->crecs);
+    }
+  }
+  fb_hublock_resume(yielded);
+}
+
 static void leg_ended(search *s, leg *l) {
   emit_state(s, l);
   if (--s->pending == 0) {
@@ -844,6 +886,14 @@ static void leg_ended(search *s, leg *l) {
   }
   s->held++;
   s->e->sh->legs_held++;
+  fb_search_engine *e = s->e;
+  if (e->held_here++ > 0 || e->closing) return;
+  if (!e->freezer) {
+    e->freezer = fb_xmalloc(sizeof *e->freezer);
+    uv_timer_init(e->loop, e->freezer);
+    e->freezer->data = e;
+  }
+  uv_timer_start(e->freezer, freeze_held, FREEZE_AFTER_MS, FREEZE_AFTER_MS);
 }
 
 /* The plan reads the compiled policies only (immutable; their HMAC context has a mutex

@@ -2,7 +2,8 @@
  * fb_crec_write_state, which copy runs of unchanged members as one span) against
  * jansson's path: the same edits made on jansson's value, written by jsonw, at the
  * answer's precision and at one that rewrites every real; a set shrunk (fb_crecs_shrink)
- * between edits and after them writes the same. */
+ * between edits and after them, and one frozen and thawed (fb_crecs_freeze), writes and
+ * reads the same. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -115,6 +116,30 @@ static void test_edited_records_write_as_jansson(void **state) {
       same_text(&one, json_array_get(recs, i), FB_JSONW_PRECISION, "fb_crec_write after fb_crecs_shrink");
       fb_buf_free(&one);
     }
+    /* Frozen, as a leg's records held long: their text only; thawed, the same records. */
+    size_t nrecs = s->nrecs;
+    assert_int_equal(fb_crecs_freeze(s), 0);
+    assert_true(s->frozen);
+    assert_int_equal(s->nrecs, 0);
+    assert_null(s->plain);
+    assert_int_equal(fb_crecs_freeze(s), -1);
+    assert_int_equal(fb_crecs_thaw(s), 0);
+    assert_false(s->frozen);
+    assert_int_equal(s->nrecs, nrecs);
+    for (size_t i = 0; i < s->nrecs; i++) {
+      json_t *r = json_array_get(recs, i);
+      for (size_t p = 0; p < FB_ARRAY_LEN(precisions); p++) {
+        fb_buf one = {0};
+        fb_crec_write(&one, s, i, precisions[p]);
+        same_text(&one, r, precisions[p], "fb_crec_write after fb_crecs_freeze and fb_crecs_thaw");
+        fb_buf_free(&one);
+      }
+      json_t *name = json_object_get(r, key_name(0));
+      const char *got = fb_crec_string(s, &s->recs[i], 0);
+      if (json_is_string(name)) assert_string_equal(got, json_string_value(name));
+      else assert_null(got);
+    }
+    assert_int_equal(fb_crecs_thaw(s), 0); /* not frozen: nothing to do */
     fb_crecs_free(s);
     json_decref(v);
   }
