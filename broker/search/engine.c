@@ -440,9 +440,9 @@ static void adapter_closed(void *data) {
   if (done) done(d);
 }
 
-/* Once, after the last search is gone: the adapters, then the engine itself. */
 static void freezer_closed(uv_handle_t *h) { free(h); }
 
+/* Once, after the last search is gone: the adapters, then the engine itself. */
 static void close_adapters(fb_search_engine *e) {
   if (e->adapters_closing) return;
   e->adapters_closing = true;
