@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "node/internal.h"
@@ -28,6 +29,7 @@ typedef struct job {
   int status;
   const char *code, *message, *field;   /* static strings */
   json_t *records;
+  fb_crecs *set;             /* or the records as their stored texts (a compact set) */
   const char *raw;           /* borrowed: a literal or node->oversized */
   size_t raw_len;
   char *db_err;
@@ -70,8 +72,10 @@ static void on_timer_closed(uv_handle_t *h) {
 static void release(job *j) {
   json_decref(j->body);
   json_decref(j->records);
+  fb_crecs_free(j->set);
   free(j->db_err);
   j->body = j->records = NULL;
+  j->set = NULL;
   j->db_err = NULL;
   if (j->timer_on) {
     j->timer_on = false;
@@ -90,6 +94,11 @@ static void respond(job *j) {
     fb_respond_error(req, j->status, j->code, j->message, j->field);
   } else if (j->raw) {
     fb_respond(req, j->status, "application/json", j->raw, j->raw_len);
+  } else if (j->set) {
+    /* The set's text is {"records":[...]} exactly as the jansson path below writes it */
+    fb_buf b = {0};
+    fb_buf_append(&b, j->set->text, j->set->len);
+    fb_respond_json_text(req, j->status, &b);
   } else {
     fb_respond_json(req, j->status, json_pack("{s:o}", "records", j->records));
     j->records = NULL;
@@ -122,11 +131,20 @@ static void fail(job *j, int status, const char *code, const char *message, cons
 }
 
 /* Thread pool: the only code that runs off the loop thread. It touches the job's
- * body and result, which nothing else touches while `working` is set. */
+ * body and result, which nothing else touches while `working` is set. The records come
+ * as their stored texts (no jansson value made and dumped again) unless
+ * --mode bad_record must edit them; fb_sqlite_db_search_set falls back to the jansson
+ * array where a stored text is not canonical, and for an empty answer. */
 static void do_search(uv_work_t *w) {
   job *j = fb_container_of(w, job, work);
   fb_sqlite_db *db = node_pool_acquire(j->node->pool);
-  j->records = fb_sqlite_db_search(db, json_object_get(j->body, "subject"), j->limit, &j->db_err);
+  json_t *subject = json_object_get(j->body, "subject");
+  if (j->node->opt.mode == FB_NODE_BAD_RECORD) {
+    j->records = fb_sqlite_db_search(db, subject, j->limit, &j->db_err);
+  } else if (fb_sqlite_db_search_set(db, subject, j->limit, &j->set, &j->records, &j->db_err) != 0) {
+    j->set = NULL;
+    j->records = NULL;
+  }
   node_pool_release(j->node->pool, db);
 }
 
@@ -137,7 +155,7 @@ static void after_search(uv_work_t *w, int status) {
     release(j);
     return;
   }
-  if (status != 0 || !j->records) {
+  if (status != 0 || (!j->records && !j->set)) {
     fb_error("search_failed", "%s", j->db_err ? j->db_err : uv_strerror(status));
     fail(j, 500, "internal", "The national database could not be searched.", NULL);
   } else {

@@ -1,5 +1,6 @@
 /* Unit tests of the node module: mode names, the fail-rate generator, the database
- * handle pool, and start-up errors that must leave nothing behind on the loop. */
+ * handle pool, start-up errors that must leave nothing behind on the loop, and the
+ * search answer's bytes (stored texts sent as they are) against the jansson path's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,10 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "demo/demo_data.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "node/internal.h"
@@ -174,6 +178,146 @@ static void test_start_stop(void **state) {
   }
 }
 
+
+/* ---- the search answer, byte for byte ---- */
+
+/* One HTTP/1.1 exchange with the node on `loop`: the request is written, the answer
+ * read until the node closes (Connection: close). */
+typedef struct {
+  uv_tcp_t tcp;
+  uv_connect_t connect;
+  uv_write_t write;
+  uv_buf_t out;
+  fb_buf in;
+  fb_node *node;
+} exchange;
+
+static void on_exchange_closed(uv_handle_t *h) {
+  exchange *x = h->data;
+  fb_node_stop(x->node);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)h;
+  buf->base = fb_xmalloc(hint);
+  buf->len = hint;
+}
+
+static void on_exchange_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  exchange *x = s->data;
+  if (n > 0) fb_buf_append(&x->in, buf->base, (size_t)n);
+  free(buf->base);
+  if (n < 0) uv_close((uv_handle_t *)&x->tcp, on_exchange_closed);
+}
+
+static void on_exchange_written(uv_write_t *w, int status) {
+  assert_int_equal(status, 0);
+  exchange *x = w->data;
+  uv_read_start((uv_stream_t *)&x->tcp, on_alloc, on_exchange_read);
+}
+
+static void on_exchange_connected(uv_connect_t *c, int status) {
+  assert_int_equal(status, 0);
+  exchange *x = c->data;
+  x->write.data = x;
+  assert_int_equal(uv_write(&x->write, (uv_stream_t *)&x->tcp, &x->out, 1, on_exchange_written), 0);
+}
+
+/* The body of the node's answer to a search for `subject`. */
+static char *node_answer(json_t *subject) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_node_options o = {.data = db_path, .listen = "127.0.0.1:0", .workers = 1, .mode = FB_NODE_OK};
+  fb_node *node = NULL;
+  char *err = NULL;
+  assert_int_equal(fb_node_start(&loop, &o, &node, &err), 0);
+  json_t *req = json_pack("{s:s, s:O, s:s, s:s, s:s, s:{s:s, s:s}, s:i}", "query_id", "q-1", "subject", subject,
+                          "purpose", "prosecution", "priority", "urgent", "legal_basis", "mla_treaty",
+                          "requester", "state", "IDN", "agency", "POLRI", "limit", 100);
+  char *body = json_dumps(req, JSON_COMPACT);
+  json_decref(req);
+  exchange x = {.node = node};
+  char *head = NULL;
+  assert_true(asprintf(&head,
+                       "POST /search HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
+                       "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                       strlen(body), body) > 0);
+  free(body);
+  x.out = uv_buf_init(head, (unsigned)strlen(head));
+  uv_tcp_init(&loop, &x.tcp);
+  x.tcp.data = x.connect.data = &x;
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", fb_node_port(node), &addr);
+  assert_int_equal(uv_tcp_connect(&x.connect, &x.tcp, (const struct sockaddr *)&addr, on_exchange_connected), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  fb_node_free(node);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  free(head);
+  fb_buf_putc(&x.in, '\0');
+  assert_non_null(strstr(x.in.data, "HTTP/1.1 200"));
+  const char *start = strstr(x.in.data, "\r\n\r\n");
+  assert_non_null(start);
+  char *answer = fb_xstrdup(start + 4);
+  fb_buf_free(&x.in);
+  return answer;
+}
+
+/* What the node answered before it sent stored texts: {"records": the jansson search}
+ * written by jsonw, and a newline. */
+static char *jansson_answer(json_t *subject) {
+  fb_sqlite_db *db = NULL;
+  char *err = NULL;
+  assert_int_equal(fb_sqlite_db_open(db_path, &db, &err), 0);
+  json_t *records = fb_sqlite_db_search(db, subject, 100, &err);
+  assert_non_null(records);
+  fb_sqlite_db_close(db);
+  json_t *answer = json_pack("{s:o}", "records", records);
+  fb_buf b = {0};
+  assert_int_equal(fb_jsonw_dump(&b, answer, FB_JSONW_PRECISION), 0);
+  json_decref(answer);
+  fb_buf_putc(&b, '\n');
+  fb_buf_putc(&b, '\0');
+  return fb_buf_steal(&b);
+}
+
+/* For subjects made of every stored record's name, document and phone (and one that
+ * finds nothing), the node's answer is byte for byte the jansson path's. */
+static void test_search_answer_bytes(void **state) {
+  (void)state;
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT json FROM records ORDER BY rid LIMIT 40", -1, &st, NULL), SQLITE_OK);
+  json_t *subjects = json_array();
+  json_array_append_new(subjects, json_pack("{s:s}", "document", "NO-SUCH-DOCUMENT-1"));
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    json_t *r = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    assert_non_null(r);
+    json_t *name = json_object_get(r, "name");
+    json_t *doc = json_object_get(json_array_get(json_object_get(r, "documents"), 0), "number");
+    json_t *phone = json_array_get(json_object_get(r, "phones"), 0);
+    if (json_is_string(name)) json_array_append_new(subjects, json_pack("{s:O}", "name", name));
+    if (json_is_string(doc)) json_array_append_new(subjects, json_pack("{s:O}", "document", doc));
+    if (json_is_string(phone)) json_array_append_new(subjects, json_pack("{s:O}", "phone", phone));
+    json_decref(r);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  assert_true(json_array_size(subjects) > 40);
+  size_t i, with_records = 0;
+  json_t *subject;
+  json_array_foreach(subjects, i, subject) {
+    char *want = jansson_answer(subject);
+    char *got = node_answer(subject);
+    if (strcmp(want, got) != 0) fail_msg("subject %zu: node answered\n%s\nthe jansson path\n%s", i, got, want);
+    if (strstr(want, "\"id\"")) with_records++;
+    free(want);
+    free(got);
+  }
+  assert_true(with_records > 20);
+  json_decref(subjects);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mode_names),
@@ -181,6 +325,7 @@ int main(void) {
       cmocka_unit_test(test_pool),
       cmocka_unit_test(test_start_errors),
       cmocka_unit_test(test_start_stop),
+      cmocka_unit_test(test_search_answer_bytes),
   };
   return cmocka_run_group_tests(tests, setup_data, remove_data);
 }
