@@ -616,6 +616,16 @@ static double gauge(const char *name) {
   return v;
 }
 
+typedef struct {
+  const fb_crecs *set;
+  const outcome *o;
+} held_leg;
+
+static bool frozen_or_ended(const void *arg) {
+  const held_leg *h = arg;
+  return h->set->frozen || h->o->done || h->o->failed;
+}
+
 /* A state that has answered while another has not: its records are held, without the
  * slack of their scan and redaction, and after FREEZE_AFTER_MS (250 ms) as their text
  * only; the search reads them again when the last state answers, and they are in the
@@ -626,7 +636,7 @@ static void test_held_leg(void **st) {
   fixture *f = fixture_new(NULL);
   fakes[1].nrecords = 3; /* MYS answers at once, as a compact set */
   fakes[1].compact = true;
-  fakes[2].delay_ms = 600; /* THA much later */
+  fakes[2].delay_ms = 2000; /* THA much later */
   outcome o = {0};
   start(f, "routine", "MYS,THA", &o);
   run_for(f, 20);
@@ -641,7 +651,8 @@ static void test_held_leg(void **st) {
   assert_int_equal(set->cap, set->used + 1);
   assert_null(set->scratch.data);
   assert_false(set->frozen);
-  run_for(f, 400);
+  held_leg hl = {set, &o};
+  run_until_cond(f, frozen_or_ended, &hl);
   assert_false(o.done);
   assert_true(set->frozen); /* held over 250 ms: its text only */
   assert_null(set->plain);
