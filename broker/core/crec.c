@@ -496,35 +496,6 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err) {
   return set;
 }
 
-/* realloc to `n` items of `size` bytes (n may be 0: the block goes). */
-static void *fit(void *v, size_t n, size_t size) {
-  if (n == 0) {
-    free(v);
-    return NULL;
-  }
-  return fb_xrealloc(v, n * size);
-}
-
-void fb_crecs_shrink(fb_crecs *s) {
-  if (!s) return;
-  /* Also when cap says it fits: the text may be the answer's receive buffer, larger
-   * than cap says (a realloc within the block's size class stays in place). */
-  if (s->text) {
-    s->text = fb_xrealloc(s->text, s->used + 1);
-    if (s->plain) s->plain = fb_xrealloc(s->plain, s->used + 1);
-    s->cap = s->used + 1;
-  }
-  if (s->caprecs > s->nrecs) {
-    s->recs = fit(s->recs, s->nrecs, sizeof *s->recs);
-    s->caprecs = s->nrecs;
-  }
-  if (s->capmembers > s->nmembers) {
-    s->members = fit(s->members, s->nmembers, sizeof *s->members);
-    s->capmembers = s->nmembers;
-  }
-  fb_buf_free(&s->scratch);
-}
-
 int fb_crecs_freeze(fb_crecs *s) {
   if (!s || s->frozen || !s->has_records || s->len > UINT32_MAX / 2) return -1;
   fb_buf b = {0};

@@ -83,16 +83,11 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err);
 
 void fb_crecs_free(fb_crecs *s);
 
-/* Gives back what the set holds beyond its content: the slack of its text and member
- * arrays (grown by doubling while it was scanned and edited, and the text's buffer as
- * the answer arrived) and the edits' scratch. For a set kept a while unchanged: the
- * records of a leg that has ended, held until the search's last state answers
- * (search/engine.c). Edits after it work as before (the arrays grow again). */
-void fb_crecs_shrink(fb_crecs *s);
-
-/* For a set held longer, unread (search/engine.c): keeps only the text of its records
- * as fb_crec_write writes them, `{"records":[...]}`, and frees everything else (the
- * decoded copy, the index, the edits): about a third of a shrunk set. A frozen set has
+/* For a set held a while, unread (search/engine.c: the records of a leg that has
+ * ended, held until the search's last state answers): keeps only the text of its
+ * records as fb_crec_write writes them, `{"records":[...]}`, exactly its bytes, and
+ * frees everything else — the decoded copy, the index, the edits, and the slack all of
+ * them have from growing by doubling: a fifth of the set after a redaction. A frozen set has
  * no records (nrecs 0) until fb_crecs_thaw scans that text again (what fb_crecs_load
  * does), after which every record writes and reads as before the freeze. Freeze
  * returns 0, or -1 (the set unchanged) for a set without a "records" array or a frozen

@@ -902,12 +902,10 @@ static void leg_ended(search *s, leg *l) {
 static int apply_plan(leg *l, json_t *records, fb_crecs *set) {
   bool yielded = fb_hublock_yield();
   int rc = set ? fb_plan_apply_crecs(l->plan, set, &l->redacted) : fb_plan_apply(l->plan, records, &l->redacted);
-  /* The records are kept unchanged until the search's last state answers: under load
-   * most ended legs wait seconds for a slower state's, up to limits.concurrency x
-   * states of them (bench/rss_bench.sh), so they keep their content and no slack, and
-   * the plan goes now (a failed one stays for its error sentence). */
+  /* The records are held until the search's last state answers, and under load that
+   * is seconds (freeze_held): the plan goes now (a failed one stays for its error
+   * sentence). */
   if (rc == 0) {
-    fb_crecs_shrink(set);
     fb_plan_free(l->plan);
     l->plan = NULL;
   }

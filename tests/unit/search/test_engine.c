@@ -626,9 +626,8 @@ static bool frozen_or_ended(const void *arg) {
   return h->set->frozen || h->o->done || h->o->failed;
 }
 
-/* A state that has answered while another has not: its records are held, without the
- * slack of their scan and redaction, and after FREEZE_AFTER_MS (250 ms) as their text
- * only; the search reads them again when the last state answers, and they are in the
+/* A state that has answered while another has not: its records are held, after
+ * FREEZE_AFTER_MS (250 ms) as their text only; the search reads them again when the last state answers, and they are in the
  * answer and the audit entry as they would have been. Under load (bench/rss_bench.sh)
  * most ended legs wait like this, up to limits.concurrency x states of them. */
 static void test_held_leg(void **st) {
@@ -646,11 +645,7 @@ static void test_held_leg(void **st) {
   const fb_crecs *set = fakes[1].last_set;
   assert_non_null(set);
   assert_int_equal(set->nrecs, 3);
-  assert_int_equal(set->caprecs, set->nrecs);
-  assert_int_equal(set->capmembers, set->nmembers);
-  assert_int_equal(set->cap, set->used + 1);
-  assert_null(set->scratch.data);
-  assert_false(set->frozen);
+  assert_false(set->frozen); /* not yet: most searches end within the 250 ms */
   held_leg hl = {set, &o};
   run_until_cond(f, frozen_or_ended, &hl);
   assert_false(o.done);
