@@ -1,8 +1,9 @@
 /* Adapter kind "http": a national node speaking the API.md national node protocol.
  *
- * The transport is http_client/curl_loop.h (libcurl multi on the libuv loop: connection
- * reuse, HTTP/2 multiplexing where the node offers h2, a response cap of max_body, a
- * timeout per leg). Each leg is one POST of the JSON request to the state's url. A
+ * The transport is http_client/curl_loop.h (on the libuv loop: fedbroker's own HTTP/1.1
+ * client for http://, libcurl for https:// and proxies; connection reuse, HTTP/2
+ * multiplexing where an https node offers h2, a response cap of max_body, a timeout
+ * per leg). Each leg is one POST of the JSON request to the state's url. A
  * reply is accepted only as 200 with {"records": [...]} whose every record passes
  * fb_record_validate; anything else is a leg error with a sentence naming the fault.
  * The parse and the validation run on the libuv thread pool (curl_loop's check).

@@ -1,6 +1,9 @@
-/* libcurl multi on libuv (the standard curl + libuv pattern): CURLMOPT_SOCKETFUNCTION
- * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t.
- * Each call is one easy handle: POST of a JSON body, response capped at max_body (the
+/* The adapters' HTTP client: calls, their queue, the judgement of an answer and its
+ * parse (inline or on the pool), over one of two transports. For http:// with no
+ * proxy: fedbroker's own HTTP/1.1 client (h1_client.h, h1_open below). Otherwise
+ * libcurl multi on libuv (the standard curl + libuv pattern): CURLMOPT_SOCKETFUNCTION
+ * maps curl's sockets to uv_poll_t handles, CURLMOPT_TIMERFUNCTION to one uv_timer_t;
+ * each call is one easy handle: POST of a JSON body, response capped at max_body (the
  * transfer is aborted past it), its own timeout. Contract in curl_loop.h. */
 #include "http_client/curl_loop.h"
 
@@ -18,6 +21,7 @@
 #include "core/jsonr.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http_client/h1_client.h"
 
 #define DEFAULT_MAX_BODY (8u << 20)
 #define DEFAULT_TIMEOUT_MS 30000u
@@ -34,7 +38,8 @@ typedef struct sock_ctx sock_ctx;
 
 struct fb_curl_loop {
   uv_loop_t *loop;
-  CURLM *multi;
+  CURLM *multi;       /* NULL when the loop's transport is fb_h1_client */
+  fb_h1_client *h1;   /* http:// with no proxy: fedbroker's own HTTP/1.1 client */
   uv_timer_t timer;
   char *url, *ca, *cert, *key, *peer;
   CURLU *uh;                  /* the URL parsed once at open, shared by every easy handle */
@@ -83,6 +88,7 @@ struct fb_curl_call {
   fb_curl_loop *cl;
   fb_curl_call *prev, *next;
   CURL *easy; /* NULL once the transfer is over */
+  fb_h1_request *h1req; /* instead of `easy` on an fb_h1_client loop */
   char *body; /* request body, owned (curl does not copy CURLOPT_POSTFIELDS) */
   fb_buf resp;
   bool over_limit;
@@ -438,8 +444,14 @@ static void queue_append(fb_curl_call *call) {
  * the queue (check_done starts the next queued call; after a cancel, the queue's
  * timer does). */
 static void call_release_easy(fb_curl_call *call) {
-  if (!call->easy) return;
   fb_curl_loop *cl = call->cl;
+  if (call->h1req) {
+    fb_h1_abort(call->h1req);
+    call->h1req = NULL;
+    cl->running--;
+    return;
+  }
+  if (!call->easy) return;
   curl_multi_remove_handle(cl->multi, call->easy);
   easy_put(cl, call->easy);
   call->easy = NULL;
@@ -483,6 +495,15 @@ static void http_status_error(fb_curl_call *call, long code, char **err) {
   json_decref(body);
 }
 
+/* 1 for a 200, whose body is to be parsed; else FB_CURL_ERROR with its sentence. */
+static int judge_code(fb_curl_call *call, long code, char **err) {
+  if (code != 200) {
+    http_status_error(call, code, err);
+    return FB_CURL_ERROR;
+  }
+  return 1;
+}
+
 /* Judges a finished transfer: 1 for a 200 whose body is to be parsed, else the
  * error status with its sentence. */
 static int judge(fb_curl_call *call, CURLcode rc, char **err) {
@@ -502,11 +523,7 @@ static int judge(fb_curl_call *call, CURLcode rc, char **err) {
   }
   long code = 0;
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &code);
-  if (code != 200) {
-    http_status_error(call, code, err);
-    return FB_CURL_ERROR;
-  }
-  return 1;
+  return judge_code(call, code, err);
 }
 
 /* On a worker thread: the answer's JSON parse and the caller's check, the per-leg
@@ -589,6 +606,38 @@ static void done_locked(fb_curl_done_cb cb, void *data, int status, void *result
   fb_hublock_leave(entered);
 }
 
+/* A call whose transfer is over (status 1: a 200 to parse; else its error and `why`,
+ * taken over): parsed here or on the pool, then its callback. */
+static void call_answered(fb_curl_call *call, int status, char *why) {
+  fb_curl_loop *cl = call->cl;
+  if (status == 1) {
+    /* Large answers are parsed on the thread pool; for small ones the hand-off (a
+     * futex wake-up and a second loop pass) costs the loop more than the parse. */
+    if (call->resp.len > INLINE_PARSE_MAX) {
+      call->parsing = true;
+      if (uv_queue_work(cl->loop, &call->work, parse_work, parse_done) == 0) return;
+      call->parsing = false; /* no thread pool: parse here */
+    }
+    parse_work(&call->work);
+    call_unlink(call);
+    status = call->status;
+    void *result = status == 0 ? call->result : NULL;
+    call->result = NULL;
+    if (status != 0) why = take_why(call);
+    fb_curl_done_cb cb = call->cb;
+    void *data = call->data;
+    call_destroy(call);
+    done_locked(cb, data, status, result, why);
+    free(why);
+    return;
+  }
+  fb_curl_done_cb cb = call->cb;
+  void *data = call->data;
+  call_free(call);
+  done_locked(cb, data, status, NULL, why);
+  free(why);
+}
+
 static void check_done(fb_curl_loop *cl) {
   CURLMsg *msg;
   int left;
@@ -599,44 +648,56 @@ static void check_done(fb_curl_loop *cl) {
     fb_curl_call *call = NULL;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
     if (!call) continue;
-    CURLcode rc = msg->data.result;
     char *why = NULL;
-    int status = judge(call, rc, &why);
-    if (status == 1) {
-      call_release_easy(call); /* the connection is free for the next leg already */
-      /* Large answers are parsed on the thread pool; for small ones the hand-off (a
-       * futex wake-up and a second loop pass) costs the loop more than the parse. */
-      if (call->resp.len > INLINE_PARSE_MAX) {
-        call->parsing = true;
-        if (uv_queue_work(cl->loop, &call->work, parse_work, parse_done) == 0) continue;
-        call->parsing = false; /* no thread pool: parse here */
-      }
-      parse_work(&call->work);
-      call_unlink(call);
-      status = call->status;
-      void *result = status == 0 ? call->result : NULL;
-      call->result = NULL;
-      if (status != 0) why = take_why(call);
-      fb_curl_done_cb cb = call->cb;
-      void *data = call->data;
-      call_destroy(call);
-      done_locked(cb, data, status, result, why);
-      free(why);
-      continue;
-    }
-    fb_curl_done_cb cb = call->cb;
-    void *data = call->data;
-    call_free(call);
-    done_locked(cb, data, status, NULL, why);
-    free(why);
+    int status = judge(call, msg->data.result, &why);
+    if (status == 1) call_release_easy(call); /* the connection is free for the next leg already */
+    call_answered(call, status, why);
   }
   queue_start(cl); /* the slots freed above, at once rather than a loop turn later */
+}
+
+/* The end of fb_h1_client's request (its verdict turned into this loop's sentences),
+ * then the next queued call into the freed slot. */
+static void h1_done(void *data, fb_h1_outcome outcome, int http_status, fb_buf *body, const char *reason) {
+  fb_curl_call *call = data;
+  fb_curl_loop *cl = call->cl;
+  call->h1req = NULL;
+  cl->running--;
+  char *why = NULL;
+  int status;
+  switch (outcome) {
+  case FB_H1_ANSWERED:
+    call->resp = *body; /* taken over: sized to the answer, the text check keeps it */
+    *body = (fb_buf){0};
+    status = judge_code(call, http_status, &why);
+    break;
+  case FB_H1_TIMEOUT:
+    fb_set_error(&why, "no answer within %u ms", call->timeout_ms);
+    status = FB_CURL_TIMEOUT;
+    break;
+  case FB_H1_TOO_BIG:
+    fb_set_error(&why, "response over %llu bytes", (unsigned long long)cl->max_body);
+    status = FB_CURL_ERROR;
+    break;
+  default:
+    fb_set_error(&why, "request to %s failed: %s", cl->peer, reason);
+    status = FB_CURL_ERROR;
+    break;
+  }
+  call_answered(call, status, why);
+  queue_start(cl); /* the slot just freed, at once rather than at a queued deadline */
 }
 
 /* Hands the call to curl with what is left of its time. 0, or -1 when curl would not
  * take it (the call is then neither in curl nor queued). */
 static int call_start(fb_curl_call *call, uint32_t timeout_ms) {
   fb_curl_loop *cl = call->cl;
+  if (cl->h1) {
+    call->h1req = fb_h1_post(cl->h1, call->body, strlen(call->body), timeout_ms, h1_done, call);
+    if (!call->h1req) return -1;
+    cl->running++;
+    return 0;
+  }
   call->easy = easy_get(cl);
   if (!call->easy) return -1;
   CURL *e = call->easy;
@@ -746,7 +807,7 @@ void fb_curl_cancel(fb_curl_call *call) {
     return;
   }
   fb_curl_loop *cl = call->cl;
-  bool had_slot = call->easy != NULL;
+  bool had_slot = call->easy != NULL || call->h1req != NULL;
   call_free(call);
   if (had_slot && cl->qhead) { /* the next queued call, from the loop */
     uint64_t now = uv_hrtime();
@@ -772,16 +833,57 @@ static bool proxy_env_unset(void) {
 
 static char *dup_or_null(const char *s) { return s ? fb_xstrdup(s) : NULL; }
 
+static char *url_part(CURLU *uh, CURLUPart what, unsigned flags) {
+  char *v = NULL;
+  return curl_url_get(uh, what, &v, flags) == CURLUE_OK ? v : NULL;
+}
+
+/* fedbroker's own HTTP/1.1 client (h1_client.h) when the URL is plain http:// with no
+ * proxy in the environment and no credentials in the URL; NULL: libcurl carries the
+ * calls (https://, proxies, anything unusual). */
+static fb_h1_client *h1_open(fb_curl_loop *cl, const fb_curl_loop_options *opts) {
+  if (!cl->uh || !cl->no_proxy_env || strncmp(cl->url, "http://", 7) != 0) return NULL;
+  char *user = url_part(cl->uh, CURLUPART_USER, 0), *pass = url_part(cl->uh, CURLUPART_PASSWORD, 0);
+  char *zone = url_part(cl->uh, CURLUPART_ZONEID, 0);
+  char *host = url_part(cl->uh, CURLUPART_HOST, 0), *port = url_part(cl->uh, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  char *path = url_part(cl->uh, CURLUPART_PATH, 0), *query = url_part(cl->uh, CURLUPART_QUERY, 0);
+  fb_h1_client *h1 = NULL;
+  long portnum = port ? strtol(port, NULL, 10) : 0;
+  if (!user && !pass && !zone && host && host[0] && portnum > 0 && portnum < 65536) {
+    fb_buf target = {0}, hosthdr = {0}, headers = {0};
+    fb_buf_puts(&target, path && path[0] ? path : "/");
+    if (query) fb_buf_printf(&target, "?%s", query);
+    fb_buf_puts(&hosthdr, host); /* as curl writes it: the port unless it is 80 */
+    if (portnum != 80) fb_buf_printf(&hosthdr, ":%ld", portnum);
+    size_t hl = strlen(host); /* an IPv6 literal comes bracketed: the resolver wants it bare */
+    char *bare = host[0] == '[' && hl > 2 ? fb_xstrndup(host + 1, hl - 2) : fb_xstrdup(host);
+    fb_buf_puts(&headers, "Content-Type: application/json; charset=utf-8\r\nAccept: application/json\r\n");
+    if (opts->bearer) fb_buf_printf(&headers, "Authorization: Bearer %s\r\n", opts->bearer);
+    fb_h1_options o = {.host = bare, .port = (uint16_t)portnum, .host_header = hosthdr.data, .target = target.data,
+                       .headers = headers.data, .max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY,
+                       .dns_cache_ms = opts->dns_cache_ms};
+    h1 = fb_h1_client_new(cl->loop, &o);
+    explicit_bzero(headers.data, headers.len); /* a credential: not left in freed memory */
+    fb_buf_free(&headers);
+    fb_buf_free(&target);
+    fb_buf_free(&hosthdr);
+    free(bare);
+  }
+  curl_free(user);
+  curl_free(pass);
+  curl_free(zone);
+  curl_free(host);
+  curl_free(port);
+  curl_free(path);
+  curl_free(query);
+  return h1;
+}
+
 fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts) {
   static uv_once_t once = UV_ONCE_INIT;
   uv_once(&once, global_init);
   fb_curl_loop *cl = fb_xcalloc(1, sizeof *cl);
   cl->loop = loop;
-  cl->multi = curl_multi_init();
-  if (!cl->multi) {
-    free(cl);
-    return NULL;
-  }
   cl->url = fb_xstrdup(opts->url);
   /* Parsed once here rather than by curl for every transfer; when curl's parser refuses
    * it, CURLOPT_URL carries it and the transfer reports curl's own error. */
@@ -798,11 +900,31 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   cl->timeout_ms = opts->timeout_ms;
   cl->dns_cache_s = (long)((opts->dns_cache_ms + 999) / 1000);
   cl->error_detail = opts->error_detail;
-  cl->no_proxy_env = proxy_env_unset();
   cl->check = opts->check;
   cl->text_check = opts->check ? NULL : opts->text_check;
   cl->result_free = opts->result_free;
   cl->check_arg_size = opts->check || cl->text_check ? opts->check_arg_size : 0;
+  cl->no_proxy_env = proxy_env_unset();
+  if ((cl->h1 = h1_open(cl, opts))) { /* no curl handles at all */
+    curl_url_cleanup(cl->uh);
+    cl->uh = NULL;
+    uv_timer_init(loop, &cl->timer);
+    uv_timer_init(loop, &cl->qtimer);
+    cl->qtimer_due = UINT64_MAX;
+    cl->max_running = MAX_HOST_CONNECTIONS;
+    return cl;
+  }
+  cl->multi = curl_multi_init();
+  if (!cl->multi) {
+    free(cl->url);
+    free(cl->ca);
+    free(cl->cert);
+    free(cl->key);
+    free(cl->peer);
+    curl_url_cleanup(cl->uh);
+    free(cl);
+    return NULL;
+  }
   cl->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
   cl->headers = curl_slist_append(cl->headers, "Accept: application/json");
   cl->headers = curl_slist_append(cl->headers, "Expect:"); /* no 100-continue round trip */
@@ -832,6 +954,8 @@ fb_curl_loop *fb_curl_loop_new(uv_loop_t *loop, const fb_curl_loop_options *opts
   return cl;
 }
 
+static void h1_closed_cb(void *data) { finish_close(data); }
+
 static void timer_closed_cb(uv_handle_t *h) {
   finish_close(fb_container_of((uv_timer_t *)h, fb_curl_loop, timer));
 }
@@ -855,11 +979,17 @@ void fb_curl_loop_close(fb_curl_loop *cl, void (*closed)(void *), void *data) {
       call_free(call);
     }
   }
+  if (cl->h1) { /* its requests were aborted with their calls above */
+    cl->pending_closes++;
+    fb_h1_client *h1 = cl->h1;
+    cl->h1 = NULL;
+    fb_h1_client_close(h1, h1_closed_cb, cl);
+  }
   for (size_t i = 0; i < cl->nidle; i++) curl_easy_cleanup(cl->idle[i]);
   free(cl->idle);
   cl->idle = NULL;
   cl->nidle = 0;
-  curl_multi_cleanup(cl->multi); /* closes connections through close_socket_cb */
+  if (cl->multi) curl_multi_cleanup(cl->multi); /* closes connections through close_socket_cb */
   cl->multi = NULL;
   while (cl->socks) {
     sock_ctx *s = cl->socks;

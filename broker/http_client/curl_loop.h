@@ -1,6 +1,11 @@
-/* The HTTP client of the adapters: JSON-over-HTTP POSTs to one URL, on libcurl's multi interface
- * driven by the libuv loop. Shared by the "http" kind (a national node) and the
- * "broker" kind (another fedbroker hub).
+/* The HTTP client of the adapters: JSON-over-HTTP POSTs to one URL, driven by the libuv
+ * loop. Shared by the "http" kind (a national node) and the "broker" kind (another
+ * fedbroker hub).
+ *
+ * Two transports behind this one API, chosen when the loop is made: an http:// URL
+ * with no proxy variable in the environment and no user name in it goes through
+ * fedbroker's own HTTP/1.1 client (h1_client.h: what follows about curl's handles
+ * does not apply there, the rest does); https:// and proxied URLs through libcurl.
  *
  * One fb_curl_loop per adapter: one multi handle, one uv_timer_t, one uv_poll_t per
  * socket curl opens (kept while the connection lives, not re-made per transfer), a

@@ -247,9 +247,9 @@ static long conn_leg(uv_loop_t *loop, fb_adapter *a) {
   return port_seen;
 }
 
-/* Legs in a row reuse the connection (its socket context survives curl's REMOVE
- * between transfers); when the node drops an idle connection, the next leg gets a new
- * one — usually on the same fd number, which must not find the old context. */
+/* Legs in a row reuse the connection; when the node drops an idle connection, the
+ * next leg gets a new one — usually on the same fd number, which must not find the
+ * old connection's state (libcurl's socket contexts once did). */
 static void test_connection_reuse_and_drop(void **state) {
   (void)state;
   uv_loop_t loop;

@@ -1,5 +1,5 @@
 /* The "http" adapter's own queue (http_client/curl_loop.c): over http:// at most 16
- * legs of an adapter are in curl at once, the rest wait in the loop's queue, first in
+ * legs of an adapter are in flight at once (on the own HTTP/1.1 client, h1_client.c), the rest wait in the loop's queue, first in
  * first out, with their deadline running from the moment they were started; and how
  * legs fare on kept-alive and on closed connections. Against queue_server.py. */
 #include <setjmp.h>
@@ -126,7 +126,7 @@ static void test_queued_leg_keeps_its_deadline(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-/* Cancelled legs, queued or in curl, are never called back; the queued ones behind
+/* Cancelled legs, queued or in flight, are never called back; the queued ones behind
  * them still run; closing with legs still queued calls nothing back and frees them. */
 static void test_cancel_queued_and_close(void **state) {
   (void)state;
@@ -138,7 +138,7 @@ static void test_cancel_queued_and_close(void **state) {
   fb_leg *legs[N];
   fb_leg_request req = request("q-hold", 10000);
   for (int i = 0; i < N; i++) assert_int_equal(fb_adapter_start(a, &req, done_cb, &o[i], &legs[i]), 0);
-  fb_adapter_cancel(legs[0]);     /* in curl */
+  fb_adapter_cancel(legs[0]);     /* in flight */
   fb_adapter_cancel(legs[SLOTS]); /* first in the queue */
   fb_adapter_cancel(legs[N - 1]); /* last in the queue */
   alarm(30);
@@ -153,7 +153,7 @@ static void test_cancel_queued_and_close(void **state) {
     if (o[i].status != 0) fail_msg("leg %d: %s", i, o[i].error);
     json_decref(o[i].records);
   }
-  /* close with 16 legs in curl and 8 queued: no callback, everything freed (ASan) */
+  /* close with 16 legs in flight and 8 queued: no callback, everything freed (ASan) */
   fb_adapter *s = open_path(&loop, "/slow");
   outcome q[N] = {{0}};
   fb_leg_request slow = request("q-slow", 10000);
@@ -260,13 +260,13 @@ static void burst(uv_loop_t *loop, fb_adapter *a, int n, long *ports) {
 }
 
 /* 16 legs side by side to a new node go over 16 connections at once (none waits for
- * the first one's answer to learn that HTTP/1.1 does not multiplex: CURLOPT_PIPEWAIT
- * is for https:// only). And the connections of a busy moment outlive a quiet one:
- * after those 16 legs, then legs one at a time, 16 legs side by side again all go over
- * the connections already open, none over a new one. (libcurl's own cache keeps four
- * idle connections per transfer in its multi handle: with one leg running it closed
- * all but four, and each busy moment after a quiet one paid a dozen new connections —
- * connect, socket options, the handshake on both sides.) */
+ * the first one's answer to learn whether the connection multiplexes: HTTP/1.1 does
+ * not). And the connections of a busy moment outlive a quiet one: after those 16 legs,
+ * then legs one at a time, 16 legs side by side again all go over the connections
+ * already open, none over a new one. (libcurl's own cache, which carried these legs
+ * before h1_client.c, kept four idle connections per transfer by default: with one
+ * leg running it closed all but four, and each busy moment after a quiet one paid a
+ * dozen new connections — connect, socket options, the handshake on both sides.) */
 static void test_idle_connections_kept(void **state) {
   (void)state;
   uv_loop_t loop;
