@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "adapters/adapter.h"
-#include "http_client/curl_loop.h"
+#include "http_client/client.h"
 
 struct fb_adapter {
   const fb_adapter_vtable *vt;
@@ -48,27 +48,27 @@ int adapter_read_options(fb_state_config *cfg, const adapter_option_spec *specs,
 void adapter_http_defaults(fb_state_config *cfg);
 int adapter_http_check(const fb_state_config *cfg, const char *kind, char **err);
 
-/* Their adapter and legs: an adapter owns its curl loop and the legs in flight (a
- * kind's own adapter struct embeds curl_adapter first). */
-typedef struct curl_leg curl_leg;
+/* Their adapter and legs: an adapter owns its HTTP client and the legs in flight (a
+ * kind's own adapter struct embeds http_common_adapter first). */
+typedef struct http_common_leg http_common_leg;
 typedef struct {
   struct fb_adapter base;
-  fb_curl_loop *cl;
-  curl_leg *legs; /* in flight */
+  fb_http_client *client;
+  http_common_leg *legs; /* in flight */
   bool closing;
   bool compact;   /* the loop's text check gives compact sets (core/crec.h), not JSON */
-} curl_adapter;
+} http_common_adapter;
 
 /* A leg: POSTs `body` (a JSON text; ownership passes here) with `check_arg` for the
  * loop's check, and reports the call's outcome as the leg's (a failure also as a
  * warning naming the state). Returns 0 with *out, or -1 (no callback) when the adapter
  * is closing or the call could not start. */
-int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
+int http_common_post(http_common_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
                       void (*compact_done)(void *, fb_crecs *), void *data, fb_leg **out);
-void curl_adapter_cancel(fb_leg *leg);
+void http_common_cancel(fb_leg *leg);
 /* Cancels the legs in flight, frees the adapter (the kind's whole struct: `a` is its
- * first member), then closes the curl loop, which calls `closed`. */
-void curl_adapter_close(fb_adapter *a, void (*closed)(void *), void *data);
+ * first member), then closes the HTTP client, which calls `closed`. */
+void http_common_close(fb_adapter *a, void (*closed)(void *), void *data);
 
 /* http.c: the body of a leg's POST to a national node (API.md): query_id, subject,
  * purpose, priority, legal_basis, case_ref, requester {state, agency} and limit, as

@@ -12,10 +12,10 @@
  * each passing fb_record_validate. Any other outcome of the remote (denied, hit_only,
  * error, timeout, unavailable) fails the leg with FB_LEG_ERROR and a sentence such as
  * "remote hub: BGD denied (rule default_deny): ...". Transport faults (non-200,
- * invalid JSON, over max_body, timeout) are those of curl_loop.h, with "remote hub" as
+ * invalid JSON, over max_body, timeout) are those of http_client/client.h, with "remote hub" as
  * the peer.
  *
- * Ownership: as adapters/http.c — the adapter owns its curl loop and its legs; cancel
+ * Ownership: as adapters/http.c — the adapter owns its HTTP client and its legs; cancel
  * frees a leg at once; close cancels what is left and frees everything. */
 #include <ctype.h>
 #include <errno.h>
@@ -28,7 +28,7 @@
 
 #include "adapters/adapter_impl.h"
 #include "core/error.h"
-#include "http_client/curl_loop.h"
+#include "http_client/client.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "records/record.h"
@@ -44,7 +44,7 @@ typedef struct {
 } judge_arg;
 
 typedef struct {
-  curl_adapter c; /* first: the shared legs in flight (http_common.c) */
+  http_common_adapter c; /* first: the shared legs in flight (http_common.c) */
   char code[16];  /* the state this adapter stands for, as the remote hub names it */
 } broker_adapter;
 
@@ -55,7 +55,7 @@ static int fault(char **err, const char *fmt, ...) {
   fb_set_errorv(err, fmt, ap);
   va_end(ap);
   fb_prefix_error(err, "remote hub: ");
-  return FB_CURL_ERROR;
+  return FB_HTTP_ERROR;
 }
 
 /* This state's entry of the remote's `states[]` must say `shared`. */
@@ -78,7 +78,7 @@ static int check_outcome(const judge_arg *a, json_t *states, char **err) {
   return fault(err, "the answer has no outcome for %s", a->code);
 }
 
-/* The remote's answer → this state's records, or a sentence. A fb_curl_check_fn: runs
+/* The remote's answer → this state's records, or a sentence. A fb_http_check_fn: runs
  * on a worker thread and touches only `arg` (a judge_arg) and `body`. */
 static int judge(const void *arg, json_t *body, json_t **records, char **err) {
   const judge_arg *a = arg;
@@ -110,7 +110,7 @@ static int judge(const void *arg, json_t *body, json_t **records, char **err) {
       if (fb_record_validate(r, err) != 0) {
         json_decref(out);
         fb_prefix_error(err, "remote hub: results[%zu].records[%zu]: ", i, j);
-        return FB_CURL_ERROR;
+        return FB_HTTP_ERROR;
       }
       /* Results come best first, so a cut keeps the strongest matches. */
       if (json_array_size(out) < limit) json_array_append(out, r);
@@ -136,7 +136,7 @@ static int br_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   json_decref(body);
   judge_arg arg = {.limit = req->limit ? req->limit : DEFAULT_LIMIT};
   memcpy(arg.code, a->code, sizeof arg.code);
-  return curl_adapter_post(&a->c, text, req->timeout_ms, &arg, cb, NULL, data, out);
+  return http_common_post(&a->c, text, req->timeout_ms, &arg, cb, NULL, data, out);
 }
 
 /* The token from token_file, trimmed of surrounding whitespace. It goes into a
@@ -199,25 +199,25 @@ static int br_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out
   fb_buf_append(&url, cfg->url, ulen);
   fb_buf_puts(&url, "/v1/search");
   char *search_url = fb_buf_steal(&url);
-  fb_curl_loop_options o = {.url = search_url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
+  fb_http_client_options o = {.url = search_url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
                             .bearer = token, .peer = "remote hub", .max_body = cfg->max_body,
                             .timeout_ms = cfg->timeout_ms, .dns_cache_ms = cfg->dns_cache_ms, .error_detail = true,
                             .check = judge, .check_arg_size = sizeof(judge_arg)};
-  fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
+  fb_http_client *client = fb_http_client_new(loop, &o);
   explicit_bzero(token, strlen(token));
   free(token);
   free(search_url);
-  if (!cl) {
+  if (!client) {
     fb_set_error(err, "state %s: cannot create an HTTP client", code);
     return -1;
   }
   broker_adapter *a = fb_xcalloc(1, sizeof *a);
-  a->c.cl = cl;
+  a->c.client = client;
   snprintf(a->code, sizeof a->code, "%s", code);
   *out = &a->c.base;
   return 0;
 }
 
 const fb_adapter_vtable broker_adapter_vtable = {
-    .kind = "broker", .configure = br_configure, .open = br_open, .start = br_start, .cancel = curl_adapter_cancel,
-    .close = curl_adapter_close};
+    .kind = "broker", .configure = br_configure, .open = br_open, .start = br_start, .cancel = http_common_cancel,
+    .close = http_common_close};

@@ -1,23 +1,24 @@
 /* Adapter kind "http": a national node speaking the API.md national node protocol.
  *
- * The transport is http_client/curl_loop.h (on the libuv loop: fedbroker's own HTTP/1.1
+ * The transport is http_client/client.h (on the libuv loop: fedbroker's own HTTP/1.1
  * client for http://, libcurl for https:// and proxies; connection reuse, HTTP/2
  * multiplexing where an https node offers h2, a response cap of max_body, a timeout
  * per leg). Each leg is one POST of the JSON request to the state's url. A
  * reply is accepted only as 200 with {"records": [...]} whose every record passes
  * fb_record_validate; anything else is a leg error with a sentence naming the fault.
- * The parse and the validation run on the libuv thread pool (curl_loop's check).
+ * The parse and the validation are the HTTP client's text check: on the libuv thread
+ * pool, or on the loop thread for a small answer.
  *
  * Over http:// the node is spoken to in HTTP/1.1, one connection per concurrent leg
- * (at most 16; further legs wait in the curl loop's queue with their timeout running):
+ * (at most 16; further legs wait in the HTTP client's queue with their timeout running):
  * h2c prior knowledge would break a node that speaks only HTTP/1.1, and a state's
  * config has no field to say the node speaks h2c. Over https:// ALPN picks h2 when the
  * node offers it.
  *
- * Ownership (curl_adapter, http_common.c, shared with the broker kind): the adapter
- * owns its curl loop and every leg in flight. Cancel frees the
+ * Ownership (http_common_adapter, http_common.c, shared with the broker kind): the adapter
+ * owns its HTTP client and every leg in flight. Cancel frees the
  * leg at once (no callback). Close cancels what is left, frees the adapter and hands
- * the curl loop its `closed` callback, which runs once every loop handle is closed. */
+ * the HTTP client its `closed` callback, which runs once every loop handle is closed. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,14 +27,14 @@
 #include "adapters/adapter_impl.h"
 #include "core/error.h"
 #include "core/jsonw.h"
-#include "http_client/curl_loop.h"
+#include "http_client/client.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "records/record.h"
 
 #define DEFAULT_LIMIT 100
 
-/* The node's answer must be {"records": [valid records]}. A fb_curl_text_check_fn: runs
+/* The node's answer must be {"records": [valid records]}. A fb_http_text_check_fn: runs
  * on a worker thread and touches nothing but `text`, which becomes a compact set (the
  * same judgement and sentences as on jansson's value: records/record.h). */
 static int judge(const void *arg, char *text, size_t len, void **out, char **err) {
@@ -43,11 +44,11 @@ static int judge(const void *arg, char *text, size_t len, void **out, char **err
   fb_crecs *set = fb_crecs_load(text, len, &jerr);
   if (!set) {
     fb_set_error(err, "invalid JSON from node: %s", jerr.text);
-    return FB_CURL_ERROR;
+    return FB_HTTP_ERROR;
   }
   if (fb_crecs_judge(set, err) != 0) {
     fb_crecs_free(set);
-    return FB_CURL_ERROR;
+    return FB_HTTP_ERROR;
   }
   *out = set;
   return 0;
@@ -100,7 +101,7 @@ static int ht_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb 
   *out = NULL;
   char *text = http_request_body(req);
   if (!text) return -1;
-  return curl_adapter_post((curl_adapter *)base, text, req->timeout_ms, NULL, cb, req->compact_done, data, out);
+  return http_common_post((http_common_adapter *)base, text, req->timeout_ms, NULL, cb, req->compact_done, data, out);
 }
 
 /* The keys of a `states` entry of this kind (CONFIG.md). */
@@ -116,21 +117,21 @@ static int ht_configure(fb_state_config *cfg, char **err) {
 static int ht_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   const char *code = cfg->code ? cfg->code : "?";
   if (adapter_http_check(cfg, "http", err) != 0) return -1;
-  fb_curl_loop_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
+  fb_http_client_options o = {.url = cfg->url, .ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
                             .peer = "node", .max_body = cfg->max_body, .timeout_ms = cfg->timeout_ms, .dns_cache_ms = cfg->dns_cache_ms,
                             .text_check = judge, .result_free = free_set};
-  fb_curl_loop *cl = fb_curl_loop_new(loop, &o);
-  if (!cl) {
+  fb_http_client *client = fb_http_client_new(loop, &o);
+  if (!client) {
     fb_set_error(err, "state %s: cannot create an HTTP client", code);
     return -1;
   }
-  curl_adapter *a = fb_xcalloc(1, sizeof *a);
-  a->cl = cl;
+  http_common_adapter *a = fb_xcalloc(1, sizeof *a);
+  a->client = client;
   a->compact = true;
   *out = &a->base;
   return 0;
 }
 
 const fb_adapter_vtable http_adapter_vtable = {
-    .kind = "http", .configure = ht_configure, .open = ht_open, .start = ht_start, .cancel = curl_adapter_cancel,
-    .close = curl_adapter_close};
+    .kind = "http", .configure = ht_configure, .open = ht_open, .start = ht_start, .cancel = http_common_cancel,
+    .close = http_common_close};

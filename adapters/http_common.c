@@ -1,6 +1,6 @@
 /* What the two kinds that speak HTTP through http_client ("http": a national node,
  * "broker": another hub) share: their transport keys, defaults and checks, and the
- * legs in flight on their curl loop. */
+ * legs in flight on their HTTP client. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,14 +10,14 @@
 #include "core/util.h"
 
 /* Both kinds hand a call's status on as the leg's. */
-_Static_assert(FB_CURL_ERROR == FB_LEG_ERROR && FB_CURL_TIMEOUT == FB_LEG_TIMEOUT,
-               "curl_loop statuses must be the leg statuses");
+_Static_assert(FB_HTTP_ERROR == FB_LEG_ERROR && FB_HTTP_TIMEOUT == FB_LEG_TIMEOUT,
+               "HTTP client statuses must be the leg statuses");
 
-struct curl_leg {
+struct http_common_leg {
   struct fb_leg base;
-  curl_adapter *a;
-  curl_leg *prev, *next;
-  fb_curl_call *call;
+  http_common_adapter *a;
+  http_common_leg *prev, *next;
+  fb_http_call *call;
   fb_leg_done_cb cb;
   void (*compact_done)(void *, fb_crecs *);
   void *data;
@@ -41,8 +41,8 @@ int adapter_http_check(const fb_state_config *cfg, const char *kind, char **err)
   return 0;
 }
 
-static void leg_unlink(curl_leg *leg) {
-  curl_adapter *a = leg->a;
+static void leg_unlink(http_common_leg *leg) {
+  http_common_adapter *a = leg->a;
   if (leg->prev) leg->prev->next = leg->next;
   else a->legs = leg->next;
   if (leg->next) leg->next->prev = leg->prev;
@@ -50,8 +50,8 @@ static void leg_unlink(curl_leg *leg) {
 
 /* The body was already judged (on a worker) when status is 0. */
 static void call_done(void *data, int status, void *body, const char *why) {
-  curl_leg *leg = data;
-  curl_adapter *a = leg->a;
+  http_common_leg *leg = data;
+  http_common_adapter *a = leg->a;
   fb_leg_done_cb cb = leg->cb;
   void (*compact_done)(void *, fb_crecs *) = leg->compact_done;
   void *cb_data = leg->data;
@@ -69,20 +69,20 @@ static void call_done(void *data, int status, void *body, const char *why) {
   }
 }
 
-int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
+int http_common_post(http_common_adapter *a, char *body, uint32_t timeout_ms, const void *check_arg, fb_leg_done_cb cb,
                       void (*compact_done)(void *, fb_crecs *), void *data, fb_leg **out) {
   *out = NULL;
   if (a->closing) {
     free(body);
     return -1;
   }
-  curl_leg *leg = fb_xcalloc(1, sizeof *leg);
+  http_common_leg *leg = fb_xcalloc(1, sizeof *leg);
   leg->base.adapter = &a->base;
   leg->a = a;
   leg->cb = cb;
   leg->compact_done = compact_done;
   leg->data = data;
-  leg->call = fb_curl_post(a->cl, body, timeout_ms, check_arg, call_done, leg);
+  leg->call = fb_http_post(a->client, body, timeout_ms, check_arg, call_done, leg);
   if (!leg->call) {
     free(leg);
     return -1;
@@ -94,18 +94,18 @@ int curl_adapter_post(curl_adapter *a, char *body, uint32_t timeout_ms, const vo
   return 0;
 }
 
-void curl_adapter_cancel(fb_leg *base) {
-  curl_leg *leg = (curl_leg *)base;
-  fb_curl_cancel(leg->call);
+void http_common_cancel(fb_leg *base) {
+  http_common_leg *leg = (http_common_leg *)base;
+  fb_http_cancel(leg->call);
   leg_unlink(leg);
   free(leg);
 }
 
-void curl_adapter_close(fb_adapter *base, void (*closed)(void *), void *data) {
-  curl_adapter *a = (curl_adapter *)base;
+void http_common_close(fb_adapter *base, void (*closed)(void *), void *data) {
+  http_common_adapter *a = (http_common_adapter *)base;
   a->closing = true;
-  while (a->legs) curl_adapter_cancel(&a->legs->base);
-  fb_curl_loop *cl = a->cl;
+  while (a->legs) http_common_cancel(&a->legs->base);
+  fb_http_client *client = a->client;
   free(a); /* nothing of the adapter is needed once the legs are gone */
-  fb_curl_loop_close(cl, closed, data);
+  fb_http_client_close(client, closed, data);
 }

@@ -7,7 +7,8 @@
  * have finished; the request is the realistic workload's (a five-key subject with
  * case_ref). Repeats that ROUNDS times (default 3) and prints, per round, the legs per
  * second and this process's CPU (user + system, all threads) per leg in µs: the
- * adapter's own work — request body, libcurl, the socket system calls, the answer's
+ * adapter's own work — request body, the HTTP client (the own HTTP/1.1 client for
+ * http://, libcurl for https://), the socket system calls, the answer's
  * parse and record check — as the hub pays it per leg. Every leg must succeed.
  * Answers are taken as the search engine takes them: compact records (compact_done);
  * LEG_BENCH_JSON=1 takes them as a jansson array instead (the path of callers without

@@ -33,7 +33,7 @@
 #   max_legs = 2048 per state (the default 256 would answer the 257th concurrent leg to a
 #     state "unavailable" at once, and the search would not wait);
 #   deadlines.urgent = 30000 and timeout = 30000 per state: legs queue for one of the 16
-#     connections the hub keeps per node (broker/http_client/curl_loop.h), so a search
+#     connections the hub keeps per node (broker/http_client/client.h), so a search
 #     waits ~1,000 / (16 / DELAY) s for its legs; a loaded machine must not turn that
 #     queue into timeouts, which would measure something else;
 #   workers = WORKERS (1).

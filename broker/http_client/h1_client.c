@@ -30,7 +30,7 @@ struct fb_h1_request {
   char *body; /* borrowed; writev wants it non-const */
   size_t len;
   uint64_t deadline; /* uv_hrtime() */
-  fb_h1_done_cb cb;
+  fb_transfer_done_cb cb;
   void *data;
   bool retried; /* sent once more after a stale connection: never again */
 };
@@ -152,19 +152,19 @@ static void conn_close(h1_conn *conn) {
 
 /* The request's end: its connection is kept idle or closed first, then the callback
  * (which may post, abort or close the client). */
-static void finish(h1_conn *conn, fb_h1_outcome outcome, const char *reason) {
+static void finish(h1_conn *conn, fb_transfer_outcome outcome, const char *reason) {
   fb_h1_request *r = conn->req;
   fb_h1_client *c = conn->c;
   conn->req = NULL;
   r->conn = NULL;
   uv_timer_stop(&conn->timer);
-  int status = outcome == FB_H1_ANSWERED ? conn->resp.status : 0;
+  int status = outcome == FB_TRANSFER_ANSWERED ? conn->resp.status : 0;
   fb_buf body = {0};
-  if (outcome == FB_H1_ANSWERED) {
+  if (outcome == FB_TRANSFER_ANSWERED) {
     body = conn->resp.body;
     conn->resp.body = (fb_buf){0};
   }
-  if (outcome == FB_H1_ANSWERED && conn->resp.keep_alive && !conn->resp.extra && !c->closing) {
+  if (outcome == FB_TRANSFER_ANSWERED && conn->resp.keep_alive && !conn->resp.extra && !c->closing) {
     fb_h1_response_free(&conn->resp);
     conn->served++;
     conn->state = C_IDLE;
@@ -176,7 +176,7 @@ static void finish(h1_conn *conn, fb_h1_outcome outcome, const char *reason) {
   } else {
     conn_close(conn);
   }
-  fb_h1_done_cb cb = r->cb;
+  fb_transfer_done_cb cb = r->cb;
   void *data = r->data;
   free(r);
   cb(data, outcome, status, &body, reason);
@@ -197,7 +197,7 @@ static void fail(h1_conn *conn, const char *reason) {
     conn_assign(conn_new(conn->c), r);
     return;
   }
-  finish(conn, FB_H1_FAILED, reason);
+  finish(conn, FB_TRANSFER_FAILED, reason);
 }
 
 static void failf(h1_conn *conn, const char *what, int uverr) {
@@ -220,13 +220,13 @@ static void timer_cb(uv_timer_t *t) {
   if (conn->fail_reason) {
     const char *reason = conn->fail_reason;
     conn->fail_reason = NULL;
-    finish(conn, FB_H1_FAILED, reason);
+    finish(conn, FB_TRANSFER_FAILED, reason);
   } else {
     uint64_t now = uv_hrtime();
     if (conn->req->deadline > now) /* the loop's clock ran behind: wait for the rest */
       uv_timer_start(&conn->timer, timer_cb, (conn->req->deadline - now + 999999) / 1000000, 0);
     else
-      finish(conn, FB_H1_TIMEOUT, NULL);
+      finish(conn, FB_TRANSFER_TIMEOUT, NULL);
   }
   fb_hublock_resume(yielded);
 }
@@ -256,10 +256,10 @@ static void on_state(h1_conn *conn, fb_h1r_state s) {
   case FB_H1R_MORE:
     return;
   case FB_H1R_DONE:
-    finish(conn, FB_H1_ANSWERED, NULL);
+    finish(conn, FB_TRANSFER_ANSWERED, NULL);
     return;
   case FB_H1R_TOO_BIG:
-    finish(conn, FB_H1_TOO_BIG, NULL);
+    finish(conn, FB_TRANSFER_TOO_BIG, NULL);
     return;
   case FB_H1R_BAD:
     if (conn->got_bytes) {
@@ -496,7 +496,7 @@ static void conn_assign(h1_conn *conn, fb_h1_request *r) {
 
 /* ---- the API ---- */
 
-fb_h1_request *fb_h1_post(fb_h1_client *c, char *body, size_t len, uint32_t timeout_ms, fb_h1_done_cb cb,
+fb_h1_request *fb_h1_post(fb_h1_client *c, char *body, size_t len, uint32_t timeout_ms, fb_transfer_done_cb cb,
                           void *data) {
   if (c->closing || len > UINT32_MAX) return NULL;
   fb_h1_request *r = fb_xcalloc(1, sizeof *r);

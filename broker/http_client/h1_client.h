@@ -1,5 +1,5 @@
 /* fedbroker's own HTTP/1.1 client for one cleartext peer (an http:// national node):
- * the transport curl_loop.c uses when the URL is http:// and no proxy applies, in
+ * the transport client.c uses when the URL is http:// and no proxy applies, in
  * place of libcurl, whose general machinery cost a leg more of the loop thread than
  * the request itself (issue 10).
  *
@@ -15,7 +15,7 @@
  * while idle) is sent once more on a fresh connection, as libcurl does.
  *
  * A new connection is opened only when none is idle, so the pool never holds more
- * connections than the caller has requests in flight at its busiest: curl_loop.c
+ * connections than the caller has requests in flight at its busiest: client.c
  * keeps at most 16 per peer and queues the rest. Every function runs on the loop
  * thread; none blocks it; the done callback is never called from inside fb_h1_post or
  * fb_h1_abort. Loop callbacks let go of the hub lock (hublock.h): the done callback
@@ -28,7 +28,7 @@
 
 #include <uv.h>
 
-#include "core/util.h"
+#include "http_client/transfer.h"
 
 /* Answer headers (status line included) larger than this are refused. */
 #define FB_H1_MAX_HEADER_BYTES (64u << 10)
@@ -36,17 +36,7 @@
 typedef struct fb_h1_client fb_h1_client;
 typedef struct fb_h1_request fb_h1_request;
 
-typedef enum {
-  FB_H1_ANSWERED, /* a complete HTTP answer, any status */
-  FB_H1_FAILED,   /* no complete answer: `reason` says why */
-  FB_H1_TIMEOUT,  /* no complete answer within the request's time */
-  FB_H1_TOO_BIG,  /* the body would pass max_body */
-} fb_h1_outcome;
-
-/* `body` (FB_H1_ANSWERED only, else empty) is the answer's body, NUL-terminated, to be
- * taken over by the callee (or left to be freed). `reason`: borrowed, FB_H1_FAILED only. */
-typedef void (*fb_h1_done_cb)(void *data, fb_h1_outcome outcome, int http_status, fb_buf *body,
-                              const char *reason);
+/* The done callback and its outcomes: transfer.h. */
 
 /* Copied by fb_h1_client_new. */
 typedef struct {
@@ -62,9 +52,9 @@ typedef struct {
 fb_h1_client *fb_h1_client_new(uv_loop_t *loop, const fb_h1_options *opts);
 
 /* POSTs `body` (`len` bytes, borrowed until the callback or fb_h1_abort). The request
- * fails with FB_H1_TIMEOUT after timeout_ms. NULL when nothing could be started (no
+ * fails with FB_TRANSFER_TIMEOUT after timeout_ms. NULL when nothing could be started (no
  * callback then). */
-fb_h1_request *fb_h1_post(fb_h1_client *c, char *body, size_t len, uint32_t timeout_ms, fb_h1_done_cb cb,
+fb_h1_request *fb_h1_post(fb_h1_client *c, char *body, size_t len, uint32_t timeout_ms, fb_transfer_done_cb cb,
                           void *data);
 
 /* No callback after this; the request's connection is closed (an answer may be on

@@ -1,5 +1,5 @@
-/* The "http" adapter's own queue (http_client/curl_loop.c): over http:// at most 16
- * legs of an adapter are in flight at once (on the own HTTP/1.1 client, h1_client.c), the rest wait in the loop's queue, first in
+/* The "http" adapter's own queue (http_client/client.c): over http:// at most 16
+ * legs of an adapter are in flight at once (on the own HTTP/1.1 client, h1_client.c), the rest wait in the client's queue, first in
  * first out, with their deadline running from the moment they were started; and how
  * legs fare on kept-alive and on closed connections. Against queue_server.py. */
 #include <setjmp.h>
@@ -19,7 +19,7 @@
 #include "tests/unit/adapters/leg_outcome.h"
 #include "unit_common.h"
 
-#define SLOTS 16 /* MAX_HOST_CONNECTIONS in curl_loop.c */
+#define SLOTS 16 /* FB_HTTP_MAX_HOST_CONNECTIONS (http_client/transfer.h) */
 
 static pid_t server_pid;
 static int port;
@@ -288,7 +288,7 @@ static void test_idle_connections_kept(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-/* A proxy named in the environment is used (curl_loop.c looks at the proxy variables
+/* A proxy named in the environment is used (http_client/client.c looks at the proxy variables
  * once, when the adapter opens, and tells curl "no proxy" only when none is set): the
  * leg to a host that does not resolve is answered by the node acting as the proxy. */
 static void test_proxy_from_environment(void **state) {

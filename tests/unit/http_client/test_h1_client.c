@@ -37,7 +37,7 @@ static int teardown(void **state) {
 
 typedef struct {
   int calls;
-  fb_h1_outcome outcome;
+  fb_transfer_outcome outcome;
   int status;
   char *body;
   size_t len;
@@ -49,13 +49,13 @@ typedef struct {
 
 static char request_body[] = "{\"q\": 1}";
 
-static void done_cb(void *data, fb_h1_outcome outcome, int status, fb_buf *body, const char *reason);
+static void done_cb(void *data, fb_transfer_outcome outcome, int status, fb_buf *body, const char *reason);
 
 static void post(fb_h1_client *c, uint32_t timeout_ms, result *r) {
   if (!fb_h1_post(c, request_body, strlen(request_body), timeout_ms, done_cb, r)) fail_msg("post refused");
 }
 
-static void done_cb(void *data, fb_h1_outcome outcome, int status, fb_buf *body, const char *reason) {
+static void done_cb(void *data, fb_transfer_outcome outcome, int status, fb_buf *body, const char *reason) {
   result *r = data;
   r->calls++;
   r->outcome = outcome;
@@ -119,7 +119,7 @@ static long server_count(const char *key) {
   uv_loop_init(&loop);
   fb_h1_client *c = client(&loop, "/count", 0);
   result r = once(&loop, c, 5000);
-  assert_int_equal(r.outcome, FB_H1_ANSWERED);
+  assert_int_equal(r.outcome, FB_TRANSFER_ANSWERED);
   json_t *j = json_loads(r.body, 0, NULL);
   long n = (long)json_integer_value(json_object_get(j, key));
   json_decref(j);
@@ -130,13 +130,13 @@ static long server_count(const char *key) {
 }
 
 static void expect_answer(const result *r, int status, const char *body) {
-  if (r->outcome != FB_H1_ANSWERED) fail_msg("outcome %d: %s", (int)r->outcome, r->reason);
+  if (r->outcome != FB_TRANSFER_ANSWERED) fail_msg("outcome %d: %s", (int)r->outcome, r->reason);
   assert_int_equal(r->status, status);
   assert_string_equal(r->body, body);
   assert_int_equal(strlen(r->body), r->len);
 }
 
-static void expect_failure(const result *r, fb_h1_outcome outcome, const char *reason_prefix) {
+static void expect_failure(const result *r, fb_transfer_outcome outcome, const char *reason_prefix) {
   assert_int_equal(r->outcome, outcome);
   if (strncmp(r->reason, reason_prefix, strlen(reason_prefix)) != 0)
     fail_msg("reason \"%s\", wanted \"%s...\"", r->reason, reason_prefix);
@@ -200,14 +200,14 @@ static void test_hostile_answers(void **state) {
   uv_loop_init(&loop);
   struct {
     const char *path;
-    fb_h1_outcome outcome;
+    fb_transfer_outcome outcome;
     const char *reason;
   } cases[] = {
-      {"/midbody", FB_H1_FAILED, "bad HTTP answer: connection closed before the answer was complete"},
-      {"/big", FB_H1_TOO_BIG, ""},
-      {"/bigchunk", FB_H1_TOO_BIG, ""},
-      {"/flood", FB_H1_FAILED, "bad HTTP answer: answer headers over 64 KiB"},
-      {"/garbage", FB_H1_FAILED, "bad HTTP answer: "},
+      {"/midbody", FB_TRANSFER_FAILED, "bad HTTP answer: connection closed before the answer was complete"},
+      {"/big", FB_TRANSFER_TOO_BIG, ""},
+      {"/bigchunk", FB_TRANSFER_TOO_BIG, ""},
+      {"/flood", FB_TRANSFER_FAILED, "bad HTTP answer: answer headers over 64 KiB"},
+      {"/garbage", FB_TRANSFER_FAILED, "bad HTTP answer: "},
   };
   for (size_t i = 0; i < FB_ARRAY_LEN(cases); i++) {
     fb_h1_client *c = client(&loop, cases[i].path, 1000);
@@ -228,7 +228,7 @@ static void test_slow_node_times_out(void **state) {
   double t0 = fb_now_ms();
   result r = once(&loop, c, 300);
   double took = fb_now_ms() - t0;
-  assert_int_equal(r.outcome, FB_H1_TIMEOUT);
+  assert_int_equal(r.outcome, FB_TRANSFER_TIMEOUT);
   if (took < 299 || took > 1500) fail_msg("a 300 ms timeout took %.0f ms", took);
   result_free(&r);
   close_client(&loop, c);
@@ -282,13 +282,13 @@ static void test_connect_and_resolve_failures(void **state) {
   result r = once(&loop, c, 5000);
   char want[128];
   snprintf(want, sizeof want, "cannot connect to 127.0.0.1 port %d: connection refused", dead);
-  expect_failure(&r, FB_H1_FAILED, want);
+  expect_failure(&r, FB_TRANSFER_FAILED, want);
   result_free(&r);
   close_client(&loop, c);
 
   c = client_to(&loop, "fb-no-such-node.invalid", port, "/x", 0);
   r = once(&loop, c, 5000);
-  expect_failure(&r, FB_H1_FAILED, "cannot resolve fb-no-such-node.invalid: ");
+  expect_failure(&r, FB_TRANSFER_FAILED, "cannot resolve fb-no-such-node.invalid: ");
   result_free(&r);
   close_client(&loop, c);
 
