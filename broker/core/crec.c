@@ -494,6 +494,47 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err) {
   return set;
 }
 
+int fb_crecs_freeze(fb_crecs *s) {
+  if (!s || s->frozen || !s->has_records || s->len > UINT32_MAX / 2) return -1;
+  fb_buf b = {0};
+  fb_buf_reserve(&b, s->len + s->xused + 16);
+  fb_buf_append(&b, "{\"records\":[", 12);
+  for (size_t i = 0; i < s->nrecs; i++) {
+    if (i) fb_buf_putc(&b, ',');
+    fb_crec_write(&b, s, i, FB_CREC_AS_IS);
+  }
+  fb_buf_append(&b, "]}", 2);
+  free(s->text);
+  free(s->plain);
+  free(s->recs);
+  free(s->members);
+  free(s->xtext);
+  free(s->xplain);
+  free(s->xmembers);
+  fb_buf_free(&s->scratch);
+  s->plain = s->xtext = s->xplain = NULL;
+  s->recs = NULL;
+  s->members = s->xmembers = NULL;
+  s->nrecs = s->caprecs = s->nmembers = s->capmembers = s->nxmembers = s->capxmembers = 0;
+  s->xused = s->xcap = 0;
+  memset(s->xkey, 0, sizeof s->xkey);
+  s->len = b.len;
+  s->text = fb_xrealloc(fb_buf_steal(&b), s->len + 1); /* exactly its bytes */
+  s->frozen = true;
+  return 0;
+}
+
+int fb_crecs_thaw(fb_crecs *s) {
+  if (!s || !s->frozen) return 0;
+  s->frozen = false;
+  if (scan_canonical(s) == 0) return 0;
+  /* The text was written as the set's own canonical values: never here. */
+  free(s->text);
+  s->text = NULL;
+  s->len = 0;
+  return -1;
+}
+
 void fb_crecs_free(fb_crecs *s) {
   if (!s) return;
   free(s->text);
@@ -638,7 +679,7 @@ const char *fb_crec_string(const fb_crecs *s, const fb_crec *r, int key) {
 
 void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, bool reals, int precision) {
   const char *t = fb_crec_text_at(s, off);
-  if (!reals) {
+  if (!reals || precision == FB_CREC_AS_IS) {
     fb_buf_append(b, t, len);
     return;
   }

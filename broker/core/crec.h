@@ -82,6 +82,7 @@ typedef struct fb_crecs {
   fb_cmember *xmembers; /* members added by edits */
   size_t nxmembers, capxmembers;
   bool fast;         /* the text was canonical as received (no jansson round trip) */
+  bool frozen;       /* only `text` is held (fb_crecs_freeze): no record until thawed */
   fb_buf scratch;    /* reused by edits */
 } fb_crecs;
 
@@ -97,6 +98,19 @@ void fb_crecs_free(fb_crecs *s);
 static inline fb_cmember *fb_crec_member(const fb_crecs *s, int32_t at) {
   return at >= FB_CREC_XMEMBER ? &s->xmembers[at - FB_CREC_XMEMBER] : &s->members[at];
 }
+
+/* For a set held a while, unread (search/engine.c: the records of a leg that has
+ * ended, held until the search's last state answers): keeps only the text of its
+ * records as fb_crec_write writes them, `{"records":[...]}`, exactly its bytes, and
+ * frees everything else — the decoded copy, the index, the edits, and the slack all of
+ * them have from growing by doubling: a fifth of the set after a redaction. A frozen set has
+ * no records (nrecs 0) until fb_crecs_thaw scans that text again (what fb_crecs_load
+ * does), after which every record writes and reads as before the freeze. Freeze
+ * returns 0, or -1 (the set unchanged) for a set without a "records" array or a frozen
+ * one; thaw returns 0 (also for a set not frozen), or -1 when the text could not be
+ * scanned, which cannot happen for the text freeze wrote: the set is then empty. */
+int fb_crecs_freeze(fb_crecs *s);
+int fb_crecs_thaw(fb_crecs *s);
 
 /* Member `key` (FB_CKEY_* or FB_RECORD_FIELD_*) of record `r`, or NULL. */
 static inline const fb_cmember *fb_crec_get(const fb_crecs *s, const fb_crec *r, int key) {
@@ -134,7 +148,9 @@ int fb_crec_object_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t
 int fb_crec_object_get(const fb_crecs *s, uint32_t val, const char *key, uint32_t *off, uint32_t *len, int *type);
 
 /* Appends the value text at [off, off+len) to `b`: copied as is, or with its reals
- * written again at `precision` (jsonw's) when `reals` is set. */
+ * written again at `precision` (jsonw's) when `reals` is set and precision is not
+ * FB_CREC_AS_IS. */
+#define FB_CREC_AS_IS (-1)
 void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, bool reals, int precision);
 
 /* Appends record `i` as jsonw writes its jansson value. */

@@ -1,7 +1,8 @@
 /* The compact record writer on edited records (core/crec.h: fb_crec_write and
  * fb_crec_write_state, which copy runs of unchanged members as one span) against
  * jansson's path: the same edits made on jansson's value, written by jsonw, at the
- * answer's precision and at one that rewrites every real. */
+ * answer's precision and at one that rewrites every real; a set frozen and thawed
+ * (fb_crecs_freeze) after them writes and reads the same. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -101,6 +102,37 @@ static void test_edited_records_write_as_jansson(void **state) {
       json_decref(st);
       fb_buf_free(&state_text);
     }
+    /* Frozen, as a leg's records held long: their text only, exactly its bytes; thawed,
+     * the same records. */
+    size_t nrecs = s->nrecs;
+    assert_int_equal(fb_crecs_freeze(s), 0);
+    assert_true(s->frozen);
+    assert_int_equal(s->nrecs, 0);
+    assert_null(s->plain);
+    assert_null(s->members);
+    assert_null(s->scratch.data);
+    assert_null(s->xtext); /* the edits live in the records' text now */
+    assert_null(s->xmembers);
+    assert_int_equal(s->xused, 0);
+    assert_int_equal(strlen(s->text), s->len);
+    assert_int_equal(fb_crecs_freeze(s), -1);
+    assert_int_equal(fb_crecs_thaw(s), 0);
+    assert_false(s->frozen);
+    assert_int_equal(s->nrecs, nrecs);
+    for (size_t i = 0; i < s->nrecs; i++) {
+      json_t *r = json_array_get(recs, i);
+      for (size_t p = 0; p < FB_ARRAY_LEN(precisions); p++) {
+        fb_buf one = {0};
+        fb_crec_write(&one, s, i, precisions[p]);
+        same_text(&one, r, precisions[p], "fb_crec_write after fb_crecs_freeze and fb_crecs_thaw");
+        fb_buf_free(&one);
+      }
+      json_t *name = json_object_get(r, key_name(0));
+      const char *got = fb_crec_string(s, &s->recs[i], 0);
+      if (json_is_string(name)) assert_string_equal(got, json_string_value(name));
+      else assert_null(got);
+    }
+    assert_int_equal(fb_crecs_thaw(s), 0); /* not frozen: nothing to do */
     fb_crecs_free(s);
     json_decref(v);
   }
