@@ -344,15 +344,18 @@ canned_start() {
 # canned_nodes_start SEARCH-BODY-FILE DELAY-MS [STATE-OPTIONS]: captures what each node of
 # NODES_CFG (real_nodes_start) answers to that search and starts a canned node per state
 # serving those bytes; sets CANNED_PIDS and CANNED_CFG (a states block like NODES_CFG's).
+# With CANNED_SLOW_STATE set, that state's node answers after CANNED_SLOW_DELAY ms instead.
 # The real nodes keep running: stop them (NODE_PIDS) once they are no longer needed.
 canned_nodes_start() {
-  local s opts=${3:-timeout = 5000}
+  local s d opts=${3:-timeout = 5000}
   node_request "$1" "$TMP/node-req-hub.json"
   CANNED_CFG=""
   CANNED_PIDS=()
   for s in IDN MYS THA BGD; do
     canned_capture "$(state_url "$s" "$NODES_CFG")" "$TMP/node-req-hub.json" "$TMP/canned-$s.json" >/dev/null
-    canned_start "canned$s" "$TMP/canned-$s.json" "$2"
+    d=$2
+    [ "$s" = "${CANNED_SLOW_STATE:-}" ] && d=${CANNED_SLOW_DELAY:?}
+    canned_start "canned$s" "$TMP/canned-$s.json" "$d"
     CANNED_PIDS+=("$BG_PID")
     CANNED_CFG+="  $s = { adapter = \"http\", url = \"$CANNED_URL\", $opts },"$'\n'
   done

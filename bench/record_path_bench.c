@@ -7,7 +7,9 @@
  * records); compact records (core/crec.h: no jansson value per record; the hub's path
  * for the http adapter's answers).
  *
- *   record_path_bench [ROUNDS]     (default 3000 searches per path)
+ *   record_path_bench [ROUNDS]     (default 3000 searches per path; µs of the thread's CPU
+ *                                   time per stage, steadier than the wall clock on a
+ *                                   loaded machine)
  *   record_path_bench ROUNDS merge (the merge and the answer's write alone, ROUNDS times
  *                                   on the same redacted compact sets and jsonr values:
  *                                   µs per merge and per write, and a hash of the answer
@@ -91,6 +93,14 @@ static fb_policy *compile_file(const char *code, const char *file) {
   return p;
 }
 
+/* This thread's CPU time in ms: on a loaded machine, steadier than the wall clock
+ * (time spent waiting for a core is not counted). */
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 enum { S_PARSE, S_JUDGE, S_REDACT, S_MERGE, S_WRITE, S_FREE, S_COUNT };
 static const char *const stage_names[S_COUNT] = {"parse", "judge", "redact", "merge", "write", "free"};
 
@@ -109,16 +119,16 @@ static int dump_cb(const char *data, size_t len, void *b) {
 static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], fb_policy *common,
                         fb_policy *const pol[NANSWER], const fb_query *q, totals *t) {
   fb_crecs *sets[NANSWER];
-  double t0 = fb_now_ms();
+  double t0 = cpu_ms();
   for (int i = 0; i < NANSWER; i++) {
     char *text = malloc(lens[i] + 1);
     memcpy(text, texts[i], lens[i] + 1);
     sets[i] = fb_crecs_load(text, lens[i], NULL);
   }
-  double t1 = fb_now_ms();
+  double t1 = cpu_ms();
   for (int i = 0; i < NANSWER; i++)
     if (!sets[i] || fb_crecs_judge(sets[i], NULL) != 0) abort();
-  double t2 = fb_now_ms();
+  double t2 = cpu_ms();
   fb_merge_source src[NANSWER];
   for (int i = 0; i < NANSWER; i++) {
     fb_plan *plan = fb_plan_new(common, pol[i], q);
@@ -127,9 +137,9 @@ static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], 
     fb_plan_free(plan);
     src[i] = (fb_merge_source){.state = answering[i], .set = sets[i]};
   }
-  double t3 = fb_now_ms();
+  double t3 = cpu_ms();
   fb_merged *m = fb_merge_sources(src, NANSWER);
-  double t4 = fb_now_ms();
+  double t4 = cpu_ms();
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096);
   json_t *states = json_array();
@@ -137,13 +147,13 @@ static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], 
                         .audit_hash = "00"};
   if (fb_search_answer_write(&b, &a, FB_JSONW_PRECISION) != 0) abort();
   json_decref(states);
-  double t5 = fb_now_ms();
+  double t5 = cpu_ms();
   t->bytes = b.len;
   t->entities = fb_merged_count(m);
   fb_buf_free(&b);
   fb_merged_free(m);
   for (int i = 0; i < NANSWER; i++) fb_crecs_free(sets[i]);
-  double t6 = fb_now_ms();
+  double t6 = cpu_ms();
   t->ms[S_PARSE] += t1 - t0;
   t->ms[S_JUDGE] += t2 - t1;
   t->ms[S_REDACT] += t3 - t2;
@@ -155,10 +165,10 @@ static void one_compact(char *const texts[NANSWER], const size_t lens[NANSWER], 
 static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens[NANSWER], fb_policy *common,
                        fb_policy *const pol[NANSWER], const fb_query *q, totals *t) {
   json_t *bodies[NANSWER];
-  double t0 = fb_now_ms();
+  double t0 = cpu_ms();
   for (int i = 0; i < NANSWER; i++)
     bodies[i] = fresh ? fb_jsonr_loadb(texts[i], lens[i], NULL) : json_loadb(texts[i], lens[i], 0, NULL);
-  double t1 = fb_now_ms();
+  double t1 = cpu_ms();
   json_t *per_state = json_object();
   for (int i = 0; i < NANSWER; i++) {
     json_t *recs = json_object_get(bodies[i], "records");
@@ -167,14 +177,14 @@ static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens
     json_array_foreach(recs, k, r) if (fb_record_validate(r, NULL) != 0) abort();
     json_object_set(per_state, answering[i], recs);
   }
-  double t2 = fb_now_ms();
+  double t2 = cpu_ms();
   for (int i = 0; i < NANSWER; i++) {
     fb_plan *plan = fb_plan_new(common, pol[i], q);
     size_t red;
     if (fb_plan_apply(plan, json_object_get(per_state, answering[i]), &red) != 0) abort();
     fb_plan_free(plan);
   }
-  double t3 = fb_now_ms();
+  double t3 = cpu_ms();
   fb_buf b = {0};
   fb_buf_reserve(&b, 4096);
   double t4, t5;
@@ -183,22 +193,22 @@ static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens
     for (int i = 0; i < NANSWER; i++)
       src[i] = (fb_merge_source){.state = answering[i], .records = json_object_get(per_state, answering[i])};
     fb_merged *m = fb_merge_sources(src, NANSWER);
-    t4 = fb_now_ms();
+    t4 = cpu_ms();
     json_t *states = json_array();
     fb_search_answer a = {.query_id = "q-bench", .complete = true, .states = states, .results = m, .audit_seq = 1,
                           .audit_hash = "00"};
     if (fb_search_answer_write(&b, &a, FB_JSONW_PRECISION) != 0) abort();
-    t5 = fb_now_ms();
+    t5 = cpu_ms();
     t->entities = fb_merged_count(m);
     fb_merged_free(m);
     json_decref(states);
   } else { /* before the issue: the merged value built, then dumped by jansson */
     json_t *results = fb_merge(per_state);
-    t4 = fb_now_ms();
+    t4 = cpu_ms();
     json_t *resp = json_pack("{s:s, s:b, s:[], s:o, s:{s:I, s:s}}", "query_id", "q-bench", "complete", 1, "states",
                              "results", results, "audit", "seq", (json_int_t)1, "hash", "00");
     json_dump_callback(resp, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-    t5 = fb_now_ms();
+    t5 = cpu_ms();
     t->entities = json_array_size(results);
     json_decref(resp);
   }
@@ -206,7 +216,7 @@ static void one_search(bool fresh, char *const texts[NANSWER], const size_t lens
   fb_buf_free(&b);
   json_decref(per_state);
   for (int i = 0; i < NANSWER; i++) json_decref(bodies[i]);
-  double t6 = fb_now_ms();
+  double t6 = cpu_ms();
   t->ms[S_PARSE] += t1 - t0;
   t->ms[S_JUDGE] += t2 - t1;
   t->ms[S_REDACT] += t3 - t2;
@@ -220,14 +230,6 @@ static uint64_t text_hash(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
   return h;
-}
-
-/* This thread's CPU time in ms: on a loaded machine, steadier than the wall clock
- * (time spent waiting for a core is not counted). */
-static double cpu_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 /* The merge and the write alone, on inputs parsed, judged and redacted once: the

@@ -8,10 +8,22 @@
 # processes answered to that search, each answer held back DELAY ms, as a national
 # system takes its time: the searches wait on their legs instead of queueing in front of
 # the hub. h2load keeps CLIENTS x STREAMS (125 x 8 = 1,000) searches in flight for DUR
-# seconds (600) while the script samples the hub's VmRSS and VmHWM (/proc) and the
-# gauges fedbroker_searches_in_flight and fedbroker_legs_in_flight (/metrics) every
-# SAMPLE seconds, then prints the series, min / max / last, and the slope of RSS (least
-# squares, MiB per minute) after the first WARM seconds and over the second half.
+# seconds (600) while the script samples the hub's VmRSS and VmHWM (/proc) and, from
+# /metrics, where the searches in flight are, every SAMPLE seconds: their number, the
+# legs in flight per state (waiting in the hub's queue for a connection or for the
+# node's answer), the ended legs held for a slower state's (fedbroker_legs_held), the
+# searches waiting for their audit entry (fedbroker_searches_auditing), the audit lines
+# appended and not yet durable, and the unsent answer bytes (fedbroker_send_buffer_bytes).
+# Then it prints the series, min / max / last, and the slope of RSS (least squares, MiB
+# per minute) after the first WARM seconds and over the second half.
+#
+# A search waits for its slowest state. The states' queues are independent (first in,
+# first out, 16 connections each): at equal DELAY the slowest node of the moment keeps
+# all 1,000 searches' legs while the others' queues shorten slowly, and their ended legs
+# are held meanwhile: RSS grows towards the bound of 1,000 x (states - 1) held legs
+# over tens of minutes. SLOW_STATE=IDN SLOW_DELAY=60 makes one node slower: the bound
+# (the memory at 1,000 searches in flight when one state lags) is reached within the
+# warm-up, and the run shows whether it is flat there.
 #
 # The hub's config, besides the demo's keys, policies and fsync'd audit log:
 #   limits.concurrency = 1024 (the default, written out): all 1,000 are admitted;
@@ -32,6 +44,7 @@
 #
 #   bash bench/rss_bench.sh [build dir]    (a Release build, with the canned_node target)
 #   env: DUR=600 SAMPLE=5 WARM=60 DELAY=50 CLIENTS=125 STREAMS=8 WORKERS=1 MIN_INFLIGHT=900
+#        SLOW_STATE= (none) SLOW_DELAY=60
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +57,8 @@ CLIENTS=${CLIENTS:-125}
 STREAMS=${STREAMS:-8}
 WORKERS=${WORKERS:-1}
 MIN_INFLIGHT=${MIN_INFLIGHT:-900}
+SLOW_STATE=${SLOW_STATE:-}
+SLOW_DELAY=${SLOW_DELAY:-60}
 [ "$WARM" -lt "$DUR" ] || die "WARM ($WARM) must be shorter than DUR ($DUR)"
 [ -x "$CANNED_NODE" ] || die "no canned_node in the build directory: cmake --build <build> --target canned_node"
 
@@ -55,7 +70,7 @@ realistic_setup
 # Real nodes answer once (captured); canned nodes serve those bytes after DELAY ms.
 STATE_OPTS="timeout = 30000, max_legs = 2048"
 real_nodes_start "$TMP/real" "$STATE_OPTS"
-canned_nodes_start "$TMP/real.json" "$DELAY" "$STATE_OPTS"
+CANNED_SLOW_STATE=$SLOW_STATE CANNED_SLOW_DELAY=$SLOW_DELAY canned_nodes_start "$TMP/real.json" "$DELAY" "$STATE_OPTS"
 for p in "${NODE_PIDS[@]}"; do bg_stop "$p"; done
 
 P=$(free_port)
@@ -71,20 +86,31 @@ outcome=$(search_once "http://127.0.0.1:$P/v1/search" "$TMP/real.json" "$TMP/rea
 RECORDS=$($PY -c 'import json,sys; a=json.load(open(sys.argv[1])); print(sum(len(e["records"]) for e in a["results"]))' "$TMP/real.out")
 [ "$RECORDS" -ge 25 ] || die "the search answered $RECORDS records, not ~30 ($outcome)"
 
-metric() { # metric NAME: the sum of the samples of that metric (all label sets)
-  curl -s --max-time 2 "http://127.0.0.1:$P/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
-}
 RSS_IDLE=$(vm_kb "$HUB" VmRSS)
 HWM_IDLE=$(vm_kb "$HUB" VmHWM)
 
-# The sampler: one line per SAMPLE seconds, "t rss_kb hwm_kb searches legs", while
+# Where the searches in flight are, from one /metrics: "searches legs IDN THA BGD MYS
+# held auditing audit_queue send_bytes" (legs: all states; then each state's).
+phases() {
+  curl -s --max-time 2 "http://127.0.0.1:$P/metrics" | awk '
+    $1 == "fedbroker_searches_in_flight" { s = $2 }
+    index($1, "fedbroker_legs_in_flight{") == 1 { legs += $2; split($1, a, "\""); st[a[2]] = $2 }
+    $1 == "fedbroker_legs_held" { held = $2 }
+    $1 == "fedbroker_searches_auditing" { aud = $2 }
+    $1 == "fedbroker_audit_last_seq" { last = $2 }
+    $1 == "fedbroker_audit_lines_written" { written = $2 }
+    $1 == "fedbroker_send_buffer_bytes" { send = $2 }
+    END { printf "%d %d %d %d %d %d %d %d %d %d", s, legs, st["IDN"], st["THA"], st["BGD"], st["MYS"], held, aud, last - written, send }'
+}
+
+# The sampler: one line per SAMPLE seconds, "t rss_kb hwm_kb" and the phases, while
 # h2load runs in the foreground.
 sampler() {
   local t0 now
   t0=$(date +%s.%N)
   while kill -0 "$HUB" 2>/dev/null; do
     now=$(date +%s.%N)
-    echo "$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.0f", b - a }') $(vm_kb "$HUB" VmRSS) $(vm_kb "$HUB" VmHWM) $(metric fedbroker_searches_in_flight) $(metric fedbroker_legs_in_flight)"
+    echo "$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.0f", b - a }') $(vm_kb "$HUB" VmRSS) $(vm_kb "$HUB" VmHWM) $(phases)"
     sleep "$SAMPLE"
   done
 }
@@ -106,14 +132,19 @@ SHARED=$(awk '/outcome="shared"/ { s += $2 } END { print s + 0 }' "$TMP/outcomes
 [ "$SHARED" -gt 0 ] || die "no leg answered shared: $(cat "$TMP/outcomes")"
 
 echo "rss_bench: $((CLIENTS * STREAMS)) searches in flight (h2load -c $CLIENTS -m $STREAMS, one thread) for ${DUR}s; hub workers = $WORKERS, limits.concurrency = 1024, max_legs = 2048 per state"
-echo "four canned nodes answering after ${DELAY} ms (the captured answers of real nodes: $outcome); the merged answer holds $RECORDS records"
+SLOW_NOTE=""
+[ -n "$SLOW_STATE" ] && SLOW_NOTE=" ($SLOW_STATE's after $SLOW_DELAY ms)"
+echo "four canned nodes answering after ${DELAY} ms$SLOW_NOTE (the captured answers of real nodes: $outcome); the merged answer holds $RECORDS records"
 machine_line
 echo "load average at the start: $LOAD0; at the end: $LOAD1"
 echo "searches answered: $H2_OK ($H2_RPS/s), latency p50 / p99 $H2_P50 / $H2_P99 ms; hub CPU per search $(ms_per $((T1 - T0)) "$H2_OK") ms"
 echo "leg outcomes: $SHARED shared, $OTHER other (timeout, error, unavailable)"
 echo
-printf '%6s %9s %9s %9s %7s\n' "t s" "RSS MiB" "HWM MiB" "searches" "legs"
-awk '{ printf "%6d %9.1f %9.1f %9d %7d\n", $1, $2 / 1024, $3 / 1024, $4, $5 }' "$TMP/samples"
+echo "legs: in flight (all states, then per state: queued for a connection or awaiting the node); held: ended,"
+echo "their search waiting for another state's; auditing: searches whose audit entry is not durable yet;"
+echo "audit q: audit lines appended, not yet durable; send: unsent answer bytes"
+printf '%6s %8s %8s %8s %6s %6s %6s %6s %6s %5s %8s %7s %8s\n' "t s" "RSS MiB" "HWM MiB" "searches" "legs" IDN THA BGD MYS held auditing "audit q" send
+awk '{ printf "%6d %8.1f %8.1f %8d %6d %6d %6d %6d %6d %5d %8d %7d %8d\n", $1, $2 / 1024, $3 / 1024, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }' "$TMP/samples"
 echo
 echo "idle, before the load: RSS $(mib "$RSS_IDLE") MiB, VmHWM $(mib "$HWM_IDLE") MiB"
 awk -v warm="$WARM" -v dur="$DUR" -v min_inflight="$MIN_INFLIGHT" '

@@ -440,8 +440,6 @@ static int scan_canonical(fb_crecs *set) {
   if (set->len > UINT32_MAX / 2 || set->len == 0 || (set->text[0] != '{' && set->text[0] != '[')) return -1;
   set->plain = fb_xmalloc(set->len + 1);
   memcpy(set->plain, set->text, set->len + 1);
-  set->used = set->len;
-  set->cap = set->len + 1;
   scanner s = {.t = (const unsigned char *)set->text, .plain = set->plain, .len = (uint32_t)set->len, .set = set};
   uint8_t t;
   int rc = scan_value(&s, 1, &t, NULL, true);
@@ -451,7 +449,7 @@ static int scan_canonical(fb_crecs *set) {
   uint32_t end = s.p;
   while (rc == 0 && s.p < s.len && (s.t[s.p] == ' ' || s.t[s.p] == '\n' || s.t[s.p] == '\r' || s.t[s.p] == '\t')) s.p++;
   if (rc == 0 && s.p == s.len) {
-    set->len = set->used = end;
+    set->len = end;
     set->text[end] = set->plain[end] = '\0';
     return 0;
   }
@@ -496,12 +494,56 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err) {
   return set;
 }
 
+int fb_crecs_freeze(fb_crecs *s) {
+  if (!s || s->frozen || !s->has_records || s->len > UINT32_MAX / 2) return -1;
+  fb_buf b = {0};
+  fb_buf_reserve(&b, s->len + s->xused + 16);
+  fb_buf_append(&b, "{\"records\":[", 12);
+  for (size_t i = 0; i < s->nrecs; i++) {
+    if (i) fb_buf_putc(&b, ',');
+    fb_crec_write(&b, s, i, FB_CREC_AS_IS);
+  }
+  fb_buf_append(&b, "]}", 2);
+  free(s->text);
+  free(s->plain);
+  free(s->recs);
+  free(s->members);
+  free(s->xtext);
+  free(s->xplain);
+  free(s->xmembers);
+  fb_buf_free(&s->scratch);
+  s->plain = s->xtext = s->xplain = NULL;
+  s->recs = NULL;
+  s->members = s->xmembers = NULL;
+  s->nrecs = s->caprecs = s->nmembers = s->capmembers = s->nxmembers = s->capxmembers = 0;
+  s->xused = s->xcap = 0;
+  memset(s->xkey, 0, sizeof s->xkey);
+  s->len = b.len;
+  s->text = fb_xrealloc(fb_buf_steal(&b), s->len + 1); /* exactly its bytes */
+  s->frozen = true;
+  return 0;
+}
+
+int fb_crecs_thaw(fb_crecs *s) {
+  if (!s || !s->frozen) return 0;
+  s->frozen = false;
+  if (scan_canonical(s) == 0) return 0;
+  /* The text was written as the set's own canonical values: never here. */
+  free(s->text);
+  s->text = NULL;
+  s->len = 0;
+  return -1;
+}
+
 void fb_crecs_free(fb_crecs *s) {
   if (!s) return;
   free(s->text);
   free(s->plain);
   free(s->recs);
   free(s->members);
+  free(s->xtext);
+  free(s->xplain);
+  free(s->xmembers);
   fb_buf_free(&s->scratch);
   free(s);
 }
@@ -560,46 +602,64 @@ static int type_at(const char *t, uint32_t off, uint32_t len) {
   }
 }
 
+/* The part of the set's text holding offset `off` (the answer's, or the edits'):
+ * its text, the offset of its first byte, and its length. A value lies in one. */
+static inline const char *region(const fb_crecs *s, uint32_t off, uint32_t *base, uint32_t *size) {
+  if (off < s->len) {
+    *base = 0;
+    *size = (uint32_t)s->len;
+    return s->text;
+  }
+  *base = (uint32_t)s->len;
+  *size = (uint32_t)s->xused;
+  return s->xtext;
+}
+
 int fb_crec_array_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *off, uint32_t *len, int *type) {
-  const char *t = s->text;
-  uint32_t p = *pos ? *pos : val + 1;
+  uint32_t base, size;
+  const char *t = region(s, val, &base, &size);
+  uint32_t p = (*pos ? *pos : val + 1) - base;
   if (t[p] == ',') p++;
   if (t[p] == ']') return 0;
-  uint32_t end = skip_value(t, p, (uint32_t)s->used);
-  *off = p;
+  uint32_t end = skip_value(t, p, size);
+  *off = p + base;
   *len = end - p;
   *type = type_at(t, p, end - p);
-  *pos = end;
+  *pos = end + base;
   return 1;
 }
 
 int fb_crec_object_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t *koff, uint32_t *klen, uint32_t *off,
                         uint32_t *len, int *type) {
-  const char *t = s->text;
-  uint32_t p = *pos ? *pos : val + 1;
+  uint32_t base, size;
+  const char *t = region(s, val, &base, &size);
+  uint32_t p = (*pos ? *pos : val + 1) - base;
   if (t[p] == ',') p++;
   if (t[p] != '"') return 0;
-  *koff = p;
-  p = skip_value(t, p, (uint32_t)s->used);
-  *klen = p - *koff;
+  uint32_t k = p;
+  p = skip_value(t, p, size);
+  *koff = k + base;
+  *klen = p - k;
   p++; /* ':' */
-  uint32_t end = skip_value(t, p, (uint32_t)s->used);
-  *off = p;
+  uint32_t end = skip_value(t, p, size);
+  *off = p + base;
   *len = end - p;
   *type = type_at(t, p, end - p);
-  *pos = end;
+  *pos = end + base;
   return 1;
 }
 
 int fb_crec_object_get(const fb_crecs *s, uint32_t val, const char *key, uint32_t *off, uint32_t *len, int *type) {
-  const char *t = s->text;
-  uint32_t p = val + 1;
+  uint32_t base, size;
+  const char *t = region(s, val, &base, &size);
+  const char *plain = base ? s->xplain : s->plain;
+  uint32_t p = val - base + 1;
   while (t[p] == '"') {
     uint32_t k = p;
-    p = skip_value(t, p, (uint32_t)s->used) + 1; /* past the key and its ':' */
-    uint32_t end = skip_value(t, p, (uint32_t)s->used);
-    if (strcmp(s->plain + k + 1, key) == 0) {
-      *off = p;
+    p = skip_value(t, p, size) + 1; /* past the key and its ':' */
+    uint32_t end = skip_value(t, p, size);
+    if (strcmp(plain + k + 1, key) == 0) {
+      *off = p + base;
       *len = end - p;
       *type = type_at(t, p, end - p);
       return 1;
@@ -618,8 +678,8 @@ const char *fb_crec_string(const fb_crecs *s, const fb_crec *r, int key) {
 /* ---- writing -------------------------------------------------------------- */
 
 void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, bool reals, int precision) {
-  const char *t = s->text + off;
-  if (!reals) {
+  const char *t = fb_crec_text_at(s, off);
+  if (!reals || precision == FB_CREC_AS_IS) {
     fb_buf_append(b, t, len);
     return;
   }
@@ -652,7 +712,7 @@ void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, 
 }
 
 static void put_member(fb_buf *b, const fb_crecs *s, const fb_cmember *m, int precision) {
-  fb_buf_append(b, s->text + m->key, m->klen);
+  fb_buf_append(b, fb_crec_text_at(s, m->key), m->klen);
   fb_buf_putc(b, ':');
   fb_crec_put_span(b, s, m->val, m->vlen, m->reals, precision);
 }
@@ -669,9 +729,11 @@ static void put_members(fb_buf *b, const fb_crecs *s, const fb_crec *r, int32_t 
   bool in_run = false, run_reals = false;
   for (uint32_t k = 0; k < r->n + r->xn; k++) {
     uint32_t i = k < r->n ? r->first + k : r->xfirst + (k - r->n);
-    const fb_cmember *m = &s->members[i];
-    if (m->gone || (int32_t)i == skip) continue;
-    bool in_place = m->val == m->key + m->klen + 1 && t[m->key + m->klen] == ':';
+    bool added = k >= r->n;
+    const fb_cmember *m = added ? &s->xmembers[i] : &s->members[i];
+    if (m->gone || (int32_t)(added ? i + FB_CREC_XMEMBER : i) == skip) continue;
+    /* an added member's key and value lie in the edits' text, apart */
+    bool in_place = !added && m->val == m->key + m->klen + 1 && t[m->key + m->klen] == ':';
     if (in_run && in_place && m->key == end + 1 && t[end] == ',') {
       end = m->val + m->vlen;
       run_reals |= m->reals;
@@ -741,7 +803,7 @@ json_t *fb_crecs_records_json(const fb_crecs *s) {
 /* ---- edits ---------------------------------------------------------------- */
 
 json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m) {
-  const char *t = s->text + m->val;
+  const char *t = fb_crec_text_at(s, m->val);
   switch (m->type) {
   case JSON_STRING: return json_string_nocheck(fb_crec_str_at(s, m->val));
   case JSON_TRUE: return json_true();
@@ -762,45 +824,49 @@ json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m) {
   }
 }
 
-/* Appends canonical text to the set (and its decoding to plain); its offset, or
- * UINT32_MAX when it is not canonical (never for jsonw's text). */
+/* Appends canonical text to the edits' text (and its decoding to xplain); its offset,
+ * or UINT32_MAX when it is not canonical (never for jsonw's text). The answer's text
+ * stays where it is: the first edit allocates room for half of it again (a redacted
+ * answer's edits are about a third of it), and the edits' buffers grow by doubling. */
 static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type, bool *reals) {
-  if (s->used + n + 1 > s->cap) {
-    size_t cap = s->cap * 2 > s->used + n + 1 ? s->cap * 2 : s->used + n + 1;
-    if (cap > UINT32_MAX) return UINT32_MAX;
-    s->text = fb_xrealloc(s->text, cap);
-    s->plain = fb_xrealloc(s->plain, cap);
-    s->cap = cap;
+  if ((uint64_t)s->len + s->xused + n + 1 > UINT32_MAX) return UINT32_MAX;
+  if (s->xused + n + 1 > s->xcap) {
+    size_t cap = s->xcap ? s->xcap * 2 : (s->len / 2 > 256 ? s->len / 2 : 256);
+    if (cap < s->xused + n + 1) cap = s->xused + n + 1;
+    s->xtext = fb_xrealloc(s->xtext, cap);
+    s->xplain = fb_xrealloc(s->xplain, cap);
+    s->xcap = cap;
   }
-  uint32_t off = (uint32_t)s->used;
-  memcpy(s->text + off, t, n);
-  s->text[off + n] = '\0';
-  memcpy(s->plain + off, t, n + 1);
-  scanner sc = {.t = (const unsigned char *)s->text, .plain = s->plain, .p = off, .len = (uint32_t)(off + n), .set = s};
+  uint32_t x = (uint32_t)s->xused;
+  memcpy(s->xtext + x, t, n);
+  s->xtext[x + n] = '\0';
+  memcpy(s->xplain + x, t, n + 1);
+  scanner sc = {.t = (const unsigned char *)s->xtext, .plain = s->xplain, .p = x, .len = (uint32_t)(x + n), .set = s};
   int rc = scan_value(&sc, 1, type, NULL, false);
   free(sc.keys);
-  if (rc != 0 || sc.p != off + n) return UINT32_MAX;
+  if (rc != 0 || sc.p != x + n) return UINT32_MAX;
   *reals = sc.reals;
-  s->used += n;
-  return off;
+  s->xused += n;
+  return (uint32_t)s->len + x;
 }
 
-/* A new member of record `i`, after the ones added before. */
+/* A new member of record `i`, after the ones added before (in set->xmembers). */
 static fb_cmember *add_member(fb_crecs *s, size_t i) {
   fb_crec *r = &s->recs[i];
-  if (r->xn && r->xfirst + r->xn != s->nmembers) { /* another record added since: move them to the end */
-    while (s->capmembers < s->nmembers + r->xn + 1) s->members = grow(s->members, s->capmembers, &s->capmembers, sizeof *s->members);
-    memcpy(s->members + s->nmembers, s->members + r->xfirst, r->xn * sizeof *s->members);
+  if (r->xn && r->xfirst + r->xn != s->nxmembers) { /* another record added since: move them to the end */
+    while (s->capxmembers < s->nxmembers + r->xn + 1)
+      s->xmembers = grow(s->xmembers, s->capxmembers, &s->capxmembers, sizeof *s->xmembers);
+    memcpy(s->xmembers + s->nxmembers, s->xmembers + r->xfirst, r->xn * sizeof *s->xmembers);
     for (int k = 0; k < FB_CKEY_COUNT; k++)
-      if (r->at[k] >= (int32_t)r->xfirst && r->at[k] < (int32_t)(r->xfirst + r->xn))
-        r->at[k] += (int32_t)(s->nmembers - r->xfirst);
-    r->xfirst = (uint32_t)s->nmembers;
-    s->nmembers += r->xn;
+      if (r->at[k] >= (int32_t)(FB_CREC_XMEMBER + r->xfirst) && r->at[k] < (int32_t)(FB_CREC_XMEMBER + r->xfirst + r->xn))
+        r->at[k] += (int32_t)(s->nxmembers - r->xfirst);
+    r->xfirst = (uint32_t)s->nxmembers;
+    s->nxmembers += r->xn;
   }
-  s->members = grow(s->members, s->nmembers, &s->capmembers, sizeof *s->members);
-  if (!r->xn) r->xfirst = (uint32_t)s->nmembers;
+  s->xmembers = grow(s->xmembers, s->nxmembers, &s->capxmembers, sizeof *s->xmembers);
+  if (!r->xn) r->xfirst = (uint32_t)s->nxmembers;
   r->xn++;
-  fb_cmember *m = &s->members[s->nmembers++];
+  fb_cmember *m = &s->xmembers[s->nxmembers++];
   memset(m, 0, sizeof *m);
   return m;
 }
@@ -808,7 +874,7 @@ static fb_cmember *add_member(fb_crecs *s, size_t i) {
 void fb_crec_remove(fb_crecs *s, size_t i, int key) {
   fb_crec *r = &s->recs[i];
   if (r->at[key] < 0) return;
-  s->members[r->at[key]].gone = true;
+  fb_crec_member(s, r->at[key])->gone = true;
   r->at[key] = -1;
   r->edited = true;
 }
@@ -825,24 +891,28 @@ int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
   bool reals;
   uint32_t off = append_text(s, t, n, &type, &reals);
   if (off == UINT32_MAX) return -1;
-  fb_buf *b = &s->scratch; /* `t` may be the scratch's text: it is copied by now */
   fb_crec *r = &s->recs[i];
-  r->edited = true;
   fb_cmember *m;
   if (r->at[key] >= 0) {
-    m = &s->members[r->at[key]];
+    m = fb_crec_member(s, r->at[key]);
   } else {
-    b->len = 0;
-    fb_buf_json_string(b, key_text(key));
-    uint8_t kt;
-    bool kr;
-    uint32_t koff = append_text(s, b->data, b->len, &kt, &kr);
+    /* the key's text once per set: every record adding this key shares it */
+    if (!s->xkey[key]) {
+      fb_buf *b = &s->scratch; /* `t` may be the scratch's text: it is copied by now */
+      b->len = 0;
+      fb_buf_json_string(b, key_text(key));
+      uint8_t kt;
+      bool kr;
+      uint32_t koff = append_text(s, b->data, b->len, &kt, &kr);
+      if (koff == UINT32_MAX) return -1; /* no room: nothing changed but unused text */
+      s->xkey[key] = koff;
+    }
     m = add_member(s, i);
-    r = &s->recs[i];
-    m->key = koff;
-    m->klen = (uint32_t)b->len;
-    r->at[key] = (int32_t)(m - s->members);
+    m->key = s->xkey[key];
+    m->klen = (uint32_t)strlen(key_text(key)) + 2;
+    r->at[key] = (int32_t)(FB_CREC_XMEMBER + (m - s->xmembers));
   }
+  r->edited = true;
   m->val = off;
   m->vlen = (uint32_t)n;
   m->type = type;

@@ -50,27 +50,39 @@ typedef struct {
   bool gone;            /* removed (by redaction) */
 } fb_cmember;
 
+/* A member's index in fb_crec.at: below FB_CREC_XMEMBER in set->members, from it on
+ * in set->xmembers (the members added by edits). */
+#define FB_CREC_XMEMBER (1 << 30)
+
 typedef struct {
   uint32_t off, len;        /* the record's text (any JSON value; an object if valid) */
   uint8_t type;             /* json_type */
   bool reals;
   uint32_t first, n;        /* its members: set->members[first .. first + n) */
-  uint32_t xfirst, xn;      /* members added later (redaction), in order */
+  uint32_t xfirst, xn;      /* members added later (redaction), in order: set->xmembers[xfirst ..] */
   bool edited;              /* a member was changed, removed or added */
-  int32_t at[FB_CKEY_COUNT]; /* index in set->members per known key, or -1 */
+  int32_t at[FB_CKEY_COUNT]; /* index per known key (see FB_CREC_XMEMBER), or -1 */
 } fb_crec;
 
+/* Offsets into the set's text run on past the answer into the edits' text: an offset
+ * below `len` is text[off], one from `len` on is xtext[off - len] (and the same for
+ * plain / xplain). Edits never move the answer's text (no copy of it grows). */
 typedef struct fb_crecs {
   char *text;        /* canonical text of the whole answer (owned) */
   char *plain;       /* the same, strings decoded in place and NUL-terminated */
-  size_t len;        /* of the answer; values added by edits follow it */
-  size_t used, cap;  /* bytes of text (and plain) in use and allocated */
+  size_t len;        /* of the answer */
+  char *xtext, *xplain; /* values added by edits, one after another (each then a NUL) */
+  size_t xused, xcap;   /* bytes of xtext (and xplain) in use and allocated */
+  uint32_t xkey[FB_CKEY_COUNT]; /* offset of a known key's text added by edits, or 0 */
   bool has_records;  /* an object whose "records" is an array */
   fb_crec *recs;
   size_t nrecs, caprecs;
   fb_cmember *members;
   size_t nmembers, capmembers;
+  fb_cmember *xmembers; /* members added by edits */
+  size_t nxmembers, capxmembers;
   bool fast;         /* the text was canonical as received (no jansson round trip) */
+  bool frozen;       /* only `text` is held (fb_crecs_freeze): no record until thawed */
   fb_buf scratch;    /* reused by edits */
 } fb_crecs;
 
@@ -82,13 +94,40 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err);
 
 void fb_crecs_free(fb_crecs *s);
 
+/* The member at index `at` (>= 0, as fb_crec.at holds it). */
+static inline fb_cmember *fb_crec_member(const fb_crecs *s, int32_t at) {
+  return at >= FB_CREC_XMEMBER ? &s->xmembers[at - FB_CREC_XMEMBER] : &s->members[at];
+}
+
+/* For a set held a while, unread (search/engine.c: the records of a leg that has
+ * ended, held until the search's last state answers): keeps only the text of its
+ * records as fb_crec_write writes them, `{"records":[...]}`, exactly its bytes, and
+ * frees everything else — the decoded copy, the index, the edits, and the slack all of
+ * them have from growing by doubling: a fifth of the set after a redaction. A frozen set has
+ * no records (nrecs 0) until fb_crecs_thaw scans that text again (what fb_crecs_load
+ * does), after which every record writes and reads as before the freeze. Freeze
+ * returns 0, or -1 (the set unchanged) for a set without a "records" array or a frozen
+ * one; thaw returns 0 (also for a set not frozen), or -1 when the text could not be
+ * scanned, which cannot happen for the text freeze wrote: the set is then empty. */
+int fb_crecs_freeze(fb_crecs *s);
+int fb_crecs_thaw(fb_crecs *s);
+
 /* Member `key` (FB_CKEY_* or FB_RECORD_FIELD_*) of record `r`, or NULL. */
 static inline const fb_cmember *fb_crec_get(const fb_crecs *s, const fb_crec *r, int key) {
-  return r->at[key] < 0 || s->members[r->at[key]].gone ? NULL : &s->members[r->at[key]];
+  if (r->at[key] < 0) return NULL;
+  const fb_cmember *m = fb_crec_member(s, r->at[key]);
+  return m->gone ? NULL : m;
+}
+
+/* The text at offset `off` (of the answer, or of the edits after it). */
+static inline const char *fb_crec_text_at(const fb_crecs *s, uint32_t off) {
+  return off < s->len ? s->text + off : s->xtext + (off - s->len);
 }
 
 /* The decoded, NUL-terminated string at value offset `val` (a string's text). */
-static inline const char *fb_crec_str_at(const fb_crecs *s, uint32_t val) { return s->plain + val + 1; }
+static inline const char *fb_crec_str_at(const fb_crecs *s, uint32_t val) {
+  return (val < s->len ? s->plain + val : s->xplain + (val - s->len)) + 1;
+}
 
 /* Member `key` of record `r` as a C string, or NULL when absent or not a string. */
 const char *fb_crec_string(const fb_crecs *s, const fb_crec *r, int key);
@@ -109,7 +148,9 @@ int fb_crec_object_next(const fb_crecs *s, uint32_t val, uint32_t *pos, uint32_t
 int fb_crec_object_get(const fb_crecs *s, uint32_t val, const char *key, uint32_t *off, uint32_t *len, int *type);
 
 /* Appends the value text at [off, off+len) to `b`: copied as is, or with its reals
- * written again at `precision` (jsonw's) when `reals` is set. */
+ * written again at `precision` (jsonw's) when `reals` is set and precision is not
+ * FB_CREC_AS_IS. */
+#define FB_CREC_AS_IS (-1)
 void fb_crec_put_span(fb_buf *b, const fb_crecs *s, uint32_t off, uint32_t len, bool reals, int precision);
 
 /* Appends record `i` as jsonw writes its jansson value. */

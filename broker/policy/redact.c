@@ -21,6 +21,7 @@ typedef struct {
   const fb_policy *p;
   const char *name_text; /* redact steps: the rule's name as JSON text (in the plan's
                             `names`), NULL if not UTF-8 */
+  size_t name_len;       /* its length */
 } step;
 
 struct fb_plan {
@@ -40,28 +41,49 @@ struct fb_plan {
  * them). Never modified, so any thread may share them (jansson's counts are atomic). */
 static json_t *masked_json;                /* "[REDACTED]" */
 static json_t *field_json[32];             /* entries of the "redacted" lists */
+/* A record field's name as JSON text: the vocabulary's names are lowercase letters
+ * (core/vocab.h), which JSON writes as they are: '"', the name, '"'. */
+static char field_text[FB_RECORD_FIELD_COUNT][24];
+static uint8_t field_text_len[FB_RECORD_FIELD_COUNT];
 
 static void make_shared_strings(void) {
   masked_json = json_string("[REDACTED]");
-  for (int f = 0; fb_vocab[V_FIELD][f]; f++) field_json[f] = json_string(fb_vocab[V_FIELD][f]);
+  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
+    field_json[f] = json_string(fb_vocab[V_FIELD][f]);
+    int n = snprintf(field_text[f], sizeof field_text[f], "\"%s\"", fb_vocab[V_FIELD][f]);
+    field_text_len[f] = (uint8_t)(n > 0 && (size_t)n < sizeof field_text[f] ? n : 0);
+  }
 }
 
-/* A record field's name as JSON text: the vocabulary's names are lowercase letters
- * (core/vocab.h), which JSON writes as they are. */
 static void put_field_name(fb_buf *b, int f) {
-  fb_buf_putc(b, '"');
+  if (field_text_len[f]) {
+    fb_buf_append(b, field_text[f], field_text_len[f]);
+    return;
+  }
+  fb_buf_putc(b, '"'); /* a name too long for the table */
   fb_buf_puts(b, fb_vocab[V_FIELD][f]);
   fb_buf_putc(b, '"');
 }
+
+/* The record fields of a mask (bit f: field f), lowest first: the order of the
+ * vocabulary, without a test per field that is not there. */
+#define FIELD_MASK ((1u << FB_RECORD_FIELD_COUNT) - 1u)
+/* (`continue` in the body goes to the next field; the bodies have no `break`.) */
+#define FOR_FIELDS(f, mask)                                            \
+  for (uint32_t m_ = (mask) & FIELD_MASK; m_; m_ &= m_ - 1)            \
+    for (int f = __builtin_ctz(m_), once_ = 1; once_; once_ = 0)
 
 static void shared_strings(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, make_shared_strings);
 }
 
+/* Steps grow by doubling from 4: a plan is made per leg, and a policy selects a few
+ * record rules of each kind (one realloc per step was a tenth of the plan's cost). */
 static void add_step(step **v, size_t *n, const rule *r, const fb_policy *p) {
-  *v = fb_xrealloc(*v, (*n + 1) * sizeof(step));
-  (*v)[(*n)++] = (step){r, p, NULL};
+  if (*n >= 4 && (*n & (*n - 1)) == 0) *v = fb_xrealloc(*v, 2 * *n * sizeof(step));
+  else if (*n == 0) *v = fb_xmalloc(4 * sizeof(step));
+  (*v)[(*n)++] = (step){r, p, NULL, 0};
 }
 
 static int select_rules(fb_plan *plan, fb_policy *p, const fb_query *q, const qbits *b) {
@@ -110,7 +132,10 @@ fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q) {
     else off[i] = SIZE_MAX;
   }
   for (size_t i = 0; i < plan->nredacts; i++)
-    if (off[i] != SIZE_MAX) plan->redacts[i].name_text = plan->names.data + off[i];
+    if (off[i] != SIZE_MAX) {
+      plan->redacts[i].name_text = plan->names.data + off[i];
+      plan->redacts[i].name_len = strlen(plan->redacts[i].name_text);
+    }
   return plan;
 }
 
@@ -366,6 +391,7 @@ static json_t *redact_value(const fb_policy *p, redact_action a, json_t *v) {
  * answer, so the set keeps the text the jansson path would have stored;
  * tests/unit/policy/test_redact_direct.c compares the two. */
 static const char masked_text[] = "\"[REDACTED]\"";
+#define PUT_MASKED(b) fb_buf_append((b), masked_text, sizeof masked_text - 1)
 
 static bool year_ok(const char *s) {
   return s && strlen(s) >= 4 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
@@ -405,7 +431,7 @@ static bool hash_compact(const fb_policy *p, const fb_crecs *set, uint32_t off, 
     fb_buf_append(b, hex, 64);
     fb_buf_putc(b, '"');
   } else {
-    fb_buf_puts(b, masked_text); /* fail closed */
+    PUT_MASKED(b); /* fail closed */
   }
   return true;
 }
@@ -413,12 +439,12 @@ static bool hash_compact(const fb_policy *p, const fb_crecs *set, uint32_t off, 
 /* The initials of the string `s` (NULL: not a string) as JSON text into `b`. */
 static void initials_compact(const char *s, fb_buf *b) {
   if (!s) {
-    fb_buf_puts(b, masked_text);
+    PUT_MASKED(b);
     return;
   }
   fb_buf t = {0};
   initials_text(&t, s);
-  if (fb_jsonw_string(b, t.data ? t.data : "", t.len) != 0) fb_buf_puts(b, masked_text);
+  if (fb_jsonw_string(b, t.data ? t.data : "", t.len) != 0) PUT_MASKED(b);
   fb_buf_free(&t);
 }
 
@@ -431,10 +457,13 @@ static bool redact_compact(const fb_policy *p, redact_action a, fb_crecs *set, s
   b->len = 0;
   switch (a) {
   case A_REMOVE: fb_crec_remove(set, i, f); return true;
-  case A_MASK: fb_buf_puts(b, m->type == JSON_ARRAY ? "[\"[REDACTED]\"]" : masked_text); break;
+  case A_MASK:
+    if (m->type == JSON_ARRAY) fb_buf_append(b, "[\"[REDACTED]\"]", 14);
+    else PUT_MASKED(b);
+    break;
   case A_YEAR:
     if (year_ok(s)) fb_jsonw_string(b, s, 4);
-    else fb_buf_puts(b, masked_text); /* not a date: fail closed */
+    else PUT_MASKED(b); /* not a date: fail closed */
     break;
   case A_INITIALS:
   case A_HASH:
@@ -454,7 +483,7 @@ static bool redact_compact(const fb_policy *p, redact_action a, fb_crecs *set, s
       return false;
     }
     break;
-  default: fb_buf_puts(b, masked_text);
+  default: PUT_MASKED(b);
   }
   return fb_crec_set_text(set, i, f, b->data, b->len) == 0;
 }
@@ -477,8 +506,7 @@ static uint32_t redact_record(const fb_plan *plan, rec_view *rec, const rec_info
   for (size_t s = 0; s < plan->nredacts; s++) {
     const rule *r = plan->redacts[s].r;
     if (!filter_match(&r->filter, ri)) continue;
-    for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
-      if (!(r->field_mask & (1u << f))) continue;
+    FOR_FIELDS(f, r->field_mask) {
       if (rec->json) {
         json_t *v = view_get(rec, f);
         if (!v || json_is_null(v)) continue;
@@ -534,8 +562,7 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
   const fb_cmember *why = fb_crec_get(set, r, FB_CKEY_REDACTED_BY);
   bool old_list = old && old->type == JSON_ARRAY, old_why = why && why->type == JSON_OBJECT;
   if ((old_list && old->reals) || (old_why && why->reals)) return false;
-  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
-    if (!(changed & (1u << f))) continue;
+  FOR_FIELDS(f, changed) {
     uint32_t off, len;
     int type;
     if (!by[f] || !by[f]->name_text) return false;
@@ -545,13 +572,12 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
   b->len = 0;
   bool more = false;
   if (old_list) { /* the node's list, then the fields it does not name yet */
-    fb_buf_append(b, set->text + old->val, old->vlen - 1);
+    fb_buf_append(b, fb_crec_text_at(set, old->val), old->vlen - 1);
     more = old->vlen > 2;
   } else {
     fb_buf_putc(b, '[');
   }
-  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
-    if (!(changed & (1u << f))) continue;
+  FOR_FIELDS(f, changed) {
     bool present = false;
     uint32_t pos = 0, off, len;
     int type;
@@ -563,23 +589,22 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
     more = true;
   }
   fb_buf_putc(b, ']');
-  /* `why` is read before the set's text moves (appending may reallocate it) */
+  /* `why` is read before appending (which may move the edits' text and members) */
   uint32_t why_val = old_why ? why->val : 0, why_len = old_why ? why->vlen : 0;
   if (fb_crec_set_text(set, i, FB_CKEY_REDACTED, b->data, b->len) != 0) return false;
   b->len = 0;
   if (old_why) {
-    fb_buf_append(b, set->text + why_val, why_len - 1);
+    fb_buf_append(b, fb_crec_text_at(set, why_val), why_len - 1);
     more = why_len > 2;
   } else {
     fb_buf_putc(b, '{');
     more = false;
   }
-  for (int f = 0; fb_vocab[V_FIELD][f]; f++) {
-    if (!(changed & (1u << f))) continue;
+  FOR_FIELDS(f, changed) {
     if (more) fb_buf_putc(b, ',');
     put_field_name(b, f);
     fb_buf_putc(b, ':');
-    fb_buf_puts(b, by[f]->name_text);
+    fb_buf_append(b, by[f]->name_text, by[f]->name_len);
     more = true;
   }
   fb_buf_putc(b, '}');

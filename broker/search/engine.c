@@ -32,6 +32,13 @@
 /* Records asked of a state per leg; policies' `limit` rules cap what is shared. */
 #define LEG_RECORD_LIMIT 100
 
+/* A leg that has ended while its search waits this long for another state's answer
+ * keeps only its records' text (fb_crecs_freeze, a third of the set), thawed when the
+ * search's last state answers. Under load, with the states' queues seconds long, most
+ * ended legs wait like this, up to limits.concurrency x (states - 1) of them
+ * (bench/rss_bench.sh); a search whose states answer together never pays for it. */
+#define FREEZE_AFTER_MS 250
+
 /* A leg's outcome: pending, then the vocabulary's outcomes in their order (core/vocab.h). */
 #define OUT_E_(id, name) OUT_##id,
 typedef enum { OUT_PENDING = 0, FB_OUTCOME_MAP(OUT_E_) OUT_COUNT } outcome;
@@ -67,6 +74,8 @@ typedef struct engine_shared {
   state_shared *states;
   fb_stats *stats;
   size_t in_flight;
+  size_t legs_held;         /* ended legs whose search waits for another state's */
+  size_t auditing;          /* searches whose audit entry is not durable yet */
   fb_keymap *per_identity;  /* "issuer\nsub" -> identity_load */
   uint64_t last_sweep_ms;
   unsigned refs;
@@ -84,6 +93,8 @@ struct fb_search_engine {
   size_t nstates;
   search *searches;
   size_t live_searches;     /* started and not yet freed (their timer may be closing) */
+  size_t held_here;         /* this engine's share of sh->legs_held */
+  uv_timer_t *freezer;      /* made at the first held leg; runs while legs are held */
   struct stats_replay *replay;  /* the start-up replay while it runs on a worker */
   fb_home *home;                /* this loop's mailbox: a worker's replayed stats come through it */
   size_t stats_posted;          /* stats answers posted to this loop and not yet delivered */
@@ -139,6 +150,7 @@ struct fb_search {
   fb_policy *requester;     /* the requesting state's own policy (outbound rules); may be NULL */
   leg *legs;
   size_t nlegs, pending;
+  size_t held;              /* its ended legs counted in e->sh->legs_held */
   uv_timer_t deadline;
   uint32_t deadline_ms;
   bool legs_finished;
@@ -176,6 +188,8 @@ void fb_query_id_new(char out[20]) {
 static double legs_in_flight_fn(void *data) { return ((state_rt *)data)->sh->legs_in_flight; }
 static double breaker_fn(void *data) { return ((state_rt *)data)->sh->breaker.state; }
 static double searches_in_flight_fn(void *data) { return (double)((fb_search_engine *)data)->sh->in_flight; }
+static double legs_held_fn(void *data) { return (double)((fb_search_engine *)data)->sh->legs_held; }
+static double searches_auditing_fn(void *data) { return (double)((fb_search_engine *)data)->sh->auditing; }
 
 /* Statistics survive restarts: they are rebuilt from the search entries of the audit
  * log (the record of what happened), the most recent STATS_REPLAY_MAX of them. The log
@@ -396,6 +410,13 @@ static fb_search_engine *engine_new(uv_loop_t *loop, const fb_config *cfg, fb_po
     return e;
   }
   fb_metric_gauge_fn("fedbroker_searches_in_flight", "Searches in flight", NULL, searches_in_flight_fn, e);
+  /* Where the searches in flight are: waiting for a state's answer (legs in flight, per
+   * state), holding the answers of states that have ended while another has not, or
+   * waiting for their audit entry to be durable before the answer goes out. */
+  fb_metric_gauge_fn("fedbroker_legs_held", "Ended query legs whose search waits for another state's answer", NULL,
+                     legs_held_fn, e);
+  fb_metric_gauge_fn("fedbroker_searches_auditing", "Searches waiting for their audit entry to be durable", NULL,
+                     searches_auditing_fn, e);
   return e;
 }
 
@@ -424,10 +445,16 @@ static void adapter_closed(void *data) {
   if (done) done(d);
 }
 
+static void freezer_closed(uv_handle_t *h) { free(h); }
+
 /* Once, after the last search is gone: the adapters, then the engine itself. */
 static void close_adapters(fb_search_engine *e) {
   if (e->adapters_closing) return;
   e->adapters_closing = true;
+  if (e->freezer) { /* its own memory: the engine may be gone before it has closed */
+    uv_close((uv_handle_t *)e->freezer, freezer_closed);
+    e->freezer = NULL;
+  }
   if (e->adapters_open == 0) {
     e->adapters_open = 1;
     adapter_closed(e);
@@ -724,6 +751,7 @@ static void on_audited(void *data, int status, uint64_t seq, const char *hash) {
   audit_wait *w = data;
   search *s = w->s;
   fb_merged *results = w->results;
+  s->e->sh->auditing--;
   if (w->hook_token) s->e->hooks.audited(s->e->hooks.ctx, w->hook_token, status == 0);
   free(w);
   if (status != 0) {
@@ -765,6 +793,10 @@ static void finish(search *s) {
   if (s->legs_finished) return;
   s->legs_finished = true;
   uv_timer_stop(&s->deadline);
+  s->e->sh->legs_held -= s->held;
+  s->e->held_here -= s->held;
+  s->held = 0;
+  s->e->sh->auditing++; /* here, under the hub lock: the append below runs without it */
 
   fb_merge_source *src = fb_xcalloc(s->nlegs ? s->nlegs : 1, sizeof *src);
   size_t nsrc = 0;
@@ -777,6 +809,10 @@ static void finish(search *s) {
    * (and per-thread transliterators): other workers may run meanwhile. */
   bool yielded = fb_hublock_yield();
   record_outcomes(s);
+  for (size_t i = 0; i < s->nlegs; i++)
+    if (s->legs[i].crecs && fb_crecs_thaw(s->legs[i].crecs) != 0)
+      fb_error("records_lost", "search %s: the held records of %s could not be read again", s->query_id,
+               s->legs[i].rt->cfg->code);
   fb_merged *results = fb_merge_sources(src, nsrc);
   free(src);
 
@@ -808,6 +844,7 @@ static void finish(search *s) {
                          : fb_audit_append(s->e->audit, entry, on_audited, w);
   fb_hublock_resume(yielded);
   if (appended != 0) {
+    s->e->sh->auditing--;
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
     fb_error("audit_failed", "search %s: the audit log refused the entry", s->query_id);
@@ -816,9 +853,44 @@ static void finish(search *s) {
   }
 }
 
+/* Every FREEZE_AFTER_MS while this engine holds legs: those held that long keep only
+ * their records' text. This loop's own searches and their records only: other workers
+ * run meanwhile. */
+static void freeze_held(uv_timer_t *t) {
+  fb_search_engine *e = t->data;
+  if (e->held_here == 0) {
+    uv_timer_stop(t);
+    return;
+  }
+  double now = fb_now_ms();
+  bool yielded = fb_hublock_yield();
+  for (search *s = e->searches; s; s = s->next) {
+    if (!s->held || s->legs_finished) continue;
+    for (size_t i = 0; i < s->nlegs; i++) {
+      leg *l = &s->legs[i];
+      if (l->out == OUT_SHARED && l->crecs && !l->crecs->frozen && now - (l->t0 + l->latency_ms) >= FREEZE_AFTER_MS)
+        fb_crecs_freeze(l->crecs);
+    }
+  }
+  fb_hublock_resume(yielded);
+}
+
 static void leg_ended(search *s, leg *l) {
   emit_state(s, l);
-  if (--s->pending == 0) finish(s);
+  if (--s->pending == 0) {
+    finish(s);
+    return;
+  }
+  s->held++;
+  s->e->sh->legs_held++;
+  fb_search_engine *e = s->e;
+  if (e->held_here++ > 0 || e->closing) return;
+  if (!e->freezer) {
+    e->freezer = fb_xmalloc(sizeof *e->freezer);
+    uv_timer_init(e->loop, e->freezer);
+    e->freezer->data = e;
+  }
+  uv_timer_start(e->freezer, freeze_held, FREEZE_AFTER_MS, FREEZE_AFTER_MS);
 }
 
 /* The plan reads the compiled policies only (immutable; their HMAC context has a mutex
@@ -827,6 +899,13 @@ static void leg_ended(search *s, leg *l) {
 static int apply_plan(leg *l, json_t *records, fb_crecs *set) {
   bool yielded = fb_hublock_yield();
   int rc = set ? fb_plan_apply_crecs(l->plan, set, &l->redacted) : fb_plan_apply(l->plan, records, &l->redacted);
+  /* The records are held until the search's last state answers, and under load that
+   * is seconds (freeze_held): the plan goes now (a failed one stays for its error
+   * sentence). */
+  if (rc == 0) {
+    fb_plan_free(l->plan);
+    l->plan = NULL;
+  }
   fb_hublock_resume(yielded);
   return rc;
 }

@@ -1,7 +1,8 @@
 /* The compact record writer on edited records (core/crec.h: fb_crec_write and
  * fb_crec_write_state, which copy runs of unchanged members as one span) against
  * jansson's path: the same edits made on jansson's value, written by jsonw, at the
- * answer's precision and at one that rewrites every real. */
+ * answer's precision and at one that rewrites every real; a set frozen and thawed
+ * (fb_crecs_freeze) after them writes and reads the same. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -101,16 +102,125 @@ static void test_edited_records_write_as_jansson(void **state) {
       json_decref(st);
       fb_buf_free(&state_text);
     }
+    /* Frozen, as a leg's records held long: their text only, exactly its bytes; thawed,
+     * the same records. */
+    size_t nrecs = s->nrecs;
+    assert_int_equal(fb_crecs_freeze(s), 0);
+    assert_true(s->frozen);
+    assert_int_equal(s->nrecs, 0);
+    assert_null(s->plain);
+    assert_null(s->members);
+    assert_null(s->scratch.data);
+    assert_null(s->xtext); /* the edits live in the records' text now */
+    assert_null(s->xmembers);
+    assert_int_equal(s->xused, 0);
+    assert_int_equal(strlen(s->text), s->len);
+    assert_int_equal(fb_crecs_freeze(s), -1);
+    assert_int_equal(fb_crecs_thaw(s), 0);
+    assert_false(s->frozen);
+    assert_int_equal(s->nrecs, nrecs);
+    for (size_t i = 0; i < s->nrecs; i++) {
+      json_t *r = json_array_get(recs, i);
+      for (size_t p = 0; p < FB_ARRAY_LEN(precisions); p++) {
+        fb_buf one = {0};
+        fb_crec_write(&one, s, i, precisions[p]);
+        same_text(&one, r, precisions[p], "fb_crec_write after fb_crecs_freeze and fb_crecs_thaw");
+        fb_buf_free(&one);
+      }
+      json_t *name = json_object_get(r, key_name(0));
+      const char *got = fb_crec_string(s, &s->recs[i], 0);
+      if (json_is_string(name)) assert_string_equal(got, json_string_value(name));
+      else assert_null(got);
+    }
+    assert_int_equal(fb_crecs_thaw(s), 0); /* not frozen: nothing to do */
     fb_crecs_free(s);
     json_decref(v);
   }
   assert_true(edits > 10000);
 }
 
+/* Edits spread over the records in any order (a record gaining members after another
+ * did moves its added members together), each value read back through the set (its
+ * jansson value, its array elements and object members, which lie in the edits'
+ * text), and the answer's own text never moved or changed by them. */
+static void test_interleaved_edits_read_back(void **state) {
+  (void)state;
+  static const char text[] = "{\"records\":[{\"id\":\"a\",\"type\":\"person\"},{\"id\":\"b\"},{},{\"type\":\"vessel\"}]}";
+  static const char *const values[] = {"\"[REDACTED]\"", "[\"name\",\"aliases\"]", "{\"name\":\"rule one\",\"dob\":\"r2\"}",
+                                       "[{\"kind\":\"passport\",\"number\":\"X1\"}]", "7", "\"\\u0001\\n\""};
+  uint64_t rng = 0xed175;
+  for (int round = 0; round < 2000; round++) {
+    size_t len = sizeof text - 1;
+    char *copy = fb_xmalloc(len + 1);
+    memcpy(copy, text, len + 1);
+    fb_crecs *s = fb_crecs_load(copy, len, NULL);
+    assert_non_null(s);
+    const char *answer = s->text;
+    json_t *v = json_loads(text, 0, NULL);
+    json_t *recs = json_object_get(v, "records");
+    for (int e = 0; e < 24; e++) {
+      size_t i = fb_test_rand(&rng) % s->nrecs;
+      int k = (int)(fb_test_rand(&rng) % FB_CKEY_COUNT);
+      json_t *r = json_array_get(recs, i);
+      if (fb_test_rand(&rng) % 4 == 0) {
+        fb_crec_remove(s, i, k);
+        json_object_del(r, key_name(k));
+        assert_null(fb_crec_get(s, &s->recs[i], k));
+        continue;
+      }
+      const char *t = values[fb_test_rand(&rng) % FB_ARRAY_LEN(values)];
+      json_t *x = json_loads(t, JSON_DECODE_ANY, NULL);
+      assert_non_null(x);
+      fb_buf w = {0};
+      assert_int_equal(fb_jsonw_value(&w, x, FB_JSONW_PRECISION), 0);
+      assert_int_equal(fb_crec_set_text(s, i, k, w.data, w.len), 0);
+      fb_buf_free(&w);
+      json_object_set_new(r, key_name(k), x);
+      /* every edited record reads back as jansson's: members, arrays, objects, strings */
+      for (size_t j = 0; j < s->nrecs; j++)
+        for (int q = 0; q < FB_CKEY_COUNT; q++) {
+          const fb_cmember *m = fb_crec_get(s, &s->recs[j], q);
+          json_t *want = json_object_get(json_array_get(recs, j), key_name(q));
+          if (!m) {
+            assert_null(want);
+            continue;
+          }
+          json_t *got = fb_crec_json(s, m);
+          assert_true(json_equal(got, want));
+          json_decref(got);
+          if (m->type == JSON_STRING) assert_string_equal(fb_crec_str_at(s, m->val), json_string_value(want));
+          uint32_t pos = 0, off, n, koff, klen;
+          int type;
+          size_t count = 0;
+          if (m->type == JSON_ARRAY)
+            while (fb_crec_array_next(s, m->val, &pos, &off, &n, &type)) count++;
+          if (m->type == JSON_OBJECT)
+            while (fb_crec_object_next(s, m->val, &pos, &koff, &klen, &off, &n, &type)) {
+              assert_non_null(json_object_get(want, fb_crec_str_at(s, koff)));
+              assert_int_equal(fb_crec_object_get(s, m->val, fb_crec_str_at(s, koff), &off, &n, &type), 1);
+              count++;
+            }
+          if (m->type == JSON_ARRAY || m->type == JSON_OBJECT) assert_int_equal(count, json_is_array(want) ? json_array_size(want) : json_object_size(want));
+        }
+    }
+    for (size_t j = 0; j < s->nrecs; j++) {
+      fb_buf one = {0};
+      fb_crec_write(&one, s, j, FB_JSONW_PRECISION);
+      same_text(&one, json_array_get(recs, j), FB_JSONW_PRECISION, "fb_crec_write after interleaved edits");
+      fb_buf_free(&one);
+    }
+    assert_ptr_equal(s->text, answer); /* edits never copy the answer's text */
+    assert_memory_equal(s->text, text, len);
+    fb_crecs_free(s);
+    json_decref(v);
+  }
+}
+
 int main(void) {
   fb_json_use_xalloc();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_edited_records_write_as_jansson),
+      cmocka_unit_test(test_interleaved_edits_read_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@ typedef struct {
   unsigned started, cancelled, answered;
   uint32_t last_timeout_ms;
   unsigned open_legs;   /* started and not yet answered or cancelled */
+  fb_crecs *last_set;   /* the last compact set handed to the engine (owned by it) */
 } fake_state;
 
 #define NFAKES 4
@@ -117,6 +118,7 @@ static void leg_fire(uv_timer_t *t) {
     fb_crecs *set = fb_crecs_load(fb_buf_steal(&text), len, NULL);
     assert_non_null(set);
     assert_int_equal(fb_crecs_judge(set, NULL), 0);
+    fs->last_set = set;
     l->compact_done(l->data, set);
     return;
   }
@@ -626,6 +628,97 @@ static void test_cancel(void **st) {
   fixture_free(f);
 }
 
+/* A gauge's value in /metrics (one series, no labels). */
+static double gauge(const char *name) {
+  fb_buf out = {0};
+  fb_metrics_render(&out);
+  char key[96];
+  int n = snprintf(key, sizeof key, "\n%s ", name);
+  const char *at = strstr(out.data, key);
+  assert_non_null(at);
+  double v = strtod(at + n, NULL);
+  fb_buf_free(&out);
+  return v;
+}
+
+typedef struct {
+  const fb_crecs *set;
+  const outcome *o;
+} held_leg;
+
+static bool frozen_or_ended(const void *arg) {
+  const held_leg *h = arg;
+  return h->set->frozen || h->o->done || h->o->failed;
+}
+
+/* A state that has answered while another has not: its records are held, after
+ * FREEZE_AFTER_MS (250 ms) as their text only; the search reads them again when the last state answers, and they are in the
+ * answer and the audit entry as they would have been. Under load (bench/rss_bench.sh)
+ * most ended legs wait like this, up to limits.concurrency x states of them. */
+static void test_held_leg(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[1].nrecords = 3; /* MYS answers at once, as a compact set */
+  fakes[1].compact = true;
+  fakes[2].delay_ms = 2000; /* THA much later */
+  outcome o = {0};
+  start(f, "routine", "MYS,THA", &o);
+  run_for(f, 20);
+  assert_int_equal(fakes[1].answered, 1);
+  assert_false(o.done);
+  assert_true(gauge("fedbroker_legs_held") == 1);
+  const fb_crecs *set = fakes[1].last_set;
+  assert_non_null(set);
+  assert_int_equal(set->nrecs, 3);
+  assert_false(set->frozen); /* not yet: most searches end within the 250 ms */
+  held_leg hl = {set, &o};
+  run_until_cond(f, frozen_or_ended, &hl);
+  assert_false(o.done);
+  assert_true(set->frozen); /* held over 250 ms: its text only */
+  assert_null(set->plain);
+  assert_null(set->members);
+  assert_int_equal(set->nrecs, 0);
+  run_until_ended(f, &o);
+  assert_true(o.done);
+  assert_true(gauge("fedbroker_legs_held") == 0);
+  assert_int_equal(o.results, 4);
+  assert_non_null(strstr(o.results_text, "{\"state\":\"MYS\",\"id\":\"MYS-0-1\",\"type\":\"person\""));
+  assert_non_null(strstr(o.results_text, "{\"state\":\"MYS\",\"id\":\"MYS-2-1\""));
+  assert_non_null(strstr(o.results_text, "{\"state\":\"THA\",\"id\":\"THA-0-1\""));
+  json_t *entry = last_audit_entry(f);
+  json_t *mys = json_object_get(json_object_get(entry, "disclosed"), "MYS");
+  assert_int_equal(json_array_size(mys), 3);
+  assert_string_equal(json_string_value(json_array_get(mys, 2)), "MYS-2-1");
+  json_decref(entry);
+  fakes[1].compact = false;
+  outcome_clear(&o);
+  fixture_free(f);
+}
+
+/* The gauges that say where the searches in flight are: a leg held for another state's
+ * answer, then the search waiting for its audit entry. */
+static void test_search_phase_gauges(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[2].mode = FAKE_HANG; /* THA does not answer; MYS does */
+  outcome o = {0};
+  uint64_t seq0 = fb_audit_last_seq(f->audit);
+  start(f, "routine", "MYS,THA", &o);
+  run_for(f, 20);
+  assert_int_equal(fakes[1].answered, 1);
+  assert_true(gauge("fedbroker_legs_held") == 1);
+  assert_true(gauge("fedbroker_searches_auditing") == 0);
+  fb_search_cancel(o.s); /* THA's leg ends: the search is audited */
+  assert_true(gauge("fedbroker_legs_held") == 0);
+  assert_true(gauge("fedbroker_searches_auditing") == 1);
+  struct audit_wait aw = {f->audit, seq0};
+  run_until_cond(f, audited_past, &aw);
+  run_for(f, 20);
+  assert_true(gauge("fedbroker_searches_auditing") == 0);
+  outcome_clear(&o);
+  fixture_free(f);
+}
+
 /* Opens MYS's breaker with two failed searches. */
 static void open_breaker(fixture *f) {
   fakes[1].mode = FAKE_FAIL;
@@ -1011,6 +1104,8 @@ int main(void) {
       cmocka_unit_test(test_deadline_per_priority),
       cmocka_unit_test(test_adapter_timeout_is_timeout),
       cmocka_unit_test(test_cancel),
+      cmocka_unit_test(test_held_leg),
+      cmocka_unit_test(test_search_phase_gauges),
       cmocka_unit_test(test_breaker_half_open_success),
       cmocka_unit_test(test_breaker_half_open_failure),
       cmocka_unit_test(test_concurrency_limit),
