@@ -494,6 +494,17 @@ fb_crecs *fb_crecs_load(char *text, size_t len, json_error_t *err) {
   return set;
 }
 
+/* Frees everything of a set but its text (fb_crecs_freeze keeps that). */
+static void free_all_but_text(fb_crecs *s) {
+  free(s->plain);
+  free(s->recs);
+  free(s->members);
+  free(s->xtext);
+  free(s->xplain);
+  free(s->xmembers);
+  fb_buf_free(&s->scratch);
+}
+
 int fb_crecs_freeze(fb_crecs *s) {
   if (!s || s->frozen || !s->has_records || s->len > UINT32_MAX / 2) return -1;
   fb_buf b = {0};
@@ -505,13 +516,7 @@ int fb_crecs_freeze(fb_crecs *s) {
   }
   fb_buf_append(&b, "]}", 2);
   free(s->text);
-  free(s->plain);
-  free(s->recs);
-  free(s->members);
-  free(s->xtext);
-  free(s->xplain);
-  free(s->xmembers);
-  fb_buf_free(&s->scratch);
+  free_all_but_text(s);
   s->plain = s->xtext = s->xplain = NULL;
   s->recs = NULL;
   s->members = s->xmembers = NULL;
@@ -538,13 +543,7 @@ int fb_crecs_thaw(fb_crecs *s) {
 void fb_crecs_free(fb_crecs *s) {
   if (!s) return;
   free(s->text);
-  free(s->plain);
-  free(s->recs);
-  free(s->members);
-  free(s->xtext);
-  free(s->xplain);
-  free(s->xmembers);
-  fb_buf_free(&s->scratch);
+  free_all_but_text(s);
   free(s);
 }
 
