@@ -16,6 +16,7 @@
 
 #include "core/util.h"
 #include "http_client/client.h"
+#include "tests/unit/http_client/loop_helpers.h"
 #include "unit_common.h"
 
 #define SLOTS 16 /* FB_HTTP_MAX_HOST_CONNECTIONS (http_client/transfer.h) */
@@ -63,13 +64,6 @@ static fb_http_client *open_path(uv_loop_t *loop, const char *path, uint64_t max
   return client;
 }
 
-static void run(uv_loop_t *loop) {
-  alarm(30);
-  uv_run(loop, UV_RUN_DEFAULT);
-  alarm(0);
-}
-
-static void closed_cb(void *data) { (*(int *)data)++; }
 
 static void close_client(uv_loop_t *loop, fb_http_client *client) {
   int closed = 0;

@@ -17,6 +17,7 @@
 
 #include "core/util.h"
 #include "http_client/h1_client.h"
+#include "tests/unit/http_client/loop_helpers.h"
 #include "unit_common.h"
 
 static pid_t server_pid;
@@ -83,13 +84,6 @@ static fb_h1_client *client(uv_loop_t *loop, const char *path, uint64_t max_body
   return client_to(loop, "127.0.0.1", port, path, max_body);
 }
 
-static void run(uv_loop_t *loop) {
-  alarm(20);
-  uv_run(loop, UV_RUN_DEFAULT);
-  alarm(0);
-}
-
-static void closed_cb(void *data) { (*(int *)data)++; }
 
 static void close_client(uv_loop_t *loop, fb_h1_client *c) {
   int closed = 0;
