@@ -20,11 +20,35 @@ static _Thread_local uint64_t held_since;
 void fb_hublock_enable(void) { atomic_store(&enabled, true); }
 bool fb_hublock_enabled(void) { return atomic_load_explicit(&enabled, memory_order_relaxed); }
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* The lock is held for about a microsecond at a time (dozens of short sections per
+ * search), so a thread that finds it taken almost always gets it within a few
+ * microseconds: sleeping on the futex instead costs the waiter a context switch and the
+ * holder a wake-up system call, several times the wait. Spin that long, then sleep (the
+ * holder may have been preempted). */
+#define SPIN_NS 4000
+
+static bool spin_for_it(void) {
+  uint64_t start = uv_hrtime();
+  for (;;) {
+    for (int i = 0; i < 16; i++) cpu_relax();
+    if (pthread_mutex_trylock(&mu) == 0) return true;
+    if (uv_hrtime() - start >= SPIN_NS) return false;
+  }
+}
+
 static void take(void) {
   atomic_fetch_add_explicit(&acquired, 1, memory_order_relaxed);
   if (pthread_mutex_trylock(&mu) != 0) {
     atomic_fetch_add_explicit(&contended, 1, memory_order_relaxed);
-    pthread_mutex_lock(&mu);
+    if (!spin_for_it()) pthread_mutex_lock(&mu);
   }
   held = true;
   held_since = uv_hrtime();
