@@ -38,7 +38,9 @@
 #        "throttled" (the share of quota periods in which the hub ran out of its quota:
 #        near 100 % when the cap binds), h2load's and the nodes' cores, and the machine's
 #        idle share (the load side is not the limit while it has idle CPU left and h2load,
-#        one thread, stays below one core). Needs root and a writable cgroup: v2 with the
+#        one thread, stays below one core). The load side runs in a group of its own with
+#        a high weight and no quota, so that other work on the machine does not starve
+#        it. Needs root and a writable cgroup: v2 with the
 #        cpu controller (/sys/fs/cgroup/cgroup.controllers; cpu.max), else v1
 #        (/sys/fs/cgroup/cpu; cpu.cfs_quota_us). CPU_PERIOD_US=20000: the quota's period
 #        (short, so that a capped hub is paused for a few ms at a time, not 40 ms).
@@ -128,6 +130,7 @@ cg_throttle() {
 
 cgroups_remove() {
   local d
+  [ -n "$CG_ROOT" ] && [ "${#CGROUPS[@]}" -gt 0 ] && { echo $$ >"$CG_ROOT/cgroup.procs"; } 2>/dev/null
   for d in "${CGROUPS[@]}"; do
     for _ in $(seq 20); do rmdir "$d" 2>/dev/null && break; sleep 0.1; done
     [ -d "$d" ] && echo "bench: warning: could not remove the cgroup $d" >&2
@@ -135,6 +138,20 @@ cgroups_remove() {
   return 0
 }
 trap 'bench_cleanup; cgroups_remove' EXIT
+
+# The load side (this script, and so the nodes and h2load it starts) in a group of its
+# own with the weight of four tasks at niceness -10 and no quota: on a machine shared
+# with other work (whose sessions the kernel's autogroups weigh as one task each,
+# whatever this script's niceness), a starved load side would answer late and leave the
+# capped hub idle, and the rows would measure the machine again.
+if [ -n "$HUB_CPU_PER_WORKER" ]; then
+  load_cg=$CG_ROOT/fbbench-$$-load
+  mkdir "$load_cg" || die "cannot create the cgroup $load_cg"
+  CGROUPS+=("$load_cg")
+  if [ "$CG_VERSION" = 2 ]; then echo 4000 >"$load_cg/cpu.weight"; else echo $((4 * 9548)) >"$load_cg/cpu.shares"; fi ||
+    die "cannot set the weight of $load_cg"
+  echo $$ >"$load_cg/cgroup.procs" || die "cannot move this script into $load_cg"
+fi
 
 # "busy total" jiffies of the whole machine (/proc/stat): idle = total - busy.
 machine_jiffies() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
