@@ -208,6 +208,8 @@ per_search() { awk -v c="$1" -v n="$2" 'BEGIN { if (c > 0 && n > 0) printf "%.1f
 declare -A SUM_OK SUM_WALL SUM_CPU SUM_HELD SUM_ACQ SUM_CONT SUM_SYS SUM_CS
 rows=()
 side=()
+# Nanoseconds the hub's threads spent runnable but waiting for a CPU (schedstat run_delay), summed.
+run_delay_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $2 } END { printf "%.0f", t }'; }
 # CPU ticks of the canned nodes, summed.
 nodes_ticks() { local p t=0; for p in "${CANNED_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -222,6 +224,7 @@ for round in $(seq "$ROUNDS"); do
     read -r cgp0 cgt0 < <(cg_throttle "$w")
     read -r mb0 mt0 < <(machine_jiffies)
     n0=$(nodes_ticks)
+    rd0=$(run_delay_ns "$pid")
     if [ "$SYSCALLS" = 1 ]; then
       perf stat -x, -o "$TMP/stat-w$w-$round" -e raw_syscalls:sys_enter,context-switches -p "$pid" &
       STAT_PID=$!
@@ -232,7 +235,8 @@ for round in $(seq "$ROUNDS"); do
     read -r cgp1 cgt1 < <(cg_throttle "$w")
     read -r mb1 mt1 < <(machine_jiffies)
     n1=$(nodes_ticks)
-    side+=("$round|$w|$(awk -v p=$((cgp1 - cgp0)) -v t=$((cgt1 - cgt0)) 'BEGIN { if (p > 0) printf "%.0f", 100 * t / p; else print "-" }')|$(awk -v c="$H2_CPU" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v t=$((n1 - n0)) -v hz="$CLK_TCK" -v w="$H2_WALL" 'BEGIN { printf "%.2f", t / hz / w }')|$(awk -v b=$((mb1 - mb0)) -v t=$((mt1 - mt0)) 'BEGIN { if (t > 0) printf "%.0f", 100 * (t - b) / t; else print "-" }')")
+    rd1=$(run_delay_ns "$pid")
+    side+=("$round|$w|$(awk -v a="$rd0" -v b="$rd1" -v w="$H2_WALL" 'BEGIN { printf "%.2f", (b - a) / 1e9 / w }')|$(awk -v p=$((cgp1 - cgp0)) -v t=$((cgt1 - cgt0)) 'BEGIN { if (p > 0) printf "%.0f", 100 * t / p; else print "-" }')|$(awk -v c="$H2_CPU" -v w="$H2_WALL" 'BEGIN { printf "%.2f", c / w }')|$(awk -v t=$((n1 - n0)) -v hz="$CLK_TCK" -v w="$H2_WALL" 'BEGIN { printf "%.2f", t / hz / w }')|$(awk -v b=$((mb1 - mb0)) -v t=$((mt1 - mt0)) 'BEGIN { if (t > 0) printf "%.0f", 100 * (t - b) / t; else print "-" }')")
     h1=$(metric "$port" fedbroker_hub_lock_held_seconds_total)
     a1=$(metric "$port" fedbroker_hub_lock_acquisitions_total)
     c1=$(metric "$port" fedbroker_hub_lock_contended_total)
@@ -273,21 +277,22 @@ for row in "${rows[@]}"; do
 done
 echo "load side per row: throttled = share of the capped hub's quota periods in which it used up its quota (- uncapped);"
 echo "h2load and the 4 canned nodes in cores; machine idle = idle share of all $(nproc) cores (the load side is not the limit while there is idle left and h2load < 1 core)"
-printf '%-5s %-9s %10s %7s %7s %13s\n' round workers "throttled%" h2load nodes "machine idle%"
+echo "hub waited: the hub's threads' time runnable but without a CPU, in cores (schedstat run_delay; a throttled hub waits too)"
+printf '%-5s %-9s %10s %10s %7s %7s %13s\n' round workers "hub waited" "throttled%" h2load nodes "machine idle%"
 for row in "${side[@]}"; do
-  IFS='|' read -r r w thr h2c nc idle <<<"$row"
-  printf '%-5s %-9s %10s %7s %7s %13s\n' "$r" "$w" "$thr" "$h2c" "$nc" "$idle"
+  IFS='|' read -r r w rd thr h2c nc idle <<<"$row"
+  printf '%-5s %-9s %10s %10s %7s %7s %13s\n' "$r" "$w" "$rd" "$thr" "$h2c" "$nc" "$idle"
 done
 if [ -n "$HUB_CPU_PER_WORKER" ]; then
   echo "hub CPU cap: workers x $HUB_CPU_PER_WORKER cores (cgroup v$CG_VERSION, period ${CPU_PERIOD_US} us)"
-  loose=$(for row in "${side[@]}"; do IFS='|' read -r r w thr _ <<<"$row"; [ "$thr" != - ] && [ "$thr" -lt 70 ] && echo "$r/$w"; done | paste -sd' ')
+  loose=$(for row in "${side[@]}"; do IFS='|' read -r r w _ thr _ <<<"$row"; [ "$thr" != - ] && [ "$thr" -lt 70 ] && echo "$r/$w"; done | paste -sd' ')
   [ -z "$loose" ] || echo "warning: in rows $loose the hub used its quota in < 70 % of the periods: something else (the machine, the load side) limited them, and the ratio is not the hub's alone"
 fi
 for w in $CASES; do
   first=${WORKERS%% *}
   case $w in before-*) first=before-$first ;; esac
   rps=$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { printf "%.0f", n / t }')
-  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited, $(per_search "${SUM_SYS[$w]}" "${SUM_OK[$w]}") syscalls and $(per_search "${SUM_CS[$w]}" "${SUM_OK[$w]}") context switches per search"
+  echo "workers = $w over all rounds: $rps searches/s, $(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { printf "%.3f", c * 1000 / n }') ms hub CPU per search, lock held $(awk -v h="${SUM_HELD[$w]}" -v c="${SUM_CPU[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0 && c > 0) printf "%.1f", 100 * h / c; else print "-" }') % of hub CPU, $(awk -v x="${SUM_CONT[$w]}" -v a="${SUM_ACQ[$w]}" 'BEGIN { if (a > 0) printf "%.1f", 100 * x / a; else print "-" }') % of acquisitions waited, $(per_search "${SUM_ACQ[$w]%.*}" "${SUM_OK[$w]}") lock takes, $(per_search "${SUM_SYS[$w]}" "${SUM_OK[$w]}") syscalls and $(per_search "${SUM_CS[$w]}" "${SUM_OK[$w]}") context switches per search"
   if [ "$w" != "$first" ]; then
     echo "  throughput workers=$w / workers=$first, same run: $(ratio "$(awk -v n="${SUM_OK[$w]}" -v t="${SUM_WALL[$w]}" 'BEGIN { print n / t }')" "$(awk -v n="${SUM_OK[$first]}" -v t="${SUM_WALL[$first]}" 'BEGIN { print n / t }')")" \
       "; hub CPU per search: $(ratio "$(awk -v c="${SUM_CPU[$w]}" -v n="${SUM_OK[$w]}" 'BEGIN { print c / n }')" "$(awk -v c="${SUM_CPU[$first]}" -v n="${SUM_OK[$first]}" 'BEGIN { print c / n }')")"
