@@ -285,7 +285,10 @@ for row in "${side[@]}"; do
 done
 if [ -n "$HUB_CPU_PER_WORKER" ]; then
   echo "hub CPU cap: workers x $HUB_CPU_PER_WORKER cores (cgroup v$CG_VERSION, period ${CPU_PERIOD_US} us)"
-  loose=$(for row in "${side[@]}"; do IFS='|' read -r r w _ thr _ <<<"$row"; [ "$thr" != - ] && [ "$thr" -lt 70 ] && echo "$r/$w"; done | paste -sd' ')
+  loose=$(for row in "${side[@]}"; do
+    IFS='|' read -r r w _ thr _ <<<"$row"
+    if [ "$thr" != - ] && [ "$thr" -lt 70 ]; then echo "$r/$w"; fi
+  done | paste -sd' ')
   [ -z "$loose" ] || echo "warning: in rows $loose the hub used its quota in < 70 % of the periods: something else (the machine, the load side) limited them, and the ratio is not the hub's alone"
 fi
 for w in $CASES; do
