@@ -40,7 +40,9 @@
 #        idle share (the load side is not the limit while it has idle CPU left and h2load,
 #        one thread, stays below one core). The load side runs in a group of its own with
 #        a high weight and no quota, so that other work on the machine does not starve
-#        it. Needs root and a writable cgroup: v2 with the
+#        it. Pick the cap low enough that every row binds (the script names the rows that
+#        did not): on a 2-core machine shared with other work, 0.4 bound in every row where
+#        0.6 did not with two workers. Needs root and a writable cgroup: v2 with the
 #        cpu controller (/sys/fs/cgroup/cgroup.controllers; cpu.max), else v1
 #        (/sys/fs/cgroup/cpu; cpu.cfs_quota_us). CPU_PERIOD_US=20000: the quota's period
 #        (short, so that a capped hub is paused for a few ms at a time, not 40 ms).
