@@ -1050,7 +1050,7 @@ static void unavailable(leg *l, const char *why) {
   l->plan = NULL;
 }
 
-static void start_leg(search *s, leg *l) {
+static void start_leg(search *s, leg *l, fb_leg_text *shared_text) {
   if (!l->admitted) return;
   bool probe = false;
   if (!fb_breaker_allow(&l->rt->sh->breaker, fb_now_ms(), &probe)) {
@@ -1066,7 +1066,8 @@ static void start_leg(search *s, leg *l) {
                        .priority = s->p.priority, .legal_basis = s->p.legal_basis, .case_ref = s->p.case_ref,
                        .justification = s->p.justification,
                        .requester_state = s->id.state, .requester_agency = s->id.agency,
-                       .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms, .compact_done = on_leg_compact};
+                       .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms, .compact_done = on_leg_compact,
+                       .shared_text = shared_text};
   l->probe = probe;
   l->t0 = fb_now_ms();
   l->out = OUT_PENDING;
@@ -1180,7 +1181,10 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
   s->answering = true;
   if (cb->on_admitted) cb->on_admitted(ud, s, s->query_id);
 
-  for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i]);
+  /* The legs ask the same: an adapter writes the request's text once per search. */
+  fb_leg_text shared_text = {0};
+  for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i], &shared_text);
+  fb_leg_text_clear(&shared_text);
   /* States settled without a leg (denied, unavailable) are reported at once. */
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out != OUT_PENDING) emit_state(s, &s->legs[i]);
