@@ -136,13 +136,37 @@ int64_t fb_wall_ms(void) {
 
 int64_t fb_wall_s(void) { return fb_wall_ms() / 1000; }
 
+static void put_digits(char *out, int v, int n) {
+  for (int i = n - 1; i >= 0; i--, v /= 10) out[i] = (char)('0' + v % 10);
+}
+
+/* Every audit entry is stamped: the digits are written directly for the years 0 to
+ * 9999 after 1970 (the text "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" gives), snprintf
+ * writes the rest (before 1970 the milliseconds are negative). */
 void fb_rfc3339_from_ms(int64_t epoch_ms, char out[FB_RFC3339_LEN]) {
   time_t secs = (time_t)(epoch_ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, FB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           (int)(epoch_ms % 1000));
+  int year = tm.tm_year + 1900;
+  if (epoch_ms >= 0 && year <= 9999) {
+    put_digits(out, year, 4);
+    out[4] = '-';
+    put_digits(out + 5, tm.tm_mon + 1, 2);
+    out[7] = '-';
+    put_digits(out + 8, tm.tm_mday, 2);
+    out[10] = 'T';
+    put_digits(out + 11, tm.tm_hour, 2);
+    out[13] = ':';
+    put_digits(out + 14, tm.tm_min, 2);
+    out[16] = ':';
+    put_digits(out + 17, tm.tm_sec, 2);
+    out[19] = '.';
+    put_digits(out + 20, (int)(epoch_ms % 1000), 3);
+    memcpy(out + 23, "Z", 2);
+    return;
+  }
+  snprintf(out, FB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(epoch_ms % 1000));
 }
 
 void fb_rfc3339_now(char out[FB_RFC3339_LEN]) { fb_rfc3339_from_ms(fb_wall_ms(), out); }
