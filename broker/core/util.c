@@ -48,7 +48,7 @@ void fb_json_use_xalloc(void) {
   json_set_alloc_funcs(fb_xmalloc, free);
 }
 
-void fb_buf_reserve(fb_buf *b, size_t extra) {
+void fb_buf_grow(fb_buf *b, size_t extra) {
   size_t need = b->len + extra + 1;
   if (need <= b->cap) return;
   size_t cap = b->cap ? b->cap : 256;
@@ -57,17 +57,6 @@ void fb_buf_reserve(fb_buf *b, size_t extra) {
   b->cap = cap;
   b->data[b->len] = '\0'; /* a reserved buffer is already a valid (empty) string */
 }
-
-void fb_buf_append(fb_buf *b, const void *data, size_t len) {
-  fb_buf_reserve(b, len);
-  if (len) memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-}
-
-void fb_buf_puts(fb_buf *b, const char *s) { fb_buf_append(b, s, strlen(s)); }
-
-void fb_buf_putc(fb_buf *b, char c) { fb_buf_append(b, &c, 1); }
 
 void fb_buf_printf(fb_buf *b, const char *fmt, ...) {
   va_list ap;
