@@ -53,16 +53,11 @@ static size_t utf8_len(const unsigned char *s, size_t left) {
   return n;
 }
 
-/* The quoted string. Room for the bytes as they are, and at the first byte that is
- * not copied as is, for the worst case of the rest (6 output bytes per input byte):
- * most strings need no escape, and reserving six times their length up front grew
- * the buffers of short texts several times over. */
+/* The quoted string. Worst case 6 output bytes per input byte, reserved at once. */
 static int put_string(fb_buf *b, const char *str, size_t len) {
-  size_t start = b->len;
-  fb_buf_reserve(b, len + 2);
+  fb_buf_reserve(b, len * 6 + 2);
   char *o = b->data + b->len;
   const unsigned char *s = (const unsigned char *)str, *end = s + len;
-  bool worst_case_room = false;
   *o++ = '"';
   while (s < end) {
     const unsigned char *run = s;
@@ -70,13 +65,6 @@ static int put_string(fb_buf *b, const char *str, size_t len) {
     memcpy(o, run, (size_t)(s - run));
     o += s - run;
     if (s == end) break;
-    if (!worst_case_room) {
-      b->len = (size_t)(o - b->data); /* what is written so far stays */
-      fb_buf_reserve(b, (size_t)(end - s) * 6 + 1);
-      o = b->data + b->len;
-      b->len = start;
-      worst_case_room = true;
-    }
     switch (byte_class[*s]) {
     case 1:
       *o++ = '\\';
@@ -93,10 +81,7 @@ static int put_string(fb_buf *b, const char *str, size_t len) {
     }
     default: {
       size_t n = utf8_len(s, (size_t)(end - s));
-      if (!n) {
-        b->data[start] = '\0'; /* the buffer as it was */
-        return -1;
-      }
+      if (!n) return -1;
       memcpy(o, s, n);
       o += n;
       s += n;
