@@ -81,10 +81,9 @@ static void test_invalid_utf8_fails_like_jansson(void **state) {
   }
 }
 
-/* A string is given room for its bytes as they are, and at its first escape for the
- * worst case of the rest: escapes and multi-byte characters at every distance from the
- * start of strings long enough to move the buffer, after what the buffer held, give
- * jansson's bytes; a failure leaves the buffer as it was. */
+/* Escapes and multi-byte characters at every distance from the start of strings long
+ * enough to move the buffer, into a fresh buffer and after what a buffer held, give
+ * jansson's bytes; a refused string leaves the buffer as it was. */
 static void test_escapes_that_grow_the_buffer(void **state) {
   (void)state;
   static const char *const tails[] = {"\n", "\x01", "\"\\", "\xc3\xa9", "\xf0\x9f\x98\x80\x1f\x1f\x1f",
