@@ -198,6 +198,12 @@ static int put_entry(fb_buf *b, const fb_search_audit *e) {
 
 int fb_search_audit_text(fb_buf *b, const fb_search_audit *e) {
   size_t mark = b->len;
+  /* Room for a usual entry at once (the fields, a line per state, the disclosed ids),
+   * rather than growing from empty three or four times. */
+  size_t ids = 0;
+  for (size_t i = 0; i < e->nlegs; i++)
+    if (discloses(&e->legs[i])) ids += e->legs[i].crecs ? e->legs[i].crecs->nrecs : json_array_size(e->legs[i].recs);
+  fb_buf_reserve(b, 1024 + 256 * e->nlegs + 32 * ids);
   if (put_entry(b, e) == 0) return 0;
   b->len = mark;
   if (b->data) b->data[mark] = '\0';
