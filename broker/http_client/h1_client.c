@@ -303,8 +303,6 @@ static void write_cb(uv_write_t *w, int status) {
   fb_hublock_resume(yielded);
 }
 
-/* Headers and body with one writev; what the socket did not take goes out with
- * uv_write (rare: requests are small). */
 /* "<len>\r\n\r\n" (the Content-Length value ending the head) into `out` (room for 24
  * bytes): what sprintf's "%zu\r\n\r\n" wrote, without printf on every leg. */
 static size_t put_content_length(char *out, size_t len) {
@@ -319,6 +317,8 @@ static size_t put_content_length(char *out, size_t len) {
   return n + 4;
 }
 
+/* Headers and body with one writev; what the socket did not take goes out with
+ * uv_write (rare: requests are small). */
 static void send_request(h1_conn *conn) {
   fb_h1_client *c = conn->c;
   fb_h1_request *r = conn->req;
