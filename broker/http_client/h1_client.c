@@ -303,7 +303,7 @@ static void write_cb(uv_write_t *w, int status) {
   fb_hublock_resume(yielded);
 }
 
-/* "<len>\r\n\r\n" (the Content-Length value ending the head) into `out` (room for 24
+/* "<len>\r\n\r\n" (the Content-Length value ending the head) into `out` (room for 25
  * bytes): what sprintf's "%zu\r\n\r\n" wrote, without printf on every leg. */
 static size_t put_content_length(char *out, size_t len) {
   char t[20], *d = t + sizeof t;
