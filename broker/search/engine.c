@@ -146,6 +146,7 @@ struct fb_search {
   fb_identity id;
   const char *roles[8];
   fb_query q;
+  fb_query_bits qbits;      /* q's, for its decisions (q.bits) */
   char query_id[20];
   fb_policy *common;
   fb_policy *requester;     /* the requesting state's own policy (outbound rules); may be NULL */
@@ -614,9 +615,14 @@ static void emit_state(search *s, const leg *l) {
 /* ------------------------------------------------ per-identity accounting */
 
 static identity_load *identity_of(fb_search_engine *e, const fb_identity *id, bool create) {
+  /* "issuer\nsub" (both NUL-terminated in their arrays), three times per search */
   char key[sizeof id->issuer + sizeof id->sub + 1];
-  int n = snprintf(key, sizeof key, "%s\n%s", id->issuer, id->sub);
-  return fb_keymap_get(e->sh->per_identity, key, (size_t)n, create);
+  size_t ni = strnlen(id->issuer, sizeof id->issuer), ns = strnlen(id->sub, sizeof id->sub);
+  memcpy(key, id->issuer, ni);
+  key[ni] = '\n';
+  memcpy(key + ni + 1, id->sub, ns);
+  key[ni + 1 + ns] = '\0';
+  return fb_keymap_get(e->sh->per_identity, key, ni + 1 + ns, create);
 }
 
 static bool load_idle(void *value, void *ud) {
@@ -1111,6 +1117,9 @@ static void start_legs(search *s) {
                        .justification = s->p.justification,
                        .requester_state = s->id.state, .requester_agency = s->id.agency,
                        .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms, .compact_done = on_leg_compact};
+  /* The legs ask the same: an adapter writes the request's text once per search. */
+  fb_leg_text shared_text = {0};
+  lr.shared_text = &shared_text;
   size_t failed = 0;
   bool yielded = fb_hublock_yield();
   for (size_t i = 0; i < s->nlegs; i++) {
@@ -1120,6 +1129,7 @@ static void start_legs(search *s) {
     if (fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle) == 0) l->starting = false;
     else failed++;
   }
+  fb_leg_text_clear(&shared_text);
   fb_hublock_resume(yielded);
   for (size_t i = 0; failed && i < s->nlegs; i++) {
     leg *l = &s->legs[i];
@@ -1175,6 +1185,8 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
                     .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,
                     .agency = s->id.agency, .roles = s->roles, .nroles = nroles, .subject = s->p.subject,
                     .query_id = s->query_id};
+  fb_query_bits_init(&s->qbits, &s->q); /* once: a search makes several decisions per state */
+  s->q.bits = &s->qbits;
   /* Every policy this search reads, from the store in one go under the hub lock: a
    * reload between two of them cannot mix versions. */
   s->requester = fb_policy_store_get(e->policies, id->state);
