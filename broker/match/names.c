@@ -152,24 +152,39 @@ size_t fb_fold_ascii(const char *in, char *out, size_t outlen) {
   return fold(in, out, outlen, false);
 }
 
+/* Whether t[0..n) is a connector: "bin", "binti", "binte", "bint", "bte", "bt", "bn",
+ * "ibn", "al", "el", "ap", "bnt" (bnt, bn: Arabic script). By length, without a list
+ * walk: this runs for every word of every name the merge and the index key. */
 static bool is_connector(const char *t, size_t n) {
-  static const char *const words[] = {"bin", "binti", "binte", "bint", "bte", "bt", "bn",
-                                      "ibn", "al",  "el",    "ap",   "bnt"}; /* bnt, bn: Arabic script */
-  if (n > 5) return false; /* longer than every word above */
-  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (words[i][0] == t[0] && strlen(words[i]) == n && memcmp(words[i], t, n) == 0) return true;
-  return false;
+  switch (n) {
+    case 2:
+      return (t[1] == 't' && t[0] == 'b') || (t[1] == 'n' && t[0] == 'b') || (t[1] == 'l' && (t[0] == 'a' || t[0] == 'e')) ||
+             (t[0] == 'a' && t[1] == 'p');
+    case 3:
+      return memcmp(t, "bin", 3) == 0 || memcmp(t, "bte", 3) == 0 || memcmp(t, "ibn", 3) == 0 || memcmp(t, "bnt", 3) == 0;
+    case 4:
+      return memcmp(t, "bint", 4) == 0;
+    case 5:
+      return memcmp(t, "binti", 5) == 0 || memcmp(t, "binte", 5) == 0;
+    default:
+      return false;
+  }
 }
 
-/* Whole-token abbreviations; returns the expansion or NULL. */
+/* Whole-token abbreviations ("md", "mohd", "muhd", "mhd", "moh" -> muhammad, "abd" ->
+ * abdul); returns the expansion or NULL. */
 static const char *expand(const char *t, size_t n) {
-  static const char *const from[] = {"md", "mohd", "muhd", "mhd", "moh", "mohd", "abd"};
-  static const char *const to[] = {"muhammad", "muhammad", "muhammad", "muhammad",
-                                   "muhammad", "muhammad", "abdul"};
-  if (n > 4 || (t[0] != 'm' && t[0] != 'a')) return NULL; /* no word above is longer, or starts otherwise */
-  for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
-    if (strlen(from[i]) == n && memcmp(from[i], t, n) == 0) return to[i];
-  return NULL;
+  switch (n) {
+    case 2:
+      return t[0] == 'm' && t[1] == 'd' ? "muhammad" : NULL;
+    case 3:
+      if (memcmp(t, "mhd", 3) == 0 || memcmp(t, "moh", 3) == 0) return "muhammad";
+      return memcmp(t, "abd", 3) == 0 ? "abdul" : NULL;
+    case 4:
+      return memcmp(t, "mohd", 4) == 0 || memcmp(t, "muhd", 4) == 0 ? "muhammad" : NULL;
+    default:
+      return NULL;
+  }
 }
 
 static bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
@@ -452,9 +467,13 @@ double fb_name_similarity_min(const fb_name_key *a, const fb_name_key *b, double
 }
 
 double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest) {
+  return fb_name_match_min(a, b, 0.0, weakest);
+}
+
+double fb_name_match_min(const fb_name_key *a, const fb_name_key *b, double min, double *weakest) {
   if (weakest) *weakest = 0.0;
   if (a->n == 0 || b->n == 0) return 0.0;
   double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS];
-  score_pairs(a, b, 0.0, sim);
+  if (!score_pairs(a, b, min, sim)) return 0.0;
   return align(a, b, sim, weakest);
 }

@@ -111,9 +111,21 @@ static void *vec_push(vec *v) {
 /* What prepare computes beside the records: exact keys (xkey), name keys
  * (fb_name_key), and the text of normalised values, NUL-terminated one after the
  * other (it starts with one NUL: offset 0 is ""). */
+/* The redaction masks of the "redacted" lists seen so far, by their text: the
+ * records of one state are redacted by one policy, so a merge meets few distinct
+ * lists, and equal text reads as the same list. */
+#define MASK_MEMO 4
+typedef struct {
+  const char *text;
+  uint32_t len;
+  unsigned mask;
+} mask_memo;
+
 typedef struct {
   vec keys, names;
   fb_buf text;
+  mask_memo masks[MASK_MEMO];
+  unsigned nmasks;
 } pools;
 
 static void pools_init(pools *p) {
@@ -182,7 +194,7 @@ static bool fingerprint(const char *s) {
   return true;
 }
 
-static unsigned redaction_mask(const rec *x) {
+static unsigned redaction_mask_of(val list) {
   /* The record fields (core/vocab.h) that linking reads. */
   static const struct { int field; unsigned bit; } fields[] = {
       {FB_RECORD_FIELD_NAME, R_NAME}, {FB_RECORD_FIELD_ALIASES, R_ALIASES}, {FB_RECORD_FIELD_DOB, R_DOB},
@@ -190,7 +202,7 @@ static unsigned redaction_mask(const rec *x) {
       {FB_RECORD_FIELD_VESSEL, R_VESSEL}};
   unsigned m = 0;
   size_t pos = 0;
-  val e, list = field(x, "redacted", FB_CKEY_REDACTED);
+  val e;
   while (next(list, &pos, &e)) {
     const char *s = str(e);
     if (!s) continue;
@@ -202,6 +214,19 @@ static unsigned redaction_mask(const rec *x) {
     }
   }
   return m;
+}
+
+/* The linking fields record x's "redacted" list names. */
+static unsigned redaction_mask(const rec *x, pools *p) {
+  if (!x->set) return redaction_mask_of(field(x, "redacted", FB_CKEY_REDACTED));
+  const fb_cmember *m = fb_crec_get(x->set, &x->set->recs[x->ci], FB_CKEY_REDACTED);
+  if (!m || m->type != JSON_ARRAY) return 0; /* no list: nothing named */
+  const char *text = fb_crec_text_at(x->set, m->val);
+  for (unsigned i = 0; i < p->nmasks; i++)
+    if (p->masks[i].len == m->vlen && memcmp(p->masks[i].text, text, m->vlen) == 0) return p->masks[i].mask;
+  unsigned mask = redaction_mask_of((val){.set = x->set, .off = m->val, .type = m->type});
+  if (p->nmasks < MASK_MEMO) p->masks[p->nmasks++] = (mask_memo){.text = text, .len = m->vlen, .mask = mask};
+  return mask;
 }
 
 static void add_key(pools *p, int kind, uint32_t key_at, const char *country, uint32_t r) {
@@ -254,7 +279,7 @@ static void document_fields(val e, const char **num, const char **country, const
 /* Computes every key of record `r` once: exact keys, name keys and normalised texts
  * go to the pools. */
 static void prepare(rec *x, uint32_t r, pools *p) {
-  unsigned red = redaction_mask(x);
+  unsigned red = redaction_mask(x, p);
   const char *type = str(field(x, "type", FB_CKEY_TYPE));
   x->vessel = type && strcmp(type, "vessel") == 0;
   char buf[128];
@@ -413,12 +438,14 @@ static int xkey_cmp(const void *pa, const void *pb) {
 }
 
 /* The best similarity among the pair's names whose every aligned word agrees well
- * enough (TOKEN_LINK): different given names sharing a family name are not one name. */
+ * enough (TOKEN_LINK): different given names sharing a family name are not one name.
+ * Exact when it reaches NAME_LINK; below it, some value below it. */
 static double best_name_sim(const rec *a, const rec *b) {
   double best = 0.0;
   for (int i = 0; i < a->nnames; i++)
     for (int j = 0; j < b->nnames; j++) {
-      double weakest, s = fb_name_match(&a->names[i], &b->names[j], &weakest);
+      /* a similarity under NAME_LINK never links: no need to know it exactly */
+      double weakest, s = fb_name_match_min(&a->names[i], &b->names[j], NAME_LINK, &weakest);
       if (s > best && weakest >= TOKEN_LINK) best = s;
     }
   return best;
@@ -430,7 +457,8 @@ static bool names_agree(const rec *a, const rec *b) {
     for (int j = 0; j < b->nnames; j++) {
       double weakest;
       if (strcmp(a->names[i].buf, b->names[j].buf) == 0) return true; /* namesakes: the same key */
-      if (fb_name_match(&a->names[i], &b->names[j], &weakest) >= NAME_LINK && weakest >= TOKEN_LINK) return true;
+      if (fb_name_match_min(&a->names[i], &b->names[j], NAME_LINK, &weakest) >= NAME_LINK && weakest >= TOKEN_LINK)
+        return true;
     }
   return false;
 }
