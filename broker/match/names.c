@@ -305,6 +305,14 @@ static void key_make_folded(const char *name, fb_name_key *out) {
   }
 }
 
+/* An ASCII letter or digit in lowercase (isalnum and tolower on ASCII bytes, in any
+ * locale), or 0 for any other byte: without ctype's calls per byte. */
+static inline char ascii_alnum_lower(unsigned char c) {
+  if ((unsigned)(c - 'a') < 26u || (unsigned)(c - '0') < 10u) return (char)c;
+  if ((unsigned)(c - 'A') < 26u) return (char)(c + ('a' - 'A'));
+  return 0;
+}
+
 /* A name of ASCII bytes only (most names): fold's ASCII branch and the word loop of
  * key_make_folded in one pass, without the folded copy. Words are counted as fold
  * counts them (with their separating spaces) so that a name whose folded form would
@@ -313,16 +321,20 @@ static void key_make_folded(const char *name, fb_name_key *out) {
 static void key_make_ascii(const unsigned char *u, fb_name_key *out) {
   size_t folded = 0; /* bytes fold would have written */
   while (out->n < FB_NAME_MAX_TOKENS) {
-    while (*u && !isalnum(*u)) u++; /* separators; an apostrophe outside a word too */
+    while (*u && !ascii_alnum_lower(*u)) u++; /* separators; an apostrophe outside a word too */
     if (!*u) return;
     if (folded) folded++; /* the space before the word */
     char word[64];
     size_t n = 0;
-    for (; *u && (isalnum(*u) || apostrophe(*u)); u++) {
-      if (!isalnum(*u)) continue; /* apostrophes vanish inside words */
+    for (;; u++) {
+      char c = ascii_alnum_lower(*u);
+      if (!c) {
+        if (*u == '\'' || *u == '`') continue; /* apostrophes vanish inside words */
+        break;
+      }
       if (folded + 1 >= FOLDED_MAX) return; /* fold keeps whole words only, and stops */
       folded++;
-      if (n < sizeof word) word[n] = (char)tolower(*u);
+      if (n < sizeof word) word[n] = c;
       n++;
     }
     key_add_word(out, word, n, false);

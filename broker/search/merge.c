@@ -371,8 +371,13 @@ static void resolve(rec *recs, uint32_t n, pools *p) {
  * harmless. */
 /* The 8 bytes of a block key as a big-endian integer. */
 static uint64_t block_key(const char *s, size_t n) {
-  uint64_t k = 0;
-  for (size_t i = 0; i < 8; i++) k = k << 8 | (i < n ? (unsigned char)s[i] : 0u);
+  unsigned char b[8] = {0};
+  memcpy(b, s, n < 8 ? n : 8);
+  uint64_t k;
+  memcpy(&k, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  k = __builtin_bswap64(k);
+#endif
   return k;
 }
 
@@ -397,6 +402,34 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
       }
     }
   }
+}
+
+/* Keeps only the blocks whose key more than one entry holds (in their order): a key
+ * held once pairs nothing, and most are (a token prefix shared by no other name).
+ * Counted in an open-addressing table (a key is never 0: tokens are not empty), so
+ * that only the shared few are sorted. Returns the new count. */
+static size_t shared_blocks(block *v, size_t n) {
+  if (n < 2) return 0;
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  int bits = 0;
+  while ((size_t)1 << bits < cap) bits++;
+  typedef struct { uint64_t key; uint32_t count; } slot;
+  slot *t = fb_xcalloc(cap, sizeof *t);
+  uint32_t *at = fb_xmalloc(n * sizeof *at); /* each entry's slot */
+  for (size_t i = 0; i < n; i++) {
+    size_t h = (size_t)((v[i].key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    while (t[h].key && t[h].key != v[i].key) h = (h + 1) & (cap - 1);
+    t[h].key = v[i].key;
+    t[h].count++;
+    at[i] = (uint32_t)h;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++)
+    if (t[at[i]].count > 1) v[kept++] = v[i];
+  free(at);
+  free(t);
+  return kept;
 }
 
 static bool block_less(const block *a, const block *b) { return a->key < b->key || (a->key == b->key && a->r < b->r); }
@@ -740,6 +773,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   /* Names: compare only within blocks (records sharing a token prefix); a pair that
    * shares several blocks is compared in each and folded below. */
   block *bl = blocks.v;
+  blocks.n = shared_blocks(bl, blocks.n);
   sort_blocks(bl, blocks.n);
   for (size_t i = 0; i < blocks.n;) {
     size_t j = i + 1;
