@@ -53,6 +53,7 @@ typedef struct {
   const fb_crecs *set; /* or record `ci` of a compact set */
   uint32_t ci;
   const char *state, *id;
+  uint64_t idk[2]; /* the id's first 16 bytes, NUL-padded, big-endian: see rec_order */
   uint32_t si;    /* index of state in the sorted states */
   uint32_t srank; /* the state's rank in that order (equal states, equal ranks) */
   bool vessel;
@@ -184,6 +185,26 @@ static bool next(val v, size_t *pos, val *e) {
   return true;
 }
 
+/* 8 bytes as a big-endian integer: integer order is memcmp's. */
+static uint64_t load_be64(const unsigned char b[8]) {
+  uint64_t k;
+  memcpy(&k, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  k = __builtin_bswap64(k);
+#endif
+  return k;
+}
+
+/* The id's first 16 bytes as two integers, for rec_order: sorting entities compares
+ * ids, and most differ there (NUL padding keeps strcmp's order: NUL is below any
+ * byte, and strcmp compares bytes unsigned). */
+static void set_id_key(rec *x) {
+  unsigned char b[16] = {0};
+  for (size_t i = 0; i < sizeof b && x->id[i]; i++) b[i] = (unsigned char)x->id[i];
+  x->idk[0] = load_be64(b);
+  x->idk[1] = load_be64(b + 8);
+}
+
 static bool masked(const char *s) { return !s || (s[0] == '[' && strcmp(s, "[REDACTED]") == 0); }
 
 /* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
@@ -279,6 +300,7 @@ static void document_fields(val e, const char **num, const char **country, const
 /* Computes every key of record `r` once: exact keys, name keys and normalised texts
  * go to the pools. */
 static void prepare(rec *x, uint32_t r, pools *p) {
+  set_id_key(x);
   unsigned red = redaction_mask(x, p);
   const char *type = str(field(x, "type", FB_CKEY_TYPE));
   x->vessel = type && strcmp(type, "vessel") == 0;
@@ -373,12 +395,7 @@ static void resolve(rec *recs, uint32_t n, pools *p) {
 static uint64_t block_key(const char *s, size_t n) {
   unsigned char b[8] = {0};
   memcpy(b, s, n < 8 ? n : 8);
-  uint64_t k;
-  memcpy(&k, b, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  k = __builtin_bswap64(k);
-#endif
-  return k;
+  return load_be64(b);
 }
 
 static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
@@ -411,25 +428,29 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
 static size_t shared_blocks(block *v, size_t n) {
   if (n < 2) return 0;
   size_t cap = 16;
-  while (cap < 2 * n) cap *= 2;
+  while (cap < n + n / 2) cap *= 2; /* at most two thirds full */
   int bits = 0;
   while ((size_t)1 << bits < cap) bits++;
   typedef struct { uint64_t key; uint32_t count; } slot;
-  slot *t = fb_xcalloc(cap, sizeof *t);
-  uint32_t *at = fb_xmalloc(n * sizeof *at); /* each entry's slot */
-  for (size_t i = 0; i < n; i++) {
-    size_t h = (size_t)((v[i].key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-    while (t[h].key && t[h].key != v[i].key) h = (h + 1) & (cap - 1);
-    t[h].key = v[i].key;
-    t[h].count++;
-    at[i] = (uint32_t)h;
+  slot small[256]; /* the usual merge's table: no allocation */
+  slot *t = cap <= 256 ? small : fb_xmalloc(cap * sizeof *t);
+  memset(t, 0, cap * sizeof *t);
+  for (size_t pass = 0; pass < 2; pass++) { /* count, then keep */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t h = (size_t)((v[i].key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+      while (t[h].key && t[h].key != v[i].key) h = (h + 1) & (cap - 1);
+      if (pass == 0) {
+        t[h].key = v[i].key;
+        t[h].count++;
+      } else if (t[h].count > 1) {
+        v[kept++] = v[i];
+      }
+    }
+    if (pass == 1) n = kept;
   }
-  size_t kept = 0;
-  for (size_t i = 0; i < n; i++)
-    if (t[at[i]].count > 1) v[kept++] = v[i];
-  free(at);
-  free(t);
-  return kept;
+  if (t != small) free(t);
+  return n;
 }
 
 static bool block_less(const block *a, const block *b) { return a->key < b->key || (a->key == b->key && a->r < b->r); }
@@ -616,7 +637,9 @@ typedef struct {
 
 static int rec_order(const rec *recs, uint32_t a, uint32_t b) {
   if (recs[a].srank != recs[b].srank) return recs[a].srank < recs[b].srank ? -1 : 1; /* strcmp's order of states */
-  int c = strcmp(recs[a].id, recs[b].id);
+  for (int k = 0; k < 2; k++) /* the ids' first 16 bytes decide most pairs */
+    if (recs[a].idk[k] != recs[b].idk[k]) return recs[a].idk[k] < recs[b].idk[k] ? -1 : 1;
+  int c = strcmp(recs[a].id, recs[b].id); /* equal so far: the rest, if any */
   if (c) return c;
   return a < b ? -1 : a > b;
 }
@@ -821,13 +844,17 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
 
   /* Kruskal: strongest links first; an entity's score is the weakest link used. */
   if (ne > 1) qsort(ed, ne, sizeof *ed, edge_score_cmp);
-  uint32_t *parent = fb_xmalloc((n ? n : 1) * sizeof *parent);
-  double *gscore = fb_xmalloc((n ? n : 1) * sizeof *gscore);
-  unsigned *gev = fb_xcalloc(n ? n : 1, sizeof *gev);
-  /* Member lists per root (next/tail), to refuse unions that would put two vessels
-   * with different IMO numbers into one entity through a third record. */
-  uint32_t *next = fb_xmalloc((n ? n : 1) * sizeof *next), *tail = fb_xmalloc((n ? n : 1) * sizeof *tail);
-  for (uint32_t i = 0; i < n; i++) { parent[i] = i; gscore[i] = 2.0; next[i] = UINT32_MAX; tail[i] = i; }
+  /* Per record, in one allocation: union-find parent, the root's score and evidence,
+   * and member lists per root (next/tail), to refuse unions that would put two
+   * vessels with different IMO numbers into one entity through a third record. */
+  size_t nn = n ? n : 1;
+  double *gscore = fb_xmalloc(nn * (sizeof(double) + sizeof(size_t) + 3 * sizeof(uint32_t) + sizeof(unsigned)));
+  size_t *count = (size_t *)(gscore + nn);
+  uint32_t *parent = (uint32_t *)(count + nn), *next = parent + nn, *tail = next + nn;
+  unsigned *gev = (unsigned *)(tail + nn);
+  for (uint32_t i = 0; i < n; i++) {
+    parent[i] = i; gscore[i] = 2.0; next[i] = UINT32_MAX; tail[i] = i; gev[i] = 0; count[i] = 0;
+  }
   for (size_t i = 0; i < ne; i++) {
     uint32_t ra = find(parent, ed[i].a), rb = find(parent, ed[i].b);
     if (ra == rb) continue;
@@ -851,7 +878,6 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
 
   /* Groups: members listed per root. */
   uint32_t *order = fb_xmalloc((n ? n : 1) * sizeof *order);
-  size_t *count = fb_xcalloc(n ? n : 1, sizeof *count);
   for (uint32_t i = 0; i < n; i++) count[find(parent, i)]++;
   group *groups = fb_xcalloc(n ? n : 1, sizeof *groups);
   size_t ng = 0, used = 0;
@@ -882,12 +908,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   mg->order = order;
   mg->slot = slot;
   free(nears.v);
-  free(next);
-  free(tail);
-  free(count);
-  free(gev);
-  free(gscore);
-  free(parent);
+  free(gscore); /* and the other per-record arrays */
   free(edges.v);
   free(blocks.v);
   pools_free(pl);
