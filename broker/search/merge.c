@@ -769,6 +769,13 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   vec keys = pl->keys;
   vec blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
   vec nears = {.size = sizeof(near_pair)};
+  size_t tokens = 0; /* blocks are at most one or two per token: allocated once */
+  for (uint32_t r = 0; r < n; r++)
+    for (int k = 0; k < recs[r].nnames; k++) tokens += recs[r].names[k].n;
+  if (tokens) {
+    blocks.cap = tokens * (any_native ? 2 : 1);
+    blocks.v = fb_xmalloc(blocks.cap * blocks.size);
+  }
   for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
 
   /* Exact keys: equal keys sit next to each other once sorted. */
@@ -1058,10 +1065,8 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
   size_t nrec = 0;
   for (size_t si = 0; si < nsrc; si++) {
     nrec += sorted[si].set ? sorted[si].set->nrecs : json_array_size(sorted[si].records);
-    json_t *st = json_string(sorted[si].state);
-    fb_buf b = {0};
-    if (!st || fb_jsonw_value(&b, st, 0) != 0) fb_buf_puts(&b, "\"\"");
-    json_decref(st);
+    fb_buf b = {0}; /* jsonw refuses what json_string refuses: not UTF-8 */
+    if (fb_jsonw_string(&b, sorted[si].state, strlen(sorted[si].state)) != 0) fb_buf_puts(&b, "\"\"");
     out->state_len[si] = b.len;
     out->state_text[si] = fb_buf_steal(&b);
   }
