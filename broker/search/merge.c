@@ -200,7 +200,7 @@ static uint64_t load_be64(const unsigned char b[8]) {
  * byte, and strcmp compares bytes unsigned). */
 static void set_id_key(rec *x) {
   unsigned char b[16] = {0};
-  for (size_t i = 0; i < sizeof b && x->id[i]; i++) b[i] = (unsigned char)x->id[i];
+  memcpy(b, x->id, strnlen(x->id, sizeof b));
   x->idk[0] = load_be64(b);
   x->idk[1] = load_be64(b + 8);
 }
@@ -438,7 +438,8 @@ static size_t shared_blocks(block *v, size_t n) {
   for (size_t pass = 0; pass < 2; pass++) { /* count, then keep */
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-      size_t h = (size_t)((v[i].key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+      uint64_t k = v[i].key ^ v[i].key >> 29; /* a prefix key's low bytes are 0: fold them in */
+      size_t h = (size_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
       while (t[h].key && t[h].key != v[i].key) h = (h + 1) & (cap - 1);
       if (pass == 0) {
         t[h].key = v[i].key;
