@@ -655,33 +655,62 @@ static bool group_before(const group *a, const group *b, const rec *recs) {
   return rec_order(recs, a->members[0], b->members[0]) < 0;
 }
 
+/* What orders an entity, copied out of the group and its first record so that the
+ * sort reads no record: score, size, the first record's state rank and id key;
+ * group_before settles the rest (ids equal in their first 16 bytes). */
+typedef struct {
+  double score;
+  uint32_t n, srank;
+  uint64_t idk[2];
+  uint32_t g; /* the group */
+} group_key;
+
+static bool key_before(const group_key *a, const group_key *b, const group *v, const rec *recs) {
+  if (a->score != b->score) return a->score > b->score;
+  if (a->n != b->n) return a->n > b->n;
+  if (a->srank != b->srank) return a->srank < b->srank;
+  if (a->idk[0] != b->idk[0]) return a->idk[0] < b->idk[0];
+  if (a->idk[1] != b->idk[1]) return a->idk[1] < b->idk[1];
+  return group_before(&v[a->g], &v[b->g], recs);
+}
+
 /* Entities in output order: score desc, more records first, then the first record's
  * state and id. A total order (records differ), so any sort gives qsort's result; a
- * merge sort with the comparison inlined, insertion below 16. */
+ * merge sort of the groups' keys with the comparison inlined, insertion below 16,
+ * then the groups put in that order. */
 static void sort_groups(group *v, size_t n, const rec *recs) {
+  if (n < 2) return;
+  group_key *keys = fb_xmalloc(2 * n * sizeof *keys), *from = keys, *to = keys + n;
+  for (size_t g = 0; g < n; g++) {
+    const rec *first = &recs[v[g].members[0]];
+    keys[g] = (group_key){.score = v[g].score, .n = (uint32_t)v[g].n, .srank = first->srank,
+                          .idk = {first->idk[0], first->idk[1]}, .g = (uint32_t)g};
+  }
   if (n <= 16) {
     for (size_t i = 1; i < n; i++) {
-      group x = v[i];
+      group_key x = keys[i];
       size_t j = i;
-      for (; j > 0 && group_before(&x, &v[j - 1], recs); j--) v[j] = v[j - 1];
-      v[j] = x;
+      for (; j > 0 && key_before(&x, &keys[j - 1], v, recs); j--) keys[j] = keys[j - 1];
+      keys[j] = x;
     }
-    return;
-  }
-  group *tmp = fb_xmalloc(n * sizeof *tmp), *from = v, *to = tmp;
-  for (size_t w = 1; w < n; w *= 2) {
-    for (size_t lo = 0; lo < n; lo += 2 * w) {
-      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
-      while (i < mid && j < hi) to[o++] = group_before(&from[j], &from[i], recs) ? from[j++] : from[i++];
-      while (i < mid) to[o++] = from[i++];
-      while (j < hi) to[o++] = from[j++];
+  } else {
+    for (size_t w = 1; w < n; w *= 2) {
+      for (size_t lo = 0; lo < n; lo += 2 * w) {
+        size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
+        while (i < mid && j < hi) to[o++] = key_before(&from[j], &from[i], v, recs) ? from[j++] : from[i++];
+        while (i < mid) to[o++] = from[i++];
+        while (j < hi) to[o++] = from[j++];
+      }
+      group_key *t = from;
+      from = to;
+      to = t;
     }
-    group *t = from;
-    from = to;
-    to = t;
   }
-  if (from != v) memcpy(v, from, n * sizeof *v);
-  free(tmp);
+  group *sorted = fb_xmalloc(n * sizeof *sorted);
+  for (size_t i = 0; i < n; i++) sorted[i] = v[from[i].g];
+  memcpy(v, sorted, n * sizeof *v);
+  free(sorted);
+  free(keys);
 }
 
 /* An entity's records by state, then id (a total order too). */

@@ -148,6 +148,15 @@ static void test_similarity_min_is_similarity_above_threshold(void **state) {
       }
     }
     if (fb_name_similarity_min(&k[0], &k[1], full) != full) fail_msg("'%s' / '%s' at its own score", text[0], text[1]);
+    /* a key against itself or an equal copy (fb_name_match_min's shortcut): what the
+     * alignment gives, every word with itself */
+    double self_weakest, self = fb_name_match_min(&k[0], &k[0], 0.85, &self_weakest);
+    if (self != fb_name_similarity_min(&k[0], &k[0], 0.0) || self != 1.0 || self_weakest != 1.0)
+      fail_msg("'%s' against itself: %.17g (weakest %.17g)", text[0], self, self_weakest);
+    fb_name_key copy;
+    fb_name_key_parse(text[0], &copy);
+    double w2, s2 = fb_name_match(&k[0], &copy, &w2);
+    if (s2 != 1.0 || w2 != 1.0) fail_msg("'%s' against its copy: %.17g (weakest %.17g)", text[0], s2, w2);
   }
   assert_true(kept > 1000 && pruned > 1000); /* both sides of the threshold were tried */
 }
