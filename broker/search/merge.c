@@ -744,8 +744,7 @@ static bool near_has(const near_list *l, uint32_t other) {
  * found (block order: deterministic). A pair is compared by name only when it ended
  * in two entities and one of them still has room, so a crowd of namesakes costs a
  * few comparisons per entity, not one per pair. */
-static near_list *near_lists(const rec *recs, const vec *nears, const uint32_t *entity_of, size_t ng) {
-  near_list *l = fb_xcalloc(ng ? ng : 1, sizeof *l);
+static void near_lists(near_list *l, const rec *recs, const vec *nears, const uint32_t *entity_of, size_t ng) {
   const near_pair *np = nears->v;
   for (size_t i = 0; i < nears->n; i++) {
     uint32_t ga = entity_of[np[i].a], gb = entity_of[np[i].b];
@@ -763,7 +762,6 @@ static near_list *near_lists(const rec *recs, const vec *nears, const uint32_t *
         l[g].other[j] = l[g].other[j - 1], l[g].why[j] = l[g].why[j - 1];
         l[g].other[j - 1] = o, l[g].why[j - 1] = w;
       }
-  return l;
 }
 
 static int str_cmp(const void *a, const void *b) {
@@ -783,10 +781,7 @@ typedef struct {
 } merged;
 
 static void merged_free(merged *mg) {
-  free(mg->nl);
-  free(mg->groups);
-  free(mg->order);
-  free(mg->slot);
+  free(mg->groups); /* and nl, order, slot: one allocation */
   free(mg->recs);
 }
 
@@ -913,12 +908,13 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   }
   for (size_t i = 0; i < ne; i++) gev[find(parent, ed[i].a)] |= ed[i].ev;
 
-  /* Groups: members listed per root. */
-  uint32_t *order = fb_xmalloc((n ? n : 1) * sizeof *order);
+  /* Groups: members listed per root. The result's arrays (groups, near lists,
+   * members, record -> group) in one allocation, which merged_free frees. */
   for (uint32_t i = 0; i < n; i++) count[find(parent, i)]++;
-  group *groups = fb_xcalloc(n ? n : 1, sizeof *groups);
+  group *groups = fb_xcalloc(1, nn * (sizeof(group) + sizeof(near_list) + 2 * sizeof(uint32_t)));
+  near_list *nl = (near_list *)(groups + nn);
+  uint32_t *order = (uint32_t *)(nl + nn), *slot = order + nn;
   size_t ng = 0, used = 0;
-  uint32_t *slot = fb_xmalloc((n ? n : 1) * sizeof *slot);
   for (uint32_t i = 0; i < n; i++) {
     if (parent[i] != i) continue;
     groups[ng].members = order + used;
@@ -939,7 +935,8 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
-  mg->nl = near_lists(recs, &nears, entity_of, ng);
+  near_lists(nl, recs, &nears, entity_of, ng);
+  mg->nl = nl;
   mg->groups = groups;
   mg->ng = ng;
   mg->order = order;
@@ -1083,15 +1080,17 @@ static int source_cmp(const void *a, const void *b) {
 }
 
 fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
-  fb_merged *out = fb_xcalloc(1, sizeof *out);
+  /* The result with its per-source arrays and score memo: one allocation. */
+  size_t ns = nsrc ? nsrc : 1;
+  fb_merged *out = fb_xcalloc(1, sizeof *out + sizeof *out->scores + ns * (sizeof(char *) + sizeof(size_t)));
+  out->scores = (score_texts *)(out + 1);
+  out->state_text = (char **)(out->scores + 1);
+  out->state_len = (size_t *)(out->state_text + ns);
   /* States in sorted order, as fb_merge takes them. */
-  fb_merge_source *sorted = fb_xcalloc(nsrc ? nsrc : 1, sizeof *sorted);
+  fb_merge_source *sorted = fb_xcalloc(ns, sizeof *sorted);
   if (nsrc) memcpy(sorted, src, nsrc * sizeof *sorted);
   qsort(sorted, nsrc, sizeof *sorted, source_cmp);
   out->nsrc = nsrc;
-  out->state_text = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_text);
-  out->state_len = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_len);
-  out->scores = fb_xcalloc(1, sizeof *out->scores);
   size_t nrec = 0;
   for (size_t si = 0; si < nsrc; si++) {
     nrec += sorted[si].set ? sorted[si].set->nrecs : json_array_size(sorted[si].records);
@@ -1254,9 +1253,6 @@ int fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
 void fb_merged_free(fb_merged *out) {
   if (!out) return;
   merged_free(&out->m);
-  free(out->scores);
   for (size_t i = 0; i < out->nsrc; i++) free(out->state_text[i]);
-  free(out->state_text);
-  free(out->state_len);
-  free(out);
+  free(out); /* and its arrays */
 }
