@@ -411,8 +411,10 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
        * token's skeleton ('#' + up to 7 bytes), used only when some record's name
        * came from another script. */
       if (skeletons && (unsigned char)s[0] < 0x80) {
-        char sk[64];
+        char sk[9];
         sk[0] = '#';
+        /* the key holds 7 bytes of it: a longer skeleton is cut there (its length
+         * then still >= 2) */
         size_t sn = fb_name_skeleton(s, len, sk + 1, sizeof sk - 1);
         if (sn < 2) continue;
         *(block *)vec_push(blocks) = (block){block_key(sk, 1 + (sn < 7 ? sn : 7)), r};
@@ -680,7 +682,8 @@ static bool key_before(const group_key *a, const group_key *b, const group *v, c
  * then the groups put in that order. */
 static void sort_groups(group *v, size_t n, const rec *recs) {
   if (n < 2) return;
-  group_key *keys = fb_xmalloc(2 * n * sizeof *keys), *from = keys, *to = keys + n;
+  group_key small[2 * 64]; /* the usual answer's entities: no allocation */
+  group_key *keys = n <= 64 ? small : fb_xmalloc(2 * n * sizeof *keys), *from = keys, *to = keys + n;
   for (size_t g = 0; g < n; g++) {
     const rec *first = &recs[v[g].members[0]];
     keys[g] = (group_key){.score = v[g].score, .n = (uint32_t)v[g].n, .srank = first->srank,
@@ -706,11 +709,14 @@ static void sort_groups(group *v, size_t n, const rec *recs) {
       to = t;
     }
   }
-  group *sorted = fb_xmalloc(n * sizeof *sorted);
+  group small_sorted[64];
+  group *sorted = n <= 64 ? small_sorted : fb_xmalloc(n * sizeof *sorted);
   for (size_t i = 0; i < n; i++) sorted[i] = v[from[i].g];
   memcpy(v, sorted, n * sizeof *v);
-  free(sorted);
-  free(keys);
+  if (keys != small) {
+    free(sorted);
+    free(keys);
+  }
 }
 
 /* An entity's records by state, then id (a total order too). */
@@ -928,6 +934,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
     g->members[g->n++] = i;
   }
   for (size_t g = 0; g < ng; g++) {
+    if (groups[g].n == 1) continue; /* SINGLE_SCORE is already what rounding gives */
     groups[g].score = round(groups[g].score * 100.0) / 100.0; /* what the analyst sees */
     sort_members(groups[g].members, groups[g].n, recs);
   }
