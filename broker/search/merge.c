@@ -1124,8 +1124,9 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
         x->ci = (uint32_t)i;
         x->id = fb_crec_string(set, &set->recs[i], FB_CKEY_ID);
       } else {
-        x->json = json_array_get(sorted[si].records, i);
-        if (!json_is_object(x->json)) continue;
+        json_t *r = json_array_get(sorted[si].records, i);
+        if (!json_is_object(r)) continue; /* the slot stays clean for the next record */
+        x->json = r;
         x->id = json_string_value(json_object_get(x->json, "id"));
       }
       x->state = sorted[si].state;

@@ -182,9 +182,37 @@ static void test_merge_is_its_reference_on_random_records(void **state) {
              sorted_past_16);
 }
 
+/* Sources of both kinds in one merge: a jansson array's non-object record, skipped,
+ * leaves nothing behind for the compact record read next (which must still link by
+ * its document). */
+static void test_mixed_sources_skip_cleanly(void **state) {
+  (void)state;
+  json_t *jrecs = json_loads("[1]", 0, NULL);
+  static const char b_text[] =
+      "{\"records\":[{\"id\":\"B1\",\"type\":\"person\",\"documents\":[{\"number\":\"A12345678\"}]}]}";
+  static const char c_text[] =
+      "{\"records\":[{\"id\":\"C1\",\"type\":\"person\",\"documents\":[{\"number\":\"A12345678\"}]}]}";
+  char *bt = strdup(b_text), *ct = strdup(c_text);
+  fb_crecs *b = fb_crecs_load(bt, strlen(b_text), NULL), *c = fb_crecs_load(ct, strlen(c_text), NULL);
+  assert_non_null(b);
+  assert_non_null(c);
+  fb_merge_source src[3] = {{.state = "AAA", .records = jrecs}, {.state = "BBB", .set = b}, {.state = "CCC", .set = c}};
+  fb_merged *m = fb_merge_sources(src, 3);
+  assert_int_equal(fb_merged_count(m), 1); /* B1 and C1: one entity */
+  fb_buf out = {0};
+  assert_int_equal(fb_merged_write(&out, m, FB_JSONW_PRECISION), 0);
+  assert_non_null(strstr(out.data, "\"match\":[\"document\"]"));
+  fb_buf_free(&out);
+  fb_merged_free(m);
+  fb_crecs_free(b);
+  fb_crecs_free(c);
+  json_decref(jrecs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_merge_is_its_reference_on_random_records),
+      cmocka_unit_test(test_mixed_sources_skip_cleanly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
