@@ -398,7 +398,16 @@ static uint64_t block_key(const char *s, size_t n) {
   return load_be64(b);
 }
 
-static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
+/* The first byte of a token's skeleton (a leading vowel is 'a', j and z are 'c'). */
+static unsigned char skeleton_first(const char *tok) {
+  char f[2];
+  fb_name_skeleton(tok, 1, f, sizeof f);
+  return (unsigned char)f[0];
+}
+
+/* `firsts`: NULL, or the set (256 bits) of skeleton first bytes that records from
+ * another script have; a skeleton starting otherwise is not blocked (see below). */
+static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons, const uint64_t *firsts) {
   for (int n = 0; n < x->nnames; n++) {
     const fb_name_key *k = &x->names[n];
     for (int t = 0; t < k->n; t++) {
@@ -411,6 +420,10 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
        * token's skeleton ('#' + up to 7 bytes), used only when some record's name
        * came from another script. */
       if (skeletons && (unsigned char)s[0] < 0x80) {
+        /* A skeleton block pairs only a record from another script with another
+         * record: a skeleton no such record's can equal (first byte) joins nothing. */
+        unsigned char f = firsts ? skeleton_first(s) : 0;
+        if (firsts && !(firsts[f >> 6] >> (f & 63) & 1)) continue;
         char sk[9];
         sk[0] = '#';
         /* the key holds 7 bytes of it: a longer skeleton is cut there (its length
@@ -807,7 +820,19 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
     blocks.cap = tokens * (any_native ? 2 : 1);
     blocks.v = fb_xmalloc(blocks.cap * blocks.size);
   }
-  for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
+  /* Skeleton first bytes of the records with a word from another script: the other
+   * records' skeleton blocks are kept only where they can meet one of theirs (a block
+   * without such a record pairs nothing, and its size decides nothing). */
+  uint64_t firsts[4] = {0};
+  for (uint32_t r = 0; any_native && r < n; r++)
+    for (int k = 0; recs[r].native && k < recs[r].nnames; k++)
+      for (int t = 0; t < recs[r].names[k].n; t++) {
+        const char *s = recs[r].names[k].buf + recs[r].names[k].off[t];
+        if ((unsigned char)s[0] >= 0x80) continue; /* no skeleton block */
+        unsigned char f = skeleton_first(s);
+        firsts[f >> 6] |= 1ull << (f & 63);
+      }
+  for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native, recs[r].native ? NULL : firsts);
 
   /* Exact keys: equal keys sit next to each other once sorted. */
   xkey *xk = keys.v;
