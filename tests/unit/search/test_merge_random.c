@@ -5,9 +5,10 @@
  * from small pools so that they collide: names with spelling variants, word orders,
  * connectors, other scripts (some met only through their consonant skeleton) and
  * redaction; dates of birth full, year-only, clashing or masked; documents with and
- * without country, formatted, hashed or redacted; phones; vessels with and without IMO; ids repeated, short, and long ones equal in
- * their first 16 bytes; states of up to 90 records (entity sorts past 16). A shortcut
- * that changes a link, a score, an order or a near list fails here. */
+ * without country, formatted, hashed or redacted; phones; vessels with and without
+ * IMO; ids repeated, short, and long ones equal in their first 16 bytes; states of up
+ * to 90 records (entity sorts past 16). A shortcut that changes a link, a score, an
+ * order or a near list fails here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
