@@ -596,6 +596,23 @@ static int edge_score_cmp(const void *pa, const void *pb) {
   return edge_pair_cmp(pa, pb);
 }
 
+/* Edges sorted by `cmp`: a search's few by insertion (no call through qsort per
+ * comparison), more by qsort. Both orders are total on what is sorted (pairs, and
+ * after folding, scores then pairs), so the two sorts agree, and equal pairs before
+ * folding differ only in what folding merges. */
+static void sort_edges(edge *v, size_t n, int (*cmp)(const void *, const void *)) {
+  if (n > 16) {
+    qsort(v, n, sizeof *v, cmp);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    edge x = v[i];
+    size_t j = i;
+    for (; j > 0 && cmp(&x, &v[j - 1]) < 0; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
 /* Whether joining the components rooted at ra and rb would hold two vessels with
  * different IMO numbers. Components are small (a few records per state), and the
  * check is bounded for pathological ones. */
@@ -893,7 +910,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   edge *ed = edges.v;
   for (size_t i = 0; i < edges.n; i++)
     if (ed[i].a > ed[i].b) { uint32_t t = ed[i].a; ed[i].a = ed[i].b; ed[i].b = t; }
-  if (edges.n > 1) qsort(ed, edges.n, sizeof *ed, edge_pair_cmp);
+  sort_edges(ed, edges.n, edge_pair_cmp);
   size_t ne = 0;
   for (size_t i = 0; i < edges.n;) {
     edge e = ed[i];
@@ -906,7 +923,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   }
 
   /* Kruskal: strongest links first; an entity's score is the weakest link used. */
-  if (ne > 1) qsort(ed, ne, sizeof *ed, edge_score_cmp);
+  sort_edges(ed, ne, edge_score_cmp);
   /* Per record, in one allocation: union-find parent, the root's score and evidence,
    * and member lists per root (next/tail), to refuse unions that would put two
    * vessels with different IMO numbers into one entity through a third record. */
