@@ -158,10 +158,11 @@ size_t fb_fold_ascii(const char *in, char *out, size_t outlen) {
 static bool is_connector(const char *t, size_t n) {
   switch (n) {
     case 2:
-      return (t[1] == 't' && t[0] == 'b') || (t[1] == 'n' && t[0] == 'b') || (t[1] == 'l' && (t[0] == 'a' || t[0] == 'e')) ||
+      return (t[0] == 'b' && (t[1] == 't' || t[1] == 'n')) || (t[1] == 'l' && (t[0] == 'a' || t[0] == 'e')) ||
              (t[0] == 'a' && t[1] == 'p');
     case 3:
-      return memcmp(t, "bin", 3) == 0 || memcmp(t, "bte", 3) == 0 || memcmp(t, "ibn", 3) == 0 || memcmp(t, "bnt", 3) == 0;
+      return memcmp(t, "bin", 3) == 0 || memcmp(t, "bte", 3) == 0 || memcmp(t, "ibn", 3) == 0 ||
+             memcmp(t, "bnt", 3) == 0;
     case 4:
       return memcmp(t, "bint", 4) == 0;
     case 5:

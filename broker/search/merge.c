@@ -109,9 +109,6 @@ static void *vec_push(vec *v) {
   return (char *)v->v + v->size * v->n++;
 }
 
-/* What prepare computes beside the records: exact keys (xkey), name keys
- * (fb_name_key), and the text of normalised values, NUL-terminated one after the
- * other (it starts with one NUL: offset 0 is ""). */
 /* The redaction masks of the "redacted" lists seen so far, by their text: the
  * records of one state are redacted by one policy, so a merge meets few distinct
  * lists, and equal text reads as the same list. */
@@ -122,6 +119,9 @@ typedef struct {
   unsigned mask;
 } mask_memo;
 
+/* What prepare computes beside the records: exact keys (xkey), name keys
+ * (fb_name_key), the text of normalised values, NUL-terminated one after the other
+ * (it starts with one NUL: offset 0 is ""), and the redaction masks met. */
 typedef struct {
   vec keys, names;
   fb_buf text;
@@ -215,6 +215,7 @@ static bool fingerprint(const char *s) {
   return true;
 }
 
+/* The linking fields a "redacted" list names (by their top-level name). */
 static unsigned redaction_mask_of(val list) {
   /* The record fields (core/vocab.h) that linking reads. */
   static const struct { int field; unsigned bit; } fields[] = {

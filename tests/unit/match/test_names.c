@@ -143,7 +143,8 @@ static void test_similarity_min_is_similarity_above_threshold(void **state) {
         kept++;
       } else {
         if (!(got < mins[m])) fail_msg("'%s' / '%s' at %.2f: %.17g is not below", text[0], text[1], mins[m], got);
-        if (!(matched < mins[m])) fail_msg("'%s' / '%s' at %.2f: match %.17g is not below", text[0], text[1], mins[m], matched);
+        if (!(matched < mins[m]))
+          fail_msg("'%s' / '%s' at %.2f: match %.17g is not below", text[0], text[1], mins[m], matched);
         pruned++;
       }
     }
@@ -186,7 +187,8 @@ static void test_connectors_and_abbreviations_exactly(void **state) {
       word[len] = '\0';
       bool connector = false;
       const char *expansion = NULL;
-      for (size_t i = 0; i < sizeof connectors / sizeof connectors[0]; i++) connector |= strcmp(word, connectors[i]) == 0;
+      for (size_t i = 0; i < sizeof connectors / sizeof connectors[0]; i++)
+        connector |= strcmp(word, connectors[i]) == 0;
       for (size_t i = 0; i < sizeof abbrevs / sizeof abbrevs[0]; i++)
         if (strcmp(word, abbrevs[i]) == 0) expansion = i == 5 ? abdul.buf : muhammad.buf;
       fb_name_key k;
@@ -306,7 +308,8 @@ int main(void) {
       cmocka_unit_test(test_other_scripts_transliterate), cmocka_unit_test(test_cross_script_similarity),
       cmocka_unit_test(test_skeleton), cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_similarity_min_is_similarity_above_threshold),
-      cmocka_unit_test(test_ascii_path_is_the_general_path), cmocka_unit_test(test_connectors_and_abbreviations_exactly),
+      cmocka_unit_test(test_ascii_path_is_the_general_path),
+      cmocka_unit_test(test_connectors_and_abbreviations_exactly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

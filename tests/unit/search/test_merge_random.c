@@ -82,7 +82,8 @@ static json_t *random_record(uint32_t *seed, const char *state, int i) {
     json_object_set_new(r, "name", json_string(PICK(seed, names)));
     if (next_random(seed) % 3 == 0) {
       json_t *aliases = json_array();
-      for (uint32_t k = next_random(seed) % 6; k > 0; k--) json_array_append_new(aliases, json_string(PICK(seed, names)));
+      for (uint32_t k = next_random(seed) % 6; k > 0; k--)
+        json_array_append_new(aliases, json_string(PICK(seed, names)));
       json_object_set_new(r, "aliases", aliases);
     }
     if (next_random(seed) % 5) json_object_set_new(r, "dob", json_string(PICK(seed, dobs)));
