@@ -518,6 +518,7 @@ static double best_name_sim(const rec *a, const rec *b) {
       /* a similarity under NAME_LINK never links: no need to know it exactly */
       double weakest, s = fb_name_match_min(&a->names[i], &b->names[j], NAME_LINK, &weakest);
       if (s > best && weakest >= TOKEN_LINK) best = s;
+      if (best >= 1.0) return best; /* nothing is more similar */
     }
   return best;
 }
