@@ -152,24 +152,40 @@ size_t fb_fold_ascii(const char *in, char *out, size_t outlen) {
   return fold(in, out, outlen, false);
 }
 
+/* Whether t[0..n) is a connector: "bin", "binti", "binte", "bint", "bte", "bt", "bn",
+ * "ibn", "al", "el", "ap", "bnt" (bnt, bn: Arabic script). By length, without a list
+ * walk: this runs for every word of every name the merge and the index key. */
 static bool is_connector(const char *t, size_t n) {
-  static const char *const words[] = {"bin", "binti", "binte", "bint", "bte", "bt", "bn",
-                                      "ibn", "al",  "el",    "ap",   "bnt"}; /* bnt, bn: Arabic script */
-  if (n > 5) return false; /* longer than every word above */
-  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (words[i][0] == t[0] && strlen(words[i]) == n && memcmp(words[i], t, n) == 0) return true;
-  return false;
+  switch (n) {
+    case 2:
+      return (t[0] == 'b' && (t[1] == 't' || t[1] == 'n')) || (t[1] == 'l' && (t[0] == 'a' || t[0] == 'e')) ||
+             (t[0] == 'a' && t[1] == 'p');
+    case 3:
+      return memcmp(t, "bin", 3) == 0 || memcmp(t, "bte", 3) == 0 || memcmp(t, "ibn", 3) == 0 ||
+             memcmp(t, "bnt", 3) == 0;
+    case 4:
+      return memcmp(t, "bint", 4) == 0;
+    case 5:
+      return memcmp(t, "binti", 5) == 0 || memcmp(t, "binte", 5) == 0;
+    default:
+      return false;
+  }
 }
 
-/* Whole-token abbreviations; returns the expansion or NULL. */
+/* Whole-token abbreviations ("md", "mohd", "muhd", "mhd", "moh" -> muhammad, "abd" ->
+ * abdul); returns the expansion or NULL. */
 static const char *expand(const char *t, size_t n) {
-  static const char *const from[] = {"md", "mohd", "muhd", "mhd", "moh", "mohd", "abd"};
-  static const char *const to[] = {"muhammad", "muhammad", "muhammad", "muhammad",
-                                   "muhammad", "muhammad", "abdul"};
-  if (n > 4 || (t[0] != 'm' && t[0] != 'a')) return NULL; /* no word above is longer, or starts otherwise */
-  for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
-    if (strlen(from[i]) == n && memcmp(from[i], t, n) == 0) return to[i];
-  return NULL;
+  switch (n) {
+    case 2:
+      return t[0] == 'm' && t[1] == 'd' ? "muhammad" : NULL;
+    case 3:
+      if (memcmp(t, "mhd", 3) == 0 || memcmp(t, "moh", 3) == 0) return "muhammad";
+      return memcmp(t, "abd", 3) == 0 ? "abdul" : NULL;
+    case 4:
+      return memcmp(t, "mohd", 4) == 0 || memcmp(t, "muhd", 4) == 0 ? "muhammad" : NULL;
+    default:
+      return NULL;
+  }
 }
 
 static bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
@@ -197,9 +213,13 @@ static char digraph(char a, char b) {
  * vowel shifts, doubled letters, a final h after a vowel. */
 static size_t phonetic(char *t, size_t n) {
   size_t o = 0;
+  /* the letters a digraph starts with (digraph() below): one test skips the others */
+  const uint32_t starts = 1u << ('d' - 'a') | 1u << ('t' - 'a') | 1u << ('c' - 'a') | 1u << ('s' - 'a') |
+                          1u << ('o' - 'a') | 1u << ('p' - 'a') | 1u << ('k' - 'a') | 1u << ('g' - 'a') |
+                          1u << ('e' - 'a') | 1u << ('i' - 'a');
   for (size_t i = 0; i < n; i++) {
     char c = t[i];
-    if (i + 1 < n) {
+    if (i + 1 < n && (unsigned)(c - 'a') < 26u && (starts >> (c - 'a') & 1)) {
       char d = digraph(c, t[i + 1]);
       if (d) {
         c = d;
@@ -290,6 +310,14 @@ static void key_make_folded(const char *name, fb_name_key *out) {
   }
 }
 
+/* An ASCII letter or digit in lowercase (isalnum and tolower on ASCII bytes, in any
+ * locale), or 0 for any other byte: without ctype's calls per byte. */
+static inline char ascii_alnum_lower(unsigned char c) {
+  if ((unsigned)(c - 'a') < 26u || (unsigned)(c - '0') < 10u) return (char)c;
+  if ((unsigned)(c - 'A') < 26u) return (char)(c + ('a' - 'A'));
+  return 0;
+}
+
 /* A name of ASCII bytes only (most names): fold's ASCII branch and the word loop of
  * key_make_folded in one pass, without the folded copy. Words are counted as fold
  * counts them (with their separating spaces) so that a name whose folded form would
@@ -298,16 +326,20 @@ static void key_make_folded(const char *name, fb_name_key *out) {
 static void key_make_ascii(const unsigned char *u, fb_name_key *out) {
   size_t folded = 0; /* bytes fold would have written */
   while (out->n < FB_NAME_MAX_TOKENS) {
-    while (*u && !isalnum(*u)) u++; /* separators; an apostrophe outside a word too */
+    while (*u && !ascii_alnum_lower(*u)) u++; /* separators; an apostrophe outside a word too */
     if (!*u) return;
     if (folded) folded++; /* the space before the word */
     char word[64];
     size_t n = 0;
-    for (; *u && (isalnum(*u) || apostrophe(*u)); u++) {
-      if (!isalnum(*u)) continue; /* apostrophes vanish inside words */
+    for (;; u++) {
+      char c = ascii_alnum_lower(*u);
+      if (!c) {
+        if (*u == '\'' || *u == '`') continue; /* apostrophes vanish inside words */
+        break;
+      }
       if (folded + 1 >= FOLDED_MAX) return; /* fold keeps whole words only, and stops */
       folded++;
-      if (n < sizeof word) word[n] = (char)tolower(*u);
+      if (n < sizeof word) word[n] = c;
       n++;
     }
     key_add_word(out, word, n, false);
@@ -315,7 +347,8 @@ static void key_make_ascii(const unsigned char *u, fb_name_key *out) {
 }
 
 void fb_name_key_make(const char *name, fb_name_key *out) {
-  memset(out, 0, sizeof *out);
+  static const fb_name_key empty;
+  *out = empty; /* copied, not memset: a string instruction's start-up cost more here */
   if (!name) return;
   const unsigned char *u = (const unsigned char *)name;
   while (*u && *u < 0x80) u++;
@@ -452,9 +485,17 @@ double fb_name_similarity_min(const fb_name_key *a, const fb_name_key *b, double
 }
 
 double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest) {
+  return fb_name_match_min(a, b, 0.0, weakest);
+}
+
+double fb_name_match_min(const fb_name_key *a, const fb_name_key *b, double min, double *weakest) {
   if (weakest) *weakest = 0.0;
   if (a->n == 0 || b->n == 0) return 0.0;
+  if (a->n == b->n && strcmp(a->buf, b->buf) == 0) { /* one key (namesakes): every word aligns with itself at 1 */
+    if (weakest) *weakest = 1.0;
+    return 1.0;
+  }
   double sim[FB_NAME_MAX_TOKENS][FB_NAME_MAX_TOKENS];
-  score_pairs(a, b, 0.0, sim);
+  if (!score_pairs(a, b, min, sim)) return 0.0;
   return align(a, b, sim, weakest);
 }

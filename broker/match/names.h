@@ -65,6 +65,11 @@ double fb_name_similarity_min(const fb_name_key *a, const fb_name_key *b, double
  * are similar as wholes (0.83 + 1.0) yet one pair is weak. */
 double fb_name_match(const fb_name_key *a, const fb_name_key *b, double *weakest);
 
+/* fb_name_match(a, b, weakest) when its value is at least `min`; otherwise some value
+ * below `min` (0.0, *weakest then 0), found as fb_name_similarity_min finds it: the
+ * merge only links names at or above a threshold. */
+double fb_name_match_min(const fb_name_key *a, const fb_name_key *b, double min, double *weakest);
+
 /* The consonant skeleton of a phonetic token: a leading vowel becomes 'a', later
  * vowels and y/w are dropped, j and z count as c, doubles collapse ("ahmad" -> "ahmd", "ismail" ->
  * "asml", "yusuf" -> "ysf"). Returns the length written to out (outlen >= 2). */

@@ -53,6 +53,7 @@ typedef struct {
   const fb_crecs *set; /* or record `ci` of a compact set */
   uint32_t ci;
   const char *state, *id;
+  uint64_t idk[2]; /* the id's first 16 bytes, NUL-padded, big-endian: see rec_order */
   uint32_t si;    /* index of state in the sorted states */
   uint32_t srank; /* the state's rank in that order (equal states, equal ranks) */
   bool vessel;
@@ -108,12 +109,24 @@ static void *vec_push(vec *v) {
   return (char *)v->v + v->size * v->n++;
 }
 
+/* The redaction masks of the "redacted" lists seen so far, by their text: the
+ * records of one state are redacted by one policy, so a merge meets few distinct
+ * lists, and equal text reads as the same list. */
+#define MASK_MEMO 4
+typedef struct {
+  const char *text;
+  uint32_t len;
+  unsigned mask;
+} mask_memo;
+
 /* What prepare computes beside the records: exact keys (xkey), name keys
- * (fb_name_key), and the text of normalised values, NUL-terminated one after the
- * other (it starts with one NUL: offset 0 is ""). */
+ * (fb_name_key), the text of normalised values, NUL-terminated one after the other
+ * (it starts with one NUL: offset 0 is ""), and the redaction masks met. */
 typedef struct {
   vec keys, names;
   fb_buf text;
+  mask_memo masks[MASK_MEMO];
+  unsigned nmasks;
 } pools;
 
 static void pools_init(pools *p) {
@@ -172,6 +185,26 @@ static bool next(val v, size_t *pos, val *e) {
   return true;
 }
 
+/* 8 bytes as a big-endian integer: integer order is memcmp's. */
+static uint64_t load_be64(const unsigned char b[8]) {
+  uint64_t k;
+  memcpy(&k, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  k = __builtin_bswap64(k);
+#endif
+  return k;
+}
+
+/* The id's first 16 bytes as two integers, for rec_order: sorting entities compares
+ * ids, and most differ there (NUL padding keeps strcmp's order: NUL is below any
+ * byte, and strcmp compares bytes unsigned). */
+static void set_id_key(rec *x) {
+  unsigned char b[16] = {0};
+  memcpy(b, x->id, strnlen(x->id, sizeof b));
+  x->idk[0] = load_be64(b);
+  x->idk[1] = load_be64(b + 8);
+}
+
 static bool masked(const char *s) { return !s || (s[0] == '[' && strcmp(s, "[REDACTED]") == 0); }
 
 /* What the `hash` redaction leaves: HMAC-SHA-256 in lowercase hex. */
@@ -182,7 +215,8 @@ static bool fingerprint(const char *s) {
   return true;
 }
 
-static unsigned redaction_mask(const rec *x) {
+/* The linking fields a "redacted" list names (by their top-level name). */
+static unsigned redaction_mask_of(val list) {
   /* The record fields (core/vocab.h) that linking reads. */
   static const struct { int field; unsigned bit; } fields[] = {
       {FB_RECORD_FIELD_NAME, R_NAME}, {FB_RECORD_FIELD_ALIASES, R_ALIASES}, {FB_RECORD_FIELD_DOB, R_DOB},
@@ -190,7 +224,7 @@ static unsigned redaction_mask(const rec *x) {
       {FB_RECORD_FIELD_VESSEL, R_VESSEL}};
   unsigned m = 0;
   size_t pos = 0;
-  val e, list = field(x, "redacted", FB_CKEY_REDACTED);
+  val e;
   while (next(list, &pos, &e)) {
     const char *s = str(e);
     if (!s) continue;
@@ -202,6 +236,19 @@ static unsigned redaction_mask(const rec *x) {
     }
   }
   return m;
+}
+
+/* The linking fields record x's "redacted" list names. */
+static unsigned redaction_mask(const rec *x, pools *p) {
+  if (!x->set) return redaction_mask_of(field(x, "redacted", FB_CKEY_REDACTED));
+  const fb_cmember *m = fb_crec_get(x->set, &x->set->recs[x->ci], FB_CKEY_REDACTED);
+  if (!m || m->type != JSON_ARRAY) return 0; /* no list: nothing named */
+  const char *text = fb_crec_text_at(x->set, m->val);
+  for (unsigned i = 0; i < p->nmasks; i++)
+    if (p->masks[i].len == m->vlen && memcmp(p->masks[i].text, text, m->vlen) == 0) return p->masks[i].mask;
+  unsigned mask = redaction_mask_of((val){.set = x->set, .off = m->val, .type = m->type});
+  if (p->nmasks < MASK_MEMO) p->masks[p->nmasks++] = (mask_memo){.text = text, .len = m->vlen, .mask = mask};
+  return mask;
 }
 
 static void add_key(pools *p, int kind, uint32_t key_at, const char *country, uint32_t r) {
@@ -254,7 +301,8 @@ static void document_fields(val e, const char **num, const char **country, const
 /* Computes every key of record `r` once: exact keys, name keys and normalised texts
  * go to the pools. */
 static void prepare(rec *x, uint32_t r, pools *p) {
-  unsigned red = redaction_mask(x);
+  set_id_key(x);
+  unsigned red = redaction_mask(x, p);
   const char *type = str(field(x, "type", FB_CKEY_TYPE));
   x->vessel = type && strcmp(type, "vessel") == 0;
   char buf[128];
@@ -346,12 +394,21 @@ static void resolve(rec *recs, uint32_t n, pools *p) {
  * harmless. */
 /* The 8 bytes of a block key as a big-endian integer. */
 static uint64_t block_key(const char *s, size_t n) {
-  uint64_t k = 0;
-  for (size_t i = 0; i < 8; i++) k = k << 8 | (i < n ? (unsigned char)s[i] : 0u);
-  return k;
+  unsigned char b[8] = {0};
+  memcpy(b, s, n < 8 ? n : 8);
+  return load_be64(b);
 }
 
-static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
+/* The first byte of a token's skeleton (a leading vowel is 'a', j and z are 'c'). */
+static unsigned char skeleton_first(const char *tok) {
+  char f[2];
+  fb_name_skeleton(tok, 1, f, sizeof f);
+  return (unsigned char)f[0];
+}
+
+/* `firsts`: NULL, or the set (256 bits) of skeleton first bytes that records from
+ * another script have; a skeleton starting otherwise is not blocked (see below). */
+static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons, const uint64_t *firsts) {
   for (int n = 0; n < x->nnames; n++) {
     const fb_name_key *k = &x->names[n];
     for (int t = 0; t < k->n; t++) {
@@ -364,14 +421,53 @@ static void add_blocks(const rec *x, uint32_t r, vec *blocks, bool skeletons) {
        * token's skeleton ('#' + up to 7 bytes), used only when some record's name
        * came from another script. */
       if (skeletons && (unsigned char)s[0] < 0x80) {
-        char sk[64];
+        /* A skeleton block pairs only a record from another script with another
+         * record: a skeleton no such record's can equal (first byte) joins nothing. */
+        unsigned char f = firsts ? skeleton_first(s) : 0;
+        if (firsts && !(firsts[f >> 6] >> (f & 63) & 1)) continue;
+        char sk[9];
         sk[0] = '#';
+        /* the key holds 7 bytes of it: a longer skeleton is cut there (its length
+         * then still >= 2) */
         size_t sn = fb_name_skeleton(s, len, sk + 1, sizeof sk - 1);
         if (sn < 2) continue;
         *(block *)vec_push(blocks) = (block){block_key(sk, 1 + (sn < 7 ? sn : 7)), r};
       }
     }
   }
+}
+
+/* Keeps only the blocks whose key more than one entry holds (in their order): a key
+ * held once pairs nothing, and most are (a token prefix shared by no other name).
+ * Counted in an open-addressing table (a key is never 0: tokens are not empty), so
+ * that only the shared few are sorted. Returns the new count. */
+static size_t shared_blocks(block *v, size_t n) {
+  if (n < 2) return 0;
+  size_t cap = 16;
+  while (cap < n + n / 2) cap *= 2; /* at most two thirds full */
+  int bits = 0;
+  while ((size_t)1 << bits < cap) bits++;
+  typedef struct { uint64_t key; uint32_t count; } slot;
+  slot small[256]; /* the usual merge's table: no allocation */
+  slot *t = cap <= 256 ? small : fb_xmalloc(cap * sizeof *t);
+  memset(t, 0, cap * sizeof *t);
+  for (size_t pass = 0; pass < 2; pass++) { /* count, then keep */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t k = v[i].key ^ v[i].key >> 29; /* a prefix key's low bytes are 0: fold them in */
+      size_t h = (size_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+      while (t[h].key && t[h].key != v[i].key) h = (h + 1) & (cap - 1);
+      if (pass == 0) {
+        t[h].key = v[i].key;
+        t[h].count++;
+      } else if (t[h].count > 1) {
+        v[kept++] = v[i];
+      }
+    }
+    if (pass == 1) n = kept;
+  }
+  if (t != small) free(t);
+  return n;
 }
 
 static bool block_less(const block *a, const block *b) { return a->key < b->key || (a->key == b->key && a->r < b->r); }
@@ -413,13 +509,16 @@ static int xkey_cmp(const void *pa, const void *pb) {
 }
 
 /* The best similarity among the pair's names whose every aligned word agrees well
- * enough (TOKEN_LINK): different given names sharing a family name are not one name. */
+ * enough (TOKEN_LINK): different given names sharing a family name are not one name.
+ * Exact when it reaches NAME_LINK; below it, some value below it. */
 static double best_name_sim(const rec *a, const rec *b) {
   double best = 0.0;
   for (int i = 0; i < a->nnames; i++)
     for (int j = 0; j < b->nnames; j++) {
-      double weakest, s = fb_name_match(&a->names[i], &b->names[j], &weakest);
+      /* a similarity under NAME_LINK never links: no need to know it exactly */
+      double weakest, s = fb_name_match_min(&a->names[i], &b->names[j], NAME_LINK, &weakest);
       if (s > best && weakest >= TOKEN_LINK) best = s;
+      if (best >= 1.0) return best; /* nothing is more similar */
     }
   return best;
 }
@@ -430,7 +529,8 @@ static bool names_agree(const rec *a, const rec *b) {
     for (int j = 0; j < b->nnames; j++) {
       double weakest;
       if (strcmp(a->names[i].buf, b->names[j].buf) == 0) return true; /* namesakes: the same key */
-      if (fb_name_match(&a->names[i], &b->names[j], &weakest) >= NAME_LINK && weakest >= TOKEN_LINK) return true;
+      if (fb_name_match_min(&a->names[i], &b->names[j], NAME_LINK, &weakest) >= NAME_LINK && weakest >= TOKEN_LINK)
+        return true;
     }
   return false;
 }
@@ -498,6 +598,23 @@ static int edge_score_cmp(const void *pa, const void *pb) {
   return edge_pair_cmp(pa, pb);
 }
 
+/* Edges sorted by `cmp`: a search's few by insertion (no call through qsort per
+ * comparison), more by qsort. Both orders are total on what is sorted (pairs, and
+ * after folding, scores then pairs), so the two sorts agree, and equal pairs before
+ * folding differ only in what folding merges. */
+static void sort_edges(edge *v, size_t n, int (*cmp)(const void *, const void *)) {
+  if (n > 16) {
+    qsort(v, n, sizeof *v, cmp);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    edge x = v[i];
+    size_t j = i;
+    for (; j > 0 && cmp(&x, &v[j - 1]) < 0; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
 /* Whether joining the components rooted at ra and rb would hold two vessels with
  * different IMO numbers. Components are small (a few records per state), and the
  * check is bounded for pathological ones. */
@@ -555,7 +672,9 @@ typedef struct {
 
 static int rec_order(const rec *recs, uint32_t a, uint32_t b) {
   if (recs[a].srank != recs[b].srank) return recs[a].srank < recs[b].srank ? -1 : 1; /* strcmp's order of states */
-  int c = strcmp(recs[a].id, recs[b].id);
+  for (int k = 0; k < 2; k++) /* the ids' first 16 bytes decide most pairs */
+    if (recs[a].idk[k] != recs[b].idk[k]) return recs[a].idk[k] < recs[b].idk[k] ? -1 : 1;
+  int c = strcmp(recs[a].id, recs[b].id); /* equal so far: the rest, if any */
   if (c) return c;
   return a < b ? -1 : a > b;
 }
@@ -570,33 +689,66 @@ static bool group_before(const group *a, const group *b, const rec *recs) {
   return rec_order(recs, a->members[0], b->members[0]) < 0;
 }
 
+/* What orders an entity, copied out of the group and its first record so that the
+ * sort reads no record: score, size, the first record's state rank and id key;
+ * group_before settles the rest (ids equal in their first 16 bytes). */
+typedef struct {
+  double score;
+  uint32_t n, srank;
+  uint64_t idk[2];
+  uint32_t g; /* the group */
+} group_key;
+
+static bool key_before(const group_key *a, const group_key *b, const group *v, const rec *recs) {
+  if (a->score != b->score) return a->score > b->score;
+  if (a->n != b->n) return a->n > b->n;
+  if (a->srank != b->srank) return a->srank < b->srank;
+  if (a->idk[0] != b->idk[0]) return a->idk[0] < b->idk[0];
+  if (a->idk[1] != b->idk[1]) return a->idk[1] < b->idk[1];
+  return group_before(&v[a->g], &v[b->g], recs);
+}
+
 /* Entities in output order: score desc, more records first, then the first record's
  * state and id. A total order (records differ), so any sort gives qsort's result; a
- * merge sort with the comparison inlined, insertion below 16. */
+ * merge sort of the groups' keys with the comparison inlined, insertion below 16,
+ * then the groups put in that order. */
 static void sort_groups(group *v, size_t n, const rec *recs) {
+  if (n < 2) return;
+  group_key small[2 * 64]; /* the usual answer's entities: no allocation */
+  group_key *keys = n <= 64 ? small : fb_xmalloc(2 * n * sizeof *keys), *from = keys, *to = keys + n;
+  for (size_t g = 0; g < n; g++) {
+    const rec *first = &recs[v[g].members[0]];
+    keys[g] = (group_key){.score = v[g].score, .n = (uint32_t)v[g].n, .srank = first->srank,
+                          .idk = {first->idk[0], first->idk[1]}, .g = (uint32_t)g};
+  }
   if (n <= 16) {
     for (size_t i = 1; i < n; i++) {
-      group x = v[i];
+      group_key x = keys[i];
       size_t j = i;
-      for (; j > 0 && group_before(&x, &v[j - 1], recs); j--) v[j] = v[j - 1];
-      v[j] = x;
+      for (; j > 0 && key_before(&x, &keys[j - 1], v, recs); j--) keys[j] = keys[j - 1];
+      keys[j] = x;
     }
-    return;
-  }
-  group *tmp = fb_xmalloc(n * sizeof *tmp), *from = v, *to = tmp;
-  for (size_t w = 1; w < n; w *= 2) {
-    for (size_t lo = 0; lo < n; lo += 2 * w) {
-      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
-      while (i < mid && j < hi) to[o++] = group_before(&from[j], &from[i], recs) ? from[j++] : from[i++];
-      while (i < mid) to[o++] = from[i++];
-      while (j < hi) to[o++] = from[j++];
+  } else {
+    for (size_t w = 1; w < n; w *= 2) {
+      for (size_t lo = 0; lo < n; lo += 2 * w) {
+        size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
+        while (i < mid && j < hi) to[o++] = key_before(&from[j], &from[i], v, recs) ? from[j++] : from[i++];
+        while (i < mid) to[o++] = from[i++];
+        while (j < hi) to[o++] = from[j++];
+      }
+      group_key *t = from;
+      from = to;
+      to = t;
     }
-    group *t = from;
-    from = to;
-    to = t;
   }
-  if (from != v) memcpy(v, from, n * sizeof *v);
-  free(tmp);
+  group small_sorted[64];
+  group *sorted = n <= 64 ? small_sorted : fb_xmalloc(n * sizeof *sorted);
+  for (size_t i = 0; i < n; i++) sorted[i] = v[from[i].g];
+  memcpy(v, sorted, n * sizeof *v);
+  if (keys != small) {
+    free(sorted);
+    free(keys);
+  }
 }
 
 /* An entity's records by state, then id (a total order too). */
@@ -630,8 +782,7 @@ static bool near_has(const near_list *l, uint32_t other) {
  * found (block order: deterministic). A pair is compared by name only when it ended
  * in two entities and one of them still has room, so a crowd of namesakes costs a
  * few comparisons per entity, not one per pair. */
-static near_list *near_lists(const rec *recs, const vec *nears, const uint32_t *entity_of, size_t ng) {
-  near_list *l = fb_xcalloc(ng ? ng : 1, sizeof *l);
+static void near_lists(near_list *l, const rec *recs, const vec *nears, const uint32_t *entity_of, size_t ng) {
   const near_pair *np = nears->v;
   for (size_t i = 0; i < nears->n; i++) {
     uint32_t ga = entity_of[np[i].a], gb = entity_of[np[i].b];
@@ -649,7 +800,6 @@ static near_list *near_lists(const rec *recs, const vec *nears, const uint32_t *
         l[g].other[j] = l[g].other[j - 1], l[g].why[j] = l[g].why[j - 1];
         l[g].other[j - 1] = o, l[g].why[j - 1] = w;
       }
-  return l;
 }
 
 static int str_cmp(const void *a, const void *b) {
@@ -669,10 +819,7 @@ typedef struct {
 } merged;
 
 static void merged_free(merged *mg) {
-  free(mg->nl);
-  free(mg->groups);
-  free(mg->order);
-  free(mg->slot);
+  free(mg->groups); /* and nl, order, slot: one allocation */
   free(mg->recs);
 }
 
@@ -685,7 +832,26 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   vec keys = pl->keys;
   vec blocks = {.size = sizeof(block)}, edges = {.size = sizeof(edge)};
   vec nears = {.size = sizeof(near_pair)};
-  for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native);
+  size_t tokens = 0; /* blocks are at most one or two per token: allocated once */
+  for (uint32_t r = 0; r < n; r++)
+    for (int k = 0; k < recs[r].nnames; k++) tokens += recs[r].names[k].n;
+  if (tokens) {
+    blocks.cap = tokens * (any_native ? 2 : 1);
+    blocks.v = fb_xmalloc(blocks.cap * blocks.size);
+  }
+  /* Skeleton first bytes of the records with a word from another script: the other
+   * records' skeleton blocks are kept only where they can meet one of theirs (a block
+   * without such a record pairs nothing, and its size decides nothing). */
+  uint64_t firsts[4] = {0};
+  for (uint32_t r = 0; any_native && r < n; r++)
+    for (int k = 0; recs[r].native && k < recs[r].nnames; k++)
+      for (int t = 0; t < recs[r].names[k].n; t++) {
+        const char *s = recs[r].names[k].buf + recs[r].names[k].off[t];
+        if ((unsigned char)s[0] >= 0x80) continue; /* no skeleton block */
+        unsigned char f = skeleton_first(s);
+        firsts[f >> 6] |= 1ull << (f & 63);
+      }
+  for (uint32_t r = 0; r < n; r++) add_blocks(&recs[r], r, &blocks, any_native, recs[r].native ? NULL : firsts);
 
   /* Exact keys: equal keys sit next to each other once sorted. */
   xkey *xk = keys.v;
@@ -712,6 +878,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   /* Names: compare only within blocks (records sharing a token prefix); a pair that
    * shares several blocks is compared in each and folded below. */
   block *bl = blocks.v;
+  blocks.n = shared_blocks(bl, blocks.n);
   sort_blocks(bl, blocks.n);
   for (size_t i = 0; i < blocks.n;) {
     size_t j = i + 1;
@@ -745,7 +912,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   edge *ed = edges.v;
   for (size_t i = 0; i < edges.n; i++)
     if (ed[i].a > ed[i].b) { uint32_t t = ed[i].a; ed[i].a = ed[i].b; ed[i].b = t; }
-  if (edges.n > 1) qsort(ed, edges.n, sizeof *ed, edge_pair_cmp);
+  sort_edges(ed, edges.n, edge_pair_cmp);
   size_t ne = 0;
   for (size_t i = 0; i < edges.n;) {
     edge e = ed[i];
@@ -758,14 +925,18 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   }
 
   /* Kruskal: strongest links first; an entity's score is the weakest link used. */
-  if (ne > 1) qsort(ed, ne, sizeof *ed, edge_score_cmp);
-  uint32_t *parent = fb_xmalloc((n ? n : 1) * sizeof *parent);
-  double *gscore = fb_xmalloc((n ? n : 1) * sizeof *gscore);
-  unsigned *gev = fb_xcalloc(n ? n : 1, sizeof *gev);
-  /* Member lists per root (next/tail), to refuse unions that would put two vessels
-   * with different IMO numbers into one entity through a third record. */
-  uint32_t *next = fb_xmalloc((n ? n : 1) * sizeof *next), *tail = fb_xmalloc((n ? n : 1) * sizeof *tail);
-  for (uint32_t i = 0; i < n; i++) { parent[i] = i; gscore[i] = 2.0; next[i] = UINT32_MAX; tail[i] = i; }
+  sort_edges(ed, ne, edge_score_cmp);
+  /* Per record, in one allocation: union-find parent, the root's score and evidence,
+   * and member lists per root (next/tail), to refuse unions that would put two
+   * vessels with different IMO numbers into one entity through a third record. */
+  size_t nn = n ? n : 1;
+  double *gscore = fb_xmalloc(nn * (sizeof(double) + sizeof(size_t) + 3 * sizeof(uint32_t) + sizeof(unsigned)));
+  size_t *count = (size_t *)(gscore + nn);
+  uint32_t *parent = (uint32_t *)(count + nn), *next = parent + nn, *tail = next + nn;
+  unsigned *gev = (unsigned *)(tail + nn);
+  for (uint32_t i = 0; i < n; i++) {
+    parent[i] = i; gscore[i] = 2.0; next[i] = UINT32_MAX; tail[i] = i; gev[i] = 0; count[i] = 0;
+  }
   for (size_t i = 0; i < ne; i++) {
     uint32_t ra = find(parent, ed[i].a), rb = find(parent, ed[i].b);
     if (ra == rb) continue;
@@ -787,13 +958,13 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   }
   for (size_t i = 0; i < ne; i++) gev[find(parent, ed[i].a)] |= ed[i].ev;
 
-  /* Groups: members listed per root. */
-  uint32_t *order = fb_xmalloc((n ? n : 1) * sizeof *order);
-  size_t *count = fb_xcalloc(n ? n : 1, sizeof *count);
+  /* Groups: members listed per root. The result's arrays (groups, near lists,
+   * members, record -> group) in one allocation, which merged_free frees. */
   for (uint32_t i = 0; i < n; i++) count[find(parent, i)]++;
-  group *groups = fb_xcalloc(n ? n : 1, sizeof *groups);
+  group *groups = fb_xcalloc(1, nn * (sizeof(group) + sizeof(near_list) + 2 * sizeof(uint32_t)));
+  near_list *nl = (near_list *)(groups + nn);
+  uint32_t *order = (uint32_t *)(nl + nn), *slot = order + nn;
   size_t ng = 0, used = 0;
-  uint32_t *slot = fb_xmalloc((n ? n : 1) * sizeof *slot);
   for (uint32_t i = 0; i < n; i++) {
     if (parent[i] != i) continue;
     groups[ng].members = order + used;
@@ -807,6 +978,7 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
     g->members[g->n++] = i;
   }
   for (size_t g = 0; g < ng; g++) {
+    if (groups[g].n == 1) continue; /* SINGLE_SCORE is already what rounding gives */
     groups[g].score = round(groups[g].score * 100.0) / 100.0; /* what the analyst sees */
     sort_members(groups[g].members, groups[g].n, recs);
   }
@@ -814,18 +986,14 @@ static void link_records(merged *mg, pools *pl, bool any_native) {
   uint32_t *entity_of = slot; /* reused: record -> entity index in output order */
   for (size_t g = 0; g < ng; g++)
     for (size_t m = 0; m < groups[g].n; m++) entity_of[groups[g].members[m]] = (uint32_t)g;
-  mg->nl = near_lists(recs, &nears, entity_of, ng);
+  near_lists(nl, recs, &nears, entity_of, ng);
+  mg->nl = nl;
   mg->groups = groups;
   mg->ng = ng;
   mg->order = order;
   mg->slot = slot;
   free(nears.v);
-  free(next);
-  free(tail);
-  free(count);
-  free(gev);
-  free(gscore);
-  free(parent);
+  free(gscore); /* and the other per-record arrays */
   free(edges.v);
   free(blocks.v);
   pools_free(pl);
@@ -963,22 +1131,22 @@ static int source_cmp(const void *a, const void *b) {
 }
 
 fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
-  fb_merged *out = fb_xcalloc(1, sizeof *out);
+  /* The result with its per-source arrays and score memo: one allocation. */
+  size_t ns = nsrc ? nsrc : 1;
+  fb_merged *out = fb_xcalloc(1, sizeof *out + sizeof *out->scores + ns * (sizeof(char *) + sizeof(size_t)));
+  out->scores = (score_texts *)(out + 1);
+  out->state_text = (char **)(out->scores + 1);
+  out->state_len = (size_t *)(out->state_text + ns);
   /* States in sorted order, as fb_merge takes them. */
-  fb_merge_source *sorted = fb_xcalloc(nsrc ? nsrc : 1, sizeof *sorted);
+  fb_merge_source *sorted = fb_xcalloc(ns, sizeof *sorted);
   if (nsrc) memcpy(sorted, src, nsrc * sizeof *sorted);
   qsort(sorted, nsrc, sizeof *sorted, source_cmp);
   out->nsrc = nsrc;
-  out->state_text = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_text);
-  out->state_len = fb_xcalloc(nsrc ? nsrc : 1, sizeof *out->state_len);
-  out->scores = fb_xcalloc(1, sizeof *out->scores);
   size_t nrec = 0;
   for (size_t si = 0; si < nsrc; si++) {
     nrec += sorted[si].set ? sorted[si].set->nrecs : json_array_size(sorted[si].records);
-    json_t *st = json_string(sorted[si].state);
-    fb_buf b = {0};
-    if (!st || fb_jsonw_value(&b, st, 0) != 0) fb_buf_puts(&b, "\"\"");
-    json_decref(st);
+    fb_buf b = {0}; /* jsonw refuses what json_string refuses: not UTF-8 */
+    if (fb_jsonw_string(&b, sorted[si].state, strlen(sorted[si].state)) != 0) fb_buf_puts(&b, "\"\"");
     out->state_len[si] = b.len;
     out->state_text[si] = fb_buf_steal(&b);
   }
@@ -1000,8 +1168,9 @@ fb_merged *fb_merge_sources(const fb_merge_source *src, size_t nsrc) {
         x->ci = (uint32_t)i;
         x->id = fb_crec_string(set, &set->recs[i], FB_CKEY_ID);
       } else {
-        x->json = json_array_get(sorted[si].records, i);
-        if (!json_is_object(x->json)) continue;
+        json_t *r = json_array_get(sorted[si].records, i);
+        if (!json_is_object(r)) continue; /* the slot stays clean for the next record */
+        x->json = r;
         x->id = json_string_value(json_object_get(x->json, "id"));
       }
       x->state = sorted[si].state;
@@ -1136,9 +1305,6 @@ int fb_merged_write(fb_buf *b, const fb_merged *out, int precision) {
 void fb_merged_free(fb_merged *out) {
   if (!out) return;
   merged_free(&out->m);
-  free(out->scores);
   for (size_t i = 0; i < out->nsrc; i++) free(out->state_text[i]);
-  free(out->state_text);
-  free(out->state_len);
-  free(out);
+  free(out); /* and its arrays */
 }

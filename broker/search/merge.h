@@ -46,7 +46,8 @@
  *
  * Cost: keys are computed once per record; exact keys are grouped by sorting; names
  * are compared only within blocks sharing a token prefix (pairs compared once), so
- * the work grows with the block sizes, not with all pairs. */
+ * the work grows with the block sizes, not with all pairs. For a search's answer
+ * (tens of records) the per-record work dominates: see docs/merge.md, "Cost". */
 #ifndef FB_SEARCH_MERGE_H
 #define FB_SEARCH_MERGE_H
 

@@ -103,8 +103,9 @@ static void test_skeleton(void **state) {
 }
 
 /* fb_name_similarity_min gives fb_name_similarity exactly whenever that reaches the
- * threshold (also a threshold equal to it), and less than the threshold otherwise:
- * random keys of 1 to 8 tokens, alike and not, Latin and transliterated ('^'). */
+ * threshold (also a threshold equal to it), and less than the threshold otherwise;
+ * fb_name_match_min likewise fb_name_match, its weakest pair too: random keys of 1 to
+ * 8 tokens, alike and not, Latin and transliterated ('^'). */
 static void test_similarity_min_is_similarity_above_threshold(void **state) {
   (void)state;
   static const char *const pool[] = {"ahmad", "ahmat", "ahmadi", "muhamad", "ismail", "ismal", "smail", "asmail",
@@ -129,20 +130,82 @@ static void test_similarity_min_is_similarity_above_threshold(void **state) {
       }
       fb_name_key_parse(text[side], &k[side]);
     }
-    double full = fb_name_similarity(&k[0], &k[1]);
+    double full = fb_name_similarity(&k[0], &k[1]), full_weakest;
+    assert_true(fb_name_match(&k[0], &k[1], &full_weakest) == full);
     for (size_t m = 0; m < sizeof mins / sizeof mins[0]; m++) {
-      double got = fb_name_similarity_min(&k[0], &k[1], mins[m]);
+      double got = fb_name_similarity_min(&k[0], &k[1], mins[m]), weakest;
+      double matched = fb_name_match_min(&k[0], &k[1], mins[m], &weakest);
       if (full >= mins[m]) {
         if (got != full) fail_msg("'%s' / '%s' at %.2f: %.17g, not %.17g", text[0], text[1], mins[m], got, full);
+        if (matched != full || weakest != full_weakest)
+          fail_msg("'%s' / '%s' at %.2f: match %.17g (weakest %.17g), not %.17g (%.17g)", text[0], text[1], mins[m],
+                   matched, weakest, full, full_weakest);
         kept++;
       } else {
         if (!(got < mins[m])) fail_msg("'%s' / '%s' at %.2f: %.17g is not below", text[0], text[1], mins[m], got);
+        if (!(matched < mins[m]))
+          fail_msg("'%s' / '%s' at %.2f: match %.17g is not below", text[0], text[1], mins[m], matched);
         pruned++;
       }
     }
     if (fb_name_similarity_min(&k[0], &k[1], full) != full) fail_msg("'%s' / '%s' at its own score", text[0], text[1]);
+    /* a key against itself or an equal copy (fb_name_match_min's shortcut): what the
+     * alignment gives, every word with itself */
+    double self_weakest, self = fb_name_match_min(&k[0], &k[0], 0.85, &self_weakest);
+    if (self != fb_name_similarity_min(&k[0], &k[0], 0.0) || self != 1.0 || self_weakest != 1.0)
+      fail_msg("'%s' against itself: %.17g (weakest %.17g)", text[0], self, self_weakest);
+    fb_name_key copy;
+    fb_name_key_parse(text[0], &copy);
+    double w2, s2 = fb_name_match(&k[0], &copy, &w2);
+    if (s2 != 1.0 || w2 != 1.0) fail_msg("'%s' against its copy: %.17g (weakest %.17g)", text[0], s2, w2);
   }
   assert_true(kept > 1000 && pruned > 1000); /* both sides of the threshold were tried */
+}
+
+/* Connectors and abbreviations, every word of 2 to 5 letters over their alphabet: a
+ * connector ("bin", "binti", "binte", "bint", "bte", "bt", "bn", "ibn", "al", "el", "ap",
+ * "bnt") leaves no token, an abbreviation ("md", "mohd", "muhd", "mhd", "moh", "abd")
+ * gives its expansion's key, any other word one token no longer than itself (an
+ * expansion is longer than the word it replaces). */
+static void test_connectors_and_abbreviations_exactly(void **state) {
+  (void)state;
+  static const char *const connectors[] = {"bin", "binti", "binte", "bint", "bte", "bt", "bn", "ibn", "al", "el",
+                                           "ap", "bnt"};
+  static const char *const abbrevs[] = {"md", "mohd", "muhd", "mhd", "moh", "abd"};
+  static const char letters[] = "abdehilmnoptu";
+  const size_t nl = sizeof letters - 1;
+  fb_name_key muhammad, abdul;
+  fb_name_key_make("muhammad", &muhammad);
+  fb_name_key_make("abdul", &abdul);
+  size_t seen_connectors = 0, seen_abbrevs = 0;
+  for (size_t len = 2; len <= 5; len++) {
+    size_t total = 1;
+    for (size_t i = 0; i < len; i++) total *= nl;
+    for (size_t w = 0; w < total; w++) {
+      char word[8];
+      for (size_t i = 0, x = w; i < len; i++, x /= nl) word[i] = letters[x % nl];
+      word[len] = '\0';
+      bool connector = false;
+      const char *expansion = NULL;
+      for (size_t i = 0; i < sizeof connectors / sizeof connectors[0]; i++)
+        connector |= strcmp(word, connectors[i]) == 0;
+      for (size_t i = 0; i < sizeof abbrevs / sizeof abbrevs[0]; i++)
+        if (strcmp(word, abbrevs[i]) == 0) expansion = i == 5 ? abdul.buf : muhammad.buf;
+      fb_name_key k;
+      fb_name_key_make(word, &k);
+      if (connector) {
+        seen_connectors++;
+        if (k.n != 0) fail_msg("'%s' is a connector, yet gave '%s'", word, k.buf);
+      } else if (expansion) {
+        seen_abbrevs++;
+        if (strcmp(k.buf, expansion) != 0) fail_msg("'%s' gave '%s', not '%s'", word, k.buf, expansion);
+      } else if (k.n != 1 || strlen(k.buf) > len) {
+        fail_msg("'%s' gave '%s' (%d tokens)", word, k.buf, k.n);
+      }
+    }
+  }
+  assert_int_equal(seen_connectors, 12);
+  assert_int_equal(seen_abbrevs, 6);
 }
 
 static void test_bad_input(void **state) {
@@ -246,6 +309,7 @@ int main(void) {
       cmocka_unit_test(test_skeleton), cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_similarity_min_is_similarity_above_threshold),
       cmocka_unit_test(test_ascii_path_is_the_general_path),
+      cmocka_unit_test(test_connectors_and_abbreviations_exactly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
