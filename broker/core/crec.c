@@ -28,6 +28,7 @@ typedef struct {
   char *plain;
   uint32_t p, len;
   bool reals;
+  uint8_t kinds, kinds2; /* of the value scanned last (fb_cmember's) */
   span *keys; /* the keys of the objects being scanned, for repeated keys */
   size_t nkeys, capkeys;
   fb_crecs *set;
@@ -323,8 +324,10 @@ static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool t
 static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
   s->p++;
   size_t base = s->nkeys;
+  uint8_t kinds = 0, kinds2 = 0;
   if (s->p < s->len && s->t[s->p] == '}') {
     s->p++;
+    s->kinds = s->kinds2 = 0;
     return 0;
   }
   for (;;) {
@@ -347,10 +350,13 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
     bool records = top && klen == 9 && memcmp(s->t + key, "\"records\"", 9) == 0;
     if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
     if (records && vt == JSON_ARRAY) s->set->has_records = true;
+    kinds |= FB_CKIND(vt);
+    kinds2 |= s->kinds;
     if (rec) {
       fb_crecs *set = s->set;
       set->members = grow(set->members, set->nmembers, &set->capmembers, sizeof *set->members);
-      set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false};
+      set->members[set->nmembers++] =
+          (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false, s->kinds, s->kinds2};
       int k = known_key(s->t + key, klen, tag);
       if (k >= 0) rec->at[k] = (int32_t)(set->nmembers - 1);
       rec->n++;
@@ -366,14 +372,18 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
   }
   bool rep = repeated_key(s, base);
   s->nkeys = base;
+  s->kinds = kinds;
+  s->kinds2 = kinds2;
   return rep ? -1 : 0;
 }
 
 /* Scans an array; with `records`, each element is a record of the set. */
 static int scan_array(scanner *s, int depth, bool records) {
   s->p++;
+  uint8_t kinds = 0, kinds2 = 0;
   if (s->p < s->len && s->t[s->p] == ']') {
     s->p++;
+    s->kinds = s->kinds2 = 0;
     return 0;
   }
   for (;;) {
@@ -399,10 +409,14 @@ static int scan_array(scanner *s, int depth, bool records) {
     } else {
       uint8_t t;
       if (scan_value(s, depth + 1, &t, NULL, false) != 0) return -1;
+      kinds |= FB_CKIND(t);
+      kinds2 |= s->kinds;
     }
     if (s->p >= s->len) return -1;
     if (s->t[s->p] == ']') {
       s->p++;
+      s->kinds = kinds; /* the records' array: no member, its kinds unread */
+      s->kinds2 = kinds2;
       return 0;
     }
     if (s->t[s->p] != ',') return -1;
@@ -415,6 +429,7 @@ static int scan_array(scanner *s, int depth, bool records) {
  * it is that "records" array. */
 static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top) {
   if (s->p >= s->len || depth > MAX_DEPTH) return -1;
+  s->kinds = s->kinds2 = 0; /* a scalar's; a container sets its own */
   switch (s->t[s->p]) {
   case '{': *type = JSON_OBJECT; return scan_object(s, depth, rec, top && depth == 1);
   case '[': *type = JSON_ARRAY; return scan_array(s, depth, top && depth == 2);
@@ -523,6 +538,7 @@ int fb_crecs_freeze(fb_crecs *s) {
   s->nrecs = s->caprecs = s->nmembers = s->capmembers = s->nxmembers = s->capxmembers = 0;
   s->xused = s->xcap = 0;
   memset(s->xkey, 0, sizeof s->xkey);
+  memset(s->xseen, 0, sizeof s->xseen);
   s->len = b.len;
   s->text = fb_xrealloc(fb_buf_steal(&b), s->len + 1); /* exactly its bytes */
   s->frozen = true;
@@ -823,11 +839,33 @@ json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m) {
   }
 }
 
+/* What append_text says of a value besides its offset (fb_cmember's fields). */
+typedef struct {
+  uint8_t type, kinds, kinds2;
+  bool reals;
+} value_shape;
+
+/* The xseen slot of a value's text: its length and a few of its bytes. */
+static size_t xseen_slot(const char *t, size_t n) {
+  uint32_t h = (uint32_t)n * 0x9E3779B1u;
+  h ^= (uint32_t)(unsigned char)t[n / 2] * 0x85EBCA6Bu ^ (uint32_t)(unsigned char)t[n - 1] << 8 ^
+       (uint32_t)(unsigned char)t[n > 1 ? 1 : 0] << 16;
+  return (h >> 7) % FB_ARRAY_LEN(((fb_crecs *)0)->xseen);
+}
+
 /* Appends canonical text to the edits' text (and its decoding to xplain); its offset,
  * or UINT32_MAX when it is not canonical (never for jsonw's text). The answer's text
  * stays where it is: the first edit allocates room for half of it again (a redacted
- * answer's edits are about a third of it), and the edits' buffers grow by doubling. */
-static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type, bool *reals) {
+ * answer's edits are about a third of it), and the edits' buffers grow by doubling.
+ * Text appended before, byte for byte, is not appended again: its offset is shared
+ * (the edits' text is never changed in place; a record's members are written from
+ * their spans wherever they lie). Redaction gives most records the same few values. */
+static uint32_t append_text(fb_crecs *s, const char *t, size_t n, value_shape *shape) {
+  size_t slot = n ? xseen_slot(t, n) : 0;
+  if (n && s->xseen[slot].n == n && memcmp(s->xtext + s->xseen[slot].off, t, n) == 0) {
+    *shape = (value_shape){s->xseen[slot].type, s->xseen[slot].kinds, s->xseen[slot].kinds2, s->xseen[slot].reals};
+    return (uint32_t)s->len + s->xseen[slot].off;
+  }
   if ((uint64_t)s->len + s->xused + n + 1 > UINT32_MAX) return UINT32_MAX;
   if (s->xused + n + 1 > s->xcap) {
     size_t cap = s->xcap ? s->xcap * 2 : (s->len / 2 > 256 ? s->len / 2 : 256);
@@ -841,11 +879,21 @@ static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type,
   s->xtext[x + n] = '\0';
   memcpy(s->xplain + x, t, n + 1);
   scanner sc = {.t = (const unsigned char *)s->xtext, .plain = s->xplain, .p = x, .len = (uint32_t)(x + n), .set = s};
-  int rc = scan_value(&sc, 1, type, NULL, false);
+  int rc = scan_value(&sc, 1, &shape->type, NULL, false);
   free(sc.keys);
   if (rc != 0 || sc.p != x + n) return UINT32_MAX;
-  *reals = sc.reals;
+  shape->reals = sc.reals;
+  shape->kinds = sc.kinds;
+  shape->kinds2 = sc.kinds2;
   s->xused += n;
+  if (n) {
+    s->xseen[slot].off = x;
+    s->xseen[slot].n = (uint32_t)n;
+    s->xseen[slot].type = shape->type;
+    s->xseen[slot].kinds = shape->kinds;
+    s->xseen[slot].kinds2 = shape->kinds2;
+    s->xseen[slot].reals = shape->reals;
+  }
   return (uint32_t)s->len + x;
 }
 
@@ -886,9 +934,8 @@ void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
 }
 
 int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
-  uint8_t type;
-  bool reals;
-  uint32_t off = append_text(s, t, n, &type, &reals);
+  value_shape shape;
+  uint32_t off = append_text(s, t, n, &shape);
   if (off == UINT32_MAX) return -1;
   fb_crec *r = &s->recs[i];
   fb_cmember *m;
@@ -900,9 +947,8 @@ int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
       fb_buf *b = &s->scratch; /* `t` may be the scratch's text: it is copied by now */
       b->len = 0;
       fb_buf_json_string(b, key_text(key));
-      uint8_t kt;
-      bool kr;
-      uint32_t koff = append_text(s, b->data, b->len, &kt, &kr);
+      value_shape ks;
+      uint32_t koff = append_text(s, b->data, b->len, &ks);
       if (koff == UINT32_MAX) return -1; /* no room: nothing changed but unused text */
       s->xkey[key] = koff;
     }
@@ -914,7 +960,9 @@ int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
   r->edited = true;
   m->val = off;
   m->vlen = (uint32_t)n;
-  m->type = type;
-  m->reals = reals;
+  m->type = shape.type;
+  m->reals = shape.reals;
+  m->kinds = shape.kinds;
+  m->kinds2 = shape.kinds2;
   return 0;
 }
