@@ -42,11 +42,30 @@ static inline uint32_t key_tag(const unsigned char *k, uint32_t klen) {
   return klen < 4 ? klen : klen | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[klen - 2] << 24;
 }
 
+/* The first and the last 8 bytes of a key's text (quotes included, 8 to 16 bytes; 4 and
+ * 4 for 4 to 7): together with its length (in the tag), all of it, in two loads. */
+static inline uint64_t key_head(const unsigned char *k, uint32_t klen) {
+  uint64_t h = 0;
+  uint32_t h4;
+  if (klen >= 8) memcpy(&h, k, 8);
+  else memcpy(&h4, k, 4), h = h4;
+  return h;
+}
+
+static inline uint64_t key_tail(const unsigned char *k, uint32_t klen) {
+  uint64_t h = 0;
+  uint32_t h4;
+  if (klen >= 8) memcpy(&h, k + klen - 8, 8);
+  else memcpy(&h4, k + klen - 4, 4), h = h4;
+  return h;
+}
+
 /* The known keys by key_tag, open addressing (made once: the lookup is per member of
  * every record; one probe and one compare instead of a walk over every known key). */
 #define KNOWN_SLOTS 64
 static struct {
   uint32_t tag[KNOWN_SLOTS];
+  uint64_t head[KNOWN_SLOTS], tail[KNOWN_SLOTS];
   int8_t key[KNOWN_SLOTS]; /* -1: empty */
 } known;
 static pthread_once_t known_once = PTHREAD_ONCE_INIT;
@@ -66,20 +85,19 @@ static void known_init(void) {
     uint32_t i = known_slot(tag);
     while (known.key[i] >= 0) i = (i + 1) % KNOWN_SLOTS;
     known.tag[i] = tag;
+    known.head[i] = key_head((const unsigned char *)quoted, (uint32_t)n);
+    known.tail[i] = key_tail((const unsigned char *)quoted, (uint32_t)n);
     known.key[i] = (int8_t)k;
   }
 }
 
-/* The known key index of a key's text (quotes included), or -1. */
+/* The known key index of a key's text (quotes included), or -1. Equal tags mean equal
+ * lengths (a known key's text is at most 13 bytes), and then head and tail cover it. */
 static int known_key(const unsigned char *k, uint32_t klen, uint32_t tag) {
   if (klen < 4 || klen > 13) return -1;
-  for (uint32_t i = known_slot(tag); known.key[i] >= 0; i = (i + 1) % KNOWN_SLOTS) {
-    if (known.tag[i] != tag) continue;
-    const char *text = key_text(known.key[i]);
-    uint32_t j = 0;
-    while (j < klen - 2 && (unsigned char)text[j] == k[j + 1]) j++;
-    if (j == klen - 2 && text[j] == '\0') return known.key[i];
-  }
+  uint64_t head = key_head(k, klen), tail = key_tail(k, klen);
+  for (uint32_t i = known_slot(tag); known.key[i] >= 0; i = (i + 1) % KNOWN_SLOTS)
+    if (known.tag[i] == tag && known.head[i] == head && known.tail[i] == tail) return known.key[i];
   return -1;
 }
 
@@ -192,13 +210,14 @@ static inline uint32_t skip_plain(const unsigned char *t, uint32_t p, uint32_t l
   return p;
 }
 
-/* A string at t[p] == '"'; its decoded bytes go to plain at the same offset, ended by
- * a NUL (decoding never lengthens). The position is kept in a local: s->t's bytes may
- * alias anything, so s->p would be stored and loaded again at every byte. */
-static int scan_string(scanner *s) {
+/* The rest of a string from t[p] on, its bytes before p plain (no escape, ASCII):
+ * its decoded bytes go to plain at the same offset, ended by a NUL (decoding never
+ * lengthens). The position is kept in a local: s->t's bytes may alias anything, so
+ * s->p would be stored and loaded again at every byte. */
+static int scan_string_rest(scanner *s, uint32_t p) {
   const unsigned char *t = s->t;
   const uint32_t len = s->len;
-  uint32_t p = s->p + 1, w = p;
+  uint32_t w = p;
   bool escaped = false;
   for (;;) {
     uint32_t run = p;
@@ -228,6 +247,29 @@ static int scan_string(scanner *s) {
   s->plain[escaped ? w : p] = '\0';
   s->p = p + 1;
   return 0;
+}
+
+/* A string at t[s->p] == '"'. Most are short and plain: the word that holds the
+ * closing quote has no other stop byte before it, which its quote mask tells (the
+ * lowest bit of each mask is exact, so the lowest of both is a quote only when it is
+ * the quote mask's). Anything else goes on from that word's first byte. */
+static inline int scan_string(scanner *s) {
+  uint32_t p = s->p + 1;
+#ifdef WORD_SCAN
+  const unsigned char *t = s->t;
+  const uint32_t len = s->len;
+  for (; len - p >= 8; p += 8) {
+    uint64_t w = load_word(t + p);
+    uint64_t quotes = bytes_equal(w, '"'), m = stop_bytes(w);
+    if (!m) continue;
+    if (!((m & -m) & quotes)) break;
+    p += (uint32_t)(__builtin_ctzll(m) >> 3);
+    s->plain[p] = '\0';
+    s->p = p + 1;
+    return 0;
+  }
+#endif
+  return scan_string_rest(s, p);
 }
 
 static int scan_number(scanner *s, uint8_t *type) {
@@ -320,56 +362,70 @@ static bool repeated_key(scanner *s, size_t base) {
 
 static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top);
 
-/* Scans an object; with `rec`, its members become the record's. */
+/* Scans an object; with `rec`, its members become the record's. The text and the
+ * position are kept in locals (stores through s->plain may alias s->t's bytes). */
 static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
-  s->p++;
+  const unsigned char *t = s->t;
+  const uint32_t len = s->len;
+  uint32_t p = s->p + 1;
   size_t base = s->nkeys;
   uint8_t kinds = 0, kinds2 = 0;
-  if (s->p < s->len && s->t[s->p] == '}') {
-    s->p++;
+  if (p < len && t[p] == '}') {
+    s->p = p + 1;
     s->kinds = s->kinds2 = 0;
     return 0;
   }
   for (;;) {
-    if (s->p >= s->len || s->t[s->p] != '"') return -1;
-    uint32_t key = s->p;
+    if (p >= len || t[p] != '"') return -1;
+    uint32_t key = p;
+    s->p = p;
     if (scan_string(s) != 0) return -1;
-    uint32_t klen = s->p - key;
-    uint32_t tag = key_tag(s->t + key, klen);
+    p = s->p;
+    uint32_t klen = p - key;
+    uint32_t tag = key_tag(t + key, klen);
     if (s->nkeys == s->capkeys) {
       s->capkeys = s->capkeys ? s->capkeys * 2 : 64;
       s->keys = fb_xrealloc(s->keys, s->capkeys * sizeof *s->keys);
     }
     s->keys[s->nkeys++] = (span){key, klen, tag};
-    if (s->p >= s->len || s->t[s->p] != ':') return -1;
-    s->p++;
-    uint32_t val = s->p;
+    if (p >= len || t[p] != ':') return -1;
+    uint32_t val = ++p;
+    s->p = p;
     bool outer_reals = s->reals;
-    s->reals = false;
-    uint8_t vt;
-    bool records = top && klen == 9 && memcmp(s->t + key, "\"records\"", 9) == 0;
-    if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
-    if (records && vt == JSON_ARRAY) s->set->has_records = true;
+    uint8_t vt, vkinds = 0, vkinds2 = 0;
+    if (p < len && t[p] == '"' && depth < MAX_DEPTH) { /* most values: a string, as scan_value would */
+      vt = JSON_STRING;
+      s->reals = false;
+      if (scan_string(s) != 0) return -1;
+    } else {
+      s->reals = false;
+      bool records = top && klen == 9 && memcmp(t + key, "\"records\"", 9) == 0;
+      if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
+      if (records && vt == JSON_ARRAY) s->set->has_records = true;
+      vkinds = s->kinds;
+      vkinds2 = s->kinds2;
+    }
+    p = s->p;
     kinds |= FB_CKIND(vt);
-    kinds2 |= s->kinds;
+    kinds2 |= vkinds;
     if (rec) {
       fb_crecs *set = s->set;
       set->members = grow(set->members, set->nmembers, &set->capmembers, sizeof *set->members);
-      set->members[set->nmembers++] =
-          (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false, s->kinds, s->kinds2};
-      int k = known_key(s->t + key, klen, tag);
+      set->members[set->nmembers++] = (fb_cmember){key, klen, val, p - val, vt, s->reals, false, vkinds, vkinds2};
+      int k = known_key(t + key, klen, tag);
       if (k >= 0) rec->at[k] = (int32_t)(set->nmembers - 1);
       rec->n++;
     }
     s->reals |= outer_reals;
-    if (s->p >= s->len) return -1;
-    if (s->t[s->p] == '}') {
-      s->p++;
+    if (p >= len) return -1;
+    if (t[p] == '}') {
+      p++;
       break;
     }
-    if (s->t[s->p] != ',') return -1;
-    s->p++;
+    if (t[p] != ',') return -1;
+    p++;
   }
+  s->p = p;
   bool rep = repeated_key(s, base);
   s->nkeys = base;
   s->kinds = kinds;
