@@ -901,12 +901,13 @@ typedef struct {
   bool reals;
 } value_shape;
 
-/* The xseen slot of a value's text: its length and a few of its bytes. */
+/* The xseen slot of a value's text (n > 0): its length and up to 16 of its bytes. */
 static size_t xseen_slot(const char *t, size_t n) {
-  uint32_t h = (uint32_t)n * 0x9E3779B1u;
-  h ^= (uint32_t)(unsigned char)t[n / 2] * 0x85EBCA6Bu ^ (uint32_t)(unsigned char)t[n - 1] << 8 ^
-       (uint32_t)(unsigned char)t[n > 1 ? 1 : 0] << 16;
-  return (h >> 7) % FB_ARRAY_LEN(((fb_crecs *)0)->xseen);
+  uint64_t a = 0, b = 0;
+  memcpy(&a, t, n < 8 ? n : 8);
+  memcpy(&b, t + n - (n < 8 ? n : 8), n < 8 ? n : 8);
+  uint64_t h = (a * 0x9E3779B97F4A7C15ull ^ b) * 0xC2B2AE3D27D4EB4Full + n;
+  return (size_t)(h >> 58) % FB_ARRAY_LEN(((fb_crecs *)0)->xseen);
 }
 
 /* Appends canonical text to the edits' text (and its decoding to xplain); its offset,
@@ -989,10 +990,8 @@ void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
     fb_crec_remove(s, i, key); /* not writable: the field goes */
 }
 
-int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
-  value_shape shape;
-  uint32_t off = append_text(s, t, n, &shape);
-  if (off == UINT32_MAX) return -1;
+/* Points known key `key` of record `i` at the value text at `off` (`n` bytes). */
+static int set_member(fb_crecs *s, size_t i, int key, uint32_t off, size_t n, const value_shape *shape) {
   fb_crec *r = &s->recs[i];
   fb_cmember *m;
   if (r->at[key] >= 0) {
@@ -1016,9 +1015,23 @@ int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
   r->edited = true;
   m->val = off;
   m->vlen = (uint32_t)n;
-  m->type = shape.type;
-  m->reals = shape.reals;
-  m->kinds = shape.kinds;
-  m->kinds2 = shape.kinds2;
+  m->type = shape->type;
+  m->reals = shape->reals;
+  m->kinds = shape->kinds;
+  m->kinds2 = shape->kinds2;
   return 0;
+}
+
+int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
+  value_shape shape;
+  uint32_t off = append_text(s, t, n, &shape);
+  if (off == UINT32_MAX) return -1;
+  return set_member(s, i, key, off, n, &shape);
+}
+
+int fb_crec_set_shared(fb_crecs *s, size_t i, int key, const fb_cmember *v) {
+  uint64_t end = (uint64_t)v->val + v->vlen;
+  if (v->vlen == 0 || (v->val < s->len ? end > s->len : end > s->len + s->xused)) return -1;
+  value_shape shape = {v->type, v->kinds, v->kinds2, v->reals};
+  return set_member(s, i, key, v->val, v->vlen, &shape);
 }

@@ -192,6 +192,12 @@ void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v);
  * value. Returns 0, or -1 with the record unchanged when `t` is not canonical. */
 int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n);
 
+/* Sets known key `key` of record `i` to a value the set holds already: member `v`'s
+ * (a copy of what fb_crec_get gave, taken before any edit since: edits move members),
+ * its text shared, not copied. For the edits that give many records the same value.
+ * Returns 0, or -1 with the record unchanged when v's value does not lie in the set's text. */
+int fb_crec_set_shared(fb_crecs *s, size_t i, int key, const fb_cmember *v);
+
 /* Removes known key `key` of record `i` (nothing when absent). */
 void fb_crec_remove(fb_crecs *s, size_t i, int key);
 
