@@ -29,8 +29,9 @@ typedef struct {
   uint32_t p, len;
   bool reals;
   uint8_t kinds, kinds2; /* of the value scanned last (fb_cmember's) */
-  span *keys; /* the keys of the objects being scanned, for repeated keys */
-  size_t nkeys, capkeys;
+  span *keys; /* the keys of the objects being scanned, for repeated keys: */
+  size_t nkeys, capkeys; /* in `few` while they fit */
+  span few[64];
   fb_crecs *set;
 } scanner;
 
@@ -210,11 +211,13 @@ static inline uint32_t skip_plain(const unsigned char *t, uint32_t p, uint32_t l
   return p;
 }
 
+#define STRING_BAD UINT32_MAX /* scan_string's answer for text that is not a canonical string */
+
 /* The rest of a string from t[p] on, its bytes before p plain (no escape, ASCII):
  * its decoded bytes go to plain at the same offset, ended by a NUL (decoding never
  * lengthens). The position is kept in a local: s->t's bytes may alias anything, so
  * s->p would be stored and loaded again at every byte. */
-static int scan_string_rest(scanner *s, uint32_t p) {
+static uint32_t scan_string_rest(scanner *s, uint32_t p) {
   const unsigned char *t = s->t;
   const uint32_t len = s->len;
   uint32_t w = p;
@@ -224,14 +227,14 @@ static int scan_string_rest(scanner *s, uint32_t p) {
     p = skip_plain(t, p, len);
     if (escaped) memmove(s->plain + w, t + run, p - run);
     w += p - run;
-    if (p >= len) return -1;
+    if (p >= len) return STRING_BAD;
     unsigned c = t[p];
     if (c == '"') break;
-    if (c < 0x20) return -1;
+    if (c < 0x20) return STRING_BAD;
     if (c == '\\') {
       char d;
       uint32_t n = canonical_escape(t, p, len, &d);
-      if (!n) return -1;
+      if (!n) return STRING_BAD;
       if (!escaped) w = p;
       escaped = true;
       s->plain[w++] = d;
@@ -239,22 +242,21 @@ static int scan_string_rest(scanner *s, uint32_t p) {
       continue;
     }
     uint32_t n = 1;
-    if (c >= 0x80 && !(n = utf8_len(t + p, len - p))) return -1;
+    if (c >= 0x80 && !(n = utf8_len(t + p, len - p))) return STRING_BAD;
     if (escaped) memmove(s->plain + w, t + p, n);
     w += n;
     p += n;
   }
   s->plain[escaped ? w : p] = '\0';
-  s->p = p + 1;
-  return 0;
+  return p + 1;
 }
 
-/* A string at t[s->p] == '"'. Most are short and plain: the word that holds the
+/* A string at t[p] == '"': the position after it, or STRING_BAD. Most are short and plain: the word that holds the
  * closing quote has no other stop byte before it, which its quote mask tells (the
  * lowest bit of each mask is exact, so the lowest of both is a quote only when it is
  * the quote mask's). Anything else goes on from that word's first byte. */
-static inline int scan_string(scanner *s) {
-  uint32_t p = s->p + 1;
+static inline uint32_t scan_string(scanner *s, uint32_t p) {
+  p++;
 #ifdef WORD_SCAN
   const unsigned char *t = s->t;
   const uint32_t len = s->len;
@@ -265,8 +267,7 @@ static inline int scan_string(scanner *s) {
     if (!((m & -m) & quotes)) break;
     p += (uint32_t)(__builtin_ctzll(m) >> 3);
     s->plain[p] = '\0';
-    s->p = p + 1;
-    return 0;
+    return p + 1;
   }
 #endif
   return scan_string_rest(s, p);
@@ -362,6 +363,32 @@ static bool repeated_key(scanner *s, size_t base) {
 
 static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top);
 
+static void scanner_init(scanner *s, const char *t, char *plain, uint32_t p, uint32_t len, fb_crecs *set) {
+  s->t = (const unsigned char *)t;
+  s->plain = plain;
+  s->p = p;
+  s->len = len;
+  s->reals = false;
+  s->kinds = s->kinds2 = 0;
+  s->keys = s->few;
+  s->nkeys = 0;
+  s->capkeys = FB_ARRAY_LEN(s->few);
+  s->set = set;
+}
+
+static void scanner_end(scanner *s) {
+  if (s->keys != s->few) free(s->keys);
+}
+
+static void grow_keys(scanner *s) {
+  size_t cap = s->capkeys * 2;
+  span *k = fb_xmalloc(cap * sizeof *k);
+  memcpy(k, s->keys, s->nkeys * sizeof *k);
+  scanner_end(s);
+  s->keys = k;
+  s->capkeys = cap;
+}
+
 /* Scans an object; with `rec`, its members become the record's. The text and the
  * position are kept in locals (stores through s->plain may alias s->t's bytes). */
 static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
@@ -378,34 +405,28 @@ static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
   for (;;) {
     if (p >= len || t[p] != '"') return -1;
     uint32_t key = p;
-    s->p = p;
-    if (scan_string(s) != 0) return -1;
-    p = s->p;
+    if ((p = scan_string(s, p)) == STRING_BAD) return -1;
     uint32_t klen = p - key;
     uint32_t tag = key_tag(t + key, klen);
-    if (s->nkeys == s->capkeys) {
-      s->capkeys = s->capkeys ? s->capkeys * 2 : 64;
-      s->keys = fb_xrealloc(s->keys, s->capkeys * sizeof *s->keys);
-    }
+    if (s->nkeys == s->capkeys) grow_keys(s);
     s->keys[s->nkeys++] = (span){key, klen, tag};
     if (p >= len || t[p] != ':') return -1;
     uint32_t val = ++p;
-    s->p = p;
     bool outer_reals = s->reals;
     uint8_t vt, vkinds = 0, vkinds2 = 0;
+    s->reals = false;
     if (p < len && t[p] == '"' && depth < MAX_DEPTH) { /* most values: a string, as scan_value would */
       vt = JSON_STRING;
-      s->reals = false;
-      if (scan_string(s) != 0) return -1;
+      if ((p = scan_string(s, p)) == STRING_BAD) return -1;
     } else {
-      s->reals = false;
       bool records = top && klen == 9 && memcmp(t + key, "\"records\"", 9) == 0;
+      s->p = p;
       if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
       if (records && vt == JSON_ARRAY) s->set->has_records = true;
       vkinds = s->kinds;
       vkinds2 = s->kinds2;
+      p = s->p;
     }
-    p = s->p;
     kinds |= FB_CKIND(vt);
     kinds2 |= vkinds;
     if (rec) {
@@ -489,7 +510,7 @@ static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool t
   switch (s->t[s->p]) {
   case '{': *type = JSON_OBJECT; return scan_object(s, depth, rec, top && depth == 1);
   case '[': *type = JSON_ARRAY; return scan_array(s, depth, top && depth == 2);
-  case '"': *type = JSON_STRING; return scan_string(s);
+  case '"': *type = JSON_STRING; return (s->p = scan_string(s, s->p)) == STRING_BAD ? -1 : 0;
   case 't': *type = JSON_TRUE; return word(s, "true", 4);
   case 'f': *type = JSON_FALSE; return word(s, "false", 5);
   case 'n': *type = JSON_NULL; return word(s, "null", 4);
@@ -511,10 +532,15 @@ static int scan_canonical(fb_crecs *set) {
   if (set->len > UINT32_MAX / 2 || set->len == 0 || (set->text[0] != '{' && set->text[0] != '[')) return -1;
   set->plain = fb_xmalloc(set->len + 1);
   memcpy(set->plain, set->text, set->len + 1);
-  scanner s = {.t = (const unsigned char *)set->text, .plain = set->plain, .len = (uint32_t)set->len, .set = set};
+  /* room for a member every 16 bytes (a record's take ~26 each): a node answer's
+   * members without growing on the way (a large answer's grow by doubling from 4096) */
+  set->capmembers = set->len / 16 + 16 < 4096 ? set->len / 16 + 16 : 4096;
+  set->members = fb_xmalloc(set->capmembers * sizeof *set->members);
+  scanner s;
+  scanner_init(&s, set->text, set->plain, 0, (uint32_t)set->len, set);
   uint8_t t;
   int rc = scan_value(&s, 1, &t, NULL, true);
-  free(s.keys);
+  scanner_end(&s);
   /* whitespace after the value (a node ends its answer with a newline) is no part of
    * it: the set's text ends with the value */
   uint32_t end = s.p;
@@ -935,9 +961,10 @@ static uint32_t append_text(fb_crecs *s, const char *t, size_t n, value_shape *s
   memcpy(s->xtext + x, t, n);
   s->xtext[x + n] = '\0';
   memcpy(s->xplain + x, t, n + 1);
-  scanner sc = {.t = (const unsigned char *)s->xtext, .plain = s->xplain, .p = x, .len = (uint32_t)(x + n), .set = s};
+  scanner sc;
+  scanner_init(&sc, s->xtext, s->xplain, x, (uint32_t)(x + n), s);
   int rc = scan_value(&sc, 1, &shape->type, NULL, false);
-  free(sc.keys);
+  scanner_end(&sc);
   if (rc != 0 || sc.p != x + n) return UINT32_MAX;
   shape->reals = sc.reals;
   shape->kinds = sc.kinds;
