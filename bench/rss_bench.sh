@@ -20,10 +20,12 @@
 # A search waits for its slowest state. The states' queues are independent (first in,
 # first out, 16 connections each): at equal DELAY the slowest node of the moment keeps
 # all 1,000 searches' legs while the others' queues shorten slowly, and their ended legs
-# are held meanwhile: RSS grows towards the bound of 1,000 x (states - 1) held legs
-# over tens of minutes. SLOW_STATE=IDN SLOW_DELAY=60 makes one node slower: the bound
-# (the memory at 1,000 searches in flight when one state lags) is reached within the
-# warm-up, and the run shows whether it is flat there.
+# are held meanwhile: RSS grows towards the bound of 1,000 x (answering states - 1) held
+# legs over tens of minutes. The script fits RSS against time and the held legs together:
+# what one held leg costs, what grows besides them, and the RSS at that bound.
+# SLOW_STATE=IDN SLOW_DELAY=60 makes one node slower: the bound (the memory at 1,000
+# searches in flight when one state lags) is reached within the warm-up, and the run
+# shows whether it is flat there.
 #
 # The hub's config, besides the demo's keys, policies and fsync'd audit log:
 #   limits.concurrency = 1024 (the default, written out): all 1,000 are admitted;
@@ -147,14 +149,30 @@ printf '%6s %8s %8s %8s %6s %6s %6s %6s %6s %5s %8s %7s %8s\n' "t s" "RSS MiB" "
 awk '{ printf "%6d %8.1f %8.1f %8d %6d %6d %6d %6d %6d %5d %8d %7d %8d\n", $1, $2 / 1024, $3 / 1024, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }' "$TMP/samples"
 echo
 echo "idle, before the load: RSS $(mib "$RSS_IDLE") MiB, VmHWM $(mib "$HWM_IDLE") MiB"
-awk -v warm="$WARM" -v dur="$DUR" -v min_inflight="$MIN_INFLIGHT" '
+awk -v warm="$WARM" -v dur="$DUR" -v min_inflight="$MIN_INFLIGHT" -v bound="$(((CLIENTS * STREAMS) * 2))" '
   # least-squares slope of y over t, in MiB per minute
   function slope(lo, hi,   i, n, st, sy, stt, sty) {
     for (i = 1; i <= N; i++) if (t[i] >= lo && t[i] <= hi) { n++; st += t[i]; sy += r[i]; stt += t[i] * t[i]; sty += t[i] * r[i] }
     if (n < 3 || n * stt == st * st) return "n/a"
     return sprintf("%+.3f", (n * sty - st * sy) / (n * stt - st * st) * 60 / 1024)
   }
-  { N++; t[N] = $1; r[N] = $2; h[N] = $3; s[N] = $4 }
+  # RSS = a + c t + b held, least squares over the samples in [lo, hi]: b is what one
+  # held leg costs, c what grows with time besides them (a leak would show here).
+  function fit(lo, hi,   i, n, mt, mh, mr, stt, shh, sth, str, shr, det) {
+    for (i = 1; i <= N; i++) if (t[i] >= lo && t[i] <= hi) { n++; mt += t[i]; mh += held[i]; mr += r[i] }
+    if (n < 4) return 0
+    mt /= n; mh /= n; mr /= n
+    for (i = 1; i <= N; i++) if (t[i] >= lo && t[i] <= hi) {
+      stt += (t[i] - mt) ^ 2; shh += (held[i] - mh) ^ 2; sth += (t[i] - mt) * (held[i] - mh)
+      str += (t[i] - mt) * (r[i] - mr); shr += (held[i] - mh) * (r[i] - mr)
+    }
+    det = stt * shh - sth * sth
+    if (det <= 0) return 0
+    fit_c = (shh * str - sth * shr) / det; fit_b = (stt * shr - sth * str) / det
+    fit_a = mr - fit_c * mt - fit_b * mh; fit_mt = mt
+    return 1
+  }
+  { N++; t[N] = $1; r[N] = $2; h[N] = $3; s[N] = $4; held[N] = $10 }
   END {
     for (i = 1; i <= N; i++) if (t[i] >= warm && t[i] <= dur) {
       if (!m || r[i] < lo) lo = r[i]; if (!m || r[i] > hi) hi = r[i]; m++; sum += s[i]
@@ -164,6 +182,10 @@ awk -v warm="$WARM" -v dur="$DUR" -v min_inflight="$MIN_INFLIGHT" '
     printf "after %d s of warm-up (%d samples): RSS min %.1f, max %.1f, last %.1f MiB; VmHWM %.1f MiB\n", warm, m, lo / 1024, hi / 1024, last / 1024, h[N] / 1024
     printf "RSS slope: %s MiB/min after the warm-up, %s MiB/min over the second half\n", slope(warm, dur), slope(dur / 2, dur)
     printf "searches in flight: mean %.0f, min %d (samples after the warm-up)\n", sum / m, slo
+    if (fit(warm, dur)) {
+      printf "RSS against the held legs (after the warm-up): %.2f KiB per held leg; with them accounted for, RSS slope %+.3f MiB/min (what grows besides the held legs)\n", fit_b, fit_c * 60 / 1024
+      printf "at the bound of %d held legs (every search in flight holding two of its three legs), RSS would be %.1f MiB by that fit\n", bound, (fit_a + fit_c * fit_mt + fit_b * bound) / 1024
+    }
     if (sum / m < min_inflight) { printf "rss_bench: fewer than %d searches in flight on average\n", min_inflight; exit 1 }
   }' "$TMP/samples" || die "the run did not hold the searches in flight it should (see above)"
 echo "target (issue: every core): RSS < 64 MiB at 1,000 concurrent searches, flat over 10 minutes"
