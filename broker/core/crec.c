@@ -72,6 +72,7 @@ static struct {
   uint64_t head[KNOWN_SLOTS], tail[KNOWN_SLOTS];
   int8_t key[KNOWN_SLOTS]; /* -1: empty */
 } known;
+static uint8_t known_len[FB_CKEY_COUNT]; /* of each known key's text, quotes included */
 static pthread_once_t known_once = PTHREAD_ONCE_INIT;
 
 static const char *key_text(int key) {
@@ -92,6 +93,7 @@ static void known_init(void) {
     known.head[i] = key_head((const unsigned char *)quoted, (uint32_t)n);
     known.tail[i] = key_tail((const unsigned char *)quoted, (uint32_t)n);
     known.key[i] = (int8_t)k;
+    known_len[k] = (uint8_t)n;
   }
 }
 
@@ -1012,6 +1014,10 @@ static uint32_t append_text(fb_crecs *s, const char *t, size_t n, value_shape *s
 /* A new member of record `i`, after the ones added before (in set->xmembers). */
 static fb_cmember *add_member(fb_crecs *s, size_t i) {
   fb_crec *r = &s->recs[i];
+  if (!s->capxmembers) { /* room for a redaction's marks on every record at once */
+    s->capxmembers = 2 * s->nrecs + 16;
+    s->xmembers = fb_xmalloc(s->capxmembers * sizeof *s->xmembers);
+  }
   if (r->xn && r->xfirst + r->xn != s->nxmembers) { /* another record added since: move them to the end */
     while (s->capxmembers < s->nxmembers + r->xn + 1)
       s->xmembers = grow(s->xmembers, s->capxmembers, &s->capxmembers, sizeof *s->xmembers);
@@ -1064,7 +1070,7 @@ static int set_member(fb_crecs *s, size_t i, int key, uint32_t off, size_t n, co
     }
     m = add_member(s, i);
     m->key = s->xkey[key];
-    m->klen = (uint32_t)strlen(key_text(key)) + 2;
+    m->klen = known_len[key];
     r->at[key] = (int32_t)(FB_CREC_XMEMBER + (m - s->xmembers));
   }
   r->edited = true;
