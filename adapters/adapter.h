@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -23,6 +24,8 @@
 
 typedef struct fb_adapter fb_adapter; /* one per configured state */
 typedef struct fb_leg fb_leg;         /* one query leg in flight */
+
+typedef struct fb_leg_text fb_leg_text;
 
 /* What a leg asks. Every pointer is borrowed for the duration of fb_adapter_start
  * only: adapters copy or serialise what they keep. */
@@ -40,7 +43,25 @@ typedef struct fb_leg_request {
    * adapters that read answers as text (http; sqlite, from its stored record texts).
    * Errors still go to `cb`. */
   void (*compact_done)(void *data, fb_crecs *records);
+  /* Optional: the request as text, shared by the legs of one search (below). */
+  fb_leg_text *shared_text;
 } fb_leg_request;
+
+/* A search's legs ask the same thing: an adapter that writes the request as text keeps
+ * it here, and a later leg of the same writer and the same request copies it instead of
+ * writing it again. The caller zeroes it before the first leg and clears it after the
+ * last start (the pointers of `of` are borrowed like the request's). */
+struct fb_leg_text {
+  const void *writer; /* which text: the writer's own tag; another writer ignores it */
+  fb_leg_request of;  /* the request it was written from */
+  char *text;         /* malloc'd, NUL-terminated */
+  size_t len;
+};
+
+static inline void fb_leg_text_clear(fb_leg_text *t) {
+  free(t->text);
+  *t = (fb_leg_text){0};
+}
 
 /* Runs on the loop thread exactly once per started leg unless the leg was cancelled
  * (then never). status 0 with `records` (a JSON array of schema-valid records,

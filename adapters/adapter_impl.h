@@ -76,6 +76,9 @@ void http_common_close(fb_adapter *a, void (*closed)(void *), void *data);
  * (no jansson value per leg); its bytes are json_dumps(JSON_COMPACT)'s of the same
  * object. NULL when the subject is not an object or a string is not UTF-8. */
 char *http_request_body(const fb_leg_request *req);
+/* The same text, copied from req->shared_text when a leg of this search wrote it from
+ * the same request, else written and kept there (when there is one) for the next. */
+char *http_request_body_shared(const fb_leg_request *req);
 
 extern const fb_adapter_vtable sqlite_adapter_vtable;
 extern const fb_adapter_vtable http_adapter_vtable;

@@ -67,6 +67,16 @@ static int put_opt_string(fb_buf *b, const char *s) {
   return fb_jsonw_string(b, s, strlen(s));
 }
 
+/* The decimal digits of v, as printf's %zu writes them. */
+static void put_uint(fb_buf *b, size_t v) {
+  char t[24], *o = t + sizeof t;
+  do {
+    *--o = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fb_buf_append(b, o, (size_t)(t + sizeof t - o));
+}
+
 char *http_request_body(const fb_leg_request *req) {
   if (!json_is_object(req->subject)) return NULL;
   fb_buf b = {0};
@@ -88,7 +98,9 @@ char *http_request_body(const fb_leg_request *req) {
   rc |= put_opt_string(&b, req->requester_state);
   PUT_LITERAL(&b, ",\"agency\":");
   rc |= put_opt_string(&b, req->requester_agency);
-  fb_buf_printf(&b, "},\"limit\":%" JSON_INTEGER_FORMAT "}", (json_int_t)(req->limit ? req->limit : DEFAULT_LIMIT));
+  PUT_LITERAL(&b, "},\"limit\":");
+  put_uint(&b, req->limit ? req->limit : DEFAULT_LIMIT);
+  fb_buf_putc(&b, '}');
   if (rc != 0) {
     fb_buf_free(&b);
     return NULL;
@@ -96,10 +108,39 @@ char *http_request_body(const fb_leg_request *req) {
   return fb_buf_steal(&b);
 }
 
+/* Every field the body is written from: the same pointers and limit, the same text. */
+static bool same_request(const fb_leg_request *a, const fb_leg_request *b) {
+  return a->query_id == b->query_id && a->subject == b->subject && a->purpose == b->purpose &&
+         a->priority == b->priority && a->legal_basis == b->legal_basis && a->case_ref == b->case_ref &&
+         a->requester_state == b->requester_state && a->requester_agency == b->requester_agency &&
+         (a->limit ? a->limit : DEFAULT_LIMIT) == (b->limit ? b->limit : DEFAULT_LIMIT);
+}
+
+static char *copy_text(const char *s, size_t len) {
+  char *c = fb_xmalloc(len + 1);
+  memcpy(c, s, len + 1);
+  return c;
+}
+
+char *http_request_body_shared(const fb_leg_request *req) {
+  fb_leg_text *t = req->shared_text;
+  if (t && t->text && t->writer == (const void *)http_request_body && same_request(&t->of, req))
+    return copy_text(t->text, t->len);
+  char *text = http_request_body(req);
+  if (text && t && !t->text) {
+    t->writer = (const void *)http_request_body;
+    t->of = *req;
+    t->of.shared_text = NULL;
+    t->len = strlen(text);
+    t->text = copy_text(text, t->len);
+  }
+  return text;
+}
+
 static int ht_start(fb_adapter *base, const fb_leg_request *req, fb_leg_done_cb cb, void *data,
                     fb_leg **out) {
   *out = NULL;
-  char *text = http_request_body(req);
+  char *text = http_request_body_shared(req);
   if (!text) return -1;
   return http_common_post((http_common_adapter *)base, text, req->timeout_ms, NULL, cb, req->compact_done, data, out);
 }

@@ -12,19 +12,47 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool enabled;
+static atomic_bool spin; /* more than one CPU to run on: the holder may run while we spin */
 static atomic_ullong contended, acquired;
 static atomic_ullong held_ns;    /* time the lock was held, all threads */
 static _Thread_local bool held; /* this thread holds `mu` */
 static _Thread_local uint64_t held_since;
 
-void fb_hublock_enable(void) { atomic_store(&enabled, true); }
+void fb_hublock_enable(void) {
+  atomic_store(&spin, uv_available_parallelism() > 1);
+  atomic_store(&enabled, true);
+}
 bool fb_hublock_enabled(void) { return atomic_load_explicit(&enabled, memory_order_relaxed); }
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* The lock is held for about a microsecond at a time (some fifteen short sections per
+ * search with two workers), so a thread that finds it taken almost always gets it within a few
+ * microseconds: sleeping on the futex instead costs the waiter a context switch and the
+ * holder a wake-up system call, several times the wait. Spin that long, then sleep (the
+ * holder may have been preempted); on a single CPU, sleep at once. */
+#define SPIN_NS 4000
+
+static bool spin_for_it(void) {
+  uint64_t start = uv_hrtime();
+  for (;;) {
+    for (int i = 0; i < 16; i++) cpu_relax();
+    if (pthread_mutex_trylock(&mu) == 0) return true;
+    if (uv_hrtime() - start >= SPIN_NS) return false;
+  }
+}
 
 static void take(void) {
   atomic_fetch_add_explicit(&acquired, 1, memory_order_relaxed);
   if (pthread_mutex_trylock(&mu) != 0) {
     atomic_fetch_add_explicit(&contended, 1, memory_order_relaxed);
-    pthread_mutex_lock(&mu);
+    if (!atomic_load_explicit(&spin, memory_order_relaxed) || !spin_for_it()) pthread_mutex_lock(&mu);
   }
   held = true;
   held_since = uv_hrtime();

@@ -16,6 +16,9 @@
  * (a policy's Lua state has a lock of its own) and its statistics (their own lock).
  * Those regions run in parallel on every core.
  *
+ * A thread that finds the lock taken spins a few microseconds before it sleeps (the
+ * sections are short; hublock.c).
+ *
  * With one worker the lock is never enabled and every call below is a no-op: the loop
  * runs as plain uv_run. */
 #ifndef FB_CORE_HUBLOCK_H

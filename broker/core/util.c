@@ -48,7 +48,7 @@ void fb_json_use_xalloc(void) {
   json_set_alloc_funcs(fb_xmalloc, free);
 }
 
-void fb_buf_reserve(fb_buf *b, size_t extra) {
+void fb_buf_grow(fb_buf *b, size_t extra) {
   size_t need = b->len + extra + 1;
   if (need <= b->cap) return;
   size_t cap = b->cap ? b->cap : 256;
@@ -57,17 +57,6 @@ void fb_buf_reserve(fb_buf *b, size_t extra) {
   b->cap = cap;
   b->data[b->len] = '\0'; /* a reserved buffer is already a valid (empty) string */
 }
-
-void fb_buf_append(fb_buf *b, const void *data, size_t len) {
-  fb_buf_reserve(b, len);
-  if (len) memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-}
-
-void fb_buf_puts(fb_buf *b, const char *s) { fb_buf_append(b, s, strlen(s)); }
-
-void fb_buf_putc(fb_buf *b, char c) { fb_buf_append(b, &c, 1); }
 
 void fb_buf_printf(fb_buf *b, const char *fmt, ...) {
   va_list ap;
@@ -136,13 +125,37 @@ int64_t fb_wall_ms(void) {
 
 int64_t fb_wall_s(void) { return fb_wall_ms() / 1000; }
 
+static void put_digits(char *out, int v, int n) {
+  for (int i = n - 1; i >= 0; i--, v /= 10) out[i] = (char)('0' + v % 10);
+}
+
+/* Every audit entry is stamped: the digits are written directly for the years 0 to
+ * 9999 after 1970 (the text "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" gives), snprintf
+ * writes the rest (before 1970 the milliseconds are negative). */
 void fb_rfc3339_from_ms(int64_t epoch_ms, char out[FB_RFC3339_LEN]) {
   time_t secs = (time_t)(epoch_ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, FB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           (int)(epoch_ms % 1000));
+  int year = tm.tm_year + 1900;
+  if (epoch_ms >= 0 && year <= 9999) {
+    put_digits(out, year, 4);
+    out[4] = '-';
+    put_digits(out + 5, tm.tm_mon + 1, 2);
+    out[7] = '-';
+    put_digits(out + 8, tm.tm_mday, 2);
+    out[10] = 'T';
+    put_digits(out + 11, tm.tm_hour, 2);
+    out[13] = ':';
+    put_digits(out + 14, tm.tm_min, 2);
+    out[16] = ':';
+    put_digits(out + 17, tm.tm_sec, 2);
+    out[19] = '.';
+    put_digits(out + 20, (int)(epoch_ms % 1000), 3);
+    memcpy(out + 23, "Z", 2);
+    return;
+  }
+  snprintf(out, FB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(epoch_ms % 1000));
 }
 
 void fb_rfc3339_now(char out[FB_RFC3339_LEN]) { fb_rfc3339_from_ms(fb_wall_ms(), out); }

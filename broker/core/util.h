@@ -3,9 +3,10 @@
 #ifndef FB_CORE_UTIL_H
 #define FB_CORE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdbool.h>
+#include <string.h>
 
 #define fb_container_of(ptr, type, member) \
   ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -20,10 +21,31 @@ typedef struct {
   size_t cap;
 } fb_buf;
 
-void fb_buf_reserve(fb_buf *b, size_t extra);
-void fb_buf_append(fb_buf *b, const void *data, size_t len);
-void fb_buf_puts(fb_buf *b, const char *s);
-void fb_buf_putc(fb_buf *b, char c);
+/* The growing itself (fb_buf_reserve's rare path): room for `extra` more bytes and the NUL. */
+void fb_buf_grow(fb_buf *b, size_t extra);
+
+/* The appends are inline: the answers, audit entries and node requests are written
+ * with hundreds of them per search, and most only copy a few bytes into room the
+ * buffer already has. */
+static inline void fb_buf_reserve(fb_buf *b, size_t extra) {
+  if (b->len + extra + 1 > b->cap) fb_buf_grow(b, extra);
+}
+
+static inline void fb_buf_append(fb_buf *b, const void *data, size_t len) {
+  fb_buf_reserve(b, len);
+  if (len) memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+}
+
+static inline void fb_buf_puts(fb_buf *b, const char *s) { fb_buf_append(b, s, strlen(s)); }
+
+static inline void fb_buf_putc(fb_buf *b, char c) {
+  fb_buf_reserve(b, 1);
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+}
+
 void fb_buf_printf(fb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends `s` as a quoted, escaped JSON string. */
 void fb_buf_json_string(fb_buf *b, const char *s);

@@ -18,10 +18,12 @@ const char *const fb_outcomes[] = {FB_OUTCOME_MAP(FB_NAME_) NULL};
 const char *const fb_effects[] = {FB_EFFECT_MAP(FB_NAME_) NULL};
 #undef FB_NAME_
 
+/* Every search looks its words up several times (validation, each policy decision):
+ * the first byte settles most mismatches without a call. */
 int fb_list_index(const char *const *list, const char *s) {
   if (!s) return -1;
   for (int i = 0; list[i]; i++)
-    if (strcmp(list[i], s) == 0) return i;
+    if (list[i][0] == s[0] && strcmp(list[i], s) == 0) return i;
   return -1;
 }
 

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/hublock.h"
 #include "core/jsonr.h"
 #include "core/util.h"
 #include "http_client/curl_transport.h"
@@ -263,14 +262,6 @@ static void parse_done(uv_work_t *w, int uvstatus) {
   free(why);
 }
 
-/* The caller's callback is application code: under the hub lock, which the
- * transports' loop callbacks let go of for their own work (hublock.h). */
-static void done_locked(fb_http_done_cb cb, void *data, int status, void *result, const char *why) {
-  bool entered = fb_hublock_enter();
-  cb(data, status, result, why);
-  fb_hublock_leave(entered);
-}
-
 /* A call whose transfer is over (status 1: a 200 to parse; else its error and `why`,
  * taken over): parsed here or on the pool, then its callback. */
 static void call_answered(fb_http_call *call, int status, char *why) {
@@ -292,14 +283,14 @@ static void call_answered(fb_http_call *call, int status, char *why) {
     fb_http_done_cb cb = call->cb;
     void *data = call->data;
     call_destroy(call);
-    done_locked(cb, data, status, result, why);
+    cb(data, status, result, why);
     free(why);
     return;
   }
   fb_http_done_cb cb = call->cb;
   void *data = call->data;
   call_free(call);
-  done_locked(cb, data, status, NULL, why);
+  cb(data, status, NULL, why);
   free(why);
 }
 
@@ -354,7 +345,7 @@ static void queue_fail(fb_http_call *call, int status, char *why) {
   fb_http_done_cb cb = call->cb;
   void *data = call->data;
   call_free(call);
-  done_locked(cb, data, status, NULL, why); /* a transport's loop callback may not hold the hub lock */
+  cb(data, status, NULL, why);
   free(why);
 }
 

@@ -74,7 +74,9 @@ typedef struct {
 /* status 0: `body` is the parsed JSON of a 200 answer (a json_t: what opts.check made
  * of it, or with opts.text_check what that made of its text), owned by the callee.
  * status FB_HTTP_ERROR or FB_HTTP_TIMEOUT: body NULL, `why` a sentence borrowed for the
- * call. The call handle is invalid once the callback starts. */
+ * call. The call handle is invalid once the callback starts. It runs on the loop
+ * thread, usually without the hub lock (the transports' callbacks let go of it,
+ * core/hublock.h): a callback that touches shared state takes it (fb_hublock_enter). */
 typedef void (*fb_http_done_cb)(void *data, int status, void *body, const char *why);
 
 /* NULL when the transport cannot be made (curl without a multi handle). */

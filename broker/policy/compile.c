@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/jsonw.h"
 #include "core/util.h"
 #include "core/vocab.h"
 #include "policy/internal.h"
@@ -579,6 +580,12 @@ static int rule_body(lua_State *L) {
   memset(r, 0, sizeof *r);
   r->kind = kind;
   r->name = fb_xstrdup(name);
+  fb_buf name_json = {0};
+  if (fb_jsonw_string(&name_json, name, strlen(name)) == 0) {
+    r->name_json_len = name_json.len;
+    r->name_json = fb_buf_steal(&name_json);
+  }
+  fb_buf_free(&name_json);
   r->line = line;
   r->max_records = -1;
   cond_init(&r->c);
@@ -971,6 +978,7 @@ void policy_rules_free(fb_policy *p) {
   for (size_t i = 0; i < p->nrules; i++) {
     rule *r = &p->rules[i];
     free(r->name);
+    free(r->name_json);
     free(r->reason);
     cond_free(&r->c);
     strset_free(&r->filter.nationality);

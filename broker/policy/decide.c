@@ -16,8 +16,12 @@ static bool single(uint32_t m) { return m && !(m & (m - 1)); }
 
 /* ---- the query as bits ------------------------------------------------------ */
 
-void fb_qbits_init(qbits *b, const fb_query *q) {
+void fb_query_bits_init(fb_query_bits *b, const fb_query *q) {
   int i;
+  b->from[0] = q->purpose;
+  b->from[1] = q->priority;
+  b->from[2] = q->legal_basis;
+  b->from[3] = q->subject;
   b->purpose = (i = fb_vocab_index(V_PURPOSE, q->purpose)) >= 0 ? 1u << i : 0;
   b->priority = (i = fb_vocab_index(V_PRIORITY, q->priority)) >= 0 ? 1u << i : 0;
   b->legal_basis = (i = fb_vocab_index(V_LEGAL_BASIS, q->legal_basis)) >= 0 ? 1u << i : 0;
@@ -30,6 +34,15 @@ void fb_qbits_init(qbits *b, const fb_query *q) {
       if ((i = fb_vocab_index(V_SUBJECT, k)) >= 0) b->subject |= 1u << i;
     }
   }
+}
+
+void fb_qbits_init(qbits *b, const fb_query *q) {
+  const fb_query_bits *c = q->bits;
+  if (c && c->from[0] == q->purpose && c->from[1] == q->priority && c->from[2] == q->legal_basis &&
+      c->from[3] == q->subject)
+    *b = *c;
+  else
+    fb_query_bits_init(b, q);
 }
 
 /* ---- the read-only view for `when` ------------------------------------------ */

@@ -6,10 +6,9 @@
 #include "core/util.h"
 #include "policy/rules.h"
 
-/* The query's closed-vocabulary fields as bits, computed once per decision. */
-typedef struct {
-  uint32_t purpose, priority, legal_basis, subject;
-} qbits;
+/* The query's closed-vocabulary fields as bits, once per decision: q->bits when they
+ * were read from this query, else computed (policy/policy.h fb_query_bits). */
+typedef fb_query_bits qbits;
 void fb_qbits_init(qbits *b, const fb_query *q);
 
 /* Per policy and query: the read-only request view for `when`, built on first use

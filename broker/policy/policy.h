@@ -35,6 +35,8 @@ typedef enum { FB_EFFECT_MAP(FB_EFFECT_E_) } fb_effect; /* core/vocab.h: deny, h
 /* "deny", "hit_only", "allow", "withheld". */
 const char *fb_effect_name(fb_effect e);
 
+typedef struct fb_query_bits fb_query_bits;
+
 typedef struct fb_query {            /* the request as policies see it; all borrowed */
   const char *purpose, *priority, *legal_basis;   /* validated enum strings */
   const char *justification, *case_ref;           /* case_ref NULL when absent */
@@ -45,7 +47,20 @@ typedef struct fb_query {            /* the request as policies see it; all borr
   const char *query_id;
   bool formal;                                    /* a released follow-up request; false: a search */
   const char *to_state;                           /* outbound rules: the responding state */
+  const fb_query_bits *bits;                      /* optional: fb_query_bits_init's, below */
 } fb_query;
+
+/* The query's closed-vocabulary fields as bits (bit i: the i-th word of core/vocab.h's
+ * list; the subject's fields that are present and not null), which the rules' request
+ * conditions are compared with. Every decision computes them from the query unless
+ * q->bits holds them, computed once by a caller that decides many times on one query
+ * (the search engine: several decisions per state); they are taken only while the
+ * query's purpose, priority, legal_basis and subject are the ones they were read from. */
+struct fb_query_bits {
+  uint32_t purpose, priority, legal_basis, subject;
+  const void *from[4]; /* purpose, priority, legal_basis, subject */
+};
+void fb_query_bits_init(fb_query_bits *b, const fb_query *q);
 
 typedef struct fb_decision {
   fb_effect effect;

@@ -19,8 +19,8 @@
 typedef struct {
   const rule *r;
   const fb_policy *p;
-  const char *name_text; /* redact steps: the rule's name as JSON text (in the plan's
-                            `names`), NULL if not UTF-8 */
+  const char *name_text; /* redact steps: the rule's name as JSON text (r->name_json),
+                            NULL if not UTF-8 */
   size_t name_len;       /* its length */
 } step;
 
@@ -33,7 +33,6 @@ struct fb_plan {
   step *limits;
   size_t nlimits;
   char *error;
-  fb_buf names;          /* the redact steps' name_text, one after another */
 };
 
 /* Shared immutable strings of the jansson form, made once per process instead of once
@@ -122,20 +121,11 @@ fb_plan *fb_plan_new(fb_policy *common, fb_policy *state, const fb_query *q) {
   fb_qbits_init(&b, q);
   if (common && select_rules(plan, common, q, &b) != 0) return plan;
   if (state) select_rules(plan, state, q, &b);
-  /* Each name as JSON text followed by its NUL, in one buffer (offsets first: it moves
-   * as it grows). */
-  size_t off[plan->nredacts ? plan->nredacts : 1];
+  /* Each name as JSON text, written when its policy was compiled. */
   for (size_t i = 0; i < plan->nredacts; i++) {
-    const char *name = plan->redacts[i].r->name;
-    off[i] = plan->names.len;
-    if (fb_jsonw_string(&plan->names, name, strlen(name)) == 0) fb_buf_putc(&plan->names, '\0');
-    else off[i] = SIZE_MAX;
+    plan->redacts[i].name_text = plan->redacts[i].r->name_json;
+    plan->redacts[i].name_len = plan->redacts[i].r->name_json_len;
   }
-  for (size_t i = 0; i < plan->nredacts; i++)
-    if (off[i] != SIZE_MAX) {
-      plan->redacts[i].name_text = plan->names.data + off[i];
-      plan->redacts[i].name_len = strlen(plan->redacts[i].name_text);
-    }
   return plan;
 }
 
@@ -144,7 +134,6 @@ const char *fb_plan_error(const fb_plan *plan) { return plan->error; }
 void fb_plan_free(fb_plan *plan) {
   if (!plan) return;
   free(plan->drops);
-  fb_buf_free(&plan->names);
   free(plan->redacts);
   free(plan->limits);
   free(plan->error);

@@ -75,6 +75,9 @@ typedef struct {
 typedef struct rule {
   rule_kind kind;
   char *name;
+  char *name_json;       /* the name as JSON text (a plan's redact steps name it in every
+                            record they change), NULL if it is not UTF-8 */
+  size_t name_json_len;
   char *reason;          /* NULL: the name is shown */
   int line;
   bool review;

@@ -122,7 +122,8 @@ typedef struct leg {
   fb_policy *policy;
   fb_decision decision;
   bool decided;
-  bool admitted;     /* the policies let this leg go out (decide_leg); start_leg sends it */
+  bool admitted;     /* the policies let this leg go out (decide_leg); start_legs sends it */
+  bool starting;     /* counted in flight; its adapter starts once the lock is let go */
   fb_plan *plan;
   fb_leg *handle;
   outcome out;
@@ -145,6 +146,7 @@ struct fb_search {
   fb_identity id;
   const char *roles[8];
   fb_query q;
+  fb_query_bits qbits;      /* q's, for its decisions (q.bits) */
   char query_id[20];
   fb_policy *common;
   fb_policy *requester;     /* the requesting state's own policy (outbound rules); may be NULL */
@@ -613,9 +615,14 @@ static void emit_state(search *s, const leg *l) {
 /* ------------------------------------------------ per-identity accounting */
 
 static identity_load *identity_of(fb_search_engine *e, const fb_identity *id, bool create) {
+  /* "issuer\nsub" (both NUL-terminated in their arrays), three times per search */
   char key[sizeof id->issuer + sizeof id->sub + 1];
-  int n = snprintf(key, sizeof key, "%s\n%s", id->issuer, id->sub);
-  return fb_keymap_get(e->sh->per_identity, key, (size_t)n, create);
+  size_t ni = strnlen(id->issuer, sizeof id->issuer), ns = strnlen(id->sub, sizeof id->sub);
+  memcpy(key, id->issuer, ni);
+  key[ni] = '\n';
+  memcpy(key + ni + 1, id->sub, ns);
+  key[ni + 1 + ns] = '\0';
+  return fb_keymap_get(e->sh->per_identity, key, ni + 1 + ns, create);
 }
 
 static bool load_idle(void *value, void *ud) {
@@ -788,9 +795,13 @@ static void record_outcomes(search *s) {
 }
 
 /* Every leg has ended: redacted records are merged, the search is audited, and the
- * answer goes out once the audit entry is durable. */
-static void finish(search *s) {
-  if (s->legs_finished) return;
+ * answer goes out once the audit entry is durable. Called under the hub lock. With
+ * `entered` (the caller took the lock for this and has nothing left to do under it),
+ * the lock is left for good before the merge, and taken again only when the audit log
+ * refuses the entry; returns whether the caller still holds what it entered (pass it
+ * to fb_hublock_leave). */
+static bool finish_entered(search *s, bool entered) {
+  if (s->legs_finished) return entered;
   s->legs_finished = true;
   uv_timer_stop(&s->deadline);
   s->e->sh->legs_held -= s->held;
@@ -807,7 +818,13 @@ static void finish(search *s) {
   /* The outcomes' counts (per-thread metric cells; the statistics have a lock of their
    * own), the merge and the audit entry read and write this search's own data only
    * (and per-thread transliterators): other workers may run meanwhile. */
-  bool yielded = fb_hublock_yield();
+  bool yielded = false;
+  if (entered) {
+    fb_hublock_leave(true);
+    entered = false;
+  } else {
+    yielded = fb_hublock_yield();
+  }
   record_outcomes(s);
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].crecs && fb_crecs_thaw(s->legs[i].crecs) != 0)
@@ -844,6 +861,7 @@ static void finish(search *s) {
                          : fb_audit_append(s->e->audit, entry, on_audited, w);
   fb_hublock_resume(yielded);
   if (appended != 0) {
+    entered = fb_hublock_enter();
     s->e->sh->auditing--;
     if (w->hook_token) h->audited(h->ctx, w->hook_token, false);
     free(w);
@@ -851,7 +869,10 @@ static void finish(search *s) {
     respond_failure(s, 503, "not_ready", "The audit log cannot record this search, so it is not answered.");
     search_free(s, results);
   }
+  return entered;
 }
+
+static void finish(search *s) { (void)finish_entered(s, false); }
 
 /* Every FREEZE_AFTER_MS while this engine holds legs: those held that long keep only
  * their records' text. This loop's own searches and their records only: other workers
@@ -875,22 +896,21 @@ static void freeze_held(uv_timer_t *t) {
   fb_hublock_resume(yielded);
 }
 
-static void leg_ended(search *s, leg *l) {
+/* Returns true when it was the search's last pending leg: the caller then runs finish. */
+static bool leg_ended(search *s, leg *l) {
   emit_state(s, l);
-  if (--s->pending == 0) {
-    finish(s);
-    return;
-  }
+  if (--s->pending == 0) return true;
   s->held++;
   s->e->sh->legs_held++;
   fb_search_engine *e = s->e;
-  if (e->held_here++ > 0 || e->closing) return;
+  if (e->held_here++ > 0 || e->closing) return false;
   if (!e->freezer) {
     e->freezer = fb_xmalloc(sizeof *e->freezer);
     uv_timer_init(e->loop, e->freezer);
     e->freezer->data = e;
   }
   uv_timer_start(e->freezer, freeze_held, FREEZE_AFTER_MS, FREEZE_AFTER_MS);
+  return false;
 }
 
 /* The plan reads the compiled policies only (immutable; their HMAC context has a mutex
@@ -911,14 +931,15 @@ static int apply_plan(leg *l, json_t *records, fb_crecs *set) {
 }
 
 /* A leg's end: its records (status 0) as a jansson array or a compact set, whichever
- * its adapter gave. */
-static void leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, const char *error) {
+ * its adapter gave, with the record plan already applied (plan_rc, leg_done). The
+ * leg's shared bookkeeping (legs in flight, the breaker, the hooks). Returns true when
+ * it was the search's last pending leg: the caller then runs finish. */
+static bool leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, const char *error, int plan_rc) {
   fb_hublock_assert_held();
   search *s = l->s;
   state_rt *rt = l->rt;
   l->handle = NULL;
   rt->sh->legs_in_flight--;
-  l->latency_ms = fb_now_ms() - l->t0;
   fb_series_observe(rt->m_latency, l->latency_ms / 1000.0);
   if (status == 0) {
     fb_breaker_success(&rt->sh->breaker, l->probe);
@@ -931,7 +952,7 @@ static void leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, 
       l->out = OUT_HIT_ONLY;
       fb_search_hooks *h = &s->e->hooks;
       if (h->hit_ref) h->hit_ref(h->ctx, s->query_id, s->id.state, rt->cfg->code, l->hit_ref);
-    } else if (apply_plan(l, records, set) != 0) {
+    } else if (plan_rc != 0) {
       json_decref(records);
       fb_crecs_free(set);
       l->records = l->redacted = 0;
@@ -955,14 +976,21 @@ static void leg_done_locked(leg *l, int status, json_t *records, fb_crecs *set, 
     l->error = fb_xstrdup(error ? error : "unknown error");
     fb_warn("leg_failed", "%s: %s for %s: %s", rt->cfg->code, outcome_name(l->out), s->query_id, l->error);
   }
-  leg_ended(s, l);
+  return leg_ended(s, l);
 }
 
-/* Adapters call back from their own callbacks: the leg's bookkeeping is under the hub
- * lock (a no-op when the caller holds it already). */
+/* Adapters call back from their own callbacks, usually without the hub lock (the HTTP
+ * client's transports let go of it): the leg's own work first (its latency, its record
+ * plan over its records), then its bookkeeping under the lock, and when it was the
+ * last leg, the merge and the audit entry after the lock is left. A caller that holds
+ * the lock keeps it (apply_plan and finish let go of it for their own work). */
 static void leg_done(leg *l, int status, json_t *records, fb_crecs *set, const char *error) {
+  l->latency_ms = fb_now_ms() - l->t0;
+  int plan_rc = 0;
+  if (status == 0 && l->decision.effect != FB_EFFECT_HIT_ONLY) plan_rc = apply_plan(l, records, set);
   bool entered = fb_hublock_enter();
-  leg_done_locked(l, status, records, set, error);
+  search *s = l->s;
+  if (leg_done_locked(l, status, records, set, error, plan_rc)) entered = finish_entered(s, entered);
   fb_hublock_leave(entered);
 }
 
@@ -987,8 +1015,10 @@ static void cancel_pending_legs(search *s, outcome why) {
       fb_breaker_abandon(&l->rt->sh->breaker, l->probe);
     }
     l->out = why;
-    leg_ended(s, l);
-    if (s->legs_finished) return; /* finish() ran; the remaining legs were handled */
+    if (leg_ended(s, l)) {
+      finish(s);
+      return; /* the remaining legs were handled */
+    }
   }
 }
 
@@ -1050,41 +1080,67 @@ static void unavailable(leg *l, const char *why) {
   l->plan = NULL;
 }
 
-static void start_leg(search *s, leg *l) {
-  if (!l->admitted) return;
+/* Under the hub lock: the breaker and the bound on legs in flight let the leg go, and
+ * it is counted in flight before its adapter starts (without the lock), so that the
+ * bound holds across workers. */
+static bool admit_leg(search *s, leg *l) {
+  if (!l->admitted) return false;
   bool probe = false;
   if (!fb_breaker_allow(&l->rt->sh->breaker, fb_now_ms(), &probe)) {
     unavailable(l, "The state's national system is failing; the hub is not sending it queries for now.");
-    return;
+    return false;
   }
   if (l->rt->sh->legs_in_flight >= l->rt->cfg->max_legs) {
     fb_breaker_abandon(&l->rt->sh->breaker, probe);
     unavailable(l, "Too many queries to this state are in flight; try again shortly.");
-    return;
+    return false;
   }
+  l->probe = probe;
+  l->out = OUT_PENDING;
+  l->rt->sh->legs_in_flight++;
+  s->pending++;
+  return true;
+}
+
+/* Starts the search's admitted legs: their shared bookkeeping under the hub lock, then
+ * every adapter start in one region without it (each builds its request and hands it
+ * to this loop's own client; a leg's callback never runs before the loop's next turn,
+ * adapters/adapter.h), then, under the lock again, the bookkeeping of a start that
+ * failed. One release and one take of the lock per search, not per leg. */
+static void start_legs(search *s) {
+  size_t starting = 0;
+  for (size_t i = 0; i < s->nlegs; i++)
+    if ((s->legs[i].starting = admit_leg(s, &s->legs[i]))) starting++;
+  if (starting == 0) return;
   fb_leg_request lr = {.query_id = s->query_id, .subject = s->p.subject, .purpose = s->p.purpose,
                        .priority = s->p.priority, .legal_basis = s->p.legal_basis, .case_ref = s->p.case_ref,
                        .justification = s->p.justification,
                        .requester_state = s->id.state, .requester_agency = s->id.agency,
                        .limit = LEG_RECORD_LIMIT, .timeout_ms = s->deadline_ms, .compact_done = on_leg_compact};
-  l->probe = probe;
-  l->t0 = fb_now_ms();
-  l->out = OUT_PENDING;
-  /* Counted before the adapter starts, which runs without the hub lock (it builds the
-   * request and hands it to this loop's own client: other workers run meanwhile), so
-   * the bound holds across workers. */
-  l->rt->sh->legs_in_flight++;
-  s->pending++;
+  /* The legs ask the same: an adapter writes the request's text once per search. */
+  fb_leg_text shared_text = {0};
+  lr.shared_text = &shared_text;
+  size_t failed = 0;
   bool yielded = fb_hublock_yield();
-  int rc = fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle);
+  for (size_t i = 0; i < s->nlegs; i++) {
+    leg *l = &s->legs[i];
+    if (!l->starting) continue;
+    l->t0 = fb_now_ms();
+    if (fb_adapter_start(l->rt->adapter, &lr, on_leg_done, l, &l->handle) == 0) l->starting = false;
+    else failed++;
+  }
+  fb_leg_text_clear(&shared_text);
   fb_hublock_resume(yielded);
-  if (rc != 0) {
+  for (size_t i = 0; failed && i < s->nlegs; i++) {
+    leg *l = &s->legs[i];
+    if (!l->starting) continue;
+    l->starting = false;
+    failed--;
     l->rt->sh->legs_in_flight--;
     s->pending--;
-    fb_breaker_failure(&l->rt->sh->breaker, probe, fb_now_ms());
+    fb_breaker_failure(&l->rt->sh->breaker, l->probe, fb_now_ms());
     l->out = OUT_ERROR;
     l->error = fb_xstrdup("The leg could not be started.");
-    return;
   }
 }
 
@@ -1129,6 +1185,8 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
                     .justification = s->p.justification, .case_ref = s->p.case_ref, .from_state = s->id.state,
                     .agency = s->id.agency, .roles = s->roles, .nroles = nroles, .subject = s->p.subject,
                     .query_id = s->query_id};
+  fb_query_bits_init(&s->qbits, &s->q); /* once: a search makes several decisions per state */
+  s->q.bits = &s->qbits;
   /* Every policy this search reads, from the store in one go under the hub lock: a
    * reload between two of them cannot mix versions. */
   s->requester = fb_policy_store_get(e->policies, id->state);
@@ -1180,7 +1238,7 @@ void fb_search_start(fb_search_engine *e, const fb_search_input *in, const fb_se
   s->answering = true;
   if (cb->on_admitted) cb->on_admitted(ud, s, s->query_id);
 
-  for (size_t i = 0; i < s->nlegs; i++) start_leg(s, &s->legs[i]);
+  start_legs(s);
   /* States settled without a leg (denied, unavailable) are reported at once. */
   for (size_t i = 0; i < s->nlegs; i++)
     if (s->legs[i].out != OUT_PENDING) emit_state(s, &s->legs[i]);

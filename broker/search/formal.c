@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adapters/adapter.h"
+#include "core/hublock.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/policy.h"
@@ -28,7 +29,10 @@ static void formal_free(formal *f) {
   free(f);
 }
 
+/* The adapter calls back without the hub lock when its transport let go of it: the
+ * release's completion (the follow-up store) is shared. */
 static void on_records(void *data, int status, json_t *records, const char *error) {
+  bool entered = fb_hublock_enter();
   formal *f = data;
   f->leg = NULL;
   if (status != 0) {
@@ -44,6 +48,7 @@ static void on_records(void *data, int status, json_t *records, const char *erro
   }
   json_decref(records);
   formal_free(f);
+  fb_hublock_leave(entered);
 }
 
 void fb_formal_cancel(fb_formal *f) {

@@ -15,11 +15,7 @@
 static const char *const search_keys[] = {"subject", "purpose", "priority", "legal_basis", "justification",
                                           "case_ref", "states", NULL};
 
-static bool in_list(const char *s, const char *const *list) {
-  for (; *list; list++)
-    if (strcmp(s, *list) == 0) return true;
-  return false;
-}
+static bool in_list(const char *s, const char *const *list) { return fb_list_index(list, s) >= 0; }
 
 bool fb_is_purpose(const char *s) { return in_list(s, purposes); }
 bool fb_is_priority(const char *s) { return in_list(s, priorities); }
@@ -37,16 +33,18 @@ static int bad(fb_validation_error *e, const char *field, const char *fmt, ...) 
 }
 
 
+/* The list of allowed words is written only for a refusal. */
 static int enum_field(json_t *body, const char *key, const char *const *allowed, const char **out,
                       fb_validation_error *e) {
   json_t *v = json_object_get(body, key);
+  if (v && json_is_string(v) && in_list(json_string_value(v), allowed)) {
+    *out = json_string_value(v);
+    return 0;
+  }
   char allowed_text[200];
   fb_list_text(allowed, allowed_text, sizeof allowed_text);
   if (!v) return bad(e, key, "%s is required: one of %s.", key, allowed_text);
-  if (!json_is_string(v) || !in_list(json_string_value(v), allowed))
-    return bad(e, key, "%s must be one of %s.", key, allowed_text);
-  *out = json_string_value(v);
-  return 0;
+  return bad(e, key, "%s must be one of %s.", key, allowed_text);
 }
 
 /* Characters, not bytes: the contract counts what a person typed. */
@@ -74,6 +72,11 @@ static bool valid_dob(const char *s) {
   return true;
 }
 
+static const char *subject_field(char out[64], const char *key) {
+  snprintf(out, 64, "subject.%.50s", key);
+  return out;
+}
+
 static int validate_subject(json_t *subject, fb_validation_error *e) {
   if (!subject) return bad(e, "subject", "subject is required.");
   if (!json_is_object(subject)) return bad(e, "subject", "subject must be an object.");
@@ -81,22 +84,22 @@ static int validate_subject(json_t *subject, fb_validation_error *e) {
   json_t *v;
   bool searchable = false;
   json_object_foreach(subject, key, v) {
-    char field[64];
-    snprintf(field, sizeof field, "subject.%.50s", key);
+    char field[64]; /* "subject.dob": written by subject_field for a refusal only */
     char allowed[120];
-    if (!in_list(key, subject_keys))
-      return bad(e, field, "Unknown subject field %.50s (use %s).", key,
+    int which = fb_list_index(subject_keys, key);
+    if (which < 0)
+      return bad(e, subject_field(field, key), "Unknown subject field %.50s (use %s).", key,
                  fb_list_text(subject_keys, allowed, sizeof allowed));
-    if (!json_is_string(v)) return bad(e, field, "%s must be a string.", field);
+    if (!json_is_string(v)) return bad(e, subject_field(field, key), "%s must be a string.", field);
     const char *s = json_string_value(v);
     size_t len = strlen(s);
-    if (len == 0 || len > 200) return bad(e, field, "%s must be 1 to 200 characters.", field);
-    if (strcmp(key, "dob") == 0 && !valid_dob(s)) return bad(e, field, "subject.dob must be YYYY-MM-DD or YYYY.");
-    if (strcmp(key, "nationality") == 0 &&
+    if (len == 0 || len > 200) return bad(e, subject_field(field, key), "%s must be 1 to 200 characters.", field);
+    if (which == FB_SUBJECT_DOB && !valid_dob(s)) return bad(e, subject_field(field, key), "subject.dob must be YYYY-MM-DD or YYYY.");
+    if (which == FB_SUBJECT_NATIONALITY &&
         !(len == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) && isupper((unsigned char)s[2])))
-      return bad(e, field, "subject.nationality must be an ISO 3166-1 alpha-3 code such as MYS.");
-    if (strcmp(key, "name") == 0 || strcmp(key, "document") == 0 || strcmp(key, "phone") == 0 ||
-        strcmp(key, "vessel") == 0)
+      return bad(e, subject_field(field, key), "subject.nationality must be an ISO 3166-1 alpha-3 code such as MYS.");
+    if (which == FB_SUBJECT_NAME || which == FB_SUBJECT_DOCUMENT || which == FB_SUBJECT_PHONE ||
+        which == FB_SUBJECT_VESSEL)
       searchable = true;
   }
   if (!searchable) return bad(e, "subject", "subject needs at least one of name, document, phone, vessel.");
@@ -139,16 +142,17 @@ int fb_search_validate(json_t *body, const fb_config *cfg, const char *requester
     p->states = fb_xcalloc(n, sizeof *p->states);
     for (size_t i = 0; i < n; i++) {
       json_t *s = json_array_get(v, i);
-      char field[32];
-      snprintf(field, sizeof field, "states[%zu]", i);
+      char field[32]; /* "states[1]": written for a refusal only */
       if (!json_is_string(s) || !fb_config_state(cfg, json_string_value(s))) {
         fb_search_params_free(p);
+        snprintf(field, sizeof field, "states[%zu]", i);
         return bad(e, field, "%s is not a state of this hub.", field);
       }
       bool dup = false;
       for (size_t j = 0; j < p->nstates; j++) dup |= strcmp(p->states[j], json_string_value(s)) == 0;
       if (dup) {
         fb_search_params_free(p);
+        snprintf(field, sizeof field, "states[%zu]", i);
         return bad(e, field, "%s names a state twice.", field);
       }
       p->states[p->nstates++] = json_string_value(s);

@@ -120,12 +120,89 @@ static void test_subjects_of_every_shape(void **state) {
   json_decref(array);
 }
 
+/* A search's legs share the text: the second leg of the same request gets the same
+ * bytes (a copy of its own), a request that differs in any field gets its own text,
+ * and a text another writer kept is not taken. */
+static void test_shared_text(void **state) {
+  (void)state;
+  json_t *subject = json_pack("{s:s, s:s}", "name", "Ahmad bin Ismail", "document", "A12345678");
+  json_t *other_subject = json_pack("{s:s}", "name", "Siti");
+  fb_leg_text shared = {0};
+  fb_leg_request r = base(subject);
+  r.shared_text = &shared;
+  char *want = jansson_body(&r);
+  char *first = http_request_body_shared(&r);
+  assert_string_equal(first, want);
+  assert_non_null(shared.text);
+  assert_string_equal(shared.text, want);
+  char *second = http_request_body_shared(&r);
+  assert_string_equal(second, want);
+  assert_ptr_not_equal(second, first);
+  assert_ptr_not_equal(second, shared.text); /* each leg owns its body */
+  free(second);
+  /* ... copied from the kept text, not written again */
+  char *kept = shared.text;
+  shared.text = strdup("{\"kept\":1}");
+  shared.len = strlen(shared.text);
+  second = http_request_body_shared(&r);
+  assert_string_equal(second, "{\"kept\":1}");
+  free(second);
+  free(shared.text);
+  shared.text = kept;
+  shared.len = strlen(kept);
+  fb_leg_request changed[8];
+  for (int i = 0; i < 8; i++) changed[i] = r;
+  changed[0].query_id = "q-43";
+  changed[1].subject = other_subject;
+  changed[2].purpose = "investigation";
+  changed[3].priority = "routine";
+  changed[4].legal_basis = "consent";
+  changed[5].case_ref = NULL;
+  changed[6].requester_agency = "RTP";
+  changed[7].limit = 26;
+  for (int i = 0; i < 8; i++) {
+    char *w = jansson_body(&changed[i]), *g = http_request_body_shared(&changed[i]);
+    assert_string_not_equal(g, want);
+    assert_string_equal(g, w);
+    assert_string_equal(shared.text, want); /* the first request's text stays */
+    free(w);
+    free(g);
+  }
+  /* limit 0 is the default, 100: the same body as limit 100 */
+  fb_leg_request d0 = r, d100 = r;
+  d0.limit = 0;
+  d100.limit = 100;
+  fb_leg_text_clear(&shared);
+  char *a = http_request_body_shared(&d0), *b = http_request_body_shared(&d100);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  /* Another writer's text is not a node request. */
+  fb_leg_text_clear(&shared);
+  static const int other_writer;
+  shared.writer = &other_writer;
+  shared.of = r;
+  shared.of.shared_text = NULL;
+  shared.text = strdup("{\"not\":\"this\"}");
+  shared.len = strlen(shared.text);
+  char *c = http_request_body_shared(&r);
+  assert_string_equal(c, want);
+  free(c);
+  fb_leg_text_clear(&shared);
+  assert_null(shared.text);
+  free(first);
+  free(want);
+  json_decref(subject);
+  json_decref(other_subject);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_realistic_and_nulls),
       cmocka_unit_test(test_strings_that_need_escaping),
       cmocka_unit_test(test_invalid_utf8_is_refused),
       cmocka_unit_test(test_subjects_of_every_shape),
+      cmocka_unit_test(test_shared_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -633,6 +633,47 @@ static void test_cache_hit_same_identity(void **s) {
   fb_authn_free(a);
 }
 
+/* The cache answers only for the very token it verified: one differing in its last
+ * byte (a signature byte) or cut one byte short is looked up, missed and verified. */
+static void test_cache_whole_token_is_the_key(void **s) {
+  (void)s;
+  char *err = NULL;
+  fb_issuer_config iss[] = {{.iss = ISS_ED, .key = ed_pub}};
+  fb_authn *a = fb_authn_new(iss, 1, &err);
+  assert_non_null(a);
+  char *tok = fb_token_mint(ed, ISS_ED, NULL, "cached", "THA", "RTP", FB_ROLE_AUDITOR, NOW, 300,
+                            &err);
+  assert_non_null(tok);
+  char *h = NULL;
+  assert_true(asprintf(&h, "Bearer %s", tok) > 0);
+  fb_identity id;
+  const char *why;
+  assert_int_equal(fb_authn_bearer(a, h, NOW, &id, &why), 0);
+  assert_int_equal(fb_authn_bearer(a, h, NOW, &id, &why), 0);
+  fb_authn_stats st;
+  fb_authn_get_stats(a, &st);
+  assert_int_equal(st.hits, 1);
+  assert_int_equal(st.misses, 1);
+  char *last = h + strlen(h) - 1;
+  char was = *last;
+  *last = was == 'A' ? 'B' : 'A';
+  assert_rejected(fb_authn_bearer(a, h, NOW, &id, &why), why, "signature is invalid");
+  *last = '\0';
+  assert_rejected(fb_authn_bearer(a, h, NOW, &id, &why), why, "signature is invalid");
+  fb_authn_get_stats(a, &st);
+  assert_int_equal(st.hits, 1);
+  assert_int_equal(st.misses, 3);
+  assert_int_equal(st.entries, 1);
+  *last = was; /* the cached token itself still answers from the cache */
+  assert_int_equal(fb_authn_bearer(a, h, NOW, &id, &why), 0);
+  assert_string_equal(id.sub, "cached");
+  fb_authn_get_stats(a, &st);
+  assert_int_equal(st.hits, 2);
+  free(h);
+  free(tok);
+  fb_authn_free(a);
+}
+
 static void test_cache_bounded(void **s) {
   (void)s;
   char *err = NULL;
@@ -867,6 +908,7 @@ int main(void) {
       cmocka_unit_test(test_subject_state_agency_roles),
       cmocka_unit_test(test_tampered_payload),
       cmocka_unit_test(test_cache_hit_same_identity),
+      cmocka_unit_test(test_cache_whole_token_is_the_key),
       cmocka_unit_test(test_cache_bounded),
       cmocka_unit_test(test_new_errors),
       cmocka_unit_test(test_mint_errors),

@@ -81,6 +81,45 @@ static void test_invalid_utf8_fails_like_jansson(void **state) {
   }
 }
 
+/* Escapes and multi-byte characters at every distance from the start of strings long
+ * enough to move the buffer, into a fresh buffer and after what a buffer held, give
+ * jansson's bytes; a refused string leaves the buffer as it was. */
+static void test_escapes_that_grow_the_buffer(void **state) {
+  (void)state;
+  static const char *const tails[] = {"\n", "\x01", "\"\\", "\xc3\xa9", "\xf0\x9f\x98\x80\x1f\x1f\x1f",
+                                      "\x7f\xe0\xb8\xaa\t"};
+  for (size_t lead = 0; lead < 700; lead += 37)
+    for (size_t t = 0; t < FB_ARRAY_LEN(tails); t++)
+      for (size_t reps = 1; reps <= 300; reps *= 7) {
+        fb_buf src = {0};
+        for (size_t i = 0; i < lead; i++) fb_buf_putc(&src, (char)('a' + i % 26));
+        for (size_t i = 0; i < reps; i++) fb_buf_puts(&src, tails[t]);
+        json_t *v = json_stringn(src.data, src.len);
+        assert_non_null(v);
+        json_t *a = json_pack("[s, O]", "before", v);
+        same_text(a, 12); /* a fresh buffer */
+        fb_buf want = {0}, got = {0};
+        assert_int_equal(json_dump_callback(a, dump_cb, &want, JSON_COMPACT | JSON_REAL_PRECISION(12)), 0);
+        fb_buf_puts(&got, "held:");
+        assert_int_equal(fb_jsonw_dump(&got, a, 12), 0); /* after what the buffer held */
+        assert_int_equal(got.len, want.len + 5);
+        assert_memory_equal(got.data + 5, want.data, want.len);
+        /* the same text ending in a byte that is not UTF-8: refused, the buffer as it was */
+        fb_buf_putc(&src, '\xff');
+        json_t *bad = json_pack("[o]", json_stringn_nocheck(src.data, src.len));
+        size_t held = got.len;
+        assert_int_equal(fb_jsonw_dump(&got, bad, 12), -1);
+        assert_int_equal(got.len, held);
+        assert_int_equal(got.data[held], '\0');
+        json_decref(bad);
+        json_decref(a);
+        json_decref(v);
+        fb_buf_free(&src);
+        fb_buf_free(&want);
+        fb_buf_free(&got);
+      }
+}
+
 static void test_numbers_are_written_as_jansson_does(void **state) {
   (void)state;
   static const double reals[] = {0.0, -0.0, 1.0, 0.5, 0.97, 12.3, 1e21, 1e-7, 123456789012345.0, 1.5e300, -2.5e-300,
@@ -239,6 +278,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_ascii_byte_is_escaped_as_jansson_does),
       cmocka_unit_test(test_invalid_utf8_fails_like_jansson),
+      cmocka_unit_test(test_escapes_that_grow_the_buffer),
       cmocka_unit_test(test_numbers_are_written_as_jansson_does),
       cmocka_unit_test(test_common_reals_are_written_as_jansson_does),
       cmocka_unit_test(test_containers_keep_jansson_order),

@@ -24,6 +24,21 @@ static void test_lists(void **state) {
   assert_int_equal(fb_list_index(fb_priorities, NULL), -1);
   assert_int_equal(fb_list_index(fb_role_names, "focal_point_admin"), FB_ROLE_INDEX_FOCAL_POINT_ADMIN);
   assert_int_equal(fb_list_index(fb_outcomes, "withheld"), FB_OUTCOME_WITHHELD);
+  /* A word that is a prefix of another, or shares its first byte, is still only itself. */
+  assert_int_equal(fb_list_index(fb_role_names, "focal_point"), FB_ROLE_INDEX_FOCAL_POINT);
+  assert_int_equal(fb_list_index(fb_role_names, "focal_point_"), -1);
+  assert_int_equal(fb_list_index(fb_role_names, "focal"), -1);
+  assert_int_equal(fb_list_index(fb_purposes, "intelligence"), FB_PURPOSE_INTELLIGENCE);
+  assert_int_equal(fb_list_index(fb_purposes, "investigation"), FB_PURPOSE_INVESTIGATION);
+  assert_int_equal(fb_list_index(fb_purposes, "i"), -1);
+  assert_int_equal(fb_list_index(fb_purposes, ""), -1);
+  assert_int_equal(fb_list_index(fb_record_fields, "name"), FB_RECORD_FIELD_NAME);
+  assert_int_equal(fb_list_index(fb_record_fields, "nam"), -1);
+  assert_int_equal(fb_list_index(fb_record_fields, "names"), -1);
+  assert_int_equal(fb_list_index(fb_record_fields, "nationality"), FB_RECORD_FIELD_NATIONALITY);
+  static const char *const with_empty[] = {"a", "", "ab", NULL};
+  assert_int_equal(fb_list_index(with_empty, ""), 1);
+  assert_int_equal(fb_list_index(with_empty, "ab"), 2);
   char buf[64];
   assert_string_equal(fb_list_text(fb_priorities, buf, sizeof buf), "routine, urgent, immediate");
   assert_string_equal(fb_list_text(fb_effects, buf, sizeof buf), "deny, hit_only, allow, withheld");

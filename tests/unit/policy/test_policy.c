@@ -646,6 +646,49 @@ static void test_signed_policies(void **state) {
   assert_true(fb_test_rm_rf(dir));
 }
 
+/* Bits computed once for a query (fb_query_bits_init, q.bits) decide as the query does,
+ * and are not taken for a query whose purpose, priority, legal basis or subject is not
+ * the one they were read from. */
+static void test_query_bits(void **state) {
+  fixture *f = *state;
+  fb_policy *p = compile_as("MYS",
+      "state 'MYS' { name = 'Malaysia' }\n"
+      "allow 'p' { purpose = 'victim_protection' }\n"
+      "allow 'pr' { priority = 'immediate' }\n"
+      "allow 'lb' { legal_basis = 'consent' }\n"
+      "allow 'subject' { subject = 'vessel' }\n");
+  char rule_name[64];
+  fb_query_bits bits;
+  fb_query q = f->q;
+  q.purpose = "victim_protection";
+  fb_query_bits_init(&bits, &q);
+  q.bits = &bits;
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "p");
+  q.purpose = "prosecution"; /* stale bits: not taken */
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "default_deny");
+  q.priority = "immediate";
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "pr");
+  q = f->q, q.bits = &bits;
+  q.legal_basis = "consent";
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "lb");
+  json_t *vs = json_pack("{s:s}", "vessel", "KM Sinar Laut");
+  q = f->q, q.subject = vs;
+  fb_query_bits_init(&bits, &q);
+  q.bits = &bits;
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "subject");
+  q.subject = f->subject;
+  decide(p, &q, rule_name, sizeof rule_name), assert_string_equal(rule_name, "default_deny");
+  json_decref(vs);
+  /* The same bits as a decision computes: a word a byte off the vocabulary sets none. */
+  q = f->q, q.purpose = "victim_protectio", q.priority = "immediatE";
+  fb_query_bits_init(&bits, &q);
+  assert_int_equal(bits.purpose, 0);
+  assert_int_equal(bits.priority, 0);
+  assert_int_equal(bits.legal_basis, 1u << FB_LEGAL_BASIS_MLA_TREATY);
+  assert_int_equal(bits.subject, 1u << FB_SUBJECT_NAME);
+  fb_policy_unref(p);
+}
+
 /* Every test here runs between setup and teardown. */
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
@@ -662,6 +705,7 @@ int main(void) {
       T(test_load_faults),
       T(test_isolation),
       T(test_store_reload),
+      T(test_query_bits),
       cmocka_unit_test(test_signed_policies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

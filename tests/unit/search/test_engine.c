@@ -34,8 +34,9 @@
 /* ------------------------------------------------------------ the fake adapter */
 
 /* FAKE_TIME_OUT: the adapter's own timer reports the deadline (FB_LEG_TIMEOUT), as the
- * http adapter's does when it fires before the engine's. */
-typedef enum { FAKE_HANG, FAKE_ANSWER, FAKE_FAIL, FAKE_TIME_OUT } fake_mode;
+ * http adapter's does when it fires before the engine's. FAKE_REFUSE_START: the leg
+ * cannot start (fb_adapter_start fails; no callback). */
+typedef enum { FAKE_HANG, FAKE_ANSWER, FAKE_FAIL, FAKE_TIME_OUT, FAKE_REFUSE_START } fake_mode;
 
 typedef struct {
   const char *code;
@@ -126,6 +127,8 @@ static void leg_fire(uv_timer_t *t) {
 }
 
 int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data, fb_leg **out) {
+  *out = NULL;
+  if (a->fs->mode == FAKE_REFUSE_START) return -1;
   fb_leg *l = fb_xcalloc(1, sizeof *l);
   l->a = a;
   l->cb = cb;
@@ -875,6 +878,28 @@ static void test_legs_in_flight_bound(void **st) {
   fixture_free(f);
 }
 
+/* A leg whose adapter cannot start (THA), among the search's legs that start together
+ * (search/engine.c start_legs): an error for THA, the others answer; THA is no longer
+ * counted in flight, and its breaker counts the failure (opens at the second). */
+static void test_leg_that_cannot_start(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  fakes[2].mode = FAKE_REFUSE_START;
+  for (int i = 0; i < 2; i++) {
+    outcome o = {0};
+    start(f, "routine", "MYS,THA", &o);
+    run_until_ended(f, &o);
+    assert_string_equal(state_field(&o, "MYS", "outcome"), "shared");
+    assert_string_equal(state_field(&o, "THA", "outcome"), "error");
+    assert_false(o.complete);
+    assert_int_equal(legs_in_flight(f, "THA"), 0);
+    assert_int_equal(legs_in_flight(f, "MYS"), 0);
+    assert_breaker(f, "THA", i == 0 ? "closed" : "open");
+    outcome_clear(&o);
+  }
+  fixture_free(f);
+}
+
 /* IDN's policy fails at run time: denied with rule policy_error, and no leg goes out. */
 static void test_policy_error_fails_closed(void **st) {
   (void)st;
@@ -1111,6 +1136,7 @@ int main(void) {
       cmocka_unit_test(test_concurrency_limit),
       cmocka_unit_test(test_per_identity_limit),
       cmocka_unit_test(test_legs_in_flight_bound),
+      cmocka_unit_test(test_leg_that_cannot_start),
       cmocka_unit_test(test_policy_error_fails_closed),
       cmocka_unit_test(test_record_rule_error_fails_closed),
       cmocka_unit_test(test_invalid_request),

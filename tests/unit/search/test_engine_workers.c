@@ -1,9 +1,14 @@
 /* Two event-loop threads with the hub lock on, each with its own engine (the second a
  * worker's, sharing the first's breakers and limits), start searches at the same time
  * to one state whose bound is `max_legs`: the adapters start without the hub lock
- * (search/engine.c start_leg), so the legs must be counted before, or both threads
+ * (search/engine.c start_legs), so the legs must be counted before, or both threads
  * would pass the bound. Exactly max_legs legs go out; every other search finds the
  * state unavailable; after the cancels nothing is in flight.
+ *
+ * And how often a search takes the hub lock: its legs start in one release of the lock
+ * whatever their number, and a leg's completion that arrives without the lock (as the
+ * HTTP client's transports deliver it) takes it once, its record plan before and the
+ * last leg's merge and audit entry after.
  *
  * The fake adapter stands in for adapters/adapter.c at link time (as in
  * test_engine.c): its start runs unlocked, so it widens the window on purpose and
@@ -47,7 +52,33 @@ struct fb_adapter {
 
 struct fb_leg {
   uv_timer_t timer; /* a handle of the loop, closed on cancel */
+  fb_leg_done_cb cb;
+  void *data;
 };
+
+/* 0: legs never answer (until cancelled); else they answer one record after that many
+ * ms, from a timer callback that lets go of the hub lock first, as the HTTP client's
+ * transports do (test_lock_takes_per_search). */
+static uint64_t answer_after_ms;
+static void leg_freed(uv_handle_t *h);
+static unsigned completion_takes[8]; /* hub lock acquisitions during each completion */
+static unsigned completions;
+
+static void leg_answer(uv_timer_t *t) {
+  fb_leg *l = t->data;
+  fb_leg_done_cb cb = l->cb;
+  void *data = l->data;
+  uv_timer_stop(t);
+  atomic_fetch_sub(&open_legs, 1);
+  json_t *recs = json_pack("[{s:s, s:s, s:s}]", "id", "R-1", "type", "person", "name", "Test Person");
+  unsigned long long before = fb_hublock_acquired();
+  bool yielded = fb_hublock_yield();
+  cb(data, 0, recs, NULL);
+  fb_hublock_resume(yielded);
+  if (completions < 8) completion_takes[completions] = (unsigned)(fb_hublock_acquired() - before);
+  completions++;
+  uv_close((uv_handle_t *)t, leg_freed);
+}
 
 int fb_adapter_open(uv_loop_t *loop, const fb_state_config *cfg, fb_adapter **out, char **err) {
   (void)cfg;
@@ -69,8 +100,6 @@ static void spin_us(long us) {
 /* Never answers (until cancelled). */
 int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb, void *data, fb_leg **out) {
   (void)req;
-  (void)cb;
-  (void)data;
   if (!fb_hublock_held()) atomic_fetch_add(&unlocked_starts, 1);
   atomic_fetch_add(&started, 1);
   unsigned now = atomic_fetch_add(&open_legs, 1) + 1;
@@ -86,10 +115,13 @@ int fb_adapter_start(fb_adapter *a, const fb_leg_request *req, fb_leg_done_cb cb
     atomic_fetch_add(&arrived, 1);
     for (int i = 0; i < 2000 && atomic_load(&arrived) < 2; i++) spin_us(100);
   }
-  spin_us(1000);
+  if (!answer_after_ms) spin_us(1000);
   fb_leg *l = fb_xcalloc(1, sizeof *l);
   uv_timer_init(a->closer.loop, &l->timer);
   l->timer.data = l;
+  l->cb = cb;
+  l->data = data;
+  if (answer_after_ms) uv_timer_start(&l->timer, leg_answer, answer_after_ms, 0);
   *out = l;
   return 0;
 }
@@ -448,10 +480,147 @@ static void test_stats_wait_on_worker(void **st) {
   assert_true(fb_test_rm_rf(dir));
 }
 
+/* ------------------------------------------------------------ lock takes */
+
+typedef struct {
+  bool done;
+  size_t shared;
+  int status;
+} answer_seen;
+
+static void answer_done(void *ud, const fb_search_answer *a) {
+  answer_seen *seen = ud;
+  json_t *states = json_loadb(a->states_text, a->states_len, 0, NULL);
+  size_t i;
+  json_t *st;
+  json_array_foreach(states, i, st) {
+    if (strcmp(json_string_value(json_object_get(st, "outcome")), "shared") == 0) seen->shared++;
+  }
+  json_decref(states);
+  seen->status = 200;
+  seen->done = true;
+}
+
+static void answer_failed(void *ud, const fb_search_failure *f) {
+  answer_seen *seen = ud;
+  seen->status = f->status;
+  seen->done = true;
+}
+
+static const fb_search_callbacks answer_cbs = {.on_done = answer_done, .on_failure = answer_failed};
+
+/* Starts a search of `states` (a JSON array) under the hub lock, as a handler does;
+ * returns the lock acquisitions it took. */
+static unsigned start_counted(fb_search_engine *e, json_t *states, answer_seen *seen) {
+  json_t *body = json_pack("{s:{s:s}, s:s, s:s, s:s, s:s, s:o}", "subject", "name", "Test Person", "purpose",
+                           "prosecution", "priority", "routine", "legal_basis", "mla_treaty", "justification",
+                           "Unit test of the hub lock's takes per search", "states", states);
+  fb_search_input in = {.id = &analyst, .body = body};
+  fb_hublock_lock();
+  unsigned long long before = fb_hublock_acquired();
+  fb_search_start(e, &in, &answer_cbs, seen);
+  unsigned takes = (unsigned)(fb_hublock_acquired() - before);
+  fb_hublock_unlock();
+  return takes;
+}
+
+static void run_until_seen(uv_loop_t *loop, const answer_seen *seen) {
+  double end = fb_now_ms() + 20000;
+  while (!seen->done) {
+    if (fb_now_ms() > end) fail_msg("the search was not answered within 20 s");
+    fb_hublock_lock();
+    uv_run(loop, UV_RUN_NOWAIT);
+    fb_hublock_unlock();
+    uv_sleep(1);
+  }
+}
+
+static void test_lock_takes_per_search(void **st) {
+  (void)st;
+  char dir[] = "/tmp/fb_engine_lock_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  static const char *const codes[] = {"MYS", "IDN", "THA"};
+  fb_test_write_file_in(dir, "MYS.lua", "state \"MYS\" { name = \"Malaysia\" }\nallow \"everything\" { }\n");
+  fb_test_write_file_in(dir, "IDN.lua", "state \"IDN\" { name = \"Indonesia\" }\nallow \"everything\" { }\n");
+  fb_test_write_file_in(dir, "THA.lua", "state \"THA\" { name = \"Thailand\" }\nallow \"everything\" { }\n");
+  fb_config cfg;
+  fb_config_defaults(&cfg);
+  cfg.states = fb_xcalloc(3, sizeof *cfg.states);
+  cfg.nstates = 3;
+  for (size_t i = 0; i < 3; i++) {
+    cfg.states[i].code = fb_xstrdup(codes[i]);
+    cfg.states[i].adapter = fb_xstrdup("fake");
+    cfg.states[i].max_legs = 100;
+  }
+  cfg.limits.per_identity = 1000;
+  cfg.limits.concurrency = 1000;
+  char path[128];
+  snprintf(path, sizeof path, "%s/audit.log", dir);
+  cfg.audit.path = fb_xstrdup(path);
+  cfg.audit.no_fsync = true;
+
+  fb_hublock_enable();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  fb_hublock_lock();
+  fb_home *home = fb_home_open(&loop);
+  char *err = NULL;
+  fb_policy_store *policies = fb_policy_store_open(dir, codes, 3, NULL, 0, &err);
+  if (!policies) fail_msg("policies: %s", err);
+  fb_audit *audit = fb_audit_open(&loop, &cfg.audit, &err);
+  if (!audit) fail_msg("audit: %s", err);
+  fb_search_engine *e = fb_search_engine_new(&loop, &cfg, policies, audit, &err);
+  if (!e) fail_msg("engine: %s", err);
+  fb_hublock_unlock();
+  answer_after_ms = 1;
+
+  /* The start takes the lock as often for three legs as for one. */
+  answer_seen one = {0}, three = {0};
+  unsigned takes_one = start_counted(e, json_pack("[s]", "MYS"), &one);
+  run_until_seen(&loop, &one);
+  assert_int_equal(one.status, 200);
+  assert_int_equal(one.shared, 1);
+  completions = 0;
+  unsigned takes_three = start_counted(e, json_pack("[s, s, s]", "MYS", "IDN", "THA"), &three);
+  assert_int_equal(takes_three, takes_one);
+  run_until_seen(&loop, &three);
+  assert_int_equal(three.status, 200);
+  assert_int_equal(three.shared, 3);
+  /* Each completion, the last one with the merge and the audit append too: one take
+   * for its bookkeeping, and the transport's own take back when it returns. */
+  assert_int_equal(completions, 3);
+  for (unsigned i = 0; i < 3; i++) assert_int_equal(completion_takes[i], 2);
+  assert_int_equal(fb_search_in_flight(e), 0);
+  answer_after_ms = 0;
+
+  atomic_bool closed;
+  atomic_init(&closed, false);
+  fb_hublock_lock();
+  fb_search_engine_close(e, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(&loop, &closed);
+  atomic_store(&closed, false);
+  fb_hublock_lock();
+  fb_audit_close(audit, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(&loop, &closed);
+  atomic_store(&closed, false);
+  fb_hublock_lock();
+  fb_home_close(home, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(&loop, &closed);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  fb_policy_store_free(policies);
+  fb_config_free(&cfg);
+  fb_metrics_reset();
+  assert_true(fb_test_rm_rf(dir));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_legs_bound_holds_across_workers),
       cmocka_unit_test(test_stats_wait_on_worker),
+      cmocka_unit_test(test_lock_takes_per_search),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

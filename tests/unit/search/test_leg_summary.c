@@ -3,6 +3,7 @@
  * for every outcome, with and without each optional member; and each outcome shows
  * the members API.md gives it. The answer written with the summaries as text equals
  * the answer written with them as a jansson array. */
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,12 +155,34 @@ static void test_answer_states_text_equals_array(void **st) {
   json_decref(contact);
 }
 
+/* The audit's sequence number is written as printf's PRIu64 writes it, at its ends. */
+static void test_answer_audit_seq(void **st) {
+  (void)st;
+  static const uint64_t seqs[] = {0, 1, 9, 10, 99, 100, 4294967296ull, 9223372036854775807ull, UINT64_MAX};
+  fb_merged *m = fb_merge_sources(NULL, 0);
+  json_t *states = json_array();
+  for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+    fb_search_answer a = {.query_id = "q-1", .complete = true, .states = states, .results = m,
+                          .audit_seq = seqs[i], .audit_hash = "ab"};
+    fb_buf b = {0};
+    assert_int_equal(fb_search_answer_write(&b, &a, FB_JSONW_PRECISION), 0);
+    char want[128];
+    snprintf(want, sizeof want, "{\"query_id\":\"q-1\",\"complete\":true,\"states\":[],\"results\":[],"
+             "\"audit\":{\"seq\":%" PRIu64 ",\"hash\":\"ab\"}}", seqs[i]);
+    assert_string_equal(b.data, want);
+    fb_buf_free(&b);
+  }
+  json_decref(states);
+  fb_merged_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_outcome_both_forms_agree),
       cmocka_unit_test(test_members_per_outcome),
       cmocka_unit_test(test_bad_strings),
       cmocka_unit_test(test_answer_states_text_equals_array),
+      cmocka_unit_test(test_answer_audit_seq),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,11 +143,70 @@ static void test_states(void **state) {
   json_decref(body);
 }
 
+/* The refusal's exact sentence (API.md clients show it as is). */
+static void expect_message(const char *key, json_t *value, const char *want_field, const char *want_message) {
+  json_t *body = valid_body();
+  if (value) json_object_set_new(body, key, value);
+  else json_object_del(body, key);
+  fb_search_params p;
+  fb_validation_error e;
+  if (fb_search_validate(body, &cfg, "IDN", NULL, &p, &e) == 0) fail_msg("%s: accepted", key);
+  assert_string_equal(e.code, "invalid_request");
+  assert_string_equal(e.field, want_field);
+  assert_string_equal(e.message, want_message);
+  json_decref(body);
+}
+
+static void test_exact_messages(void **state) {
+  (void)state;
+  const char *purposes = "investigation, prosecution, victim_protection, intelligence, border_screening";
+  char want[256];
+  snprintf(want, sizeof want, "purpose is required: one of %s.", purposes);
+  expect_message("purpose", NULL, "purpose", want);
+  snprintf(want, sizeof want, "purpose must be one of %s.", purposes);
+  expect_message("purpose", json_string("fishing"), "purpose", want);
+  expect_message("purpose", json_integer(1), "purpose", want);
+  /* A word of the vocabulary with a byte more, a byte less or another case is no word. */
+  expect_message("purpose", json_string("prosecutions"), "purpose", want);
+  expect_message("purpose", json_string("prosecutio"), "purpose", want);
+  expect_message("purpose", json_string("Prosecution"), "purpose", want);
+  expect_message("purpose", json_string(""), "purpose", want);
+  expect_message("priority", json_string("urgen"), "priority", "priority must be one of routine, urgent, immediate.");
+  expect_message("legal_basis", NULL, "legal_basis",
+                 "legal_basis is required: one of mla_treaty, bilateral_mou, interpol_channel, domestic_law, consent, "
+                 "informal.");
+  expect_message("subject", json_pack("{s:s, s:s}", "name", "X", "eye_colour", "blue"), "subject.eye_colour",
+                 "Unknown subject field eye_colour (use name, dob, document, nationality, phone, vessel).");
+  expect_message("subject", json_pack("{s:s, s:s}", "name", "X", "nam", "Y"), "subject.nam",
+                 "Unknown subject field nam (use name, dob, document, nationality, phone, vessel).");
+  expect_message("subject", json_pack("{s:s, s:s}", "name", "X", "names", "Y"), "subject.names",
+                 "Unknown subject field names (use name, dob, document, nationality, phone, vessel).");
+  const char *key60 = "k23456789_123456789_123456789_123456789_123456789_123456789_";
+  expect_message("subject", json_pack("{s:s, s:s}", "name", "X", key60, "Y"),
+                 "subject.k23456789_123456789_123456789_123456789_123456789_",
+                 "Unknown subject field k23456789_123456789_123456789_123456789_123456789_ (use name, dob, document, "
+                 "nationality, phone, vessel).");
+  expect_message("subject", json_pack("{s:i}", "name", 5), "subject.name", "subject.name must be a string.");
+  expect_message("subject", json_pack("{s:s}", "document", ""), "subject.document",
+                 "subject.document must be 1 to 200 characters.");
+  expect_message("subject", json_pack("{s:s, s:s}", "name", "X", "dob", "1985-13-01"), "subject.dob",
+                 "subject.dob must be YYYY-MM-DD or YYYY.");
+  expect_message("subject", json_pack("{s:s}", "dob", "1985"), "subject",
+                 "subject needs at least one of name, document, phone, vessel.");
+  expect_message("subject", json_string("x"), "subject", "subject must be an object.");
+  expect_message("states", json_pack("[s, s]", "MYS", "MYS"), "states[1]", "states[1] names a state twice.");
+  expect_message("states", json_pack("[s, s]", "THA", "MY"), "states[1]", "states[1] is not a state of this hub.");
+  expect_message("states", json_pack("[s, s, s]", "MYS", "THA", "IDN"), "states", "states names more than 2 states.");
+  expect_message("purposes", json_string("x"), "purposes", "Unknown field purposes.");
+  expect_message("subjec", json_string("x"), "subjec", "Unknown field subjec.");
+  expect_message(key60, json_string("x"), key60, "Unknown field k23456789_123456789_123456789_123456789_123456789_123456789_.");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_justification_bounds), cmocka_unit_test(test_case_ref_bounds),
       cmocka_unit_test(test_subject), cmocka_unit_test(test_enums_and_unknown_fields),
-      cmocka_unit_test(test_states),
+      cmocka_unit_test(test_states), cmocka_unit_test(test_exact_messages),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
