@@ -14,6 +14,9 @@
  *                                   on the same redacted compact sets and jsonr values:
  *                                   µs per merge and per write, and a hash of the answer
  *                                   text, to compare two builds' output byte for byte)
+ *   record_path_bench ROUNDS compact (the compact path alone, µs per stage: for a profile)
+ *   record_path_bench 0 answers DIR (writes the three node answers to DIR/<state>.json,
+ *                                   the input of crec_scan_bench)
  *
  * The answers are built as bench/realistic_bench.sh builds them: in each of IDN, THA
  * and BGD (MYS asks), the records holding document A12345678 plus the shortest person
@@ -324,6 +327,19 @@ int main(int argc, char **argv) {
                 .justification = "Suspected facilitator in case MY-2026-0042", .case_ref = "MY-2026-0042",
                 .from_state = "MYS", .agency = "PDRM", .roles = roles, .nroles = 1, .subject = subject,
                 .query_id = "q-bench"};
+  if (argc > 3 && strcmp(argv[2], "answers") == 0) { /* the node answers, for crec_scan_bench */
+    for (int i = 0; i < NANSWER; i++) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s.json", argv[3], answering[i]);
+      FILE *f = fopen(path, "wb");
+      if (!f || fwrite(texts[i], 1, lens[i], f) != lens[i] || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        return 1;
+      }
+      printf("%s\n", path);
+    }
+    return 0;
+  }
   if (argc > 2 && strcmp(argv[2], "merge") == 0) {
     merge_only(rounds, texts, lens, common, pol, &q);
     json_decref(subject);
@@ -335,6 +351,19 @@ int main(int argc, char **argv) {
     return 0;
   }
   totals old = {0}, fresh = {0}, compact = {0};
+  if (argc > 2 && strcmp(argv[2], "compact") == 0) { /* the compact path alone (for a profile) */
+    for (int r = 0; r < rounds; r++) one_compact(texts, lens, common, pol, &q, &compact);
+    printf("compact path, %d searches:", rounds);
+    for (int s = 0; s < S_COUNT; s++) printf(" %s %.1f us", stage_names[s], compact.ms[s] * 1000.0 / rounds);
+    printf("\n");
+    json_decref(subject);
+    for (int i = 0; i < NANSWER; i++) {
+      free(texts[i]);
+      fb_policy_unref(pol[i]);
+    }
+    fb_policy_unref(common);
+    return 0;
+  }
   for (int r = 0; r < 200; r++) { /* warm-up */
     totals w = {0};
     one_search(false, texts, lens, common, pol, &q, &w);

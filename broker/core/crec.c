@@ -3,6 +3,9 @@
 #include "core/crec.h"
 
 #include <errno.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,8 +31,10 @@ typedef struct {
   char *plain;
   uint32_t p, len;
   bool reals;
-  span *keys; /* the keys of the objects being scanned, for repeated keys */
-  size_t nkeys, capkeys;
+  uint8_t kinds, kinds2; /* of the value scanned last (fb_cmember's) */
+  span *keys; /* the keys of the objects being scanned, for repeated keys: */
+  size_t nkeys, capkeys; /* in `few` while they fit */
+  span few[64];
   fb_crecs *set;
 } scanner;
 
@@ -41,13 +46,33 @@ static inline uint32_t key_tag(const unsigned char *k, uint32_t klen) {
   return klen < 4 ? klen : klen | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[klen - 2] << 24;
 }
 
+/* The first and the last 8 bytes of a key's text (quotes included, 8 to 16 bytes; 4 and
+ * 4 for 4 to 7): together with its length (in the tag), all of it, in two loads. */
+static inline uint64_t key_head(const unsigned char *k, uint32_t klen) {
+  uint64_t h = 0;
+  uint32_t h4;
+  if (klen >= 8) memcpy(&h, k, 8);
+  else memcpy(&h4, k, 4), h = h4;
+  return h;
+}
+
+static inline uint64_t key_tail(const unsigned char *k, uint32_t klen) {
+  uint64_t h = 0;
+  uint32_t h4;
+  if (klen >= 8) memcpy(&h, k + klen - 8, 8);
+  else memcpy(&h4, k + klen - 4, 4), h = h4;
+  return h;
+}
+
 /* The known keys by key_tag, open addressing (made once: the lookup is per member of
  * every record; one probe and one compare instead of a walk over every known key). */
 #define KNOWN_SLOTS 64
 static struct {
   uint32_t tag[KNOWN_SLOTS];
+  uint64_t head[KNOWN_SLOTS], tail[KNOWN_SLOTS];
   int8_t key[KNOWN_SLOTS]; /* -1: empty */
 } known;
+static uint8_t known_len[FB_CKEY_COUNT]; /* of each known key's text, quotes included */
 static pthread_once_t known_once = PTHREAD_ONCE_INIT;
 
 static const char *key_text(int key) {
@@ -65,20 +90,20 @@ static void known_init(void) {
     uint32_t i = known_slot(tag);
     while (known.key[i] >= 0) i = (i + 1) % KNOWN_SLOTS;
     known.tag[i] = tag;
+    known.head[i] = key_head((const unsigned char *)quoted, (uint32_t)n);
+    known.tail[i] = key_tail((const unsigned char *)quoted, (uint32_t)n);
     known.key[i] = (int8_t)k;
+    known_len[k] = (uint8_t)n;
   }
 }
 
-/* The known key index of a key's text (quotes included), or -1. */
+/* The known key index of a key's text (quotes included), or -1. Equal tags mean equal
+ * lengths (a known key's text is at most 13 bytes), and then head and tail cover it. */
 static int known_key(const unsigned char *k, uint32_t klen, uint32_t tag) {
   if (klen < 4 || klen > 13) return -1;
-  for (uint32_t i = known_slot(tag); known.key[i] >= 0; i = (i + 1) % KNOWN_SLOTS) {
-    if (known.tag[i] != tag) continue;
-    const char *text = key_text(known.key[i]);
-    uint32_t j = 0;
-    while (j < klen - 2 && (unsigned char)text[j] == k[j + 1]) j++;
-    if (j == klen - 2 && text[j] == '\0') return known.key[i];
-  }
+  uint64_t head = key_head(k, klen), tail = key_tail(k, klen);
+  for (uint32_t i = known_slot(tag); known.key[i] >= 0; i = (i + 1) % KNOWN_SLOTS)
+    if (known.tag[i] == tag && known.head[i] == head && known.tail[i] == tail) return known.key[i];
   return -1;
 }
 
@@ -191,27 +216,30 @@ static inline uint32_t skip_plain(const unsigned char *t, uint32_t p, uint32_t l
   return p;
 }
 
-/* A string at t[p] == '"'; its decoded bytes go to plain at the same offset, ended by
- * a NUL (decoding never lengthens). The position is kept in a local: s->t's bytes may
- * alias anything, so s->p would be stored and loaded again at every byte. */
-static int scan_string(scanner *s) {
+#define STRING_BAD UINT32_MAX /* scan_string's answer for text that is not a canonical string */
+
+/* The rest of a string from t[p] on, its bytes before p plain (no escape, ASCII):
+ * its decoded bytes go to plain at the same offset, ended by a NUL (decoding never
+ * lengthens). The position is kept in a local: s->t's bytes may alias anything, so
+ * s->p would be stored and loaded again at every byte. */
+static uint32_t scan_string_rest(scanner *s, uint32_t p) {
   const unsigned char *t = s->t;
   const uint32_t len = s->len;
-  uint32_t p = s->p + 1, w = p;
+  uint32_t w = p;
   bool escaped = false;
   for (;;) {
     uint32_t run = p;
     p = skip_plain(t, p, len);
     if (escaped) memmove(s->plain + w, t + run, p - run);
     w += p - run;
-    if (p >= len) return -1;
+    if (p >= len) return STRING_BAD;
     unsigned c = t[p];
     if (c == '"') break;
-    if (c < 0x20) return -1;
+    if (c < 0x20) return STRING_BAD;
     if (c == '\\') {
       char d;
       uint32_t n = canonical_escape(t, p, len, &d);
-      if (!n) return -1;
+      if (!n) return STRING_BAD;
       if (!escaped) w = p;
       escaped = true;
       s->plain[w++] = d;
@@ -219,14 +247,60 @@ static int scan_string(scanner *s) {
       continue;
     }
     uint32_t n = 1;
-    if (c >= 0x80 && !(n = utf8_len(t + p, len - p))) return -1;
+    if (c >= 0x80 && !(n = utf8_len(t + p, len - p))) return STRING_BAD;
     if (escaped) memmove(s->plain + w, t + p, n);
     w += n;
     p += n;
   }
   s->plain[escaped ? w : p] = '\0';
-  s->p = p + 1;
-  return 0;
+  return p + 1;
+}
+
+#if defined(__SSE2__)
+/* Sixteen bytes at a time on x86-64 (SSE2 is part of it): the stop bytes of t[p..p+16)
+ * (a signed compare with 0x20 takes the control bytes and every byte from 0x80 on),
+ * and in *quotes the quotes among them, one bit per byte, exact. */
+static inline uint32_t stop_bits16(const unsigned char *p, uint32_t *quotes) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+  __m128i stop = _mm_or_si128(_mm_or_si128(q, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+  *quotes = (uint32_t)_mm_movemask_epi8(q);
+  return (uint32_t)_mm_movemask_epi8(stop);
+}
+#endif
+
+/* A string at t[p] == '"': the position after it, or STRING_BAD. Most are short and
+ * plain: the block that holds the closing quote has no other stop byte before it,
+ * which its quote mask tells (the lowest bit of each mask is exact, so the lowest of
+ * both is a quote only when it is the quote mask's). Anything else goes on from that
+ * block's first byte. Sixteen bytes at a time where SSE2 is, then words of eight. */
+static inline uint32_t scan_string(scanner *s, uint32_t p) {
+  p++;
+#ifdef WORD_SCAN
+  const unsigned char *t = s->t;
+  const uint32_t len = s->len;
+#if defined(__SSE2__)
+  for (; len - p >= 16; p += 16) {
+    uint32_t quotes16, m16 = stop_bits16(t + p, &quotes16);
+    if (!m16) continue;
+    if (!((m16 & -m16) & quotes16)) return scan_string_rest(s, p);
+    p += (uint32_t)__builtin_ctz(m16);
+    s->plain[p] = '\0';
+    return p + 1;
+  }
+#endif
+  for (; len - p >= 8; p += 8) {
+    uint64_t w = load_word(t + p);
+    uint64_t quotes = bytes_equal(w, '"'), m = stop_bytes(w);
+    if (!m) continue;
+    if (!((m & -m) & quotes)) break;
+    p += (uint32_t)(__builtin_ctzll(m) >> 3);
+    s->plain[p] = '\0';
+    return p + 1;
+  }
+#endif
+  return scan_string_rest(s, p);
 }
 
 static int scan_number(scanner *s, uint8_t *type) {
@@ -319,61 +393,104 @@ static bool repeated_key(scanner *s, size_t base) {
 
 static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top);
 
-/* Scans an object; with `rec`, its members become the record's. */
+static void scanner_init(scanner *s, const char *t, char *plain, uint32_t p, uint32_t len, fb_crecs *set) {
+  s->t = (const unsigned char *)t;
+  s->plain = plain;
+  s->p = p;
+  s->len = len;
+  s->reals = false;
+  s->kinds = s->kinds2 = 0;
+  s->keys = s->few;
+  s->nkeys = 0;
+  s->capkeys = FB_ARRAY_LEN(s->few);
+  s->set = set;
+}
+
+static void scanner_end(scanner *s) {
+  if (s->keys != s->few) free(s->keys);
+}
+
+static void grow_keys(scanner *s) {
+  size_t cap = s->capkeys * 2;
+  span *k = fb_xmalloc(cap * sizeof *k);
+  memcpy(k, s->keys, s->nkeys * sizeof *k);
+  scanner_end(s);
+  s->keys = k;
+  s->capkeys = cap;
+}
+
+/* Scans an object; with `rec`, its members become the record's. The text and the
+ * position are kept in locals (stores through s->plain may alias s->t's bytes). */
 static int scan_object(scanner *s, int depth, fb_crec *rec, bool top) {
-  s->p++;
+  const unsigned char *t = s->t;
+  const uint32_t len = s->len;
+  uint32_t p = s->p + 1;
   size_t base = s->nkeys;
-  if (s->p < s->len && s->t[s->p] == '}') {
-    s->p++;
+  uint8_t kinds = 0, kinds2 = 0;
+  if (p < len && t[p] == '}') {
+    s->p = p + 1;
+    s->kinds = s->kinds2 = 0;
     return 0;
   }
   for (;;) {
-    if (s->p >= s->len || s->t[s->p] != '"') return -1;
-    uint32_t key = s->p;
-    if (scan_string(s) != 0) return -1;
-    uint32_t klen = s->p - key;
-    uint32_t tag = key_tag(s->t + key, klen);
-    if (s->nkeys == s->capkeys) {
-      s->capkeys = s->capkeys ? s->capkeys * 2 : 64;
-      s->keys = fb_xrealloc(s->keys, s->capkeys * sizeof *s->keys);
-    }
+    if (p >= len || t[p] != '"') return -1;
+    uint32_t key = p;
+    if ((p = scan_string(s, p)) == STRING_BAD) return -1;
+    uint32_t klen = p - key;
+    uint32_t tag = key_tag(t + key, klen);
+    if (s->nkeys == s->capkeys) grow_keys(s);
     s->keys[s->nkeys++] = (span){key, klen, tag};
-    if (s->p >= s->len || s->t[s->p] != ':') return -1;
-    s->p++;
-    uint32_t val = s->p;
+    if (p >= len || t[p] != ':') return -1;
+    uint32_t val = ++p;
     bool outer_reals = s->reals;
+    uint8_t vt, vkinds = 0, vkinds2 = 0;
     s->reals = false;
-    uint8_t vt;
-    bool records = top && klen == 9 && memcmp(s->t + key, "\"records\"", 9) == 0;
-    if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
-    if (records && vt == JSON_ARRAY) s->set->has_records = true;
+    if (p < len && t[p] == '"' && depth < MAX_DEPTH) { /* most values: a string, as scan_value would */
+      vt = JSON_STRING;
+      if ((p = scan_string(s, p)) == STRING_BAD) return -1;
+    } else {
+      bool records = top && klen == 9 && memcmp(t + key, "\"records\"", 9) == 0;
+      s->p = p;
+      if (scan_value(s, depth + 1, &vt, NULL, records) != 0) return -1;
+      if (records && vt == JSON_ARRAY) s->set->has_records = true;
+      vkinds = s->kinds;
+      vkinds2 = s->kinds2;
+      p = s->p;
+    }
+    kinds |= FB_CKIND(vt);
+    kinds2 |= vkinds;
     if (rec) {
       fb_crecs *set = s->set;
       set->members = grow(set->members, set->nmembers, &set->capmembers, sizeof *set->members);
-      set->members[set->nmembers++] = (fb_cmember){key, klen, val, s->p - val, vt, s->reals, false};
-      int k = known_key(s->t + key, klen, tag);
+      set->members[set->nmembers++] = (fb_cmember){key, klen, val, p - val, vt, s->reals, false, vkinds, vkinds2};
+      int k = known_key(t + key, klen, tag);
       if (k >= 0) rec->at[k] = (int32_t)(set->nmembers - 1);
       rec->n++;
     }
     s->reals |= outer_reals;
-    if (s->p >= s->len) return -1;
-    if (s->t[s->p] == '}') {
-      s->p++;
+    if (p >= len) return -1;
+    if (t[p] == '}') {
+      p++;
       break;
     }
-    if (s->t[s->p] != ',') return -1;
-    s->p++;
+    if (t[p] != ',') return -1;
+    p++;
   }
+  s->p = p;
   bool rep = repeated_key(s, base);
   s->nkeys = base;
+  s->kinds = kinds;
+  s->kinds2 = kinds2;
   return rep ? -1 : 0;
 }
 
 /* Scans an array; with `records`, each element is a record of the set. */
 static int scan_array(scanner *s, int depth, bool records) {
   s->p++;
+  uint8_t kinds = 0, kinds2 = 0;
   if (s->p < s->len && s->t[s->p] == ']') {
     s->p++;
+    s->kinds = s->kinds2 = 0;
     return 0;
   }
   for (;;) {
@@ -399,10 +516,14 @@ static int scan_array(scanner *s, int depth, bool records) {
     } else {
       uint8_t t;
       if (scan_value(s, depth + 1, &t, NULL, false) != 0) return -1;
+      kinds |= FB_CKIND(t);
+      kinds2 |= s->kinds;
     }
     if (s->p >= s->len) return -1;
     if (s->t[s->p] == ']') {
       s->p++;
+      s->kinds = kinds; /* the records' array: no member, its kinds unread */
+      s->kinds2 = kinds2;
       return 0;
     }
     if (s->t[s->p] != ',') return -1;
@@ -415,10 +536,11 @@ static int scan_array(scanner *s, int depth, bool records) {
  * it is that "records" array. */
 static int scan_value(scanner *s, int depth, uint8_t *type, fb_crec *rec, bool top) {
   if (s->p >= s->len || depth > MAX_DEPTH) return -1;
+  s->kinds = s->kinds2 = 0; /* a scalar's; a container sets its own */
   switch (s->t[s->p]) {
   case '{': *type = JSON_OBJECT; return scan_object(s, depth, rec, top && depth == 1);
   case '[': *type = JSON_ARRAY; return scan_array(s, depth, top && depth == 2);
-  case '"': *type = JSON_STRING; return scan_string(s);
+  case '"': *type = JSON_STRING; return (s->p = scan_string(s, s->p)) == STRING_BAD ? -1 : 0;
   case 't': *type = JSON_TRUE; return word(s, "true", 4);
   case 'f': *type = JSON_FALSE; return word(s, "false", 5);
   case 'n': *type = JSON_NULL; return word(s, "null", 4);
@@ -440,10 +562,15 @@ static int scan_canonical(fb_crecs *set) {
   if (set->len > UINT32_MAX / 2 || set->len == 0 || (set->text[0] != '{' && set->text[0] != '[')) return -1;
   set->plain = fb_xmalloc(set->len + 1);
   memcpy(set->plain, set->text, set->len + 1);
-  scanner s = {.t = (const unsigned char *)set->text, .plain = set->plain, .len = (uint32_t)set->len, .set = set};
+  /* room for a member every 16 bytes (a record's take ~26 each): a node answer's
+   * members without growing on the way (a large answer's grow by doubling from 4096) */
+  set->capmembers = set->len / 16 + 16 < 4096 ? set->len / 16 + 16 : 4096;
+  set->members = fb_xmalloc(set->capmembers * sizeof *set->members);
+  scanner s;
+  scanner_init(&s, set->text, set->plain, 0, (uint32_t)set->len, set);
   uint8_t t;
   int rc = scan_value(&s, 1, &t, NULL, true);
-  free(s.keys);
+  scanner_end(&s);
   /* whitespace after the value (a node ends its answer with a newline) is no part of
    * it: the set's text ends with the value */
   uint32_t end = s.p;
@@ -523,6 +650,7 @@ int fb_crecs_freeze(fb_crecs *s) {
   s->nrecs = s->caprecs = s->nmembers = s->capmembers = s->nxmembers = s->capxmembers = 0;
   s->xused = s->xcap = 0;
   memset(s->xkey, 0, sizeof s->xkey);
+  memset(s->xseen, 0, sizeof s->xseen);
   s->len = b.len;
   s->text = fb_xrealloc(fb_buf_steal(&b), s->len + 1); /* exactly its bytes */
   s->frozen = true;
@@ -823,11 +951,34 @@ json_t *fb_crec_json(const fb_crecs *s, const fb_cmember *m) {
   }
 }
 
+/* What append_text says of a value besides its offset (fb_cmember's fields). */
+typedef struct {
+  uint8_t type, kinds, kinds2;
+  bool reals;
+} value_shape;
+
+/* The xseen slot of a value's text (n > 0): its length and up to 16 of its bytes. */
+static size_t xseen_slot(const char *t, size_t n) {
+  uint64_t a = 0, b = 0;
+  memcpy(&a, t, n < 8 ? n : 8);
+  memcpy(&b, t + n - (n < 8 ? n : 8), n < 8 ? n : 8);
+  uint64_t h = (a * 0x9E3779B97F4A7C15ull ^ b) * 0xC2B2AE3D27D4EB4Full + n;
+  return (size_t)(h >> 58) % FB_ARRAY_LEN(((fb_crecs *)0)->xseen);
+}
+
 /* Appends canonical text to the edits' text (and its decoding to xplain); its offset,
  * or UINT32_MAX when it is not canonical (never for jsonw's text). The answer's text
  * stays where it is: the first edit allocates room for half of it again (a redacted
- * answer's edits are about a third of it), and the edits' buffers grow by doubling. */
-static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type, bool *reals) {
+ * answer's edits are about a third of it), and the edits' buffers grow by doubling.
+ * Text appended before, byte for byte, is not appended again: its offset is shared
+ * (the edits' text is never changed in place; a record's members are written from
+ * their spans wherever they lie). Redaction gives most records the same few values. */
+static uint32_t append_text(fb_crecs *s, const char *t, size_t n, value_shape *shape) {
+  size_t slot = n ? xseen_slot(t, n) : 0;
+  if (n && s->xseen[slot].n == n && memcmp(s->xtext + s->xseen[slot].off, t, n) == 0) {
+    *shape = (value_shape){s->xseen[slot].type, s->xseen[slot].kinds, s->xseen[slot].kinds2, s->xseen[slot].reals};
+    return (uint32_t)s->len + s->xseen[slot].off;
+  }
   if ((uint64_t)s->len + s->xused + n + 1 > UINT32_MAX) return UINT32_MAX;
   if (s->xused + n + 1 > s->xcap) {
     size_t cap = s->xcap ? s->xcap * 2 : (s->len / 2 > 256 ? s->len / 2 : 256);
@@ -840,18 +991,33 @@ static uint32_t append_text(fb_crecs *s, const char *t, size_t n, uint8_t *type,
   memcpy(s->xtext + x, t, n);
   s->xtext[x + n] = '\0';
   memcpy(s->xplain + x, t, n + 1);
-  scanner sc = {.t = (const unsigned char *)s->xtext, .plain = s->xplain, .p = x, .len = (uint32_t)(x + n), .set = s};
-  int rc = scan_value(&sc, 1, type, NULL, false);
-  free(sc.keys);
+  scanner sc;
+  scanner_init(&sc, s->xtext, s->xplain, x, (uint32_t)(x + n), s);
+  int rc = scan_value(&sc, 1, &shape->type, NULL, false);
+  scanner_end(&sc);
   if (rc != 0 || sc.p != x + n) return UINT32_MAX;
-  *reals = sc.reals;
+  shape->reals = sc.reals;
+  shape->kinds = sc.kinds;
+  shape->kinds2 = sc.kinds2;
   s->xused += n;
+  if (n) {
+    s->xseen[slot].off = x;
+    s->xseen[slot].n = (uint32_t)n;
+    s->xseen[slot].type = shape->type;
+    s->xseen[slot].kinds = shape->kinds;
+    s->xseen[slot].kinds2 = shape->kinds2;
+    s->xseen[slot].reals = shape->reals;
+  }
   return (uint32_t)s->len + x;
 }
 
 /* A new member of record `i`, after the ones added before (in set->xmembers). */
 static fb_cmember *add_member(fb_crecs *s, size_t i) {
   fb_crec *r = &s->recs[i];
+  if (!s->capxmembers) { /* room for a redaction's marks on every record at once */
+    s->capxmembers = 2 * s->nrecs + 16;
+    s->xmembers = fb_xmalloc(s->capxmembers * sizeof *s->xmembers);
+  }
   if (r->xn && r->xfirst + r->xn != s->nxmembers) { /* another record added since: move them to the end */
     while (s->capxmembers < s->nxmembers + r->xn + 1)
       s->xmembers = grow(s->xmembers, s->capxmembers, &s->capxmembers, sizeof *s->xmembers);
@@ -885,11 +1051,8 @@ void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v) {
     fb_crec_remove(s, i, key); /* not writable: the field goes */
 }
 
-int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
-  uint8_t type;
-  bool reals;
-  uint32_t off = append_text(s, t, n, &type, &reals);
-  if (off == UINT32_MAX) return -1;
+/* Points known key `key` of record `i` at the value text at `off` (`n` bytes). */
+static int set_member(fb_crecs *s, size_t i, int key, uint32_t off, size_t n, const value_shape *shape) {
   fb_crec *r = &s->recs[i];
   fb_cmember *m;
   if (r->at[key] >= 0) {
@@ -900,21 +1063,36 @@ int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
       fb_buf *b = &s->scratch; /* `t` may be the scratch's text: it is copied by now */
       b->len = 0;
       fb_buf_json_string(b, key_text(key));
-      uint8_t kt;
-      bool kr;
-      uint32_t koff = append_text(s, b->data, b->len, &kt, &kr);
+      value_shape ks;
+      uint32_t koff = append_text(s, b->data, b->len, &ks);
       if (koff == UINT32_MAX) return -1; /* no room: nothing changed but unused text */
       s->xkey[key] = koff;
     }
     m = add_member(s, i);
     m->key = s->xkey[key];
-    m->klen = (uint32_t)strlen(key_text(key)) + 2;
+    m->klen = known_len[key];
     r->at[key] = (int32_t)(FB_CREC_XMEMBER + (m - s->xmembers));
   }
   r->edited = true;
   m->val = off;
   m->vlen = (uint32_t)n;
-  m->type = type;
-  m->reals = reals;
+  m->type = shape->type;
+  m->reals = shape->reals;
+  m->kinds = shape->kinds;
+  m->kinds2 = shape->kinds2;
   return 0;
+}
+
+int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n) {
+  value_shape shape;
+  uint32_t off = append_text(s, t, n, &shape);
+  if (off == UINT32_MAX) return -1;
+  return set_member(s, i, key, off, n, &shape);
+}
+
+int fb_crec_set_shared(fb_crecs *s, size_t i, int key, const fb_cmember *v) {
+  uint64_t end = (uint64_t)v->val + v->vlen;
+  if (v->vlen == 0 || (v->val < s->len ? end > s->len : end > s->len + s->xused)) return -1;
+  value_shape shape = {v->type, v->kinds, v->kinds2, v->reals};
+  return set_member(s, i, key, v->val, v->vlen, &shape);
 }

@@ -41,6 +41,11 @@ enum {
   FB_CKEY_COUNT
 };
 
+/* The json_types among a value's elements (an array's) or member values (an
+ * object's), one bit each (FB_CKIND(JSON_STRING), ...): what the schema check reads
+ * instead of walking the value again. 0 for an empty container or a scalar. */
+#define FB_CKIND(type) ((uint8_t)(1u << (type)))
+
 /* One member of a record: key and value as spans of the set's text. */
 typedef struct {
   uint32_t key, klen;   /* the key's text, quotes included */
@@ -48,6 +53,8 @@ typedef struct {
   uint8_t type;         /* json_type of the value */
   bool reals;           /* the value is or holds a real */
   bool gone;            /* removed (by redaction) */
+  uint8_t kinds;        /* FB_CKIND bits of the value's elements or member values */
+  uint8_t kinds2;       /* the same one level down: of theirs, all together */
 } fb_cmember;
 
 /* A member's index in fb_crec.at: below FB_CREC_XMEMBER in set->members, from it on
@@ -81,6 +88,11 @@ typedef struct fb_crecs {
   size_t nmembers, capmembers;
   fb_cmember *xmembers; /* members added by edits */
   size_t nxmembers, capxmembers;
+  struct {              /* values appended by edits, by a hash of their text: an edit */
+    uint32_t off, n;    /* giving a value already there (the same mask, the same */
+    uint8_t type, kinds, kinds2; /* "redacted" list) shares it (n 0: empty slot) */
+    bool reals;
+  } xseen[16];
   bool fast;         /* the text was canonical as received (no jansson round trip) */
   bool frozen;       /* only `text` is held (fb_crecs_freeze): no record until thawed */
   fb_buf scratch;    /* reused by edits */
@@ -179,6 +191,12 @@ void fb_crec_set(fb_crecs *s, size_t i, int key, const json_t *v);
  * writes it) and must not point into the set's text: for edits made without a jansson
  * value. Returns 0, or -1 with the record unchanged when `t` is not canonical. */
 int fb_crec_set_text(fb_crecs *s, size_t i, int key, const char *t, size_t n);
+
+/* Sets known key `key` of record `i` to a value the set holds already: member `v`'s
+ * (a copy of what fb_crec_get gave, taken before any edit since: edits move members),
+ * its text shared, not copied. For the edits that give many records the same value.
+ * Returns 0, or -1 with the record unchanged when v's value does not lie in the set's text. */
+int fb_crec_set_shared(fb_crecs *s, size_t i, int key, const fb_cmember *v);
 
 /* Removes known key `key` of record `i` (nothing when absent). */
 void fb_crec_remove(fb_crecs *s, size_t i, int key);

@@ -541,16 +541,64 @@ static size_t mark_changed_json(rec_view *rec, uint32_t changed, const step *con
   return count;
 }
 
+/* A record without a "redacted" list or "redacted_by" object of its own is marked
+ * with values that depend only on the fields changed and the steps that changed them:
+ * the records of one apply marked alike (most: one rule masks the same fields of
+ * every victim record) share those values' text in the set (fb_crec_set_shared). */
+typedef struct {
+  uint32_t changed;
+  const step *by[FB_RECORD_FIELD_COUNT]; /* those of `changed` */
+  fb_cmember redacted, redacted_by;      /* the values the first such record got */
+} mark_memo;
+
+typedef struct {
+  mark_memo m[4];
+  size_t n;
+} mark_memos;
+
+static mark_memo *memo_find(mark_memos *mm, uint32_t changed, const step *const *by) {
+  for (size_t k = 0; k < mm->n; k++) {
+    mark_memo *e = &mm->m[k];
+    bool same = e->changed == changed;
+    FOR_FIELDS(f, changed) same = same && e->by[f] == by[f];
+    if (same) return e;
+  }
+  return NULL;
+}
+
+static void memo_add(mark_memos *mm, const fb_crecs *set, size_t i, uint32_t changed, const step *const *by) {
+  const fb_cmember *list = fb_crec_get(set, &set->recs[i], FB_CKEY_REDACTED);
+  const fb_cmember *why = fb_crec_get(set, &set->recs[i], FB_CKEY_REDACTED_BY);
+  if (!list || !why || mm->n == FB_ARRAY_LEN(mm->m)) return;
+  mark_memo *e = &mm->m[mm->n++];
+  memset(e, 0, sizeof *e);
+  e->changed = changed;
+  FOR_FIELDS(f, changed) e->by[f] = by[f];
+  e->redacted = *list;
+  e->redacted_by = *why;
+}
+
 /* mark_changed on a compact record, its text written directly: false (nothing
  * changed) in the rarer cases left to the jansson form: reals in the node's
  * "redacted" or "redacted_by", a "redacted_by" that already names a changed field
  * (replaced in place there), a rule name that is not UTF-8. */
-static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, const step *const *by) {
+static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, const step *const *by,
+                                 mark_memos *mm) {
   const fb_crec *r = &set->recs[i];
   const fb_cmember *old = fb_crec_get(set, r, FB_CKEY_REDACTED);
   const fb_cmember *why = fb_crec_get(set, r, FB_CKEY_REDACTED_BY);
   bool old_list = old && old->type == JSON_ARRAY, old_why = why && why->type == JSON_OBJECT;
   if ((old_list && old->reals) || (old_why && why->reals)) return false;
+  bool alike = !old_list && !old_why;
+  mark_memo *e = alike ? memo_find(mm, changed, by) : NULL;
+  if (e) {
+    /* copies: the first append may move the record's members */
+    fb_cmember list = e->redacted, reasons = e->redacted_by;
+    if (fb_crec_set_shared(set, i, FB_CKEY_REDACTED, &list) != 0) return false; /* never: they lie in the set */
+    if (fb_crec_set_shared(set, i, FB_CKEY_REDACTED_BY, &reasons) != 0)
+      fb_crec_remove(set, i, FB_CKEY_REDACTED_BY); /* never; fail closed */
+    return true;
+  }
   FOR_FIELDS(f, changed) {
     uint32_t off, len;
     int type;
@@ -597,13 +645,17 @@ static bool mark_changed_compact(fb_crecs *set, size_t i, uint32_t changed, cons
     more = true;
   }
   fb_buf_putc(b, '}');
-  if (fb_crec_set_text(set, i, FB_CKEY_REDACTED_BY, b->data, b->len) != 0)
+  if (fb_crec_set_text(set, i, FB_CKEY_REDACTED_BY, b->data, b->len) != 0) {
     fb_crec_remove(set, i, FB_CKEY_REDACTED_BY); /* never for this text; fail closed */
+    return true;
+  }
+  if (alike) memo_add(mm, set, i, changed, by);
   return true;
 }
 
-static size_t mark_changed(rec_view *rec, uint32_t changed, const step *const *by) {
-  if (!rec->json && mark_changed_compact(rec->set, rec->i, changed, by)) return (size_t)__builtin_popcount(changed);
+static size_t mark_changed(rec_view *rec, uint32_t changed, const step *const *by, mark_memos *mm) {
+  if (!rec->json && mark_changed_compact(rec->set, rec->i, changed, by, mm))
+    return (size_t)__builtin_popcount(changed);
   return mark_changed_json(rec, changed, by);
 }
 
@@ -646,6 +698,7 @@ static int apply(const fb_plan *plan, const recs_view *rv, size_t *redacted_out,
   }
   /* Kept records are compacted towards the front in one pass; the tail is cut at the end. */
   size_t kept = 0;
+  mark_memos memos = {.n = 0};
   size_t n = recs_count(rv);
   for (size_t i = 0; i < n; i++) {
     rec_view rec;
@@ -679,7 +732,7 @@ static int apply(const fb_plan *plan, const recs_view *rv, size_t *redacted_out,
     /* `ri` keeps the nationality that later rules' filters read, even once a rule has
      * replaced or removed it */
     uint32_t changed = plan->nredacts ? redact_record(plan, &rec, &ri, changes, by) : 0;
-    if (changed) count += mark_changed(&rec, changed, by);
+    if (changed) count += mark_changed(&rec, changed, by, &memos);
     rec_info_end(&ri);
     view_end(&rec);
     recs_keep(rv, i, kept++);

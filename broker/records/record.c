@@ -77,7 +77,13 @@ int fb_record_validate(json_t *record, char **err) {
 
 /* ---- the same checks on compact records (core/crec.h) --------------------- */
 
+/* The scan noted the json_types inside each member's value (fb_cmember.kinds): a value
+ * holding only what the schema allows passes without a walk. Anything else is walked
+ * as before, which finds the first element at fault and names it. */
+#define ONLY(kinds, allowed) (((kinds) & (uint8_t)~(allowed)) == 0)
+
 static int crec_string_array(const fb_crecs *s, const fb_cmember *m, const char *field, char **err) {
+  if (m->type == JSON_ARRAY && ONLY(m->kinds, FB_CKIND(JSON_STRING))) return 0;
   if (m->type != JSON_ARRAY) return fb_set_error(err, "%s must be an array of strings", field);
   uint32_t pos = 0, off, len;
   int type;
@@ -88,6 +94,9 @@ static int crec_string_array(const fb_crecs *s, const fb_cmember *m, const char 
 
 static int crec_object_array(const fb_crecs *s, const fb_cmember *m, const char *field, const char *const *members,
                              char **err) {
+  /* objects whose members are all strings: whichever members are listed */
+  if (m->type == JSON_ARRAY && ONLY(m->kinds, FB_CKIND(JSON_OBJECT)) && ONLY(m->kinds2, FB_CKIND(JSON_STRING)))
+    return 0;
   if (m->type != JSON_ARRAY) return fb_set_error(err, "%s must be an array of objects", field);
   uint32_t pos = 0, off, len;
   int type;
@@ -138,6 +147,7 @@ int fb_crec_validate(const fb_crecs *s, size_t i, char **err) {
     return -1;
   if ((m = fb_crec_get(s, r, FB_RECORD_FIELD_VESSEL))) {
     if (m->type != JSON_OBJECT) return fb_set_error(err, "vessel must be an object");
+    if (ONLY(m->kinds, FB_CKIND(JSON_STRING))) return 0;
     for (const char *const *k = vessel_members; *k; k++) {
       uint32_t xo, xl;
       int xt;

@@ -255,6 +255,89 @@ static void test_word_scan_and_key_tags_agree_with_jansson(void **state) {
       }
 }
 
+/* A plain string is taken from the block (16 bytes with SSE2, else 8) that holds its
+ * closing quote when no other stop byte comes first (core/crec.c, scan_string): a quote, a backslash, a control
+ * byte, a multi-byte character at every place within a word, in keys (known ones
+ * too) and values; strings within 8 bytes of the text's end (the word loop stops
+ * there); every prefix of an answer, so a string runs into the end at every place. */
+static void test_string_words_agree_with_jansson(void **state) {
+  (void)state;
+  static const char *const stops[] = {"\"", "\\\"", "\\\\", "\\t", "\\u0001", "\x01", "\x1f", "\xc3\xa9",
+                                      "\xe2\x82", "\xff", "\\u00e9"};
+  size_t fast = 0;
+  for (size_t lead = 0; lead < 40; lead++) /* blocks of 16 bytes, then words of 8 */
+    for (size_t k = 0; k < FB_ARRAY_LEN(stops); k++) {
+      fb_buf b = {0};
+      /* a key with the stop at `lead`, then a known key whose value has it there too */
+      fb_buf_puts(&b, "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"");
+      for (size_t i = 0; i < lead; i++) fb_buf_putc(&b, (char)('a' + i % 26));
+      fb_buf_puts(&b, stops[k]);
+      fb_buf_puts(&b, "k\":1,\"nationality\":\"");
+      for (size_t i = 0; i < lead; i++) fb_buf_putc(&b, 'M');
+      fb_buf_puts(&b, stops[k]);
+      fb_buf_puts(&b, "\"}]}");
+      fast += same_as_jansson(b.data, b.len);
+      /* the same string last, up to the text's end */
+      for (size_t end = 0; end < 10; end++) {
+        fb_buf c = {0};
+        fb_buf_puts(&c, "{\"records\":[],\"s\":\"");
+        for (size_t i = 0; i < lead; i++) fb_buf_putc(&c, 'x');
+        fb_buf_puts(&c, stops[k]);
+        for (size_t i = 0; i < end; i++) fb_buf_putc(&c, 'y');
+        fb_buf_puts(&c, "\"}");
+        fast += same_as_jansson(c.data, c.len);
+        fb_buf_free(&c);
+      }
+      fb_buf_free(&b);
+    }
+  assert_true(fast > 300);
+  static const char answer[] = "{\"records\":[{\"id\":\"IDN-P-000001\",\"type\":\"person\",\"name\":\"Ahmad "
+                               "Ismail\",\"nationality\":\"MYS\",\"notes\":\"a \\\"b\\\" \xc3\xa9 long enough\"}]}";
+  for (size_t n = 0; n <= sizeof answer - 1; n++) same_as_jansson(answer, n);
+  /* known keys are compared by their first and last 8 bytes (4 and 4 below 8): keys
+   * with a known key's tag that differ from it in one half only */
+  static const char near[] = "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"nationaliXy\":\"A\",\"naXionality\":"
+                             "\"B\",\"redaXted_by\":{},\"tyXe\":\"C\",\"nXme\":\"D\"}]}";
+  assert_true(same_as_jansson(near, sizeof near - 1));
+}
+
+/* The schema check passes a value the scan saw hold only what the schema allows
+ * (fb_cmember.kinds) without walking it, and walks anything else: the same sentence
+ * as jansson's check for every mix of elements in every checked field. */
+static void test_value_kinds_check_as_the_walk_does(void **state) {
+  (void)state;
+  static const char *const elems[] = {"\"s\"", "1", "null", "[]", "{}", "[\"s\"]", "{\"kind\":\"p\",\"number\":\"1\"}",
+                                      "{\"kind\":1}", "{\"other\":2.5}", "{\"ref\":\"r\",\"status\":[]}",
+                                      "{\"kind\":\"p\",\"x\":{\"y\":1}}", "{\"name\":\"n\",\"imo\":{}}", "{\"flag\":null}"};
+  static const char *const fields[] = {"tags", "aliases", "phones", "redacted", "documents", "cases"};
+  size_t n = FB_ARRAY_LEN(elems), valid = 0, refused = 0;
+  for (size_t f = 0; f < FB_ARRAY_LEN(fields) + 1; f++)
+    for (size_t a = 0; a <= n; a++)
+      for (size_t b = 0; b <= n; b++) {
+        fb_buf t = {0};
+        fb_buf_puts(&t, "{\"records\":[{\"id\":\"a\",\"type\":\"vessel\",\"");
+        if (f < FB_ARRAY_LEN(fields)) { /* an array of 0, 1 or 2 elements */
+          fb_buf_printf(&t, "%s\":[", fields[f]);
+          if (a < n) fb_buf_puts(&t, elems[a]);
+          if (a < n && b < n) fb_buf_printf(&t, ",%s", elems[b]);
+          fb_buf_puts(&t, "]");
+        } else { /* vessel: an object with up to two members, or any other value */
+          fb_buf_puts(&t, "vessel\":");
+          if (a == n) fb_buf_puts(&t, elems[b < n ? b : 0]);
+          else fb_buf_printf(&t, "{\"%s\":%s%s%s}", a % 2 ? "imo" : "name", elems[a], b < n ? ",\"flag\":" : "",
+                             b < n ? elems[b] : "");
+        }
+        fb_buf_puts(&t, "}]}");
+        json_t *v = json_loadb(t.data, t.len, 0, NULL);
+        if (judge(v, NULL) == 0) valid++;
+        else refused++;
+        json_decref(v);
+        assert_true(same_as_jansson(t.data, t.len));
+        fb_buf_free(&t);
+      }
+  assert_true(valid > 50 && refused > 500);
+}
+
 /* Random text near a node answer: whatever jansson says, so does the set. */
 static void test_random_text_agrees_with_jansson(void **state) {
   (void)state;
@@ -287,6 +370,8 @@ int main(void) {
       cmocka_unit_test(test_demo_answers_are_taken_in_place),
       cmocka_unit_test(test_random_text_agrees_with_jansson),
       cmocka_unit_test(test_word_scan_and_key_tags_agree_with_jansson),
+      cmocka_unit_test(test_string_words_agree_with_jansson),
+      cmocka_unit_test(test_value_kinds_check_as_the_walk_does),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "core/crec.h"
 #include "core/jsonw.h"
 #include "core/util.h"
+#include "records/record.h"
 #include "unit_common.h"
 
 static const char *const extra_names[] = {"id", "type", "redacted", "redacted_by", "state"};
@@ -176,6 +177,13 @@ static void test_interleaved_edits_read_back(void **state) {
       assert_int_equal(fb_crec_set_text(s, i, k, w.data, w.len), 0);
       fb_buf_free(&w);
       json_object_set_new(r, key_name(k), x);
+      /* the schema check reads what the edit's scan noted of the value: jansson's sentence */
+      char *wa = NULL, *wb = NULL;
+      int ra = fb_record_validate(r, &wa), rb = fb_crec_validate(s, i, &wb);
+      assert_int_equal(ra, rb);
+      if (ra) assert_string_equal(wa, wb);
+      free(wa);
+      free(wb);
       /* every edited record reads back as jansson's: members, arrays, objects, strings */
       for (size_t j = 0; j < s->nrecs; j++)
         for (int q = 0; q < FB_CKEY_COUNT; q++) {
@@ -216,11 +224,88 @@ static void test_interleaved_edits_read_back(void **state) {
   }
 }
 
+/* A value given again is shared, not appended again: by fb_crec_set_shared (a member
+ * already in the set) and by fb_crec_set_text of the same bytes. The records write and
+ * read as copies would, frozen and thawed too; a member outside the set is refused. */
+static void test_shared_values_write_as_copies(void **state) {
+  (void)state;
+  static const char text[] = "{\"records\":[{\"id\":\"a\",\"type\":\"person\",\"name\":\"x\"},"
+                             "{\"id\":\"b\",\"type\":\"person\"},{\"id\":\"c\",\"redacted\":1,\"type\":\"person\"}]}";
+  static const char list[] = "[\"name\",\"dob\"]", masked[] = "\"[REDACTED]\"";
+  char *copy = fb_xstrdup(text);
+  fb_crecs *s = fb_crecs_load(copy, sizeof text - 1, NULL);
+  assert_non_null(s);
+  assert_true(s->fast);
+  json_t *v = json_loads(text, 0, NULL);
+  json_t *recs = json_object_get(v, "records");
+  assert_int_equal(fb_crec_set_text(s, 0, FB_CKEY_REDACTED, list, sizeof list - 1), 0);
+  assert_int_equal(fb_crec_set_text(s, 0, FB_RECORD_FIELD_NAME, masked, sizeof masked - 1), 0);
+  size_t used = s->xused;
+  fb_cmember shared = *fb_crec_get(s, &s->recs[0], FB_CKEY_REDACTED);
+  assert_int_equal(fb_crec_set_shared(s, 1, FB_CKEY_REDACTED, &shared), 0); /* added */
+  assert_int_equal(fb_crec_set_shared(s, 2, FB_CKEY_REDACTED, &shared), 0); /* in place */
+  assert_int_equal(fb_crec_set_text(s, 1, FB_RECORD_FIELD_DOB, masked, sizeof masked - 1), 0);
+  assert_int_equal(fb_crec_set_text(s, 2, FB_RECORD_FIELD_ALIASES, list, sizeof list - 1), 0);
+  assert_int_equal(s->xused, used + sizeof "\"dob\"" - 1 + sizeof "\"aliases\"" - 1); /* the new keys only */
+  json_t *l = json_loads(list, 0, NULL), *m = json_string("[REDACTED]");
+  json_object_set(json_array_get(recs, 0), "redacted", l);
+  json_object_set(json_array_get(recs, 0), "name", m);
+  json_object_set(json_array_get(recs, 1), "redacted", l);
+  json_object_set(json_array_get(recs, 2), "redacted", l);
+  json_object_set(json_array_get(recs, 1), "dob", m);
+  json_object_set(json_array_get(recs, 2), "aliases", l);
+  /* outside the set's text: refused, the record unchanged */
+  fb_cmember outside = shared;
+  outside.val = (uint32_t)(s->len + s->xused);
+  assert_int_equal(fb_crec_set_shared(s, 1, FB_RECORD_FIELD_SEX, &outside), -1);
+  outside = shared;
+  outside.val = (uint32_t)s->len - 2; /* across the answer's end */
+  assert_int_equal(fb_crec_set_shared(s, 1, FB_RECORD_FIELD_SEX, &outside), -1);
+  assert_null(fb_crec_get(s, &s->recs[1], FB_RECORD_FIELD_SEX));
+  for (int round = 0; round < 2; round++) {
+    for (size_t i = 0; i < s->nrecs; i++) {
+      fb_buf one = {0};
+      fb_crec_write(&one, s, i, FB_JSONW_PRECISION);
+      same_text(&one, json_array_get(recs, i), FB_JSONW_PRECISION, round ? "shared, thawed" : "shared");
+      fb_buf_free(&one);
+      char *wa = NULL, *wb = NULL;
+      assert_int_equal(fb_record_validate(json_array_get(recs, i), &wa), fb_crec_validate(s, i, &wb));
+      if (wa) assert_string_equal(wa, wb);
+      free(wa);
+      free(wb);
+      assert_string_equal(fb_crec_str_at(s, fb_crec_get(s, &s->recs[i], FB_CKEY_ID)->val),
+                          json_string_value(json_object_get(json_array_get(recs, i), "id")));
+    }
+    assert_int_equal(fb_crecs_freeze(s), 0);
+    assert_int_equal(fb_crecs_thaw(s), 0);
+  }
+  /* texts of one length that differ (they meet in the memo's 16 slots): each its own */
+  for (int k = 0; k < 64; k++) {
+    char t[16], want[16];
+    snprintf(t, sizeof t, "\"v%03d\"", k % 40);
+    snprintf(want, sizeof want, "v%03d", k % 40);
+    assert_int_equal(fb_crec_set_text(s, (size_t)k % 3, FB_RECORD_FIELD_NOTES, t, strlen(t)), 0);
+    assert_string_equal(fb_crec_string(s, &s->recs[k % 3], FB_RECORD_FIELD_NOTES), want);
+    fb_buf one = {0};
+    fb_crec_write(&one, s, (size_t)k % 3, FB_JSONW_PRECISION);
+    assert_non_null(strstr(one.data, t));
+    fb_buf_free(&one);
+  }
+  /* after the freeze, the same text is appended once again (no stale offset) */
+  assert_int_equal(fb_crec_set_text(s, 1, FB_RECORD_FIELD_SEX, masked, sizeof masked - 1), 0);
+  assert_string_equal(fb_crec_string(s, &s->recs[1], FB_RECORD_FIELD_SEX), "[REDACTED]");
+  json_decref(l);
+  json_decref(m);
+  json_decref(v);
+  fb_crecs_free(s);
+}
+
 int main(void) {
   fb_json_use_xalloc();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_edited_records_write_as_jansson),
       cmocka_unit_test(test_interleaved_edits_read_back),
+      cmocka_unit_test(test_shared_values_write_as_copies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

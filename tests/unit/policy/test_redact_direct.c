@@ -42,6 +42,12 @@ static const char *const records[] = {
     "\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\",\"i\":\"9\"},\"cases\":[{\"z\":\"\\u0001\","
     "\"y\":\"\xc3\xa9\"}]}",
     "{\"id\":\"g\",\"type\":\"person\",\"tags\":[\"suspect\"],\"dob\":\"1999-01-01\"}",
+    /* records marked alike (the marks of one shared by the next: mark_changed_compact) */
+    "{\"id\":\"i\",\"type\":\"person\",\"tags\":[\"suspect\"],\"name\":\"S One\",\"dob\":\"1970\"}",
+    "{\"id\":\"j\",\"type\":\"person\",\"name\":\"P Two\",\"redacted\":\"odd\"}",
+    "{\"id\":\"k\",\"type\":\"person\",\"tags\":[\"suspect\"],\"name\":\"S Three\",\"redacted_by\":7}",
+    "{\"id\":\"l\",\"type\":\"person\",\"name\":\"P Four\",\"dob\":\"1980\"}",
+    "{\"id\":\"m\",\"type\":\"person\",\"dob\":\"1981\",\"name\":\"P Five\"}",
 };
 
 static fb_policy *compile(const char *src) {
@@ -167,11 +173,31 @@ static void test_rules_in_sequence(void **st) {
   free(out);
 }
 
+/* Records whose marks depend only on the fields changed and the rules that changed
+ * them share their "redacted" and "redacted_by" values: the same fields changed by
+ * another rule, or other fields by the same rule, are marked apart. */
+static void test_records_marked_alike(void **st) {
+  (void)st;
+  char *out = both_ways("redact \"everyone\" { fields = { \"name\" }, action = \"mask\" }\n"
+                        "redact \"suspects\" { records = { tags = { \"suspect\" } }, fields = { \"name\" }, "
+                        "action = \"remove\" }\n"
+                        "redact \"dates\" { records = { tags = { \"suspect\" } }, fields = { \"dob\" }, "
+                        "action = \"year\" }\n");
+  assert_non_null(strstr(out, "\"id\":\"i\",\"type\":\"person\",\"tags\":[\"suspect\"],\"dob\":\"1970\","
+                              "\"redacted\":[\"name\",\"dob\"],\"redacted_by\":{\"name\":\"suspects\",\"dob\":\"dates\"}"));
+  assert_non_null(strstr(out, "\"id\":\"k\",\"type\":\"person\",\"tags\":[\"suspect\"],\"redacted_by\":{\"name\":"
+                              "\"suspects\"},\"redacted\":[\"name\"]}"));
+  assert_non_null(strstr(out, "\"id\":\"l\",\"type\":\"person\",\"name\":\"[REDACTED]\",\"dob\":\"1980\","
+                              "\"redacted\":[\"name\"],\"redacted_by\":{\"name\":\"everyone\"}"));
+  free(out);
+}
+
 int main(void) {
   fb_log_set_level(FB_LOG_ERROR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mask),     cmocka_unit_test(test_remove), cmocka_unit_test(test_year),
       cmocka_unit_test(test_initials), cmocka_unit_test(test_hash),   cmocka_unit_test(test_rules_in_sequence),
+      cmocka_unit_test(test_records_marked_alike),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
