@@ -256,6 +256,27 @@ static void run_main_until(uv_loop_t *loop, const atomic_bool *flag) {
   if (!run_until(loop, flag, NULL, 0)) fail_msg("not done within 20 s");
 }
 
+/* Closes the engine, then the audit log, then the home, each under the hub lock as the
+ * hub does, waiting for each to report closed on the main loop. */
+static void close_engine_audit_home(uv_loop_t *loop, fb_search_engine *e, fb_audit *audit, fb_home *home) {
+  atomic_bool closed;
+  atomic_init(&closed, false);
+  fb_hublock_lock();
+  fb_search_engine_close(e, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(loop, &closed);
+  atomic_store(&closed, false);
+  fb_hublock_lock();
+  fb_audit_close(audit, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(loop, &closed);
+  atomic_store(&closed, false);
+  fb_hublock_lock();
+  fb_home_close(home, set_flag, &closed);
+  fb_hublock_unlock();
+  run_main_until(loop, &closed);
+}
+
 static void test_legs_bound_holds_across_workers(void **st) {
   (void)st;
   char dir[] = "/tmp/fb_engine_workers_XXXXXX";
@@ -332,22 +353,7 @@ static void test_legs_bound_holds_across_workers(void **st) {
   assert_int_equal(atomic_load(&open_legs), 0);
   assert_int_equal(fb_search_in_flight(e), 0);
 
-  atomic_bool closed;
-  atomic_init(&closed, false);
-  fb_hublock_lock();
-  fb_search_engine_close(e, set_flag, &closed);
-  fb_hublock_unlock();
-  run_main_until(&loop, &closed);
-  atomic_store(&closed, false);
-  fb_hublock_lock();
-  fb_audit_close(audit, set_flag, &closed);
-  fb_hublock_unlock();
-  run_main_until(&loop, &closed);
-  atomic_store(&closed, false);
-  fb_hublock_lock();
-  fb_home_close(fb_home_current(), set_flag, &closed);
-  fb_hublock_unlock();
-  run_main_until(&loop, &closed);
+  close_engine_audit_home(&loop, e, audit, fb_home_current());
   assert_int_equal(uv_loop_close(&loop), 0);
   uv_barrier_destroy(&go);
   uv_barrier_destroy(&started_b);
@@ -593,22 +599,7 @@ static void test_lock_takes_per_search(void **st) {
   assert_int_equal(fb_search_in_flight(e), 0);
   answer_after_ms = 0;
 
-  atomic_bool closed;
-  atomic_init(&closed, false);
-  fb_hublock_lock();
-  fb_search_engine_close(e, set_flag, &closed);
-  fb_hublock_unlock();
-  run_main_until(&loop, &closed);
-  atomic_store(&closed, false);
-  fb_hublock_lock();
-  fb_audit_close(audit, set_flag, &closed);
-  fb_hublock_unlock();
-  run_main_until(&loop, &closed);
-  atomic_store(&closed, false);
-  fb_hublock_lock();
-  fb_home_close(home, set_flag, &closed);
-  fb_hublock_unlock();
-  run_main_until(&loop, &closed);
+  close_engine_audit_home(&loop, e, audit, home);
   assert_int_equal(uv_loop_close(&loop), 0);
   fb_policy_store_free(policies);
   fb_config_free(&cfg);
