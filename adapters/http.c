@@ -67,16 +67,6 @@ static int put_opt_string(fb_buf *b, const char *s) {
   return fb_jsonw_string(b, s, strlen(s));
 }
 
-/* The decimal digits of v, as printf's %zu writes them. */
-static void put_uint(fb_buf *b, size_t v) {
-  char t[24], *o = t + sizeof t;
-  do {
-    *--o = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  fb_buf_append(b, o, (size_t)(t + sizeof t - o));
-}
-
 char *http_request_body(const fb_leg_request *req) {
   if (!json_is_object(req->subject)) return NULL;
   fb_buf b = {0};
@@ -99,7 +89,7 @@ char *http_request_body(const fb_leg_request *req) {
   PUT_LITERAL(&b, ",\"agency\":");
   rc |= put_opt_string(&b, req->requester_agency);
   PUT_LITERAL(&b, "},\"limit\":");
-  put_uint(&b, req->limit ? req->limit : DEFAULT_LIMIT);
+  fb_buf_put_uint(&b, req->limit ? req->limit : DEFAULT_LIMIT);
   fb_buf_putc(&b, '}');
   if (rc != 0) {
     fb_buf_free(&b);

@@ -58,6 +58,15 @@ void fb_buf_grow(fb_buf *b, size_t extra) {
   b->data[b->len] = '\0'; /* a reserved buffer is already a valid (empty) string */
 }
 
+void fb_buf_put_uint(fb_buf *b, uint64_t v) {
+  char t[24], *o = t + sizeof t;
+  do {
+    *--o = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fb_buf_append(b, o, (size_t)(t + sizeof t - o));
+}
+
 void fb_buf_printf(fb_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -46,6 +46,8 @@ static inline void fb_buf_putc(fb_buf *b, char c) {
   b->data[b->len] = '\0';
 }
 
+/* The decimal digits of v, as printf's PRIu64 writes them, without printf (hot writers). */
+void fb_buf_put_uint(fb_buf *b, uint64_t v);
 void fb_buf_printf(fb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends `s` as a quoted, escaped JSON string. */
 void fb_buf_json_string(fb_buf *b, const char *s);

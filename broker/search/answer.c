@@ -11,16 +11,6 @@ static int fail(fb_buf *b, size_t mark) {
   return -1;
 }
 
-/* The decimal digits of v, as printf's PRIu64 writes them (once per answer: no printf). */
-static void put_uint64(fb_buf *b, uint64_t v) {
-  char t[24], *o = t + sizeof t;
-  do {
-    *--o = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  fb_buf_append(b, o, (size_t)(t + sizeof t - o));
-}
-
 int fb_search_answer_write(fb_buf *b, const fb_search_answer *a, int precision) {
   size_t mark = b->len;
   fb_buf_puts(b, "{\"query_id\":");
@@ -31,7 +21,7 @@ int fb_search_answer_write(fb_buf *b, const fb_search_answer *a, int precision) 
   fb_buf_puts(b, ",\"results\":");
   if (fb_merged_write(b, a->results, precision) != 0) return fail(b, mark);
   fb_buf_puts(b, ",\"audit\":{\"seq\":");
-  put_uint64(b, a->audit_seq);
+  fb_buf_put_uint(b, a->audit_seq);
   fb_buf_puts(b, ",\"hash\":");
   if (fb_jsonw_string(b, a->audit_hash, strlen(a->audit_hash)) != 0) return fail(b, mark);
   fb_buf_puts(b, "}}");

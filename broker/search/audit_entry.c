@@ -71,15 +71,6 @@ json_t *fb_search_audit_json(const fb_search_audit *e) {
 
 /* ---- the text */
 
-static void put_uint(fb_buf *b, uint64_t v) {
-  char t[24], *o = t + sizeof t;
-  do {
-    *--o = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  fb_buf_append(b, o, (size_t)(t + sizeof t - o));
-}
-
 #define PUT_LITERAL(b, lit) fb_buf_append((b), (lit), sizeof(lit) - 1)
 
 /* A key (plain ASCII, written as is) and a string value; -1 for NULL or not UTF-8. */
@@ -102,9 +93,9 @@ static int put_leg(fb_buf *b, const fb_audit_leg *l, bool brief) {
     PUT_LITERAL(b, ",\"rule\":null");
   }
   PUT_LITERAL(b, ",\"records\":");
-  put_uint(b, l->records);
+  fb_buf_put_uint(b, l->records);
   PUT_LITERAL(b, ",\"redacted\":");
-  put_uint(b, l->redacted);
+  fb_buf_put_uint(b, l->redacted);
   fb_buf_puts(b, l->review ? ",\"review\":true" : ",\"review\":false");
   if (l->by && put_str(b, ",\"by\":", l->by) != 0) return -1;
   if (l->error && put_str(b, ",\"error\":", l->error) != 0) return -1;
