@@ -256,6 +256,20 @@ static void run_main_until(uv_loop_t *loop, const atomic_bool *flag) {
   if (!run_until(loop, flag, NULL, 0)) fail_msg("not done within 20 s");
 }
 
+/* The policies of `codes` in dir, the audit log and the main loop's engine, as the hub
+ * opens them; a failure ends the test with its sentence. */
+static fb_search_engine *open_engine(uv_loop_t *loop, fb_config *cfg, const char *dir, const char *const *codes,
+                                     size_t ncodes, fb_policy_store **policies, fb_audit **audit) {
+  char *err = NULL;
+  *policies = fb_policy_store_open(dir, codes, ncodes, NULL, 0, &err);
+  if (!*policies) fail_msg("policies: %s", err);
+  *audit = fb_audit_open(loop, &cfg->audit, &err);
+  if (!*audit) fail_msg("audit: %s", err);
+  fb_search_engine *e = fb_search_engine_new(loop, cfg, *policies, *audit, &err);
+  if (!e) fail_msg("engine: %s", err);
+  return e;
+}
+
 /* Closes the engine, then the audit log, then the home, each under the hub lock as the
  * hub does, waiting for each to report closed on the main loop. */
 static void close_engine_audit_home(uv_loop_t *loop, fb_search_engine *e, fb_audit *audit, fb_home *home) {
@@ -302,13 +316,9 @@ static void test_legs_bound_holds_across_workers(void **st) {
   uv_loop_init(&loop);
   fb_hublock_lock();
   fb_home_open(&loop); /* before the audit log: it notes the main loop's mailbox */
-  char *err = NULL;
-  fb_policy_store *policies = fb_policy_store_open(dir, codes, 1, NULL, 0, &err);
-  if (!policies) fail_msg("policies: %s", err);
-  fb_audit *audit = fb_audit_open(&loop, &cfg.audit, &err);
-  if (!audit) fail_msg("audit: %s", err);
-  fb_search_engine *e = fb_search_engine_new(&loop, &cfg, policies, audit, &err);
-  if (!e) fail_msg("engine: %s", err);
+  fb_policy_store *policies;
+  fb_audit *audit;
+  fb_search_engine *e = open_engine(&loop, &cfg, dir, codes, 1, &policies, &audit);
   fb_hublock_unlock();
 
   uv_barrier_t go, started_b, cancel;
@@ -416,12 +426,9 @@ static void test_stats_wait_on_worker(void **st) {
   uv_loop_init(&wloop);
   fb_home *home = fb_home_open(&loop);
   char *err = NULL;
-  fb_policy_store *policies = fb_policy_store_open(dir, codes, 1, NULL, 0, &err);
-  if (!policies) fail_msg("policies: %s", err);
-  fb_audit *audit = fb_audit_open(&loop, &cfg.audit, &err);
-  if (!audit) fail_msg("audit: %s", err);
-  fb_search_engine *e = fb_search_engine_new(&loop, &cfg, policies, audit, &err);
-  if (!e) fail_msg("engine: %s", err);
+  fb_policy_store *policies;
+  fb_audit *audit;
+  fb_search_engine *e = open_engine(&loop, &cfg, dir, codes, 1, &policies, &audit);
   fb_home *whome = fb_home_open(&wloop); /* the worker's engine notes the current mailbox */
   fb_search_engine *w = fb_search_engine_new_worker(&wloop, e, &err);
   if (!w) fail_msg("worker engine: %s", err);
@@ -570,13 +577,9 @@ static void test_lock_takes_per_search(void **st) {
   uv_loop_init(&loop);
   fb_hublock_lock();
   fb_home *home = fb_home_open(&loop);
-  char *err = NULL;
-  fb_policy_store *policies = fb_policy_store_open(dir, codes, 3, NULL, 0, &err);
-  if (!policies) fail_msg("policies: %s", err);
-  fb_audit *audit = fb_audit_open(&loop, &cfg.audit, &err);
-  if (!audit) fail_msg("audit: %s", err);
-  fb_search_engine *e = fb_search_engine_new(&loop, &cfg, policies, audit, &err);
-  if (!e) fail_msg("engine: %s", err);
+  fb_policy_store *policies;
+  fb_audit *audit;
+  fb_search_engine *e = open_engine(&loop, &cfg, dir, codes, 3, &policies, &audit);
   fb_hublock_unlock();
   answer_after_ms = 1;
 
